@@ -1,0 +1,12 @@
+/* rumor — benchmarks behind `rumor bench`. Each prints its figures to stdout as a table and,
+ * with --json, as one JSON object per line. Returns a process exit status. */
+#ifndef RUMOR_BENCH_H
+#define RUMOR_BENCH_H
+
+/* rumor bench train [--model SPEC] [--batch B] [--seconds S] [--threads T] */
+int rumor_bench_train_main(int argc, char **argv);
+
+/* rumor bench codec [--residuals FILE] [--d D] [--seconds S] */
+int rumor_bench_codec_main(int argc, char **argv);
+
+#endif

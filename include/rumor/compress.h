@@ -1,0 +1,60 @@
+/* rumor — compressors.
+ *
+ * One interface for every compressor C: x (d floats) -> a cmsg. Each reports its contraction
+ * parameter delta (E||C(x) - x||^2 <= (1 - 1/delta) ||x||^2) and whether it is unbiased
+ * (E C(x) = x). Randomness comes from a caller-passed stream, so a peer's compression is
+ * reproducible from (seed, peer, round). A compressor owns scratch for vectors of length d,
+ * allocated in rumor_compressor_new; apply does not allocate.
+ *
+ * Dithered quantizer with s levels (QSGD-style, unbiased):
+ *   l_k = floor(s |x_k| / ||x|| + u_k), u_k ~ U[0,1),  C(x)_k = ||x|| sign(x_k) l_k / s
+ * with ||.|| the L2 norm (or L-inf). The "biased" option scales by 1/tau,
+ * tau = 1 + min(d/s^2, sqrt(d)/s), which makes it a contraction for CHOCO-style gossip.
+ */
+#ifndef RUMOR_COMPRESS_H
+#define RUMOR_COMPRESS_H
+
+#include "rumor/cmsg.h"
+#include "rumor/err.h"
+#include "rumor/rng.h"
+
+#include <stdint.h>
+
+typedef enum {
+    RUMOR_COMPRESS_IDENTITY = 0,
+    RUMOR_COMPRESS_DITHER = 1,
+    RUMOR_COMPRESS_TOPK = 2,
+    RUMOR_COMPRESS_RANDK = 3,
+    RUMOR_COMPRESS_SIGN = 4, /* scaled sign: (||x||_1 / d) sign(x) */
+} rumor_compress_kind_t;
+
+typedef struct {
+    rumor_compress_kind_t kind;
+    uint32_t levels; /* dither: s >= 1 */
+    int norm_inf;    /* dither: 1 = L-inf norm, 0 = L2 */
+    int biased;      /* dither: scale by 1/tau */
+    double fraction; /* topk, randk: k = max(1, round(fraction * d)) */
+} rumor_compress_cfg_t;
+
+typedef struct rumor_compressor rumor_compressor_t;
+
+/* Parses "identity", "dither:16", "dither:16:inf", "dither:16:biased", "topk:0.01",
+ * "randk:0.01", "sign". */
+int rumor_compress_parse(const char *s, rumor_compress_cfg_t *cfg, rumor_errmsg_t *em);
+
+/* Writes a string rumor_compress_parse accepts. */
+void rumor_compress_describe(const rumor_compress_cfg_t *cfg, char *buf, size_t len);
+
+rumor_compressor_t *rumor_compressor_new(const rumor_compress_cfg_t *cfg, uint32_t d);
+void rumor_compressor_destroy(rumor_compressor_t **c_p);
+
+/* Compresses x (d floats) into out (initialised for at least d). */
+void rumor_compressor_apply(rumor_compressor_t *c, const float *x, rumor_rng_t *rng,
+                            rumor_cmsg_t *out);
+
+/* Contraction parameter delta >= 1 (1 = exact) of the compressor as used. For unbiased
+ * compressors with variance omega that are not scaled, delta describes C/(1+omega). */
+double rumor_compressor_delta(const rumor_compressor_t *c);
+int rumor_compressor_unbiased(const rumor_compressor_t *c);
+
+#endif

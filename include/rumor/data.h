@@ -1,0 +1,95 @@
+/* rumor — datasets, partitions and minibatch sampling.
+ *
+ * A dataset is dense float features in [0, 1]-ish scale with integer labels, held in memory
+ * (Fashion-MNIST: 60000 x 784 floats = 188 MB). Readers: IDX (optionally gzip), LIBSVM text,
+ * and a seeded synthetic generator. Partitions split sample indices across peers (IID or
+ * Dirichlet(alpha) label skew); a sampler draws minibatches from one peer's shard, epoch by
+ * epoch without replacement, from the stream (seed, peer, epoch, RUMOR_RNG_BATCH), so a
+ * peer's batches never depend on other peers. Loading allocates; sampling and gathering
+ * do not.
+ */
+#ifndef RUMOR_DATA_H
+#define RUMOR_DATA_H
+
+#include "rumor/err.h"
+#include "rumor/rng.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RUMOR_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+
+typedef struct {
+    uint32_t n;       /* samples */
+    uint32_t dim;     /* features per sample */
+    uint32_t classes; /* labels are in [0, classes) */
+    float *x;         /* (n, dim) row-major */
+    int32_t *y;       /* (n) */
+} rumor_dataset_t;
+
+/* Reads an IDX image file (magic 0x00000803, uint8 pixels, scaled to [0,1]) and an IDX label
+ * file (0x00000801); either may be gzip-compressed (detected by content, not name). Errors
+ * name the file and what is wrong (bad magic, truncated, count mismatch, label >= 10...).
+ * classes is set to max label + 1. */
+RUMOR_NODISCARD int rumor_data_load_idx(const char *images_path, const char *labels_path,
+                                        rumor_dataset_t **out, rumor_errmsg_t *em);
+
+/* Loads Fashion-MNIST's "train" or "t10k" split from dir (RUMOR_FASHION_MNIST_DIR when NULL),
+ * i.e. dir/<split>-images-idx3-ubyte.gz and dir/<split>-labels-idx1-ubyte.gz. */
+RUMOR_NODISCARD int rumor_data_load_fashion(const char *dir, const char *split,
+                                            rumor_dataset_t **out, rumor_errmsg_t *em);
+
+/* Reads LIBSVM text ("label idx:val idx:val ...", 1-based ascending indices). Labels are
+ * mapped to 0..classes-1 in ascending order of their numeric value (so {-1,+1} -> {0,1}).
+ * dim = max(dim_hint, largest index seen). Errors name file:line:column. */
+RUMOR_NODISCARD int rumor_data_load_libsvm(const char *path, uint32_t dim_hint,
+                                           rumor_dataset_t **out, rumor_errmsg_t *em);
+
+/* Synthetic classification data: `classes` Gaussian clusters in `dim` dimensions whose means
+ * are drawn from the stream (seed, 0, 0, RUMOR_RNG_DATA); `sep` scales the distance between
+ * means relative to the unit noise. Deterministic for a seed. */
+int rumor_data_synthetic(uint32_t n, uint32_t dim, uint32_t classes, double sep, uint64_t seed,
+                         rumor_dataset_t **out);
+
+void rumor_dataset_destroy(rumor_dataset_t **ds_p);
+
+/* Copies the rows idx[0..b) into x (b, dim) and y (b). */
+void rumor_data_gather(const rumor_dataset_t *ds, const uint32_t *idx, uint32_t b, float *x,
+                       int32_t *y);
+
+/* Sample indices split across peers: peer p owns idx[off[p] .. off[p+1]). */
+typedef struct {
+    uint32_t peers;
+    uint32_t *off; /* (peers + 1) */
+    uint32_t *idx; /* (ds->n) */
+} rumor_partition_t;
+
+/* IID: a seeded shuffle cut into near-equal shards. */
+int rumor_data_partition_iid(const rumor_dataset_t *ds, uint32_t peers, uint64_t seed,
+                             rumor_partition_t **out);
+
+/* Label skew: for every class, proportions over peers drawn from Dirichlet(alpha); smaller
+ * alpha is more skewed. Every peer gets at least one sample (an error if n < peers). */
+int rumor_data_partition_dirichlet(const rumor_dataset_t *ds, uint32_t peers, double alpha,
+                                   uint64_t seed, rumor_partition_t **out);
+
+void rumor_partition_destroy(rumor_partition_t **p_p);
+
+/* Minibatch sampler over one shard. */
+typedef struct rumor_sampler rumor_sampler_t;
+
+/* shard points into a partition (not copied; must outlive the sampler). */
+rumor_sampler_t *rumor_sampler_new(const uint32_t *shard, uint32_t shard_n, uint64_t seed,
+                                   uint32_t peer);
+void rumor_sampler_destroy(rumor_sampler_t **s_p);
+
+/* Writes b sample indices to out. Walks a per-epoch shuffle of the shard; an epoch boundary
+ * inside a batch continues into the next epoch's shuffle. */
+void rumor_sampler_next(rumor_sampler_t *s, uint32_t b, uint32_t *out);
+
+/* Position, for checkpoints: (epoch, offset within the epoch). Restoring reproduces the
+ * same future batches. */
+void rumor_sampler_get_pos(const rumor_sampler_t *s, uint64_t *epoch, uint32_t *offset);
+void rumor_sampler_set_pos(rumor_sampler_t *s, uint64_t epoch, uint32_t offset);
+
+#endif

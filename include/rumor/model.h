@@ -1,0 +1,76 @@
+/* rumor — models over one flat float parameter vector.
+ *
+ * Softmax regression and a ReLU MLP (any list of hidden widths) behind one interface.
+ * Parameters live in one caller-owned vector of rumor_model_nparams() floats, laid out layer
+ * by layer as W (out, in) row-major followed by b (out); the model object only holds the
+ * spec and the workspace for batches of up to max_batch rows, allocated once in
+ * rumor_model_new. Forward and backward use CBLAS sgemm; nothing allocates per call.
+ * A model object is not thread-safe; use one per peer thread.
+ */
+#ifndef RUMOR_MODEL_H
+#define RUMOR_MODEL_H
+
+#include "rumor/err.h"
+#include "rumor/rng.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RUMOR_MODEL_MAX_HIDDEN 8
+
+typedef enum {
+    RUMOR_MODEL_SOFTMAX = 0,
+    RUMOR_MODEL_MLP = 1,
+} rumor_model_kind_t;
+
+typedef struct {
+    rumor_model_kind_t kind;
+    uint32_t in;       /* input features */
+    uint32_t out;      /* classes */
+    uint32_t n_hidden; /* MLP hidden layers (0 for softmax) */
+    uint32_t hidden[RUMOR_MODEL_MAX_HIDDEN];
+} rumor_model_spec_t;
+
+/* One named tensor inside the flat vector, for checkpoints (safetensors) and reports. */
+typedef struct {
+    char name[32]; /* "fc0.weight", "fc0.bias", ... */
+    uint32_t ndim; /* 1 or 2 */
+    uint32_t shape[2];
+    size_t offset; /* in floats */
+    size_t count;  /* in floats */
+} rumor_tensor_info_t;
+
+typedef struct rumor_model rumor_model_t;
+
+/* Parses "softmax" or "mlp:128" / "mlp:256,128" with the given input and output sizes. */
+int rumor_model_spec_parse(const char *s, uint32_t in, uint32_t out, rumor_model_spec_t *spec,
+                           rumor_errmsg_t *em);
+
+/* Writes "softmax 784-10" / "mlp 784-128-10" into buf. */
+void rumor_model_spec_describe(const rumor_model_spec_t *spec, char *buf, size_t len);
+
+rumor_model_t *rumor_model_new(const rumor_model_spec_t *spec, uint32_t max_batch);
+void rumor_model_destroy(rumor_model_t **m_p);
+
+size_t rumor_model_nparams(const rumor_model_t *m);
+const rumor_model_spec_t *rumor_model_spec(const rumor_model_t *m);
+
+/* Number of tensors; fills up to cap entries of out when out is not NULL. */
+size_t rumor_model_tensors(const rumor_model_t *m, rumor_tensor_info_t *out, size_t cap);
+
+/* Initialises params: softmax to zero; MLP weights He-uniform, biases zero. */
+void rumor_model_init(const rumor_model_t *m, float *params, rumor_rng_t *rng);
+
+/* Mean cross-entropy over the b <= max_batch rows of x (b, in) with labels y; writes the
+ * gradient of that mean into grad (nparams floats, overwritten). Returns the loss. */
+float rumor_model_loss_grad(rumor_model_t *m, const float *params, const float *x, const int32_t *y,
+                            uint32_t b, float *grad);
+
+/* Mean loss and accuracy over n rows, processed in chunks of max_batch. */
+void rumor_model_evaluate(rumor_model_t *m, const float *params, const float *x, const int32_t *y,
+                          uint32_t n, double *loss, double *acc);
+
+/* Floating-point operations of one loss_grad call on a batch of b (for benchmarks). */
+double rumor_model_flops_per_step(const rumor_model_t *m, uint32_t b);
+
+#endif

@@ -1,0 +1,44 @@
+/* rumor — the local optimizer: SGD step, l1 proximal map, learning-rate schedules.
+ *
+ * Malcom-PSGD's local step is v = x - eta_t g and, after consensus, x = prox_{eta_t lambda}(z)
+ * with prox the soft threshold. Schedules give eta_t for round t (0-based) and are pure
+ * functions of the round, so a peer restarted from a checkpoint continues on the same curve.
+ */
+#ifndef RUMOR_OPTIM_H
+#define RUMOR_OPTIM_H
+
+#include "rumor/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    RUMOR_SCHEDULE_CONSTANT = 0,
+    RUMOR_SCHEDULE_STEP = 1,   /* lr * factor^floor(t / every) */
+    RUMOR_SCHEDULE_COSINE = 2, /* lr_min + (lr - lr_min)(1 + cos(pi t / total)) / 2 */
+} rumor_schedule_kind_t;
+
+typedef struct {
+    rumor_schedule_kind_t kind;
+    double lr;       /* initial learning rate eta_0 > 0 */
+    double lr_min;   /* cosine floor */
+    uint32_t every;  /* step: rounds between decays */
+    double factor;   /* step: decay factor in (0, 1] */
+    uint32_t total;  /* cosine: rounds over which to anneal */
+    uint32_t warmup; /* rounds of linear warm-up from lr/warmup to lr (0 = none) */
+} rumor_schedule_t;
+
+/* Parses "constant", "step:EVERY:FACTOR", "cosine" or "cosine:LR_MIN" into s, keeping
+ * s->lr; total is set to `rounds` for cosine. */
+int rumor_schedule_parse(const char *str, uint32_t rounds, rumor_schedule_t *s, rumor_errmsg_t *em);
+
+/* eta_t for round t. */
+double rumor_schedule_lr(const rumor_schedule_t *s, uint32_t t);
+
+/* v = x - lr * g. */
+void rumor_optim_sgd(float *v, const float *x, float lr, const float *g, size_t d);
+
+/* x = prox_{t ||.||_1}(x), t = eta_t * lambda; a no-op for t <= 0. */
+void rumor_optim_prox_l1(float *x, float t, size_t d);
+
+#endif

@@ -1,0 +1,95 @@
+/* rumor — one peer's state machine: local step, compression, coding, absorption, mixing.
+ *
+ * This is the single implementation of a peer's training that both the simulator and the
+ * networked `rumor peer` drive; neither knows how the other moves bytes. A round is
+ *   rumor_peer_step()     minibatch gradient, v = x - eta g, produce + encode the message
+ *   rumor_peer_deliver()  for each neighbour message of this round: decode + absorb
+ *   rumor_peer_finish()   mix over neighbours (ascending id), l1 prox, advance the round
+ * Randomness of round t comes from streams (seed, peer, t, purpose), batches from the
+ * peer's own sampler, so the model after round t depends only on the scenario, the seed
+ * and the messages received — bit for bit, whatever the thread or process layout.
+ * Everything is allocated in rumor_peer_new; a round never allocates.
+ */
+#ifndef RUMOR_PEER_H
+#define RUMOR_PEER_H
+
+#include "rumor/data.h"
+#include "rumor/err.h"
+#include "rumor/gossip.h"
+#include "rumor/model.h"
+#include "rumor/scenario.h"
+#include "rumor/topology.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    const rumor_scenario_t *sc;
+    const rumor_topology_t *topo;
+    uint32_t self;
+    const rumor_dataset_t *train; /* shared, read-only */
+    const uint32_t *shard;        /* this peer's sample indices into train */
+    uint32_t shard_n;
+    uint32_t eval_batch; /* rows per evaluation chunk (model workspace) */
+} rumor_peer_cfg_t;
+
+/* Cumulative counters since the start of the run (or since the checkpoint's start). */
+typedef struct {
+    uint64_t msgs_sent;     /* messages produced x neighbours they went to */
+    uint64_t bytes_sent;    /* encoded bytes x neighbours they went to */
+    uint64_t bytes_recv;    /* encoded bytes delivered */
+    double entropy_bits;    /* entropy bound of produced messages x neighbours */
+    double loss_sum;        /* sum of minibatch losses ... */
+    uint64_t loss_count;    /* ... over this many steps (reset by the caller) */
+    double t_compute;       /* seconds in gradient, SGD step, mix and prox */
+    double t_codec;         /* seconds in compression, encoding and decoding */
+    double t_wait;          /* seconds waiting for neighbours (set by the driver) */
+    uint64_t decode_errors; /* messages that failed to decode or absorb */
+} rumor_peer_stats_t;
+
+typedef struct rumor_peer rumor_peer_t;
+
+rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em);
+void rumor_peer_destroy(rumor_peer_t **p_p);
+
+/* Runs the local step of the current round and encodes its message; *msg points into the
+ * peer's buffer and stays valid until the next step. */
+void rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len);
+
+/* Decodes and absorbs neighbour `from`'s message of the current round. A bad message
+ * returns a negative code, is counted, and leaves the state untouched. */
+RUMOR_NODISCARD int rumor_peer_deliver(rumor_peer_t *p, uint32_t from, const uint8_t *msg,
+                                       size_t len);
+
+/* Mixes, applies the prox and advances to the next round. */
+void rumor_peer_finish(rumor_peer_t *p);
+
+uint32_t rumor_peer_round(const rumor_peer_t *p);
+uint32_t rumor_peer_id(const rumor_peer_t *p);
+size_t rumor_peer_dim(const rumor_peer_t *p);
+const float *rumor_peer_params(const rumor_peer_t *p);
+rumor_peer_stats_t *rumor_peer_stats(rumor_peer_t *p);
+rumor_gossip_t *rumor_peer_gossip(rumor_peer_t *p);
+rumor_model_t *rumor_peer_model(rumor_peer_t *p);
+
+/* Test loss and accuracy of the peer's current model on n rows. */
+void rumor_peer_evaluate(rumor_peer_t *p, const rumor_dataset_t *test, uint32_t n, double *loss,
+                         double *acc);
+
+/* A run's data: training and test sets (views into loaded or generated datasets) and the
+ * partition of the training set over the topology's peers. Every peer computes the same
+ * partition from the seed, so a networked peer needs no one to hand it its shard. */
+typedef struct {
+    rumor_dataset_t train, test; /* views; do not destroy */
+    rumor_dataset_t *owned[2];   /* what the views point into */
+    rumor_partition_t *part;
+} rumor_peer_data_t;
+
+RUMOR_NODISCARD int rumor_peer_data_load(const rumor_scenario_t *sc, uint32_t peers,
+                                         rumor_peer_data_t *data, rumor_errmsg_t *em);
+void rumor_peer_data_free(rumor_peer_data_t *data);
+
+/* The common initial model every peer starts from (seeded by the run seed alone). */
+void rumor_peer_initial_model(const rumor_model_t *m, uint64_t seed, float *x0);
+
+#endif

@@ -1,0 +1,81 @@
+/* rumor — seeded random streams.
+ *
+ * Every random draw in rumor comes from a stream named by (run seed, peer, round, purpose),
+ * so a draw never depends on thread scheduling or on how many draws another component made:
+ * this is what makes seeded runs reproduce bit for bit. A stream is xoshiro256** whose
+ * state is derived from the name by splitmix64. State is a plain value passed explicitly;
+ * there is no global generator.
+ */
+#ifndef RUMOR_RNG_H
+#define RUMOR_RNG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint64_t s[4];
+} rumor_rng_t;
+
+/* Purposes, so that streams of different components never coincide. */
+enum {
+    RUMOR_RNG_INIT = 1,      /* model initialisation */
+    RUMOR_RNG_PARTITION = 2, /* data partition */
+    RUMOR_RNG_BATCH = 3,     /* minibatch sampling */
+    RUMOR_RNG_COMPRESS = 4,  /* dithering and random sparsifiers */
+    RUMOR_RNG_TOPOLOGY = 5,  /* random graph generators */
+    RUMOR_RNG_DATA = 6,      /* synthetic data */
+    RUMOR_RNG_SYNC = 7,      /* network-wide coins (full-sync rounds, participation) */
+    RUMOR_RNG_TEST = 99,     /* tests and benchmarks */
+};
+
+/* Initialises the stream named by (seed, peer, round, purpose). */
+void rumor_rng_seed(rumor_rng_t *r, uint64_t seed, uint64_t peer, uint64_t round, uint64_t purpose);
+
+static inline uint64_t rumor_rng_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+/* Next 64 uniform bits. */
+static inline uint64_t rumor_rng_u64(rumor_rng_t *r)
+{
+    uint64_t *s = r->s;
+    const uint64_t out = rumor_rng_rotl(s[1] * 5, 7) * 9;
+    const uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rumor_rng_rotl(s[3], 45);
+    return out;
+}
+
+/* Uniform float in [0, 1) with 24 random bits. */
+static inline float rumor_rng_uniform(rumor_rng_t *r)
+{
+    return (float)(rumor_rng_u64(r) >> 40) * 0x1.0p-24f;
+}
+
+/* Uniform double in [0, 1) with 53 random bits. */
+static inline double rumor_rng_uniform_d(rumor_rng_t *r)
+{
+    return (double)(rumor_rng_u64(r) >> 11) * 0x1.0p-53;
+}
+
+/* Fills out[0..n) with uniform floats in [0, 1), two per 64-bit draw. */
+void rumor_rng_fill_uniform(rumor_rng_t *r, float *out, size_t n);
+
+/* Uniform integer in [0, n), n > 0, without modulo bias. */
+uint64_t rumor_rng_below(rumor_rng_t *r, uint64_t n);
+
+/* Standard normal draw (Box–Muller; no cached second value, so the stream stays simple). */
+double rumor_rng_normal(rumor_rng_t *r);
+
+/* Gamma(alpha, 1) draw, alpha > 0 (Marsaglia–Tsang). */
+double rumor_rng_gamma(rumor_rng_t *r, double alpha);
+
+/* Fisher–Yates shuffle of idx[0..n). */
+void rumor_rng_shuffle(rumor_rng_t *r, uint32_t *idx, size_t n);
+
+#endif

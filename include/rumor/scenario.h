@@ -1,0 +1,86 @@
+/* rumor — run configuration: the scenario file of DESIGN.md section 6.
+ *
+ * One JSON file describes a run: topology (a file, resolved relative to the scenario file,
+ * or a generator), data (Fashion-MNIST, LIBSVM or synthetic, and the partition), model,
+ * algorithm and its hyper-parameters, compressor, codec, seed, evaluation interval and round
+ * mode. `rumor sim` runs it; `rumor peer` runs one node of it. Unknown keys are errors (a
+ * typo must not silently fall back to a default) and every error names the field:
+ * "sims/x.json: algorithm.lr: expected a positive number".
+ *
+ * The run-config hash covers everything that must agree between peers (all fields but the
+ * evaluation interval), so a peer started with a different file is refused at HELLO.
+ */
+#ifndef RUMOR_SCENARIO_H
+#define RUMOR_SCENARIO_H
+
+#include "rumor/err.h"
+#include "rumor/gossip.h"
+#include "rumor/topology.h"
+
+#include <limits.h>
+#include <stdint.h>
+
+#define RUMOR_PATH_MAX 1024
+
+typedef enum {
+    RUMOR_DATA_FASHION = 0,
+    RUMOR_DATA_LIBSVM = 1,
+    RUMOR_DATA_SYNTHETIC = 2,
+} rumor_data_kind_t;
+
+typedef struct {
+    char name[128];
+    char origin[RUMOR_PATH_MAX]; /* the file it came from */
+
+    /* topology: a file, or a generator when topology_file is empty */
+    char topology_file[RUMOR_PATH_MAX];
+    char topo_kind[16];
+    rumor_topology_gen_t topo_gen; /* topo_gen.kind points into topo_kind */
+
+    /* data */
+    rumor_data_kind_t data;
+    char data_path[RUMOR_PATH_MAX]; /* fashion: directory; libsvm: training file */
+    char test_path[RUMOR_PATH_MAX]; /* libsvm: test file */
+    double dirichlet_alpha;         /* 0 = IID partition */
+    uint32_t synth_n, synth_test_n, synth_dim, synth_classes;
+    double synth_sep;
+
+    /* model */
+    char model[64]; /* "softmax", "mlp:128", ... */
+
+    /* algorithm */
+    rumor_algo_t algo;
+    double lr, gamma, lambda;
+    uint32_t batch, rounds, warmup;
+    char schedule[64];
+    char compressor[64];
+    char codec[16];
+
+    uint64_t seed;
+    uint32_t eval_every;   /* rounds between evaluations */
+    uint32_t eval_samples; /* test samples per peer evaluation (0 = all) */
+
+    /* round mode */
+    int deadline;         /* 0 = synchronous */
+    uint32_t deadline_ms; /* deadline mode: wait this long per round */
+
+    uint8_t hash[32]; /* run-config hash (see above) */
+} rumor_scenario_t;
+
+/* Fills s with the defaults (Fashion-MNIST, ring of 16, softmax, Malcom-PSGD). */
+void rumor_scenario_defaults(rumor_scenario_t *s);
+
+/* Loads a scenario file over the defaults and computes its hash. */
+RUMOR_NODISCARD int rumor_scenario_load(const char *path, rumor_scenario_t *s, rumor_errmsg_t *em);
+
+/* Same from a JSON string; relative paths resolve against base_dir. */
+RUMOR_NODISCARD int rumor_scenario_parse(const char *json, const char *origin, const char *base_dir,
+                                         rumor_scenario_t *s, rumor_errmsg_t *em);
+
+/* Recomputes s->hash after fields were changed (e.g. --rounds, --seed overrides). */
+void rumor_scenario_rehash(rumor_scenario_t *s);
+
+/* Loads or generates the scenario's topology. */
+int rumor_scenario_topology(const rumor_scenario_t *s, rumor_topology_t **out, rumor_errmsg_t *em);
+
+#endif

@@ -1,0 +1,45 @@
+/* rumor — many peers in one process.
+ *
+ * A simulation runs every node of the scenario's topology as a rumor_peer_t (the same state
+ * machine `rumor peer` drives) on a pool of threads, exchanging the peers' encoded messages
+ * in synchronous rounds. Peers are independent between the round's two barriers, so the
+ * models, and the metrics without the wall-clock timings, are bit-identical for any number
+ * of threads. Every eval_every rounds it evaluates every peer and the network-average
+ * model on the test set and writes one JSON Lines record.
+ */
+#ifndef RUMOR_SIM_H
+#define RUMOR_SIM_H
+
+#include "rumor/err.h"
+#include "rumor/scenario.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct {
+    uint32_t threads;       /* worker threads (0 = number of cores, capped at peers) */
+    FILE *metrics;          /* JSON Lines output, or NULL */
+    FILE *progress;         /* progress lines, or NULL for quiet */
+    int timing;             /* include time_* fields in records */
+    const char *models_out; /* write every peer's final model (raw float32, peer-major) here */
+} rumor_sim_opts_t;
+
+/* The last evaluation of a run. */
+typedef struct {
+    uint32_t round;
+    double loss, test_loss, acc_mean, acc_min, acc_avg_model, consensus_dist, density;
+    double bytes_sent, entropy_bound_bytes, bits_per_param;
+    double time_compute_s, time_codec_s, time_comm_s, wall_s;
+} rumor_sim_result_t;
+
+/* Runs the scenario; fills *result with the last evaluation. Returns 0, RUMOR_EINTR when
+ * stopped by SIGINT/SIGTERM (result holds the last evaluation, made at the stop), or an
+ * error with em filled. */
+int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
+                  rumor_sim_result_t *result, rumor_errmsg_t *em);
+
+/* Writes one result as a JSON object on one line (no timing fields unless timing); extra,
+ * when not NULL, is inserted first and must be JSON members each followed by ", ". */
+void rumor_sim_result_write(FILE *f, const rumor_sim_result_t *r, int timing, const char *extra);
+
+#endif

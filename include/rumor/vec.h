@@ -1,0 +1,32 @@
+/* rumor — float vector kernels.
+ *
+ * Called several times per round on model-sized vectors (d from 1e4 to 1e6); none allocates.
+ * Element-wise kernels are plain loops the compiler vectorises; reductions accumulate in
+ * double in a fixed order so that results are identical across runs and thread counts.
+ */
+#ifndef RUMOR_VEC_H
+#define RUMOR_VEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void rumor_vec_zero(float *x, size_t n);
+void rumor_vec_copy(float *restrict dst, const float *restrict src, size_t n);
+/* y += a * x */
+void rumor_vec_axpy(float *restrict y, float a, const float *restrict x, size_t n);
+/* out = a - b */
+void rumor_vec_sub(float *out, const float *a, const float *b, size_t n);
+/* x *= a */
+void rumor_vec_scale(float *x, float a, size_t n);
+double rumor_vec_dot(const float *a, const float *b, size_t n);
+double rumor_vec_nrm2(const float *x, size_t n);
+double rumor_vec_nrm1(const float *x, size_t n);
+double rumor_vec_nrm_inf(const float *x, size_t n);
+/* Squared Euclidean distance. */
+double rumor_vec_dist2(const float *a, const float *b, size_t n);
+/* Proximal map of t*||x||_1: x_k = sign(x_k) * max(|x_k| - t, 0), in place. */
+void rumor_vec_soft_threshold(float *x, float t, size_t n);
+/* Number of entries that are not exactly zero. */
+size_t rumor_vec_count_nonzero(const float *x, size_t n);
+
+#endif

@@ -1,0 +1,83 @@
+/* rumor — the `rumor` command: global options and subcommand dispatch. */
+#include "rumor/bench.h"
+#include "rumor/cli.h"
+#include "rumor/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} s_command_t;
+
+static const s_command_t s_commands[] = {
+    {"sim", rumor_cmd_sim, "run a multi-peer simulation from a scenario file"},
+    {"topo", rumor_cmd_topo, "generate, check and describe topologies"},
+    {"bench", rumor_cmd_bench, "measure training and codec speed"},
+};
+
+static void s_usage(FILE *f)
+{
+    fprintf(f, "usage: rumor [--log LEVEL] COMMAND [ARGS]\n\n"
+               "Decentralized peer-to-peer training with compressed gossip.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", s_commands[i].name, s_commands[i].summary);
+    fprintf(f, "\noptions:\n"
+               "  --log LEVEL  error, warn, info (default) or debug; also RUMOR_LOG\n"
+               "  --version    print the version\n\n"
+               "Run `rumor COMMAND --help` for a command's options.\n");
+}
+
+int rumor_cmd_bench(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "train") == 0)
+        return rumor_bench_train_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "codec") == 0)
+        return rumor_bench_codec_main(argc - 1, argv + 1);
+    const int help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+    fprintf(help ? stdout : stderr,
+            "usage: rumor bench train|codec [OPTIONS]\n"
+            "  train  local SGD throughput of a model (samples/s, GFLOP/s)\n"
+            "  codec  codec size against the entropy bound, and speed\n");
+    return help ? 0 : 2;
+}
+
+int rumor_cli_main(int argc, char **argv)
+{
+    const char *env = getenv("RUMOR_LOG");
+    rumor_log_level_t level;
+    if (env && rumor_log_parse_level(env, &level) == 0) rumor_log_set_level(level);
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            s_usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--version")) {
+            printf("rumor %s\n", RUMOR_VERSION);
+            return 0;
+        } else if (!strcmp(argv[i], "--log") && i + 1 < argc) {
+            if (rumor_log_parse_level(argv[++i], &level) != 0) {
+                fprintf(stderr, "rumor: --log: expected error, warn, info or debug, got '%s'\n",
+                        argv[i]);
+                return 2;
+            }
+            rumor_log_set_level(level);
+        } else {
+            fprintf(stderr, "rumor: unknown option '%s'\n\n", argv[i]);
+            s_usage(stderr);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        s_usage(stderr);
+        return 2;
+    }
+    for (size_t c = 0; c < sizeof s_commands / sizeof s_commands[0]; c++)
+        if (strcmp(argv[i], s_commands[c].name) == 0) return s_commands[c].run(argc - i, argv + i);
+    fprintf(stderr, "rumor: unknown command '%s'\n\n", argv[i]);
+    s_usage(stderr);
+    return 2;
+}

@@ -1,0 +1,180 @@
+/* rumor — the per-peer gossip state machine (see gossip.h). */
+#include "rumor/gossip.h"
+#include "rumor/vec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct rumor_gossip {
+    rumor_gossip_cfg_t cfg;
+    uint32_t *nbrs; /* (degree) copied from cfg */
+    double *w;      /* (degree) copied from cfg */
+    uint8_t *up;    /* (degree) */
+    float *copies;  /* (degree + 1, d): slot 0..degree-1 neighbours, slot degree self */
+    float *resid;   /* (d) scratch */
+    rumor_compressor_t *compressor;
+};
+
+int rumor_algo_parse(const char *s, rumor_algo_t *algo)
+{
+    static const char *const names[] = {"dpsgd", "choco", "malcom"};
+    for (int i = 0; i < 3; i++) {
+        if (!strcmp(s, names[i])) {
+            *algo = (rumor_algo_t)i;
+            return 0;
+        }
+    }
+    return RUMOR_EINVAL;
+}
+
+const char *rumor_algo_name(rumor_algo_t algo)
+{
+    switch (algo) {
+    case RUMOR_ALGO_DPSGD:
+        return "dpsgd";
+    case RUMOR_ALGO_CHOCO:
+        return "choco";
+    case RUMOR_ALGO_MALCOM:
+        return "malcom";
+    }
+    return "?";
+}
+
+rumor_gossip_t *rumor_gossip_new(const rumor_gossip_cfg_t *cfg, const float *x0)
+{
+    if (cfg->d == 0) return NULL;
+    for (uint32_t s = 1; s < cfg->degree; s++)
+        if (cfg->nbrs[s] <= cfg->nbrs[s - 1]) return NULL;
+    rumor_gossip_t *g = calloc(1, sizeof *g);
+    if (!g) return NULL;
+    g->cfg = *cfg;
+    const size_t deg = cfg->degree, d = cfg->d;
+    g->nbrs = malloc((deg ? deg : 1) * sizeof *g->nbrs);
+    g->w = malloc((deg ? deg : 1) * sizeof *g->w);
+    g->up = malloc(deg ? deg : 1);
+    g->copies = malloc((deg + 1) * d * sizeof *g->copies);
+    g->resid = malloc(d * sizeof *g->resid);
+    if (cfg->algo != RUMOR_ALGO_DPSGD) g->compressor = rumor_compressor_new(&cfg->compress, cfg->d);
+    if (!g->nbrs || !g->w || !g->up || !g->copies || !g->resid ||
+        (cfg->algo != RUMOR_ALGO_DPSGD && !g->compressor)) {
+        rumor_gossip_destroy(&g);
+        return NULL;
+    }
+    memcpy(g->nbrs, cfg->nbrs, deg * sizeof *g->nbrs);
+    memcpy(g->w, cfg->w_nbrs, deg * sizeof *g->w);
+    memset(g->up, 1, deg);
+    for (size_t s = 0; s <= deg; s++) rumor_vec_copy(g->copies + s * d, x0, d);
+    g->cfg.nbrs = g->nbrs;
+    g->cfg.w_nbrs = g->w;
+    return g;
+}
+
+void rumor_gossip_destroy(rumor_gossip_t **g_p)
+{
+    if (!g_p || !*g_p) return;
+    rumor_gossip_t *g = *g_p;
+    rumor_compressor_destroy(&g->compressor);
+    free(g->nbrs);
+    free(g->w);
+    free(g->up);
+    free(g->copies);
+    free(g->resid);
+    free(g);
+    *g_p = NULL;
+}
+
+int rumor_gossip_slot(const rumor_gossip_t *g, uint32_t id)
+{
+    uint32_t lo = 0, hi = g->cfg.degree;
+    while (lo < hi) {
+        const uint32_t mid = lo + (hi - lo) / 2;
+        if (g->nbrs[mid] == id) return (int)mid;
+        if (g->nbrs[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+static float *s_copy(const rumor_gossip_t *g, size_t slot)
+{
+    return g->copies + slot * g->cfg.d;
+}
+
+void rumor_gossip_produce(rumor_gossip_t *g, const float *v, rumor_rng_t *rng, rumor_cmsg_t *out)
+{
+    const uint32_t d = g->cfg.d;
+    float *own = s_copy(g, g->cfg.degree);
+    if (g->cfg.algo == RUMOR_ALGO_DPSGD) {
+        out->kind = RUMOR_CMSG_DENSE;
+        out->d = out->nnz = d;
+        out->scale = 1.0f;
+        rumor_vec_copy(out->val, v, d);
+        rumor_vec_copy(own, v, d);
+        return;
+    }
+    rumor_vec_sub(g->resid, v, own, d);
+    rumor_compressor_apply(g->compressor, g->resid, rng, out);
+    rumor_cmsg_axpy(out, 1.0f, own);
+}
+
+int rumor_gossip_absorb(rumor_gossip_t *g, uint32_t from, const rumor_cmsg_t *m)
+{
+    const int slot = rumor_gossip_slot(g, from);
+    if (slot < 0) return RUMOR_EINVAL;
+    if (m->d != g->cfg.d) return RUMOR_EMISMATCH;
+    float *c = s_copy(g, (size_t)slot);
+    if (g->cfg.algo == RUMOR_ALGO_DPSGD)
+        rumor_cmsg_to_dense(m, c);
+    else
+        rumor_cmsg_axpy(m, 1.0f, c);
+    return 0;
+}
+
+void rumor_gossip_mix(rumor_gossip_t *g, const float *v, float *x)
+{
+    const uint32_t d = g->cfg.d, deg = g->cfg.degree;
+    if (x != v) rumor_vec_copy(x, v, d);
+    double wsum = 0.0; /* weight of the neighbours that are up */
+    for (uint32_t s = 0; s < deg; s++)
+        if (g->up[s]) wsum += g->w[s];
+    if (g->cfg.algo == RUMOR_ALGO_DPSGD) {
+        /* x = w_ii v + sum_j w_ij v_j; down neighbours' weight stays on w_ii. */
+        rumor_vec_scale(x, (float)(1.0 - wsum), d);
+        for (uint32_t s = 0; s < deg; s++)
+            if (g->up[s]) rumor_vec_axpy(x, (float)g->w[s], s_copy(g, s), d);
+        return;
+    }
+    /* x = v + gamma sum_j w_ij xhat_j - gamma (sum_j w_ij) xhat_i. */
+    const float gamma = g->cfg.gamma;
+    for (uint32_t s = 0; s < deg; s++)
+        if (g->up[s]) rumor_vec_axpy(x, gamma * (float)g->w[s], s_copy(g, s), d);
+    rumor_vec_axpy(x, -gamma * (float)wsum, s_copy(g, deg), d);
+}
+
+int rumor_gossip_set_up(rumor_gossip_t *g, uint32_t id, int up)
+{
+    const int slot = rumor_gossip_slot(g, id);
+    if (slot < 0) return RUMOR_EINVAL;
+    g->up[slot] = up != 0;
+    return 0;
+}
+
+int rumor_gossip_is_up(const rumor_gossip_t *g, uint32_t id)
+{
+    const int slot = rumor_gossip_slot(g, id);
+    return slot >= 0 && g->up[slot];
+}
+
+float *rumor_gossip_copy_mut(rumor_gossip_t *g, uint32_t id)
+{
+    if (id == g->cfg.self) return s_copy(g, g->cfg.degree);
+    const int slot = rumor_gossip_slot(g, id);
+    return slot < 0 ? NULL : s_copy(g, (size_t)slot);
+}
+
+const float *rumor_gossip_copy(const rumor_gossip_t *g, uint32_t id)
+{
+    return rumor_gossip_copy_mut((rumor_gossip_t *)g, id);
+}

@@ -1,0 +1,47 @@
+/* rumor — leveled logging to stderr. */
+#include "rumor/log.h"
+#include "rumor/err.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+static _Atomic int s_level = RUMOR_LOG_INFO;
+
+void rumor_log_set_level(rumor_log_level_t level)
+{
+    atomic_store(&s_level, (int)level);
+}
+
+rumor_log_level_t rumor_log_get_level(void)
+{
+    return (rumor_log_level_t)atomic_load(&s_level);
+}
+
+int rumor_log_parse_level(const char *s, rumor_log_level_t *out)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = (rumor_log_level_t)i;
+            return 0;
+        }
+    }
+    return RUMOR_EINVAL;
+}
+
+void rumor_log(rumor_log_level_t level, const char *fmt, ...)
+{
+    if ((int)level > atomic_load(&s_level)) return;
+    static const char *const tags[] = {"error", "warning", "", ""};
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (tags[level][0])
+        fprintf(stderr, "rumor: %s: %s\n", tags[level], line);
+    else
+        fprintf(stderr, "rumor: %s\n", line);
+}

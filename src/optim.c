@@ -1,0 +1,76 @@
+/* rumor — the local optimizer (see optim.h). */
+#include "rumor/optim.h"
+#include "rumor/vec.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int rumor_schedule_parse(const char *str, uint32_t rounds, rumor_schedule_t *s, rumor_errmsg_t *em)
+{
+    const double lr = s->lr;
+    const uint32_t warmup = s->warmup;
+    memset(s, 0, sizeof *s);
+    s->lr = lr;
+    s->warmup = warmup;
+    s->factor = 1.0;
+    char *end;
+    if (!strcmp(str, "constant")) {
+        s->kind = RUMOR_SCHEDULE_CONSTANT;
+        return 0;
+    }
+    if (!strncmp(str, "step:", 5)) {
+        const unsigned long every = strtoul(str + 5, &end, 10);
+        if (end == str + 5 || *end != ':' || every == 0) goto bad;
+        const char *f = end + 1;
+        const double factor = strtod(f, &end);
+        if (end == f || *end || !(factor > 0.0 && factor <= 1.0)) goto bad;
+        s->kind = RUMOR_SCHEDULE_STEP;
+        s->every = (uint32_t)every;
+        s->factor = factor;
+        return 0;
+    }
+    if (!strcmp(str, "cosine") || !strncmp(str, "cosine:", 7)) {
+        s->kind = RUMOR_SCHEDULE_COSINE;
+        s->total = rounds ? rounds : 1;
+        if (str[6] == ':') {
+            s->lr_min = strtod(str + 7, &end);
+            if (end == str + 7 || *end || !(s->lr_min >= 0.0 && s->lr_min <= lr)) goto bad;
+        }
+        return 0;
+    }
+bad:
+    return rumor_errmsg_set(em, RUMOR_EINVAL,
+                            "schedule '%s': expected constant, step:EVERY:FACTOR (0 < FACTOR <= "
+                            "1) or cosine[:LR_MIN] (0 <= LR_MIN <= lr)",
+                            str);
+}
+
+double rumor_schedule_lr(const rumor_schedule_t *s, uint32_t t)
+{
+    double lr = s->lr;
+    switch (s->kind) {
+    case RUMOR_SCHEDULE_CONSTANT:
+        break;
+    case RUMOR_SCHEDULE_STEP:
+        lr = s->lr * pow(s->factor, (double)(t / s->every));
+        break;
+    case RUMOR_SCHEDULE_COSINE: {
+        const double x = t >= s->total ? 1.0 : (double)t / s->total;
+        lr = s->lr_min + (s->lr - s->lr_min) * 0.5 * (1.0 + cos(M_PI * x));
+        break;
+    }
+    }
+    if (s->warmup > 0 && t < s->warmup) lr *= (double)(t + 1) / s->warmup;
+    return lr;
+}
+
+void rumor_optim_sgd(float *v, const float *x, float lr, const float *g, size_t d)
+{
+    for (size_t i = 0; i < d; i++) v[i] = x[i] - lr * g[i];
+}
+
+void rumor_optim_prox_l1(float *x, float t, size_t d)
+{
+    if (t > 0.0f) rumor_vec_soft_threshold(x, t, d);
+}

@@ -1,0 +1,308 @@
+/* rumor — one peer's state machine (see peer.h). */
+#include "rumor/peer.h"
+#include "rumor/codec.h"
+#include "rumor/optim.h"
+#include "rumor/rng.h"
+#include "rumor/vec.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct rumor_peer {
+    rumor_peer_cfg_t cfg;
+    const rumor_scenario_t *sc;
+    uint32_t self, round, degree;
+    size_t d;
+    rumor_model_t *model;
+    rumor_sampler_t *sampler;
+    rumor_gossip_t *gossip;
+    rumor_codec_t *codec;
+    rumor_codec_mode_t codec_mode;
+    rumor_schedule_t schedule;
+    float lr; /* eta of the current round, set by step */
+    /* one allocation carved into views */
+    float *mem;
+    float *x;  /* (d) model */
+    float *v;  /* (d) after the local step */
+    float *g;  /* (d) gradient */
+    float *xb; /* (batch, dim) minibatch rows */
+    int32_t *yb;
+    uint32_t *ib;
+    rumor_cmsg_t out, in;
+    uint8_t *buf; /* encoded outgoing message */
+    size_t buf_cap, msg_len;
+    rumor_peer_stats_t stats;
+};
+
+static double s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void rumor_peer_initial_model(const rumor_model_t *m, uint64_t seed, float *x0)
+{
+    rumor_rng_t r;
+    rumor_rng_seed(&r, seed, 0, 0, RUMOR_RNG_INIT);
+    rumor_model_init(m, x0, &r);
+}
+
+rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
+{
+    const rumor_scenario_t *sc = cfg->sc;
+    rumor_peer_t *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->cfg = *cfg;
+    p->sc = sc;
+    p->self = cfg->self;
+    p->degree = rumor_topology_degree(cfg->topo, cfg->self);
+
+    rumor_model_spec_t spec;
+    rumor_compress_cfg_t ccfg;
+    if (rumor_model_spec_parse(sc->model, cfg->train->dim, cfg->train->classes, &spec, em) ||
+        rumor_compress_parse(sc->compressor, &ccfg, em) ||
+        rumor_codec_parse_mode(sc->codec, &p->codec_mode) != 0)
+        goto fail_cfg;
+    p->schedule.lr = sc->lr;
+    p->schedule.warmup = sc->warmup;
+    if (rumor_schedule_parse(sc->schedule, sc->rounds, &p->schedule, em)) goto fail_cfg;
+
+    const uint32_t eval_batch = cfg->eval_batch > sc->batch ? cfg->eval_batch : sc->batch;
+    p->model = rumor_model_new(&spec, eval_batch);
+    if (!p->model) goto fail;
+    p->d = rumor_model_nparams(p->model);
+    const size_t d = p->d, rows = (size_t)sc->batch * cfg->train->dim;
+    p->mem = malloc((3 * d + rows) * sizeof *p->mem);
+    p->yb = malloc(sc->batch * sizeof *p->yb);
+    p->ib = malloc(sc->batch * sizeof *p->ib);
+    if (!p->mem || !p->yb || !p->ib) goto fail;
+    p->x = p->mem;
+    p->v = p->x + d;
+    p->g = p->v + d;
+    p->xb = p->g + d;
+
+    rumor_peer_initial_model(p->model, sc->seed, p->x);
+    const uint32_t *nbrs = rumor_topology_neighbors(cfg->topo, cfg->self);
+    double *w = malloc((p->degree ? p->degree : 1) * sizeof *w);
+    if (!w) goto fail;
+    for (uint32_t s = 0; s < p->degree; s++)
+        w[s] = cfg->topo->w[(size_t)cfg->self * cfg->topo->n + nbrs[s]];
+    const rumor_gossip_cfg_t gcfg = {
+        .algo = sc->algo,
+        .d = (uint32_t)d,
+        .self = cfg->self,
+        .degree = p->degree,
+        .nbrs = nbrs,
+        .w_nbrs = w,
+        .gamma = (float)sc->gamma,
+        .compress = ccfg,
+    };
+    p->gossip = rumor_gossip_new(&gcfg, p->x);
+    free(w);
+    p->sampler = rumor_sampler_new(cfg->shard, cfg->shard_n, sc->seed, cfg->self);
+    p->codec = rumor_codec_new((uint32_t)d);
+    p->buf_cap = rumor_codec_bound((uint32_t)d);
+    p->buf = malloc(p->buf_cap);
+    if (!p->gossip || !p->sampler || !p->codec || !p->buf ||
+        rumor_cmsg_init(&p->out, (uint32_t)d) || rumor_cmsg_init(&p->in, (uint32_t)d))
+        goto fail;
+    return p;
+fail:
+    rumor_errmsg_set(em, RUMOR_ENOMEM, "peer %u: out of memory", cfg->self);
+fail_cfg:
+    if (em && !em->msg[0])
+        rumor_errmsg_set(em, RUMOR_EINVAL, "peer %u: bad configuration", cfg->self);
+    rumor_peer_destroy(&p);
+    return NULL;
+}
+
+void rumor_peer_destroy(rumor_peer_t **p_p)
+{
+    if (!p_p || !*p_p) return;
+    rumor_peer_t *p = *p_p;
+    rumor_model_destroy(&p->model);
+    rumor_sampler_destroy(&p->sampler);
+    rumor_gossip_destroy(&p->gossip);
+    rumor_codec_destroy(&p->codec);
+    if (p->out.q) rumor_cmsg_free(&p->out);
+    if (p->in.q) rumor_cmsg_free(&p->in);
+    free(p->buf);
+    free(p->mem);
+    free(p->yb);
+    free(p->ib);
+    free(p);
+    *p_p = NULL;
+}
+
+void rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
+{
+    const rumor_scenario_t *sc = p->sc;
+    const double t0 = s_now();
+    rumor_sampler_next(p->sampler, sc->batch, p->ib);
+    rumor_data_gather(p->cfg.train, p->ib, sc->batch, p->xb, p->yb);
+    const float loss = rumor_model_loss_grad(p->model, p->x, p->xb, p->yb, sc->batch, p->g);
+    p->lr = (float)rumor_schedule_lr(&p->schedule, p->round);
+    rumor_optim_sgd(p->v, p->x, p->lr, p->g, p->d);
+    const double t1 = s_now();
+
+    rumor_rng_t rng;
+    rumor_rng_seed(&rng, sc->seed, p->self, p->round, RUMOR_RNG_COMPRESS);
+    rumor_gossip_produce(p->gossip, p->v, &rng, &p->out);
+    const int rc =
+        rumor_codec_encode(p->codec, &p->out, p->codec_mode, p->buf, p->buf_cap, &p->msg_len);
+    RUMOR_ASSERT(rc == 0);
+    const double bits = rumor_codec_entropy_bound_bits(&p->out);
+    const double t2 = s_now();
+
+    p->stats.loss_sum += loss;
+    p->stats.loss_count++;
+    p->stats.msgs_sent += p->degree;
+    p->stats.bytes_sent += (uint64_t)p->msg_len * p->degree;
+    p->stats.entropy_bits += bits * p->degree;
+    p->stats.t_compute += t1 - t0;
+    p->stats.t_codec += t2 - t1;
+    *msg = p->buf;
+    *len = p->msg_len;
+}
+
+int rumor_peer_deliver(rumor_peer_t *p, uint32_t from, const uint8_t *msg, size_t len)
+{
+    const double t0 = s_now();
+    int rc = rumor_codec_decode(p->codec, msg, len, (uint32_t)p->d, &p->in);
+    if (rc == 0) rc = rumor_gossip_absorb(p->gossip, from, &p->in);
+    p->stats.t_codec += s_now() - t0;
+    if (rc != 0) {
+        p->stats.decode_errors++;
+        return rc;
+    }
+    p->stats.bytes_recv += len;
+    return 0;
+}
+
+void rumor_peer_finish(rumor_peer_t *p)
+{
+    const double t0 = s_now();
+    rumor_gossip_mix(p->gossip, p->v, p->x);
+    rumor_optim_prox_l1(p->x, p->lr * (float)p->sc->lambda, p->d);
+    p->round++;
+    p->stats.t_compute += s_now() - t0;
+}
+
+uint32_t rumor_peer_round(const rumor_peer_t *p)
+{
+    return p->round;
+}
+
+uint32_t rumor_peer_id(const rumor_peer_t *p)
+{
+    return p->self;
+}
+
+size_t rumor_peer_dim(const rumor_peer_t *p)
+{
+    return p->d;
+}
+
+const float *rumor_peer_params(const rumor_peer_t *p)
+{
+    return p->x;
+}
+
+rumor_peer_stats_t *rumor_peer_stats(rumor_peer_t *p)
+{
+    return &p->stats;
+}
+
+rumor_gossip_t *rumor_peer_gossip(rumor_peer_t *p)
+{
+    return p->gossip;
+}
+
+rumor_model_t *rumor_peer_model(rumor_peer_t *p)
+{
+    return p->model;
+}
+
+void rumor_peer_evaluate(rumor_peer_t *p, const rumor_dataset_t *test, uint32_t n, double *loss,
+                         double *acc)
+{
+    if (n == 0 || n > test->n) n = test->n;
+    rumor_model_evaluate(p->model, p->x, test->x, test->y, n, loss, acc);
+}
+
+int rumor_peer_data_load(const rumor_scenario_t *sc, uint32_t peers, rumor_peer_data_t *data,
+                         rumor_errmsg_t *em)
+{
+    memset(data, 0, sizeof *data);
+    int rc = 0;
+    switch (sc->data) {
+    case RUMOR_DATA_FASHION:
+        rc = rumor_data_load_fashion(sc->data_path, "train", &data->owned[0], em);
+        if (!rc) rc = rumor_data_load_fashion(sc->data_path, "t10k", &data->owned[1], em);
+        if (rc) break;
+        data->train = *data->owned[0];
+        data->test = *data->owned[1];
+        break;
+    case RUMOR_DATA_LIBSVM:
+        rc = rumor_data_load_libsvm(sc->data_path, 0, &data->owned[0], em);
+        if (!rc)
+            rc = rumor_data_load_libsvm(sc->test_path, data->owned[0]->dim, &data->owned[1], em);
+        if (rc) break;
+        if (data->owned[1]->dim != data->owned[0]->dim) {
+            rc =
+                rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: %u features, but the training file has %u",
+                                 sc->test_path, data->owned[1]->dim, data->owned[0]->dim);
+            break;
+        }
+        data->train = *data->owned[0];
+        data->test = *data->owned[1];
+        if (data->test.classes < data->train.classes) data->test.classes = data->train.classes;
+        data->train.classes = data->test.classes;
+        break;
+    case RUMOR_DATA_SYNTHETIC: {
+        /* One draw split in two, so training and test rows come from the same clusters. */
+        rc = rumor_data_synthetic(sc->synth_n + sc->synth_test_n, sc->synth_dim, sc->synth_classes,
+                                  sc->synth_sep, sc->seed, &data->owned[0]);
+        if (rc) {
+            rumor_errmsg_set(em, rc, "synthetic data: %s", rumor_strerror(rc));
+            break;
+        }
+        const rumor_dataset_t *all = data->owned[0];
+        data->train = *all;
+        data->train.n = sc->synth_n;
+        data->test = *all;
+        data->test.n = sc->synth_test_n;
+        data->test.x = all->x + (size_t)sc->synth_n * all->dim;
+        data->test.y = all->y + sc->synth_n;
+        break;
+    }
+    }
+    if (rc) goto fail;
+    if (data->train.n < peers) {
+        rc = rumor_errmsg_set(em, RUMOR_EINVAL, "%u training samples cannot be split over %u peers",
+                              data->train.n, peers);
+        goto fail;
+    }
+    rc = sc->dirichlet_alpha > 0.0
+             ? rumor_data_partition_dirichlet(&data->train, peers, sc->dirichlet_alpha, sc->seed,
+                                              &data->part)
+             : rumor_data_partition_iid(&data->train, peers, sc->seed, &data->part);
+    if (rc) {
+        rumor_errmsg_set(em, rc, "partition over %u peers: %s", peers, rumor_strerror(rc));
+        goto fail;
+    }
+    return 0;
+fail:
+    rumor_peer_data_free(data);
+    return rc;
+}
+
+void rumor_peer_data_free(rumor_peer_data_t *data)
+{
+    rumor_dataset_destroy(&data->owned[0]);
+    rumor_dataset_destroy(&data->owned[1]);
+    rumor_partition_destroy(&data->part);
+    memset(data, 0, sizeof *data);
+}

@@ -1,0 +1,355 @@
+/* rumor — run configuration (see scenario.h). */
+#include "rumor/scenario.h"
+#include "rumor/data.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+void rumor_scenario_defaults(rumor_scenario_t *s)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "unnamed");
+    snprintf(s->topo_kind, sizeof s->topo_kind, "ring");
+    s->topo_gen.kind = s->topo_kind;
+    s->topo_gen.n = 16;
+    s->topo_gen.seed = 1;
+    s->data = RUMOR_DATA_FASHION;
+    snprintf(s->data_path, sizeof s->data_path, "%s", RUMOR_FASHION_MNIST_DIR);
+    s->synth_n = 8000;
+    s->synth_test_n = 2000;
+    s->synth_dim = 20;
+    s->synth_classes = 4;
+    s->synth_sep = 3.0;
+    snprintf(s->model, sizeof s->model, "softmax");
+    s->algo = RUMOR_ALGO_MALCOM;
+    s->lr = 0.05;
+    s->gamma = 0.5;
+    s->lambda = 0.0;
+    s->batch = 32;
+    s->rounds = 2000;
+    snprintf(s->schedule, sizeof s->schedule, "constant");
+    snprintf(s->compressor, sizeof s->compressor, "dither:16");
+    snprintf(s->codec, sizeof s->codec, "auto");
+    s->seed = 1;
+    s->eval_every = 100;
+    s->deadline_ms = 1000;
+}
+
+/* A parsing context: the origin and the dotted path of the object being read. */
+typedef struct {
+    const char *origin;
+    const char *path; /* "" at top level, "algorithm." inside */
+    rumor_errmsg_t *em;
+} s_ctx_t;
+
+static int s_fail(const s_ctx_t *c, const char *key, const char *what)
+{
+    return rumor_errmsg_set(c->em, RUMOR_EINVAL, "%s: %s%s: %s", c->origin, c->path, key, what);
+}
+
+static int s_check_keys(const s_ctx_t *c, json_t *obj, const char *const *allowed)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach(obj, key, val)
+    {
+        int ok = 0;
+        for (const char *const *a = allowed; *a; a++) ok |= !strcmp(*a, key);
+        if (!ok) return s_fail(c, key, "unknown key");
+    }
+    return 0;
+}
+
+static int s_str(const s_ctx_t *c, json_t *obj, const char *key, char *dst, size_t cap)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) return 0;
+    if (!json_is_string(v)) return s_fail(c, key, "expected a string");
+    if (json_string_length(v) >= cap || json_string_length(v) == 0)
+        return s_fail(c, key, "string is empty or too long");
+    memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+    return 0;
+}
+
+/* Reads a number within [lo, hi] (integers when is_int). */
+static int s_num(const s_ctx_t *c, json_t *obj, const char *key, double lo, double hi, int is_int,
+                 double *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) return 0;
+    if (!json_is_number(v)) return s_fail(c, key, "expected a number");
+    const double x = json_number_value(v);
+    char what[128];
+    if (is_int && (!json_is_integer(v) || x < lo || x > hi)) {
+        snprintf(what, sizeof what, "expected an integer in [%.0f, %.0f]", lo, hi);
+        return s_fail(c, key, what);
+    }
+    if (!(x >= lo && x <= hi)) {
+        snprintf(what, sizeof what, "expected a number in [%g, %g]", lo, hi);
+        return s_fail(c, key, what);
+    }
+    *out = x;
+    return 0;
+}
+
+static int s_u32(const s_ctx_t *c, json_t *obj, const char *key, uint32_t lo, uint32_t hi,
+                 uint32_t *out)
+{
+    double x = *out;
+    const int rc = s_num(c, obj, key, lo, hi, 1, &x);
+    *out = (uint32_t)x;
+    return rc;
+}
+
+static int s_path(const s_ctx_t *c, json_t *obj, const char *key, const char *base_dir, char *dst,
+                  size_t cap)
+{
+    char raw[RUMOR_PATH_MAX] = "";
+    int rc = s_str(c, obj, key, raw, sizeof raw);
+    if (rc || !raw[0]) return rc;
+    int n;
+    if (raw[0] == '/' || !base_dir || !base_dir[0])
+        n = snprintf(dst, cap, "%s", raw);
+    else
+        n = snprintf(dst, cap, "%s/%s", base_dir, raw);
+    return n < 0 || (size_t)n >= cap ? s_fail(c, key, "path too long") : 0;
+}
+
+static int s_parse_topology(const s_ctx_t *c0, json_t *v, const char *base_dir, rumor_scenario_t *s)
+{
+    if (json_is_string(v)) {
+        json_t *wrap = json_pack("{s:O}", "topology", v);
+        const int rc =
+            s_path(c0, wrap, "topology", base_dir, s->topology_file, sizeof s->topology_file);
+        json_decref(wrap);
+        return rc;
+    }
+    if (!json_is_object(v)) return s_fail(c0, "topology", "expected a file name or an object");
+    const s_ctx_t c = {c0->origin, "topology.", c0->em};
+    static const char *const keys[] = {"generate", "n",    "rows",      "p",
+                                       "k",        "seed", "port_base", NULL};
+    int rc = s_check_keys(&c, v, keys);
+    if (rc) return rc;
+    if (!json_object_get(v, "generate")) return s_fail(&c, "generate", "missing");
+    if ((rc = s_str(&c, v, "generate", s->topo_kind, sizeof s->topo_kind))) return rc;
+    double x = s->topo_gen.p;
+    if ((rc = s_u32(&c, v, "n", 2, 100000, &s->topo_gen.n)) ||
+        (rc = s_u32(&c, v, "rows", 0, 100000, &s->topo_gen.rows)) ||
+        (rc = s_num(&c, v, "p", 0.0, 1.0, 0, &x)) ||
+        (rc = s_u32(&c, v, "k", 0, 100000, &s->topo_gen.k)) ||
+        (rc = s_u32(&c, v, "port_base", 0, 65000, &s->topo_gen.port_base)))
+        return rc;
+    s->topo_gen.p = x;
+    double seed = (double)s->topo_gen.seed;
+    if ((rc = s_num(&c, v, "seed", 0, 9007199254740991.0, 1, &seed))) return rc;
+    s->topo_gen.seed = (uint64_t)seed;
+    s->topology_file[0] = '\0';
+    return 0;
+}
+
+static int s_parse_data(const s_ctx_t *c0, json_t *v, const char *base_dir, rumor_scenario_t *s)
+{
+    if (!json_is_object(v)) return s_fail(c0, "data", "expected an object");
+    const s_ctx_t c = {c0->origin, "data.", c0->em};
+    static const char *const keys[] = {"name",   "path", "test_path", "partition", "n",
+                                       "test_n", "dim",  "classes",   "sep",       NULL};
+    int rc = s_check_keys(&c, v, keys);
+    if (rc) return rc;
+    char name[32] = "fashion-mnist";
+    if ((rc = s_str(&c, v, "name", name, sizeof name))) return rc;
+    if (!strcmp(name, "fashion-mnist"))
+        s->data = RUMOR_DATA_FASHION;
+    else if (!strcmp(name, "libsvm"))
+        s->data = RUMOR_DATA_LIBSVM;
+    else if (!strcmp(name, "synthetic"))
+        s->data = RUMOR_DATA_SYNTHETIC;
+    else
+        return s_fail(&c, "name", "expected fashion-mnist, libsvm or synthetic");
+    if ((rc = s_path(&c, v, "path", base_dir, s->data_path, sizeof s->data_path)) ||
+        (rc = s_path(&c, v, "test_path", base_dir, s->test_path, sizeof s->test_path)))
+        return rc;
+    if (s->data == RUMOR_DATA_LIBSVM && (!json_object_get(v, "path") || !s->test_path[0]))
+        return s_fail(&c, "path", "libsvm data needs both path and test_path");
+    char part[64] = "iid";
+    if ((rc = s_str(&c, v, "partition", part, sizeof part))) return rc;
+    if (!strcmp(part, "iid")) {
+        s->dirichlet_alpha = 0.0;
+    } else if (!strncmp(part, "dirichlet:", 10)) {
+        char *end;
+        s->dirichlet_alpha = strtod(part + 10, &end);
+        if (end == part + 10 || *end || !(s->dirichlet_alpha > 0.0) ||
+            !isfinite(s->dirichlet_alpha))
+            return s_fail(&c, "partition", "expected iid or dirichlet:ALPHA with ALPHA > 0");
+    } else {
+        return s_fail(&c, "partition", "expected iid or dirichlet:ALPHA");
+    }
+    double sep = s->synth_sep;
+    if ((rc = s_u32(&c, v, "n", 1, 100000000, &s->synth_n)) ||
+        (rc = s_u32(&c, v, "test_n", 1, 100000000, &s->synth_test_n)) ||
+        (rc = s_u32(&c, v, "dim", 1, 10000000, &s->synth_dim)) ||
+        (rc = s_u32(&c, v, "classes", 2, 100000, &s->synth_classes)) ||
+        (rc = s_num(&c, v, "sep", 0.0, 1e6, 0, &sep)))
+        return rc;
+    s->synth_sep = sep;
+    return 0;
+}
+
+static int s_parse_algorithm(const s_ctx_t *c0, json_t *v, rumor_scenario_t *s)
+{
+    if (!json_is_object(v)) return s_fail(c0, "algorithm", "expected an object");
+    const s_ctx_t c = {c0->origin, "algorithm.", c0->em};
+    static const char *const keys[] = {"name",   "lr",     "gamma",    "lambda", "batch",
+                                       "rounds", "warmup", "schedule", NULL};
+    int rc = s_check_keys(&c, v, keys);
+    if (rc) return rc;
+    char name[16] = "";
+    if ((rc = s_str(&c, v, "name", name, sizeof name))) return rc;
+    if (name[0] && rumor_algo_parse(name, &s->algo) != 0)
+        return s_fail(&c, "name", "expected dpsgd, choco or malcom");
+    if ((rc = s_num(&c, v, "lr", 1e-12, 1e6, 0, &s->lr)) ||
+        (rc = s_num(&c, v, "gamma", 1e-12, 10.0, 0, &s->gamma)) ||
+        (rc = s_num(&c, v, "lambda", 0.0, 1e6, 0, &s->lambda)) ||
+        (rc = s_u32(&c, v, "batch", 1, 65536, &s->batch)) ||
+        (rc = s_u32(&c, v, "rounds", 1, 100000000, &s->rounds)) ||
+        (rc = s_u32(&c, v, "warmup", 0, 100000000, &s->warmup)) ||
+        (rc = s_str(&c, v, "schedule", s->schedule, sizeof s->schedule)))
+        return rc;
+    return 0;
+}
+
+static int s_parse_round_mode(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
+{
+    if (json_is_string(v) && !strcmp(json_string_value(v), "sync")) {
+        s->deadline = 0;
+        return 0;
+    }
+    if (json_is_object(v)) {
+        const s_ctx_t cc = {c->origin, "round_mode.", c->em};
+        static const char *const keys[] = {"deadline_ms", NULL};
+        int rc = s_check_keys(&cc, v, keys);
+        if (rc) return rc;
+        if (!json_object_get(v, "deadline_ms")) return s_fail(&cc, "deadline_ms", "missing");
+        if ((rc = s_u32(&cc, v, "deadline_ms", 1, 3600000, &s->deadline_ms))) return rc;
+        s->deadline = 1;
+        return 0;
+    }
+    return s_fail(c, "round_mode", "expected \"sync\" or {\"deadline_ms\": N}");
+}
+
+int rumor_scenario_parse(const char *json, const char *origin, const char *base_dir,
+                         rumor_scenario_t *s, rumor_errmsg_t *em)
+{
+    rumor_scenario_defaults(s);
+    snprintf(s->origin, sizeof s->origin, "%s", origin);
+    json_error_t jerr;
+    json_t *root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return rumor_errmsg_set(em, RUMOR_EFORMAT, "%s:%d:%d: %s", origin, jerr.line, jerr.column,
+                                jerr.text);
+    const s_ctx_t c = {origin, "", em};
+    static const char *const keys[] = {"name",       "topology",     "data",       "model",
+                                       "algorithm",  "compressor",   "codec",      "seed",
+                                       "eval_every", "eval_samples", "round_mode", NULL};
+    int rc = 0;
+    json_t *v;
+    if (!json_is_object(root)) {
+        rc = rumor_errmsg_set(em, RUMOR_EINVAL, "%s: expected a JSON object", origin);
+        goto done;
+    }
+    if ((rc = s_check_keys(&c, root, keys))) goto done;
+    if ((rc = s_str(&c, root, "name", s->name, sizeof s->name))) goto done;
+    if ((v = json_object_get(root, "topology")) && (rc = s_parse_topology(&c, v, base_dir, s)))
+        goto done;
+    if ((v = json_object_get(root, "data")) && (rc = s_parse_data(&c, v, base_dir, s))) goto done;
+    if ((rc = s_str(&c, root, "model", s->model, sizeof s->model))) goto done;
+    if ((v = json_object_get(root, "algorithm")) && (rc = s_parse_algorithm(&c, v, s))) goto done;
+    if ((rc = s_str(&c, root, "compressor", s->compressor, sizeof s->compressor)) ||
+        (rc = s_str(&c, root, "codec", s->codec, sizeof s->codec)))
+        goto done;
+    double seed = (double)s->seed;
+    if ((rc = s_num(&c, root, "seed", 0, 9007199254740991.0, 1, &seed))) goto done;
+    s->seed = (uint64_t)seed;
+    if ((rc = s_u32(&c, root, "eval_every", 1, 100000000, &s->eval_every)) ||
+        (rc = s_u32(&c, root, "eval_samples", 0, 100000000, &s->eval_samples)))
+        goto done;
+    if ((v = json_object_get(root, "round_mode")) && (rc = s_parse_round_mode(&c, v, s))) goto done;
+    rumor_scenario_rehash(s);
+done:
+    json_decref(root);
+    return rc;
+}
+
+int rumor_scenario_load(const char *path, rumor_scenario_t *s, rumor_errmsg_t *em)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot open: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            if (cap > (16u << 20)) {
+                free(buf);
+                fclose(f);
+                return rumor_errmsg_set(em, RUMOR_ERANGE, "%s: larger than 16 MiB", path);
+            }
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return RUMOR_ENOMEM;
+            }
+            buf = nb;
+        }
+        const size_t got = fread(buf + len, 1, 4096, f);
+        len += got;
+        if (got < 4096) break;
+    }
+    const int ioerr = ferror(f);
+    fclose(f);
+    if (ioerr) {
+        free(buf);
+        return rumor_errmsg_set(em, RUMOR_EIO, "%s: read error", path);
+    }
+    buf[len] = '\0';
+    char dir[RUMOR_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    const int rc = rumor_scenario_parse(buf, path, dir, s, em);
+    free(buf);
+    return rc;
+}
+
+void rumor_scenario_rehash(rumor_scenario_t *s)
+{
+    /* Everything peers must agree on, in a fixed textual form. Data paths are left out (hosts
+     * may keep the data in different places); the topology is hashed separately (HELLO
+     * carries both). */
+    char buf[4096];
+    const int n =
+        snprintf(buf, sizeof buf,
+                 "rumor-run-config-1|data=%d|%.17g|%u|%u|%u|%u|%.17g|model=%s|algo=%d|%.17g|%.17g|"
+                 "%.17g|%u|%u|%u|%s|%s|%s|seed=%llu|deadline=%d|%u",
+                 (int)s->data, s->dirichlet_alpha, s->synth_n, s->synth_test_n, s->synth_dim,
+                 s->synth_classes, s->synth_sep, s->model, (int)s->algo, s->lr, s->gamma, s->lambda,
+                 s->batch, s->rounds, s->warmup, s->schedule, s->compressor, s->codec,
+                 (unsigned long long)s->seed, s->deadline, s->deadline_ms);
+    crypto_generichash(s->hash, sizeof s->hash, (const unsigned char *)buf,
+                       n < (int)sizeof buf ? (size_t)n : sizeof buf - 1, NULL, 0);
+}
+
+int rumor_scenario_topology(const rumor_scenario_t *s, rumor_topology_t **out, rumor_errmsg_t *em)
+{
+    if (s->topology_file[0]) return rumor_topology_load(s->topology_file, out, em);
+    rumor_topology_gen_t g = s->topo_gen;
+    g.kind = s->topo_kind;
+    return rumor_topology_generate(&g, out, em);
+}

@@ -1,0 +1,326 @@
+/* rumor — many peers in one process (see sim.h).
+ *
+ * Worker w owns peers w, w + T, w + 2T, ... A round is two phases separated by barriers:
+ *   1. every peer takes its local step and encodes its message into its own buffer;
+ *   2. every peer decodes its neighbours' messages (ascending id), mixes and applies the prox.
+ * Buffers written in phase 1 are only read in phase 2, so no locks are needed. Evaluation
+ * rounds add a phase in which each worker evaluates its peers, then worker 0 alone averages
+ * the models, evaluates the average and writes the record.
+ */
+#include "rumor/sim.h"
+#include "rumor/log.h"
+#include "rumor/peer.h"
+#include "rumor/vec.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t s_signalled;
+
+static void s_on_signal(int sig)
+{
+    (void)sig;
+    s_signalled = 1;
+}
+
+typedef struct s_sim s_sim_t;
+
+typedef struct {
+    s_sim_t *sim;
+    uint32_t w;
+    double t_wait;
+} s_worker_t;
+
+struct s_sim {
+    const rumor_scenario_t *sc;
+    const rumor_sim_opts_t *opts;
+    const rumor_topology_t *topo;
+    const rumor_peer_data_t *data;
+    uint32_t n, threads;
+    size_t d;
+    rumor_peer_t **peers;
+    const uint8_t **msg; /* (n) this round's message of each peer */
+    size_t *msg_len;
+    double *acc, *test_loss; /* (n) last evaluation of each peer */
+    float *avg;              /* (d) network-average model */
+    rumor_model_t *avg_model;
+    pthread_barrier_t barrier;
+    s_worker_t *workers;
+    int stop;          /* written by worker 0 before a barrier, read by all after it */
+    atomic_int failed; /* a peer failed to decode a message in a synchronous run */
+    double t_start;
+    rumor_sim_result_t last;
+};
+
+static double s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void s_wait(s_worker_t *wk)
+{
+    const double t0 = s_now();
+    pthread_barrier_wait(&wk->sim->barrier);
+    wk->t_wait += s_now() - t0;
+}
+
+static int s_is_eval_round(const s_sim_t *sim, uint32_t done)
+{
+    return done % sim->sc->eval_every == 0 || done == sim->sc->rounds;
+}
+
+/* Worker 0, between barriers: network-level metrics of the evaluation after `done` rounds. */
+static void s_record(s_sim_t *sim, uint32_t done)
+{
+    const uint32_t n = sim->n;
+    const size_t d = sim->d;
+    rumor_sim_result_t *r = &sim->last;
+    memset(r, 0, sizeof *r);
+    r->round = done;
+    rumor_vec_zero(sim->avg, d);
+    double loss = 0, acc = 0, acc_min = 1.0, tl = 0, nnz = 0, bytes = 0, ent = 0;
+    double tc = 0, tk = 0, tw = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        rumor_peer_stats_t *st = rumor_peer_stats(sim->peers[i]);
+        const float *x = rumor_peer_params(sim->peers[i]);
+        rumor_vec_axpy(sim->avg, 1.0f / (float)n, x, d);
+        loss += st->loss_count ? st->loss_sum / (double)st->loss_count : 0.0;
+        st->loss_sum = 0;
+        st->loss_count = 0;
+        acc += sim->acc[i];
+        if (sim->acc[i] < acc_min) acc_min = sim->acc[i];
+        tl += sim->test_loss[i];
+        nnz += (double)rumor_vec_count_nonzero(x, d);
+        bytes += (double)st->bytes_sent;
+        ent += st->entropy_bits / 8.0;
+        tc += st->t_compute;
+        tk += st->t_codec;
+        tw += st->t_wait;
+    }
+    double cons = 0;
+    for (uint32_t i = 0; i < n; i++)
+        cons += rumor_vec_dist2(rumor_peer_params(sim->peers[i]), sim->avg, d);
+    double avg_loss, avg_acc;
+    const rumor_dataset_t *test = &sim->data->test;
+    rumor_model_evaluate(sim->avg_model, sim->avg, test->x, test->y, test->n, &avg_loss, &avg_acc);
+    r->loss = loss / n;
+    r->test_loss = tl / n;
+    r->acc_mean = acc / n;
+    r->acc_min = acc_min;
+    r->acc_avg_model = avg_acc;
+    r->consensus_dist = cons / n;
+    r->density = nnz / ((double)n * (double)d);
+    r->bytes_sent = bytes / n;
+    r->entropy_bound_bytes = ent / n;
+    r->bits_per_param = done ? 8.0 * r->bytes_sent / ((double)done * (double)d) : 0.0;
+    r->time_compute_s = tc / n;
+    r->time_codec_s = tk / n;
+    r->time_comm_s = tw / n;
+    r->wall_s = s_now() - sim->t_start;
+    if (sim->opts->metrics) {
+        rumor_sim_result_write(sim->opts->metrics, r, sim->opts->timing, NULL);
+        fflush(sim->opts->metrics);
+    }
+    if (sim->opts->progress) {
+        fprintf(sim->opts->progress,
+                "round %6u/%u  loss %.4f  acc %.4f (min %.4f, avg-model %.4f)  consensus %.2e  "
+                "density %.3f  sent %.2f MB/peer (%.3f bits/param)  %.1f rounds/s\n",
+                done, sim->sc->rounds, r->loss, r->acc_mean, r->acc_min, r->acc_avg_model,
+                r->consensus_dist, r->density, r->bytes_sent / 1e6, r->bits_per_param,
+                r->wall_s > 0 ? done / r->wall_s : 0.0);
+        fflush(sim->opts->progress);
+    }
+}
+
+static void *s_worker_main(void *arg)
+{
+    s_worker_t *wk = arg;
+    s_sim_t *sim = wk->sim;
+    const uint32_t n = sim->n, T = sim->threads;
+    const rumor_dataset_t *test = &sim->data->test;
+    for (uint32_t t = 0; t < sim->sc->rounds; t++) {
+        for (uint32_t i = wk->w; i < n; i += T)
+            rumor_peer_step(sim->peers[i], &sim->msg[i], &sim->msg_len[i]);
+        s_wait(wk);
+        for (uint32_t i = wk->w; i < n; i += T) {
+            const uint32_t deg = rumor_topology_degree(sim->topo, i);
+            const uint32_t *nb = rumor_topology_neighbors(sim->topo, i);
+            for (uint32_t s = 0; s < deg; s++) {
+                const int rc =
+                    rumor_peer_deliver(sim->peers[i], nb[s], sim->msg[nb[s]], sim->msg_len[nb[s]]);
+                if (rc) {
+                    rumor_error("peer %u: message of peer %u in round %u: %s", i, nb[s], t,
+                                rumor_strerror(rc));
+                    atomic_store(&sim->failed, 1);
+                }
+            }
+            rumor_peer_finish(sim->peers[i]);
+        }
+        const uint32_t done = t + 1;
+        if (wk->w == 0) sim->stop = s_signalled || sim->failed;
+        s_wait(wk);
+        const int stop = sim->stop;
+        if (s_is_eval_round(sim, done) || stop) {
+            for (uint32_t i = wk->w; i < n; i += T) {
+                rumor_peer_stats(sim->peers[i])->t_wait = wk->t_wait;
+                rumor_peer_evaluate(sim->peers[i], test, sim->sc->eval_samples, &sim->test_loss[i],
+                                    &sim->acc[i]);
+            }
+            s_wait(wk);
+            if (wk->w == 0) s_record(sim, done);
+            s_wait(wk);
+        }
+        if (stop) break;
+    }
+    return NULL;
+}
+
+void rumor_sim_result_write(FILE *f, const rumor_sim_result_t *r, int timing, const char *extra)
+{
+    fprintf(f,
+            "{%s\"round\": %u, \"loss\": %.6f, \"test_loss\": %.6f, \"acc_mean\": %.6f, "
+            "\"acc_min\": %.6f, \"acc_avg_model\": %.6f, \"consensus_dist\": %.6e, "
+            "\"density\": %.6f, \"bytes_sent\": %.1f, \"entropy_bound_bytes\": %.1f, "
+            "\"bits_per_param\": %.6f",
+            extra ? extra : "", r->round, r->loss, r->test_loss, r->acc_mean, r->acc_min,
+            r->acc_avg_model, r->consensus_dist, r->density, r->bytes_sent, r->entropy_bound_bytes,
+            r->bits_per_param);
+    if (timing)
+        fprintf(f,
+                ", \"time_compute_s\": %.3f, \"time_codec_s\": %.3f, \"time_comm_s\": %.3f, "
+                "\"wall_s\": %.3f",
+                r->time_compute_s, r->time_codec_s, r->time_comm_s, r->wall_s);
+    fprintf(f, "}\n");
+}
+
+static int s_write_models(const s_sim_t *sim, const char *path, rumor_errmsg_t *em)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create: %s", path, strerror(errno));
+    for (uint32_t i = 0; i < sim->n; i++)
+        fwrite(rumor_peer_params(sim->peers[i]), sizeof(float), sim->d, f);
+    if (fclose(f) != 0) return rumor_errmsg_set(em, RUMOR_EIO, "%s: write failed", path);
+    return 0;
+}
+
+int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
+                  rumor_sim_result_t *result, rumor_errmsg_t *em)
+{
+    s_sim_t sim = {.sc = sc, .opts = opts};
+    rumor_topology_t *topo = NULL;
+    rumor_peer_data_t data;
+    int rc = rumor_scenario_topology(sc, &topo, em);
+    if (rc) return rc;
+    sim.topo = topo;
+    sim.n = topo->n;
+    if ((rc = rumor_peer_data_load(sc, sim.n, &data, em))) {
+        rumor_topology_destroy(&topo);
+        return rc;
+    }
+    sim.data = &data;
+    /* Peers run in parallel; BLAS inside each must stay on one thread (and results do not
+     * depend on how many threads a GEMM would use). */
+    openblas_set_num_threads(1);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    sim.threads = opts->threads ? opts->threads : (uint32_t)(cores > 0 ? cores : 1);
+    if (sim.threads > sim.n) sim.threads = sim.n;
+
+    sim.peers = calloc(sim.n, sizeof *sim.peers);
+    sim.msg = calloc(sim.n, sizeof *sim.msg);
+    sim.msg_len = calloc(sim.n, sizeof *sim.msg_len);
+    sim.acc = calloc(sim.n, sizeof *sim.acc);
+    sim.test_loss = calloc(sim.n, sizeof *sim.test_loss);
+    sim.workers = calloc(sim.threads, sizeof *sim.workers);
+    if (!sim.peers || !sim.msg || !sim.msg_len || !sim.acc || !sim.test_loss || !sim.workers) {
+        rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
+        goto done;
+    }
+    for (uint32_t i = 0; i < sim.n; i++) {
+        const rumor_peer_cfg_t pc = {
+            .sc = sc,
+            .topo = topo,
+            .self = i,
+            .train = &data.train,
+            .shard = data.part->idx + data.part->off[i],
+            .shard_n = data.part->off[i + 1] - data.part->off[i],
+            .eval_batch = 500,
+        };
+        if (!(sim.peers[i] = rumor_peer_new(&pc, em))) {
+            rc = RUMOR_EINVAL;
+            goto done;
+        }
+    }
+    sim.d = rumor_peer_dim(sim.peers[0]);
+    sim.avg = malloc(sim.d * sizeof *sim.avg);
+    sim.avg_model = rumor_model_new(rumor_model_spec(rumor_peer_model(sim.peers[0])), 500);
+    if (!sim.avg || !sim.avg_model) {
+        rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
+        goto done;
+    }
+    if (opts->progress) {
+        char desc[128], comp[64];
+        rumor_model_spec_describe(rumor_model_spec(rumor_peer_model(sim.peers[0])), desc,
+                                  sizeof desc);
+        snprintf(comp, sizeof comp, "%s", sc->algo == RUMOR_ALGO_DPSGD ? "none" : sc->compressor);
+        fprintf(opts->progress,
+                "rumor sim: %s: %u peers (%s), %s, %s (d = %zu), %u train / %u test samples, "
+                "compressor %s, codec %s, %u rounds, %u threads\n",
+                sc->name, sim.n, topo->name, rumor_algo_name(sc->algo), desc, sim.d, data.train.n,
+                data.test.n, comp, sc->codec, sc->rounds, sim.threads);
+    }
+
+    pthread_barrier_init(&sim.barrier, NULL, sim.threads);
+    s_signalled = 0;
+    struct sigaction sa = {.sa_handler = s_on_signal}, old_int, old_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    sim.t_start = s_now();
+    pthread_t *tids = calloc(sim.threads, sizeof *tids);
+    RUMOR_ASSERT(tids);
+    for (uint32_t w = 0; w < sim.threads; w++) {
+        sim.workers[w] = (s_worker_t){.sim = &sim, .w = w};
+        if (w > 0)
+            RUMOR_ASSERT(pthread_create(&tids[w], NULL, s_worker_main, &sim.workers[w]) == 0);
+    }
+    s_worker_main(&sim.workers[0]);
+    for (uint32_t w = 1; w < sim.threads; w++) pthread_join(tids[w], NULL);
+    free(tids);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    pthread_barrier_destroy(&sim.barrier);
+
+    *result = sim.last;
+    if (sim.failed)
+        rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "a peer could not decode a neighbour's message");
+    else if (s_signalled)
+        rc = rumor_errmsg_set(em, RUMOR_EINTR, "interrupted at round %u", sim.last.round);
+    if (opts->models_out && !sim.failed) {
+        const int wrc = s_write_models(&sim, opts->models_out, em);
+        if (wrc) rc = wrc;
+    }
+done:
+    if (sim.peers)
+        for (uint32_t i = 0; i < sim.n; i++) rumor_peer_destroy(&sim.peers[i]);
+    rumor_model_destroy(&sim.avg_model);
+    free(sim.avg);
+    free(sim.peers);
+    free(sim.msg);
+    free(sim.msg_len);
+    free(sim.acc);
+    free(sim.test_loss);
+    free(sim.workers);
+    rumor_peer_data_free(&data);
+    rumor_topology_destroy(&topo);
+    return rc;
+}

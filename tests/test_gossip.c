@@ -1,0 +1,213 @@
+/* Tests of gossip: CHOCO-style gossip alone drives every peer to the exact average; D-PSGD
+ * mixing is W times the models; down neighbours are left out; bad input is refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "rumor/gossip.h"
+#include "rumor/topology.h"
+#include "rumor/vec.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { D = 64 };
+
+typedef struct {
+    rumor_topology_t *topo;
+    rumor_gossip_t **g;
+    float *x; /* (n, D) */
+    rumor_cmsg_t *msg;
+} s_net_t;
+
+static void s_net_new(s_net_t *net, const char *kind, uint32_t n, rumor_algo_t algo,
+                      const char *compressor, float gamma)
+{
+    const rumor_topology_gen_t gen = {.kind = kind, .n = n};
+    assert_int_equal(rumor_topology_generate(&gen, &net->topo, NULL), 0);
+    net->g = calloc(n, sizeof *net->g);
+    net->x = calloc((size_t)n * D, sizeof *net->x);
+    net->msg = calloc(n, sizeof *net->msg);
+    float zero[D] = {0};
+    rumor_rng_t r;
+    rumor_rng_seed(&r, 1, 0, 0, RUMOR_RNG_TEST);
+    for (size_t k = 0; k < (size_t)n * D; k++) net->x[k] = (float)rumor_rng_normal(&r);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint32_t deg = rumor_topology_degree(net->topo, i);
+        const uint32_t *nb = rumor_topology_neighbors(net->topo, i);
+        double w[16];
+        for (uint32_t s = 0; s < deg; s++) w[s] = net->topo->w[(size_t)i * n + nb[s]];
+        rumor_gossip_cfg_t cfg = {.algo = algo,
+                                  .d = D,
+                                  .self = i,
+                                  .degree = deg,
+                                  .nbrs = nb,
+                                  .w_nbrs = w,
+                                  .gamma = gamma};
+        assert_int_equal(rumor_compress_parse(compressor, &cfg.compress, NULL), 0);
+        net->g[i] = rumor_gossip_new(&cfg, zero);
+        assert_non_null(net->g[i]);
+        assert_int_equal(rumor_cmsg_init(&net->msg[i], D), 0);
+    }
+}
+
+static void s_net_free(s_net_t *net)
+{
+    for (uint32_t i = 0; i < net->topo->n; i++) {
+        rumor_gossip_destroy(&net->g[i]);
+        rumor_cmsg_free(&net->msg[i]);
+    }
+    free(net->g);
+    free(net->x);
+    free(net->msg);
+    rumor_topology_destroy(&net->topo);
+}
+
+/* One gossip round with no gradient step: v = x. */
+static void s_round(s_net_t *net, uint32_t t)
+{
+    const uint32_t n = net->topo->n;
+    for (uint32_t i = 0; i < n; i++) {
+        rumor_rng_t r;
+        rumor_rng_seed(&r, 2, i, t, RUMOR_RNG_COMPRESS);
+        rumor_gossip_produce(net->g[i], net->x + (size_t)i * D, &r, &net->msg[i]);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const uint32_t deg = rumor_topology_degree(net->topo, i);
+        const uint32_t *nb = rumor_topology_neighbors(net->topo, i);
+        for (uint32_t s = 0; s < deg; s++)
+            assert_int_equal(rumor_gossip_absorb(net->g[i], nb[s], &net->msg[nb[s]]), 0);
+        rumor_gossip_mix(net->g[i], net->x + (size_t)i * D, net->x + (size_t)i * D);
+    }
+}
+
+static void s_mean(const s_net_t *net, double *mean)
+{
+    const uint32_t n = net->topo->n;
+    for (int k = 0; k < D; k++) {
+        mean[k] = 0;
+        for (uint32_t i = 0; i < n; i++) mean[k] += net->x[(size_t)i * D + k] / n;
+    }
+}
+
+static void s_check_consensus(const char *kind, uint32_t n, rumor_algo_t algo,
+                              const char *compressor, float gamma, uint32_t rounds)
+{
+    s_net_t net;
+    s_net_new(&net, kind, n, algo, compressor, gamma);
+    double before[D], after[D];
+    s_mean(&net, before);
+    for (uint32_t t = 0; t < rounds; t++) s_round(&net, t);
+    s_mean(&net, after);
+    double dev = 0;
+    for (int k = 0; k < D; k++) {
+        assert_true(fabs(after[k] - before[k]) < 1e-5);
+        for (uint32_t i = 0; i < n; i++) {
+            const double e = fabs(net.x[(size_t)i * D + k] - before[k]);
+            if (e > dev) dev = e;
+        }
+    }
+    if (dev >= 1e-5)
+        fail_msg("%s %u %s %s: max deviation %g after %u rounds", kind, n, rumor_algo_name(algo),
+                 compressor, dev, rounds);
+    s_net_free(&net);
+}
+
+static void test_choco_reaches_exact_average(void **state)
+{
+    (void)state;
+    s_check_consensus("ring", 8, RUMOR_ALGO_CHOCO, "identity", 1.0f, 400);
+    s_check_consensus("ring", 8, RUMOR_ALGO_CHOCO, "dither:16:biased", 0.8f, 1500);
+    s_check_consensus("ring", 8, RUMOR_ALGO_CHOCO, "topk:0.25", 0.4f, 1500);
+    s_check_consensus("torus", 16, RUMOR_ALGO_CHOCO, "dither:16:biased", 0.8f, 1500);
+    s_check_consensus("torus", 16, RUMOR_ALGO_MALCOM, "dither:8", 0.5f, 1500);
+    s_check_consensus("torus", 16, RUMOR_ALGO_CHOCO, "sign", 0.2f, 3000);
+}
+
+static void test_dpsgd_mix_is_w_times_x(void **state)
+{
+    (void)state;
+    s_net_t net;
+    s_net_new(&net, "ring", 6, RUMOR_ALGO_DPSGD, "identity", 1.0f);
+    const uint32_t n = 6;
+    float *before = malloc(sizeof(float) * n * D);
+    memcpy(before, net.x, sizeof(float) * n * D);
+    s_round(&net, 0);
+    for (uint32_t i = 0; i < n; i++)
+        for (int k = 0; k < D; k++) {
+            double want = 0;
+            for (uint32_t j = 0; j < n; j++) want += net.topo->w[i * n + j] * before[j * D + k];
+            assert_true(fabs(net.x[i * D + k] - want) < 1e-5);
+        }
+    free(before);
+    s_net_free(&net);
+}
+
+static void test_down_neighbour_is_left_out(void **state)
+{
+    (void)state;
+    s_net_t net;
+    s_net_new(&net, "ring", 5, RUMOR_ALGO_DPSGD, "identity", 1.0f);
+    const uint32_t n = 5;
+    float *before = malloc(sizeof(float) * n * D);
+    memcpy(before, net.x, sizeof(float) * n * D);
+    /* Node 0 hears from 1 and 4; with 4 down, 4's weight stays on node 0 itself. */
+    assert_int_equal(rumor_gossip_set_up(net.g[0], 4, 0), 0);
+    assert_false(rumor_gossip_is_up(net.g[0], 4));
+    assert_int_equal(rumor_gossip_set_up(net.g[0], 2, 0), RUMOR_EINVAL);
+    s_round(&net, 0);
+    const double w01 = net.topo->w[1], w04 = net.topo->w[4], w00 = net.topo->w[0];
+    for (int k = 0; k < D; k++) {
+        const double want = (w00 + w04) * before[k] + w01 * before[D + k];
+        assert_true(fabs(net.x[k] - want) < 1e-5);
+    }
+    free(before);
+    s_net_free(&net);
+}
+
+static void test_absorb_refuses_bad_input(void **state)
+{
+    (void)state;
+    s_net_t net;
+    s_net_new(&net, "ring", 6, RUMOR_ALGO_CHOCO, "dither:4", 0.5f);
+    rumor_rng_t r;
+    rumor_rng_seed(&r, 1, 0, 0, RUMOR_RNG_COMPRESS);
+    rumor_gossip_produce(net.g[1], net.x + D, &r, &net.msg[1]);
+    float copy[D];
+    memcpy(copy, rumor_gossip_copy(net.g[0], 1), sizeof copy);
+    assert_int_equal(rumor_gossip_absorb(net.g[0], 3, &net.msg[1]), RUMOR_EINVAL);
+    assert_int_equal(rumor_gossip_absorb(net.g[0], 0, &net.msg[1]), RUMOR_EINVAL);
+    net.msg[1].d = D - 1;
+    assert_int_equal(rumor_gossip_absorb(net.g[0], 1, &net.msg[1]), RUMOR_EMISMATCH);
+    assert_memory_equal(copy, rumor_gossip_copy(net.g[0], 1), sizeof copy);
+    assert_null(rumor_gossip_copy(net.g[0], 3));
+    assert_non_null(rumor_gossip_copy(net.g[0], 0));
+    s_net_free(&net);
+}
+
+static void test_algo_names(void **state)
+{
+    (void)state;
+    rumor_algo_t a;
+    const char *names[] = {"dpsgd", "choco", "malcom"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(rumor_algo_parse(names[i], &a), 0);
+        assert_string_equal(rumor_algo_name(a), names[i]);
+    }
+    assert_int_equal(rumor_algo_parse("sgd", &a), RUMOR_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_choco_reaches_exact_average),
+        cmocka_unit_test(test_dpsgd_mix_is_w_times_x),
+        cmocka_unit_test(test_down_neighbour_is_left_out),
+        cmocka_unit_test(test_absorb_refuses_bad_input),
+        cmocka_unit_test(test_algo_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

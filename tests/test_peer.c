@@ -1,0 +1,123 @@
+/* Tests of peer: the state machine refuses bad messages without changing its state, and two
+ * peers fed the same messages stay bit-identical. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "rumor/peer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    rumor_scenario_t sc;
+    rumor_topology_t *topo;
+    rumor_peer_data_t data;
+} s_fixture_t;
+
+static int s_setup(void **state)
+{
+    s_fixture_t *f = calloc(1, sizeof *f);
+    const char *json = "{\"topology\": {\"generate\": \"ring\", \"n\": 4},"
+                       " \"data\": {\"name\": \"synthetic\", \"n\": 800, \"test_n\": 200,"
+                       " \"dim\": 10, \"classes\": 3},"
+                       " \"algorithm\": {\"name\": \"malcom\", \"lambda\": 0.001, \"batch\": 8,"
+                       " \"rounds\": 10}, \"compressor\": \"dither:8\"}";
+    rumor_errmsg_t em = {""};
+    if (rumor_scenario_parse(json, "t", ".", &f->sc, &em) ||
+        rumor_scenario_topology(&f->sc, &f->topo, &em) ||
+        rumor_peer_data_load(&f->sc, 4, &f->data, &em))
+        fail_msg("%s", em.msg);
+    *state = f;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    s_fixture_t *f = *state;
+    rumor_peer_data_free(&f->data);
+    rumor_topology_destroy(&f->topo);
+    free(f);
+    return 0;
+}
+
+static rumor_peer_t *s_peer(s_fixture_t *f, uint32_t i)
+{
+    const rumor_peer_cfg_t cfg = {
+        .sc = &f->sc,
+        .topo = f->topo,
+        .self = i,
+        .train = &f->data.train,
+        .shard = f->data.part->idx + f->data.part->off[i],
+        .shard_n = f->data.part->off[i + 1] - f->data.part->off[i],
+        .eval_batch = 64,
+    };
+    rumor_errmsg_t em = {""};
+    rumor_peer_t *p = rumor_peer_new(&cfg, &em);
+    if (!p) fail_msg("%s", em.msg);
+    return p;
+}
+
+static void test_bad_messages_leave_state_untouched(void **state)
+{
+    s_fixture_t *f = *state;
+    rumor_peer_t *a = s_peer(f, 0), *b = s_peer(f, 0), *nb = s_peer(f, 1);
+    for (int t = 0; t < 5; t++) {
+        const uint8_t *ma, *mb, *mn;
+        size_t la, lb, ln;
+        rumor_peer_step(a, &ma, &la);
+        rumor_peer_step(b, &mb, &lb);
+        rumor_peer_step(nb, &mn, &ln);
+        assert_int_equal(la, lb);
+        assert_memory_equal(ma, mb, la);
+        /* b also receives garbage, truncations, and a message from a non-neighbour. */
+        uint8_t junk[64];
+        for (size_t k = 0; k < sizeof junk; k++) junk[k] = (uint8_t)(k * 37 + t);
+        assert_true(rumor_peer_deliver(b, 1, junk, sizeof junk) < 0);
+        assert_true(rumor_peer_deliver(b, 1, mn, ln / 2) < 0);
+        assert_true(rumor_peer_deliver(b, 1, mn, 0) < 0);
+        assert_true(rumor_peer_deliver(b, 2, mn, ln) < 0);
+        assert_int_equal(rumor_peer_deliver(a, 1, mn, ln), 0);
+        assert_int_equal(rumor_peer_deliver(b, 1, mn, ln), 0);
+        rumor_peer_finish(a);
+        rumor_peer_finish(b);
+        rumor_peer_finish(nb);
+    }
+    assert_int_equal(rumor_peer_stats(b)->decode_errors, 20);
+    assert_int_equal(rumor_peer_stats(a)->decode_errors, 0);
+    assert_int_equal(rumor_peer_round(a), 5);
+    assert_memory_equal(rumor_peer_params(a), rumor_peer_params(b),
+                        rumor_peer_dim(a) * sizeof(float));
+    assert_true(rumor_peer_stats(a)->bytes_sent > 0);
+    rumor_peer_destroy(&a);
+    rumor_peer_destroy(&b);
+    rumor_peer_destroy(&nb);
+    assert_null(a);
+}
+
+static void test_bad_config_is_reported(void **state)
+{
+    s_fixture_t *f = *state;
+    rumor_scenario_t sc = f->sc;
+    snprintf(sc.compressor, sizeof sc.compressor, "dither:zero");
+    const rumor_peer_cfg_t cfg = {.sc = &sc,
+                                  .topo = f->topo,
+                                  .self = 0,
+                                  .train = &f->data.train,
+                                  .shard = f->data.part->idx,
+                                  .shard_n = 10};
+    rumor_errmsg_t em = {""};
+    assert_null(rumor_peer_new(&cfg, &em));
+    assert_non_null(strstr(em.msg, "dither:zero"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_messages_leave_state_untouched),
+        cmocka_unit_test(test_bad_config_is_reported),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}
