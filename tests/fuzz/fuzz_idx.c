@@ -1,0 +1,124 @@
+/* rumor — libFuzzer target for the dataset readers (IDX, optionally gzip; LIBSVM text).
+ *
+ * The readers take paths, so each input is written to files in a private temp directory.
+ * Input layout: byte 0 picks the reader and options; for IDX, bytes 1-2 (little-endian) give
+ * the length of the image file and the rest is the label file. Bits of byte 0 can gzip either
+ * IDX file so that the fuzzer reaches the payload checks behind valid gzip framing.
+ *
+ * Invariants checked on success: n, dim and classes positive, labels in [0, classes), IDX
+ * pixels in [0, 1], LIBSVM values finite.
+ *
+ * Run: cmake -S . -B build-fuzz -DRUMOR_FUZZ=ON -DCMAKE_C_COMPILER=clang &&
+ *      cmake --build build-fuzz --target fuzz_idx && build-fuzz/fuzz_idx -max_len=4096
+ */
+#include "rumor/data.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+enum { S_PATH = 256 };
+
+typedef struct {
+    char dir[64];
+    char images[S_PATH], labels[S_PATH], svm[S_PATH];
+} s_paths_t;
+
+/* The harness's one piece of process state: where its scratch files live. */
+static s_paths_t s_paths;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void s_cleanup(void)
+{
+    unlink(s_paths.images);
+    unlink(s_paths.labels);
+    unlink(s_paths.svm);
+    rmdir(s_paths.dir);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    snprintf(s_paths.dir, sizeof s_paths.dir, "/tmp/rumor_fuzz_idx_XXXXXX");
+    if (!mkdtemp(s_paths.dir)) abort();
+    snprintf(s_paths.images, S_PATH, "%s/images", s_paths.dir);
+    snprintf(s_paths.labels, S_PATH, "%s/labels", s_paths.dir);
+    snprintf(s_paths.svm, S_PATH, "%s/data.svm", s_paths.dir);
+    atexit(s_cleanup);
+    return 0;
+}
+
+static void s_write(const char *path, const uint8_t *p, size_t n, int gz)
+{
+    if (gz) {
+        gzFile f = gzopen(path, "wb");
+        if (!f) abort();
+        if (n && gzwrite(f, p, (unsigned)n) != (int)n) abort();
+        if (gzclose(f) != Z_OK) abort();
+        return;
+    }
+    FILE *f = fopen(path, "wb");
+    if (!f) abort();
+    if (n && fwrite(p, 1, n, f) != n) abort();
+    if (fclose(f)) abort();
+}
+
+static void s_check(const rumor_dataset_t *ds, int pixels)
+{
+    if (ds->n == 0 || ds->dim == 0 || ds->classes == 0) abort();
+    for (uint32_t i = 0; i < ds->n; i++)
+        if (ds->y[i] < 0 || (uint32_t)ds->y[i] >= ds->classes) abort();
+    for (size_t k = 0; k < (size_t)ds->n * ds->dim; k++) {
+        const float v = ds->x[k];
+        if (!isfinite(v) || (pixels && (v < 0.0f || v > 1.0f))) abort();
+    }
+}
+
+/* A dense LIBSVM matrix is samples x largest index; keep indices to four digits so that one
+ * input cannot ask for gigabytes (a resource bound of this harness, not of the reader). */
+static int s_svm_small(const uint8_t *p, size_t n)
+{
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] >= '0' && p[i] <= '9') {
+            run++;
+        } else {
+            if (p[i] == ':' && run > 4) return 0;
+            run = 0;
+        }
+    }
+    return 1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1) return 0;
+    const uint8_t mode = data[0];
+    data++;
+    size--;
+    rumor_dataset_t *ds = NULL;
+    rumor_errmsg_t em;
+    if (mode & 1) {
+        if (!s_svm_small(data, size)) return 0;
+        s_write(s_paths.svm, data, size, (mode & 2) != 0);
+        if (rumor_data_load_libsvm(s_paths.svm, (mode >> 2) & 7, &ds, &em) == 0) s_check(ds, 0);
+    } else {
+        if (size < 2) return 0;
+        size_t k = (size_t)data[0] | (size_t)data[1] << 8;
+        data += 2;
+        size -= 2;
+        if (k > size) k = size;
+        s_write(s_paths.images, data, k, (mode & 2) != 0);
+        s_write(s_paths.labels, data + k, size - k, (mode & 4) != 0);
+        if (rumor_data_load_idx(s_paths.images, s_paths.labels, &ds, &em) == 0) s_check(ds, 1);
+    }
+    rumor_dataset_destroy(&ds);
+    return 0;
+}
