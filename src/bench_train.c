@@ -1,0 +1,271 @@
+/* rumor — `rumor bench train`: local SGD throughput of one model on one peer's worth of work.
+ *
+ * Times what a peer does every round before gossip: rumor_model_loss_grad on a minibatch
+ * followed by a plain SGD update, for a fixed wall-clock budget after a short warm-up, and
+ * reports samples/s and the GFLOP/s implied by rumor_model_flops_per_step. Batches are
+ * consecutive slices of Fashion-MNIST's training split (no gather, so the figure is the
+ * model's), or of synthetic data of the same shape when the dataset is not installed.
+ */
+#include "rumor/bench.h"
+#include "rumor/data.h"
+#include "rumor/model.h"
+#include "rumor/rng.h"
+#include "rumor/vec.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define S_PROG "rumor bench train"
+
+typedef struct {
+    const char *spec;
+    uint32_t batch;
+    double seconds;
+    uint32_t threads;
+    double lr;
+    const char *data_dir; /* NULL: the default location, falling back to synthetic data */
+    int json;
+} s_opts_t;
+
+static void s_usage(FILE *f)
+{
+    fprintf(f, "usage: " S_PROG " [OPTIONS]\n\n"
+               "Measures local training speed: loss and gradient (forward + backward) on a\n"
+               "minibatch plus an SGD update, repeated for a fixed time after a warm-up.\n"
+               "Uses the Fashion-MNIST training split from " RUMOR_FASHION_MNIST_DIR "\n"
+               "when it is installed, synthetic data of the same shape otherwise.\n\n"
+               "options:\n"
+               "  --model SPEC     softmax, mlp:H or mlp:H1,H2,... (default mlp:128)\n"
+               "  --batch B        minibatch rows (default 64)\n"
+               "  --seconds S      measured time after warm-up (default 3)\n"
+               "  --threads T      OpenBLAS threads (default 1)\n"
+               "  --lr LR          SGD learning rate (default 0.05)\n"
+               "  --data DIR       Fashion-MNIST directory; an error if it cannot be read\n"
+               "  --json           print one JSON object instead of the table\n"
+               "  -h, --help       show this help\n");
+}
+
+static int s_bad(const char *opt, const char *want, const char *got)
+{
+    fprintf(stderr, S_PROG ": %s: expected %s, got '%s'\n", opt, want, got);
+    return 2;
+}
+
+static int s_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+    if (*s < '0' || *s > '9') return -1;
+    errno = 0;
+    char *end;
+    const unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int s_parse_pos_double(const char *s, double hi, double *out)
+{
+    errno = 0;
+    char *end;
+    const double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v > 0.0 && v <= hi)) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Returns 0 to run, 1 after --help (exit 0), 2 on a usage error (already reported). */
+static int s_parse(int argc, char **argv, s_opts_t *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            s_usage(stdout);
+            return 1;
+        }
+        if (!strcmp(a, "--json")) {
+            o->json = 1;
+            continue;
+        }
+        /* options with a value: "--opt VALUE" or "--opt=VALUE" */
+        static const char *const valued[] = {"--model",   "--batch", "--seconds",
+                                             "--threads", "--lr",    "--data"};
+        const char *name = NULL, *val = NULL;
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0] && !name; k++) {
+            const size_t len = strlen(valued[k]);
+            if (!strncmp(a, valued[k], len) && (a[len] == '\0' || a[len] == '=')) {
+                name = valued[k];
+                val = a[len] == '=' ? a + len + 1 : NULL;
+            }
+        }
+        if (!name) {
+            fprintf(stderr, S_PROG ": unknown option '%s' (see --help)\n", a);
+            return 2;
+        }
+        if (!val) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, S_PROG ": %s needs a value\n", name);
+                return 2;
+            }
+            val = argv[++i];
+        }
+        if (!strcmp(name, "--model")) {
+            o->spec = val;
+        } else if (!strcmp(name, "--batch")) {
+            if (s_parse_u32(val, 1, 65536, &o->batch))
+                return s_bad(name, "an integer from 1 to 65536", val);
+        } else if (!strcmp(name, "--seconds")) {
+            if (s_parse_pos_double(val, 86400.0, &o->seconds))
+                return s_bad(name, "a positive number of seconds", val);
+        } else if (!strcmp(name, "--threads")) {
+            if (s_parse_u32(val, 1, 256, &o->threads))
+                return s_bad(name, "an integer from 1 to 256", val);
+        } else if (!strcmp(name, "--lr")) {
+            if (s_parse_pos_double(val, 1e6, &o->lr))
+                return s_bad(name, "a positive learning rate", val);
+        } else {
+            o->data_dir = val;
+        }
+    }
+    return 0;
+}
+
+static double s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct {
+    uint64_t steps;
+    double seconds;
+    double loss; /* mean training loss over the measured steps */
+} s_result_t;
+
+/* Runs steps until `budget` seconds have passed; batches walk the data in order. */
+static s_result_t s_run(rumor_model_t *m, float *params, float *grad, const rumor_dataset_t *ds,
+                        uint32_t batch, float lr, double budget, uint32_t *pos)
+{
+    const size_t np = rumor_model_nparams(m);
+    s_result_t r = {0, 0.0, 0.0};
+    double loss_sum = 0.0;
+    const double t0 = s_now();
+    double t = t0;
+    do {
+        if (*pos + batch > ds->n) *pos = 0;
+        const float *x = ds->x + (size_t)*pos * ds->dim;
+        loss_sum += rumor_model_loss_grad(m, params, x, ds->y + *pos, batch, grad);
+        rumor_vec_axpy(params, -lr, grad, np);
+        *pos += batch;
+        r.steps++;
+        t = s_now();
+    } while (t - t0 < budget);
+    r.seconds = t - t0;
+    r.loss = loss_sum / (double)r.steps;
+    return r;
+}
+
+int rumor_bench_train_main(int argc, char **argv)
+{
+    s_opts_t o = {"mlp:128", 64, 3.0, 1, 0.05, NULL, 0};
+    const int pr = s_parse(argc, argv, &o);
+    if (pr) return pr == 1 ? 0 : 2;
+
+    /* Check the spec's syntax before spending a second on loading the data; it is parsed
+     * again below with the data's real shape. */
+    rumor_errmsg_t em = {{0}};
+    rumor_model_spec_t spec;
+    if (rumor_model_spec_parse(o.spec, 784, 10, &spec, &em) != 0) {
+        fprintf(stderr, S_PROG ": --model: %s\n", em.msg);
+        return 2;
+    }
+    rumor_dataset_t *ds = NULL;
+    int real = 0;
+    if (rumor_data_load_fashion(o.data_dir, "train", &ds, &em) == 0) {
+        real = 1;
+    } else if (o.data_dir) {
+        fprintf(stderr, S_PROG ": --data: %s\n", em.msg);
+        return 1;
+    } else {
+        fprintf(stderr, S_PROG ": note: using synthetic data (%s)\n", em.msg);
+        if (rumor_data_synthetic(o.batch > 4096 ? o.batch : 4096, 784, 10, 1.0, 1, &ds) != 0) {
+            fprintf(stderr, S_PROG ": cannot generate synthetic data\n");
+            return 1;
+        }
+    }
+    int status = 1;
+    rumor_model_t *m = NULL;
+    float *params = NULL, *grad = NULL;
+    if (o.batch > ds->n) {
+        fprintf(stderr, S_PROG ": --batch: %u is larger than the %u training samples\n", o.batch,
+                ds->n);
+        status = 2;
+        goto done;
+    }
+    if (rumor_model_spec_parse(o.spec, ds->dim, ds->classes, &spec, &em) != 0) {
+        fprintf(stderr, S_PROG ": --model: %s\n", em.msg);
+        status = 2;
+        goto done;
+    }
+    m = rumor_model_new(&spec, o.batch);
+    const size_t np = m ? rumor_model_nparams(m) : 0;
+    params = m ? malloc(np * sizeof *params) : NULL;
+    grad = m ? malloc(np * sizeof *grad) : NULL;
+    if (!m || !params || !grad) {
+        fprintf(stderr, S_PROG ": cannot allocate the model\n");
+        goto done;
+    }
+    rumor_rng_t rng;
+    rumor_rng_seed(&rng, 1, 0, 0, RUMOR_RNG_INIT);
+    rumor_model_init(m, params, &rng);
+
+    openblas_set_num_threads((int)o.threads);
+    uint32_t pos = 0;
+    /* Warm-up: page in the workspace and the data, let OpenBLAS start its threads. */
+    s_run(m, params, grad, ds, o.batch, (float)o.lr, o.seconds < 2.0 ? 0.1 * o.seconds : 0.2, &pos);
+    const s_result_t r = s_run(m, params, grad, ds, o.batch, (float)o.lr, o.seconds, &pos);
+
+    char arch[160];
+    rumor_model_spec_describe(&spec, arch, sizeof arch);
+    const double sps = (double)r.steps * o.batch / r.seconds;
+    const double gflops =
+        rumor_model_flops_per_step(m, o.batch) * (double)r.steps / r.seconds / 1e9;
+    const int threads = openblas_get_num_threads();
+    const char *core = openblas_get_corename();
+    const char *data = real ? "fashion-mnist" : "synthetic";
+    if (o.json) {
+        printf("{\"bench\":\"train\",\"model\":\"%s\",\"arch\":\"%s\",\"nparams\":%zu,"
+               "\"batch\":%u,\"threads\":%d,\"blas_core\":\"%s\",\"data\":\"%s\",\"steps\":%llu,"
+               "\"seconds\":%.6f,\"samples_per_s\":%.1f,\"gflops\":%.3f,\"loss\":",
+               o.spec, arch, np, o.batch, threads, core, data, (unsigned long long)r.steps,
+               r.seconds, sps, gflops);
+        /* a diverging --lr gives a non-finite loss, which JSON cannot spell */
+        if (isfinite(r.loss))
+            printf("%.6g}\n", r.loss);
+        else
+            printf("null}\n");
+    } else {
+        printf("model        %s (%s)\n", o.spec, arch);
+        printf("nparams      %zu\n", np);
+        printf("batch        %u\n", o.batch);
+        printf("threads      %d (OpenBLAS core %s)\n", threads, core);
+        printf("data         %s (%u samples)\n", data, ds->n);
+        printf("steps        %llu in %.2f s\n", (unsigned long long)r.steps, r.seconds);
+        printf("samples/s    %.0f\n", sps);
+        printf("GFLOP/s      %.2f\n", gflops);
+        printf("train loss   %.4f (mean over the measured steps)\n", r.loss);
+    }
+    fflush(stdout);
+    status = 0;
+done:
+    free(params);
+    free(grad);
+    rumor_model_destroy(&m);
+    rumor_dataset_destroy(&ds);
+    return status;
+}
