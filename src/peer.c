@@ -195,6 +195,31 @@ uint32_t rumor_peer_round(const rumor_peer_t *p)
     return p->round;
 }
 
+void rumor_peer_set_round(rumor_peer_t *p, uint32_t r)
+{
+    p->round = r;
+}
+
+float *rumor_peer_params_mut(rumor_peer_t *p)
+{
+    return p->x;
+}
+
+rumor_sampler_t *rumor_peer_sampler(rumor_peer_t *p)
+{
+    return p->sampler;
+}
+
+const rumor_scenario_t *rumor_peer_scenario(const rumor_peer_t *p)
+{
+    return p->sc;
+}
+
+const rumor_topology_t *rumor_peer_topology(const rumor_peer_t *p)
+{
+    return p->cfg.topo;
+}
+
 uint32_t rumor_peer_id(const rumor_peer_t *p)
 {
     return p->self;

@@ -19,7 +19,7 @@ static void s_scenario(rumor_scenario_t *sc, const char *algo, const char *compr
     snprintf(json, sizeof json,
              "{\"name\": \"t\", \"topology\": {\"generate\": \"ring\", \"n\": 8},"
              " \"data\": {\"name\": \"synthetic\", \"n\": 4000, \"test_n\": 1000, \"dim\": 20,"
-             " \"classes\": 4, \"sep\": 2.0},"
+             " \"classes\": 4, \"sep\": 4.0},"
              " \"algorithm\": {\"name\": \"%s\", \"lr\": 0.1, \"gamma\": 0.5, \"lambda\": %g,"
              " \"batch\": 16, \"rounds\": %u}, \"compressor\": \"%s\", \"seed\": 3,"
              " \"eval_every\": 50}",

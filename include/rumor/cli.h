@@ -6,8 +6,10 @@
 
 int rumor_cli_main(int argc, char **argv);
 
+int rumor_cmd_peer(int argc, char **argv);
 int rumor_cmd_sim(int argc, char **argv);
 int rumor_cmd_topo(int argc, char **argv);
 int rumor_cmd_bench(int argc, char **argv);
+int rumor_cmd_keygen(int argc, char **argv);
 
 #endif

@@ -65,9 +65,15 @@ RUMOR_NODISCARD int rumor_peer_deliver(rumor_peer_t *p, uint32_t from, const uin
 void rumor_peer_finish(rumor_peer_t *p);
 
 uint32_t rumor_peer_round(const rumor_peer_t *p);
+/* Jumps to round r (restoring a checkpoint, or catching up with the network). */
+void rumor_peer_set_round(rumor_peer_t *p, uint32_t r);
 uint32_t rumor_peer_id(const rumor_peer_t *p);
 size_t rumor_peer_dim(const rumor_peer_t *p);
 const float *rumor_peer_params(const rumor_peer_t *p);
+float *rumor_peer_params_mut(rumor_peer_t *p);
+rumor_sampler_t *rumor_peer_sampler(rumor_peer_t *p);
+const rumor_scenario_t *rumor_peer_scenario(const rumor_peer_t *p);
+const rumor_topology_t *rumor_peer_topology(const rumor_peer_t *p);
 rumor_peer_stats_t *rumor_peer_stats(rumor_peer_t *p);
 rumor_gossip_t *rumor_peer_gossip(rumor_peer_t *p);
 rumor_model_t *rumor_peer_model(rumor_peer_t *p);

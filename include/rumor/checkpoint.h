@@ -1,0 +1,34 @@
+/* rumor — peer checkpoints in the safetensors layout.
+ *
+ * A checkpoint is one file, written atomically (temp file in the same directory, fsync,
+ * rename, fsync of the directory), so a crash leaves either the previous checkpoint or the
+ * new one, never a torn file. Layout (safetensors, loadable with safetensors/PyTorch/NumPy):
+ *   u64 LE header length N | N bytes of JSON header | raw little-endian float32 data
+ * Tensors: the model's own ("fc0.weight" (out, in), "fc0.bias" (out), ...), then
+ * "gossip.self" and "gossip.node<j>" for each neighbour j (public copies, d floats each).
+ * "__metadata__" holds strings: format "rumor-checkpoint-1", node, round, sampler position,
+ * run-config and topology hashes (hex), model description, cumulative byte counters.
+ *
+ * Loading checks every length, offset, dtype and shape against the peer it restores into
+ * and refuses a checkpoint of another node, model, topology or run config with a message
+ * naming the mismatch. The file is untrusted input: it never aborts the program.
+ */
+#ifndef RUMOR_CHECKPOINT_H
+#define RUMOR_CHECKPOINT_H
+
+#include "rumor/err.h"
+#include "rumor/peer.h"
+
+#include <stdint.h>
+
+/* Writes p's state to path atomically. */
+int rumor_checkpoint_save(const char *path, rumor_peer_t *p, const uint8_t topo_hash[32],
+                          rumor_errmsg_t *em);
+
+/* Restores p's state from path. RUMOR_EIO if the file does not exist (errno ENOENT is left
+ * for the caller to test), RUMOR_EFORMAT/RUMOR_EMISMATCH with em filled otherwise. p is
+ * unchanged on failure. */
+RUMOR_NODISCARD int rumor_checkpoint_load(const char *path, rumor_peer_t *p,
+                                          const uint8_t topo_hash[32], rumor_errmsg_t *em);
+
+#endif

@@ -1,0 +1,52 @@
+/* rumor — one networked peer: `rumor peer`.
+ *
+ * Drives the same rumor_peer_t state machine as the simulator, over a ZeroMQ transport:
+ *   1. load the scenario, topology, data and (if present) the node's checkpoint;
+ *   2. bind, connect, and handshake with every neighbour (HELLO: protocol version, topology
+ *      hash, run-config hash, resume round, model dimension); an incompatible neighbour is
+ *      refused with a message naming what differs;
+ *   3. run rounds: local step, DIFF to every neighbour, absorb theirs, mix, prox;
+ *   4. evaluate every eval_every rounds (metrics JSON Lines + a progress line), checkpoint
+ *      every K rounds and at SIGINT/SIGTERM, say BYE, write the final model, exit.
+ *
+ * Synchronous mode waits for every neighbour's DIFF of round t before mixing, buffering DIFFs
+ * of round t + 1 that arrive early, so the models are bit-identical to `rumor sim`.
+ * Deadline mode mixes at the deadline with what arrived and applies late DIFFs on arrival;
+ * every edge numbers its DIFFs, so a gap or a replay is seen: a gap asks the sender for
+ * its public copy (RESYNC -> STATE), a replay is dropped. A neighbour silent past the
+ * liveness timeout is marked down (its weight moves to the self-weight) until it is heard
+ * again. A restarted peer resumes from its checkpoint; after its HELLO both sides exchange
+ * STATE so public copies agree again, and it jumps to its neighbours' round.
+ * Every frame is parsed with bounds checks and must come from the authenticated neighbour
+ * it names; anything else is dropped and counted by reason, and the peer keeps running.
+ */
+#ifndef RUMOR_NODE_H
+#define RUMOR_NODE_H
+
+#include "rumor/err.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct {
+    const char *config;         /* scenario file */
+    const char *topology;       /* topology file; NULL: the scenario's */
+    uint32_t id;                /* this node */
+    const char *key;            /* secret key file; required unless insecure */
+    int insecure;               /* plaintext (loopback, ipc, inproc only) */
+    const char *checkpoint_dir; /* NULL: no checkpoints */
+    uint32_t checkpoint_every;  /* rounds between checkpoints (0: only at exit) */
+    const char *metrics;        /* JSON Lines output, or NULL */
+    const char *model_out;      /* final model as raw float32, or NULL */
+    FILE *progress;             /* progress lines, or NULL */
+    uint32_t rounds;            /* override of algorithm.rounds (0: keep) */
+    uint32_t wait_s;            /* give up on a silent neighbour (sync) after this [300] */
+    uint32_t liveness_ms;       /* deadline mode: mark a silent neighbour down after this
+                                   [3 x deadline, at least 1000] */
+} rumor_node_opts_t;
+
+/* Runs the peer to the end. Returns 0 when done, RUMOR_EINTR when stopped by a signal (a
+ * checkpoint was written if a directory was given), or an error with em filled. */
+int rumor_node_run(const rumor_node_opts_t *o, rumor_errmsg_t *em);
+
+#endif

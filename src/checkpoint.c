@@ -1,0 +1,349 @@
+/* rumor — peer checkpoints in the safetensors layout (see checkpoint.h).
+ *
+ * Written every K rounds and at shutdown: (degree + 2) d floats per file, a few MB at most,
+ * so allocating here is fine.
+ */
+#include "rumor/checkpoint.h"
+#include "rumor/data.h"
+#include "rumor/gossip.h"
+#include "rumor/model.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "checkpoints store float32 little-endian; add byte swapping for this target"
+#endif
+
+#define S_FORMAT      "rumor-checkpoint-1"
+#define S_MAX_HEADER  (64u << 20)
+#define S_MAX_TENSORS (2 * RUMOR_MODEL_MAX_HIDDEN + 2 + 1 + 4096)
+
+typedef struct {
+    char name[40];
+    uint32_t ndim, shape[2];
+    float *data; /* inside the peer */
+    size_t count;
+} s_tensor_t;
+
+/* The tensors of p in file order: model tensors, own public copy, neighbours' copies.
+ * Returns the count, or 0 if there are more than cap. */
+static size_t s_tensors(rumor_peer_t *p, s_tensor_t *out, size_t cap)
+{
+    rumor_model_t *m = rumor_peer_model(p);
+    const size_t nt = rumor_model_tensors(m, NULL, 0);
+    const rumor_topology_t *t = rumor_peer_topology(p);
+    const uint32_t self = rumor_peer_id(p), deg = rumor_topology_degree(t, self);
+    const uint32_t *nb = rumor_topology_neighbors(t, self);
+    if (nt + 1 + deg > cap) return 0;
+    rumor_tensor_info_t info[2 * RUMOR_MODEL_MAX_HIDDEN + 2];
+    RUMOR_ASSERT(nt <= sizeof info / sizeof *info);
+    rumor_model_tensors(m, info, nt);
+    float *x = rumor_peer_params_mut(p);
+    size_t n = 0;
+    for (size_t i = 0; i < nt; i++, n++) {
+        _Static_assert(sizeof out[n].name >= sizeof info[i].name, "tensor name size");
+        memcpy(out[n].name, info[i].name, sizeof info[i].name);
+        out[n].ndim = info[i].ndim;
+        out[n].shape[0] = info[i].shape[0];
+        out[n].shape[1] = info[i].shape[1];
+        out[n].data = x + info[i].offset;
+        out[n].count = info[i].count;
+    }
+    const size_t d = rumor_peer_dim(p);
+    rumor_gossip_t *g = rumor_peer_gossip(p);
+    for (uint32_t s = 0; s <= deg; s++, n++) {
+        const uint32_t id = s == 0 ? self : nb[s - 1];
+        out[n] = (s_tensor_t){.ndim = 1, .shape = {(uint32_t)d, 0}, .count = d};
+        if (s == 0)
+            snprintf(out[n].name, sizeof out[n].name, "gossip.self");
+        else
+            snprintf(out[n].name, sizeof out[n].name, "gossip.node%u", id);
+        out[n].data = rumor_gossip_copy_mut(g, id);
+    }
+    return n;
+}
+
+static void s_hex(const uint8_t *b, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static int s_write_all(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        const ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+static json_t *s_header(rumor_peer_t *p, const s_tensor_t *ts, size_t n,
+                        const uint8_t topo_hash[32])
+{
+    json_t *h = json_object();
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *shape = ts[i].ndim == 2 ? json_pack("[II]", (json_int_t)ts[i].shape[0],
+                                                    (json_int_t)ts[i].shape[1])
+                                        : json_pack("[I]", (json_int_t)ts[i].shape[0]);
+        const size_t bytes = ts[i].count * sizeof(float);
+        json_object_set_new(h, ts[i].name,
+                            json_pack("{s:s, s:o, s:[II]}", "dtype", "F32", "shape", shape,
+                                      "data_offsets", (json_int_t)off, (json_int_t)(off + bytes)));
+        off += bytes;
+    }
+    const rumor_scenario_t *sc = rumor_peer_scenario(p);
+    const rumor_peer_stats_t *st = rumor_peer_stats(p);
+    uint64_t epoch;
+    uint32_t offset;
+    rumor_sampler_get_pos(rumor_peer_sampler(p), &epoch, &offset);
+    char cfg[65], topo[65], model[128], v[7][32];
+    s_hex(sc->hash, 32, cfg);
+    s_hex(topo_hash, 32, topo);
+    rumor_model_spec_describe(rumor_model_spec(rumor_peer_model(p)), model, sizeof model);
+    snprintf(v[0], 32, "%u", rumor_peer_id(p));
+    snprintf(v[1], 32, "%u", rumor_peer_round(p));
+    snprintf(v[2], 32, "%" PRIu64, epoch);
+    snprintf(v[3], 32, "%u", offset);
+    snprintf(v[4], 32, "%" PRIu64, st->bytes_sent);
+    snprintf(v[5], 32, "%" PRIu64, st->bytes_recv);
+    snprintf(v[6], 32, "%" PRIu64, st->msgs_sent);
+    json_object_set_new(h, "__metadata__",
+                        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+                                  "format", S_FORMAT, "node", v[0], "round", v[1], "sampler_epoch",
+                                  v[2], "sampler_offset", v[3], "config_hash", cfg, "topology_hash",
+                                  topo, "model", model, "bytes_sent", v[4], "bytes_recv", v[5],
+                                  "msgs_sent", v[6]));
+    return h;
+}
+
+int rumor_checkpoint_save(const char *path, rumor_peer_t *p, const uint8_t topo_hash[32],
+                          rumor_errmsg_t *em)
+{
+    s_tensor_t *ts = calloc(S_MAX_TENSORS, sizeof *ts);
+    if (!ts) return RUMOR_ENOMEM;
+    const size_t n = s_tensors(p, ts, S_MAX_TENSORS);
+    json_t *h = s_header(p, ts, n, topo_hash);
+    char *hj = h ? json_dumps(h, JSON_COMPACT) : NULL;
+    json_decref(h);
+    if (!hj) {
+        free(ts);
+        return RUMOR_ENOMEM;
+    }
+    /* Pad the header with spaces so the data starts 8-byte aligned. */
+    const size_t hl = strlen(hj), padded = (hl + 7) & ~(size_t)7;
+    uint8_t len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+    char tmp[RUMOR_PATH_MAX + 32];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int rc = 0;
+    const int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+        goto done;
+    }
+    static const char spaces[8] = "        ";
+    int bad =
+        s_write_all(fd, len8, 8) || s_write_all(fd, hj, hl) || s_write_all(fd, spaces, padded - hl);
+    for (size_t i = 0; i < n && !bad; i++) bad = s_write_all(fd, ts[i].data, ts[i].count * 4);
+    if (bad || fsync(fd) != 0) {
+        rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: write failed: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        goto done;
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot rename into place: %s", path,
+                              strerror(errno));
+        unlink(tmp);
+        goto done;
+    }
+    /* Make the rename itself durable. */
+    char dir[RUMOR_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    const int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+done:
+    free(hj);
+    free(ts);
+    return rc;
+}
+
+/* Reads a decimal metadata string into *out (<= max). */
+static int s_meta_u64(json_t *meta, const char *key, uint64_t max, uint64_t *out)
+{
+    const char *s = json_string_value(json_object_get(meta, key));
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    const unsigned long long v = strtoull(s, &end, 10);
+    if (*end || errno || v > max || s[0] == '-') return -1;
+    *out = v;
+    return 0;
+}
+
+int rumor_checkpoint_load(const char *path, rumor_peer_t *p, const uint8_t topo_hash[32],
+                          rumor_errmsg_t *em)
+{
+    int rc = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot open: %s", path, strerror(errno));
+    char *hbuf = NULL;
+    float *data = NULL;
+    json_t *h = NULL;
+    s_tensor_t *ts = calloc(S_MAX_TENSORS, sizeof *ts);
+    struct stat st;
+    uint8_t len8[8];
+    if (!ts) {
+        rc = RUMOR_ENOMEM;
+        goto done;
+    }
+    if (fstat(fileno(f), &st) != 0 || fread(len8, 1, 8, f) != 8) {
+        rc = rumor_errmsg_set(em, RUMOR_ETRUNC, "%s: shorter than a safetensors header", path);
+        goto done;
+    }
+    uint64_t hl = 0;
+    for (int i = 0; i < 8; i++) hl |= (uint64_t)len8[i] << (8 * i);
+    if (hl == 0 || hl > S_MAX_HEADER || hl > (uint64_t)st.st_size - 8) {
+        rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: header length %" PRIu64 " is impossible",
+                              path, hl);
+        goto done;
+    }
+    hbuf = malloc(hl);
+    if (!hbuf || fread(hbuf, 1, hl, f) != hl) {
+        rc = rumor_errmsg_set(em, RUMOR_ETRUNC, "%s: truncated header", path);
+        goto done;
+    }
+    json_error_t jerr;
+    h = json_loadb(hbuf, hl, JSON_REJECT_DUPLICATES, &jerr);
+    if (!h || !json_is_object(h)) {
+        rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: header is not a JSON object (%s)", path,
+                              h ? "wrong type" : jerr.text);
+        goto done;
+    }
+    json_t *meta = json_object_get(h, "__metadata__");
+    const char *fmt = json_string_value(json_object_get(meta, "format"));
+    if (!fmt || strcmp(fmt, S_FORMAT)) {
+        rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: not a rumor checkpoint (format '%s')", path,
+                              fmt ? fmt : "missing");
+        goto done;
+    }
+    uint64_t node, round, epoch, offset, bsent = 0, brecv = 0, msent = 0;
+    if (s_meta_u64(meta, "node", UINT32_MAX, &node) ||
+        s_meta_u64(meta, "round", UINT32_MAX, &round) ||
+        s_meta_u64(meta, "sampler_epoch", UINT64_MAX, &epoch) ||
+        s_meta_u64(meta, "sampler_offset", UINT32_MAX, &offset)) {
+        rc = rumor_errmsg_set(em, RUMOR_EFORMAT,
+                              "%s: __metadata__ needs decimal node, round, sampler_epoch and "
+                              "sampler_offset",
+                              path);
+        goto done;
+    }
+    s_meta_u64(meta, "bytes_sent", UINT64_MAX, &bsent);
+    s_meta_u64(meta, "bytes_recv", UINT64_MAX, &brecv);
+    s_meta_u64(meta, "msgs_sent", UINT64_MAX, &msent);
+    char cfg[65], topo[65], model[128];
+    s_hex(rumor_peer_scenario(p)->hash, 32, cfg);
+    s_hex(topo_hash, 32, topo);
+    rumor_model_spec_describe(rumor_model_spec(rumor_peer_model(p)), model, sizeof model);
+    const char *fcfg = json_string_value(json_object_get(meta, "config_hash"));
+    const char *ftopo = json_string_value(json_object_get(meta, "topology_hash"));
+    const char *fmodel = json_string_value(json_object_get(meta, "model"));
+    if (node != rumor_peer_id(p)) {
+        rc = rumor_errmsg_set(em, RUMOR_EMISMATCH, "%s: checkpoint of node %" PRIu64 ", not %u",
+                              path, node, rumor_peer_id(p));
+        goto done;
+    }
+    if (!fmodel || strcmp(fmodel, model)) {
+        rc = rumor_errmsg_set(em, RUMOR_EMISMATCH, "%s: model '%s' differs from '%s'", path,
+                              fmodel ? fmodel : "missing", model);
+        goto done;
+    }
+    if (!fcfg || strcmp(fcfg, cfg)) {
+        rc = rumor_errmsg_set(em, RUMOR_EMISMATCH, "%s: written under another run config", path);
+        goto done;
+    }
+    if (!ftopo || strcmp(ftopo, topo)) {
+        rc = rumor_errmsg_set(em, RUMOR_EMISMATCH, "%s: written for another topology", path);
+        goto done;
+    }
+    const size_t n = s_tensors(p, ts, S_MAX_TENSORS);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += ts[i].count;
+    const uint64_t data_bytes = (uint64_t)st.st_size - 8 - hl;
+    data = malloc(total * sizeof *data + 1);
+    if (!data) {
+        rc = RUMOR_ENOMEM;
+        goto done;
+    }
+    const long base = (long)(8 + hl);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_object_get(h, ts[i].name);
+        const char *dtype = json_string_value(json_object_get(e, "dtype"));
+        json_t *shape = json_object_get(e, "shape"), *offs = json_object_get(e, "data_offsets");
+        int ok = dtype && !strcmp(dtype, "F32") && json_is_array(shape) &&
+                 json_array_size(shape) == ts[i].ndim && json_is_array(offs) &&
+                 json_array_size(offs) == 2;
+        for (uint32_t k = 0; ok && k < ts[i].ndim; k++)
+            ok = json_integer_value(json_array_get(shape, k)) == (json_int_t)ts[i].shape[k];
+        const json_int_t b = ok ? json_integer_value(json_array_get(offs, 0)) : -1;
+        const json_int_t end = ok ? json_integer_value(json_array_get(offs, 1)) : -1;
+        ok = ok && b >= 0 && end >= b && (uint64_t)end <= data_bytes &&
+             (uint64_t)(end - b) == ts[i].count * 4;
+        if (!ok) {
+            rc = rumor_errmsg_set(em, RUMOR_EFORMAT,
+                                  "%s: tensor '%s' is missing or has the wrong dtype, shape or "
+                                  "offsets",
+                                  path, ts[i].name);
+            goto done;
+        }
+        if (fseek(f, base + (long)b, SEEK_SET) != 0 ||
+            fread(data + at, 4, ts[i].count, f) != ts[i].count) {
+            rc = rumor_errmsg_set(em, RUMOR_ETRUNC, "%s: tensor '%s' is truncated", path,
+                                  ts[i].name);
+            goto done;
+        }
+        at += ts[i].count;
+    }
+    /* Everything checked: install. */
+    at = 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(ts[i].data, data + at, ts[i].count * 4);
+        at += ts[i].count;
+    }
+    rumor_peer_set_round(p, (uint32_t)round);
+    rumor_sampler_set_pos(rumor_peer_sampler(p), epoch, (uint32_t)offset);
+    rumor_peer_stats_t *pst = rumor_peer_stats(p);
+    pst->bytes_sent = bsent;
+    pst->bytes_recv = brecv;
+    pst->msgs_sent = msent;
+done:
+    json_decref(h);
+    free(hbuf);
+    free(data);
+    free(ts);
+    fclose(f);
+    return rc;
+}

@@ -1,0 +1,104 @@
+/* rumor — `rumor peer`: run one node of a scenario over the network. */
+#include "rumor/cli.h"
+#include "rumor/log.h"
+#include "rumor/node.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void s_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: rumor peer --config SCENARIO.json --id I [OPTIONS]\n\n"
+            "Runs node I of the scenario's topology: binds its endpoint, connects to its\n"
+            "neighbours (CurveZMQ by default), trains, and exits 0 when the last round is done.\n"
+            "Start one per node, in any order; each waits for its neighbours.\n\n"
+            "options:\n"
+            "  --config FILE           scenario (same file on every node)\n"
+            "  --id I                  this node's id in the topology\n"
+            "  --topology FILE         topology with endpoints and public keys (default: the\n"
+            "                          scenario's)\n"
+            "  --key FILE              secret key file from `rumor keygen` (mode 0600)\n"
+            "  --insecure              plaintext; only for loopback, ipc and inproc endpoints\n"
+            "  --checkpoint DIR        write DIR/node<I>.safetensors (and resume from it)\n"
+            "  --checkpoint-every K    rounds between checkpoints (default 100 with --checkpoint)\n"
+            "  --metrics FILE          one JSON object per evaluation (JSON Lines)\n"
+            "  --model-out FILE        final model as raw float32\n"
+            "  --rounds N              override algorithm.rounds (must match on every node)\n"
+            "  --wait S                give up on a silent neighbour after S seconds (300)\n"
+            "  --liveness MS           deadline mode: mark a silent neighbour down after MS\n"
+            "  --quiet                 no progress lines\n"
+            "  -h, --help              this text\n");
+}
+
+static int s_u32(const char *opt, const char *v, uint32_t *out)
+{
+    char *end;
+    if (!v || !*v || *v == '-') goto bad;
+    const unsigned long x = strtoul(v, &end, 10);
+    if (*end || x > 0xffffffffUL) goto bad;
+    *out = (uint32_t)x;
+    return 0;
+bad:
+    fprintf(stderr, "rumor peer: %s: expected a whole number, got '%s'\n", opt, v ? v : "");
+    return -1;
+}
+
+int rumor_cmd_peer(int argc, char **argv)
+{
+    rumor_node_opts_t o = {.progress = stderr};
+    int has_id = 0, has_every = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            s_usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--insecure")) {
+            o.insecure = 1;
+        } else if (!strcmp(a, "--quiet")) {
+            o.progress = NULL;
+        } else if (!v) {
+            fprintf(stderr, "rumor peer: unknown option or missing value: '%s'\n", a);
+            return 2;
+        } else if (!strcmp(a, "--config")) {
+            o.config = argv[++i];
+        } else if (!strcmp(a, "--topology")) {
+            o.topology = argv[++i];
+        } else if (!strcmp(a, "--key")) {
+            o.key = argv[++i];
+        } else if (!strcmp(a, "--checkpoint")) {
+            o.checkpoint_dir = argv[++i];
+        } else if (!strcmp(a, "--metrics")) {
+            o.metrics = argv[++i];
+        } else if (!strcmp(a, "--model-out")) {
+            o.model_out = argv[++i];
+        } else if (!strcmp(a, "--id")) {
+            if (s_u32(a, argv[++i], &o.id)) return 2;
+            has_id = 1;
+        } else if (!strcmp(a, "--checkpoint-every")) {
+            if (s_u32(a, argv[++i], &o.checkpoint_every)) return 2;
+            has_every = 1;
+        } else if (!strcmp(a, "--rounds")) {
+            if (s_u32(a, argv[++i], &o.rounds) || o.rounds == 0) return 2;
+        } else if (!strcmp(a, "--wait")) {
+            if (s_u32(a, argv[++i], &o.wait_s) || o.wait_s == 0) return 2;
+        } else if (!strcmp(a, "--liveness")) {
+            if (s_u32(a, argv[++i], &o.liveness_ms) || o.liveness_ms == 0) return 2;
+        } else {
+            fprintf(stderr, "rumor peer: unknown option '%s'\n", a);
+            return 2;
+        }
+    }
+    if (!o.config || !has_id) {
+        fprintf(stderr, "rumor peer: --config and --id are required\n\n");
+        s_usage(stderr);
+        return 2;
+    }
+    if (o.checkpoint_dir && !has_every) o.checkpoint_every = 100;
+    rumor_errmsg_t em = {""};
+    const int rc = rumor_node_run(&o, &em);
+    if (rc == 0) return 0;
+    fprintf(stderr, "rumor peer: %s\n", em.msg[0] ? em.msg : rumor_strerror(rc));
+    return rc == RUMOR_EINTR ? 130 : 1;
+}

@@ -1,0 +1,757 @@
+/* rumor — one networked peer (see node.h).
+ *
+ * Single-threaded event loop around one transport. Per round: one step (compute), one DIFF
+ * frame per neighbour, then frames are received until the round may close. Buffers for
+ * outgoing and incoming frames and for one early DIFF per neighbour are allocated at start.
+ */
+#include "rumor/node.h"
+#include "rumor/checkpoint.h"
+#include "rumor/codec.h"
+#include "rumor/keys.h"
+#include "rumor/log.h"
+#include "rumor/peer.h"
+#include "rumor/transport.h"
+#include "rumor/vec.h"
+#include "rumor/wire.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <zmq.h>
+
+static volatile sig_atomic_t s_stop;
+
+static void s_on_signal(int sig)
+{
+    (void)sig;
+    s_stop = 1;
+}
+
+static double s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Why a frame that passed the wire checks was still dropped. */
+enum {
+    S_DROP_TRANSPORT = 0, /* oversized, multi-part or unauthenticated (transport level) */
+    S_DROP_IMPOSTOR,      /* header sender differs from the authenticated sender */
+    S_DROP_REPLAY,        /* DIFF with a sequence number already seen */
+    S_DROP_ROUND,         /* DIFF for a round that can no longer be used */
+    S_DROP_DECODE,        /* DIFF payload the codec or the gossip refused */
+    S_DROP_UNSYNCED,      /* DIFF while a STATE is awaited */
+    S_DROP_HELLO,         /* HELLO that is malformed or incompatible */
+    S_DROP_STATE,         /* malformed STATE */
+    S_DROP_COUNT
+};
+
+static const char *const s_drop_names[S_DROP_COUNT] = {"transport",   "impostor",    "replay",
+                                                       "stale_round", "undecodable", "unsynced",
+                                                       "bad_hello",   "bad_state"};
+
+typedef struct {
+    uint32_t id;
+    int hello;         /* a compatible HELLO was received */
+    int hello_acked;   /* one of our HELLOs was queued after the connection came up */
+    int refused;       /* its HELLO was incompatible */
+    int bye;           /* it finished */
+    int synced;        /* recv_seq is known (0 while a STATE is awaited) */
+    int down;          /* marked down by the liveness timeout */
+    uint64_t session;  /* its session id (from its HELLO) */
+    uint64_t send_seq; /* sequence number of our next DIFF to it */
+    uint64_t recv_seq; /* sequence number of its next DIFF */
+    uint32_t round;    /* its latest known round */
+    int64_t got;       /* last round whose DIFF from it was absorbed (-1: none) */
+    double last_heard, last_hello;
+    uint8_t *early; /* sync: one DIFF frame of the next round */
+    size_t early_len;
+    uint64_t bytes_sent, bytes_recv;
+} s_nbr_t;
+
+typedef struct {
+    const rumor_node_opts_t *o;
+    rumor_scenario_t sc;
+    rumor_topology_t *topo;
+    rumor_peer_data_t data;
+    int data_loaded;
+    rumor_peer_t *peer;
+    rumor_keypair_t keys;
+    void *zctx;
+    rumor_transport_t *tr;
+    uint32_t self, deg, d;
+    s_nbr_t *nb;
+    uint8_t *out; /* outgoing frame */
+    uint8_t *in;  /* incoming frame */
+    size_t frame_cap, max_payload;
+    rumor_wire_hello_t hello;
+    uint64_t session; /* random per process: tells a restarted neighbour from a repeated HELLO */
+    uint8_t topo_hash[32];
+    uint64_t wire_drops[RUMOR_WIRE_DROP_COUNT];
+    uint64_t drops[S_DROP_COUNT];
+    uint64_t resyncs, stale_rounds, late_applied;
+    double t_start;
+    uint32_t liveness_ms;
+    char ckpt_path[RUMOR_PATH_MAX + 64];
+    FILE *metrics;
+} s_node_t;
+
+static s_nbr_t *s_nbr(s_node_t *n, uint32_t id)
+{
+    const int slot = rumor_gossip_slot(rumor_peer_gossip(n->peer), id);
+    return slot < 0 ? NULL : &n->nb[slot];
+}
+
+/* Sends a frame of `type` to neighbour s; payload may already sit in n->out after the header.
+ * Returns the transport's code. */
+static int s_send(s_node_t *n, s_nbr_t *s, uint8_t type, uint32_t round, const uint8_t *payload,
+                  size_t len, int timeout_ms)
+{
+    /* A HELLO carries the session id where other frames carry the edge's sequence number. */
+    const rumor_wire_header_t h = {.type = type,
+                                   .sender = n->self,
+                                   .round = round,
+                                   .seq = type == RUMOR_WIRE_HELLO ? n->session : s->send_seq,
+                                   .len = (uint32_t)len};
+    size_t flen;
+    int rc = rumor_wire_encode_frame(&h, payload, len, n->out, n->frame_cap, &flen);
+    RUMOR_ASSERT(rc == 0);
+    rc = rumor_transport_send(n->tr, s->id, n->out, flen, timeout_ms);
+    if (rc == 0) s->bytes_sent += flen;
+    return rc;
+}
+
+static int s_send_hello(s_node_t *n, s_nbr_t *s)
+{
+    uint8_t p[RUMOR_WIRE_HELLO_BYTES];
+    n->hello.resume_round = rumor_peer_round(n->peer);
+    RUMOR_ASSERT(rumor_wire_encode_hello(&n->hello, p, sizeof p) == 0);
+    s->last_hello = s_now();
+    const int rc = s_send(n, s, RUMOR_WIRE_HELLO, rumor_peer_round(n->peer), p, sizeof p, 50);
+    if (rc == 0) s->hello_acked = 1;
+    return rc;
+}
+
+/* Our public copy and the sequence number of our next DIFF: the neighbour installs the copy
+ * and expects that number next. */
+static int s_send_state(s_node_t *n, s_nbr_t *s)
+{
+    size_t len;
+    uint8_t *payload = n->out + RUMOR_WIRE_HEADER_BYTES;
+    const float *own = rumor_gossip_copy(rumor_peer_gossip(n->peer), n->self);
+    RUMOR_ASSERT(rumor_wire_encode_state(rumor_peer_round(n->peer), own, n->d, payload,
+                                         n->frame_cap - RUMOR_WIRE_HEADER_BYTES, &len) == 0);
+    return s_send(n, s, RUMOR_WIRE_STATE, rumor_peer_round(n->peer), payload, len, 1000);
+}
+
+static void s_absorb(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, const uint8_t *p)
+{
+    if (rumor_peer_deliver(n->peer, s->id, p, h->len) != 0) {
+        n->drops[S_DROP_DECODE]++;
+        return;
+    }
+    s->recv_seq = h->seq + 1;
+    if ((int64_t)h->round > s->got) s->got = h->round;
+    if (h->round < rumor_peer_round(n->peer)) n->late_applied++;
+}
+
+static void s_on_diff(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, const uint8_t *p,
+                      const uint8_t *frame, size_t flen)
+{
+    if (!s->synced) {
+        n->drops[S_DROP_UNSYNCED]++;
+        return;
+    }
+    if (h->seq < s->recv_seq) {
+        n->drops[S_DROP_REPLAY]++;
+        return;
+    }
+    if (h->seq > s->recv_seq) {
+        /* Frames were lost: our copy of its public model is stale. Ask for it. */
+        rumor_warn("node %u: DIFF from node %u has sequence %" PRIu64 ", expected %" PRIu64
+                   "; requesting its state",
+                   n->self, s->id, h->seq, s->recv_seq);
+        s->synced = 0;
+        n->resyncs++;
+        s_send(n, s, RUMOR_WIRE_RESYNC, rumor_peer_round(n->peer), NULL, 0, 100);
+        n->drops[S_DROP_UNSYNCED]++;
+        return;
+    }
+    const uint32_t t = rumor_peer_round(n->peer);
+    if (n->sc.deadline) {
+        s_absorb(n, s, h, p);
+        return;
+    }
+    /* Synchronous: absorb round t now, keep round t + 1 for later, nothing else is valid. */
+    if (h->round == t && s->got < (int64_t)t) {
+        s_absorb(n, s, h, p);
+    } else if (h->round == t + 1 && !s->early_len) {
+        memcpy(s->early, frame, flen);
+        s->early_len = flen;
+        s->recv_seq = h->seq + 1;
+    } else {
+        n->drops[S_DROP_ROUND]++;
+    }
+}
+
+static void s_on_hello(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, const uint8_t *p)
+{
+    const uint32_t len = h->len;
+    rumor_wire_hello_t theirs;
+    if (rumor_wire_decode_hello(p, len, &theirs) != 0 || theirs.sender != s->id) {
+        n->drops[S_DROP_HELLO]++;
+        return;
+    }
+    const rumor_wire_hello_diff_t diff = rumor_wire_hello_compare(&theirs, &n->hello);
+    if (diff != RUMOR_WIRE_HELLO_SAME) {
+        char why[256];
+        rumor_wire_hello_explain(diff, &theirs, &n->hello, why, sizeof why);
+        if (!s->refused) rumor_error("node %u: refusing node %u: %s", n->self, s->id, why);
+        s->refused = 1;
+        n->drops[S_DROP_HELLO]++;
+        return;
+    }
+    const int first = !s->hello, restart = s->hello && h->seq != s->session;
+    s->hello = 1;
+    s->session = h->seq;
+    s->refused = 0;
+    if (s->bye) {
+        s->bye = 0;
+        RUMOR_ASSERT(rumor_gossip_set_up(rumor_peer_gossip(n->peer), s->id, 1) == 0);
+    }
+    s->round = theirs.resume_round;
+    /* The other side repeats its HELLO until it has ours; repeats of a session we already
+     * answered need nothing more. */
+    if (first || restart) s->hello_acked = 0;
+    if (!s->hello_acked) s_send_hello(n, s);
+    if (restart || (first && (theirs.resume_round > 0 || rumor_peer_round(n->peer) > 0))) {
+        /* A restart on either side: public copies and sequence numbers must be re-agreed
+         * (both sides send STATE) before DIFFs count again. */
+        s->synced = 0;
+        s->early_len = 0;
+        s_send_state(n, s);
+    }
+}
+
+static void s_on_state(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, const uint8_t *p)
+{
+    float *copy = rumor_gossip_copy_mut(rumor_peer_gossip(n->peer), s->id);
+    uint32_t round;
+    if (rumor_wire_decode_state(p, h->len, n->d, &round, copy) != 0) {
+        n->drops[S_DROP_STATE]++;
+        return;
+    }
+    s->recv_seq = h->seq;
+    s->synced = 1;
+    s->round = round;
+    s->early_len = 0;
+    if (s->got < (int64_t)round - 1) s->got = (int64_t)round - 1;
+}
+
+/* Receives and handles frames for up to timeout_ms; returns after the first frame. */
+static void s_pump(s_node_t *n, int timeout_ms)
+{
+    uint32_t from;
+    size_t len;
+    const int rc = rumor_transport_recv(n->tr, timeout_ms, &from, n->in, n->frame_cap, &len);
+    if (rc == RUMOR_ETIMEOUT || rc == RUMOR_EINTR) return;
+    if (rc != 0) {
+        n->drops[S_DROP_TRANSPORT]++;
+        return;
+    }
+    rumor_wire_header_t h;
+    const uint8_t *p;
+    rumor_wire_drop_t why;
+    if (rumor_wire_parse(n->in, len, n->topo->n, n->max_payload, &h, &p, &why) != 0) {
+        n->wire_drops[why]++;
+        return;
+    }
+    s_nbr_t *s = s_nbr(n, from);
+    if (!s || h.sender != from) {
+        n->drops[S_DROP_IMPOSTOR]++;
+        return;
+    }
+    s->last_heard = s_now();
+    s->bytes_recv += len;
+    if (s->down && h.type != RUMOR_WIRE_BYE) {
+        s->down = 0;
+        RUMOR_ASSERT(rumor_gossip_set_up(rumor_peer_gossip(n->peer), s->id, 1) == 0);
+        rumor_info("node %u: node %u is back", n->self, s->id);
+    }
+    if (h.round > s->round) s->round = h.round;
+    switch (h.type) {
+    case RUMOR_WIRE_HELLO:
+        s_on_hello(n, s, &h, p);
+        break;
+    case RUMOR_WIRE_DIFF:
+        if (s->hello)
+            s_on_diff(n, s, &h, p, n->in, len);
+        else
+            n->drops[S_DROP_UNSYNCED]++;
+        break;
+    case RUMOR_WIRE_STATE:
+        s_on_state(n, s, &h, p);
+        break;
+    case RUMOR_WIRE_RESYNC:
+        s_send_state(n, s);
+        break;
+    case RUMOR_WIRE_HEARTBEAT:
+        break;
+    case RUMOR_WIRE_BYE:
+        /* Finished or leaving: mix without it until it says HELLO again. */
+        s->bye = 1;
+        RUMOR_ASSERT(rumor_gossip_set_up(rumor_peer_gossip(n->peer), s->id, 0) == 0);
+        break;
+    }
+}
+
+static int s_established(const s_nbr_t *s)
+{
+    return s->hello && s->hello_acked;
+}
+
+/* Waits until every neighbour has shaken hands (or, on a restart, is known to be gone). */
+static int s_handshake(s_node_t *n, rumor_errmsg_t *em)
+{
+    const double t0 = s_now();
+    double last_note = t0;
+    for (;;) {
+        uint32_t missing = 0;
+        for (uint32_t k = 0; k < n->deg; k++) {
+            s_nbr_t *s = &n->nb[k];
+            if (!s->hello && s_now() - s->last_hello > 0.25)
+                s_send_hello(n, s);
+            else if (s->hello && !s->hello_acked && s_now() - s->last_hello > 0.25)
+                s_send_hello(n, s);
+            missing += !s_established(s);
+        }
+        if (!missing) return 0;
+        if (s_stop) return rumor_errmsg_set(em, RUMOR_EINTR, "interrupted while waiting");
+        const double waited = s_now() - t0;
+        if (n->o->progress && s_now() - last_note > 5.0) {
+            char list[256] = "";
+            size_t at = 0;
+            for (uint32_t k = 0; k < n->deg && at < sizeof list - 16; k++)
+                if (!s_established(&n->nb[k]))
+                    at += (size_t)snprintf(list + at, sizeof list - at, "%s%u%s", at ? ", " : "",
+                                           n->nb[k].id, n->nb[k].refused ? " (refused)" : "");
+            fprintf(n->o->progress, "node %u: waiting for neighbours %s (%.0f s)\n", n->self, list,
+                    waited);
+            last_note = s_now();
+        }
+        if (waited > n->o->wait_s)
+            return rumor_errmsg_set(em, RUMOR_ETIMEOUT,
+                                    "node %u: %u neighbour(s) did not shake hands within %u s",
+                                    n->self, missing, n->o->wait_s);
+        s_pump(n, 50);
+    }
+}
+
+/* Sends this round's DIFF (in n->out after the header) to every neighbour. */
+static void s_send_diffs(s_node_t *n, const uint8_t *msg, size_t len)
+{
+    const uint32_t t = rumor_peer_round(n->peer);
+    uint8_t *payload = n->out + RUMOR_WIRE_HEADER_BYTES;
+    memcpy(payload, msg, len);
+    for (uint32_t k = 0; k < n->deg; k++) {
+        s_nbr_t *s = &n->nb[k];
+        if (s->bye) continue;
+        const double t0 = s_now();
+        /* A neighbour that is down gets no waiting at all in deadline mode. */
+        const int timeout = !n->sc.deadline ? 100 : s->down ? 0 : 20;
+        for (;;) {
+            const int rc = s_send(n, s, RUMOR_WIRE_DIFF, t, payload, len, timeout);
+            if (rc == 0) break;
+            /* Sync mode must deliver; deadline mode moves on (the gap triggers a resync). */
+            if (n->sc.deadline || s_stop || s_now() - t0 > n->o->wait_s) break;
+            /* Keep draining our own queue so neighbours blocked on us can progress. */
+            s_pump(n, 0);
+        }
+        s->send_seq++;
+    }
+}
+
+/* 1 when round t may close: every live neighbour's DIFF of round t is in. */
+static int s_round_complete(const s_node_t *n, uint32_t t)
+{
+    for (uint32_t k = 0; k < n->deg; k++) {
+        const s_nbr_t *s = &n->nb[k];
+        if (s->bye || s->down || s->refused) continue;
+        if (s->got < (int64_t)t) return 0;
+    }
+    return 1;
+}
+
+static void s_mark_down(s_node_t *n)
+{
+    const double now = s_now();
+    for (uint32_t k = 0; k < n->deg; k++) {
+        s_nbr_t *s = &n->nb[k];
+        if (!s->down && !s->bye && now - s->last_heard > n->liveness_ms / 1000.0) {
+            s->down = 1;
+            RUMOR_ASSERT(rumor_gossip_set_up(rumor_peer_gossip(n->peer), s->id, 0) == 0);
+            rumor_warn("node %u: node %u silent for %.1f s; mixing without it", n->self, s->id,
+                       now - s->last_heard);
+        }
+    }
+}
+
+/* Receives until round t can close (sync: all DIFFs; deadline: all or the deadline). */
+static int s_wait_round(s_node_t *n, uint32_t t, rumor_errmsg_t *em)
+{
+    const double t0 = s_now();
+    double last_note = t0;
+    if (!n->sc.deadline) {
+        /* DIFFs of this round that arrived during the previous one. */
+        for (uint32_t k = 0; k < n->deg; k++) {
+            s_nbr_t *s = &n->nb[k];
+            if (!s->early_len) continue;
+            rumor_wire_header_t h;
+            const uint8_t *p;
+            if (rumor_wire_parse(s->early, s->early_len, n->topo->n, n->max_payload, &h, &p,
+                                 NULL) == 0 &&
+                h.round == t)
+                s_absorb(n, s, &h, p);
+            s->early_len = 0;
+        }
+    }
+    while (!s_round_complete(n, t)) {
+        const double now = s_now(), waited = now - t0;
+        if (s_stop) return RUMOR_EINTR;
+        if (n->sc.deadline) {
+            const double left = n->sc.deadline_ms / 1000.0 - waited;
+            if (left <= 0) {
+                n->stale_rounds++;
+                s_mark_down(n);
+                return 0;
+            }
+            s_pump(n, (int)(left * 1000) + 1);
+            continue;
+        }
+        if (waited > n->o->wait_s)
+            return rumor_errmsg_set(em, RUMOR_ETIMEOUT,
+                                    "node %u: round %u: a neighbour sent nothing for %u s", n->self,
+                                    t, n->o->wait_s);
+        if (n->o->progress && now - last_note > 10.0) {
+            for (uint32_t k = 0; k < n->deg; k++)
+                if (n->nb[k].got < (int64_t)t && !n->nb[k].bye)
+                    fprintf(n->o->progress, "node %u: round %u: waiting for node %u (%.0f s)\n",
+                            n->self, t, n->nb[k].id, waited);
+            last_note = now;
+        }
+        s_pump(n, 200);
+    }
+    return 0;
+}
+
+static void s_write_metrics(s_node_t *n, double loss, double test_loss, double acc)
+{
+    rumor_peer_t *p = n->peer;
+    const rumor_peer_stats_t *st = rumor_peer_stats(p);
+    const uint32_t r = rumor_peer_round(p);
+    const double density = (double)rumor_vec_count_nonzero(rumor_peer_params(p), n->d) / n->d;
+    const double wall = s_now() - n->t_start;
+    if (n->o->progress)
+        fprintf(n->o->progress,
+                "node %u: round %6u/%u  loss %.4f  acc %.4f  density %.3f  sent %.2f MB  "
+                "drops %" PRIu64 "  %.1f rounds/s\n",
+                n->self, r, n->sc.rounds, loss, acc, density, st->bytes_sent / 1e6,
+                n->drops[S_DROP_IMPOSTOR] + n->drops[S_DROP_REPLAY] + n->drops[S_DROP_DECODE],
+                wall > 0 ? r / wall : 0.0);
+    if (!n->metrics) return;
+    FILE *f = n->metrics;
+    uint64_t recv = 0;
+    for (uint32_t k = 0; k < n->deg; k++) recv += n->nb[k].bytes_recv;
+    fprintf(f,
+            "{\"peer\": %u, \"round\": %u, \"loss\": %.6f, \"test_loss\": %.6f, \"acc\": %.6f, "
+            "\"density\": %.6f, \"bytes_sent\": %" PRIu64 ", \"bytes_recv\": %" PRIu64
+            ", \"entropy_bound_bytes\": %.1f, \"bits_per_param\": %.6f, \"resyncs\": %" PRIu64
+            ", \"stale_rounds\": %" PRIu64 ", \"late_applied\": %" PRIu64 ", \"dropped\": {",
+            n->self, r, loss, test_loss, acc, density, st->bytes_sent, recv, st->entropy_bits / 8.0,
+            r ? 8.0 * st->bytes_sent / ((double)r * n->d) : 0.0, n->resyncs, n->stale_rounds,
+            n->late_applied);
+    int first = 1;
+    for (int k = 1; k < RUMOR_WIRE_DROP_COUNT; k++) {
+        fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ",
+                rumor_wire_drop_name((rumor_wire_drop_t)k), n->wire_drops[k]);
+        first = 0;
+    }
+    for (int k = 0; k < S_DROP_COUNT; k++)
+        fprintf(f, ", \"%s\": %" PRIu64, s_drop_names[k], n->drops[k]);
+    fprintf(f, "}, \"edges\": {");
+    for (uint32_t k = 0; k < n->deg; k++)
+        fprintf(f, "%s\"%u\": {\"sent\": %" PRIu64 ", \"recv\": %" PRIu64 "}", k ? ", " : "",
+                n->nb[k].id, n->nb[k].bytes_sent, n->nb[k].bytes_recv);
+    fprintf(f,
+            "}, \"time_compute_s\": %.3f, \"time_codec_s\": %.3f, \"time_comm_s\": %.3f, "
+            "\"wall_s\": %.3f}\n",
+            st->t_compute, st->t_codec, st->t_wait, wall);
+    fflush(f);
+}
+
+static int s_checkpoint(s_node_t *n, rumor_errmsg_t *em)
+{
+    if (!n->o->checkpoint_dir) return 0;
+    return rumor_checkpoint_save(n->ckpt_path, n->peer, n->topo_hash, em);
+}
+
+static int s_write_model(const s_node_t *n, rumor_errmsg_t *em)
+{
+    FILE *f = fopen(n->o->model_out, "wb");
+    if (!f)
+        return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create: %s", n->o->model_out,
+                                strerror(errno));
+    const size_t w = fwrite(rumor_peer_params(n->peer), sizeof(float), n->d, f);
+    if (fclose(f) != 0 || w != n->d)
+        return rumor_errmsg_set(em, RUMOR_EIO, "%s: write failed", n->o->model_out);
+    return 0;
+}
+
+static int s_setup(s_node_t *n, rumor_errmsg_t *em)
+{
+    const rumor_node_opts_t *o = n->o;
+    int rc = rumor_scenario_load(o->config, &n->sc, em);
+    if (rc) return rc;
+    if (o->rounds) {
+        n->sc.rounds = o->rounds;
+        rumor_scenario_rehash(&n->sc);
+    }
+    rc = o->topology ? rumor_topology_load(o->topology, &n->topo, em)
+                     : rumor_scenario_topology(&n->sc, &n->topo, em);
+    if (rc) return rc;
+    if (o->id >= n->topo->n)
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "--id %u: the topology has nodes 0..%u", o->id,
+                                n->topo->n - 1);
+    n->self = o->id;
+    const rumor_node_t *me = &n->topo->nodes[n->self];
+    if (!me->endpoint[0])
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "topology: nodes[%u] has no endpoint", n->self);
+    if (!o->insecure) {
+        if (!o->key)
+            return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                    "a secret key file is required (--key FILE, made by `rumor "
+                                    "keygen`), or --insecure on loopback/ipc");
+        if ((rc = rumor_keys_load(o->key, &n->keys, em))) return rc;
+        if (me->public_key[0] && strcmp(me->public_key, n->keys.public_key))
+            return rumor_errmsg_set(em, RUMOR_EAUTH,
+                                    "%s: public key %s is not node %u's key in the topology (%s)",
+                                    o->key, n->keys.public_key, n->self, me->public_key);
+    }
+    rumor_topology_hash(n->topo, n->topo_hash);
+    if ((rc = rumor_peer_data_load(&n->sc, n->topo->n, &n->data, em))) return rc;
+    n->data_loaded = 1;
+    const rumor_peer_cfg_t pc = {
+        .sc = &n->sc,
+        .topo = n->topo,
+        .self = n->self,
+        .train = &n->data.train,
+        .shard = n->data.part->idx + n->data.part->off[n->self],
+        .shard_n = n->data.part->off[n->self + 1] - n->data.part->off[n->self],
+        .eval_batch = 500,
+    };
+    if (!(n->peer = rumor_peer_new(&pc, em))) return RUMOR_EINVAL;
+    n->d = (uint32_t)rumor_peer_dim(n->peer);
+    n->deg = rumor_topology_degree(n->topo, n->self);
+    n->max_payload = rumor_wire_payload_bound(n->d, rumor_codec_bound(n->d));
+    n->frame_cap = rumor_wire_frame_bytes(n->max_payload);
+    n->out = malloc(n->frame_cap);
+    n->in = malloc(n->frame_cap);
+    n->nb = calloc(n->deg ? n->deg : 1, sizeof *n->nb);
+    if (!n->out || !n->in || !n->nb) return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
+    const uint32_t *ids = rumor_topology_neighbors(n->topo, n->self);
+    const double now = s_now();
+    for (uint32_t k = 0; k < n->deg; k++) {
+        n->nb[k] = (s_nbr_t){.id = ids[k], .synced = 1, .got = -1, .last_heard = now};
+        if (!n->sc.deadline && !(n->nb[k].early = malloc(n->frame_cap)))
+            return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
+    }
+
+    if (o->checkpoint_dir) {
+        snprintf(n->ckpt_path, sizeof n->ckpt_path, "%s/node%u.safetensors", o->checkpoint_dir,
+                 n->self);
+        if (mkdir(o->checkpoint_dir, 0755) != 0 && errno != EEXIST)
+            return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create: %s", o->checkpoint_dir,
+                                    strerror(errno));
+        struct stat st;
+        if (stat(n->ckpt_path, &st) == 0) {
+            if ((rc = rumor_checkpoint_load(n->ckpt_path, n->peer, n->topo_hash, em))) return rc;
+            rumor_info("node %u: resuming from %s at round %u", n->self, n->ckpt_path,
+                       rumor_peer_round(n->peer));
+            /* Incoming sequence numbers are unknown until each neighbour sends its state. */
+            for (uint32_t k = 0; k < n->deg; k++) n->nb[k].synced = 0;
+        }
+    }
+
+    randombytes_buf(&n->session, sizeof n->session);
+    n->hello = (rumor_wire_hello_t){.version = RUMOR_WIRE_VERSION, .sender = n->self, .dim = n->d};
+    memcpy(n->hello.topology_hash, n->topo_hash, 32);
+    memcpy(n->hello.config_hash, n->sc.hash, 32);
+
+    rumor_transport_nbr_t *tn = calloc(n->deg ? n->deg : 1, sizeof *tn);
+    if (!tn) return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
+    for (uint32_t k = 0; k < n->deg; k++) {
+        const rumor_node_t *nd = &n->topo->nodes[ids[k]];
+        tn[k] = (rumor_transport_nbr_t){
+            .id = ids[k], .endpoint = nd->endpoint, .public_key = nd->public_key};
+        if (!o->insecure && !nd->public_key[0]) {
+            free(tn);
+            return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                    "topology: nodes[%u].public_key is missing (secure mode needs "
+                                    "every neighbour's key; see scripts/keygen-topology)",
+                                    ids[k]);
+        }
+    }
+    const rumor_transport_cfg_t tc = {
+        .self = n->self,
+        .endpoint = me->endpoint,
+        .nbrs = tn,
+        .n_nbrs = n->deg,
+        .keys = o->insecure ? NULL : &n->keys,
+        .insecure = o->insecure,
+        .max_frame = n->frame_cap,
+        /* Sync rounds keep at most two DIFFs per edge in flight; room for resync traffic. */
+        .sndhwm = 64,
+        .rcvhwm = 4096,
+    };
+    n->zctx = zmq_ctx_new();
+    if (!n->zctx) {
+        free(tn);
+        return rumor_errmsg_set(em, RUMOR_EIO, "cannot create a ZeroMQ context");
+    }
+    n->tr = rumor_transport_new(n->zctx, &tc, em);
+    free(tn);
+    if (!n->tr) return RUMOR_EIO;
+    if (o->metrics && !(n->metrics = fopen(o->metrics, rumor_peer_round(n->peer) ? "a" : "w")))
+        return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create the metrics file", o->metrics);
+    n->liveness_ms = o->liveness_ms ? o->liveness_ms
+                                    : (3 * n->sc.deadline_ms > 1000 ? 3 * n->sc.deadline_ms : 1000);
+    return 0;
+}
+
+static void s_teardown(s_node_t *n)
+{
+    rumor_transport_destroy(&n->tr);
+    if (n->zctx) zmq_ctx_term(n->zctx);
+    if (n->metrics) fclose(n->metrics);
+    if (n->nb)
+        for (uint32_t k = 0; k < n->deg; k++) free(n->nb[k].early);
+    free(n->nb);
+    free(n->out);
+    free(n->in);
+    rumor_peer_destroy(&n->peer);
+    if (n->data_loaded) rumor_peer_data_free(&n->data);
+    rumor_topology_destroy(&n->topo);
+    rumor_keys_wipe(&n->keys);
+}
+
+/* After the last round: say BYE and answer resync requests until neighbours are done. */
+static void s_linger(s_node_t *n)
+{
+    for (uint32_t k = 0; k < n->deg; k++)
+        s_send(n, &n->nb[k], RUMOR_WIRE_BYE, rumor_peer_round(n->peer), NULL, 0, 100);
+    const double t0 = s_now();
+    for (;;) {
+        int open = 0;
+        for (uint32_t k = 0; k < n->deg; k++) open += !n->nb[k].bye && !n->nb[k].down;
+        if (!open || s_now() - t0 > 3.0 || s_stop) break;
+        s_pump(n, 100);
+    }
+}
+
+/* In deadline mode a restarted peer joins its neighbours' round rather than replaying. */
+static void s_catch_up(s_node_t *n)
+{
+    if (!n->sc.deadline) return;
+    uint32_t r = rumor_peer_round(n->peer);
+    for (uint32_t k = 0; k < n->deg; k++)
+        if (n->nb[k].round > r) r = n->nb[k].round;
+    if (r > rumor_peer_round(n->peer)) {
+        rumor_info("node %u: catching up from round %u to the neighbours' round %u", n->self,
+                   rumor_peer_round(n->peer), r);
+        rumor_peer_set_round(n->peer, r);
+    }
+}
+
+static int s_run(s_node_t *n, rumor_errmsg_t *em)
+{
+    int rc = s_handshake(n, em);
+    if (rc) return rc;
+    s_catch_up(n);
+    if (n->o->progress)
+        fprintf(n->o->progress, "node %u: %u neighbours connected, %s mode, starting at round %u\n",
+                n->self, n->deg, n->sc.deadline ? "deadline" : "synchronous",
+                rumor_peer_round(n->peer));
+    const rumor_dataset_t *test = &n->data.test;
+    rumor_peer_stats_t *st = rumor_peer_stats(n->peer);
+    while (rumor_peer_round(n->peer) < n->sc.rounds) {
+        const uint32_t t = rumor_peer_round(n->peer);
+        const uint8_t *msg;
+        size_t len;
+        rumor_peer_step(n->peer, &msg, &len);
+        const double t0 = s_now();
+        s_send_diffs(n, msg, len);
+        rc = s_wait_round(n, t, em);
+        st->t_wait += s_now() - t0;
+        if (rc == RUMOR_EINTR) {
+            /* Give the round a moment to complete so the checkpoint lands on a boundary. */
+            const double g0 = s_now();
+            while (!s_round_complete(n, t) && s_now() - g0 < 3.0) s_pump(n, 100);
+            if (!s_round_complete(n, t)) {
+                rumor_warn("node %u: interrupted inside round %u; the last checkpoint stands",
+                           n->self, t);
+                return rumor_errmsg_set(em, RUMOR_EINTR, "interrupted in round %u", t);
+            }
+            rc = 0;
+        }
+        if (rc) return rc;
+        rumor_peer_finish(n->peer);
+        const uint32_t done = t + 1;
+        if (done % n->sc.eval_every == 0 || done == n->sc.rounds || s_stop) {
+            const double loss = st->loss_count ? st->loss_sum / st->loss_count : 0.0;
+            st->loss_sum = 0;
+            st->loss_count = 0;
+            double tl, acc;
+            rumor_peer_evaluate(n->peer, test, n->sc.eval_samples, &tl, &acc);
+            s_write_metrics(n, loss, tl, acc);
+        }
+        if ((n->o->checkpoint_every && done % n->o->checkpoint_every == 0) || s_stop) {
+            if ((rc = s_checkpoint(n, em))) return rc;
+        }
+        if (s_stop) return rumor_errmsg_set(em, RUMOR_EINTR, "interrupted after round %u", done);
+    }
+    if ((rc = s_checkpoint(n, em))) return rc;
+    s_linger(n);
+    return 0;
+}
+
+int rumor_node_run(const rumor_node_opts_t *o, rumor_errmsg_t *em)
+{
+    s_node_t n = {.o = o};
+    rumor_node_opts_t defaults = *o;
+    if (!defaults.wait_s) defaults.wait_s = 300;
+    n.o = &defaults;
+    openblas_set_num_threads(1);
+    s_stop = 0;
+    struct sigaction sa = {.sa_handler = s_on_signal}, old_int, old_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    n.t_start = s_now();
+    int rc = s_setup(&n, em);
+    if (!rc) rc = s_run(&n, em);
+    if (rc == 0 && o->model_out) {
+        const int mrc = s_write_model(&n, em);
+        if (mrc) rc = mrc;
+    }
+    s_teardown(&n);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    return rc;
+}
