@@ -1,13 +1,24 @@
 /* rumor — serialisation of compressed vectors (cmsg) to bytes, and the entropy limit.
  *
- * Message format (all little-endian; see docs/codec.md for the full layout):
- *   u32 magic "RMC1" | u8 version | u8 mode | u8 kind | u8 reserved | u32 d | u32 nnz |
- *   f32 scale | body
- * Modes: RAW (fixed width; every cmsg kind), VSC (vector source coding of INT messages:
- * per-magnitude Elias-coded frequencies, Golomb/Rice-coded supports, sign bits) and ANS
- * (adaptive entropy coding of gaps and levels). RUMOR_CODEC_AUTO picks the smallest, so no
- * message is ever larger than RAW. Every decoder checks every count and length against d
- * and the bytes left and returns a negative code on any violation.
+ * Message format (all little-endian; docs/codec.md has the full layout):
+ *   u8 'R' | u8 'c' | u8 version (1) | u8 mode | kind << 4 | u32 d | u32 nnz | f32 scale | body
+ * nnz counts the nonzero levels (INT), the entries (SPARSE) or d (DENSE); scale is the INT
+ * step (carried, bit for bit, for every kind). Modes:
+ *   RAW  fixed width, every kind: DENSE d f32; INT one width byte w then d zigzag levels of w
+ *        bits; SPARSE nnz u32 positions then nnz f32 values.
+ *   VSC  vector source coding (INT, SPARSE): the support as Golomb-coded run lengths, then for
+ *        INT, per distinct magnitude its Elias-coded frequency and its support among the
+ *        nonzeros not yet claimed, then one sign bit per nonzero. Golomb parameters derive
+ *        from counts already in the stream; there are no tables.
+ *   ANS  adaptive binary arithmetic (range) coding of gaps and levels (INT, SPARSE), with the
+ *        binarisation derived from d and nnz; wins where the data are not i.i.d. (clustered
+ *        supports, heavy-tailed levels).
+ * SPARSE values always travel as raw f32. RUMOR_CODEC_AUTO picks the smallest mode that
+ * applies, and an explicit VSC or ANS that would be larger than RAW writes RAW instead, so
+ * no message exceeds RAW and rumor_codec_bound always suffices. d = 0 is a valid (empty)
+ * message. The decoder checks every count and length against d and the bytes left, accepts
+ * exactly one byte string per message (no trailing bytes, zero padding), and returns a
+ * negative code on any violation.
  *
  * Workload: one encode per round per peer and one decode per neighbour message, d up to
  * ~1e6; a codec context holds all scratch, so encode and decode never allocate.
@@ -20,6 +31,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef enum {
     RUMOR_CODEC_AUTO = 0,
@@ -28,38 +40,52 @@ typedef enum {
     RUMOR_CODEC_ANS = 3,
 } rumor_codec_mode_t;
 
-#define RUMOR_CODEC_HEADER_BYTES 20
+#define RUMOR_CODEC_HEADER_BYTES 16
+#define RUMOR_CODEC_VERSION      1
 
 typedef struct rumor_codec rumor_codec_t;
 
-/* Parses "auto", "raw", "vsc", "ans". */
+/* Parses "auto", "raw", "vsc", "ans"; returns 0 or RUMOR_EINVAL. */
 int rumor_codec_parse_mode(const char *s, rumor_codec_mode_t *mode);
 const char *rumor_codec_mode_name(rumor_codec_mode_t mode);
 
-/* A context with scratch for vectors of length up to d_max. */
+/* A context with scratch for vectors of length up to d_max (about 5 * 4 * d_max bytes plus
+ * rumor_codec_bound(d_max)); NULL when out of memory. One context per thread: encode and
+ * decode use its scratch. */
 rumor_codec_t *rumor_codec_new(uint32_t d_max);
 void rumor_codec_destroy(rumor_codec_t **c_p);
 
-/* Worst-case encoded size of any cmsg of length d in any mode. */
+/* Worst-case encoded size of any cmsg of length d in any mode (header + 8 d + 8). */
 size_t rumor_codec_bound(uint32_t d);
 
 /* Encodes m into dst[0..cap) with the given mode (AUTO: smallest of the modes that apply to
- * m's kind). *written gets the size. Returns 0, RUMOR_ENOSPC or RUMOR_EINVAL (mode does not
- * apply to the kind). */
+ * m's kind; VSC/ANS: that mode unless RAW is smaller). *written gets the size. Returns 0,
+ * RUMOR_ENOSPC, or RUMOR_EINVAL (mode does not apply to the kind, m->d exceeds the
+ * context's d_max, or m breaks a cmsg invariant: INT nnz not matching q, SPARSE positions not
+ * ascending below d). */
 int rumor_codec_encode(rumor_codec_t *c, const rumor_cmsg_t *m, rumor_codec_mode_t mode,
                        uint8_t *dst, size_t cap, size_t *written);
 
 /* Decodes src[0..len) into out (initialised for at least d_max). Fails with a negative code
- * on any malformed, truncated or out-of-bound input, or when d > d_max. */
+ * on any malformed, truncated or out-of-bound input, or when d exceeds d_max, out's
+ * capacity or the context's d_max (RUMOR_ERANGE). out's contents are unspecified after a
+ * failure. */
 RUMOR_NODISCARD int rumor_codec_decode(rumor_codec_t *c, const uint8_t *src, size_t len,
                                        uint32_t d_max, rumor_cmsg_t *out);
 
 /* The mode byte of an encoded message, or a negative code if the header is invalid. */
 int rumor_codec_peek_mode(const uint8_t *src, size_t len);
 
+/* Recorded-message files (docs/codec.md), read by `rumor bench codec --residuals`: a sequence
+ * of records, each a u32 little-endian length followed by that many bytes of one encoded
+ * message, until the end of the file. Appends one record to f; returns 0 or RUMOR_EIO. */
+int rumor_codec_record_write(FILE *f, const uint8_t *msg, size_t len);
+
 /* Entropy bound of a message in bits (DESIGN.md section 3): for INT,
  * log2 C(d, nnz) + nnz * H(magnitudes | nonzero) + nnz + 32; SPARSE: log2 C(d, nnz) +
- * 32 nnz + 32; DENSE: 32 d. */
+ * 32 nnz + 32; DENSE: 32 d. H is the empirical entropy of the nonzero magnitudes. Does not
+ * allocate; magnitudes of 2^16 and above beyond the first 4096 distinct ones are counted as
+ * distinct, which can only raise the figure. */
 double rumor_codec_entropy_bound_bits(const rumor_cmsg_t *m);
 
 #endif

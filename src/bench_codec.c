@@ -1,0 +1,620 @@
+/* rumor — `rumor bench codec`: codec size against the entropy bound and against general-purpose
+ * compressors, and its speed, on the integer vectors Malcom-PSGD sends.
+ *
+ * Inputs: synthetic residuals (a Laplacian vector on a random support, dithered-quantized by
+ * the compressor module as a peer would, with the support and the number of levels chosen to
+ * give 0.1%, 1%, 10% and 50% nonzero levels, plus Malcom's own 16-level setting on a dense
+ * residual), and INT messages recorded from a simulation (docs/codec.md: a file of u32
+ * length-prefixed codec messages; tests/data/codec_residuals.bin by default).
+ *
+ * Speeds are MB of float32 input (4 d bytes) per second on one thread, the best of several
+ * timed batches: "encode" includes the dithered quantization of the float vector (synthetic
+ * inputs only), "code" is the codec alone. Sizes of zstd -19 and xz -9e are measured by running
+ * those programs on the levels stored one byte each, message by message, when they are
+ * installed.
+ */
+#include "rumor/bench.h"
+#include "rumor/codec.h"
+#include "rumor/compress.h"
+#include "rumor/rng.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define S_PROG              "rumor bench codec"
+#define S_DEFAULT_RESIDUALS RUMOR_SOURCE_DIR "/tests/data/codec_residuals.bin"
+
+typedef struct {
+    uint32_t d;
+    double seconds;
+    rumor_codec_mode_t mode;
+    const char *residuals; /* NULL: the default file, skipped when absent */
+    int external;
+    int json;
+    uint64_t seed;
+} s_opts_t;
+
+static void s_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: " S_PROG " [OPTIONS]\n\n"
+            "Measures the codec on dithered-quantized residuals: size against the entropy\n"
+            "bound and against zstd -19 / xz -9e on the levels stored one byte each, bits per\n"
+            "nonzero, and encode (quantize + code), code-only and decode speed in MB/s of\n"
+            "float32 input on one thread.\n\n"
+            "options:\n"
+            "  --d D             length of the synthetic vectors (default 100000)\n"
+            "  --seconds S       time spent on each speed figure (default 0.5)\n"
+            "  --mode MODE       auto, raw, vsc or ans (default auto)\n"
+            "  --residuals FILE  recorded messages (default %s, if present)\n"
+            "  --no-external     do not run zstd and xz\n"
+            "  --seed N          seed of the synthetic inputs (default 1)\n"
+            "  --json            one JSON object per input instead of the table\n"
+            "  -h, --help        show this help\n",
+            S_DEFAULT_RESIDUALS);
+}
+
+static int s_bad(const char *opt, const char *want, const char *got)
+{
+    fprintf(stderr, S_PROG ": %s: expected %s, got '%s'\n", opt, want, got);
+    return 2;
+}
+
+static int s_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    if (*s < '0' || *s > '9') return -1;
+    errno = 0;
+    char *end;
+    const unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Returns 0 to run, 1 after --help (exit 0), 2 on a usage error (already reported). */
+static int s_parse(int argc, char **argv, s_opts_t *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            s_usage(stdout);
+            return 1;
+        }
+        if (!strcmp(a, "--json")) {
+            o->json = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-external")) {
+            o->external = 0;
+            continue;
+        }
+        static const char *const valued[] = {"--d", "--seconds", "--mode", "--residuals", "--seed"};
+        const char *name = NULL, *val = NULL;
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0] && !name; k++) {
+            const size_t len = strlen(valued[k]);
+            if (!strncmp(a, valued[k], len) && (a[len] == '\0' || a[len] == '=')) {
+                name = valued[k];
+                val = a[len] == '=' ? a + len + 1 : NULL;
+            }
+        }
+        if (!name) {
+            fprintf(stderr, S_PROG ": unknown option '%s' (see --help)\n", a);
+            return 2;
+        }
+        if (!val) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, S_PROG ": %s needs a value\n", name);
+                return 2;
+            }
+            val = argv[++i];
+        }
+        uint64_t v;
+        if (!strcmp(name, "--d")) {
+            if (s_parse_u64(val, 1000, 1u << 26, &v))
+                return s_bad(name, "an integer from 1000 to 67108864", val);
+            o->d = (uint32_t)v;
+        } else if (!strcmp(name, "--seconds")) {
+            char *end;
+            errno = 0;
+            o->seconds = strtod(val, &end);
+            if (errno || end == val || *end || !(o->seconds > 0 && o->seconds <= 3600))
+                return s_bad(name, "a positive number of seconds", val);
+        } else if (!strcmp(name, "--mode")) {
+            if (rumor_codec_parse_mode(val, &o->mode))
+                return s_bad(name, "auto, raw, vsc or ans", val);
+        } else if (!strcmp(name, "--residuals")) {
+            o->residuals = val;
+        } else {
+            if (s_parse_u64(val, 0, UINT64_MAX, &v)) return s_bad(name, "an integer", val);
+            o->seed = v;
+        }
+    }
+    return 0;
+}
+
+static double s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- external compressors ------------------------------------------------------------ */
+
+/* Size of `cmd` (which reads the file named by the trailing argument) on bytes[0..n), or -1
+ * when the program is missing or fails. */
+static long s_external_size(const char *cmd, const int8_t *bytes, size_t n)
+{
+    char path[] = "/tmp/rumor-bench-codec-XXXXXX";
+    const int fd = mkstemp(path);
+    if (fd < 0) return -1;
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        close(fd);
+        unlink(path);
+        return -1;
+    }
+    const int wrote = fwrite(bytes, 1, n, f) == n;
+    if (fclose(f) != 0 || !wrote) {
+        unlink(path);
+        return -1;
+    }
+    char line[256];
+    snprintf(line, sizeof line, "%s '%s' 2>/dev/null", cmd, path);
+    FILE *p = popen(line, "r");
+    long size = -1;
+    if (p) {
+        char buf[65536];
+        size_t got;
+        size = 0;
+        while ((got = fread(buf, 1, sizeof buf, p)) > 0) size += (long)got;
+        if (pclose(p) != 0) size = -1;
+    }
+    unlink(path);
+    return size;
+}
+
+/* ---- results ------------------------------------------------------------------------- */
+
+typedef struct {
+    char input[48];
+    uint64_t d, nnz, messages;
+    uint64_t bytes, raw_bytes, vsc_bytes, ans_bytes;
+    double bound_bytes;
+    double enc_mbps, code_mbps, dec_mbps; /* enc_mbps < 0: not measured */
+    char modes[48];
+    long zstd, xz; /* -1: not measured */
+    int exact;     /* every message decoded to itself */
+} s_row_t;
+
+static void s_print_header(void)
+{
+    printf("%-20s %7s %7s %7s %7s %7s %8s %8s %8s %-9s %7s %7s %7s %7s\n", "input", "d", "nnz",
+           "bytes", "/bound", "bit/nz", "enc MB/s", "codeMB/s", "dec MB/s", "mode", "vsc", "ans",
+           "zstd-19", "xz-9e");
+}
+
+static void s_print_row(const s_row_t *r, int json)
+{
+    const double ratio = r->bytes / r->bound_bytes, bpn = r->nnz ? 8.0 * r->bytes / r->nnz : 0;
+    if (json) {
+        char enc[24] = "null", zs[24] = "null", xz[24] = "null";
+        if (r->enc_mbps >= 0) snprintf(enc, sizeof enc, "%.1f", r->enc_mbps);
+        if (r->zstd >= 0) snprintf(zs, sizeof zs, "%ld", r->zstd);
+        if (r->xz >= 0) snprintf(xz, sizeof xz, "%ld", r->xz);
+        printf("{\"input\": \"%s\", \"d\": %llu, \"nnz\": %llu, \"messages\": %llu, "
+               "\"bytes\": %llu, \"entropy_bound_bytes\": %.1f, \"bytes_per_bound\": %.4f, "
+               "\"bits_per_nnz\": %.3f, \"encode_MBps\": %s, \"code_MBps\": %.1f, "
+               "\"decode_MBps\": %.1f, \"mode\": \"%s\", \"raw_bytes\": %llu, "
+               "\"vsc_bytes\": %llu, \"ans_bytes\": %llu, \"zstd19_bytes\": %s, "
+               "\"xz9e_bytes\": %s, \"exact\": %s}\n",
+               r->input, (unsigned long long)r->d, (unsigned long long)r->nnz,
+               (unsigned long long)r->messages, (unsigned long long)r->bytes, r->bound_bytes, ratio,
+               bpn, enc, r->code_mbps, r->dec_mbps, r->modes, (unsigned long long)r->raw_bytes,
+               (unsigned long long)r->vsc_bytes, (unsigned long long)r->ans_bytes, zs, xz,
+               r->exact ? "true" : "false");
+        return;
+    }
+    char enc[16], zs[16], xz[16];
+    snprintf(enc, sizeof enc, r->enc_mbps < 0 ? "-" : "%.0f", r->enc_mbps);
+    snprintf(zs, sizeof zs, r->zstd < 0 ? "-" : "%ld", r->zstd);
+    snprintf(xz, sizeof xz, r->xz < 0 ? "-" : "%ld", r->xz);
+    printf("%-20s %7llu %7llu %7llu %7.4f %7.3f %8s %8.0f %8.0f %-9s %7llu %7llu %7s %7s%s\n",
+           r->input, (unsigned long long)r->d, (unsigned long long)r->nnz,
+           (unsigned long long)r->bytes, ratio, bpn, enc, r->code_mbps, r->dec_mbps, r->modes,
+           (unsigned long long)r->vsc_bytes, (unsigned long long)r->ans_bytes, zs, xz,
+           r->exact ? "" : "  NOT EXACT");
+}
+
+/* ---- one set of messages ------------------------------------------------------------- */
+
+typedef struct {
+    rumor_codec_t *codec;
+    rumor_cmsg_t out;
+    uint8_t *buf;
+    size_t cap;
+} s_ctx_t;
+
+static int s_same(const rumor_cmsg_t *a, const rumor_cmsg_t *b)
+{
+    if (a->kind != b->kind || a->d != b->d || a->nnz != b->nnz || memcmp(&a->scale, &b->scale, 4))
+        return 0;
+    if (a->kind == RUMOR_CMSG_INT) return !memcmp(a->q, b->q, (size_t)a->d * 4);
+    if (a->kind == RUMOR_CMSG_SPARSE)
+        return !memcmp(a->idx, b->idx, (size_t)a->nnz * 4) &&
+               !memcmp(a->val, b->val, (size_t)a->nnz * 4);
+    return !memcmp(a->val, b->val, (size_t)a->d * 4);
+}
+
+/* Sizes of msgs[0..n) in the chosen mode and in each mode, their entropy bound, the modes
+ * chosen, and whether each decodes to itself. */
+static void s_sizes(s_ctx_t *x, rumor_cmsg_t *const *msgs, size_t n, rumor_codec_mode_t mode,
+                    s_row_t *r)
+{
+    unsigned count[4] = {0};
+    r->exact = 1;
+    for (size_t i = 0; i < n; i++) {
+        const rumor_cmsg_t *m = msgs[i];
+        size_t w = 0;
+        RUMOR_ASSERT(rumor_codec_encode(x->codec, m, mode, x->buf, x->cap, &w) == 0);
+        r->bytes += w;
+        count[rumor_codec_peek_mode(x->buf, w)]++;
+        if (rumor_codec_decode(x->codec, x->buf, w, m->d, &x->out) != 0 || !s_same(m, &x->out))
+            r->exact = 0;
+        const rumor_codec_mode_t each[] = {RUMOR_CODEC_RAW, RUMOR_CODEC_VSC, RUMOR_CODEC_ANS};
+        uint64_t *dst[] = {&r->raw_bytes, &r->vsc_bytes, &r->ans_bytes};
+        for (int k = 0; k < 3; k++)
+            if (rumor_codec_encode(x->codec, m, each[k], x->buf, x->cap, &w) == 0) *dst[k] += w;
+        r->bound_bytes += rumor_codec_entropy_bound_bits(m) / 8;
+        r->d += m->d;
+        r->nnz += m->nnz;
+    }
+    r->messages = n;
+    r->modes[0] = '\0';
+    size_t len = 0;
+    int kinds = 0;
+    for (int k = 1; k < 4; k++) kinds += count[k] > 0;
+    for (int k = 1; k < 4; k++) {
+        if (!count[k]) continue;
+        if (kinds == 1)
+            len += (size_t)snprintf(r->modes + len, sizeof r->modes - len, "%s",
+                                    rumor_codec_mode_name((rumor_codec_mode_t)k));
+        else
+            len +=
+                (size_t)snprintf(r->modes + len, sizeof r->modes - len, "%s%s:%u", len ? "," : "",
+                                 rumor_codec_mode_name((rumor_codec_mode_t)k), count[k]);
+        if (len >= sizeof r->modes) break;
+    }
+}
+
+/* zstd -19 and xz -9e on the levels of each INT message stored one byte each (saturated to
+ * int8), compressed message by message as a peer would have to, sizes summed. */
+static void s_external(const s_opts_t *o, rumor_cmsg_t *const *msgs, size_t n, s_row_t *r)
+{
+    r->zstd = r->xz = -1;
+    if (!o->external) return;
+    long zs = 0, xz = 0;
+    for (size_t i = 0; i < n && zs >= 0 && xz >= 0; i++) {
+        const rumor_cmsg_t *m = msgs[i];
+        if (m->kind != RUMOR_CMSG_INT) continue;
+        int8_t *bytes = malloc(m->d ? m->d : 1);
+        if (!bytes) return;
+        for (uint32_t j = 0; j < m->d; j++) {
+            const int32_t v = m->q[j];
+            bytes[j] = (int8_t)(v > 127 ? 127 : v < -128 ? -128 : v);
+        }
+        const long a = s_external_size("zstd -19 -q -c --", bytes, m->d);
+        const long b = s_external_size("xz -9e -T1 -c --", bytes, m->d);
+        zs = a < 0 ? -1 : zs + a;
+        xz = b < 0 ? -1 : xz + b;
+        free(bytes);
+    }
+    r->zstd = zs;
+    r->xz = xz;
+}
+
+/* Best MB/s of float32 input over batches run for `seconds`. what: 0 code, 1 decode. */
+static double s_speed_codec(s_ctx_t *x, rumor_cmsg_t *const *msgs, size_t n,
+                            rumor_codec_mode_t mode, double seconds, int what)
+{
+    /* encoded copies for decoding */
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += rumor_codec_bound(msgs[i]->d);
+    uint8_t *enc = malloc(total);
+    size_t *len = malloc(n * sizeof *len), *off = malloc(n * sizeof *off);
+    RUMOR_ASSERT(enc && len && off);
+    uint64_t floats = 0;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        off[i] = at;
+        RUMOR_ASSERT(rumor_codec_encode(x->codec, msgs[i], mode, enc + at,
+                                        rumor_codec_bound(msgs[i]->d), &len[i]) == 0);
+        at += len[i];
+        floats += msgs[i]->d;
+    }
+    double best = 0;
+    const double t_end = s_now() + seconds;
+    unsigned reps = 1;
+    do {
+        const double t0 = s_now();
+        for (unsigned r = 0; r < reps; r++)
+            for (size_t i = 0; i < n; i++) {
+                if (what == 0) {
+                    size_t w;
+                    RUMOR_ASSERT(rumor_codec_encode(x->codec, msgs[i], mode, x->buf, x->cap, &w) ==
+                                 0);
+                } else {
+                    RUMOR_ASSERT(rumor_codec_decode(x->codec, enc + off[i], len[i], msgs[i]->d,
+                                                    &x->out) == 0);
+                }
+            }
+        const double dt = s_now() - t0;
+        const double mbps = 4.0 * (double)floats * reps / dt / 1e6;
+        if (mbps > best) best = mbps;
+        if (dt < 0.01) reps *= 2;
+    } while (s_now() < t_end);
+    free(enc);
+    free(len);
+    free(off);
+    return best;
+}
+
+/* ---- synthetic inputs ---------------------------------------------------------------- */
+
+/* x: a Laplacian vector on a random fraction `frac` of d positions. */
+static void s_laplacian(float *x, uint32_t d, double frac, rumor_rng_t *r)
+{
+    for (uint32_t k = 0; k < d; k++) {
+        x[k] = 0.0f;
+        if (frac < 1.0 && rumor_rng_uniform_d(r) >= frac) continue;
+        const double u = rumor_rng_uniform_d(r) - 0.5;
+        x[k] = (float)(u < 0 ? log(1 + 2 * u) : -log(1 - 2 * u));
+    }
+}
+
+typedef struct {
+    const char *name;
+    double density; /* target fraction of nonzero levels; 0: Malcom's s = 16 on dense Gaussian */
+} s_synth_t;
+
+static int s_run_synthetic(const s_opts_t *o, s_ctx_t *x, const s_synth_t *sy, s_row_t *r)
+{
+    const uint32_t d = o->d;
+    float *v = malloc((size_t)d * sizeof *v);
+    rumor_cmsg_t m;
+    if (!v || rumor_cmsg_init(&m, d)) {
+        free(v);
+        return RUMOR_ENOMEM;
+    }
+    rumor_rng_t rng;
+    rumor_rng_seed(&rng, o->seed, 0, 0, RUMOR_RNG_TEST);
+    /* A dithered quantizer with s levels keeps about s ||x||_1 / ||x||_2 levels; with a
+     * Laplacian on f d positions that is s sqrt(f d / 2), and about 73% of the kept entries
+     * round to nonzero when the mean level is 1.5 (our choice of s). */
+    unsigned levels = 16;
+    double frac = 1.0;
+    if (sy->density > 0) {
+        frac = sy->density / 0.73 < 1 ? sy->density / 0.73 : 1;
+        levels = (unsigned)lround(1.5 * sqrt(2 * frac * d));
+        s_laplacian(v, d, frac, &rng);
+    } else {
+        for (uint32_t k = 0; k < d; k++) v[k] = (float)rumor_rng_normal(&rng);
+    }
+    char spec[32];
+    snprintf(spec, sizeof spec, "dither:%u", levels);
+    rumor_compress_cfg_t cfg;
+    RUMOR_ASSERT(rumor_compress_parse(spec, &cfg, NULL) == 0);
+    rumor_compressor_t *comp = rumor_compressor_new(&cfg, d);
+    RUMOR_ASSERT(comp);
+    rumor_compressor_apply(comp, v, &rng, &m);
+
+    memset(r, 0, sizeof *r);
+    snprintf(r->input, sizeof r->input, "%s", sy->name);
+    rumor_cmsg_t *msgs[1] = {&m};
+    s_sizes(x, msgs, 1, o->mode, r);
+    s_external(o, msgs, 1, r);
+    r->code_mbps = s_speed_codec(x, msgs, 1, o->mode, o->seconds, 0);
+    r->dec_mbps = s_speed_codec(x, msgs, 1, o->mode, o->seconds, 1);
+
+    /* quantize + code, as a peer does each round */
+    rumor_cmsg_t q;
+    RUMOR_ASSERT(rumor_cmsg_init(&q, d) == 0);
+    double best = 0;
+    const double t_end = s_now() + o->seconds;
+    unsigned reps = 1;
+    do {
+        const double t0 = s_now();
+        for (unsigned k = 0; k < reps; k++) {
+            size_t w;
+            rumor_compressor_apply(comp, v, &rng, &q);
+            RUMOR_ASSERT(rumor_codec_encode(x->codec, &q, o->mode, x->buf, x->cap, &w) == 0);
+        }
+        const double dt = s_now() - t0, mbps = 4.0 * d * reps / dt / 1e6;
+        if (mbps > best) best = mbps;
+        if (dt < 0.01) reps *= 2;
+    } while (s_now() < t_end);
+    r->enc_mbps = best;
+    rumor_cmsg_free(&q);
+    rumor_compressor_destroy(&comp);
+    rumor_cmsg_free(&m);
+    free(v);
+    return 0;
+}
+
+/* ---- recorded residuals -------------------------------------------------------------- */
+
+/* Reads a file of records (u32 little-endian length, then one codec message) and decodes
+ * every message. On success *msgs holds n decoded messages, each allocated for its d. */
+static int s_load_residuals(const char *path, rumor_cmsg_t ***msgs_p, size_t *n_p)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return RUMOR_EIO;
+    uint8_t *data = NULL;
+    size_t size = 0, cap = 0;
+    for (;;) {
+        if (size == cap) {
+            cap = cap ? 2 * cap : 1 << 20;
+            uint8_t *grown = realloc(data, cap);
+            if (!grown) {
+                free(data);
+                fclose(f);
+                return RUMOR_ENOMEM;
+            }
+            data = grown;
+        }
+        const size_t got = fread(data + size, 1, cap - size, f);
+        size += got;
+        if (got == 0) break;
+    }
+    const int io_err = ferror(f);
+    fclose(f);
+    if (io_err) {
+        free(data);
+        return RUMOR_EIO;
+    }
+    int rc = 0;
+    rumor_cmsg_t **msgs = NULL;
+    size_t n = 0;
+    rumor_codec_t *c = NULL;
+    uint32_t dmax = 0;
+    for (size_t at = 0; at < size;) { /* first pass: framing and the largest d */
+        if (size - at < 4 + RUMOR_CODEC_HEADER_BYTES) {
+            rc = RUMOR_ETRUNC;
+            break;
+        }
+        const uint32_t len = (uint32_t)data[at] | (uint32_t)data[at + 1] << 8 |
+                             (uint32_t)data[at + 2] << 16 | (uint32_t)data[at + 3] << 24;
+        if (len < RUMOR_CODEC_HEADER_BYTES || len > size - at - 4) {
+            rc = RUMOR_EFORMAT;
+            break;
+        }
+        const uint8_t *h = data + at + 4;
+        const uint32_t d =
+            (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
+        if (d > (1u << 26)) {
+            rc = RUMOR_ERANGE;
+            break;
+        }
+        if (d > dmax) dmax = d;
+        n++;
+        at += 4 + (size_t)len;
+    }
+    if (!rc && (!n || !(c = rumor_codec_new(dmax)) || !(msgs = calloc(n, sizeof *msgs))))
+        rc = n ? RUMOR_ENOMEM : RUMOR_EFORMAT;
+    size_t i = 0;
+    for (size_t at = 0; !rc && at < size; i++) {
+        const uint32_t len = (uint32_t)data[at] | (uint32_t)data[at + 1] << 8 |
+                             (uint32_t)data[at + 2] << 16 | (uint32_t)data[at + 3] << 24;
+        const uint8_t *h = data + at + 4;
+        const uint32_t d =
+            (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
+        msgs[i] = malloc(sizeof **msgs);
+        if (!msgs[i] || rumor_cmsg_init(msgs[i], d)) {
+            free(msgs[i]);
+            msgs[i] = NULL;
+            rc = RUMOR_ENOMEM;
+            break;
+        }
+        rc = rumor_codec_decode(c, h, len, d, msgs[i]);
+        at += 4 + (size_t)len;
+    }
+    rumor_codec_destroy(&c);
+    free(data);
+    if (rc) {
+        for (size_t k = 0; msgs && k < n; k++)
+            if (msgs[k]) {
+                rumor_cmsg_free(msgs[k]);
+                free(msgs[k]);
+            }
+        free(msgs);
+        return rc;
+    }
+    *msgs_p = msgs;
+    *n_p = n;
+    return 0;
+}
+
+static void s_run_recorded(const s_opts_t *o, s_ctx_t *x, const char *path, rumor_cmsg_t **msgs,
+                           size_t n, s_row_t *r)
+{
+    memset(r, 0, sizeof *r);
+    const char *base = strrchr(path, '/');
+    snprintf(r->input, sizeof r->input, "%s", base ? base + 1 : path);
+    s_sizes(x, msgs, n, o->mode, r);
+    s_external(o, msgs, n, r);
+    r->enc_mbps = -1;
+    r->code_mbps = s_speed_codec(x, msgs, n, o->mode, o->seconds, 0);
+    r->dec_mbps = s_speed_codec(x, msgs, n, o->mode, o->seconds, 1);
+}
+
+int rumor_bench_codec_main(int argc, char **argv)
+{
+    s_opts_t o = {100000, 0.5, RUMOR_CODEC_AUTO, NULL, 1, 0, 1};
+    const int pr = s_parse(argc, argv, &o);
+    if (pr) return pr == 1 ? 0 : 2;
+    openblas_set_num_threads(1); /* the quantizer's norm: one thread, like a peer */
+
+    rumor_cmsg_t **rec = NULL;
+    size_t nrec = 0;
+    const char *path = o.residuals ? o.residuals : S_DEFAULT_RESIDUALS;
+    const int lrc = s_load_residuals(path, &rec, &nrec);
+    if (lrc && (o.residuals || lrc != RUMOR_EIO)) {
+        fprintf(stderr, S_PROG ": %s: cannot read recorded messages: %s\n", path,
+                rumor_strerror(lrc));
+        return 1;
+    }
+    uint32_t dmax = o.d;
+    for (size_t i = 0; i < nrec; i++)
+        if (rec[i]->d > dmax) dmax = rec[i]->d;
+
+    s_ctx_t x = {rumor_codec_new(dmax), {0}, NULL, rumor_codec_bound(dmax)};
+    x.buf = malloc(x.cap);
+    if (!x.codec || !x.buf || rumor_cmsg_init(&x.out, dmax)) {
+        fprintf(stderr, S_PROG ": out of memory\n");
+        return 1;
+    }
+    if (!o.json) {
+        printf("codec %s; sizes in bytes (header included); speeds in MB/s of float32 input, "
+               "one thread, best of batches over %.2fs\n",
+               rumor_codec_mode_name(o.mode), o.seconds);
+        s_print_header();
+    }
+    const s_synth_t synth[] = {
+        {"dither 0.1%", 0.001}, {"dither 1%", 0.01},  {"dither 10%", 0.10},
+        {"dither 50%", 0.50},   {"malcom s=16", 0.0},
+    };
+    int status = 0;
+    for (size_t i = 0; i < sizeof synth / sizeof synth[0]; i++) {
+        s_row_t r;
+        if (s_run_synthetic(&o, &x, &synth[i], &r)) {
+            fprintf(stderr, S_PROG ": out of memory\n");
+            status = 1;
+            break;
+        }
+        s_print_row(&r, o.json);
+        fflush(stdout);
+        if (!r.exact) status = 1;
+    }
+    if (nrec && !status) {
+        s_row_t r;
+        s_run_recorded(&o, &x, path, rec, nrec, &r);
+        s_print_row(&r, o.json);
+        if (!r.exact) status = 1;
+    }
+    for (size_t i = 0; i < nrec; i++) {
+        rumor_cmsg_free(rec[i]);
+        free(rec[i]);
+    }
+    free(rec);
+    rumor_cmsg_free(&x.out);
+    free(x.buf);
+    rumor_codec_destroy(&x.codec);
+    return status;
+}
