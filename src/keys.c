@@ -1,0 +1,264 @@
+/* rumor — CurveZMQ key pairs and secret-key files (see keys.h for the format).
+ *
+ * Buffers that held a secret key are wiped with sodium_memzero before they are released.
+ */
+#include "rumor/keys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define S_FILE_MAX 4096 /* a key file is ~130 bytes; anything much larger is not one */
+
+static const char s_z85_alphabet[] =
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    ".-:+=^!/*?&<>()[]{}@%$#";
+
+int rumor_keys_is_z85(const char *s)
+{
+    if (!s || strlen(s) != RUMOR_KEY_Z85_LEN) return 0;
+    for (const char *p = s; *p; p++)
+        if (!strchr(s_z85_alphabet, *p)) return 0;
+    /* The alphabet check leaves groups whose value exceeds 2^32 - 1 ("#####"); the decoder
+     * catches those. */
+    uint8_t bin[32];
+    const int ok = zmq_z85_decode(bin, s) != NULL;
+    sodium_memzero(bin, sizeof bin);
+    return ok;
+}
+
+void rumor_keys_wipe(rumor_keypair_t *kp)
+{
+    sodium_memzero(kp, sizeof *kp);
+}
+
+int rumor_keys_generate(rumor_keypair_t *kp, rumor_errmsg_t *em)
+{
+    memset(kp, 0, sizeof *kp);
+    if (!zmq_has("curve") || zmq_curve_keypair(kp->public_key, kp->secret_key) != 0)
+        return rumor_errmsg_set(em, RUMOR_EIO,
+                                "cannot generate a CURVE key pair: libzmq was built without "
+                                "CURVE support");
+    return 0;
+}
+
+int rumor_keys_public_of(const char *secret, char pub[RUMOR_KEY_Z85_LEN + 1])
+{
+    if (!rumor_keys_is_z85(secret)) return RUMOR_EFORMAT;
+    if (zmq_curve_public(pub, secret) != 0) return RUMOR_EFORMAT;
+    return 0;
+}
+
+/* ---- saving ----------------------------------------------------------------------------- */
+
+static int s_write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        const ssize_t w = write(fd, buf, len);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        buf += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* fsync of the directory holding path, so the rename itself survives a crash. */
+static void s_sync_dir(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        snprintf(dir, sizeof dir, ".");
+    } else if (slash == path) {
+        snprintf(dir, sizeof dir, "/");
+    } else {
+        const size_t n = (size_t)(slash - path);
+        if (n >= sizeof dir) return;
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    const int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return;
+    (void)fsync(fd);
+    close(fd);
+}
+
+int rumor_keys_save(const rumor_keypair_t *kp, const char *path, int force, rumor_errmsg_t *em)
+{
+    char pub[RUMOR_KEY_Z85_LEN + 1];
+    if (!rumor_keys_is_z85(kp->public_key) || rumor_keys_public_of(kp->secret_key, pub) != 0 ||
+        strcmp(pub, kp->public_key) != 0)
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: refusing to write an invalid key pair",
+                                path);
+    struct stat st;
+    if (!force && lstat(path, &st) == 0)
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: already exists; use --force to replace it",
+                                path);
+
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", path);
+    const int fd = mkstemp(tmp); /* created 0600 */
+    if (fd < 0)
+        return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create a file next to it: %s", path,
+                                strerror(errno));
+    char text[256];
+    const int len = snprintf(text, sizeof text,
+                             "# rumor CurveZMQ key pair; keep this file private (mode 0600)\n"
+                             "public-key = %s\nsecret-key = %s\n",
+                             kp->public_key, kp->secret_key);
+    RUMOR_ASSERT(len > 0 && (size_t)len < sizeof text);
+    int rc = 0;
+    if (fchmod(fd, 0600) != 0 || s_write_all(fd, text, (size_t)len) != 0 || fsync(fd) != 0)
+        rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot write %s: %s", path, tmp, strerror(errno));
+    sodium_memzero(text, sizeof text);
+    if (close(fd) != 0 && rc == 0)
+        rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot write %s: %s", path, tmp, strerror(errno));
+    if (rc != 0) {
+        unlink(tmp);
+        return rc;
+    }
+    if (force) {
+        if (rename(tmp, path) != 0)
+            rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot rename %s to it: %s", path, tmp,
+                                  strerror(errno));
+    } else if (link(tmp, path) != 0) {
+        /* link() never replaces an existing file, which closes the race with the lstat above;
+         * file systems without hard links fall back to rename. */
+        if (errno == EEXIST)
+            rc = rumor_errmsg_set(em, RUMOR_EINVAL, "%s: already exists; use --force to replace it",
+                                  path);
+        else if (rename(tmp, path) != 0)
+            rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot rename %s to it: %s", path, tmp,
+                                  strerror(errno));
+    }
+    unlink(tmp); /* after link(), or after a failure; harmless after a rename */
+    if (rc == 0) s_sync_dir(path);
+    return rc;
+}
+
+/* ---- loading ---------------------------------------------------------------------------- */
+
+static char *s_trim(char *s)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\r') s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) *--e = '\0';
+    return s;
+}
+
+/* Parses the text of a key file (NUL-terminated, modified in place). */
+static int s_parse(char *text, const char *path, rumor_keypair_t *kp, rumor_errmsg_t *em)
+{
+    int have_pub = 0, have_sec = 0;
+    int lineno = 0;
+    char *save = NULL;
+    for (char *p = text; p; p = save) {
+        char *nl = strchr(p, '\n');
+        save = nl ? nl + 1 : NULL;
+        if (nl) *nl = '\0';
+        lineno++;
+        char *line = s_trim(p);
+        if (*line == '\0' || *line == '#') continue;
+        char *eq = strchr(line, '=');
+        if (!eq)
+            return rumor_errmsg_set(em, RUMOR_EFORMAT, "%s:%d: expected 'name = value'", path,
+                                    lineno);
+        *eq = '\0';
+        const char *name = s_trim(line);
+        const char *value = s_trim(eq + 1);
+        /* Z85 contains '=', so a damaged line can have one inside its key: accept only a
+         * plain word as the name (and never echo what may be key material). */
+        if (*name == '\0' || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                          "0123456789-_") != strlen(name))
+            return rumor_errmsg_set(em, RUMOR_EFORMAT, "%s:%d: expected 'name = value'", path,
+                                    lineno);
+        char *dst;
+        int *seen;
+        if (!strcmp(name, "public-key")) {
+            dst = kp->public_key;
+            seen = &have_pub;
+        } else if (!strcmp(name, "secret-key")) {
+            dst = kp->secret_key;
+            seen = &have_sec;
+        } else {
+            return rumor_errmsg_set(em, RUMOR_EFORMAT,
+                                    "%s:%d: unknown name '%.40s' (expected public-key or "
+                                    "secret-key)",
+                                    path, lineno, name);
+        }
+        if (*seen)
+            return rumor_errmsg_set(em, RUMOR_EFORMAT, "%s:%d: %s given twice", path, lineno, name);
+        if (!rumor_keys_is_z85(value))
+            return rumor_errmsg_set(em, RUMOR_EFORMAT,
+                                    "%s:%d: %s: expected %d Z85 characters, got %zu characters "
+                                    "that are not a Z85 key",
+                                    path, lineno, name, RUMOR_KEY_Z85_LEN, strlen(value));
+        memcpy(dst, value, RUMOR_KEY_Z85_LEN + 1);
+        *seen = 1;
+    }
+    if (!have_pub || !have_sec)
+        return rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: missing %s", path,
+                                have_pub ? "secret-key" : "public-key");
+    char derived[RUMOR_KEY_Z85_LEN + 1];
+    if (rumor_keys_public_of(kp->secret_key, derived) != 0 || strcmp(derived, kp->public_key))
+        return rumor_errmsg_set(em, RUMOR_EAUTH,
+                                "%s: public-key does not belong to secret-key (the file is "
+                                "corrupt or was edited; generate a new one with rumor keygen)",
+                                path);
+    return 0;
+}
+
+int rumor_keys_load(const char *path, rumor_keypair_t *kp, rumor_errmsg_t *em)
+{
+    memset(kp, 0, sizeof *kp);
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return rumor_errmsg_set(em, RUMOR_EIO, "%s: not a regular file", path);
+    }
+    if (st.st_mode & 077) {
+        close(fd);
+        return rumor_errmsg_set(em, RUMOR_EAUTH,
+                                "%s: permissions %04o are too open; run chmod 600 %s", path,
+                                (unsigned)(st.st_mode & 07777), path);
+    }
+    if (st.st_size > S_FILE_MAX) {
+        close(fd);
+        return rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: %lld bytes is too large for a key file",
+                                path, (long long)st.st_size);
+    }
+    char text[S_FILE_MAX + 1];
+    size_t len = 0;
+    for (;;) {
+        const ssize_t r = read(fd, text + len, S_FILE_MAX - len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            const int e = errno;
+            close(fd);
+            sodium_memzero(text, len);
+            return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot read: %s", path, strerror(e));
+        }
+        if (r == 0 || (len += (size_t)r) == S_FILE_MAX) break;
+    }
+    close(fd);
+    int rc = 0;
+    if (memchr(text, '\0', len))
+        rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: not a text file", path);
+    text[len] = '\0';
+    if (rc == 0) rc = s_parse(text, path, kp, em);
+    sodium_memzero(text, sizeof text);
+    if (rc != 0) rumor_keys_wipe(kp);
+    return rc;
+}

@@ -1,0 +1,788 @@
+/* rumor — ZeroMQ sockets, CurveZMQ and the ZAP handler (see transport.h).
+ *
+ * The ZAP handler keeps one "domain" per secure transport of its context: the node's id (also
+ * the ROUTER's ZMQ_ZAP_DOMAIN, "rumor.node.<id>") and the binary public keys of its
+ * neighbours with their ids. ZeroMQ asks it about every CURVE handshake on any ROUTER of the
+ * context; it answers 200 with User-Id "<neighbour id>" when the client key is listed for that
+ * domain, 400 otherwise. The table is written by transports (new/destroy, any thread) and read
+ * by the handler thread, under one mutex; the counters it keeps are read the same way.
+ *
+ * Routing ids. DEALERs carry the node id as routing id (the sender's name where no handshake
+ * authenticates it: insecure mode and inproc). The ROUTER keeps ZeroMQ's default of refusing
+ * a second connection with a routing id already in use rather than handing the id over: a
+ * neighbour restarting after a crash is refused only until the dead connection is noticed
+ * (at once on the same host, within the heartbeat timeout otherwise), while handover would
+ * let one admitted neighbour repeatedly cut off another by copying its routing id.
+ *
+ * Workload: a handful of ZAP requests per connection; send and recv once per neighbour per
+ * round. Send and recv allocate nothing themselves (ZeroMQ allocates large message bodies).
+ */
+#include "rumor/transport.h"
+#include "rumor/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#define S_ZAP_ENDPOINT   "inproc://zeromq.zap.01"
+#define S_ZAP_MAX_FRAMES 8
+#define S_DOMAIN_MAX     32
+/* Room on top of max_frame for what ZeroMQ counts against ZMQ_MAXMSGSIZE but is not ours:
+ * the CURVE MESSAGE wrapping of each frame (command name, nonce, MAC, flags) and, since the
+ * limit also applies to handshake commands, an INITIATE with its metadata. */
+#define S_MAXMSG_SLACK  256
+#define S_MAXMSG_FLOOR  4096
+#define S_DEALER_MAXMSG 65536 /* ROUTERs never send: only handshake and heartbeat traffic */
+
+/* ---- ZAP handler ------------------------------------------------------------------------ */
+
+typedef struct {
+    char name[S_DOMAIN_MAX]; /* ZMQ_ZAP_DOMAIN of the node's ROUTER */
+    uint32_t node;
+    uint32_t n; /* admitted keys */
+    uint8_t (*keys)[32];
+    uint32_t *ids; /* ids[k] is the node holding keys[k] */
+    uint64_t admitted, refused;
+    char last_refused[RUMOR_KEY_Z85_LEN + 1];
+} s_domain_t;
+
+struct rumor_transport_auth {
+    void *ctx;        /* the context it serves */
+    void *zap;        /* REP bound to S_ZAP_ENDPOINT; used only by the thread once started */
+    void *ctl;        /* PAIR: destroy sends on it to stop the thread */
+    void *ctl_thread; /* the thread's end */
+    char ctl_endpoint[64];
+    pthread_t thread;
+    pthread_mutex_t mu; /* guards everything below */
+    s_domain_t **domains;
+    size_t n_domains, cap_domains;
+};
+
+static void s_domain_name(uint32_t node, char out[S_DOMAIN_MAX])
+{
+    snprintf(out, S_DOMAIN_MAX, "rumor.node.%u", (unsigned)node);
+}
+
+static int s_msg_is(zmq_msg_t *m, const char *s)
+{
+    const size_t n = strlen(s);
+    return zmq_msg_size(m) == n && memcmp(zmq_msg_data(m), s, n) == 0;
+}
+
+/* Decides one request; fills status ("200"/"400"/"500"), text and user id. */
+static void s_zap_decide(rumor_transport_auth_t *a, zmq_msg_t *f, int nf, const char **status,
+                         const char **text, char user[16])
+{
+    *status = "400";
+    *text = "not a listed neighbour";
+    user[0] = '\0';
+    if (nf < 6 || !s_msg_is(&f[0], "1.0")) {
+        *status = "500";
+        *text = "malformed ZAP request";
+        return;
+    }
+    const size_t dlen = zmq_msg_size(&f[2]);
+    if (s_msg_is(&f[5], "NULL") && dlen == 0) {
+        /* A plaintext socket of this context without a domain: an insecure transport, which
+         * has already restricted itself to local endpoints. */
+        *status = "200";
+        *text = "OK";
+        return;
+    }
+    if (!s_msg_is(&f[5], "CURVE") || nf < 7 || zmq_msg_size(&f[6]) != 32) {
+        *text = "unsupported mechanism";
+        return;
+    }
+    const uint8_t *key = zmq_msg_data(&f[6]);
+    char addr[64] = "";
+    const size_t alen = zmq_msg_size(&f[3]) < sizeof addr - 1 ? zmq_msg_size(&f[3]) : 0;
+    memcpy(addr, zmq_msg_data(&f[3]), alen);
+    addr[alen] = '\0';
+
+    pthread_mutex_lock(&a->mu);
+    s_domain_t *d = NULL;
+    for (size_t i = 0; i < a->n_domains && !d; i++) {
+        const size_t nl = strlen(a->domains[i]->name);
+        if (nl == dlen && memcmp(a->domains[i]->name, zmq_msg_data(&f[2]), nl) == 0)
+            d = a->domains[i];
+    }
+    if (d) {
+        for (uint32_t k = 0; k < d->n; k++) {
+            if (memcmp(d->keys[k], key, 32) == 0) {
+                *status = "200";
+                *text = "OK";
+                snprintf(user, 16, "%u", (unsigned)d->ids[k]);
+                d->admitted++;
+                break;
+            }
+        }
+        if (user[0] == '\0') {
+            char z85[RUMOR_KEY_Z85_LEN + 1];
+            zmq_z85_encode(z85, key, 32);
+            /* A refused client reconnects every few hundred ms: say it once per key. */
+            const int again = strcmp(z85, d->last_refused) == 0;
+            rumor_log(again ? RUMOR_LOG_DEBUG : RUMOR_LOG_WARN,
+                      "node %u: refused a CURVE client from %s: key %s is not one of its "
+                      "neighbours' in the topology",
+                      (unsigned)d->node, addr[0] ? addr : "?", z85);
+            memcpy(d->last_refused, z85, sizeof z85);
+            d->refused++;
+        }
+    } else {
+        *text = "unknown domain";
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* Receives one request (all its parts) and answers it. Returns -1 when the context is going
+ * away, 0 otherwise. */
+static int s_zap_serve(rumor_transport_auth_t *a)
+{
+    zmq_msg_t f[S_ZAP_MAX_FRAMES];
+    int nf = 0, more = 1, rc = 0;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, a->zap, 0) < 0) {
+            zmq_msg_close(&m);
+            if (errno == EINTR) continue;
+            rc = -1;
+            break;
+        }
+        more = zmq_msg_more(&m);
+        if (nf < S_ZAP_MAX_FRAMES)
+            f[nf++] = m; /* the zmq_msg_t is moved, not copied */
+        else
+            zmq_msg_close(&m);
+    }
+    if (rc == 0) {
+        const char *status, *text;
+        char user[16];
+        s_zap_decide(a, f, nf, &status, &text, user);
+        const char *req_id = nf > 1 ? zmq_msg_data(&f[1]) : "";
+        const size_t req_len = nf > 1 ? zmq_msg_size(&f[1]) : 0;
+        if (zmq_send(a->zap, "1.0", 3, ZMQ_SNDMORE) < 0 ||
+            zmq_send(a->zap, req_id, req_len, ZMQ_SNDMORE) < 0 ||
+            zmq_send(a->zap, status, 3, ZMQ_SNDMORE) < 0 ||
+            zmq_send(a->zap, text, strlen(text), ZMQ_SNDMORE) < 0 ||
+            zmq_send(a->zap, user, strlen(user), ZMQ_SNDMORE) < 0 || zmq_send(a->zap, "", 0, 0) < 0)
+            rc = errno == ETERM ? -1 : 0;
+    }
+    for (int i = 0; i < nf; i++) zmq_msg_close(&f[i]);
+    return rc;
+}
+
+static void *s_zap_main(void *arg)
+{
+    rumor_transport_auth_t *a = arg;
+    zmq_pollitem_t items[2] = {{a->zap, 0, ZMQ_POLLIN, 0}, {a->ctl_thread, 0, ZMQ_POLLIN, 0}};
+    for (;;) {
+        if (zmq_poll(items, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (items[1].revents & ZMQ_POLLIN) break;
+        if ((items[0].revents & ZMQ_POLLIN) && s_zap_serve(a) < 0) break;
+    }
+    /* Closing releases an inproc name only later, on ZeroMQ's reaper thread; unbinding
+     * releases it now, so a new handler can start on this context right away. */
+    zmq_unbind(a->zap, S_ZAP_ENDPOINT);
+    zmq_close(a->zap);
+    zmq_close(a->ctl_thread);
+    return NULL;
+}
+
+static void s_close_linger0(void *s)
+{
+    if (!s) return;
+    const int zero = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_close(s);
+}
+
+rumor_transport_auth_t *rumor_transport_auth_new(void *zctx, rumor_errmsg_t *em)
+{
+    rumor_transport_auth_t *a = calloc(1, sizeof *a);
+    if (!a) {
+        rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&a->mu, NULL);
+    a->ctx = zctx;
+    char *ctl_ep = a->ctl_endpoint;
+    snprintf(ctl_ep, sizeof a->ctl_endpoint, "inproc://rumor.zap.ctl.%p", (void *)a);
+    a->zap = zmq_socket(zctx, ZMQ_REP);
+    a->ctl = zmq_socket(zctx, ZMQ_PAIR);
+    a->ctl_thread = zmq_socket(zctx, ZMQ_PAIR);
+    const char *what = NULL;
+    int err = 0;
+    if (!a->zap || !a->ctl || !a->ctl_thread) {
+        what = "cannot create the ZAP handler's sockets";
+        err = errno;
+    } else if (zmq_bind(a->zap, S_ZAP_ENDPOINT) != 0) {
+        err = errno;
+        what = err == EADDRINUSE ? "this ZeroMQ context already has a ZAP handler (share one "
+                                   "rumor_transport_auth_t between its transports)"
+                                 : "cannot bind " S_ZAP_ENDPOINT;
+    } else if (zmq_bind(a->ctl, ctl_ep) != 0 || zmq_connect(a->ctl_thread, ctl_ep) != 0) {
+        err = errno;
+        what = "cannot set up the ZAP handler's control pipe";
+    } else if ((err = pthread_create(&a->thread, NULL, s_zap_main, a)) != 0) {
+        what = "cannot start the ZAP handler thread";
+    }
+    if (what) {
+        rumor_errmsg_set(em, RUMOR_EIO, "%s: %s", what, zmq_strerror(err));
+        s_close_linger0(a->zap);
+        s_close_linger0(a->ctl);
+        s_close_linger0(a->ctl_thread);
+        pthread_mutex_destroy(&a->mu);
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void rumor_transport_auth_destroy(rumor_transport_auth_t **a_p)
+{
+    if (!a_p || !*a_p) return;
+    rumor_transport_auth_t *a = *a_p;
+    *a_p = NULL;
+    RUMOR_ASSERT(a->n_domains == 0); /* every transport using it was destroyed first */
+    while (zmq_send(a->ctl, "", 0, 0) < 0 && errno == EINTR) {
+    }
+    pthread_join(a->thread, NULL);
+    zmq_unbind(a->ctl, a->ctl_endpoint);
+    s_close_linger0(a->ctl);
+    free(a->domains);
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+}
+
+static void s_domain_free(s_domain_t *d)
+{
+    if (!d) return;
+    free(d->keys);
+    free(d->ids);
+    free(d);
+}
+
+static int s_auth_register(rumor_transport_auth_t *a, uint32_t node,
+                           const rumor_transport_nbr_t *nbrs, uint32_t n, s_domain_t **out,
+                           rumor_errmsg_t *em)
+{
+    s_domain_t *d = calloc(1, sizeof *d);
+    if (d) {
+        d->keys = malloc((n ? n : 1) * sizeof *d->keys);
+        d->ids = malloc((n ? n : 1) * sizeof *d->ids);
+    }
+    if (!d || !d->keys || !d->ids) {
+        s_domain_free(d);
+        return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
+    }
+    s_domain_name(node, d->name);
+    d->node = node;
+    d->n = n;
+    for (uint32_t k = 0; k < n; k++) {
+        const uint8_t *ok = zmq_z85_decode(d->keys[k], nbrs[k].public_key);
+        RUMOR_ASSERT(ok); /* rumor_transport_new validated every key */
+        d->ids[k] = nbrs[k].id;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&a->mu);
+    for (size_t i = 0; i < a->n_domains; i++)
+        if (a->domains[i]->node == node)
+            rc = rumor_errmsg_set(em, RUMOR_EINVAL,
+                                  "node %u already has a transport in this ZeroMQ context",
+                                  (unsigned)node);
+    if (rc == 0 && a->n_domains == a->cap_domains) {
+        const size_t cap = a->cap_domains ? 2 * a->cap_domains : 8;
+        s_domain_t **p = realloc(a->domains, cap * sizeof *p);
+        if (!p)
+            rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
+        else {
+            a->domains = p;
+            a->cap_domains = cap;
+        }
+    }
+    if (rc == 0) a->domains[a->n_domains++] = d;
+    pthread_mutex_unlock(&a->mu);
+    if (rc != 0) {
+        s_domain_free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+static void s_auth_unregister(rumor_transport_auth_t *a, s_domain_t *d)
+{
+    pthread_mutex_lock(&a->mu);
+    for (size_t i = 0; i < a->n_domains; i++) {
+        if (a->domains[i] == d) {
+            a->domains[i] = a->domains[--a->n_domains];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    s_domain_free(d);
+}
+
+/* ---- endpoints -------------------------------------------------------------------------- */
+
+int rumor_transport_endpoint_is_local(const char *ep)
+{
+    if (!ep) return 0;
+    if (!strncmp(ep, "ipc://", 6)) return ep[6] != '\0';
+    if (!strncmp(ep, "inproc://", 9)) return ep[9] != '\0';
+    if (strncmp(ep, "tcp://", 6) != 0) return 0;
+    const char *host = ep + 6;
+    if (strchr(host, ';')) return 0; /* "source;destination" form: two addresses to vet */
+    const char *host_end, *port;
+    if (*host == '[') {
+        host++;
+        host_end = strchr(host, ']');
+        if (!host_end || host_end[1] != ':') return 0;
+        port = host_end + 2;
+    } else {
+        host_end = strrchr(host, ':');
+        if (!host_end) return 0;
+        port = host_end + 1;
+    }
+    if (*port == '\0' || (strcmp(port, "*") != 0 && strspn(port, "0123456789") != strlen(port)))
+        return 0;
+    char h[128];
+    const size_t hl = (size_t)(host_end - host);
+    if (hl == 0 || hl >= sizeof h) return 0;
+    memcpy(h, host, hl);
+    h[hl] = '\0';
+    if (!strcmp(h, "localhost")) return 1;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, h, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET6, h, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return 0;
+}
+
+/* ---- the transport ---------------------------------------------------------------------- */
+
+struct rumor_transport {
+    uint32_t self;
+    int insecure;
+    int inproc; /* bound to inproc://: no security mechanism runs, senders are routing ids */
+    size_t max_frame;
+    void *router;
+    uint32_t n_nbrs;
+    uint32_t *ids; /* (n_nbrs) neighbour ids, ascending */
+    void **dealer; /* (n_nbrs) dealer[k] is connected to ids[k] */
+    rumor_transport_auth_t *auth;
+    int owns_auth;
+    s_domain_t *domain; /* our entry in auth's table, NULL when insecure */
+    char endpoint[512];
+};
+
+static double s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+static int s_slot(const rumor_transport_t *t, uint32_t id)
+{
+    uint32_t lo = 0, hi = t->n_nbrs;
+    while (lo < hi) {
+        const uint32_t mid = lo + (hi - lo) / 2;
+        if (t->ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < t->n_nbrs && t->ids[lo] == id ? (int)lo : -1;
+}
+
+static int s_opt_int(void *s, int opt, int v)
+{
+    return zmq_setsockopt(s, opt, &v, sizeof v);
+}
+
+static int s_pick(int v, int dflt)
+{
+    return v > 0 ? v : dflt;
+}
+
+/* Options shared by the ROUTER and the DEALERs. */
+static int s_common_opts(void *s, const rumor_transport_cfg_t *cfg, const char *ep)
+{
+    int rc = 0;
+    rc |= s_opt_int(s, ZMQ_LINGER, s_pick(cfg->linger_ms, 200));
+    rc |= s_opt_int(s, ZMQ_HEARTBEAT_IVL, s_pick(cfg->heartbeat_ivl_ms, 1000));
+    rc |= s_opt_int(s, ZMQ_HEARTBEAT_TIMEOUT, s_pick(cfg->heartbeat_timeout_ms, 5000));
+    rc |= s_opt_int(s, ZMQ_HEARTBEAT_TTL, s_pick(cfg->heartbeat_timeout_ms, 5000));
+    rc |= s_opt_int(s, ZMQ_HANDSHAKE_IVL, s_pick(cfg->handshake_ms, 5000));
+    if (!strncmp(ep, "tcp://[", 7)) rc |= s_opt_int(s, ZMQ_IPV6, 1);
+    return rc;
+}
+
+static int s_validate(const rumor_transport_cfg_t *cfg, rumor_errmsg_t *em)
+{
+    const unsigned self = cfg->self;
+    if (!cfg->endpoint || !cfg->endpoint[0])
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "node %u: no endpoint to bind", self);
+    if (cfg->max_frame == 0 || cfg->max_frame > (size_t)INT64_MAX - S_MAXMSG_FLOOR)
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "node %u: invalid maximum frame size %zu", self,
+                                cfg->max_frame);
+    if (cfg->n_nbrs > 0 && !cfg->nbrs)
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "node %u: neighbour list missing", self);
+    for (uint32_t k = 0; k < cfg->n_nbrs; k++) {
+        const rumor_transport_nbr_t *nb = &cfg->nbrs[k];
+        if (nb->id == cfg->self)
+            return rumor_errmsg_set(em, RUMOR_EINVAL, "node %u: lists itself as a neighbour", self);
+        for (uint32_t l = 0; l < k; l++)
+            if (cfg->nbrs[l].id == nb->id)
+                return rumor_errmsg_set(em, RUMOR_EINVAL, "node %u: neighbour %u listed twice",
+                                        self, (unsigned)nb->id);
+        if (!nb->endpoint || !nb->endpoint[0])
+            return rumor_errmsg_set(em, RUMOR_EINVAL, "node %u: neighbour %u has no endpoint", self,
+                                    (unsigned)nb->id);
+        if (!cfg->insecure && !rumor_keys_is_z85(nb->public_key))
+            return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                    "node %u: neighbour %u has no valid public_key (40 Z85 "
+                                    "characters); generate keys with scripts/keygen-topology "
+                                    "or use --insecure on loopback",
+                                    self, (unsigned)nb->id);
+    }
+    if (cfg->insecure) {
+        /* Before any socket exists: nothing is bound or sent on a refused configuration. */
+        if (!rumor_transport_endpoint_is_local(cfg->endpoint))
+            return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                    "--insecure refused: node %u's endpoint %s is not loopback, "
+                                    "ipc or inproc (plaintext is only allowed on this host)",
+                                    self, cfg->endpoint);
+        for (uint32_t k = 0; k < cfg->n_nbrs; k++)
+            if (!rumor_transport_endpoint_is_local(cfg->nbrs[k].endpoint))
+                return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                        "--insecure refused: node %u's endpoint %s is not "
+                                        "loopback, ipc or inproc (plaintext is only allowed on "
+                                        "this host)",
+                                        (unsigned)cfg->nbrs[k].id, cfg->nbrs[k].endpoint);
+        return 0;
+    }
+    if (!zmq_has("curve"))
+        return rumor_errmsg_set(em, RUMOR_EIO,
+                                "node %u: libzmq was built without CURVE support; secure "
+                                "transport is impossible",
+                                self);
+    char pub[RUMOR_KEY_Z85_LEN + 1];
+    if (!cfg->keys || !rumor_keys_is_z85(cfg->keys->public_key) ||
+        rumor_keys_public_of(cfg->keys->secret_key, pub) != 0 ||
+        strcmp(pub, cfg->keys->public_key) != 0)
+        return rumor_errmsg_set(em, RUMOR_EAUTH, "node %u: no valid key pair (use --key FILE)",
+                                self);
+    return 0;
+}
+
+void rumor_transport_destroy(rumor_transport_t **t_p)
+{
+    if (!t_p || !*t_p) return;
+    rumor_transport_t *t = *t_p;
+    *t_p = NULL;
+    if (t->router) {
+        /* Releases the endpoint sooner than a bare close (at once for inproc). */
+        if (t->endpoint[0]) zmq_unbind(t->router, t->endpoint);
+        zmq_close(t->router);
+    }
+    for (uint32_t k = 0; k < t->n_nbrs; k++)
+        if (t->dealer && t->dealer[k]) zmq_close(t->dealer[k]);
+    if (t->domain) s_auth_unregister(t->auth, t->domain);
+    if (t->owns_auth) rumor_transport_auth_destroy(&t->auth);
+    free(t->ids);
+    free(t->dealer);
+    free(t);
+}
+
+static rumor_transport_t *s_fail(rumor_transport_t *t)
+{
+    /* Half-built sockets must not linger on a context that may be terminated next. */
+    if (t->router) s_opt_int(t->router, ZMQ_LINGER, 0);
+    for (uint32_t k = 0; k < t->n_nbrs; k++)
+        if (t->dealer && t->dealer[k]) s_opt_int(t->dealer[k], ZMQ_LINGER, 0);
+    rumor_transport_destroy(&t);
+    return NULL;
+}
+
+rumor_transport_t *rumor_transport_new(void *zctx, const rumor_transport_cfg_t *cfg,
+                                       rumor_errmsg_t *em)
+{
+    if (s_validate(cfg, em) != 0) return NULL;
+    const unsigned self = cfg->self;
+    rumor_transport_t *t = calloc(1, sizeof *t);
+    if (!t) {
+        rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
+        return NULL;
+    }
+    t->self = cfg->self;
+    t->insecure = cfg->insecure;
+    t->inproc = !strncmp(cfg->endpoint, "inproc://", 9);
+    t->max_frame = cfg->max_frame;
+    t->n_nbrs = cfg->n_nbrs;
+    t->ids = malloc((cfg->n_nbrs ? cfg->n_nbrs : 1) * sizeof *t->ids);
+    t->dealer = calloc(cfg->n_nbrs ? cfg->n_nbrs : 1, sizeof *t->dealer);
+    uint32_t *order = malloc((cfg->n_nbrs ? cfg->n_nbrs : 1) * sizeof *order);
+    if (!t->ids || !t->dealer || !order) {
+        free(order);
+        rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
+        return s_fail(t);
+    }
+    /* Neighbours sorted by id (insertion sort: degrees are small), for binary search. */
+    for (uint32_t k = 0; k < cfg->n_nbrs; k++) {
+        uint32_t j = k;
+        while (j > 0 && cfg->nbrs[order[j - 1]].id > cfg->nbrs[k].id) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = k;
+    }
+    for (uint32_t k = 0; k < cfg->n_nbrs; k++) t->ids[k] = cfg->nbrs[order[k]].id;
+
+    if (!cfg->insecure) {
+        t->auth = cfg->auth;
+        if (t->auth && t->auth->ctx != zctx) {
+            /* ZeroMQ would find no handler on zctx and admit every CURVE client. */
+            rumor_errmsg_set(em, RUMOR_EINVAL,
+                             "node %u: the ZAP handler given belongs to another ZeroMQ context",
+                             self);
+            t->auth = NULL;
+            free(order);
+            return s_fail(t);
+        }
+        if (!t->auth) {
+            t->auth = rumor_transport_auth_new(zctx, em);
+            if (!t->auth) {
+                free(order);
+                return s_fail(t);
+            }
+            t->owns_auth = 1;
+        }
+        if (s_auth_register(t->auth, cfg->self, cfg->nbrs, cfg->n_nbrs, &t->domain, em) != 0) {
+            free(order);
+            return s_fail(t);
+        }
+    }
+
+    /* The ROUTER: receive-only. */
+    t->router = zmq_socket(zctx, ZMQ_ROUTER);
+    int rc = t->router ? 0 : -1;
+    if (rc == 0) {
+        int64_t maxmsg = (int64_t)cfg->max_frame + S_MAXMSG_SLACK;
+        if (maxmsg < S_MAXMSG_FLOOR) maxmsg = S_MAXMSG_FLOOR;
+        rc |= s_common_opts(t->router, cfg, cfg->endpoint);
+        rc |= s_opt_int(t->router, ZMQ_RCVHWM, s_pick(cfg->rcvhwm, 1000));
+        rc |= zmq_setsockopt(t->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+        if (!cfg->insecure) {
+            rc |= s_opt_int(t->router, ZMQ_CURVE_SERVER, 1);
+            rc |= zmq_setsockopt(t->router, ZMQ_CURVE_SECRETKEY, cfg->keys->secret_key,
+                                 RUMOR_KEY_Z85_LEN + 1);
+            rc |=
+                zmq_setsockopt(t->router, ZMQ_ZAP_DOMAIN, t->domain->name, strlen(t->domain->name));
+        }
+    }
+    if (rc != 0) {
+        rumor_errmsg_set(em, RUMOR_EIO, "node %u: cannot set up the receiving socket: %s", self,
+                         zmq_strerror(errno));
+        free(order);
+        return s_fail(t);
+    }
+    if (zmq_bind(t->router, cfg->endpoint) != 0) {
+        rumor_errmsg_set(em, RUMOR_EIO, "node %u: cannot bind %s: %s", self, cfg->endpoint,
+                         zmq_strerror(errno));
+        free(order);
+        return s_fail(t);
+    }
+    size_t eplen = sizeof t->endpoint;
+    if (zmq_getsockopt(t->router, ZMQ_LAST_ENDPOINT, t->endpoint, &eplen) != 0)
+        snprintf(t->endpoint, sizeof t->endpoint, "%s", cfg->endpoint);
+
+    /* One DEALER per neighbour, identified by our id. */
+    const uint8_t rid[4] = {(uint8_t)cfg->self, (uint8_t)(cfg->self >> 8),
+                            (uint8_t)(cfg->self >> 16), (uint8_t)(cfg->self >> 24)};
+    for (uint32_t k = 0; k < cfg->n_nbrs; k++) {
+        const rumor_transport_nbr_t *nb = &cfg->nbrs[order[k]];
+        void *s = zmq_socket(zctx, ZMQ_DEALER);
+        t->dealer[k] = s;
+        rc = s ? 0 : -1;
+        if (rc == 0) {
+            const int64_t maxmsg = S_DEALER_MAXMSG;
+            rc |= s_common_opts(s, cfg, nb->endpoint);
+            rc |= zmq_setsockopt(s, ZMQ_ROUTING_ID, rid, sizeof rid);
+            rc |= s_opt_int(s, ZMQ_SNDHWM, s_pick(cfg->sndhwm, 64));
+            rc |= s_opt_int(s, ZMQ_RCVHWM, 1);
+            rc |= zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+            rc |= s_opt_int(s, ZMQ_IMMEDIATE, 1);
+            rc |= s_opt_int(s, ZMQ_RECONNECT_IVL, s_pick(cfg->reconnect_ivl_ms, 100));
+            rc |= s_opt_int(s, ZMQ_RECONNECT_IVL_MAX, s_pick(cfg->reconnect_ivl_max_ms, 1000));
+            if (!cfg->insecure) {
+                rc |= zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, nb->public_key, RUMOR_KEY_Z85_LEN + 1);
+                rc |= zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, cfg->keys->public_key,
+                                     RUMOR_KEY_Z85_LEN + 1);
+                rc |= zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, cfg->keys->secret_key,
+                                     RUMOR_KEY_Z85_LEN + 1);
+            }
+        }
+        if (rc != 0) {
+            rumor_errmsg_set(em, RUMOR_EIO, "node %u: cannot set up the socket to node %u: %s",
+                             self, (unsigned)nb->id, zmq_strerror(errno));
+            free(order);
+            return s_fail(t);
+        }
+        if (zmq_connect(s, nb->endpoint) != 0) {
+            rumor_errmsg_set(em, RUMOR_EIO, "node %u: cannot connect to node %u at %s: %s", self,
+                             (unsigned)nb->id, nb->endpoint, zmq_strerror(errno));
+            free(order);
+            return s_fail(t);
+        }
+    }
+    free(order);
+    return t;
+}
+
+int rumor_transport_send(rumor_transport_t *t, uint32_t to, const uint8_t *buf, size_t len,
+                         int timeout_ms)
+{
+    const int k = s_slot(t, to);
+    if (k < 0) return RUMOR_EINVAL;
+    if (len > t->max_frame) return RUMOR_ERANGE;
+    void *s = t->dealer[k];
+    const double deadline = s_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    for (;;) {
+        if (zmq_send(s, buf, len, ZMQ_DONTWAIT) >= 0) return 0;
+        if (errno == EINTR) return RUMOR_EINTR;
+        if (errno != EAGAIN) return RUMOR_EIO;
+        const double left = deadline - s_now_ms();
+        if (left <= 0) return RUMOR_ETIMEOUT;
+        zmq_pollitem_t it = {s, 0, ZMQ_POLLOUT, 0};
+        if (zmq_poll(&it, 1, (long)left + 1) < 0) return errno == EINTR ? RUMOR_EINTR : RUMOR_EIO;
+    }
+}
+
+int rumor_transport_ready(rumor_transport_t *t, uint32_t to)
+{
+    const int k = s_slot(t, to);
+    if (k < 0) return 0;
+    zmq_pollitem_t it = {t->dealer[k], 0, ZMQ_POLLOUT, 0};
+    return zmq_poll(&it, 1, 0) == 1 && (it.revents & ZMQ_POLLOUT);
+}
+
+/* The sender of a received body: the ZAP User-Id in secure mode, the routing id otherwise
+ * (insecure, or inproc, where ZeroMQ runs no handshake and only this process can connect).
+ * UINT32_MAX if there is none or it is malformed. */
+static uint32_t s_sender(const rumor_transport_t *t, zmq_msg_t *rid, zmq_msg_t *body)
+{
+    if (!t->insecure && !t->inproc) {
+        const char *uid = zmq_msg_gets(body, "User-Id");
+        if (!uid || !*uid || strspn(uid, "0123456789") != strlen(uid) || strlen(uid) > 10)
+            return UINT32_MAX;
+        const unsigned long v = strtoul(uid, NULL, 10);
+        return v >= UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+    }
+    if (zmq_msg_size(rid) != 4) return UINT32_MAX;
+    const uint8_t *p = zmq_msg_data(rid);
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+int rumor_transport_recv(rumor_transport_t *t, int timeout_ms, uint32_t *from, uint8_t *buf,
+                         size_t cap, size_t *len)
+{
+    *from = UINT32_MAX;
+    *len = 0;
+    const double deadline = s_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    zmq_msg_t rid, body;
+    zmq_msg_init(&rid);
+    for (;;) {
+        if (zmq_msg_recv(&rid, t->router, ZMQ_DONTWAIT) >= 0) break;
+        if (errno != EAGAIN) {
+            const int e = errno;
+            zmq_msg_close(&rid);
+            return e == EINTR ? RUMOR_EINTR : RUMOR_EIO;
+        }
+        long wait = -1;
+        if (timeout_ms >= 0) {
+            const double left = deadline - s_now_ms();
+            if (left <= 0) {
+                zmq_msg_close(&rid);
+                return RUMOR_ETIMEOUT;
+            }
+            wait = (long)left + 1;
+        }
+        zmq_pollitem_t it = {t->router, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, wait) < 0) {
+            zmq_msg_close(&rid);
+            return errno == EINTR ? RUMOR_EINTR : RUMOR_EIO;
+        }
+    }
+    if (!zmq_msg_more(&rid)) { /* ROUTER always prefixes a routing id; cannot happen */
+        zmq_msg_close(&rid);
+        return RUMOR_EFORMAT;
+    }
+    /* The remaining parts of a multi-part message are already queued: blocking reads return
+     * at once. */
+    zmq_msg_init(&body);
+    while (zmq_msg_recv(&body, t->router, 0) < 0) {
+        if (errno != EINTR) {
+            zmq_msg_close(&body);
+            zmq_msg_close(&rid);
+            return RUMOR_EIO;
+        }
+    }
+    int rc = 0;
+    *len = zmq_msg_size(&body);
+    *from = s_sender(t, &rid, &body);
+    if (zmq_msg_more(&body)) {
+        /* Our frames are single-part; drain and drop the rest of this one. */
+        zmq_msg_t extra;
+        zmq_msg_init(&extra);
+        int more = 1;
+        while (more) {
+            if (zmq_msg_recv(&extra, t->router, 0) < 0) {
+                if (errno == EINTR) continue;
+                break;
+            }
+            more = zmq_msg_more(&extra);
+        }
+        zmq_msg_close(&extra);
+        rc = RUMOR_EFORMAT;
+    } else if (*from == UINT32_MAX) {
+        rc = t->insecure ? RUMOR_EFORMAT : RUMOR_EAUTH;
+    } else if (s_slot(t, *from) < 0) {
+        rc = RUMOR_EAUTH;
+    } else if (*len > cap || *len > t->max_frame) {
+        rc = RUMOR_ERANGE;
+    } else if (*len > 0) {
+        memcpy(buf, zmq_msg_data(&body), *len);
+    }
+    zmq_msg_close(&body);
+    zmq_msg_close(&rid);
+    return rc;
+}
+
+const char *rumor_transport_endpoint(const rumor_transport_t *t)
+{
+    return t->endpoint;
+}
+
+void rumor_transport_auth_stats(const rumor_transport_t *t, rumor_transport_auth_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!t->domain) return;
+    pthread_mutex_lock(&t->auth->mu);
+    out->admitted = t->domain->admitted;
+    out->refused = t->domain->refused;
+    memcpy(out->last_refused, t->domain->last_refused, sizeof out->last_refused);
+    pthread_mutex_unlock(&t->auth->mu);
+}

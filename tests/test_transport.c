@@ -1,0 +1,755 @@
+/* Tests of transport over real sockets (loopback tcp, ipc in a temporary directory, inproc):
+ * neighbours exchange frames both ways under CurveZMQ and learn each other's authenticated
+ * id; unlisted keys, forged routing ids, wrong server keys, oversized and multi-part frames
+ * get nowhere; plaintext works on loopback and is refused anywhere else before any socket
+ * exists. Waits are bounded (a few hundred ms where nothing must happen, up to a few seconds
+ * where something must), so the suite is quick when things work and cannot hang. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "rumor/keys.h"
+#include "rumor/transport.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define MAXN      4
+#define MAX_FRAME 1024
+#define WAIT_MS   3000 /* for things that must happen */
+#define QUIET_MS  300  /* for things that must not */
+
+static char s_tmpdir[128];
+static int s_next_port;
+
+static int s_setup(void **state)
+{
+    (void)state;
+    snprintf(s_tmpdir, sizeof s_tmpdir, "/tmp/rumor-test-transport-XXXXXX");
+    if (!mkdtemp(s_tmpdir)) return -1;
+    /* Spread concurrent runs of this suite (several build directories) over the range. */
+    s_next_port = 29000 + (int)(getpid() % 400) * 16;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    (void)state;
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A loopback tcp port that is free right now. */
+static int s_port(void)
+{
+    for (int tries = 0; tries < 200; tries++) {
+        const int port = s_next_port++;
+        if (s_next_port >= 35500) s_next_port = 29000;
+        const int fd = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        const int ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+        close(fd);
+        if (ok) return port;
+    }
+    fail_msg("no free loopback port in 29000-35500");
+    return -1;
+}
+
+static void s_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- a small network of transports -------------------------------------------------------- */
+
+typedef struct {
+    uint32_t n;
+    int adj[MAXN][MAXN];
+    char ep[MAXN][160];
+    rumor_keypair_t kp[MAXN];
+    rumor_transport_t *t[MAXN];
+} s_net_t;
+
+static void s_net_init(s_net_t *net, uint32_t n, const char *scheme)
+{
+    memset(net, 0, sizeof *net);
+    net->n = n;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!strcmp(scheme, "tcp"))
+            snprintf(net->ep[i], sizeof net->ep[i], "tcp://127.0.0.1:%d", s_port());
+        else if (!strcmp(scheme, "ipc"))
+            snprintf(net->ep[i], sizeof net->ep[i], "ipc://%s/node%u", s_tmpdir, i);
+        else
+            snprintf(net->ep[i], sizeof net->ep[i], "inproc://rumor-test-%d-node%u", s_next_port++,
+                     i);
+        assert_int_equal(rumor_keys_generate(&net->kp[i], NULL), 0);
+    }
+}
+
+static void s_edge(s_net_t *net, uint32_t i, uint32_t j)
+{
+    net->adj[i][j] = net->adj[j][i] = 1;
+}
+
+/* Configuration of node i; nbrs must hold MAXN entries. */
+static rumor_transport_cfg_t s_cfg(const s_net_t *net, uint32_t i, rumor_transport_nbr_t *nbrs,
+                                   int insecure, rumor_transport_auth_t *auth)
+{
+    rumor_transport_cfg_t cfg = {.self = i,
+                                 .endpoint = net->ep[i],
+                                 .nbrs = nbrs,
+                                 .keys = insecure ? NULL : &net->kp[i],
+                                 .insecure = insecure,
+                                 .auth = auth,
+                                 .max_frame = MAX_FRAME};
+    for (uint32_t j = 0; j < net->n; j++) {
+        if (!net->adj[i][j]) continue;
+        nbrs[cfg.n_nbrs].id = j;
+        nbrs[cfg.n_nbrs].endpoint = net->ep[j];
+        nbrs[cfg.n_nbrs].public_key = net->kp[j].public_key;
+        cfg.n_nbrs++;
+    }
+    return cfg;
+}
+
+static void s_net_start(s_net_t *net, void **ctx, rumor_transport_auth_t *auth, int insecure)
+{
+    for (uint32_t i = 0; i < net->n; i++) {
+        rumor_transport_nbr_t nbrs[MAXN];
+        const rumor_transport_cfg_t cfg = s_cfg(net, i, nbrs, insecure, auth);
+        rumor_errmsg_t em = {{0}};
+        net->t[i] = rumor_transport_new(ctx[i], &cfg, &em);
+        if (!net->t[i]) fail_msg("node %u: %s", i, em.msg);
+    }
+}
+
+static void s_net_stop(s_net_t *net)
+{
+    for (uint32_t i = 0; i < net->n; i++) rumor_transport_destroy(&net->t[i]);
+}
+
+static size_t s_fill(uint8_t *buf, uint32_t from, uint32_t to, size_t len)
+{
+    for (size_t k = 0; k < len; k++) buf[k] = (uint8_t)(from * 31 + to * 7 + k);
+    return len;
+}
+
+/* Every node sends one frame to every neighbour, then every node receives one frame from
+ * each neighbour and checks the authenticated id and the content. */
+static void s_exchange(s_net_t *net, size_t len)
+{
+    uint8_t buf[MAX_FRAME];
+    for (uint32_t i = 0; i < net->n; i++)
+        for (uint32_t j = 0; j < net->n; j++)
+            if (net->adj[i][j]) {
+                s_fill(buf, i, j, len);
+                assert_int_equal(rumor_transport_send(net->t[i], j, buf, len, WAIT_MS), 0);
+            }
+    for (uint32_t j = 0; j < net->n; j++) {
+        int seen[MAXN] = {0}, deg = 0, got = 0;
+        for (uint32_t i = 0; i < net->n; i++) deg += net->adj[j][i];
+        while (got < deg) {
+            uint32_t from = 99;
+            size_t n = 0;
+            const int rc = rumor_transport_recv(net->t[j], WAIT_MS, &from, buf, sizeof buf, &n);
+            if (rc != 0)
+                fail_msg("node %u: recv: %s after %d of %d frames", j, rumor_strerror(rc), got,
+                         deg);
+            assert_true(from < net->n && net->adj[j][from]);
+            assert_int_equal(seen[from], 0);
+            seen[from] = 1;
+            assert_int_equal(n, len);
+            uint8_t want[MAX_FRAME];
+            s_fill(want, from, j, len);
+            assert_memory_equal(buf, want, len);
+            got++;
+        }
+    }
+}
+
+/* A DEALER that does not go through rumor_transport: a CURVE client with key pair kp (NULL:
+ * plaintext), expecting server key server_pub, with the given routing id (NULL: none). */
+static void *s_raw(void *ctx, const rumor_keypair_t *kp, const char *server_pub, const void *rid,
+                   size_t rid_len, const char *ep)
+{
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    assert_non_null(s);
+    const int zero = 0, timeo = WAIT_MS, ivl = 50;
+    assert_int_equal(zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero), 0);
+    assert_int_equal(zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeo, sizeof timeo), 0);
+    assert_int_equal(zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl), 0);
+    if (rid) assert_int_equal(zmq_setsockopt(s, ZMQ_ROUTING_ID, rid, rid_len), 0);
+    if (kp) {
+        assert_int_equal(zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_pub, 41), 0);
+        assert_int_equal(zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, kp->public_key, 41), 0);
+        assert_int_equal(zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, kp->secret_key, 41), 0);
+    }
+    assert_int_equal(zmq_connect(s, ep), 0);
+    return s;
+}
+
+/* Receives one frame within WAIT_MS, skipping nothing; returns recv's code. */
+static int s_recv(rumor_transport_t *t, uint32_t *from, uint8_t *buf, size_t cap, size_t *len)
+{
+    return rumor_transport_recv(t, WAIT_MS, from, buf, cap, len);
+}
+
+/* Waits (bounded) until t's ZAP handler has refused a client; fails if it never does. */
+static void s_wait_refused(const rumor_transport_t *t, rumor_transport_auth_stats_t *st)
+{
+    rumor_transport_auth_stats(t, st);
+    for (int i = 0; i < WAIT_MS / 10 && st->refused == 0; i++) {
+        s_sleep_ms(10);
+        rumor_transport_auth_stats(t, st);
+    }
+    assert_true(st->refused >= 1);
+}
+
+/* ---- tests -------------------------------------------------------------------------------- */
+
+static void test_two_nodes_tcp_curve(void **state)
+{
+    (void)state;
+    void *ctx = zmq_ctx_new();
+    s_net_t net;
+    s_net_init(&net, 2, "tcp");
+    s_edge(&net, 0, 1);
+    void *ctxs[2] = {ctx, ctx};
+    rumor_errmsg_t em = {{0}};
+    rumor_transport_auth_t *auth = rumor_transport_auth_new(ctx, &em);
+    assert_non_null(auth);
+    s_net_start(&net, ctxs, auth, 0);
+    assert_string_equal(rumor_transport_endpoint(net.t[0]), net.ep[0]);
+    s_exchange(&net, 100);
+    s_exchange(&net, MAX_FRAME); /* a frame of exactly max_frame passes, CURVE overhead and all */
+    s_exchange(&net, 0);         /* and an empty one */
+    assert_int_equal(rumor_transport_ready(net.t[0], 1), 1);
+    rumor_transport_auth_stats_t st;
+    rumor_transport_auth_stats(net.t[1], &st);
+    assert_true(st.admitted >= 1);
+    assert_int_equal(st.refused, 0);
+    s_net_stop(&net);
+    rumor_transport_auth_destroy(&auth);
+    zmq_ctx_term(ctx);
+}
+
+static void test_three_nodes_inproc_shared_auth(void **state)
+{
+    (void)state;
+    /* The simulator's layout: every peer in one context, one ZAP handler for all. */
+    void *ctx = zmq_ctx_new();
+    rumor_transport_auth_t *auth = rumor_transport_auth_new(ctx, NULL);
+    assert_non_null(auth);
+    s_net_t net;
+    s_net_init(&net, 3, "inproc");
+    s_edge(&net, 0, 1);
+    s_edge(&net, 1, 2);
+    s_edge(&net, 0, 2);
+    void *ctxs[3] = {ctx, ctx, ctx};
+    s_net_start(&net, ctxs, auth, 0);
+    for (int round = 0; round < 3; round++) s_exchange(&net, 40 + (size_t)round);
+    s_net_stop(&net);
+    /* The same over tcp, where every connection goes through the shared ZAP handler: each
+     * node admits exactly its two neighbours' keys. */
+    s_net_init(&net, 3, "tcp");
+    s_edge(&net, 0, 1);
+    s_edge(&net, 1, 2);
+    s_edge(&net, 0, 2);
+    s_net_start(&net, ctxs, auth, 0);
+    s_exchange(&net, 40);
+    for (uint32_t i = 0; i < 3; i++) {
+        rumor_transport_auth_stats_t st;
+        rumor_transport_auth_stats(net.t[i], &st);
+        assert_int_equal(st.admitted, 2);
+        assert_int_equal(st.refused, 0);
+    }
+    s_net_stop(&net);
+    rumor_transport_auth_destroy(&auth);
+    zmq_ctx_term(ctx);
+}
+
+static void test_three_nodes_ipc_own_contexts(void **state)
+{
+    (void)state;
+    /* The process-per-peer layout: one context each, each transport starts its own ZAP
+     * handler (cfg.auth = NULL). Line 0 - 1 - 2. */
+    void *ctxs[3] = {zmq_ctx_new(), zmq_ctx_new(), zmq_ctx_new()};
+    s_net_t net;
+    s_net_init(&net, 3, "ipc");
+    s_edge(&net, 0, 1);
+    s_edge(&net, 1, 2);
+    s_net_start(&net, ctxs, NULL, 0);
+    s_exchange(&net, 300);
+    s_exchange(&net, 1);
+    /* Not neighbours: refused locally. */
+    uint8_t b[4] = {0};
+    assert_int_equal(rumor_transport_send(net.t[0], 2, b, sizeof b, 0), RUMOR_EINVAL);
+    assert_int_equal(rumor_transport_send(net.t[0], 0, b, sizeof b, 0), RUMOR_EINVAL);
+    s_net_stop(&net);
+    for (int i = 0; i < 3; i++) zmq_ctx_term(ctxs[i]);
+}
+
+static void test_unlisted_key_cannot_deliver(void **state)
+{
+    (void)state;
+    void *ctx = zmq_ctx_new();
+    s_net_t net;
+    s_net_init(&net, 2, "tcp");
+    s_edge(&net, 0, 1);
+    void *ctxs[2] = {ctx, ctx};
+    rumor_transport_auth_t *auth = rumor_transport_auth_new(ctx, NULL);
+    s_net_start(&net, ctxs, auth, 0);
+    /* A stranger who knows node 0's public key and endpoint, and even claims to be node 1. */
+    rumor_keypair_t stranger;
+    assert_int_equal(rumor_keys_generate(&stranger, NULL), 0);
+    const uint8_t rid[4] = {1, 0, 0, 0};
+    void *raw = s_raw(ctx, &stranger, net.kp[0].public_key, rid, sizeof rid, net.ep[0]);
+    uint8_t frame[64];
+    s_fill(frame, 1, 0, sizeof frame);
+    assert_int_equal(zmq_send(raw, frame, sizeof frame, 0), (int)sizeof frame);
+    rumor_transport_auth_stats_t st;
+    s_wait_refused(net.t[0], &st);
+    assert_string_equal(st.last_refused, stranger.public_key);
+    uint32_t from;
+    size_t len;
+    uint8_t buf[MAX_FRAME];
+    assert_int_equal(rumor_transport_recv(net.t[0], QUIET_MS, &from, buf, sizeof buf, &len),
+                     RUMOR_ETIMEOUT);
+    /* The real neighbour still gets through. */
+    s_exchange(&net, 64);
+    zmq_close(raw);
+    s_net_stop(&net);
+    rumor_transport_auth_destroy(&auth);
+    zmq_ctx_term(ctx);
+}
+
+static void test_forged_routing_id_reports_authenticated_id(void **state)
+{
+    (void)state;
+    void *ctx = zmq_ctx_new();
+    s_net_t net;
+    s_net_init(&net, 3, "tcp");
+    s_edge(&net, 0, 1);
+    s_edge(&net, 0, 2);
+    /* Only node 0 runs a transport; nodes 1 and 2 are played by raw sockets that hold their
+     * keys but swap their routing ids. */
+    rumor_transport_nbr_t nbrs[MAXN];
+    const rumor_transport_cfg_t cfg = s_cfg(&net, 0, nbrs, 0, NULL);
+    rumor_errmsg_t em = {{0}};
+    net.t[0] = rumor_transport_new(ctx, &cfg, &em);
+    if (!net.t[0]) fail_msg("%s", em.msg);
+    const uint8_t rid_says_2[4] = {2, 0, 0, 0}, rid_says_1[4] = {1, 0, 0, 0};
+    void *as1 = s_raw(ctx, &net.kp[1], net.kp[0].public_key, rid_says_2, 4, net.ep[0]);
+    void *as2 = s_raw(ctx, &net.kp[2], net.kp[0].public_key, rid_says_1, 4, net.ep[0]);
+    assert_int_equal(zmq_send(as1, "from-1", 6, 0), 6);
+    assert_int_equal(zmq_send(as2, "from-2!", 7, 0), 7);
+    for (int k = 0; k < 2; k++) {
+        uint32_t from = 99;
+        size_t len = 0;
+        uint8_t buf[MAX_FRAME];
+        assert_int_equal(s_recv(net.t[0], &from, buf, sizeof buf, &len), 0);
+        /* The id comes from the key, whatever the routing id says. */
+        if (len == 6) {
+            assert_int_equal(from, 1);
+            assert_memory_equal(buf, "from-1", 6);
+        } else {
+            assert_int_equal(len, 7);
+            assert_int_equal(from, 2);
+            assert_memory_equal(buf, "from-2!", 7);
+        }
+    }
+    zmq_close(as1);
+    zmq_close(as2);
+    rumor_transport_destroy(&net.t[0]);
+    zmq_ctx_term(ctx);
+}
+
+static void test_wrong_key_in_topology(void **state)
+{
+    (void)state;
+    /* Node 0's topology has a wrong key for node 1. That key is both the server key node 0
+     * expects at node 1's endpoint and the client key node 0 admits as node 1, so nothing
+     * flows either way, and node 0's ZAP handler reports node 1's real key as refused. */
+    void *ctx = zmq_ctx_new();
+    s_net_t net;
+    s_net_init(&net, 2, "tcp");
+    s_edge(&net, 0, 1);
+    rumor_keypair_t other;
+    assert_int_equal(rumor_keys_generate(&other, NULL), 0);
+    rumor_transport_auth_t *auth = rumor_transport_auth_new(ctx, NULL);
+    rumor_transport_nbr_t n0[MAXN], n1[MAXN];
+    const rumor_transport_cfg_t c0 = s_cfg(&net, 0, n0, 0, auth);
+    const rumor_transport_cfg_t c1 = s_cfg(&net, 1, n1, 0, auth);
+    n0[0].public_key = other.public_key;
+    net.t[0] = rumor_transport_new(ctx, &c0, NULL);
+    net.t[1] = rumor_transport_new(ctx, &c1, NULL);
+    assert_true(net.t[0] && net.t[1]);
+    uint8_t b[16] = {1};
+    assert_int_equal(rumor_transport_send(net.t[0], 1, b, sizeof b, QUIET_MS), RUMOR_ETIMEOUT);
+    assert_int_equal(rumor_transport_ready(net.t[0], 1), 0);
+    assert_int_equal(rumor_transport_send(net.t[1], 0, b, sizeof b, QUIET_MS), RUMOR_ETIMEOUT);
+    rumor_transport_auth_stats_t st;
+    s_wait_refused(net.t[0], &st);
+    assert_string_equal(st.last_refused, net.kp[1].public_key);
+    uint32_t from;
+    size_t len;
+    uint8_t buf[64];
+    assert_int_equal(rumor_transport_recv(net.t[0], 0, &from, buf, sizeof buf, &len),
+                     RUMOR_ETIMEOUT);
+    assert_int_equal(rumor_transport_recv(net.t[1], 0, &from, buf, sizeof buf, &len),
+                     RUMOR_ETIMEOUT);
+    s_net_stop(&net);
+    rumor_transport_auth_destroy(&auth);
+    zmq_ctx_term(ctx);
+}
+
+static void test_impostor_server_gets_nothing(void **state)
+{
+    (void)state;
+    /* Someone else listens at node 1's endpoint with another key (and admits any client).
+     * Node 0's DEALER must not complete a handshake with it, so no frame reaches it. */
+    void *ctx = zmq_ctx_new(), *ctx_bad = zmq_ctx_new();
+    s_net_t net;
+    s_net_init(&net, 2, "tcp");
+    s_edge(&net, 0, 1);
+    rumor_keypair_t other;
+    assert_int_equal(rumor_keys_generate(&other, NULL), 0);
+    void *impostor = zmq_socket(ctx_bad, ZMQ_ROUTER);
+    const int one = 1, zero = 0;
+    assert_int_equal(zmq_setsockopt(impostor, ZMQ_LINGER, &zero, sizeof zero), 0);
+    assert_int_equal(zmq_setsockopt(impostor, ZMQ_CURVE_SERVER, &one, sizeof one), 0);
+    assert_int_equal(zmq_setsockopt(impostor, ZMQ_CURVE_SECRETKEY, other.secret_key, 41), 0);
+    assert_int_equal(zmq_bind(impostor, net.ep[1]), 0);
+    rumor_transport_nbr_t nbrs[MAXN];
+    const rumor_transport_cfg_t cfg = s_cfg(&net, 0, nbrs, 0, NULL);
+    net.t[0] = rumor_transport_new(ctx, &cfg, NULL);
+    assert_non_null(net.t[0]);
+    uint8_t b[16] = {1};
+    assert_int_equal(rumor_transport_send(net.t[0], 1, b, sizeof b, QUIET_MS), RUMOR_ETIMEOUT);
+    zmq_pollitem_t it = {impostor, 0, ZMQ_POLLIN, 0};
+    assert_int_equal(zmq_poll(&it, 1, 0), 0);
+    zmq_close(impostor);
+    rumor_transport_destroy(&net.t[0]);
+    zmq_ctx_term(ctx_bad);
+    zmq_ctx_term(ctx);
+}
+
+static void test_insecure_on_loopback_and_ipc(void **state)
+{
+    (void)state;
+    const char *schemes[] = {"tcp", "ipc", "inproc"};
+    for (int s = 0; s < 3; s++) {
+        void *ctx = zmq_ctx_new();
+        s_net_t net;
+        s_net_init(&net, 3, schemes[s]);
+        s_edge(&net, 0, 1);
+        s_edge(&net, 1, 2);
+        void *ctxs[3] = {ctx, ctx, ctx};
+        s_net_start(&net, ctxs, NULL, 1);
+        s_exchange(&net, 200);
+        rumor_transport_auth_stats_t st;
+        rumor_transport_auth_stats(net.t[1], &st);
+        assert_int_equal(st.admitted + st.refused, 0);
+        s_net_stop(&net);
+        zmq_ctx_term(ctx);
+    }
+    /* Plaintext senders are identified by routing id; one that is not a neighbour is dropped. */
+    void *ctx = zmq_ctx_new();
+    s_net_t net;
+    s_net_init(&net, 2, "tcp");
+    s_edge(&net, 0, 1);
+    void *ctxs[2] = {ctx, ctx};
+    s_net_start(&net, ctxs, NULL, 1);
+    const uint8_t rid7[4] = {7, 0, 0, 0};
+    void *raw = s_raw(ctx, NULL, NULL, rid7, 4, net.ep[0]);
+    assert_int_equal(zmq_send(raw, "hi", 2, 0), 2);
+    uint32_t from;
+    size_t len;
+    uint8_t buf[64];
+    assert_int_equal(s_recv(net.t[0], &from, buf, sizeof buf, &len), RUMOR_EAUTH);
+    assert_int_equal(from, 7);
+    zmq_close(raw);
+    s_net_stop(&net);
+    zmq_ctx_term(ctx);
+}
+
+static void test_endpoint_is_local(void **state)
+{
+    (void)state;
+    const char *yes[] = {"ipc:///tmp/rumor/node0", "inproc://node-3",
+                         "tcp://127.0.0.1:7400",   "tcp://127.8.9.10:1",
+                         "tcp://localhost:7400",   "tcp://[::1]:7400",
+                         "tcp://127.0.0.1:*",      "tcp://[::ffff:127.0.0.1]:9"};
+    const char *no[] = {"tcp://0.0.0.0:7400",
+                        "tcp://*:7400",
+                        "tcp://192.168.1.10:7400",
+                        "tcp://10.0.0.1:7400",
+                        "tcp://eth0:7400",
+                        "tcp://lo:7400",
+                        "tcp://127.0.0.1",
+                        "tcp://127.0.0.1:x",
+                        "tcp://[::]:7400",
+                        "tcp://[::1]7400",
+                        "tcp://128.0.0.1:7400",
+                        "tcp://[::ffff:10.0.0.1]:1",
+                        "tcp://10.0.0.1:5;127.0.0.1:5",
+                        "pgm://127.0.0.1;239.1.1.1:5555",
+                        "udp://127.0.0.1:5",
+                        "tcp://localhost.example.com:1",
+                        "ipc://",
+                        "inproc://",
+                        "",
+                        "tcp://:7400"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        if (!rumor_transport_endpoint_is_local(yes[i])) fail_msg("%s should be local", yes[i]);
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        if (rumor_transport_endpoint_is_local(no[i])) fail_msg("%s should not be local", no[i]);
+    assert_false(rumor_transport_endpoint_is_local(NULL));
+}
+
+static void test_insecure_refused_off_loopback(void **state)
+{
+    (void)state;
+    void *ctx = zmq_ctx_new();
+    s_net_t net;
+    s_net_init(&net, 2, "tcp");
+    s_edge(&net, 0, 1);
+    snprintf(net.ep[1], sizeof net.ep[1], "tcp://192.0.2.7:%d", 29999); /* TEST-NET-1 */
+    rumor_transport_nbr_t nbrs[MAXN];
+    rumor_transport_cfg_t cfg = s_cfg(&net, 0, nbrs, 1, NULL);
+    rumor_errmsg_t em = {{0}};
+    assert_null(rumor_transport_new(ctx, &cfg, &em));
+    assert_non_null(strstr(em.msg, "--insecure refused: node 1's endpoint tcp://192.0.2.7:29999 "
+                                   "is not loopback, ipc or inproc"));
+    /* The check ran before any socket existed: our own endpoint is still free. */
+    void *probe = zmq_socket(ctx, ZMQ_ROUTER);
+    assert_int_equal(zmq_bind(probe, net.ep[0]), 0);
+    zmq_close(probe);
+    /* Binding every interface, or a LAN address, in plaintext is refused too. */
+    cfg.endpoint = "tcp://*:29998";
+    cfg.n_nbrs = 0;
+    assert_null(rumor_transport_new(ctx, &cfg, &em));
+    assert_non_null(strstr(em.msg, "node 0's endpoint tcp://*:29998 is not loopback"));
+    cfg.endpoint = "tcp://192.0.2.8:29998";
+    assert_null(rumor_transport_new(ctx, &cfg, &em));
+    zmq_ctx_term(ctx);
+}
+
+static void test_oversized_frames_dropped(void **state)
+{
+    (void)state;
+    void *ctx = zmq_ctx_new();
+    s_net_t net;
+    s_net_init(&net, 2, "tcp");
+    s_edge(&net, 0, 1);
+    void *ctxs[2] = {ctx, ctx};
+    rumor_transport_auth_t *auth = rumor_transport_auth_new(ctx, NULL);
+    s_net_start(&net, ctxs, auth, 0);
+    static uint8_t big[200000];
+    uint8_t buf[MAX_FRAME];
+    uint32_t from;
+    size_t len;
+    /* The sender refuses to send a frame over the limit: the receiver would cut it. */
+    assert_int_equal(rumor_transport_send(net.t[1], 0, big, MAX_FRAME + 1, WAIT_MS), RUMOR_ERANGE);
+    /* A neighbour that ignores the limit: slightly over it is dropped by recv... */
+    void *raw = s_raw(ctx, &net.kp[1], net.kp[0].public_key, NULL, 0, net.ep[0]);
+    assert_int_equal(zmq_send(raw, big, MAX_FRAME + 76, 0), MAX_FRAME + 76);
+    static uint8_t roomy[4 * MAX_FRAME]; /* the limit holds whatever the caller's buffer */
+    assert_int_equal(s_recv(net.t[0], &from, roomy, sizeof roomy, &len), RUMOR_ERANGE);
+    assert_int_equal(from, 1);
+    assert_int_equal(len, MAX_FRAME + 76);
+    /* ...far over it never reaches us (ZeroMQ drops the connection; nothing is allocated)... */
+    assert_int_equal(zmq_send(raw, big, sizeof big, 0), (int)sizeof big);
+    assert_int_equal(rumor_transport_recv(net.t[0], QUIET_MS, &from, buf, sizeof buf, &len),
+                     RUMOR_ETIMEOUT);
+    /* ...and the neighbour's next sane frame arrives once it has reconnected. */
+    assert_int_equal(zmq_send(raw, "ok", 2, 0), 2);
+    assert_int_equal(s_recv(net.t[0], &from, buf, sizeof buf, &len), 0);
+    assert_int_equal(len, 2);
+    assert_int_equal(from, 1);
+    /* A frame within max_frame but larger than the caller's buffer is dropped too. */
+    s_fill(big, 1, 0, 100);
+    assert_int_equal(rumor_transport_send(net.t[1], 0, big, 100, WAIT_MS), 0);
+    assert_int_equal(s_recv(net.t[0], &from, buf, 99, &len), RUMOR_ERANGE);
+    assert_int_equal(len, 100);
+    zmq_close(raw);
+    s_net_stop(&net);
+    rumor_transport_auth_destroy(&auth);
+    zmq_ctx_term(ctx);
+}
+
+static void test_multipart_dropped(void **state)
+{
+    (void)state;
+    void *ctx = zmq_ctx_new();
+    s_net_t net;
+    s_net_init(&net, 2, "tcp");
+    s_edge(&net, 0, 1);
+    void *ctxs[2] = {ctx, ctx};
+    rumor_transport_auth_t *auth = rumor_transport_auth_new(ctx, NULL);
+    s_net_start(&net, ctxs, auth, 0);
+    void *raw = s_raw(ctx, &net.kp[1], net.kp[0].public_key, NULL, 0, net.ep[0]);
+    assert_int_equal(zmq_send(raw, "a", 1, ZMQ_SNDMORE), 1);
+    assert_int_equal(zmq_send(raw, "bb", 2, ZMQ_SNDMORE), 2);
+    assert_int_equal(zmq_send(raw, "ccc", 3, 0), 3);
+    assert_int_equal(zmq_send(raw, "next", 4, 0), 4);
+    uint32_t from;
+    size_t len;
+    uint8_t buf[64];
+    assert_int_equal(s_recv(net.t[0], &from, buf, sizeof buf, &len), RUMOR_EFORMAT);
+    assert_int_equal(from, 1);
+    /* All parts were consumed: the next frame is the next message, intact. */
+    assert_int_equal(s_recv(net.t[0], &from, buf, sizeof buf, &len), 0);
+    assert_int_equal(len, 4);
+    assert_memory_equal(buf, "next", 4);
+    zmq_close(raw);
+    s_net_stop(&net);
+    rumor_transport_auth_destroy(&auth);
+    zmq_ctx_term(ctx);
+}
+
+static void test_send_to_absent_neighbour_times_out(void **state)
+{
+    (void)state;
+    void *ctx = zmq_ctx_new();
+    s_net_t net;
+    s_net_init(&net, 2, "tcp");
+    s_edge(&net, 0, 1);
+    rumor_transport_nbr_t nbrs[MAXN];
+    const rumor_transport_cfg_t cfg = s_cfg(&net, 0, nbrs, 0, NULL);
+    net.t[0] = rumor_transport_new(ctx, &cfg, NULL); /* node 1 never starts */
+    assert_non_null(net.t[0]);
+    uint8_t b[8] = {0};
+    assert_int_equal(rumor_transport_ready(net.t[0], 1), 0);
+    assert_int_equal(rumor_transport_send(net.t[0], 1, b, sizeof b, 0), RUMOR_ETIMEOUT);
+    assert_int_equal(rumor_transport_send(net.t[0], 1, b, sizeof b, QUIET_MS), RUMOR_ETIMEOUT);
+    uint32_t from;
+    size_t len;
+    assert_int_equal(rumor_transport_recv(net.t[0], 0, &from, b, sizeof b, &len), RUMOR_ETIMEOUT);
+    /* Node 1 starting late is fine: frames flow once it is up. */
+    rumor_transport_nbr_t nbrs1[MAXN];
+    const rumor_transport_cfg_t cfg1 = s_cfg(&net, 1, nbrs1, 0, NULL);
+    void *ctx1 = zmq_ctx_new();
+    net.t[1] = rumor_transport_new(ctx1, &cfg1, NULL);
+    assert_non_null(net.t[1]);
+    s_exchange(&net, 8);
+    s_net_stop(&net);
+    zmq_ctx_term(ctx);
+    zmq_ctx_term(ctx1);
+}
+
+static void test_bad_configurations_refused(void **state)
+{
+    (void)state;
+    void *ctx = zmq_ctx_new();
+    s_net_t net;
+    s_net_init(&net, 3, "tcp");
+    s_edge(&net, 0, 1);
+    s_edge(&net, 0, 2);
+    rumor_transport_nbr_t nbrs[MAXN];
+    rumor_errmsg_t em = {{0}};
+
+    rumor_transport_cfg_t cfg = s_cfg(&net, 0, nbrs, 0, NULL);
+    cfg.keys = NULL;
+    assert_null(rumor_transport_new(ctx, &cfg, &em));
+    assert_non_null(strstr(em.msg, "node 0: no valid key pair"));
+
+    rumor_keypair_t mixed = net.kp[0];
+    memcpy(mixed.public_key, net.kp[1].public_key, sizeof mixed.public_key);
+    cfg = s_cfg(&net, 0, nbrs, 0, NULL);
+    cfg.keys = &mixed;
+    assert_null(rumor_transport_new(ctx, &cfg, &em));
+    assert_non_null(strstr(em.msg, "no valid key pair"));
+
+    cfg = s_cfg(&net, 0, nbrs, 0, NULL);
+    nbrs[1].public_key = "not a key";
+    assert_null(rumor_transport_new(ctx, &cfg, &em));
+    assert_non_null(strstr(em.msg, "neighbour 2 has no valid public_key"));
+
+    cfg = s_cfg(&net, 0, nbrs, 0, NULL);
+    nbrs[1].id = 1;
+    assert_null(rumor_transport_new(ctx, &cfg, &em));
+    assert_non_null(strstr(em.msg, "neighbour 1 listed twice"));
+
+    cfg = s_cfg(&net, 0, nbrs, 0, NULL);
+    nbrs[1].id = 0;
+    assert_null(rumor_transport_new(ctx, &cfg, &em));
+    assert_non_null(strstr(em.msg, "lists itself"));
+
+    cfg = s_cfg(&net, 0, nbrs, 0, NULL);
+    cfg.max_frame = 0;
+    assert_null(rumor_transport_new(ctx, &cfg, &em));
+    assert_non_null(strstr(em.msg, "maximum frame size"));
+
+    /* An endpoint in use. */
+    cfg = s_cfg(&net, 0, nbrs, 0, NULL);
+    rumor_transport_t *t = rumor_transport_new(ctx, &cfg, &em);
+    assert_non_null(t);
+    rumor_transport_nbr_t nbrs1[MAXN];
+    rumor_transport_cfg_t cfg1 = s_cfg(&net, 1, nbrs1, 1, NULL);
+    cfg1.endpoint = net.ep[0];
+    assert_null(rumor_transport_new(ctx, &cfg1, &em));
+    assert_non_null(strstr(em.msg, "node 1: cannot bind"));
+    /* A second transport starting its own ZAP handler on the same context. */
+    cfg1 = s_cfg(&net, 1, nbrs1, 0, NULL);
+    assert_null(rumor_transport_new(ctx, &cfg1, &em));
+    assert_non_null(strstr(em.msg, "already has a ZAP handler"));
+    rumor_transport_destroy(&t);
+    rumor_transport_destroy(&t); /* NULL-safe */
+    /* Two transports for one node in one context (fresh endpoints: a closed tcp listener
+     * is released asynchronously). */
+    s_net_init(&net, 3, "tcp");
+    s_edge(&net, 0, 1);
+    s_edge(&net, 0, 2);
+    rumor_transport_auth_t *auth = rumor_transport_auth_new(ctx, NULL);
+    assert_non_null(auth);
+    cfg = s_cfg(&net, 0, nbrs, 0, auth);
+    t = rumor_transport_new(ctx, &cfg, &em);
+    assert_non_null(t);
+    cfg.endpoint = net.ep[2];
+    assert_null(rumor_transport_new(ctx, &cfg, &em));
+    assert_non_null(strstr(em.msg, "node 0 already has a transport"));
+    rumor_transport_destroy(&t);
+    /* A handler serving another context would leave this one unguarded. */
+    void *ctx2 = zmq_ctx_new();
+    cfg = s_cfg(&net, 1, nbrs, 0, auth);
+    assert_null(rumor_transport_new(ctx2, &cfg, &em));
+    assert_non_null(strstr(em.msg, "belongs to another ZeroMQ context"));
+    zmq_ctx_term(ctx2);
+    rumor_transport_auth_destroy(&auth);
+    zmq_ctx_term(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_two_nodes_tcp_curve),
+        cmocka_unit_test(test_three_nodes_inproc_shared_auth),
+        cmocka_unit_test(test_three_nodes_ipc_own_contexts),
+        cmocka_unit_test(test_unlisted_key_cannot_deliver),
+        cmocka_unit_test(test_forged_routing_id_reports_authenticated_id),
+        cmocka_unit_test(test_wrong_key_in_topology),
+        cmocka_unit_test(test_impostor_server_gets_nothing),
+        cmocka_unit_test(test_insecure_on_loopback_and_ipc),
+        cmocka_unit_test(test_endpoint_is_local),
+        cmocka_unit_test(test_insecure_refused_off_loopback),
+        cmocka_unit_test(test_oversized_frames_dropped),
+        cmocka_unit_test(test_multipart_dropped),
+        cmocka_unit_test(test_send_to_absent_neighbour_times_out),
+        cmocka_unit_test(test_bad_configurations_refused),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}
