@@ -70,7 +70,7 @@ typedef struct {
     uint64_t recv_seq; /* sequence number of its next DIFF */
     uint32_t round;    /* its latest known round */
     int64_t got;       /* last round whose DIFF from it was absorbed (-1: none) */
-    double last_heard, last_hello;
+    double last_heard, last_hello, last_resync;
     uint8_t *early; /* sync: one DIFF frame of the next round */
     size_t early_len;
     uint64_t bytes_sent, bytes_recv;
@@ -222,10 +222,7 @@ static void s_on_hello(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, co
     s->hello = 1;
     s->session = h->seq;
     s->refused = 0;
-    if (s->bye) {
-        s->bye = 0;
-        RUMOR_ASSERT(rumor_gossip_set_up(rumor_peer_gossip(n->peer), s->id, 1) == 0);
-    }
+    s->bye = 0;
     s->round = theirs.resume_round;
     /* The other side repeats its HELLO until it has ours; repeats of a session we already
      * answered need nothing more. */
@@ -255,9 +252,24 @@ static void s_on_state(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, co
     if (s->got < (int64_t)round - 1) s->got = (int64_t)round - 1;
 }
 
+/* A neighbour whose STATE we await is asked again every half second: the first request or
+ * answer may have been sent before its connection was up. */
+static void s_request_states(s_node_t *n)
+{
+    const double now = s_now();
+    for (uint32_t k = 0; k < n->deg; k++) {
+        s_nbr_t *s = &n->nb[k];
+        if (s->hello && !s->synced && !s->bye && now - s->last_resync > 0.5) {
+            s->last_resync = now;
+            s_send(n, s, RUMOR_WIRE_RESYNC, rumor_peer_round(n->peer), NULL, 0, 0);
+        }
+    }
+}
+
 /* Receives and handles frames for up to timeout_ms; returns after the first frame. */
 static void s_pump(s_node_t *n, int timeout_ms)
 {
+    s_request_states(n);
     uint32_t from;
     size_t len;
     const int rc = rumor_transport_recv(n->tr, timeout_ms, &from, n->in, n->frame_cap, &len);
@@ -305,9 +317,9 @@ static void s_pump(s_node_t *n, int timeout_ms)
     case RUMOR_WIRE_HEARTBEAT:
         break;
     case RUMOR_WIRE_BYE:
-        /* Finished or leaving: mix without it until it says HELLO again. */
+        /* It sent its last DIFF: stop waiting for it, but keep its final public copy in the
+         * mix (dropping it would change the last rounds of a synchronous run). */
         s->bye = 1;
-        RUMOR_ASSERT(rumor_gossip_set_up(rumor_peer_gossip(n->peer), s->id, 0) == 0);
         break;
     }
 }
@@ -384,6 +396,9 @@ static int s_round_complete(const s_node_t *n, uint32_t t)
     for (uint32_t k = 0; k < n->deg; k++) {
         const s_nbr_t *s = &n->nb[k];
         if (s->bye || s->down || s->refused) continue;
+        /* A neighbour more than a round ahead (it resumed from a later checkpoint) will
+         * never send round t; we catch up to it after this round. */
+        if (s->round > t + 1) continue;
         if (s->got < (int64_t)t) return 0;
     }
     return 1;
@@ -665,10 +680,11 @@ static void s_linger(s_node_t *n)
     }
 }
 
-/* In deadline mode a restarted peer joins its neighbours' round rather than replaying. */
+/* A peer behind its neighbours (restarted from an older checkpoint than theirs) joins their
+ * round rather than replaying; in a synchronous run this ends bit-exactness, as any restart
+ * does. */
 static void s_catch_up(s_node_t *n)
 {
-    if (!n->sc.deadline) return;
     uint32_t r = rumor_peer_round(n->peer);
     for (uint32_t k = 0; k < n->deg; k++)
         if (n->nb[k].round > r) r = n->nb[k].round;
@@ -712,6 +728,10 @@ static int s_run(s_node_t *n, rumor_errmsg_t *em)
         }
         if (rc) return rc;
         rumor_peer_finish(n->peer);
+        /* Sync: neighbours are never ahead of a finished round unless they resumed from a
+         * later checkpoint. Deadline mode is allowed to drift; it catches up only at the
+         * handshake. */
+        if (!n->sc.deadline) s_catch_up(n);
         const uint32_t done = t + 1;
         if (done % n->sc.eval_every == 0 || done == n->sc.rounds || s_stop) {
             const double loss = st->loss_count ? st->loss_sum / st->loss_count : 0.0;

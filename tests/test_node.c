@@ -1,0 +1,434 @@
+/* Tests of node: real `rumor peer` processes on tcp loopback with CurveZMQ.
+ *   - a synchronous run is bit-identical to `rumor sim` with the same scenario and seed;
+ *   - an admitted neighbour's garbage, truncated, forged, replayed and oversized frames, and a
+ *     stranger's frames, are dropped and counted while training ends bit-identical;
+ *   - in deadline mode a peer killed with SIGKILL and restarted from its checkpoint rejoins,
+ *     and the run ends within a point of the fault-free accuracy.
+ * Ports come from a per-process range so parallel test runs do not collide.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "rumor/keys.h"
+#include "rumor/topology.h"
+#include "rumor/wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+static const char *s_bin;
+static char s_dir[128];
+
+static void s_path(char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "%s/%s", s_dir, name);
+}
+
+/* Starts argv with stdout and stderr into log; returns the pid. */
+static pid_t s_spawn(char *const argv[], const char *log)
+{
+    const pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        const int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Waits for pid up to timeout_s; kills it on timeout. Returns the exit status or -1. */
+static int s_wait(pid_t pid, int timeout_s)
+{
+    for (int i = 0; i < timeout_s * 20; i++) {
+        int st;
+        const pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        usleep(50000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+static int s_run(const char *cmd)
+{
+    return system(cmd);
+}
+
+static void s_dump(const char *log)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "tail -n 20 %s >&2", log);
+    (void)!system(cmd);
+}
+
+static void s_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int s_files_equal(const char *a, const char *b)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cmp -s %s %s", a, b);
+    return system(cmd) == 0;
+}
+
+/* A topology of kind/n on loopback ports, keys for every node, and a scenario; returns the
+ * keyed topology path in topo. */
+static void s_prepare(const char *kind, uint32_t n, const char *scenario_json, char *topo,
+                      size_t cap)
+{
+    char plain[256], cmd[1024], keys[256], sc[256];
+    const unsigned port = 30000 + (unsigned)(getpid() % 400) * 50;
+    s_path(plain, sizeof plain, "plain.json");
+    s_path(keys, sizeof keys, "keys");
+    s_path(topo, cap, "topology.json");
+    s_path(sc, sizeof sc, "scenario.json");
+    snprintf(cmd, sizeof cmd,
+             "rm -rf %s/keys %s/ckpt* %s/peer* && %s topo gen %s --n %u --port-base %u -o %s "
+             ">/dev/null 2>&1",
+             s_dir, s_dir, s_dir, s_bin, kind, n, port, plain);
+    assert_int_equal(s_run(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s keygen --topology %s --dir %s -o %s --force >/dev/null 2>&1",
+             s_bin, plain, keys, topo);
+    assert_int_equal(s_run(cmd), 0);
+    s_write(sc, scenario_json);
+}
+
+/* Starts every node; extra arguments go to each peer. */
+static void s_start(uint32_t n, pid_t *pids, const char *topo, const char *extra)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        char id[16], key[256], metrics[256], model[256], log[256], sc[256], ckpt[256];
+        snprintf(id, sizeof id, "%u", i);
+        snprintf(key, sizeof key, "%s/keys/node%u.key", s_dir, i);
+        snprintf(metrics, sizeof metrics, "%s/peer%u.jsonl", s_dir, i);
+        snprintf(model, sizeof model, "%s/peer%u.model", s_dir, i);
+        snprintf(log, sizeof log, "%s/peer%u.log", s_dir, i);
+        snprintf(ckpt, sizeof ckpt, "%s/ckpt", s_dir);
+        s_path(sc, sizeof sc, "scenario.json");
+        char *argv[24] = {(char *)s_bin, "peer", "--config", sc,  "--topology", (char *)topo,
+                          "--id",        id,     "--key",    key, "--metrics",  metrics,
+                          "--model-out", model,  "--wait",   "60"};
+        int a = 16;
+        if (extra) {
+            argv[a++] = "--checkpoint";
+            argv[a++] = ckpt;
+            argv[a++] = "--checkpoint-every";
+            argv[a++] = (char *)extra;
+        }
+        argv[a] = NULL;
+        pids[i] = s_spawn(argv, log);
+    }
+}
+
+static void s_wait_all(uint32_t n, pid_t *pids)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        const int rc = s_wait(pids[i], 120);
+        if (rc != 0) {
+            char log[256];
+            snprintf(log, sizeof log, "%s/peer%u.log", s_dir, i);
+            s_dump(log);
+            fail_msg("peer %u exited with %d", i, rc);
+        }
+    }
+}
+
+/* Concatenates peer models in id order and compares them with `rumor sim --models`. */
+static void s_assert_matches_sim(uint32_t n)
+{
+    char cmd[2048], all[256], sim[256], sc[256];
+    s_path(all, sizeof all, "peers.bin");
+    s_path(sim, sizeof sim, "sim.bin");
+    s_path(sc, sizeof sc, "scenario.json");
+    int at = snprintf(cmd, sizeof cmd, "cat");
+    for (uint32_t i = 0; i < n; i++)
+        at += snprintf(cmd + at, sizeof cmd - at, " %s/peer%u.model", s_dir, i);
+    snprintf(cmd + at, sizeof cmd - at, " > %s", all);
+    assert_int_equal(s_run(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s sim %s --models %s --quiet >/dev/null", s_bin, sc, sim);
+    assert_int_equal(s_run(cmd), 0);
+    assert_true(s_files_equal(all, sim));
+}
+
+static const char *s_sync_scenario =
+    "{\"name\": \"node-test\", \"topology\": \"plain.json\","
+    " \"data\": {\"name\": \"synthetic\", \"n\": 4000, \"test_n\": 1000, \"dim\": 20,"
+    " \"classes\": 4, \"sep\": 4.0},"
+    " \"algorithm\": {\"name\": \"malcom\", \"lr\": 0.1, \"gamma\": 0.5, \"lambda\": 0.001,"
+    " \"batch\": 16, \"rounds\": %u}, \"compressor\": \"dither:8\", \"codec\": \"auto\","
+    " \"seed\": 5, \"eval_every\": 50}";
+
+static void test_eight_peers_match_simulator(void **state)
+{
+    (void)state;
+    char topo[256], json[1024];
+    snprintf(json, sizeof json, s_sync_scenario, 150u);
+    s_prepare("ring", 8, json, topo, sizeof topo);
+    pid_t pids[8];
+    s_start(8, pids, topo, NULL);
+    s_wait_all(8, pids);
+    s_assert_matches_sim(8);
+}
+
+/* ---- hostile input ------------------------------------------------------------------------ */
+
+static void *s_dealer(void *ctx, const rumor_keypair_t *kp, const char *server_pub,
+                      const char *endpoint, const char *routing_id)
+{
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    const int linger = 0, timeout = 200;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
+    zmq_setsockopt(s, ZMQ_ROUTING_ID, routing_id, strlen(routing_id));
+    zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_pub, 40);
+    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, kp->public_key, 40);
+    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, kp->secret_key, 40);
+    assert_int_equal(zmq_connect(s, endpoint), 0);
+    return s;
+}
+
+static void s_frame(uint8_t *buf, size_t *len, uint8_t type, uint32_t sender, uint64_t seq,
+                    size_t payload)
+{
+    rumor_wire_header_t h = {
+        .type = type, .sender = sender, .round = 0, .seq = seq, .len = (uint32_t)payload};
+    memset(buf + RUMOR_WIRE_HEADER_BYTES, 0xA5, payload);
+    assert_int_equal(rumor_wire_encode_frame(&h, buf + RUMOR_WIRE_HEADER_BYTES, payload, buf,
+                                             RUMOR_WIRE_HEADER_BYTES + payload, len),
+                     0);
+}
+
+static long s_metric(uint32_t peer, const char *key)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "tail -n 1 %s/peer%u.jsonl | jq '.dropped[\"%s\"]'", s_dir, peer,
+             key);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    long v = -1;
+    if (fscanf(p, "%ld", &v) != 1) v = -1;
+    pclose(p);
+    return v;
+}
+
+static void test_hostile_frames_are_dropped(void **state)
+{
+    (void)state;
+    char topo_path[256], json[1024];
+    snprintf(json, sizeof json, s_sync_scenario, 20000u);
+    s_prepare("ring", 4, json, topo_path, sizeof topo_path);
+    rumor_topology_t *topo = NULL;
+    assert_int_equal(rumor_topology_load(topo_path, &topo, NULL), 0);
+    rumor_keypair_t n3, stranger;
+    char key[256];
+    snprintf(key, sizeof key, "%s/keys/node3.key", s_dir);
+    assert_int_equal(rumor_keys_load(key, &n3, NULL), 0);
+    assert_int_equal(rumor_keys_generate(&stranger, NULL), 0);
+
+    pid_t pids[4];
+    s_start(4, pids, topo_path, NULL);
+    void *ctx = zmq_ctx_new();
+    /* Node 3 is node 0's neighbour: its key is admitted. The stranger's is not. */
+    void *evil = s_dealer(ctx, &n3, topo->nodes[0].public_key, topo->nodes[0].endpoint, "evil");
+    void *alien = s_dealer(ctx, &stranger, topo->nodes[0].public_key, topo->nodes[0].endpoint, "x");
+    static uint8_t buf[1 << 16];
+    size_t len;
+    usleep(300000);
+    for (int rep = 0; rep < 5; rep++) {
+        for (int k = 0; k < 64; k++) buf[k] = (uint8_t)(k * 31 + rep);
+        zmq_send(evil, buf, 64, 0); /* garbage: bad magic */
+        s_frame(buf, &len, RUMOR_WIRE_DIFF, 3, 0, 40);
+        zmq_send(evil, buf, len - 7, 0); /* truncated: bad length */
+        s_frame(buf, &len, RUMOR_WIRE_HEARTBEAT, 1, 0, 0);
+        zmq_send(evil, buf, len, 0); /* claims to be node 1: impostor */
+        s_frame(buf, &len, RUMOR_WIRE_DIFF, 3, 0, 40);
+        zmq_send(evil, buf, len, 0); /* seq 0 again: replay (or undecodable) */
+        buf[4] = 99;
+        zmq_send(evil, buf, len, 0); /* unknown version */
+        s_frame(buf, &len, RUMOR_WIRE_HEARTBEAT, 3, 0, 0);
+        zmq_send(alien, buf, len, 0); /* a key that is not listed */
+        usleep(100000);
+    }
+    /* Last: more than the largest frame a run of this size can need. */
+    s_frame(buf, &len, RUMOR_WIRE_DIFF, 3, 1, sizeof buf - RUMOR_WIRE_HEADER_BYTES);
+    zmq_send(evil, buf, len, 0);
+    zmq_close(evil);
+    zmq_close(alien);
+    zmq_ctx_term(ctx);
+    s_wait_all(4, pids);
+    assert_true(s_metric(0, "bad magic") >= 5);
+    assert_true(s_metric(0, "bad length") + s_metric(0, "bad magic") >= 10);
+    assert_true(s_metric(0, "impostor") >= 5);
+    assert_true(s_metric(0, "replay") + s_metric(0, "undecodable") >= 5);
+    assert_true(s_metric(0, "bad version") >= 5);
+    s_assert_matches_sim(4);
+    rumor_topology_destroy(&topo);
+}
+
+/* ---- crash and restart -------------------------------------------------------------------- */
+
+static uint32_t s_last_round(uint32_t peer)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "tail -n 1 %s/peer%u.jsonl 2>/dev/null | jq .round 2>/dev/null",
+             s_dir, peer);
+    FILE *p = popen(cmd, "r");
+    unsigned v = 0;
+    if (!p || fscanf(p, "%u", &v) != 1) v = 0;
+    if (p) pclose(p);
+    return v;
+}
+
+static double s_final_acc(uint32_t peer)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "tail -n 1 %s/peer%u.jsonl | jq .acc", s_dir, peer);
+    FILE *p = popen(cmd, "r");
+    double v = -1;
+    if (!p || fscanf(p, "%lf", &v) != 1) v = -1;
+    if (p) pclose(p);
+    return v;
+}
+
+static void test_killed_peer_restarts_from_checkpoint(void **state)
+{
+    (void)state;
+    char topo[256];
+    const char *json =
+        "{\"name\": \"restart-test\", \"topology\": \"plain.json\","
+        " \"data\": {\"name\": \"synthetic\", \"n\": 6000, \"test_n\": 1000, \"dim\": 20,"
+        " \"classes\": 4, \"sep\": 4.0},"
+        " \"algorithm\": {\"name\": \"malcom\", \"lr\": 0.1, \"gamma\": 0.5, \"lambda\": 0.001,"
+        " \"batch\": 16, \"rounds\": 8000}, \"compressor\": \"dither:8\", \"seed\": 9,"
+        " \"eval_every\": 50, \"round_mode\": {\"deadline_ms\": 100}}";
+    s_prepare("ring", 6, json, topo, sizeof topo);
+    pid_t pids[6];
+    s_start(6, pids, topo, "20");
+    /* Kill node 2 once it is well into the run. */
+    uint32_t killed_at = 0;
+    for (int i = 0; i < 600 && killed_at < 300; i++) {
+        usleep(20000);
+        const uint32_t r = s_last_round(2); /* 0 if the last line is being written */
+        if (r > killed_at) killed_at = r;
+    }
+    if (killed_at < 300) {
+        char log[256];
+        snprintf(log, sizeof log, "%s/peer2.log", s_dir);
+        s_dump(log);
+        fail_msg("node 2 reached only round %u", killed_at);
+    }
+    kill(pids[2], SIGKILL);
+    waitpid(pids[2], NULL, 0);
+    uint32_t others = 0; /* the others go on without it */
+    for (int i = 0; i < 100 && others <= killed_at + 100; i++) {
+        usleep(100000);
+        const uint32_t r = s_last_round(1);
+        if (r > others) others = r;
+    }
+    if (others <= killed_at + 100)
+        fail_msg("node 2 killed at round %u; node 1 at %u after it", killed_at, others);
+    /* Restart with the same arguments; it must resume from its checkpoint. */
+    char id[] = "2", key[256], metrics[256], model[256], log[256], sc[256], ckpt[256];
+    snprintf(key, sizeof key, "%s/keys/node2.key", s_dir);
+    snprintf(metrics, sizeof metrics, "%s/peer2.jsonl", s_dir);
+    snprintf(model, sizeof model, "%s/peer2.model", s_dir);
+    snprintf(log, sizeof log, "%s/peer2-restart.log", s_dir);
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt", s_dir);
+    s_path(sc, sizeof sc, "scenario.json");
+    char *argv[] = {(char *)s_bin,
+                    "peer",
+                    "--config",
+                    sc,
+                    "--topology",
+                    topo,
+                    "--id",
+                    id,
+                    "--key",
+                    key,
+                    "--metrics",
+                    metrics,
+                    "--model-out",
+                    model,
+                    "--checkpoint",
+                    ckpt,
+                    "--checkpoint-every",
+                    "20",
+                    "--wait",
+                    "60",
+                    NULL};
+    pids[2] = s_spawn(argv, log);
+    s_wait_all(6, pids);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "grep -q 'resuming from' %s", log);
+    if (s_run(cmd) != 0) {
+        s_dump(log);
+        fail_msg("the restarted peer did not resume from its checkpoint");
+    }
+    /* Fault-free reference: the same scenario simulated. */
+    snprintf(cmd, sizeof cmd, "%s sim %s --quiet | jq .acc_min > %s/ref.txt", s_bin, sc, s_dir);
+    assert_int_equal(s_run(cmd), 0);
+    char ref_path[256];
+    s_path(ref_path, sizeof ref_path, "ref.txt");
+    FILE *f = fopen(ref_path, "r");
+    double ref = 0;
+    assert_int_equal(fscanf(f, "%lf", &ref), 1);
+    fclose(f);
+    double acc_min = 1.0;
+    for (uint32_t i = 0; i < 6; i++) {
+        const double a = s_final_acc(i);
+        if (a < acc_min) acc_min = a;
+    }
+    if (acc_min < ref - 0.01) fail_msg("acc_min %.4f after restart, fault-free %.4f", acc_min, ref);
+    assert_true(s_last_round(2) == 8000);
+}
+
+static int s_setup(void **state)
+{
+    (void)state;
+    s_bin = getenv("RUMOR_BIN");
+    if (!s_bin) return -1;
+    snprintf(s_dir, sizeof s_dir, "/tmp/rumor-node-test-XXXXXX");
+    return mkdtemp(s_dir) ? 0 : -1;
+}
+
+static int s_teardown(void **state)
+{
+    (void)state;
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", s_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_eight_peers_match_simulator),
+        cmocka_unit_test(test_hostile_frames_are_dropped),
+        cmocka_unit_test(test_killed_peer_restarts_from_checkpoint),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}
