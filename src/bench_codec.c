@@ -13,6 +13,7 @@
  * those programs on the levels stored one byte each, message by message, when they are
  * installed.
  */
+#include "rumor/clock.h"
 #include "rumor/bench.h"
 #include "rumor/codec.h"
 #include "rumor/compress.h"
@@ -137,13 +138,6 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         }
     }
     return 0;
-}
-
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* ---- external compressors ------------------------------------------------------------ */
@@ -340,10 +334,10 @@ static double s_speed_codec(s_ctx_t *x, rumor_cmsg_t *const *msgs, size_t n,
         floats += msgs[i]->d;
     }
     double best = 0;
-    const double t_end = s_now() + seconds;
+    const double t_end = rumor_clock_now() + seconds;
     unsigned reps = 1;
     do {
-        const double t0 = s_now();
+        const double t0 = rumor_clock_now();
         for (unsigned r = 0; r < reps; r++)
             for (size_t i = 0; i < n; i++) {
                 if (what == 0) {
@@ -355,11 +349,11 @@ static double s_speed_codec(s_ctx_t *x, rumor_cmsg_t *const *msgs, size_t n,
                                                     &x->out) == 0);
                 }
             }
-        const double dt = s_now() - t0;
+        const double dt = rumor_clock_now() - t0;
         const double mbps = 4.0 * (double)floats * reps / dt / 1e6;
         if (mbps > best) best = mbps;
         if (dt < 0.01) reps *= 2;
-    } while (s_now() < t_end);
+    } while (rumor_clock_now() < t_end);
     free(enc);
     free(len);
     free(off);
@@ -427,19 +421,19 @@ static int s_run_synthetic(const s_opts_t *o, s_ctx_t *x, const s_synth_t *sy, s
     rumor_cmsg_t q;
     RUMOR_ASSERT(rumor_cmsg_init(&q, d) == 0);
     double best = 0;
-    const double t_end = s_now() + o->seconds;
+    const double t_end = rumor_clock_now() + o->seconds;
     unsigned reps = 1;
     do {
-        const double t0 = s_now();
+        const double t0 = rumor_clock_now();
         for (unsigned k = 0; k < reps; k++) {
             size_t w;
             rumor_compressor_apply(comp, v, &rng, &q);
             RUMOR_ASSERT(rumor_codec_encode(x->codec, &q, o->mode, x->buf, x->cap, &w) == 0);
         }
-        const double dt = s_now() - t0, mbps = 4.0 * d * reps / dt / 1e6;
+        const double dt = rumor_clock_now() - t0, mbps = 4.0 * d * reps / dt / 1e6;
         if (mbps > best) best = mbps;
         if (dt < 0.01) reps *= 2;
-    } while (s_now() < t_end);
+    } while (rumor_clock_now() < t_end);
     r->enc_mbps = best;
     rumor_cmsg_free(&q);
     rumor_compressor_destroy(&comp);

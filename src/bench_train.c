@@ -6,6 +6,7 @@
  * consecutive slices of Fashion-MNIST's training split (no gather, so the figure is the
  * model's), or of synthetic data of the same shape when the dataset is not installed.
  */
+#include "rumor/clock.h"
 #include "rumor/bench.h"
 #include "rumor/data.h"
 #include "rumor/model.h"
@@ -134,13 +135,6 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
     return 0;
 }
 
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 typedef struct {
     uint64_t steps;
     double seconds;
@@ -154,7 +148,7 @@ static s_result_t s_run(rumor_model_t *m, float *params, float *grad, const rumo
     const size_t np = rumor_model_nparams(m);
     s_result_t r = {0, 0.0, 0.0};
     double loss_sum = 0.0;
-    const double t0 = s_now();
+    const double t0 = rumor_clock_now();
     double t = t0;
     do {
         if (*pos + batch > ds->n) *pos = 0;
@@ -163,7 +157,7 @@ static s_result_t s_run(rumor_model_t *m, float *params, float *grad, const rumo
         rumor_vec_axpy(params, -lr, grad, np);
         *pos += batch;
         r.steps++;
-        t = s_now();
+        t = rumor_clock_now();
     } while (t - t0 < budget);
     r.seconds = t - t0;
     r.loss = loss_sum / (double)r.steps;

@@ -4,6 +4,7 @@
  * frame per neighbour, then frames are received until the round may close. Buffers for
  * outgoing and incoming frames and for one early DIFF per neighbour are allocated at start.
  */
+#include "rumor/clock.h"
 #include "rumor/node.h"
 #include "rumor/checkpoint.h"
 #include "rumor/codec.h"
@@ -31,13 +32,6 @@ static void s_on_signal(int sig)
 {
     (void)sig;
     s_stop = 1;
-}
-
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* Why a frame that passed the wire checks was still dropped. */
@@ -133,7 +127,7 @@ static int s_send_hello(s_node_t *n, s_nbr_t *s)
     uint8_t p[RUMOR_WIRE_HELLO_BYTES];
     n->hello.resume_round = rumor_peer_round(n->peer);
     RUMOR_ASSERT(rumor_wire_encode_hello(&n->hello, p, sizeof p) == 0);
-    s->last_hello = s_now();
+    s->last_hello = rumor_clock_now();
     const int rc = s_send(n, s, RUMOR_WIRE_HELLO, rumor_peer_round(n->peer), p, sizeof p, 50);
     if (rc == 0) s->hello_acked = 1;
     return rc;
@@ -256,7 +250,7 @@ static void s_on_state(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, co
  * answer may have been sent before its connection was up. */
 static void s_request_states(s_node_t *n)
 {
-    const double now = s_now();
+    const double now = rumor_clock_now();
     for (uint32_t k = 0; k < n->deg; k++) {
         s_nbr_t *s = &n->nb[k];
         if (s->hello && !s->synced && !s->bye && now - s->last_resync > 0.5) {
@@ -290,7 +284,7 @@ static void s_pump(s_node_t *n, int timeout_ms)
         n->drops[S_DROP_IMPOSTOR]++;
         return;
     }
-    s->last_heard = s_now();
+    s->last_heard = rumor_clock_now();
     s->bytes_recv += len;
     if (s->down && h.type != RUMOR_WIRE_BYE) {
         s->down = 0;
@@ -332,22 +326,22 @@ static int s_established(const s_nbr_t *s)
 /* Waits until every neighbour has shaken hands (or, on a restart, is known to be gone). */
 static int s_handshake(s_node_t *n, rumor_errmsg_t *em)
 {
-    const double t0 = s_now();
+    const double t0 = rumor_clock_now();
     double last_note = t0;
     for (;;) {
         uint32_t missing = 0;
         for (uint32_t k = 0; k < n->deg; k++) {
             s_nbr_t *s = &n->nb[k];
-            if (!s->hello && s_now() - s->last_hello > 0.25)
+            if (!s->hello && rumor_clock_now() - s->last_hello > 0.25)
                 s_send_hello(n, s);
-            else if (s->hello && !s->hello_acked && s_now() - s->last_hello > 0.25)
+            else if (s->hello && !s->hello_acked && rumor_clock_now() - s->last_hello > 0.25)
                 s_send_hello(n, s);
             missing += !s_established(s);
         }
         if (!missing) return 0;
         if (s_stop) return rumor_errmsg_set(em, RUMOR_EINTR, "interrupted while waiting");
-        const double waited = s_now() - t0;
-        if (n->o->progress && s_now() - last_note > 5.0) {
+        const double waited = rumor_clock_now() - t0;
+        if (n->o->progress && rumor_clock_now() - last_note > 5.0) {
             char list[256] = "";
             size_t at = 0;
             for (uint32_t k = 0; k < n->deg && at < sizeof list - 16; k++)
@@ -356,7 +350,7 @@ static int s_handshake(s_node_t *n, rumor_errmsg_t *em)
                                            n->nb[k].id, n->nb[k].refused ? " (refused)" : "");
             fprintf(n->o->progress, "node %u: waiting for neighbours %s (%.0f s)\n", n->self, list,
                     waited);
-            last_note = s_now();
+            last_note = rumor_clock_now();
         }
         if (waited > n->o->wait_s)
             return rumor_errmsg_set(em, RUMOR_ETIMEOUT,
@@ -375,14 +369,14 @@ static void s_send_diffs(s_node_t *n, const uint8_t *msg, size_t len)
     for (uint32_t k = 0; k < n->deg; k++) {
         s_nbr_t *s = &n->nb[k];
         if (s->bye) continue;
-        const double t0 = s_now();
+        const double t0 = rumor_clock_now();
         /* A neighbour that is down gets no waiting at all in deadline mode. */
         const int timeout = !n->sc.deadline ? 100 : s->down ? 0 : 20;
         for (;;) {
             const int rc = s_send(n, s, RUMOR_WIRE_DIFF, t, payload, len, timeout);
             if (rc == 0) break;
             /* Sync mode must deliver; deadline mode moves on (the gap triggers a resync). */
-            if (n->sc.deadline || s_stop || s_now() - t0 > n->o->wait_s) break;
+            if (n->sc.deadline || s_stop || rumor_clock_now() - t0 > n->o->wait_s) break;
             /* Keep draining our own queue so neighbours blocked on us can progress. */
             s_pump(n, 0);
         }
@@ -406,7 +400,7 @@ static int s_round_complete(const s_node_t *n, uint32_t t)
 
 static void s_mark_down(s_node_t *n)
 {
-    const double now = s_now();
+    const double now = rumor_clock_now();
     for (uint32_t k = 0; k < n->deg; k++) {
         s_nbr_t *s = &n->nb[k];
         if (!s->down && !s->bye && now - s->last_heard > n->liveness_ms / 1000.0) {
@@ -421,7 +415,7 @@ static void s_mark_down(s_node_t *n)
 /* Receives until round t can close (sync: all DIFFs; deadline: all or the deadline). */
 static int s_wait_round(s_node_t *n, uint32_t t, rumor_errmsg_t *em)
 {
-    const double t0 = s_now();
+    const double t0 = rumor_clock_now();
     double last_note = t0;
     if (!n->sc.deadline) {
         /* DIFFs of this round that arrived during the previous one. */
@@ -438,7 +432,7 @@ static int s_wait_round(s_node_t *n, uint32_t t, rumor_errmsg_t *em)
         }
     }
     while (!s_round_complete(n, t)) {
-        const double now = s_now(), waited = now - t0;
+        const double now = rumor_clock_now(), waited = now - t0;
         if (s_stop) return RUMOR_EINTR;
         if (n->sc.deadline) {
             const double left = n->sc.deadline_ms / 1000.0 - waited;
@@ -472,7 +466,7 @@ static void s_write_metrics(s_node_t *n, double loss, double test_loss, double a
     const rumor_peer_stats_t *st = rumor_peer_stats(p);
     const uint32_t r = rumor_peer_round(p);
     const double density = (double)rumor_vec_count_nonzero(rumor_peer_params(p), n->d) / n->d;
-    const double wall = s_now() - n->t_start;
+    const double wall = rumor_clock_now() - n->t_start;
     if (n->o->progress)
         fprintf(n->o->progress,
                 "node %u: round %6u/%u  loss %.4f  acc %.4f  density %.3f  sent %.2f MB  "
@@ -581,7 +575,7 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
     n->nb = calloc(n->deg ? n->deg : 1, sizeof *n->nb);
     if (!n->out || !n->in || !n->nb) return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
     const uint32_t *ids = rumor_topology_neighbors(n->topo, n->self);
-    const double now = s_now();
+    const double now = rumor_clock_now();
     for (uint32_t k = 0; k < n->deg; k++) {
         n->nb[k] = (s_nbr_t){.id = ids[k], .synced = 1, .got = -1, .last_heard = now};
         if (!n->sc.deadline && !(n->nb[k].early = malloc(n->frame_cap)))
@@ -671,11 +665,11 @@ static void s_linger(s_node_t *n)
 {
     for (uint32_t k = 0; k < n->deg; k++)
         s_send(n, &n->nb[k], RUMOR_WIRE_BYE, rumor_peer_round(n->peer), NULL, 0, 100);
-    const double t0 = s_now();
+    const double t0 = rumor_clock_now();
     for (;;) {
         int open = 0;
         for (uint32_t k = 0; k < n->deg; k++) open += !n->nb[k].bye && !n->nb[k].down;
-        if (!open || s_now() - t0 > 3.0 || s_stop) break;
+        if (!open || rumor_clock_now() - t0 > 3.0 || s_stop) break;
         s_pump(n, 100);
     }
 }
@@ -711,14 +705,14 @@ static int s_run(s_node_t *n, rumor_errmsg_t *em)
         const uint8_t *msg;
         size_t len;
         rumor_peer_step(n->peer, &msg, &len);
-        const double t0 = s_now();
+        const double t0 = rumor_clock_now();
         s_send_diffs(n, msg, len);
         rc = s_wait_round(n, t, em);
-        st->t_wait += s_now() - t0;
+        st->t_wait += rumor_clock_now() - t0;
         if (rc == RUMOR_EINTR) {
             /* Give the round a moment to complete so the checkpoint lands on a boundary. */
-            const double g0 = s_now();
-            while (!s_round_complete(n, t) && s_now() - g0 < 3.0) s_pump(n, 100);
+            const double g0 = rumor_clock_now();
+            while (!s_round_complete(n, t) && rumor_clock_now() - g0 < 3.0) s_pump(n, 100);
             if (!s_round_complete(n, t)) {
                 rumor_warn("node %u: interrupted inside round %u; the last checkpoint stands",
                            n->self, t);
@@ -763,7 +757,7 @@ int rumor_node_run(const rumor_node_opts_t *o, rumor_errmsg_t *em)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    n.t_start = s_now();
+    n.t_start = rumor_clock_now();
     int rc = s_setup(&n, em);
     if (!rc) rc = s_run(&n, em);
     if (rc == 0 && o->model_out) {

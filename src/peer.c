@@ -1,4 +1,5 @@
 /* rumor — one peer's state machine (see peer.h). */
+#include "rumor/clock.h"
 #include "rumor/peer.h"
 #include "rumor/codec.h"
 #include "rumor/optim.h"
@@ -34,13 +35,6 @@ struct rumor_peer {
     size_t buf_cap, msg_len;
     rumor_peer_stats_t stats;
 };
-
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void rumor_peer_initial_model(const rumor_model_t *m, uint64_t seed, float *x0)
 {
@@ -139,13 +133,13 @@ void rumor_peer_destroy(rumor_peer_t **p_p)
 void rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
 {
     const rumor_scenario_t *sc = p->sc;
-    const double t0 = s_now();
+    const double t0 = rumor_clock_now();
     rumor_sampler_next(p->sampler, sc->batch, p->ib);
     rumor_data_gather(p->cfg.train, p->ib, sc->batch, p->xb, p->yb);
     const float loss = rumor_model_loss_grad(p->model, p->x, p->xb, p->yb, sc->batch, p->g);
     p->lr = (float)rumor_schedule_lr(&p->schedule, p->round);
     rumor_optim_sgd(p->v, p->x, p->lr, p->g, p->d);
-    const double t1 = s_now();
+    const double t1 = rumor_clock_now();
 
     rumor_rng_t rng;
     rumor_rng_seed(&rng, sc->seed, p->self, p->round, RUMOR_RNG_COMPRESS);
@@ -154,7 +148,7 @@ void rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
         rumor_codec_encode(p->codec, &p->out, p->codec_mode, p->buf, p->buf_cap, &p->msg_len);
     RUMOR_ASSERT(rc == 0);
     const double bits = rumor_codec_entropy_bound_bits(&p->out);
-    const double t2 = s_now();
+    const double t2 = rumor_clock_now();
 
     p->stats.loss_sum += loss;
     p->stats.loss_count++;
@@ -169,10 +163,10 @@ void rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
 
 int rumor_peer_deliver(rumor_peer_t *p, uint32_t from, const uint8_t *msg, size_t len)
 {
-    const double t0 = s_now();
+    const double t0 = rumor_clock_now();
     int rc = rumor_codec_decode(p->codec, msg, len, (uint32_t)p->d, &p->in);
     if (rc == 0) rc = rumor_gossip_absorb(p->gossip, from, &p->in);
-    p->stats.t_codec += s_now() - t0;
+    p->stats.t_codec += rumor_clock_now() - t0;
     if (rc != 0) {
         p->stats.decode_errors++;
         return rc;
@@ -183,11 +177,11 @@ int rumor_peer_deliver(rumor_peer_t *p, uint32_t from, const uint8_t *msg, size_
 
 void rumor_peer_finish(rumor_peer_t *p)
 {
-    const double t0 = s_now();
+    const double t0 = rumor_clock_now();
     rumor_gossip_mix(p->gossip, p->v, p->x);
     rumor_optim_prox_l1(p->x, p->lr * (float)p->sc->lambda, p->d);
     p->round++;
-    p->stats.t_compute += s_now() - t0;
+    p->stats.t_compute += rumor_clock_now() - t0;
 }
 
 uint32_t rumor_peer_round(const rumor_peer_t *p)

@@ -7,6 +7,7 @@
  * rounds add a phase in which each worker evaluates its peers, then worker 0 alone averages
  * the models, evaluates the average and writes the record.
  */
+#include "rumor/clock.h"
 #include "rumor/sim.h"
 #include "rumor/log.h"
 #include "rumor/peer.h"
@@ -60,18 +61,11 @@ struct s_sim {
     rumor_sim_result_t last;
 };
 
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void s_wait(s_worker_t *wk)
 {
-    const double t0 = s_now();
+    const double t0 = rumor_clock_now();
     pthread_barrier_wait(&wk->sim->barrier);
-    wk->t_wait += s_now() - t0;
+    wk->t_wait += rumor_clock_now() - t0;
 }
 
 static int s_is_eval_round(const s_sim_t *sim, uint32_t done)
@@ -126,7 +120,7 @@ static void s_record(s_sim_t *sim, uint32_t done)
     r->time_compute_s = tc / n;
     r->time_codec_s = tk / n;
     r->time_comm_s = tw / n;
-    r->wall_s = s_now() - sim->t_start;
+    r->wall_s = rumor_clock_now() - sim->t_start;
     if (sim->opts->metrics) {
         rumor_sim_result_write(sim->opts->metrics, r, sim->opts->timing, NULL);
         fflush(sim->opts->metrics);
@@ -285,7 +279,7 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    sim.t_start = s_now();
+    sim.t_start = rumor_clock_now();
     pthread_t *tids = calloc(sim.threads, sizeof *tids);
     RUMOR_ASSERT(tids);
     for (uint32_t w = 0; w < sim.threads; w++) {
