@@ -234,6 +234,18 @@ static long s_metric(uint32_t peer, const char *key)
     return v;
 }
 
+static uint32_t s_last_round(uint32_t peer)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "tail -n 1 %s/peer%u.jsonl 2>/dev/null | jq .round 2>/dev/null",
+             s_dir, peer);
+    FILE *p = popen(cmd, "r");
+    unsigned v = 0;
+    if (!p || fscanf(p, "%u", &v) != 1) v = 0;
+    if (p) pclose(p);
+    return v;
+}
+
 static void test_hostile_frames_are_dropped(void **state)
 {
     (void)state;
@@ -256,7 +268,8 @@ static void test_hostile_frames_are_dropped(void **state)
     void *alien = s_dealer(ctx, &stranger, topo->nodes[0].public_key, topo->nodes[0].endpoint, "x");
     static uint8_t buf[1 << 16];
     size_t len;
-    usleep(300000);
+    /* Attack once node 0 is training (its neighbours have shaken hands). */
+    for (int i = 0; i < 600 && s_last_round(0) < 50; i++) usleep(50000);
     for (int rep = 0; rep < 5; rep++) {
         for (int k = 0; k < 64; k++) buf[k] = (uint8_t)(k * 31 + rep);
         zmq_send(evil, buf, 64, 0); /* garbage: bad magic */
@@ -289,18 +302,6 @@ static void test_hostile_frames_are_dropped(void **state)
 }
 
 /* ---- crash and restart -------------------------------------------------------------------- */
-
-static uint32_t s_last_round(uint32_t peer)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "tail -n 1 %s/peer%u.jsonl 2>/dev/null | jq .round 2>/dev/null",
-             s_dir, peer);
-    FILE *p = popen(cmd, "r");
-    unsigned v = 0;
-    if (!p || fscanf(p, "%u", &v) != 1) v = 0;
-    if (p) pclose(p);
-    return v;
-}
 
 static double s_final_acc(uint32_t peer)
 {
