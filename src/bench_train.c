@@ -95,25 +95,10 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         /* options with a value: "--opt VALUE" or "--opt=VALUE" */
         static const char *const valued[] = {"--model",   "--batch", "--seconds",
                                              "--threads", "--lr",    "--data"};
-        const char *name = NULL, *val = NULL;
-        for (size_t k = 0; k < sizeof valued / sizeof valued[0] && !name; k++) {
-            const size_t len = strlen(valued[k]);
-            if (!strncmp(a, valued[k], len) && (a[len] == '\0' || a[len] == '=')) {
-                name = valued[k];
-                val = a[len] == '=' ? a + len + 1 : NULL;
-            }
-        }
-        if (!name) {
-            fprintf(stderr, S_PROG ": unknown option '%s' (see --help)\n", a);
+        const char *name, *val;
+        if (rumor_bench_option(S_PROG, argc, argv, &i, valued, sizeof valued / sizeof valued[0],
+                               &name, &val))
             return 2;
-        }
-        if (!val) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, S_PROG ": %s needs a value\n", name);
-                return 2;
-            }
-            val = argv[++i];
-        }
         if (!strcmp(name, "--model")) {
             o->spec = val;
         } else if (!strcmp(name, "--batch")) {
