@@ -62,23 +62,6 @@ static void s_usage(FILE *f)
             S_DEFAULT_RESIDUALS);
 }
 
-static int s_bad(const char *opt, const char *want, const char *got)
-{
-    fprintf(stderr, S_PROG ": %s: expected %s, got '%s'\n", opt, want, got);
-    return 2;
-}
-
-static int s_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    if (*s < '0' || *s > '9') return -1;
-    errno = 0;
-    char *end;
-    const unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
 /* Returns 0 to run, 1 after --help (exit 0), 2 on a usage error (already reported). */
 static int s_parse(int argc, char **argv, s_opts_t *o)
 {
@@ -103,22 +86,20 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
             return 2;
         uint64_t v;
         if (!strcmp(name, "--d")) {
-            if (s_parse_u64(val, 1000, 1u << 26, &v))
-                return s_bad(name, "an integer from 1000 to 67108864", val);
+            if (rumor_bench_parse_u64(val, 1000, 1u << 26, &v))
+                return rumor_bench_bad(S_PROG, name, "an integer from 1000 to 67108864", val);
             o->d = (uint32_t)v;
         } else if (!strcmp(name, "--seconds")) {
-            char *end;
-            errno = 0;
-            o->seconds = strtod(val, &end);
-            if (errno || end == val || *end || !(o->seconds > 0 && o->seconds <= 3600))
-                return s_bad(name, "a positive number of seconds", val);
+            if (rumor_bench_parse_double(val, 3600.0, &o->seconds))
+                return rumor_bench_bad(S_PROG, name, "a positive number of seconds", val);
         } else if (!strcmp(name, "--mode")) {
             if (rumor_codec_parse_mode(val, &o->mode))
-                return s_bad(name, "auto, raw, vsc or ans", val);
+                return rumor_bench_bad(S_PROG, name, "auto, raw, vsc or ans", val);
         } else if (!strcmp(name, "--residuals")) {
             o->residuals = val;
         } else {
-            if (s_parse_u64(val, 0, UINT64_MAX, &v)) return s_bad(name, "an integer", val);
+            if (rumor_bench_parse_u64(val, 0, UINT64_MAX, &v))
+                return rumor_bench_bad(S_PROG, name, "an integer", val);
             o->seed = v;
         }
     }

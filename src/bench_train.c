@@ -52,33 +52,6 @@ static void s_usage(FILE *f)
                "  -h, --help       show this help\n");
 }
 
-static int s_bad(const char *opt, const char *want, const char *got)
-{
-    fprintf(stderr, S_PROG ": %s: expected %s, got '%s'\n", opt, want, got);
-    return 2;
-}
-
-static int s_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
-{
-    if (*s < '0' || *s > '9') return -1;
-    errno = 0;
-    char *end;
-    const unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) return -1;
-    *out = (uint32_t)v;
-    return 0;
-}
-
-static int s_parse_pos_double(const char *s, double hi, double *out)
-{
-    errno = 0;
-    char *end;
-    const double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v > 0.0 && v <= hi)) return -1;
-    *out = v;
-    return 0;
-}
-
 /* Returns 0 to run, 1 after --help (exit 0), 2 on a usage error (already reported). */
 static int s_parse(int argc, char **argv, s_opts_t *o)
 {
@@ -102,17 +75,17 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         if (!strcmp(name, "--model")) {
             o->spec = val;
         } else if (!strcmp(name, "--batch")) {
-            if (s_parse_u32(val, 1, 65536, &o->batch))
-                return s_bad(name, "an integer from 1 to 65536", val);
+            if (rumor_bench_parse_u32(val, 1, 65536, &o->batch))
+                return rumor_bench_bad(S_PROG, name, "an integer from 1 to 65536", val);
         } else if (!strcmp(name, "--seconds")) {
-            if (s_parse_pos_double(val, 86400.0, &o->seconds))
-                return s_bad(name, "a positive number of seconds", val);
+            if (rumor_bench_parse_double(val, 86400.0, &o->seconds))
+                return rumor_bench_bad(S_PROG, name, "a positive number of seconds", val);
         } else if (!strcmp(name, "--threads")) {
-            if (s_parse_u32(val, 1, 256, &o->threads))
-                return s_bad(name, "an integer from 1 to 256", val);
+            if (rumor_bench_parse_u32(val, 1, 256, &o->threads))
+                return rumor_bench_bad(S_PROG, name, "an integer from 1 to 256", val);
         } else if (!strcmp(name, "--lr")) {
-            if (s_parse_pos_double(val, 1e6, &o->lr))
-                return s_bad(name, "a positive learning rate", val);
+            if (rumor_bench_parse_double(val, 1e6, &o->lr))
+                return rumor_bench_bad(S_PROG, name, "a positive learning rate", val);
         } else {
             o->data_dir = val;
         }
