@@ -15,6 +15,7 @@
  */
 #include "rumor/clock.h"
 #include "rumor/bench.h"
+#include "rumor/cli.h"
 #include "rumor/codec.h"
 #include "rumor/compress.h"
 #include "rumor/rng.h"
@@ -86,11 +87,11 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
             return 2;
         uint64_t v;
         if (!strcmp(name, "--d")) {
-            if (rumor_bench_parse_u64(val, 1000, 1u << 26, &v))
+            if (rumor_cli_parse_u64(val, 1000, 1u << 26, &v))
                 return rumor_bench_bad(S_PROG, name, "an integer from 1000 to 67108864", val);
             o->d = (uint32_t)v;
         } else if (!strcmp(name, "--seconds")) {
-            if (rumor_bench_parse_double(val, 3600.0, &o->seconds))
+            if (rumor_cli_parse_double(val, 3600.0, &o->seconds))
                 return rumor_bench_bad(S_PROG, name, "a positive number of seconds", val);
         } else if (!strcmp(name, "--mode")) {
             if (rumor_codec_parse_mode(val, &o->mode))
@@ -98,7 +99,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         } else if (!strcmp(name, "--residuals")) {
             o->residuals = val;
         } else {
-            if (rumor_bench_parse_u64(val, 0, UINT64_MAX, &v))
+            if (rumor_cli_parse_u64(val, 0, UINT64_MAX, &v))
                 return rumor_bench_bad(S_PROG, name, "an integer", val);
             o->seed = v;
         }

@@ -8,6 +8,7 @@
  */
 #include "rumor/clock.h"
 #include "rumor/bench.h"
+#include "rumor/cli.h"
 #include "rumor/data.h"
 #include "rumor/model.h"
 #include "rumor/rng.h"
@@ -75,16 +76,16 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         if (!strcmp(name, "--model")) {
             o->spec = val;
         } else if (!strcmp(name, "--batch")) {
-            if (rumor_bench_parse_u32(val, 1, 65536, &o->batch))
+            if (rumor_cli_parse_u32(val, 1, 65536, &o->batch))
                 return rumor_bench_bad(S_PROG, name, "an integer from 1 to 65536", val);
         } else if (!strcmp(name, "--seconds")) {
-            if (rumor_bench_parse_double(val, 86400.0, &o->seconds))
+            if (rumor_cli_parse_double(val, 86400.0, &o->seconds))
                 return rumor_bench_bad(S_PROG, name, "a positive number of seconds", val);
         } else if (!strcmp(name, "--threads")) {
-            if (rumor_bench_parse_u32(val, 1, 256, &o->threads))
+            if (rumor_cli_parse_u32(val, 1, 256, &o->threads))
                 return rumor_bench_bad(S_PROG, name, "an integer from 1 to 256", val);
         } else if (!strcmp(name, "--lr")) {
-            if (rumor_bench_parse_double(val, 1e6, &o->lr))
+            if (rumor_cli_parse_double(val, 1e6, &o->lr))
                 return rumor_bench_bad(S_PROG, name, "a positive learning rate", val);
         } else {
             o->data_dir = val;

@@ -3,6 +3,7 @@
 #include "rumor/cli.h"
 #include "rumor/log.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,4 +83,34 @@ int rumor_cli_main(int argc, char **argv)
     fprintf(stderr, "rumor: unknown command '%s'\n\n", argv[i]);
     s_usage(stderr);
     return 2;
+}
+
+int rumor_cli_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    if (!s || *s < '0' || *s > '9') return -1;
+    errno = 0;
+    char *end;
+    const unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int rumor_cli_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+    uint64_t v;
+    if (rumor_cli_parse_u64(s, lo, hi, &v)) return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int rumor_cli_parse_double(const char *s, double hi, double *out)
+{
+    if (!s) return -1;
+    errno = 0;
+    char *end;
+    const double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v > 0.0 && v <= hi)) return -1;
+    *out = v;
+    return 0;
 }

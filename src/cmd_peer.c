@@ -34,13 +34,7 @@ static void s_usage(FILE *f)
 
 static int s_u32(const char *opt, const char *v, uint32_t *out)
 {
-    char *end;
-    if (!v || !*v || *v == '-') goto bad;
-    const unsigned long x = strtoul(v, &end, 10);
-    if (*end || x > 0xffffffffUL) goto bad;
-    *out = (uint32_t)x;
-    return 0;
-bad:
+    if (rumor_cli_parse_u32(v, 0, UINT32_MAX, out) == 0) return 0;
     fprintf(stderr, "rumor peer: %s: expected a whole number, got '%s'\n", opt, v ? v : "");
     return -1;
 }

@@ -31,13 +31,11 @@ static void s_usage(FILE *f)
 static int s_parse_u64(const char *opt, const char *s, unsigned long long max,
                        unsigned long long *out)
 {
-    char *end;
-    if (!s || !*s || *s == '-') goto bad;
-    const unsigned long long v = strtoull(s, &end, 10);
-    if (*end || v > max) goto bad;
-    *out = v;
-    return 0;
-bad:
+    uint64_t v;
+    if (rumor_cli_parse_u64(s, 0, max, &v) == 0) {
+        *out = v;
+        return 0;
+    }
     fprintf(stderr, "rumor sim: %s: expected a whole number up to %llu, got '%s'\n", opt, max,
             s ? s : "");
     return -1;

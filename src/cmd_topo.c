@@ -91,16 +91,10 @@ static int s_opt(int argc, char **argv, int *i, const char *name, const char **v
 
 static int s_parse_u64(const char *opt, const char *s, uint64_t max, uint64_t *out)
 {
-    char *end;
-    errno = 0;
-    const unsigned long long v = strtoull(s, &end, 10);
-    if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno || v > max) {
-        fprintf(stderr, "rumor topo gen: %s: expected an integer from 0 to %llu, got '%s'\n", opt,
-                (unsigned long long)max, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    if (rumor_cli_parse_u64(s, 0, max, out) == 0) return 0;
+    fprintf(stderr, "rumor topo gen: %s: expected an integer from 0 to %llu, got '%s'\n", opt,
+            (unsigned long long)max, s);
+    return -1;
 }
 
 static int s_parse_u32(const char *opt, const char *s, uint32_t *out)

@@ -4,7 +4,6 @@
 #define RUMOR_BENCH_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 /* rumor bench train [--model SPEC] [--batch B] [--seconds S] [--threads T] */
 int rumor_bench_train_main(int argc, char **argv);
@@ -21,9 +20,6 @@ int rumor_bench_option(const char *prog, int argc, char **argv, int *i, const ch
 /* Prints "PROG: OPT: expected WANT, got 'GOT'" and returns 2 (a usage error). */
 int rumor_bench_bad(const char *prog, const char *opt, const char *want, const char *got);
 
-/* Strict decimal parses within [lo, hi] (positive reals within (0, hi]); 0 or -1. */
-int rumor_bench_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
-int rumor_bench_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out);
-int rumor_bench_parse_double(const char *s, double hi, double *out);
+/* Option values are parsed with rumor_cli_parse_* (cli.h). */
 
 #endif
