@@ -332,10 +332,8 @@ static int s_handshake(s_node_t *n, rumor_errmsg_t *em)
         uint32_t missing = 0;
         for (uint32_t k = 0; k < n->deg; k++) {
             s_nbr_t *s = &n->nb[k];
-            if (!s->hello && rumor_clock_now() - s->last_hello > 0.25)
-                s_send_hello(n, s);
-            else if (s->hello && !s->hello_acked && rumor_clock_now() - s->last_hello > 0.25)
-                s_send_hello(n, s);
+            /* Repeat our HELLO until theirs is in and one of ours was queued. */
+            if (!s_established(s) && rumor_clock_now() - s->last_hello > 0.25) s_send_hello(n, s);
             missing += !s_established(s);
         }
         if (!missing) return 0;
@@ -728,9 +726,7 @@ static int s_run(s_node_t *n, rumor_errmsg_t *em)
         if (!n->sc.deadline) s_catch_up(n);
         const uint32_t done = t + 1;
         if (done % n->sc.eval_every == 0 || done == n->sc.rounds || s_stop) {
-            const double loss = st->loss_count ? st->loss_sum / st->loss_count : 0.0;
-            st->loss_sum = 0;
-            st->loss_count = 0;
+            const double loss = rumor_peer_take_loss(n->peer);
             double tl, acc;
             rumor_peer_evaluate(n->peer, test, n->sc.eval_samples, &tl, &acc);
             s_write_metrics(n, loss, tl, acc);

@@ -234,6 +234,14 @@ rumor_peer_stats_t *rumor_peer_stats(rumor_peer_t *p)
     return &p->stats;
 }
 
+double rumor_peer_take_loss(rumor_peer_t *p)
+{
+    const double loss = p->stats.loss_count ? p->stats.loss_sum / (double)p->stats.loss_count : 0.0;
+    p->stats.loss_sum = 0;
+    p->stats.loss_count = 0;
+    return loss;
+}
+
 rumor_gossip_t *rumor_peer_gossip(rumor_peer_t *p)
 {
     return p->gossip;

@@ -88,9 +88,7 @@ static void s_record(s_sim_t *sim, uint32_t done)
         rumor_peer_stats_t *st = rumor_peer_stats(sim->peers[i]);
         const float *x = rumor_peer_params(sim->peers[i]);
         rumor_vec_axpy(sim->avg, 1.0f / (float)n, x, d);
-        loss += st->loss_count ? st->loss_sum / (double)st->loss_count : 0.0;
-        st->loss_sum = 0;
-        st->loss_count = 0;
+        loss += rumor_peer_take_loss(sim->peers[i]);
         acc += sim->acc[i];
         if (sim->acc[i] < acc_min) acc_min = sim->acc[i];
         tl += sim->test_loss[i];

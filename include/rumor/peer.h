@@ -75,6 +75,10 @@ rumor_sampler_t *rumor_peer_sampler(rumor_peer_t *p);
 const rumor_scenario_t *rumor_peer_scenario(const rumor_peer_t *p);
 const rumor_topology_t *rumor_peer_topology(const rumor_peer_t *p);
 rumor_peer_stats_t *rumor_peer_stats(rumor_peer_t *p);
+
+/* Mean minibatch loss of the steps since the previous call (0 if none), then restarts the
+ * average: the "loss" of an evaluation record. */
+double rumor_peer_take_loss(rumor_peer_t *p);
 rumor_gossip_t *rumor_peer_gossip(rumor_peer_t *p);
 rumor_model_t *rumor_peer_model(rumor_peer_t *p);
 
