@@ -28,6 +28,8 @@ static void s_usage(FILE *f)
             "  --rounds N              override algorithm.rounds (must match on every node)\n"
             "  --wait S                give up on a silent neighbour after S seconds (300)\n"
             "  --liveness MS           deadline mode: mark a silent neighbour down after MS\n"
+            "                          (default 3 x deadline, at least 1000); a peer sends a\n"
+            "                          HEARTBEAT to any neighbour it was silent to for MS/4\n"
             "  --quiet                 no progress lines\n"
             "  -h, --help              this text\n");
 }

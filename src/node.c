@@ -64,7 +64,7 @@ typedef struct {
     uint64_t recv_seq; /* sequence number of its next DIFF */
     uint32_t round;    /* its latest known round */
     int64_t got;       /* last round whose DIFF from it was absorbed (-1: none) */
-    double last_heard, last_hello, last_resync;
+    double last_heard, last_sent, last_hello, last_resync;
     uint8_t *early; /* sync: one DIFF frame of the next round */
     size_t early_len;
     uint64_t bytes_sent, bytes_recv;
@@ -90,9 +90,11 @@ typedef struct {
     uint8_t topo_hash[32];
     uint64_t wire_drops[RUMOR_WIRE_DROP_COUNT];
     uint64_t drops[S_DROP_COUNT];
-    uint64_t resyncs, stale_rounds, late_applied;
+    uint64_t resyncs, stale_rounds, late_applied, heartbeats;
     double t_start;
+    double cpu_start, cpu_eval; /* process CPU when training began; CPU spent evaluating */
     uint32_t liveness_ms;
+    double heartbeat_s; /* a neighbour we sent nothing to for this long gets a HEARTBEAT */
     char ckpt_path[RUMOR_PATH_MAX + 64];
     FILE *metrics;
 } s_node_t;
@@ -118,7 +120,10 @@ static int s_send(s_node_t *n, s_nbr_t *s, uint8_t type, uint32_t round, const u
     int rc = rumor_wire_encode_frame(&h, payload, len, n->out, n->frame_cap, &flen);
     RUMOR_ASSERT(rc == 0);
     rc = rumor_transport_send(n->tr, s->id, n->out, flen, timeout_ms);
-    if (rc == 0) s->bytes_sent += flen;
+    if (rc == 0) {
+        s->bytes_sent += flen;
+        s->last_sent = rumor_clock_now();
+    }
     return rc;
 }
 
@@ -260,10 +265,35 @@ static void s_request_states(s_node_t *n)
     }
 }
 
+static int s_established(const s_nbr_t *s)
+{
+    return s->hello && s->hello_acked;
+}
+
+/* Keeps every established neighbour hearing from us while we send nothing else (waiting
+ * for another neighbour, evaluating, checkpointing), so its liveness timeout only fires for
+ * a peer that is really gone. */
+static void s_heartbeats(s_node_t *n)
+{
+    const double now = rumor_clock_now();
+    for (uint32_t k = 0; k < n->deg; k++) {
+        s_nbr_t *s = &n->nb[k];
+        if (!s_established(s) || s->bye || now - s->last_sent < n->heartbeat_s) continue;
+        if (s_send(n, s, RUMOR_WIRE_HEARTBEAT, rumor_peer_round(n->peer), NULL, 0, 0) == 0)
+            n->heartbeats++;
+        else
+            s->last_sent = now; /* not connected: try again one interval later */
+    }
+}
+
 /* Receives and handles frames for up to timeout_ms; returns after the first frame. */
 static void s_pump(s_node_t *n, int timeout_ms)
 {
     s_request_states(n);
+    s_heartbeats(n);
+    /* Wake up in time for the next heartbeat. */
+    const int beat_ms = (int)(n->heartbeat_s * 1000) + 1;
+    if (timeout_ms > beat_ms) timeout_ms = beat_ms;
     uint32_t from;
     size_t len;
     const int rc = rumor_transport_recv(n->tr, timeout_ms, &from, n->in, n->frame_cap, &len);
@@ -316,11 +346,6 @@ static void s_pump(s_node_t *n, int timeout_ms)
         s->bye = 1;
         break;
     }
-}
-
-static int s_established(const s_nbr_t *s)
-{
-    return s->hello && s->hello_acked;
 }
 
 /* Waits until every neighbour has shaken hands (or, on a restart, is known to be gone). */
@@ -447,10 +472,16 @@ static int s_wait_round(s_node_t *n, uint32_t t, rumor_errmsg_t *em)
                                     "node %u: round %u: a neighbour sent nothing for %u s", n->self,
                                     t, n->o->wait_s);
         if (n->o->progress && now - last_note > 10.0) {
-            for (uint32_t k = 0; k < n->deg; k++)
-                if (n->nb[k].got < (int64_t)t && !n->nb[k].bye)
-                    fprintf(n->o->progress, "node %u: round %u: waiting for node %u (%.0f s)\n",
-                            n->self, t, n->nb[k].id, waited);
+            for (uint32_t k = 0; k < n->deg; k++) {
+                const s_nbr_t *s = &n->nb[k];
+                if (s->got >= (int64_t)t || s->bye) continue;
+                const double quiet = now - s->last_heard;
+                fprintf(n->o->progress,
+                        "node %u: round %u: waiting for node %u (%.0f s; %s %.1f s ago)\n", n->self,
+                        t, s->id, waited,
+                        quiet * 1000 < n->liveness_ms ? "alive, last heard" : "silent since",
+                        quiet);
+            }
             last_note = now;
         }
         s_pump(n, 200);
@@ -480,10 +511,11 @@ static void s_write_metrics(s_node_t *n, double loss, double test_loss, double a
             "{\"peer\": %u, \"round\": %u, \"loss\": %.6f, \"test_loss\": %.6f, \"acc\": %.6f, "
             "\"density\": %.6f, \"bytes_sent\": %" PRIu64 ", \"bytes_recv\": %" PRIu64
             ", \"entropy_bound_bytes\": %.1f, \"bits_per_param\": %.6f, \"resyncs\": %" PRIu64
-            ", \"stale_rounds\": %" PRIu64 ", \"late_applied\": %" PRIu64 ", \"dropped\": {",
+            ", \"stale_rounds\": %" PRIu64 ", \"late_applied\": %" PRIu64
+            ", \"heartbeats_sent\": %" PRIu64 ", \"dropped\": {",
             n->self, r, loss, test_loss, acc, density, st->bytes_sent, recv, st->entropy_bits / 8.0,
             r ? 8.0 * st->bytes_sent / ((double)r * n->d) : 0.0, n->resyncs, n->stale_rounds,
-            n->late_applied);
+            n->late_applied, n->heartbeats);
     int first = 1;
     for (int k = 1; k < RUMOR_WIRE_DROP_COUNT; k++) {
         fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ",
@@ -496,10 +528,16 @@ static void s_write_metrics(s_node_t *n, double loss, double test_loss, double a
     for (uint32_t k = 0; k < n->deg; k++)
         fprintf(f, "%s\"%u\": {\"sent\": %" PRIu64 ", \"recv\": %" PRIu64 "}", k ? ", " : "",
                 n->nb[k].id, n->nb[k].bytes_sent, n->nb[k].bytes_recv);
+    /* CPU of every thread since training began that was neither the peer's compute, its
+     * codec nor evaluation: frame handling, polling, ZeroMQ's I/O and ZAP threads. */
+    const double cpu_other =
+        rumor_clock_process_cpu() - n->cpu_start - st->cpu_compute - st->cpu_codec - n->cpu_eval;
     fprintf(f,
             "}, \"time_compute_s\": %.3f, \"time_codec_s\": %.3f, \"time_comm_s\": %.3f, "
-            "\"wall_s\": %.3f}\n",
-            st->t_compute, st->t_codec, st->t_wait, wall);
+            "\"cpu_compute_s\": %.3f, \"cpu_codec_s\": %.3f, \"cpu_other_s\": %.3f, "
+            "\"cpu_eval_s\": %.3f, \"wall_s\": %.3f}\n",
+            st->t_compute, st->t_codec, st->t_wait, st->cpu_compute, st->cpu_codec, cpu_other,
+            n->cpu_eval, wall);
     fflush(f);
 }
 
@@ -639,6 +677,7 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
         return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create the metrics file", o->metrics);
     n->liveness_ms = o->liveness_ms ? o->liveness_ms
                                     : (3 * n->sc.deadline_ms > 1000 ? 3 * n->sc.deadline_ms : 1000);
+    n->heartbeat_s = n->liveness_ms / 4000.0;
     return 0;
 }
 
@@ -692,6 +731,7 @@ static int s_run(s_node_t *n, rumor_errmsg_t *em)
     int rc = s_handshake(n, em);
     if (rc) return rc;
     s_catch_up(n);
+    n->cpu_start = rumor_clock_process_cpu();
     if (n->o->progress)
         fprintf(n->o->progress, "node %u: %u neighbours connected, %s mode, starting at round %u\n",
                 n->self, n->deg, n->sc.deadline ? "deadline" : "synchronous",
@@ -728,7 +768,9 @@ static int s_run(s_node_t *n, rumor_errmsg_t *em)
         if (done % n->sc.eval_every == 0 || done == n->sc.rounds || s_stop) {
             const double loss = rumor_peer_take_loss(n->peer);
             double tl, acc;
+            const double c0 = rumor_clock_thread_cpu();
             rumor_peer_evaluate(n->peer, test, n->sc.eval_samples, &tl, &acc);
+            n->cpu_eval += rumor_clock_thread_cpu() - c0;
             s_write_metrics(n, loss, tl, acc);
         }
         if ((n->o->checkpoint_every && done % n->o->checkpoint_every == 0) || s_stop) {

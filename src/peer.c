@@ -133,13 +133,13 @@ void rumor_peer_destroy(rumor_peer_t **p_p)
 void rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
 {
     const rumor_scenario_t *sc = p->sc;
-    const double t0 = rumor_clock_now();
+    const double t0 = rumor_clock_now(), c0 = rumor_clock_thread_cpu();
     rumor_sampler_next(p->sampler, sc->batch, p->ib);
     rumor_data_gather(p->cfg.train, p->ib, sc->batch, p->xb, p->yb);
     const float loss = rumor_model_loss_grad(p->model, p->x, p->xb, p->yb, sc->batch, p->g);
     p->lr = (float)rumor_schedule_lr(&p->schedule, p->round);
     rumor_optim_sgd(p->v, p->x, p->lr, p->g, p->d);
-    const double t1 = rumor_clock_now();
+    const double t1 = rumor_clock_now(), c1 = rumor_clock_thread_cpu();
 
     rumor_rng_t rng;
     rumor_rng_seed(&rng, sc->seed, p->self, p->round, RUMOR_RNG_COMPRESS);
@@ -148,7 +148,7 @@ void rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
         rumor_codec_encode(p->codec, &p->out, p->codec_mode, p->buf, p->buf_cap, &p->msg_len);
     RUMOR_ASSERT(rc == 0);
     const double bits = rumor_codec_entropy_bound_bits(&p->out);
-    const double t2 = rumor_clock_now();
+    const double t2 = rumor_clock_now(), c2 = rumor_clock_thread_cpu();
 
     p->stats.loss_sum += loss;
     p->stats.loss_count++;
@@ -157,16 +157,19 @@ void rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
     p->stats.entropy_bits += bits * p->degree;
     p->stats.t_compute += t1 - t0;
     p->stats.t_codec += t2 - t1;
+    p->stats.cpu_compute += c1 - c0;
+    p->stats.cpu_codec += c2 - c1;
     *msg = p->buf;
     *len = p->msg_len;
 }
 
 int rumor_peer_deliver(rumor_peer_t *p, uint32_t from, const uint8_t *msg, size_t len)
 {
-    const double t0 = rumor_clock_now();
+    const double t0 = rumor_clock_now(), c0 = rumor_clock_thread_cpu();
     int rc = rumor_codec_decode(p->codec, msg, len, (uint32_t)p->d, &p->in);
     if (rc == 0) rc = rumor_gossip_absorb(p->gossip, from, &p->in);
     p->stats.t_codec += rumor_clock_now() - t0;
+    p->stats.cpu_codec += rumor_clock_thread_cpu() - c0;
     if (rc != 0) {
         p->stats.decode_errors++;
         return rc;
@@ -177,11 +180,12 @@ int rumor_peer_deliver(rumor_peer_t *p, uint32_t from, const uint8_t *msg, size_
 
 void rumor_peer_finish(rumor_peer_t *p)
 {
-    const double t0 = rumor_clock_now();
+    const double t0 = rumor_clock_now(), c0 = rumor_clock_thread_cpu();
     rumor_gossip_mix(p->gossip, p->v, p->x);
     rumor_optim_prox_l1(p->x, p->lr * (float)p->sc->lambda, p->d);
     p->round++;
     p->stats.t_compute += rumor_clock_now() - t0;
+    p->stats.cpu_compute += rumor_clock_thread_cpu() - c0;
 }
 
 uint32_t rumor_peer_round(const rumor_peer_t *p)

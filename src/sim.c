@@ -83,7 +83,7 @@ static void s_record(s_sim_t *sim, uint32_t done)
     r->round = done;
     rumor_vec_zero(sim->avg, d);
     double loss = 0, acc = 0, acc_min = 1.0, tl = 0, nnz = 0, bytes = 0, ent = 0;
-    double tc = 0, tk = 0, tw = 0;
+    double tc = 0, tk = 0, tw = 0, cc = 0, ck = 0;
     for (uint32_t i = 0; i < n; i++) {
         rumor_peer_stats_t *st = rumor_peer_stats(sim->peers[i]);
         const float *x = rumor_peer_params(sim->peers[i]);
@@ -98,6 +98,8 @@ static void s_record(s_sim_t *sim, uint32_t done)
         tc += st->t_compute;
         tk += st->t_codec;
         tw += st->t_wait;
+        cc += st->cpu_compute;
+        ck += st->cpu_codec;
     }
     double cons = 0;
     for (uint32_t i = 0; i < n; i++)
@@ -118,6 +120,8 @@ static void s_record(s_sim_t *sim, uint32_t done)
     r->time_compute_s = tc / n;
     r->time_codec_s = tk / n;
     r->time_comm_s = tw / n;
+    r->cpu_compute_s = cc / n;
+    r->cpu_codec_s = ck / n;
     r->wall_s = rumor_clock_now() - sim->t_start;
     if (sim->opts->metrics) {
         rumor_sim_result_write(sim->opts->metrics, r, sim->opts->timing, NULL);
@@ -190,8 +194,9 @@ void rumor_sim_result_write(FILE *f, const rumor_sim_result_t *r, int timing, co
     if (timing)
         fprintf(f,
                 ", \"time_compute_s\": %.3f, \"time_codec_s\": %.3f, \"time_comm_s\": %.3f, "
-                "\"wall_s\": %.3f",
-                r->time_compute_s, r->time_codec_s, r->time_comm_s, r->wall_s);
+                "\"cpu_compute_s\": %.3f, \"cpu_codec_s\": %.3f, \"wall_s\": %.3f",
+                r->time_compute_s, r->time_codec_s, r->time_comm_s, r->cpu_compute_s,
+                r->cpu_codec_s, r->wall_s);
     fprintf(f, "}\n");
 }
 

@@ -3,7 +3,9 @@
  *   - an admitted neighbour's garbage, truncated, forged, replayed and oversized frames, and a
  *     stranger's frames, are dropped and counted while training ends bit-identical;
  *   - in deadline mode a peer killed with SIGKILL and restarted from its checkpoint rejoins,
- *     and the run ends within a point of the fault-free accuracy.
+ *     and the run ends within a point of the fault-free accuracy;
+ *   - a peer that has nothing else to send (here: waiting for a neighbour that never comes)
+ *     keeps its other neighbours hearing HEARTBEATs, a quarter of its liveness timeout apart.
  * Ports come from a per-process range so parallel test runs do not collide.
  */
 #include <setjmp.h>
@@ -14,6 +16,7 @@
 
 #include "rumor/keys.h"
 #include "rumor/topology.h"
+#include "rumor/transport.h"
 #include "rumor/wire.h"
 
 #include <errno.h>
@@ -406,6 +409,97 @@ static void test_killed_peer_restarts_from_checkpoint(void **state)
     assert_true(s_last_round(2) == 8000);
 }
 
+/* ---- heartbeats --------------------------------------------------------------------------- */
+
+/* The test plays node 0 of the line 0 - 1 - 2 through the real transport, answers node 1's
+ * HELLO with one of its own, and counts what node 1 sends while node 2 never starts. */
+static void test_waiting_peer_sends_heartbeats(void **state)
+{
+    (void)state;
+    char plain[256], topo_path[256], sc[256], cmd[1024], json[1024], key0[256], key1[256];
+    const unsigned port = 30000 + (unsigned)(getpid() % 400) * 50 + 40;
+    s_path(plain, sizeof plain, "plain.json");
+    s_path(topo_path, sizeof topo_path, "topology.json");
+    s_path(sc, sizeof sc, "scenario.json");
+    snprintf(json, sizeof json,
+             "{\"name\": \"line3\", \"nodes\": [{\"id\": 0, \"endpoint\": \"tcp://127.0.0.1:%u\"},"
+             " {\"id\": 1, \"endpoint\": \"tcp://127.0.0.1:%u\"},"
+             " {\"id\": 2, \"endpoint\": \"tcp://127.0.0.1:%u\"}],"
+             " \"edges\": [[0, 1], [1, 2]], \"weights\": \"metropolis\"}",
+             port, port + 1, port + 2);
+    s_write(plain, json);
+    snprintf(
+        cmd, sizeof cmd,
+        "rm -rf %s/keys && %s keygen --topology %s --dir %s/keys -o %s --force >/dev/null 2>&1",
+        s_dir, s_bin, plain, s_dir, topo_path);
+    assert_int_equal(s_run(cmd), 0);
+    snprintf(json, sizeof json, s_sync_scenario, 50u);
+    s_write(sc, json);
+    snprintf(key0, sizeof key0, "%s/keys/node0.key", s_dir);
+    snprintf(key1, sizeof key1, "%s/keys/node1.key", s_dir);
+
+    char log[256];
+    s_path(log, sizeof log, "peer1.log");
+    char *argv[] = {(char *)s_bin, "peer", "--config", sc,      "--topology",
+                    topo_path,     "--id", "1",        "--key", key1,
+                    "--liveness",  "400",  "--wait",   "30",    NULL};
+    const pid_t pid = s_spawn(argv, log);
+
+    rumor_topology_t *topo = NULL;
+    assert_int_equal(rumor_topology_load(topo_path, &topo, NULL), 0);
+    rumor_keypair_t kp;
+    assert_int_equal(rumor_keys_load(key0, &kp, NULL), 0);
+    void *ctx = zmq_ctx_new();
+    const rumor_transport_nbr_t nb = {
+        .id = 1, .endpoint = topo->nodes[1].endpoint, .public_key = topo->nodes[1].public_key};
+    const rumor_transport_cfg_t tc = {.self = 0,
+                                      .endpoint = topo->nodes[0].endpoint,
+                                      .nbrs = &nb,
+                                      .n_nbrs = 1,
+                                      .keys = &kp,
+                                      .max_frame = 4096};
+    rumor_transport_t *tr = rumor_transport_new(ctx, &tc, NULL);
+    assert_non_null(tr);
+    static uint8_t buf[4096], out[256];
+    int hellos = 0, beats = 0;
+    for (int i = 0; i < 200 && beats < 8; i++) {
+        uint32_t from;
+        size_t len;
+        if (rumor_transport_recv(tr, 50, &from, buf, sizeof buf, &len) != 0) continue;
+        rumor_wire_header_t h;
+        const uint8_t *p;
+        assert_int_equal(rumor_wire_parse(buf, len, 3, sizeof buf, &h, &p, NULL), 0);
+        assert_int_equal(from, 1);
+        if (h.type == RUMOR_WIRE_HELLO) {
+            /* Our HELLO: node 1's, as sent by node 0. */
+            rumor_wire_hello_t hello;
+            assert_int_equal(rumor_wire_decode_hello(p, h.len, &hello), 0);
+            hello.sender = 0;
+            uint8_t payload[RUMOR_WIRE_HELLO_BYTES];
+            assert_int_equal(rumor_wire_encode_hello(&hello, payload, sizeof payload), 0);
+            const rumor_wire_header_t oh = {
+                .type = RUMOR_WIRE_HELLO, .sender = 0, .seq = 77, .len = sizeof payload};
+            size_t olen;
+            assert_int_equal(
+                rumor_wire_encode_frame(&oh, payload, sizeof payload, out, sizeof out, &olen), 0);
+            assert_int_equal(rumor_transport_send(tr, 1, out, olen, 500), 0);
+            hellos++;
+        } else if (h.type == RUMOR_WIRE_HEARTBEAT && hellos) {
+            beats++;
+        }
+    }
+    kill(pid, SIGTERM);
+    s_wait(pid, 20);
+    rumor_transport_destroy(&tr);
+    zmq_ctx_term(ctx);
+    rumor_keys_wipe(&kp);
+    rumor_topology_destroy(&topo);
+    if (beats < 8) s_dump(log);
+    assert_true(hellos >= 1);
+    /* 8 beats 100 ms apart fit easily in the 10 s the loop allows. */
+    assert_true(beats >= 8);
+}
+
 static int s_setup(void **state)
 {
     (void)state;
@@ -430,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_eight_peers_match_simulator),
         cmocka_unit_test(test_hostile_frames_are_dropped),
         cmocka_unit_test(test_killed_peer_restarts_from_checkpoint),
+        cmocka_unit_test(test_waiting_peer_sends_heartbeats),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -1,9 +1,18 @@
-/* rumor — the one clock: monotonic seconds for timings and deadlines. Never used for
- * anything that affects results, so seeded runs stay reproducible. */
+/* rumor — the clocks: monotonic seconds for timings and deadlines, and CPU seconds for the
+ * time split of a round. Never used for anything that affects results, so seeded runs stay
+ * reproducible. */
 #ifndef RUMOR_CLOCK_H
 #define RUMOR_CLOCK_H
 
 /* Seconds since an arbitrary fixed point (CLOCK_MONOTONIC). */
 double rumor_clock_now(void);
+
+/* CPU seconds used by the calling thread (CLOCK_THREAD_CPUTIME_ID). Unlike wall time, this
+ * does not grow while the thread waits for a core, so it measures work even when more
+ * peers than cores share a machine. */
+double rumor_clock_thread_cpu(void);
+
+/* CPU seconds used by every thread of the process, ZeroMQ's I/O threads included. */
+double rumor_clock_process_cpu(void);
 
 #endif

@@ -15,10 +15,12 @@
  * every edge numbers its DIFFs, so a gap or a replay is seen: a gap asks the sender for
  * its public copy (RESYNC -> STATE), a replay is dropped. A neighbour silent past the
  * liveness timeout is marked down (its weight moves to the self-weight) until it is heard
- * again. A restarted peer resumes from its checkpoint; after its HELLO both sides exchange
- * STATE so public copies agree again, and it jumps to its neighbours' round.
- * Every frame is parsed with bounds checks and must come from the authenticated neighbour
- * it names; anything else is dropped and counted by reason, and the peer keeps running.
+ * again; to keep that for peers that are really gone, a peer sends a HEARTBEAT to every
+ * neighbour it has sent nothing to for a quarter of the timeout (while it waits for others,
+ * evaluates or checkpoints). A restarted peer resumes from its checkpoint; after its HELLO both
+ * sides exchange STATE so public copies agree again, and it jumps to its neighbours' round. Every
+ * frame is parsed with bounds checks and must come from the authenticated neighbour it names;
+ * anything else is dropped and counted by reason, and the peer keeps running.
  */
 #ifndef RUMOR_NODE_H
 #define RUMOR_NODE_H

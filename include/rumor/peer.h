@@ -44,6 +44,8 @@ typedef struct {
     double t_compute;       /* seconds in gradient, SGD step, mix and prox */
     double t_codec;         /* seconds in compression, encoding and decoding */
     double t_wait;          /* seconds waiting for neighbours (set by the driver) */
+    double cpu_compute;     /* CPU seconds of this peer's thread in the t_compute parts */
+    double cpu_codec;       /* CPU seconds of this peer's thread in the t_codec parts */
     uint64_t decode_errors; /* messages that failed to decode or absorb */
 } rumor_peer_stats_t;
 

@@ -30,6 +30,7 @@ typedef struct {
     double loss, test_loss, acc_mean, acc_min, acc_avg_model, consensus_dist, density;
     double bytes_sent, entropy_bound_bytes, bits_per_param;
     double time_compute_s, time_codec_s, time_comm_s, wall_s;
+    double cpu_compute_s, cpu_codec_s; /* CPU seconds per peer (thread clock) */
 } rumor_sim_result_t;
 
 /* Runs the scenario; fills *result with the last evaluation. Returns 0, RUMOR_EINTR when

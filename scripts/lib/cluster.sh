@@ -361,7 +361,7 @@ cluster_gather() {
 }
 
 # cluster_summary DIR: one line per peer from DIR/metrics.jsonl (its last evaluation:
-# round, accuracy, bytes sent) and the mean over peers.
+# round, accuracy, bytes sent), the mean over peers, and the time split of a round.
 cluster_summary() {
   local dir=$1 rows
   rows=$(jq -r -s '
@@ -377,4 +377,16 @@ cluster_summary() {
       n++; acc += $3; sent += $5 }
     END { printf "mean      %-12s  acc %.4f  %-11s  sent %9.3f MB  (%d peers)\n", "", acc / n, "", sent / n / 1e6, n }
   ' <<<"$rows"
+  # The time split of a round, mean per peer: wall clock (which on a machine with fewer cores
+  # than peers includes waiting for a core) and CPU time (work done, whatever the sharing).
+  jq -r -s '
+      map(select(.peer != null and .time_compute_s != null)) | group_by(.peer) | map(max_by(.round))
+      | select(length > 0)
+      | def mean(f): (map(f) | add) / length;
+        [mean(.time_compute_s), mean(.time_codec_s), mean(.time_comm_s),
+         mean(.cpu_compute_s // 0), mean(.cpu_codec_s // 0), mean(.cpu_other_s // 0)] | @tsv
+    ' "$dir/metrics.jsonl" | awk -F '\t' '
+    function pct(a, b) { return a + b > 0 ? 100 * b / (a + b) : 0 }
+    { printf "time per peer: wall  compute %.2f s  codec %.2f s  network %.2f s  (%.1f%% outside compute)\n", $1, $2, $3, pct($1, $2 + $3)
+      printf "               CPU   compute %.2f s  codec %.2f s  network %.2f s  (%.1f%% outside compute)\n", $4, $5, $6, pct($4, $5 + $6) }'
 }
