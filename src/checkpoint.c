@@ -203,31 +203,35 @@ static int s_meta_u64(json_t *meta, const char *key, uint64_t max, uint64_t *out
     return 0;
 }
 
-int rumor_checkpoint_load(const char *path, rumor_peer_t *p, const uint8_t topo_hash[32],
-                          rumor_errmsg_t *em)
+/* Opens path and parses its safetensors header as a rumor checkpoint: on success *f is open,
+ * *h holds the header (caller decrefs both), *base is the file offset of the data section
+ * and *data_bytes its length. On failure nothing is left open. */
+static int s_open(const char *path, FILE **f_out, json_t **h_out, long *base, uint64_t *data_bytes,
+                  rumor_errmsg_t *em)
 {
     int rc = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot open: %s", path, strerror(errno));
     char *hbuf = NULL;
-    float *data = NULL;
     json_t *h = NULL;
-    s_tensor_t *ts = calloc(S_MAX_TENSORS, sizeof *ts);
     struct stat st;
     uint8_t len8[8];
-    if (!ts) {
-        rc = RUMOR_ENOMEM;
-        goto done;
-    }
     if (fstat(fileno(f), &st) != 0 || fread(len8, 1, 8, f) != 8) {
         rc = rumor_errmsg_set(em, RUMOR_ETRUNC, "%s: shorter than a safetensors header", path);
         goto done;
     }
     uint64_t hl = 0;
     for (int i = 0; i < 8; i++) hl |= (uint64_t)len8[i] << (8 * i);
-    if (hl == 0 || hl > S_MAX_HEADER || hl > (uint64_t)st.st_size - 8) {
+    if (hl == 0 || hl > S_MAX_HEADER) {
         rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: header length %" PRIu64 " is impossible",
                               path, hl);
+        goto done;
+    }
+    if (hl > (uint64_t)st.st_size - 8) {
+        rc = rumor_errmsg_set(em, RUMOR_EFORMAT,
+                              "%s: header length %" PRIu64
+                              " runs past the end of the file (%" PRIu64 " bytes): truncated?",
+                              path, hl, (uint64_t)st.st_size);
         goto done;
     }
     hbuf = malloc(hl);
@@ -242,13 +246,69 @@ int rumor_checkpoint_load(const char *path, rumor_peer_t *p, const uint8_t topo_
                               h ? "wrong type" : jerr.text);
         goto done;
     }
-    json_t *meta = json_object_get(h, "__metadata__");
-    const char *fmt = json_string_value(json_object_get(meta, "format"));
+    const char *fmt =
+        json_string_value(json_object_get(json_object_get(h, "__metadata__"), "format"));
     if (!fmt || strcmp(fmt, S_FORMAT)) {
         rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: not a rumor checkpoint (format '%s')", path,
                               fmt ? fmt : "missing");
         goto done;
     }
+    *base = (long)(8 + hl);
+    *data_bytes = (uint64_t)st.st_size - 8 - hl;
+done:
+    free(hbuf);
+    if (rc) {
+        json_decref(h);
+        fclose(f);
+        return rc;
+    }
+    *f_out = f;
+    *h_out = h;
+    return 0;
+}
+
+/* Checks tensor t's header entry (dtype F32, t's shape, offsets of t.count floats inside the
+ * data section) and reads its floats into dst. */
+static int s_read_tensor(FILE *f, json_t *h, long base, uint64_t data_bytes, const s_tensor_t *t,
+                         float *dst, const char *path, rumor_errmsg_t *em)
+{
+    json_t *e = json_object_get(h, t->name);
+    const char *dtype = json_string_value(json_object_get(e, "dtype"));
+    json_t *shape = json_object_get(e, "shape"), *offs = json_object_get(e, "data_offsets");
+    int ok = dtype && !strcmp(dtype, "F32") && json_is_array(shape) &&
+             json_array_size(shape) == t->ndim && json_is_array(offs) && json_array_size(offs) == 2;
+    for (uint32_t k = 0; ok && k < t->ndim; k++)
+        ok = json_integer_value(json_array_get(shape, k)) == (json_int_t)t->shape[k];
+    const json_int_t b = ok ? json_integer_value(json_array_get(offs, 0)) : -1;
+    const json_int_t end = ok ? json_integer_value(json_array_get(offs, 1)) : -1;
+    ok = ok && b >= 0 && end >= b && (uint64_t)end <= data_bytes &&
+         (uint64_t)(end - b) == t->count * 4;
+    if (!ok)
+        return rumor_errmsg_set(em, RUMOR_EFORMAT,
+                                "%s: tensor '%s' is missing or has the wrong dtype, shape or "
+                                "offsets",
+                                path, t->name);
+    if (fseek(f, base + (long)b, SEEK_SET) != 0 || fread(dst, 4, t->count, f) != t->count)
+        return rumor_errmsg_set(em, RUMOR_ETRUNC, "%s: tensor '%s' is truncated", path, t->name);
+    return 0;
+}
+
+int rumor_checkpoint_load(const char *path, rumor_peer_t *p, const uint8_t topo_hash[32],
+                          rumor_errmsg_t *em)
+{
+    FILE *f = NULL;
+    json_t *h = NULL;
+    long base;
+    uint64_t data_bytes;
+    int rc = s_open(path, &f, &h, &base, &data_bytes, em);
+    if (rc) return rc;
+    float *data = NULL;
+    s_tensor_t *ts = calloc(S_MAX_TENSORS, sizeof *ts);
+    if (!ts) {
+        rc = RUMOR_ENOMEM;
+        goto done;
+    }
+    json_t *meta = json_object_get(h, "__metadata__");
     uint64_t node, round, epoch, offset, bsent = 0, brecv = 0, msent = 0;
     if (s_meta_u64(meta, "node", UINT32_MAX, &node) ||
         s_meta_u64(meta, "round", UINT32_MAX, &round) ||
@@ -291,40 +351,14 @@ int rumor_checkpoint_load(const char *path, rumor_peer_t *p, const uint8_t topo_
     const size_t n = s_tensors(p, ts, S_MAX_TENSORS);
     size_t total = 0;
     for (size_t i = 0; i < n; i++) total += ts[i].count;
-    const uint64_t data_bytes = (uint64_t)st.st_size - 8 - hl;
     data = malloc(total * sizeof *data + 1);
     if (!data) {
         rc = RUMOR_ENOMEM;
         goto done;
     }
-    const long base = (long)(8 + hl);
     size_t at = 0;
     for (size_t i = 0; i < n; i++) {
-        json_t *e = json_object_get(h, ts[i].name);
-        const char *dtype = json_string_value(json_object_get(e, "dtype"));
-        json_t *shape = json_object_get(e, "shape"), *offs = json_object_get(e, "data_offsets");
-        int ok = dtype && !strcmp(dtype, "F32") && json_is_array(shape) &&
-                 json_array_size(shape) == ts[i].ndim && json_is_array(offs) &&
-                 json_array_size(offs) == 2;
-        for (uint32_t k = 0; ok && k < ts[i].ndim; k++)
-            ok = json_integer_value(json_array_get(shape, k)) == (json_int_t)ts[i].shape[k];
-        const json_int_t b = ok ? json_integer_value(json_array_get(offs, 0)) : -1;
-        const json_int_t end = ok ? json_integer_value(json_array_get(offs, 1)) : -1;
-        ok = ok && b >= 0 && end >= b && (uint64_t)end <= data_bytes &&
-             (uint64_t)(end - b) == ts[i].count * 4;
-        if (!ok) {
-            rc = rumor_errmsg_set(em, RUMOR_EFORMAT,
-                                  "%s: tensor '%s' is missing or has the wrong dtype, shape or "
-                                  "offsets",
-                                  path, ts[i].name);
-            goto done;
-        }
-        if (fseek(f, base + (long)b, SEEK_SET) != 0 ||
-            fread(data + at, 4, ts[i].count, f) != ts[i].count) {
-            rc = rumor_errmsg_set(em, RUMOR_ETRUNC, "%s: tensor '%s' is truncated", path,
-                                  ts[i].name);
-            goto done;
-        }
+        if ((rc = s_read_tensor(f, h, base, data_bytes, &ts[i], data + at, path, em))) goto done;
         at += ts[i].count;
     }
     /* Everything checked: install. */
@@ -341,9 +375,86 @@ int rumor_checkpoint_load(const char *path, rumor_peer_t *p, const uint8_t topo_
     pst->msgs_sent = msent;
 done:
     json_decref(h);
-    free(hbuf);
     free(data);
     free(ts);
+    fclose(f);
+    return rc;
+}
+
+int rumor_checkpoint_sniff(const uint8_t *head, size_t len, uint64_t file_size)
+{
+    if (len < 9 || file_size < 9 || head[8] != '{') return 0;
+    uint64_t hl = 0;
+    for (int i = 0; i < 8; i++) hl |= (uint64_t)head[i] << (8 * i);
+    return hl >= 2 && hl <= S_MAX_HEADER;
+}
+
+int rumor_checkpoint_load_model(const char *path, const rumor_model_t *m, float *params,
+                                rumor_checkpoint_info_t *info, rumor_errmsg_t *em)
+{
+    FILE *f = NULL;
+    json_t *h = NULL;
+    long base;
+    uint64_t data_bytes;
+    int rc = s_open(path, &f, &h, &base, &data_bytes, em);
+    if (rc) return rc;
+    float *data = NULL;
+    json_t *meta = json_object_get(h, "__metadata__");
+    uint64_t node, round;
+    if (s_meta_u64(meta, "node", UINT32_MAX, &node) ||
+        s_meta_u64(meta, "round", UINT32_MAX, &round)) {
+        rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: __metadata__ needs decimal node and round",
+                              path);
+        goto done;
+    }
+    char model[128];
+    rumor_model_spec_describe(rumor_model_spec(m), model, sizeof model);
+    const char *fmodel = json_string_value(json_object_get(meta, "model"));
+    if (!fmodel || strcmp(fmodel, model)) {
+        rc = rumor_errmsg_set(em, RUMOR_EMISMATCH, "%s: model '%s' differs from '%s'", path,
+                              fmodel ? fmodel : "missing", model);
+        goto done;
+    }
+    /* Only the model tensors are read, but a file cut short anywhere is still refused. */
+    const char *key;
+    json_t *e;
+    json_object_foreach(h, key, e)
+    {
+        if (!strcmp(key, "__metadata__")) continue;
+        json_t *offs = json_object_get(e, "data_offsets");
+        const json_int_t end = json_integer_value(json_array_get(offs, 1));
+        if (json_array_size(offs) == 2 && end >= 0 && (uint64_t)end > data_bytes) {
+            rc = rumor_errmsg_set(em, RUMOR_ETRUNC, "%s: tensor '%s' is truncated", path, key);
+            goto done;
+        }
+    }
+    rumor_tensor_info_t info_t[2 * RUMOR_MODEL_MAX_HIDDEN + 2];
+    const size_t nt = rumor_model_tensors(m, NULL, 0);
+    RUMOR_ASSERT(nt <= sizeof info_t / sizeof *info_t);
+    rumor_model_tensors(m, info_t, nt);
+    const size_t d = rumor_model_nparams(m);
+    data = malloc(d * sizeof *data + 1);
+    if (!data) {
+        rc = RUMOR_ENOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < nt; i++) {
+        s_tensor_t t = {.ndim = info_t[i].ndim,
+                        .shape = {info_t[i].shape[0], info_t[i].shape[1]},
+                        .count = info_t[i].count};
+        memcpy(t.name, info_t[i].name, sizeof info_t[i].name);
+        RUMOR_ASSERT(info_t[i].offset + info_t[i].count <= d);
+        if ((rc = s_read_tensor(f, h, base, data_bytes, &t, data + info_t[i].offset, path, em)))
+            goto done;
+    }
+    memcpy(params, data, d * sizeof *data);
+    if (info) {
+        info->node = (uint32_t)node;
+        info->round = (uint32_t)round;
+    }
+done:
+    json_decref(h);
+    free(data);
     fclose(f);
     return rc;
 }

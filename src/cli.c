@@ -20,6 +20,7 @@ static const s_command_t s_commands[] = {
     {"topo", rumor_cmd_topo, "generate, check and describe topologies"},
     {"bench", rumor_cmd_bench, "measure training and codec speed"},
     {"keygen", rumor_cmd_keygen, "create CurveZMQ key files (one, or one per topology node)"},
+    {"eval", rumor_cmd_eval, "test loss, accuracy and density of a checkpoint or model file"},
 };
 
 static void s_usage(FILE *f)

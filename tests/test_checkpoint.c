@@ -1,5 +1,9 @@
 /* Tests of checkpoint: a saved peer restores bit for bit and continues identically; damaged
- * or foreign checkpoints are refused with a message and leave the peer untouched. */
+ * or foreign checkpoints are refused with a message and leave the peer untouched. And of
+ * `rumor eval`, which reads checkpoints and raw models: on the files of a real run (three
+ * `rumor peer` processes on loopback, and `rumor sim --models` of the same scenario) it
+ * reports the accuracies the simulator's own metrics imply, and it refuses damaged, foreign
+ * and wrong-size files with exit status 1 and a message naming the file. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,10 +11,16 @@
 #include <cmocka.h>
 
 #include "rumor/checkpoint.h"
+#include "rumor/vec.h"
 
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 typedef struct {
@@ -206,11 +216,361 @@ static void test_damaged_or_foreign_is_refused(void **state)
     rumor_peer_destroy(&n3);
 }
 
+/* ---- rumor eval ------------------------------------------------------------------------- */
+
+#define S_PEERS 3
+
+/* Harder than the fixture's data (sep 2: peers end near 80%, chance is 25%) and a large
+ * enough lambda that the models are sparse, so accuracies and densities differ by peer. */
+static const char *s_eval_scenario =
+    "{\"name\": \"eval-test\", \"topology\": \"topo.json\","
+    " \"data\": {\"name\": \"synthetic\", \"n\": 3000, \"test_n\": 600, \"dim\": 20,"
+    " \"classes\": 4, \"sep\": 2.0},"
+    " \"algorithm\": {\"name\": \"malcom\", \"lr\": 0.1, \"gamma\": 0.5, \"lambda\": 0.01,"
+    " \"batch\": 16, \"rounds\": 40}, \"compressor\": \"dither:8\", \"codec\": \"auto\","
+    " \"seed\": 5, \"eval_every\": 40}";
+
+typedef struct {
+    const char *bin;
+    char dir[64];
+    size_t d;
+} s_cli_t;
+
+/* Runs `$RUMOR_BIN args` with the shell from dir; returns the exit status, output in out. */
+static int s_rumor(const s_cli_t *c, const char *args, char *out, size_t cap)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>&1", c->dir, c->bin, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    const size_t len = fread(out, 1, cap - 1, p);
+    out[len] = '\0';
+    const int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static json_t *s_rumor_json(const s_cli_t *c, const char *args)
+{
+    static char out[1 << 16];
+    const int rc = s_rumor(c, args, out, sizeof out);
+    if (rc != 0) fail_msg("rumor %s: exit %d:\n%s", args, rc, out);
+    json_error_t err;
+    json_t *j = json_loads(out, 0, &err);
+    if (!j) fail_msg("rumor %s: not JSON (%s):\n%s", args, err.text, out);
+    return j;
+}
+
+static double s_num(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_number(v)) fail_msg("no number '%s' in the output", key);
+    return json_number_value(v);
+}
+
+static void s_cli_path(const s_cli_t *c, char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "%s/%s", c->dir, name);
+}
+
+/* A three-peer ring on loopback: each `rumor peer` writes its checkpoint and raw model;
+ * then `rumor sim --models` runs the same scenario. Returns 0 (skip) without a binary. */
+static int s_cli_prepare(s_cli_t *c)
+{
+    c->bin = getenv("RUMOR_BIN");
+    if (!c->bin || access(c->bin, X_OK) != 0) return 0;
+    snprintf(c->dir, sizeof c->dir, "/tmp/rumor-eval-XXXXXX");
+    assert_non_null(mkdtemp(c->dir));
+    char path[256], args[512], out[4096];
+    s_cli_path(c, path, sizeof path, "scenario.json");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(s_eval_scenario, f);
+    fclose(f);
+    const unsigned port = 50000 + (unsigned)(getpid() % 1000) * 4;
+    snprintf(args, sizeof args, "topo gen ring --n %d --port-base %u -o topo.json", S_PEERS, port);
+    assert_int_equal(s_rumor(c, args, out, sizeof out), 0);
+    pid_t pids[S_PEERS];
+    for (int i = 0; i < S_PEERS; i++) {
+        char id[8], model[32], log[32];
+        snprintf(id, sizeof id, "%d", i);
+        snprintf(model, sizeof model, "peer%d.model", i);
+        snprintf(log, sizeof log, "peer%d.log", i);
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            if (chdir(c->dir) != 0) _exit(126);
+            const int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (fd >= 0) {
+                dup2(fd, 1);
+                dup2(fd, 2);
+                close(fd);
+            }
+            char *argv[] = {
+                (char *)c->bin, "peer",         "--config", "scenario.json", "--id", id,
+                "--insecure",   "--checkpoint", "ckpt",     "--model-out",   model,  "--wait",
+                "30",           "--quiet",      NULL};
+            execv(c->bin, argv);
+            _exit(127);
+        }
+    }
+    for (int i = 0; i < S_PEERS; i++) {
+        int st = 0, done = 0;
+        for (int t = 0; t < 1200 && !done; t++) {
+            done = waitpid(pids[i], &st, WNOHANG) == pids[i];
+            if (!done) usleep(50000);
+        }
+        if (!done) {
+            kill(pids[i], SIGKILL);
+            waitpid(pids[i], &st, 0);
+        }
+        if (!done || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            snprintf(args, sizeof args, "cat peer%d.log", i);
+            s_rumor(c, args, out, sizeof out);
+            fail_msg("rumor peer %d failed:\n%s", i, out);
+        }
+    }
+    return 1;
+}
+
+static void s_cli_cleanup(const s_cli_t *c)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", c->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* The fields of two evaluations that must agree when the models are the same. */
+static void s_assert_same_eval(json_t *a, json_t *b)
+{
+    static const char *keys[] = {"model",    "params",  "samples", "test_loss",
+                                 "accuracy", "density", "nonzero", "per_class"};
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
+        if (!json_equal(json_object_get(a, keys[k]), json_object_get(b, keys[k])))
+            fail_msg("evaluations differ in '%s'", keys[k]);
+}
+
+static void test_eval_matches_simulator(void **state)
+{
+    (void)state;
+    s_cli_t c;
+    if (!s_cli_prepare(&c)) skip();
+    json_t *sim = s_rumor_json(&c, "sim scenario.json --models sim.bin --quiet --no-timing");
+    double acc_sum = 0, acc_min = 1, loss_sum = 0, density_sum = 0;
+    char args[256];
+    for (int i = 0; i < S_PEERS; i++) {
+        snprintf(args, sizeof args, "eval scenario.json ckpt/node%d.safetensors --json", i);
+        json_t *ck = s_rumor_json(&c, args);
+        snprintf(args, sizeof args, "eval scenario.json peer%d.model --json", i);
+        json_t *raw = s_rumor_json(&c, args);
+        snprintf(args, sizeof args, "eval scenario.json sim.bin --peer %d --json", i);
+        json_t *sm = s_rumor_json(&c, args);
+        assert_string_equal(json_string_value(json_object_get(ck, "format")), "checkpoint");
+        assert_string_equal(json_string_value(json_object_get(raw, "format")), "raw");
+        assert_string_equal(json_string_value(json_object_get(sm, "format")), "sim-models");
+        assert_int_equal(s_num(ck, "node"), i);
+        assert_int_equal(s_num(ck, "round"), 40);
+        /* The peer processes and the simulator trained bit-identical models. */
+        s_assert_same_eval(ck, raw);
+        s_assert_same_eval(ck, sm);
+
+        const double acc = s_num(sm, "accuracy"), n = s_num(sm, "samples");
+        assert_int_equal(n, 600);
+        assert_true(acc >= 0.6); /* chance is 0.25 */
+        /* Per-class accuracies weighted by class size give the accuracy back. */
+        json_t *pc = json_object_get(sm, "per_class");
+        assert_int_equal(json_array_size(pc), 4);
+        double correct = 0, total = 0;
+        for (size_t k = 0; k < json_array_size(pc); k++) {
+            json_t *e = json_array_get(pc, k);
+            correct += s_num(e, "accuracy") * s_num(e, "samples");
+            total += s_num(e, "samples");
+        }
+        assert_true(total == n);
+        assert_true(fabs(correct - acc * n) < 1e-6);
+        acc_sum += acc;
+        acc_min = acc < acc_min ? acc : acc_min;
+        loss_sum += s_num(sm, "test_loss");
+        density_sum += s_num(sm, "density");
+        json_decref(ck);
+        json_decref(raw);
+        json_decref(sm);
+    }
+    /* The simulator's metrics (printed with 6 decimals) are the same evaluations. */
+    assert_true(fabs(acc_sum / S_PEERS - s_num(sim, "acc_mean")) < 1e-6);
+    assert_true(fabs(acc_min - s_num(sim, "acc_min")) < 1e-6);
+    assert_true(fabs(loss_sum / S_PEERS - s_num(sim, "test_loss")) < 1e-5);
+    assert_true(fabs(density_sum / S_PEERS - s_num(sim, "density")) < 1e-6);
+    assert_true(s_num(sim, "density") < 1.0);
+
+    /* The network-average model, averaged the way the simulator does, scores acc_avg_model. */
+    json_t *one = s_rumor_json(&c, "eval scenario.json peer0.model --json");
+    const size_t d = (size_t)s_num(one, "params");
+    json_decref(one);
+    float *all = malloc(S_PEERS * d * sizeof *all), *avg = malloc(d * sizeof *avg);
+    char path[256];
+    s_cli_path(&c, path, sizeof path, "sim.bin");
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(all, sizeof *all, S_PEERS * d, f), S_PEERS * d);
+    fclose(f);
+    rumor_vec_zero(avg, d);
+    for (int i = 0; i < S_PEERS; i++) rumor_vec_axpy(avg, 1.0f / S_PEERS, all + i * d, d);
+    s_cli_path(&c, path, sizeof path, "avg.model");
+    s_write(path, avg, d * sizeof *avg);
+    json_t *ev = s_rumor_json(&c, "eval scenario.json avg.model --json");
+    assert_true(fabs(s_num(ev, "accuracy") - s_num(sim, "acc_avg_model")) < 1e-6);
+    json_decref(ev);
+
+    /* Text output and --samples. */
+    static char out[1 << 14];
+    assert_int_equal(s_rumor(&c, "eval scenario.json avg.model --samples 100", out, sizeof out), 0);
+    assert_non_null(strstr(out, "test set  100 samples"));
+    assert_non_null(strstr(out, "accuracy  0."));
+    assert_non_null(strstr(out, "softmax 20-4, d = 84"));
+    free(all);
+    free(avg);
+    json_decref(sim);
+    s_cli_cleanup(&c);
+}
+
+/* Copies dir/src to dir/dst with its first keep bytes, then extra bytes appended. */
+static void s_variant(const s_cli_t *c, const char *src, const char *dst, long keep,
+                      const void *extra, size_t extra_len)
+{
+    char path[256];
+    s_cli_path(c, path, sizeof path, src);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    uint8_t *buf = malloc((size_t)keep + extra_len + 1);
+    assert_int_equal(fread(buf, 1, (size_t)keep, f), (size_t)keep);
+    fclose(f);
+    if (extra_len) memcpy(buf + keep, extra, extra_len);
+    s_cli_path(c, path, sizeof path, dst);
+    s_write(path, buf, (size_t)keep + extra_len);
+    free(buf);
+}
+
+static long s_size(const s_cli_t *c, const char *name)
+{
+    char path[256];
+    s_cli_path(c, path, sizeof path, name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    const long n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+/* Expects `rumor eval scenario.json FILE extra` to exit with status and, for bad input, to
+ * name FILE and say `why`. */
+static void s_expect(const s_cli_t *c, const char *file, const char *extra, int status,
+                     const char *why)
+{
+    static char out[1 << 14];
+    char args[512];
+    snprintf(args, sizeof args, "eval scenario.json %s %s", file, extra);
+    const int rc = s_rumor(c, args, out, sizeof out);
+    if (rc != status) fail_msg("rumor %s: exit %d, expected %d:\n%s", args, rc, status, out);
+    if (status == 1 && !strstr(out, file))
+        fail_msg("rumor %s: the message does not name the file:\n%s", args, out);
+    if (why && !strstr(out, why)) fail_msg("rumor %s: expected '%s' in:\n%s", args, why, out);
+}
+
+static void test_eval_refuses_bad_files(void **state)
+{
+    (void)state;
+    s_cli_t c;
+    if (!s_cli_prepare(&c)) skip();
+    char out[4096];
+    assert_int_equal(
+        s_rumor(&c, "sim scenario.json --models sim.bin --quiet --no-timing", out, sizeof out), 0);
+    const long ck = s_size(&c, "ckpt/node0.safetensors"), raw = s_size(&c, "peer0.model");
+    assert_int_equal(raw, 84 * 4);
+
+    /* Checkpoints truncated anywhere, including at exactly d floats. */
+    const long cuts[] = {0, 4, 8, 9, 40, raw, ck / 2, ck - 4, ck - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        s_variant(&c, "ckpt/node0.safetensors", "cut.safetensors", cuts[i], NULL, 0);
+        s_expect(&c, "cut.safetensors", "", 1, NULL);
+    }
+    /* A damaged header, and a tensor whose shape was edited. */
+    s_variant(&c, "ckpt/node0.safetensors", "bad.safetensors", ck, NULL, 0);
+    char path[256];
+    s_cli_path(&c, path, sizeof path, "bad.safetensors");
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, 9, SEEK_SET); /* the first key's opening quote: no longer JSON */
+    fputc('}', f);
+    fclose(f);
+    s_expect(&c, "bad.safetensors", "", 1, "header");
+    uint8_t *buf = malloc((size_t)ck);
+    s_cli_path(&c, path, sizeof path, "ckpt/node0.safetensors");
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(buf, 1, (size_t)ck, f), (size_t)ck);
+    fclose(f);
+    static const char from[] = "\"shape\":[4,20]", to[] = "\"shape\":[20,4]";
+    long at = 0;
+    while (at + (long)strlen(from) <= ck && memcmp(buf + at, from, strlen(from))) at++;
+    assert_true(at + (long)strlen(from) <= ck);
+    memcpy(buf + at, to, strlen(to));
+    s_cli_path(&c, path, sizeof path, "shape.safetensors");
+    s_write(path, buf, (size_t)ck);
+    free(buf);
+    s_expect(&c, "shape.safetensors", "", 1, "fc0.weight");
+    /* A checkpoint of another model, and of another node than asked for. */
+    s_cli_path(&c, path, sizeof path, "mlp.json");
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%.*s, \"model\": \"mlp:8\"}", (int)strlen(s_eval_scenario) - 1, s_eval_scenario);
+    fclose(f);
+    assert_int_equal(s_rumor(&c, "eval mlp.json ckpt/node0.safetensors", out, sizeof out), 1);
+    assert_non_null(strstr(out, "ckpt/node0.safetensors"));
+    assert_non_null(strstr(out, "mlp 20-8-4"));
+    s_expect(&c, "ckpt/node0.safetensors", "--peer 1", 1, "node 0");
+
+    /* Raw models of the wrong size, and a non-finite value. */
+    const float nan_value = NAN, zero = 0.0f;
+    s_variant(&c, "peer0.model", "short.model", raw - 4, NULL, 0);
+    s_expect(&c, "short.model", "", 1, "d = 84");
+    s_variant(&c, "peer0.model", "long.model", raw, &zero, sizeof zero);
+    s_expect(&c, "long.model", "", 1, "d = 84");
+    s_variant(&c, "peer0.model", "empty.model", 0, NULL, 0);
+    s_expect(&c, "empty.model", "", 1, "empty");
+    s_variant(&c, "peer0.model", "nan.model", raw - 4, &nan_value, sizeof nan_value);
+    s_expect(&c, "nan.model", "", 1, "parameter 83");
+    s_expect(&c, "missing.model", "", 1, "cannot open");
+
+    /* `rumor sim --models` files: need --peer, and exactly n_peers x d floats. */
+    s_expect(&c, "sim.bin", "", 1, "--peer");
+    s_variant(&c, "sim.bin", "simcut.bin", S_PEERS * raw - 4, NULL, 0);
+    s_expect(&c, "simcut.bin", "--peer 1", 1, "3 peers");
+    s_variant(&c, "sim.bin", "sim2.bin", 2 * raw, NULL, 0);
+    s_expect(&c, "sim2.bin", "--peer 0", 1, "3 peers");
+    s_expect(&c, "peer0.model", "--peer 0", 1, "3 peers");
+
+    /* Usage errors. */
+    s_expect(&c, "sim.bin", "--peer 3", 2, "3 peers");
+    s_expect(&c, "sim.bin", "--peer x", 2, "--peer");
+    s_expect(&c, "peer0.model", "--samples 0", 2, "--samples");
+    s_expect(&c, "peer0.model", "--bogus", 2, "--bogus");
+    s_expect(&c, "peer0.model", "extra-arg", 2, "extra-arg");
+    assert_int_equal(s_rumor(&c, "eval scenario.json", out, sizeof out), 2);
+    assert_int_equal(s_rumor(&c, "eval --help", out, sizeof out), 0);
+    assert_non_null(strstr(out, "--samples N"));
+    assert_int_equal(s_rumor(&c, "--help", out, sizeof out), 0);
+    assert_non_null(strstr(out, "eval "));
+    s_cli_cleanup(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_continues_identically),
         cmocka_unit_test(test_damaged_or_foreign_is_refused),
+        cmocka_unit_test(test_eval_matches_simulator),
+        cmocka_unit_test(test_eval_refuses_bad_files),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

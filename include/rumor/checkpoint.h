@@ -17,6 +17,7 @@
 #define RUMOR_CHECKPOINT_H
 
 #include "rumor/err.h"
+#include "rumor/model.h"
 #include "rumor/peer.h"
 
 #include <stdint.h>
@@ -30,5 +31,26 @@ int rumor_checkpoint_save(const char *path, rumor_peer_t *p, const uint8_t topo_
  * unchanged on failure. */
 RUMOR_NODISCARD int rumor_checkpoint_load(const char *path, rumor_peer_t *p,
                                           const uint8_t topo_hash[32], rumor_errmsg_t *em);
+
+/* Nonzero when a file whose first len bytes are head (len >= 9 needed) and whose size is
+ * file_size starts like a safetensors file: a little-endian u64 header length within the
+ * checkpoint bound, then '{'. A raw float32 model would need a denormal first value and a
+ * zero second value to match, so this tells checkpoints from raw models by content. */
+int rumor_checkpoint_sniff(const uint8_t *head, size_t len, uint64_t file_size);
+
+/* What a checkpoint says about itself. */
+typedef struct {
+    uint32_t node;  /* the peer that wrote it */
+    uint32_t round; /* rounds completed */
+} rumor_checkpoint_info_t;
+
+/* Reads only the model tensors of the checkpoint at path into params
+ * (rumor_model_nparams(m) floats), without a peer: for evaluating or exporting a model.
+ * Returns RUMOR_EIO if the file cannot be opened, RUMOR_EMISMATCH if it holds another model,
+ * RUMOR_EFORMAT/RUMOR_ETRUNC for a damaged file, each with em filled naming the file. params
+ * is unchanged on failure; info (may be NULL) receives the node and round on success. */
+RUMOR_NODISCARD int rumor_checkpoint_load_model(const char *path, const rumor_model_t *m,
+                                                float *params, rumor_checkpoint_info_t *info,
+                                                rumor_errmsg_t *em);
 
 #endif

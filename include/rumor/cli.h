@@ -21,5 +21,6 @@ int rumor_cmd_sim(int argc, char **argv);
 int rumor_cmd_topo(int argc, char **argv);
 int rumor_cmd_bench(int argc, char **argv);
 int rumor_cmd_keygen(int argc, char **argv);
+int rumor_cmd_eval(int argc, char **argv);
 
 #endif

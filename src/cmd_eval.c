@@ -1,0 +1,381 @@
+/* rumor — `rumor eval`: how good is one trained model?
+ *
+ *   rumor eval SCENARIO.json MODEL_FILE [--peer K] [--samples N] [--json]
+ *
+ * The scenario gives the model shape and the data; the model is read from a checkpoint
+ * (safetensors, recognised by content), a raw float32 file of exactly d values, or one peer's
+ * slice of a `rumor sim --models` file (n_peers x d values, peer-major). It is evaluated on
+ * the scenario's test set with the same model code and chunking the peers use, so the
+ * accuracy matches what `rumor sim` reports for the same model.
+ *
+ * Exit status: 0 success, 1 unreadable or mismatched input, 2 a usage error.
+ */
+#include "rumor/checkpoint.h"
+#include "rumor/cli.h"
+#include "rumor/model.h"
+#include "rumor/peer.h"
+#include "rumor/scenario.h"
+#include "rumor/topology.h"
+#include "rumor/vec.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void s_usage(FILE *f)
+{
+    fprintf(f, "usage: rumor eval SCENARIO.json MODEL_FILE [OPTIONS]\n\n"
+               "Evaluates one trained model on the scenario's test set and prints its test loss,\n"
+               "accuracy, density (fraction of nonzero parameters) and per-class accuracy.\n"
+               "The scenario gives the model shape and the data. MODEL_FILE is recognised by\n"
+               "its content, not its name:\n"
+               "  - a checkpoint written by `rumor peer --checkpoint DIR` (safetensors; only the\n"
+               "    model tensors are read)\n"
+               "  - a raw float32 model of exactly d values (`rumor peer --model-out FILE`)\n"
+               "  - with --peer K: a `rumor sim --models FILE` file (n_peers x d values)\n\n"
+               "options:\n"
+               "  --peer K      evaluate peer K's model of a `rumor sim --models` file; with a\n"
+               "                checkpoint, insist that it was written by node K\n"
+               "  --samples N   evaluate only the first N test samples (default: all)\n"
+               "  --json        print one JSON object instead of text\n"
+               "  -h, --help    this text\n\n"
+               "Exit status: 0 success, 1 unreadable or mismatched input, 2 usage error.\n\n"
+               "example:\n"
+               "  rumor sim sims/ring16.json --models models.bin\n"
+               "  rumor eval sims/ring16.json models.bin --peer 3\n");
+}
+
+typedef enum { S_CHECKPOINT, S_RAW, S_SIM_MODELS } s_source_t;
+
+static const char *const s_source_names[] = {"checkpoint", "raw", "sim-models"};
+
+/* Everything about the model file that the report shows. */
+typedef struct {
+    s_source_t source;
+    rumor_checkpoint_info_t ckpt; /* S_CHECKPOINT */
+    uint32_t peers;               /* S_SIM_MODELS: peers in the file */
+} s_loaded_t;
+
+/* Reads the only model of a raw float32 file of size bytes, or with has_peer, model `peer`
+ * of a `rumor sim --models` file of `peers` models. */
+static int s_load_raw(const char *path, FILE *f, uint64_t size, const rumor_model_spec_t *spec,
+                      size_t d, int has_peer, uint32_t peer, uint32_t peers, float *x,
+                      s_loaded_t *out, rumor_errmsg_t *em)
+{
+    const uint64_t one = (uint64_t)d * sizeof(float);
+    char model[128], desc[200];
+    rumor_model_spec_describe(spec, model, sizeof model);
+    snprintf(desc, sizeof desc, "model (%s) has d = %zu parameters, %" PRIu64 " bytes as float32",
+             model, d, one);
+    if (size == 0) return rumor_errmsg_set(em, RUMOR_ETRUNC, "%s: the file is empty", path);
+    uint64_t at = 0;
+    if (!has_peer) {
+        if (size != one && size % one == 0)
+            return rumor_errmsg_set(em, RUMOR_EMISMATCH,
+                                    "%s: holds %" PRIu64 " models (a `rumor sim --models` file?); "
+                                    "choose one with --peer K",
+                                    path, size / one);
+        if (size != one)
+            return rumor_errmsg_set(em, RUMOR_EMISMATCH,
+                                    "%s: neither a safetensors checkpoint nor a raw float32 model "
+                                    "of the right size: %" PRIu64 " bytes, but the %s",
+                                    path, size, desc);
+        out->source = S_RAW;
+    } else {
+        if (size != (uint64_t)peers * one)
+            return rumor_errmsg_set(em, RUMOR_EMISMATCH,
+                                    "%s: %" PRIu64 " bytes, but a `rumor sim --models` file of "
+                                    "this scenario holds %u peers x %zu floats = %" PRIu64
+                                    " bytes (the %s)",
+                                    path, size, peers, d, (uint64_t)peers * one, desc);
+        out->source = S_SIM_MODELS;
+        out->peers = peers;
+        at = (uint64_t)peer * one;
+    }
+    if (fseeko(f, (off_t)at, SEEK_SET) != 0 || fread(x, sizeof(float), d, f) != d)
+        return rumor_errmsg_set(em, RUMOR_EIO, "%s: read failed", path);
+    return 0;
+}
+
+/* Fills x (d floats) from path, whichever kind of model file it is. */
+static int s_load(const char *path, const rumor_model_t *m, int has_peer, uint32_t peer,
+                  uint32_t peers, float *x, s_loaded_t *out, rumor_errmsg_t *em)
+{
+    const size_t d = rumor_model_nparams(m);
+    FILE *f = fopen(path, "rb");
+    if (!f) return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    uint8_t head[9];
+    size_t got = 0;
+    int rc = 0;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: not a regular file", path);
+        goto done;
+    }
+    got = fread(head, 1, sizeof head, f);
+    if (rumor_checkpoint_sniff(head, got, (uint64_t)st.st_size)) {
+        fclose(f);
+        f = NULL;
+        out->source = S_CHECKPOINT;
+        if ((rc = rumor_checkpoint_load_model(path, m, x, &out->ckpt, em))) goto done;
+        if (has_peer && out->ckpt.node != peer)
+            rc = rumor_errmsg_set(em, RUMOR_EMISMATCH,
+                                  "%s: checkpoint of node %u, but --peer %u was asked for", path,
+                                  out->ckpt.node, peer);
+        goto done;
+    }
+    rc = s_load_raw(path, f, (uint64_t)st.st_size, rumor_model_spec(m), d, has_peer, peer, peers, x,
+                    out, em);
+done:
+    if (f) fclose(f);
+    if (rc) return rc;
+    for (size_t i = 0; i < d; i++)
+        if (!isfinite(x[i]))
+            return rumor_errmsg_set(em, RUMOR_EFORMAT,
+                                    "%s: parameter %zu is %g: a damaged file or a diverged run",
+                                    path, i, (double)x[i]);
+    return 0;
+}
+
+typedef struct {
+    uint32_t samples, classes;
+    double loss, acc, density;
+    size_t nonzero, d;
+    uint32_t *class_n; /* (classes) test samples of each class */
+    double *class_acc; /* (classes) accuracy on them (0 when there are none) */
+} s_report_t;
+
+/* Overall metrics on the first r->samples test rows, then per class on a copy of those rows
+ * grouped by label. */
+static int s_evaluate(rumor_model_t *m, const float *x, const rumor_dataset_t *test, s_report_t *r)
+{
+    const uint32_t n = r->samples, dim = test->dim, C = r->classes;
+    rumor_model_evaluate(m, x, test->x, test->y, n, &r->loss, &r->acc);
+    r->nonzero = rumor_vec_count_nonzero(x, r->d);
+    r->density = (double)r->nonzero / (double)r->d;
+
+    uint32_t *start = calloc((size_t)C + 1, sizeof *start);
+    float *xs = malloc((size_t)n * dim * sizeof *xs);
+    int32_t *ys = malloc((size_t)n * sizeof *ys);
+    if (!start || !xs || !ys) {
+        free(start);
+        free(xs);
+        free(ys);
+        return RUMOR_ENOMEM;
+    }
+    for (uint32_t i = 0; i < n; i++) r->class_n[test->y[i]]++;
+    for (uint32_t c = 0; c < C; c++) start[c + 1] = start[c] + r->class_n[c];
+    for (uint32_t i = 0; i < n; i++) {
+        const uint32_t at = start[test->y[i]]++;
+        memcpy(xs + (size_t)at * dim, test->x + (size_t)i * dim, dim * sizeof *xs);
+        ys[at] = test->y[i];
+    }
+    for (uint32_t c = 0, at = 0; c < C; at += r->class_n[c], c++) {
+        r->class_acc[c] = 0.0;
+        if (r->class_n[c])
+            rumor_model_evaluate(m, x, xs + (size_t)at * dim, ys + at, r->class_n[c], NULL,
+                                 &r->class_acc[c]);
+    }
+    free(start);
+    free(xs);
+    free(ys);
+    return 0;
+}
+
+static json_t *s_real(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static void s_print_json(const char *path, const char *model, const s_loaded_t *ld, int has_peer,
+                         uint32_t peer, const s_report_t *r)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "file", json_string(path));
+    json_object_set_new(o, "format", json_string(s_source_names[ld->source]));
+    if (ld->source == S_CHECKPOINT) {
+        json_object_set_new(o, "node", json_integer(ld->ckpt.node));
+        json_object_set_new(o, "round", json_integer(ld->ckpt.round));
+    } else if (has_peer) {
+        json_object_set_new(o, "peer", json_integer(peer));
+    }
+    json_object_set_new(o, "model", json_string(model));
+    json_object_set_new(o, "params", json_integer((json_int_t)r->d));
+    json_object_set_new(o, "samples", json_integer(r->samples));
+    json_object_set_new(o, "test_loss", s_real(r->loss));
+    json_object_set_new(o, "accuracy", s_real(r->acc));
+    json_object_set_new(o, "density", s_real(r->density));
+    json_object_set_new(o, "nonzero", json_integer((json_int_t)r->nonzero));
+    json_t *pc = json_array();
+    for (uint32_t c = 0; c < r->classes; c++)
+        json_array_append_new(pc, json_pack("{s:i, s:i, s:o}", "class", (int)c, "samples",
+                                            (int)r->class_n[c], "accuracy",
+                                            r->class_n[c] ? s_real(r->class_acc[c]) : json_null()));
+    json_object_set_new(o, "per_class", pc);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    if (s) printf("%s\n", s);
+    free(s);
+    json_decref(o);
+}
+
+static void s_print_text(const char *path, const char *model, const s_loaded_t *ld, uint32_t peer,
+                         const rumor_scenario_t *sc, const s_report_t *r)
+{
+    printf("model     %s", path);
+    if (ld->source == S_CHECKPOINT)
+        printf(" (checkpoint of node %u after round %u)\n", ld->ckpt.node, ld->ckpt.round);
+    else if (ld->source == S_SIM_MODELS)
+        printf(" (peer %u of %u)\n", peer, ld->peers);
+    else
+        printf(" (raw float32)\n");
+    printf("          %s, d = %zu\n", model, r->d);
+    printf("test set  %u samples of scenario '%s'\n", r->samples, sc->name);
+    printf("loss      %.6f\n", r->loss);
+    printf("accuracy  %.6f\n", r->acc);
+    printf("density   %.6f (%zu of %zu parameters nonzero)\n\n", r->density, r->nonzero, r->d);
+    printf("class  samples  accuracy\n");
+    for (uint32_t c = 0; c < r->classes; c++) {
+        if (r->class_n[c])
+            printf("%5u  %7u  %8.4f\n", c, r->class_n[c], r->class_acc[c]);
+        else
+            printf("%5u  %7u  %8s\n", c, 0u, "-");
+    }
+}
+
+int rumor_cmd_eval(int argc, char **argv)
+{
+    const char *scenario = NULL, *path = NULL;
+    uint32_t peer = 0, samples = 0;
+    int has_peer = 0, as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            s_usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            as_json = 1;
+        } else if (!strcmp(a, "--peer")) {
+            if (rumor_cli_parse_u32(v, 0, UINT32_MAX - 1, &peer)) {
+                fprintf(stderr, "rumor eval: --peer: expected a peer id, got '%s'\n", v ? v : "");
+                return 2;
+            }
+            has_peer = 1;
+            i++;
+        } else if (!strcmp(a, "--samples")) {
+            if (rumor_cli_parse_u32(v, 1, UINT32_MAX, &samples)) {
+                fprintf(stderr,
+                        "rumor eval: --samples: expected a positive whole number, got '%s'\n",
+                        v ? v : "");
+                return 2;
+            }
+            i++;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, "rumor eval: unknown option '%s'\n", a);
+            return 2;
+        } else if (!scenario) {
+            scenario = a;
+        } else if (!path) {
+            path = a;
+        } else {
+            fprintf(stderr, "rumor eval: unexpected argument '%s'\n", a);
+            return 2;
+        }
+    }
+    if (!scenario || !path) {
+        fprintf(stderr, "rumor eval: a scenario and a model file are required\n\n");
+        s_usage(stderr);
+        return 2;
+    }
+
+    rumor_errmsg_t em = {""};
+    rumor_scenario_t sc;
+    if (rumor_scenario_load(scenario, &sc, &em)) {
+        fprintf(stderr, "rumor eval: %s\n", em.msg);
+        return 1;
+    }
+    /* One partition suffices: only the test set and the data's shape are used. */
+    rumor_peer_data_t data;
+    if (rumor_peer_data_load(&sc, 1, &data, &em)) {
+        fprintf(stderr, "rumor eval: %s\n", em.msg);
+        return 1;
+    }
+    int status = 1;
+    rumor_model_t *m = NULL;
+    float *x = NULL;
+    s_report_t r = {0};
+    rumor_model_spec_t spec;
+    if (rumor_model_spec_parse(sc.model, data.train.dim, data.train.classes, &spec, &em)) {
+        fprintf(stderr, "rumor eval: %s: model: %s\n", scenario, em.msg);
+        goto done;
+    }
+    if (data.test.n == 0) {
+        fprintf(stderr, "rumor eval: %s: the test set is empty\n", scenario);
+        goto done;
+    }
+    for (uint32_t i = 0; i < data.test.n; i++)
+        if (data.test.y[i] < 0 || (uint32_t)data.test.y[i] >= spec.out) {
+            fprintf(stderr,
+                    "rumor eval: %s: test sample %u has label %d, outside the model's %u "
+                    "classes\n",
+                    scenario, i, (int)data.test.y[i], spec.out);
+            goto done;
+        }
+    /* The peers' evaluation chunk (see sim.c, node.c), so results match theirs exactly. */
+    m = rumor_model_new(&spec, sc.batch > 500 ? sc.batch : 500);
+    r.d = m ? rumor_model_nparams(m) : 0;
+    r.classes = spec.out;
+    r.samples = samples && samples < data.test.n ? samples : data.test.n;
+    x = m ? malloc(r.d * sizeof *x) : NULL;
+    r.class_n = calloc(r.classes, sizeof *r.class_n);
+    r.class_acc = calloc(r.classes, sizeof *r.class_acc);
+    if (!x || !r.class_n || !r.class_acc) {
+        fprintf(stderr, "rumor eval: out of memory\n");
+        goto done;
+    }
+    uint32_t peers = 0;
+    if (has_peer) {
+        rumor_topology_t *topo = NULL;
+        if (rumor_scenario_topology(&sc, &topo, &em)) {
+            fprintf(stderr, "rumor eval: %s\n", em.msg);
+            goto done;
+        }
+        peers = topo->n;
+        rumor_topology_destroy(&topo);
+        if (peer >= peers) {
+            fprintf(stderr,
+                    "rumor eval: --peer %u: the scenario's topology has %u peers (0 to %u)\n", peer,
+                    peers, peers - 1);
+            status = 2;
+            goto done;
+        }
+    }
+    s_loaded_t ld = {0};
+    const int rc = s_load(path, m, has_peer, peer, peers, x, &ld, &em);
+    if (rc) {
+        fprintf(stderr, "rumor eval: %s\n", em.msg[0] ? em.msg : rumor_strerror(rc));
+        goto done;
+    }
+    if (s_evaluate(m, x, &data.test, &r)) {
+        fprintf(stderr, "rumor eval: out of memory\n");
+        goto done;
+    }
+    char model[128];
+    rumor_model_spec_describe(&spec, model, sizeof model);
+    if (as_json)
+        s_print_json(path, model, &ld, has_peer, peer, &r);
+    else
+        s_print_text(path, model, &ld, peer, &sc, &r);
+    status = fflush(stdout) == 0 ? 0 : 1;
+done:
+    free(r.class_n);
+    free(r.class_acc);
+    free(x);
+    rumor_model_destroy(&m);
+    rumor_peer_data_free(&data);
+    return status;
+}
