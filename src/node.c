@@ -91,6 +91,7 @@ typedef struct {
     uint64_t wire_drops[RUMOR_WIRE_DROP_COUNT];
     uint64_t drops[S_DROP_COUNT];
     uint64_t resyncs, stale_rounds, late_applied, heartbeats;
+    uint64_t downs; /* times a neighbour was marked down by the liveness timeout */
     double t_start;
     double cpu_start, cpu_eval; /* process CPU when training began; CPU spent evaluating */
     uint32_t liveness_ms;
@@ -428,6 +429,7 @@ static void s_mark_down(s_node_t *n)
         s_nbr_t *s = &n->nb[k];
         if (!s->down && !s->bye && now - s->last_heard > n->liveness_ms / 1000.0) {
             s->down = 1;
+            n->downs++;
             RUMOR_ASSERT(rumor_gossip_set_up(rumor_peer_gossip(n->peer), s->id, 0) == 0);
             rumor_warn("node %u: node %u silent for %.1f s; mixing without it", n->self, s->id,
                        now - s->last_heard);
@@ -512,10 +514,10 @@ static void s_write_metrics(s_node_t *n, double loss, double test_loss, double a
             "\"density\": %.6f, \"bytes_sent\": %" PRIu64 ", \"bytes_recv\": %" PRIu64
             ", \"entropy_bound_bytes\": %.1f, \"bits_per_param\": %.6f, \"resyncs\": %" PRIu64
             ", \"stale_rounds\": %" PRIu64 ", \"late_applied\": %" PRIu64
-            ", \"heartbeats_sent\": %" PRIu64 ", \"dropped\": {",
+            ", \"heartbeats_sent\": %" PRIu64 ", \"neighbours_down\": %" PRIu64 ", \"dropped\": {",
             n->self, r, loss, test_loss, acc, density, st->bytes_sent, recv, st->entropy_bits / 8.0,
             r ? 8.0 * st->bytes_sent / ((double)r * n->d) : 0.0, n->resyncs, n->stale_rounds,
-            n->late_applied, n->heartbeats);
+            n->late_applied, n->heartbeats, n->downs);
     int first = 1;
     for (int k = 1; k < RUMOR_WIRE_DROP_COUNT; k++) {
         fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ",

@@ -224,17 +224,25 @@ static void s_frame(uint8_t *buf, size_t *len, uint8_t type, uint32_t sender, ui
                      0);
 }
 
-static long s_metric(uint32_t peer, const char *key)
+/* The number at jq path .PATH in peer's last metrics record (-1 if absent). */
+static long s_counter(uint32_t peer, const char *path)
 {
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "tail -n 1 %s/peer%u.jsonl | jq '.dropped[\"%s\"]'", s_dir, peer,
-             key);
+    snprintf(cmd, sizeof cmd, "tail -n 1 %s/peer%u.jsonl | jq '.%s // -1'", s_dir, peer, path);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     long v = -1;
     if (fscanf(p, "%ld", &v) != 1) v = -1;
     pclose(p);
     return v;
+}
+
+/* A drop counter of peer's last metrics record. */
+static long s_metric(uint32_t peer, const char *reason)
+{
+    char path[128];
+    snprintf(path, sizeof path, "dropped[\"%s\"]", reason);
+    return s_counter(peer, path);
 }
 
 static uint32_t s_last_round(uint32_t peer)
@@ -407,6 +415,9 @@ static void test_killed_peer_restarts_from_checkpoint(void **state)
     }
     if (acc_min < ref - 0.01) fail_msg("acc_min %.4f after restart, fault-free %.4f", acc_min, ref);
     assert_true(s_last_round(2) == 8000);
+    /* Node 2's neighbours mixed without it while it was gone. */
+    assert_true(s_counter(1, "neighbours_down") >= 1);
+    assert_true(s_counter(3, "neighbours_down") >= 1);
 }
 
 /* ---- heartbeats --------------------------------------------------------------------------- */
