@@ -594,15 +594,7 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
     rumor_topology_hash(n->topo, n->topo_hash);
     if ((rc = rumor_peer_data_load(&n->sc, n->topo->n, &n->data, em))) return rc;
     n->data_loaded = 1;
-    const rumor_peer_cfg_t pc = {
-        .sc = &n->sc,
-        .topo = n->topo,
-        .self = n->self,
-        .train = &n->data.train,
-        .shard = n->data.part->idx + n->data.part->off[n->self],
-        .shard_n = n->data.part->off[n->self + 1] - n->data.part->off[n->self],
-        .eval_batch = 500,
-    };
+    const rumor_peer_cfg_t pc = rumor_peer_data_cfg(&n->data, &n->sc, n->topo, n->self, 500);
     if (!(n->peer = rumor_peer_new(&pc, em))) return RUMOR_EINVAL;
     n->d = (uint32_t)rumor_peer_dim(n->peer);
     n->deg = rumor_topology_degree(n->topo, n->self);

@@ -330,6 +330,20 @@ fail:
     return rc;
 }
 
+rumor_peer_cfg_t rumor_peer_data_cfg(const rumor_peer_data_t *data, const rumor_scenario_t *sc,
+                                     const rumor_topology_t *topo, uint32_t self,
+                                     uint32_t eval_batch)
+{
+    const uint32_t *off = data->part->off;
+    return (rumor_peer_cfg_t){.sc = sc,
+                              .topo = topo,
+                              .self = self,
+                              .train = &data->train,
+                              .shard = data->part->idx + off[self],
+                              .shard_n = off[self + 1] - off[self],
+                              .eval_batch = eval_batch};
+}
+
 void rumor_peer_data_free(rumor_peer_data_t *data)
 {
     rumor_dataset_destroy(&data->owned[0]);

@@ -243,15 +243,7 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
         goto done;
     }
     for (uint32_t i = 0; i < sim.n; i++) {
-        const rumor_peer_cfg_t pc = {
-            .sc = sc,
-            .topo = topo,
-            .self = i,
-            .train = &data.train,
-            .shard = data.part->idx + data.part->off[i],
-            .shard_n = data.part->off[i + 1] - data.part->off[i],
-            .eval_batch = 500,
-        };
+        const rumor_peer_cfg_t pc = rumor_peer_data_cfg(&data, sc, topo, i, 500);
         if (!(sim.peers[i] = rumor_peer_new(&pc, em))) {
             rc = RUMOR_EINVAL;
             goto done;

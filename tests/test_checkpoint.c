@@ -65,15 +65,7 @@ static int s_teardown(void **state)
 
 static rumor_peer_t *s_peer(s_fixture_t *f, uint32_t i)
 {
-    const rumor_peer_cfg_t cfg = {
-        .sc = &f->sc,
-        .topo = f->topo,
-        .self = i,
-        .train = &f->data.train,
-        .shard = f->data.part->idx + f->data.part->off[i],
-        .shard_n = f->data.part->off[i + 1] - f->data.part->off[i],
-        .eval_batch = 64,
-    };
+    const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &f->sc, f->topo, i, 64);
     rumor_peer_t *p = rumor_peer_new(&cfg, NULL);
     assert_non_null(p);
     return p;

@@ -101,6 +101,12 @@ RUMOR_NODISCARD int rumor_peer_data_load(const rumor_scenario_t *sc, uint32_t pe
                                          rumor_peer_data_t *data, rumor_errmsg_t *em);
 void rumor_peer_data_free(rumor_peer_data_t *data);
 
+/* The configuration of peer `self` of a run on data: its shard of data->part and the
+ * training set. Points into data, which must outlive the peer. */
+rumor_peer_cfg_t rumor_peer_data_cfg(const rumor_peer_data_t *data, const rumor_scenario_t *sc,
+                                     const rumor_topology_t *topo, uint32_t self,
+                                     uint32_t eval_batch);
+
 /* The common initial model every peer starts from (seeded by the run seed alone). */
 void rumor_peer_initial_model(const rumor_model_t *m, uint64_t seed, float *x0);
 
