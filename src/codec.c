@@ -291,8 +291,9 @@ static int s_raw_decode(const s_header_t *h, const uint8_t *b, size_t len, rumor
             out->q[k] = v;
             nz += v != 0;
         }
-        if (!rumor_bitr_exact(&br)) return RUMOR_EFORMAT;
-        return nz == h->nnz ? 0 : RUMOR_EFORMAT;
+        if (!rumor_bitr_exact(&br) || nz != h->nnz) return RUMOR_EFORMAT;
+        if (nz <= h->d / RUMOR_CMSG_SPARSE_DIV) rumor_cmsg_list(out);
+        return 0;
     }
     case RUMOR_CMSG_SPARSE: {
         const size_t need = 8 * (size_t)h->nnz;
@@ -467,11 +468,12 @@ static int s_delta_get(rumor_bitr_t *r, uint64_t *v)
 
 /* The support: n marks among d positions (n = nnz, or d - nnz when that is smaller: then the
  * zeros are marked), as Golomb-coded gaps. pos[0..nnz) are the nonzero positions. */
-static void s_support_put(rumor_bitw_t *w, const uint32_t *pos, uint32_t nnz, uint32_t d)
+static void s_support_put(rumor_bitw_t *wp, const uint32_t *pos, uint32_t nnz, uint32_t d)
 {
     const int comp = nnz > d - nnz;
     const uint32_t n = comp ? d - nnz : nnz;
     if (!n) return;
+    rumor_bitw_t wl = *wp, *w = &wl; /* a local copy the compiler can keep in registers */
     const s_golomb_t g = s_golomb_param(n, d);
     uint32_t next = 0; /* first position after the previous mark */
     if (!comp) {
@@ -490,6 +492,7 @@ static void s_support_put(rumor_bitw_t *w, const uint32_t *pos, uint32_t nnz, ui
             next = k + 1;
         }
     }
+    *wp = wl;
 }
 
 /* Inverse of s_support_put: fills pos[0..nnz) with ascending positions below d. */
@@ -648,7 +651,6 @@ static int s_vsc_int_decode(rumor_codec_t *c, const s_header_t *h, const uint8_t
                             rumor_cmsg_t *out)
 {
     const uint32_t nnz = h->nnz;
-    memset(out->q, 0, (size_t)h->d * sizeof *out->q);
     if (!nnz) return len == 0 ? 0 : RUMOR_EFORMAT;
     rumor_bitr_t r;
     rumor_bitr_init(&r, b, len);
@@ -728,6 +730,7 @@ static int s_vsc_int_decode(rumor_codec_t *c, const s_header_t *h, const uint8_t
             }
         }
     }
+    if (out->listed) memcpy(out->idx, c->pos, (size_t)nnz * sizeof *c->pos);
     return rumor_bitr_exact(&r)                          ? 0
            : rumor_bitr_consumed(&r) > 8 * (uint64_t)len ? RUMOR_ETRUNC
                                                          : RUMOR_EFORMAT;
@@ -1130,7 +1133,6 @@ static int s_ans_decode(rumor_codec_t *c, const s_header_t *h, const uint8_t *b,
 {
     const uint32_t nnz = h->nnz, d = h->d;
     const int is_int = h->kind == RUMOR_CMSG_INT;
-    if (is_int) memset(out->q, 0, (size_t)d * sizeof *out->q);
     if (!nnz) return len == 0 ? 0 : RUMOR_EFORMAT;
     const size_t vbytes = is_int ? 0 : 4 * (size_t)nnz;
     if (len < vbytes) return RUMOR_ETRUNC;
@@ -1148,6 +1150,7 @@ static int s_ans_decode(rumor_codec_t *c, const s_header_t *h, const uint8_t *b,
         if (rc) return rc;
         const uint32_t k = next + g;
         next = k + 1;
+        out->idx[i] = k;
         if (is_int) {
             if ((rc = s_rcd_mag(&rd, &md, &ms, &a))) return rc;
             if (s_rcd_direct(&rd, 1))
@@ -1156,8 +1159,6 @@ static int s_ans_decode(rumor_codec_t *c, const s_header_t *h, const uint8_t *b,
                 return RUMOR_EFORMAT;
             else
                 out->q[k] = (int32_t)a;
-        } else {
-            out->idx[i] = k;
         }
         if (rd.phantom > 3) return RUMOR_ETRUNC;
     }
@@ -1171,31 +1172,31 @@ static int s_ans_decode(rumor_codec_t *c, const s_header_t *h, const uint8_t *b,
 /* ---- mode selection ------------------------------------------------------------------ */
 
 /* Collects the nonzeros of an INT message into c->pos / c->mag; returns their count and the
- * OR of the zigzagged levels (whose width is the RAW width). */
+ * OR of the zigzagged levels (whose width is the RAW width). A listed message is read through
+ * its list, which must be ascending below d with nonzero levels (else the count returned is
+ * UINT32_MAX, which no nnz matches). */
 static uint32_t s_scan_int(rumor_codec_t *c, const rumor_cmsg_t *m, uint32_t *zz_or)
 {
-    const int32_t *q = m->q;
+    const int32_t *restrict q = m->q;
+    uint32_t *restrict pos = c->pos, *restrict mag = c->mag;
     const uint32_t d = m->d;
-    uint32_t n = 0, k = 0;
-    /* Residuals are mostly zero: skip blocks of 8 zeros with one (vectorised) test. */
-    for (; k + 8 <= d; k += 8) {
-        int32_t any = 0;
-        for (uint32_t j = 0; j < 8; j++) any |= q[k + j];
-        if (!any) continue;
-        for (uint32_t j = 0; j < 8; j++) {
-            c->pos[n] = k + j;
-            n += q[k + j] != 0;
+    uint32_t n = 0, acc = 0;
+    if (m->listed) {
+        const uint32_t *idx = m->idx;
+        if (m->nnz > d) return UINT32_MAX;
+        for (uint32_t i = 0; i < m->nnz; i++) {
+            const uint32_t k = idx[i];
+            if (k >= d || (i > 0 && k <= idx[i - 1]) || q[k] == 0) return UINT32_MAX;
+            pos[i] = k;
         }
+        n = m->nnz;
+    } else {
+        n = rumor_cmsg_support(m, pos);
     }
-    for (; k < d; k++) {
-        c->pos[n] = k;
-        n += q[k] != 0;
-    }
-    uint32_t acc = 0;
     for (uint32_t i = 0; i < n; i++) {
-        const int32_t v = q[c->pos[i]];
+        const int32_t v = q[pos[i]];
         acc |= s_zigzag(v);
-        c->mag[i] = s_abs(v);
+        mag[i] = s_abs(v);
     }
     *zz_or = acc;
     return n;
@@ -1280,10 +1281,14 @@ int rumor_codec_decode(rumor_codec_t *c, const uint8_t *src, size_t len, uint32_
     int rc = s_header_read(src, len, &h);
     if (rc) return rc;
     if (h.d > d_max || h.d > c->d_max || h.d > out->cap_d) return RUMOR_ERANGE;
+    /* VSC and ANS write the nonzero levels only, and list them when the message is sparse */
+    const int coded_int = h.kind == RUMOR_CMSG_INT && h.mode != RUMOR_CODEC_RAW;
+    if (coded_int) rumor_cmsg_int_clear(out, h.d);
     out->kind = h.kind;
     out->d = h.d;
     out->nnz = h.nnz;
     out->scale = h.scale;
+    out->listed = coded_int && h.nnz <= h.d / RUMOR_CMSG_SPARSE_DIV;
     const uint8_t *b = src + RUMOR_CODEC_HEADER_BYTES;
     const size_t blen = len - RUMOR_CODEC_HEADER_BYTES;
     switch (h.mode) {
@@ -1301,8 +1306,9 @@ int rumor_codec_decode(rumor_codec_t *c, const uint8_t *src, size_t len, uint32_
         rc = RUMOR_EFORMAT;
         break;
     }
-    if (rc) return rc;
-    return rumor_cmsg_check(out);
+    if (!rc) rc = rumor_cmsg_check(out);
+    if (rc) out->listed = 0;
+    return rc;
 }
 
 int rumor_codec_record_write(FILE *f, const uint8_t *msg, size_t len)
@@ -1337,41 +1343,59 @@ static double s_log2_binom(uint32_t d, uint32_t k)
 
 enum { S_H_DIRECT = 1024, S_H_HASH = 4096 };
 
+/* Counts of the nonzero magnitudes: small ones directly, others in an open-addressing table
+ * (zeroed on first use). */
+typedef struct {
+    uint32_t direct[S_H_DIRECT];
+    uint32_t key[S_H_HASH], cnt[S_H_HASH];
+    uint32_t nnz, used, top; /* top: largest direct magnitude seen */
+} s_hist_t;
+
+static inline void s_hist_add(s_hist_t *t, uint32_t a)
+{
+    t->nnz++;
+    if (a < S_H_DIRECT) {
+        t->direct[a]++;
+        if (a > t->top) t->top = a;
+        return;
+    }
+    if (!t->used) memset(t->cnt, 0, sizeof t->cnt);
+    uint32_t h = (a * 2654435761u) >> 20; /* 12 bits */
+    for (;;) {
+        if (t->cnt[h] && t->key[h] == a) {
+            t->cnt[h]++;
+            return;
+        }
+        if (!t->cnt[h] && t->used < S_H_HASH - 1) {
+            t->key[h] = a;
+            t->cnt[h] = 1;
+            t->used++;
+            return;
+        }
+        if (!t->cnt[h]) return; /* table full: counted as a distinct symbol (c log c = 0) */
+        h = (h + 1) & (S_H_HASH - 1);
+    }
+}
+
 /* nnz * H(magnitudes | nonzero) in bits. */
 static double s_mag_entropy_bits(const rumor_cmsg_t *m)
 {
-    uint32_t direct[S_H_DIRECT] = {0};
-    uint32_t key[S_H_HASH] = {0}, cnt[S_H_HASH] = {0};
-    uint32_t nnz = 0, used = 0;
-    double sum = 0; /* sum over symbols of c log2 c */
-    for (uint32_t k = 0; k < m->d; k++) {
-        const uint32_t a = s_abs(m->q[k]);
-        if (!a) continue;
-        nnz++;
-        if (a < S_H_DIRECT) {
-            direct[a]++;
-            continue;
-        }
-        uint32_t h = (a * 2654435761u) >> 20; /* 12 bits */
-        for (;;) {
-            if (cnt[h] && key[h] == a) {
-                cnt[h]++;
-                break;
-            }
-            if (!cnt[h] && used < S_H_HASH - 1) {
-                key[h] = a;
-                cnt[h] = 1;
-                used++;
-                break;
-            }
-            if (!cnt[h]) break; /* table full: counted as a distinct symbol (c log c = 0) */
-            h = (h + 1) & (S_H_HASH - 1);
-        }
+    s_hist_t t;
+    memset(t.direct, 0, sizeof t.direct);
+    t.nnz = t.used = t.top = 0;
+    const int32_t *q = m->q;
+    if (m->listed) {
+        for (uint32_t j = 0; j < m->nnz; j++) s_hist_add(&t, s_abs(q[m->idx[j]]));
+    } else {
+        for (uint32_t k = 0; k < m->d; k++)
+            if (q[k]) s_hist_add(&t, s_abs(q[k]));
     }
-    for (uint32_t a = 1; a < S_H_DIRECT; a++)
-        if (direct[a] > 1) sum += direct[a] * log2(direct[a]);
-    for (uint32_t h = 0; h < S_H_HASH; h++)
-        if (cnt[h] > 1) sum += cnt[h] * log2(cnt[h]);
+    double sum = 0; /* sum over symbols of c log2 c */
+    for (uint32_t a = 1; a <= t.top; a++)
+        if (t.direct[a] > 1) sum += t.direct[a] * log2(t.direct[a]);
+    for (uint32_t h = 0; t.used && h < S_H_HASH; h++)
+        if (t.cnt[h] > 1) sum += t.cnt[h] * log2(t.cnt[h]);
+    const uint32_t nnz = t.nnz;
     return nnz ? nnz * log2(nnz) - sum : 0.0;
 }
 

@@ -16,7 +16,13 @@ struct rumor_compressor {
     uint32_t d;
     uint32_t k;     /* topk, randk */
     float *scratch; /* (d) uniforms for dither, magnitudes for topk */
+    float *delta;   /* (d) a - b for rumor_compressor_apply_delta */
+    /* dither: the uniforms are drawn S_CHUNK at a time, so that they are used while still in
+     * cache; plan[0] fills a whole chunk, plan[1] the last, shorter one (if any). */
+    rumor_rng_fill_plan_t *plan;
 };
+
+enum { S_CHUNK = 16384 };
 
 static uint32_t s_k_of(const rumor_compress_cfg_t *cfg, uint32_t d)
 {
@@ -109,10 +115,16 @@ rumor_compressor_t *rumor_compressor_new(const rumor_compress_cfg_t *cfg, uint32
     c->d = d;
     c->k = s_k_of(cfg, d);
     c->scratch = malloc((size_t)(d ? d : 1) * sizeof *c->scratch);
-    if (!c->scratch) {
-        free(c);
-        return NULL;
+    c->delta = malloc((size_t)(d ? d : 1) * sizeof *c->delta);
+    if (cfg->kind == RUMOR_COMPRESS_DITHER) {
+        c->plan = malloc(2 * sizeof *c->plan);
+        if (c->plan) {
+            rumor_rng_fill_plan_init(&c->plan[0], d < S_CHUNK ? d : S_CHUNK);
+            rumor_rng_fill_plan_init(&c->plan[1], d % S_CHUNK);
+        }
     }
+    if (!c->scratch || !c->delta || (cfg->kind == RUMOR_COMPRESS_DITHER && !c->plan))
+        rumor_compressor_destroy(&c);
     return c;
 }
 
@@ -120,6 +132,8 @@ void rumor_compressor_destroy(rumor_compressor_t **c_p)
 {
     if (!c_p || !*c_p) return;
     free((*c_p)->scratch);
+    free((*c_p)->delta);
+    free((*c_p)->plan);
     free(*c_p);
     *c_p = NULL;
 }
@@ -131,29 +145,106 @@ static double s_dither_tau(uint32_t d, uint32_t s)
     return 1.0 + (a < b ? a : b);
 }
 
-static void s_dither(rumor_compressor_t *c, const float *x, rumor_rng_t *rng, rumor_cmsg_t *out)
+/* Level of one coordinate: floor(|x| inv + u) capped at s (float rounding at |x| = norm can
+ * reach s + 1), with the sign of x. */
+static inline int32_t s_level(float x, float inv, float u, int32_t smax)
+{
+    int32_t l = (int32_t)(fabsf(x) * inv + u);
+    if (l > smax) l = smax;
+    return x < 0.0f ? -l : l;
+}
+
+/* Appends base + j for the set bits j of bits to idx[*n...]; idx has room for 64 more entries.
+ * Two are written unconditionally (a residual's 64-level block rarely holds more), so the
+ * usual case takes no data-dependent branch. */
+static inline void s_append_bits(uint32_t *restrict idx, uint32_t *n, uint32_t base, uint64_t bits)
+{
+    const uint32_t cnt = (uint32_t)__builtin_popcountll(bits);
+    uint32_t *p = idx + *n;
+    p[0] = base + (uint32_t)__builtin_ctzll(bits | UINT64_C(1) << 63);
+    bits &= bits - 1;
+    p[1] = base + (uint32_t)__builtin_ctzll(bits | UINT64_C(1) << 63);
+    bits &= bits - 1;
+    for (p += 2; bits; bits &= bits - 1) *p++ = base + (uint32_t)__builtin_ctzll(bits);
+    *n += cnt;
+}
+
+/* s_level for 16 coordinates side by side (GCC/clang vector extension), storing the levels
+ * to q and returning bit j set for a nonzero level j: the mask comes from the registers, not
+ * from reloading what was just stored. */
+typedef float s_f32x16 __attribute__((vector_size(64)));
+typedef int32_t s_i32x16 __attribute__((vector_size(64)));
+typedef int8_t s_i8x16 __attribute__((vector_size(16)));
+
+static inline uint64_t s_level16(const float *a, const float *b, const float *u, float inv,
+                                 int32_t smax, int32_t *q)
+{
+    s_f32x16 x, uu;
+    memcpy(&x, a, sizeof x);
+    if (b) {
+        s_f32x16 y;
+        memcpy(&y, b, sizeof y);
+        x -= y;
+    }
+    memcpy(&uu, u, sizeof uu);
+    s_i32x16 bits;
+    memcpy(&bits, &x, sizeof bits);
+    const s_i32x16 neg = x < 0.0f; /* -1 where negative */
+    bits &= INT32_MAX;             /* |x| */
+    s_f32x16 ax;
+    memcpy(&ax, &bits, sizeof ax);
+    s_i32x16 l = __builtin_convertvector(ax * inv + uu, s_i32x16);
+    const s_i32x16 over = l > smax;
+    l = (l & ~over) | (smax & over);
+    l = (l ^ neg) - neg;
+    memcpy(q, &l, sizeof l);
+    const s_i8x16 nz = __builtin_convertvector(l != 0, s_i8x16) & 1;
+    uint64_t lo, hi;
+    memcpy(&lo, &nz, sizeof lo);
+    memcpy(&hi, (const char *)&nz + 8, sizeof hi);
+    const uint64_t k = UINT64_C(0x0102040810204080); /* byte i's low bit to bit 56 + i */
+    return (lo * k) >> 56 | ((hi * k) >> 56) << 8;
+}
+
+/* Dithers x = a, or (b not NULL) the float differences a - b, whose norm is given. */
+static void s_dither(rumor_compressor_t *c, const float *a, const float *b, double norm,
+                     rumor_rng_t *rng, rumor_cmsg_t *out)
 {
     const uint32_t d = c->d, s = c->cfg.levels;
-    const double norm = c->cfg.norm_inf ? rumor_vec_nrm_inf(x, d) : rumor_vec_nrm2(x, d);
-    out->kind = RUMOR_CMSG_INT;
-    out->d = d;
-    out->nnz = 0;
     if (!(norm > 0.0) || !isfinite(norm)) {
-        memset(out->q, 0, (size_t)d * sizeof *out->q);
+        rumor_cmsg_int_clear(out, d); /* O(nnz) when out held a listed message */
         out->scale = 0.0f;
         return;
     }
-    float *u = c->scratch;
-    rumor_rng_fill_uniform(rng, u, d);
+    out->kind = RUMOR_CMSG_INT;
+    out->d = d;
+    out->listed = 1;
+    float *restrict u = c->scratch;
     const float inv = (float)(s / norm);
     const int32_t smax = (int32_t)s;
+    int32_t *restrict q = out->q;
+    uint32_t *restrict idx = out->idx;
     uint32_t nnz = 0;
-    for (uint32_t k = 0; k < d; k++) {
-        int32_t l = (int32_t)(fabsf(x[k]) * inv + u[k]);
-        if (l > smax) l = smax; /* float rounding at |x_k| = norm */
-        const int32_t q = x[k] < 0.0f ? -l : l;
-        out->q[k] = q;
-        nnz += q != 0;
+    /* Chunks consume the stream in order, so this is one fill of d uniforms; a chunk's
+     * uniforms are used while still in cache. Levels are written densely (streaming beats
+     * scattered stores into a cold buffer) and listed block by block. */
+    for (uint32_t k0 = 0; k0 < d; k0 += S_CHUNK) {
+        const uint32_t n = d - k0 < S_CHUNK ? d - k0 : S_CHUNK;
+        rumor_rng_fill_uniform(rng, &c->plan[n == c->plan[0].n ? 0 : 1], u);
+        const float *ac = a + k0, *bc = b ? b + k0 : NULL;
+        uint32_t k = 0;
+        for (; k + 64 <= n; k += 64) {
+            uint64_t bits = 0;
+            for (uint32_t j = 0; j < 64; j += 16)
+                bits |= s_level16(ac + k + j, bc ? bc + k + j : NULL, u + k + j, inv, smax,
+                                  q + k0 + k + j)
+                        << j;
+            s_append_bits(idx, &nnz, k0 + k, bits);
+        }
+        for (; k < n; k++) {
+            q[k0 + k] = s_level(bc ? ac[k] - bc[k] : ac[k], inv, u[k], smax);
+            if (q[k0 + k]) idx[nnz++] = k0 + k;
+        }
     }
     out->nnz = nnz;
     double scale = norm / s;
@@ -253,6 +344,7 @@ void rumor_compressor_apply(rumor_compressor_t *c, const float *x, rumor_rng_t *
                             rumor_cmsg_t *out)
 {
     RUMOR_ASSERT(out->cap_d >= c->d);
+    if (c->cfg.kind != RUMOR_COMPRESS_DITHER) out->listed = 0;
     switch (c->cfg.kind) {
     case RUMOR_COMPRESS_IDENTITY:
         out->kind = RUMOR_CMSG_DENSE;
@@ -261,7 +353,8 @@ void rumor_compressor_apply(rumor_compressor_t *c, const float *x, rumor_rng_t *
         rumor_vec_copy(out->val, x, c->d);
         break;
     case RUMOR_COMPRESS_DITHER:
-        s_dither(c, x, rng, out);
+        s_dither(c, x, NULL, c->cfg.norm_inf ? rumor_vec_nrm_inf(x, c->d) : rumor_vec_nrm2(x, c->d),
+                 rng, out);
         break;
     case RUMOR_COMPRESS_TOPK:
         s_topk(c, x, out);
@@ -273,6 +366,18 @@ void rumor_compressor_apply(rumor_compressor_t *c, const float *x, rumor_rng_t *
         s_sign(c, x, out);
         break;
     }
+}
+
+void rumor_compressor_apply_delta(rumor_compressor_t *c, const float *a, const float *b,
+                                  rumor_rng_t *rng, rumor_cmsg_t *out)
+{
+    if (c->cfg.kind == RUMOR_COMPRESS_DITHER && !c->cfg.norm_inf) {
+        RUMOR_ASSERT(out->cap_d >= c->d);
+        s_dither(c, a, b, rumor_vec_nrm2_diff(a, b, c->d), rng, out);
+        return;
+    }
+    rumor_vec_sub(c->delta, a, b, c->d);
+    rumor_compressor_apply(c, c->delta, rng, out);
 }
 
 double rumor_compressor_delta(const rumor_compressor_t *c)

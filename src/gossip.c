@@ -11,7 +11,6 @@ struct rumor_gossip {
     double *w;      /* (degree) copied from cfg */
     uint8_t *up;    /* (degree) */
     float *copies;  /* (degree + 1, d): slot 0..degree-1 neighbours, slot degree self */
-    float *resid;   /* (d) scratch */
     rumor_compressor_t *compressor;
 };
 
@@ -53,9 +52,8 @@ rumor_gossip_t *rumor_gossip_new(const rumor_gossip_cfg_t *cfg, const float *x0)
     g->w = malloc((deg ? deg : 1) * sizeof *g->w);
     g->up = malloc(deg ? deg : 1);
     g->copies = malloc((deg + 1) * d * sizeof *g->copies);
-    g->resid = malloc(d * sizeof *g->resid);
     if (cfg->algo != RUMOR_ALGO_DPSGD) g->compressor = rumor_compressor_new(&cfg->compress, cfg->d);
-    if (!g->nbrs || !g->w || !g->up || !g->copies || !g->resid ||
+    if (!g->nbrs || !g->w || !g->up || !g->copies ||
         (cfg->algo != RUMOR_ALGO_DPSGD && !g->compressor)) {
         rumor_gossip_destroy(&g);
         return NULL;
@@ -78,7 +76,6 @@ void rumor_gossip_destroy(rumor_gossip_t **g_p)
     free(g->w);
     free(g->up);
     free(g->copies);
-    free(g->resid);
     free(g);
     *g_p = NULL;
 }
@@ -114,8 +111,7 @@ void rumor_gossip_produce(rumor_gossip_t *g, const float *v, rumor_rng_t *rng, r
         rumor_vec_copy(own, v, d);
         return;
     }
-    rumor_vec_sub(g->resid, v, own, d);
-    rumor_compressor_apply(g->compressor, g->resid, rng, out);
+    rumor_compressor_apply_delta(g->compressor, v, own, rng, out);
     rumor_cmsg_axpy(out, 1.0f, own);
 }
 

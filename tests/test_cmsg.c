@@ -1,4 +1,6 @@
-/* Tests of cmsg: value semantics of each shape and the structural check decoders rely on. */
+/* Tests of cmsg: value semantics of each shape, the structural check decoders rely on, and the
+ * support list of INT messages (listing, sparse clearing, list-driven axpy and check) against
+ * plain dense loops. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +9,10 @@
 
 #include "rumor/cmsg.h"
 #include "rumor/err.h"
+#include "rumor/rng.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 static void test_shapes(void **state)
 {
@@ -72,11 +78,142 @@ static void test_check_catches_bad_structure(void **state)
     rumor_cmsg_free(&m);
 }
 
+enum { S_D = 3001 }; /* not a multiple of the 64-level blocks */
+
+/* An INT message with about density * d nonzero levels, written the way a user would. */
+static void s_gen_int(rumor_cmsg_t *m, uint32_t d, double density, rumor_rng_t *r)
+{
+    m->kind = RUMOR_CMSG_INT;
+    m->d = d;
+    m->scale = 0.25f;
+    m->listed = 0;
+    m->nnz = 0;
+    for (uint32_t k = 0; k < d; k++) {
+        const int on = rumor_rng_uniform_d(r) < density;
+        m->q[k] = on ? (int32_t)rumor_rng_below(r, 7) - 3 : 0;
+        m->nnz += m->q[k] != 0;
+    }
+}
+
+static void test_list_finds_every_nonzero(void **state)
+{
+    (void)state;
+    rumor_cmsg_t m;
+    assert_int_equal(rumor_cmsg_init(&m, S_D), 0);
+    assert_int_equal(m.listed, 0);
+    rumor_rng_t r;
+    rumor_rng_seed(&r, 3, 0, 0, RUMOR_RNG_TEST);
+    const double dens[] = {0.0, 0.001, 0.02, 0.5, 1.0};
+    const uint32_t lens[] = {0, 1, 63, 64, 65, S_D};
+    for (size_t i = 0; i < sizeof dens / sizeof *dens; i++)
+        for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
+            s_gen_int(&m, lens[l], dens[i], &r);
+            assert_int_equal(rumor_cmsg_list(&m), m.nnz);
+            assert_int_equal(m.listed, 1);
+            uint32_t j = 0;
+            for (uint32_t k = 0; k < m.d; k++)
+                if (m.q[k]) assert_int_equal(m.idx[j++], k);
+            assert_int_equal(j, m.nnz);
+            assert_int_equal(rumor_cmsg_check(&m), 0);
+        }
+    rumor_cmsg_free(&m);
+}
+
+static void test_int_clear_leaves_only_zeros(void **state)
+{
+    (void)state;
+    rumor_cmsg_t m;
+    assert_int_equal(rumor_cmsg_init(&m, S_D), 0);
+    rumor_rng_t r;
+    rumor_rng_seed(&r, 4, 0, 0, RUMOR_RNG_TEST);
+    /* unlisted: every level goes, whatever it was */
+    s_gen_int(&m, S_D, 0.3, &r);
+    rumor_cmsg_int_clear(&m, S_D);
+    for (uint32_t k = 0; k < S_D; k++) assert_int_equal(m.q[k], 0);
+    assert_true(m.kind == RUMOR_CMSG_INT && m.listed && m.nnz == 0 && m.d == S_D);
+    /* listed, then cleared to a longer length: levels past the old d go too */
+    s_gen_int(&m, 1000, 0.05, &r);
+    for (uint32_t k = 1000; k < S_D; k++) m.q[k] = 9;
+    rumor_cmsg_list(&m);
+    rumor_cmsg_int_clear(&m, S_D);
+    for (uint32_t k = 0; k < S_D; k++) assert_int_equal(m.q[k], 0);
+    /* a SPARSE message's buffers say nothing about q: cleared in full */
+    m.kind = RUMOR_CMSG_SPARSE;
+    m.nnz = 0;
+    m.d = S_D;
+    for (uint32_t k = 0; k < S_D; k++) m.q[k] = 5;
+    rumor_cmsg_int_clear(&m, 17);
+    for (uint32_t k = 0; k < 17; k++) assert_int_equal(m.q[k], 0);
+    assert_int_equal(rumor_cmsg_check(&m), 0);
+    rumor_cmsg_free(&m);
+}
+
+static void test_listed_axpy_matches_dense(void **state)
+{
+    (void)state;
+    rumor_cmsg_t m;
+    assert_int_equal(rumor_cmsg_init(&m, S_D), 0);
+    rumor_rng_t r;
+    rumor_rng_seed(&r, 5, 0, 0, RUMOR_RNG_TEST);
+    float *y = malloc(S_D * sizeof *y), *want = malloc(S_D * sizeof *want);
+    assert_non_null(y);
+    assert_non_null(want);
+    for (int t = 0; t < 4; t++) {
+        s_gen_int(&m, S_D, t * 0.1, &r);
+        for (uint32_t k = 0; k < S_D; k++) y[k] = want[k] = (float)rumor_rng_normal(&r);
+        /* plain dense loop */
+        for (uint32_t k = 0; k < S_D; k++) want[k] += -1.5f * m.scale * (float)m.q[k];
+        rumor_cmsg_list(&m);
+        rumor_cmsg_axpy(&m, -1.5f, y);
+        assert_memory_equal(y, want, S_D * sizeof *y);
+    }
+    free(y);
+    free(want);
+    rumor_cmsg_free(&m);
+}
+
+static void test_check_catches_bad_lists(void **state)
+{
+    (void)state;
+    rumor_cmsg_t m;
+    assert_int_equal(rumor_cmsg_init(&m, 256), 0);
+    m.kind = RUMOR_CMSG_INT;
+    m.d = 256;
+    memset(m.q, 0, 256 * sizeof *m.q);
+    m.q[1] = 2;
+    m.q[3] = -1;
+    m.q[6] = 3;
+    m.nnz = 3;
+    assert_int_equal(rumor_cmsg_list(&m), 3);
+    assert_int_equal(rumor_cmsg_check(&m), 0);
+    m.idx[1] = 1; /* not ascending */
+    assert_int_equal(rumor_cmsg_check(&m), RUMOR_EFORMAT);
+    m.idx[1] = 2; /* a zero level */
+    assert_int_equal(rumor_cmsg_check(&m), RUMOR_EFORMAT);
+    m.idx[1] = 3;
+    m.idx[2] = 256; /* out of range */
+    assert_int_equal(rumor_cmsg_check(&m), RUMOR_EFORMAT);
+    m.idx[2] = 6;
+    m.nnz = 257; /* more than d */
+    assert_int_equal(rumor_cmsg_check(&m), RUMOR_EFORMAT);
+    /* a long list is checked against the count of nonzero levels */
+    for (uint32_t k = 0; k < 64; k++) m.q[2 * k] = 1;
+    m.nnz = rumor_cmsg_list(&m);
+    assert_int_equal(rumor_cmsg_check(&m), 0);
+    m.q[255] = 4; /* a nonzero level off the list */
+    assert_int_equal(rumor_cmsg_check(&m), RUMOR_EFORMAT);
+    rumor_cmsg_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shapes),
         cmocka_unit_test(test_check_catches_bad_structure),
+        cmocka_unit_test(test_list_finds_every_nonzero),
+        cmocka_unit_test(test_int_clear_leaves_only_zeros),
+        cmocka_unit_test(test_listed_axpy_matches_dense),
+        cmocka_unit_test(test_check_catches_bad_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,8 @@
 /* Tests of codec: exact round trips in every mode and kind, byte-identical agreement with the
  * plain reference coders below, hostile-input handling (truncation, bit flips, lying
- * headers), AUTO never above RAW, and size within 3% of the entropy bound. */
+ * headers), AUTO never above RAW, size within 3% of the entropy bound, and the support list:
+ * listed messages encode and bound like unlisted ones, and decoding into a used output (which
+ * clears only the old nonzeros) gives what decoding into a fresh one does. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -51,6 +53,7 @@ static void s_gen_int(rumor_rng_t *r, rumor_cmsg_t *m, uint32_t d, double densit
                       uint32_t levels)
 {
     m->kind = RUMOR_CMSG_INT;
+    m->listed = 0; /* q is written here, not through the list */
     m->d = d;
     m->scale = (float)rumor_rng_uniform_d(r);
     uint32_t nnz = 0;
@@ -910,6 +913,7 @@ static void s_gen_dithered(rumor_rng_t *r, rumor_cmsg_t *m, uint32_t d, double f
         n2 += x[k] * x[k];
     }
     m->kind = RUMOR_CMSG_INT;
+    m->listed = 0;
     m->d = d;
     m->nnz = 0;
     m->scale = (float)(sqrt(n2) / s);
@@ -1063,6 +1067,95 @@ static void test_recorded_residuals(void **state)
     free(msg);
 }
 
+/* The levels of a listed INT message are zero off its list, and the list is its nonzeros. */
+static void s_assert_list_exact(const rumor_cmsg_t *m)
+{
+    if (m->kind != RUMOR_CMSG_INT || !m->listed) return;
+    uint32_t j = 0;
+    for (uint32_t k = 0; k < m->d; k++)
+        if (m->q[k]) {
+            assert_true(j < m->nnz);
+            assert_int_equal(m->idx[j++], k);
+        }
+    assert_int_equal(j, m->nnz);
+}
+
+static void test_listed_messages_encode_alike(void **state)
+{
+    s_fix_t *f = *state;
+    uint8_t *ref = malloc(4 * f->cap); /* one encoding per mode */
+    assert_non_null(ref);
+    for (int rep = 0; rep < 24; rep++) {
+        const uint32_t d = rep % 3 == 0 ? 100000 : 1 + (uint32_t)rumor_rng_below(&f->rng, 3000);
+        s_gen_int(&f->rng, &f->m, d, rep % 2 ? 0.02 : 0.3, (s_gen_t)(rep % 4), 16);
+        const double bound = rumor_codec_entropy_bound_bits(&f->m);
+        size_t n[4];
+        for (int mode = 0; mode < 4; mode++) {
+            assert_int_equal(rumor_codec_encode(f->c, &f->m, (rumor_codec_mode_t)mode,
+                                                ref + (size_t)mode * f->cap, f->cap, &n[mode]),
+                             0);
+        }
+        assert_int_equal(rumor_cmsg_list(&f->m), f->m.nnz);
+        const double listed_bound = rumor_codec_entropy_bound_bits(&f->m);
+        assert_memory_equal(&bound, &listed_bound, sizeof bound);
+        for (int mode = 0; mode < 4; mode++) {
+            size_t got;
+            assert_int_equal(
+                rumor_codec_encode(f->c, &f->m, (rumor_codec_mode_t)mode, f->buf, f->cap, &got), 0);
+            assert_int_equal(got, n[mode]);
+            assert_memory_equal(f->buf, ref + (size_t)mode * f->cap, got);
+        }
+    }
+    /* a list that does not describe q is refused */
+    s_gen_int(&f->rng, &f->m, 1000, 0.1, S_GEN_DITHER, 8);
+    rumor_cmsg_list(&f->m);
+    size_t n;
+    f->m.idx[0] = f->m.idx[0] > 0 ? f->m.idx[0] - 1 : 999; /* a zero level, or out of order */
+    assert_int_equal(rumor_codec_encode(f->c, &f->m, RUMOR_CODEC_AUTO, f->buf, f->cap, &n),
+                     RUMOR_EINVAL);
+    free(ref);
+}
+
+static void test_decode_into_used_output(void **state)
+{
+    s_fix_t *f = *state;
+    enum { S_MSGS = 7 };
+    uint8_t *msg[S_MSGS];
+    size_t len[S_MSGS];
+    for (int i = 0; i < S_MSGS; i++) {
+        msg[i] = malloc(f->cap);
+        assert_non_null(msg[i]);
+        const uint32_t d = i == 0 ? DMAX : i == 1 ? 100 : i == 2 ? 5000 : 20000;
+        if (i == 3)
+            s_gen_sparse(&f->rng, &f->m, d, 0.01);
+        else if (i == 4)
+            s_gen_dense(&f->rng, &f->m, 300);
+        else
+            s_gen_int(&f->rng, &f->m, d, i == 5 ? 0.0 : 0.05, S_GEN_DITHER, 8);
+        const rumor_codec_mode_t mode = i == 6   ? RUMOR_CODEC_ANS
+                                        : i == 2 ? RUMOR_CODEC_RAW
+                                                 : RUMOR_CODEC_AUTO;
+        assert_int_equal(rumor_codec_encode(f->c, &f->m, mode, msg[i], f->cap, &len[i]), 0);
+    }
+    rumor_cmsg_t fresh;
+    assert_int_equal(rumor_cmsg_init(&fresh, DMAX), 0);
+    for (int a = 0; a < S_MSGS; a++)
+        for (int b = 0; b < S_MSGS; b++) {
+            assert_int_equal(rumor_codec_decode(f->c, msg[a], len[a], DMAX, &f->out), 0);
+            s_assert_list_exact(&f->out);
+            if (b % 2) /* a failed decode in between leaves nothing that a later one trusts */
+                assert_true(rumor_codec_decode(f->c, msg[b], len[b] - 1, DMAX, &f->out) < 0);
+            assert_int_equal(rumor_codec_decode(f->c, msg[b], len[b], DMAX, &f->out), 0);
+            memset(fresh.q, 0x55, (size_t)DMAX * sizeof *fresh.q); /* not a listed message */
+            fresh.listed = 0;
+            assert_int_equal(rumor_codec_decode(f->c, msg[b], len[b], DMAX, &fresh), 0);
+            s_assert_same(&fresh, &f->out);
+            s_assert_list_exact(&f->out);
+        }
+    rumor_cmsg_free(&fresh);
+    for (int i = 0; i < S_MSGS; i++) free(msg[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1084,6 +1177,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_entropy_bound_values, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_record_file_format, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_recorded_residuals, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_listed_messages_encode_alike, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_decode_into_used_output, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,6 @@
-/* Tests of compress: unbiasedness, contraction bounds, exact selections, parsing. */
+/* Tests of compress: unbiasedness, contraction bounds, exact selections, parsing, and the fast
+ * dithering path (blocked norm, lane-parallel uniforms, listed output) against the plain
+ * reference quantizer below, bit for bit. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +30,149 @@ static rumor_compressor_t *s_new(const char *spec, uint32_t d)
     rumor_compressor_t *c = rumor_compressor_new(&cfg, d);
     assert_non_null(c);
     return c;
+}
+
+/* The plain dithered quantizer the fast path must reproduce exactly: the norm as a sequential
+ * double sum, one 64-bit draw per two coordinates (top 24 bits, then bits 8..31). */
+static void s_ref_dither(const float *x, uint32_t d, uint32_t s, int norm_inf, int biased,
+                         rumor_rng_t *r, int32_t *q, uint32_t *nnz, float *scale)
+{
+    double norm = 0;
+    if (norm_inf) {
+        for (uint32_t k = 0; k < d; k++) norm = fabs(x[k]) > norm ? fabs(x[k]) : norm;
+    } else {
+        for (uint32_t k = 0; k < d; k++) norm += (double)x[k] * x[k];
+        norm = sqrt(norm);
+    }
+    *nnz = 0;
+    if (!(norm > 0.0) || !isfinite(norm)) {
+        memset(q, 0, (size_t)d * sizeof *q);
+        *scale = 0.0f;
+        return;
+    }
+    const float inv = (float)(s / norm);
+    uint64_t v = 0;
+    for (uint32_t k = 0; k < d; k++) {
+        if (k % 2 == 0) v = rumor_rng_u64(r);
+        const uint32_t bits = k % 2 ? (uint32_t)((v >> 8) & 0xffffff) : (uint32_t)(v >> 40);
+        int32_t l = (int32_t)(fabsf(x[k]) * inv + (float)bits * 0x1.0p-24f);
+        if (l > (int32_t)s) l = (int32_t)s;
+        q[k] = x[k] < 0.0f ? -l : l;
+        *nnz += q[k] != 0;
+    }
+    double sc = norm / s;
+    if (biased) {
+        const double a = (double)d / ((double)s * s), b = sqrt((double)d) / s;
+        sc /= 1.0 + (a < b ? a : b);
+    }
+    *scale = (float)sc;
+}
+
+static void s_assert_listed(const rumor_cmsg_t *m)
+{
+    assert_int_equal(m->listed, 1);
+    uint32_t j = 0;
+    for (uint32_t k = 0; k < m->d; k++)
+        if (m->q[k]) assert_int_equal(m->idx[j++], k);
+    assert_int_equal(j, m->nnz);
+}
+
+static void test_dither_matches_reference(void **state)
+{
+    (void)state;
+    const char *specs[] = {"dither:8:biased", "dither:4", "dither:16:inf", "dither:1:inf:biased"};
+    const uint32_t lens[] = {1, 2, 3, 64, 65, 500, 16384 + 77, 40000};
+    enum { DM = 40000 };
+    float *a = malloc(DM * sizeof *a), *b = malloc(DM * sizeof *b), *x = malloc(DM * sizeof *x);
+    int32_t *q = malloc(DM * sizeof *q);
+    assert_true(a && b && x && q);
+    for (size_t sp = 0; sp < sizeof specs / sizeof *specs; sp++)
+        for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
+            const uint32_t d = lens[l];
+            rumor_compressor_t *c = s_new(specs[sp], d);
+            rumor_compress_cfg_t cfg;
+            assert_int_equal(rumor_compress_parse(specs[sp], &cfg, NULL), 0);
+            rumor_cmsg_t m;
+            assert_int_equal(rumor_cmsg_init(&m, d), 0);
+            rumor_rng_t g;
+            rumor_rng_seed(&g, 9, sp, l, RUMOR_RNG_TEST);
+            for (int t = 0; t < 3; t++) { /* the same cmsg reused, as a peer does */
+                /* a residual of a model against its public copy: few-bit differences */
+                for (uint32_t k = 0; k < d; k++) {
+                    b[k] = (float)(rumor_rng_normal(&g) * 0.05);
+                    a[k] = b[k] + (float)(rumor_rng_normal(&g) * (k % 5 ? 1e-4 : 1e-3));
+                    x[k] = a[k] - b[k];
+                }
+                rumor_rng_t r1, r2;
+                rumor_rng_seed(&r1, 1, 2, (uint64_t)t, RUMOR_RNG_COMPRESS);
+                r2 = r1;
+                uint32_t nnz;
+                float scale;
+                s_ref_dither(x, d, cfg.levels, cfg.norm_inf, cfg.biased, &r2, q, &nnz, &scale);
+                if (t == 1)
+                    rumor_compressor_apply(c, x, &r1, &m);
+                else
+                    rumor_compressor_apply_delta(c, a, b, &r1, &m);
+                assert_int_equal(m.kind, RUMOR_CMSG_INT);
+                assert_int_equal(m.d, d);
+                assert_memory_equal(m.q, q, (size_t)d * sizeof *q);
+                assert_int_equal(m.nnz, nnz);
+                assert_memory_equal(&m.scale, &scale, sizeof scale);
+                assert_memory_equal(r1.s, r2.s, sizeof r1.s); /* the stream advanced alike */
+                s_assert_listed(&m);
+                assert_int_equal(rumor_cmsg_check(&m), 0);
+            }
+            /* a zero residual after a nonzero message, and after levels written by hand: every
+             * level cleared either way */
+            for (int t = 0; t < 2; t++) {
+                if (t == 1) {
+                    for (uint32_t k = 0; k < d; k++) m.q[k] = 7;
+                    m.listed = 0;
+                }
+                rumor_rng_t r;
+                rumor_rng_seed(&r, 1, 2, 3, RUMOR_RNG_COMPRESS);
+                rumor_compressor_apply_delta(c, a, a, &r, &m);
+                assert_int_equal(m.nnz, 0);
+                assert_true(m.scale == 0.0f);
+                s_assert_listed(&m);
+            }
+            rumor_cmsg_free(&m);
+            rumor_compressor_destroy(&c);
+        }
+    free(a);
+    free(b);
+    free(x);
+    free(q);
+}
+
+/* For every other compressor apply_delta is apply on the float differences. */
+static void test_apply_delta_is_apply_of_difference(void **state)
+{
+    (void)state;
+    const char *specs[] = {"identity", "topk:0.05", "randk:0.1", "sign"};
+    float a[D], b[D], x[D], ya[D], yb[D];
+    s_fill(a, D, 11);
+    s_fill(b, D, 12);
+    for (int k = 0; k < D; k++) x[k] = a[k] - b[k];
+    for (size_t sp = 0; sp < sizeof specs / sizeof *specs; sp++) {
+        rumor_compressor_t *c = s_new(specs[sp], D);
+        rumor_cmsg_t m1, m2;
+        assert_int_equal(rumor_cmsg_init(&m1, D), 0);
+        assert_int_equal(rumor_cmsg_init(&m2, D), 0);
+        rumor_rng_t r1, r2;
+        rumor_rng_seed(&r1, 3, 0, 0, RUMOR_RNG_COMPRESS);
+        r2 = r1;
+        rumor_compressor_apply_delta(c, a, b, &r1, &m1);
+        rumor_compressor_apply(c, x, &r2, &m2);
+        assert_int_equal(m1.kind, m2.kind);
+        assert_int_equal(m1.nnz, m2.nnz);
+        rumor_cmsg_to_dense(&m1, ya);
+        rumor_cmsg_to_dense(&m2, yb);
+        assert_memory_equal(ya, yb, sizeof ya);
+        rumor_cmsg_free(&m1);
+        rumor_cmsg_free(&m2);
+        rumor_compressor_destroy(&c);
+    }
 }
 
 static void test_parse_and_describe(void **state)
@@ -233,10 +378,16 @@ static void test_zero_vector(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_and_describe),   cmocka_unit_test(test_identity_exact),
-        cmocka_unit_test(test_dither_unbiased),      cmocka_unit_test(test_contraction_bounds),
-        cmocka_unit_test(test_topk_selects_largest), cmocka_unit_test(test_randk_uniform),
-        cmocka_unit_test(test_sign_scale),           cmocka_unit_test(test_zero_vector),
+        cmocka_unit_test(test_parse_and_describe),
+        cmocka_unit_test(test_identity_exact),
+        cmocka_unit_test(test_dither_unbiased),
+        cmocka_unit_test(test_contraction_bounds),
+        cmocka_unit_test(test_topk_selects_largest),
+        cmocka_unit_test(test_randk_uniform),
+        cmocka_unit_test(test_sign_scale),
+        cmocka_unit_test(test_zero_vector),
+        cmocka_unit_test(test_dither_matches_reference),
+        cmocka_unit_test(test_apply_delta_is_apply_of_difference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

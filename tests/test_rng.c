@@ -1,4 +1,5 @@
-/* Tests of rng: seeded streams are reproducible, distinct per name, and well distributed. */
+/* Tests of rng: seeded streams are reproducible, distinct per name, and well distributed; the
+ * lane-parallel fill is the one-by-one fill, float for float. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,7 +44,10 @@ static void test_uniform_moments(void **state)
     rumor_rng_seed(&r, 7, 0, 0, RUMOR_RNG_TEST);
     enum { N = 200000 };
     static float buf[N];
-    rumor_rng_fill_uniform(&r, buf, N);
+    rumor_rng_fill_plan_t *plan = malloc(sizeof *plan);
+    rumor_rng_fill_plan_init(plan, N);
+    rumor_rng_fill_uniform(&r, plan, buf);
+    free(plan);
     double s = 0, s2 = 0;
     int bins[10] = {0};
     for (int i = 0; i < N; i++) {
@@ -55,6 +59,48 @@ static void test_uniform_moments(void **state)
     assert_true(fabs(s / N - 0.5) < 0.005);
     assert_true(fabs(s2 / N - 1.0 / 3.0) < 0.005);
     for (int b = 0; b < 10; b++) assert_true(abs(bins[b] - N / 10) < N / 100);
+}
+
+/* The contract of rumor_rng_fill_uniform, drawn one by one: draw i gives out[2i] (top 24
+ * bits) and out[2i + 1] (bits 8..31). */
+static void s_ref_fill(rumor_rng_t *r, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i += 2) {
+        const uint64_t v = rumor_rng_u64(r);
+        out[i] = (float)(uint32_t)(v >> 40) * 0x1.0p-24f;
+        if (i + 1 < n) out[i + 1] = (float)(uint32_t)((v >> 8) & 0xffffff) * 0x1.0p-24f;
+    }
+}
+
+static void test_fill_is_the_one_by_one_fill(void **state)
+{
+    (void)state;
+    const size_t lens[] = {0,  1,   2,   3,   15,   16,   17,    18,
+                           31, 127, 128, 129, 1000, 1001, 16384, 100001};
+    float *a = malloc(100002 * sizeof *a), *b = malloc(100002 * sizeof *b); /* n + 1 */
+    rumor_rng_fill_plan_t *plan = malloc(sizeof *plan);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(plan);
+    for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
+        const size_t n = lens[l];
+        rumor_rng_fill_plan_init(plan, n);
+        rumor_rng_t fast, ref;
+        rumor_rng_seed(&fast, 13, l, 0, RUMOR_RNG_TEST);
+        ref = fast;
+        /* twice with one plan: the second fill continues where the first left the stream */
+        for (int rep = 0; rep < 2; rep++) {
+            memset(a, 0xff, (n + 1) * sizeof *a);
+            memset(b, 0xff, (n + 1) * sizeof *b);
+            rumor_rng_fill_uniform(&fast, plan, a);
+            s_ref_fill(&ref, b, n);
+            assert_memory_equal(a, b, (n + 1) * sizeof *a); /* nothing written past n */
+            assert_memory_equal(fast.s, ref.s, sizeof fast.s);
+        }
+    }
+    free(a);
+    free(b);
+    free(plan);
 }
 
 static void test_below_is_unbiased_and_bounded(void **state)
@@ -126,6 +172,7 @@ int main(void)
         cmocka_unit_test(test_same_name_same_stream),
         cmocka_unit_test(test_names_give_distinct_streams),
         cmocka_unit_test(test_uniform_moments),
+        cmocka_unit_test(test_fill_is_the_one_by_one_fill),
         cmocka_unit_test(test_below_is_unbiased_and_bounded),
         cmocka_unit_test(test_normal_and_gamma_moments),
         cmocka_unit_test(test_shuffle_is_permutation),

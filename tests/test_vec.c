@@ -1,4 +1,5 @@
-/* Tests of vec: every kernel against a plain double-precision reference. */
+/* Tests of vec: every kernel against a plain double-precision reference; the blocked sum of
+ * squares behind rumor_vec_nrm2 against the plain sequential loop, bit for bit. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,9 @@
 #include "rumor/vec.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 enum { N = 1003 }; /* not a multiple of any vector width */
 
@@ -69,12 +73,97 @@ static void test_soft_threshold(void **state)
     assert_int_equal(rumor_vec_count_nonzero(x, 6), 2);
 }
 
+/* The contract of rumor_vec_nrm2: the plain loop, squares added in index order in double. */
+static double s_ref_nrm2(const float *x, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return sqrt(s);
+}
+
+static void s_assert_bits(double a, double b)
+{
+    if (memcmp(&a, &b, sizeof a)) fprintf(stderr, "got %a, want %a\n", a, b);
+    assert_memory_equal(&a, &b, sizeof a);
+}
+
+enum { S_GENS = 8 };
+
+/* Inputs that exercise the blocked sum: full-precision values; differences of nearby floats
+ * with few significant bits (like residuals, many rounding ties); small integers times powers
+ * of two (ties in many binades, exact sums); a few huge entries (jumps across binades); runs
+ * of zeros, subnormals, and non-finite values. */
+static void s_gen(float *x, size_t n, int g, rumor_rng_t *r)
+{
+    for (size_t i = 0; i < n; i++) {
+        const double u = rumor_rng_uniform_d(r);
+        switch (g) {
+        case 0:
+            x[i] = (float)rumor_rng_normal(r);
+            break;
+        case 1: {
+            const float own = (float)(rumor_rng_normal(r) * 0.05);
+            x[i] = (own + (float)((rumor_rng_below(r, 1000) - 500.0) * 1e-5)) - own;
+            break;
+        }
+        case 2:
+            x[i] = ldexpf((float)rumor_rng_below(r, 64), -(int)rumor_rng_below(r, 8));
+            break;
+        case 3:
+            x[i] = (float)(2 * rumor_rng_below(r, 1u << 20) + 1) * 2.0f; /* ties at u = 8 */
+            break;
+        case 4:
+            x[i] = u < 0.001 ? 1e15f : (float)rumor_rng_normal(r);
+            break;
+        case 5:
+            x[i] = i < n / 3 ? 0.0f : u < 0.5 ? 1e-40f * (float)rumor_rng_below(r, 100) : (float)u;
+            break;
+        case 6:
+            x[i] = u < 0.0005 ? (u < 0.00025 ? INFINITY : NAN) : (float)u;
+            break;
+        default:
+            x[i] = (float)(u * 1e19); /* squares near the top of double's range: overflow */
+            break;
+        }
+    }
+}
+
+static void test_nrm2_is_the_sequential_sum(void **state)
+{
+    (void)state;
+    const size_t lens[] = {0, 1, 7, 63, 64, 65, 127, 129, 1003, 4096, 30011, 100000};
+    float *x = malloc(100000 * sizeof *x), *a = malloc(100000 * sizeof *a);
+    float *b = malloc(100000 * sizeof *b), *dif = malloc(100000 * sizeof *dif);
+    assert_non_null(x);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(dif);
+    rumor_rng_t r;
+    rumor_rng_seed(&r, 5, 0, 0, RUMOR_RNG_TEST);
+    for (int g = 0; g < S_GENS; g++)
+        for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
+            const size_t n = lens[l];
+            s_gen(x, n, g, &r);
+            s_assert_bits(rumor_vec_nrm2(x, n), s_ref_nrm2(x, n));
+            /* the same through the difference form */
+            s_gen(b, n, g == 6 ? 0 : g, &r);
+            for (size_t i = 0; i < n; i++) a[i] = x[i] + b[i];
+            for (size_t i = 0; i < n; i++) dif[i] = a[i] - b[i];
+            s_assert_bits(rumor_vec_nrm2_diff(a, b, n), s_ref_nrm2(dif, n));
+        }
+    free(x);
+    free(a);
+    free(b);
+    free(dif);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_reductions),
         cmocka_unit_test(test_soft_threshold),
+        cmocka_unit_test(test_nrm2_is_the_sequential_sum),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,23 +26,50 @@ typedef struct {
     float scale;    /* INT: value of one quantization step */
     uint32_t nnz;   /* INT: nonzeros of q; SPARSE: entries in idx/val; DENSE: d */
     int32_t *q;     /* INT: (d) signed levels */
-    uint32_t *idx;  /* SPARSE: (nnz) strictly ascending positions < d */
+    uint32_t *idx;  /* SPARSE: (nnz) strictly ascending positions < d; INT: see listed */
     float *val;     /* SPARSE: (nnz) values; DENSE: (d) values */
     uint32_t cap_d; /* capacity the buffers were allocated for */
+    int listed;     /* INT: 1 when idx[0..nnz) also lists the positions of the nonzero levels,
+                       ascending (all other levels below d are 0), so that readers skip the
+                       zeros and writers that reuse the buffers clear only those; compressors
+                       and the decoder set it, and code that writes q itself must set it to 0
+                       (or call rumor_cmsg_list) */
 } rumor_cmsg_t;
 
-/* Allocates buffers for vectors of length up to d; returns 0 or RUMOR_ENOMEM. */
+/* An INT message with at most d / RUMOR_CMSG_SPARSE_DIV nonzero levels is sparse: the decoder
+ * lists those, and clearing or checking a listed message goes through its list only then
+ * (above it, one sequential pass over q is cheaper than scattered accesses). */
+#define RUMOR_CMSG_SPARSE_DIV 32
+
+/* Allocates buffers for vectors of length up to d, listed = 0; returns 0 or RUMOR_ENOMEM. */
 int rumor_cmsg_init(rumor_cmsg_t *m, uint32_t d);
 void rumor_cmsg_free(rumor_cmsg_t *m);
 
-/* y += alpha * value(m), y of length m->d. */
+/* y += alpha * value(m), y of length m->d. Entries where a SPARSE or listed INT message has
+ * no entry are left untouched (not even y + 0). */
 void rumor_cmsg_axpy(const rumor_cmsg_t *m, float alpha, float *y);
+
+/* Writes the positions of the nonzero levels of an INT message, ascending, to pos (room for
+ * m->d entries); returns their count (which a well-formed message has in nnz). A vectorised
+ * scan: the cost is about d / 16 steps plus one per nonzero. */
+uint32_t rumor_cmsg_support(const rumor_cmsg_t *m, uint32_t *pos);
+
+/* rumor_cmsg_support into m->idx, and sets listed. */
+uint32_t rumor_cmsg_list(rumor_cmsg_t *m);
+
+/* Makes m the INT message of length d (<= cap_d) with every level 0 (nnz 0, listed, scale
+ * kept). When m already is a sparse listed INT message only its listed levels (and any beyond
+ * its old d) are written, so a sparse message that replaces a sparse one costs O(nnz), not
+ * O(d). */
+void rumor_cmsg_int_clear(rumor_cmsg_t *m, uint32_t d);
 
 /* out = value(m), out of length m->d. */
 void rumor_cmsg_to_dense(const rumor_cmsg_t *m, float *out);
 
 /* Checks the structural invariants (counts within d, ascending unique indices, nnz matching
- * q for INT); returns 0 or RUMOR_EFORMAT. Decoders call it before a message is used. */
+ * q for INT; for a listed INT message also idx[0..nnz) ascending below d, and the levels there
+ * nonzero, which the list of a message that is not sparse shows through the count of nonzero
+ * levels instead); returns 0 or RUMOR_EFORMAT. Decoders call it before a message is used. */
 int rumor_cmsg_check(const rumor_cmsg_t *m);
 
 #endif

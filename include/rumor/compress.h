@@ -52,6 +52,12 @@ void rumor_compressor_destroy(rumor_compressor_t **c_p);
 void rumor_compressor_apply(rumor_compressor_t *c, const float *x, rumor_rng_t *rng,
                             rumor_cmsg_t *out);
 
+/* Compresses a - b (d floats each): the message rumor_compressor_apply gives for the float
+ * vector a - b. The L2 dithering quantizer reads a and b directly and never forms the
+ * difference; the others form it in the compressor's scratch first. */
+void rumor_compressor_apply_delta(rumor_compressor_t *c, const float *a, const float *b,
+                                  rumor_rng_t *rng, rumor_cmsg_t *out);
+
 /* Contraction parameter delta >= 1 (1 = exact) of the compressor as used. For unbiased
  * compressors with variance omega that are not scaled, delta describes C/(1+omega). */
 double rumor_compressor_delta(const rumor_compressor_t *c);

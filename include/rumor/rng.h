@@ -63,8 +63,26 @@ static inline double rumor_rng_uniform_d(rumor_rng_t *r)
     return (double)(rumor_rng_u64(r) >> 11) * 0x1.0p-53;
 }
 
-/* Fills out[0..n) with uniform floats in [0, 1), two per 64-bit draw. */
-void rumor_rng_fill_uniform(rumor_rng_t *r, float *out, size_t n);
+/* Filling n uniforms at a time. Draw i of a stream gives out[2i] = (its top 24 bits) / 2^24
+ * and out[2i + 1] = (its bits 8..31) / 2^24, so n floats take ceil(n / 2) draws. A plan splits
+ * those draws into RUMOR_RNG_FILL_LANES consecutive runs of lane_draws each and holds the
+ * GF(2)-linear map that advances a state by lane_draws draws (jump[i] is the image of state bit
+ * i), so the runs are generated side by side from their own starting states: the output is the
+ * one of drawing one by one, several times faster. Building a plan takes about a millisecond; a
+ * plan is read-only afterwards and can be shared between threads. */
+#define RUMOR_RNG_FILL_LANES 8
+
+typedef struct {
+    size_t n;            /* floats per fill */
+    uint64_t lane_draws; /* ceil(ceil(n / 2) / RUMOR_RNG_FILL_LANES) */
+    uint64_t jump[256][4];
+} rumor_rng_fill_plan_t;
+
+void rumor_rng_fill_plan_init(rumor_rng_fill_plan_t *p, size_t n);
+
+/* Fills out[0..p->n) with uniform floats in [0, 1) as described above and leaves r as after
+ * its ceil(p->n / 2) draws. */
+void rumor_rng_fill_uniform(rumor_rng_t *r, const rumor_rng_fill_plan_t *p, float *out);
 
 /* Uniform integer in [0, n), n > 0, without modulo bias. */
 uint64_t rumor_rng_below(rumor_rng_t *r, uint64_t n);

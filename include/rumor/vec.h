@@ -19,7 +19,11 @@ void rumor_vec_sub(float *out, const float *a, const float *b, size_t n);
 /* x *= a */
 void rumor_vec_scale(float *x, float a, size_t n);
 double rumor_vec_dot(const float *a, const float *b, size_t n);
+/* sqrt of the squares added in index order in double: bit for bit that loop, computed in
+ * blocks whose exact roundings are summed side by side (it is not latency bound). */
 double rumor_vec_nrm2(const float *x, size_t n);
+/* rumor_vec_nrm2 of the float vector a - b (bit for bit), without forming it. */
+double rumor_vec_nrm2_diff(const float *a, const float *b, size_t n);
 double rumor_vec_nrm1(const float *x, size_t n);
 double rumor_vec_nrm_inf(const float *x, size_t n);
 /* Squared Euclidean distance. */

@@ -38,6 +38,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+static void s_assert_list_exact(const rumor_cmsg_t *m)
+{
+    if (m->kind != RUMOR_CMSG_INT || !m->listed) return;
+    uint32_t j = 0;
+    for (uint32_t k = 0; k < m->d; k++)
+        if (m->q[k]) {
+            RUMOR_ASSERT(j < m->nnz && m->idx[j] == k);
+            j++;
+        }
+    RUMOR_ASSERT(j == m->nnz);
+}
+
 static void s_assert_same(const rumor_cmsg_t *a, const rumor_cmsg_t *b)
 {
     RUMOR_ASSERT(a->kind == b->kind && a->d == b->d && a->nnz == b->nnz);
@@ -64,6 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     RUMOR_ASSERT(rumor_cmsg_check(&s_h.out) == 0);
+    s_assert_list_exact(&s_h.out);
     RUMOR_ASSERT(rumor_codec_peek_mode(data, size) > 0);
     size_t raw = 0;
     RUMOR_ASSERT(rumor_codec_encode(s_h.c, &s_h.out, RUMOR_CODEC_RAW, s_h.buf, s_h.cap, &raw) == 0);
@@ -78,6 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         RUMOR_ASSERT(erc == 0 && n <= raw && n <= rumor_codec_bound(s_h.out.d));
         RUMOR_ASSERT(rumor_codec_decode(s_h.c, s_h.buf, n, S_DMAX, &s_h.again) == 0);
         s_assert_same(&s_h.out, &s_h.again);
+        s_assert_list_exact(&s_h.again);
     }
     return 0;
 }
