@@ -531,7 +531,8 @@ static void s_write_metrics(s_node_t *n, double loss, double test_loss, double a
         fprintf(f, "%s\"%u\": {\"sent\": %" PRIu64 ", \"recv\": %" PRIu64 "}", k ? ", " : "",
                 n->nb[k].id, n->nb[k].bytes_sent, n->nb[k].bytes_recv);
     /* CPU of every thread since training began that was neither the peer's compute, its
-     * codec nor evaluation: frame handling, polling, ZeroMQ's I/O and ZAP threads. */
+     * codec nor evaluation: frame handling, polling, checkpoints, ZeroMQ's I/O and ZAP
+     * threads. */
     const double cpu_other =
         rumor_clock_process_cpu() - n->cpu_start - st->cpu_compute - st->cpu_codec - n->cpu_eval;
     fprintf(f,
