@@ -701,6 +701,27 @@ void rumor_data_gather(const rumor_dataset_t *ds, const uint32_t *idx, uint32_t 
     }
 }
 
+rumor_dataset_t *rumor_data_subset(const rumor_dataset_t *ds, const uint32_t *idx, uint32_t n)
+{
+    RUMOR_ASSERT(idx || n <= ds->n);
+    rumor_dataset_t *out = calloc(1, sizeof *out);
+    if (!out) return NULL;
+    *out = (rumor_dataset_t){.n = n, .dim = ds->dim, .classes = ds->classes};
+    out->x = malloc((n ? (size_t)n * ds->dim : 1) * sizeof *out->x);
+    out->y = malloc((n ? n : 1) * sizeof *out->y);
+    if (!out->x || !out->y) {
+        rumor_dataset_destroy(&out);
+        return NULL;
+    }
+    if (idx) {
+        rumor_data_gather(ds, idx, n, out->x, out->y);
+    } else {
+        memcpy(out->x, ds->x, (size_t)n * ds->dim * sizeof *out->x);
+        memcpy(out->y, ds->y, (size_t)n * sizeof *out->y);
+    }
+    return out;
+}
+
 /* --------------------------------------------------------------------------------------------
  * Partitions
  */

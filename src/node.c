@@ -595,6 +595,7 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
     rumor_topology_hash(n->topo, n->topo_hash);
     if ((rc = rumor_peer_data_load(&n->sc, n->topo->n, &n->data, em))) return rc;
     n->data_loaded = 1;
+    if ((rc = rumor_peer_data_keep_shard(&n->data, n->self, em))) return rc;
     const rumor_peer_cfg_t pc = rumor_peer_data_cfg(&n->data, &n->sc, n->topo, n->self, 500);
     if (!(n->peer = rumor_peer_new(&pc, em))) return RUMOR_EINVAL;
     n->d = (uint32_t)rumor_peer_dim(n->peer);

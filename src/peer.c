@@ -344,6 +344,33 @@ rumor_peer_cfg_t rumor_peer_data_cfg(const rumor_peer_data_t *data, const rumor_
                               .eval_batch = eval_batch};
 }
 
+int rumor_peer_data_keep_shard(rumor_peer_data_t *data, uint32_t self, rumor_errmsg_t *em)
+{
+    rumor_partition_t *part = data->part;
+    RUMOR_ASSERT(self < part->peers);
+    const uint32_t first = part->off[self], n = part->off[self + 1] - first;
+    rumor_dataset_t *shard = rumor_data_subset(&data->train, part->idx + first, n);
+    /* Synthetic test rows live in the training set's storage: they get their own. */
+    rumor_dataset_t *test =
+        data->owned[1] ? NULL : rumor_data_subset(&data->test, NULL, data->test.n);
+    if (!shard || (!data->owned[1] && !test)) {
+        rumor_dataset_destroy(&shard);
+        rumor_dataset_destroy(&test);
+        return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory keeping the shard of peer %u",
+                                self);
+    }
+    rumor_dataset_destroy(&data->owned[0]);
+    data->owned[0] = shard;
+    data->train = *shard;
+    if (test) {
+        data->owned[1] = test;
+        data->test = *test;
+    }
+    for (uint32_t i = 0; i <= part->peers; i++) part->off[i] = i <= self ? 0 : n;
+    for (uint32_t j = 0; j < n; j++) part->idx[j] = j;
+    return 0;
+}
+
 void rumor_peer_data_free(rumor_peer_data_t *data)
 {
     rumor_dataset_destroy(&data->owned[0]);

@@ -105,11 +105,49 @@ static void test_bad_config_is_reported(void **state)
     assert_non_null(strstr(em.msg, "dither:zero"));
 }
 
+/* A networked peer keeps only its shard; it must train exactly as with the whole set. */
+static void test_kept_shard_trains_the_same(void **state)
+{
+    s_fixture_t *f = *state;
+    rumor_peer_data_t narrow;
+    rumor_errmsg_t em = {""};
+    assert_int_equal(rumor_peer_data_load(&f->sc, 4, &narrow, &em), 0);
+    assert_int_equal(rumor_peer_data_keep_shard(&narrow, 1, &em), 0);
+    assert_int_equal(narrow.train.n, f->data.part->off[2] - f->data.part->off[1]);
+    assert_int_equal(narrow.test.n, f->data.test.n);
+    assert_memory_equal(narrow.test.x, f->data.test.x,
+                        (size_t)f->data.test.n * f->data.test.dim * sizeof(float));
+    const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&narrow, &f->sc, f->topo, 1, 64);
+    rumor_peer_t *a = s_peer(f, 1), *b = rumor_peer_new(&cfg, &em);
+    assert_non_null(b);
+    /* 60 batches of 8 from a shard of 200: several epochs, each reshuffled. */
+    for (int t = 0; t < 60; t++) {
+        const uint8_t *ma, *mb;
+        size_t la, lb;
+        rumor_peer_step(a, &ma, &la);
+        rumor_peer_step(b, &mb, &lb);
+        assert_int_equal(la, lb);
+        assert_memory_equal(ma, mb, la);
+        rumor_peer_finish(a);
+        rumor_peer_finish(b);
+    }
+    assert_memory_equal(rumor_peer_params(a), rumor_peer_params(b),
+                        rumor_peer_dim(a) * sizeof(float));
+    double la, lb, aa, ab;
+    rumor_peer_evaluate(a, &f->data.test, 0, &la, &aa);
+    rumor_peer_evaluate(b, &narrow.test, 0, &lb, &ab);
+    assert_true(la == lb && aa == ab);
+    rumor_peer_destroy(&a);
+    rumor_peer_destroy(&b);
+    rumor_peer_data_free(&narrow);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_messages_leave_state_untouched),
         cmocka_unit_test(test_bad_config_is_reported),
+        cmocka_unit_test(test_kept_shard_trains_the_same),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

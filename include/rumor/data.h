@@ -53,6 +53,10 @@ int rumor_data_synthetic(uint32_t n, uint32_t dim, uint32_t classes, double sep,
 
 void rumor_dataset_destroy(rumor_dataset_t **ds_p);
 
+/* A new dataset of rows idx[0..n) of ds in that order (idx NULL: rows 0..n-1), with ds's
+ * dim and classes. NULL when out of memory. */
+rumor_dataset_t *rumor_data_subset(const rumor_dataset_t *ds, const uint32_t *idx, uint32_t n);
+
 /* Copies the rows idx[0..b) into x (b, dim) and y (b). */
 void rumor_data_gather(const rumor_dataset_t *ds, const uint32_t *idx, uint32_t b, float *x,
                        int32_t *y);

@@ -101,6 +101,14 @@ RUMOR_NODISCARD int rumor_peer_data_load(const rumor_scenario_t *sc, uint32_t pe
                                          rumor_peer_data_t *data, rumor_errmsg_t *em);
 void rumor_peer_data_free(rumor_peer_data_t *data);
 
+/* Narrows data to peer self, for a networked peer that needs nothing else: the training set
+ * becomes self's shard (its rows in shard order), the partition gives self the shard 0..n-1
+ * and every other peer nothing, and the rest of the training set is freed. Batches are the
+ * same rows in the same order as before, so results do not change. On failure (out of
+ * memory) data is unchanged. */
+RUMOR_NODISCARD int rumor_peer_data_keep_shard(rumor_peer_data_t *data, uint32_t self,
+                                               rumor_errmsg_t *em);
+
 /* The configuration of peer `self` of a run on data: its shard of data->part and the
  * training set. Points into data, which must outlive the peer. */
 rumor_peer_cfg_t rumor_peer_data_cfg(const rumor_peer_data_t *data, const rumor_scenario_t *sc,
