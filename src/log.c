@@ -14,11 +14,6 @@ void rumor_log_set_level(rumor_log_level_t level)
     atomic_store(&s_level, (int)level);
 }
 
-rumor_log_level_t rumor_log_get_level(void)
-{
-    return (rumor_log_level_t)atomic_load(&s_level);
-}
-
 int rumor_log_parse_level(const char *s, rumor_log_level_t *out)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};

@@ -117,12 +117,6 @@ static inline size_t rumor_bitw_finish(rumor_bitw_t *w)
     return w->full ? 0 : (size_t)(w->p - w->start);
 }
 
-/* Bits written so far (including the pending ones). */
-static inline uint64_t rumor_bitw_bits(const rumor_bitw_t *w)
-{
-    return (uint64_t)(w->p - w->start) * 8 + w->n;
-}
-
 /* ---- reader -------------------------------------------------------------------------- */
 
 typedef struct {

@@ -15,7 +15,6 @@ typedef enum {
 } rumor_log_level_t;
 
 void rumor_log_set_level(rumor_log_level_t level);
-rumor_log_level_t rumor_log_get_level(void);
 
 /* Parses "error", "warn", "info" or "debug"; returns 0 or RUMOR_EINVAL. */
 int rumor_log_parse_level(const char *s, rumor_log_level_t *out);
