@@ -287,8 +287,9 @@ static void s_heartbeats(s_node_t *n)
     }
 }
 
-/* Receives and handles frames for up to timeout_ms; returns after the first frame. */
-static void s_pump(s_node_t *n, int timeout_ms)
+/* Receives and handles frames for up to timeout_ms; returns after the first frame: 1, or 0
+ * when none came. */
+static int s_pump(s_node_t *n, int timeout_ms)
 {
     s_request_states(n);
     s_heartbeats(n);
@@ -298,22 +299,22 @@ static void s_pump(s_node_t *n, int timeout_ms)
     uint32_t from;
     size_t len;
     const int rc = rumor_transport_recv(n->tr, timeout_ms, &from, n->in, n->frame_cap, &len);
-    if (rc == RUMOR_ETIMEOUT || rc == RUMOR_EINTR) return;
+    if (rc == RUMOR_ETIMEOUT || rc == RUMOR_EINTR) return 0;
     if (rc != 0) {
         n->drops[S_DROP_TRANSPORT]++;
-        return;
+        return 1;
     }
     rumor_wire_header_t h;
     const uint8_t *p;
     rumor_wire_drop_t why;
     if (rumor_wire_parse(n->in, len, n->topo->n, n->max_payload, &h, &p, &why) != 0) {
         n->wire_drops[why]++;
-        return;
+        return 1;
     }
     s_nbr_t *s = s_nbr(n, from);
     if (!s || h.sender != from) {
         n->drops[S_DROP_IMPOSTOR]++;
-        return;
+        return 1;
     }
     s->last_heard = rumor_clock_now();
     s->bytes_recv += len;
@@ -346,6 +347,17 @@ static void s_pump(s_node_t *n, int timeout_ms)
          * mix (dropping it would change the last rounds of a synchronous run). */
         s->bye = 1;
         break;
+    }
+    return 1;
+}
+
+/* Handles every frame that has already arrived, without waiting (bounded, so a flood cannot
+ * hold the round). In deadline mode a round can close with nobody awaited (every neighbour
+ * down), and a peer that was not running for a while (stopped, swapped out) finds its
+ * neighbours' frames queued: both must be heard before anyone is judged silent. */
+static void s_drain(s_node_t *n)
+{
+    for (uint32_t i = 0; i < 64 + 4 * n->deg && s_pump(n, 0); i++) {
     }
 }
 
@@ -456,12 +468,15 @@ static int s_wait_round(s_node_t *n, uint32_t t, rumor_errmsg_t *em)
             s->early_len = 0;
         }
     }
+    if (n->sc.deadline) s_drain(n);
     while (!s_round_complete(n, t)) {
         const double now = rumor_clock_now(), waited = now - t0;
         if (s_stop) return RUMOR_EINTR;
         if (n->sc.deadline) {
             const double left = n->sc.deadline_ms / 1000.0 - waited;
             if (left <= 0) {
+                s_drain(n);
+                if (s_round_complete(n, t)) break;
                 n->stale_rounds++;
                 s_mark_down(n);
                 return 0;

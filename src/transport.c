@@ -11,7 +11,7 @@
  * authenticates it: insecure mode and inproc). The ROUTER keeps ZeroMQ's default of refusing
  * a second connection with a routing id already in use rather than handing the id over: a
  * neighbour restarting after a crash is refused only until the dead connection is noticed
- * (at once on the same host, within the heartbeat timeout otherwise), while handover would
+ * (at once on the same host, within the TCP keepalive time otherwise), while handover would
  * let one admitted neighbour repeatedly cut off another by copying its routing id.
  *
  * Workload: a handful of ZAP requests per connection; send and recv once per neighbour per
@@ -422,9 +422,10 @@ static int s_common_opts(void *s, const rumor_transport_cfg_t *cfg, const char *
 {
     int rc = 0;
     rc |= s_opt_int(s, ZMQ_LINGER, s_pick(cfg->linger_ms, 200));
-    rc |= s_opt_int(s, ZMQ_HEARTBEAT_IVL, s_pick(cfg->heartbeat_ivl_ms, 1000));
-    rc |= s_opt_int(s, ZMQ_HEARTBEAT_TIMEOUT, s_pick(cfg->heartbeat_timeout_ms, 5000));
-    rc |= s_opt_int(s, ZMQ_HEARTBEAT_TTL, s_pick(cfg->heartbeat_timeout_ms, 5000));
+    rc |= s_opt_int(s, ZMQ_TCP_KEEPALIVE, 1);
+    rc |= s_opt_int(s, ZMQ_TCP_KEEPALIVE_IDLE, s_pick(cfg->keepalive_idle_s, 5));
+    rc |= s_opt_int(s, ZMQ_TCP_KEEPALIVE_INTVL, 1);
+    rc |= s_opt_int(s, ZMQ_TCP_KEEPALIVE_CNT, 3);
     rc |= s_opt_int(s, ZMQ_HANDSHAKE_IVL, s_pick(cfg->handshake_ms, 5000));
     if (!strncmp(ep, "tcp://[", 7)) rc |= s_opt_int(s, ZMQ_IPV6, 1);
     return rc;

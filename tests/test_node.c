@@ -4,6 +4,8 @@
  *     stranger's frames, are dropped and counted while training ends bit-identical;
  *   - in deadline mode a peer killed with SIGKILL and restarted from its checkpoint rejoins,
  *     and the run ends within a point of the fault-free accuracy;
+ *   - in deadline mode a peer whose neighbours are all stopped goes on without them and
+ *     hears them again once they continue;
  *   - a peer that has nothing else to send (here: waiting for a neighbour that never comes)
  *     keeps its other neighbours hearing HEARTBEATs, a quarter of its liveness timeout apart.
  * Ports come from a per-process range so parallel test runs do not collide.
@@ -420,6 +422,42 @@ static void test_killed_peer_restarts_from_checkpoint(void **state)
     assert_true(s_counter(3, "neighbours_down") >= 1);
 }
 
+/* ---- stopped peers ------------------------------------------------------------------------ */
+
+/* Deadline mode, ring of 4: nodes 1 and 3, both neighbours of node 2, stopped (SIGSTOP) for
+ * 1.8 s, past the 1 s liveness timeout. Node 2 marks both down and goes on alone; once they
+ * are continued, everyone must finish. (This once failed two ways: libzmq's ZMTP heartbeat
+ * aborted the continued peers, and node 2, whose rounds then awaited no one, never read
+ * again, so nodes 1 and 3 waited for answers forever.) */
+static void test_stopped_neighbours_are_left_out_and_return(void **state)
+{
+    (void)state;
+    char topo[256];
+    const char *json =
+        "{\"name\": \"stop-test\", \"topology\": \"plain.json\","
+        " \"data\": {\"name\": \"synthetic\", \"n\": 4000, \"test_n\": 500, \"dim\": 20,"
+        " \"classes\": 4, \"sep\": 4.0},"
+        " \"algorithm\": {\"name\": \"malcom\", \"lr\": 0.1, \"gamma\": 0.5, \"lambda\": 0.001,"
+        " \"batch\": 16, \"rounds\": 30000}, \"compressor\": \"dither:8\", \"seed\": 4,"
+        " \"eval_every\": 100, \"round_mode\": {\"deadline_ms\": 100}}";
+    s_prepare("ring", 4, json, topo, sizeof topo);
+    pid_t pids[4];
+    s_start(4, pids, topo, NULL);
+    for (int i = 0; i < 600 && s_last_round(2) < 500; i++) usleep(50000);
+    assert_true(s_last_round(2) >= 500);
+    assert_int_equal(kill(pids[1], SIGSTOP), 0);
+    assert_int_equal(kill(pids[3], SIGSTOP), 0);
+    const uint32_t before = s_last_round(2);
+    usleep(1800000);
+    const uint32_t during = s_last_round(2) - before;
+    assert_int_equal(kill(pids[1], SIGCONT), 0);
+    assert_int_equal(kill(pids[3], SIGCONT), 0);
+    s_wait_all(4, pids);
+    if (during < 100) fail_msg("node 2 advanced only %u rounds while 1 and 3 were stopped", during);
+    assert_true(s_counter(2, "neighbours_down") >= 2);
+    for (uint32_t i = 0; i < 4; i++) assert_int_equal(s_last_round(i), 30000);
+}
+
 /* ---- heartbeats --------------------------------------------------------------------------- */
 
 /* The test plays node 0 of the line 0 - 1 - 2 through the real transport, answers node 1's
@@ -535,6 +573,7 @@ int main(void)
         cmocka_unit_test(test_eight_peers_match_simulator),
         cmocka_unit_test(test_hostile_frames_are_dropped),
         cmocka_unit_test(test_killed_peer_restarts_from_checkpoint),
+        cmocka_unit_test(test_stopped_neighbours_are_left_out_and_return),
         cmocka_unit_test(test_waiting_peer_sends_heartbeats),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

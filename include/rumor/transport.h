@@ -26,7 +26,11 @@
  * disconnected and reconnects) or dropped by recv with RUMOR_ERANGE. DEALERs use
  * ZMQ_IMMEDIATE, so frames are only queued to a neighbour whose connection is up; a send to a
  * neighbour that is down or not yet started fails with RUMOR_ETIMEOUT after at most its
- * timeout and never hangs. ZeroMQ heartbeats drop dead connections; reconnects are automatic.
+ * timeout and never hangs. TCP keepalive drops connections to dead hosts; reconnects are
+ * automatic. ZeroMQ's own ZMTP heartbeats are off: libzmq 4.3.4 can abort the process
+ * (assertion !_io_error in stream_engine_base.cpp) when a heartbeat timer fires on a
+ * connection that has just failed, e.g. after the peer was stopped for a while; liveness is
+ * the application's job (node.c sends HEARTBEAT frames).
  *
  * Threads and lifetime. A transport is used by one thread at a time. Create the context, then
  * (for several transports in one context) a shared rumor_transport_auth_t, then the
@@ -89,8 +93,8 @@ typedef struct {
     int linger_ms;            /* time pending frames get at close [200] */
     int reconnect_ivl_ms;     /* first reconnect delay [100] */
     int reconnect_ivl_max_ms; /* reconnect backoff ceiling [1000] */
-    int heartbeat_ivl_ms;     /* ZMTP ping interval [1000] */
-    int heartbeat_timeout_ms; /* connection dropped after this silence [5000] */
+    int keepalive_idle_s;     /* TCP keepalive probes after this idle time; a dead host's
+                                 connection drops about 3 s later [5] */
     int handshake_ms;         /* a connection must finish CURVE within this [5000] */
 } rumor_transport_cfg_t;
 
