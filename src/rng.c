@@ -27,16 +27,13 @@ void rumor_rng_seed(rumor_rng_t *r, uint64_t seed, uint64_t peer, uint64_t round
 
 /* ---- fill plans --------------------------------------------------------------------- */
 
-/* xoshiro256's state transition alone (rumor_rng_u64 without the output). */
+/* xoshiro256's state transition alone: one draw, its output dropped (setup only). */
 static void s_step(uint64_t s[4])
 {
-    const uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rumor_rng_rotl(s[3], 45);
+    rumor_rng_t r;
+    memcpy(r.s, s, sizeof r.s);
+    (void)rumor_rng_u64(&r);
+    memcpy(s, r.s, sizeof r.s);
 }
 
 /* y = A x for a linear map given by the images of the 256 state bits, a[4 i .. 4 i + 4). */
