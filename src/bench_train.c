@@ -53,46 +53,40 @@ static void s_usage(FILE *f)
                "  -h, --help       show this help\n");
 }
 
-/* Returns 0 to run, 1 after --help (exit 0), 2 on a usage error (already reported). */
-static int s_parse(int argc, char **argv, s_opts_t *o)
+/* Stores one option (see rumor_bench_cli_t). */
+static int s_set(void *opts, const char *name, const char *val)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            s_usage(stdout);
-            return 1;
-        }
-        if (!strcmp(a, "--json")) {
-            o->json = 1;
-            continue;
-        }
-        /* options with a value: "--opt VALUE" or "--opt=VALUE" */
-        static const char *const valued[] = {"--model",   "--batch", "--seconds",
-                                             "--threads", "--lr",    "--data"};
-        const char *name, *val;
-        if (rumor_bench_option(S_PROG, argc, argv, &i, valued, sizeof valued / sizeof valued[0],
-                               &name, &val))
-            return 2;
-        if (!strcmp(name, "--model")) {
-            o->spec = val;
-        } else if (!strcmp(name, "--batch")) {
-            if (rumor_cli_parse_u32(val, 1, 65536, &o->batch))
-                return rumor_bench_bad(S_PROG, name, "an integer from 1 to 65536", val);
-        } else if (!strcmp(name, "--seconds")) {
-            if (rumor_cli_parse_double(val, 86400.0, &o->seconds))
-                return rumor_bench_bad(S_PROG, name, "a positive number of seconds", val);
-        } else if (!strcmp(name, "--threads")) {
-            if (rumor_cli_parse_u32(val, 1, 256, &o->threads))
-                return rumor_bench_bad(S_PROG, name, "an integer from 1 to 256", val);
-        } else if (!strcmp(name, "--lr")) {
-            if (rumor_cli_parse_double(val, 1e6, &o->lr))
-                return rumor_bench_bad(S_PROG, name, "a positive learning rate", val);
-        } else {
-            o->data_dir = val;
-        }
+    s_opts_t *o = opts;
+    if (!strcmp(name, "--json")) {
+        o->json = 1;
+    } else if (!strcmp(name, "--model")) {
+        o->spec = val;
+    } else if (!strcmp(name, "--batch")) {
+        if (rumor_cli_parse_u32(val, 1, 65536, &o->batch))
+            return rumor_bench_bad(S_PROG, name, "an integer from 1 to 65536", val);
+    } else if (!strcmp(name, "--seconds")) {
+        if (rumor_cli_parse_double(val, 86400.0, &o->seconds))
+            return rumor_bench_bad(S_PROG, name, "a positive number of seconds", val);
+    } else if (!strcmp(name, "--threads")) {
+        if (rumor_cli_parse_u32(val, 1, 256, &o->threads))
+            return rumor_bench_bad(S_PROG, name, "an integer from 1 to 256", val);
+    } else if (!strcmp(name, "--lr")) {
+        if (rumor_cli_parse_double(val, 1e6, &o->lr))
+            return rumor_bench_bad(S_PROG, name, "a positive learning rate", val);
+    } else {
+        o->data_dir = val;
     }
     return 0;
 }
+
+static const rumor_bench_cli_t s_cli = {
+    .prog = S_PROG,
+    .usage = s_usage,
+    .flags = (const char *const[]){"--json", NULL},
+    .valued = (const char *const[]){"--model", "--batch", "--seconds", "--threads", "--lr",
+                                    "--data", NULL},
+    .set = s_set,
+};
 
 typedef struct {
     uint64_t steps;
@@ -126,7 +120,7 @@ static s_result_t s_run(rumor_model_t *m, float *params, float *grad, const rumo
 int rumor_bench_train_main(int argc, char **argv)
 {
     s_opts_t o = {"mlp:128", 64, 3.0, 1, 0.05, NULL, 0};
-    const int pr = s_parse(argc, argv, &o);
+    const int pr = rumor_bench_parse(&s_cli, argc, argv, &o);
     if (pr) return pr == 1 ? 0 : 2;
 
     /* Check the spec's syntax before spending a second on loading the data; it is parsed

@@ -3,7 +3,7 @@
 #ifndef RUMOR_BENCH_H
 #define RUMOR_BENCH_H
 
-#include <stddef.h>
+#include <stdio.h>
 
 /* rumor bench train [--model SPEC] [--batch B] [--seconds S] [--threads T] */
 int rumor_bench_train_main(int argc, char **argv);
@@ -11,11 +11,23 @@ int rumor_bench_train_main(int argc, char **argv);
 /* rumor bench codec [--residuals FILE] [--d D] [--seconds S] */
 int rumor_bench_codec_main(int argc, char **argv);
 
-/* Shared option parsing: matches argv[*i] against `valued` ("--opt VALUE" or "--opt=VALUE"),
- * sets *name to the matched option and *val to its value, advancing *i past a separate
- * value. Returns 0, or 2 after printing "PROG: unknown option" / "needs a value". */
-int rumor_bench_option(const char *prog, int argc, char **argv, int *i, const char *const *valued,
-                       size_t n, const char **name, const char **val);
+/* ---- shared option parsing ---------------------------------------------------------------- */
+
+/* A benchmark's command line: which options it takes and where their values go. */
+typedef struct {
+    const char *prog;          /* "rumor bench codec": begins every message */
+    void (*usage)(FILE *f);    /* prints the --help text */
+    const char *const *flags;  /* options without a value ("--json"), NULL-terminated */
+    const char *const *valued; /* "--opt VALUE" or "--opt=VALUE" options, NULL-terminated */
+    /* Stores option `name` (a string from flags or valued) with value `val` (NULL for a flag)
+     * in opts. Returns 0, or 2 after reporting a bad value (rumor_bench_bad). */
+    int (*set)(void *opts, const char *name, const char *val);
+} rumor_bench_cli_t;
+
+/* Parses argv[1..argc) in order into opts through cli->set. -h or --help prints cli->usage to
+ * stdout and returns 1 (the caller exits 0); an unknown option, a missing value or a bad one
+ * stops at once with a message on stderr and returns 2 (a usage error). Returns 0 to run. */
+int rumor_bench_parse(const rumor_bench_cli_t *cli, int argc, char **argv, void *opts);
 
 /* Prints "PROG: OPT: expected WANT, got 'GOT'" and returns 2 (a usage error). */
 int rumor_bench_bad(const char *prog, const char *opt, const char *want, const char *got);
