@@ -18,6 +18,7 @@
 #include "rumor/cli.h"
 #include "rumor/codec.h"
 #include "rumor/compress.h"
+#include "rumor/file.h"
 #include "rumor/rng.h"
 
 #include <cblas.h>
@@ -63,49 +64,42 @@ static void s_usage(FILE *f)
             S_DEFAULT_RESIDUALS);
 }
 
-/* Returns 0 to run, 1 after --help (exit 0), 2 on a usage error (already reported). */
-static int s_parse(int argc, char **argv, s_opts_t *o)
+/* Stores one option (see rumor_bench_cli_t). */
+static int s_set(void *opts, const char *name, const char *val)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            s_usage(stdout);
-            return 1;
-        }
-        if (!strcmp(a, "--json")) {
-            o->json = 1;
-            continue;
-        }
-        if (!strcmp(a, "--no-external")) {
-            o->external = 0;
-            continue;
-        }
-        static const char *const valued[] = {"--d", "--seconds", "--mode", "--residuals", "--seed"};
-        const char *name, *val;
-        if (rumor_bench_option(S_PROG, argc, argv, &i, valued, sizeof valued / sizeof valued[0],
-                               &name, &val))
-            return 2;
-        uint64_t v;
-        if (!strcmp(name, "--d")) {
-            if (rumor_cli_parse_u64(val, 1000, 1u << 26, &v))
-                return rumor_bench_bad(S_PROG, name, "an integer from 1000 to 67108864", val);
-            o->d = (uint32_t)v;
-        } else if (!strcmp(name, "--seconds")) {
-            if (rumor_cli_parse_double(val, 3600.0, &o->seconds))
-                return rumor_bench_bad(S_PROG, name, "a positive number of seconds", val);
-        } else if (!strcmp(name, "--mode")) {
-            if (rumor_codec_parse_mode(val, &o->mode))
-                return rumor_bench_bad(S_PROG, name, "auto, raw, vsc or ans", val);
-        } else if (!strcmp(name, "--residuals")) {
-            o->residuals = val;
-        } else {
-            if (rumor_cli_parse_u64(val, 0, UINT64_MAX, &v))
-                return rumor_bench_bad(S_PROG, name, "an integer", val);
-            o->seed = v;
-        }
+    s_opts_t *o = opts;
+    uint64_t v;
+    if (!strcmp(name, "--json")) {
+        o->json = 1;
+    } else if (!strcmp(name, "--no-external")) {
+        o->external = 0;
+    } else if (!strcmp(name, "--d")) {
+        if (rumor_cli_parse_u64(val, 1000, 1u << 26, &v))
+            return rumor_bench_bad(S_PROG, name, "an integer from 1000 to 67108864", val);
+        o->d = (uint32_t)v;
+    } else if (!strcmp(name, "--seconds")) {
+        if (rumor_cli_parse_double(val, 3600.0, &o->seconds))
+            return rumor_bench_bad(S_PROG, name, "a positive number of seconds", val);
+    } else if (!strcmp(name, "--mode")) {
+        if (rumor_codec_parse_mode(val, &o->mode))
+            return rumor_bench_bad(S_PROG, name, "auto, raw, vsc or ans", val);
+    } else if (!strcmp(name, "--residuals")) {
+        o->residuals = val;
+    } else {
+        if (rumor_cli_parse_u64(val, 0, UINT64_MAX, &v))
+            return rumor_bench_bad(S_PROG, name, "an integer", val);
+        o->seed = v;
     }
     return 0;
 }
+
+static const rumor_bench_cli_t s_cli = {
+    .prog = S_PROG,
+    .usage = s_usage,
+    .flags = (const char *const[]){"--json", "--no-external", NULL},
+    .valued = (const char *const[]){"--d", "--seconds", "--mode", "--residuals", "--seed", NULL},
+    .set = s_set,
+};
 
 /* ---- external compressors ------------------------------------------------------------ */
 
@@ -415,31 +409,10 @@ static int s_run_synthetic(const s_opts_t *o, s_ctx_t *x, const s_synth_t *sy, s
  * every message. On success *msgs holds n decoded messages, each allocated for its d. */
 static int s_load_residuals(const char *path, rumor_cmsg_t ***msgs_p, size_t *n_p)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return RUMOR_EIO;
-    uint8_t *data = NULL;
-    size_t size = 0, cap = 0;
-    for (;;) {
-        if (size == cap) {
-            cap = cap ? 2 * cap : 1 << 20;
-            uint8_t *grown = realloc(data, cap);
-            if (!grown) {
-                free(data);
-                fclose(f);
-                return RUMOR_ENOMEM;
-            }
-            data = grown;
-        }
-        const size_t got = fread(data + size, 1, cap - size, f);
-        size += got;
-        if (got == 0) break;
-    }
-    const int io_err = ferror(f);
-    fclose(f);
-    if (io_err) {
-        free(data);
-        return RUMOR_EIO;
-    }
+    char *raw;
+    size_t size;
+    if (rumor_file_read(path, (size_t)1 << 30, &raw, &size, NULL) != 0) return RUMOR_EIO;
+    const uint8_t *data = (const uint8_t *)raw;
     int rc = 0;
     rumor_cmsg_t **msgs = NULL;
     size_t n = 0;
@@ -487,7 +460,7 @@ static int s_load_residuals(const char *path, rumor_cmsg_t ***msgs_p, size_t *n_
         at += 4 + (size_t)len;
     }
     rumor_codec_destroy(&c);
-    free(data);
+    free(raw);
     if (rc) {
         for (size_t k = 0; msgs && k < n; k++)
             if (msgs[k]) {
@@ -524,7 +497,7 @@ static void s_run_recorded(const s_opts_t *o, s_ctx_t *x, const char *path, rumo
 int rumor_bench_codec_main(int argc, char **argv)
 {
     s_opts_t o = {100000, 0.5, RUMOR_CODEC_AUTO, NULL, 1, 0, 1};
-    const int pr = s_parse(argc, argv, &o);
+    const int pr = rumor_bench_parse(&s_cli, argc, argv, &o);
     if (pr) return pr == 1 ? 0 : 2;
     openblas_set_num_threads(1); /* the quantizer's norm: one thread, like a peer */
 

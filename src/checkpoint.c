@@ -4,19 +4,18 @@
  * so allocating here is fine.
  */
 #include "rumor/checkpoint.h"
+#include "rumor/file.h"
 #include "rumor/data.h"
 #include "rumor/gossip.h"
 #include "rumor/model.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "checkpoints store float32 little-endian; add byte swapping for this target"
@@ -76,19 +75,6 @@ static void s_hex(const uint8_t *b, size_t n, char *out)
     for (size_t i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
-static int s_write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    while (len > 0) {
-        const ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 static json_t *s_header(rumor_peer_t *p, const s_tensor_t *ts, size_t n,
                         const uint8_t topo_hash[32])
 {
@@ -146,45 +132,18 @@ int rumor_checkpoint_save(const char *path, rumor_peer_t *p, const uint8_t topo_
     const size_t hl = strlen(hj), padded = (hl + 7) & ~(size_t)7;
     uint8_t len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
-    char tmp[RUMOR_PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int rc = 0;
-    const int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-        goto done;
-    }
     static const char spaces[8] = "        ";
-    int bad =
-        s_write_all(fd, len8, 8) || s_write_all(fd, hj, hl) || s_write_all(fd, spaces, padded - hl);
-    for (size_t i = 0; i < n && !bad; i++) bad = s_write_all(fd, ts[i].data, ts[i].count * 4);
-    if (bad || fsync(fd) != 0) {
-        rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: write failed: %s", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        goto done;
+    rumor_file_piece_t *pieces = malloc((n + 3) * sizeof *pieces);
+    int rc = RUMOR_ENOMEM;
+    if (pieces) {
+        pieces[0] = (rumor_file_piece_t){len8, 8};
+        pieces[1] = (rumor_file_piece_t){hj, hl};
+        pieces[2] = (rumor_file_piece_t){spaces, padded - hl};
+        for (size_t i = 0; i < n; i++)
+            pieces[3 + i] = (rumor_file_piece_t){ts[i].data, ts[i].count * 4};
+        rc = rumor_file_save(path, 0644, 0, pieces, n + 3, em);
     }
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot rename into place: %s", path,
-                              strerror(errno));
-        unlink(tmp);
-        goto done;
-    }
-    /* Make the rename itself durable. */
-    char dir[RUMOR_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
-    const int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-done:
+    free(pieces);
     free(hj);
     free(ts);
     return rc;

@@ -10,6 +10,7 @@
  * topology module, so every other field of the user's file survives unchanged.
  */
 #include "rumor/cli.h"
+#include "rumor/file.h"
 #include "rumor/keys.h"
 
 #include <errno.h>
@@ -18,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 static void s_usage(FILE *f)
 {
@@ -117,35 +117,22 @@ static int s_dump_topology(FILE *f, json_t *root)
     return rc;
 }
 
-/* Writes the topology to path through a temporary file and a rename. */
-static int s_write_atomic(const char *path, json_t *root)
+/* Writes the topology to path, whole or not at all. */
+static int s_write_topology(const char *path, json_t *root)
 {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp) {
-        fprintf(stderr, "rumor keygen: %s: path too long\n", path);
-        return -1;
-    }
-    const int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        fprintf(stderr, "rumor keygen: %s: cannot create a file next to it: %s\n", path,
-                strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(tmp);
-        }
-        return -1;
-    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    int ok = f && s_dump_topology(f, root) == 0;
+    ok = f && fclose(f) == 0 && ok;
+    rumor_errmsg_t em = {""};
+    int rc = RUMOR_ENOMEM;
     /* The topology holds public keys only: readable like any configuration file. */
-    int ok =
-        fchmod(fd, 0644) == 0 && s_dump_topology(f, root) == 0 && fflush(f) == 0 && fsync(fd) == 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        fprintf(stderr, "rumor keygen: %s: cannot write: %s\n", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    const rumor_file_piece_t piece = {text, len};
+    if (ok) rc = rumor_file_save(path, 0644, 0, &piece, 1, &em);
+    free(text);
+    if (rc) fprintf(stderr, "rumor keygen: %s\n", em.msg[0] ? em.msg : "out of memory");
+    return rc ? -1 : 0;
 }
 
 static int s_topology(const char *topo, const char *dir, const char *out, int force)
@@ -216,7 +203,7 @@ static int s_topology(const char *topo, const char *dir, const char *out, int fo
         json_object_set_new(node, "public_key", json_string(kp.public_key));
         rumor_keys_wipe(&kp);
     }
-    if (s_write_atomic(out, root) != 0) goto done;
+    if (s_write_topology(out, root) != 0) goto done;
     fprintf(stderr,
             "rumor keygen: %zu key files in %s (%zu new, %zu kept); %s lists their public "
             "keys\n",

@@ -4,6 +4,8 @@
  */
 #include "rumor/keys.h"
 
+#include "rumor/file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -56,41 +58,6 @@ int rumor_keys_public_of(const char *secret, char pub[RUMOR_KEY_Z85_LEN + 1])
 
 /* ---- saving ----------------------------------------------------------------------------- */
 
-static int s_write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        const ssize_t w = write(fd, buf, len);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        buf += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-/* fsync of the directory holding path, so the rename itself survives a crash. */
-static void s_sync_dir(const char *path)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash) {
-        snprintf(dir, sizeof dir, ".");
-    } else if (slash == path) {
-        snprintf(dir, sizeof dir, "/");
-    } else {
-        const size_t n = (size_t)(slash - path);
-        if (n >= sizeof dir) return;
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    const int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0) return;
-    (void)fsync(fd);
-    close(fd);
-}
-
 int rumor_keys_save(const rumor_keypair_t *kp, const char *path, int force, rumor_errmsg_t *em)
 {
     char pub[RUMOR_KEY_Z85_LEN + 1];
@@ -98,50 +65,15 @@ int rumor_keys_save(const rumor_keypair_t *kp, const char *path, int force, rumo
         strcmp(pub, kp->public_key) != 0)
         return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: refusing to write an invalid key pair",
                                 path);
-    struct stat st;
-    if (!force && lstat(path, &st) == 0)
-        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: already exists; use --force to replace it",
-                                path);
-
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
-        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", path);
-    const int fd = mkstemp(tmp); /* created 0600 */
-    if (fd < 0)
-        return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create a file next to it: %s", path,
-                                strerror(errno));
     char text[256];
     const int len = snprintf(text, sizeof text,
                              "# rumor CurveZMQ key pair; keep this file private (mode 0600)\n"
                              "public-key = %s\nsecret-key = %s\n",
                              kp->public_key, kp->secret_key);
     RUMOR_ASSERT(len > 0 && (size_t)len < sizeof text);
-    int rc = 0;
-    if (fchmod(fd, 0600) != 0 || s_write_all(fd, text, (size_t)len) != 0 || fsync(fd) != 0)
-        rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot write %s: %s", path, tmp, strerror(errno));
+    const rumor_file_piece_t piece = {text, (size_t)len};
+    const int rc = rumor_file_save(path, 0600, force ? 0 : RUMOR_FILE_KEEP, &piece, 1, em);
     sodium_memzero(text, sizeof text);
-    if (close(fd) != 0 && rc == 0)
-        rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot write %s: %s", path, tmp, strerror(errno));
-    if (rc != 0) {
-        unlink(tmp);
-        return rc;
-    }
-    if (force) {
-        if (rename(tmp, path) != 0)
-            rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot rename %s to it: %s", path, tmp,
-                                  strerror(errno));
-    } else if (link(tmp, path) != 0) {
-        /* link() never replaces an existing file, which closes the race with the lstat above;
-         * file systems without hard links fall back to rename. */
-        if (errno == EEXIST)
-            rc = rumor_errmsg_set(em, RUMOR_EINVAL, "%s: already exists; use --force to replace it",
-                                  path);
-        else if (rename(tmp, path) != 0)
-            rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot rename %s to it: %s", path, tmp,
-                                  strerror(errno));
-    }
-    unlink(tmp); /* after link(), or after a failure; harmless after a rename */
-    if (rc == 0) s_sync_dir(path);
     return rc;
 }
 

@@ -8,6 +8,7 @@
 #include "rumor/node.h"
 #include "rumor/checkpoint.h"
 #include "rumor/codec.h"
+#include "rumor/file.h"
 #include "rumor/keys.h"
 #include "rumor/log.h"
 #include "rumor/peer.h"
@@ -567,14 +568,8 @@ static int s_checkpoint(s_node_t *n, rumor_errmsg_t *em)
 
 static int s_write_model(const s_node_t *n, rumor_errmsg_t *em)
 {
-    FILE *f = fopen(n->o->model_out, "wb");
-    if (!f)
-        return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create: %s", n->o->model_out,
-                                strerror(errno));
-    const size_t w = fwrite(rumor_peer_params(n->peer), sizeof(float), n->d, f);
-    if (fclose(f) != 0 || w != n->d)
-        return rumor_errmsg_set(em, RUMOR_EIO, "%s: write failed", n->o->model_out);
-    return 0;
+    const rumor_file_piece_t piece = {rumor_peer_params(n->peer), n->d * sizeof(float)};
+    return rumor_file_save(n->o->model_out, 0644, 0, &piece, 1, em);
 }
 
 static int s_setup(s_node_t *n, rumor_errmsg_t *em)

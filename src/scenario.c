@@ -1,8 +1,8 @@
 /* rumor — run configuration (see scenario.h). */
 #include "rumor/scenario.h"
+#include "rumor/file.h"
 #include "rumor/data.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <sodium.h>
@@ -285,44 +285,15 @@ done:
 
 int rumor_scenario_load(const char *path, rumor_scenario_t *s, rumor_errmsg_t *em)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot open: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            if (cap > (16u << 20)) {
-                free(buf);
-                fclose(f);
-                return rumor_errmsg_set(em, RUMOR_ERANGE, "%s: larger than 16 MiB", path);
-            }
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return RUMOR_ENOMEM;
-            }
-            buf = nb;
-        }
-        const size_t got = fread(buf + len, 1, 4096, f);
-        len += got;
-        if (got < 4096) break;
-    }
-    const int ioerr = ferror(f);
-    fclose(f);
-    if (ioerr) {
-        free(buf);
-        return rumor_errmsg_set(em, RUMOR_EIO, "%s: read error", path);
-    }
-    buf[len] = '\0';
+    char *buf;
+    size_t len;
+    const int read = rumor_file_read(path, 16u << 20, &buf, &len, em);
+    if (read) return read;
     char dir[RUMOR_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
+    if (rumor_file_dir(path, dir, sizeof dir) != 0) {
+        free(buf);
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", path);
+    }
     const int rc = rumor_scenario_parse(buf, path, dir, s, em);
     free(buf);
     return rc;

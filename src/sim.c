@@ -9,12 +9,12 @@
  */
 #include "rumor/clock.h"
 #include "rumor/sim.h"
+#include "rumor/file.h"
 #include "rumor/log.h"
 #include "rumor/peer.h"
 #include "rumor/vec.h"
 
 #include <cblas.h>
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -202,12 +202,13 @@ void rumor_sim_result_write(FILE *f, const rumor_sim_result_t *r, int timing, co
 
 static int s_write_models(const s_sim_t *sim, const char *path, rumor_errmsg_t *em)
 {
-    FILE *f = fopen(path, "wb");
-    if (!f) return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create: %s", path, strerror(errno));
+    rumor_file_piece_t *pieces = malloc(sim->n * sizeof *pieces);
+    if (!pieces) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
     for (uint32_t i = 0; i < sim->n; i++)
-        fwrite(rumor_peer_params(sim->peers[i]), sizeof(float), sim->d, f);
-    if (fclose(f) != 0) return rumor_errmsg_set(em, RUMOR_EIO, "%s: write failed", path);
-    return 0;
+        pieces[i] = (rumor_file_piece_t){rumor_peer_params(sim->peers[i]), sim->d * sizeof(float)};
+    const int rc = rumor_file_save(path, 0644, 0, pieces, sim->n, em);
+    free(pieces);
+    return rc;
 }
 
 int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,

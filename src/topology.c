@@ -11,6 +11,7 @@
  * so O(n^2) checks are fine; the spectral gap (O(n^3)) is only computed on request.
  */
 #include "rumor/topology.h"
+#include "rumor/file.h"
 #include "rumor/rng.h"
 
 #include <jansson.h>
@@ -1003,17 +1004,8 @@ int rumor_topology_save(const rumor_topology_t *t, const char *path, rumor_errms
     if (!t || !path) return rumor_errmsg_set(em, RUMOR_EINVAL, "topology: nothing to save");
     char *json = rumor_topology_to_json(t);
     if (!json) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
-    FILE *f = fopen(path, "w");
-    int rc = 0;
-    if (!f) {
-        rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: %s", path, strerror(errno));
-    } else {
-        const size_t len = strlen(json);
-        if (fwrite(json, 1, len, f) != len)
-            rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: %s", path, strerror(errno));
-        if (fclose(f) != 0 && rc == 0)
-            rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: %s", path, strerror(errno));
-    }
+    const rumor_file_piece_t piece = {json, strlen(json)};
+    const int rc = rumor_file_save(path, 0644, 0, &piece, 1, em);
     free(json);
     return rc;
 }

@@ -9,6 +9,7 @@
 
 #include "rumor/cli.h"
 #include "rumor/keys.h"
+#include "scratch.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -19,30 +20,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char s_dir[256];
-
 static int s_setup(void **state)
 {
     (void)state;
-    snprintf(s_dir, sizeof s_dir, "/tmp/rumor-test-keys-XXXXXX");
-    return mkdtemp(s_dir) ? 0 : -1;
+    return s_scratch_make("keys");
 }
 
 static int s_teardown(void **state)
 {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static const char *s_path(const char *name)
-{
-    static char p[4][512];
-    static int next;
-    char *out = p[next++ % 4];
-    snprintf(out, 512, "%s/%s", s_dir, name);
-    return out;
+    return s_scratch_remove();
 }
 
 static void s_write(const char *path, const char *text, mode_t mode)
@@ -116,7 +103,7 @@ static void test_generate(void **state)
 static void test_save_is_private_and_loads_back(void **state)
 {
     (void)state;
-    const char *path = s_path("a.key");
+    const char *path = s_scratch("a.key");
     rumor_keypair_t kp, got;
     assert_int_equal(rumor_keys_generate(&kp, NULL), 0);
     const mode_t old = umask(0); /* the file must be 0600 even under a permissive umask */
@@ -151,7 +138,7 @@ static void test_save_is_private_and_loads_back(void **state)
 static void test_no_overwrite_without_force(void **state)
 {
     (void)state;
-    const char *path = s_path("b.key");
+    const char *path = s_scratch("b.key");
     rumor_keypair_t k1, k2, got;
     assert_int_equal(rumor_keys_generate(&k1, NULL), 0);
     assert_int_equal(rumor_keys_generate(&k2, NULL), 0);
@@ -166,8 +153,8 @@ static void test_no_overwrite_without_force(void **state)
     assert_string_equal(got.public_key, k2.public_key);
     /* A key pair whose halves do not match is never written. */
     memcpy(k2.public_key, k1.public_key, sizeof k2.public_key);
-    assert_int_equal(rumor_keys_save(&k2, s_path("c.key"), 0, NULL), RUMOR_EINVAL);
-    assert_int_not_equal(access(s_path("c.key"), F_OK), 0);
+    assert_int_equal(rumor_keys_save(&k2, s_scratch("c.key"), 0, NULL), RUMOR_EINVAL);
+    assert_int_not_equal(access(s_scratch("c.key"), F_OK), 0);
 }
 
 static void test_open_permissions_refused(void **state)
@@ -177,7 +164,7 @@ static void test_open_permissions_refused(void **state)
     assert_int_equal(rumor_keys_generate(&kp, NULL), 0);
     char text[256];
     snprintf(text, sizeof text, "public-key = %s\nsecret-key = %s\n", kp.public_key, kp.secret_key);
-    const char *path = s_path("key.sec");
+    const char *path = s_scratch("key.sec");
     s_write(path, text, 0644);
     rumor_errmsg_t em = {{0}};
     assert_int_equal(rumor_keys_load(path, &got, &em), RUMOR_EAUTH);
@@ -205,7 +192,7 @@ static void test_mismatched_pair_refused(void **state)
     assert_int_equal(rumor_keys_generate(&b, NULL), 0);
     char text[256];
     snprintf(text, sizeof text, "public-key = %s\nsecret-key = %s\n", b.public_key, a.secret_key);
-    const char *path = s_path("mixed.key");
+    const char *path = s_scratch("mixed.key");
     s_write(path, text, 0600);
     rumor_errmsg_t em = {{0}};
     assert_int_equal(rumor_keys_load(path, &got, &em), RUMOR_EAUTH);
@@ -227,9 +214,9 @@ static void test_corrupt_files_name_the_line(void **state)
     want[0] = ":3: expected 'name = value'";
     snprintf(cases[1], 400, "public-key = %s\nsecret-key %s\n", kp.public_key,
              "D:)Q[IlAW!ahhC2ac:9*A}h=p?([4%wOTJ%JR%cs"); /* a '=' inside the key */
-    s_write(s_path("eq.key"), cases[1], 0600);
+    s_write(s_scratch("eq.key"), cases[1], 0600);
     rumor_errmsg_t em_eq = {{0}};
-    assert_int_equal(rumor_keys_load(s_path("eq.key"), &got, &em_eq), RUMOR_EFORMAT);
+    assert_int_equal(rumor_keys_load(s_scratch("eq.key"), &got, &em_eq), RUMOR_EFORMAT);
     assert_non_null(strstr(em_eq.msg, ":2: expected 'name = value'"));
     snprintf(cases[1], 400, "public-key = %s\n\nsecret-key = %s\n", kp.public_key, bad_z85);
     want[1] = ":3: secret-key: expected 40 Z85 characters";
@@ -242,7 +229,7 @@ static void test_corrupt_files_name_the_line(void **state)
     want[4] = ":2: public-key given twice";
     snprintf(cases[5], 400, "public-key = %s\n", kp.public_key);
     want[5] = ": missing secret-key";
-    const char *path = s_path("corrupt.key");
+    const char *path = s_scratch("corrupt.key");
     for (int i = 0; i < 6; i++) {
         s_write(path, cases[i], 0600);
         rumor_errmsg_t em = {{0}};
@@ -266,7 +253,7 @@ static void test_corrupt_files_name_the_line(void **state)
     assert_string_equal(got.public_key, kp.public_key);
     /* A missing file says so. */
     rumor_errmsg_t em = {{0}};
-    assert_int_equal(rumor_keys_load(s_path("absent.key"), &got, &em), RUMOR_EIO);
+    assert_int_equal(rumor_keys_load(s_scratch("absent.key"), &got, &em), RUMOR_EIO);
     assert_non_null(strstr(em.msg, "cannot open"));
 }
 
@@ -274,7 +261,7 @@ static void test_keygen_command(void **state)
 {
     (void)state;
     char out[512], err[1024];
-    const char *path = s_path("cmd.key");
+    const char *path = s_scratch("cmd.key");
     const char *argv[] = {"keygen", "-o", path, NULL};
     assert_int_equal(s_keygen(out, sizeof out, err, sizeof err, 3, argv), 0);
     rumor_keypair_t kp;
@@ -350,7 +337,7 @@ static void test_keygen_topology(void **state)
 {
     (void)state;
     char out[512], err[2048];
-    const char *topo = s_path("tri.json");
+    const char *topo = s_scratch("tri.json");
     s_write(topo, s_topo, 0644);
     char keydir[600], out_json[600];
     snprintf(keydir, sizeof keydir, "%s/keys", s_dir);
@@ -375,7 +362,7 @@ static void test_keygen_topology(void **state)
     for (int i = 0; i < 3; i++) assert_string_not_equal(first[i], second[i]);
 
     /* Bad input is refused before any key file is written. */
-    const char *bad = s_path("bad.json");
+    const char *bad = s_scratch("bad.json");
     s_write(bad, "{\"nodes\": [{\"id\": 0}, {\"id\": 0}]}", 0644);
     char keydir2[600];
     snprintf(keydir2, sizeof keydir2, "%s/keys2", s_dir);
@@ -398,7 +385,7 @@ static void test_keygen_topology_script(void **state)
                       bin ? bin : "unset");
         skip();
     }
-    const char *topo = s_path("tri2.json");
+    const char *topo = s_scratch("tri2.json");
     s_write(topo, s_topo, 0644);
     char cmd[2048], keydir[600], out_json[700];
     snprintf(keydir, sizeof keydir, "%s/skeys", s_dir);

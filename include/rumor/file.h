@@ -1,0 +1,43 @@
+/* rumor — files that are written whole or not at all.
+ *
+ * Everything rumor writes for later use (checkpoints, key files, model files, topologies)
+ * goes to a temporary file next to its destination, is flushed to disk and renamed into
+ * place, and the directory is flushed too. A crash, a kill or a full disk therefore leaves
+ * either the previous file or the complete new one, never a torn one. */
+#ifndef RUMOR_FILE_H
+#define RUMOR_FILE_H
+
+#include "rumor/err.h"
+
+#include <stddef.h>
+
+/* One piece of a file's contents; a file is written as the concatenation of its pieces. */
+typedef struct {
+    const void *data;
+    size_t len;
+} rumor_file_piece_t;
+
+enum {
+    RUMOR_FILE_KEEP = 1, /* refuse if path exists (checked atomically, not before writing) */
+};
+
+/* Writes the n pieces to path with permission bits mode (e.g. 0600, 0644; the umask does not
+ * apply), atomically as above. flags is 0 (replace what is there) or RUMOR_FILE_KEEP. On
+ * failure nothing at path has changed, no temporary file is left, and em names the path and
+ * the cause; an existing path under RUMOR_FILE_KEEP is RUMOR_EINVAL "PATH: already exists;
+ * use --force to replace it". */
+RUMOR_NODISCARD int rumor_file_save(const char *path, unsigned mode, int flags,
+                                    const rumor_file_piece_t *pieces, size_t n, rumor_errmsg_t *em);
+
+/* Reads the whole file at path into *out (malloc'd, with a '\0' after the last byte, which
+ * the length *len does not count). A file larger than max bytes is RUMOR_ERANGE and an
+ * unreadable one RUMOR_EIO; em names the path. On failure *out is NULL. */
+RUMOR_NODISCARD int rumor_file_read(const char *path, size_t max, char **out, size_t *len,
+                                    rumor_errmsg_t *em);
+
+/* Writes the directory part of path into out ("." when there is none, "/" for a file in the
+ * root), for resolving names relative to the file. Returns 0, or RUMOR_ENOSPC when it does
+ * not fit in cap bytes. */
+int rumor_file_dir(const char *path, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,137 @@
+/* rumor — files written whole or not at all (see file.h). */
+#include "rumor/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int rumor_file_dir(const char *path, char *out, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    const size_t n = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
+    if (n >= cap) return RUMOR_ENOSPC;
+    if (!slash)
+        memcpy(out, ".", 1);
+    else
+        memcpy(out, path, n);
+    out[n] = '\0';
+    return 0;
+}
+
+int rumor_file_read(const char *path, size_t max, char **out, size_t *len, rumor_errmsg_t *em)
+{
+    *out = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot open: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    for (;;) {
+        if (n == cap) {
+            /* One byte past max shows that the file is too large. */
+            const size_t want = cap ? 2 * cap : 8192;
+            const size_t ncap = want > max + 1 ? max + 1 : want;
+            if (ncap <= cap) {
+                rc = rumor_errmsg_set(em, RUMOR_ERANGE, "%s: larger than %zu bytes", path, max);
+                break;
+            }
+            char *grown = realloc(buf, ncap + 1);
+            if (!grown) {
+                rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+                break;
+            }
+            buf = grown;
+            cap = ncap;
+        }
+        const size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) break;
+    }
+    if (rc == 0 && ferror(f))
+        rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: read error: %s", path, strerror(errno));
+    fclose(f);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    if (!buf && !(buf = malloc(1)))
+        return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+static int s_write_all(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        const ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Flushes the directory holding path, so that a rename into it survives a crash. */
+static void s_sync_dir(const char *path)
+{
+    char dir[4096];
+    if (rumor_file_dir(path, dir, sizeof dir) != 0) return;
+    const int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    (void)fsync(fd);
+    close(fd);
+}
+
+/* Puts the finished temporary file in place: a rename, or under RUMOR_FILE_KEEP a link,
+ * which never replaces an existing file (file systems without hard links fall back to a
+ * rename after checking). */
+static int s_place(const char *tmp, const char *path, int flags, rumor_errmsg_t *em)
+{
+    if (flags & RUMOR_FILE_KEEP) {
+        struct stat st;
+        if (link(tmp, path) == 0) return 0;
+        if (errno == EEXIST || lstat(path, &st) == 0)
+            return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                    "%s: already exists; use --force to replace it", path);
+    }
+    if (rename(tmp, path) != 0)
+        return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot rename %s to it: %s", path, tmp,
+                                strerror(errno));
+    return 0;
+}
+
+int rumor_file_save(const char *path, unsigned mode, int flags, const rumor_file_piece_t *pieces,
+                    size_t n, rumor_errmsg_t *em)
+{
+    if (!path || (n && !pieces))
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "rumor_file_save: nothing to write");
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", path);
+    const int fd = mkstemp(tmp); /* created 0600, so nothing leaks before the fchmod */
+    if (fd < 0)
+        return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create a file next to it: %s", path,
+                                strerror(errno));
+    int bad = fchmod(fd, (mode_t)mode) != 0;
+    for (size_t i = 0; i < n && !bad; i++) bad = s_write_all(fd, pieces[i].data, pieces[i].len);
+    bad = bad || fsync(fd) != 0;
+    int rc = 0;
+    if (bad)
+        rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot write %s: %s", path, tmp, strerror(errno));
+    if (close(fd) != 0 && rc == 0)
+        rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot write %s: %s", path, tmp, strerror(errno));
+    if (rc == 0) rc = s_place(tmp, path, flags, em);
+    unlink(tmp); /* after a link, or after a failure; a no-op after a rename */
+    if (rc == 0) s_sync_dir(path);
+    return rc;
+}
