@@ -133,7 +133,7 @@ int rumor_bench_train_main(int argc, char **argv)
     }
     rumor_dataset_t *ds = NULL;
     int real = 0;
-    if (rumor_data_load_fashion(o.data_dir, "train", &ds, &em) == 0) {
+    if (rumor_data_load_fashion(o.data_dir, "train", NULL, &ds, &em) == 0) {
         real = 1;
     } else if (o.data_dir) {
         fprintf(stderr, S_PROG ": --data: %s\n", em.msg);

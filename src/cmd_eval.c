@@ -300,7 +300,7 @@ int rumor_cmd_eval(int argc, char **argv)
     }
     /* One partition suffices: only the test set and the data's shape are used. */
     rumor_peer_data_t data;
-    if (rumor_peer_data_load(&sc, 1, &data, &em)) {
+    if (rumor_peer_data_load(&sc, 1, RUMOR_PEER_ALL, &data, &em)) {
         fprintf(stderr, "rumor eval: %s\n", em.msg);
         return 1;
     }

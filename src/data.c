@@ -223,8 +223,100 @@ static int s_idx_read_payload(gzFile gz, const char *path, size_t total, size_t 
     return 0;
 }
 
+static int s_idx_truncated(const char *ipath, const s_idx_header_t *hi, size_t images,
+                           rumor_errmsg_t *em)
+{
+    return rumor_errmsg_set(em, RUMOR_ETRUNC,
+                            "%s: truncated: the header declares %u images of %ux%u pixels but "
+                            "the file ends inside image %zu",
+                            ipath, hi->count, hi->rows, hi->cols, images);
+}
+
+/* Reads every image of the file and keeps the ones choose picks, in its order, as rows of
+ * ds->x; ds->y and ds->n follow. The kept pixels are first collected as bytes in file order,
+ * so memory grows only with data that is really there, and become floats at the end. */
+static int s_idx_read_chosen(gzFile gi, const char *ipath, const s_idx_header_t *hi,
+                             const rumor_data_chooser_t *choose, rumor_dataset_t *ds,
+                             uint8_t *chunk, rumor_errmsg_t *em)
+{
+    const uint32_t n = ds->n, dim = ds->dim;
+    const uint32_t *rows = NULL;
+    uint32_t m = 0;
+    int rc = choose->fn(ds, choose->arg, &rows, &m, em);
+    if (rc) return rc;
+    /* slot[i]: 1 + where sample i goes, 0 when it is not kept. */
+    uint32_t *slot = calloc(n, sizeof *slot), *dest = malloc(((size_t)m + 1) * sizeof *dest);
+    int32_t *y = malloc(((size_t)m + 1) * sizeof *y);
+    uint8_t *kept = NULL;
+    size_t cap = 0;
+    if (!slot || !dest || !y) {
+        rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", ipath);
+        goto done;
+    }
+    for (uint32_t k = 0; k < m; k++) {
+        if (rows[k] >= n || slot[rows[k]]) {
+            rc = rumor_errmsg_set(em, RUMOR_EINVAL,
+                                  "%s: chosen sample %u is out of range or "
+                                  "chosen twice",
+                                  ipath, rows[k]);
+            goto done;
+        }
+        slot[rows[k]] = k + 1;
+        y[k] = ds->y[rows[k]];
+    }
+    const size_t total = (size_t)n * dim;
+    size_t pos = 0; /* pixels read so far */
+    uint32_t nkept = 0;
+    while (pos < total) {
+        const size_t want = total - pos < S_CHUNK ? total - pos : S_CHUNK;
+        size_t got;
+        rc = s_gz_read(gi, ipath, chunk, want, &got, em);
+        if (rc) goto done;
+        for (size_t at = 0; at < got;) { /* one piece of one image at a time */
+            const uint32_t i = (uint32_t)(pos / dim), o = (uint32_t)(pos % dim);
+            const size_t len = dim - o < got - at ? dim - o : got - at;
+            if (slot[i] && o == 0) {
+                uint8_t *grown = s_grow(kept, &cap, ((size_t)nkept + 1) * dim, S_FIRST_ALLOC,
+                                        (size_t)m * dim, 1);
+                if (!grown) {
+                    rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", ipath);
+                    goto done;
+                }
+                kept = grown;
+                dest[nkept++] = slot[i] - 1;
+            }
+            if (slot[i]) memcpy(kept + (size_t)(nkept - 1) * dim + o, chunk + at, len);
+            at += len;
+            pos += len;
+        }
+        if (got < want) {
+            rc = s_idx_truncated(ipath, hi, pos / dim, em);
+            goto done;
+        }
+    }
+    float *x = malloc(((size_t)m * dim + 1) * sizeof *x);
+    if (!x) {
+        rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", ipath);
+        goto done;
+    }
+    for (uint32_t j = 0; j < nkept; j++)
+        s_conv_pixels(kept + (size_t)j * dim, dim, x + (size_t)dest[j] * dim);
+    free(ds->y);
+    ds->x = x;
+    ds->y = y;
+    ds->n = m;
+    y = NULL;
+done:
+    free(slot);
+    free(dest);
+    free(y);
+    free(kept);
+    return rc;
+}
+
 static int s_load_idx(const char *ipath, const char *lpath, gzFile gi, gzFile gl,
-                      rumor_dataset_t *ds, uint8_t *chunk, rumor_errmsg_t *em)
+                      const rumor_data_chooser_t *choose, rumor_dataset_t *ds, uint8_t *chunk,
+                      rumor_errmsg_t *em)
 {
     s_idx_header_t hi, hl;
     int rc = s_idx_read_header(gi, ipath, true, &hi, em);
@@ -263,26 +355,25 @@ static int s_load_idx(const char *ipath, const char *lpath, gzFile gi, gzFile gl
         if (ds->y[i] > maxlabel) maxlabel = ds->y[i];
     }
 
-    const size_t total = (size_t)n * dim;
-    buf = NULL;
-    rc = s_idx_read_payload(gi, ipath, total, sizeof(float), s_conv_pixels, chunk, &buf, &done, em);
-    ds->x = buf;
-    if (rc) return rc;
-    if (done < total)
-        return rumor_errmsg_set(em, RUMOR_ETRUNC,
-                                "%s: truncated: the header declares %u images of %ux%u pixels "
-                                "but the file ends inside image %zu",
-                                ipath, n, hi.rows, hi.cols, done / dim);
-    rc = s_idx_expect_end(gi, ipath, n, "image", em);
-    if (rc) return rc;
-
     ds->n = n;
     ds->dim = dim;
     ds->classes = (uint32_t)maxlabel + 1;
-    return 0;
+    if (choose) {
+        rc = s_idx_read_chosen(gi, ipath, &hi, choose, ds, chunk, em);
+    } else {
+        const size_t total = (size_t)n * dim;
+        buf = NULL;
+        rc = s_idx_read_payload(gi, ipath, total, sizeof(float), s_conv_pixels, chunk, &buf, &done,
+                                em);
+        ds->x = buf;
+        if (!rc && done < total) rc = s_idx_truncated(ipath, &hi, done / dim, em);
+    }
+    if (rc) return rc;
+    return s_idx_expect_end(gi, ipath, n, "image", em);
 }
 
-int rumor_data_load_idx(const char *images_path, const char *labels_path, rumor_dataset_t **out,
+int rumor_data_load_idx(const char *images_path, const char *labels_path,
+                        const rumor_data_chooser_t *choose, rumor_dataset_t **out,
                         rumor_errmsg_t *em)
 {
     if (!out) return rumor_errmsg_set(em, RUMOR_EINVAL, "rumor_data_load_idx: out is NULL");
@@ -301,7 +392,7 @@ int rumor_data_load_idx(const char *images_path, const char *labels_path, rumor_
     if (rc) goto done;
     rc = s_gz_open(labels_path, &gl, em);
     if (rc) goto done;
-    rc = s_load_idx(images_path, labels_path, gi, gl, ds, chunk, em);
+    rc = s_load_idx(images_path, labels_path, gi, gl, choose, ds, chunk, em);
 done:
     if (gi) gzclose(gi);
     if (gl) gzclose(gl);
@@ -313,8 +404,8 @@ done:
     return rc;
 }
 
-int rumor_data_load_fashion(const char *dir, const char *split, rumor_dataset_t **out,
-                            rumor_errmsg_t *em)
+int rumor_data_load_fashion(const char *dir, const char *split, const rumor_data_chooser_t *choose,
+                            rumor_dataset_t **out, rumor_errmsg_t *em)
 {
     if (!out) return rumor_errmsg_set(em, RUMOR_EINVAL, "rumor_data_load_fashion: out is NULL");
     *out = NULL;
@@ -328,7 +419,7 @@ int rumor_data_load_fashion(const char *dir, const char *split, rumor_dataset_t 
     const int b = snprintf(lpath, sizeof lpath, "%s/%s-labels-idx1-ubyte.gz", dir, split);
     if (a < 0 || b < 0 || (size_t)a >= sizeof ipath || (size_t)b >= sizeof lpath)
         return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: directory name too long", dir);
-    const int rc = rumor_data_load_idx(ipath, lpath, out, em);
+    const int rc = rumor_data_load_idx(ipath, lpath, choose, out, em);
     if (rc == RUMOR_EIO && em) {
         const size_t used = strnlen(em->msg, sizeof em->msg - 1);
         const int w = snprintf(em->msg + used, sizeof em->msg - used,

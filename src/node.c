@@ -603,9 +603,8 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
                                     o->key, n->keys.public_key, n->self, me->public_key);
     }
     rumor_topology_hash(n->topo, n->topo_hash);
-    if ((rc = rumor_peer_data_load(&n->sc, n->topo->n, &n->data, em))) return rc;
+    if ((rc = rumor_peer_data_load(&n->sc, n->topo->n, n->self, &n->data, em))) return rc;
     n->data_loaded = 1;
-    if ((rc = rumor_peer_data_keep_shard(&n->data, n->self, em))) return rc;
     const rumor_peer_cfg_t pc = rumor_peer_data_cfg(&n->data, &n->sc, n->topo, n->self, 500);
     if (!(n->peer = rumor_peer_new(&pc, em))) return RUMOR_EINVAL;
     n->d = (uint32_t)rumor_peer_dim(n->peer);

@@ -263,19 +263,100 @@ void rumor_peer_evaluate(rumor_peer_t *p, const rumor_dataset_t *test, uint32_t 
     rumor_model_evaluate(p->model, p->x, test->x, test->y, n, loss, acc);
 }
 
-int rumor_peer_data_load(const rumor_scenario_t *sc, uint32_t peers, rumor_peer_data_t *data,
-                         rumor_errmsg_t *em)
+/* The partition of the training set over peers, as every peer computes it from the seed. */
+static int s_partition(const rumor_scenario_t *sc, const rumor_dataset_t *train, uint32_t peers,
+                       rumor_partition_t **out, rumor_errmsg_t *em)
+{
+    if (train->n < peers)
+        return rumor_errmsg_set(
+            em, RUMOR_EINVAL, "%u training samples cannot be split over %u peers", train->n, peers);
+    const int rc =
+        sc->dirichlet_alpha > 0.0
+            ? rumor_data_partition_dirichlet(train, peers, sc->dirichlet_alpha, sc->seed, out)
+            : rumor_data_partition_iid(train, peers, sc->seed, out);
+    if (rc)
+        return rumor_errmsg_set(em, rc, "partition over %u peers: %s", peers, rumor_strerror(rc));
+    return 0;
+}
+
+/* After the training set became peer self's shard of n rows: self owns rows 0..n-1. */
+static void s_narrow_partition(rumor_partition_t *part, uint32_t self, uint32_t n)
+{
+    for (uint32_t i = 0; i <= part->peers; i++) part->off[i] = i <= self ? 0 : n;
+    for (uint32_t j = 0; j < n; j++) part->idx[j] = j;
+}
+
+typedef struct {
+    const rumor_scenario_t *sc;
+    uint32_t peers, self;
+    rumor_partition_t *part;
+} s_shard_choice_t;
+
+/* Partitions the labels and picks peer self's shard (see rumor_data_chooser_t). */
+static int s_choose_shard(const rumor_dataset_t *labels, void *arg, const uint32_t **rows,
+                          uint32_t *n_rows, rumor_errmsg_t *em)
+{
+    s_shard_choice_t *c = arg;
+    const int rc = s_partition(c->sc, labels, c->peers, &c->part, em);
+    if (rc) return rc;
+    if (c->self >= c->peers)
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "peer %u of %u", c->self, c->peers);
+    *rows = c->part->idx + c->part->off[c->self];
+    *n_rows = c->part->off[c->self + 1] - c->part->off[c->self];
+    return 0;
+}
+
+/* Narrows loaded data to peer self's shard (see rumor_peer_data_load). */
+static int s_keep_shard(rumor_peer_data_t *data, uint32_t self, rumor_errmsg_t *em)
+{
+    rumor_partition_t *part = data->part;
+    if (self >= part->peers)
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "peer %u of %u", self, part->peers);
+    const uint32_t first = part->off[self], n = part->off[self + 1] - first;
+    rumor_dataset_t *shard = rumor_data_subset(&data->train, part->idx + first, n);
+    /* Synthetic test rows live in the training set's storage: they get their own. */
+    rumor_dataset_t *test =
+        data->owned[1] ? NULL : rumor_data_subset(&data->test, NULL, data->test.n);
+    if (!shard || (!data->owned[1] && !test)) {
+        rumor_dataset_destroy(&shard);
+        rumor_dataset_destroy(&test);
+        return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory keeping the shard of peer %u",
+                                self);
+    }
+    rumor_dataset_destroy(&data->owned[0]);
+    data->owned[0] = shard;
+    data->train = *shard;
+    if (test) {
+        data->owned[1] = test;
+        data->test = *test;
+    }
+    s_narrow_partition(part, self, n);
+    return 0;
+}
+
+int rumor_peer_data_load(const rumor_scenario_t *sc, uint32_t peers, uint32_t self,
+                         rumor_peer_data_t *data, rumor_errmsg_t *em)
 {
     memset(data, 0, sizeof *data);
     int rc = 0;
     switch (sc->data) {
-    case RUMOR_DATA_FASHION:
-        rc = rumor_data_load_fashion(sc->data_path, "train", &data->owned[0], em);
-        if (!rc) rc = rumor_data_load_fashion(sc->data_path, "t10k", &data->owned[1], em);
+    case RUMOR_DATA_FASHION: {
+        /* One peer reads its shard straight from the file, never the whole set as floats. */
+        s_shard_choice_t choice = {sc, peers, self, NULL};
+        const rumor_data_chooser_t chooser = {s_choose_shard, &choice};
+        rc = rumor_data_load_fashion(sc->data_path, "train",
+                                     self == RUMOR_PEER_ALL ? NULL : &chooser, &data->owned[0], em);
+        data->part = choice.part;
+        if (!rc) rc = rumor_data_load_fashion(sc->data_path, "t10k", NULL, &data->owned[1], em);
         if (rc) break;
         data->train = *data->owned[0];
         data->test = *data->owned[1];
+        if (data->part) {
+            s_narrow_partition(data->part, self, data->train.n);
+            return 0;
+        }
         break;
+    }
     case RUMOR_DATA_LIBSVM:
         rc = rumor_data_load_libsvm(sc->data_path, 0, &data->owned[0], em);
         if (!rc)
@@ -310,22 +391,9 @@ int rumor_peer_data_load(const rumor_scenario_t *sc, uint32_t peers, rumor_peer_
         break;
     }
     }
-    if (rc) goto fail;
-    if (data->train.n < peers) {
-        rc = rumor_errmsg_set(em, RUMOR_EINVAL, "%u training samples cannot be split over %u peers",
-                              data->train.n, peers);
-        goto fail;
-    }
-    rc = sc->dirichlet_alpha > 0.0
-             ? rumor_data_partition_dirichlet(&data->train, peers, sc->dirichlet_alpha, sc->seed,
-                                              &data->part)
-             : rumor_data_partition_iid(&data->train, peers, sc->seed, &data->part);
-    if (rc) {
-        rumor_errmsg_set(em, rc, "partition over %u peers: %s", peers, rumor_strerror(rc));
-        goto fail;
-    }
-    return 0;
-fail:
+    if (!rc) rc = s_partition(sc, &data->train, peers, &data->part, em);
+    if (!rc && self != RUMOR_PEER_ALL) rc = s_keep_shard(data, self, em);
+    if (!rc) return 0;
     rumor_peer_data_free(data);
     return rc;
 }
@@ -342,33 +410,6 @@ rumor_peer_cfg_t rumor_peer_data_cfg(const rumor_peer_data_t *data, const rumor_
                               .shard = data->part->idx + off[self],
                               .shard_n = off[self + 1] - off[self],
                               .eval_batch = eval_batch};
-}
-
-int rumor_peer_data_keep_shard(rumor_peer_data_t *data, uint32_t self, rumor_errmsg_t *em)
-{
-    rumor_partition_t *part = data->part;
-    RUMOR_ASSERT(self < part->peers);
-    const uint32_t first = part->off[self], n = part->off[self + 1] - first;
-    rumor_dataset_t *shard = rumor_data_subset(&data->train, part->idx + first, n);
-    /* Synthetic test rows live in the training set's storage: they get their own. */
-    rumor_dataset_t *test =
-        data->owned[1] ? NULL : rumor_data_subset(&data->test, NULL, data->test.n);
-    if (!shard || (!data->owned[1] && !test)) {
-        rumor_dataset_destroy(&shard);
-        rumor_dataset_destroy(&test);
-        return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory keeping the shard of peer %u",
-                                self);
-    }
-    rumor_dataset_destroy(&data->owned[0]);
-    data->owned[0] = shard;
-    data->train = *shard;
-    if (test) {
-        data->owned[1] = test;
-        data->test = *test;
-    }
-    for (uint32_t i = 0; i <= part->peers; i++) part->off[i] = i <= self ? 0 : n;
-    for (uint32_t j = 0; j < n; j++) part->idx[j] = j;
-    return 0;
 }
 
 void rumor_peer_data_free(rumor_peer_data_t *data)

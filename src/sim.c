@@ -221,7 +221,7 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     if (rc) return rc;
     sim.topo = topo;
     sim.n = topo->n;
-    if ((rc = rumor_peer_data_load(sc, sim.n, &data, em))) {
+    if ((rc = rumor_peer_data_load(sc, sim.n, RUMOR_PEER_ALL, &data, em))) {
         rumor_topology_destroy(&topo);
         return rc;
     }

@@ -42,7 +42,7 @@ static int s_setup(void **state)
     rumor_errmsg_t em = {""};
     if (rumor_scenario_parse(json, "t", ".", &f->sc, &em) ||
         rumor_scenario_topology(&f->sc, &f->topo, &em) ||
-        rumor_peer_data_load(&f->sc, 4, &f->data, &em))
+        rumor_peer_data_load(&f->sc, 4, RUMOR_PEER_ALL, &f->data, &em))
         fail_msg("%s", em.msg);
     rumor_topology_hash(f->topo, f->th);
     snprintf(f->dir, sizeof f->dir, "/tmp/rumor-ckpt-XXXXXX");

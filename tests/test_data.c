@@ -103,20 +103,44 @@ static size_t s_idx_labels(uint8_t *buf, uint32_t magic, uint32_t n)
     return 8 + (size_t)n;
 }
 
-/* Asserts that loading fails with code and a message that contains every given fragment. */
+/* A chooser that keeps the rows listed in arg (ending in UINT32_MAX), or,
+ * with arg NULL, every other row from the last one down. */
+static int s_choose(const rumor_dataset_t *labels, void *arg, const uint32_t **rows,
+                    uint32_t *n_rows, rumor_errmsg_t *em)
+{
+    (void)em;
+    assert_null(labels->x);
+    static uint32_t picked[64];
+    uint32_t m = 0;
+    if (arg) {
+        for (const uint32_t *r = arg; *r != UINT32_MAX; r++) picked[m++] = *r;
+    } else {
+        for (uint32_t i = labels->n; i-- > 0 && m < 64;)
+            if (i % 2 == 0) picked[m++] = i;
+    }
+    *rows = picked;
+    *n_rows = m;
+    return 0;
+}
+
+/* Asserts that loading fails with code and a message that contains every given fragment,
+ * whether the load keeps every sample or only some. */
 static void s_expect_idx_error(const char *ipath, const char *lpath, int code, ...)
 {
-    rumor_dataset_t *ds = (rumor_dataset_t *)1;
-    rumor_errmsg_t em = {{0}};
-    const int rc = rumor_data_load_idx(ipath, lpath, &ds, &em);
-    if (rc != code)
-        fail_msg("expected %s, got %s: %s", rumor_strerror(code), rumor_strerror(rc), em.msg);
-    assert_null(ds);
-    va_list ap;
-    va_start(ap, code);
-    for (const char *frag; (frag = va_arg(ap, const char *)) != NULL;)
-        if (!strstr(em.msg, frag)) fail_msg("message '%s' lacks '%s'", em.msg, frag);
-    va_end(ap);
+    const rumor_data_chooser_t some = {s_choose, NULL};
+    for (int k = 0; k < 2; k++) {
+        rumor_dataset_t *ds = (rumor_dataset_t *)1;
+        rumor_errmsg_t em = {{0}};
+        const int rc = rumor_data_load_idx(ipath, lpath, k ? &some : NULL, &ds, &em);
+        if (rc != code)
+            fail_msg("expected %s, got %s: %s", rumor_strerror(code), rumor_strerror(rc), em.msg);
+        assert_null(ds);
+        va_list ap;
+        va_start(ap, code);
+        for (const char *frag; (frag = va_arg(ap, const char *)) != NULL;)
+            if (!strstr(em.msg, frag)) fail_msg("message '%s' lacks '%s'", em.msg, frag);
+        va_end(ap);
+    }
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -126,7 +150,7 @@ static void s_check_fashion(const char *split, uint32_t n, uint32_t per_class,
 {
     rumor_dataset_t *ds = NULL;
     rumor_errmsg_t em = {{0}};
-    const int rc = rumor_data_load_fashion(NULL, split, &ds, &em);
+    const int rc = rumor_data_load_fashion(NULL, split, NULL, &ds, &em);
     if (rc) fail_msg("%s: %s", rumor_strerror(rc), em.msg);
     assert_int_equal(ds->n, n);
     assert_int_equal(ds->dim, 784);
@@ -175,10 +199,10 @@ static void test_fashion_errors(void **state)
     s_tmp_t *t = *state;
     rumor_dataset_t *ds = NULL;
     rumor_errmsg_t em = {{0}};
-    assert_int_equal(rumor_data_load_fashion(NULL, "validation", &ds, &em), RUMOR_EINVAL);
+    assert_int_equal(rumor_data_load_fashion(NULL, "validation", NULL, &ds, &em), RUMOR_EINVAL);
     assert_non_null(strstr(em.msg, "validation"));
     assert_null(ds);
-    assert_int_equal(rumor_data_load_fashion(t->dir, "train", &ds, &em), RUMOR_EIO);
+    assert_int_equal(rumor_data_load_fashion(t->dir, "train", NULL, &ds, &em), RUMOR_EIO);
     assert_null(ds);
     assert_non_null(strstr(em.msg, t->dir));
     assert_non_null(strstr(em.msg, "train-images-idx3-ubyte.gz"));
@@ -198,7 +222,7 @@ static void s_check_roundtrip(const s_tmp_t *t, int gz_images, int gz_labels)
     s_write(t, gz_labels ? "rt-lab.gz" : "rt-lab", lab, nl, gz_labels, lpath);
     rumor_dataset_t *ds = NULL;
     rumor_errmsg_t em = {{0}};
-    const int rc = rumor_data_load_idx(ipath, lpath, &ds, &em);
+    const int rc = rumor_data_load_idx(ipath, lpath, NULL, &ds, &em);
     if (rc) fail_msg("%s: %s", rumor_strerror(rc), em.msg);
     assert_int_equal(ds->n, 5);
     assert_int_equal(ds->dim, 12);
@@ -227,7 +251,7 @@ static void test_idx_golden(void **state)
     rumor_dataset_t *ds = NULL;
     rumor_errmsg_t em = {{0}};
     const int rc = rumor_data_load_idx(GOLDEN("data_tiny-images-idx3-ubyte"),
-                                       GOLDEN("data_tiny-labels-idx1-ubyte.gz"), &ds, &em);
+                                       GOLDEN("data_tiny-labels-idx1-ubyte.gz"), NULL, &ds, &em);
     if (rc) fail_msg("%s: %s", rumor_strerror(rc), em.msg);
     assert_int_equal(ds->n, 4);
     assert_int_equal(ds->dim, 6);
@@ -238,6 +262,40 @@ static void test_idx_golden(void **state)
     for (int i = 0; i < 4; i++) assert_int_equal(ds->y[i], y[i]);
     for (int k = 0; k < 24; k++) assert_float_equal(ds->x[k], px[k] / 255.0, 1e-7);
     rumor_dataset_destroy(&ds);
+}
+
+/* Kept samples come in the chooser's order with their labels; the rest is read, checked and
+ * dropped. */
+static void test_idx_chosen_samples(void **state)
+{
+    (void)state;
+    rumor_dataset_t *all = NULL, *ds = NULL;
+    rumor_errmsg_t em = {{0}};
+    const char *ipath = GOLDEN("data_tiny-images-idx3-ubyte");
+    const char *lpath = GOLDEN("data_tiny-labels-idx1-ubyte.gz");
+    assert_int_equal(rumor_data_load_idx(ipath, lpath, NULL, &all, &em), 0);
+    const uint32_t rows[] = {2, 0, 3, UINT32_MAX};
+    const rumor_data_chooser_t pick = {s_choose, (void *)rows};
+    if (rumor_data_load_idx(ipath, lpath, &pick, &ds, &em)) fail_msg("%s", em.msg);
+    assert_int_equal(ds->n, 3);
+    assert_int_equal(ds->dim, all->dim);
+    assert_int_equal(ds->classes, all->classes);
+    for (uint32_t k = 0; k < 3; k++) {
+        assert_int_equal(ds->y[k], all->y[rows[k]]);
+        assert_memory_equal(ds->x + k * ds->dim, all->x + rows[k] * all->dim,
+                            ds->dim * sizeof(float));
+    }
+    rumor_dataset_destroy(&ds);
+
+    /* A choice out of range, or the same sample twice, fails the load. */
+    const uint32_t far[] = {4, UINT32_MAX}, twice[] = {1, 1, UINT32_MAX};
+    const rumor_data_chooser_t bad1 = {s_choose, (void *)far}, bad2 = {s_choose, (void *)twice};
+    assert_int_equal(rumor_data_load_idx(ipath, lpath, &bad1, &ds, &em), RUMOR_EINVAL);
+    assert_non_null(strstr(em.msg, "chosen sample 4"));
+    assert_null(ds);
+    assert_int_equal(rumor_data_load_idx(ipath, lpath, &bad2, &ds, &em), RUMOR_EINVAL);
+    assert_null(ds);
+    rumor_dataset_destroy(&all);
 }
 
 static void test_idx_truncated(void **state)
@@ -377,7 +435,7 @@ static void test_idx_missing(void **state)
     /* A directory is not a file. */
     s_expect_idx_error(t->dir, lpath, RUMOR_EIO, t->dir, NULL);
     rumor_dataset_t *ds = NULL;
-    assert_int_equal(rumor_data_load_idx(NULL, lpath, &ds, NULL), RUMOR_EINVAL);
+    assert_int_equal(rumor_data_load_idx(NULL, lpath, NULL, &ds, NULL), RUMOR_EINVAL);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -814,15 +872,25 @@ static void test_sampler_pos(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fashion_train),   cmocka_unit_test(test_fashion_t10k),
-        cmocka_unit_test(test_fashion_errors),  cmocka_unit_test(test_idx_roundtrip),
-        cmocka_unit_test(test_idx_golden),      cmocka_unit_test(test_idx_truncated),
-        cmocka_unit_test(test_idx_bad_magic),   cmocka_unit_test(test_idx_count_mismatch),
-        cmocka_unit_test(test_idx_bad_content), cmocka_unit_test(test_idx_missing),
-        cmocka_unit_test(test_libsvm_parse),    cmocka_unit_test(test_libsvm_errors),
-        cmocka_unit_test(test_synthetic),       cmocka_unit_test(test_gather),
-        cmocka_unit_test(test_partition_iid),   cmocka_unit_test(test_partition_dirichlet),
-        cmocka_unit_test(test_sampler_epochs),  cmocka_unit_test(test_sampler_determinism),
+        cmocka_unit_test(test_fashion_train),
+        cmocka_unit_test(test_fashion_t10k),
+        cmocka_unit_test(test_fashion_errors),
+        cmocka_unit_test(test_idx_roundtrip),
+        cmocka_unit_test(test_idx_golden),
+        cmocka_unit_test(test_idx_chosen_samples),
+        cmocka_unit_test(test_idx_truncated),
+        cmocka_unit_test(test_idx_bad_magic),
+        cmocka_unit_test(test_idx_count_mismatch),
+        cmocka_unit_test(test_idx_bad_content),
+        cmocka_unit_test(test_idx_missing),
+        cmocka_unit_test(test_libsvm_parse),
+        cmocka_unit_test(test_libsvm_errors),
+        cmocka_unit_test(test_synthetic),
+        cmocka_unit_test(test_gather),
+        cmocka_unit_test(test_partition_iid),
+        cmocka_unit_test(test_partition_dirichlet),
+        cmocka_unit_test(test_sampler_epochs),
+        cmocka_unit_test(test_sampler_determinism),
         cmocka_unit_test(test_sampler_pos),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

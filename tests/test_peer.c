@@ -28,7 +28,7 @@ static int s_setup(void **state)
     rumor_errmsg_t em = {""};
     if (rumor_scenario_parse(json, "t", ".", &f->sc, &em) ||
         rumor_scenario_topology(&f->sc, &f->topo, &em) ||
-        rumor_peer_data_load(&f->sc, 4, &f->data, &em))
+        rumor_peer_data_load(&f->sc, 4, RUMOR_PEER_ALL, &f->data, &em))
         fail_msg("%s", em.msg);
     *state = f;
     return 0;
@@ -105,14 +105,53 @@ static void test_bad_config_is_reported(void **state)
     assert_non_null(strstr(em.msg, "dither:zero"));
 }
 
+/* A Fashion-MNIST peer reads only its shard from the file: the same rows and labels, in the
+ * same order, and the same test set as its shard of the whole training set. */
+static void test_fashion_shard_is_read_from_the_file(void **state)
+{
+    (void)state;
+    const char *partitions[] = {"iid", "dirichlet:0.3"};
+    for (int k = 0; k < 2; k++) {
+        char json[512];
+        snprintf(json, sizeof json,
+                 "{\"topology\": {\"generate\": \"ring\", \"n\": 8},"
+                 " \"data\": {\"name\": \"fashion-mnist\", \"partition\": \"%s\"},"
+                 " \"algorithm\": {\"name\": \"malcom\"}, \"compressor\": \"dither:8\"}",
+                 partitions[k]);
+        rumor_scenario_t sc;
+        rumor_errmsg_t em = {""};
+        if (rumor_scenario_parse(json, "t", ".", &sc, &em)) fail_msg("%s", em.msg);
+        rumor_peer_data_t all, mine;
+        if (rumor_peer_data_load(&sc, 8, RUMOR_PEER_ALL, &all, &em) ||
+            rumor_peer_data_load(&sc, 8, 5, &mine, &em))
+            fail_msg("%s", em.msg);
+        const uint32_t first = all.part->off[5], n = all.part->off[6] - first, dim = all.train.dim;
+        assert_int_equal(mine.train.n, n);
+        assert_int_equal(mine.train.dim, dim);
+        assert_int_equal(mine.train.classes, all.train.classes);
+        for (uint32_t j = 0; j < n; j++) {
+            const uint32_t i = all.part->idx[first + j];
+            assert_int_equal(mine.train.y[j], all.train.y[i]);
+            assert_memory_equal(mine.train.x + (size_t)j * dim, all.train.x + (size_t)i * dim,
+                                dim * sizeof(float));
+            assert_int_equal(mine.part->idx[j], j);
+        }
+        assert_int_equal(mine.part->off[5], 0);
+        assert_int_equal(mine.part->off[6], n);
+        assert_int_equal(mine.test.n, all.test.n);
+        assert_memory_equal(mine.test.x, all.test.x, (size_t)all.test.n * dim * sizeof(float));
+        rumor_peer_data_free(&all);
+        rumor_peer_data_free(&mine);
+    }
+}
+
 /* A networked peer keeps only its shard; it must train exactly as with the whole set. */
 static void test_kept_shard_trains_the_same(void **state)
 {
     s_fixture_t *f = *state;
     rumor_peer_data_t narrow;
     rumor_errmsg_t em = {""};
-    assert_int_equal(rumor_peer_data_load(&f->sc, 4, &narrow, &em), 0);
-    assert_int_equal(rumor_peer_data_keep_shard(&narrow, 1, &em), 0);
+    assert_int_equal(rumor_peer_data_load(&f->sc, 4, 1, &narrow, &em), 0);
     assert_int_equal(narrow.train.n, f->data.part->off[2] - f->data.part->off[1]);
     assert_int_equal(narrow.test.n, f->data.test.n);
     assert_memory_equal(narrow.test.x, f->data.test.x,
@@ -148,6 +187,7 @@ int main(void)
         cmocka_unit_test(test_bad_messages_leave_state_untouched),
         cmocka_unit_test(test_bad_config_is_reported),
         cmocka_unit_test(test_kept_shard_trains_the_same),
+        cmocka_unit_test(test_fashion_shard_is_read_from_the_file),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -27,16 +27,32 @@ typedef struct {
     int32_t *y;       /* (n) */
 } rumor_dataset_t;
 
+/* Picks the samples a load keeps, once the labels are known: `labels` has n, dim, classes
+ * and y of the whole file and x NULL. Sets *rows to *n_rows distinct indices below
+ * labels->n, in the order the loaded dataset gets them; the array stays the chooser's and
+ * must live until the load returns. Returns 0, or a negative code with em filled, which
+ * fails the load. A peer that needs only its shard chooses it this way and never holds the
+ * rest of the images as floats. */
+typedef struct {
+    int (*fn)(const rumor_dataset_t *labels, void *arg, const uint32_t **rows, uint32_t *n_rows,
+              rumor_errmsg_t *em);
+    void *arg;
+} rumor_data_chooser_t;
+
 /* Reads an IDX image file (magic 0x00000803, uint8 pixels, scaled to [0,1]) and an IDX label
  * file (0x00000801); either may be gzip-compressed (detected by content, not name). Errors
  * name the file and what is wrong (bad magic, truncated, count mismatch, label >= 10...).
- * classes is set to max label + 1. */
+ * classes is set to max label + 1 of the whole file. With a chooser (NULL: every sample) the
+ * dataset holds the chosen samples only; the whole file is still read and checked. */
 RUMOR_NODISCARD int rumor_data_load_idx(const char *images_path, const char *labels_path,
-                                        rumor_dataset_t **out, rumor_errmsg_t *em);
+                                        const rumor_data_chooser_t *choose, rumor_dataset_t **out,
+                                        rumor_errmsg_t *em);
 
 /* Loads Fashion-MNIST's "train" or "t10k" split from dir (RUMOR_FASHION_MNIST_DIR when NULL),
- * i.e. dir/<split>-images-idx3-ubyte.gz and dir/<split>-labels-idx1-ubyte.gz. */
+ * i.e. dir/<split>-images-idx3-ubyte.gz and dir/<split>-labels-idx1-ubyte.gz, keeping the
+ * samples choose picks (NULL: all). */
 RUMOR_NODISCARD int rumor_data_load_fashion(const char *dir, const char *split,
+                                            const rumor_data_chooser_t *choose,
                                             rumor_dataset_t **out, rumor_errmsg_t *em);
 
 /* Reads LIBSVM text ("label idx:val idx:val ...", 1-based ascending indices). Labels are

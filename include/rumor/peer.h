@@ -97,17 +97,18 @@ typedef struct {
     rumor_partition_t *part;
 } rumor_peer_data_t;
 
-RUMOR_NODISCARD int rumor_peer_data_load(const rumor_scenario_t *sc, uint32_t peers,
+#define RUMOR_PEER_ALL UINT32_MAX
+
+/* Loads the scenario's data and partitions the training set over peers. With self =
+ * RUMOR_PEER_ALL the training set is whole (a simulation runs every peer). Otherwise it is
+ * only peer self's shard, for a networked peer that needs nothing else: its rows in shard
+ * order, with a partition that gives self the shard 0..n-1 and every other peer nothing.
+ * Batches are the same rows in the same order either way, so results do not change.
+ * Fashion-MNIST shards are read straight from the file, so a peer never holds the whole
+ * training set as floats. On failure data is zeroed and em says why. */
+RUMOR_NODISCARD int rumor_peer_data_load(const rumor_scenario_t *sc, uint32_t peers, uint32_t self,
                                          rumor_peer_data_t *data, rumor_errmsg_t *em);
 void rumor_peer_data_free(rumor_peer_data_t *data);
-
-/* Narrows data to peer self, for a networked peer that needs nothing else: the training set
- * becomes self's shard (its rows in shard order), the partition gives self the shard 0..n-1
- * and every other peer nothing, and the rest of the training set is freed. Batches are the
- * same rows in the same order as before, so results do not change. On failure (out of
- * memory) data is unchanged. */
-RUMOR_NODISCARD int rumor_peer_data_keep_shard(rumor_peer_data_t *data, uint32_t self,
-                                               rumor_errmsg_t *em);
 
 /* The configuration of peer `self` of a run on data: its shard of data->part and the
  * training set. Points into data, which must outlive the peer. */

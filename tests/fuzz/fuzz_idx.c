@@ -3,7 +3,8 @@
  * The readers take paths, so each input is written to files in a private temp directory.
  * Input layout: byte 0 picks the reader and options; for IDX, bytes 1-2 (little-endian) give
  * the length of the image file and the rest is the label file. Bits of byte 0 can gzip either
- * IDX file so that the fuzzer reaches the payload checks behind valid gzip framing.
+ * IDX file so that the fuzzer reaches the payload checks behind valid gzip framing, and bit 3
+ * loads only the samples a chooser picks (every third, last first), as a networked peer does.
  *
  * Invariants checked on success: n, dim and classes positive, labels in [0, classes), IDX
  * pixels in [0, 1], LIBSVM values finite.
@@ -97,6 +98,21 @@ static int s_svm_small(const uint8_t *p, size_t n)
     return 1;
 }
 
+/* Picks every third sample, last first, into a list it leaves in *(uint32_t **)arg. */
+static int s_choose(const rumor_dataset_t *labels, void *arg, const uint32_t **rows,
+                    uint32_t *n_rows, rumor_errmsg_t *em)
+{
+    uint32_t *picked = malloc(((size_t)labels->n / 3 + 1) * sizeof *picked);
+    if (!picked) return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
+    uint32_t m = 0;
+    for (uint32_t i = labels->n; i-- > 0;)
+        if (i % 3 == 0) picked[m++] = i;
+    *(uint32_t **)arg = picked;
+    *rows = picked;
+    *n_rows = m;
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;
@@ -117,7 +133,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (k > size) k = size;
         s_write(s_paths.images, data, k, (mode & 2) != 0);
         s_write(s_paths.labels, data + k, size - k, (mode & 4) != 0);
-        if (rumor_data_load_idx(s_paths.images, s_paths.labels, &ds, &em) == 0) s_check(ds, 1);
+        uint32_t *picked = NULL;
+        const rumor_data_chooser_t chooser = {s_choose, &picked};
+        if (rumor_data_load_idx(s_paths.images, s_paths.labels, (mode & 8) ? &chooser : NULL, &ds,
+                                &em) == 0)
+            s_check(ds, 1);
+        free(picked);
     }
     rumor_dataset_destroy(&ds);
     return 0;
