@@ -32,30 +32,36 @@ typedef struct {
     size_t count;
 } s_tensor_t;
 
+/* The tensors of model m whose parameters are x, in file order; returns their count. out
+ * has room for 2 * RUMOR_MODEL_MAX_HIDDEN + 2. */
+static size_t s_model_tensors(const rumor_model_t *m, float *x, s_tensor_t *out)
+{
+    const size_t nt = rumor_model_tensors(m, NULL, 0);
+    rumor_tensor_info_t info[2 * RUMOR_MODEL_MAX_HIDDEN + 2];
+    RUMOR_ASSERT(nt <= sizeof info / sizeof *info);
+    rumor_model_tensors(m, info, nt);
+    for (size_t i = 0; i < nt; i++) {
+        _Static_assert(sizeof out[i].name >= sizeof info[i].name, "tensor name size");
+        memcpy(out[i].name, info[i].name, sizeof info[i].name);
+        out[i].ndim = info[i].ndim;
+        out[i].shape[0] = info[i].shape[0];
+        out[i].shape[1] = info[i].shape[1];
+        out[i].data = x + info[i].offset;
+        out[i].count = info[i].count;
+    }
+    return nt;
+}
+
 /* The tensors of p in file order: model tensors, own public copy, neighbours' copies.
  * Returns the count, or 0 if there are more than cap. */
 static size_t s_tensors(rumor_peer_t *p, s_tensor_t *out, size_t cap)
 {
     rumor_model_t *m = rumor_peer_model(p);
-    const size_t nt = rumor_model_tensors(m, NULL, 0);
     const rumor_topology_t *t = rumor_peer_topology(p);
     const uint32_t self = rumor_peer_id(p), deg = rumor_topology_degree(t, self);
     const uint32_t *nb = rumor_topology_neighbors(t, self);
-    if (nt + 1 + deg > cap) return 0;
-    rumor_tensor_info_t info[2 * RUMOR_MODEL_MAX_HIDDEN + 2];
-    RUMOR_ASSERT(nt <= sizeof info / sizeof *info);
-    rumor_model_tensors(m, info, nt);
-    float *x = rumor_peer_params_mut(p);
-    size_t n = 0;
-    for (size_t i = 0; i < nt; i++, n++) {
-        _Static_assert(sizeof out[n].name >= sizeof info[i].name, "tensor name size");
-        memcpy(out[n].name, info[i].name, sizeof info[i].name);
-        out[n].ndim = info[i].ndim;
-        out[n].shape[0] = info[i].shape[0];
-        out[n].shape[1] = info[i].shape[1];
-        out[n].data = x + info[i].offset;
-        out[n].count = info[i].count;
-    }
+    if (rumor_model_tensors(m, NULL, 0) + 1 + deg > cap) return 0;
+    size_t n = s_model_tensors(m, rumor_peer_params_mut(p), out);
     const size_t d = rumor_peer_dim(p);
     rumor_gossip_t *g = rumor_peer_gossip(p);
     for (uint32_t s = 0; s <= deg; s++, n++) {
@@ -252,6 +258,18 @@ static int s_read_tensor(FILE *f, json_t *h, long base, uint64_t data_bytes, con
     return 0;
 }
 
+/* RUMOR_EMISMATCH unless the checkpoint's metadata names model m. */
+static int s_check_model(json_t *meta, const rumor_model_t *m, const char *path, rumor_errmsg_t *em)
+{
+    char model[128];
+    rumor_model_spec_describe(rumor_model_spec(m), model, sizeof model);
+    const char *fmodel = json_string_value(json_object_get(meta, "model"));
+    if (!fmodel || strcmp(fmodel, model))
+        return rumor_errmsg_set(em, RUMOR_EMISMATCH, "%s: model '%s' differs from '%s'", path,
+                                fmodel ? fmodel : "missing", model);
+    return 0;
+}
+
 int rumor_checkpoint_load(const char *path, rumor_peer_t *p, const uint8_t topo_hash[32],
                           rumor_errmsg_t *em)
 {
@@ -282,23 +300,17 @@ int rumor_checkpoint_load(const char *path, rumor_peer_t *p, const uint8_t topo_
     s_meta_u64(meta, "bytes_sent", UINT64_MAX, &bsent);
     s_meta_u64(meta, "bytes_recv", UINT64_MAX, &brecv);
     s_meta_u64(meta, "msgs_sent", UINT64_MAX, &msent);
-    char cfg[65], topo[65], model[128];
+    char cfg[65], topo[65];
     s_hex(rumor_peer_scenario(p)->hash, 32, cfg);
     s_hex(topo_hash, 32, topo);
-    rumor_model_spec_describe(rumor_model_spec(rumor_peer_model(p)), model, sizeof model);
     const char *fcfg = json_string_value(json_object_get(meta, "config_hash"));
     const char *ftopo = json_string_value(json_object_get(meta, "topology_hash"));
-    const char *fmodel = json_string_value(json_object_get(meta, "model"));
     if (node != rumor_peer_id(p)) {
         rc = rumor_errmsg_set(em, RUMOR_EMISMATCH, "%s: checkpoint of node %" PRIu64 ", not %u",
                               path, node, rumor_peer_id(p));
         goto done;
     }
-    if (!fmodel || strcmp(fmodel, model)) {
-        rc = rumor_errmsg_set(em, RUMOR_EMISMATCH, "%s: model '%s' differs from '%s'", path,
-                              fmodel ? fmodel : "missing", model);
-        goto done;
-    }
+    if ((rc = s_check_model(meta, rumor_peer_model(p), path, em))) goto done;
     if (!fcfg || strcmp(fcfg, cfg)) {
         rc = rumor_errmsg_set(em, RUMOR_EMISMATCH, "%s: written under another run config", path);
         goto done;
@@ -366,14 +378,7 @@ int rumor_checkpoint_load_model(const char *path, const rumor_model_t *m, float 
                               path);
         goto done;
     }
-    char model[128];
-    rumor_model_spec_describe(rumor_model_spec(m), model, sizeof model);
-    const char *fmodel = json_string_value(json_object_get(meta, "model"));
-    if (!fmodel || strcmp(fmodel, model)) {
-        rc = rumor_errmsg_set(em, RUMOR_EMISMATCH, "%s: model '%s' differs from '%s'", path,
-                              fmodel ? fmodel : "missing", model);
-        goto done;
-    }
+    if ((rc = s_check_model(meta, m, path, em))) goto done;
     /* Only the model tensors are read, but a file cut short anywhere is still refused. */
     const char *key;
     json_t *e;
@@ -387,25 +392,16 @@ int rumor_checkpoint_load_model(const char *path, const rumor_model_t *m, float 
             goto done;
         }
     }
-    rumor_tensor_info_t info_t[2 * RUMOR_MODEL_MAX_HIDDEN + 2];
-    const size_t nt = rumor_model_tensors(m, NULL, 0);
-    RUMOR_ASSERT(nt <= sizeof info_t / sizeof *info_t);
-    rumor_model_tensors(m, info_t, nt);
     const size_t d = rumor_model_nparams(m);
     data = malloc(d * sizeof *data + 1);
     if (!data) {
         rc = RUMOR_ENOMEM;
         goto done;
     }
-    for (size_t i = 0; i < nt; i++) {
-        s_tensor_t t = {.ndim = info_t[i].ndim,
-                        .shape = {info_t[i].shape[0], info_t[i].shape[1]},
-                        .count = info_t[i].count};
-        memcpy(t.name, info_t[i].name, sizeof info_t[i].name);
-        RUMOR_ASSERT(info_t[i].offset + info_t[i].count <= d);
-        if ((rc = s_read_tensor(f, h, base, data_bytes, &t, data + info_t[i].offset, path, em)))
-            goto done;
-    }
+    s_tensor_t ts[2 * RUMOR_MODEL_MAX_HIDDEN + 2];
+    const size_t nt = s_model_tensors(m, data, ts);
+    for (size_t i = 0; i < nt; i++)
+        if ((rc = s_read_tensor(f, h, base, data_bytes, &ts[i], ts[i].data, path, em))) goto done;
     memcpy(params, data, d * sizeof *data);
     if (info) {
         info->node = (uint32_t)node;
