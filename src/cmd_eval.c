@@ -325,8 +325,8 @@ int rumor_cmd_eval(int argc, char **argv)
                     scenario, i, (int)data.test.y[i], spec.out);
             goto done;
         }
-    /* The peers' evaluation chunk (see sim.c, node.c), so results match theirs exactly. */
-    m = rumor_model_new(&spec, sc.batch > 500 ? sc.batch : 500);
+    /* The peers' evaluation chunk, so results match theirs exactly. */
+    m = rumor_model_new(&spec, rumor_peer_eval_chunk(&sc, RUMOR_PEER_EVAL_ROWS));
     r.d = m ? rumor_model_nparams(m) : 0;
     r.classes = spec.out;
     r.samples = samples && samples < data.test.n ? samples : data.test.n;

@@ -605,7 +605,8 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
     rumor_topology_hash(n->topo, n->topo_hash);
     if ((rc = rumor_peer_data_load(&n->sc, n->topo->n, n->self, &n->data, em))) return rc;
     n->data_loaded = 1;
-    const rumor_peer_cfg_t pc = rumor_peer_data_cfg(&n->data, &n->sc, n->topo, n->self, 500);
+    const rumor_peer_cfg_t pc =
+        rumor_peer_data_cfg(&n->data, &n->sc, n->topo, n->self, RUMOR_PEER_EVAL_ROWS);
     if (!(n->peer = rumor_peer_new(&pc, em))) return RUMOR_EINVAL;
     n->d = (uint32_t)rumor_peer_dim(n->peer);
     n->deg = rumor_topology_degree(n->topo, n->self);

@@ -63,8 +63,7 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
     p->schedule.warmup = sc->warmup;
     if (rumor_schedule_parse(sc->schedule, sc->rounds, &p->schedule, em)) goto fail_cfg;
 
-    const uint32_t eval_batch = cfg->eval_batch > sc->batch ? cfg->eval_batch : sc->batch;
-    p->model = rumor_model_new(&spec, eval_batch);
+    p->model = rumor_model_new(&spec, rumor_peer_eval_chunk(sc, cfg->eval_batch));
     if (!p->model) goto fail;
     p->d = rumor_model_nparams(p->model);
     const size_t d = p->d, rows = (size_t)sc->batch * cfg->train->dim;
@@ -396,6 +395,11 @@ int rumor_peer_data_load(const rumor_scenario_t *sc, uint32_t peers, uint32_t se
     if (!rc) return 0;
     rumor_peer_data_free(data);
     return rc;
+}
+
+uint32_t rumor_peer_eval_chunk(const rumor_scenario_t *sc, uint32_t eval_batch)
+{
+    return eval_batch > sc->batch ? eval_batch : sc->batch;
 }
 
 rumor_peer_cfg_t rumor_peer_data_cfg(const rumor_peer_data_t *data, const rumor_scenario_t *sc,

@@ -244,7 +244,7 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
         goto done;
     }
     for (uint32_t i = 0; i < sim.n; i++) {
-        const rumor_peer_cfg_t pc = rumor_peer_data_cfg(&data, sc, topo, i, 500);
+        const rumor_peer_cfg_t pc = rumor_peer_data_cfg(&data, sc, topo, i, RUMOR_PEER_EVAL_ROWS);
         if (!(sim.peers[i] = rumor_peer_new(&pc, em))) {
             rc = RUMOR_EINVAL;
             goto done;
@@ -252,7 +252,8 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     }
     sim.d = rumor_peer_dim(sim.peers[0]);
     sim.avg = malloc(sim.d * sizeof *sim.avg);
-    sim.avg_model = rumor_model_new(rumor_model_spec(rumor_peer_model(sim.peers[0])), 500);
+    sim.avg_model =
+        rumor_model_new(rumor_model_spec(rumor_peer_model(sim.peers[0])), RUMOR_PEER_EVAL_ROWS);
     if (!sim.avg || !sim.avg_model) {
         rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
         goto done;

@@ -33,6 +33,14 @@ typedef struct {
     uint32_t eval_batch; /* rows per evaluation chunk (model workspace) */
 } rumor_peer_cfg_t;
 
+/* The evaluation chunk of the simulator's and networked peers: a model's evaluation sums
+ * chunk by chunk, so equal chunks give bit-identical accuracies and losses. */
+#define RUMOR_PEER_EVAL_ROWS 500u
+
+/* Rows per evaluation chunk of a peer of scenario sc configured with eval_batch: the model
+ * workspace holds a training batch too, so never fewer than sc->batch. */
+uint32_t rumor_peer_eval_chunk(const rumor_scenario_t *sc, uint32_t eval_batch);
+
 /* Cumulative counters since the start of the run (or since the checkpoint's start). */
 typedef struct {
     uint64_t msgs_sent;     /* messages produced x neighbours they went to */
