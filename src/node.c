@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <zmq.h>
 
 static volatile sig_atomic_t s_stop;
@@ -255,9 +254,8 @@ static void s_on_state(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, co
 
 /* A neighbour whose STATE we await is asked again every half second: the first request or
  * answer may have been sent before its connection was up. */
-static void s_request_states(s_node_t *n)
+static void s_request_states(s_node_t *n, double now)
 {
-    const double now = rumor_clock_now();
     for (uint32_t k = 0; k < n->deg; k++) {
         s_nbr_t *s = &n->nb[k];
         if (s->hello && !s->synced && !s->bye && now - s->last_resync > 0.5) {
@@ -275,9 +273,8 @@ static int s_established(const s_nbr_t *s)
 /* Keeps every established neighbour hearing from us while we send nothing else (waiting
  * for another neighbour, evaluating, checkpointing), so its liveness timeout only fires for
  * a peer that is really gone. */
-static void s_heartbeats(s_node_t *n)
+static void s_heartbeats(s_node_t *n, double now)
 {
-    const double now = rumor_clock_now();
     for (uint32_t k = 0; k < n->deg; k++) {
         s_nbr_t *s = &n->nb[k];
         if (!s_established(s) || s->bye || now - s->last_sent < n->heartbeat_s) continue;
@@ -292,8 +289,9 @@ static void s_heartbeats(s_node_t *n)
  * when none came. */
 static int s_pump(s_node_t *n, int timeout_ms)
 {
-    s_request_states(n);
-    s_heartbeats(n);
+    const double now = rumor_clock_now();
+    s_request_states(n, now);
+    s_heartbeats(n, now);
     /* Wake up in time for the next heartbeat. */
     const int beat_ms = (int)(n->heartbeat_s * 1000) + 1;
     if (timeout_ms > beat_ms) timeout_ms = beat_ms;
