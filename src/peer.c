@@ -298,8 +298,6 @@ static int s_choose_shard(const rumor_dataset_t *labels, void *arg, const uint32
     s_shard_choice_t *c = arg;
     const int rc = s_partition(c->sc, labels, c->peers, &c->part, em);
     if (rc) return rc;
-    if (c->self >= c->peers)
-        return rumor_errmsg_set(em, RUMOR_EINVAL, "peer %u of %u", c->self, c->peers);
     *rows = c->part->idx + c->part->off[c->self];
     *n_rows = c->part->off[c->self + 1] - c->part->off[c->self];
     return 0;
@@ -309,8 +307,6 @@ static int s_choose_shard(const rumor_dataset_t *labels, void *arg, const uint32
 static int s_keep_shard(rumor_peer_data_t *data, uint32_t self, rumor_errmsg_t *em)
 {
     rumor_partition_t *part = data->part;
-    if (self >= part->peers)
-        return rumor_errmsg_set(em, RUMOR_EINVAL, "peer %u of %u", self, part->peers);
     const uint32_t first = part->off[self], n = part->off[self + 1] - first;
     rumor_dataset_t *shard = rumor_data_subset(&data->train, part->idx + first, n);
     /* Synthetic test rows live in the training set's storage: they get their own. */
@@ -337,6 +333,8 @@ int rumor_peer_data_load(const rumor_scenario_t *sc, uint32_t peers, uint32_t se
                          rumor_peer_data_t *data, rumor_errmsg_t *em)
 {
     memset(data, 0, sizeof *data);
+    if (self != RUMOR_PEER_ALL && self >= peers)
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "peer %u of %u", self, peers);
     int rc = 0;
     switch (sc->data) {
     case RUMOR_DATA_FASHION: {
