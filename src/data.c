@@ -256,9 +256,8 @@ static int s_idx_read_chosen(gzFile gi, const char *ipath, const s_idx_header_t 
     for (uint32_t k = 0; k < m; k++) {
         if (rows[k] >= n || slot[rows[k]]) {
             rc = rumor_errmsg_set(em, RUMOR_EINVAL,
-                                  "%s: chosen sample %u is out of range or "
-                                  "chosen twice",
-                                  ipath, rows[k]);
+                                  "%s: chosen sample %u is out of range or chosen twice", ipath,
+                                  rows[k]);
             goto done;
         }
         slot[rows[k]] = k + 1;
@@ -275,17 +274,19 @@ static int s_idx_read_chosen(gzFile gi, const char *ipath, const s_idx_header_t 
         for (size_t at = 0; at < got;) { /* one piece of one image at a time */
             const uint32_t i = (uint32_t)(pos / dim), o = (uint32_t)(pos % dim);
             const size_t len = dim - o < got - at ? dim - o : got - at;
-            if (slot[i] && o == 0) {
-                uint8_t *grown = s_grow(kept, &cap, ((size_t)nkept + 1) * dim, S_FIRST_ALLOC,
-                                        (size_t)m * dim, 1);
-                if (!grown) {
-                    rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", ipath);
-                    goto done;
+            if (slot[i]) {
+                if (o == 0) { /* the first piece of a kept image */
+                    uint8_t *grown = s_grow(kept, &cap, ((size_t)nkept + 1) * dim, S_FIRST_ALLOC,
+                                            (size_t)m * dim, 1);
+                    if (!grown) {
+                        rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", ipath);
+                        goto done;
+                    }
+                    kept = grown;
+                    dest[nkept++] = slot[i] - 1;
                 }
-                kept = grown;
-                dest[nkept++] = slot[i] - 1;
+                memcpy(kept + (size_t)(nkept - 1) * dim + o, chunk + at, len);
             }
-            if (slot[i]) memcpy(kept + (size_t)(nkept - 1) * dim + o, chunk + at, len);
             at += len;
             pos += len;
         }
