@@ -64,24 +64,14 @@ void rumor_cmsg_axpy(const rumor_cmsg_t *m, float alpha, float *y)
     }
 }
 
-/* Bit j set when q[j] != 0, j < 64: per 16 levels a vector compare, a narrowing to bytes and
- * two multiplies that gather 8 byte flags each (GCC/clang vector extension; the plain-loop form
- * is not vectorised this well). */
-typedef int32_t s_i32x16 __attribute__((vector_size(64)));
-typedef int8_t s_i8x16 __attribute__((vector_size(16)));
-
+/* Bit j set when q[j] != 0, j < 64. */
 static inline uint64_t s_nonzero64(const int32_t *q)
 {
     uint64_t bits = 0;
     for (unsigned w = 0; w < 4; w++) {
-        s_i32x16 v;
+        rumor_cmsg_lanes_t v;
         memcpy(&v, q + 16 * w, sizeof v);
-        const s_i8x16 f = __builtin_convertvector(v != 0, s_i8x16) & 1;
-        uint64_t lo, hi;
-        memcpy(&lo, &f, sizeof lo);
-        memcpy(&hi, (const char *)&f + 8, sizeof hi);
-        const uint64_t k = UINT64_C(0x0102040810204080); /* byte i's low bit to bit 56 + i */
-        bits |= ((lo * k) >> 56 | ((hi * k) >> 56) << 8) << (16 * w);
+        bits |= rumor_cmsg_nonzero16(v) << (16 * w);
     }
     return bits;
 }

@@ -173,8 +173,6 @@ static inline void s_append_bits(uint32_t *restrict idx, uint32_t *n, uint32_t b
  * to q and returning bit j set for a nonzero level j: the mask comes from the registers, not
  * from reloading what was just stored. */
 typedef float s_f32x16 __attribute__((vector_size(64)));
-typedef int32_t s_i32x16 __attribute__((vector_size(64)));
-typedef int8_t s_i8x16 __attribute__((vector_size(16)));
 
 static inline uint64_t s_level16(const float *a, const float *b, const float *u, float inv,
                                  int32_t smax, int32_t *q)
@@ -187,23 +185,18 @@ static inline uint64_t s_level16(const float *a, const float *b, const float *u,
         x -= y;
     }
     memcpy(&uu, u, sizeof uu);
-    s_i32x16 bits;
+    rumor_cmsg_lanes_t bits;
     memcpy(&bits, &x, sizeof bits);
-    const s_i32x16 neg = x < 0.0f; /* -1 where negative */
-    bits &= INT32_MAX;             /* |x| */
+    const rumor_cmsg_lanes_t neg = x < 0.0f; /* -1 where negative */
+    bits &= INT32_MAX;                       /* |x| */
     s_f32x16 ax;
     memcpy(&ax, &bits, sizeof ax);
-    s_i32x16 l = __builtin_convertvector(ax * inv + uu, s_i32x16);
-    const s_i32x16 over = l > smax;
+    rumor_cmsg_lanes_t l = __builtin_convertvector(ax * inv + uu, rumor_cmsg_lanes_t);
+    const rumor_cmsg_lanes_t over = l > smax;
     l = (l & ~over) | (smax & over);
     l = (l ^ neg) - neg;
     memcpy(q, &l, sizeof l);
-    const s_i8x16 nz = __builtin_convertvector(l != 0, s_i8x16) & 1;
-    uint64_t lo, hi;
-    memcpy(&lo, &nz, sizeof lo);
-    memcpy(&hi, (const char *)&nz + 8, sizeof hi);
-    const uint64_t k = UINT64_C(0x0102040810204080); /* byte i's low bit to bit 56 + i */
-    return (lo * k) >> 56 | ((hi * k) >> 56) << 8;
+    return rumor_cmsg_nonzero16(l);
 }
 
 /* Dithers x = a, or (b not NULL) the float differences a - b, whose norm is given. */

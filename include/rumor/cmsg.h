@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef enum {
     RUMOR_CMSG_DENSE = 0,
@@ -40,6 +41,24 @@ typedef struct {
  * lists those, and clearing or checking a listed message goes through its list only then
  * (above it, one sequential pass over q is cheaper than scattered accesses). */
 #define RUMOR_CMSG_SPARSE_DIV 32
+
+/* 16 levels side by side (GCC/clang vector extension), for the scans that list nonzero
+ * levels. */
+typedef int32_t rumor_cmsg_lanes_t __attribute__((vector_size(64)));
+
+/* Bit j set when lane j of l is nonzero: a vector compare, a narrowing to bytes and two
+ * multiplies that gather 8 byte flags each (the plain-loop form is not vectorised this
+ * well). */
+static inline uint64_t rumor_cmsg_nonzero16(rumor_cmsg_lanes_t l)
+{
+    typedef int8_t i8x16 __attribute__((vector_size(16)));
+    const i8x16 f = __builtin_convertvector(l != 0, i8x16) & 1;
+    uint64_t lo, hi;
+    memcpy(&lo, &f, sizeof lo);
+    memcpy(&hi, (const char *)&f + 8, sizeof hi);
+    const uint64_t k = UINT64_C(0x0102040810204080); /* byte i's low bit to bit 56 + i */
+    return (lo * k) >> 56 | ((hi * k) >> 56) << 8;
+}
 
 /* Allocates buffers for vectors of length up to d, listed = 0; returns 0 or RUMOR_ENOMEM. */
 int rumor_cmsg_init(rumor_cmsg_t *m, uint32_t d);
