@@ -275,11 +275,56 @@ static void s_external(const s_opts_t *o, rumor_cmsg_t *const *msgs, size_t n, s
     r->xz = xz;
 }
 
+/* Best MB/s of float32 input, over batches of repetitions of run(arg) for `seconds`, each
+ * repetition handling `floats` inputs. A batch that took under 10 ms is doubled. */
+static double s_best_mbps(double seconds, double floats, void (*run)(void *), void *arg)
+{
+    double best = 0;
+    const double t_end = rumor_clock_now() + seconds;
+    unsigned reps = 1;
+    do {
+        const double t0 = rumor_clock_now();
+        for (unsigned r = 0; r < reps; r++) run(arg);
+        const double dt = rumor_clock_now() - t0;
+        const double mbps = 4.0 * floats * reps / dt / 1e6;
+        if (mbps > best) best = mbps;
+        if (dt < 0.01) reps *= 2;
+    } while (rumor_clock_now() < t_end);
+    return best;
+}
+
+/* One pass of encoding or decoding every message. */
+typedef struct {
+    s_ctx_t *x;
+    rumor_cmsg_t *const *msgs;
+    size_t n;
+    rumor_codec_mode_t mode;
+    const uint8_t *enc; /* encoded copies for decoding */
+    const size_t *len, *off;
+} s_pass_t;
+
+static void s_encode_pass(void *arg)
+{
+    const s_pass_t *p = arg;
+    for (size_t i = 0; i < p->n; i++) {
+        size_t w;
+        RUMOR_ASSERT(
+            rumor_codec_encode(p->x->codec, p->msgs[i], p->mode, p->x->buf, p->x->cap, &w) == 0);
+    }
+}
+
+static void s_decode_pass(void *arg)
+{
+    const s_pass_t *p = arg;
+    for (size_t i = 0; i < p->n; i++)
+        RUMOR_ASSERT(rumor_codec_decode(p->x->codec, p->enc + p->off[i], p->len[i], p->msgs[i]->d,
+                                        &p->x->out) == 0);
+}
+
 /* Best MB/s of float32 input over batches run for `seconds`. what: 0 code, 1 decode. */
 static double s_speed_codec(s_ctx_t *x, rumor_cmsg_t *const *msgs, size_t n,
                             rumor_codec_mode_t mode, double seconds, int what)
 {
-    /* encoded copies for decoding */
     size_t total = 0;
     for (size_t i = 0; i < n; i++) total += rumor_codec_bound(msgs[i]->d);
     uint8_t *enc = malloc(total);
@@ -294,27 +339,9 @@ static double s_speed_codec(s_ctx_t *x, rumor_cmsg_t *const *msgs, size_t n,
         at += len[i];
         floats += msgs[i]->d;
     }
-    double best = 0;
-    const double t_end = rumor_clock_now() + seconds;
-    unsigned reps = 1;
-    do {
-        const double t0 = rumor_clock_now();
-        for (unsigned r = 0; r < reps; r++)
-            for (size_t i = 0; i < n; i++) {
-                if (what == 0) {
-                    size_t w;
-                    RUMOR_ASSERT(rumor_codec_encode(x->codec, msgs[i], mode, x->buf, x->cap, &w) ==
-                                 0);
-                } else {
-                    RUMOR_ASSERT(rumor_codec_decode(x->codec, enc + off[i], len[i], msgs[i]->d,
-                                                    &x->out) == 0);
-                }
-            }
-        const double dt = rumor_clock_now() - t0;
-        const double mbps = 4.0 * (double)floats * reps / dt / 1e6;
-        if (mbps > best) best = mbps;
-        if (dt < 0.01) reps *= 2;
-    } while (rumor_clock_now() < t_end);
+    s_pass_t pass = {x, msgs, n, mode, enc, len, off};
+    const double best =
+        s_best_mbps(seconds, (double)floats, what == 0 ? s_encode_pass : s_decode_pass, &pass);
     free(enc);
     free(len);
     free(off);
@@ -322,6 +349,24 @@ static double s_speed_codec(s_ctx_t *x, rumor_cmsg_t *const *msgs, size_t n,
 }
 
 /* ---- synthetic inputs ---------------------------------------------------------------- */
+
+/* One quantize + code of the synthetic vector, as a peer does each round. */
+typedef struct {
+    rumor_compressor_t *comp;
+    const float *v;
+    rumor_rng_t *rng;
+    rumor_cmsg_t *q;
+    s_ctx_t *x;
+    rumor_codec_mode_t mode;
+} s_quantize_pass_t;
+
+static void s_quantize_pass(void *arg)
+{
+    const s_quantize_pass_t *p = arg;
+    size_t w;
+    rumor_compressor_apply(p->comp, p->v, p->rng, p->q);
+    RUMOR_ASSERT(rumor_codec_encode(p->x->codec, p->q, p->mode, p->x->buf, p->x->cap, &w) == 0);
+}
 
 /* x: a Laplacian vector on a random fraction `frac` of d positions. */
 static void s_laplacian(float *x, uint32_t d, double frac, rumor_rng_t *r)
@@ -381,21 +426,8 @@ static int s_run_synthetic(const s_opts_t *o, s_ctx_t *x, const s_synth_t *sy, s
     /* quantize + code, as a peer does each round */
     rumor_cmsg_t q;
     RUMOR_ASSERT(rumor_cmsg_init(&q, d) == 0);
-    double best = 0;
-    const double t_end = rumor_clock_now() + o->seconds;
-    unsigned reps = 1;
-    do {
-        const double t0 = rumor_clock_now();
-        for (unsigned k = 0; k < reps; k++) {
-            size_t w;
-            rumor_compressor_apply(comp, v, &rng, &q);
-            RUMOR_ASSERT(rumor_codec_encode(x->codec, &q, o->mode, x->buf, x->cap, &w) == 0);
-        }
-        const double dt = rumor_clock_now() - t0, mbps = 4.0 * d * reps / dt / 1e6;
-        if (mbps > best) best = mbps;
-        if (dt < 0.01) reps *= 2;
-    } while (rumor_clock_now() < t_end);
-    r->enc_mbps = best;
+    s_quantize_pass_t qp = {comp, v, &rng, &q, x, o->mode};
+    r->enc_mbps = s_best_mbps(o->seconds, d, s_quantize_pass, &qp);
     rumor_cmsg_free(&q);
     rumor_compressor_destroy(&comp);
     rumor_cmsg_free(&m);
