@@ -12,6 +12,7 @@
 
 #include "rumor/checkpoint.h"
 #include "rumor/vec.h"
+#include "support.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -232,13 +233,8 @@ typedef struct {
 static int s_rumor(const s_cli_t *c, const char *args, char *out, size_t cap)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>&1", c->dir, c->bin, args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    const size_t len = fread(out, 1, cap - 1, p);
-    out[len] = '\0';
-    const int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s", c->dir, c->bin, args);
+    return s_capture(cmd, out, cap);
 }
 
 static json_t *s_rumor_json(const s_cli_t *c, const char *args)

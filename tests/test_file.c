@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "rumor/file.h"
-#include "scratch.h"
+#include "support.h"
 
 #include <dirent.h>
 #include <signal.h>

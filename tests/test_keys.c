@@ -9,7 +9,7 @@
 
 #include "rumor/cli.h"
 #include "rumor/keys.h"
-#include "scratch.h"
+#include "support.h"
 
 #include <fcntl.h>
 #include <jansson.h>

@@ -20,7 +20,7 @@
 #include "rumor/topology.h"
 #include "rumor/transport.h"
 #include "rumor/wire.h"
-#include "scratch.h"
+#include "support.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -19,6 +19,7 @@
 #include <zmq.h>
 
 #include "fuzz/fuzz_topology.c"
+#include "support.h"
 
 #define PI 3.14159265358979323846
 
@@ -700,13 +701,8 @@ static int run_rumor(const char *args, char *out, size_t cap)
 {
     const char *bin = getenv("RUMOR_BIN");
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", bin, args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    const size_t len = fread(out, 1, cap - 1, p);
-    out[len] = '\0';
-    const int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    snprintf(cmd, sizeof cmd, "'%s' %s", bin, args);
+    return s_capture(cmd, out, cap);
 }
 
 static void test_cli_gen_and_check(void **state)

@@ -12,7 +12,7 @@
 
 #include "rumor/keys.h"
 #include "rumor/transport.h"
-#include "scratch.h"
+#include "support.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
