@@ -298,9 +298,9 @@ int rumor_cmd_eval(int argc, char **argv)
         fprintf(stderr, "rumor eval: %s\n", em.msg);
         return 1;
     }
-    /* One partition suffices: only the test set and the data's shape are used. */
+    /* Only the test set and the training set's shape are used. */
     rumor_peer_data_t data;
-    if (rumor_peer_data_load(&sc, 1, RUMOR_PEER_ALL, &data, &em)) {
+    if (rumor_peer_data_load(&sc, 1, RUMOR_PEER_NONE, &data, &em)) {
         fprintf(stderr, "rumor eval: %s\n", em.msg);
         return 1;
     }

@@ -296,6 +296,10 @@ static int s_choose_shard(const rumor_dataset_t *labels, void *arg, const uint32
                           uint32_t *n_rows, rumor_errmsg_t *em)
 {
     s_shard_choice_t *c = arg;
+    if (c->self == RUMOR_PEER_NONE) { /* the shape and the labels' classes are all it needs */
+        *n_rows = 0;
+        return 0;
+    }
     const int rc = s_partition(c->sc, labels, c->peers, &c->part, em);
     if (rc) return rc;
     *rows = c->part->idx + c->part->off[c->self];
@@ -333,7 +337,7 @@ int rumor_peer_data_load(const rumor_scenario_t *sc, uint32_t peers, uint32_t se
                          rumor_peer_data_t *data, rumor_errmsg_t *em)
 {
     memset(data, 0, sizeof *data);
-    if (self != RUMOR_PEER_ALL && self >= peers)
+    if (self < RUMOR_PEER_NONE && self >= peers)
         return rumor_errmsg_set(em, RUMOR_EINVAL, "peer %u of %u", self, peers);
     int rc = 0;
     switch (sc->data) {
@@ -348,6 +352,7 @@ int rumor_peer_data_load(const rumor_scenario_t *sc, uint32_t peers, uint32_t se
         if (rc) break;
         data->train = *data->owned[0];
         data->test = *data->owned[1];
+        if (self == RUMOR_PEER_NONE) return 0;
         if (data->part) {
             s_narrow_partition(data->part, self, data->train.n);
             return 0;
@@ -387,6 +392,10 @@ int rumor_peer_data_load(const rumor_scenario_t *sc, uint32_t peers, uint32_t se
         data->test.y = all->y + sc->synth_n;
         break;
     }
+    }
+    if (!rc && self == RUMOR_PEER_NONE) {
+        data->train.n = 0;
+        return 0;
     }
     if (!rc) rc = s_partition(sc, &data->train, peers, &data->part, em);
     if (!rc && self != RUMOR_PEER_ALL) rc = s_keep_shard(data, self, em);

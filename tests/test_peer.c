@@ -107,6 +107,24 @@ static void test_bad_config_is_reported(void **state)
 
 /* A Fashion-MNIST peer reads only its shard from the file: the same rows and labels, in the
  * same order, and the same test set as its shard of the whole training set. */
+/* Loaded without training rows, data has all's shape and classes and the same test set. */
+static void s_check_shape_only(const rumor_scenario_t *sc, const rumor_peer_data_t *all)
+{
+    rumor_peer_data_t none;
+    rumor_errmsg_t em = {""};
+    if (rumor_peer_data_load(sc, 8, RUMOR_PEER_NONE, &none, &em)) fail_msg("%s", em.msg);
+    assert_int_equal(none.train.n, 0);
+    assert_null(none.part);
+    assert_int_equal(none.train.dim, all->train.dim);
+    assert_int_equal(none.train.classes, all->train.classes);
+    assert_int_equal(none.test.n, all->test.n);
+    assert_int_equal(none.test.classes, all->test.classes);
+    assert_memory_equal(none.test.y, all->test.y, (size_t)all->test.n * sizeof(int32_t));
+    assert_memory_equal(none.test.x, all->test.x,
+                        (size_t)all->test.n * all->test.dim * sizeof(float));
+    rumor_peer_data_free(&none);
+}
+
 static void test_fashion_shard_is_read_from_the_file(void **state)
 {
     (void)state;
@@ -140,6 +158,7 @@ static void test_fashion_shard_is_read_from_the_file(void **state)
         assert_int_equal(mine.part->off[6], n);
         assert_int_equal(mine.test.n, all.test.n);
         assert_memory_equal(mine.test.x, all.test.x, (size_t)all.test.n * dim * sizeof(float));
+        s_check_shape_only(&sc, &all);
         rumor_peer_data_free(&all);
         rumor_peer_data_free(&mine);
     }
@@ -152,6 +171,7 @@ static void test_kept_shard_trains_the_same(void **state)
     rumor_peer_data_t narrow;
     rumor_errmsg_t em = {""};
     assert_int_equal(rumor_peer_data_load(&f->sc, 4, 1, &narrow, &em), 0);
+    s_check_shape_only(&f->sc, &f->data);
     assert_int_equal(narrow.train.n, f->data.part->off[2] - f->data.part->off[1]);
     assert_int_equal(narrow.test.n, f->data.test.n);
     assert_memory_equal(narrow.test.x, f->data.test.x,

@@ -105,7 +105,8 @@ typedef struct {
     rumor_partition_t *part;
 } rumor_peer_data_t;
 
-#define RUMOR_PEER_ALL UINT32_MAX
+#define RUMOR_PEER_ALL  UINT32_MAX
+#define RUMOR_PEER_NONE (UINT32_MAX - 1)
 
 /* Loads the scenario's data and partitions the training set over peers. With self =
  * RUMOR_PEER_ALL the training set is whole (a simulation runs every peer). Otherwise it is
@@ -113,7 +114,9 @@ typedef struct {
  * order, with a partition that gives self the shard 0..n-1 and every other peer nothing.
  * Batches are the same rows in the same order either way, so results do not change.
  * Fashion-MNIST shards are read straight from the file, so a peer never holds the whole
- * training set as floats. On failure data is zeroed and em says why. */
+ * training set as floats. With self = RUMOR_PEER_NONE there is no partition and the training
+ * set has no rows, only its shape (dim, classes): all that evaluating a model needs. On
+ * failure data is zeroed and em says why. */
 RUMOR_NODISCARD int rumor_peer_data_load(const rumor_scenario_t *sc, uint32_t peers, uint32_t self,
                                          rumor_peer_data_t *data, rumor_errmsg_t *em);
 void rumor_peer_data_free(rumor_peer_data_t *data);
