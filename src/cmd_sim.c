@@ -3,6 +3,7 @@
 #include "rumor/log.h"
 #include "rumor/sim.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,7 +105,8 @@ int rumor_cmd_sim(int argc, char **argv)
 
     FILE *mf = NULL;
     if (metrics && !(mf = fopen(metrics, "w"))) {
-        fprintf(stderr, "rumor sim: %s: cannot create the metrics file\n", metrics);
+        fprintf(stderr, "rumor sim: %s: cannot create the metrics file: %s\n", metrics,
+                strerror(errno));
         return 1;
     }
     const rumor_sim_opts_t opts = {

@@ -678,7 +678,8 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
     free(tn);
     if (!n->tr) return RUMOR_EIO;
     if (o->metrics && !(n->metrics = fopen(o->metrics, rumor_peer_round(n->peer) ? "a" : "w")))
-        return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create the metrics file", o->metrics);
+        return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create the metrics file: %s", o->metrics,
+                                strerror(errno));
     n->liveness_ms = o->liveness_ms ? o->liveness_ms
                                     : (3 * n->sc.deadline_ms > 1000 ? 3 * n->sc.deadline_ms : 1000);
     n->heartbeat_s = n->liveness_ms / 4000.0;
