@@ -48,12 +48,17 @@ int rumor_compress_parse(const char *s, rumor_compress_cfg_t *cfg, rumor_errmsg_
         cfg->kind = name[0] == 'i' ? RUMOR_COMPRESS_IDENTITY : RUMOR_COMPRESS_SIGN;
         return 0;
     }
-    if (!strcmp(name, "dither")) {
-        if (!arg) goto bad;
-        const unsigned long lv = strtoul(arg, &end, 10);
-        if (end == arg || lv < 1 || lv > (1UL << 20)) goto bad;
-        cfg->kind = RUMOR_COMPRESS_DITHER;
-        cfg->levels = (uint32_t)lv;
+    const int natural = !strcmp(name, "natural");
+    if (natural || !strcmp(name, "dither")) {
+        cfg->kind = natural ? RUMOR_COMPRESS_NATURAL : RUMOR_COMPRESS_DITHER;
+        end = (char *)s + len; /* at the ':' before the options, or the end */
+        if (arg && *arg >= '0' && *arg <= '9') {
+            const unsigned long lv = strtoul(arg, &end, 10);
+            if (lv < 1 || lv > (natural ? 31UL : 1UL << 20)) goto bad;
+            cfg->levels = (uint32_t)lv;
+        } else if (!natural) {
+            goto bad;
+        }
         while (*end == ':') {
             const char *opt = end + 1;
             if (!strncmp(opt, "inf", 3) && (opt[3] == ':' || !opt[3])) {
@@ -66,7 +71,8 @@ int rumor_compress_parse(const char *s, rumor_compress_cfg_t *cfg, rumor_errmsg_
                 goto bad;
             }
         }
-        if (*end) goto bad;
+        /* Natural compression rounds every coordinate on its own: there is no norm. */
+        if (*end || (cfg->norm_inf && !cfg->levels)) goto bad;
         return 0;
     }
     if (!strcmp(name, "topk") || !strcmp(name, "randk")) {
@@ -81,6 +87,7 @@ bad:
     return rumor_errmsg_set(
         em, RUMOR_EINVAL,
         "compressor '%s': expected identity, sign, dither:LEVELS[:inf][:biased], "
+        "natural[:biased], natural:LEVELS[:inf][:biased] (1 <= LEVELS <= 31), "
         "topk:FRACTION or randk:FRACTION (0 < FRACTION <= 1)",
         s);
 }
@@ -97,6 +104,13 @@ void rumor_compress_describe(const rumor_compress_cfg_t *cfg, char *buf, size_t 
     case RUMOR_COMPRESS_DITHER:
         snprintf(buf, len, "dither:%u%s%s", cfg->levels, cfg->norm_inf ? ":inf" : "",
                  cfg->biased ? ":biased" : "");
+        break;
+    case RUMOR_COMPRESS_NATURAL:
+        if (cfg->levels)
+            snprintf(buf, len, "natural:%u%s%s", cfg->levels, cfg->norm_inf ? ":inf" : "",
+                     cfg->biased ? ":biased" : "");
+        else
+            snprintf(buf, len, "natural%s", cfg->biased ? ":biased" : "");
         break;
     case RUMOR_COMPRESS_TOPK:
         snprintf(buf, len, "topk:%g", cfg->fraction);
@@ -116,15 +130,15 @@ rumor_compressor_t *rumor_compressor_new(const rumor_compress_cfg_t *cfg, uint32
     c->k = s_k_of(cfg, d);
     c->scratch = malloc((size_t)(d ? d : 1) * sizeof *c->scratch);
     c->delta = malloc((size_t)(d ? d : 1) * sizeof *c->delta);
-    if (cfg->kind == RUMOR_COMPRESS_DITHER) {
+    const int draws = cfg->kind == RUMOR_COMPRESS_DITHER || cfg->kind == RUMOR_COMPRESS_NATURAL;
+    if (draws) {
         c->plan = malloc(2 * sizeof *c->plan);
         if (c->plan) {
             rumor_rng_fill_plan_init(&c->plan[0], d < S_CHUNK ? d : S_CHUNK);
             rumor_rng_fill_plan_init(&c->plan[1], d % S_CHUNK);
         }
     }
-    if (!c->scratch || !c->delta || (cfg->kind == RUMOR_COMPRESS_DITHER && !c->plan))
-        rumor_compressor_destroy(&c);
+    if (!c->scratch || !c->delta || (draws && !c->plan)) rumor_compressor_destroy(&c);
     return c;
 }
 
@@ -143,6 +157,14 @@ static double s_dither_tau(uint32_t d, uint32_t s)
 {
     const double a = (double)d / ((double)s * s), b = sqrt((double)d) / s;
     return 1.0 + (a < b ? a : b);
+}
+
+/* 1 + omega for natural compression (s = 0) and natural dithering with s levels. */
+static double s_natural_tau(uint32_t d, uint32_t s)
+{
+    if (s == 0) return 1.125;
+    const double a = sqrt((double)d) * ldexp(1.0, 1 - (int)s);
+    return 1.125 + a * (a < 1.0 ? a : 1.0);
 }
 
 /* Level of one coordinate: floor(|x| inv + u) capped at s (float rounding at |x| = norm can
@@ -199,31 +221,47 @@ static inline uint64_t s_level16(const float *a, const float *b, const float *u,
     return rumor_cmsg_nonzero16(l);
 }
 
+/* A vector whose norm is 0 or not finite, or so small that inv, the factor that turns its
+ * coordinates into levels, is not a float, is sent as all zeros (returns 1). Otherwise out
+ * becomes a listed INT message of length d for the caller to fill (returns 0). */
+static int s_zero_message(double norm, float inv, uint32_t d, rumor_cmsg_t *out)
+{
+    if (!(norm > 0.0) || !isfinite(norm) || !isfinite(inv)) {
+        rumor_cmsg_int_clear(out, d); /* O(nnz) when out held a listed message */
+        out->scale = 0.0f;
+        return 1;
+    }
+    out->kind = RUMOR_CMSG_INT;
+    out->d = d;
+    out->listed = 1;
+    return 0;
+}
+
+/* Fills u with the uniforms of the chunk of coordinates that starts at k0; returns its
+ * length. Chunks consume the stream in order, so all of them are one fill of d uniforms. */
+static uint32_t s_chunk_uniforms(rumor_compressor_t *c, rumor_rng_t *rng, uint32_t k0, float *u)
+{
+    const uint32_t n = c->d - k0 < S_CHUNK ? c->d - k0 : S_CHUNK;
+    rumor_rng_fill_uniform(rng, &c->plan[n == c->plan[0].n ? 0 : 1], u);
+    return n;
+}
+
 /* Dithers x = a, or (b not NULL) the float differences a - b, whose norm is given. */
 static void s_dither(rumor_compressor_t *c, const float *a, const float *b, double norm,
                      rumor_rng_t *rng, rumor_cmsg_t *out)
 {
     const uint32_t d = c->d, s = c->cfg.levels;
-    if (!(norm > 0.0) || !isfinite(norm)) {
-        rumor_cmsg_int_clear(out, d); /* O(nnz) when out held a listed message */
-        out->scale = 0.0f;
-        return;
-    }
-    out->kind = RUMOR_CMSG_INT;
-    out->d = d;
-    out->listed = 1;
-    float *restrict u = c->scratch;
     const float inv = (float)(s / norm);
+    if (s_zero_message(norm, inv, d, out)) return;
+    float *restrict u = c->scratch;
     const int32_t smax = (int32_t)s;
     int32_t *restrict q = out->q;
     uint32_t *restrict idx = out->idx;
     uint32_t nnz = 0;
-    /* Chunks consume the stream in order, so this is one fill of d uniforms; a chunk's
-     * uniforms are used while still in cache. Levels are written densely (streaming beats
+    /* A chunk's uniforms are used while still in cache. Levels are written densely (streaming beats
      * scattered stores into a cold buffer) and listed block by block. */
     for (uint32_t k0 = 0; k0 < d; k0 += S_CHUNK) {
-        const uint32_t n = d - k0 < S_CHUNK ? d - k0 : S_CHUNK;
-        rumor_rng_fill_uniform(rng, &c->plan[n == c->plan[0].n ? 0 : 1], u);
+        const uint32_t n = s_chunk_uniforms(c, rng, k0, u);
         const float *ac = a + k0, *bc = b ? b + k0 : NULL;
         uint32_t k = 0;
         for (; k + 64 <= n; k += 64) {
@@ -242,6 +280,53 @@ static void s_dither(rumor_compressor_t *c, const float *a, const float *b, doub
     out->nnz = nnz;
     double scale = norm / s;
     if (c->cfg.biased) scale /= s_dither_tau(d, s);
+    out->scale = (float)scale;
+}
+
+/* Natural rounding (see compress.h) of y >= 0 against a uniform u in [0, 1): y in
+ * [2^e, 2^(e+1)) goes up with probability y / 2^e - 1, the mantissa's fraction. top, a power
+ * of two at most 2^30, is where y ends (y beyond it is float rounding); a NaN gives 0. */
+static inline int32_t s_natural_level(float y, float u, int32_t top)
+{
+    if (!(y < (float)top)) return y == y ? top : 0;
+    if (y < 1.0f) return u < y;
+    uint32_t b;
+    memcpy(&b, &y, sizeof b);
+    const float frac = (float)(b & 0x7fffff) * 0x1.0p-23f;
+    return (int32_t)1 << ((b >> 23) - 127 + (u < frac));
+}
+
+/* Natural compression (no levels) or natural dithering of x. */
+static void s_natural(rumor_compressor_t *c, const float *x, rumor_rng_t *rng, rumor_cmsg_t *out)
+{
+    const uint32_t d = c->d, s = c->cfg.levels;
+    const double norm = s && !c->cfg.norm_inf ? rumor_vec_nrm2(x, d) : rumor_vec_nrm_inf(x, d);
+    double scale;
+    if (s) {
+        scale = ldexp(norm, 1 - (int)s);
+    } else { /* a power of two, 2^(E-30) with norm < 2^E, so that y is exact */
+        int e;
+        frexp(norm, &e);
+        scale = ldexp(1.0, e - 30 < -126 ? -126 : e - 30);
+    }
+    const float inv = (float)(1.0 / scale);
+    if (s_zero_message(norm, inv, d, out)) return;
+    const int32_t top = (int32_t)1 << (s ? s - 1 : 30);
+    float *restrict u = c->scratch;
+    int32_t *restrict q = out->q;
+    uint32_t *restrict idx = out->idx;
+    uint32_t nnz = 0;
+    for (uint32_t k0 = 0; k0 < d; k0 += S_CHUNK) {
+        const uint32_t n = s_chunk_uniforms(c, rng, k0, u);
+        for (uint32_t k = 0; k < n; k++) {
+            const float v = x[k0 + k];
+            const int32_t l = s_natural_level(fabsf(v) * inv, u[k], top);
+            q[k0 + k] = v < 0.0f ? -l : l;
+            if (l) idx[nnz++] = k0 + k;
+        }
+    }
+    out->nnz = nnz;
+    if (c->cfg.biased) scale /= s_natural_tau(d, s);
     out->scale = (float)scale;
 }
 
@@ -337,7 +422,8 @@ void rumor_compressor_apply(rumor_compressor_t *c, const float *x, rumor_rng_t *
                             rumor_cmsg_t *out)
 {
     RUMOR_ASSERT(out->cap_d >= c->d);
-    if (c->cfg.kind != RUMOR_COMPRESS_DITHER) out->listed = 0;
+    if (c->cfg.kind != RUMOR_COMPRESS_DITHER && c->cfg.kind != RUMOR_COMPRESS_NATURAL)
+        out->listed = 0;
     switch (c->cfg.kind) {
     case RUMOR_COMPRESS_IDENTITY:
         out->kind = RUMOR_CMSG_DENSE;
@@ -348,6 +434,9 @@ void rumor_compressor_apply(rumor_compressor_t *c, const float *x, rumor_rng_t *
     case RUMOR_COMPRESS_DITHER:
         s_dither(c, x, NULL, c->cfg.norm_inf ? rumor_vec_nrm_inf(x, c->d) : rumor_vec_nrm2(x, c->d),
                  rng, out);
+        break;
+    case RUMOR_COMPRESS_NATURAL:
+        s_natural(c, x, rng, out);
         break;
     case RUMOR_COMPRESS_TOPK:
         s_topk(c, x, out);
@@ -380,6 +469,8 @@ double rumor_compressor_delta(const rumor_compressor_t *c)
         return 1.0;
     case RUMOR_COMPRESS_DITHER:
         return s_dither_tau(c->d, c->cfg.levels);
+    case RUMOR_COMPRESS_NATURAL:
+        return s_natural_tau(c->d, c->cfg.levels);
     case RUMOR_COMPRESS_TOPK:
     case RUMOR_COMPRESS_RANDK:
         return (double)c->d / c->k;
@@ -392,5 +483,6 @@ double rumor_compressor_delta(const rumor_compressor_t *c)
 int rumor_compressor_unbiased(const rumor_compressor_t *c)
 {
     return c->cfg.kind == RUMOR_COMPRESS_IDENTITY ||
-           (c->cfg.kind == RUMOR_COMPRESS_DITHER && !c->cfg.biased);
+           ((c->cfg.kind == RUMOR_COMPRESS_DITHER || c->cfg.kind == RUMOR_COMPRESS_NATURAL) &&
+            !c->cfg.biased);
 }

@@ -149,7 +149,7 @@ static void test_dither_matches_reference(void **state)
 static void test_apply_delta_is_apply_of_difference(void **state)
 {
     (void)state;
-    const char *specs[] = {"identity", "topk:0.05", "randk:0.1", "sign"};
+    const char *specs[] = {"identity", "topk:0.05", "randk:0.1", "sign", "natural", "natural:8"};
     float a[D], b[D], x[D], ya[D], yb[D];
     s_fill(a, D, 11);
     s_fill(b, D, 12);
@@ -181,7 +181,9 @@ static void test_parse_and_describe(void **state)
     const char *good[] = {"identity",         "sign",
                           "dither:16",        "dither:4:inf",
                           "dither:16:biased", "dither:8:inf:biased",
-                          "topk:0.01",        "randk:0.5"};
+                          "topk:0.01",        "randk:0.5",
+                          "natural",          "natural:biased",
+                          "natural:8",        "natural:31:inf:biased"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         rumor_compress_cfg_t cfg, again;
         char buf[64];
@@ -190,8 +192,10 @@ static void test_parse_and_describe(void **state)
         assert_int_equal(rumor_compress_parse(buf, &again, NULL), 0);
         assert_memory_equal(&cfg, &again, sizeof cfg);
     }
-    const char *bad[] = {"",       "dither",   "dither:0", "dither:x", "dither:4:foo",
-                         "topk:0", "topk:1.5", "randk:",   "sign:3",   "zip"};
+    const char *bad[] = {"",          "dither",      "dither:0",        "dither:x",  "dither:4:foo",
+                         "dither:-1", "topk:0",      "topk:1.5",        "randk:",    "sign:3",
+                         "zip",       "natural:0",   "natural:32",      "natural:x", "natural:inf",
+                         "natural:",  "natural:4:4", "natural:biased:x"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         rumor_compress_cfg_t cfg;
         rumor_errmsg_t em = {""};
@@ -256,7 +260,9 @@ static void test_dither_unbiased(void **state)
 static void test_contraction_bounds(void **state)
 {
     (void)state;
-    const char *specs[] = {"dither:2:biased", "dither:16:biased", "topk:0.05", "randk:0.1", "sign"};
+    const char *specs[] = {
+        "dither:2:biased", "dither:16:biased", "topk:0.05",        "randk:0.1",           "sign",
+        "natural:biased",  "natural:3:biased", "natural:8:biased", "natural:5:inf:biased"};
     for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
         float x[D], y[D];
         s_fill(x, D, 4 + s);
@@ -277,6 +283,133 @@ static void test_contraction_bounds(void **state)
         }
         assert_true(err <= (1.0 - 1.0 / delta) * nx * 1.02);
         assert_true(err < nx); /* strictly contractive */
+        rumor_cmsg_free(&m);
+        rumor_compressor_destroy(&c);
+    }
+}
+
+static int s_power_of_two(int32_t l)
+{
+    const uint32_t a = (uint32_t)(l < 0 ? -l : l);
+    return a && !(a & (a - 1));
+}
+
+/* Variance of the natural rounding of x in steps of scale: (y - lo)(hi - y) scale^2 for the
+ * levels lo <= y <= hi around y = |x| / scale. */
+static double s_natural_var(float x, float scale)
+{
+    const double y = fabs((double)x) / scale;
+    double lo = 0.0;
+    if (y >= 1.0) lo = ldexp(1.0, (int)floor(log2(y)));
+    const double hi = y >= 1.0 ? 2.0 * lo : 1.0;
+    return (y - lo) * (hi - y) * (double)scale * scale;
+}
+
+/* Natural compression and dithering: unbiased, levels are 0 or powers of two up to the top
+ * level, and the mean squared error is within omega ||x||^2 (omega = delta - 1). */
+static void test_natural_unbiased(void **state)
+{
+    (void)state;
+    const char *specs[] = {"natural", "natural:4", "natural:6:inf", "natural:12"};
+    const int32_t tops[] = {1 << 30, 8, 32, 2048};
+    for (int s = 0; s < 4; s++) {
+        float x[D], y[D];
+        double mean[D] = {0}, err = 0;
+        s_fill(x, D, 20 + s);
+        rumor_compressor_t *c = s_new(specs[s], D);
+        assert_true(rumor_compressor_unbiased(c));
+        rumor_cmsg_t m;
+        assert_int_equal(rumor_cmsg_init(&m, D), 0);
+        const int draws = 4000;
+        for (int t = 0; t < draws; t++) {
+            rumor_rng_t r;
+            rumor_rng_seed(&r, 9, 0, (uint64_t)t, RUMOR_RNG_COMPRESS);
+            rumor_compressor_apply(c, x, &r, &m);
+            assert_int_equal(m.kind, RUMOR_CMSG_INT);
+            assert_int_equal(rumor_cmsg_check(&m), 0);
+            s_assert_listed(&m);
+            for (int k = 0; k < D; k++) {
+                assert_true(m.q[k] == 0 || s_power_of_two(m.q[k]));
+                assert_true(abs(m.q[k]) <= tops[s]);
+                assert_true(m.q[k] == 0 || (m.q[k] < 0) == (x[k] < 0.0f));
+            }
+            rumor_cmsg_to_dense(&m, y);
+            for (int k = 0; k < D; k++) mean[k] += y[k] / draws;
+            err += rumor_vec_dist2(y, x, D) / draws;
+        }
+        /* Each mean is within 6 standard errors of x (a binomial count, so this holds even
+         * where one of the two outcomes is rare). */
+        for (int k = 0; k < D; k++) {
+            const double v = s_natural_var(x[k], m.scale);
+            assert_true(fabs(mean[k] - x[k]) <= 6.0 * sqrt(v / draws) + 1e-6);
+        }
+        const double omega = rumor_compressor_delta(c) - 1.0;
+        assert_true(err <= omega * rumor_vec_dot(x, x, D));
+        rumor_cmsg_free(&m);
+        rumor_compressor_destroy(&c);
+    }
+}
+
+/* Natural compression keeps powers of two exactly, rounds everything else to one of the two
+ * powers of two around it, and values 30 binades below the largest to 0 or that floor. */
+static void test_natural_compression_rounds_to_neighbours(void **state)
+{
+    (void)state;
+    float x[D], y[D];
+    s_fill(x, D, 30);
+    x[0] = 64.0f;
+    x[1] = -0.125f;
+    x[2] = 0x1.8p-40f; /* below the floor 2^(7-30) = 2^-23 */
+    rumor_compressor_t *c = s_new("natural", D);
+    rumor_cmsg_t m;
+    assert_int_equal(rumor_cmsg_init(&m, D), 0);
+    int floor_hits = 0;
+    for (int t = 0; t < 200; t++) {
+        rumor_rng_t r;
+        rumor_rng_seed(&r, 10, 0, (uint64_t)t, RUMOR_RNG_COMPRESS);
+        rumor_compressor_apply(c, x, &r, &m);
+        assert_true(m.scale == 0x1p-23f);
+        rumor_cmsg_to_dense(&m, y);
+        assert_true(y[0] == 64.0f);
+        assert_true(y[1] == -0.125f);
+        assert_true(y[2] == 0.0f || y[2] == 0x1p-23f);
+        floor_hits += y[2] != 0.0f;
+        for (int k = 3; k < D; k++) {
+            const float a = fabsf(x[k]);
+            int e;
+            frexpf(a, &e); /* 2^(e-1) <= a < 2^e */
+            assert_true(fabsf(y[k]) == ldexpf(1.0f, e - 1) || fabsf(y[k]) == ldexpf(1.0f, e));
+            assert_true((y[k] < 0.0f) == (x[k] < 0.0f));
+        }
+    }
+    assert_true(floor_hits < 5); /* probability 2^-17 each */
+    rumor_cmsg_free(&m);
+    rumor_compressor_destroy(&c);
+}
+
+/* A vector so small that the factor turning it into levels overflows a float is sent as
+ * zeros, not as levels computed from an infinity; natural compression still rounds it. */
+static void test_tiny_vector(void **state)
+{
+    (void)state;
+    float x[D], y[D];
+    s_fill(x, D, 31);
+    for (int k = 0; k < D; k++) x[k] *= 1e-36f;
+    const char *specs[] = {"dither:1048576", "natural:31", "natural"};
+    for (int s = 0; s < 3; s++) {
+        rumor_compressor_t *c = s_new(specs[s], D);
+        rumor_cmsg_t m;
+        assert_int_equal(rumor_cmsg_init(&m, D), 0);
+        rumor_rng_t r;
+        rumor_rng_seed(&r, 11, 0, 0, RUMOR_RNG_COMPRESS);
+        rumor_compressor_apply(c, x, &r, &m);
+        assert_int_equal(rumor_cmsg_check(&m), 0);
+        rumor_cmsg_to_dense(&m, y);
+        for (int k = 0; k < D; k++) assert_true(isfinite(y[k]));
+        if (s < 2)
+            assert_int_equal(m.nnz, 0);
+        else
+            assert_true(m.nnz > D / 2);
         rumor_cmsg_free(&m);
         rumor_compressor_destroy(&c);
     }
@@ -360,8 +493,8 @@ static void test_zero_vector(void **state)
 {
     (void)state;
     float x[D] = {0}, y[D];
-    const char *specs[] = {"dither:16", "topk:0.1", "randk:0.1", "sign"};
-    for (int s = 0; s < 4; s++) {
+    const char *specs[] = {"dither:16", "topk:0.1", "randk:0.1", "sign", "natural", "natural:8"};
+    for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
         rumor_compressor_t *c = s_new(specs[s], D);
         rumor_cmsg_t m;
         assert_int_equal(rumor_cmsg_init(&m, D), 0);
@@ -386,6 +519,9 @@ int main(void)
         cmocka_unit_test(test_randk_uniform),
         cmocka_unit_test(test_sign_scale),
         cmocka_unit_test(test_zero_vector),
+        cmocka_unit_test(test_natural_unbiased),
+        cmocka_unit_test(test_natural_compression_rounds_to_neighbours),
+        cmocka_unit_test(test_tiny_vector),
         cmocka_unit_test(test_dither_matches_reference),
         cmocka_unit_test(test_apply_delta_is_apply_of_difference),
     };

@@ -52,8 +52,9 @@ static void test_algorithms_train(void **state)
     const char *algos[][2] = {{"dpsgd", "identity"},
                               {"choco", "dither:16"},
                               {"malcom", "dither:16"},
-                              {"choco", "topk:0.2"}};
-    for (int a = 0; a < 4; a++) {
+                              {"choco", "topk:0.2"},
+                              {"malcom", "natural:8"}};
+    for (size_t a = 0; a < sizeof algos / sizeof *algos; a++) {
         rumor_scenario_t sc;
         s_scenario(&sc, algos[a][0], algos[a][1], 0.0, 300);
         rumor_sim_result_t res;

@@ -10,6 +10,17 @@
  *   l_k = floor(s |x_k| / ||x|| + u_k), u_k ~ U[0,1),  C(x)_k = ||x|| sign(x_k) l_k / s
  * with ||.|| the L2 norm (or L-inf). The "biased" option scales by 1/tau,
  * tau = 1 + min(d/s^2, sqrt(d)/s), which makes it a contraction for CHOCO-style gossip.
+ *
+ * Natural compression and natural dithering (Horvath et al., "Natural compression for
+ * distributed deep learning") round to powers of two instead, unbiasedly: y in [2^e, 2^(e+1))
+ * becomes 2^(e+1) with probability y / 2^e - 1, else 2^e; y in [0, 1) becomes 1 with
+ * probability y, else 0. Natural dithering with s levels takes y = 2^(s-1) |x_k| / ||x||, so
+ * C(x)_k = ||x|| sign(x_k) 2^(1-s) l_k with l_k in {0, 1, 2, 4, ..., 2^(s-1)};
+ * omega = 1/8 + sqrt(d) 2^(1-s) min(1, sqrt(d) 2^(1-s)). Natural compression rounds each
+ * coordinate itself, y = |x_k| / 2^(E-30) with 2^E > max |x_k|, so every coordinate of
+ * magnitude at least 2^(E-30) (30 binades below the largest) keeps its own power of two;
+ * smaller ones round to 0 or 2^(E-30). omega = 1/8. Both send integer levels and a scale,
+ * and "biased" scales by 1/(1 + omega) as for dither.
  */
 #ifndef RUMOR_COMPRESS_H
 #define RUMOR_COMPRESS_H
@@ -25,21 +36,22 @@ typedef enum {
     RUMOR_COMPRESS_DITHER = 1,
     RUMOR_COMPRESS_TOPK = 2,
     RUMOR_COMPRESS_RANDK = 3,
-    RUMOR_COMPRESS_SIGN = 4, /* scaled sign: (||x||_1 / d) sign(x) */
+    RUMOR_COMPRESS_SIGN = 4,    /* scaled sign: (||x||_1 / d) sign(x) */
+    RUMOR_COMPRESS_NATURAL = 5, /* natural compression (levels 0) or natural dithering */
 } rumor_compress_kind_t;
 
 typedef struct {
     rumor_compress_kind_t kind;
-    uint32_t levels; /* dither: s >= 1 */
-    int norm_inf;    /* dither: 1 = L-inf norm, 0 = L2 */
-    int biased;      /* dither: scale by 1/tau */
+    uint32_t levels; /* dither: s >= 1; natural: s in [1, 31], or 0 for natural compression */
+    int norm_inf;    /* dither, natural with s levels: 1 = L-inf norm, 0 = L2 */
+    int biased;      /* dither, natural: scale by 1/(1 + omega) */
     double fraction; /* topk, randk: k = max(1, round(fraction * d)) */
 } rumor_compress_cfg_t;
 
 typedef struct rumor_compressor rumor_compressor_t;
 
-/* Parses "identity", "dither:16", "dither:16:inf", "dither:16:biased", "topk:0.01",
- * "randk:0.01", "sign". */
+/* Parses "identity", "dither:16", "dither:16:inf", "dither:16:biased", "natural",
+ * "natural:biased", "natural:8", "natural:8:inf:biased", "topk:0.01", "randk:0.01", "sign". */
 int rumor_compress_parse(const char *s, rumor_compress_cfg_t *cfg, rumor_errmsg_t *em);
 
 /* Writes a string rumor_compress_parse accepts. */
