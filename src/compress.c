@@ -15,6 +15,7 @@ struct rumor_compressor {
     rumor_compress_cfg_t cfg;
     uint32_t d;
     uint32_t k;     /* topk, randk */
+    uint32_t drawn; /* coordinates that get a uniform: d, or k for top-k then dither */
     float *scratch; /* (d) uniforms for dither, magnitudes for topk */
     float *delta;   /* (d) a - b for rumor_compressor_apply_delta */
     /* dither: the uniforms are drawn S_CHUNK at a time, so that they are used while still in
@@ -35,6 +36,22 @@ static uint32_t s_k_of(const rumor_compress_cfg_t *cfg, uint32_t d)
 int rumor_compress_parse(const char *s, rumor_compress_cfg_t *cfg, rumor_errmsg_t *em)
 {
     memset(cfg, 0, sizeof *cfg);
+    const char *plus = strchr(s, '+');
+    if (plus) { /* top-k, then dither on the survivors */
+        char first[64];
+        rumor_compress_cfg_t then;
+        const size_t n = (size_t)(plus - s);
+        if (n >= sizeof first) goto bad;
+        memcpy(first, s, n);
+        first[n] = '\0';
+        if (rumor_compress_parse(first, cfg, NULL) || cfg->kind != RUMOR_COMPRESS_TOPK ||
+            rumor_compress_parse(plus + 1, &then, NULL) || then.kind != RUMOR_COMPRESS_DITHER)
+            goto bad;
+        cfg->levels = then.levels;
+        cfg->norm_inf = then.norm_inf;
+        cfg->biased = then.biased;
+        return 0;
+    }
     char name[32];
     const char *colon = strchr(s, ':');
     const size_t len = colon ? (size_t)(colon - s) : strlen(s);
@@ -84,11 +101,12 @@ int rumor_compress_parse(const char *s, rumor_compress_cfg_t *cfg, rumor_errmsg_
         return 0;
     }
 bad:
+    memset(cfg, 0, sizeof *cfg);
     return rumor_errmsg_set(
         em, RUMOR_EINVAL,
         "compressor '%s': expected identity, sign, dither:LEVELS[:inf][:biased], "
         "natural[:biased], natural:LEVELS[:inf][:biased] (1 <= LEVELS <= 31), "
-        "topk:FRACTION or randk:FRACTION (0 < FRACTION <= 1)",
+        "topk:FRACTION, randk:FRACTION (0 < FRACTION <= 1) or topk:FRACTION+dither:...",
         s);
 }
 
@@ -113,12 +131,23 @@ void rumor_compress_describe(const rumor_compress_cfg_t *cfg, char *buf, size_t 
             snprintf(buf, len, "natural%s", cfg->biased ? ":biased" : "");
         break;
     case RUMOR_COMPRESS_TOPK:
-        snprintf(buf, len, "topk:%g", cfg->fraction);
+        if (cfg->levels)
+            snprintf(buf, len, "topk:%g+dither:%u%s%s", cfg->fraction, cfg->levels,
+                     cfg->norm_inf ? ":inf" : "", cfg->biased ? ":biased" : "");
+        else
+            snprintf(buf, len, "topk:%g", cfg->fraction);
         break;
     case RUMOR_COMPRESS_RANDK:
         snprintf(buf, len, "randk:%g", cfg->fraction);
         break;
     }
+}
+
+/* Whether the compressor rounds with uniforms to levels, writing a listed INT message. */
+static int s_draws_levels(const rumor_compress_cfg_t *cfg)
+{
+    return cfg->kind == RUMOR_COMPRESS_DITHER || cfg->kind == RUMOR_COMPRESS_NATURAL ||
+           (cfg->kind == RUMOR_COMPRESS_TOPK && cfg->levels);
 }
 
 rumor_compressor_t *rumor_compressor_new(const rumor_compress_cfg_t *cfg, uint32_t d)
@@ -130,12 +159,13 @@ rumor_compressor_t *rumor_compressor_new(const rumor_compress_cfg_t *cfg, uint32
     c->k = s_k_of(cfg, d);
     c->scratch = malloc((size_t)(d ? d : 1) * sizeof *c->scratch);
     c->delta = malloc((size_t)(d ? d : 1) * sizeof *c->delta);
-    const int draws = cfg->kind == RUMOR_COMPRESS_DITHER || cfg->kind == RUMOR_COMPRESS_NATURAL;
+    const int draws = s_draws_levels(cfg);
+    c->drawn = cfg->kind == RUMOR_COMPRESS_TOPK ? c->k : d;
     if (draws) {
         c->plan = malloc(2 * sizeof *c->plan);
         if (c->plan) {
-            rumor_rng_fill_plan_init(&c->plan[0], d < S_CHUNK ? d : S_CHUNK);
-            rumor_rng_fill_plan_init(&c->plan[1], d % S_CHUNK);
+            rumor_rng_fill_plan_init(&c->plan[0], c->drawn < S_CHUNK ? c->drawn : S_CHUNK);
+            rumor_rng_fill_plan_init(&c->plan[1], c->drawn % S_CHUNK);
         }
     }
     if (!c->scratch || !c->delta || (draws && !c->plan)) rumor_compressor_destroy(&c);
@@ -238,10 +268,11 @@ static int s_zero_message(double norm, float inv, uint32_t d, rumor_cmsg_t *out)
 }
 
 /* Fills u with the uniforms of the chunk of coordinates that starts at k0; returns its
- * length. Chunks consume the stream in order, so all of them are one fill of d uniforms. */
+ * length. Chunks consume the stream in order, so all of them are one fill of c->drawn
+ * uniforms. */
 static uint32_t s_chunk_uniforms(rumor_compressor_t *c, rumor_rng_t *rng, uint32_t k0, float *u)
 {
-    const uint32_t n = c->d - k0 < S_CHUNK ? c->d - k0 : S_CHUNK;
+    const uint32_t n = c->drawn - k0 < S_CHUNK ? c->drawn - k0 : S_CHUNK;
     rumor_rng_fill_uniform(rng, &c->plan[n == c->plan[0].n ? 0 : 1], u);
     return n;
 }
@@ -385,6 +416,34 @@ static void s_topk(rumor_compressor_t *c, const float *x, rumor_cmsg_t *out)
     out->scale = 1.0f;
 }
 
+/* Top-k, then the dithered quantizer on the k survivors (their own norm): a listed INT
+ * message. */
+static void s_topk_dither(rumor_compressor_t *c, const float *x, rumor_rng_t *rng,
+                          rumor_cmsg_t *out)
+{
+    const uint32_t d = c->d, k = c->k, s = c->cfg.levels;
+    rumor_cmsg_int_clear(out, d); /* while the list of the last message's levels is there */
+    s_topk(c, x, out);
+    const float *val = out->val;
+    const double norm = c->cfg.norm_inf ? rumor_vec_nrm_inf(val, k) : rumor_vec_nrm2(val, k);
+    const float inv = (float)(s / norm);
+    if (s_zero_message(norm, inv, d, out)) return;
+    float *u = c->scratch; /* top-k is done with it */
+    uint32_t *idx = out->idx, nnz = 0;
+    for (uint32_t j0 = 0; j0 < k; j0 += S_CHUNK) {
+        const uint32_t n = s_chunk_uniforms(c, rng, j0, u);
+        for (uint32_t j = 0; j < n; j++) {
+            const uint32_t i = idx[j0 + j];
+            out->q[i] = s_level(val[j0 + j], inv, u[j], (int32_t)s);
+            if (out->q[i]) idx[nnz++] = i; /* nnz <= j0 + j: the list shrinks in place */
+        }
+    }
+    out->nnz = nnz;
+    double scale = norm / s;
+    if (c->cfg.biased) scale /= s_dither_tau(k, s);
+    out->scale = (float)scale;
+}
+
 static void s_randk(rumor_compressor_t *c, const float *x, rumor_rng_t *rng, rumor_cmsg_t *out)
 {
     /* Selection sampling (Knuth's algorithm S): k of d indices, ascending, uniformly. */
@@ -422,8 +481,7 @@ void rumor_compressor_apply(rumor_compressor_t *c, const float *x, rumor_rng_t *
                             rumor_cmsg_t *out)
 {
     RUMOR_ASSERT(out->cap_d >= c->d);
-    if (c->cfg.kind != RUMOR_COMPRESS_DITHER && c->cfg.kind != RUMOR_COMPRESS_NATURAL)
-        out->listed = 0;
+    if (!s_draws_levels(&c->cfg)) out->listed = 0;
     switch (c->cfg.kind) {
     case RUMOR_COMPRESS_IDENTITY:
         out->kind = RUMOR_CMSG_DENSE;
@@ -439,7 +497,10 @@ void rumor_compressor_apply(rumor_compressor_t *c, const float *x, rumor_rng_t *
         s_natural(c, x, rng, out);
         break;
     case RUMOR_COMPRESS_TOPK:
-        s_topk(c, x, out);
+        if (c->cfg.levels)
+            s_topk_dither(c, x, rng, out);
+        else
+            s_topk(c, x, out);
         break;
     case RUMOR_COMPRESS_RANDK:
         s_randk(c, x, rng, out);
@@ -472,6 +533,8 @@ double rumor_compressor_delta(const rumor_compressor_t *c)
     case RUMOR_COMPRESS_NATURAL:
         return s_natural_tau(c->d, c->cfg.levels);
     case RUMOR_COMPRESS_TOPK:
+        /* Dithering the survivors adds (1 - 1/tau) of their part: delta = tau d / k. */
+        return (c->cfg.levels ? s_dither_tau(c->k, c->cfg.levels) : 1.0) * c->d / c->k;
     case RUMOR_COMPRESS_RANDK:
         return (double)c->d / c->k;
     case RUMOR_COMPRESS_SIGN:

@@ -149,7 +149,8 @@ static void test_dither_matches_reference(void **state)
 static void test_apply_delta_is_apply_of_difference(void **state)
 {
     (void)state;
-    const char *specs[] = {"identity", "topk:0.05", "randk:0.1", "sign", "natural", "natural:8"};
+    const char *specs[] = {"identity", "topk:0.05", "randk:0.1",        "sign",
+                           "natural",  "natural:8", "topk:0.1+dither:8"};
     float a[D], b[D], x[D], ya[D], yb[D];
     s_fill(a, D, 11);
     s_fill(b, D, 12);
@@ -178,12 +179,13 @@ static void test_apply_delta_is_apply_of_difference(void **state)
 static void test_parse_and_describe(void **state)
 {
     (void)state;
-    const char *good[] = {"identity",         "sign",
-                          "dither:16",        "dither:4:inf",
-                          "dither:16:biased", "dither:8:inf:biased",
-                          "topk:0.01",        "randk:0.5",
-                          "natural",          "natural:biased",
-                          "natural:8",        "natural:31:inf:biased"};
+    const char *good[] = {"identity",          "sign",
+                          "dither:16",         "dither:4:inf",
+                          "dither:16:biased",  "dither:8:inf:biased",
+                          "topk:0.01",         "randk:0.5",
+                          "natural",           "natural:biased",
+                          "natural:8",         "natural:31:inf:biased",
+                          "topk:0.1+dither:8", "topk:0.5+dither:4:inf:biased"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         rumor_compress_cfg_t cfg, again;
         char buf[64];
@@ -192,10 +194,30 @@ static void test_parse_and_describe(void **state)
         assert_int_equal(rumor_compress_parse(buf, &again, NULL), 0);
         assert_memory_equal(&cfg, &again, sizeof cfg);
     }
-    const char *bad[] = {"",          "dither",      "dither:0",        "dither:x",  "dither:4:foo",
-                         "dither:-1", "topk:0",      "topk:1.5",        "randk:",    "sign:3",
-                         "zip",       "natural:0",   "natural:32",      "natural:x", "natural:inf",
-                         "natural:",  "natural:4:4", "natural:biased:x"};
+    const char *bad[] = {"",
+                         "dither",
+                         "dither:0",
+                         "dither:x",
+                         "dither:4:foo",
+                         "dither:-1",
+                         "topk:0",
+                         "topk:1.5",
+                         "randk:",
+                         "sign:3",
+                         "zip",
+                         "natural:0",
+                         "natural:32",
+                         "natural:x",
+                         "natural:inf",
+                         "natural:",
+                         "natural:4:4",
+                         "natural:biased:x",
+                         "topk:0.1+",
+                         "+dither:4",
+                         "randk:0.1+dither:4",
+                         "topk:0.1+natural:4",
+                         "dither:4+topk:0.1",
+                         "topk:0.1+dither:4+dither:2"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         rumor_compress_cfg_t cfg;
         rumor_errmsg_t em = {""};
@@ -415,6 +437,45 @@ static void test_tiny_vector(void **state)
     }
 }
 
+/* Top-k then dither is dither (of k coordinates, same stream) applied to top-k's survivors;
+ * reusing the message for another vector leaves no level of the first behind. */
+static void test_topk_dither_is_its_parts(void **state)
+{
+    (void)state;
+    rumor_compressor_t *both = s_new("topk:0.02+dither:4:biased", D), *top = s_new("topk:0.02", D),
+                       *dither = s_new("dither:4:biased", D / 50);
+    assert_false(rumor_compressor_unbiased(both));
+    rumor_cmsg_t m, t, q;
+    assert_int_equal(rumor_cmsg_init(&m, D), 0);
+    assert_int_equal(rumor_cmsg_init(&t, D), 0);
+    assert_int_equal(rumor_cmsg_init(&q, D / 50), 0);
+    for (int v = 0; v < 3; v++) {
+        float x[D];
+        s_fill(x, D, 40 + v);
+        rumor_rng_t r1, r2;
+        rumor_rng_seed(&r1, 12, 0, (uint64_t)v, RUMOR_RNG_COMPRESS);
+        r2 = r1;
+        rumor_compressor_apply(both, x, &r1, &m);
+        rumor_compressor_apply(top, x, NULL, &t);
+        assert_int_equal(t.nnz, D / 50);
+        rumor_compressor_apply(dither, t.val, &r2, &q);
+        assert_int_equal(m.kind, RUMOR_CMSG_INT);
+        assert_int_equal(rumor_cmsg_check(&m), 0);
+        s_assert_listed(&m);
+        assert_int_equal(m.nnz, q.nnz);
+        assert_true(m.scale == q.scale);
+        int32_t want[D] = {0};
+        for (uint32_t j = 0; j < t.nnz; j++) want[t.idx[j]] = q.q[j];
+        assert_memory_equal(m.q, want, sizeof want);
+    }
+    rumor_cmsg_free(&m);
+    rumor_cmsg_free(&t);
+    rumor_cmsg_free(&q);
+    rumor_compressor_destroy(&both);
+    rumor_compressor_destroy(&top);
+    rumor_compressor_destroy(&dither);
+}
+
 static int s_cmp_desc(const void *a, const void *b)
 {
     const float x = *(const float *)a, y = *(const float *)b;
@@ -522,6 +583,7 @@ int main(void)
         cmocka_unit_test(test_natural_unbiased),
         cmocka_unit_test(test_natural_compression_rounds_to_neighbours),
         cmocka_unit_test(test_tiny_vector),
+        cmocka_unit_test(test_topk_dither_is_its_parts),
         cmocka_unit_test(test_dither_matches_reference),
         cmocka_unit_test(test_apply_delta_is_apply_of_difference),
     };

@@ -21,6 +21,9 @@
  * magnitude at least 2^(E-30) (30 binades below the largest) keeps its own power of two;
  * smaller ones round to 0 or 2^(E-30). omega = 1/8. Both send integer levels and a scale,
  * and "biased" scales by 1/(1 + omega) as for dither.
+ *
+ * "topk:F+dither:S..." composes the two: the k largest coordinates, dithered with their own
+ * norm (tau of k coordinates, so delta = tau d / k); only the survivors get uniforms.
  */
 #ifndef RUMOR_COMPRESS_H
 #define RUMOR_COMPRESS_H
@@ -42,16 +45,18 @@ typedef enum {
 
 typedef struct {
     rumor_compress_kind_t kind;
-    uint32_t levels; /* dither: s >= 1; natural: s in [1, 31], or 0 for natural compression */
-    int norm_inf;    /* dither, natural with s levels: 1 = L-inf norm, 0 = L2 */
-    int biased;      /* dither, natural: scale by 1/(1 + omega) */
+    uint32_t levels; /* dither: s >= 1; natural: s in [1, 31], or 0 for natural compression;
+                        topk: s levels to dither the survivors with, or 0 to send them as is */
+    int norm_inf;    /* dither, natural with s levels, topk then dither: 1 = L-inf, 0 = L2 */
+    int biased;      /* dither, natural, topk then dither: scale by 1/(1 + omega) */
     double fraction; /* topk, randk: k = max(1, round(fraction * d)) */
 } rumor_compress_cfg_t;
 
 typedef struct rumor_compressor rumor_compressor_t;
 
 /* Parses "identity", "dither:16", "dither:16:inf", "dither:16:biased", "natural",
- * "natural:biased", "natural:8", "natural:8:inf:biased", "topk:0.01", "randk:0.01", "sign". */
+ * "natural:biased", "natural:8", "natural:8:inf:biased", "topk:0.01", "randk:0.01", "sign",
+ * "topk:0.1+dither:8:biased". */
 int rumor_compress_parse(const char *s, rumor_compress_cfg_t *cfg, rumor_errmsg_t *em);
 
 /* Writes a string rumor_compress_parse accepts. */
