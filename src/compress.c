@@ -425,7 +425,10 @@ static void s_topk_dither(rumor_compressor_t *c, const float *x, rumor_rng_t *rn
     rumor_cmsg_int_clear(out, d); /* while the list of the last message's levels is there */
     s_topk(c, x, out);
     const float *val = out->val;
-    const double norm = c->cfg.norm_inf ? rumor_vec_nrm_inf(val, k) : rumor_vec_nrm2(val, k);
+    /* Fewer than k survivors only when x holds NaNs: sent as zeros, like any such vector. */
+    const double norm = out->nnz < k      ? NAN
+                        : c->cfg.norm_inf ? rumor_vec_nrm_inf(val, k)
+                                          : rumor_vec_nrm2(val, k);
     const float inv = (float)(s / norm);
     if (s_zero_message(norm, inv, d, out)) return;
     float *u = c->scratch; /* top-k is done with it */

@@ -208,7 +208,7 @@ double rumor_vec_nrm_inf(const float *x, size_t n)
     float m = 0.0f;
     for (size_t i = 0; i < n; i++) {
         const float a = fabsf(x[i]);
-        if (a > m) m = a;
+        if (a > m || a != a) m = a; /* once NaN, m stays NaN: no comparison with it holds */
     }
     return m;
 }

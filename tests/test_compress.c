@@ -476,6 +476,35 @@ static void test_topk_dither_is_its_parts(void **state)
     rumor_compressor_destroy(&dither);
 }
 
+/* A vector holding a NaN (a diverged model) is sent as zeros by the quantizers, whichever
+ * norm they use; top-k then dither sends finite levels (of the coordinates that are not NaN)
+ * or zeros. Never levels computed from a NaN. */
+static void test_nan_vector(void **state)
+{
+    (void)state;
+    const char *specs[] = {"dither:16",     "dither:16:inf",     "natural",
+                           "natural:8:inf", "topk:0.1+dither:4", "topk:0.1+dither:4:inf"};
+    for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
+        for (int at = 0; at < D; at += D - 1) {
+            float x[D];
+            s_fill(x, D, 50);
+            x[at] = NAN;
+            rumor_compressor_t *c = s_new(specs[s], D);
+            rumor_cmsg_t m;
+            assert_int_equal(rumor_cmsg_init(&m, D), 0);
+            rumor_rng_t r;
+            rumor_rng_seed(&r, 13, 0, 0, RUMOR_RNG_COMPRESS);
+            rumor_compressor_apply(c, x, &r, &m);
+            assert_int_equal(rumor_cmsg_check(&m), 0);
+            if (strncmp(specs[s], "topk", 4)) assert_int_equal(m.nnz, 0);
+            for (int k = 0; k < D; k++) assert_true(abs(m.q[k]) <= 16);
+            assert_true(isfinite(m.scale));
+            rumor_cmsg_free(&m);
+            rumor_compressor_destroy(&c);
+        }
+    }
+}
+
 static int s_cmp_desc(const void *a, const void *b)
 {
     const float x = *(const float *)a, y = *(const float *)b;
@@ -584,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_natural_compression_rounds_to_neighbours),
         cmocka_unit_test(test_tiny_vector),
         cmocka_unit_test(test_topk_dither_is_its_parts),
+        cmocka_unit_test(test_nan_vector),
         cmocka_unit_test(test_dither_matches_reference),
         cmocka_unit_test(test_apply_delta_is_apply_of_difference),
     };

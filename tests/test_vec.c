@@ -61,6 +61,15 @@ static void test_reductions(void **state)
     assert_true(fabs(rumor_vec_nrm2(a, N) - sqrt(n2)) < 1e-9 * sqrt(n2));
     assert_true(rumor_vec_nrm_inf(a, N) == ninf);
     assert_true(fabs(rumor_vec_dist2(a, b, N) - d2) < 1e-9 * d2);
+    /* A NaN anywhere, first or later, makes every norm NaN. */
+    for (int at = 0; at < N; at += N - 1) {
+        const float keep = a[at];
+        a[at] = NAN;
+        assert_true(isnan(rumor_vec_nrm_inf(a, N)));
+        assert_true(isnan(rumor_vec_nrm2(a, N)));
+        assert_true(isnan(rumor_vec_nrm1(a, N)));
+        a[at] = keep;
+    }
 }
 
 static void test_soft_threshold(void **state)

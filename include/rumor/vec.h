@@ -25,6 +25,8 @@ double rumor_vec_nrm2(const float *x, size_t n);
 /* rumor_vec_nrm2 of the float vector a - b (bit for bit), without forming it. */
 double rumor_vec_nrm2_diff(const float *a, const float *b, size_t n);
 double rumor_vec_nrm1(const float *x, size_t n);
+/* max |x_i|; NaN when any x_i is NaN, as the other norms are, so that no caller takes a
+ * vector holding NaNs for a finite one. */
 double rumor_vec_nrm_inf(const float *x, size_t n);
 /* Squared Euclidean distance. */
 double rumor_vec_dist2(const float *a, const float *b, size_t n);
