@@ -32,6 +32,19 @@ static rumor_compressor_t *s_new(const char *spec, uint32_t d)
     return c;
 }
 
+/* One message of compressor spec for x (seeded by seed) into m, which the caller frees; it
+ * must pass rumor_cmsg_check. */
+static void s_apply_once(const char *spec, const float *x, uint64_t seed, rumor_cmsg_t *m)
+{
+    rumor_compressor_t *c = s_new(spec, D);
+    assert_int_equal(rumor_cmsg_init(m, D), 0);
+    rumor_rng_t r;
+    rumor_rng_seed(&r, seed, 0, 0, RUMOR_RNG_COMPRESS);
+    rumor_compressor_apply(c, x, &r, m);
+    assert_int_equal(rumor_cmsg_check(m), 0);
+    rumor_compressor_destroy(&c);
+}
+
 /* The plain dithered quantizer the fast path must reproduce exactly: the norm as a sequential
  * double sum, one 64-bit draw per two coordinates (top 24 bits, then bits 8..31). */
 static void s_ref_dither(const float *x, uint32_t d, uint32_t s, int norm_inf, int biased,
@@ -419,13 +432,8 @@ static void test_tiny_vector(void **state)
     for (int k = 0; k < D; k++) x[k] *= 1e-36f;
     const char *specs[] = {"dither:1048576", "natural:31", "natural"};
     for (int s = 0; s < 3; s++) {
-        rumor_compressor_t *c = s_new(specs[s], D);
         rumor_cmsg_t m;
-        assert_int_equal(rumor_cmsg_init(&m, D), 0);
-        rumor_rng_t r;
-        rumor_rng_seed(&r, 11, 0, 0, RUMOR_RNG_COMPRESS);
-        rumor_compressor_apply(c, x, &r, &m);
-        assert_int_equal(rumor_cmsg_check(&m), 0);
+        s_apply_once(specs[s], x, 11, &m);
         rumor_cmsg_to_dense(&m, y);
         for (int k = 0; k < D; k++) assert_true(isfinite(y[k]));
         if (s < 2)
@@ -433,7 +441,6 @@ static void test_tiny_vector(void **state)
         else
             assert_true(m.nnz > D / 2);
         rumor_cmsg_free(&m);
-        rumor_compressor_destroy(&c);
     }
 }
 
@@ -489,18 +496,12 @@ static void test_nan_vector(void **state)
             float x[D];
             s_fill(x, D, 50);
             x[at] = NAN;
-            rumor_compressor_t *c = s_new(specs[s], D);
             rumor_cmsg_t m;
-            assert_int_equal(rumor_cmsg_init(&m, D), 0);
-            rumor_rng_t r;
-            rumor_rng_seed(&r, 13, 0, 0, RUMOR_RNG_COMPRESS);
-            rumor_compressor_apply(c, x, &r, &m);
-            assert_int_equal(rumor_cmsg_check(&m), 0);
+            s_apply_once(specs[s], x, 13, &m);
             if (strncmp(specs[s], "topk", 4)) assert_int_equal(m.nnz, 0);
             for (int k = 0; k < D; k++) assert_true(abs(m.q[k]) <= 16);
             assert_true(isfinite(m.scale));
             rumor_cmsg_free(&m);
-            rumor_compressor_destroy(&c);
         }
     }
 }
@@ -585,16 +586,11 @@ static void test_zero_vector(void **state)
     float x[D] = {0}, y[D];
     const char *specs[] = {"dither:16", "topk:0.1", "randk:0.1", "sign", "natural", "natural:8"};
     for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
-        rumor_compressor_t *c = s_new(specs[s], D);
         rumor_cmsg_t m;
-        assert_int_equal(rumor_cmsg_init(&m, D), 0);
-        rumor_rng_t r;
-        rumor_rng_seed(&r, 1, 0, 0, RUMOR_RNG_COMPRESS);
-        rumor_compressor_apply(c, x, &r, &m);
+        s_apply_once(specs[s], x, 1, &m);
         rumor_cmsg_to_dense(&m, y);
         assert_true(rumor_vec_nrm_inf(y, D) == 0.0);
         rumor_cmsg_free(&m);
-        rumor_compressor_destroy(&c);
     }
 }
 
