@@ -206,11 +206,13 @@ double rumor_vec_nrm1(const float *x, size_t n)
 double rumor_vec_nrm_inf(const float *x, size_t n)
 {
     float m = 0.0f;
+    int nan = 0; /* kept apart from the maximum, so that both loops vectorise */
     for (size_t i = 0; i < n; i++) {
         const float a = fabsf(x[i]);
-        if (a > m || a != a) m = a; /* once NaN, m stays NaN: no comparison with it holds */
+        m = a > m ? a : m;
+        nan |= a != a;
     }
-    return m;
+    return nan ? NAN : m;
 }
 
 double rumor_vec_dist2(const float *a, const float *b, size_t n)
