@@ -110,6 +110,16 @@ bad:
         s);
 }
 
+/* "HEAD[:S][:inf][:biased]" of the quantizer settings in cfg (S left out when 0). */
+static void s_describe_levels(char *buf, size_t len, const char *head,
+                              const rumor_compress_cfg_t *cfg)
+{
+    char s[16] = "";
+    if (cfg->levels) snprintf(s, sizeof s, ":%u", cfg->levels);
+    snprintf(buf, len, "%s%s%s%s", head, s, cfg->norm_inf ? ":inf" : "",
+             cfg->biased ? ":biased" : "");
+}
+
 void rumor_compress_describe(const rumor_compress_cfg_t *cfg, char *buf, size_t len)
 {
     switch (cfg->kind) {
@@ -120,23 +130,17 @@ void rumor_compress_describe(const rumor_compress_cfg_t *cfg, char *buf, size_t 
         snprintf(buf, len, "sign");
         break;
     case RUMOR_COMPRESS_DITHER:
-        snprintf(buf, len, "dither:%u%s%s", cfg->levels, cfg->norm_inf ? ":inf" : "",
-                 cfg->biased ? ":biased" : "");
+        s_describe_levels(buf, len, "dither", cfg);
         break;
     case RUMOR_COMPRESS_NATURAL:
-        if (cfg->levels)
-            snprintf(buf, len, "natural:%u%s%s", cfg->levels, cfg->norm_inf ? ":inf" : "",
-                     cfg->biased ? ":biased" : "");
-        else
-            snprintf(buf, len, "natural%s", cfg->biased ? ":biased" : "");
+        s_describe_levels(buf, len, "natural", cfg);
         break;
-    case RUMOR_COMPRESS_TOPK:
-        if (cfg->levels)
-            snprintf(buf, len, "topk:%g+dither:%u%s%s", cfg->fraction, cfg->levels,
-                     cfg->norm_inf ? ":inf" : "", cfg->biased ? ":biased" : "");
-        else
-            snprintf(buf, len, "topk:%g", cfg->fraction);
+    case RUMOR_COMPRESS_TOPK: {
+        const int n = snprintf(buf, len, "topk:%g", cfg->fraction);
+        if (cfg->levels && n > 0 && (size_t)n < len)
+            s_describe_levels(buf + n, len - (size_t)n, "+dither", cfg);
         break;
+    }
     case RUMOR_COMPRESS_RANDK:
         snprintf(buf, len, "randk:%g", cfg->fraction);
         break;
@@ -182,11 +186,26 @@ void rumor_compressor_destroy(rumor_compressor_t **c_p)
     *c_p = NULL;
 }
 
+/* The norm levels are relative to: L-inf or L2 as configured, of x (n floats). */
+static double s_norm(const rumor_compressor_t *c, const float *x, uint32_t n)
+{
+    return c->cfg.norm_inf ? rumor_vec_nrm_inf(x, n) : rumor_vec_nrm2(x, n);
+}
+
 /* 1 + omega for the dithered quantizer: tau = 1 + min(d/s^2, sqrt(d)/s). */
 static double s_dither_tau(uint32_t d, uint32_t s)
 {
     const double a = (double)d / ((double)s * s), b = sqrt((double)d) / s;
     return 1.0 + (a < b ? a : b);
+}
+
+/* The value of one level of s dithered over n coordinates of the given norm. */
+static float s_dither_scale(const rumor_compressor_t *c, double norm, uint32_t n)
+{
+    const uint32_t s = c->cfg.levels;
+    double scale = norm / s;
+    if (c->cfg.biased) scale /= s_dither_tau(n, s);
+    return (float)scale;
 }
 
 /* 1 + omega for natural compression (s = 0) and natural dithering with s levels. */
@@ -309,9 +328,7 @@ static void s_dither(rumor_compressor_t *c, const float *a, const float *b, doub
         }
     }
     out->nnz = nnz;
-    double scale = norm / s;
-    if (c->cfg.biased) scale /= s_dither_tau(d, s);
-    out->scale = (float)scale;
+    out->scale = s_dither_scale(c, norm, d);
 }
 
 /* Natural rounding (see compress.h) of y >= 0 against a uniform u in [0, 1): y in
@@ -331,7 +348,7 @@ static inline int32_t s_natural_level(float y, float u, int32_t top)
 static void s_natural(rumor_compressor_t *c, const float *x, rumor_rng_t *rng, rumor_cmsg_t *out)
 {
     const uint32_t d = c->d, s = c->cfg.levels;
-    const double norm = s && !c->cfg.norm_inf ? rumor_vec_nrm2(x, d) : rumor_vec_nrm_inf(x, d);
+    const double norm = s ? s_norm(c, x, d) : rumor_vec_nrm_inf(x, d);
     double scale;
     if (s) {
         scale = ldexp(norm, 1 - (int)s);
@@ -426,9 +443,7 @@ static void s_topk_dither(rumor_compressor_t *c, const float *x, rumor_rng_t *rn
     s_topk(c, x, out);
     const float *val = out->val;
     /* Fewer than k survivors only when x holds NaNs: sent as zeros, like any such vector. */
-    const double norm = out->nnz < k      ? NAN
-                        : c->cfg.norm_inf ? rumor_vec_nrm_inf(val, k)
-                                          : rumor_vec_nrm2(val, k);
+    const double norm = out->nnz < k ? NAN : s_norm(c, val, k);
     const float inv = (float)(s / norm);
     if (s_zero_message(norm, inv, d, out)) return;
     float *u = c->scratch; /* top-k is done with it */
@@ -442,9 +457,7 @@ static void s_topk_dither(rumor_compressor_t *c, const float *x, rumor_rng_t *rn
         }
     }
     out->nnz = nnz;
-    double scale = norm / s;
-    if (c->cfg.biased) scale /= s_dither_tau(k, s);
-    out->scale = (float)scale;
+    out->scale = s_dither_scale(c, norm, k);
 }
 
 static void s_randk(rumor_compressor_t *c, const float *x, rumor_rng_t *rng, rumor_cmsg_t *out)
@@ -493,8 +506,7 @@ void rumor_compressor_apply(rumor_compressor_t *c, const float *x, rumor_rng_t *
         rumor_vec_copy(out->val, x, c->d);
         break;
     case RUMOR_COMPRESS_DITHER:
-        s_dither(c, x, NULL, c->cfg.norm_inf ? rumor_vec_nrm_inf(x, c->d) : rumor_vec_nrm2(x, c->d),
-                 rng, out);
+        s_dither(c, x, NULL, s_norm(c, x, c->d), rng, out);
         break;
     case RUMOR_COMPRESS_NATURAL:
         s_natural(c, x, rng, out);
