@@ -352,7 +352,6 @@ int rumor_peer_data_load(const rumor_scenario_t *sc, uint32_t peers, uint32_t se
         if (rc) break;
         data->train = *data->owned[0];
         data->test = *data->owned[1];
-        if (self == RUMOR_PEER_NONE) return 0;
         if (data->part) {
             s_narrow_partition(data->part, self, data->train.n);
             return 0;
@@ -393,7 +392,7 @@ int rumor_peer_data_load(const rumor_scenario_t *sc, uint32_t peers, uint32_t se
         break;
     }
     }
-    if (!rc && self == RUMOR_PEER_NONE) {
+    if (!rc && self == RUMOR_PEER_NONE) { /* (a Fashion-MNIST load chose no rows already) */
         data->train.n = 0;
         return 0;
     }
