@@ -3,9 +3,10 @@
  *
  * Inputs: synthetic residuals (a Laplacian vector on a random support, dithered-quantized by
  * the compressor module as a peer would, with the support and the number of levels chosen to
- * give 0.1%, 1%, 10% and 50% nonzero levels, plus Malcom's own 16-level setting on a dense
- * residual), and INT messages recorded from a simulation (docs/codec.md: a file of u32
- * length-prefixed codec messages; tests/data/codec_residuals.bin by default).
+ * give 0.1%, 1%, 10% and 50% nonzero levels, plus Malcom's own 16-level setting and natural
+ * compression, whose levels are powers of two up to 2^30, on a dense residual), and INT messages
+ * recorded from a simulation (docs/codec.md: a file of u32 length-prefixed codec messages;
+ * tests/data/codec_residuals.bin by default).
  *
  * Speeds are MB of float32 input (4 d bytes) per second on one thread, the best of several
  * timed batches: "encode" includes the dithered quantization of the float vector (synthetic
@@ -105,7 +106,7 @@ static const rumor_bench_cli_t s_cli = {
 
 /* Size of `cmd` (which reads the file named by the trailing argument) on bytes[0..n), or -1
  * when the program is missing or fails. */
-static long s_external_size(const char *cmd, const int8_t *bytes, size_t n)
+static long s_external_size(const char *cmd, const uint8_t *bytes, size_t n)
 {
     char path[] = "/tmp/rumor-bench-codec-XXXXXX";
     const int fd = mkstemp(path);
@@ -249,8 +250,9 @@ static void s_sizes(s_ctx_t *x, rumor_cmsg_t *const *msgs, size_t n, rumor_codec
     }
 }
 
-/* zstd -19 and xz -9e on the levels of each INT message stored one byte each (saturated to
- * int8), compressed message by message as a peer would have to, sizes summed. */
+/* zstd -19 and xz -9e on the levels of each INT message stored one byte each (or, when some
+ * level does not fit in an int8, little-endian in the narrowest of 2 and 4 bytes that holds
+ * them all), compressed message by message as a peer would have to, sizes summed. */
 static void s_external(const s_opts_t *o, rumor_cmsg_t *const *msgs, size_t n, s_row_t *r)
 {
     r->zstd = r->xz = -1;
@@ -259,14 +261,22 @@ static void s_external(const s_opts_t *o, rumor_cmsg_t *const *msgs, size_t n, s
     for (size_t i = 0; i < n && zs >= 0 && xz >= 0; i++) {
         const rumor_cmsg_t *m = msgs[i];
         if (m->kind != RUMOR_CMSG_INT) continue;
-        int8_t *bytes = malloc(m->d ? m->d : 1);
-        if (!bytes) return;
+        unsigned w = 1;
         for (uint32_t j = 0; j < m->d; j++) {
             const int32_t v = m->q[j];
-            bytes[j] = (int8_t)(v > 127 ? 127 : v < -128 ? -128 : v);
+            const unsigned need = v >= INT8_MIN && v <= INT8_MAX     ? 1
+                                  : v >= INT16_MIN && v <= INT16_MAX ? 2
+                                                                     : 4;
+            if (need > w) w = need;
         }
-        const long a = s_external_size("zstd -19 -q -c --", bytes, m->d);
-        const long b = s_external_size("xz -9e -T1 -c --", bytes, m->d);
+        const size_t nb = (size_t)m->d * w;
+        uint8_t *bytes = malloc(nb ? nb : 1);
+        if (!bytes) return;
+        for (uint32_t j = 0; j < m->d; j++)
+            for (unsigned b = 0; b < w; b++)
+                bytes[(size_t)j * w + b] = (uint8_t)((uint32_t)m->q[j] >> (8 * b));
+        const long a = s_external_size("zstd -19 -q -c --", bytes, nb);
+        const long b = s_external_size("xz -9e -T1 -c --", bytes, nb);
         zs = a < 0 ? -1 : zs + a;
         xz = b < 0 ? -1 : xz + b;
         free(bytes);
@@ -381,7 +391,8 @@ static void s_laplacian(float *x, uint32_t d, double frac, rumor_rng_t *r)
 
 typedef struct {
     const char *name;
-    double density; /* target fraction of nonzero levels; 0: Malcom's s = 16 on dense Gaussian */
+    double density;   /* target fraction of nonzero levels; 0: a dense Gaussian */
+    const char *spec; /* the compressor; NULL: dither, s = 16 on a dense Gaussian */
 } s_synth_t;
 
 static int s_run_synthetic(const s_opts_t *o, s_ctx_t *x, const s_synth_t *sy, s_row_t *r)
@@ -408,7 +419,10 @@ static int s_run_synthetic(const s_opts_t *o, s_ctx_t *x, const s_synth_t *sy, s
         for (uint32_t k = 0; k < d; k++) v[k] = (float)rumor_rng_normal(&rng);
     }
     char spec[32];
-    snprintf(spec, sizeof spec, "dither:%u", levels);
+    if (sy->spec)
+        snprintf(spec, sizeof spec, "%s", sy->spec);
+    else
+        snprintf(spec, sizeof spec, "dither:%u", levels);
     rumor_compress_cfg_t cfg;
     RUMOR_ASSERT(rumor_compress_parse(spec, &cfg, NULL) == 0);
     rumor_compressor_t *comp = rumor_compressor_new(&cfg, d);
@@ -559,8 +573,8 @@ int rumor_bench_codec_main(int argc, char **argv)
         s_print_header();
     }
     const s_synth_t synth[] = {
-        {"dither 0.1%", 0.001}, {"dither 1%", 0.01},  {"dither 10%", 0.10},
-        {"dither 50%", 0.50},   {"malcom s=16", 0.0},
+        {"dither 0.1%", 0.001, NULL}, {"dither 1%", 0.01, NULL},  {"dither 10%", 0.10, NULL},
+        {"dither 50%", 0.50, NULL},   {"malcom s=16", 0.0, NULL}, {"natural", 0.0, "natural"},
     };
     int status = 0;
     for (size_t i = 0; i < sizeof synth / sizeof synth[0]; i++) {

@@ -129,6 +129,58 @@ const char *rumor_codec_mode_name(rumor_codec_mode_t mode)
     return "?";
 }
 
+/* ---- magnitude histograms (VSC tables, the entropy bound) ---------------------------- */
+
+enum { S_H_DIRECT = 1024, S_H_HASH = 4096 };
+
+/* Counts of nonzero magnitudes: those below S_H_DIRECT directly, the others in an
+ * open-addressing table of up to S_H_HASH - 1 keys (further new keys are only counted in
+ * `lost`). Starts and, after s_hist_reset, is again all zero. */
+typedef struct {
+    uint32_t direct[S_H_DIRECT];
+    uint32_t key[S_H_HASH], cnt[S_H_HASH];
+    uint16_t slot[S_H_HASH];       /* the table slots in use */
+    uint32_t nnz, used, top, lost; /* top: largest direct magnitude seen */
+} s_hist_t;
+
+static inline uint32_t s_hist_hash(uint32_t a)
+{
+    return (a * 2654435761u) >> 20; /* 12 bits */
+}
+
+static inline void s_hist_add(s_hist_t *t, uint32_t a)
+{
+    t->nnz++;
+    if (a < S_H_DIRECT) {
+        t->direct[a]++;
+        if (a > t->top) t->top = a;
+        return;
+    }
+    for (uint32_t h = s_hist_hash(a);; h = (h + 1) & (S_H_HASH - 1)) {
+        if (t->cnt[h] && t->key[h] == a) {
+            t->cnt[h]++;
+            return;
+        }
+        if (!t->cnt[h] && t->used < S_H_HASH - 1) {
+            t->key[h] = a;
+            t->cnt[h] = 1;
+            t->slot[t->used++] = (uint16_t)h;
+            return;
+        }
+        if (!t->cnt[h]) {
+            t->lost++;
+            return;
+        }
+    }
+}
+
+static void s_hist_reset(s_hist_t *t)
+{
+    memset(t->direct, 0, (t->top + 1) * sizeof *t->direct);
+    for (uint32_t i = 0; i < t->used; i++) t->cnt[t->slot[i]] = 0;
+    t->nnz = t->used = t->top = t->lost = 0;
+}
+
 /* ---- context ------------------------------------------------------------------------- */
 
 /* Distinct magnitudes VSC lists explicitly; larger ones share the last entry and carry their
@@ -137,12 +189,12 @@ const char *rumor_codec_mode_name(rumor_codec_mode_t mode)
 
 struct rumor_codec {
     uint32_t d_max;
-    uint32_t *pos;    /* (d_max) positions of the nonzeros / entries, ascending */
-    uint32_t *mag;    /* (d_max) INT: magnitude of each nonzero, by slot */
-    uint32_t *left;   /* (d_max) slots not yet claimed by a VSC magnitude layer */
-    uint32_t *tmp;    /* (d_max) radix-sort scratch */
-    uint32_t *sorted; /* (d_max) magnitudes, sorted (encoder, large magnitudes only) */
-    uint8_t *alt;     /* (alt_cap) the candidate AUTO compares against what is in dst */
+    uint32_t *pos;  /* (d_max) positions of the nonzeros / entries, ascending */
+    uint32_t *mag;  /* (d_max) INT: magnitude of each nonzero, by slot */
+    uint32_t *left; /* (d_max) slots not yet claimed by a VSC magnitude layer */
+    uint32_t *tmp;  /* (d_max + 1) the marks of a VSC layer */
+    s_hist_t *hist; /* the VSC encoder's table of magnitudes, all zero between uses */
+    uint8_t *alt;   /* (alt_cap) the candidate AUTO compares against what is in dst */
     size_t alt_cap;
 };
 
@@ -161,10 +213,10 @@ rumor_codec_t *rumor_codec_new(uint32_t d_max)
     c->mag = malloc(n * sizeof *c->mag);
     c->left = malloc(n * sizeof *c->left);
     c->tmp = malloc(n * sizeof *c->tmp);
-    c->sorted = malloc(n * sizeof *c->sorted);
+    c->hist = calloc(1, sizeof *c->hist);
     c->alt_cap = rumor_codec_bound(d_max);
     c->alt = malloc(c->alt_cap);
-    if (!c->pos || !c->mag || !c->left || !c->tmp || !c->sorted || !c->alt) rumor_codec_destroy(&c);
+    if (!c->pos || !c->mag || !c->left || !c->tmp || !c->hist || !c->alt) rumor_codec_destroy(&c);
     return c;
 }
 
@@ -176,7 +228,7 @@ void rumor_codec_destroy(rumor_codec_t **c_p)
     free(c->mag);
     free(c->left);
     free(c->tmp);
-    free(c->sorted);
+    free(c->hist);
     free(c->alt);
     free(c);
     *c_p = NULL;
@@ -525,71 +577,79 @@ static int s_support_get(rumor_bitr_t *r, uint32_t *pos, uint32_t nnz, uint32_t 
     return 0;
 }
 
-/* LSD radix sort of a[0..n) using tmp[0..n). */
-static void s_radix_sort(uint32_t *a, uint32_t *tmp, uint32_t n)
-{
-    for (unsigned shift = 0; shift < 32; shift += 8) {
-        uint32_t count[257] = {0};
-        for (uint32_t i = 0; i < n; i++) count[((a[i] >> shift) & 255) + 1]++;
-        if (count[1] == n) continue; /* every key has this byte 0 */
-        for (unsigned b = 0; b < 256; b++) count[b + 1] += count[b];
-        for (uint32_t i = 0; i < n; i++) tmp[count[(a[i] >> shift) & 255]++] = a[i];
-        memcpy(a, tmp, (size_t)n * sizeof *a);
-    }
-}
-
 typedef struct {
     uint32_t mag[S_VSC_TABLE]; /* ascending */
     uint32_t cnt[S_VSC_TABLE]; /* cnt[T-1]: every nonzero of magnitude >= mag[T-1] */
+    uint8_t ord[S_VSC_TABLE];  /* the order the layers are peeled in (s_table_order) */
     unsigned T;
     int tail; /* magnitudes above mag[T-1] exist and are coded one by one */
 } s_table_t;
 
-enum { S_SMALL_MAG = 64 };
+/* Layers go by descending count, ties by ascending magnitude, so the passes over the slots
+ * still unclaimed shrink as fast as they can: the decoder derives the order from the counts. */
+static void s_table_order(s_table_t *t)
+{
+    for (unsigned j = 0; j < t->T; j++) {
+        unsigned k = j;
+        for (; k > 0 && t->cnt[t->ord[k - 1]] < t->cnt[j]; k--) t->ord[k] = t->ord[k - 1];
+        t->ord[k] = (uint8_t)j;
+    }
+}
 
-/* The distinct magnitudes of mag[0..nnz) (nnz >= 1) and their counts, ascending. */
+/* The magnitudes layer j claims are mag[j] .. mag[j] + s_layer_span(t, j): one, or with the
+ * tail every magnitude from mag[T-1] up. */
+static uint32_t s_layer_span(const s_table_t *t, unsigned j)
+{
+    return t->tail && j == t->T - 1 ? UINT32_MAX - t->mag[j] : 0;
+}
+
+/* Appends magnitude a with count n to the table, unless it is full. */
+static int s_table_add(s_table_t *t, uint32_t a, uint32_t n, uint32_t *claimed)
+{
+    if (t->T == S_VSC_TABLE) return 0;
+    t->mag[t->T] = a;
+    t->cnt[t->T++] = n;
+    *claimed += n;
+    return 1;
+}
+
+/* The smallest distinct magnitudes of mag[0..nnz) (nnz >= 1) and their counts, ascending;
+ * the last entry also counts every magnitude above it that is not listed. Past S_H_HASH - 1
+ * distinct magnitudes of S_H_DIRECT and above, those are one entry from the smallest up. */
 static void s_table_build(rumor_codec_t *c, uint32_t nnz, s_table_t *t)
 {
-    uint32_t small[S_SMALL_MAG] = {0};
-    uint32_t nbig = 0;
-    for (uint32_t i = 0; i < nnz; i++) {
-        const uint32_t v = c->mag[i];
-        if (v < S_SMALL_MAG)
-            small[v]++;
-        else
-            c->sorted[nbig++] = v;
-    }
+    s_hist_t *h = c->hist;
+    for (uint32_t i = 0; i < nnz; i++) s_hist_add(h, c->mag[i]);
     t->T = 0;
-    t->tail = 0;
-    uint32_t claimed = 0;
-    for (uint32_t v = 1; v < S_SMALL_MAG; v++) {
-        if (!small[v]) continue;
-        if (t->T == S_VSC_TABLE) {
-            t->tail = 1;
-            break;
+    uint32_t claimed = 0, a = 1;
+    for (; a <= h->top; a++)
+        if (h->direct[a] && !s_table_add(t, a, h->direct[a], &claimed)) break;
+    if (a <= h->top || t->T == S_VSC_TABLE || claimed == nnz) {
+        /* no room, or nothing left */
+    } else if (h->lost) {
+        uint32_t least = UINT32_MAX;
+        for (uint32_t i = 0; i < nnz; i++)
+            if (c->mag[i] >= S_H_DIRECT && c->mag[i] < least) least = c->mag[i];
+        s_table_add(t, least, nnz - claimed, &claimed);
+    } else {
+        /* the keys as (key << 12 | slot), the smallest S_VSC_TABLE - T of them ascending */
+        uint64_t best[S_VSC_TABLE];
+        const unsigned want = S_VSC_TABLE - t->T;
+        unsigned nb = 0;
+        for (uint32_t i = 0; i < h->used; i++) {
+            const uint64_t v = (uint64_t)h->key[h->slot[i]] << 12 | h->slot[i];
+            if (nb == want && v > best[nb - 1]) continue;
+            unsigned k = nb < want ? nb++ : nb - 1;
+            for (; k > 0 && best[k - 1] > v; k--) best[k] = best[k - 1];
+            best[k] = v;
         }
-        t->mag[t->T] = v;
-        t->cnt[t->T++] = small[v];
-        claimed += small[v];
+        for (unsigned k = 0; k < nb; k++)
+            s_table_add(t, (uint32_t)(best[k] >> 12), h->cnt[best[k] & 4095], &claimed);
     }
-    if (nbig && t->T < S_VSC_TABLE) {
-        s_radix_sort(c->sorted, c->tmp, nbig);
-        for (uint32_t i = 0; i < nbig;) {
-            uint32_t j = i + 1;
-            while (j < nbig && c->sorted[j] == c->sorted[i]) j++;
-            if (t->T == S_VSC_TABLE) {
-                t->tail = 1;
-                break;
-            }
-            t->mag[t->T] = c->sorted[i];
-            t->cnt[t->T++] = j - i;
-            claimed += j - i;
-            i = j;
-        }
-    } else if (nbig) {
-        t->tail = 1;
-    }
-    if (t->tail) t->cnt[t->T - 1] += nnz - claimed;
+    t->tail = claimed < nnz;
+    t->cnt[t->T - 1] += nnz - claimed;
+    s_hist_reset(h);
+    s_table_order(t);
 }
 
 /* VSC body of an INT message whose nonzeros are c->pos / c->mag [0..nnz). Returns the size,
@@ -610,23 +670,27 @@ static size_t s_vsc_int_encode(rumor_codec_t *c, const rumor_cmsg_t *m, uint32_t
     for (unsigned j = 0; j + 1 < t.T; j++) s_delta_put(&w, t.cnt[j]);
     if (w.full) return SIZE_MAX;
 
-    /* Layer j marks, among the r slots still unclaimed, those of magnitude mag[j] (or the
+    /* Layer j marks, among the r slots still unclaimed, those of its magnitudes (or the
      * others, when they are fewer); the unclaimed ones move down in left[]. */
     uint32_t *left = c->left, r = nnz;
     for (uint32_t i = 0; i < nnz; i++) left[i] = i;
-    for (unsigned j = 0; j + 1 < t.T; j++) {
-        const uint32_t mj = t.mag[j], nj = t.cnt[j];
+    for (unsigned o = 0; o + 1 < t.T; o++) {
+        const unsigned j = t.ord[o];
+        const uint32_t mj = t.mag[j], nj = t.cnt[j], span = s_layer_span(&t, j);
         const int comp = nj > r - nj;
         const s_golomb_t g = s_golomb_param(comp ? r - nj : nj, r);
-        uint32_t next = 0, kept = 0;
-        for (uint32_t i = 0; i < r; i++) {
+        uint32_t *marks = c->tmp, nm = 0, kept = 0;
+        for (uint32_t i = 0; i < r; i++) { /* no data-dependent branches */
             const uint32_t s = left[i];
-            const int hit = c->mag[s] == mj;
-            if (hit != comp) {
-                s_golomb_put(&w, &g, i - next);
-                next = i + 1;
-            }
-            if (!hit) left[kept++] = s;
+            const int hit = c->mag[s] - mj <= span;
+            marks[nm] = i;
+            nm += hit != comp;
+            left[kept] = s;
+            kept += !hit;
+        }
+        for (uint32_t k = 0, next = 0; k < nm; k++) {
+            s_golomb_put(&w, &g, marks[k] - next);
+            next = marks[k] + 1;
         }
         RUMOR_ASSERT(kept == r - nj);
         r = kept;
@@ -634,7 +698,8 @@ static size_t s_vsc_int_encode(rumor_codec_t *c, const rumor_cmsg_t *m, uint32_t
     }
     if (t.tail) {
         const uint32_t base = t.mag[t.T - 1];
-        for (uint32_t i = 0; i < r; i++) s_gamma_put(&w, (uint64_t)c->mag[left[i]] - base + 1);
+        for (uint32_t i = 0; i < nnz; i++)
+            if (c->mag[i] >= base) s_gamma_put(&w, (uint64_t)c->mag[i] - base + 1);
     }
 
     for (uint32_t i = 0; i < nnz; i += RUMOR_BITIO_MAX_BITS) {
@@ -676,46 +741,48 @@ static int s_vsc_int_decode(rumor_codec_t *c, const s_header_t *h, const uint8_t
         if (claimed >= nnz) return RUMOR_EFORMAT;
         t.cnt[j] = (uint32_t)v;
     }
+    t.cnt[t.T - 1] = nnz - (uint32_t)claimed;
+    s_table_order(&t);
     if (r.phantom > 8) return RUMOR_ETRUNC;
 
     uint32_t *left = c->left, *mags = c->mag, rem = nnz;
     for (uint32_t i = 0; i < nnz; i++) left[i] = i;
-    for (unsigned j = 0; j + 1 < t.T; j++) {
-        const uint32_t mj = t.mag[j], nj = t.cnt[j];
+    for (unsigned o = 0; o + 1 < t.T; o++) {
+        const uint32_t mj = t.mag[t.ord[o]], nj = t.cnt[t.ord[o]];
         const int comp = nj > rem - nj;
         const uint32_t n = comp ? rem - nj : nj;
         const s_golomb_t g = s_golomb_param(n, rem);
+        uint8_t *mark = (uint8_t *)c->tmp;
+        memset(mark, 0, rem);
         uint32_t z = rem - n, i = 0, kept = 0;
         for (uint32_t k = 0; k < n; k++) {
             uint32_t gap;
             if ((rc = s_golomb_get(&r, &g, z, &gap))) return rc;
             z -= gap;
-            if (!comp) {
-                for (uint32_t e = i + gap; i < e; i++) left[kept++] = left[i];
-                mags[left[i++]] = mj;
-            } else {
-                for (uint32_t e = i + gap; i < e; i++) mags[left[i]] = mj;
-                left[kept++] = left[i++];
-            }
+            i += gap;
+            mark[i++] = 1;
         }
-        if (!comp)
-            for (; i < rem; i++) left[kept++] = left[i];
-        else
-            for (; i < rem; i++) mags[left[i]] = mj;
+        /* Every slot left takes mj for now (a later layer overwrites those that stay); the
+         * loop has no data-dependent branches. */
+        for (uint32_t e = 0; e < rem; e++) {
+            const uint32_t s = left[e];
+            mags[s] = mj;
+            left[kept] = s;
+            kept += mark[e] == comp;
+        }
         rem = kept;
         if (r.phantom > 8) return RUMOR_ETRUNC;
     }
-    const uint32_t last = t.mag[t.T - 1];
-    if (t.tail) {
-        for (uint32_t i = 0; i < rem; i++) {
+    const uint32_t implied = t.mag[t.ord[t.T - 1]], last = t.mag[t.T - 1];
+    for (uint32_t i = 0; i < rem; i++) mags[left[i]] = implied;
+    if (t.tail) /* the slots holding the last listed magnitude carry their excess over it */
+        for (uint32_t i = 0; i < nnz; i++) {
+            if (mags[i] != last) continue;
             if ((rc = s_gamma_get(&r, &v))) return rc;
             v += last - 1;
             if (v > UINT64_C(1) << 31) return RUMOR_EFORMAT;
-            mags[left[i]] = (uint32_t)v;
+            mags[i] = (uint32_t)v;
         }
-    } else {
-        for (uint32_t i = 0; i < rem; i++) mags[left[i]] = last;
-    }
 
     for (uint32_t i = 0; i < nnz; i += RUMOR_BITIO_MAX_BITS) {
         const uint32_t n = nnz - i < RUMOR_BITIO_MAX_BITS ? nnz - i : RUMOR_BITIO_MAX_BITS;
@@ -956,16 +1023,20 @@ static int s_rcd_finish(const s_rcd_t *d)
  * Golomb parameter for nnz marks among d: hi = g >> kb in unary over 16 contexts (then an
  * Exp-Golomb escape), the top two bits of the low part in 3 contexts and the rest direct.
  * Gap contexts are conditioned on whether the previous hi was 0 (runs of nonzeros). A
- * magnitude a >= 1 is a - 1 in unary over 16 contexts (then an escape), conditioned on the
- * previous magnitude (1, 2, more); signs are direct bits. */
-enum { S_UNARY = 16, S_ESC = 33 };
+ * magnitude a >= 1 is a - 1 in unary over 16 contexts, conditioned on the previous magnitude
+ * (1, 2, more); a larger one (a >= 17) takes the magnitude escape: its binade b (2^b <= a)
+ * as b - 4 in a 5-bit binary tree of contexts, whether a is 2^b, and if not the top two bits below
+ * the leading one in contexts of b and the rest direct. Signs are direct bits. */
+enum { S_UNARY = 16, S_ESC = 33, S_MAG_B0 = 4, S_MAG_NB = 31 - S_MAG_B0 + 1 };
 
 typedef struct {
     s_prob_t hi[2][S_UNARY];
     s_prob_t hesc[2][S_ESC];
     s_prob_t lo[2][3];
     s_prob_t mag[3][S_UNARY];
-    s_prob_t mesc[S_ESC];
+    s_prob_t mbin[32];          /* binade b - S_MAG_B0 as a 5-bit tree (nodes 1..31) */
+    s_prob_t mpow[S_MAG_NB];    /* a == 2^b */
+    s_prob_t mtop[S_MAG_NB][3]; /* the two bits below the leading one */
 } s_model_t;
 
 static void s_model_init(s_model_t *md)
@@ -1052,6 +1123,45 @@ static inline int s_rcd_gap(s_rcd_t *d, s_model_t *md, unsigned *cs, unsigned kb
     return 0;
 }
 
+/* The magnitude escape for a >= S_UNARY + 1 (model comment above). */
+static inline void s_rce_mag_escape(s_rce_t *e, s_model_t *md, uint32_t a)
+{
+    const unsigned b = rumor_bit_width(a) - 1, u = b - S_MAG_B0;
+    for (unsigned node = 1, j = 5; j-- > 0;) {
+        const unsigned bit = (u >> j) & 1;
+        s_rce_bit(e, &md->mbin[node], bit);
+        node = node << 1 | bit;
+    }
+    const uint32_t man = a - (UINT32_C(1) << b);
+    s_rce_bit(e, &md->mpow[u], man == 0);
+    if (!man) return;
+    const unsigned t1 = (man >> (b - 1)) & 1;
+    s_rce_bit(e, &md->mtop[u][0], t1);
+    s_rce_bit(e, &md->mtop[u][1 + t1], (man >> (b - 2)) & 1);
+    s_rce_direct(e, man, b - 2);
+}
+
+/* Decodes the magnitude escape; only the encoder's own output is accepted (a >= 17, at most
+ * 2^31, and a power of two only through the flag). */
+static inline int s_rcd_mag_escape(s_rcd_t *d, s_model_t *md, uint32_t *a)
+{
+    unsigned node = 1;
+    for (int j = 0; j < 5; j++) node = node << 1 | s_rcd_bit(d, &md->mbin[node]);
+    const unsigned u = node - 32, b = u + S_MAG_B0;
+    if (u >= S_MAG_NB) return RUMOR_EFORMAT;
+    if (s_rcd_bit(d, &md->mpow[u])) {
+        if (b == S_MAG_B0) return RUMOR_EFORMAT; /* 16 is coded in unary */
+        *a = UINT32_C(1) << b;
+        return 0;
+    }
+    const unsigned t1 = s_rcd_bit(d, &md->mtop[u][0]);
+    const unsigned t2 = s_rcd_bit(d, &md->mtop[u][1 + t1]);
+    const uint32_t man = t1 << (b - 1) | t2 << (b - 2) | s_rcd_direct(d, b - 2);
+    if (!man || b == 31) return RUMOR_EFORMAT; /* a power of two, or above 2^31 */
+    *a = (UINT32_C(1) << b) | man;
+    return 0;
+}
+
 static inline void s_rce_mag(s_rce_t *e, s_model_t *md, unsigned *ms, uint32_t a)
 {
     const uint32_t v = a - 1;
@@ -1061,23 +1171,23 @@ static inline void s_rce_mag(s_rce_t *e, s_model_t *md, unsigned *ms, uint32_t a
     if (v < S_UNARY)
         s_rce_bit(e, &u[v], 0);
     else
-        s_rce_escape(e, md->mesc, v - S_UNARY);
+        s_rce_mag_escape(e, md, a);
     *ms = v < 2 ? v : 2;
 }
 
 static inline int s_rcd_mag(s_rcd_t *d, s_model_t *md, unsigned *ms, uint32_t *a)
 {
     s_prob_t *u = md->mag[*ms];
-    uint64_t v = 0;
+    uint32_t v = 0;
     while (v < S_UNARY && s_rcd_bit(d, &u[v])) v++;
     if (v == S_UNARY) {
-        uint64_t x;
-        s_rcd_escape(d, md->mesc, &x);
-        v += x;
+        const int rc = s_rcd_mag_escape(d, md, a);
+        if (rc) return rc;
+        *ms = 2;
+        return 0;
     }
-    if (v >= UINT64_C(1) << 31) return RUMOR_EFORMAT;
-    *ms = v < 2 ? (unsigned)v : 2;
-    *a = (uint32_t)v + 1;
+    *ms = v < 2 ? v : 2;
+    *a = v + 1;
     return 0;
 }
 
@@ -1341,48 +1451,13 @@ static double s_log2_binom(uint32_t d, uint32_t k)
     return (s_lnfact(d) - s_lnfact(k) - s_lnfact((double)d - k)) / M_LN2;
 }
 
-enum { S_H_DIRECT = 1024, S_H_HASH = 4096 };
-
-/* Counts of the nonzero magnitudes: small ones directly, others in an open-addressing table
- * (zeroed on first use). */
-typedef struct {
-    uint32_t direct[S_H_DIRECT];
-    uint32_t key[S_H_HASH], cnt[S_H_HASH];
-    uint32_t nnz, used, top; /* top: largest direct magnitude seen */
-} s_hist_t;
-
-static inline void s_hist_add(s_hist_t *t, uint32_t a)
-{
-    t->nnz++;
-    if (a < S_H_DIRECT) {
-        t->direct[a]++;
-        if (a > t->top) t->top = a;
-        return;
-    }
-    if (!t->used) memset(t->cnt, 0, sizeof t->cnt);
-    uint32_t h = (a * 2654435761u) >> 20; /* 12 bits */
-    for (;;) {
-        if (t->cnt[h] && t->key[h] == a) {
-            t->cnt[h]++;
-            return;
-        }
-        if (!t->cnt[h] && t->used < S_H_HASH - 1) {
-            t->key[h] = a;
-            t->cnt[h] = 1;
-            t->used++;
-            return;
-        }
-        if (!t->cnt[h]) return; /* table full: counted as a distinct symbol (c log c = 0) */
-        h = (h + 1) & (S_H_HASH - 1);
-    }
-}
-
 /* nnz * H(magnitudes | nonzero) in bits. */
 static double s_mag_entropy_bits(const rumor_cmsg_t *m)
 {
     s_hist_t t;
     memset(t.direct, 0, sizeof t.direct);
-    t.nnz = t.used = t.top = 0;
+    memset(t.cnt, 0, sizeof t.cnt);
+    t.nnz = t.used = t.top = t.lost = 0;
     const int32_t *q = m->q;
     if (m->listed) {
         for (uint32_t j = 0; j < m->nnz; j++) s_hist_add(&t, s_abs(q[m->idx[j]]));
@@ -1393,8 +1468,8 @@ static double s_mag_entropy_bits(const rumor_cmsg_t *m)
     double sum = 0; /* sum over symbols of c log2 c */
     for (uint32_t a = 1; a <= t.top; a++)
         if (t.direct[a] > 1) sum += t.direct[a] * log2(t.direct[a]);
-    for (uint32_t h = 0; t.used && h < S_H_HASH; h++)
-        if (t.cnt[h] > 1) sum += t.cnt[h] * log2(t.cnt[h]);
+    for (uint32_t i = 0; i < t.used; i++)
+        if (t.cnt[t.slot[i]] > 1) sum += t.cnt[t.slot[i]] * log2(t.cnt[t.slot[i]]);
     const uint32_t nnz = t.nnz;
     return nnz ? nnz * log2(nnz) - sum : 0.0;
 }

@@ -23,7 +23,7 @@ enum { DMAX = 1 << 17 };
 
 typedef enum {
     S_GEN_DITHER,  /* i.i.d. support, small geometric-like levels */
-    S_GEN_HUGE,    /* levels anywhere in int32, INT32_MIN and INT32_MAX included */
+    S_GEN_HUGE,    /* levels anywhere in int32: INT32_MIN, INT32_MAX, powers of two */
     S_GEN_CLUSTER, /* support in runs */
     S_GEN_FLAT,    /* many distinct magnitudes, equally likely */
 } s_gen_t;
@@ -35,6 +35,7 @@ static uint32_t s_level(rumor_rng_t *r, s_gen_t g, uint32_t levels)
         const uint64_t u = rumor_rng_u64(r);
         if ((u & 7) == 0) return 1u << 31;
         if ((u & 7) == 1) return INT32_MAX;
+        if ((u & 7) == 2) return 1u << (u >> 3) % 31; /* natural compression's levels */
         return 1 + (uint32_t)(u >> 33) % ((1u << (1 + (u >> 3) % 31)));
     }
     case S_GEN_FLAT:
@@ -365,20 +366,34 @@ static size_t s_ref_vsc(const rumor_cmsg_t *m, uint8_t *out)
     for (uint32_t t = 0; t < T; t++) s_ref_gamma(&b, tmag[t] - (t ? tmag[t - 1] : 0));
     for (uint32_t t = 0; t + 1 < T; t++) s_ref_delta(&b, tcnt[t]);
 
-    uint32_t *left = malloc(4 * (size_t)nnz), r = nnz;
-    uint8_t *mark = malloc(nnz);
+    /* layers by descending count, ties by ascending magnitude (a stable selection sort) */
+    uint32_t ord[32], *left = malloc(4 * (size_t)nnz), r = nnz;
+    uint8_t *mark = malloc(nnz), used[32] = {0};
+    for (uint32_t o = 0; o < T; o++) {
+        uint32_t best = 0;
+        while (used[best]) best++;
+        for (uint32_t t = best + 1; t < T; t++)
+            if (!used[t] && tcnt[t] > tcnt[best]) best = t;
+        used[best] = 1;
+        ord[o] = best;
+    }
     for (uint32_t i = 0; i < nnz; i++) left[i] = i;
-    for (uint32_t t = 0; t + 1 < T; t++) {
+    for (uint32_t o = 0; o + 1 < T; o++) {
+        const uint32_t t = ord[o];
         const int comp = tcnt[t] > r - tcnt[t];
-        for (uint32_t i = 0; i < r; i++) mark[i] = (mag[left[i]] == tmag[t]) != comp;
-        s_ref_marks(&b, mark, r, comp ? r - tcnt[t] : tcnt[t]);
         uint32_t kept = 0;
-        for (uint32_t i = 0; i < r; i++)
-            if (mag[left[i]] != tmag[t]) left[kept++] = left[i];
+        for (uint32_t i = 0; i < r; i++) {
+            const uint32_t a = mag[left[i]];
+            const int in = a == tmag[t] || (tail && t == T - 1 && a > tmag[t]);
+            mark[i] = in != comp;
+            if (!in) left[kept++] = left[i];
+        }
+        s_ref_marks(&b, mark, r, comp ? r - tcnt[t] : tcnt[t]);
         r = kept;
     }
     if (tail)
-        for (uint32_t i = 0; i < r; i++) s_ref_gamma(&b, (uint64_t)mag[left[i]] - tmag[T - 1] + 1);
+        for (uint32_t i = 0; i < nnz; i++)
+            if (mag[i] >= tmag[T - 1]) s_ref_gamma(&b, (uint64_t)mag[i] - tmag[T - 1] + 1);
     for (uint32_t i = 0; i < nnz; i++) s_bit(&b, neg[i]);
     const size_t n = s_pack(&b, out);
     free(is_nz);
@@ -474,10 +489,10 @@ static size_t s_ref_ans(const rumor_cmsg_t *m, uint8_t *out)
 {
     const uint32_t d = m->d, nnz = m->nnz;
     if (!nnz) return 0;
-    s_ctx_t hi[2][16], hesc[2][33], lo[2][3], mg[3][16], mesc[33];
-    s_ctx_t *all[] = {&hi[0][0], &hesc[0][0], &lo[0][0], &mg[0][0], mesc};
-    const size_t sizes[] = {32, 66, 6, 48, 33};
-    for (int i = 0; i < 5; i++)
+    s_ctx_t hi[2][16], hesc[2][33], lo[2][3], mg[3][16], mbin[32], mpow[28], mtop[28][3];
+    s_ctx_t *all[] = {&hi[0][0], &hesc[0][0], &lo[0][0], &mg[0][0], mbin, mpow, &mtop[0][0]};
+    const size_t sizes[] = {32, 66, 6, 48, 32, 28, 84};
+    for (int i = 0; i < 7; i++)
         for (size_t j = 0; j < sizes[i]; j++) all[i][j] = (s_ctx_t){2048, 0};
     s_rc_t e = {out, 0, 0, 0xFFFFFFFFu};
     const unsigned kb = s_floor_log2(s_ref_golomb_m(nnz, d));
@@ -507,10 +522,24 @@ static size_t s_ref_ans(const rumor_cmsg_t *m, uint8_t *out)
         const int32_t q = m->q[k];
         const uint64_t v = (q < 0 ? (uint64_t)(-(int64_t)q) : (uint64_t)q) - 1;
         for (uint64_t i = 0; i < v && i < 16; i++) s_rc_bit(&e, &mg[ms][i], 1);
-        if (v < 16)
+        if (v < 16) {
             s_rc_bit(&e, &mg[ms][v], 0);
-        else
-            s_ref_escape(&e, mesc, v - 16);
+        } else { /* binade b >= 4 as a tree from 4, a == 2^b?, two bits below the top, rest */
+            const uint64_t a = v + 1;
+            const unsigned b = s_floor_log2(a), u = b - 4;
+            for (unsigned node = 1, i = 5; i-- > 0;) {
+                s_rc_bit(&e, &mbin[node], (u >> i) & 1);
+                node = node << 1 | ((u >> i) & 1);
+            }
+            const uint64_t man = a - (UINT64_C(1) << b);
+            s_rc_bit(&e, &mpow[u], man == 0);
+            if (man) {
+                const unsigned t1 = (unsigned)(man >> (b - 1)) & 1;
+                s_rc_bit(&e, &mtop[u][0], t1);
+                s_rc_bit(&e, &mtop[u][1 + t1], (unsigned)(man >> (b - 2)) & 1);
+                s_rc_direct(&e, man, b - 2);
+            }
+        }
         ms = v < 2 ? (unsigned)v : 2;
         s_rc_direct(&e, q < 0, 1);
     }
@@ -807,8 +836,11 @@ static void test_lying_headers_are_refused(void **state)
     assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), RUMOR_EFORMAT);
     assert_true(rumor_codec_peek_mode(b, n) < 0);
     b[0] ^= 1;
-    b[2] = 2;
-    assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), RUMOR_EVERSION);
+    for (uint8_t v = 0; v < 4; v++) {
+        if (v == RUMOR_CODEC_VERSION) continue;
+        b[2] = v; /* version 1 peeled VSC layers in another order */
+        assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), RUMOR_EVERSION);
+    }
     b[2] = RUMOR_CODEC_VERSION;
     const uint8_t mode_byte = b[3];
     const uint8_t bad_modes[] = {0x10, 0x14, 0x0F, 0x02, 0x03, 0x32, 0xF1};

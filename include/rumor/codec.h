@@ -1,15 +1,15 @@
 /* rumor — serialisation of compressed vectors (cmsg) to bytes, and the entropy limit.
  *
  * Message format (all little-endian; docs/codec.md has the full layout):
- *   u8 'R' | u8 'c' | u8 version (1) | u8 mode | kind << 4 | u32 d | u32 nnz | f32 scale | body
+ *   u8 'R' | u8 'c' | u8 version (2) | u8 mode | kind << 4 | u32 d | u32 nnz | f32 scale | body
  * nnz counts the nonzero levels (INT), the entries (SPARSE) or d (DENSE); scale is the INT
  * step (carried, bit for bit, for every kind). Modes:
  *   RAW  fixed width, every kind: DENSE d f32; INT one width byte w then d zigzag levels of w
  *        bits; SPARSE nnz u32 positions then nnz f32 values.
  *   VSC  vector source coding (INT, SPARSE): the support as Golomb-coded run lengths, then for
- *        INT, per distinct magnitude its Elias-coded frequency and its support among the
- *        nonzeros not yet claimed, then one sign bit per nonzero. Golomb parameters derive
- *        from counts already in the stream; there are no tables.
+ *        INT, per distinct magnitude its Elias-coded frequency and, most frequent first, its
+ *        support among the nonzeros not yet claimed, then one sign bit per nonzero. Golomb
+ *        parameters and the layer order derive from counts already in the stream.
  *   ANS  adaptive binary arithmetic (range) coding of gaps and levels (INT, SPARSE), with the
  *        binarisation derived from d and nnz; wins where the data are not i.i.d. (clustered
  *        supports, heavy-tailed levels).
@@ -41,7 +41,7 @@ typedef enum {
 } rumor_codec_mode_t;
 
 #define RUMOR_CODEC_HEADER_BYTES 16
-#define RUMOR_CODEC_VERSION      1
+#define RUMOR_CODEC_VERSION      2
 
 typedef struct rumor_codec rumor_codec_t;
 
@@ -84,7 +84,7 @@ int rumor_codec_record_write(FILE *f, const uint8_t *msg, size_t len);
 /* Entropy bound of a message in bits (DESIGN.md section 3): for INT,
  * log2 C(d, nnz) + nnz * H(magnitudes | nonzero) + nnz + 32; SPARSE: log2 C(d, nnz) +
  * 32 nnz + 32; DENSE: 32 d. H is the empirical entropy of the nonzero magnitudes. Does not
- * allocate; magnitudes of 2^16 and above beyond the first 4096 distinct ones are counted as
+ * allocate; magnitudes of 1024 and above beyond the first 4095 distinct ones are counted as
  * distinct, which can only raise the figure. */
 double rumor_codec_entropy_bound_bits(const rumor_cmsg_t *m);
 
