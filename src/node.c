@@ -639,7 +639,7 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
     }
 
     randombytes_buf(&n->session, sizeof n->session);
-    n->hello = (rumor_wire_hello_t){.version = RUMOR_WIRE_VERSION, .sender = n->self, .dim = n->d};
+    n->hello = (rumor_wire_hello_t){.version = RUMOR_WIRE_PROTOCOL, .sender = n->self, .dim = n->d};
     memcpy(n->hello.topology_hash, n->topo_hash, 32);
     memcpy(n->hello.config_hash, n->sc.hash, 32);
 

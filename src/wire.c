@@ -275,14 +275,14 @@ char *rumor_wire_hello_explain(rumor_wire_hello_diff_t diff, const rumor_wire_he
     case RUMOR_WIRE_HELLO_SAME:
         snprintf(buf, cap, "HELLO matches");
         break;
-    case RUMOR_WIRE_HELLO_VERSION:
-    case RUMOR_WIRE_HELLO_DIM: {
-        const int v = diff == RUMOR_WIRE_HELLO_VERSION;
-        snprintf(buf, cap, "%s differs (theirs %u, ours %u)", what,
-                 (unsigned)(v ? theirs->version : theirs->dim),
-                 (unsigned)(v ? ours->version : ours->dim));
+    case RUMOR_WIRE_HELLO_VERSION: /* frames.codec */
+        snprintf(buf, cap, "%s differs (theirs %u.%u, ours %u.%u)", what, theirs->version >> 8,
+                 theirs->version & 255, ours->version >> 8, ours->version & 255);
         break;
-    }
+    case RUMOR_WIRE_HELLO_DIM:
+        snprintf(buf, cap, "%s differs (theirs %u, ours %u)", what, (unsigned)theirs->dim,
+                 (unsigned)ours->dim);
+        break;
     case RUMOR_WIRE_HELLO_TOPOLOGY:
     case RUMOR_WIRE_HELLO_CONFIG: {
         const int t = diff == RUMOR_WIRE_HELLO_TOPOLOGY;

@@ -285,7 +285,7 @@ static void test_random_bytes_never_crash(void **state)
 static rumor_wire_hello_t s_hello(void)
 {
     rumor_wire_hello_t h = {
-        .version = RUMOR_WIRE_VERSION, .sender = 3, .resume_round = 600, .dim = 79510};
+        .version = RUMOR_WIRE_PROTOCOL, .sender = 3, .resume_round = 600, .dim = 79510};
     for (int i = 0; i < RUMOR_WIRE_HASH_BYTES; i++) {
         h.topology_hash[i] = (uint8_t)(0x41 + i);
         h.config_hash[i] = (uint8_t)(0x90 ^ i);
@@ -301,7 +301,7 @@ static void test_hello_round_trip_and_compare(void **state)
     assert_int_equal(rumor_wire_encode_hello(&ours, p, sizeof p - 1), RUMOR_ENOSPC);
     assert_int_equal(rumor_wire_encode_hello(&ours, p, sizeof p), 0);
     /* Field positions: version, sender, hashes, resume round, dimension. */
-    assert_int_equal(p[0], RUMOR_WIRE_VERSION);
+    assert_int_equal(p[0] | p[1] << 8, RUMOR_WIRE_PROTOCOL);
     assert_int_equal(p[4], 3);
     assert_int_equal(p[8], 0x41);
     assert_int_equal(p[40], 0x90);
@@ -338,12 +338,16 @@ static void test_hello_round_trip_and_compare(void **state)
     rumor_wire_hello_explain(RUMOR_WIRE_HELLO_DIM, &theirs, &ours, msg, sizeof msg);
     assert_string_equal(msg, "model dimension differs (theirs 7850, ours 79510)");
 
-    /* Version is reported first even when everything else differs too. */
-    theirs.version = 2;
+    /* Version is reported first even when everything else differs too; a peer with another
+     * codec format differs in the low byte. */
+    theirs.version = RUMOR_WIRE_VERSION << 8 | (RUMOR_CODEC_VERSION + 1);
     theirs.topology_hash[5] ^= 1;
     assert_int_equal(rumor_wire_hello_compare(&theirs, &ours), RUMOR_WIRE_HELLO_VERSION);
     rumor_wire_hello_explain(RUMOR_WIRE_HELLO_VERSION, &theirs, &ours, msg, sizeof msg);
-    assert_string_equal(msg, "protocol version differs (theirs 2, ours 1)");
+    char want[80];
+    snprintf(want, sizeof want, "protocol version differs (theirs %d.%d, ours %d.%d)",
+             RUMOR_WIRE_VERSION, RUMOR_CODEC_VERSION + 1, RUMOR_WIRE_VERSION, RUMOR_CODEC_VERSION);
+    assert_string_equal(msg, want);
 
     /* A short buffer is truncated, still terminated. */
     char tiny[8];

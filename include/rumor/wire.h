@@ -17,11 +17,10 @@
  *       28    . payload
  *
  * Payloads by type:
- *   HELLO      80 bytes: u32 protocol version, u32 sender id, 32-byte topology hash,
- *              32-byte run-config hash, u32 resume round, u32 model dimension d
- *   DIFF       codec bytes (rumor_codec_encode); opaque to this module
- *   STATE      8 + 4 d bytes: u32 round, u32 d, d x f32 (the sender's public copy, for resync)
- *   RESYNC     empty (a request for the receiver's STATE)
+ *   HELLO      80 bytes: u32 protocol version (RUMOR_WIRE_PROTOCOL), u32 sender id, 32-byte
+ * topology hash, 32-byte run-config hash, u32 resume round, u32 model dimension d DIFF       codec
+ * bytes (rumor_codec_encode); opaque to this module STATE      8 + 4 d bytes: u32 round, u32 d, d x
+ * f32 (the sender's public copy, for resync) RESYNC     empty (a request for the receiver's STATE)
  *   HEARTBEAT  empty
  *   BYE        empty
  *
@@ -35,13 +34,18 @@
 #ifndef RUMOR_WIRE_H
 #define RUMOR_WIRE_H
 
+#include "rumor/codec.h"
 #include "rumor/err.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define RUMOR_WIRE_MAGIC        "RMR1"
-#define RUMOR_WIRE_VERSION      1
+#define RUMOR_WIRE_MAGIC   "RMR1"
+#define RUMOR_WIRE_VERSION 1
+/* The protocol version a HELLO carries: the frame layout (RUMOR_WIRE_VERSION) in the high
+ * byte, the codec format of DIFF payloads (RUMOR_CODEC_VERSION) in the low byte, so that
+ * peers built with different codecs refuse each other by name instead of dropping every DIFF. */
+#define RUMOR_WIRE_PROTOCOL     (RUMOR_WIRE_VERSION << 8 | RUMOR_CODEC_VERSION)
 #define RUMOR_WIRE_HEADER_BYTES 28
 #define RUMOR_WIRE_HASH_BYTES   32
 #define RUMOR_WIRE_HELLO_BYTES  80
