@@ -92,11 +92,13 @@ int rumor_compress_parse(const char *s, rumor_compress_cfg_t *cfg, rumor_errmsg_
         if (*end || (cfg->norm_inf && !cfg->levels)) goto bad;
         return 0;
     }
-    if (!strcmp(name, "topk") || !strcmp(name, "randk")) {
+    if (!strcmp(name, "topk") || !strcmp(name, "randk") || !strcmp(name, "block")) {
         if (!arg) goto bad;
         const double f = strtod(arg, &end);
         if (end == arg || *end || !(f > 0.0 && f <= 1.0)) goto bad;
-        cfg->kind = name[0] == 't' ? RUMOR_COMPRESS_TOPK : RUMOR_COMPRESS_RANDK;
+        cfg->kind = name[0] == 't'   ? RUMOR_COMPRESS_TOPK
+                    : name[0] == 'r' ? RUMOR_COMPRESS_RANDK
+                                     : RUMOR_COMPRESS_BLOCK;
         cfg->fraction = f;
         return 0;
     }
@@ -106,7 +108,8 @@ bad:
         em, RUMOR_EINVAL,
         "compressor '%s': expected identity, sign, dither:LEVELS[:inf][:biased], "
         "natural[:biased], natural:LEVELS[:inf][:biased] (1 <= LEVELS <= 31), "
-        "topk:FRACTION, randk:FRACTION (0 < FRACTION <= 1) or topk:FRACTION+dither:...",
+        "topk:FRACTION, randk:FRACTION, block:FRACTION (0 < FRACTION <= 1) or "
+        "topk:FRACTION+dither:...",
         s);
 }
 
@@ -143,6 +146,9 @@ void rumor_compress_describe(const rumor_compress_cfg_t *cfg, char *buf, size_t 
     }
     case RUMOR_COMPRESS_RANDK:
         snprintf(buf, len, "randk:%g", cfg->fraction);
+        break;
+    case RUMOR_COMPRESS_BLOCK:
+        snprintf(buf, len, "block:%g", cfg->fraction);
         break;
     }
 }
@@ -409,10 +415,21 @@ static float s_kth_largest(float *a, uint32_t n, uint32_t k)
     return a[lo];
 }
 
+/* A vector holding a NaN (a diverged model) is sent empty, as the quantizers send it as zeros:
+ * a NaN has no rank, and neighbours must never receive one. */
 static void s_topk(rumor_compressor_t *c, const float *x, rumor_cmsg_t *out)
 {
     const uint32_t d = c->d, k = c->k;
-    for (uint32_t i = 0; i < d; i++) c->scratch[i] = fabsf(x[i]);
+    out->kind = RUMOR_CMSG_SPARSE;
+    out->d = d;
+    out->nnz = 0;
+    out->scale = 1.0f;
+    int nan = 0;
+    for (uint32_t i = 0; i < d; i++) {
+        c->scratch[i] = fabsf(x[i]);
+        nan |= isnan(c->scratch[i]);
+    }
+    if (nan) return;
     const float thr = s_kth_largest(c->scratch, d, k);
     /* Take everything strictly above the threshold, then ties in index order until k. */
     uint32_t above = 0;
@@ -427,10 +444,7 @@ static void s_topk(rumor_compressor_t *c, const float *x, rumor_cmsg_t *out)
             n++;
         }
     }
-    out->kind = RUMOR_CMSG_SPARSE;
-    out->d = d;
     out->nnz = n;
-    out->scale = 1.0f;
 }
 
 /* Top-k, then the dithered quantizer on the k survivors (their own norm): a listed INT
@@ -442,7 +456,7 @@ static void s_topk_dither(rumor_compressor_t *c, const float *x, rumor_rng_t *rn
     rumor_cmsg_int_clear(out, d); /* while the list of the last message's levels is there */
     s_topk(c, x, out);
     const float *val = out->val;
-    /* Fewer than k survivors only when x holds NaNs: sent as zeros, like any such vector. */
+    /* No survivors when x holds a NaN: sent as zeros, like any such vector. */
     const double norm = out->nnz < k ? NAN : s_norm(c, val, k);
     const float inv = (float)(s / norm);
     if (s_zero_message(norm, inv, d, out)) return;
@@ -475,6 +489,21 @@ static void s_randk(rumor_compressor_t *c, const float *x, rumor_rng_t *rng, rum
     out->kind = RUMOR_CMSG_SPARSE;
     out->d = d;
     out->nnz = n;
+    out->scale = 1.0f;
+}
+
+/* The block [start, start + k) mod d, listed in ascending order: its wrapped part first. */
+static void s_block(rumor_compressor_t *c, const float *x, rumor_rng_t *rng, rumor_cmsg_t *out)
+{
+    const uint32_t d = c->d, k = c->k, start = d ? (uint32_t)rumor_rng_below(rng, d) : 0;
+    const uint32_t wrapped = start + (uint64_t)k > d ? (uint32_t)(start + (uint64_t)k - d) : 0;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < wrapped; i++, n++) out->idx[n] = i;
+    for (uint32_t i = start; n < k; i++, n++) out->idx[n] = i;
+    for (uint32_t j = 0; j < k; j++) out->val[j] = x[out->idx[j]];
+    out->kind = RUMOR_CMSG_SPARSE;
+    out->d = d;
+    out->nnz = k;
     out->scale = 1.0f;
 }
 
@@ -520,6 +549,9 @@ void rumor_compressor_apply(rumor_compressor_t *c, const float *x, rumor_rng_t *
     case RUMOR_COMPRESS_RANDK:
         s_randk(c, x, rng, out);
         break;
+    case RUMOR_COMPRESS_BLOCK:
+        s_block(c, x, rng, out);
+        break;
     case RUMOR_COMPRESS_SIGN:
         s_sign(c, x, out);
         break;
@@ -551,6 +583,7 @@ double rumor_compressor_delta(const rumor_compressor_t *c)
         /* Dithering the survivors adds (1 - 1/tau) of their part: delta = tau d / k. */
         return (c->cfg.levels ? s_dither_tau(c->k, c->cfg.levels) : 1.0) * c->d / c->k;
     case RUMOR_COMPRESS_RANDK:
+    case RUMOR_COMPRESS_BLOCK:
         return (double)c->d / c->k;
     case RUMOR_COMPRESS_SIGN:
         return c->d ? (double)c->d : 1.0;

@@ -162,8 +162,8 @@ static void test_dither_matches_reference(void **state)
 static void test_apply_delta_is_apply_of_difference(void **state)
 {
     (void)state;
-    const char *specs[] = {"identity", "topk:0.05", "randk:0.1",        "sign",
-                           "natural",  "natural:8", "topk:0.1+dither:8"};
+    const char *specs[] = {"identity", "topk:0.05", "randk:0.1",         "sign",
+                           "natural",  "natural:8", "topk:0.1+dither:8", "block:0.1"};
     float a[D], b[D], x[D], ya[D], yb[D];
     s_fill(a, D, 11);
     s_fill(b, D, 12);
@@ -198,7 +198,8 @@ static void test_parse_and_describe(void **state)
                           "topk:0.01",         "randk:0.5",
                           "natural",           "natural:biased",
                           "natural:8",         "natural:31:inf:biased",
-                          "topk:0.1+dither:8", "topk:0.5+dither:4:inf:biased"};
+                          "topk:0.1+dither:8", "topk:0.5+dither:4:inf:biased",
+                          "block:0.1",         "block:1"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         rumor_compress_cfg_t cfg, again;
         char buf[64];
@@ -216,6 +217,9 @@ static void test_parse_and_describe(void **state)
                          "topk:0",
                          "topk:1.5",
                          "randk:",
+                         "block:0",
+                         "block:",
+                         "block:0.1+dither:4",
                          "sign:3",
                          "zip",
                          "natural:0",
@@ -295,9 +299,16 @@ static void test_dither_unbiased(void **state)
 static void test_contraction_bounds(void **state)
 {
     (void)state;
-    const char *specs[] = {
-        "dither:2:biased", "dither:16:biased", "topk:0.05",        "randk:0.1",           "sign",
-        "natural:biased",  "natural:3:biased", "natural:8:biased", "natural:5:inf:biased"};
+    const char *specs[] = {"dither:2:biased",
+                           "dither:16:biased",
+                           "topk:0.05",
+                           "randk:0.1",
+                           "sign",
+                           "natural:biased",
+                           "natural:3:biased",
+                           "natural:8:biased",
+                           "natural:5:inf:biased",
+                           "block:0.1"};
     for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
         float x[D], y[D];
         s_fill(x, D, 4 + s);
@@ -484,13 +495,13 @@ static void test_topk_dither_is_its_parts(void **state)
 }
 
 /* A vector holding a NaN (a diverged model) is sent as zeros by the quantizers, whichever
- * norm they use; top-k then dither sends finite levels (of the coordinates that are not NaN)
- * or zeros. Never levels computed from a NaN. */
+ * norm they use, and empty by top-k (alone or before dither): never a NaN or levels computed
+ * from one. */
 static void test_nan_vector(void **state)
 {
     (void)state;
-    const char *specs[] = {"dither:16",     "dither:16:inf",     "natural",
-                           "natural:8:inf", "topk:0.1+dither:4", "topk:0.1+dither:4:inf"};
+    const char *specs[] = {"dither:16",         "dither:16:inf",         "natural", "natural:8:inf",
+                           "topk:0.1+dither:4", "topk:0.1+dither:4:inf", "topk:0.1"};
     for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
         for (int at = 0; at < D; at += D - 1) {
             float x[D];
@@ -498,8 +509,9 @@ static void test_nan_vector(void **state)
             x[at] = NAN;
             rumor_cmsg_t m;
             s_apply_once(specs[s], x, 13, &m);
-            if (strncmp(specs[s], "topk", 4)) assert_int_equal(m.nnz, 0);
-            for (int k = 0; k < D; k++) assert_true(abs(m.q[k]) <= 16);
+            assert_int_equal(m.nnz, 0);
+            if (m.kind == RUMOR_CMSG_INT)
+                for (int k = 0; k < D; k++) assert_int_equal(m.q[k], 0);
             assert_true(isfinite(m.scale));
             rumor_cmsg_free(&m);
         }
@@ -536,6 +548,47 @@ static void test_topk_selects_largest(void **state)
     rumor_compressor_apply(c, x, NULL, &m);
     assert_int_equal(m.nnz, 50);
     assert_int_equal(m.idx[49], 49);
+    rumor_cmsg_free(&m);
+    rumor_compressor_destroy(&c);
+}
+
+/* A random block is k cyclically consecutive coordinates, x's own values, and every
+ * coordinate is kept with probability k / d. */
+static void test_block_uniform(void **state)
+{
+    (void)state;
+    float x[D];
+    s_fill(x, D, 9);
+    rumor_compressor_t *c = s_new("block:0.1", D);
+    assert_true(rumor_compressor_delta(c) == (double)D / 50);
+    assert_false(rumor_compressor_unbiased(c));
+    rumor_cmsg_t m;
+    assert_int_equal(rumor_cmsg_init(&m, D), 0);
+    int hits[D] = {0}, wrapped = 0;
+    const int draws = 2000;
+    for (int t = 0; t < draws; t++) {
+        rumor_rng_t r;
+        rumor_rng_seed(&r, 9, 0, (uint64_t)t, RUMOR_RNG_COMPRESS);
+        rumor_compressor_apply(c, x, &r, &m);
+        assert_int_equal(m.kind, RUMOR_CMSG_SPARSE);
+        assert_int_equal(m.nnz, 50);
+        assert_int_equal(rumor_cmsg_check(&m), 0);
+        int breaks = 0;
+        for (uint32_t j = 0; j < m.nnz; j++) {
+            assert_true(m.val[j] == x[m.idx[j]]);
+            hits[m.idx[j]]++;
+            if (j + 1 < m.nnz) breaks += m.idx[j + 1] != m.idx[j] + 1;
+        }
+        assert_true(breaks <= 1);
+        if (breaks) { /* the block runs past the end: 0.. and ..D-1 */
+            assert_int_equal(m.idx[0], 0);
+            assert_int_equal(m.idx[m.nnz - 1], D - 1);
+            wrapped++;
+        }
+    }
+    assert_true(wrapped > 0);
+    const double p = 50.0 / D, mean = draws * p, sd = sqrt(draws * p * (1 - p));
+    for (int i = 0; i < D; i++) assert_true(fabs(hits[i] - mean) < 6 * sd);
     rumor_cmsg_free(&m);
     rumor_compressor_destroy(&c);
 }
@@ -584,7 +637,8 @@ static void test_zero_vector(void **state)
 {
     (void)state;
     float x[D] = {0}, y[D];
-    const char *specs[] = {"dither:16", "topk:0.1", "randk:0.1", "sign", "natural", "natural:8"};
+    const char *specs[] = {"dither:16", "topk:0.1",  "randk:0.1", "sign",
+                           "natural",   "natural:8", "block:0.1"};
     for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
         rumor_cmsg_t m;
         s_apply_once(specs[s], x, 1, &m);
@@ -603,6 +657,7 @@ int main(void)
         cmocka_unit_test(test_contraction_bounds),
         cmocka_unit_test(test_topk_selects_largest),
         cmocka_unit_test(test_randk_uniform),
+        cmocka_unit_test(test_block_uniform),
         cmocka_unit_test(test_sign_scale),
         cmocka_unit_test(test_zero_vector),
         cmocka_unit_test(test_natural_unbiased),

@@ -128,6 +128,7 @@ static void test_choco_reaches_exact_average(void **state)
     s_check_consensus("ring", 8, RUMOR_ALGO_CHOCO, "natural:biased", 0.8f, 1500);
     s_check_consensus("torus", 16, RUMOR_ALGO_CHOCO, "natural:6:inf:biased", 0.8f, 1500);
     s_check_consensus("ring", 8, RUMOR_ALGO_CHOCO, "topk:0.25+dither:8:biased", 0.4f, 1500);
+    s_check_consensus("ring", 8, RUMOR_ALGO_CHOCO, "block:0.25", 0.4f, 1500);
 }
 
 static void test_dpsgd_mix_is_w_times_x(void **state)

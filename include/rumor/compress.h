@@ -22,6 +22,11 @@
  * smaller ones round to 0 or 2^(E-30). omega = 1/8. Both send integer levels and a scale,
  * and "biased" scales by 1/(1 + omega) as for dither.
  *
+ * "block:F" (random block, as in RBGS) keeps k = F d consecutive coordinates, wrapping past
+ * the end, from a uniform start: every coordinate is kept with probability k / d, like rand-k,
+ * so delta = d / k, but the support is one or two runs, which the ANS codec sends in a few
+ * bits in all (rand-k's costs about log2 C(d, k)).
+ *
  * "topk:F+dither:S..." composes the two: the k largest coordinates, dithered with their own
  * norm (tau of k coordinates, so delta = tau d / k); only the survivors get uniforms.
  */
@@ -41,6 +46,7 @@ typedef enum {
     RUMOR_COMPRESS_RANDK = 3,
     RUMOR_COMPRESS_SIGN = 4,    /* scaled sign: (||x||_1 / d) sign(x) */
     RUMOR_COMPRESS_NATURAL = 5, /* natural compression (levels 0) or natural dithering */
+    RUMOR_COMPRESS_BLOCK = 6,   /* k consecutive coordinates (cyclically) from a random start */
 } rumor_compress_kind_t;
 
 typedef struct {
@@ -49,14 +55,14 @@ typedef struct {
                         topk: s levels to dither the survivors with, or 0 to send them as is */
     int norm_inf;    /* dither, natural with s levels, topk then dither: 1 = L-inf, 0 = L2 */
     int biased;      /* dither, natural, topk then dither: scale by 1/(1 + omega) */
-    double fraction; /* topk, randk: k = max(1, round(fraction * d)) */
+    double fraction; /* topk, randk, block: k = max(1, round(fraction * d)) */
 } rumor_compress_cfg_t;
 
 typedef struct rumor_compressor rumor_compressor_t;
 
 /* Parses "identity", "dither:16", "dither:16:inf", "dither:16:biased", "natural",
- * "natural:biased", "natural:8", "natural:8:inf:biased", "topk:0.01", "randk:0.01", "sign",
- * "topk:0.1+dither:8:biased". */
+ * "natural:biased", "natural:8", "natural:8:inf:biased", "topk:0.01", "randk:0.01",
+ * "block:0.01", "sign", "topk:0.1+dither:8:biased". */
 int rumor_compress_parse(const char *s, rumor_compress_cfg_t *cfg, rumor_errmsg_t *em);
 
 /* Writes a string rumor_compress_parse accepts. */
