@@ -465,24 +465,22 @@ static int s_load_residuals(const char *path, rumor_cmsg_t ***msgs_p, size_t *n_
     rumor_codec_t *c = NULL;
     uint32_t dmax = 0;
     for (size_t at = 0; at < size;) { /* first pass: framing and the largest d */
-        if (size - at < 4 + RUMOR_CODEC_HEADER_BYTES) {
+        if (size - at < 4) {
             rc = RUMOR_ETRUNC;
             break;
         }
         const uint32_t len = (uint32_t)data[at] | (uint32_t)data[at + 1] << 8 |
                              (uint32_t)data[at + 2] << 16 | (uint32_t)data[at + 3] << 24;
-        if (len < RUMOR_CODEC_HEADER_BYTES || len > size - at - 4) {
-            rc = RUMOR_EFORMAT;
+        rumor_codec_info_t info;
+        if (len > size - at - 4 || (rc = rumor_codec_peek(data + at + 4, len, &info))) {
+            if (!rc) rc = RUMOR_EFORMAT;
             break;
         }
-        const uint8_t *h = data + at + 4;
-        const uint32_t d =
-            (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
-        if (d > (1u << 26)) {
+        if (info.d > (1u << 26)) {
             rc = RUMOR_ERANGE;
             break;
         }
-        if (d > dmax) dmax = d;
+        if (info.d > dmax) dmax = info.d;
         n++;
         at += 4 + (size_t)len;
     }
@@ -493,8 +491,9 @@ static int s_load_residuals(const char *path, rumor_cmsg_t ***msgs_p, size_t *n_
         const uint32_t len = (uint32_t)data[at] | (uint32_t)data[at + 1] << 8 |
                              (uint32_t)data[at + 2] << 16 | (uint32_t)data[at + 3] << 24;
         const uint8_t *h = data + at + 4;
-        const uint32_t d =
-            (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
+        rumor_codec_info_t info;
+        RUMOR_ASSERT(rumor_codec_peek(h, len, &info) == 0); /* checked in the first pass */
+        const uint32_t d = info.d;
         msgs[i] = malloc(sizeof **msgs);
         if (!msgs[i] || rumor_cmsg_init(msgs[i], d)) {
             free(msgs[i]);

@@ -25,11 +25,8 @@ enum {
     S_MAGIC1 = 'c',
     S_OFF_VERSION = 2,
     S_OFF_MODE = 3,
-    S_OFF_D = 4,
-    S_OFF_NNZ = 8,
-    S_OFF_SCALE = 12,
+    S_OFF_D = 4, /* then d and nnz as LEB128, then the scale */
 };
-_Static_assert(S_OFF_SCALE + 4 == RUMOR_CODEC_HEADER_BYTES, "header layout");
 _Static_assert(sizeof(float) == 4, "float32 scale and values");
 
 typedef struct {
@@ -37,6 +34,7 @@ typedef struct {
     rumor_cmsg_kind_t kind;
     uint32_t d, nnz;
     float scale;
+    size_t size; /* of the header */
 } s_header_t;
 
 static uint32_t s_f32_bits(float f)
@@ -53,16 +51,57 @@ static float s_bits_f32(uint32_t u)
     return f;
 }
 
-static void s_header_write(uint8_t *dst, rumor_codec_mode_t mode, const rumor_cmsg_t *m,
-                           uint32_t nnz)
+/* LEB128: 7 bits per byte, least significant first, the top bit set on every byte but the
+ * last; 1 to 5 bytes for a u32. */
+static size_t s_leb_size(uint32_t v)
+{
+    return (size_t)(rumor_bit_width(v | 1) + 6) / 7;
+}
+
+static size_t s_leb_put(uint8_t *dst, uint32_t v)
+{
+    size_t n = 0;
+    for (; v >= 128; v >>= 7) dst[n++] = (uint8_t)(v | 128);
+    dst[n++] = (uint8_t)v;
+    return n;
+}
+
+/* Reads the shortest spelling of a u32 at src[*at..len) only: a longer one (a last byte of 0
+ * after others), more than 5 bytes or a value above 2^32 - 1 is RUMOR_EFORMAT. */
+static int s_leb_get(const uint8_t *src, size_t len, size_t *at, uint32_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned i = 0; i < 5; i++) {
+        if (*at >= len) return RUMOR_ETRUNC;
+        const uint8_t b = src[(*at)++];
+        x |= (uint64_t)(b & 127) << (7 * i);
+        if (!(b & 128)) {
+            if ((i && !b) || x > UINT32_MAX) return RUMOR_EFORMAT;
+            *v = (uint32_t)x;
+            return 0;
+        }
+    }
+    return RUMOR_EFORMAT;
+}
+
+size_t rumor_codec_header_size(uint32_t d, uint32_t nnz)
+{
+    return S_OFF_D + s_leb_size(d) + s_leb_size(nnz) + 4;
+}
+
+/* Writes the header of a message of m's kind and length with nnz nonzeros; returns its size. */
+static size_t s_header_write(uint8_t *dst, rumor_codec_mode_t mode, const rumor_cmsg_t *m,
+                             uint32_t nnz)
 {
     dst[0] = S_MAGIC0;
     dst[1] = S_MAGIC1;
     dst[S_OFF_VERSION] = RUMOR_CODEC_VERSION;
     dst[S_OFF_MODE] = (uint8_t)((unsigned)mode | (unsigned)m->kind << 4);
-    rumor_store32le(dst + S_OFF_D, m->d);
-    rumor_store32le(dst + S_OFF_NNZ, nnz);
-    rumor_store32le(dst + S_OFF_SCALE, s_f32_bits(m->scale));
+    size_t n = S_OFF_D;
+    n += s_leb_put(dst + n, m->d);
+    n += s_leb_put(dst + n, nnz);
+    rumor_store32le(dst + n, s_f32_bits(m->scale));
+    return n + 4;
 }
 
 static int s_mode_applies(rumor_codec_mode_t mode, rumor_cmsg_kind_t kind)
@@ -80,7 +119,7 @@ static int s_mode_applies(rumor_codec_mode_t mode, rumor_cmsg_kind_t kind)
 
 static int s_header_read(const uint8_t *src, size_t len, s_header_t *h)
 {
-    if (!src || len < RUMOR_CODEC_HEADER_BYTES) return RUMOR_ETRUNC;
+    if (!src || len < S_OFF_D) return RUMOR_ETRUNC;
     if (src[0] != S_MAGIC0 || src[1] != S_MAGIC1) return RUMOR_EFORMAT;
     if (src[S_OFF_VERSION] != RUMOR_CODEC_VERSION) return RUMOR_EVERSION;
     const unsigned mode = src[S_OFF_MODE] & 15u, kind = src[S_OFF_MODE] >> 4;
@@ -88,19 +127,32 @@ static int s_header_read(const uint8_t *src, size_t len, s_header_t *h)
         return RUMOR_EFORMAT;
     h->mode = (rumor_codec_mode_t)mode;
     h->kind = (rumor_cmsg_kind_t)kind;
-    h->d = rumor_load32le(src + S_OFF_D);
-    h->nnz = rumor_load32le(src + S_OFF_NNZ);
-    h->scale = s_bits_f32(rumor_load32le(src + S_OFF_SCALE));
+    size_t at = S_OFF_D;
+    int rc = s_leb_get(src, len, &at, &h->d);
+    if (!rc) rc = s_leb_get(src, len, &at, &h->nnz);
+    if (rc) return rc;
+    if (len - at < 4) return RUMOR_ETRUNC;
+    h->scale = s_bits_f32(rumor_load32le(src + at));
+    h->size = at + 4;
     if (h->nnz > h->d) return RUMOR_EFORMAT;
     if (h->kind == RUMOR_CMSG_DENSE && h->nnz != h->d) return RUMOR_EFORMAT;
     return 0;
 }
 
-int rumor_codec_peek_mode(const uint8_t *src, size_t len)
+int rumor_codec_peek(const uint8_t *src, size_t len, rumor_codec_info_t *info)
 {
     s_header_t h;
     const int rc = s_header_read(src, len, &h);
-    return rc < 0 ? rc : (int)h.mode;
+    if (rc) return rc;
+    *info = (rumor_codec_info_t){h.mode, h.kind, h.d, h.nnz, h.size};
+    return 0;
+}
+
+int rumor_codec_peek_mode(const uint8_t *src, size_t len)
+{
+    rumor_codec_info_t info;
+    const int rc = rumor_codec_peek(src, len, &info);
+    return rc < 0 ? rc : (int)info.mode;
 }
 
 int rumor_codec_parse_mode(const char *s, rumor_codec_mode_t *mode)
@@ -200,7 +252,7 @@ struct rumor_codec {
 
 size_t rumor_codec_bound(uint32_t d)
 {
-    return RUMOR_CODEC_HEADER_BYTES + 8 * (size_t)d + 8;
+    return RUMOR_CODEC_HEADER_MAX + 8 * (size_t)d + 8;
 }
 
 rumor_codec_t *rumor_codec_new(uint32_t d_max)
@@ -1335,9 +1387,10 @@ int rumor_codec_encode(rumor_codec_t *c, const rumor_cmsg_t *m, rumor_codec_mode
         if (!s_sparse_valid(m)) return RUMOR_EINVAL;
         nnz = m->nnz;
     }
-    if (cap < RUMOR_CODEC_HEADER_BYTES) return RUMOR_ENOSPC;
-    uint8_t *body = dst + RUMOR_CODEC_HEADER_BYTES;
-    const size_t room = cap - RUMOR_CODEC_HEADER_BYTES;
+    const size_t hsize = rumor_codec_header_size(m->d, nnz);
+    if (cap < hsize) return RUMOR_ENOSPC;
+    uint8_t *body = dst + hsize;
+    const size_t room = cap - hsize;
     const unsigned w = rumor_bit_width(zz);
     const size_t raw = s_raw_body_bytes(m, w);
 
@@ -1378,8 +1431,7 @@ int rumor_codec_encode(rumor_codec_t *c, const rumor_cmsg_t *m, rumor_codec_mode
         size = s_raw_encode(m, w, body, room);
         if (size == SIZE_MAX) return RUMOR_ENOSPC;
     }
-    s_header_write(dst, chosen, m, nnz);
-    *written = RUMOR_CODEC_HEADER_BYTES + size;
+    *written = s_header_write(dst, chosen, m, nnz) + size;
     return 0;
 }
 
@@ -1399,8 +1451,8 @@ int rumor_codec_decode(rumor_codec_t *c, const uint8_t *src, size_t len, uint32_
     out->nnz = h.nnz;
     out->scale = h.scale;
     out->listed = coded_int && h.nnz <= h.d / RUMOR_CMSG_SPARSE_DIV;
-    const uint8_t *b = src + RUMOR_CODEC_HEADER_BYTES;
-    const size_t blen = len - RUMOR_CODEC_HEADER_BYTES;
+    const uint8_t *b = src + h.size;
+    const size_t blen = len - h.size;
     switch (h.mode) {
     case RUMOR_CODEC_RAW:
         rc = s_raw_decode(&h, b, blen, out);

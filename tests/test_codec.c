@@ -166,12 +166,18 @@ static int s_teardown(void **state)
     return 0;
 }
 
+/* Header size of m's encoding. */
+static size_t s_header(const rumor_cmsg_t *m)
+{
+    return rumor_codec_header_size(m->d, m->kind == RUMOR_CMSG_DENSE ? m->d : m->nnz);
+}
+
 /* Encodes f->m with mode, decodes, checks equality; returns the size and the mode written. */
 static size_t s_roundtrip(s_fix_t *f, rumor_codec_mode_t mode, int *written_mode)
 {
     size_t n = 0;
     assert_int_equal(rumor_codec_encode(f->c, &f->m, mode, f->buf, f->cap, &n), 0);
-    assert_true(n >= RUMOR_CODEC_HEADER_BYTES);
+    assert_true(n >= s_header(&f->m));
     assert_true(n <= rumor_codec_bound(f->m.d));
     const int wm = rumor_codec_peek_mode(f->buf, n);
     assert_true(wm >= RUMOR_CODEC_RAW && wm <= RUMOR_CODEC_ANS);
@@ -578,10 +584,10 @@ static void test_raw_roundtrip_every_kind(void **state)
             const uint32_t d = dims[i];
             s_gen_dense(&f->rng, &f->m, d);
             s_roundtrip(f, RUMOR_CODEC_RAW, NULL);
-            assert_int_equal(s_raw_size(f), RUMOR_CODEC_HEADER_BYTES + 4 * (size_t)d);
+            assert_int_equal(s_raw_size(f), s_header(&f->m) + 4 * (size_t)d);
             s_gen_sparse(&f->rng, &f->m, d, 0.1 * (rep % 10));
             s_roundtrip(f, RUMOR_CODEC_RAW, NULL);
-            assert_int_equal(s_raw_size(f), RUMOR_CODEC_HEADER_BYTES + 8 * (size_t)f->m.nnz);
+            assert_int_equal(s_raw_size(f), s_header(&f->m) + 8 * (size_t)f->m.nnz);
             s_gen_int(&f->rng, &f->m, d, 0.1 * (rep % 10), rep & 1 ? S_GEN_HUGE : S_GEN_DITHER, 16);
             s_roundtrip(f, RUMOR_CODEC_RAW, NULL);
         }
@@ -596,11 +602,11 @@ static void test_raw_int_width_is_narrowest(void **state)
     f->m.q[3] = -16;
     f->m.nnz = 0;
     for (uint32_t k = 0; k < 1000; k++) f->m.nnz += f->m.q[k] != 0;
-    assert_int_equal(s_raw_size(f), RUMOR_CODEC_HEADER_BYTES + 1 + 1000 * 6 / 8);
+    assert_int_equal(s_raw_size(f), s_header(&f->m) + 1 + 1000 * 6 / 8);
     /* all zero: width 0, one byte of body */
     memset(f->m.q, 0, 1000 * 4);
     f->m.nnz = 0;
-    assert_int_equal(s_raw_size(f), RUMOR_CODEC_HEADER_BYTES + 1);
+    assert_int_equal(s_raw_size(f), s_header(&f->m) + 1);
     s_roundtrip(f, RUMOR_CODEC_RAW, NULL);
 }
 
@@ -648,7 +654,8 @@ static void test_edge_cases(void **state)
         f->m.d = 0;
         f->m.nnz = 0;
         f->m.scale = 1.5f;
-        assert_int_equal(s_roundtrip(f, (rumor_codec_mode_t)mode, NULL), RUMOR_CODEC_HEADER_BYTES);
+        assert_int_equal(s_roundtrip(f, (rumor_codec_mode_t)mode, NULL),
+                         10); /* 8 + two 1-byte LEB128 */
         /* d = 1, zero and nonzero */
         f->m.d = 1;
         f->m.q[0] = 0;
@@ -709,11 +716,11 @@ static void test_fast_matches_reference(void **state)
                 mode == RUMOR_CODEC_VSC ? s_ref_vsc(&f->m, ref) : s_ref_ans(&f->m, ref);
             if (rumor_codec_peek_mode(f->buf, n) != mode) {
                 /* replaced by RAW only when that is smaller */
-                assert_true(n - RUMOR_CODEC_HEADER_BYTES < want);
+                assert_true(n - s_header(&f->m) < want);
                 continue;
             }
-            assert_int_equal(n - RUMOR_CODEC_HEADER_BYTES, want);
-            assert_memory_equal(f->buf + RUMOR_CODEC_HEADER_BYTES, ref, want);
+            assert_int_equal(n - s_header(&f->m), want);
+            assert_memory_equal(f->buf + s_header(&f->m), ref, want);
             compared[mode]++;
         }
     }
@@ -812,6 +819,27 @@ static void test_bit_flips_never_crash(void **state)
     for (int i = 0; i < 4; i++) free(bufs[i]);
 }
 
+/* msg (n bytes) with its header's d and nnz replaced (LEB128 written here, from the format
+ * description), into out; returns the new length. */
+static size_t s_relabel(const uint8_t *msg, size_t n, uint32_t d, uint32_t nnz, uint8_t *out)
+{
+    rumor_codec_info_t info;
+    assert_int_equal(rumor_codec_peek(msg, n, &info), 0);
+    size_t k = 4;
+    memcpy(out, msg, 4);
+    const uint32_t v[2] = {d, nnz};
+    for (int i = 0; i < 2; i++) {
+        uint32_t x = v[i];
+        while (x >= 128) {
+            out[k++] = (uint8_t)(x | 128);
+            x >>= 7;
+        }
+        out[k++] = (uint8_t)x;
+    }
+    memcpy(out + k, msg + info.header - 4, 4 + n - info.header); /* scale and body */
+    return k + 4 + n - info.header;
+}
+
 static void test_lying_headers_are_refused(void **state)
 {
     s_fix_t *f = *state;
@@ -850,17 +878,43 @@ static void test_lying_headers_are_refused(void **state)
     }
     b[3] = mode_byte;
     assert_int_equal(rumor_codec_peek_mode(b, n), RUMOR_CODEC_VSC);
-    /* nnz above d, and nnz not matching the body */
+    /* d and nnz as other values, with the body kept: nnz above d, nnz not matching the body */
+    uint8_t *lie = malloc(n + 16);
     const uint32_t nnz = f->m.nnz;
-    b[8] = 0xE9, b[9] = 0x03, b[10] = 0, b[11] = 0; /* 1001 */
-    assert_true(rumor_codec_decode(f->c, b, n, DMAX, &f->out) < 0);
-    for (uint32_t lie = 0; lie < 1000; lie += 37) {
-        if (lie == nnz) continue;
-        b[8] = (uint8_t)lie, b[9] = (uint8_t)(lie >> 8);
-        assert_true(rumor_codec_decode(f->c, b, n, DMAX, &f->out) < 0);
+    assert_int_equal(rumor_codec_decode(f->c, lie, s_relabel(b, n, 1000, nnz, lie), DMAX, &f->out),
+                     0);
+    assert_int_equal(rumor_codec_decode(f->c, lie, s_relabel(b, n, 1000, 1001, lie), DMAX, &f->out),
+                     RUMOR_EFORMAT);
+    for (uint32_t v = 0; v < 1000; v += 37)
+        if (v != nnz)
+            assert_true(
+                rumor_codec_decode(f->c, lie, s_relabel(b, n, 1000, v, lie), DMAX, &f->out) < 0);
+    /* LEB128: only the shortest spelling of d (1000 = e8 07), at most 5 bytes, below 2^32 */
+    const size_t at = s_relabel(b, n, 1000, nnz, lie);
+    const uint8_t *body = b + rumor_codec_header_size(1000, nnz);
+    const size_t blen = n - rumor_codec_header_size(1000, nnz);
+    const struct {
+        uint8_t bytes[6];
+        size_t len;
+    } bad_d[] = {{{0xe8, 0x87, 0x00}, 3},
+                 {{0xe8, 0x87, 0x80, 0x80, 0x80, 0x00}, 6},
+                 {{0xff, 0xff, 0xff, 0xff, 0x1f}, 5}};
+    for (size_t i = 0; i < sizeof bad_d / sizeof *bad_d; i++) {
+        size_t k = 4;
+        memcpy(lie, b, 4);
+        memcpy(lie + k, bad_d[i].bytes, bad_d[i].len);
+        k += bad_d[i].len;
+        lie[k++] = (uint8_t)nnz;                                        /* nnz < 128 here */
+        memcpy(lie + k, b + rumor_codec_header_size(1000, nnz) - 4, 4); /* scale */
+        k += 4;
+        memcpy(lie + k, body, blen);
+        assert_int_equal(rumor_codec_decode(f->c, lie, k + blen, DMAX, &f->out), RUMOR_EFORMAT);
     }
-    /* too short for a header */
-    assert_int_equal(rumor_codec_decode(f->c, b, 15, DMAX, &f->out), RUMOR_ETRUNC);
+    assert_true(nnz < 128 && at == n);
+    free(lie);
+    /* too short for a header: every prefix of it */
+    for (size_t len = 0; len < rumor_codec_header_size(1000, nnz); len++)
+        assert_int_equal(rumor_codec_decode(f->c, b, len, DMAX, &f->out), RUMOR_ETRUNC);
     assert_int_equal(rumor_codec_decode(f->c, NULL, 0, DMAX, &f->out), RUMOR_ETRUNC);
     free(b);
 }

@@ -1,7 +1,8 @@
 /* rumor — serialisation of compressed vectors (cmsg) to bytes, and the entropy limit.
  *
  * Message format (all little-endian; docs/codec.md has the full layout):
- *   u8 'R' | u8 'c' | u8 version (2) | u8 mode | kind << 4 | u32 d | u32 nnz | f32 scale | body
+ *   u8 'R' | u8 'c' | u8 version (2) | u8 mode | kind << 4 | LEB128 d | LEB128 nnz | f32 scale
+ *   | body
  * nnz counts the nonzero levels (INT), the entries (SPARSE) or d (DENSE); scale is the INT
  * step (carried, bit for bit, for every kind). Modes:
  *   RAW  fixed width, every kind: DENSE d f32; INT one width byte w then d zigzag levels of w
@@ -40,8 +41,8 @@ typedef enum {
     RUMOR_CODEC_ANS = 3,
 } rumor_codec_mode_t;
 
-#define RUMOR_CODEC_HEADER_BYTES 16
-#define RUMOR_CODEC_VERSION      2
+#define RUMOR_CODEC_HEADER_MAX 18 /* 8 bytes and two LEB128 u32 of at most 5 */
+#define RUMOR_CODEC_VERSION    2
 
 typedef struct rumor_codec rumor_codec_t;
 
@@ -58,6 +59,9 @@ void rumor_codec_destroy(rumor_codec_t **c_p);
 /* Worst-case encoded size of any cmsg of length d in any mode (header + 8 d + 8). */
 size_t rumor_codec_bound(uint32_t d);
 
+/* Size of the header of a message of length d with nnz nonzeros (entries): 10 to 18 bytes. */
+size_t rumor_codec_header_size(uint32_t d, uint32_t nnz);
+
 /* Encodes m into dst[0..cap) with the given mode (AUTO: smallest of the modes that apply to
  * m's kind; VSC/ANS: that mode unless RAW is smaller). *written gets the size. Returns 0,
  * RUMOR_ENOSPC, or RUMOR_EINVAL (mode does not apply to the kind, m->d exceeds the
@@ -73,7 +77,18 @@ int rumor_codec_encode(rumor_codec_t *c, const rumor_cmsg_t *m, rumor_codec_mode
 RUMOR_NODISCARD int rumor_codec_decode(rumor_codec_t *c, const uint8_t *src, size_t len,
                                        uint32_t d_max, rumor_cmsg_t *out);
 
-/* The mode byte of an encoded message, or a negative code if the header is invalid. */
+typedef struct {
+    rumor_codec_mode_t mode;
+    rumor_cmsg_kind_t kind;
+    uint32_t d, nnz;
+    size_t header; /* bytes; the body follows */
+} rumor_codec_info_t;
+
+/* Reads the header of an encoded message into info: 0, or a negative code if the header is
+ * invalid (the body is not looked at). */
+int rumor_codec_peek(const uint8_t *src, size_t len, rumor_codec_info_t *info);
+
+/* The mode of an encoded message, or a negative code if the header is invalid. */
 int rumor_codec_peek_mode(const uint8_t *src, size_t len);
 
 /* Recorded-message files (docs/codec.md), read by `rumor bench codec --residuals`: a sequence
