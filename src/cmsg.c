@@ -2,6 +2,7 @@
 #include "rumor/cmsg.h"
 #include "rumor/err.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,6 +121,20 @@ void rumor_cmsg_to_dense(const rumor_cmsg_t *m, float *out)
 {
     memset(out, 0, (size_t)m->d * sizeof *out);
     rumor_cmsg_axpy(m, 1.0f, out);
+}
+
+int rumor_cmsg_finite(const rumor_cmsg_t *m)
+{
+    if (m->kind == RUMOR_CMSG_INT) return isfinite(fabsf(m->scale) * 2147483648.0f);
+    /* exponent bits all ones: infinite or NaN; OR-ed, which vectorises */
+    const uint32_t n = m->kind == RUMOR_CMSG_DENSE ? m->d : m->nnz;
+    uint32_t bad = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        uint32_t bits;
+        memcpy(&bits, &m->val[j], 4);
+        bad |= (bits & 0x7f800000u) == 0x7f800000u;
+    }
+    return !bad;
 }
 
 int rumor_cmsg_check(const rumor_cmsg_t *m)

@@ -34,6 +34,8 @@ const char *rumor_strerror(int code)
         return "interrupted";
     case RUMOR_ESTATE:
         return "invalid state";
+    case RUMOR_ENONFINITE:
+        return "non-finite values";
     default:
         return "unknown error";
     }

@@ -120,6 +120,7 @@ int rumor_gossip_absorb(rumor_gossip_t *g, uint32_t from, const rumor_cmsg_t *m)
     const int slot = rumor_gossip_slot(g, from);
     if (slot < 0) return RUMOR_EINVAL;
     if (m->d != g->cfg.d) return RUMOR_EMISMATCH;
+    if (!rumor_cmsg_finite(m)) return RUMOR_ENONFINITE; /* the copy stays as it was */
     float *c = s_copy(g, (size_t)slot);
     if (g->cfg.algo == RUMOR_ALGO_DPSGD)
         rumor_cmsg_to_dense(m, c);

@@ -41,6 +41,7 @@ enum {
     S_DROP_REPLAY,        /* DIFF with a sequence number already seen */
     S_DROP_ROUND,         /* DIFF for a round that can no longer be used */
     S_DROP_DECODE,        /* DIFF payload the codec or the gossip refused */
+    S_DROP_NONFINITE,     /* DIFF with NaN or infinite values (a diverged or hostile sender) */
     S_DROP_UNSYNCED,      /* DIFF while a STATE is awaited */
     S_DROP_HELLO,         /* HELLO that is malformed or incompatible */
     S_DROP_STATE,         /* malformed STATE */
@@ -48,14 +49,15 @@ enum {
 };
 
 static const char *const s_drop_names[S_DROP_COUNT] = {"transport",   "impostor",    "replay",
-                                                       "stale_round", "undecodable", "unsynced",
-                                                       "bad_hello",   "bad_state"};
+                                                       "stale_round", "undecodable", "nonfinite",
+                                                       "unsynced",    "bad_hello",   "bad_state"};
 
 typedef struct {
     uint32_t id;
     int hello;         /* a compatible HELLO was received */
     int hello_acked;   /* one of our HELLOs was queued after the connection came up */
     int refused;       /* its HELLO was incompatible */
+    int nonfinite;     /* it sent a DIFF with non-finite values (reported once) */
     int bye;           /* it finished */
     int synced;        /* recv_seq is known (0 while a STATE is awaited) */
     int down;          /* marked down by the liveness timeout */
@@ -153,7 +155,17 @@ static int s_send_state(s_node_t *n, s_nbr_t *s)
 
 static void s_absorb(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, const uint8_t *p)
 {
-    if (rumor_peer_deliver(n->peer, s->id, p, h->len) != 0) {
+    const int rc = rumor_peer_deliver(n->peer, s->id, p, h->len);
+    if (rc == RUMOR_ENONFINITE) {
+        if (!s->nonfinite)
+            rumor_error("node %u: node %u sent non-finite values in round %u (has its model "
+                        "diverged?); such messages are dropped",
+                        n->self, s->id, h->round);
+        s->nonfinite = 1;
+        n->drops[S_DROP_NONFINITE]++;
+        return;
+    }
+    if (rc != 0) {
         n->drops[S_DROP_DECODE]++;
         return;
     }

@@ -56,7 +56,7 @@ struct s_sim {
     pthread_barrier_t barrier;
     s_worker_t *workers;
     int stop;          /* written by worker 0 before a barrier, read by all after it */
-    atomic_int failed; /* a peer failed to decode a message in a synchronous run */
+    atomic_int failed; /* the first error delivering a message (0: none) */
     double t_start;
     rumor_sim_result_t last;
 };
@@ -154,10 +154,15 @@ static void *s_worker_main(void *arg)
             for (uint32_t s = 0; s < deg; s++) {
                 const int rc =
                     rumor_peer_deliver(sim->peers[i], nb[s], sim->msg[nb[s]], sim->msg_len[nb[s]]);
-                if (rc) {
-                    rumor_error("peer %u: message of peer %u in round %u: %s", i, nb[s], t,
-                                rumor_strerror(rc));
-                    atomic_store(&sim->failed, 1);
+                int none = 0; /* the first failure only */
+                if (rc && atomic_compare_exchange_strong(&sim->failed, &none, rc)) {
+                    if (rc == RUMOR_ENONFINITE)
+                        rumor_error("peer %u's message of round %u holds non-finite values: its "
+                                    "model diverged (a smaller lr may help)",
+                                    nb[s], t);
+                    else
+                        rumor_error("peer %u: message of peer %u in round %u: %s", i, nb[s], t,
+                                    rumor_strerror(rc));
                 }
             }
             rumor_peer_finish(sim->peers[i]);
@@ -293,7 +298,10 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
 
     *result = sim.last;
     if (sim.failed)
-        rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "a peer could not decode a neighbour's message");
+        rc = rumor_errmsg_set(em, sim.failed,
+                              sim.failed == RUMOR_ENONFINITE
+                                  ? "a peer's model diverged"
+                                  : "a peer could not decode a neighbour's message");
     else if (s_signalled)
         rc = rumor_errmsg_set(em, RUMOR_EINTR, "interrupted at round %u", sim.last.round);
     if (opts->models_out && !sim.failed) {

@@ -11,6 +11,8 @@
 #include "rumor/err.h"
 #include "rumor/rng.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +52,47 @@ static void test_shapes(void **state)
     rumor_cmsg_to_dense(&m, y);
     const float want_dn[5] = {0, 1, 2, 3, 4};
     assert_memory_equal(y, want_dn, sizeof y);
+    rumor_cmsg_free(&m);
+}
+
+/* NaN or infinite values, or an INT scale that can turn a level into infinity, are caught in
+ * every position; the largest finite values are not. */
+static void test_finite(void **state)
+{
+    (void)state;
+    rumor_cmsg_t m;
+    assert_int_equal(rumor_cmsg_init(&m, 40), 0);
+    m.kind = RUMOR_CMSG_DENSE;
+    m.d = m.nnz = 40;
+    for (uint32_t k = 0; k < 40; k++) m.val[k] = (float)k - 20.0f;
+    m.val[7] = FLT_MAX;
+    m.val[8] = -FLT_MAX;
+    assert_true(rumor_cmsg_finite(&m));
+    const float bad[] = {NAN, -NAN, INFINITY, -INFINITY};
+    for (size_t b = 0; b < sizeof bad / sizeof *bad; b++)
+        for (uint32_t at = 0; at < 40; at += 13) {
+            const float keep = m.val[at];
+            m.val[at] = bad[b];
+            assert_false(rumor_cmsg_finite(&m));
+            m.kind = RUMOR_CMSG_SPARSE; /* the first nnz values count, not the rest */
+            m.nnz = at;
+            assert_true(rumor_cmsg_finite(&m));
+            m.nnz = at + 1;
+            assert_false(rumor_cmsg_finite(&m));
+            m.kind = RUMOR_CMSG_DENSE;
+            m.nnz = 40;
+            m.val[at] = keep;
+        }
+    m.kind = RUMOR_CMSG_INT;
+    m.scale = 1e-3f;
+    assert_true(rumor_cmsg_finite(&m));
+    m.scale = -FLT_MAX / 4294967296.0f; /* times 2^31 still finite */
+    assert_true(rumor_cmsg_finite(&m));
+    const float bad_scale[] = {NAN, INFINITY, -INFINITY, FLT_MAX, 1e30f};
+    for (size_t b = 0; b < sizeof bad_scale / sizeof *bad_scale; b++) {
+        m.scale = bad_scale[b];
+        assert_false(rumor_cmsg_finite(&m));
+    }
     rumor_cmsg_free(&m);
 }
 
@@ -209,6 +252,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shapes),
+        cmocka_unit_test(test_finite),
         cmocka_unit_test(test_check_catches_bad_structure),
         cmocka_unit_test(test_list_finds_every_nonzero),
         cmocka_unit_test(test_int_clear_leaves_only_zeros),

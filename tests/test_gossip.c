@@ -186,6 +186,18 @@ static void test_absorb_refuses_bad_input(void **state)
     assert_int_equal(rumor_gossip_absorb(net.g[0], 0, &net.msg[1]), RUMOR_EINVAL);
     net.msg[1].d = D - 1;
     assert_int_equal(rumor_gossip_absorb(net.g[0], 1, &net.msg[1]), RUMOR_EMISMATCH);
+    net.msg[1].d = D;
+    /* a diverged or hostile neighbour's NaN or infinite values never reach the copy */
+    net.msg[1].scale = INFINITY;
+    assert_int_equal(rumor_gossip_absorb(net.g[0], 1, &net.msg[1]), RUMOR_ENONFINITE);
+    rumor_cmsg_t dense;
+    assert_int_equal(rumor_cmsg_init(&dense, D), 0);
+    dense.kind = RUMOR_CMSG_DENSE;
+    dense.d = dense.nnz = D;
+    for (uint32_t k = 0; k < D; k++) dense.val[k] = 1.0f;
+    dense.val[D / 2] = NAN;
+    assert_int_equal(rumor_gossip_absorb(net.g[0], 1, &dense), RUMOR_ENONFINITE);
+    rumor_cmsg_free(&dense);
     assert_memory_equal(copy, rumor_gossip_copy(net.g[0], 1), sizeof copy);
     assert_null(rumor_gossip_copy(net.g[0], 3));
     assert_non_null(rumor_gossip_copy(net.g[0], 0));

@@ -120,12 +120,37 @@ static void test_bit_reproducible_across_threads(void **state)
     free(c);
 }
 
+/* A model that diverges stops the run at the first message holding non-finite values, with
+ * an error that says so, instead of spreading NaN to every peer. */
+static void test_divergence_is_reported(void **state)
+{
+    (void)state;
+    const char *json =
+        "{\"name\": \"t\", \"topology\": {\"generate\": \"ring\", \"n\": 8},"
+        " \"data\": {\"name\": \"synthetic\", \"n\": 4000, \"test_n\": 1000, \"dim\": 20,"
+        " \"classes\": 4, \"sep\": 4.0}, \"model\": \"mlp:16\","
+        " \"algorithm\": {\"name\": \"choco\", \"lr\": 1e6, \"gamma\": 0.5, \"batch\": 16,"
+        " \"rounds\": 300}, \"compressor\": \"identity\", \"seed\": 3, \"eval_every\": 50}";
+    rumor_scenario_t sc;
+    rumor_errmsg_t em = {""};
+    if (rumor_scenario_parse(json, "test", ".", &sc, &em)) fail_msg("%s", em.msg);
+    FILE *mf = tmpfile();
+    assert_non_null(mf);
+    const rumor_sim_opts_t opts = {.threads = 2, .metrics = mf, .timing = 0};
+    rumor_sim_result_t res;
+    assert_int_equal(rumor_sim_run(&sc, &opts, &res, &em), RUMOR_ENONFINITE);
+    assert_non_null(strstr(em.msg, "diverged"));
+    assert_true(res.round < 300);
+    fclose(mf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_algorithms_train),
         cmocka_unit_test(test_lambda_sparsifies),
         cmocka_unit_test(test_bit_reproducible_across_threads),
+        cmocka_unit_test(test_divergence_is_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

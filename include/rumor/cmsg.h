@@ -91,4 +91,8 @@ void rumor_cmsg_to_dense(const rumor_cmsg_t *m, float *out);
  * levels instead); returns 0 or RUMOR_EFORMAT. Decoders call it before a message is used. */
 int rumor_cmsg_check(const rumor_cmsg_t *m);
 
+/* 1 when every value of m is finite: its SPARSE or DENSE values, or for INT a scale small
+ * enough that scale * q stays finite for every int32 level q. */
+int rumor_cmsg_finite(const rumor_cmsg_t *m);
+
 #endif

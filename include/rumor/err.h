@@ -15,19 +15,20 @@
 
 enum {
     RUMOR_OK = 0,
-    RUMOR_ENOMEM = -1,    /* allocation failed */
-    RUMOR_EINVAL = -2,    /* invalid argument or configuration */
-    RUMOR_EIO = -3,       /* a file or socket operation failed */
-    RUMOR_EFORMAT = -4,   /* malformed input bytes (file, message) */
-    RUMOR_ETRUNC = -5,    /* input ended early */
-    RUMOR_ERANGE = -6,    /* a count or length exceeds its bound */
-    RUMOR_ENOSPC = -7,    /* the caller's output buffer is too small */
-    RUMOR_EVERSION = -8,  /* unsupported format or protocol version */
-    RUMOR_EMISMATCH = -9, /* peers disagree (topology, config, dimension) */
-    RUMOR_ETIMEOUT = -10, /* a deadline passed */
-    RUMOR_EAUTH = -11,    /* authentication or key failure */
-    RUMOR_EINTR = -12,    /* interrupted by a signal */
-    RUMOR_ESTATE = -13,   /* operation not valid in the current state */
+    RUMOR_ENOMEM = -1,      /* allocation failed */
+    RUMOR_EINVAL = -2,      /* invalid argument or configuration */
+    RUMOR_EIO = -3,         /* a file or socket operation failed */
+    RUMOR_EFORMAT = -4,     /* malformed input bytes (file, message) */
+    RUMOR_ETRUNC = -5,      /* input ended early */
+    RUMOR_ERANGE = -6,      /* a count or length exceeds its bound */
+    RUMOR_ENOSPC = -7,      /* the caller's output buffer is too small */
+    RUMOR_EVERSION = -8,    /* unsupported format or protocol version */
+    RUMOR_EMISMATCH = -9,   /* peers disagree (topology, config, dimension) */
+    RUMOR_ETIMEOUT = -10,   /* a deadline passed */
+    RUMOR_EAUTH = -11,      /* authentication or key failure */
+    RUMOR_EINTR = -12,      /* interrupted by a signal */
+    RUMOR_ESTATE = -13,     /* operation not valid in the current state */
+    RUMOR_ENONFINITE = -14, /* a message carries NaN or infinite values (a diverged model) */
 };
 
 /* Name of an error code; never NULL. */
