@@ -682,7 +682,7 @@ static void s_table_build(rumor_codec_t *c, uint32_t nnz, s_table_t *t)
         uint32_t least = UINT32_MAX;
         for (uint32_t i = 0; i < nnz; i++)
             if (c->mag[i] >= S_H_DIRECT && c->mag[i] < least) least = c->mag[i];
-        s_table_add(t, least, nnz - claimed, &claimed);
+        s_table_add(t, least, 0, &claimed); /* the tail: every large one, below */
     } else {
         /* the keys as (key << 12 | slot), the smallest S_VSC_TABLE - T of them ascending */
         uint64_t best[S_VSC_TABLE];

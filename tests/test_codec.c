@@ -645,6 +645,31 @@ static void test_roundtrip_large(void **state)
         }
 }
 
+/* Past 4095 distinct magnitudes of 1024 and above the VSC table lists the small ones and one
+ * entry for all the large ones, whose excess travels in the tail: still exact, in every mode. */
+static void test_many_large_magnitudes(void **state)
+{
+    s_fix_t *f = *state;
+    const uint32_t d = 12000;
+    f->m.kind = RUMOR_CMSG_INT;
+    f->m.listed = 0;
+    f->m.d = d;
+    f->m.scale = 0.5f;
+    f->m.nnz = 0;
+    for (uint32_t k = 0; k < d; k++) {
+        const uint32_t a = k % 3 == 0 ? 1 + k % 7 : 1024 + 3 * k; /* 8000 distinct large */
+        f->m.q[k] = k & 1 ? -(int32_t)a : (int32_t)a;
+        f->m.nnz++;
+    }
+    f->m.q[5] = 0; /* one zero, so the support is coded too */
+    f->m.nnz--;
+    for (int mode = 0; mode < 4; mode++) s_roundtrip(f, (rumor_codec_mode_t)mode, NULL);
+    /* The same with fewer than 4096 distinct large ones: the 32 smallest are listed. */
+    for (uint32_t k = 0; k < d; k++)
+        if (abs(f->m.q[k]) >= 1024) f->m.q[k] = f->m.q[k] < 0 ? -1024 - (int32_t)(k % 100) : 1024;
+    for (int mode = 0; mode < 4; mode++) s_roundtrip(f, (rumor_codec_mode_t)mode, NULL);
+}
+
 static void test_edge_cases(void **state)
 {
     s_fix_t *f = *state;
@@ -1251,6 +1276,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_roundtrip_property, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_roundtrip_large, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_edge_cases, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_many_large_magnitudes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_fast_matches_reference, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_truncated_and_extended_inputs_fail, s_setup,
                                         s_teardown),
