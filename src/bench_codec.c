@@ -214,7 +214,7 @@ static int s_same(const rumor_cmsg_t *a, const rumor_cmsg_t *b)
 static void s_sizes(s_ctx_t *x, rumor_cmsg_t *const *msgs, size_t n, rumor_codec_mode_t mode,
                     s_row_t *r)
 {
-    unsigned count[4] = {0};
+    unsigned count[RUMOR_CODEC_SEED + 1] = {0};
     r->exact = 1;
     for (size_t i = 0; i < n; i++) {
         const rumor_cmsg_t *m = msgs[i];
@@ -236,8 +236,8 @@ static void s_sizes(s_ctx_t *x, rumor_cmsg_t *const *msgs, size_t n, rumor_codec
     r->modes[0] = '\0';
     size_t len = 0;
     int kinds = 0;
-    for (int k = 1; k < 4; k++) kinds += count[k] > 0;
-    for (int k = 1; k < 4; k++) {
+    for (int k = 1; k <= RUMOR_CODEC_SEED; k++) kinds += count[k] > 0;
+    for (int k = 1; k <= RUMOR_CODEC_SEED; k++) {
         if (!count[k]) continue;
         if (kinds == 1)
             len += (size_t)snprintf(r->modes + len, sizeof r->modes - len, "%s",

@@ -13,6 +13,7 @@
  */
 #include "rumor/codec.h"
 #include "rumor/bitio.h"
+#include "rumor/rng.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -112,6 +113,8 @@ static int s_mode_applies(rumor_codec_mode_t mode, rumor_cmsg_kind_t kind)
     case RUMOR_CODEC_VSC:
     case RUMOR_CODEC_ANS:
         return kind == RUMOR_CMSG_INT || kind == RUMOR_CMSG_SPARSE;
+    case RUMOR_CODEC_SEED:
+        return kind == RUMOR_CMSG_SPARSE;
     default:
         return 0;
     }
@@ -177,6 +180,8 @@ const char *rumor_codec_mode_name(rumor_codec_mode_t mode)
         return "vsc";
     case RUMOR_CODEC_ANS:
         return "ans";
+    case RUMOR_CODEC_SEED:
+        return "seed";
     }
     return "?";
 }
@@ -244,7 +249,8 @@ struct rumor_codec {
     uint32_t *pos;  /* (d_max) positions of the nonzeros / entries, ascending */
     uint32_t *mag;  /* (d_max) INT: magnitude of each nonzero, by slot */
     uint32_t *left; /* (d_max) slots not yet claimed by a VSC magnitude layer */
-    uint32_t *tmp;  /* (d_max + 1) the marks of a VSC layer */
+    uint32_t *tmp;  /* (d_max + 1) the marks of a VSC layer; SEED positions */
+    uint64_t *bits; /* (d_max / 64 + 1) the bitmap of rumor_rng_sample_positions */
     s_hist_t *hist; /* the VSC encoder's table of magnitudes, all zero between uses */
     uint8_t *alt;   /* (alt_cap) the candidate AUTO compares against what is in dst */
     size_t alt_cap;
@@ -265,10 +271,12 @@ rumor_codec_t *rumor_codec_new(uint32_t d_max)
     c->mag = malloc(n * sizeof *c->mag);
     c->left = malloc(n * sizeof *c->left);
     c->tmp = malloc(n * sizeof *c->tmp);
+    c->bits = malloc(((size_t)d_max / 64 + 1) * sizeof *c->bits);
     c->hist = calloc(1, sizeof *c->hist);
     c->alt_cap = rumor_codec_bound(d_max);
     c->alt = malloc(c->alt_cap);
-    if (!c->pos || !c->mag || !c->left || !c->tmp || !c->hist || !c->alt) rumor_codec_destroy(&c);
+    if (!c->pos || !c->mag || !c->left || !c->tmp || !c->bits || !c->hist || !c->alt)
+        rumor_codec_destroy(&c);
     return c;
 }
 
@@ -280,6 +288,7 @@ void rumor_codec_destroy(rumor_codec_t **c_p)
     free(c->mag);
     free(c->left);
     free(c->tmp);
+    free(c->bits);
     free(c->hist);
     free(c->alt);
     free(c);
@@ -1331,6 +1340,35 @@ static int s_ans_decode(rumor_codec_t *c, const s_header_t *h, const uint8_t *b,
     return 0;
 }
 
+/* ---- SEED ---------------------------------------------------------------------------- */
+
+/* 1 when the positions of seeded SPARSE message m are those its seed gives. */
+static int s_seed_matches(rumor_codec_t *c, const rumor_cmsg_t *m)
+{
+    rumor_rng_sample_positions(m->seed, m->d, m->nnz, c->bits, c->tmp);
+    return memcmp(c->tmp, m->idx, (size_t)m->nnz * sizeof *m->idx) == 0;
+}
+
+/* SEED body: u64 seed, then nnz f32 values. */
+static size_t s_seed_encode(const rumor_cmsg_t *m, uint8_t *dst)
+{
+    rumor_store64le(dst, m->seed);
+    s_put_f32s(dst + 8, m->val, m->nnz);
+    return 8 + 4 * (size_t)m->nnz;
+}
+
+static int s_seed_decode(rumor_codec_t *c, const s_header_t *h, const uint8_t *b, size_t len,
+                         rumor_cmsg_t *out)
+{
+    const size_t want = 8 + 4 * (size_t)h->nnz;
+    if (len != want) return len < want ? RUMOR_ETRUNC : RUMOR_EFORMAT;
+    out->seed = rumor_load64le(b);
+    rumor_rng_sample_positions(out->seed, h->d, h->nnz, c->bits, out->idx);
+    s_get_f32s(out->val, b + 8, h->nnz);
+    out->seeded = 1;
+    return 0;
+}
+
 /* ---- mode selection ------------------------------------------------------------------ */
 
 /* Collects the nonzeros of an INT message into c->pos / c->mag; returns their count and the
@@ -1387,6 +1425,9 @@ int rumor_codec_encode(rumor_codec_t *c, const rumor_cmsg_t *m, rumor_codec_mode
         if (!s_sparse_valid(m)) return RUMOR_EINVAL;
         nnz = m->nnz;
     }
+    const int by_seed = (mode == RUMOR_CODEC_AUTO || mode == RUMOR_CODEC_SEED) &&
+                        m->kind == RUMOR_CMSG_SPARSE && m->seeded && s_seed_matches(c, m);
+    if (mode == RUMOR_CODEC_SEED && !by_seed) return RUMOR_EINVAL;
     const size_t hsize = rumor_codec_header_size(m->d, nnz);
     if (cap < hsize) return RUMOR_ENOSPC;
     uint8_t *body = dst + hsize;
@@ -1399,7 +1440,12 @@ int rumor_codec_encode(rumor_codec_t *c, const rumor_cmsg_t *m, rumor_codec_mode
      * times faster. */
     rumor_codec_mode_t chosen = RUMOR_CODEC_RAW;
     size_t size = raw;
-    if (mode != RUMOR_CODEC_RAW && m->kind != RUMOR_CMSG_DENSE) {
+    if (by_seed) { /* nothing else comes close: no positions at all */
+        if (8 + 4 * (size_t)nnz < raw && 8 + 4 * (size_t)nnz <= room) {
+            chosen = RUMOR_CODEC_SEED;
+            size = s_seed_encode(m, body);
+        }
+    } else if (mode != RUMOR_CODEC_RAW && m->kind != RUMOR_CMSG_DENSE) {
         const size_t limit = mode == RUMOR_CODEC_AUTO ? (raw ? raw - 1 : 0) : raw;
         const size_t lim = limit < room ? limit : room;
         size_t vsc = SIZE_MAX;
@@ -1451,6 +1497,7 @@ int rumor_codec_decode(rumor_codec_t *c, const uint8_t *src, size_t len, uint32_
     out->nnz = h.nnz;
     out->scale = h.scale;
     out->listed = coded_int && h.nnz <= h.d / RUMOR_CMSG_SPARSE_DIV;
+    out->seeded = 0; /* SEED sets it */
     const uint8_t *b = src + h.size;
     const size_t blen = len - h.size;
     switch (h.mode) {
@@ -1463,6 +1510,9 @@ int rumor_codec_decode(rumor_codec_t *c, const uint8_t *src, size_t len, uint32_
         break;
     case RUMOR_CODEC_ANS:
         rc = s_ans_decode(c, &h, b, blen, out);
+        break;
+    case RUMOR_CODEC_SEED:
+        rc = s_seed_decode(c, &h, b, blen, out);
         break;
     default:
         rc = RUMOR_EFORMAT;

@@ -18,6 +18,7 @@ struct rumor_compressor {
     uint32_t drawn; /* coordinates that get a uniform: d, or k for top-k then dither */
     float *scratch; /* (d) uniforms for dither, magnitudes for topk */
     float *delta;   /* (d) a - b for rumor_compressor_apply_delta */
+    uint64_t *bits; /* randk: ((d + 63) / 64) the bitmap of rumor_rng_sample_positions */
     /* dither: the uniforms are drawn S_CHUNK at a time, so that they are used while still in
      * cache; plan[0] fills a whole chunk, plan[1] the last, shorter one (if any). */
     rumor_rng_fill_plan_t *plan;
@@ -169,6 +170,8 @@ rumor_compressor_t *rumor_compressor_new(const rumor_compress_cfg_t *cfg, uint32
     c->k = s_k_of(cfg, d);
     c->scratch = malloc((size_t)(d ? d : 1) * sizeof *c->scratch);
     c->delta = malloc((size_t)(d ? d : 1) * sizeof *c->delta);
+    const int randk = cfg->kind == RUMOR_COMPRESS_RANDK;
+    if (randk) c->bits = malloc(((size_t)d / 64 + 1) * sizeof *c->bits);
     const int draws = s_draws_levels(cfg);
     c->drawn = cfg->kind == RUMOR_COMPRESS_TOPK ? c->k : d;
     if (draws) {
@@ -178,7 +181,8 @@ rumor_compressor_t *rumor_compressor_new(const rumor_compress_cfg_t *cfg, uint32
             rumor_rng_fill_plan_init(&c->plan[1], c->drawn % S_CHUNK);
         }
     }
-    if (!c->scratch || !c->delta || (draws && !c->plan)) rumor_compressor_destroy(&c);
+    if (!c->scratch || !c->delta || (draws && !c->plan) || (randk && !c->bits))
+        rumor_compressor_destroy(&c);
     return c;
 }
 
@@ -187,6 +191,7 @@ void rumor_compressor_destroy(rumor_compressor_t **c_p)
     if (!c_p || !*c_p) return;
     free((*c_p)->scratch);
     free((*c_p)->delta);
+    free((*c_p)->bits);
     free((*c_p)->plan);
     free(*c_p);
     *c_p = NULL;
@@ -474,21 +479,18 @@ static void s_topk_dither(rumor_compressor_t *c, const float *x, rumor_rng_t *rn
     out->scale = s_dither_scale(c, norm, k);
 }
 
+/* k positions from a seed drawn from the stream, so that the message can carry the seed
+ * instead of the positions (rumor_rng_sample_positions). */
 static void s_randk(rumor_compressor_t *c, const float *x, rumor_rng_t *rng, rumor_cmsg_t *out)
 {
-    /* Selection sampling (Knuth's algorithm S): k of d indices, ascending, uniformly. */
     const uint32_t d = c->d, k = c->k;
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < d && n < k; i++) {
-        if (rumor_rng_below(rng, d - i) < (uint64_t)(k - n)) {
-            out->idx[n] = i;
-            out->val[n] = x[i];
-            n++;
-        }
-    }
+    out->seed = rumor_rng_u64(rng);
+    rumor_rng_sample_positions(out->seed, d, k, c->bits, out->idx);
+    for (uint32_t j = 0; j < k; j++) out->val[j] = x[out->idx[j]];
+    out->seeded = 1;
     out->kind = RUMOR_CMSG_SPARSE;
     out->d = d;
-    out->nnz = n;
+    out->nnz = k;
     out->scale = 1.0f;
 }
 
@@ -527,6 +529,7 @@ void rumor_compressor_apply(rumor_compressor_t *c, const float *x, rumor_rng_t *
 {
     RUMOR_ASSERT(out->cap_d >= c->d);
     if (!s_draws_levels(&c->cfg)) out->listed = 0;
+    out->seeded = 0; /* rand-k sets it */
     switch (c->cfg.kind) {
     case RUMOR_COMPRESS_IDENTITY:
         out->kind = RUMOR_CMSG_DENSE;

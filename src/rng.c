@@ -1,5 +1,6 @@
 /* rumor — seeded random streams (see rng.h). */
 #include "rumor/rng.h"
+#include "rumor/err.h"
 
 #include <math.h>
 #include <string.h>
@@ -254,4 +255,25 @@ void rumor_rng_shuffle(rumor_rng_t *r, uint32_t *idx, size_t n)
         idx[i - 1] = idx[j];
         idx[j] = t;
     }
+}
+
+void rumor_rng_sample_positions(uint64_t seed, uint32_t d, uint32_t k, uint64_t *bits,
+                                uint32_t *idx)
+{
+    RUMOR_ASSERT(k <= d);
+    const size_t words = ((size_t)d + 63) / 64;
+    memset(bits, 0, words * sizeof *bits);
+    rumor_rng_t r;
+    rumor_rng_seed(&r, seed, 0, 0, RUMOR_RNG_SUPPORT);
+    /* Floyd: after step j the marks are a uniform (j + 1 - (d - k))-subset of [0, j]. */
+    for (uint32_t j = d - k; j < d; j++) {
+        const uint32_t t = (uint32_t)rumor_rng_below(&r, (uint64_t)j + 1);
+        const uint32_t at = bits[t / 64] >> (t % 64) & 1 ? j : t;
+        bits[at / 64] |= UINT64_C(1) << (at % 64);
+    }
+    uint32_t n = 0;
+    for (size_t w = 0; w < words; w++)
+        for (uint64_t b = bits[w]; b; b &= b - 1)
+            idx[n++] = (uint32_t)(w * 64 + (unsigned)__builtin_ctzll(b));
+    RUMOR_ASSERT(n == k);
 }

@@ -180,7 +180,7 @@ static size_t s_roundtrip(s_fix_t *f, rumor_codec_mode_t mode, int *written_mode
     assert_true(n >= s_header(&f->m));
     assert_true(n <= rumor_codec_bound(f->m.d));
     const int wm = rumor_codec_peek_mode(f->buf, n);
-    assert_true(wm >= RUMOR_CODEC_RAW && wm <= RUMOR_CODEC_ANS);
+    assert_true(wm >= RUMOR_CODEC_RAW && wm <= RUMOR_CODEC_SEED);
     if (mode != RUMOR_CODEC_AUTO && mode != (rumor_codec_mode_t)wm)
         assert_int_equal(wm, RUMOR_CODEC_RAW); /* only RAW may replace an explicit mode */
     const int rc = rumor_codec_decode(f->c, f->buf, n, DMAX, &f->out);
@@ -668,6 +668,72 @@ static void test_many_large_magnitudes(void **state)
     for (uint32_t k = 0; k < d; k++)
         if (abs(f->m.q[k]) >= 1024) f->m.q[k] = f->m.q[k] < 0 ? -1024 - (int32_t)(k % 100) : 1024;
     for (int mode = 0; mode < 4; mode++) s_roundtrip(f, (rumor_codec_mode_t)mode, NULL);
+}
+
+/* A seeded SPARSE message (rand-k's) travels as its seed and its values: AUTO picks SEED, the
+ * positions come back from the seed, and a message whose positions are not its seed's, or that
+ * is not seeded, is never written as SEED. */
+static void test_seeded_messages(void **state)
+{
+    s_fix_t *f = *state;
+    uint64_t *bits = malloc((DMAX / 64 + 1) * sizeof *bits);
+    uint8_t *msg = malloc(f->cap + 1);
+    assert_non_null(bits);
+    assert_non_null(msg);
+    unsigned seeded = 0;
+    for (int rep = 0; rep < 300; rep++) {
+        const uint32_t d = 1 + (uint32_t)rumor_rng_below(&f->rng, rep % 50 ? 3000 : DMAX);
+        const uint32_t k = (uint32_t)rumor_rng_below(&f->rng, (uint64_t)d + 1);
+        rumor_cmsg_t *m = &f->m;
+        m->kind = RUMOR_CMSG_SPARSE;
+        m->d = d;
+        m->nnz = k;
+        m->scale = 1.0f;
+        m->seed = rumor_rng_u64(&f->rng);
+        m->seeded = 1;
+        rumor_rng_sample_positions(m->seed, d, k, bits, m->idx);
+        for (uint32_t j = 0; j < k; j++) m->val[j] = (float)rumor_rng_normal(&f->rng);
+        int wm;
+        const size_t n = s_roundtrip(f, RUMOR_CODEC_AUTO, &wm);
+        assert_int_equal(f->out.seeded, wm == RUMOR_CODEC_SEED);
+        if (k >= 3) { /* 8 + 4 k bytes against RAW's 8 k */
+            assert_int_equal(wm, RUMOR_CODEC_SEED);
+            assert_int_equal(n, s_header(m) + 8 + 4 * (size_t)k);
+            assert_true(f->out.seed == m->seed);
+            seeded++;
+            /* explicit SEED writes the same; cut or lengthened, it is refused */
+            memcpy(msg, f->buf, n);
+            size_t n2;
+            assert_int_equal(rumor_codec_encode(f->c, m, RUMOR_CODEC_SEED, f->buf, f->cap, &n2), 0);
+            assert_int_equal(n2, n);
+            assert_memory_equal(f->buf, msg, n);
+            assert_int_equal(rumor_codec_decode(f->c, msg, n - 1, DMAX, &f->out), RUMOR_ETRUNC);
+            msg[n] = 0;
+            assert_int_equal(rumor_codec_decode(f->c, msg, n + 1, DMAX, &f->out), RUMOR_EFORMAT);
+        }
+        s_roundtrip(f, RUMOR_CODEC_VSC, NULL);
+        assert_false(f->out.seeded);
+        /* positions that are not the seed's: never SEED */
+        if (k >= 1 && k < d) {
+            const uint32_t j = (uint32_t)rumor_rng_below(&f->rng, k);
+            const uint32_t lo = j ? m->idx[j - 1] + 1 : 0, hi = j + 1 < k ? m->idx[j + 1] : d;
+            if (hi - lo > 1) {
+                m->idx[j] = m->idx[j] == lo ? lo + 1 : lo; /* another free position */
+                s_roundtrip(f, RUMOR_CODEC_AUTO, &wm);
+                assert_int_not_equal(wm, RUMOR_CODEC_SEED);
+                size_t n3;
+                assert_int_equal(rumor_codec_encode(f->c, m, RUMOR_CODEC_SEED, f->buf, f->cap, &n3),
+                                 RUMOR_EINVAL);
+            }
+        }
+        m->seeded = 0;
+        size_t n4;
+        assert_int_equal(rumor_codec_encode(f->c, m, RUMOR_CODEC_SEED, f->buf, f->cap, &n4),
+                         RUMOR_EINVAL);
+    }
+    assert_true(seeded > 200);
+    free(msg);
+    free(bits);
 }
 
 static void test_edge_cases(void **state)
@@ -1276,6 +1342,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_roundtrip_property, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_roundtrip_large, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_edge_cases, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_seeded_messages, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_many_large_magnitudes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_fast_matches_reference, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_truncated_and_extended_inputs_fail, s_setup,

@@ -573,6 +573,7 @@ static void test_block_uniform(void **state)
         assert_int_equal(m.kind, RUMOR_CMSG_SPARSE);
         assert_int_equal(m.nnz, 50);
         assert_int_equal(rumor_cmsg_check(&m), 0);
+        assert_false(m.seeded); /* its positions are not a seed's */
         int breaks = 0;
         for (uint32_t j = 0; j < m.nnz; j++) {
             assert_true(m.val[j] == x[m.idx[j]]);
@@ -610,6 +611,13 @@ static void test_randk_uniform(void **state)
         assert_int_equal(m.nnz, 50);
         assert_int_equal(rumor_cmsg_check(&m), 0);
         for (uint32_t j = 0; j < m.nnz; j++) hits[m.idx[j]]++;
+        /* the positions are those of the seed the message carries, the values x's own */
+        uint64_t bits[D / 64 + 1];
+        uint32_t idx[50];
+        assert_true(m.seeded);
+        rumor_rng_sample_positions(m.seed, D, 50, bits, idx);
+        assert_memory_equal(idx, m.idx, sizeof idx);
+        for (uint32_t j = 0; j < m.nnz; j++) assert_true(m.val[j] == x[m.idx[j]]);
     }
     /* Each index is kept with probability 0.1: 200 expected hits, sd ~13.4. */
     for (int i = 0; i < D; i++) assert_true(abs(hits[i] - 200) < 70);

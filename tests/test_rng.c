@@ -166,6 +166,37 @@ static void test_shuffle_is_permutation(void **state)
     assert_true(moved > 900);
 }
 
+/* k distinct ascending positions below d, the same for the same seed, each position taken
+ * with probability k / d; k = 0 and k = d work. */
+static void test_sample_positions(void **state)
+{
+    (void)state;
+    enum { D = 200, K = 30, DRAWS = 4000 };
+    uint64_t bits[D / 64 + 1];
+    uint32_t idx[D], again[D];
+    int hits[D] = {0};
+    for (uint64_t seed = 0; seed < DRAWS; seed++) {
+        rumor_rng_sample_positions(seed * 0x9E3779B97F4A7C15u, D, K, bits, idx);
+        for (int j = 0; j < K; j++) {
+            assert_true(idx[j] < D);
+            if (j) assert_true(idx[j] > idx[j - 1]);
+            hits[idx[j]]++;
+        }
+        rumor_rng_sample_positions(seed * 0x9E3779B97F4A7C15u, D, K, bits, again);
+        assert_memory_equal(idx, again, sizeof(uint32_t) * K);
+    }
+    const double p = (double)K / D, mean = DRAWS * p, sd = sqrt(DRAWS * p * (1 - p));
+    for (int i = 0; i < D; i++) assert_true(fabs(hits[i] - mean) < 6 * sd);
+    rumor_rng_sample_positions(5, D, D, bits, idx);
+    for (uint32_t i = 0; i < D; i++) assert_int_equal(idx[i], i);
+    rumor_rng_sample_positions(5, D, 0, bits, idx);
+    rumor_rng_sample_positions(5, 0, 0, bits, idx);
+    /* another seed, other positions */
+    rumor_rng_sample_positions(1, D, K, bits, idx);
+    rumor_rng_sample_positions(2, D, K, bits, again);
+    assert_memory_not_equal(idx, again, sizeof(uint32_t) * K);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +207,7 @@ int main(void)
         cmocka_unit_test(test_below_is_unbiased_and_bounded),
         cmocka_unit_test(test_normal_and_gamma_moments),
         cmocka_unit_test(test_shuffle_is_permutation),
+        cmocka_unit_test(test_sample_positions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

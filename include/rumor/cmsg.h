@@ -2,7 +2,7 @@
  *
  * Three shapes cover every compressor:
  *   INT     value_k = scale * q[k]          dithered quantizers, scaled sign (q mostly 0)
- *   SPARSE  value_{idx[j]} = val[j]         top-k, rand-k (idx strictly ascending)
+ *   SPARSE  value_{idx[j]} = val[j]         top-k, rand-k, random block (idx strictly ascending)
  *   DENSE   value_k = val[k]                identity
  * A cmsg owns buffers of capacity d for every shape, allocated once by rumor_cmsg_init, so a
  * round reuses one cmsg without allocating. The bottom layer: compress and codec both use
@@ -35,6 +35,10 @@ typedef struct {
                        zeros and writers that reuse the buffers clear only those; compressors
                        and the decoder set it, and code that writes q itself must set it to 0
                        (or call rumor_cmsg_list) */
+    int seeded;     /* SPARSE: 1 when idx[0..nnz) are rumor_rng_sample_positions(seed, d, nnz)
+                       (rand-k), so that the codec can send the seed instead of the positions;
+                       the compressors and the decoder set it, 0 for every other message */
+    uint64_t seed;
 } rumor_cmsg_t;
 
 /* An INT message with at most d / RUMOR_CMSG_SPARSE_DIV nonzero levels is sparse: the decoder

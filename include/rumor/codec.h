@@ -14,8 +14,10 @@
  *   ANS  adaptive binary arithmetic (range) coding of gaps and levels (INT, SPARSE), with the
  *        binarisation derived from d and nnz; wins where the data are not i.i.d. (clustered
  *        supports, heavy-tailed levels).
+ *   SEED a seeded SPARSE message (cmsg.h: rand-k's): u64 seed, then nnz f32 values; the
+ *        decoder derives the positions with rumor_rng_sample_positions.
  * SPARSE values always travel as raw f32. RUMOR_CODEC_AUTO picks the smallest mode that
- * applies, and an explicit VSC or ANS that would be larger than RAW writes RAW instead, so
+ * applies, and an explicit VSC, ANS or SEED that would be larger than RAW writes RAW, so
  * no message exceeds RAW and rumor_codec_bound always suffices. d = 0 is a valid (empty)
  * message. The decoder checks every count and length against d and the bytes left, accepts
  * exactly one byte string per message (no trailing bytes, zero padding), and returns a
@@ -39,6 +41,7 @@ typedef enum {
     RUMOR_CODEC_RAW = 1,
     RUMOR_CODEC_VSC = 2,
     RUMOR_CODEC_ANS = 3,
+    RUMOR_CODEC_SEED = 4, /* seeded SPARSE messages (rand-k) only: the seed, not the positions */
 } rumor_codec_mode_t;
 
 #define RUMOR_CODEC_HEADER_MAX 18 /* 8 bytes and two LEB128 u32 of at most 5 */
@@ -46,7 +49,8 @@ typedef enum {
 
 typedef struct rumor_codec rumor_codec_t;
 
-/* Parses "auto", "raw", "vsc", "ans"; returns 0 or RUMOR_EINVAL. */
+/* Parses "auto", "raw", "vsc", "ans" (SEED is for AUTO, or a caller that knows its messages
+ * are seeded); returns 0 or RUMOR_EINVAL. */
 int rumor_codec_parse_mode(const char *s, rumor_codec_mode_t *mode);
 const char *rumor_codec_mode_name(rumor_codec_mode_t mode);
 
@@ -63,10 +67,11 @@ size_t rumor_codec_bound(uint32_t d);
 size_t rumor_codec_header_size(uint32_t d, uint32_t nnz);
 
 /* Encodes m into dst[0..cap) with the given mode (AUTO: smallest of the modes that apply to
- * m's kind; VSC/ANS: that mode unless RAW is smaller). *written gets the size. Returns 0,
+ * m's kind; VSC/ANS/SEED: that mode unless RAW is smaller). *written gets the size. Returns 0,
  * RUMOR_ENOSPC, or RUMOR_EINVAL (mode does not apply to the kind, m->d exceeds the
  * context's d_max, or m breaks a cmsg invariant: INT nnz not matching q, SPARSE positions not
- * ascending below d). */
+ * ascending below d; SEED: m not seeded, or its positions not those of its seed). AUTO uses
+ * SEED for a seeded message whose positions are those of its seed. */
 int rumor_codec_encode(rumor_codec_t *c, const rumor_cmsg_t *m, rumor_codec_mode_t mode,
                        uint8_t *dst, size_t cap, size_t *written);
 

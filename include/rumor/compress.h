@@ -22,10 +22,13 @@
  * smaller ones round to 0 or 2^(E-30). omega = 1/8. Both send integer levels and a scale,
  * and "biased" scales by 1/(1 + omega) as for dither.
  *
+ * "randk:F" keeps k = F d coordinates at positions drawn from a seed the message carries
+ * (rumor_rng_sample_positions), so the codec sends the seed instead of the positions.
+ *
  * "block:F" (random block, as in RBGS) keeps k = F d consecutive coordinates, wrapping past
  * the end, from a uniform start: every coordinate is kept with probability k / d, like rand-k,
- * so delta = d / k, but the support is one or two runs, which the ANS codec sends in a few
- * bits in all (rand-k's costs about log2 C(d, k)).
+ * so delta = d / k, and the support is one or two runs, which the ANS codec sends in a few
+ * bits in all.
  *
  * "topk:F+dither:S..." composes the two: the k largest coordinates, dithered with their own
  * norm (tau of k coordinates, so delta = tau d / k); only the survivors get uniforms.

@@ -25,6 +25,7 @@ enum {
     RUMOR_RNG_TOPOLOGY = 5,  /* random graph generators */
     RUMOR_RNG_DATA = 6,      /* synthetic data */
     RUMOR_RNG_SYNC = 7,      /* network-wide coins (full-sync rounds, participation) */
+    RUMOR_RNG_SUPPORT = 8,   /* positions derived from a seed a message carries */
     RUMOR_RNG_TEST = 99,     /* tests and benchmarks */
 };
 
@@ -86,6 +87,13 @@ void rumor_rng_fill_uniform(rumor_rng_t *r, const rumor_rng_fill_plan_t *p, floa
 
 /* Uniform integer in [0, n), n > 0, without modulo bias. */
 uint64_t rumor_rng_below(rumor_rng_t *r, uint64_t n);
+
+/* k distinct positions of [0, d) (k <= d), uniformly at random, into idx in ascending order,
+ * from seed alone: Floyd's algorithm marks them in the bitmap bits ((d + 63) / 64 words of
+ * scratch), then a scan lists them. k draws and d / 64 word visits. A rand-k sender and its
+ * receivers derive the same positions, so a message need carry only the seed. */
+void rumor_rng_sample_positions(uint64_t seed, uint32_t d, uint32_t k, uint64_t *bits,
+                                uint32_t *idx);
 
 /* Standard normal draw (Box–Muller; no cached second value, so the stream stays simple). */
 double rumor_rng_normal(rumor_rng_t *r);
