@@ -57,7 +57,7 @@ typedef struct {
     int hello;         /* a compatible HELLO was received */
     int hello_acked;   /* one of our HELLOs was queued after the connection came up */
     int refused;       /* its HELLO was incompatible */
-    int nonfinite;     /* it sent a DIFF with non-finite values (reported once) */
+    int nonfinite;     /* it sent a DIFF with non-finite values (its model diverged) */
     int bye;           /* it finished */
     int synced;        /* recv_seq is known (0 while a STATE is awaited) */
     int down;          /* marked down by the liveness timeout */
@@ -157,11 +157,7 @@ static void s_absorb(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, cons
 {
     const int rc = rumor_peer_deliver(n->peer, s->id, p, h->len);
     if (rc == RUMOR_ENONFINITE) {
-        if (!s->nonfinite)
-            rumor_error("node %u: node %u sent non-finite values in round %u (has its model "
-                        "diverged?); such messages are dropped",
-                        n->self, s->id, h->round);
-        s->nonfinite = 1;
+        s->nonfinite = 1; /* synchronous rounds stop on it; deadline rounds go on without */
         n->drops[S_DROP_NONFINITE]++;
         return;
     }
@@ -495,6 +491,12 @@ static int s_wait_round(s_node_t *n, uint32_t t, rumor_errmsg_t *em)
             s_pump(n, (int)(left * 1000) + 1);
             continue;
         }
+        for (uint32_t k = 0; k < n->deg; k++) /* its round-t DIFF will never be usable */
+            if (n->nb[k].nonfinite && n->nb[k].got < (int64_t)t)
+                return rumor_errmsg_set(em, RUMOR_ENONFINITE,
+                                        "node %u: round %u: node %u's model diverged (it sent "
+                                        "non-finite values); stopping, as rumor sim does",
+                                        n->self, t, n->nb[k].id);
         if (waited > n->o->wait_s)
             return rumor_errmsg_set(em, RUMOR_ETIMEOUT,
                                     "node %u: round %u: a neighbour sent nothing for %u s", n->self,

@@ -2,6 +2,7 @@
  *   - a synchronous run is bit-identical to `rumor sim` with the same scenario and seed;
  *   - an admitted neighbour's garbage, truncated, forged, replayed and oversized frames, and a
  *     stranger's frames, are dropped and counted while training ends bit-identical;
+ *   - synchronous peers whose neighbours' models diverge refuse their NaN and stop at once;
  *   - in deadline mode a peer killed with SIGKILL and restarted from its checkpoint rejoins,
  *     and the run ends within a point of the fault-free accuracy;
  *   - in deadline mode a peer whose neighbours are all stopped goes on without them and
@@ -325,6 +326,35 @@ static void test_hostile_frames_are_dropped(void **state)
     rumor_topology_destroy(&topo);
 }
 
+/* Peers whose models diverge (a learning rate far too large) send NaN: a synchronous peer
+ * never mixes it in, stops with an error naming the neighbour, and exits non-zero at once
+ * instead of finishing the run on NaN models or waiting for a usable message. */
+static void test_diverged_neighbour_stops_synchronous_peers(void **state)
+{
+    (void)state;
+    char topo_path[256];
+    s_prepare("ring", 4,
+              "{\"name\": \"node-diverge\", \"topology\": \"plain.json\","
+              " \"data\": {\"name\": \"synthetic\", \"n\": 4000, \"test_n\": 1000, \"dim\": 20,"
+              " \"classes\": 4, \"sep\": 4.0}, \"model\": \"mlp:16\","
+              " \"algorithm\": {\"name\": \"choco\", \"lr\": 1e6, \"gamma\": 0.5, \"batch\": 16,"
+              " \"rounds\": 3000}, \"compressor\": \"identity\", \"seed\": 5, \"eval_every\": 50}",
+              topo_path, sizeof topo_path);
+    pid_t pids[4];
+    s_start(4, pids, topo_path, NULL);
+    for (uint32_t i = 0; i < 4; i++) {
+        const int rc = s_wait(pids[i], 40); /* the peers' own --wait is 60 s */
+        char log[256], cmd[512];
+        snprintf(log, sizeof log, "%s/peer%u.log", s_dir, i);
+        snprintf(cmd, sizeof cmd, "grep -q \"model diverged\" %s", log);
+        if (rc <= 0 || s_run(cmd) != 0) {
+            s_dump(log);
+            for (uint32_t j = i + 1; j < 4; j++) s_wait(pids[j], 0); /* kill the rest */
+            fail_msg("peer %u exited with %d", i, rc);
+        }
+    }
+}
+
 /* ---- crash and restart -------------------------------------------------------------------- */
 
 static void test_killed_peer_restarts_from_checkpoint(void **state)
@@ -574,6 +604,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eight_peers_match_simulator),
         cmocka_unit_test(test_hostile_frames_are_dropped),
+        cmocka_unit_test(test_diverged_neighbour_stops_synchronous_peers),
         cmocka_unit_test(test_killed_peer_restarts_from_checkpoint),
         cmocka_unit_test(test_stopped_neighbours_are_left_out_and_return),
         cmocka_unit_test(test_waiting_peer_sends_heartbeats),
