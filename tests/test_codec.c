@@ -557,6 +557,64 @@ static size_t s_ref_ans(const rumor_cmsg_t *m, uint8_t *out)
     return n;
 }
 
+/* The ANS body of the one-level INT message of length 1 whose magnitude escape is spelled
+ * (u = binade - 4, pow flag, t1, t2, rest of restbits), sign neg, with a header in front:
+ * each binary decision meets a fresh context, so this is the format spelled out by hand. */
+static size_t s_ans_one(uint8_t *out, unsigned u, unsigned pow, unsigned t1, unsigned t2,
+                        uint32_t rest, unsigned restbits, unsigned neg)
+{
+    const uint8_t head[] = {
+        'R',  'c', RUMOR_CODEC_VERSION, RUMOR_CODEC_ANS | RUMOR_CMSG_INT << 4, 1, 1, 0, 0,
+        0x80, 0x3f}; /* d 1, nnz 1, scale 1.0f */
+    memcpy(out, head, sizeof head);
+    s_rc_t e = {out + sizeof head, 0, 0, 0xFFFFFFFFu};
+    s_ctx_t c;
+#define S_BIT(b) (c = (s_ctx_t){2048, 0}, s_rc_bit(&e, &c, (b)))
+    S_BIT(0);                              /* gap 0: hi = 0 (kb = 0 for one mark among one) */
+    for (int i = 0; i < 16; i++) S_BIT(1); /* v >= 16: the magnitude escape */
+    for (int i = 4; i >= 0; i--) S_BIT((u >> i) & 1);
+    S_BIT(pow);
+    if (!pow) {
+        S_BIT(t1);
+        S_BIT(t2);
+        s_rc_direct(&e, rest, restbits);
+    }
+#undef S_BIT
+    s_rc_direct(&e, neg, 1);
+    return sizeof head + s_rc_finish(&e);
+}
+
+/* The magnitude escape accepts its encoder's own spelling only. */
+static void test_ans_escape_is_canonical(void **state)
+{
+    s_fix_t *f = *state;
+    uint8_t b[64];
+    size_t n = s_ans_one(b, 0, 0, 0, 0, 1, 2, 0); /* 17 = 2^4 + 0001 */
+    assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), 0);
+    assert_int_equal(f->out.q[0], 17);
+    n = s_ans_one(b, 26, 0, 1, 1, (1u << 28) - 1, 28, 1); /* -(2^31 - 1) */
+    assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), 0);
+    assert_int_equal(f->out.q[0], -INT32_MAX);
+    n = s_ans_one(b, 1, 1, 0, 0, 0, 0, 0); /* 32 by the flag */
+    assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), 0);
+    assert_int_equal(f->out.q[0], 32);
+    n = s_ans_one(b, 27, 1, 0, 0, 0, 0, 1); /* -2^31 */
+    assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), 0);
+    assert_int_equal(f->out.q[0], INT32_MIN);
+    /* +2^31; 16 (unary's) by the flag; a power of two without the flag; above 2^31; a
+     * binade past 31 */
+    n = s_ans_one(b, 27, 1, 0, 0, 0, 0, 0);
+    assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), RUMOR_EFORMAT);
+    n = s_ans_one(b, 0, 1, 0, 0, 0, 0, 0);
+    assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), RUMOR_EFORMAT);
+    n = s_ans_one(b, 3, 0, 0, 0, 0, 5, 0);
+    assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), RUMOR_EFORMAT);
+    n = s_ans_one(b, 27, 0, 0, 0, 1, 29, 1);
+    assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), RUMOR_EFORMAT);
+    n = s_ans_one(b, 28, 1, 0, 0, 0, 0, 0);
+    assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), RUMOR_EFORMAT);
+}
+
 /* ---- tests --------------------------------------------------------------------------- */
 
 static void test_parse_mode(void **state)
@@ -1342,6 +1400,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_roundtrip_property, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_roundtrip_large, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_edge_cases, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_ans_escape_is_canonical, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_seeded_messages, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_many_large_magnitudes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_fast_matches_reference, s_setup, s_teardown),
