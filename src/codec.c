@@ -398,13 +398,17 @@ static int s_raw_decode(const s_header_t *h, const uint8_t *b, size_t len, rumor
         }
         rumor_bitr_t br;
         rumor_bitr_init(&br, b + 1, len - 1);
-        uint32_t nz = 0;
+        uint32_t nz = 0, zz_or = 0;
         for (uint32_t k = 0; k < h->d; k++) {
-            const int32_t v = s_unzigzag((uint32_t)rumor_bitr_get(&br, w));
+            const uint32_t zz = (uint32_t)rumor_bitr_get(&br, w);
+            const int32_t v = s_unzigzag(zz);
             out->q[k] = v;
             nz += v != 0;
+            zz_or |= zz;
         }
-        if (!rumor_bitr_exact(&br) || nz != h->nnz) return RUMOR_EFORMAT;
+        /* w must be the narrowest width, as the encoder writes it */
+        if (!rumor_bitr_exact(&br) || nz != h->nnz || rumor_bit_width(zz_or) != w)
+            return RUMOR_EFORMAT;
         if (nz <= h->d / RUMOR_CMSG_SPARSE_DIV) rumor_cmsg_list(out);
         return 0;
     }
@@ -836,14 +840,18 @@ static int s_vsc_int_decode(rumor_codec_t *c, const s_header_t *h, const uint8_t
     }
     const uint32_t implied = t.mag[t.ord[t.T - 1]], last = t.mag[t.T - 1];
     for (uint32_t i = 0; i < rem; i++) mags[left[i]] = implied;
-    if (t.tail) /* the slots holding the last listed magnitude carry their excess over it */
+    if (t.tail) {      /* the slots holding the last listed magnitude carry their excess over it */
+        int above = 0; /* the encoder sets the tail bit only when some magnitude exceeds it */
         for (uint32_t i = 0; i < nnz; i++) {
             if (mags[i] != last) continue;
             if ((rc = s_gamma_get(&r, &v))) return rc;
+            above |= v > 1;
             v += last - 1;
             if (v > UINT64_C(1) << 31) return RUMOR_EFORMAT;
             mags[i] = (uint32_t)v;
         }
+        if (!above) return RUMOR_EFORMAT;
+    }
 
     for (uint32_t i = 0; i < nnz; i += RUMOR_BITIO_MAX_BITS) {
         const uint32_t n = nnz - i < RUMOR_BITIO_MAX_BITS ? nnz - i : RUMOR_BITIO_MAX_BITS;
@@ -1342,6 +1350,12 @@ static int s_ans_decode(rumor_codec_t *c, const s_header_t *h, const uint8_t *b,
 
 /* ---- SEED ---------------------------------------------------------------------------- */
 
+/* SEED is written for 3 <= nnz < d only: below, RAW is smaller; at d, any seed would do. */
+static int s_seed_fits(uint32_t d, uint32_t nnz)
+{
+    return nnz >= 3 && nnz < d;
+}
+
 /* 1 when the positions of seeded SPARSE message m are those its seed gives. */
 static int s_seed_matches(rumor_codec_t *c, const rumor_cmsg_t *m)
 {
@@ -1360,6 +1374,7 @@ static size_t s_seed_encode(const rumor_cmsg_t *m, uint8_t *dst)
 static int s_seed_decode(rumor_codec_t *c, const s_header_t *h, const uint8_t *b, size_t len,
                          rumor_cmsg_t *out)
 {
+    if (!s_seed_fits(h->d, h->nnz)) return RUMOR_EFORMAT;
     const size_t want = 8 + 4 * (size_t)h->nnz;
     if (len != want) return len < want ? RUMOR_ETRUNC : RUMOR_EFORMAT;
     out->seed = rumor_load64le(b);
@@ -1425,9 +1440,9 @@ int rumor_codec_encode(rumor_codec_t *c, const rumor_cmsg_t *m, rumor_codec_mode
         if (!s_sparse_valid(m)) return RUMOR_EINVAL;
         nnz = m->nnz;
     }
-    const int by_seed = (mode == RUMOR_CODEC_AUTO || mode == RUMOR_CODEC_SEED) &&
-                        m->kind == RUMOR_CMSG_SPARSE && m->seeded && s_seed_matches(c, m);
-    if (mode == RUMOR_CODEC_SEED && !by_seed) return RUMOR_EINVAL;
+    const int seeded = (mode == RUMOR_CODEC_AUTO || mode == RUMOR_CODEC_SEED) &&
+                       m->kind == RUMOR_CMSG_SPARSE && m->seeded && s_seed_matches(c, m);
+    if (mode == RUMOR_CODEC_SEED && !seeded) return RUMOR_EINVAL;
     const size_t hsize = rumor_codec_header_size(m->d, nnz);
     if (cap < hsize) return RUMOR_ENOSPC;
     uint8_t *body = dst + hsize;
@@ -1440,12 +1455,7 @@ int rumor_codec_encode(rumor_codec_t *c, const rumor_cmsg_t *m, rumor_codec_mode
      * times faster. */
     rumor_codec_mode_t chosen = RUMOR_CODEC_RAW;
     size_t size = raw;
-    if (by_seed) { /* nothing else comes close: no positions at all */
-        if (8 + 4 * (size_t)nnz < raw && 8 + 4 * (size_t)nnz <= room) {
-            chosen = RUMOR_CODEC_SEED;
-            size = s_seed_encode(m, body);
-        }
-    } else if (mode != RUMOR_CODEC_RAW && m->kind != RUMOR_CMSG_DENSE) {
+    if (mode != RUMOR_CODEC_RAW && mode != RUMOR_CODEC_SEED && m->kind != RUMOR_CMSG_DENSE) {
         const size_t limit = mode == RUMOR_CODEC_AUTO ? (raw ? raw - 1 : 0) : raw;
         const size_t lim = limit < room ? limit : room;
         size_t vsc = SIZE_MAX;
@@ -1472,6 +1482,12 @@ int rumor_codec_encode(rumor_codec_t *c, const rumor_cmsg_t *m, rumor_codec_mode
                 size = s;
             }
         }
+    }
+    /* SEED sends no positions: smaller than VSC unless they cost under 64 bits */
+    if (seeded && s_seed_fits(m->d, nnz) && 8 + 4 * (size_t)nnz < size &&
+        8 + 4 * (size_t)nnz <= room) {
+        chosen = RUMOR_CODEC_SEED;
+        size = s_seed_encode(m, body);
     }
     if (chosen == RUMOR_CODEC_RAW) {
         size = s_raw_encode(m, w, body, room);

@@ -566,6 +566,7 @@ void rumor_compressor_apply_delta(rumor_compressor_t *c, const float *a, const f
 {
     if (c->cfg.kind == RUMOR_COMPRESS_DITHER && !c->cfg.norm_inf) {
         RUMOR_ASSERT(out->cap_d >= c->d);
+        out->seeded = 0;
         s_dither(c, a, b, rumor_vec_nrm2_diff(a, b, c->d), rng, out);
         return;
     }

@@ -120,9 +120,11 @@ int rumor_gossip_absorb(rumor_gossip_t *g, uint32_t from, const rumor_cmsg_t *m)
     const int slot = rumor_gossip_slot(g, from);
     if (slot < 0) return RUMOR_EINVAL;
     if (m->d != g->cfg.d) return RUMOR_EMISMATCH;
-    if (!rumor_cmsg_finite(m)) return RUMOR_ENONFINITE; /* the copy stays as it was */
     float *c = s_copy(g, (size_t)slot);
-    if (g->cfg.algo == RUMOR_ALGO_DPSGD)
+    const int dpsgd = g->cfg.algo == RUMOR_ALGO_DPSGD; /* the copy is the message, or grows by it */
+    if (!rumor_cmsg_axpy_finite(m, 1.0f, dpsgd ? NULL : c))
+        return RUMOR_ENONFINITE; /* the copy stays as it was */
+    if (dpsgd)
         rumor_cmsg_to_dense(m, c);
     else
         rumor_cmsg_axpy(m, 1.0f, c);

@@ -157,7 +157,8 @@ static void s_absorb(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, cons
 {
     const int rc = rumor_peer_deliver(n->peer, s->id, p, h->len);
     if (rc == RUMOR_ENONFINITE) {
-        s->nonfinite = 1; /* synchronous rounds stop on it; deadline rounds go on without */
+        s->nonfinite = 1;         /* synchronous rounds stop on it; deadline rounds go on without */
+        s->recv_seq = h->seq + 1; /* used up: the next one is no gap to resync over */
         n->drops[S_DROP_NONFINITE]++;
         return;
     }

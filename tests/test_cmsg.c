@@ -55,44 +55,63 @@ static void test_shapes(void **state)
     rumor_cmsg_free(&m);
 }
 
-/* NaN or infinite values, or an INT scale that can turn a level into infinity, are caught in
- * every position; the largest finite values are not. */
-static void test_finite(void **state)
+/* rumor_cmsg_axpy_finite says whether y + alpha value(m) stays finite on every entry axpy
+ * touches: NaN or infinite values in any position, an infinite step, and sums of finite
+ * values that overflow are caught; entries axpy leaves alone do not count. */
+static void test_axpy_finite(void **state)
 {
     (void)state;
     rumor_cmsg_t m;
     assert_int_equal(rumor_cmsg_init(&m, 40), 0);
+    float y[40];
+    for (uint32_t k = 0; k < 40; k++) y[k] = (float)k;
     m.kind = RUMOR_CMSG_DENSE;
     m.d = m.nnz = 40;
     for (uint32_t k = 0; k < 40; k++) m.val[k] = (float)k - 20.0f;
     m.val[7] = FLT_MAX;
     m.val[8] = -FLT_MAX;
-    assert_true(rumor_cmsg_finite(&m));
+    assert_true(rumor_cmsg_axpy_finite(&m, 1.0f, NULL));
+    assert_true(rumor_cmsg_axpy_finite(&m, 1.0f, y));
+    y[7] = FLT_MAX; /* FLT_MAX + FLT_MAX overflows */
+    assert_false(rumor_cmsg_axpy_finite(&m, 1.0f, y));
+    assert_true(rumor_cmsg_axpy_finite(&m, -1.0f, y));
+    y[7] = 7.0f;
     const float bad[] = {NAN, -NAN, INFINITY, -INFINITY};
     for (size_t b = 0; b < sizeof bad / sizeof *bad; b++)
         for (uint32_t at = 0; at < 40; at += 13) {
             const float keep = m.val[at];
             m.val[at] = bad[b];
-            assert_false(rumor_cmsg_finite(&m));
-            m.kind = RUMOR_CMSG_SPARSE; /* the first nnz values count, not the rest */
+            assert_false(rumor_cmsg_axpy_finite(&m, 1.0f, NULL));
+            assert_false(rumor_cmsg_axpy_finite(&m, 1.0f, y));
+            m.kind = RUMOR_CMSG_SPARSE; /* the first nnz entries count, not the rest */
+            for (uint32_t j = 0; j < 40; j++) m.idx[j] = j;
             m.nnz = at;
-            assert_true(rumor_cmsg_finite(&m));
+            assert_true(rumor_cmsg_axpy_finite(&m, 1.0f, y));
             m.nnz = at + 1;
-            assert_false(rumor_cmsg_finite(&m));
+            assert_false(rumor_cmsg_axpy_finite(&m, 1.0f, y));
             m.kind = RUMOR_CMSG_DENSE;
             m.nnz = 40;
             m.val[at] = keep;
         }
+    /* INT: the step, and finite steps whose levels overflow an entry */
     m.kind = RUMOR_CMSG_INT;
+    m.listed = 0;
+    memset(m.q, 0, 40 * sizeof *m.q);
+    m.q[3] = INT32_MIN;
+    m.nnz = 1;
     m.scale = 1e-3f;
-    assert_true(rumor_cmsg_finite(&m));
-    m.scale = -FLT_MAX / 4294967296.0f; /* times 2^31 still finite */
-    assert_true(rumor_cmsg_finite(&m));
-    const float bad_scale[] = {NAN, INFINITY, -INFINITY, FLT_MAX, 1e30f};
-    for (size_t b = 0; b < sizeof bad_scale / sizeof *bad_scale; b++) {
-        m.scale = bad_scale[b];
-        assert_false(rumor_cmsg_finite(&m));
-    }
+    assert_true(rumor_cmsg_axpy_finite(&m, 1.0f, y));
+    m.scale = 1.5e29f; /* 1.5e29 * -2^31 = -3.2e38: finite once, not twice */
+    assert_true(rumor_cmsg_axpy_finite(&m, 1.0f, NULL));
+    rumor_cmsg_axpy(&m, 1.0f, y);
+    assert_false(rumor_cmsg_axpy_finite(&m, 1.0f, y));
+    m.scale = INFINITY;
+    assert_false(rumor_cmsg_axpy_finite(&m, 1.0f, NULL));
+    rumor_cmsg_list(&m); /* listed: only the nonzero level's entry is touched */
+    m.scale = 1.0f;
+    y[3] = 0.0f;
+    y[5] = NAN;
+    assert_true(rumor_cmsg_axpy_finite(&m, 1.0f, y));
     rumor_cmsg_free(&m);
 }
 
@@ -252,7 +271,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shapes),
-        cmocka_unit_test(test_finite),
+        cmocka_unit_test(test_axpy_finite),
         cmocka_unit_test(test_check_catches_bad_structure),
         cmocka_unit_test(test_list_finds_every_nonzero),
         cmocka_unit_test(test_int_clear_leaves_only_zeros),

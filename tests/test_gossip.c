@@ -197,6 +197,12 @@ static void test_absorb_refuses_bad_input(void **state)
     for (uint32_t k = 0; k < D; k++) dense.val[k] = 1.0f;
     dense.val[D / 2] = NAN;
     assert_int_equal(rumor_gossip_absorb(net.g[0], 1, &dense), RUMOR_ENONFINITE);
+    /* nor do finite messages whose sum overflows: the second is refused */
+    for (uint32_t k = 0; k < D; k++) dense.val[k] = k == 2 ? 3e38f : 0.0f;
+    assert_int_equal(rumor_gossip_absorb(net.g[0], 5, &dense), 0);
+    const float before = rumor_gossip_copy(net.g[0], 5)[2];
+    assert_int_equal(rumor_gossip_absorb(net.g[0], 5, &dense), RUMOR_ENONFINITE);
+    assert_true(isfinite(before) && rumor_gossip_copy(net.g[0], 5)[2] == before);
     rumor_cmsg_free(&dense);
     assert_memory_equal(copy, rumor_gossip_copy(net.g[0], 1), sizeof copy);
     assert_null(rumor_gossip_copy(net.g[0], 3));

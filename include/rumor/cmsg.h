@@ -95,8 +95,9 @@ void rumor_cmsg_to_dense(const rumor_cmsg_t *m, float *out);
  * levels instead); returns 0 or RUMOR_EFORMAT. Decoders call it before a message is used. */
 int rumor_cmsg_check(const rumor_cmsg_t *m);
 
-/* 1 when every value of m is finite: its SPARSE or DENSE values, or for INT a scale small
- * enough that scale * q stays finite for every int32 level q. */
-int rumor_cmsg_finite(const rumor_cmsg_t *m);
+/* 1 when rumor_cmsg_axpy(m, alpha, y) would leave every entry it touches finite, and the INT
+ * step alpha * scale is finite (y = NULL: as if y were 0, which checks the message's own
+ * values). Reads y only: a receiver checks before it applies. */
+int rumor_cmsg_axpy_finite(const rumor_cmsg_t *m, float alpha, const float *y);
 
 #endif

@@ -20,7 +20,8 @@
  * applies, and an explicit VSC, ANS or SEED that would be larger than RAW writes RAW, so
  * no message exceeds RAW and rumor_codec_bound always suffices. d = 0 is a valid (empty)
  * message. The decoder checks every count and length against d and the bytes left, accepts
- * exactly one byte string per message (no trailing bytes, zero padding), and returns a
+ * exactly one byte string per message and mode (no trailing bytes, zero padding, narrowest
+ * RAW width, no idle tail bit, SEED only where it is written), and returns a
  * negative code on any violation.
  *
  * Workload: one encode per round per peer and one decode per neighbour message, d up to
@@ -70,8 +71,8 @@ size_t rumor_codec_header_size(uint32_t d, uint32_t nnz);
  * m's kind; VSC/ANS/SEED: that mode unless RAW is smaller). *written gets the size. Returns 0,
  * RUMOR_ENOSPC, or RUMOR_EINVAL (mode does not apply to the kind, m->d exceeds the
  * context's d_max, or m breaks a cmsg invariant: INT nnz not matching q, SPARSE positions not
- * ascending below d; SEED: m not seeded, or its positions not those of its seed). AUTO uses
- * SEED for a seeded message whose positions are those of its seed. */
+ * ascending below d; SEED: m not seeded, or its positions not those of its seed). For a
+ * seeded message whose positions are its seed's, AUTO weighs SEED with the others. */
 int rumor_codec_encode(rumor_codec_t *c, const rumor_cmsg_t *m, rumor_codec_mode_t mode,
                        uint8_t *dst, size_t cap, size_t *written);
 

@@ -59,8 +59,8 @@ void rumor_gossip_destroy(rumor_gossip_t **g_p);
 void rumor_gossip_produce(rumor_gossip_t *g, const float *v, rumor_rng_t *rng, rumor_cmsg_t *out);
 
 /* Applies neighbour `from`'s message. RUMOR_EINVAL if `from` is not a neighbour,
- * RUMOR_EMISMATCH if m->d differs from d, RUMOR_ENONFINITE (nothing applied) if a value is
- * NaN or infinite: a diverged or hostile neighbour cannot make this peer's model NaN. */
+ * RUMOR_EMISMATCH if m->d differs from d, RUMOR_ENONFINITE (nothing applied) if the copy
+ * would hold a NaN or infinity: no message, or sum of messages, puts one there. */
 RUMOR_NODISCARD int rumor_gossip_absorb(rumor_gossip_t *g, uint32_t from, const rumor_cmsg_t *m);
 
 /* x = mix(v) over the neighbours that are up. x may alias v. */

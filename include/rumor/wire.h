@@ -17,10 +17,12 @@
  *       28    . payload
  *
  * Payloads by type:
- *   HELLO      80 bytes: u32 protocol version (RUMOR_WIRE_PROTOCOL), u32 sender id, 32-byte
- * topology hash, 32-byte run-config hash, u32 resume round, u32 model dimension d DIFF       codec
- * bytes (rumor_codec_encode); opaque to this module STATE      8 + 4 d bytes: u32 round, u32 d, d x
- * f32 (the sender's public copy, for resync) RESYNC     empty (a request for the receiver's STATE)
+ *   HELLO      80 bytes: u32 protocol version (RUMOR_WIRE_PROTOCOL), u32 sender id,
+ *              32-byte topology hash, 32-byte run-config hash, u32 resume round, u32 model
+ *              dimension d
+ *   DIFF       codec bytes (rumor_codec_encode); opaque to this module
+ *   STATE      8 + 4 d bytes: u32 round, u32 d, d x f32 (the sender's public copy, for resync)
+ *   RESYNC     empty (a request for the receiver's STATE)
  *   HEARTBEAT  empty
  *   BYE        empty
  *
