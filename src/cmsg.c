@@ -33,35 +33,71 @@ void rumor_cmsg_free(rumor_cmsg_t *m)
 
 enum { S_AHEAD = 16 }; /* entries between a prefetch and its use */
 
-void rumor_cmsg_axpy(const rumor_cmsg_t *m, float alpha, float *y)
+/* 1 when v is infinite or NaN (exponent bits all ones); branch-free, so OR-ing it vectorises. */
+static inline unsigned s_nonfinite(float v)
 {
+    uint32_t bits;
+    memcpy(&bits, &v, 4);
+    return (bits & 0x7f800000u) == 0x7f800000u;
+}
+
+/* Entry k of the update: y[k] + x (0 + x without y), into out[k] unless out is NULL. */
+static inline __attribute__((always_inline)) void s_put(const float *y, float *out, uint32_t k,
+                                                        float x, unsigned *bad)
+{
+    const float v = (y ? y[k] : 0.0f) + x;
+    if (out) out[k] = v;
+    *bad |= s_nonfinite(v);
+}
+
+/* y + alpha value(m) on every entry m touches (y = NULL reads as zeros), stored into out
+ * unless it is NULL; returns 1 when every result, and the INT step, is finite. The one body
+ * of rumor_cmsg_axpy (out = y, result unused) and rumor_cmsg_axpy_finite (out = NULL), so the
+ * check computes exactly what the update writes. */
+static inline __attribute__((always_inline)) int s_axpy(const rumor_cmsg_t *m, float alpha,
+                                                        const float *y, float *out)
+{
+    unsigned bad = 0;
     switch (m->kind) {
     case RUMOR_CMSG_DENSE:
-        for (uint32_t k = 0; k < m->d; k++) y[k] += alpha * m->val[k];
+        for (uint32_t k = 0; k < m->d; k++) s_put(y, out, k, alpha * m->val[k], &bad);
         break;
     case RUMOR_CMSG_INT: {
         const float a = alpha * m->scale;
         const int32_t *q = m->q;
+        bad |= s_nonfinite(a);
         if (m->listed) {
             /* y is usually out of cache: ask for the lines a few entries ahead */
             const uint32_t *idx = m->idx, n = m->nnz;
             for (uint32_t j = 0; j < n; j++) {
-                if (j + S_AHEAD < n) {
+                if (y && j + S_AHEAD < n) {
                     __builtin_prefetch(&y[idx[j + S_AHEAD]], 1);
                     __builtin_prefetch(&q[idx[j + S_AHEAD]], 0);
                 }
                 const uint32_t k = idx[j];
-                y[k] += a * (float)q[k];
+                s_put(y, out, k, a * (float)q[k], &bad);
             }
         } else {
-            for (uint32_t k = 0; k < m->d; k++) y[k] += a * (float)q[k];
+            for (uint32_t k = 0; k < m->d; k++) s_put(y, out, k, a * (float)q[k], &bad);
         }
         break;
     }
     case RUMOR_CMSG_SPARSE:
-        for (uint32_t j = 0; j < m->nnz; j++) y[m->idx[j]] += alpha * m->val[j];
+        for (uint32_t j = 0; j < m->nnz; j++) s_put(y, out, m->idx[j], alpha * m->val[j], &bad);
         break;
     }
+    return !bad;
+}
+
+void rumor_cmsg_axpy(const rumor_cmsg_t *m, float alpha, float *y)
+{
+    if (!y) __builtin_unreachable(); /* lets the compiler drop the no-y paths */
+    (void)s_axpy(m, alpha, y, y);
+}
+
+int rumor_cmsg_axpy_finite(const rumor_cmsg_t *m, float alpha, const float *y)
+{
+    return s_axpy(m, alpha, y, NULL);
 }
 
 /* Bit j set when q[j] != 0, j < 64. */
@@ -120,45 +156,6 @@ void rumor_cmsg_to_dense(const rumor_cmsg_t *m, float *out)
 {
     memset(out, 0, (size_t)m->d * sizeof *out);
     rumor_cmsg_axpy(m, 1.0f, out);
-}
-
-/* 1 when v is infinite or NaN (exponent bits all ones); branch-free, so OR-ing it vectorises. */
-static inline unsigned s_nonfinite(float v)
-{
-    uint32_t bits;
-    memcpy(&bits, &v, 4);
-    return (bits & 0x7f800000u) == 0x7f800000u;
-}
-
-int rumor_cmsg_axpy_finite(const rumor_cmsg_t *m, float alpha, const float *y)
-{
-    unsigned bad = 0;
-    /* the same expressions as rumor_cmsg_axpy, so the verdict is exact */
-    switch (m->kind) {
-    case RUMOR_CMSG_DENSE:
-        for (uint32_t k = 0; k < m->d; k++)
-            bad |= s_nonfinite((y ? y[k] : 0.0f) + alpha * m->val[k]);
-        break;
-    case RUMOR_CMSG_INT: {
-        const float a = alpha * m->scale;
-        bad |= s_nonfinite(a);
-        if (m->listed) {
-            for (uint32_t j = 0; j < m->nnz; j++) {
-                const uint32_t k = m->idx[j];
-                bad |= s_nonfinite((y ? y[k] : 0.0f) + a * (float)m->q[k]);
-            }
-        } else {
-            for (uint32_t k = 0; k < m->d; k++)
-                bad |= s_nonfinite((y ? y[k] : 0.0f) + a * (float)m->q[k]);
-        }
-        break;
-    }
-    case RUMOR_CMSG_SPARSE:
-        for (uint32_t j = 0; j < m->nnz; j++)
-            bad |= s_nonfinite((y ? y[m->idx[j]] : 0.0f) + alpha * m->val[j]);
-        break;
-    }
-    return !bad;
 }
 
 int rumor_cmsg_check(const rumor_cmsg_t *m)
