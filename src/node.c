@@ -45,27 +45,29 @@ enum {
     S_DROP_UNSYNCED,      /* DIFF while a STATE is awaited */
     S_DROP_HELLO,         /* HELLO that is malformed or incompatible */
     S_DROP_STATE,         /* malformed STATE */
+    S_DROP_BYE,           /* malformed BYE */
     S_DROP_COUNT
 };
 
-static const char *const s_drop_names[S_DROP_COUNT] = {"transport",   "impostor",    "replay",
-                                                       "stale_round", "undecodable", "nonfinite",
-                                                       "unsynced",    "bad_hello",   "bad_state"};
+static const char *const s_drop_names[S_DROP_COUNT] = {
+    "transport", "impostor", "replay",    "stale_round", "undecodable",
+    "nonfinite", "unsynced", "bad_hello", "bad_state",   "bad_bye"};
 
 typedef struct {
     uint32_t id;
-    int hello;         /* a compatible HELLO was received */
-    int hello_acked;   /* one of our HELLOs was queued after the connection came up */
-    int refused;       /* its HELLO was incompatible */
-    int nonfinite;     /* it sent a DIFF with non-finite values (its model diverged) */
-    int bye;           /* it finished */
-    int synced;        /* recv_seq is known (0 while a STATE is awaited) */
-    int down;          /* marked down by the liveness timeout */
-    uint64_t session;  /* its session id (from its HELLO) */
-    uint64_t send_seq; /* sequence number of our next DIFF to it */
-    uint64_t recv_seq; /* sequence number of its next DIFF */
-    uint32_t round;    /* its latest known round */
-    int64_t got;       /* last round whose DIFF from it was absorbed (-1: none) */
+    int hello;             /* a compatible HELLO was received */
+    int hello_acked;       /* one of our HELLOs was queued after the connection came up */
+    int refused;           /* its HELLO was incompatible */
+    int nonfinite;         /* it sent a DIFF with non-finite values (its model diverged) */
+    int bye;               /* it left the run: finished (left.code 0) or stopped by an error */
+    rumor_wire_bye_t left; /* its BYE */
+    int synced;            /* recv_seq is known (0 while a STATE is awaited) */
+    int down;              /* marked down by the liveness timeout */
+    uint64_t session;      /* its session id (from its HELLO) */
+    uint64_t send_seq;     /* sequence number of our next DIFF to it */
+    uint64_t recv_seq;     /* sequence number of its next DIFF */
+    uint32_t round;        /* its latest known round */
+    int64_t got;           /* last round whose DIFF from it was absorbed (-1: none) */
     double last_heard, last_sent, last_hello, last_resync;
     uint8_t *early; /* sync: one DIFF frame of the next round */
     size_t early_len;
@@ -93,7 +95,8 @@ typedef struct {
     uint64_t wire_drops[RUMOR_WIRE_DROP_COUNT];
     uint64_t drops[S_DROP_COUNT];
     uint64_t resyncs, stale_rounds, late_applied, heartbeats;
-    uint64_t downs; /* times a neighbour was marked down by the liveness timeout */
+    uint64_t downs;        /* times a neighbour was marked down by the liveness timeout */
+    rumor_wire_bye_t stop; /* why this peer stops, when an error stops it (code < 0) */
     double t_start;
     double cpu_start, cpu_eval; /* process CPU when training began; CPU spent evaluating */
     uint32_t liveness_ms;
@@ -106,6 +109,17 @@ static s_nbr_t *s_nbr(s_node_t *n, uint32_t id)
 {
     const int slot = rumor_gossip_slot(rumor_peer_gossip(n->peer), id);
     return slot < 0 ? NULL : &n->nb[slot];
+}
+
+/* "node 3's model diverged in round 212", "node 5 stopped in round 40: timed out". */
+static const char *s_explain_stop(const rumor_wire_bye_t *b, char *buf, size_t cap)
+{
+    if (b->code == RUMOR_ENONFINITE)
+        snprintf(buf, cap, "node %u's model diverged in round %u", b->origin, b->round);
+    else
+        snprintf(buf, cap, "node %u stopped in round %u: %s", b->origin, b->round,
+                 rumor_strerror(b->code));
+    return buf;
 }
 
 /* Sends a frame of `type` to neighbour s; payload may already sit in n->out after the header.
@@ -232,6 +246,7 @@ static void s_on_hello(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, co
     s->session = h->seq;
     s->refused = 0;
     s->bye = 0;
+    s->left = (rumor_wire_bye_t){0};
     s->round = theirs.resume_round;
     /* The other side repeats its HELLO until it has ours; repeats of a session we already
      * answered need nothing more. */
@@ -259,6 +274,28 @@ static void s_on_state(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, co
     s->round = round;
     s->early_len = 0;
     if (s->got < (int64_t)round - 1) s->got = (int64_t)round - 1;
+}
+
+/* A neighbour that finished stays in the mix with its final public copy (dropping it would
+ * change the last rounds of a synchronous run). One stopped by an error sends nothing more:
+ * a synchronous peer stops too (s_wait_round), a deadline peer mixes without it until it
+ * returns with a new HELLO. */
+static void s_on_bye(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, const uint8_t *p)
+{
+    rumor_wire_bye_t b;
+    if (rumor_wire_decode_bye(p, h->len, n->topo->n, &b) != 0 ||
+        (b.code == 0 && b.origin != s->id)) {
+        n->drops[S_DROP_BYE]++;
+        return;
+    }
+    s->bye = 1;
+    s->left = b;
+    if (b.code == 0 || !n->sc.deadline || s->down) return;
+    s->down = 1;
+    RUMOR_ASSERT(rumor_gossip_set_up(rumor_peer_gossip(n->peer), s->id, 0) == 0);
+    char why[160];
+    rumor_warn("node %u: node %u left the run (%s); mixing without it", n->self, s->id,
+               s_explain_stop(&b, why, sizeof why));
 }
 
 /* A neighbour whose STATE we await is asked again every half second: the first request or
@@ -328,6 +365,8 @@ static int s_pump(s_node_t *n, int timeout_ms)
     s->bytes_recv += len;
     if (s->down && h.type != RUMOR_WIRE_BYE) {
         s->down = 0;
+        s->bye = 0; /* it had left with an error, and is talking again */
+        s->left = (rumor_wire_bye_t){0};
         RUMOR_ASSERT(rumor_gossip_set_up(rumor_peer_gossip(n->peer), s->id, 1) == 0);
         rumor_info("node %u: node %u is back", n->self, s->id);
     }
@@ -351,9 +390,7 @@ static int s_pump(s_node_t *n, int timeout_ms)
     case RUMOR_WIRE_HEARTBEAT:
         break;
     case RUMOR_WIRE_BYE:
-        /* It sent its last DIFF: stop waiting for it, but keep its final public copy in the
-         * mix (dropping it would change the last rounds of a synchronous run). */
-        s->bye = 1;
+        s_on_bye(n, s, &h, p);
         break;
     }
     return 1;
@@ -420,7 +457,7 @@ static void s_send_diffs(s_node_t *n, const uint8_t *msg, size_t len)
             const int rc = s_send(n, s, RUMOR_WIRE_DIFF, t, payload, len, timeout);
             if (rc == 0) break;
             /* Sync mode must deliver; deadline mode moves on (the gap triggers a resync). */
-            if (n->sc.deadline || s_stop || rumor_clock_now() - t0 > n->o->wait_s) break;
+            if (n->sc.deadline || s_stop || s->bye || rumor_clock_now() - t0 > n->o->wait_s) break;
             /* Keep draining our own queue so neighbours blocked on us can progress. */
             s_pump(n, 0);
         }
@@ -433,7 +470,9 @@ static int s_round_complete(const s_node_t *n, uint32_t t)
 {
     for (uint32_t k = 0; k < n->deg; k++) {
         const s_nbr_t *s = &n->nb[k];
-        if (s->bye || s->down || s->refused) continue;
+        /* One stopped by an error stays awaited in synchronous mode, so that the wait sees
+         * it (in deadline mode it is down). */
+        if ((s->bye && !s->left.code) || s->down || s->refused) continue;
         /* A neighbour more than a round ahead (it resumed from a later checkpoint) will
          * never send round t; we catch up to it after this round. */
         if (s->round > t + 1) continue;
@@ -492,12 +531,25 @@ static int s_wait_round(s_node_t *n, uint32_t t, rumor_errmsg_t *em)
             s_pump(n, (int)(left * 1000) + 1);
             continue;
         }
-        for (uint32_t k = 0; k < n->deg; k++) /* its round-t DIFF will never be usable */
-            if (n->nb[k].nonfinite && n->nb[k].got < (int64_t)t)
+        for (uint32_t k = 0; k < n->deg; k++) {
+            const s_nbr_t *s = &n->nb[k];
+            if (s->nonfinite && s->got < (int64_t)t) { /* its round-t DIFF will never count */
+                n->stop = (rumor_wire_bye_t){.origin = s->id, .round = t, .code = RUMOR_ENONFINITE};
                 return rumor_errmsg_set(em, RUMOR_ENONFINITE,
                                         "node %u: round %u: node %u's model diverged (it sent "
                                         "non-finite values); stopping, as rumor sim does",
-                                        n->self, t, n->nb[k].id);
+                                        n->self, t, s->id);
+            }
+            if (s->bye && s->left.code) { /* this round could close, but not the next */
+                char why[160];
+                n->stop = s->left;
+                return rumor_errmsg_set(em, s->left.code,
+                                        "node %u: round %u: node %u left the run (%s); a "
+                                        "synchronous run cannot go on without it",
+                                        n->self, t, s->id,
+                                        s_explain_stop(&s->left, why, sizeof why));
+            }
+        }
         if (waited > n->o->wait_s)
             return rumor_errmsg_set(em, RUMOR_ETIMEOUT,
                                     "node %u: round %u: a neighbour sent nothing for %u s", n->self,
@@ -717,11 +769,20 @@ static void s_teardown(s_node_t *n)
     rumor_keys_wipe(&n->keys);
 }
 
+/* Tells every neighbour that this peer leaves the run, and why. */
+static void s_say_bye(s_node_t *n, const rumor_wire_bye_t *b)
+{
+    uint8_t p[RUMOR_WIRE_BYE_BYTES];
+    RUMOR_ASSERT(rumor_wire_encode_bye(b, p, sizeof p) == 0);
+    for (uint32_t k = 0; k < n->deg; k++) /* also to those that said they left: they may not have */
+        s_send(n, &n->nb[k], RUMOR_WIRE_BYE, rumor_peer_round(n->peer), p, sizeof p, 100);
+}
+
 /* After the last round: say BYE and answer resync requests until neighbours are done. */
 static void s_linger(s_node_t *n)
 {
-    for (uint32_t k = 0; k < n->deg; k++)
-        s_send(n, &n->nb[k], RUMOR_WIRE_BYE, rumor_peer_round(n->peer), NULL, 0, 100);
+    const rumor_wire_bye_t done = {.origin = n->self, .round = rumor_peer_round(n->peer)};
+    s_say_bye(n, &done);
     const double t0 = rumor_clock_now();
     for (;;) {
         int open = 0;
@@ -762,7 +823,13 @@ static int s_run(s_node_t *n, rumor_errmsg_t *em)
         const uint32_t t = rumor_peer_round(n->peer);
         const uint8_t *msg;
         size_t len;
-        rumor_peer_step(n->peer, &msg, &len);
+        if (rumor_peer_step(n->peer, &msg, &len) != 0) {
+            n->stop = (rumor_wire_bye_t){.origin = n->self, .round = t, .code = RUMOR_ENONFINITE};
+            return rumor_errmsg_set(em, RUMOR_ENONFINITE,
+                                    "node %u: round %u: the model diverged: its SGD step left "
+                                    "non-finite parameters (a smaller lr may help)",
+                                    n->self, t);
+        }
         const double t0 = rumor_clock_now();
         s_send_diffs(n, msg, len);
         rc = s_wait_round(n, t, em);
@@ -817,7 +884,17 @@ int rumor_node_run(const rumor_node_opts_t *o, rumor_errmsg_t *em)
     sigaction(SIGTERM, &sa, &old_term);
     n.t_start = rumor_clock_now();
     int rc = s_setup(&n, em);
-    if (!rc) rc = s_run(&n, em);
+    if (!rc) {
+        rc = s_run(&n, em);
+        /* Stopped by an error (not a signal: that peer is meant to be restarted): say why, so
+         * that neighbours need not wait for a peer that is gone. */
+        if (rc && rc != RUMOR_EINTR) {
+            if (!n.stop.code)
+                n.stop = (rumor_wire_bye_t){
+                    .origin = n.self, .round = rumor_peer_round(n.peer), .code = rc};
+            s_say_bye(&n, &n.stop);
+        }
+    }
     if (rc == 0 && o->model_out) {
         const int mrc = s_write_model(&n, em);
         if (mrc) rc = mrc;

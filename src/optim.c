@@ -65,9 +65,17 @@ double rumor_schedule_lr(const rumor_schedule_t *s, uint32_t t)
     return lr;
 }
 
-void rumor_optim_sgd(float *v, const float *x, float lr, const float *g, size_t d)
+int rumor_optim_sgd(float *v, const float *x, float lr, const float *g, size_t d)
 {
-    for (size_t i = 0; i < d; i++) v[i] = x[i] - lr * g[i];
+    /* An all-ones exponent is NaN or infinity; an integer OR keeps the loop vectorized. */
+    uint32_t bad = 0;
+    for (size_t i = 0; i < d; i++) {
+        v[i] = x[i] - lr * g[i];
+        uint32_t b;
+        memcpy(&b, &v[i], sizeof b);
+        bad |= (b & 0x7f800000u) == 0x7f800000u;
+    }
+    return !bad;
 }
 
 void rumor_optim_prox_l1(float *x, float t, size_t d)

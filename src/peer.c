@@ -129,7 +129,7 @@ void rumor_peer_destroy(rumor_peer_t **p_p)
     *p_p = NULL;
 }
 
-void rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
+int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
 {
     const rumor_scenario_t *sc = p->sc;
     const double t0 = rumor_clock_now(), c0 = rumor_clock_thread_cpu();
@@ -137,7 +137,7 @@ void rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
     rumor_data_gather(p->cfg.train, p->ib, sc->batch, p->xb, p->yb);
     const float loss = rumor_model_loss_grad(p->model, p->x, p->xb, p->yb, sc->batch, p->g);
     p->lr = (float)rumor_schedule_lr(&p->schedule, p->round);
-    rumor_optim_sgd(p->v, p->x, p->lr, p->g, p->d);
+    const int finite = rumor_optim_sgd(p->v, p->x, p->lr, p->g, p->d);
     const double t1 = rumor_clock_now(), c1 = rumor_clock_thread_cpu();
 
     rumor_rng_t rng;
@@ -160,6 +160,7 @@ void rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
     p->stats.cpu_codec += c2 - c1;
     *msg = p->buf;
     *len = p->msg_len;
+    return finite ? 0 : RUMOR_ENONFINITE;
 }
 
 int rumor_peer_deliver(rumor_peer_t *p, uint32_t from, const uint8_t *msg, size_t len)

@@ -145,8 +145,14 @@ static void *s_worker_main(void *arg)
     const uint32_t n = sim->n, T = sim->threads;
     const rumor_dataset_t *test = &sim->data->test;
     for (uint32_t t = 0; t < sim->sc->rounds; t++) {
-        for (uint32_t i = wk->w; i < n; i += T)
-            rumor_peer_step(sim->peers[i], &sim->msg[i], &sim->msg_len[i]);
+        for (uint32_t i = wk->w; i < n; i += T) {
+            const int rc = rumor_peer_step(sim->peers[i], &sim->msg[i], &sim->msg_len[i]);
+            int none = 0; /* the first failure only */
+            if (rc && atomic_compare_exchange_strong(&sim->failed, &none, rc))
+                rumor_error("peer %u's model diverged in round %u: its SGD step left non-finite "
+                            "parameters (a smaller lr may help)",
+                            i, t);
+        }
         s_wait(wk);
         for (uint32_t i = wk->w; i < n; i += T) {
             const uint32_t deg = rumor_topology_degree(sim->topo, i);

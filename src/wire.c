@@ -161,9 +161,10 @@ static int s_payload_shape_ok(unsigned type, uint32_t len)
         return len == RUMOR_WIRE_HELLO_BYTES;
     case RUMOR_WIRE_STATE:
         return len >= RUMOR_WIRE_STATE_HEADER && (len - RUMOR_WIRE_STATE_HEADER) % 4 == 0;
+    case RUMOR_WIRE_BYE:
+        return len == RUMOR_WIRE_BYE_BYTES;
     case RUMOR_WIRE_RESYNC:
     case RUMOR_WIRE_HEARTBEAT:
-    case RUMOR_WIRE_BYE:
         return len == 0;
     default:
         return 1;
@@ -335,5 +336,29 @@ int rumor_wire_decode_state(const uint8_t *src, size_t len, uint32_t d, uint32_t
         memcpy(&x[k], &bits, 4);
     }
     *round = s_get32(src);
+    return 0;
+}
+
+/* ---- BYE -------------------------------------------------------------------------------- */
+
+int rumor_wire_encode_bye(const rumor_wire_bye_t *bye, uint8_t *dst, size_t cap)
+{
+    if (cap < RUMOR_WIRE_BYE_BYTES) return RUMOR_ENOSPC;
+    s_put32(dst, bye->origin);
+    s_put32(dst + 4, bye->round);
+    s_put32(dst + 8, (uint32_t)bye->code);
+    return 0;
+}
+
+int rumor_wire_decode_bye(const uint8_t *src, size_t len, uint32_t n, rumor_wire_bye_t *out)
+{
+    if (len != RUMOR_WIRE_BYE_BYTES) return RUMOR_EFORMAT;
+    const uint32_t origin = s_get32(src), code = s_get32(src + 8);
+    /* Two's complement read by hand; the codes are small negatives. */
+    const int64_t c = code < 0x80000000u ? (int64_t)code : (int64_t)code - 0x100000000LL;
+    if (origin >= n || c > 0 || c < RUMOR_ELOWEST) return RUMOR_EFORMAT;
+    out->origin = origin;
+    out->round = s_get32(src + 4);
+    out->code = (int32_t)c;
     return 0;
 }

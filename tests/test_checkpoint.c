@@ -77,9 +77,9 @@ static void s_round(rumor_peer_t *p, rumor_peer_t *n1, rumor_peer_t *n3)
 {
     const uint8_t *m, *m1, *m3;
     size_t l, l1, l3;
-    rumor_peer_step(p, &m, &l);
-    rumor_peer_step(n1, &m1, &l1);
-    rumor_peer_step(n3, &m3, &l3);
+    assert_int_equal(rumor_peer_step(p, &m, &l), 0);
+    assert_int_equal(rumor_peer_step(n1, &m1, &l1), 0);
+    assert_int_equal(rumor_peer_step(n3, &m3, &l3), 0);
     assert_int_equal(rumor_peer_deliver(p, 1, m1, l1), 0);
     assert_int_equal(rumor_peer_deliver(p, 3, m3, l3), 0);
     rumor_peer_finish(p);
@@ -112,12 +112,12 @@ static void test_round_trip_continues_identically(void **state)
     for (int t = 0; t < 3; t++) {
         const uint8_t *m1, *m3, *ma, *mb;
         size_t l1, l3, la, lb;
-        rumor_peer_step(a, &ma, &la);
-        rumor_peer_step(b, &mb, &lb);
+        assert_int_equal(rumor_peer_step(a, &ma, &la), 0);
+        assert_int_equal(rumor_peer_step(b, &mb, &lb), 0);
         assert_int_equal(la, lb);
         assert_memory_equal(ma, mb, la);
-        rumor_peer_step(n1, &m1, &l1);
-        rumor_peer_step(n3, &m3, &l3);
+        assert_int_equal(rumor_peer_step(n1, &m1, &l1), 0);
+        assert_int_equal(rumor_peer_step(n3, &m3, &l3), 0);
         assert_int_equal(rumor_peer_deliver(a, 1, m1, l1), 0);
         assert_int_equal(rumor_peer_deliver(a, 3, m3, l3), 0);
         assert_int_equal(rumor_peer_deliver(b, 1, m1, l1), 0);

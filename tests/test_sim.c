@@ -120,8 +120,8 @@ static void test_bit_reproducible_across_threads(void **state)
     free(c);
 }
 
-/* A model that diverges stops the run at the first message holding non-finite values, with
- * an error that says so, instead of spreading NaN to every peer. */
+/* A model that diverges stops the run in the round its SGD step leaves non-finite parameters,
+ * with an error that says so, instead of spreading NaN to every peer. */
 static void test_divergence_is_reported(void **state)
 {
     (void)state;

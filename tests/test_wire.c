@@ -43,7 +43,7 @@ static void test_header_golden_bytes(void **state)
     (void)state;
     /* The layout other hosts depend on: any change here breaks interoperability. */
     const uint8_t want[RUMOR_WIRE_HEADER_BYTES] = {
-        'R',  'M',  'R',  '1',  1,    2,    0x34, 0x12, /* magic, version, DIFF, flags */
+        'R',  'M',  'R',  '1',  2,    2,    0x34, 0x12, /* magic, version, DIFF, flags */
         5,    0,    0,    0,    0x04, 0x03, 0x02, 0x01, /* sender 5, round 0x01020304 */
         0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, /* seq 0x1122334455667788 */
         3,    0,    0,    0};                           /* payload length 3 */
@@ -74,7 +74,7 @@ static void test_round_trip_every_type(void **state)
                  {RUMOR_WIRE_STATE, RUMOR_WIRE_STATE_HEADER + 4 * 10},
                  {RUMOR_WIRE_RESYNC, 0},
                  {RUMOR_WIRE_HEARTBEAT, 0},
-                 {RUMOR_WIRE_BYE, 0}};
+                 {RUMOR_WIRE_BYE, RUMOR_WIRE_BYE_BYTES}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         rumor_wire_header_t h = s_hdr(cases[c].type, 0);
         h.flags = 0xbeef;
@@ -188,7 +188,9 @@ static void test_every_drop_reason(void **state)
     s_expect_drop(f, fl, MAXP, RUMOR_WIRE_DROP_PAYLOAD, RUMOR_EFORMAT);
     fl = s_frame(f, sizeof f, RUMOR_WIRE_RESYNC, payload, 4);
     s_expect_drop(f, fl, MAXP, RUMOR_WIRE_DROP_PAYLOAD, RUMOR_EFORMAT);
-    fl = s_frame(f, sizeof f, RUMOR_WIRE_BYE, payload, 2);
+    fl = s_frame(f, sizeof f, RUMOR_WIRE_BYE, payload, 0);
+    s_expect_drop(f, fl, MAXP, RUMOR_WIRE_DROP_PAYLOAD, RUMOR_EFORMAT);
+    fl = s_frame(f, sizeof f, RUMOR_WIRE_BYE, payload, RUMOR_WIRE_BYE_BYTES + 1);
     s_expect_drop(f, fl, MAXP, RUMOR_WIRE_DROP_PAYLOAD, RUMOR_EFORMAT);
     fl = s_frame(f, sizeof f, RUMOR_WIRE_STATE, payload, 7);
     s_expect_drop(f, fl, MAXP, RUMOR_WIRE_DROP_PAYLOAD, RUMOR_EFORMAT);
@@ -393,6 +395,46 @@ static void test_state_round_trip(void **state)
     for (int i = 0; i < D; i++) assert_true(y[i] == 7.0f);
 }
 
+static void test_bye_round_trip_and_checks(void **state)
+{
+    (void)state;
+    const rumor_wire_bye_t cases[] = {
+        {.origin = 3, .round = 600, .code = 0},
+        {.origin = N_NODES - 1, .round = 212, .code = RUMOR_ENONFINITE},
+        {.origin = 0, .round = UINT32_MAX, .code = RUMOR_ETIMEOUT},
+        {.origin = 5, .round = 0, .code = RUMOR_ENOMEM},
+    };
+    uint8_t p[RUMOR_WIRE_BYE_BYTES];
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        assert_int_equal(rumor_wire_encode_bye(&cases[c], p, sizeof p - 1), RUMOR_ENOSPC);
+        assert_int_equal(rumor_wire_encode_bye(&cases[c], p, sizeof p), 0);
+        rumor_wire_bye_t got;
+        assert_int_equal(rumor_wire_decode_bye(p, sizeof p, N_NODES, &got), 0);
+        assert_memory_equal(&got, &cases[c], sizeof got);
+        assert_int_equal(rumor_wire_decode_bye(p, sizeof p - 1, N_NODES, &got), RUMOR_EFORMAT);
+    }
+    /* Field positions and the code's two's complement: origin 7, round 258, code -14. */
+    const rumor_wire_bye_t b = {.origin = 7, .round = 258, .code = RUMOR_ENONFINITE};
+    assert_int_equal(rumor_wire_encode_bye(&b, p, sizeof p), 0);
+    const uint8_t golden[RUMOR_WIRE_BYE_BYTES] = {7, 0, 0, 0, 2, 1, 0, 0, 0xf2, 0xff, 0xff, 0xff};
+    assert_memory_equal(p, golden, sizeof golden);
+
+    /* Refused: an origin outside the run, a positive code, a code below the lowest, the most
+     * negative 32-bit value. */
+    rumor_wire_bye_t got = {0};
+    const rumor_wire_bye_t bad[] = {
+        {.origin = N_NODES, .round = 1, .code = 0},
+        {.origin = 1, .round = 1, .code = 1},
+        {.origin = 1, .round = 1, .code = RUMOR_ELOWEST - 1},
+        {.origin = 1, .round = 1, .code = INT32_MIN},
+    };
+    for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
+        assert_int_equal(rumor_wire_encode_bye(&bad[c], p, sizeof p), 0);
+        assert_int_equal(rumor_wire_decode_bye(p, sizeof p, N_NODES, &got), RUMOR_EFORMAT);
+    }
+    assert_int_equal(got.origin, 0); /* nothing written on failure */
+}
+
 static void test_payload_bound(void **state)
 {
     (void)state;
@@ -427,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_random_bytes_never_crash),
         cmocka_unit_test(test_hello_round_trip_and_compare),
         cmocka_unit_test(test_state_round_trip),
+        cmocka_unit_test(test_bye_round_trip_and_checks),
         cmocka_unit_test(test_payload_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

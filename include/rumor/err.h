@@ -29,6 +29,7 @@ enum {
     RUMOR_EINTR = -12,      /* interrupted by a signal */
     RUMOR_ESTATE = -13,     /* operation not valid in the current state */
     RUMOR_ENONFINITE = -14, /* a message carries NaN or infinite values (a diverged model) */
+    RUMOR_ELOWEST = RUMOR_ENONFINITE, /* the lowest code; codes from the wire are checked */
 };
 
 /* Name of an error code; never NULL. */

@@ -21,6 +21,12 @@
  * sides exchange STATE so public copies agree again, and it jumps to its neighbours' round. Every
  * frame is parsed with bounds checks and must come from the authenticated neighbour it names;
  * anything else is dropped and counted by reason, and the peer keeps running.
+ *
+ * A peer that stops with an error (its SGD step left non-finite parameters, a neighbour timed
+ * out, ...) sends every neighbour a BYE naming the node where the stop began, its round and
+ * the error. A synchronous neighbour stops at once and passes that BYE on, so a run that
+ * cannot go on ends everywhere within seconds; a deadline neighbour mixes without the sender
+ * until it is heard again. SIGINT/SIGTERM sends no such BYE: that peer is to be restarted.
  */
 #ifndef RUMOR_NODE_H
 #define RUMOR_NODE_H

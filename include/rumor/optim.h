@@ -35,8 +35,9 @@ int rumor_schedule_parse(const char *str, uint32_t rounds, rumor_schedule_t *s, 
 /* eta_t for round t. */
 double rumor_schedule_lr(const rumor_schedule_t *s, uint32_t t);
 
-/* v = x - lr * g. */
-void rumor_optim_sgd(float *v, const float *x, float lr, const float *g, size_t d);
+/* v = x - lr * g. Returns 1 when every v_i is finite, 0 when one is NaN or infinite (the
+ * model diverged), checked in the same pass. */
+int rumor_optim_sgd(float *v, const float *x, float lr, const float *g, size_t d);
 
 /* x = prox_{t ||.||_1}(x), t = eta_t * lambda; a no-op for t <= 0. */
 void rumor_optim_prox_l1(float *x, float t, size_t d);

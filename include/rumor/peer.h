@@ -63,8 +63,10 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em);
 void rumor_peer_destroy(rumor_peer_t **p_p);
 
 /* Runs the local step of the current round and encodes its message; *msg points into the
- * peer's buffer and stays valid until the next step. */
-void rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len);
+ * peer's buffer and stays valid until the next step. Returns 0, or RUMOR_ENONFINITE when the
+ * SGD step left a NaN or infinite parameter: the model diverged (the message is still
+ * encoded; callers stop instead of sending it). */
+RUMOR_NODISCARD int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len);
 
 /* Decodes and absorbs neighbour `from`'s message of the current round. A bad message
  * returns a negative code, is counted, and leaves the state untouched. */

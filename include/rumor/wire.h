@@ -24,7 +24,10 @@
  *   STATE      8 + 4 d bytes: u32 round, u32 d, d x f32 (the sender's public copy, for resync)
  *   RESYNC     empty (a request for the receiver's STATE)
  *   HEARTBEAT  empty
- *   BYE        empty
+ *   BYE        12 bytes: u32 origin, u32 round, i32 code. The sender leaves the run. Code 0: it
+ *              finished its last round (origin is the sender). Otherwise a RUMOR_E* code: the
+ *              run stopped at node `origin` in `round` for that reason; origin is the sender
+ *              itself, or a node whose stop a synchronous peer passes on to its neighbours
  *
  * Nothing from the wire is trusted: rumor_wire_parse() checks every header field against the
  * bytes actually present and the caller's bounds before anything looks at the payload, and
@@ -43,7 +46,7 @@
 #include <stdint.h>
 
 #define RUMOR_WIRE_MAGIC   "RMR1"
-#define RUMOR_WIRE_VERSION 1
+#define RUMOR_WIRE_VERSION 2
 /* The protocol version a HELLO carries: the frame layout (RUMOR_WIRE_VERSION) in the high
  * byte, the codec format of DIFF payloads (RUMOR_CODEC_VERSION) in the low byte, so that
  * peers built with different codecs refuse each other by name instead of dropping every DIFF. */
@@ -52,6 +55,7 @@
 #define RUMOR_WIRE_HASH_BYTES   32
 #define RUMOR_WIRE_HELLO_BYTES  80
 #define RUMOR_WIRE_STATE_HEADER 8 /* bytes of a STATE payload before the floats */
+#define RUMOR_WIRE_BYE_BYTES    12
 
 typedef enum {
     RUMOR_WIRE_HELLO = 1,
@@ -117,7 +121,7 @@ int rumor_wire_encode_frame(const rumor_wire_header_t *h, const uint8_t *payload
 
 /* Parses and checks the frame buf[0..len): magic, version, type, the length field equal to
  * the payload bytes present, length <= max_payload, sender < n, and the payload size rules
- * of fixed-size types (HELLO exactly 80 bytes; RESYNC, HEARTBEAT, BYE empty; STATE at least
+ * of fixed-size types (HELLO exactly 80 bytes, BYE 12; RESYNC, HEARTBEAT empty; STATE at least
  * 8 bytes and 8 + 4k). On success fills *h, points *payload into buf (NULL if the payload is
  * empty) and returns 0. On failure returns RUMOR_EFORMAT (magic, type, payload shape),
  * RUMOR_EVERSION, RUMOR_ETRUNC (length mismatch) or RUMOR_ERANGE (oversized, sender), and
@@ -192,5 +196,21 @@ int rumor_wire_encode_state(uint32_t round, const float *x, uint32_t d, uint8_t 
  * the payload's d differs from d. x is written only on success. */
 RUMOR_NODISCARD int rumor_wire_decode_state(const uint8_t *src, size_t len, uint32_t d,
                                             uint32_t *round, float *x);
+
+/* ---- BYE -------------------------------------------------------------------------------- */
+
+typedef struct {
+    uint32_t origin; /* the node whose stop this is (the sender when code is 0) */
+    uint32_t round;  /* the round in which it stopped or finished */
+    int32_t code;    /* 0: finished; otherwise the RUMOR_E* code it stopped with */
+} rumor_wire_bye_t;
+
+/* Writes the 12-byte BYE payload. Returns 0 or RUMOR_ENOSPC. */
+int rumor_wire_encode_bye(const rumor_wire_bye_t *bye, uint8_t *dst, size_t cap);
+
+/* Decodes a BYE payload of a run with n nodes. Returns RUMOR_EFORMAT unless len is
+ * RUMOR_WIRE_BYE_BYTES, origin < n and code is 0 or a RUMOR_E* code. */
+RUMOR_NODISCARD int rumor_wire_decode_bye(const uint8_t *src, size_t len, uint32_t n,
+                                          rumor_wire_bye_t *out);
 
 #endif

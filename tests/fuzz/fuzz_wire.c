@@ -1,7 +1,7 @@
 /* libFuzzer target for frame parsing: arbitrary bytes must be either refused with a drop
  * reason or accepted as a frame whose fields are consistent with the bytes, never a crash,
  * out-of-bounds read or sanitizer report. An accepted frame must re-encode to exactly the
- * input bytes, and its HELLO or STATE payload must decode or be refused cleanly.
+ * input bytes, and its HELLO, STATE or BYE payload must decode or be refused cleanly.
  *
  * Build with -DRUMOR_FUZZ=ON (clang) and run, for example:
  *   build-fuzz/fuzz_wire -max_total_time=60 tests/fuzz/corpus-run tests/fuzz/corpus/wire
@@ -54,6 +54,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const int src = rumor_wire_decode_state(payload, h.len, d, &round, x);
         RUMOR_ASSERT(src == 0 || src == RUMOR_EFORMAT || src == RUMOR_EMISMATCH);
         free(x);
+    } else if (h.type == RUMOR_WIRE_BYE) {
+        rumor_wire_bye_t bye;
+        if (rumor_wire_decode_bye(payload, h.len, FUZZ_NODES, &bye) == 0)
+            RUMOR_ASSERT(bye.origin < FUZZ_NODES && bye.code <= 0 && bye.code >= RUMOR_ELOWEST);
     }
     return 0;
 }
