@@ -1440,8 +1440,11 @@ int rumor_codec_encode(rumor_codec_t *c, const rumor_cmsg_t *m, rumor_codec_mode
         if (!s_sparse_valid(m)) return RUMOR_EINVAL;
         nnz = m->nnz;
     }
-    const int seeded = (mode == RUMOR_CODEC_AUTO || mode == RUMOR_CODEC_SEED) &&
-                       m->kind == RUMOR_CMSG_SPARSE && m->seeded && s_seed_matches(c, m);
+    /* The positions are checked (O(d)) only where SEED could be written. */
+    const int seeded =
+        m->kind == RUMOR_CMSG_SPARSE && m->seeded &&
+        (mode == RUMOR_CODEC_SEED || (mode == RUMOR_CODEC_AUTO && s_seed_fits(m->d, nnz))) &&
+        s_seed_matches(c, m);
     if (mode == RUMOR_CODEC_SEED && !seeded) return RUMOR_EINVAL;
     const size_t hsize = rumor_codec_header_size(m->d, nnz);
     if (cap < hsize) return RUMOR_ENOSPC;
