@@ -38,6 +38,10 @@
 
 static const char *s_bin;
 
+/* 50 loopback ports per run in 20000-31999, below the kernel's ephemeral ports (32768-60999
+ * by default): there, an outgoing connection could hold a port just when a peer binds it. */
+#define S_PORT_BASE (20000 + (unsigned)(getpid() % 240) * 50)
+
 static void s_path(char *out, size_t cap, const char *name)
 {
     snprintf(out, cap, "%s/%s", s_dir, name);
@@ -108,7 +112,7 @@ static void s_prepare(const char *kind, uint32_t n, const char *scenario_json, c
                       size_t cap)
 {
     char plain[256], cmd[1024], keys[256], sc[256];
-    const unsigned port = 30000 + (unsigned)(getpid() % 400) * 50;
+    const unsigned port = S_PORT_BASE;
     s_path(plain, sizeof plain, "plain.json");
     s_path(keys, sizeof keys, "keys");
     s_path(topo, cap, "topology.json");
@@ -584,7 +588,7 @@ static void test_waiting_peer_sends_heartbeats(void **state)
 {
     (void)state;
     char plain[256], topo_path[256], sc[256], cmd[1024], json[1024], key0[256], key1[256];
-    const unsigned port = 30000 + (unsigned)(getpid() % 400) * 50 + 40;
+    const unsigned port = S_PORT_BASE + 40;
     s_path(plain, sizeof plain, "plain.json");
     s_path(topo_path, sizeof topo_path, "topology.json");
     s_path(sc, sizeof sc, "scenario.json");
