@@ -629,8 +629,9 @@ static void test_waiting_peer_sends_heartbeats(void **state)
                                       .n_nbrs = 1,
                                       .keys = &kp,
                                       .max_frame = 4096};
-    rumor_transport_t *tr = rumor_transport_new(ctx, &tc, NULL);
-    assert_non_null(tr);
+    rumor_errmsg_t em = {""};
+    rumor_transport_t *tr = rumor_transport_new(ctx, &tc, &em);
+    if (!tr) fail_msg("node 0's transport: %s", em.msg);
     static uint8_t buf[4096], out[256];
     int hellos = 0, beats = 0;
     for (int i = 0; i < 200 && beats < 8; i++) {
