@@ -642,6 +642,11 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
     const rumor_node_opts_t *o = n->o;
     int rc = rumor_scenario_load(o->config, &n->sc, em);
     if (rc) return rc;
+    if (n->sc.n_faults)
+        return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                "%s: faults: only rumor sim injects them; to test real peers, "
+                                "stop and restart them (see docs/cluster.md)",
+                                o->config);
     if (o->rounds) {
         n->sc.rounds = o->rounds;
         rumor_scenario_rehash(&n->sc);

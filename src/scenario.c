@@ -240,6 +240,61 @@ static int s_parse_round_mode(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
     return s_fail(c, "round_mode", "expected \"sync\" or {\"deadline_ms\": N}");
 }
 
+static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
+{
+    if (!json_is_array(v)) return s_fail(c, "faults", "expected an array");
+    if (json_array_size(v) > RUMOR_SCENARIO_FAULTS) {
+        char what[64];
+        snprintf(what, sizeof what, "at most %d entries", RUMOR_SCENARIO_FAULTS);
+        return s_fail(c, "faults", what);
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e)
+    {
+        char path[32], at[32];
+        snprintf(path, sizeof path, "faults[%zu].", i);
+        snprintf(at, sizeof at, "faults[%zu]", i);
+        if (!json_is_object(e)) return s_fail(c, at, "expected an object");
+        const s_ctx_t cc = {c->origin, path, c->em};
+        static const char *const keys[] = {"node", "down", NULL};
+        int rc = s_check_keys(&cc, e, keys);
+        if (rc) return rc;
+        rumor_fault_t *f = &s->faults[i];
+        if (!json_object_get(e, "node")) return s_fail(&cc, "node", "missing");
+        if ((rc = s_u32(&cc, e, "node", 0, 99999, &f->node))) return rc;
+        json_t *down = json_object_get(e, "down");
+        json_t *a = json_array_get(down, 0), *b = json_array_get(down, 1);
+        if (json_array_size(down) != 2 || !json_is_integer(a) || !json_is_integer(b) ||
+            json_integer_value(a) < 0 || json_integer_value(b) <= json_integer_value(a) ||
+            json_integer_value(b) > 100000000)
+            return s_fail(&cc, "down",
+                          "expected [FROM, TO]: the rounds FROM to TO - 1 it is out, "
+                          "0 <= FROM < TO <= 100000000");
+        f->from = (uint32_t)json_integer_value(a);
+        f->to = (uint32_t)json_integer_value(b);
+    }
+    s->n_faults = (uint32_t)json_array_size(v);
+    return 0;
+}
+
+int rumor_scenario_node_down(const rumor_scenario_t *s, uint32_t node, uint32_t t)
+{
+    for (uint32_t i = 0; i < s->n_faults; i++)
+        if (s->faults[i].node == node && t >= s->faults[i].from && t < s->faults[i].to) return 1;
+    return 0;
+}
+
+int rumor_scenario_check_faults(const rumor_scenario_t *s, uint32_t n, rumor_errmsg_t *em)
+{
+    for (uint32_t i = 0; i < s->n_faults; i++)
+        if (s->faults[i].node >= n)
+            return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                    "%s: faults[%u].node: %u is not a node of the %u-node topology",
+                                    s->origin, i, s->faults[i].node, n);
+    return 0;
+}
+
 int rumor_scenario_parse(const char *json, const char *origin, const char *base_dir,
                          rumor_scenario_t *s, rumor_errmsg_t *em)
 {
@@ -251,9 +306,9 @@ int rumor_scenario_parse(const char *json, const char *origin, const char *base_
         return rumor_errmsg_set(em, RUMOR_EFORMAT, "%s:%d:%d: %s", origin, jerr.line, jerr.column,
                                 jerr.text);
     const s_ctx_t c = {origin, "", em};
-    static const char *const keys[] = {"name",       "topology",     "data",       "model",
-                                       "algorithm",  "compressor",   "codec",      "seed",
-                                       "eval_every", "eval_samples", "round_mode", NULL};
+    static const char *const keys[] = {
+        "name", "topology",   "data",         "model",      "algorithm", "compressor", "codec",
+        "seed", "eval_every", "eval_samples", "round_mode", "faults",    NULL};
     int rc = 0;
     json_t *v;
     if (!json_is_object(root)) {
@@ -277,6 +332,7 @@ int rumor_scenario_parse(const char *json, const char *origin, const char *base_
         (rc = s_u32(&c, root, "eval_samples", 0, 100000000, &s->eval_samples)))
         goto done;
     if ((v = json_object_get(root, "round_mode")) && (rc = s_parse_round_mode(&c, v, s))) goto done;
+    if ((v = json_object_get(root, "faults")) && (rc = s_parse_faults(&c, v, s))) goto done;
     rumor_scenario_rehash(s);
 done:
     json_decref(root);
@@ -304,8 +360,8 @@ void rumor_scenario_rehash(rumor_scenario_t *s)
     /* Everything peers must agree on, in a fixed textual form. Data paths are left out (hosts
      * may keep the data in different places); the topology is hashed separately (HELLO
      * carries both). */
-    char buf[4096];
-    const int n =
+    char buf[4096 + RUMOR_SCENARIO_FAULTS * 40];
+    int n =
         snprintf(buf, sizeof buf,
                  "rumor-run-config-1|data=%d|%.17g|%u|%u|%u|%u|%.17g|model=%s|algo=%d|%.17g|%.17g|"
                  "%.17g|%u|%u|%u|%s|%s|%s|seed=%llu|deadline=%d|%u",
@@ -313,6 +369,10 @@ void rumor_scenario_rehash(rumor_scenario_t *s)
                  s->synth_classes, s->synth_sep, s->model, (int)s->algo, s->lr, s->gamma, s->lambda,
                  s->batch, s->rounds, s->warmup, s->schedule, s->compressor, s->codec,
                  (unsigned long long)s->seed, s->deadline, s->deadline_ms);
+    /* Faults only when there are any, so that the hashes of fault-free runs stay the same. */
+    for (uint32_t i = 0; i < s->n_faults && n > 0 && (size_t)n < sizeof buf; i++)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%u:%u:%u",
+                      i ? "," : "|faults=", s->faults[i].node, s->faults[i].from, s->faults[i].to);
     crypto_generichash(s->hash, sizeof s->hash, (const unsigned char *)buf,
                        n < (int)sizeof buf ? (size_t)n : sizeof buf - 1, NULL, 0);
 }

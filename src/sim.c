@@ -81,13 +81,18 @@ static void s_record(s_sim_t *sim, uint32_t done)
     rumor_sim_result_t *r = &sim->last;
     memset(r, 0, sizeof *r);
     r->round = done;
+    r->faults = sim->sc->n_faults > 0;
+    for (uint32_t i = 0; i < n && r->faults; i++)
+        r->peers_down += (uint32_t)rumor_scenario_node_down(sim->sc, i, done - 1);
     rumor_vec_zero(sim->avg, d);
     double loss = 0, acc = 0, acc_min = 1.0, tl = 0, nnz = 0, bytes = 0, ent = 0;
+    uint32_t stepped = 0;
     double tc = 0, tk = 0, tw = 0, cc = 0, ck = 0;
     for (uint32_t i = 0; i < n; i++) {
         rumor_peer_stats_t *st = rumor_peer_stats(sim->peers[i]);
         const float *x = rumor_peer_params(sim->peers[i]);
         rumor_vec_axpy(sim->avg, 1.0f / (float)n, x, d);
+        if (st->loss_count) stepped++; /* a peer out for the whole interval has no loss */
         loss += rumor_peer_take_loss(sim->peers[i]);
         acc += sim->acc[i];
         if (sim->acc[i] < acc_min) acc_min = sim->acc[i];
@@ -107,7 +112,7 @@ static void s_record(s_sim_t *sim, uint32_t done)
     double avg_loss, avg_acc;
     const rumor_dataset_t *test = &sim->data->test;
     rumor_model_evaluate(sim->avg_model, sim->avg, test->x, test->y, test->n, &avg_loss, &avg_acc);
-    r->loss = loss / n;
+    r->loss = stepped ? loss / stepped : 0.0;
     r->test_loss = tl / n;
     r->acc_mean = acc / n;
     r->acc_min = acc_min;
@@ -138,14 +143,72 @@ static void s_record(s_sim_t *sim, uint32_t done)
     }
 }
 
+/* Worker 0, at the start of round t: a progress line for every injected outage that begins
+ * or ends. */
+static void s_note_faults(const s_sim_t *sim, uint32_t t)
+{
+    const rumor_scenario_t *sc = sim->sc;
+    for (uint32_t f = 0; f < sc->n_faults && sim->opts->progress; f++) {
+        const rumor_fault_t *ft = &sc->faults[f];
+        if (ft->from == t)
+            fprintf(sim->opts->progress, "round %6u: peer %u out until round %u (fault)\n", t,
+                    ft->node, ft->to);
+        else if (ft->to == t && !rumor_scenario_node_down(sc, ft->node, t))
+            fprintf(sim->opts->progress, "round %6u: peer %u back\n", t, ft->node);
+    }
+}
+
+/* Phase 2 for peer i in round t: absorb its neighbours' messages, mix, apply the prox. A
+ * neighbour that is out is left out of the mix; a peer back from an outage reloads its copies
+ * of its neighbours' public models from their own (already updated by this round's messages,
+ * which it therefore does not absorb), which only their owners write, in phase 1. */
+static void s_absorb_and_mix(s_sim_t *sim, uint32_t i, uint32_t t)
+{
+    const rumor_scenario_t *sc = sim->sc;
+    rumor_peer_t *p = sim->peers[i];
+    const uint32_t deg = rumor_topology_degree(sim->topo, i);
+    const uint32_t *nb = rumor_topology_neighbors(sim->topo, i);
+    const int back = sc->n_faults && t > 0 && rumor_scenario_node_down(sc, i, t - 1);
+    for (uint32_t s = 0; s < deg; s++) {
+        const uint32_t j = nb[s];
+        if (sc->n_faults) {
+            const int up = !rumor_scenario_node_down(sc, j, t);
+            RUMOR_ASSERT(rumor_gossip_set_up(rumor_peer_gossip(p), j, up) == 0);
+            if (back) {
+                const float *own = rumor_gossip_copy(rumor_peer_gossip(sim->peers[j]), j);
+                memcpy(rumor_gossip_copy_mut(rumor_peer_gossip(p), j), own, sim->d * sizeof *own);
+                continue;
+            }
+            if (!up) continue;
+        }
+        const int rc = rumor_peer_deliver(p, j, sim->msg[j], sim->msg_len[j]);
+        int none = 0; /* the first failure only */
+        if (rc && atomic_compare_exchange_strong(&sim->failed, &none, rc)) {
+            if (rc == RUMOR_ENONFINITE)
+                rumor_error("peer %u's message of round %u holds non-finite values: its "
+                            "model diverged (a smaller lr may help)",
+                            j, t);
+            else
+                rumor_error("peer %u: message of peer %u in round %u: %s", i, j, t,
+                            rumor_strerror(rc));
+        }
+    }
+    rumor_peer_finish(p);
+}
+
 static void *s_worker_main(void *arg)
 {
     s_worker_t *wk = arg;
     s_sim_t *sim = wk->sim;
+    const rumor_scenario_t *sc = sim->sc;
     const uint32_t n = sim->n, T = sim->threads;
     const rumor_dataset_t *test = &sim->data->test;
-    for (uint32_t t = 0; t < sim->sc->rounds; t++) {
+    for (uint32_t t = 0; t < sc->rounds; t++) {
+        if (wk->w == 0 && sc->n_faults) s_note_faults(sim, t);
         for (uint32_t i = wk->w; i < n; i += T) {
+            if (rumor_scenario_node_down(sc, i, t)) continue;
+            /* Back from an outage: it rejoins at the network's round. */
+            if (rumor_peer_round(sim->peers[i]) != t) rumor_peer_set_round(sim->peers[i], t);
             const int rc = rumor_peer_step(sim->peers[i], &sim->msg[i], &sim->msg_len[i]);
             int none = 0; /* the first failure only */
             if (rc && atomic_compare_exchange_strong(&sim->failed, &none, rc))
@@ -154,25 +217,8 @@ static void *s_worker_main(void *arg)
                             i, t);
         }
         s_wait(wk);
-        for (uint32_t i = wk->w; i < n; i += T) {
-            const uint32_t deg = rumor_topology_degree(sim->topo, i);
-            const uint32_t *nb = rumor_topology_neighbors(sim->topo, i);
-            for (uint32_t s = 0; s < deg; s++) {
-                const int rc =
-                    rumor_peer_deliver(sim->peers[i], nb[s], sim->msg[nb[s]], sim->msg_len[nb[s]]);
-                int none = 0; /* the first failure only */
-                if (rc && atomic_compare_exchange_strong(&sim->failed, &none, rc)) {
-                    if (rc == RUMOR_ENONFINITE)
-                        rumor_error("peer %u's message of round %u holds non-finite values: its "
-                                    "model diverged (a smaller lr may help)",
-                                    nb[s], t);
-                    else
-                        rumor_error("peer %u: message of peer %u in round %u: %s", i, nb[s], t,
-                                    rumor_strerror(rc));
-                }
-            }
-            rumor_peer_finish(sim->peers[i]);
-        }
+        for (uint32_t i = wk->w; i < n; i += T)
+            if (!rumor_scenario_node_down(sc, i, t)) s_absorb_and_mix(sim, i, t);
         const uint32_t done = t + 1;
         if (wk->w == 0) sim->stop = s_signalled || sim->failed;
         s_wait(wk);
@@ -202,6 +248,7 @@ void rumor_sim_result_write(FILE *f, const rumor_sim_result_t *r, int timing, co
             extra ? extra : "", r->round, r->loss, r->test_loss, r->acc_mean, r->acc_min,
             r->acc_avg_model, r->consensus_dist, r->density, r->bytes_sent, r->entropy_bound_bytes,
             r->bits_per_param);
+    if (r->faults) fprintf(f, ", \"peers_down\": %u", r->peers_down);
     if (timing)
         fprintf(f,
                 ", \"time_compute_s\": %.3f, \"time_codec_s\": %.3f, \"time_comm_s\": %.3f, "
@@ -230,6 +277,10 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     rumor_peer_data_t data;
     int rc = rumor_scenario_topology(sc, &topo, em);
     if (rc) return rc;
+    if ((rc = rumor_scenario_check_faults(sc, topo->n, em))) {
+        rumor_topology_destroy(&topo);
+        return rc;
+    }
     sim.topo = topo;
     sim.n = topo->n;
     if ((rc = rumor_peer_data_load(sc, sim.n, RUMOR_PEER_ALL, &data, em))) {

@@ -442,6 +442,25 @@ static void test_deadline_peer_mixes_without_a_neighbour_that_left(void **state)
     assert_true(s_log_has(log, "node 0: node 3 is back"));
 }
 
+/* Injected faults belong to rumor sim: a peer refuses a scenario that has them, before it
+ * binds or waits for anyone, rather than run something else than the scenario says. */
+static void test_peer_refuses_simulated_faults(void **state)
+{
+    (void)state;
+    char topo[256], sc[256], cmd[1024], out[1024];
+    s_prepare("ring", 4,
+              "{\"name\": \"faulty\", \"topology\": \"plain.json\","
+              " \"data\": {\"name\": \"synthetic\"}, \"algorithm\": {\"rounds\": 50},"
+              " \"faults\": [{\"node\": 1, \"down\": [10, 20]}]}",
+              topo, sizeof topo);
+    s_path(sc, sizeof sc, "scenario.json");
+    snprintf(cmd, sizeof cmd, "%s peer --config %s --topology %s --id 0 --insecure --wait 5", s_bin,
+             sc, topo);
+    assert_int_equal(s_capture(cmd, out, sizeof out), 1);
+    if (!strstr(out, "scenario.json: faults: only rumor sim injects them"))
+        fail_msg("unexpected output: %s", out);
+}
+
 /* ---- crash and restart -------------------------------------------------------------------- */
 
 static void test_killed_peer_restarts_from_checkpoint(void **state)
@@ -695,6 +714,7 @@ int main(void)
         cmocka_unit_test(test_diverged_models_stop_synchronous_peers),
         cmocka_unit_test(test_stop_spreads_through_synchronous_run),
         cmocka_unit_test(test_deadline_peer_mixes_without_a_neighbour_that_left),
+        cmocka_unit_test(test_peer_refuses_simulated_faults),
         cmocka_unit_test(test_killed_peer_restarts_from_checkpoint),
         cmocka_unit_test(test_stopped_neighbours_are_left_out_and_return),
         cmocka_unit_test(test_waiting_peer_sends_heartbeats),

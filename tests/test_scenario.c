@@ -90,6 +90,17 @@ static void test_errors_name_the_field(void **state)
         {"[1, 2]", "x.json: expected a JSON object"},
         {"{\"name\": \"a\",}", "x.json:1:"},
         {"{\"name\": \"a\", \"name\": \"b\"}", "x.json:1:"},
+        {"{\"faults\": {\"node\": 1}}", "x.json: faults: expected an array"},
+        {"{\"faults\": [3]}", "x.json: faults[0]: expected an object"},
+        {"{\"faults\": [{\"down\": [1, 2]}]}", "x.json: faults[0].node: missing"},
+        {"{\"faults\": [{\"node\": 1, \"down\": [1, 2]}, {\"node\": 2, \"up\": 1}]}",
+         "x.json: faults[1].up: unknown key"},
+        {"{\"faults\": [{\"node\": -1, \"down\": [1, 2]}]}", "x.json: faults[0].node: expected"},
+        {"{\"faults\": [{\"node\": 1}]}", "x.json: faults[0].down: expected [FROM, TO]"},
+        {"{\"faults\": [{\"node\": 1, \"down\": [5, 5]}]}", "x.json: faults[0].down: expected"},
+        {"{\"faults\": [{\"node\": 1, \"down\": [-1, 5]}]}", "x.json: faults[0].down: expected"},
+        {"{\"faults\": [{\"node\": 1, \"down\": [1, 2.5]}]}", "x.json: faults[0].down: expected"},
+        {"{\"faults\": [{\"node\": 1, \"down\": [1, 2, 3]}]}", "x.json: faults[0].down: expected"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         rumor_scenario_t sc;
@@ -102,6 +113,46 @@ static void test_errors_name_the_field(void **state)
     rumor_errmsg_t em = {""};
     assert_int_equal(rumor_scenario_load("/nonexistent/s.json", &sc, &em), RUMOR_EIO);
     assert_non_null(strstr(em.msg, "/nonexistent/s.json"));
+}
+
+/* Faults: parsed in order, queried by node and round, checked against the topology size, and
+ * at most RUMOR_SCENARIO_FAULTS of them. */
+static void test_faults(void **state)
+{
+    (void)state;
+    rumor_scenario_t sc;
+    rumor_errmsg_t em = {""};
+    const char *json = "{\"faults\": [{\"node\": 3, \"down\": [500, 600]},"
+                       " {\"node\": 0, \"down\": [0, 1]}, {\"node\": 3, \"down\": [700, 701]}]}";
+    assert_int_equal(rumor_scenario_parse(json, "f.json", ".", &sc, &em), 0);
+    assert_int_equal(sc.n_faults, 3);
+    assert_int_equal(sc.faults[0].node, 3);
+    assert_int_equal(sc.faults[0].from, 500);
+    assert_int_equal(sc.faults[0].to, 600);
+    const struct {
+        uint32_t node, round;
+        int down;
+    } q[] = {{3, 499, 0}, {3, 500, 1}, {3, 599, 1}, {3, 600, 0}, {3, 700, 1},
+             {3, 701, 0}, {0, 0, 1},   {0, 1, 0},   {1, 550, 0}, {4, 550, 0}};
+    for (size_t i = 0; i < sizeof q / sizeof *q; i++)
+        if (rumor_scenario_node_down(&sc, q[i].node, q[i].round) != q[i].down)
+            fail_msg("node %u, round %u: expected down = %d", q[i].node, q[i].round, q[i].down);
+    assert_int_equal(rumor_scenario_check_faults(&sc, 4, &em), 0);
+    assert_int_equal(rumor_scenario_check_faults(&sc, 3, &em), RUMOR_EINVAL);
+    assert_non_null(
+        strstr(em.msg, "f.json: faults[0].node: 3 is not a node of the 3-node topology"));
+
+    /* No faults by default; the limit is enforced. */
+    assert_int_equal(rumor_scenario_parse("{}", "f.json", ".", &sc, &em), 0);
+    assert_int_equal(sc.n_faults, 0);
+    assert_int_equal(rumor_scenario_node_down(&sc, 0, 0), 0);
+    char many[8192] = "{\"faults\": [";
+    for (int i = 0; i <= RUMOR_SCENARIO_FAULTS; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many),
+                 "%s{\"node\": 1, \"down\": [%d, %d]}", i ? ", " : "", i, i + 1);
+    strcat(many, "]}");
+    assert_int_equal(rumor_scenario_parse(many, "f.json", ".", &sc, &em), RUMOR_EINVAL);
+    assert_non_null(strstr(em.msg, "f.json: faults: at most 64 entries"));
 }
 
 static void test_hash_tracks_agreement(void **state)
@@ -119,14 +170,25 @@ static void test_hash_tracks_agreement(void **state)
     b.seed = 2;
     rumor_scenario_rehash(&b);
     assert_memory_not_equal(a.hash, b.hash, 32);
+    /* Faults are part of the run: each entry's node and rounds count. */
+    const char *f1 =
+        "{\"algorithm\": {\"lr\": 0.1}, \"faults\": [{\"node\": 1, \"down\": [5, 9]}]}";
+    const char *f2 =
+        "{\"algorithm\": {\"lr\": 0.1}, \"faults\": [{\"node\": 1, \"down\": [5, 8]}]}";
+    assert_int_equal(rumor_scenario_parse(f1, "b", ".", &b, NULL), 0);
+    assert_memory_not_equal(a.hash, b.hash, 32);
+    rumor_scenario_t c;
+    assert_int_equal(rumor_scenario_parse(f2, "c", ".", &c, NULL), 0);
+    assert_memory_not_equal(b.hash, c.hash, 32);
+    assert_int_equal(rumor_scenario_parse(f1, "c", ".", &c, NULL), 0);
+    assert_memory_equal(b.hash, c.hash, 32);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shipped_scenarios_load),
-        cmocka_unit_test(test_fields_and_defaults),
-        cmocka_unit_test(test_errors_name_the_field),
+        cmocka_unit_test(test_shipped_scenarios_load), cmocka_unit_test(test_fields_and_defaults),
+        cmocka_unit_test(test_errors_name_the_field),  cmocka_unit_test(test_faults),
         cmocka_unit_test(test_hash_tracks_agreement),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

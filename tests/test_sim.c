@@ -120,6 +120,108 @@ static void test_bit_reproducible_across_threads(void **state)
     free(c);
 }
 
+/* Every peer's final model of a run with models written to path (8 peers, d = 84); malloc'd. */
+static float *s_models(const char *path)
+{
+    const size_t count = 8 * 84;
+    float *x = malloc(count * sizeof *x);
+    assert_non_null(x);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(x, sizeof *x, count, f), count);
+    assert_int_equal(fgetc(f), EOF);
+    fclose(f);
+    unlink(path);
+    return x;
+}
+
+/* 1 when the metrics record of round r (a JSON line of text) contains member. */
+static int s_record_has(const char *text, uint32_t r, const char *member)
+{
+    char head[32];
+    snprintf(head, sizeof head, "{\"round\": %u, ", r);
+    for (const char *line = text; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (strncmp(line, head, strlen(head))) continue;
+        const char *end = strchr(line, '\n'), *at = strstr(line, member);
+        return at && (!end || at < end);
+    }
+    return 0;
+}
+
+static void s_add_fault(rumor_scenario_t *sc, uint32_t node, uint32_t from, uint32_t to)
+{
+    sc->faults[sc->n_faults++] = (rumor_fault_t){.node = node, .from = from, .to = to};
+    rumor_scenario_rehash(sc);
+}
+
+/* A peer out from round 60 to the end keeps, bit for bit, the model it has after 60 rounds
+ * of the same run without the fault, on any number of threads, while its neighbours go on
+ * without it. */
+static void test_fault_freezes_a_peer(void **state)
+{
+    (void)state;
+    rumor_scenario_t sc, upto;
+    s_scenario(&sc, "malcom", "dither:8", 0.001, 100);
+    s_add_fault(&sc, 3, 60, 100);
+    s_scenario(&upto, "malcom", "dither:8", 0.001, 60);
+    char m1[] = "/tmp/rumor-sim-models-XXXXXX", m3[] = "/tmp/rumor-sim-models-XXXXXX",
+         m60[] = "/tmp/rumor-sim-models-XXXXXX";
+    close(mkstemp(m1));
+    close(mkstemp(m3));
+    close(mkstemp(m60));
+    rumor_sim_result_t r1, r3, r60;
+    char *a = s_run(&sc, 1, &r1, m1);
+    char *b = s_run(&sc, 3, &r3, m3);
+    free(s_run(&upto, 2, &r60, m60));
+    assert_string_equal(a, b);
+    assert_true(s_record_has(a, 50, "\"peers_down\": 0}"));
+    assert_true(s_record_has(a, 100, "\"peers_down\": 1}"));
+    float *x1 = s_models(m1), *x3 = s_models(m3), *x60 = s_models(m60);
+    assert_memory_equal(x1, x3, 8 * 84 * sizeof *x1);
+    assert_memory_equal(x1 + 3 * 84, x60 + 3 * 84, 84 * sizeof *x1);
+    assert_memory_not_equal(x1 + 2 * 84, x60 + 2 * 84, 84 * sizeof *x1);
+    assert_memory_not_equal(x1 + 4 * 84, x60 + 4 * 84, 84 * sizeof *x1);
+    free(x1);
+    free(x3);
+    free(x60);
+    free(a);
+    free(b);
+}
+
+/* Peers back from outages (3 out in rounds 100-299, its neighbour 4 in 250-349) reload their
+ * copies of their neighbours' public models: the network agrees again as closely as without
+ * the faults, and as accurately. (A peer that kept its stale copies would stay apart: this
+ * run's consensus distance would be about 180 times the fault-free one.) */
+static void test_peers_back_from_faults_rejoin(void **state)
+{
+    (void)state;
+    rumor_scenario_t sc;
+    rumor_sim_result_t free_run, faulty;
+    s_scenario(&sc, "malcom", "dither:8", 0.001, 600);
+    free(s_run(&sc, 2, &free_run, NULL));
+    s_add_fault(&sc, 3, 100, 300);
+    s_add_fault(&sc, 4, 250, 350);
+    char *a = s_run(&sc, 2, &faulty, NULL);
+    assert_true(s_record_has(a, 250, "\"peers_down\": 1}"));
+    assert_true(s_record_has(a, 300, "\"peers_down\": 2}"));
+    assert_true(s_record_has(a, 350, "\"peers_down\": 1}")); /* out in round 349 */
+    assert_true(s_record_has(a, 400, "\"peers_down\": 0}"));
+    if (!(faulty.consensus_dist < 3 * free_run.consensus_dist) ||
+        !(faulty.acc_min > free_run.acc_min - 0.02))
+        fail_msg("consensus %.3e (fault-free %.3e), acc_min %.4f (fault-free %.4f)",
+                 faulty.consensus_dist, free_run.consensus_dist, faulty.acc_min, free_run.acc_min);
+    assert_int_equal(faulty.peers_down, 0);
+    free(a);
+
+    /* A fault naming a node the topology lacks is refused before anything runs. */
+    s_add_fault(&sc, 8, 1, 2);
+    rumor_errmsg_t em = {""};
+    const rumor_sim_opts_t opts = {.threads = 1};
+    assert_int_equal(rumor_sim_run(&sc, &opts, &faulty, &em), RUMOR_EINVAL);
+    assert_non_null(strstr(em.msg, "faults[2].node: 8 is not a node of the 8-node topology"));
+}
+
 /* A model that diverges stops the run in the round its SGD step leaves non-finite parameters,
  * with an error that says so, instead of spreading NaN to every peer. */
 static void test_divergence_is_reported(void **state)
@@ -151,6 +253,8 @@ int main(void)
         cmocka_unit_test(test_lambda_sparsifies),
         cmocka_unit_test(test_bit_reproducible_across_threads),
         cmocka_unit_test(test_divergence_is_reported),
+        cmocka_unit_test(test_fault_freezes_a_peer),
+        cmocka_unit_test(test_peers_back_from_faults_rejoin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,9 @@
  *
  * One JSON file describes a run: topology (a file, resolved relative to the scenario file,
  * or a generator), data (Fashion-MNIST, LIBSVM or synthetic, and the partition), model,
- * algorithm and its hyper-parameters, compressor, codec, seed, evaluation interval and round
- * mode. `rumor sim` runs it; `rumor peer` runs one node of it. Unknown keys are errors (a
+ * algorithm and its hyper-parameters, compressor, codec, seed, evaluation interval, round
+ * mode and faults to inject (`rumor sim` only). `rumor sim` runs it; `rumor peer` runs one
+ * node of it. Unknown keys are errors (a
  * typo must not silently fall back to a default) and every error names the field:
  * "sims/x.json: algorithm.lr: expected a positive number".
  *
@@ -20,7 +21,17 @@
 #include <limits.h>
 #include <stdint.h>
 
-#define RUMOR_PATH_MAX 1024
+#define RUMOR_PATH_MAX        1024
+#define RUMOR_SCENARIO_FAULTS 64 /* most "faults" entries */
+
+/* An outage the simulator injects ("faults": [{"node": 3, "down": [500, 600]}]): node `node`
+ * is out of rounds [from, to). It takes no step and sends nothing, its neighbours mix without
+ * it (its weight moves to their self-weights), and it returns in round `to` at the network's
+ * round with its copies of its neighbours' public models reloaded, as a networked peer does
+ * after a pause and a STATE exchange. */
+typedef struct {
+    uint32_t node, from, to;
+} rumor_fault_t;
 
 typedef enum {
     RUMOR_DATA_FASHION = 0,
@@ -64,6 +75,9 @@ typedef struct {
     int deadline;         /* 0 = synchronous */
     uint32_t deadline_ms; /* deadline mode: wait this long per round */
 
+    uint32_t n_faults;
+    rumor_fault_t faults[RUMOR_SCENARIO_FAULTS];
+
     uint8_t hash[32]; /* run-config hash (see above) */
 } rumor_scenario_t;
 
@@ -79,6 +93,13 @@ RUMOR_NODISCARD int rumor_scenario_parse(const char *json, const char *origin, c
 
 /* Recomputes s->hash after fields were changed (e.g. --rounds, --seed overrides). */
 void rumor_scenario_rehash(rumor_scenario_t *s);
+
+/* 1 when a fault of s takes node out of round t. */
+int rumor_scenario_node_down(const rumor_scenario_t *s, uint32_t node, uint32_t t);
+
+/* Checks that every fault names a node of a topology of n nodes; RUMOR_EINVAL naming the
+ * entry ("faults[1].node: ...") otherwise. */
+int rumor_scenario_check_faults(const rumor_scenario_t *s, uint32_t n, rumor_errmsg_t *em);
 
 /* Loads or generates the scenario's topology. */
 int rumor_scenario_topology(const rumor_scenario_t *s, rumor_topology_t **out, rumor_errmsg_t *em);
