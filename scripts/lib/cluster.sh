@@ -14,8 +14,11 @@ CLUSTER_REPO_DIR=$(dirname "$CLUSTER_SCRIPTS_DIR")
 RUMOR=""                   # the rumor binary (cluster_find_rumor)
 declare -A CLUSTER_PID=()  # node id -> pid of its running peer
 declare -A CLUSTER_LOG=()  # node id -> its log file
-CLUSTER_TICK=""            # pid of cluster_wait_all's one-second sleeper, if any
+CLUSTER_TICK=""            # pid of cluster_wait_all's one-second sleeper, if one runs
 CLUSTER_STOP_GRACE=${CLUSTER_STOP_GRACE:-10} # seconds between SIGTERM and SIGKILL
+CLUSTER_SETTLE=${CLUSTER_SETTLE:-10} # seconds synchronous peers get to stop on their own
+CLUSTER_DEADLINE=0         # the scenario runs deadline rounds (cluster_round_mode)
+CLUSTER_FAILED=()          # ids of peers that failed while the others went on
 
 cluster_die() {
   echo "$PROG: $*" >&2
@@ -233,8 +236,32 @@ cluster_alive() {
   [ "${stat[0]}" != Z ] && [ "${stat[1]}" = "$$" ]
 }
 
-# cluster_exited ID STATUS: bookkeeping for a peer that exited; returns 1 (after reporting
-# it and stopping the others) if it failed.
+# cluster_round_mode SCENARIO: sets CLUSTER_DEADLINE when the scenario runs deadline rounds.
+cluster_round_mode() {
+  if jq -e '.round_mode | type == "object"' "$1" >/dev/null 2>&1; then CLUSTER_DEADLINE=1; else CLUSTER_DEADLINE=0; fi
+}
+
+# cluster_settle: gives the running peers up to CLUSTER_SETTLE seconds to exit on their own
+# (a synchronous peer stops once it hears that a neighbour stopped with an error), reaping
+# and reporting each; the stragglers are left to cluster_stop_all.
+cluster_settle() {
+  local i id st
+  for ((i = 0; i < CLUSTER_SETTLE * 5 && ${#CLUSTER_PID[@]} > 0; i++)); do
+    sleep 0.2
+    for id in $(printf '%s\n' "${!CLUSTER_PID[@]}" | sort -n); do
+      cluster_alive "${CLUSTER_PID[$id]}" && continue
+      st=0
+      wait "${CLUSTER_PID[$id]}" 2>/dev/null || st=$?
+      unset "CLUSTER_PID[$id]"
+      cluster_log "peer $id stopped too (exit status $st): $(tail -n 1 "${CLUSTER_LOG[$id]}" 2>/dev/null)"
+    done
+  done
+}
+
+# cluster_exited ID STATUS: bookkeeping for a peer that exited. A failure returns 1 after
+# reporting it and stopping the others, which in synchronous rounds first get the chance to
+# stop on their own; in deadline rounds the others go on without it (CLUSTER_FAILED keeps
+# it for cluster_wait_all's verdict) and it returns 0.
 cluster_exited() {
   local id=$1 st=$2
   unset "CLUSTER_PID[$id]"
@@ -248,32 +275,43 @@ cluster_exited() {
     cluster_log "peer $id failed: exit status $st"
   fi
   cluster_report_log "$id"
-  [ ${#CLUSTER_PID[@]} -eq 0 ] || cluster_log "stopping the other ${#CLUSTER_PID[@]} peer(s)"
+  if [ "$CLUSTER_DEADLINE" = 1 ] && [ ${#CLUSTER_PID[@]} -gt 0 ]; then
+    CLUSTER_FAILED+=("$id")
+    cluster_log "deadline rounds: the other ${#CLUSTER_PID[@]} peer(s) go on without it"
+    return 0
+  fi
+  if [ ${#CLUSTER_PID[@]} -gt 0 ]; then
+    cluster_settle
+    [ ${#CLUSTER_PID[@]} -eq 0 ] || cluster_log "stopping the other ${#CLUSTER_PID[@]} peer(s)"
+  fi
   cluster_stop_all
   return 1
 }
 
 # cluster_wait_all [TIMEOUT_S]: waits until every started peer has exited. Returns 0 if all
 # exited 0. On the first failure (or when TIMEOUT_S > 0 seconds have passed) it names the
-# peer(s), shows the tail of their logs, stops the others and returns 1.
+# peer(s), shows the tail of their logs, stops the others and returns 1; in deadline rounds
+# (cluster_round_mode) a failure leaves the others running, and it returns 1 at the end.
 cluster_wait_all() {
-  local timeout=${1:-0} pid id st tick left start=$SECONDS
+  local timeout=${1:-0} pid id st left start=$SECONDS
   local -A id_of=()
   for id in "${!CLUSTER_PID[@]}"; do id_of[${CLUSTER_PID[$id]}]=$id; done
   while [ ${#CLUSTER_PID[@]} -gt 0 ]; do
-    # Block until a peer exits or a second has passed. bash forgets a job killed by a
-    # signal once it has reported it, and `wait -n` then no longer sees it; the scan below
-    # catches such peers with a plain `wait PID`, which still knows their status.
-    sleep 1 &
-    tick=$!
-    CLUSTER_TICK=$tick
+    # Block until a peer exits or the one-second tick ends. The tick is never killed: a
+    # forked shell that has not yet become `sleep` would run this script's traps (and
+    # stop the peers). bash forgets a job killed by a signal once it has reported it, and
+    # `wait -n` then no longer sees it; the scan below catches such peers with a plain
+    # `wait PID`, which still knows their status.
+    if [ -z "$CLUSTER_TICK" ]; then
+      sleep 1 &
+      CLUSTER_TICK=$!
+    fi
     pid=""
     st=0
-    wait -n -p pid "${CLUSTER_PID[@]}" "$tick" 2>/dev/null || st=$?
-    kill "$tick" 2>/dev/null || true
-    wait "$tick" 2>/dev/null || true
-    CLUSTER_TICK=""
-    if [ -n "${pid:-}" ] && [ "$pid" != "$tick" ]; then
+    wait -n -p pid "${CLUSTER_PID[@]}" "$CLUSTER_TICK" 2>/dev/null || st=$?
+    if [ "${pid:-}" = "$CLUSTER_TICK" ]; then
+      CLUSTER_TICK=""
+    elif [ -n "${pid:-}" ]; then
       cluster_exited "${id_of[$pid]}" "$st" || return 1
     fi
     for id in $(printf '%s\n' "${!CLUSTER_PID[@]}" | sort -n); do
@@ -291,7 +329,20 @@ cluster_wait_all() {
       return 1
     fi
   done
+  cluster_end_tick
+  if [ ${#CLUSTER_FAILED[@]} -gt 0 ]; then
+    cluster_log "peer(s) ${CLUSTER_FAILED[*]} failed; the others finished"
+    return 1
+  fi
   return 0
+}
+
+# cluster_end_tick: waits for cluster_wait_all's tick, if one runs (at most a second).
+cluster_end_tick() {
+  if [ -n "$CLUSTER_TICK" ]; then
+    wait "$CLUSTER_TICK" 2>/dev/null || true
+    CLUSTER_TICK=""
+  fi
 }
 
 # cluster_stop_all: SIGTERM to every running peer (they write a final checkpoint), SIGKILL
@@ -299,12 +350,10 @@ cluster_wait_all() {
 # more than once and from traps.
 cluster_stop_all() {
   local id pid i alive
-  if [ -n "$CLUSTER_TICK" ]; then
-    kill "$CLUSTER_TICK" 2>/dev/null || true
-    wait "$CLUSTER_TICK" 2>/dev/null || true
-    CLUSTER_TICK=""
-  fi
-  [ ${#CLUSTER_PID[@]} -gt 0 ] || return 0
+  [ ${#CLUSTER_PID[@]} -gt 0 ] || {
+    cluster_end_tick
+    return 0
+  }
   for pid in "${CLUSTER_PID[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for ((i = 0; i < CLUSTER_STOP_GRACE * 10; i++)); do
     alive=0
@@ -326,6 +375,7 @@ cluster_stop_all() {
     wait "$pid" 2>/dev/null || true
     unset "CLUSTER_PID[$id]"
   done
+  cluster_end_tick
 }
 
 # cluster_gather DIR ID...: DIR/metrics.jsonl = every DIR/peer<i>.jsonl record, sorted by
