@@ -257,19 +257,33 @@ static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
         snprintf(at, sizeof at, "faults[%zu]", i);
         if (!json_is_object(e)) return s_fail(c, at, "expected an object");
         const s_ctx_t cc = {c->origin, path, c->em};
-        static const char *const keys[] = {"node", "down", NULL};
-        int rc = s_check_keys(&cc, e, keys);
-        if (rc) return rc;
         rumor_fault_t *f = &s->faults[i];
-        if (!json_object_get(e, "node")) return s_fail(&cc, "node", "missing");
-        if ((rc = s_u32(&cc, e, "node", 0, 99999, &f->node))) return rc;
-        json_t *down = json_object_get(e, "down");
-        json_t *a = json_array_get(down, 0), *b = json_array_get(down, 1);
-        if (json_array_size(down) != 2 || !json_is_integer(a) || !json_is_integer(b) ||
+        *f = (rumor_fault_t){.kind = RUMOR_FAULT_DOWN, .to = 100000000};
+        const char *span = "down";
+        int rc;
+        if (json_object_get(e, "drop")) {
+            static const char *const keys[] = {"drop", "rounds", NULL};
+            if ((rc = s_check_keys(&cc, e, keys))) return rc;
+            f->kind = RUMOR_FAULT_DROP;
+            if ((rc = s_num(&cc, e, "drop", 0.0, 1.0, 0, &f->drop))) return rc;
+            span = "rounds";
+        } else {
+            static const char *const keys[] = {"node", "down", NULL};
+            if ((rc = s_check_keys(&cc, e, keys))) return rc;
+            if (!json_object_get(e, "node"))
+                return s_fail(&cc, "node",
+                              "missing (an entry is {\"node\": N, \"down\": [FROM, TO]} or "
+                              "{\"drop\": P})");
+            if ((rc = s_u32(&cc, e, "node", 0, 99999, &f->node))) return rc;
+        }
+        json_t *r = json_object_get(e, span);
+        if (!r && f->kind == RUMOR_FAULT_DROP) continue;
+        json_t *a = json_array_get(r, 0), *b = json_array_get(r, 1);
+        if (json_array_size(r) != 2 || !json_is_integer(a) || !json_is_integer(b) ||
             json_integer_value(a) < 0 || json_integer_value(b) <= json_integer_value(a) ||
             json_integer_value(b) > 100000000)
-            return s_fail(&cc, "down",
-                          "expected [FROM, TO]: the rounds FROM to TO - 1 it is out, "
+            return s_fail(&cc, span,
+                          "expected [FROM, TO]: the rounds FROM to TO - 1, "
                           "0 <= FROM < TO <= 100000000");
         f->from = (uint32_t)json_integer_value(a);
         f->to = (uint32_t)json_integer_value(b);
@@ -278,17 +292,31 @@ static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
     return 0;
 }
 
+static int s_fault_covers(const rumor_fault_t *f, rumor_fault_kind_t kind, uint32_t t)
+{
+    return f->kind == kind && t >= f->from && t < f->to;
+}
+
 int rumor_scenario_node_down(const rumor_scenario_t *s, uint32_t node, uint32_t t)
 {
     for (uint32_t i = 0; i < s->n_faults; i++)
-        if (s->faults[i].node == node && t >= s->faults[i].from && t < s->faults[i].to) return 1;
+        if (s_fault_covers(&s->faults[i], RUMOR_FAULT_DOWN, t) && s->faults[i].node == node)
+            return 1;
     return 0;
+}
+
+double rumor_scenario_drop_rate(const rumor_scenario_t *s, uint32_t t)
+{
+    double kept = 1.0; /* independent losses */
+    for (uint32_t i = 0; i < s->n_faults; i++)
+        if (s_fault_covers(&s->faults[i], RUMOR_FAULT_DROP, t)) kept *= 1.0 - s->faults[i].drop;
+    return 1.0 - kept;
 }
 
 int rumor_scenario_check_faults(const rumor_scenario_t *s, uint32_t n, rumor_errmsg_t *em)
 {
     for (uint32_t i = 0; i < s->n_faults; i++)
-        if (s->faults[i].node >= n)
+        if (s->faults[i].kind == RUMOR_FAULT_DOWN && s->faults[i].node >= n)
             return rumor_errmsg_set(em, RUMOR_EINVAL,
                                     "%s: faults[%u].node: %u is not a node of the %u-node topology",
                                     s->origin, i, s->faults[i].node, n);
@@ -360,7 +388,7 @@ void rumor_scenario_rehash(rumor_scenario_t *s)
     /* Everything peers must agree on, in a fixed textual form. Data paths are left out (hosts
      * may keep the data in different places); the topology is hashed separately (HELLO
      * carries both). */
-    char buf[4096 + RUMOR_SCENARIO_FAULTS * 40];
+    char buf[4096 + RUMOR_SCENARIO_FAULTS * 64];
     int n =
         snprintf(buf, sizeof buf,
                  "rumor-run-config-1|data=%d|%.17g|%u|%u|%u|%u|%.17g|model=%s|algo=%d|%.17g|%.17g|"
@@ -370,9 +398,11 @@ void rumor_scenario_rehash(rumor_scenario_t *s)
                  s->batch, s->rounds, s->warmup, s->schedule, s->compressor, s->codec,
                  (unsigned long long)s->seed, s->deadline, s->deadline_ms);
     /* Faults only when there are any, so that the hashes of fault-free runs stay the same. */
-    for (uint32_t i = 0; i < s->n_faults && n > 0 && (size_t)n < sizeof buf; i++)
-        n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%u:%u:%u",
-                      i ? "," : "|faults=", s->faults[i].node, s->faults[i].from, s->faults[i].to);
+    for (uint32_t i = 0; i < s->n_faults && n > 0 && (size_t)n < sizeof buf; i++) {
+        const rumor_fault_t *f = &s->faults[i];
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%d:%u:%.17g:%u:%u",
+                      i ? "," : "|faults=", (int)f->kind, f->node, f->drop, f->from, f->to);
+    }
     crypto_generichash(s->hash, sizeof s->hash, (const unsigned char *)buf,
                        n < (int)sizeof buf ? (size_t)n : sizeof buf - 1, NULL, 0);
 }

@@ -15,6 +15,7 @@
 #include "rumor/vec.h"
 
 #include <cblas.h>
+#include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -57,6 +58,9 @@ struct s_sim {
     s_worker_t *workers;
     int stop;          /* written by worker 0 before a barrier, read by all after it */
     atomic_int failed; /* the first error delivering a message (0: none) */
+    uint32_t *edge0;   /* (n + 1) peer i's edges are edge0[i] .. edge0[i + 1] - 1 */
+    uint8_t *stale;    /* (edges) the receiver's copy of the sender missed a lost message */
+    uint64_t *lost;    /* (n) messages to each peer that scenario faults lost */
     double t_start;
     rumor_sim_result_t last;
 };
@@ -82,8 +86,10 @@ static void s_record(s_sim_t *sim, uint32_t done)
     memset(r, 0, sizeof *r);
     r->round = done;
     r->faults = sim->sc->n_faults > 0;
-    for (uint32_t i = 0; i < n && r->faults; i++)
+    for (uint32_t i = 0; i < n && r->faults; i++) {
         r->peers_down += (uint32_t)rumor_scenario_node_down(sim->sc, i, done - 1);
+        r->messages_lost += sim->lost[i];
+    }
     rumor_vec_zero(sim->avg, d);
     double loss = 0, acc = 0, acc_min = 1.0, tl = 0, nnz = 0, bytes = 0, ent = 0;
     uint32_t stepped = 0;
@@ -143,25 +149,51 @@ static void s_record(s_sim_t *sim, uint32_t done)
     }
 }
 
-/* Worker 0, at the start of round t: a progress line for every injected outage that begins
+/* Worker 0, at the start of round t: a progress line for every injected fault that begins
  * or ends. */
 static void s_note_faults(const s_sim_t *sim, uint32_t t)
 {
     const rumor_scenario_t *sc = sim->sc;
-    for (uint32_t f = 0; f < sc->n_faults && sim->opts->progress; f++) {
-        const rumor_fault_t *ft = &sc->faults[f];
-        if (ft->from == t)
-            fprintf(sim->opts->progress, "round %6u: peer %u out until round %u (fault)\n", t,
-                    ft->node, ft->to);
-        else if (ft->to == t && !rumor_scenario_node_down(sc, ft->node, t))
-            fprintf(sim->opts->progress, "round %6u: peer %u back\n", t, ft->node);
+    FILE *f = sim->opts->progress;
+    for (uint32_t k = 0; k < sc->n_faults && f; k++) {
+        const rumor_fault_t *ft = &sc->faults[k];
+        char until[32] = "the end";
+        if (ft->to < sc->rounds) snprintf(until, sizeof until, "round %u", ft->to);
+        if (ft->kind == RUMOR_FAULT_DROP) {
+            if (ft->from == t)
+                fprintf(f, "round %6u: messages lost with probability %g until %s (fault)\n", t,
+                        ft->drop, until);
+            else if (ft->to == t)
+                fprintf(f, "round %6u: messages no longer lost with probability %g\n", t, ft->drop);
+        } else if (ft->from == t) {
+            fprintf(f, "round %6u: peer %u out until %s (fault)\n", t, ft->node, until);
+        } else if (ft->to == t && !rumor_scenario_node_down(sc, ft->node, t)) {
+            fprintf(f, "round %6u: peer %u back\n", t, ft->node);
+        }
     }
 }
 
+/* Peer i's copy of neighbour j's public model := j's own (a STATE). Own copies are written
+ * only by their owners in phase 1, so phase 2 may read them. */
+static void s_reload(s_sim_t *sim, uint32_t i, uint32_t j)
+{
+    const float *own = rumor_gossip_copy(rumor_peer_gossip(sim->peers[j]), j);
+    memcpy(rumor_gossip_copy_mut(rumor_peer_gossip(sim->peers[i]), j), own, sim->d * sizeof *own);
+}
+
+/* 1 when a DROP fault loses j's message of round t to i (p: the round's loss rate). */
+static int s_lost(const s_sim_t *sim, uint32_t j, uint32_t i, uint32_t t, double p)
+{
+    rumor_rng_t r;
+    rumor_rng_seed(&r, sim->sc->seed, (uint64_t)j * sim->n + i, t, RUMOR_RNG_FAULT);
+    return rumor_rng_uniform_d(&r) < p;
+}
+
 /* Phase 2 for peer i in round t: absorb its neighbours' messages, mix, apply the prox. A
- * neighbour that is out is left out of the mix; a peer back from an outage reloads its copies
- * of its neighbours' public models from their own (already updated by this round's messages,
- * which it therefore does not absorb), which only their owners write, in phase 1. */
+ * neighbour that is out is left out of the mix. A peer back from an outage reloads its copies
+ * of its neighbours' public models from their own, which already hold this round's messages
+ * (so it does not absorb those); a copy that missed a lost message is reloaded in the same
+ * way with the sender's next message that arrives. */
 static void s_absorb_and_mix(s_sim_t *sim, uint32_t i, uint32_t t)
 {
     const rumor_scenario_t *sc = sim->sc;
@@ -169,17 +201,24 @@ static void s_absorb_and_mix(s_sim_t *sim, uint32_t i, uint32_t t)
     const uint32_t deg = rumor_topology_degree(sim->topo, i);
     const uint32_t *nb = rumor_topology_neighbors(sim->topo, i);
     const int back = sc->n_faults && t > 0 && rumor_scenario_node_down(sc, i, t - 1);
+    const double drop = sc->n_faults ? rumor_scenario_drop_rate(sc, t) : 0.0;
     for (uint32_t s = 0; s < deg; s++) {
         const uint32_t j = nb[s];
         if (sc->n_faults) {
+            uint8_t *stale = &sim->stale[sim->edge0[i] + s];
             const int up = !rumor_scenario_node_down(sc, j, t);
             RUMOR_ASSERT(rumor_gossip_set_up(rumor_peer_gossip(p), j, up) == 0);
-            if (back) {
-                const float *own = rumor_gossip_copy(rumor_peer_gossip(sim->peers[j]), j);
-                memcpy(rumor_gossip_copy_mut(rumor_peer_gossip(p), j), own, sim->d * sizeof *own);
+            if (!up && !back) continue;
+            if (up && drop > 0 && s_lost(sim, j, i, t, drop)) {
+                *stale = 1;
+                sim->lost[i]++;
+                if (!back) continue;
+            }
+            if (back || *stale) {
+                s_reload(sim, i, j);
+                *stale = 0;
                 continue;
             }
-            if (!up) continue;
         }
         const int rc = rumor_peer_deliver(p, j, sim->msg[j], sim->msg_len[j]);
         int none = 0; /* the first failure only */
@@ -248,7 +287,9 @@ void rumor_sim_result_write(FILE *f, const rumor_sim_result_t *r, int timing, co
             extra ? extra : "", r->round, r->loss, r->test_loss, r->acc_mean, r->acc_min,
             r->acc_avg_model, r->consensus_dist, r->density, r->bytes_sent, r->entropy_bound_bytes,
             r->bits_per_param);
-    if (r->faults) fprintf(f, ", \"peers_down\": %u", r->peers_down);
+    if (r->faults)
+        fprintf(f, ", \"peers_down\": %u, \"messages_lost\": %" PRIu64, r->peers_down,
+                r->messages_lost);
     if (timing)
         fprintf(f,
                 ", \"time_compute_s\": %.3f, \"time_codec_s\": %.3f, \"time_comm_s\": %.3f, "
@@ -301,7 +342,16 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     sim.acc = calloc(sim.n, sizeof *sim.acc);
     sim.test_loss = calloc(sim.n, sizeof *sim.test_loss);
     sim.workers = calloc(sim.threads, sizeof *sim.workers);
-    if (!sim.peers || !sim.msg || !sim.msg_len || !sim.acc || !sim.test_loss || !sim.workers) {
+    sim.edge0 = calloc(sim.n + 1, sizeof *sim.edge0);
+    sim.lost = calloc(sim.n, sizeof *sim.lost);
+    if (!sim.peers || !sim.msg || !sim.msg_len || !sim.acc || !sim.test_loss || !sim.workers ||
+        !sim.edge0 || !sim.lost) {
+        rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
+        goto done;
+    }
+    for (uint32_t i = 0; i < sim.n; i++)
+        sim.edge0[i + 1] = sim.edge0[i] + rumor_topology_degree(topo, i);
+    if (!(sim.stale = calloc(sim.edge0[sim.n] + 1, 1))) {
         rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
         goto done;
     }
@@ -376,6 +426,9 @@ done:
     free(sim.acc);
     free(sim.test_loss);
     free(sim.workers);
+    free(sim.edge0);
+    free(sim.stale);
+    free(sim.lost);
     rumor_peer_data_free(&data);
     rumor_topology_destroy(&topo);
     return rc;

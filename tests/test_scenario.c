@@ -9,6 +9,7 @@
 #include "rumor/scenario.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,13 @@ static void test_errors_name_the_field(void **state)
         {"{\"faults\": [{\"node\": 1, \"down\": [-1, 5]}]}", "x.json: faults[0].down: expected"},
         {"{\"faults\": [{\"node\": 1, \"down\": [1, 2.5]}]}", "x.json: faults[0].down: expected"},
         {"{\"faults\": [{\"node\": 1, \"down\": [1, 2, 3]}]}", "x.json: faults[0].down: expected"},
+        {"{\"faults\": [{\"drop\": 1.5}]}", "x.json: faults[0].drop: expected a number in [0, 1]"},
+        {"{\"faults\": [{\"drop\": \"x\"}]}", "x.json: faults[0].drop: expected a number"},
+        {"{\"faults\": [{\"drop\": 0.1, \"node\": 1}]}", "x.json: faults[0].node: unknown key"},
+        {"{\"faults\": [{\"drop\": 0.1, \"rounds\": [9, 5]}]}",
+         "x.json: faults[0].rounds: expected"},
+        {"{\"faults\": [{\"node\": 1, \"rounds\": [1, 5]}]}",
+         "x.json: faults[0].rounds: unknown key"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         rumor_scenario_t sc;
@@ -142,6 +150,24 @@ static void test_faults(void **state)
     assert_non_null(
         strstr(em.msg, "f.json: faults[0].node: 3 is not a node of the 3-node topology"));
 
+    /* Message losses: the whole run unless rounds say otherwise; overlapping ones combine as
+     * independent losses; check_faults leaves them alone. */
+    json = "{\"faults\": [{\"drop\": 0.5}, {\"drop\": 0.2, \"rounds\": [10, 20]},"
+           " {\"node\": 2, \"down\": [15, 16]}]}";
+    assert_int_equal(rumor_scenario_parse(json, "f.json", ".", &sc, &em), 0);
+    assert_int_equal(sc.faults[0].kind, RUMOR_FAULT_DROP);
+    assert_int_equal(sc.faults[0].from, 0);
+    assert_int_equal(sc.faults[0].to, 100000000);
+    assert_int_equal(sc.faults[1].from, 10);
+    assert_int_equal(sc.faults[2].kind, RUMOR_FAULT_DOWN);
+    assert_true(rumor_scenario_drop_rate(&sc, 9) == 0.5);
+    assert_true(fabs(rumor_scenario_drop_rate(&sc, 10) - 0.6) < 1e-15);
+    assert_true(fabs(rumor_scenario_drop_rate(&sc, 19) - 0.6) < 1e-15);
+    assert_true(rumor_scenario_drop_rate(&sc, 20) == 0.5);
+    assert_int_equal(rumor_scenario_node_down(&sc, 0, 15), 0); /* a DROP entry names no node */
+    assert_int_equal(rumor_scenario_node_down(&sc, 2, 15), 1);
+    assert_int_equal(rumor_scenario_check_faults(&sc, 3, &em), 0);
+
     /* No faults by default; the limit is enforced. */
     assert_int_equal(rumor_scenario_parse("{}", "f.json", ".", &sc, &em), 0);
     assert_int_equal(sc.n_faults, 0);
@@ -182,6 +208,11 @@ static void test_hash_tracks_agreement(void **state)
     assert_memory_not_equal(b.hash, c.hash, 32);
     assert_int_equal(rumor_scenario_parse(f1, "c", ".", &c, NULL), 0);
     assert_memory_equal(b.hash, c.hash, 32);
+    const char *d1 = "{\"algorithm\": {\"lr\": 0.1}, \"faults\": [{\"drop\": 0.1}]}";
+    const char *d2 = "{\"algorithm\": {\"lr\": 0.1}, \"faults\": [{\"drop\": 0.2}]}";
+    assert_int_equal(rumor_scenario_parse(d1, "b", ".", &b, NULL), 0);
+    assert_int_equal(rumor_scenario_parse(d2, "c", ".", &c, NULL), 0);
+    assert_memory_not_equal(b.hash, c.hash, 32);
 }
 
 int main(void)

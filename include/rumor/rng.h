@@ -26,6 +26,7 @@ enum {
     RUMOR_RNG_DATA = 6,      /* synthetic data */
     RUMOR_RNG_SYNC = 7,      /* network-wide coins (full-sync rounds, participation) */
     RUMOR_RNG_SUPPORT = 8,   /* positions derived from a seed a message carries */
+    RUMOR_RNG_FAULT = 9,     /* messages the simulator loses (scenario faults) */
     RUMOR_RNG_TEST = 99,     /* tests and benchmarks */
 };
 

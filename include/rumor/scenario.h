@@ -24,13 +24,23 @@
 #define RUMOR_PATH_MAX        1024
 #define RUMOR_SCENARIO_FAULTS 64 /* most "faults" entries */
 
-/* An outage the simulator injects ("faults": [{"node": 3, "down": [500, 600]}]): node `node`
- * is out of rounds [from, to). It takes no step and sends nothing, its neighbours mix without
- * it (its weight moves to their self-weights), and it returns in round `to` at the network's
- * round with its copies of its neighbours' public models reloaded, as a networked peer does
- * after a pause and a STATE exchange. */
+/* A fault the simulator injects, in rounds [from, to):
+ *   DOWN ({"node": 3, "down": [500, 600]}): node `node` is out. It takes no step and sends
+ *     nothing, its neighbours mix without it (its weight moves to their self-weights), and it
+ *     returns in round `to` at the network's round with its copies of its neighbours' public
+ *     models reloaded, as a networked peer does after a pause and a STATE exchange.
+ *   DROP ({"drop": 0.05, "rounds": [0, 1000]}, rounds optional: the whole run): every message
+ *     is lost with probability `drop`, independently per edge and round. The receiver mixes
+ *     with its stale copy of the sender's public model and, with the sender's next message
+ *     that arrives, reloads that copy from the sender's own instead, as a networked peer
+ *     resyncs (RESYNC, STATE) when it sees a gap in the sequence numbers. */
+typedef enum { RUMOR_FAULT_DOWN = 0, RUMOR_FAULT_DROP = 1 } rumor_fault_kind_t;
+
 typedef struct {
-    uint32_t node, from, to;
+    rumor_fault_kind_t kind;
+    uint32_t node; /* DOWN */
+    uint32_t from, to;
+    double drop; /* DROP */
 } rumor_fault_t;
 
 typedef enum {
@@ -97,8 +107,11 @@ void rumor_scenario_rehash(rumor_scenario_t *s);
 /* 1 when a fault of s takes node out of round t. */
 int rumor_scenario_node_down(const rumor_scenario_t *s, uint32_t node, uint32_t t);
 
-/* Checks that every fault names a node of a topology of n nodes; RUMOR_EINVAL naming the
- * entry ("faults[1].node: ...") otherwise. */
+/* The probability that a message of round t is lost (0 without DROP faults in round t). */
+double rumor_scenario_drop_rate(const rumor_scenario_t *s, uint32_t t);
+
+/* Checks that every DOWN fault names a node of a topology of n nodes; RUMOR_EINVAL naming
+ * the entry ("faults[1].node: ...") otherwise. */
 int rumor_scenario_check_faults(const rumor_scenario_t *s, uint32_t n, rumor_errmsg_t *em);
 
 /* Loads or generates the scenario's topology. */

@@ -7,10 +7,12 @@
  * of threads. Every eval_every rounds it evaluates every peer and the network-average
  * model on the test set and writes one JSON Lines record.
  *
- * The scenario's faults take peers out of rounds: a peer that is out takes no step and sends
- * nothing, its neighbours move its weight to their self-weights, and when it returns it takes
- * the current round and reloads its copies of its neighbours' public models from theirs (the
- * STATE exchange of a networked peer), so that every copy agrees again.
+ * The scenario's faults take peers out of rounds and lose messages (see rumor_fault_t): a
+ * peer that is out takes no step and sends nothing, its neighbours move its weight to their
+ * self-weights, and when it returns it takes the current round and reloads its copies of its
+ * neighbours' public models from theirs (the STATE exchange of a networked peer). A copy that
+ * missed a lost message is reloaded in the same way with the sender's next message, so that
+ * every copy agrees again.
  */
 #ifndef RUMOR_SIM_H
 #define RUMOR_SIM_H
@@ -36,8 +38,9 @@ typedef struct {
     double bytes_sent, entropy_bound_bytes, bits_per_param;
     double time_compute_s, time_codec_s, time_comm_s, wall_s;
     double cpu_compute_s, cpu_codec_s; /* CPU seconds per peer (thread clock) */
-    int faults;                        /* the scenario injects faults: peers_down is written */
+    int faults;                        /* the scenario injects faults: the next two are written */
     uint32_t peers_down;               /* peers out (injected faults) in the last round */
+    uint64_t messages_lost;            /* messages lost to injected faults so far */
 } rumor_sim_result_t;
 
 /* Runs the scenario; fills *result with the last evaluation. Returns 0, RUMOR_EINTR when
@@ -47,7 +50,7 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
                   rumor_sim_result_t *result, rumor_errmsg_t *em);
 
 /* Writes one result as a JSON object on one line (no timing fields unless timing; peers_down
- * only for a scenario with faults); extra,
+ * and messages_lost only for a scenario with faults); extra,
  * when not NULL, is inserted first and must be JSON members each followed by ", ". */
 void rumor_sim_result_write(FILE *f, const rumor_sim_result_t *r, int timing, const char *extra);
 
