@@ -7,6 +7,7 @@
  *   build-fuzz/fuzz_scenario -max_total_time=60 tests/fuzz/corpus-run tests/fuzz/corpus/scenario
  */
 #include "rumor/scenario.h"
+#include "fuzz_text.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -17,10 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *json = malloc(size + 1);
+    char *json = fuzz_text(data, size);
     if (!json) return 0;
-    memcpy(json, data, size);
-    json[size] = '\0';
     static rumor_scenario_t s, again;
     rumor_errmsg_t em = {{0}};
     if (rumor_scenario_parse(json, "fuzz.json", "/base", &s, &em) != 0) {

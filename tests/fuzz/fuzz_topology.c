@@ -6,6 +6,7 @@
  *   build-fuzz/fuzz_topology -max_total_time=60 tests/fuzz/corpus-run tests/fuzz/corpus/topology
  */
 #include "rumor/topology.h"
+#include "fuzz_text.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,10 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *json = malloc(size + 1);
+    char *json = fuzz_text(data, size);
     if (!json) return 0;
-    memcpy(json, data, size);
-    json[size] = '\0';
     rumor_topology_t *t = NULL;
     rumor_errmsg_t em = {{0}};
     if (rumor_topology_parse(json, "fuzz.json", &t, &em) != 0) {
