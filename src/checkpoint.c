@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,7 +102,7 @@ static json_t *s_header(rumor_peer_t *p, const s_tensor_t *ts, size_t n,
     uint64_t epoch;
     uint32_t offset;
     rumor_sampler_get_pos(rumor_peer_sampler(p), &epoch, &offset);
-    char cfg[65], topo[65], model[128], v[7][32];
+    char cfg[65], topo[65], model[128], v[8][32];
     s_hex(sc->hash, 32, cfg);
     s_hex(topo_hash, 32, topo);
     rumor_model_spec_describe(rumor_model_spec(rumor_peer_model(p)), model, sizeof model);
@@ -112,13 +113,20 @@ static json_t *s_header(rumor_peer_t *p, const s_tensor_t *ts, size_t n,
     snprintf(v[4], 32, "%" PRIu64, st->bytes_sent);
     snprintf(v[5], 32, "%" PRIu64, st->bytes_recv);
     snprintf(v[6], 32, "%" PRIu64, st->msgs_sent);
+    snprintf(v[7], 32, "%.17g", st->entropy_bits);
     json_object_set_new(h, "__metadata__",
-                        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+                        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
                                   "format", S_FORMAT, "node", v[0], "round", v[1], "sampler_epoch",
                                   v[2], "sampler_offset", v[3], "config_hash", cfg, "topology_hash",
                                   topo, "model", model, "bytes_sent", v[4], "bytes_recv", v[5],
-                                  "msgs_sent", v[6]));
+                                  "msgs_sent", v[6], "entropy_bits", v[7]));
     return h;
+}
+
+int rumor_checkpoint_path(char *buf, size_t cap, const char *dir, uint32_t node)
+{
+    const int n = snprintf(buf, cap, "%s/node%u.safetensors", dir, node);
+    return n < 0 || (size_t)n >= cap ? RUMOR_ENOSPC : 0;
 }
 
 int rumor_checkpoint_save(const char *path, rumor_peer_t *p, const uint8_t topo_hash[32],
@@ -300,6 +308,19 @@ int rumor_checkpoint_load(const char *path, rumor_peer_t *p, const uint8_t topo_
     s_meta_u64(meta, "bytes_sent", UINT64_MAX, &bsent);
     s_meta_u64(meta, "bytes_recv", UINT64_MAX, &brecv);
     s_meta_u64(meta, "msgs_sent", UINT64_MAX, &msent);
+    double ebits = 0.0; /* checkpoints written before it was recorded lack it */
+    const char *es = json_string_value(json_object_get(meta, "entropy_bits"));
+    if (es) {
+        char *end;
+        ebits = strtod(es, &end);
+        if (end == es || *end || !(ebits >= 0) || !isfinite(ebits)) {
+            rc = rumor_errmsg_set(em, RUMOR_EFORMAT,
+                                  "%s: __metadata__.entropy_bits: expected a "
+                                  "finite number >= 0",
+                                  path);
+            goto done;
+        }
+    }
     char cfg[65], topo[65];
     s_hex(rumor_peer_scenario(p)->hash, 32, cfg);
     s_hex(topo_hash, 32, topo);
@@ -344,6 +365,7 @@ int rumor_checkpoint_load(const char *path, rumor_peer_t *p, const uint8_t topo_
     pst->bytes_sent = bsent;
     pst->bytes_recv = brecv;
     pst->msgs_sent = msent;
+    pst->entropy_bits = ebits;
 done:
     json_decref(h);
     free(data);

@@ -1,5 +1,6 @@
 /* rumor — `rumor sim`: run a scenario with every peer in this process. */
 #include "rumor/cli.h"
+#include "rumor/file.h"
 #include "rumor/log.h"
 #include "rumor/sim.h"
 
@@ -17,16 +18,23 @@ static void s_usage(FILE *f)
         "Runs every peer of the scenario's topology in this process, in synchronous rounds,\n"
         "and prints a progress line per evaluation (stderr) and a final JSON summary (stdout).\n\n"
         "options:\n"
-        "  --rounds N       override algorithm.rounds\n"
-        "  --seed S         override the run seed\n"
-        "  --eval-every N   override eval_every\n"
-        "  --metrics FILE   write one JSON object per evaluation (JSON Lines)\n"
-        "  --threads T      worker threads (default: number of cores)\n"
-        "  --no-timing      leave wall-clock fields out of the metrics, so a seeded run's\n"
-        "                   metrics file is byte-identical across runs and thread counts\n"
-        "  --models FILE    write every peer's final model (float32, peer-major)\n"
-        "  --quiet          no progress lines\n"
-        "  -h, --help       this text\n");
+        "  --rounds N              override algorithm.rounds\n"
+        "  --seed S                override the run seed\n"
+        "  --eval-every N          override eval_every\n"
+        "  --metrics FILE          write one JSON object per evaluation (JSON Lines)\n"
+        "  --threads T             worker threads (default: number of cores)\n"
+        "  --no-timing             leave wall-clock fields out of the metrics, so a seeded\n"
+        "                          run's metrics file is byte-identical across runs and\n"
+        "                          thread counts\n"
+        "  --models FILE           write every peer's final model (float32, peer-major)\n"
+        "  --checkpoint DIR        checkpoint every peer into DIR, and resume from DIR when it\n"
+        "                          holds a checkpoint of this run: the models end as if the\n"
+        "                          run had never stopped, and --metrics FILE keeps its\n"
+        "                          records up to that round\n"
+        "  --checkpoint-every K    rounds between checkpoints (default 100; also after the\n"
+        "                          last round and on SIGINT/SIGTERM)\n"
+        "  --quiet                 no progress lines\n"
+        "  -h, --help              this text\n");
 }
 
 static int s_parse_u64(const char *opt, const char *s, unsigned long long max,
@@ -42,10 +50,42 @@ static int s_parse_u64(const char *opt, const char *s, unsigned long long max,
     return -1;
 }
 
+/* Keeps the records of the metrics file at path up to round `upto` (a torn last line is
+ * dropped too), rewriting it atomically; a missing file is fine. */
+static int s_trim_metrics(const char *path, uint32_t upto, rumor_errmsg_t *em)
+{
+    char *text;
+    size_t len;
+    FILE *probe = fopen(path, "r");
+    if (!probe) return 0;
+    fclose(probe);
+    int rc = rumor_file_read(path, (size_t)1 << 32, &text, &len, em);
+    if (rc) return rc;
+    size_t kept = 0;
+    for (char *line = text; line < text + len;) {
+        char *nl = memchr(line, '\n', (size_t)(text + len - line));
+        if (!nl) break; /* torn: the run stopped while writing it */
+        *nl = '\0';
+        json_t *rec = json_loads(line, 0, NULL);
+        const json_int_t r = json_integer_value(json_object_get(rec, "round"));
+        json_decref(rec);
+        if (rec && r <= (json_int_t)upto) {
+            memmove(text + kept, line, (size_t)(nl - line));
+            kept += (size_t)(nl - line);
+            text[kept++] = '\n';
+        }
+        line = nl + 1;
+    }
+    const rumor_file_piece_t piece = {text, kept};
+    rc = rumor_file_save(path, 0644, 0, &piece, 1, em);
+    free(text);
+    return rc;
+}
+
 int rumor_cmd_sim(int argc, char **argv)
 {
-    const char *scenario = NULL, *metrics = NULL, *models = NULL;
-    unsigned long long rounds = 0, seed = 0, threads = 0, eval_every = 0;
+    const char *scenario = NULL, *metrics = NULL, *models = NULL, *ckpt = NULL;
+    unsigned long long rounds = 0, seed = 0, threads = 0, eval_every = 0, ckpt_every = 0;
     int has_rounds = 0, has_seed = 0, has_eval = 0, quiet = 0, timing = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -73,6 +113,12 @@ int rumor_cmd_sim(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--models") && v) {
             models = v;
+            i++;
+        } else if (!strcmp(a, "--checkpoint") && v) {
+            ckpt = v;
+            i++;
+        } else if (!strcmp(a, "--checkpoint-every")) {
+            if (s_parse_u64(a, v, 100000000, &ckpt_every) || ckpt_every == 0) return 2;
             i++;
         } else if (!strcmp(a, "--quiet")) {
             quiet = 1;
@@ -103,8 +149,19 @@ int rumor_cmd_sim(int argc, char **argv)
     if (has_eval) sc.eval_every = (uint32_t)eval_every;
     rumor_scenario_rehash(&sc);
 
+    /* A resumed run continues the metrics file from the checkpoint's round. */
+    uint32_t resume = 0;
+    const int resuming = ckpt ? rumor_sim_checkpoint_round(ckpt, &resume, &em) : 0;
+    if (resuming < 0) {
+        fprintf(stderr, "rumor sim: %s\n", em.msg);
+        return 1;
+    }
+    if (resuming && metrics && s_trim_metrics(metrics, resume, &em)) {
+        fprintf(stderr, "rumor sim: %s\n", em.msg);
+        return 1;
+    }
     FILE *mf = NULL;
-    if (metrics && !(mf = fopen(metrics, "w"))) {
+    if (metrics && !(mf = fopen(metrics, resuming ? "a" : "w"))) {
         fprintf(stderr, "rumor sim: %s: cannot create the metrics file: %s\n", metrics,
                 strerror(errno));
         return 1;
@@ -115,6 +172,8 @@ int rumor_cmd_sim(int argc, char **argv)
         .progress = quiet ? NULL : stderr,
         .timing = timing,
         .models_out = models,
+        .checkpoint_dir = ckpt,
+        .checkpoint_every = (uint32_t)ckpt_every,
     };
     rumor_sim_result_t res;
     const int rc = rumor_sim_run(&sc, &opts, &res, &em);

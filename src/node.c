@@ -695,8 +695,8 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
     }
 
     if (o->checkpoint_dir) {
-        snprintf(n->ckpt_path, sizeof n->ckpt_path, "%s/node%u.safetensors", o->checkpoint_dir,
-                 n->self);
+        if (rumor_checkpoint_path(n->ckpt_path, sizeof n->ckpt_path, o->checkpoint_dir, n->self))
+            return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", o->checkpoint_dir);
         if (mkdir(o->checkpoint_dir, 0755) != 0 && errno != EEXIST)
             return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create: %s", o->checkpoint_dir,
                                     strerror(errno));

@@ -9,19 +9,23 @@
  */
 #include "rumor/clock.h"
 #include "rumor/sim.h"
+#include "rumor/checkpoint.h"
 #include "rumor/file.h"
 #include "rumor/log.h"
 #include "rumor/peer.h"
 #include "rumor/vec.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,6 +65,11 @@ struct s_sim {
     uint32_t *edge0;   /* (n + 1) peer i's edges are edge0[i] .. edge0[i + 1] - 1 */
     uint8_t *stale;    /* (edges) the receiver's copy of the sender missed a lost message */
     uint64_t *lost;    /* (n) messages to each peer that scenario faults lost */
+    uint32_t start;    /* the first round run (a resumed run's checkpoint round) */
+    uint8_t topo_hash[32];
+    int slot;               /* checkpoint slot to write next: 0 = DIR/a, 1 = DIR/b */
+    atomic_int ckpt_failed; /* a checkpoint could not be written: the run stops */
+    rumor_errmsg_t ckpt_em; /* why (written by the worker that failed first) */
     double t_start;
     rumor_sim_result_t last;
 };
@@ -235,14 +244,235 @@ static void s_absorb_and_mix(s_sim_t *sim, uint32_t i, uint32_t t)
     rumor_peer_finish(p);
 }
 
+/* ---- checkpoints --------------------------------------------------------------------------
+ * DIR/sim.json names the last complete checkpoint: its round, its slot (DIR/a or DIR/b, used
+ * in turn, each holding every peer's rumor_checkpoint file) and the simulator's own state
+ * (messages lost, copies awaiting a reload). It is replaced atomically once the slot is
+ * complete, so a crash while a checkpoint is written leaves the previous one whole. */
+
+#define S_STATE_FORMAT "rumor-sim-checkpoint-1"
+
+static int s_state_path(char *buf, size_t cap, const char *dir)
+{
+    const int n = snprintf(buf, cap, "%s/sim.json", dir);
+    return n < 0 || (size_t)n >= cap ? RUMOR_ENOSPC : 0;
+}
+
+static int s_slot_dir(char *buf, size_t cap, const char *dir, int slot)
+{
+    const int n = snprintf(buf, cap, "%s/%c", dir, slot ? 'b' : 'a');
+    return n < 0 || (size_t)n >= cap ? RUMOR_ENOSPC : 0;
+}
+
+static int s_peer_ckpt_path(char *buf, size_t cap, const char *dir, int slot, uint32_t i)
+{
+    char sd[RUMOR_PATH_MAX];
+    return s_slot_dir(sd, sizeof sd, dir, slot) || rumor_checkpoint_path(buf, cap, sd, i)
+               ? RUMOR_ENOSPC
+               : 0;
+}
+
+static void s_hex(const uint8_t *b, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static void s_ckpt_fail(s_sim_t *sim, const rumor_errmsg_t *em)
+{
+    int none = 0;
+    if (atomic_compare_exchange_strong(&sim->ckpt_failed, &none, 1)) sim->ckpt_em = *em;
+}
+
+/* Worker 0, with every peer's file of the slot written: DIR/sim.json for round done. */
+static int s_write_state(const s_sim_t *sim, uint32_t done, rumor_errmsg_t *em)
+{
+    const char *dir = sim->opts->checkpoint_dir;
+    char path[RUMOR_PATH_MAX], cfg[65];
+    if (s_state_path(path, sizeof path, dir))
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
+    s_hex(sim->sc->hash, 32, cfg);
+    const uint32_t edges = sim->edge0[sim->n];
+    char *stale = malloc(edges + 1);
+    json_t *lost = json_array();
+    if (!stale || !lost) {
+        free(stale);
+        json_decref(lost);
+        return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+    }
+    for (uint32_t e = 0; e < edges; e++) stale[e] = sim->stale[e] ? '1' : '0';
+    stale[edges] = '\0';
+    for (uint32_t i = 0; i < sim->n; i++)
+        json_array_append_new(lost, json_integer((json_int_t)sim->lost[i]));
+    json_t *j =
+        json_pack("{s:s, s:I, s:s, s:I, s:s, s:o, s:s}", "format", S_STATE_FORMAT, "round",
+                  (json_int_t)done, "slot", sim->slot ? "b" : "a", "peers", (json_int_t)sim->n,
+                  "config_hash", cfg, "messages_lost", lost, "stale", stale);
+    free(stale);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+    const rumor_file_piece_t piece = {text, strlen(text)};
+    const int rc = rumor_file_save(path, 0644, 0, &piece, 1, em);
+    free(text);
+    return rc;
+}
+
+/* Every peer saves itself into the slot, then worker 0 commits the slot in sim.json; a failure
+ * is kept in sim->ckpt_failed, read by every worker after the last barrier. */
+static void s_checkpoint(s_worker_t *wk, uint32_t done)
+{
+    s_sim_t *sim = wk->sim;
+    for (uint32_t i = wk->w; i < sim->n; i += sim->threads) {
+        char path[RUMOR_PATH_MAX + 64];
+        rumor_errmsg_t em = {""};
+        int rc = s_peer_ckpt_path(path, sizeof path, sim->opts->checkpoint_dir, sim->slot, i);
+        if (rc) rumor_errmsg_set(&em, rc, "%s: path too long", sim->opts->checkpoint_dir);
+        if (rc || (rc = rumor_checkpoint_save(path, sim->peers[i], sim->topo_hash, &em)))
+            s_ckpt_fail(sim, &em);
+    }
+    s_wait(wk);
+    if (wk->w == 0 && !atomic_load(&sim->ckpt_failed)) {
+        rumor_errmsg_t em = {""};
+        if (s_write_state(sim, done, &em))
+            s_ckpt_fail(sim, &em);
+        else
+            sim->slot ^= 1;
+    }
+    s_wait(wk);
+}
+
+/* Reads DIR/sim.json: 1 with *out set (the caller owns it) and its format and round checked,
+ * 0 when there is none, or a negative code with em filled. */
+static int s_read_state(const char *dir, json_t **out, uint32_t *round, rumor_errmsg_t *em)
+{
+    char path[RUMOR_PATH_MAX];
+    if (s_state_path(path, sizeof path, dir))
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
+    struct stat st;
+    if (stat(path, &st) != 0 && errno == ENOENT) return 0;
+    char *text;
+    size_t len;
+    int rc = rumor_file_read(path, 64u << 20, &text, &len, em);
+    if (rc) return rc;
+    json_error_t jerr;
+    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
+    json_t *r = json_object_get(j, "round");
+    if (!j || !json_is_string(json_object_get(j, "format")) ||
+        strcmp(json_string_value(json_object_get(j, "format")), S_STATE_FORMAT) ||
+        !json_is_integer(r) || json_integer_value(r) < 0 || json_integer_value(r) > UINT32_MAX) {
+        json_decref(j);
+        return rumor_errmsg_set(em, RUMOR_EFORMAT,
+                                "%s: not a rumor sim checkpoint (format %s with a round)", path,
+                                S_STATE_FORMAT);
+    }
+    *round = (uint32_t)json_integer_value(r);
+    *out = j;
+    return 1;
+}
+
+int rumor_sim_checkpoint_round(const char *dir, uint32_t *round, rumor_errmsg_t *em)
+{
+    json_t *j = NULL;
+    const int rc = s_read_state(dir, &j, round, em);
+    json_decref(j);
+    return rc;
+}
+
+/* 1 when peer i at round r fits a checkpoint of round `round`: the same round, or an earlier
+ * one for a peer out of rounds r to round - 1 (a peer that is out does not advance). */
+static int s_round_fits(const s_sim_t *sim, uint32_t i, uint32_t r, uint32_t round)
+{
+    return r == round || (r < round && rumor_scenario_node_down(sim->sc, i, r) &&
+                          rumor_scenario_node_down(sim->sc, i, round - 1));
+}
+
+/* Before the workers start: the directory and its slots exist, and a checkpoint there, if
+ * any, is loaded into every peer and the simulator (sim->start). */
+static int s_resume(s_sim_t *sim, rumor_errmsg_t *em)
+{
+    const char *dir = sim->opts->checkpoint_dir;
+    for (int slot = -1; slot < 2; slot++) {
+        char d[RUMOR_PATH_MAX];
+        if (slot < 0 ? snprintf(d, sizeof d, "%s", dir) >= (int)sizeof d
+                     : s_slot_dir(d, sizeof d, dir, slot) != 0)
+            return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
+        if (mkdir(d, 0755) != 0 && errno != EEXIST)
+            return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create: %s", d, strerror(errno));
+    }
+    json_t *j = NULL;
+    uint32_t round;
+    int rc = s_read_state(dir, &j, &round, em);
+    if (rc <= 0) return rc;
+    char cfg[65];
+    s_hex(sim->sc->hash, 32, cfg);
+    const char *slot = json_string_value(json_object_get(j, "slot"));
+    const char *stale = json_string_value(json_object_get(j, "stale"));
+    json_t *lost = json_object_get(j, "messages_lost");
+    rc = 0;
+    if (!json_is_string(json_object_get(j, "config_hash")) ||
+        strcmp(json_string_value(json_object_get(j, "config_hash")), cfg))
+        rc = rumor_errmsg_set(em, RUMOR_EMISMATCH,
+                              "%s: its checkpoint is of another run config (scenario, --rounds "
+                              "or --seed); use another directory, or remove it to start over",
+                              dir);
+    else if (json_integer_value(json_object_get(j, "peers")) != (json_int_t)sim->n || !slot ||
+             (strcmp(slot, "a") && strcmp(slot, "b")) || !stale ||
+             strlen(stale) != sim->edge0[sim->n] || strspn(stale, "01") != strlen(stale) ||
+             json_array_size(lost) != sim->n || round > sim->sc->rounds)
+        rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s/sim.json: malformed checkpoint state", dir);
+    for (uint32_t i = 0; i < sim->n && !rc; i++) {
+        json_t *v = json_array_get(lost, i);
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s/sim.json: messages_lost[%u]", dir, i);
+        else
+            sim->lost[i] = (uint64_t)json_integer_value(v);
+    }
+    for (uint32_t i = 0; i < sim->n && !rc; i++) {
+        char path[RUMOR_PATH_MAX + 64];
+        if (s_peer_ckpt_path(path, sizeof path, dir, slot[0] == 'b', i))
+            rc = rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
+        else if (!(rc = rumor_checkpoint_load(path, sim->peers[i], sim->topo_hash, em)) &&
+                 !s_round_fits(sim, i, rumor_peer_round(sim->peers[i]), round))
+            rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: round %u, but sim.json says %u", path,
+                                  rumor_peer_round(sim->peers[i]), round);
+    }
+    if (!rc) {
+        for (uint32_t e = 0; e < sim->edge0[sim->n]; e++) sim->stale[e] = stale[e] == '1';
+        sim->start = round;
+        sim->slot = slot[0] == 'a'; /* the other slot is written next */
+    }
+    json_decref(j);
+    return rc;
+}
+
+static int s_is_ckpt_round(const s_sim_t *sim, uint32_t done)
+{
+    const uint32_t k = sim->opts->checkpoint_every ? sim->opts->checkpoint_every : 100;
+    return sim->opts->checkpoint_dir && (done % k == 0 || done == sim->sc->rounds);
+}
+
+/* Every worker: evaluate its peers after `done` rounds; worker 0 records the result. */
+static void s_evaluate(s_worker_t *wk, uint32_t done)
+{
+    s_sim_t *sim = wk->sim;
+    for (uint32_t i = wk->w; i < sim->n; i += sim->threads) {
+        rumor_peer_stats(sim->peers[i])->t_wait = wk->t_wait;
+        rumor_peer_evaluate(sim->peers[i], &sim->data->test, sim->sc->eval_samples,
+                            &sim->test_loss[i], &sim->acc[i]);
+    }
+    s_wait(wk);
+    if (wk->w == 0) s_record(sim, done);
+    s_wait(wk);
+}
+
 static void *s_worker_main(void *arg)
 {
     s_worker_t *wk = arg;
     s_sim_t *sim = wk->sim;
     const rumor_scenario_t *sc = sim->sc;
     const uint32_t n = sim->n, T = sim->threads;
-    const rumor_dataset_t *test = &sim->data->test;
-    for (uint32_t t = 0; t < sc->rounds; t++) {
+    for (uint32_t t = sim->start; t < sc->rounds; t++) {
         if (wk->w == 0 && sc->n_faults) s_note_faults(sim, t);
         for (uint32_t i = wk->w; i < n; i += T) {
             if (rumor_scenario_node_down(sc, i, t)) continue;
@@ -262,18 +492,14 @@ static void *s_worker_main(void *arg)
         if (wk->w == 0) sim->stop = s_signalled || sim->failed;
         s_wait(wk);
         const int stop = sim->stop;
-        if (s_is_eval_round(sim, done) || stop) {
-            for (uint32_t i = wk->w; i < n; i += T) {
-                rumor_peer_stats(sim->peers[i])->t_wait = wk->t_wait;
-                rumor_peer_evaluate(sim->peers[i], test, sim->sc->eval_samples, &sim->test_loss[i],
-                                    &sim->acc[i]);
-            }
-            s_wait(wk);
-            if (wk->w == 0) s_record(sim, done);
-            s_wait(wk);
-        }
-        if (stop) break;
+        if (s_is_eval_round(sim, done) || stop) s_evaluate(wk, done);
+        /* A diverged run is not worth resuming: its last checkpoint stands. */
+        if ((s_is_ckpt_round(sim, done) || (stop && sim->opts->checkpoint_dir)) && !sim->failed)
+            s_checkpoint(wk, done);
+        if (stop || atomic_load(&sim->ckpt_failed)) break;
     }
+    /* A resumed run that had already finished: its final evaluation again. */
+    if (sim->start == sc->rounds) s_evaluate(wk, sc->rounds);
     return NULL;
 }
 
@@ -381,6 +607,14 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
                 sc->name, sim.n, topo->name, rumor_algo_name(sc->algo), desc, sim.d, data.train.n,
                 data.test.n, comp, sc->codec, sc->rounds, sim.threads);
     }
+    if (opts->checkpoint_dir) {
+        rumor_topology_hash(topo, sim.topo_hash);
+        if ((rc = s_resume(&sim, em)) < 0) goto done;
+        rc = 0;
+        if (sim.start && opts->progress)
+            fprintf(opts->progress, "rumor sim: resuming from %s at round %u\n",
+                    opts->checkpoint_dir, sim.start);
+    }
 
     pthread_barrier_init(&sim.barrier, NULL, sim.threads);
     s_signalled = 0;
@@ -404,14 +638,22 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     pthread_barrier_destroy(&sim.barrier);
 
     *result = sim.last;
-    if (sim.failed)
+    if (atomic_load(&sim.ckpt_failed))
+        rc = rumor_errmsg_set(em, RUMOR_EIO, "checkpoint after round %u: %s", sim.last.round,
+                              sim.ckpt_em.msg);
+    else if (sim.failed)
         rc = rumor_errmsg_set(em, sim.failed,
                               sim.failed == RUMOR_ENONFINITE
                                   ? "a peer's model diverged"
                                   : "a peer could not decode a neighbour's message");
+    else if (s_signalled && opts->checkpoint_dir)
+        rc = rumor_errmsg_set(em, RUMOR_EINTR,
+                              "interrupted at round %u, checkpointed in %s (the same command "
+                              "resumes)",
+                              sim.last.round, opts->checkpoint_dir);
     else if (s_signalled)
         rc = rumor_errmsg_set(em, RUMOR_EINTR, "interrupted at round %u", sim.last.round);
-    if (opts->models_out && !sim.failed) {
+    if (opts->models_out && !sim.failed && !atomic_load(&sim.ckpt_failed)) {
         const int wrc = s_write_models(&sim, opts->models_out, em);
         if (wrc) rc = wrc;
     }

@@ -6,10 +6,13 @@
 #include <cmocka.h>
 
 #include "rumor/sim.h"
+#include "support.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void s_scenario(rumor_scenario_t *sc, const char *algo, const char *compressor,
@@ -251,6 +254,82 @@ static void test_lost_messages_are_resynced(void **state)
     free(b);
 }
 
+/* 1 when files a and b have the same bytes. */
+static int s_same_file(const char *a, const char *b)
+{
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", a, b);
+    return system(cmd) == 0;
+}
+
+/* `rumor sim --checkpoint` killed with SIGKILL mid-run (inside an outage, with copies awaiting
+ * a reload after lost messages) and started again with the same command resumes from its
+ * last checkpoint and ends with exactly the models of an uninterrupted run. A checkpoint of
+ * another run config, and a damaged one, are refused with a message. */
+static void test_killed_sim_resumes_bit_for_bit(void **state)
+{
+    (void)state;
+    const char *bin = getenv("RUMOR_BIN");
+    if (!bin) skip();
+    const char *json =
+        "{\"name\": \"ckpt\", \"topology\": {\"generate\": \"ring\", \"n\": 8},"
+        " \"data\": {\"name\": \"synthetic\", \"n\": 4000, \"test_n\": 1000, \"dim\": 20,"
+        " \"classes\": 4, \"sep\": 4.0},"
+        " \"algorithm\": {\"name\": \"malcom\", \"lr\": 0.1, \"gamma\": 0.5, \"lambda\": 0.001,"
+        " \"batch\": 16, \"rounds\": 20000}, \"compressor\": \"dither:8\", \"seed\": 3,"
+        " \"eval_every\": 1000, \"faults\": [{\"drop\": 0.1}, {\"node\": 2, \"down\": [300, "
+        "1500]}]}";
+    char sc_path[512], dir[512], ref[512], models[512];
+    snprintf(sc_path, sizeof sc_path, "%s", s_scratch("ckpt.json"));
+    snprintf(dir, sizeof dir, "%s", s_scratch("ckpt"));
+    snprintf(ref, sizeof ref, "%s", s_scratch("ref.bin"));
+    snprintf(models, sizeof models, "%s", s_scratch("resumed.bin"));
+    FILE *f = fopen(sc_path, "w");
+    assert_non_null(f);
+    fputs(json, f);
+    fclose(f);
+
+    rumor_scenario_t sc;
+    rumor_errmsg_t em = {""};
+    if (rumor_scenario_parse(json, "ckpt.json", ".", &sc, &em)) fail_msg("%s", em.msg);
+    rumor_sim_result_t res;
+    free(s_run(&sc, 2, &res, ref));
+    const pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execl(bin, bin, "sim", sc_path, "--quiet", "--checkpoint", dir, "--checkpoint-every", "50",
+              "--models", models, (char *)NULL);
+        _exit(127);
+    }
+    uint32_t at = 0;
+    for (int i = 0; i < 3000 && !(rumor_sim_checkpoint_round(dir, &at, NULL) == 1 && at >= 500);
+         i++)
+        usleep(2000);
+    kill(pid, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFSIGNALED(st)) fail_msg("the run ended (status %d) before it was killed", st);
+    assert_int_equal(rumor_sim_checkpoint_round(dir, &at, &em), 1);
+    assert_true(at >= 500 && at < 20000);
+
+    char cmd[2048], out[4096];
+    snprintf(cmd, sizeof cmd, "%s sim %s --quiet --checkpoint %s --models %s", bin, sc_path, dir,
+             models);
+    if (s_capture(cmd, out, sizeof out) != 0) fail_msg("resume failed: %s", out);
+    if (!s_same_file(models, ref))
+        fail_msg("resumed from round %u, the models differ from an uninterrupted run's", at);
+
+    /* Another seed is another run: refused, and the checkpoint stays. */
+    snprintf(cmd, sizeof cmd, "%s sim %s --quiet --seed 4 --checkpoint %s", bin, sc_path, dir);
+    assert_int_equal(s_capture(cmd, out, sizeof out), 1);
+    if (!strstr(out, "its checkpoint is of another run config")) fail_msg("%s", out);
+    /* A damaged state file. */
+    snprintf(cmd, sizeof cmd, "echo '{\"round\": 3}' > %s/sim.json && %s sim %s --checkpoint %s",
+             dir, bin, sc_path, dir);
+    assert_int_equal(s_capture(cmd, out, sizeof out), 1);
+    if (!strstr(out, "sim.json: not a rumor sim checkpoint")) fail_msg("%s", out);
+}
+
 /* A model that diverges stops the run in the round its SGD step leaves non-finite parameters,
  * with an error that says so, instead of spreading NaN to every peer. */
 static void test_divergence_is_reported(void **state)
@@ -275,6 +354,18 @@ static void test_divergence_is_reported(void **state)
     fclose(mf);
 }
 
+static int s_setup(void **state)
+{
+    (void)state;
+    return s_scratch_make("sim");
+}
+
+static int s_teardown(void **state)
+{
+    (void)state;
+    return s_scratch_remove();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_fault_freezes_a_peer),
         cmocka_unit_test(test_peers_back_from_faults_rejoin),
         cmocka_unit_test(test_lost_messages_are_resynced),
+        cmocka_unit_test(test_killed_sim_resumes_bit_for_bit),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -7,7 +7,8 @@
  * Tensors: the model's own ("fc0.weight" (out, in), "fc0.bias" (out), ...), then
  * "gossip.self" and "gossip.node<j>" for each neighbour j (public copies, d floats each).
  * "__metadata__" holds strings: format "rumor-checkpoint-1", node, round, sampler position,
- * run-config and topology hashes (hex), model description, cumulative byte counters.
+ * run-config and topology hashes (hex), model description, cumulative byte counters and the
+ * cumulative entropy bound of the messages sent ("entropy_bits", optional on load).
  *
  * Loading checks every length, offset, dtype and shape against the peer it restores into
  * and refuses a checkpoint of another node, model, topology or run config with a message
@@ -21,6 +22,11 @@
 #include "rumor/peer.h"
 
 #include <stdint.h>
+
+/* The checkpoint file of node `node` in directory dir, "DIR/node<I>.safetensors", as both
+ * `rumor peer --checkpoint DIR` and `rumor sim --checkpoint DIR` name it. Returns 0, or
+ * RUMOR_ENOSPC when it does not fit in cap bytes. */
+int rumor_checkpoint_path(char *buf, size_t cap, const char *dir, uint32_t node);
 
 /* Writes p's state to path atomically. */
 int rumor_checkpoint_save(const char *path, rumor_peer_t *p, const uint8_t topo_hash[32],

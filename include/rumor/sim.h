@@ -13,6 +13,9 @@
  * neighbours' public models from theirs (the STATE exchange of a networked peer). A copy that
  * missed a lost message is reloaded in the same way with the sender's next message, so that
  * every copy agrees again.
+ *
+ * With a checkpoint directory the run can be stopped (SIGINT, SIGTERM, a crash) and resumed
+ * bit for bit; see rumor_sim_opts_t.
  */
 #ifndef RUMOR_SIM_H
 #define RUMOR_SIM_H
@@ -29,6 +32,12 @@ typedef struct {
     FILE *progress;         /* progress lines, or NULL for quiet */
     int timing;             /* include time_* fields in records */
     const char *models_out; /* write every peer's final model (raw float32, peer-major) here */
+    /* Checkpoints: every peer's state (rumor_checkpoint files) and the simulator's, every
+     * checkpoint_every rounds (0: 100), after the last round and at a stop by SIGINT/SIGTERM.
+     * A run given a directory that holds a checkpoint of the same scenario resumes from it
+     * and ends with the same models as an uninterrupted run. NULL: none. */
+    const char *checkpoint_dir;
+    uint32_t checkpoint_every;
 } rumor_sim_opts_t;
 
 /* The last evaluation of a run. */
@@ -42,6 +51,10 @@ typedef struct {
     uint32_t peers_down;               /* peers out (injected faults) in the last round */
     uint64_t messages_lost;            /* messages lost to injected faults so far */
 } rumor_sim_result_t;
+
+/* The round of the checkpoint in dir: 1 with *round filled, 0 when dir holds none (or does
+ * not exist), or a negative code with em filled when its DIR/sim.json is unreadable. */
+int rumor_sim_checkpoint_round(const char *dir, uint32_t *round, rumor_errmsg_t *em);
 
 /* Runs the scenario; fills *result with the last evaluation. Returns 0, RUMOR_EINTR when
  * stopped by SIGINT/SIGTERM (result holds the last evaluation, made at the stop), or an
