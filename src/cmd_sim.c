@@ -151,7 +151,7 @@ int rumor_cmd_sim(int argc, char **argv)
 
     /* A resumed run continues the metrics file from the checkpoint's round. */
     uint32_t resume = 0;
-    const int resuming = ckpt ? rumor_sim_checkpoint_round(ckpt, &resume, &em) : 0;
+    const int resuming = ckpt ? rumor_sim_checkpoint_round(ckpt, &sc, &resume, &em) : 0;
     if (resuming < 0) {
         fprintf(stderr, "rumor sim: %s\n", em.msg);
         return 1;

@@ -341,9 +341,10 @@ static void s_checkpoint(s_worker_t *wk, uint32_t done)
     s_wait(wk);
 }
 
-/* Reads DIR/sim.json: 1 with *out set (the caller owns it) and its format and round checked,
- * 0 when there is none, or a negative code with em filled. */
-static int s_read_state(const char *dir, json_t **out, uint32_t *round, rumor_errmsg_t *em)
+/* Reads DIR/sim.json: 1 with *out set (the caller owns it) and its format, round and run
+ * config (that of sc) checked, 0 when there is none, or a negative code with em filled. */
+static int s_read_state(const char *dir, const rumor_scenario_t *sc, json_t **out, uint32_t *round,
+                        rumor_errmsg_t *em)
 {
     char path[RUMOR_PATH_MAX];
     if (s_state_path(path, sizeof path, dir))
@@ -366,15 +367,26 @@ static int s_read_state(const char *dir, json_t **out, uint32_t *round, rumor_er
                                 "%s: not a rumor sim checkpoint (format %s with a round)", path,
                                 S_STATE_FORMAT);
     }
+    char cfg[65];
+    s_hex(sc->hash, 32, cfg);
+    const char *theirs = json_string_value(json_object_get(j, "config_hash"));
+    if (!theirs || strcmp(theirs, cfg)) {
+        json_decref(j);
+        return rumor_errmsg_set(em, RUMOR_EMISMATCH,
+                                "%s: its checkpoint is of another run config (scenario, --rounds "
+                                "or --seed); use another directory, or remove it to start over",
+                                dir);
+    }
     *round = (uint32_t)json_integer_value(r);
     *out = j;
     return 1;
 }
 
-int rumor_sim_checkpoint_round(const char *dir, uint32_t *round, rumor_errmsg_t *em)
+int rumor_sim_checkpoint_round(const char *dir, const rumor_scenario_t *sc, uint32_t *round,
+                               rumor_errmsg_t *em)
 {
     json_t *j = NULL;
-    const int rc = s_read_state(dir, &j, round, em);
+    const int rc = s_read_state(dir, sc, &j, round, em);
     json_decref(j);
     return rc;
 }
@@ -402,24 +414,16 @@ static int s_resume(s_sim_t *sim, rumor_errmsg_t *em)
     }
     json_t *j = NULL;
     uint32_t round;
-    int rc = s_read_state(dir, &j, &round, em);
+    int rc = s_read_state(dir, sim->sc, &j, &round, em);
     if (rc <= 0) return rc;
-    char cfg[65];
-    s_hex(sim->sc->hash, 32, cfg);
     const char *slot = json_string_value(json_object_get(j, "slot"));
     const char *stale = json_string_value(json_object_get(j, "stale"));
     json_t *lost = json_object_get(j, "messages_lost");
     rc = 0;
-    if (!json_is_string(json_object_get(j, "config_hash")) ||
-        strcmp(json_string_value(json_object_get(j, "config_hash")), cfg))
-        rc = rumor_errmsg_set(em, RUMOR_EMISMATCH,
-                              "%s: its checkpoint is of another run config (scenario, --rounds "
-                              "or --seed); use another directory, or remove it to start over",
-                              dir);
-    else if (json_integer_value(json_object_get(j, "peers")) != (json_int_t)sim->n || !slot ||
-             (strcmp(slot, "a") && strcmp(slot, "b")) || !stale ||
-             strlen(stale) != sim->edge0[sim->n] || strspn(stale, "01") != strlen(stale) ||
-             json_array_size(lost) != sim->n || round > sim->sc->rounds)
+    if (json_integer_value(json_object_get(j, "peers")) != (json_int_t)sim->n || !slot ||
+        (strcmp(slot, "a") && strcmp(slot, "b")) || !stale || strlen(stale) != sim->edge0[sim->n] ||
+        strspn(stale, "01") != strlen(stale) || json_array_size(lost) != sim->n ||
+        round > sim->sc->rounds)
         rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s/sim.json: malformed checkpoint state", dir);
     for (uint32_t i = 0; i < sim->n && !rc; i++) {
         json_t *v = json_array_get(lost, i);

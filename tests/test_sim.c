@@ -302,14 +302,14 @@ static void test_killed_sim_resumes_bit_for_bit(void **state)
         _exit(127);
     }
     uint32_t at = 0;
-    for (int i = 0; i < 3000 && !(rumor_sim_checkpoint_round(dir, &at, NULL) == 1 && at >= 500);
-         i++)
+    for (int i = 0;
+         i < 3000 && !(rumor_sim_checkpoint_round(dir, &sc, &at, NULL) == 1 && at >= 500); i++)
         usleep(2000);
     kill(pid, SIGKILL);
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
     if (!WIFSIGNALED(st)) fail_msg("the run ended (status %d) before it was killed", st);
-    assert_int_equal(rumor_sim_checkpoint_round(dir, &at, &em), 1);
+    assert_int_equal(rumor_sim_checkpoint_round(dir, &sc, &at, &em), 1);
     assert_true(at >= 500 && at < 20000);
 
     char cmd[2048], out[4096];
@@ -319,10 +319,15 @@ static void test_killed_sim_resumes_bit_for_bit(void **state)
     if (!s_same_file(models, ref))
         fail_msg("resumed from round %u, the models differ from an uninterrupted run's", at);
 
-    /* Another seed is another run: refused, and the checkpoint stays. */
-    snprintf(cmd, sizeof cmd, "%s sim %s --quiet --seed 4 --checkpoint %s", bin, sc_path, dir);
+    /* Another seed is another run: refused before its metrics file is touched. */
+    snprintf(cmd, sizeof cmd,
+             "echo '{\"round\": 9000}' > %s/m.jsonl && %s sim %s --quiet --seed 4 --checkpoint %s "
+             "--metrics %s/m.jsonl",
+             s_dir, bin, sc_path, dir, s_dir);
     assert_int_equal(s_capture(cmd, out, sizeof out), 1);
     if (!strstr(out, "its checkpoint is of another run config")) fail_msg("%s", out);
+    snprintf(cmd, sizeof cmd, "grep -qx '{\"round\": 9000}' %s/m.jsonl", s_dir);
+    assert_int_equal(system(cmd), 0);
     /* A damaged state file. */
     snprintf(cmd, sizeof cmd, "echo '{\"round\": 3}' > %s/sim.json && %s sim %s --checkpoint %s",
              dir, bin, sc_path, dir);

@@ -53,8 +53,10 @@ typedef struct {
 } rumor_sim_result_t;
 
 /* The round of the checkpoint in dir: 1 with *round filled, 0 when dir holds none (or does
- * not exist), or a negative code with em filled when its DIR/sim.json is unreadable. */
-int rumor_sim_checkpoint_round(const char *dir, uint32_t *round, rumor_errmsg_t *em);
+ * not exist), or a negative code with em filled when DIR/sim.json is unreadable or belongs
+ * to another run config than sc's. */
+int rumor_sim_checkpoint_round(const char *dir, const rumor_scenario_t *sc, uint32_t *round,
+                               rumor_errmsg_t *em);
 
 /* Runs the scenario; fills *result with the last evaluation. Returns 0, RUMOR_EINTR when
  * stopped by SIGINT/SIGTERM (result holds the last evaluation, made at the stop), or an
