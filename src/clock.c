@@ -1,6 +1,7 @@
 /* rumor — clocks (see clock.h). */
 #include "rumor/clock.h"
 
+#include <stdio.h>
 #include <time.h>
 
 static double s_read(clockid_t id)
@@ -23,4 +24,21 @@ double rumor_clock_thread_cpu(void)
 double rumor_clock_process_cpu(void)
 {
     return s_read(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+const char *rumor_clock_eta(double rate, uint32_t left, char *buf, size_t cap)
+{
+    if (cap == 0) return buf;
+    buf[0] = '\0';
+    if (!(rate > 0) || left == 0) return buf;
+    const double s = left / rate;
+    if (s < 60)
+        snprintf(buf, cap, "eta %.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, cap, "eta %dm%02ds", (int)(s / 60), (int)s % 60);
+    else if (s < 1e8)
+        snprintf(buf, cap, "eta %dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+    else
+        snprintf(buf, cap, "eta >3 years");
+    return buf;
 }

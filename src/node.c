@@ -99,6 +99,8 @@ typedef struct {
     rumor_wire_bye_t stop; /* why this peer stops, when an error stops it (code < 0) */
     double t_start;
     double cpu_start, cpu_eval; /* process CPU when training began; CPU spent evaluating */
+    double t_train;             /* wall clock when training began ... */
+    uint32_t round0;            /* ... at this round */
     uint32_t liveness_ms;
     double heartbeat_s; /* a neighbour we sent nothing to for this long gets a HEARTBEAT */
     char ckpt_path[RUMOR_PATH_MAX + 64];
@@ -578,14 +580,17 @@ static void s_write_metrics(s_node_t *n, double loss, double test_loss, double a
     const rumor_peer_stats_t *st = rumor_peer_stats(p);
     const uint32_t r = rumor_peer_round(p);
     const double density = (double)rumor_vec_count_nonzero(rumor_peer_params(p), n->d) / n->d;
-    const double wall = rumor_clock_now() - n->t_start;
+    const double wall = rumor_clock_now() - n->t_start, train = rumor_clock_now() - n->t_train;
+    const double rate = train > 0 ? (r - n->round0) / train : 0.0; /* since training began */
+    char eta[32];
+    rumor_clock_eta(rate, n->sc.rounds - r, eta, sizeof eta);
     if (n->o->progress)
         fprintf(n->o->progress,
                 "node %u: round %6u/%u  loss %.4f  acc %.4f  density %.3f  sent %.2f MB  "
-                "drops %" PRIu64 "  %.1f rounds/s\n",
+                "drops %" PRIu64 "  %.1f rounds/s%s%s\n",
                 n->self, r, n->sc.rounds, loss, acc, density, st->bytes_sent / 1e6,
-                n->drops[S_DROP_IMPOSTOR] + n->drops[S_DROP_REPLAY] + n->drops[S_DROP_DECODE],
-                wall > 0 ? r / wall : 0.0);
+                n->drops[S_DROP_IMPOSTOR] + n->drops[S_DROP_REPLAY] + n->drops[S_DROP_DECODE], rate,
+                eta[0] ? "  " : "", eta);
     if (!n->metrics) return;
     FILE *f = n->metrics;
     uint64_t recv = 0;
@@ -818,6 +823,8 @@ static int s_run(s_node_t *n, rumor_errmsg_t *em)
     if (rc) return rc;
     s_catch_up(n);
     n->cpu_start = rumor_clock_process_cpu();
+    n->t_train = rumor_clock_now();
+    n->round0 = rumor_peer_round(n->peer);
     if (n->o->progress)
         fprintf(n->o->progress, "node %u: %u neighbours connected, %s mode, starting at round %u\n",
                 n->self, n->deg, n->sc.deadline ? "deadline" : "synchronous",

@@ -4,6 +4,9 @@
 #ifndef RUMOR_CLOCK_H
 #define RUMOR_CLOCK_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 /* Seconds since an arbitrary fixed point (CLOCK_MONOTONIC). */
 double rumor_clock_now(void);
 
@@ -14,5 +17,10 @@ double rumor_clock_thread_cpu(void);
 
 /* CPU seconds used by every thread of the process, ZeroMQ's I/O threads included. */
 double rumor_clock_process_cpu(void);
+
+/* For progress lines: the time `left` more rounds take at `rate` rounds per second, as
+ * "eta 42s", "eta 3m05s" or "eta 2h10m"; "" when rate is not positive or nothing is left.
+ * Writes into buf (always NUL-terminated when cap > 0) and returns it. */
+const char *rumor_clock_eta(double rate, uint32_t left, char *buf, size_t cap);
 
 #endif
