@@ -143,7 +143,8 @@ static void s_record(s_sim_t *sim, uint32_t done)
     r->cpu_compute_s = cc / n;
     r->cpu_codec_s = ck / n;
     r->wall_s = rumor_clock_now() - sim->t_start;
-    if (sim->opts->metrics) {
+    /* A resumed run that had already finished has its last record in the file already. */
+    if (sim->opts->metrics && done > sim->start) {
         rumor_sim_result_write(sim->opts->metrics, r, sim->opts->timing, NULL);
         fflush(sim->opts->metrics);
     }
@@ -619,7 +620,12 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
         rumor_topology_hash(topo, sim.topo_hash);
         if ((rc = s_resume(&sim, em)) < 0) goto done;
         rc = 0;
-        if (sim.start && opts->progress)
+        if (sim.start == sc->rounds && opts->progress)
+            fprintf(opts->progress,
+                    "rumor sim: %s holds the finished run (round %u): evaluating its models "
+                    "again (no training loss: no round is run)\n",
+                    opts->checkpoint_dir, sim.start);
+        else if (sim.start && opts->progress)
             fprintf(opts->progress, "rumor sim: resuming from %s at round %u\n",
                     opts->checkpoint_dir, sim.start);
     }
