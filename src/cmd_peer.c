@@ -36,10 +36,11 @@ static void s_usage(FILE *f)
             "  -h, --help              this text\n");
 }
 
-static int s_u32(const char *opt, const char *v, uint32_t *out)
+static int s_u32(const char *opt, const char *v, uint32_t min, uint32_t *out)
 {
-    if (rumor_cli_parse_u32(v, 0, UINT32_MAX, out) == 0) return 0;
-    fprintf(stderr, "rumor peer: %s: expected a whole number, got '%s'\n", opt, v ? v : "");
+    if (rumor_cli_parse_u32(v, min, UINT32_MAX, out) == 0) return 0;
+    fprintf(stderr, "rumor peer: %s: expected a whole number of at least %u, got '%s'\n", opt, min,
+            v ? v : "");
     return -1;
 }
 
@@ -72,17 +73,17 @@ int rumor_cmd_peer(int argc, char **argv)
         } else if (!strcmp(a, "--model-out")) {
             o.model_out = argv[++i];
         } else if (!strcmp(a, "--id")) {
-            if (s_u32(a, argv[++i], &o.id)) return 2;
+            if (s_u32(a, argv[++i], 0, &o.id)) return 2;
             has_id = 1;
         } else if (!strcmp(a, "--checkpoint-every")) {
-            if (s_u32(a, argv[++i], &o.checkpoint_every)) return 2;
+            if (s_u32(a, argv[++i], 0, &o.checkpoint_every)) return 2;
             has_every = 1;
         } else if (!strcmp(a, "--rounds")) {
-            if (s_u32(a, argv[++i], &o.rounds) || o.rounds == 0) return 2;
+            if (s_u32(a, argv[++i], 1, &o.rounds)) return 2;
         } else if (!strcmp(a, "--wait")) {
-            if (s_u32(a, argv[++i], &o.wait_s) || o.wait_s == 0) return 2;
+            if (s_u32(a, argv[++i], 1, &o.wait_s)) return 2;
         } else if (!strcmp(a, "--liveness")) {
-            if (s_u32(a, argv[++i], &o.liveness_ms) || o.liveness_ms == 0) return 2;
+            if (s_u32(a, argv[++i], 1, &o.liveness_ms)) return 2;
         } else {
             fprintf(stderr, "rumor peer: unknown option '%s'\n", a);
             return 2;

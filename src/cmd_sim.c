@@ -37,16 +37,16 @@ static void s_usage(FILE *f)
         "  -h, --help              this text\n");
 }
 
-static int s_parse_u64(const char *opt, const char *s, unsigned long long max,
-                       unsigned long long *out)
+static int s_parse_u64(const char *opt, const char *s, unsigned long long min,
+                       unsigned long long max, unsigned long long *out)
 {
     uint64_t v;
-    if (rumor_cli_parse_u64(s, 0, max, &v) == 0) {
+    if (rumor_cli_parse_u64(s, min, max, &v) == 0) {
         *out = v;
         return 0;
     }
-    fprintf(stderr, "rumor sim: %s: expected a whole number up to %llu, got '%s'\n", opt, max,
-            s ? s : "");
+    fprintf(stderr, "rumor sim: %s: expected a whole number from %llu to %llu, got '%s'\n", opt,
+            min, max, s ? s : "");
     return -1;
 }
 
@@ -94,19 +94,19 @@ int rumor_cmd_sim(int argc, char **argv)
             s_usage(stdout);
             return 0;
         } else if (!strcmp(a, "--rounds")) {
-            if (s_parse_u64(a, v, 100000000, &rounds) || rounds == 0) return 2;
+            if (s_parse_u64(a, v, 1, 100000000, &rounds)) return 2;
             has_rounds = 1;
             i++;
         } else if (!strcmp(a, "--seed")) {
-            if (s_parse_u64(a, v, 9007199254740991ULL, &seed)) return 2;
+            if (s_parse_u64(a, v, 0, 9007199254740991ULL, &seed)) return 2;
             has_seed = 1;
             i++;
         } else if (!strcmp(a, "--eval-every")) {
-            if (s_parse_u64(a, v, 100000000, &eval_every) || eval_every == 0) return 2;
+            if (s_parse_u64(a, v, 1, 100000000, &eval_every)) return 2;
             has_eval = 1;
             i++;
         } else if (!strcmp(a, "--threads")) {
-            if (s_parse_u64(a, v, 1024, &threads)) return 2;
+            if (s_parse_u64(a, v, 0, 1024, &threads)) return 2;
             i++;
         } else if (!strcmp(a, "--metrics") && v) {
             metrics = v;
@@ -118,7 +118,7 @@ int rumor_cmd_sim(int argc, char **argv)
             ckpt = v;
             i++;
         } else if (!strcmp(a, "--checkpoint-every")) {
-            if (s_parse_u64(a, v, 100000000, &ckpt_every) || ckpt_every == 0) return 2;
+            if (s_parse_u64(a, v, 1, 100000000, &ckpt_every)) return 2;
             i++;
         } else if (!strcmp(a, "--quiet")) {
             quiet = 1;
