@@ -39,8 +39,11 @@ static void s_usage(FILE *f)
 static int s_u32(const char *opt, const char *v, uint32_t min, uint32_t *out)
 {
     if (rumor_cli_parse_u32(v, min, UINT32_MAX, out) == 0) return 0;
-    fprintf(stderr, "rumor peer: %s: expected a whole number of at least %u, got '%s'\n", opt, min,
-            v ? v : "");
+    if (min)
+        fprintf(stderr, "rumor peer: %s: expected a whole number of at least %u, got '%s'\n", opt,
+                min, v ? v : "");
+    else
+        fprintf(stderr, "rumor peer: %s: expected a whole number, got '%s'\n", opt, v ? v : "");
     return -1;
 }
 
