@@ -99,6 +99,7 @@ typedef struct {
     rumor_wire_bye_t stop; /* why this peer stops, when an error stops it (code < 0) */
     double t_start;
     double cpu_start, cpu_eval; /* process CPU when training began; CPU spent evaluating */
+    int stepped;                /* this round's step is done: the own copy holds its DIFF */
     double t_train;             /* wall clock when training began ... */
     uint32_t round0;            /* ... at this round */
     uint32_t liveness_ms;
@@ -113,10 +114,13 @@ static s_nbr_t *s_nbr(s_node_t *n, uint32_t id)
     return slot < 0 ? NULL : &n->nb[slot];
 }
 
-/* "node 3's model diverged in round 212", "node 5 stopped in round 40: timed out". */
+/* "node 3's model diverged in round 212", "node 5 stopped in round 40: timed out",
+ * "node 2 was interrupted in round 300". */
 static const char *s_explain_stop(const rumor_wire_bye_t *b, char *buf, size_t cap)
 {
-    if (b->code == RUMOR_ENONFINITE)
+    if (b->code == RUMOR_EINTR)
+        snprintf(buf, cap, "node %u was interrupted in round %u", b->origin, b->round);
+    else if (b->code == RUMOR_ENONFINITE)
         snprintf(buf, cap, "node %u's model diverged in round %u", b->origin, b->round);
     else
         snprintf(buf, cap, "node %u stopped in round %u: %s", b->origin, b->round,
@@ -164,7 +168,10 @@ static int s_send_state(s_node_t *n, s_nbr_t *s)
     size_t len;
     uint8_t *payload = n->out + RUMOR_WIRE_HEADER_BYTES;
     const float *own = rumor_gossip_copy(rumor_peer_gossip(n->peer), n->self);
-    RUMOR_ASSERT(rumor_wire_encode_state(rumor_peer_round(n->peer), own, n->d, payload,
+    /* The copy is valid at the start of the next round once this round's step has added its
+     * message: the receiver must not wait for that DIFF too. */
+    const uint32_t valid = rumor_peer_round(n->peer) + (uint32_t)n->stepped;
+    RUMOR_ASSERT(rumor_wire_encode_state(valid, own, n->d, payload,
                                          n->frame_cap - RUMOR_WIRE_HEADER_BYTES, &len) == 0);
     return s_send(n, s, RUMOR_WIRE_STATE, rumor_peer_round(n->peer), payload, len, 1000);
 }
@@ -271,9 +278,10 @@ static void s_on_state(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, co
         n->drops[S_DROP_STATE]++;
         return;
     }
+    /* The copy holds its DIFFs of the rounds before `round`; its own round came with the
+     * header (s_pump). */
     s->recv_seq = h->seq;
     s->synced = 1;
-    s->round = round;
     s->early_len = 0;
     if (s->got < (int64_t)round - 1) s->got = (int64_t)round - 1;
 }
@@ -281,23 +289,31 @@ static void s_on_state(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, co
 /* A neighbour that finished stays in the mix with its final public copy (dropping it would
  * change the last rounds of a synchronous run). One stopped by an error sends nothing more:
  * a synchronous peer stops too (s_wait_round), a deadline peer mixes without it until it
- * returns with a new HELLO. */
+ * returns with a new HELLO. One interrupted by a signal is to be restarted: a synchronous
+ * peer waits for it, a deadline peer mixes without it meanwhile, without waiting for its
+ * liveness timeout. */
 static void s_on_bye(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, const uint8_t *p)
 {
     rumor_wire_bye_t b;
     if (rumor_wire_decode_bye(p, h->len, n->topo->n, &b) != 0 ||
-        (b.code == 0 && b.origin != s->id)) {
+        (b.code == 0 && b.origin != s->id) || (b.code == RUMOR_EINTR && b.origin != s->id)) {
         n->drops[S_DROP_BYE]++;
         return;
     }
     s->bye = 1;
     s->left = b;
+    char why[160];
+    s_explain_stop(&b, why, sizeof why);
+    if (b.code == RUMOR_EINTR && !n->sc.deadline)
+        rumor_info("node %u: %s; waiting for it to return", n->self, why);
     if (b.code == 0 || !n->sc.deadline || s->down) return;
     s->down = 1;
+    n->downs++;
     RUMOR_ASSERT(rumor_gossip_set_up(rumor_peer_gossip(n->peer), s->id, 0) == 0);
-    char why[160];
-    rumor_warn("node %u: node %u left the run (%s); mixing without it", n->self, s->id,
-               s_explain_stop(&b, why, sizeof why));
+    if (b.code == RUMOR_EINTR)
+        rumor_warn("node %u: %s; mixing without it until it returns", n->self, why);
+    else
+        rumor_warn("node %u: node %u left the run (%s); mixing without it", n->self, s->id, why);
 }
 
 /* A neighbour whose STATE we await is asked again every half second: the first request or
@@ -472,8 +488,8 @@ static int s_round_complete(const s_node_t *n, uint32_t t)
 {
     for (uint32_t k = 0; k < n->deg; k++) {
         const s_nbr_t *s = &n->nb[k];
-        /* One stopped by an error stays awaited in synchronous mode, so that the wait sees
-         * it (in deadline mode it is down). */
+        /* One stopped by an error or a signal stays awaited in synchronous mode, so that the
+         * wait sees it (in deadline mode it is down). */
         if ((s->bye && !s->left.code) || s->down || s->refused) continue;
         /* A neighbour more than a round ahead (it resumed from a later checkpoint) will
          * never send round t; we catch up to it after this round. */
@@ -542,7 +558,7 @@ static int s_wait_round(s_node_t *n, uint32_t t, rumor_errmsg_t *em)
                                         "non-finite values); stopping, as rumor sim does",
                                         n->self, t, s->id);
             }
-            if (s->bye && s->left.code) { /* this round could close, but not the next */
+            if (s->bye && s->left.code && s->left.code != RUMOR_EINTR) { /* nor the next */
                 char why[160];
                 n->stop = s->left;
                 return rumor_errmsg_set(em, s->left.code,
@@ -559,12 +575,15 @@ static int s_wait_round(s_node_t *n, uint32_t t, rumor_errmsg_t *em)
         if (n->o->progress && now - last_note > 10.0) {
             for (uint32_t k = 0; k < n->deg; k++) {
                 const s_nbr_t *s = &n->nb[k];
-                if (s->got >= (int64_t)t || s->bye) continue;
+                const int paused = s->bye && s->left.code == RUMOR_EINTR;
+                if (s->got >= (int64_t)t || (s->bye && !paused)) continue;
                 const double quiet = now - s->last_heard;
                 fprintf(n->o->progress,
                         "node %u: round %u: waiting for node %u (%.0f s; %s %.1f s ago)\n", n->self,
                         t, s->id, waited,
-                        quiet * 1000 < n->liveness_ms ? "alive, last heard" : "silent since",
+                        paused                          ? "interrupted, to be restarted; last heard"
+                        : quiet * 1000 < n->liveness_ms ? "alive, last heard"
+                                                        : "silent since",
                         quiet);
             }
             last_note = now;
@@ -835,7 +854,9 @@ static int s_run(s_node_t *n, rumor_errmsg_t *em)
         const uint32_t t = rumor_peer_round(n->peer);
         const uint8_t *msg;
         size_t len;
-        if (rumor_peer_step(n->peer, &msg, &len) != 0) {
+        const int step_rc = rumor_peer_step(n->peer, &msg, &len);
+        n->stepped = 1;
+        if (step_rc != 0) {
             n->stop = (rumor_wire_bye_t){.origin = n->self, .round = t, .code = RUMOR_ENONFINITE};
             return rumor_errmsg_set(em, RUMOR_ENONFINITE,
                                     "node %u: round %u: the model diverged: its SGD step left "
@@ -859,6 +880,7 @@ static int s_run(s_node_t *n, rumor_errmsg_t *em)
         }
         if (rc) return rc;
         rumor_peer_finish(n->peer);
+        n->stepped = 0;
         /* Sync: neighbours are never ahead of a finished round unless they resumed from a
          * later checkpoint. Deadline mode is allowed to drift; it catches up only at the
          * handshake. */
@@ -898,10 +920,10 @@ int rumor_node_run(const rumor_node_opts_t *o, rumor_errmsg_t *em)
     int rc = s_setup(&n, em);
     if (!rc) {
         rc = s_run(&n, em);
-        /* Stopped by an error (not a signal: that peer is meant to be restarted): say why, so
-         * that neighbours need not wait for a peer that is gone. */
-        if (rc && rc != RUMOR_EINTR) {
-            if (!n.stop.code)
+        /* Stopped by an error or a signal: say why, so that neighbours need not wait for
+         * a peer that is gone (an interrupted one is meant to be restarted). */
+        if (rc) {
+            if (!n.stop.code || rc == RUMOR_EINTR)
                 n.stop = (rumor_wire_bye_t){
                     .origin = n.self, .round = rumor_peer_round(n.peer), .code = rc};
             s_say_bye(&n, &n.stop);

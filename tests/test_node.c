@@ -130,30 +130,40 @@ static void s_prepare(const char *kind, uint32_t n, const char *scenario_json, c
 
 /* Starts every node, with checkpoints every `extra` rounds unless it is NULL, and `wait`
  * seconds for neighbours (NULL: 60). */
+/* Starts node i's peer with its log in s_dir/log_name; extra, when not NULL, is the
+ * checkpoint interval (checkpoints in s_dir/ckpt), wait the --wait seconds (NULL: 60). */
+static pid_t s_start_peer(uint32_t i, const char *topo, const char *extra, const char *wait,
+                          const char *log_name)
+{
+    char id[16], key[256], metrics[256], model[256], log[256], sc[256], ckpt[256];
+    snprintf(id, sizeof id, "%u", i);
+    snprintf(key, sizeof key, "%s/keys/node%u.key", s_dir, i);
+    snprintf(metrics, sizeof metrics, "%s/peer%u.jsonl", s_dir, i);
+    snprintf(model, sizeof model, "%s/peer%u.model", s_dir, i);
+    snprintf(log, sizeof log, "%s/%s", s_dir, log_name);
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt", s_dir);
+    s_path(sc, sizeof sc, "scenario.json");
+    char *argv[24] = {(char *)s_bin, "peer",       "--config",  sc,
+                      "--topology",  (char *)topo, "--id",      id,
+                      "--key",       key,          "--metrics", metrics,
+                      "--model-out", model,        "--wait",    wait ? (char *)wait : "60"};
+    int a = 16;
+    if (extra) {
+        argv[a++] = "--checkpoint";
+        argv[a++] = ckpt;
+        argv[a++] = "--checkpoint-every";
+        argv[a++] = (char *)extra;
+    }
+    argv[a] = NULL;
+    return s_spawn(argv, log);
+}
+
 static void s_start(uint32_t n, pid_t *pids, const char *topo, const char *extra, const char *wait)
 {
     for (uint32_t i = 0; i < n; i++) {
-        char id[16], key[256], metrics[256], model[256], log[256], sc[256], ckpt[256];
-        snprintf(id, sizeof id, "%u", i);
-        snprintf(key, sizeof key, "%s/keys/node%u.key", s_dir, i);
-        snprintf(metrics, sizeof metrics, "%s/peer%u.jsonl", s_dir, i);
-        snprintf(model, sizeof model, "%s/peer%u.model", s_dir, i);
-        snprintf(log, sizeof log, "%s/peer%u.log", s_dir, i);
-        snprintf(ckpt, sizeof ckpt, "%s/ckpt", s_dir);
-        s_path(sc, sizeof sc, "scenario.json");
-        char *argv[24] = {(char *)s_bin, "peer",       "--config",  sc,
-                          "--topology",  (char *)topo, "--id",      id,
-                          "--key",       key,          "--metrics", metrics,
-                          "--model-out", model,        "--wait",    wait ? (char *)wait : "60"};
-        int a = 16;
-        if (extra) {
-            argv[a++] = "--checkpoint";
-            argv[a++] = ckpt;
-            argv[a++] = "--checkpoint-every";
-            argv[a++] = (char *)extra;
-        }
-        argv[a] = NULL;
-        pids[i] = s_spawn(argv, log);
+        char log[32];
+        snprintf(log, sizeof log, "peer%u.log", i);
+        pids[i] = s_start_peer(i, topo, extra, wait, log);
     }
 }
 
@@ -195,14 +205,23 @@ static const char *s_sync_scenario =
     " \"batch\": 16, \"rounds\": %u}, \"compressor\": \"dither:8\", \"codec\": \"auto\","
     " \"seed\": 5, \"eval_every\": 50}";
 
+/* Prepares a ring of n on the synchronous scenario with `rounds` rounds and starts its peers
+ * (extra and wait as for s_start); the keyed topology path goes to topo[256]. */
+static void s_start_sync_ring(uint32_t n, uint32_t rounds, pid_t *pids, char *topo,
+                              const char *extra, const char *wait)
+{
+    char json[1024];
+    snprintf(json, sizeof json, s_sync_scenario, rounds);
+    s_prepare("ring", n, json, topo, 256);
+    s_start(n, pids, topo, extra, wait);
+}
+
 static void test_eight_peers_match_simulator(void **state)
 {
     (void)state;
-    char topo[256], json[1024];
-    snprintf(json, sizeof json, s_sync_scenario, 150u);
-    s_prepare("ring", 8, json, topo, sizeof topo);
+    char topo[256];
     pid_t pids[8];
-    s_start(8, pids, topo, NULL, NULL);
+    s_start_sync_ring(8, 150, pids, topo, NULL, NULL);
     s_wait_all(8, pids);
     s_assert_matches_sim(8);
 }
@@ -463,9 +482,11 @@ static void test_peer_refuses_simulated_faults(void **state)
 
 /* ---- crash and restart -------------------------------------------------------------------- */
 
-static void test_killed_peer_restarts_from_checkpoint(void **state)
+/* Deadline mode, ring of 6: node 2 is stopped by signal sig past round 300, the others go on
+ * without it, and node 2 started again with the same arguments resumes from its checkpoint;
+ * the run ends within a point of the fault-free accuracy. */
+static void s_stop_and_restart(int sig)
 {
-    (void)state;
     char topo[256];
     const char *json =
         "{\"name\": \"restart-test\", \"topology\": \"plain.json\","
@@ -490,7 +511,7 @@ static void test_killed_peer_restarts_from_checkpoint(void **state)
         s_dump(log);
         fail_msg("node 2 reached only round %u", killed_at);
     }
-    kill(pids[2], SIGKILL);
+    kill(pids[2], sig);
     waitpid(pids[2], NULL, 0);
     uint32_t others = 0; /* the others go on without it */
     for (int i = 0; i < 100 && others <= killed_at + 100; i++) {
@@ -501,35 +522,10 @@ static void test_killed_peer_restarts_from_checkpoint(void **state)
     if (others <= killed_at + 100)
         fail_msg("node 2 killed at round %u; node 1 at %u after it", killed_at, others);
     /* Restart with the same arguments; it must resume from its checkpoint. */
-    char id[] = "2", key[256], metrics[256], model[256], log[256], sc[256], ckpt[256];
-    snprintf(key, sizeof key, "%s/keys/node2.key", s_dir);
-    snprintf(metrics, sizeof metrics, "%s/peer2.jsonl", s_dir);
-    snprintf(model, sizeof model, "%s/peer2.model", s_dir);
-    snprintf(log, sizeof log, "%s/peer2-restart.log", s_dir);
-    snprintf(ckpt, sizeof ckpt, "%s/ckpt", s_dir);
+    char log[256], sc[256];
+    pids[2] = s_start_peer(2, topo, "20", NULL, "peer2-restart.log");
+    s_path(log, sizeof log, "peer2-restart.log");
     s_path(sc, sizeof sc, "scenario.json");
-    char *argv[] = {(char *)s_bin,
-                    "peer",
-                    "--config",
-                    sc,
-                    "--topology",
-                    topo,
-                    "--id",
-                    id,
-                    "--key",
-                    key,
-                    "--metrics",
-                    metrics,
-                    "--model-out",
-                    model,
-                    "--checkpoint",
-                    ckpt,
-                    "--checkpoint-every",
-                    "20",
-                    "--wait",
-                    "60",
-                    NULL};
-    pids[2] = s_spawn(argv, log);
     s_wait_all(6, pids);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "grep -q 'resuming from' %s", log);
@@ -553,6 +549,50 @@ static void test_killed_peer_restarts_from_checkpoint(void **state)
     /* Node 2's neighbours mixed without it while it was gone. */
     assert_true(s_counter(1, "neighbours_down") >= 1);
     assert_true(s_counter(3, "neighbours_down") >= 1);
+}
+
+static void test_killed_peer_restarts_from_checkpoint(void **state)
+{
+    (void)state;
+    s_stop_and_restart(SIGKILL);
+}
+
+/* Synchronous rounds: node 2 interrupted (SIGINT) and started again resumes from its
+ * checkpoint; its neighbours wait for it, the STATE exchange tells each side which DIFFs its
+ * copy already holds, and every peer completes the run. (Before, a neighbour that had sent
+ * its DIFF of the round before the restart waited for it again, and the run hung.) */
+static void test_interrupted_synchronous_peer_resumes(void **state)
+{
+    (void)state;
+    char topo[256];
+    pid_t pids[4];
+    s_start_sync_ring(4, 6000, pids, topo, "50", "60");
+    for (int i = 0; i < 600 && s_last_round(2) < 300; i++) usleep(20000);
+    assert_true(s_last_round(2) >= 300);
+    kill(pids[2], SIGINT);
+    assert_true(s_wait(pids[2], 20) > 0); /* exits with an error status, having checkpointed */
+    usleep(500000);
+    pids[2] = s_start_peer(2, topo, "50", "60", "peer2-restart.log");
+    s_wait_all(4, pids);
+    for (uint32_t i = 0; i < 4; i++) assert_int_equal(s_last_round(i), 6000);
+    char log[256];
+    s_path(log, sizeof log, "peer1.log");
+    assert_true(s_log_has(log, "node 1: node 2 was interrupted in round "));
+    s_path(log, sizeof log, "peer2-restart.log");
+    assert_true(s_log_has(log, "resuming from"));
+}
+
+/* Interrupted (SIGINT), node 2 checkpoints and says so in a BYE: its neighbours leave it out at
+ * once, rather than after their liveness timeout, and take it back when it returns. */
+static void test_interrupted_peer_is_left_out_until_it_returns(void **state)
+{
+    (void)state;
+    s_stop_and_restart(SIGINT);
+    char log[256];
+    s_path(log, sizeof log, "peer1.log");
+    assert_true(s_log_has(log, "node 1: node 2 was interrupted in round "));
+    assert_true(s_log_has(log, "; mixing without it until it returns"));
+    assert_true(s_log_has(log, "node 1: node 2 is back"));
 }
 
 /* ---- stopped peers ------------------------------------------------------------------------ */
@@ -716,6 +756,8 @@ int main(void)
         cmocka_unit_test(test_deadline_peer_mixes_without_a_neighbour_that_left),
         cmocka_unit_test(test_peer_refuses_simulated_faults),
         cmocka_unit_test(test_killed_peer_restarts_from_checkpoint),
+        cmocka_unit_test(test_interrupted_peer_is_left_out_until_it_returns),
+        cmocka_unit_test(test_interrupted_synchronous_peer_resumes),
         cmocka_unit_test(test_stopped_neighbours_are_left_out_and_return),
         cmocka_unit_test(test_waiting_peer_sends_heartbeats),
     };

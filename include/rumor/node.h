@@ -26,7 +26,8 @@
  * out, ...) sends every neighbour a BYE naming the node where the stop began, its round and
  * the error. A synchronous neighbour stops at once and passes that BYE on, so a run that
  * cannot go on ends everywhere within seconds; a deadline neighbour mixes without the sender
- * until it is heard again. SIGINT/SIGTERM sends no such BYE: that peer is to be restarted.
+ * until it is heard again. A peer stopped by SIGINT/SIGTERM is to be restarted: its BYE says
+ * so, synchronous neighbours wait for it, deadline neighbours mix without it meanwhile.
  */
 #ifndef RUMOR_NODE_H
 #define RUMOR_NODE_H

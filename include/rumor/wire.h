@@ -21,13 +21,17 @@
  *              32-byte topology hash, 32-byte run-config hash, u32 resume round, u32 model
  *              dimension d
  *   DIFF       codec bytes (rumor_codec_encode); opaque to this module
- *   STATE      8 + 4 d bytes: u32 round, u32 d, d x f32 (the sender's public copy, for resync)
+ *   STATE      8 + 4 d bytes: u32 round, u32 d, d x f32 (the sender's public copy, for resync).
+ *              The copy is valid at the start of `round`: it holds the sender's DIFFs of every
+ *              earlier round (a sender that has already stepped round t sends t + 1)
  *   RESYNC     empty (a request for the receiver's STATE)
  *   HEARTBEAT  empty
  *   BYE        12 bytes: u32 origin, u32 round, i32 code. The sender leaves the run. Code 0: it
  *              finished its last round (origin is the sender). Otherwise a RUMOR_E* code: the
  *              run stopped at node `origin` in `round` for that reason; origin is the sender
- *              itself, or a node whose stop a synchronous peer passes on to its neighbours
+ *              itself, or a node whose stop a synchronous peer passes on to its neighbours.
+ *              RUMOR_EINTR (-12) from the sender itself: it was interrupted by a signal, has
+ *              checkpointed, and is to be restarted
  *
  * Nothing from the wire is trusted: rumor_wire_parse() checks every header field against the
  * bytes actually present and the caller's bounds before anything looks at the payload, and
