@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,11 +78,6 @@ static size_t s_tensors(rumor_peer_t *p, s_tensor_t *out, size_t cap)
     return n;
 }
 
-static void s_hex(const uint8_t *b, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
 static json_t *s_header(rumor_peer_t *p, const s_tensor_t *ts, size_t n,
                         const uint8_t topo_hash[32])
 {
@@ -103,8 +99,8 @@ static json_t *s_header(rumor_peer_t *p, const s_tensor_t *ts, size_t n,
     uint32_t offset;
     rumor_sampler_get_pos(rumor_peer_sampler(p), &epoch, &offset);
     char cfg[65], topo[65], model[128], v[8][32];
-    s_hex(sc->hash, 32, cfg);
-    s_hex(topo_hash, 32, topo);
+    sodium_bin2hex(cfg, sizeof cfg, sc->hash, sizeof sc->hash);
+    sodium_bin2hex(topo, sizeof topo, topo_hash, 32);
     rumor_model_spec_describe(rumor_model_spec(rumor_peer_model(p)), model, sizeof model);
     snprintf(v[0], 32, "%u", rumor_peer_id(p));
     snprintf(v[1], 32, "%u", rumor_peer_round(p));
@@ -322,8 +318,8 @@ int rumor_checkpoint_load(const char *path, rumor_peer_t *p, const uint8_t topo_
         }
     }
     char cfg[65], topo[65];
-    s_hex(rumor_peer_scenario(p)->hash, 32, cfg);
-    s_hex(topo_hash, 32, topo);
+    sodium_bin2hex(cfg, sizeof cfg, rumor_peer_scenario(p)->hash, 32);
+    sodium_bin2hex(topo, sizeof topo, topo_hash, 32);
     const char *fcfg = json_string_value(json_object_get(meta, "config_hash"));
     const char *ftopo = json_string_value(json_object_get(meta, "topology_hash"));
     if (node != rumor_peer_id(p)) {

@@ -13,7 +13,6 @@
 #include "rumor/file.h"
 #include "rumor/keys.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,8 +171,9 @@ static int s_topology(const char *topo, const char *dir, const char *out, int fo
             }
         }
     }
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "rumor keygen: %s: cannot create directory: %s\n", dir, strerror(errno));
+    rumor_errmsg_t mem = {""};
+    if (rumor_file_mkdir(dir, 0700, &mem)) {
+        fprintf(stderr, "rumor keygen: %s\n", mem.msg);
         goto done;
     }
     size_t reused = 0;

@@ -1,4 +1,5 @@
 /* rumor — `rumor peer`: run one node of a scenario over the network. */
+#include "rumor/checkpoint.h"
 #include "rumor/cli.h"
 #include "rumor/log.h"
 #include "rumor/node.h"
@@ -97,7 +98,7 @@ int rumor_cmd_peer(int argc, char **argv)
         s_usage(stderr);
         return 2;
     }
-    if (o.checkpoint_dir && !has_every) o.checkpoint_every = 100;
+    if (o.checkpoint_dir && !has_every) o.checkpoint_every = RUMOR_CHECKPOINT_EVERY;
     rumor_errmsg_t em = {""};
     const int rc = rumor_node_run(&o, &em);
     if (rc == 0) return 0;

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,7 +258,7 @@ static void s_describe(const char *path, const rumor_topology_t *t)
     uint8_t h[32];
     rumor_topology_hash(t, h);
     char hex[65];
-    for (int k = 0; k < 32; k++) snprintf(hex + 2 * k, 3, "%02x", h[k]);
+    sodium_bin2hex(hex, sizeof hex, h, sizeof h);
     const double gap = rumor_topology_spectral_gap(t);
 
     printf("%s: ok\n", path);

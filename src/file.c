@@ -135,3 +135,10 @@ int rumor_file_save(const char *path, unsigned mode, int flags, const rumor_file
     if (rc == 0) s_sync_dir(path);
     return rc;
 }
+
+int rumor_file_mkdir(const char *path, unsigned mode, rumor_errmsg_t *em)
+{
+    if (mkdir(path, (mode_t)mode) != 0 && errno != EEXIST)
+        return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create: %s", path, strerror(errno));
+    return 0;
+}

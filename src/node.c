@@ -721,9 +721,7 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
     if (o->checkpoint_dir) {
         if (rumor_checkpoint_path(n->ckpt_path, sizeof n->ckpt_path, o->checkpoint_dir, n->self))
             return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", o->checkpoint_dir);
-        if (mkdir(o->checkpoint_dir, 0755) != 0 && errno != EEXIST)
-            return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create: %s", o->checkpoint_dir,
-                                    strerror(errno));
+        if ((rc = rumor_file_mkdir(o->checkpoint_dir, 0755, em))) return rc;
         struct stat st;
         if (stat(n->ckpt_path, &st) == 0) {
             if ((rc = rumor_checkpoint_load(n->ckpt_path, n->peer, n->topo_hash, em))) return rc;

@@ -22,6 +22,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,11 +278,6 @@ static int s_peer_ckpt_path(char *buf, size_t cap, const char *dir, int slot, ui
                : 0;
 }
 
-static void s_hex(const uint8_t *b, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
 static void s_ckpt_fail(s_sim_t *sim, const rumor_errmsg_t *em)
 {
     int none = 0;
@@ -295,7 +291,7 @@ static int s_write_state(const s_sim_t *sim, uint32_t done, rumor_errmsg_t *em)
     char path[RUMOR_PATH_MAX], cfg[65];
     if (s_state_path(path, sizeof path, dir))
         return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
-    s_hex(sim->sc->hash, 32, cfg);
+    sodium_bin2hex(cfg, sizeof cfg, sim->sc->hash, sizeof sim->sc->hash);
     const uint32_t edges = sim->edge0[sim->n];
     char *stale = malloc(edges + 1);
     json_t *lost = json_array();
@@ -373,7 +369,7 @@ static int s_read_state(const char *dir, const rumor_scenario_t *sc, json_t **ou
                                 S_STATE_FORMAT);
     }
     char cfg[65];
-    s_hex(sc->hash, 32, cfg);
+    sodium_bin2hex(cfg, sizeof cfg, sc->hash, sizeof sc->hash);
     const char *theirs = json_string_value(json_object_get(j, "config_hash"));
     if (!theirs || strcmp(theirs, cfg)) {
         json_decref(j);
@@ -409,17 +405,17 @@ static int s_round_fits(const s_sim_t *sim, uint32_t i, uint32_t r, uint32_t rou
 static int s_resume(s_sim_t *sim, rumor_errmsg_t *em)
 {
     const char *dir = sim->opts->checkpoint_dir;
-    for (int slot = -1; slot < 2; slot++) {
+    int rc = rumor_file_mkdir(dir, 0755, em);
+    for (int slot = 0; slot < 2 && !rc; slot++) {
         char d[RUMOR_PATH_MAX];
-        if (slot < 0 ? snprintf(d, sizeof d, "%s", dir) >= (int)sizeof d
-                     : s_slot_dir(d, sizeof d, dir, slot) != 0)
+        if (s_slot_dir(d, sizeof d, dir, slot))
             return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
-        if (mkdir(d, 0755) != 0 && errno != EEXIST)
-            return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create: %s", d, strerror(errno));
+        rc = rumor_file_mkdir(d, 0755, em);
     }
+    if (rc) return rc;
     json_t *j = NULL;
     uint32_t round;
-    int rc = s_read_state(dir, sim->sc, &j, &round, em);
+    rc = s_read_state(dir, sim->sc, &j, &round, em);
     if (rc <= 0) return rc;
     const char *slot = json_string_value(json_object_get(j, "slot"));
     const char *stale = json_string_value(json_object_get(j, "stale"));
@@ -457,7 +453,8 @@ static int s_resume(s_sim_t *sim, rumor_errmsg_t *em)
 
 static int s_is_ckpt_round(const s_sim_t *sim, uint32_t done)
 {
-    const uint32_t k = sim->opts->checkpoint_every ? sim->opts->checkpoint_every : 100;
+    const uint32_t k =
+        sim->opts->checkpoint_every ? sim->opts->checkpoint_every : RUMOR_CHECKPOINT_EVERY;
     return sim->opts->checkpoint_dir && (done % k == 0 || done == sim->sc->rounds);
 }
 

@@ -198,6 +198,25 @@ static void test_read_limits_and_errors(void **state)
     unlink(path);
 }
 
+/* A directory is made with the mode asked, and making it again is fine; a missing parent is
+ * an error that names the path. */
+static void test_mkdir(void **state)
+{
+    (void)state;
+    rumor_errmsg_t em = {""};
+    const char *dir = s_scratch("made");
+    assert_int_equal(rumor_file_mkdir(dir, 0700, &em), 0);
+    struct stat st;
+    assert_int_equal(stat(dir, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0700);
+    assert_int_equal(rumor_file_mkdir(dir, 0755, &em), 0);
+    const char *deep = s_scratch("absent/made");
+    assert_int_equal(rumor_file_mkdir(deep, 0755, &em), RUMOR_EIO);
+    assert_non_null(strstr(em.msg, deep));
+    assert_non_null(strstr(em.msg, "cannot create"));
+}
+
 static void test_directory_of_a_path(void **state)
 {
     (void)state;
@@ -222,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_failures_leave_the_old_file_and_no_temporary),
         cmocka_unit_test(test_a_killed_writer_never_leaves_a_torn_file),
         cmocka_unit_test(test_read_limits_and_errors),
+        cmocka_unit_test(test_mkdir),
         cmocka_unit_test(test_directory_of_a_path),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

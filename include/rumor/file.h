@@ -35,6 +35,10 @@ RUMOR_NODISCARD int rumor_file_save(const char *path, unsigned mode, int flags,
 RUMOR_NODISCARD int rumor_file_read(const char *path, size_t max, char **out, size_t *len,
                                     rumor_errmsg_t *em);
 
+/* Creates directory path with permission bits mode (less the umask) unless it exists already (its
+ * parent must exist). Returns 0, or RUMOR_EIO with em naming the path and the cause. */
+int rumor_file_mkdir(const char *path, unsigned mode, rumor_errmsg_t *em);
+
 /* Writes the directory part of path into out ("." when there is none, "/" for a file in the
  * root), for resolving names relative to the file. Returns 0, or RUMOR_ENOSPC when it does
  * not fit in cap bytes. */

@@ -33,9 +33,9 @@ typedef struct {
     int timing;             /* include time_* fields in records */
     const char *models_out; /* write every peer's final model (raw float32, peer-major) here */
     /* Checkpoints: every peer's state (rumor_checkpoint files) and the simulator's, every
-     * checkpoint_every rounds (0: 100), after the last round and at a stop by SIGINT/SIGTERM.
-     * A run given a directory that holds a checkpoint of the same scenario resumes from it
-     * and ends with the same models as an uninterrupted run. NULL: none. */
+     * checkpoint_every rounds (0: RUMOR_CHECKPOINT_EVERY), after the last round and at a stop by
+     * SIGINT/SIGTERM. A run given a directory that holds a checkpoint of the same scenario resumes
+     * from it and ends with the same models as an uninterrupted run. NULL: none. */
     const char *checkpoint_dir;
     uint32_t checkpoint_every;
 } rumor_sim_opts_t;
