@@ -294,9 +294,9 @@ static void s_on_state(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, co
  * liveness timeout. */
 static void s_on_bye(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, const uint8_t *p)
 {
-    rumor_wire_bye_t b;
+    rumor_wire_bye_t b; /* finishing and being interrupted are only said of oneself */
     if (rumor_wire_decode_bye(p, h->len, n->topo->n, &b) != 0 ||
-        (b.code == 0 && b.origin != s->id) || (b.code == RUMOR_EINTR && b.origin != s->id)) {
+        ((b.code == 0 || b.code == RUMOR_EINTR) && b.origin != s->id)) {
         n->drops[S_DROP_BYE]++;
         return;
     }
