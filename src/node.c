@@ -42,7 +42,7 @@ enum {
     S_DROP_ROUND,         /* DIFF for a round that can no longer be used */
     S_DROP_DECODE,        /* DIFF payload the codec or the gossip refused */
     S_DROP_NONFINITE,     /* DIFF with NaN or infinite values (a diverged or hostile sender) */
-    S_DROP_UNSYNCED,      /* DIFF while a STATE is awaited */
+    S_DROP_UNSYNCED,      /* DIFF while a STATE is awaited, STATE before the HELLO */
     S_DROP_HELLO,         /* HELLO that is malformed or incompatible */
     S_DROP_STATE,         /* malformed STATE */
     S_DROP_BYE,           /* malformed BYE */
@@ -272,6 +272,13 @@ static void s_on_hello(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, co
 
 static void s_on_state(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, const uint8_t *p)
 {
+    /* Only the first STATE after the neighbour's HELLO counts. One before it may be followed
+     * by that HELLO, which asks for another; and requests are repeated until an answer comes
+     * (s_request_states), so answers to the repeats follow it. A later answer, sent after the
+     * neighbour stepped on, would carry DIFFs of rounds this peer has not reached, which a
+     * synchronous run would mix too early. */
+    if (!s->hello) n->drops[S_DROP_UNSYNCED]++;
+    if (!s->hello || s->synced) return;
     float *copy = rumor_gossip_copy_mut(rumor_peer_gossip(n->peer), s->id);
     uint32_t round;
     if (rumor_wire_decode_state(p, h->len, n->d, &round, copy) != 0) {
@@ -332,6 +339,13 @@ static void s_request_states(s_node_t *n, double now)
 static int s_established(const s_nbr_t *s)
 {
     return s->hello && s->hello_acked;
+}
+
+/* Established, and holding its public copy: a restarted peer takes no step before, so that
+ * its neighbours cannot move on and answer its STATE requests from a later round. */
+static int s_ready(const s_nbr_t *s)
+{
+    return s_established(s) && s->synced;
 }
 
 /* Keeps every established neighbour hearing from us while we send nothing else (waiting
@@ -435,7 +449,7 @@ static int s_handshake(s_node_t *n, rumor_errmsg_t *em)
             s_nbr_t *s = &n->nb[k];
             /* Repeat our HELLO until theirs is in and one of ours was queued. */
             if (!s_established(s) && rumor_clock_now() - s->last_hello > 0.25) s_send_hello(n, s);
-            missing += !s_established(s);
+            missing += !s_ready(s);
         }
         if (!missing) return 0;
         if (s_stop) return rumor_errmsg_set(em, RUMOR_EINTR, "interrupted while waiting");
@@ -444,7 +458,7 @@ static int s_handshake(s_node_t *n, rumor_errmsg_t *em)
             char list[256] = "";
             size_t at = 0;
             for (uint32_t k = 0; k < n->deg && at < sizeof list - 16; k++)
-                if (!s_established(&n->nb[k]))
+                if (!s_ready(&n->nb[k]))
                     at += (size_t)snprintf(list + at, sizeof list - at, "%s%u%s", at ? ", " : "",
                                            n->nb[k].id, n->nb[k].refused ? " (refused)" : "");
             fprintf(n->o->progress, "node %u: waiting for neighbours %s (%.0f s)\n", n->self, list,
@@ -820,8 +834,8 @@ static void s_linger(s_node_t *n)
 }
 
 /* A peer behind its neighbours (restarted from an older checkpoint than theirs) joins their
- * round rather than replaying; in a synchronous run this ends bit-exactness, as any restart
- * does. */
+ * round rather than replaying; in a synchronous run this ends bit-exactness. (Peers restarted
+ * from checkpoints of one round, or one restarted where its neighbours wait, stay exact.) */
 static void s_catch_up(s_node_t *n)
 {
     uint32_t r = rumor_peer_round(n->peer);
