@@ -25,7 +25,7 @@
 
 #define S_FORMAT      "rumor-checkpoint-1"
 #define S_MAX_HEADER  (64u << 20)
-#define S_MAX_TENSORS (2 * RUMOR_MODEL_MAX_HIDDEN + 2 + 1 + 4096)
+#define S_MAX_TENSORS (2 * RUMOR_MODEL_MAX_HIDDEN + 2 + 2 + 4096) /* model, copies, momentum */
 
 typedef struct {
     char name[40];
@@ -54,15 +54,16 @@ static size_t s_model_tensors(const rumor_model_t *m, float *x, s_tensor_t *out)
     return nt;
 }
 
-/* The tensors of p in file order: model tensors, own public copy, neighbours' copies.
- * Returns the count, or 0 if there are more than cap. */
+/* The tensors of p in file order: model tensors, own public copy, neighbours' copies, and
+ * the momentum buffer if there is one. Returns the count, or 0 if there are more than cap. */
 static size_t s_tensors(rumor_peer_t *p, s_tensor_t *out, size_t cap)
 {
     rumor_model_t *m = rumor_peer_model(p);
     const rumor_topology_t *t = rumor_peer_topology(p);
     const uint32_t self = rumor_peer_id(p), deg = rumor_topology_degree(t, self);
     const uint32_t *nb = rumor_topology_neighbors(t, self);
-    if (rumor_model_tensors(m, NULL, 0) + 1 + deg > cap) return 0;
+    float *mom = rumor_peer_momentum(p);
+    if (rumor_model_tensors(m, NULL, 0) + 2 + deg > cap) return 0;
     size_t n = s_model_tensors(m, rumor_peer_params_mut(p), out);
     const size_t d = rumor_peer_dim(p);
     rumor_gossip_t *g = rumor_peer_gossip(p);
@@ -74,6 +75,11 @@ static size_t s_tensors(rumor_peer_t *p, s_tensor_t *out, size_t cap)
         else
             snprintf(out[n].name, sizeof out[n].name, "gossip.node%u", id);
         out[n].data = rumor_gossip_copy_mut(g, id);
+    }
+    if (mom) {
+        out[n] = (s_tensor_t){.ndim = 1, .shape = {(uint32_t)d, 0}, .count = d, .data = mom};
+        snprintf(out[n].name, sizeof out[n].name, "optim.momentum");
+        n++;
     }
     return n;
 }

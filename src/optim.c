@@ -65,6 +65,51 @@ double rumor_schedule_lr(const rumor_schedule_t *s, uint32_t t)
     return lr;
 }
 
+static const char *const s_momentum_names[] = {"none", "heavy-ball", "nesterov"};
+
+const char *rumor_momentum_name(rumor_momentum_kind_t kind)
+{
+    return s_momentum_names[kind];
+}
+
+int rumor_momentum_parse(const char *str, rumor_momentum_t *m, rumor_errmsg_t *em)
+{
+    *m = (rumor_momentum_t){RUMOR_MOMENTUM_NONE, 0.0f};
+    if (!str[0] || !strcmp(str, "none")) return 0;
+    for (int k = RUMOR_MOMENTUM_HEAVY_BALL; k <= RUMOR_MOMENTUM_NESTEROV; k++) {
+        const size_t n = strlen(s_momentum_names[k]);
+        if (strncmp(str, s_momentum_names[k], n) || str[n] != ':') continue;
+        char *end;
+        const double beta = strtod(str + n + 1, &end);
+        if (end == str + n + 1 || *end || !(beta >= 0.0 && beta < 1.0)) break;
+        *m = (rumor_momentum_t){(rumor_momentum_kind_t)k, (float)beta};
+        return 0;
+    }
+    return rumor_errmsg_set(em, RUMOR_EINVAL,
+                            "momentum '%s': expected none, heavy-ball:BETA or nesterov:BETA "
+                            "(0 <= BETA < 1)",
+                            str);
+}
+
+void rumor_momentum_direction(const rumor_momentum_t *mo, float *restrict m, float *restrict g,
+                              size_t d)
+{
+    const float beta = mo->beta;
+    switch (mo->kind) {
+    case RUMOR_MOMENTUM_NONE:
+        break;
+    case RUMOR_MOMENTUM_HEAVY_BALL:
+        for (size_t i = 0; i < d; i++) g[i] = m[i] = beta * m[i] + g[i];
+        break;
+    case RUMOR_MOMENTUM_NESTEROV:
+        for (size_t i = 0; i < d; i++) {
+            m[i] = beta * m[i] + g[i];
+            g[i] += beta * m[i];
+        }
+        break;
+    }
+}
+
 int rumor_optim_sgd(float *v, const float *x, float lr, const float *g, size_t d)
 {
     /* An all-ones exponent is NaN or infinity; an integer OR keeps the loop vectorized. */

@@ -26,7 +26,8 @@ struct rumor_peer {
     float *mem;
     float *x;  /* (d) model */
     float *v;  /* (d) after the local step */
-    float *g;  /* (d) gradient */
+    float *g;  /* (d) gradient, then the step direction */
+    float *m;  /* (d) momentum buffer, or NULL without momentum */
     float *xb; /* (batch, dim) minibatch rows */
     int32_t *yb;
     uint32_t *ib;
@@ -67,14 +68,16 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
     if (!p->model) goto fail;
     p->d = rumor_model_nparams(p->model);
     const size_t d = p->d, rows = (size_t)sc->batch * cfg->train->dim;
-    p->mem = malloc((3 * d + rows) * sizeof *p->mem);
+    const size_t nm = sc->momentum.kind != RUMOR_MOMENTUM_NONE ? d : 0;
+    p->mem = calloc(3 * d + nm + rows, sizeof *p->mem); /* the momentum starts at 0 */
     p->yb = malloc(sc->batch * sizeof *p->yb);
     p->ib = malloc(sc->batch * sizeof *p->ib);
     if (!p->mem || !p->yb || !p->ib) goto fail;
     p->x = p->mem;
     p->v = p->x + d;
     p->g = p->v + d;
-    p->xb = p->g + d;
+    p->m = nm ? p->g + d : NULL;
+    p->xb = p->g + d + nm;
 
     rumor_peer_initial_model(p->model, sc->seed, p->x);
     const uint32_t *nbrs = rumor_topology_neighbors(cfg->topo, cfg->self);
@@ -136,6 +139,7 @@ int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
     rumor_sampler_next(p->sampler, sc->batch, p->ib);
     rumor_data_gather(p->cfg.train, p->ib, sc->batch, p->xb, p->yb);
     const float loss = rumor_model_loss_grad(p->model, p->x, p->xb, p->yb, sc->batch, p->g);
+    rumor_momentum_direction(&sc->momentum, p->m, p->g, p->d);
     p->lr = (float)rumor_schedule_lr(&p->schedule, p->round);
     const int finite = rumor_optim_sgd(p->v, p->x, p->lr, p->g, p->d);
     const double t1 = rumor_clock_now(), c1 = rumor_clock_thread_cpu();
@@ -231,6 +235,11 @@ size_t rumor_peer_dim(const rumor_peer_t *p)
 const float *rumor_peer_params(const rumor_peer_t *p)
 {
     return p->x;
+}
+
+float *rumor_peer_momentum(rumor_peer_t *p)
+{
+    return p->m;
 }
 
 rumor_peer_stats_t *rumor_peer_stats(rumor_peer_t *p)

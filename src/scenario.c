@@ -202,11 +202,11 @@ static int s_parse_algorithm(const s_ctx_t *c0, json_t *v, rumor_scenario_t *s)
 {
     if (!json_is_object(v)) return s_fail(c0, "algorithm", "expected an object");
     const s_ctx_t c = {c0->origin, "algorithm.", c0->em};
-    static const char *const keys[] = {"name",   "lr",     "gamma",    "lambda", "batch",
-                                       "rounds", "warmup", "schedule", NULL};
+    static const char *const keys[] = {"name",   "lr",     "gamma",    "lambda",   "batch",
+                                       "rounds", "warmup", "schedule", "momentum", NULL};
     int rc = s_check_keys(&c, v, keys);
     if (rc) return rc;
-    char name[16] = "";
+    char name[16] = "", momentum[32] = "";
     if ((rc = s_str(&c, v, "name", name, sizeof name))) return rc;
     if (name[0] && rumor_algo_parse(name, &s->algo) != 0)
         return s_fail(&c, "name", "expected dpsgd, choco or malcom");
@@ -216,8 +216,12 @@ static int s_parse_algorithm(const s_ctx_t *c0, json_t *v, rumor_scenario_t *s)
         (rc = s_u32(&c, v, "batch", 1, 65536, &s->batch)) ||
         (rc = s_u32(&c, v, "rounds", 1, 100000000, &s->rounds)) ||
         (rc = s_u32(&c, v, "warmup", 0, 100000000, &s->warmup)) ||
-        (rc = s_str(&c, v, "schedule", s->schedule, sizeof s->schedule)))
+        (rc = s_str(&c, v, "schedule", s->schedule, sizeof s->schedule)) ||
+        (rc = s_str(&c, v, "momentum", momentum, sizeof momentum)))
         return rc;
+    if (rumor_momentum_parse(momentum, &s->momentum, NULL))
+        return s_fail(&c, "momentum",
+                      "expected none, heavy-ball:BETA or nesterov:BETA, 0 <= BETA < 1");
     return 0;
 }
 
@@ -397,7 +401,11 @@ void rumor_scenario_rehash(rumor_scenario_t *s)
                  s->synth_classes, s->synth_sep, s->model, (int)s->algo, s->lr, s->gamma, s->lambda,
                  s->batch, s->rounds, s->warmup, s->schedule, s->compressor, s->codec,
                  (unsigned long long)s->seed, s->deadline, s->deadline_ms);
-    /* Faults only when there are any, so that the hashes of fault-free runs stay the same. */
+    /* Momentum and faults only when there are any, so that the hashes of runs without them
+     * stay the same. */
+    if (s->momentum.kind != RUMOR_MOMENTUM_NONE && n > 0 && (size_t)n < sizeof buf)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "|momentum=%d:%.9g", (int)s->momentum.kind,
+                      (double)s->momentum.beta);
     for (uint32_t i = 0; i < s->n_faults && n > 0 && (size_t)n < sizeof buf; i++) {
         const rumor_fault_t *f = &s->faults[i];
         n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%d:%u:%.17g:%u:%u",

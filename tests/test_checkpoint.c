@@ -87,9 +87,8 @@ static void s_round(rumor_peer_t *p, rumor_peer_t *n1, rumor_peer_t *n3)
     rumor_peer_finish(n3);
 }
 
-static void test_round_trip_continues_identically(void **state)
+static void s_round_trip_continues_identically(s_fixture_t *f)
 {
-    s_fixture_t *f = *state;
     rumor_peer_t *a = s_peer(f, 0), *n1 = s_peer(f, 1), *n3 = s_peer(f, 3);
     for (int t = 0; t < 7; t++) s_round(a, n1, n3);
     char path[128];
@@ -107,6 +106,12 @@ static void test_round_trip_continues_identically(void **state)
         assert_memory_equal(rumor_gossip_copy(rumor_peer_gossip(a), ids[i]),
                             rumor_gossip_copy(rumor_peer_gossip(b), ids[i]), d * 4);
     assert_int_equal(rumor_peer_stats(b)->bytes_sent, rumor_peer_stats(a)->bytes_sent);
+    if (f->sc.momentum.kind != RUMOR_MOMENTUM_NONE) {
+        assert_non_null(rumor_peer_momentum(a));
+        assert_memory_equal(rumor_peer_momentum(a), rumor_peer_momentum(b), d * 4);
+    } else {
+        assert_null(rumor_peer_momentum(b));
+    }
 
     /* Both continue with the same messages and stay bit-identical (batches included). */
     for (int t = 0; t < 3; t++) {
@@ -132,6 +137,18 @@ static void test_round_trip_continues_identically(void **state)
     rumor_peer_destroy(&b);
     rumor_peer_destroy(&n1);
     rumor_peer_destroy(&n3);
+}
+
+/* Without and with momentum: a resumed peer that lost its buffer would drift apart. */
+static void test_round_trip_continues_identically(void **state)
+{
+    s_fixture_t *f = *state;
+    const char *kinds[] = {"none", "nesterov:0.9", "heavy-ball:0.5"};
+    for (size_t k = 0; k < 3; k++) {
+        assert_int_equal(rumor_momentum_parse(kinds[k], &f->sc.momentum, NULL), 0);
+        rumor_scenario_rehash(&f->sc);
+        s_round_trip_continues_identically(f);
+    }
 }
 
 static void s_write(const char *path, const void *buf, size_t len)

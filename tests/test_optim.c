@@ -1,4 +1,5 @@
-/* Tests of optim: schedules follow their formulas, parsing names bad input, prox and SGD. */
+/* Tests of optim: schedules follow their formulas, parsing names bad input, prox and SGD,
+ * momentum follows its recurrences and speeds up an ill-conditioned quadratic. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -99,6 +100,94 @@ static void test_sgd_and_prox(void **state)
     assert_true(u[0] == 1 && u[3] == 4);
 }
 
+static void test_momentum_parse(void **state)
+{
+    (void)state;
+    rumor_momentum_t m;
+    const struct {
+        const char *s;
+        rumor_momentum_kind_t kind;
+        float beta;
+    } good[] = {{"", RUMOR_MOMENTUM_NONE, 0.0f},
+                {"none", RUMOR_MOMENTUM_NONE, 0.0f},
+                {"heavy-ball:0.9", RUMOR_MOMENTUM_HEAVY_BALL, 0.9f},
+                {"nesterov:0", RUMOR_MOMENTUM_NESTEROV, 0.0f},
+                {"nesterov:0.5", RUMOR_MOMENTUM_NESTEROV, 0.5f}};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        assert_int_equal(rumor_momentum_parse(good[i].s, &m, NULL), 0);
+        assert_int_equal(m.kind, good[i].kind);
+        assert_true(m.beta == good[i].beta);
+    }
+    const char *bad[] = {"heavy-ball",    "heavy-ball:", "heavy-ball:1", "nesterov:-0.1",
+                         "nesterov:0.9x", "adam:0.9",    "nesterov:nan", "Nesterov:0.9"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        rumor_errmsg_t em = {""};
+        assert_int_equal(rumor_momentum_parse(bad[i], &m, &em), RUMOR_EINVAL);
+        assert_non_null(strstr(em.msg, "momentum"));
+        assert_non_null(strstr(em.msg, bad[i]));
+    }
+}
+
+/* Under a constant gradient the buffer after t steps is g (1 - beta^t) / (1 - beta); heavy
+ * ball steps along it, Nesterov along g + beta m; no momentum leaves g alone. */
+static void test_momentum_recurrences(void **state)
+{
+    (void)state;
+    enum { D = 5, T = 30 };
+    const float g0[D] = {1.0f, -2.0f, 0.5f, 0.0f, 3.0f};
+    const rumor_momentum_kind_t kinds[] = {RUMOR_MOMENTUM_HEAVY_BALL, RUMOR_MOMENTUM_NESTEROV};
+    for (size_t k = 0; k < 2; k++) {
+        const rumor_momentum_t mo = {kinds[k], 0.75f};
+        float m[D] = {0}, g[D];
+        for (int t = 1; t <= T; t++) {
+            memcpy(g, g0, sizeof g);
+            rumor_momentum_direction(&mo, m, g, D);
+            const double buf = (1.0 - pow(0.75, t)) / 0.25;
+            const double dir = kinds[k] == RUMOR_MOMENTUM_HEAVY_BALL ? buf : 1.0 + 0.75 * buf;
+            for (int i = 0; i < D; i++) {
+                assert_true(fabs(m[i] - buf * g0[i]) <= 1e-5 * (1.0 + fabs(buf * g0[i])));
+                assert_true(fabs(g[i] - dir * g0[i]) <= 1e-5 * (1.0 + fabs(dir * g0[i])));
+            }
+        }
+    }
+    const rumor_momentum_t none = {RUMOR_MOMENTUM_NONE, 0.0f};
+    float g[D];
+    memcpy(g, g0, sizeof g);
+    rumor_momentum_direction(&none, NULL, g, D);
+    assert_memory_equal(g, g0, sizeof g);
+}
+
+/* f(x) = (1/2) sum a_i x_i^2 with condition number 100: after 100 steps at lr = 1/100,
+ * heavy ball and Nesterov (beta 0.9) are far below plain SGD. */
+static double s_quadratic_after(rumor_momentum_kind_t kind)
+{
+    enum { D = 8, T = 100 };
+    const rumor_momentum_t mo = {kind, kind == RUMOR_MOMENTUM_NONE ? 0.0f : 0.9f};
+    float x[D], v[D], g[D], m[D] = {0}, a[D];
+    for (int i = 0; i < D; i++) {
+        x[i] = 1.0f;
+        a[i] = i < D / 2 ? 1.0f : 100.0f;
+    }
+    for (int t = 0; t < T; t++) {
+        for (int i = 0; i < D; i++) g[i] = a[i] * x[i];
+        rumor_momentum_direction(&mo, m, g, D);
+        assert_int_equal(rumor_optim_sgd(v, x, 0.01f, g, D), 1);
+        memcpy(x, v, sizeof x);
+    }
+    double f = 0.0;
+    for (int i = 0; i < D; i++) f += 0.5 * a[i] * (double)x[i] * x[i];
+    return f;
+}
+
+static void test_momentum_speeds_up_a_quadratic(void **state)
+{
+    (void)state;
+    const double plain = s_quadratic_after(RUMOR_MOMENTUM_NONE);
+    assert_true(plain > 0.25); /* 4 slow coordinates, each at 0.99^100 = 0.37: f = 0.27 */
+    assert_true(s_quadratic_after(RUMOR_MOMENTUM_HEAVY_BALL) < 0.01 * plain);
+    assert_true(s_quadratic_after(RUMOR_MOMENTUM_NESTEROV) < 0.01 * plain);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -106,6 +195,9 @@ int main(void)
         cmocka_unit_test(test_schedule_parse_errors),
         cmocka_unit_test(test_sgd_and_prox),
         cmocka_unit_test(test_sgd_reports_nonfinite),
+        cmocka_unit_test(test_momentum_parse),
+        cmocka_unit_test(test_momentum_recurrences),
+        cmocka_unit_test(test_momentum_speeds_up_a_quadratic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,6 +80,9 @@ static void test_errors_name_the_field(void **state)
         {"{\"algorithm\": {\"batch\": 3.5}}", "x.json: algorithm.batch: expected an integer"},
         {"{\"algorithm\": {\"name\": \"adam\"}}", "x.json: algorithm.name: expected dpsgd"},
         {"{\"algorithm\": {\"lrr\": 0.1}}", "x.json: algorithm.lrr: unknown key"},
+        {"{\"algorithm\": {\"momentum\": \"adam\"}}", "x.json: algorithm.momentum: expected"},
+        {"{\"algorithm\": {\"momentum\": \"qgm:1\"}}", "x.json: algorithm.momentum: expected"},
+        {"{\"algorithm\": {\"momentum\": 0.9}}", "x.json: algorithm.momentum: expected a string"},
         {"{\"rounds\": 10}", "x.json: rounds: unknown key"},
         {"{\"data\": {\"partition\": \"dirichlet:-1\"}}", "x.json: data.partition:"},
         {"{\"data\": {\"name\": \"cifar\"}}", "x.json: data.name: expected fashion-mnist"},
@@ -213,6 +216,22 @@ static void test_hash_tracks_agreement(void **state)
     assert_int_equal(rumor_scenario_parse(d1, "b", ".", &b, NULL), 0);
     assert_int_equal(rumor_scenario_parse(d2, "c", ".", &c, NULL), 0);
     assert_memory_not_equal(b.hash, c.hash, 32);
+    /* Momentum counts by kind and beta; "none" is the default. */
+    const char *m[] = {"{\"algorithm\": {\"lr\": 0.1, \"momentum\": \"none\"}}",
+                       "{\"algorithm\": {\"lr\": 0.1, \"momentum\": \"nesterov:0.9\"}}",
+                       "{\"algorithm\": {\"lr\": 0.1, \"momentum\": \"nesterov:0.90\"}}",
+                       "{\"algorithm\": {\"lr\": 0.1, \"momentum\": \"heavy-ball:0.9\"}}",
+                       "{\"algorithm\": {\"lr\": 0.1, \"momentum\": \"nesterov:0.8\"}}"};
+    assert_int_equal(rumor_scenario_parse(m[0], "b", ".", &b, NULL), 0);
+    assert_memory_equal(a.hash, b.hash, 32);
+    assert_int_equal(rumor_scenario_parse(m[1], "b", ".", &b, NULL), 0);
+    assert_memory_not_equal(a.hash, b.hash, 32);
+    assert_int_equal(rumor_scenario_parse(m[2], "c", ".", &c, NULL), 0);
+    assert_memory_equal(b.hash, c.hash, 32);
+    for (int i = 3; i < 5; i++) {
+        assert_int_equal(rumor_scenario_parse(m[i], "c", ".", &c, NULL), 0);
+        assert_memory_not_equal(b.hash, c.hash, 32);
+    }
 }
 
 int main(void)

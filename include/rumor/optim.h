@@ -1,8 +1,10 @@
-/* rumor — the local optimizer: SGD step, l1 proximal map, learning-rate schedules.
+/* rumor — the local optimizer: SGD step, momentum, l1 proximal map, learning-rate schedules.
  *
  * Malcom-PSGD's local step is v = x - eta_t g and, after consensus, x = prox_{eta_t lambda}(z)
  * with prox the soft threshold. Schedules give eta_t for round t (0-based) and are pure
  * functions of the round, so a peer restarted from a checkpoint continues on the same curve.
+ * With momentum the step goes along a direction built from g and a buffer m (d floats, zero
+ * at round 0, kept in checkpoints) instead of along g.
  */
 #ifndef RUMOR_OPTIM_H
 #define RUMOR_OPTIM_H
@@ -34,6 +36,27 @@ int rumor_schedule_parse(const char *str, uint32_t rounds, rumor_schedule_t *s, 
 
 /* eta_t for round t. */
 double rumor_schedule_lr(const rumor_schedule_t *s, uint32_t t);
+
+typedef enum {
+    RUMOR_MOMENTUM_NONE = 0,
+    RUMOR_MOMENTUM_HEAVY_BALL = 1, /* m = beta m + g; the step goes along m */
+    RUMOR_MOMENTUM_NESTEROV = 2,   /* m = beta m + g; along g + beta m */
+} rumor_momentum_kind_t;
+
+typedef struct {
+    rumor_momentum_kind_t kind;
+    float beta; /* in [0, 1) */
+} rumor_momentum_t;
+
+/* Parses "none" (or ""), "heavy-ball:BETA" or "nesterov:BETA", 0 <= BETA < 1. */
+int rumor_momentum_parse(const char *str, rumor_momentum_t *m, rumor_errmsg_t *em);
+
+/* "heavy-ball", "nesterov" or "none". */
+const char *rumor_momentum_name(rumor_momentum_kind_t kind);
+
+/* Turns the gradient g into the step direction, in place, updating the buffer m. A no-op
+ * without momentum. */
+void rumor_momentum_direction(const rumor_momentum_t *mo, float *m, float *g, size_t d);
 
 /* v = x - lr * g. Returns 1 when every v_i is finite, 0 when one is NaN or infinite (the
  * model diverged), checked in the same pass. */

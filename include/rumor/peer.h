@@ -83,6 +83,8 @@ uint32_t rumor_peer_id(const rumor_peer_t *p);
 size_t rumor_peer_dim(const rumor_peer_t *p);
 const float *rumor_peer_params(const rumor_peer_t *p);
 float *rumor_peer_params_mut(rumor_peer_t *p);
+/* The momentum buffer (d floats), or NULL when the scenario has no momentum. */
+float *rumor_peer_momentum(rumor_peer_t *p);
 rumor_sampler_t *rumor_peer_sampler(rumor_peer_t *p);
 const rumor_scenario_t *rumor_peer_scenario(const rumor_peer_t *p);
 const rumor_topology_t *rumor_peer_topology(const rumor_peer_t *p);

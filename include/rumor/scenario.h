@@ -16,6 +16,7 @@
 
 #include "rumor/err.h"
 #include "rumor/gossip.h"
+#include "rumor/optim.h"
 #include "rumor/topology.h"
 
 #include <limits.h>
@@ -74,6 +75,7 @@ typedef struct {
     double lr, gamma, lambda;
     uint32_t batch, rounds, warmup;
     char schedule[64];
+    rumor_momentum_t momentum;
     char compressor[64];
     char codec[16];
 
