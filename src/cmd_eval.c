@@ -47,8 +47,8 @@ static void s_usage(FILE *f)
                "  -h, --help    this text\n\n"
                "Exit status: 0 success, 1 unreadable or mismatched input, 2 usage error.\n\n"
                "example:\n"
-               "  rumor sim sims/ring16.json --models models.bin\n"
-               "  rumor eval sims/ring16.json models.bin --peer 3\n");
+               "  rumor sim sims/fashion-ring16-malcom.json --models models.bin\n"
+               "  rumor eval sims/fashion-ring16-malcom.json models.bin --peer 3\n");
 }
 
 typedef enum { S_CHECKPOINT, S_RAW, S_SIM_MODELS } s_source_t;
