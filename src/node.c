@@ -791,6 +791,13 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
     n->liveness_ms = o->liveness_ms ? o->liveness_ms
                                     : (3 * n->sc.deadline_ms > 1000 ? 3 * n->sc.deadline_ms : 1000);
     n->heartbeat_s = n->liveness_ms / 4000.0;
+    if (o->progress) {
+        char desc[384];
+        rumor_peer_describe(n->peer, desc, sizeof desc);
+        fprintf(o->progress, "node %u of %s (%s, %u neighbours): %s; %u training samples; %s%s\n",
+                n->self, n->sc.name, n->topo->name, n->deg, desc, n->data.train.n, me->endpoint,
+                o->insecure ? ", plaintext" : ", CurveZMQ");
+    }
     return 0;
 }
 

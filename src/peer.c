@@ -237,6 +237,19 @@ const float *rumor_peer_params(const rumor_peer_t *p)
     return p->x;
 }
 
+void rumor_peer_describe(const rumor_peer_t *p, char *buf, size_t cap)
+{
+    const rumor_scenario_t *sc = p->sc;
+    char model[128], mom[48] = "";
+    rumor_model_spec_describe(rumor_model_spec(p->model), model, sizeof model);
+    if (sc->momentum.kind != RUMOR_MOMENTUM_NONE)
+        snprintf(mom, sizeof mom, " with %s momentum %g", rumor_momentum_name(sc->momentum.kind),
+                 (double)sc->momentum.beta);
+    snprintf(buf, cap, "%s%s, %s (d = %zu), compressor %s, codec %s, %u rounds",
+             rumor_algo_name(sc->algo), mom, model, p->d,
+             sc->algo == RUMOR_ALGO_DPSGD ? "none" : sc->compressor, sc->codec, sc->rounds);
+}
+
 float *rumor_peer_momentum(rumor_peer_t *p)
 {
     return p->m;

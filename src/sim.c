@@ -603,19 +603,11 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
         goto done;
     }
     if (opts->progress) {
-        char desc[128], comp[64];
-        rumor_model_spec_describe(rumor_model_spec(rumor_peer_model(sim.peers[0])), desc,
-                                  sizeof desc);
-        snprintf(comp, sizeof comp, "%s", sc->algo == RUMOR_ALGO_DPSGD ? "none" : sc->compressor);
-        char mom[48] = "";
-        if (sc->momentum.kind != RUMOR_MOMENTUM_NONE)
-            snprintf(mom, sizeof mom, " with %s momentum %g",
-                     rumor_momentum_name(sc->momentum.kind), (double)sc->momentum.beta);
+        char desc[384];
+        rumor_peer_describe(sim.peers[0], desc, sizeof desc);
         fprintf(opts->progress,
-                "rumor sim: %s: %u peers (%s), %s%s, %s (d = %zu), %u train / %u test samples, "
-                "compressor %s, codec %s, %u rounds, %u threads\n",
-                sc->name, sim.n, topo->name, rumor_algo_name(sc->algo), mom, desc, sim.d,
-                data.train.n, data.test.n, comp, sc->codec, sc->rounds, sim.threads);
+                "rumor sim: %s: %u peers (%s), %s; %u train / %u test samples, %u threads\n",
+                sc->name, sim.n, topo->name, desc, data.train.n, data.test.n, sim.threads);
     }
     if (opts->checkpoint_dir) {
         rumor_topology_hash(topo, sim.topo_hash);

@@ -83,6 +83,9 @@ uint32_t rumor_peer_id(const rumor_peer_t *p);
 size_t rumor_peer_dim(const rumor_peer_t *p);
 const float *rumor_peer_params(const rumor_peer_t *p);
 float *rumor_peer_params_mut(rumor_peer_t *p);
+/* "malcom with nesterov momentum 0.9, mlp 784-128-10 (d = 101770), compressor dither:8,
+ * codec auto, 3000 rounds": what the peer runs, for start-up lines. */
+void rumor_peer_describe(const rumor_peer_t *p, char *buf, size_t cap);
 /* The momentum buffer (d floats), or NULL when the scenario has no momentum. */
 float *rumor_peer_momentum(rumor_peer_t *p);
 rumor_sampler_t *rumor_peer_sampler(rumor_peer_t *p);
