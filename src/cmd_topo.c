@@ -21,7 +21,8 @@ static void s_usage(FILE *f)
     fprintf(f, "usage: rumor topo gen KIND --n N [OPTIONS] [-o FILE]\n"
                "       rumor topo check FILE...\n\n"
                "Generate communication graphs and check topology files.\n\n"
-               "  gen    write a generated topology (ring, torus, er, regular, complete) as JSON\n"
+               "  gen    write a generated topology (ring, torus, er, regular, complete,\n"
+               "         hypercube, exp) as JSON\n"
                "  check  validate topology files and print their size, degrees and spectral gap\n\n"
                "Run `rumor topo gen --help` or `rumor topo check --help` for details.\n");
 }
@@ -35,7 +36,9 @@ static void s_gen_usage(FILE *f)
                "  torus     2-D grid with wraparound, n = rows x cols (square unless --rows)\n"
                "  er        Erdos-Renyi G(n, p), redrawn until connected (needs --p)\n"
                "  regular   random k-regular graph, redrawn until connected (needs --k)\n"
-               "  complete  every pair of nodes\n\n"
+               "  complete  every pair of nodes\n"
+               "  hypercube i and i XOR 2^j (n a power of two; degree log2 n)\n"
+               "  exp       exponential graph: i and i + 2^j mod n (degree about 2 log2 n)\n\n"
                "options:\n"
                "  --n N            number of nodes (required, 2 to 4096)\n"
                "  --rows R         torus: number of rows (n must be a multiple of R)\n"

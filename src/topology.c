@@ -1285,11 +1285,12 @@ int rumor_topology_generate(const rumor_topology_gen_t *g, rumor_topology_t **ou
     const uint32_t n = g->n;
     const bool ring = !strcmp(kind, "ring"), torus = !strcmp(kind, "torus"),
                er = !strcmp(kind, "er"), regular = !strcmp(kind, "regular"),
-               complete = !strcmp(kind, "complete");
-    if (!ring && !torus && !er && !regular && !complete)
+               complete = !strcmp(kind, "complete"), hypercube = !strcmp(kind, "hypercube"),
+               expo = !strcmp(kind, "exp");
+    if (!ring && !torus && !er && !regular && !complete && !hypercube && !expo)
         return rumor_errmsg_set(em, RUMOR_EINVAL,
-                                "topology: unknown kind '%s' (expected ring, torus, er, regular "
-                                "or complete)",
+                                "topology: unknown kind '%s' (expected ring, torus, er, regular, "
+                                "complete, hypercube or exp)",
                                 kind);
     if (n < 2 || n > S_MAX_NODES)
         return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: n = %u (must be 2 to %d)", kind, n,
@@ -1329,6 +1330,18 @@ int rumor_topology_generate(const rumor_topology_gen_t *g, rumor_topology_t **ou
                 rc = s_elist_push(&l, v, r * cols + (c + 1) % cols);
                 if (rc == 0) rc = s_elist_push(&l, v, ((r + 1) % rows) * cols + c);
             }
+    } else if (hypercube) {
+        if (n & (n - 1))
+            return rumor_errmsg_set(em, RUMOR_EINVAL, "hypercube: n = %u is not a power of two", n);
+        snprintf(name, sizeof name, "hypercube%u", n);
+        for (uint32_t i = 0; i < n && rc == 0; i++)
+            for (uint32_t b = 1; b < n && rc == 0; b <<= 1)
+                if (!(i & b)) rc = s_elist_push(&l, i, i | b);
+    } else if (expo) {
+        /* Exponential graph: i and i + 2^j (mod n); repeats (2^j = n - 2^j') are dropped. */
+        snprintf(name, sizeof name, "exp%u", n);
+        for (uint32_t i = 0; i < n && rc == 0; i++)
+            for (uint32_t b = 1; b < n && rc == 0; b <<= 1) rc = s_elist_push(&l, i, (i + b) % n);
     } else if (complete) {
         snprintf(name, sizeof name, "complete%u", n);
         for (uint32_t i = 0; i < n && rc == 0; i++)

@@ -93,6 +93,54 @@ static void test_torus_gap_matches_closed_form(void **state)
     }
 }
 
+/* Hypercube of dimension k: Metropolis weights 1/(k+1), eigenvalues (1 + k - 2j)/(k+1), so
+ * the gap is 2/(k+1). */
+static void test_hypercube_gap_matches_closed_form(void **state)
+{
+    (void)state;
+    for (uint32_t k = 1; k <= 8; k++) {
+        rumor_topology_t *t = gen("hypercube", 1u << k, 0, 0, 0, 0, 0);
+        assert_int_equal(t->n_edges, k << (k - 1));
+        for (uint32_t i = 0; i < t->n; i++) {
+            assert_int_equal(rumor_topology_degree(t, i), k);
+            const uint32_t *nb = rumor_topology_neighbors(t, i);
+            for (uint32_t s = 0; s < k; s++) /* neighbours differ in exactly one bit */
+                assert_int_equal(__builtin_popcount(nb[s] ^ i), 1);
+        }
+        const double want = 2.0 / (k + 1), got = rumor_topology_spectral_gap(t);
+        if (fabs(got - want) > 1e-6)
+            fail_msg("hypercube k=%u: gap %.12f, want %.12f", k, got, want);
+        rumor_topology_destroy(&t);
+    }
+}
+
+/* The exponential graph is circulant: with the distinct offsets O = {+-2^j mod n} and
+ * Metropolis weights 1/(|O|+1), eigenvalue m is (1 + sum_{o in O} cos(2 pi m o / n))/(|O|+1). */
+static void test_exp_gap_matches_closed_form(void **state)
+{
+    (void)state;
+    for (uint32_t n = 2; n <= 70; n++) {
+        rumor_topology_t *t = gen("exp", n, 0, 0, 0, 0, 0);
+        uint8_t off[70] = {0};
+        for (uint32_t b = 1; b < n; b <<= 1) off[b % n] = off[(n - b) % n] = 1;
+        uint32_t k = 0;
+        for (uint32_t o = 1; o < n; o++) k += off[o];
+        double worst = 0.0;
+        for (uint32_t m = 1; m < n; m++) {
+            double l = 1.0;
+            for (uint32_t o = 1; o < n; o++)
+                if (off[o]) l += cos(2.0 * PI * m * o / n);
+            l /= k + 1;
+            if (fabs(l) > worst) worst = fabs(l);
+        }
+        for (uint32_t i = 0; i < n; i++) assert_int_equal(rumor_topology_degree(t, i), k);
+        const double got = rumor_topology_spectral_gap(t);
+        if (fabs(got - (1.0 - worst)) > 1e-6)
+            fail_msg("exp%u: gap %.12f, want %.12f", n, got, 1.0 - worst);
+        rumor_topology_destroy(&t);
+    }
+}
+
 /* A dimension of size 2 wraps onto the same neighbour, size 1 onto the node itself: neither
  * may produce duplicate edges or self-edges. */
 static void test_torus_thin_dimensions(void **state)
@@ -599,6 +647,9 @@ static void test_generator_errors(void **state)
     expect_gen_error((rumor_topology_gen_t){.kind = "ring", .n = 100, .port_base = 65500},
                      "run past 65535");
     expect_gen_error((rumor_topology_gen_t){.kind = NULL, .n = 8}, "no kind");
+    expect_gen_error((rumor_topology_gen_t){.kind = "hypercube", .n = 12},
+                     "hypercube: n = 12 is not a power of two");
+    expect_gen_error((rumor_topology_gen_t){.kind = "exp", .n = 1}, "exp: n = 1 (must be 2");
 }
 
 static void test_shipped_topologies(void **state)
@@ -745,6 +796,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ring_gap_matches_closed_form),
         cmocka_unit_test(test_torus_gap_matches_closed_form),
+        cmocka_unit_test(test_hypercube_gap_matches_closed_form),
+        cmocka_unit_test(test_exp_gap_matches_closed_form),
         cmocka_unit_test(test_torus_thin_dimensions),
         cmocka_unit_test(test_metropolis_symmetric_doubly_stochastic),
         cmocka_unit_test(test_degree_and_neighbors),

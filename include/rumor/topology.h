@@ -4,7 +4,7 @@
  * public key), an undirected edge list, and a symmetric doubly-stochastic mixing matrix W
  * with w_ij > 0 only on edges and the diagonal. Topologies are loaded from and saved to the
  * JSON format of DESIGN.md section 6, or generated (ring, torus, Erdos-Renyi, random
- * k-regular, complete). Validation errors name the offending field
+ * k-regular, complete, hypercube, exponential). Validation errors name the offending field
  * ("ring8.json: edges[3][1]: node 9 does not exist (n = 8)").
  * n is small (up to a few thousand); W is stored dense.
  */
@@ -52,7 +52,9 @@ int rumor_topology_save(const rumor_topology_t *t, const char *path, rumor_errms
 char *rumor_topology_to_json(const rumor_topology_t *t);
 
 /* Generators. `kind` is "ring", "torus", "er" (Erdos-Renyi with edge probability p,
- * resampled until connected), "regular" (random k-regular, k*n even), or "complete".
+ * resampled until connected), "regular" (random k-regular, k*n even), "complete",
+ * "hypercube" (n a power of two; i and i XOR 2^j) or "exp" (exponential graph: i and
+ * i + 2^j mod n, degree about 2 log2 n).
  * torus takes n = rows*cols with rows = cols = sqrt(n) unless `rows` > 0.
  * Endpoints are set to tcp://127.0.0.1:<port_base + id> when port_base > 0, otherwise left
  * empty. Weights are Metropolis-Hastings. */
