@@ -237,6 +237,25 @@ const float *rumor_peer_params(const rumor_peer_t *p)
     return p->x;
 }
 
+void rumor_peer_copy_state(rumor_peer_t *dst, const rumor_peer_t *src)
+{
+    RUMOR_ASSERT(dst->self == src->self && dst->d == src->d && dst->sc == src->sc);
+    const size_t bytes = src->d * sizeof *src->x;
+    memcpy(dst->x, src->x, bytes);
+    if (src->m) memcpy(dst->m, src->m, bytes);
+    const uint32_t *nb = rumor_topology_neighbors(src->cfg.topo, src->self);
+    for (uint32_t s = 0; s <= src->degree; s++) {
+        const uint32_t id = s ? nb[s - 1] : src->self;
+        const float *from = rumor_gossip_copy(src->gossip, id);
+        if (from) memcpy(rumor_gossip_copy_mut(dst->gossip, id), from, bytes);
+    }
+    uint64_t epoch;
+    uint32_t offset;
+    rumor_sampler_get_pos(src->sampler, &epoch, &offset);
+    rumor_sampler_set_pos(dst->sampler, epoch, offset);
+    dst->round = src->round;
+}
+
 void rumor_peer_describe(const rumor_peer_t *p, char *buf, size_t cap)
 {
     const rumor_scenario_t *sc = p->sc;

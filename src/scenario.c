@@ -272,13 +272,21 @@ static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
             if ((rc = s_num(&cc, e, "drop", 0.0, 1.0, 0, &f->drop))) return rc;
             span = "rounds";
         } else {
-            static const char *const keys[] = {"node", "down", NULL};
-            if ((rc = s_check_keys(&cc, e, keys))) return rc;
+            const int crash = json_object_get(e, "crash") != NULL;
+            static const char *const down_keys[] = {"node", "down", NULL};
+            static const char *const crash_keys[] = {"node", "crash", "checkpoint_every", NULL};
+            if ((rc = s_check_keys(&cc, e, crash ? crash_keys : down_keys))) return rc;
             if (!json_object_get(e, "node"))
                 return s_fail(&cc, "node",
-                              "missing (an entry is {\"node\": N, \"down\": [FROM, TO]} or "
-                              "{\"drop\": P})");
+                              "missing (an entry is {\"node\": N, \"down\": [FROM, TO]}, "
+                              "{\"node\": N, \"crash\": [FROM, TO]} or {\"drop\": P})");
             if ((rc = s_u32(&cc, e, "node", 0, 99999, &f->node))) return rc;
+            if (crash) {
+                f->kind = RUMOR_FAULT_CRASH;
+                f->every = RUMOR_CHECKPOINT_EVERY;
+                if ((rc = s_u32(&cc, e, "checkpoint_every", 1, 100000000, &f->every))) return rc;
+                span = "crash";
+            }
         }
         json_t *r = json_object_get(e, span);
         if (!r && f->kind == RUMOR_FAULT_DROP) continue;
@@ -304,7 +312,9 @@ static int s_fault_covers(const rumor_fault_t *f, rumor_fault_kind_t kind, uint3
 int rumor_scenario_node_down(const rumor_scenario_t *s, uint32_t node, uint32_t t)
 {
     for (uint32_t i = 0; i < s->n_faults; i++)
-        if (s_fault_covers(&s->faults[i], RUMOR_FAULT_DOWN, t) && s->faults[i].node == node)
+        if ((s_fault_covers(&s->faults[i], RUMOR_FAULT_DOWN, t) ||
+             s_fault_covers(&s->faults[i], RUMOR_FAULT_CRASH, t)) &&
+            s->faults[i].node == node)
             return 1;
     return 0;
 }
@@ -320,7 +330,7 @@ double rumor_scenario_drop_rate(const rumor_scenario_t *s, uint32_t t)
 int rumor_scenario_check_faults(const rumor_scenario_t *s, uint32_t n, rumor_errmsg_t *em)
 {
     for (uint32_t i = 0; i < s->n_faults; i++)
-        if (s->faults[i].kind == RUMOR_FAULT_DOWN && s->faults[i].node >= n)
+        if (s->faults[i].kind != RUMOR_FAULT_DROP && s->faults[i].node >= n)
             return rumor_errmsg_set(em, RUMOR_EINVAL,
                                     "%s: faults[%u].node: %u is not a node of the %u-node topology",
                                     s->origin, i, s->faults[i].node, n);
@@ -410,6 +420,8 @@ void rumor_scenario_rehash(rumor_scenario_t *s)
         const rumor_fault_t *f = &s->faults[i];
         n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%d:%u:%.17g:%u:%u",
                       i ? "," : "|faults=", (int)f->kind, f->node, f->drop, f->from, f->to);
+        if (f->kind == RUMOR_FAULT_CRASH && n > 0 && (size_t)n < sizeof buf)
+            n += snprintf(buf + n, sizeof buf - (size_t)n, ":%u", f->every);
     }
     crypto_generichash(s->hash, sizeof s->hash, (const unsigned char *)buf,
                        n < (int)sizeof buf ? (size_t)n : sizeof buf - 1, NULL, 0);

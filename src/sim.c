@@ -61,12 +61,13 @@ struct s_sim {
     rumor_model_t *avg_model;
     pthread_barrier_t barrier;
     s_worker_t *workers;
-    int stop;          /* written by worker 0 before a barrier, read by all after it */
-    atomic_int failed; /* the first error delivering a message (0: none) */
-    uint32_t *edge0;   /* (n + 1) peer i's edges are edge0[i] .. edge0[i + 1] - 1 */
-    uint8_t *stale;    /* (edges) the receiver's copy of the sender missed a lost message */
-    uint64_t *lost;    /* (n) messages to each peer that scenario faults lost */
-    uint32_t start;    /* the first round run (a resumed run's checkpoint round) */
+    int stop;             /* written by worker 0 before a barrier, read by all after it */
+    atomic_int failed;    /* the first error delivering a message (0: none) */
+    uint32_t *edge0;      /* (n + 1) peer i's edges are edge0[i] .. edge0[i + 1] - 1 */
+    uint8_t *stale;       /* (edges) the receiver's copy of the sender missed a lost message */
+    uint64_t *lost;       /* (n) messages to each peer that scenario faults lost */
+    rumor_peer_t **saved; /* (faults) CRASH k: its node's last checkpoint, else NULL */
+    uint32_t start;       /* the first round run (a resumed run's checkpoint round) */
     uint8_t topo_hash[32];
     int slot;               /* checkpoint slot to write next: 0 = DIR/a, 1 = DIR/b */
     atomic_int ckpt_failed; /* a checkpoint could not be written: the run stops */
@@ -180,6 +181,16 @@ static void s_note_faults(const s_sim_t *sim, uint32_t t)
                         ft->drop, until);
             else if (ft->to == t)
                 fprintf(f, "round %6u: messages no longer lost with probability %g\n", t, ft->drop);
+        } else if (ft->kind == RUMOR_FAULT_CRASH) {
+            const uint32_t c = rumor_fault_checkpoint_round(ft);
+            if (ft->from == t)
+                fprintf(f,
+                        "round %6u: peer %u crashed (fault); it restarts in round %u from its "
+                        "checkpoint of round %u\n",
+                        t, ft->node, ft->to, c);
+            else if (ft->to == t)
+                fprintf(f, "round %6u: peer %u restarted from its checkpoint of round %u\n", t,
+                        ft->node, c);
         } else if (ft->from == t) {
             fprintf(f, "round %6u: peer %u out until %s (fault)\n", t, ft->node, until);
         } else if (ft->to == t && !rumor_scenario_node_down(sc, ft->node, t)) {
@@ -204,11 +215,22 @@ static int s_lost(const s_sim_t *sim, uint32_t j, uint32_t i, uint32_t t, double
     return rumor_rng_uniform_d(&r) < p;
 }
 
+/* 1 when node j restarts from a CRASH fault's checkpoint in round t. */
+static int s_restarts(const rumor_scenario_t *sc, uint32_t j, uint32_t t)
+{
+    for (uint32_t k = 0; k < sc->n_faults; k++)
+        if (sc->faults[k].kind == RUMOR_FAULT_CRASH && sc->faults[k].node == j &&
+            sc->faults[k].to == t)
+            return 1;
+    return 0;
+}
+
 /* Phase 2 for peer i in round t: absorb its neighbours' messages, mix, apply the prox. A
  * neighbour that is out is left out of the mix. A peer back from an outage reloads its copies
  * of its neighbours' public models from their own, which already hold this round's messages
- * (so it does not absorb those); a copy that missed a lost message is reloaded in the same
- * way with the sender's next message that arrives. */
+ * (so it does not absorb those); a copy that missed a lost message, or whose sender restarted
+ * from an older checkpoint, is reloaded in the same way with the sender's next message that
+ * arrives. */
 static void s_absorb_and_mix(s_sim_t *sim, uint32_t i, uint32_t t)
 {
     const rumor_scenario_t *sc = sim->sc;
@@ -222,6 +244,7 @@ static void s_absorb_and_mix(s_sim_t *sim, uint32_t i, uint32_t t)
         if (sc->n_faults) {
             uint8_t *stale = &sim->stale[sim->edge0[i] + s];
             const int up = !rumor_scenario_node_down(sc, j, t);
+            if (s_restarts(sc, j, t)) *stale = 1;
             RUMOR_ASSERT(rumor_gossip_set_up(rumor_peer_gossip(p), j, up) == 0);
             if (!up && !back) continue;
             if (up && drop > 0 && s_lost(sim, j, i, t, drop)) {
@@ -278,6 +301,22 @@ static int s_peer_ckpt_path(char *buf, size_t cap, const char *dir, int slot, ui
                : 0;
 }
 
+/* DIR/a|b/fault<k>.safetensors: the checkpoint that CRASH fault k's node restarts from. */
+static int s_saved_ckpt_path(char *buf, size_t cap, const char *dir, int slot, uint32_t k)
+{
+    char sd[RUMOR_PATH_MAX];
+    if (s_slot_dir(sd, sizeof sd, dir, slot)) return RUMOR_ENOSPC;
+    const int n = snprintf(buf, cap, "%s/fault%u.safetensors", sd, k);
+    return n < 0 || (size_t)n >= cap ? RUMOR_ENOSPC : 0;
+}
+
+/* 1 when a checkpoint after `done` rounds must keep fault f's saved state: f is a CRASH whose
+ * node's checkpoint was taken (at the start of an earlier round) and not yet restarted from. */
+static int s_saved_pending(const rumor_fault_t *f, uint32_t done)
+{
+    return f->kind == RUMOR_FAULT_CRASH && rumor_fault_checkpoint_round(f) < done && done <= f->to;
+}
+
 static void s_ckpt_fail(s_sim_t *sim, const rumor_errmsg_t *em)
 {
     int none = 0;
@@ -320,17 +359,26 @@ static int s_write_state(const s_sim_t *sim, uint32_t done, rumor_errmsg_t *em)
 
 /* Every peer saves itself into the slot, then worker 0 commits the slot in sim.json; a failure
  * is kept in sim->ckpt_failed, read by every worker after the last barrier. */
+/* Saves p to path, whose construction returned path_rc; a failure goes to s_ckpt_fail. */
+static void s_save(s_sim_t *sim, int path_rc, const char *path, rumor_peer_t *p)
+{
+    rumor_errmsg_t em = {""};
+    int rc = path_rc;
+    if (rc) rumor_errmsg_set(&em, rc, "%s: path too long", sim->opts->checkpoint_dir);
+    if (rc || (rc = rumor_checkpoint_save(path, p, sim->topo_hash, &em))) s_ckpt_fail(sim, &em);
+}
+
 static void s_checkpoint(s_worker_t *wk, uint32_t done)
 {
     s_sim_t *sim = wk->sim;
-    for (uint32_t i = wk->w; i < sim->n; i += sim->threads) {
-        char path[RUMOR_PATH_MAX + 64];
-        rumor_errmsg_t em = {""};
-        int rc = s_peer_ckpt_path(path, sizeof path, sim->opts->checkpoint_dir, sim->slot, i);
-        if (rc) rumor_errmsg_set(&em, rc, "%s: path too long", sim->opts->checkpoint_dir);
-        if (rc || (rc = rumor_checkpoint_save(path, sim->peers[i], sim->topo_hash, &em)))
-            s_ckpt_fail(sim, &em);
-    }
+    const char *dir = sim->opts->checkpoint_dir;
+    char path[RUMOR_PATH_MAX + 64];
+    for (uint32_t i = wk->w; i < sim->n; i += sim->threads)
+        s_save(sim, s_peer_ckpt_path(path, sizeof path, dir, sim->slot, i), path, sim->peers[i]);
+    for (uint32_t k = wk->w; k < sim->sc->n_faults; k += sim->threads)
+        if (s_saved_pending(&sim->sc->faults[k], done))
+            s_save(sim, s_saved_ckpt_path(path, sizeof path, dir, sim->slot, k), path,
+                   sim->saved[k]);
     s_wait(wk);
     if (wk->w == 0 && !atomic_load(&sim->ckpt_failed)) {
         rumor_errmsg_t em = {""};
@@ -442,6 +490,14 @@ static int s_resume(s_sim_t *sim, rumor_errmsg_t *em)
             rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: round %u, but sim.json says %u", path,
                                   rumor_peer_round(sim->peers[i]), round);
     }
+    for (uint32_t k = 0; k < sim->sc->n_faults && !rc; k++) {
+        if (!s_saved_pending(&sim->sc->faults[k], round)) continue;
+        char path[RUMOR_PATH_MAX + 64];
+        if (s_saved_ckpt_path(path, sizeof path, dir, slot[0] == 'b', k))
+            rc = rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
+        else
+            rc = rumor_checkpoint_load(path, sim->saved[k], sim->topo_hash, em);
+    }
     if (!rc) {
         for (uint32_t e = 0; e < sim->edge0[sim->n]; e++) sim->stale[e] = stale[e] == '1';
         sim->start = round;
@@ -472,6 +528,19 @@ static void s_evaluate(s_worker_t *wk, uint32_t done)
     s_wait(wk);
 }
 
+/* Phase 1, peer i at the start of round t: a peer to crash keeps its state as the checkpoint
+ * it will restart from; a peer restarting from a crash takes that state back. */
+static void s_crash_checkpoints(s_sim_t *sim, uint32_t i, uint32_t t)
+{
+    for (uint32_t k = 0; k < sim->sc->n_faults; k++) {
+        const rumor_fault_t *f = &sim->sc->faults[k];
+        if (f->kind != RUMOR_FAULT_CRASH || f->node != i) continue;
+        if (t == rumor_fault_checkpoint_round(f))
+            rumor_peer_copy_state(sim->saved[k], sim->peers[i]);
+        if (t == f->to) rumor_peer_copy_state(sim->peers[i], sim->saved[k]);
+    }
+}
+
 static void *s_worker_main(void *arg)
 {
     s_worker_t *wk = arg;
@@ -481,6 +550,7 @@ static void *s_worker_main(void *arg)
     for (uint32_t t = sim->start; t < sc->rounds; t++) {
         if (wk->w == 0 && sc->n_faults) s_note_faults(sim, t);
         for (uint32_t i = wk->w; i < n; i += T) {
+            if (sc->n_faults) s_crash_checkpoints(sim, i, t);
             if (rumor_scenario_node_down(sc, i, t)) continue;
             /* Back from an outage: it rejoins at the network's round. */
             if (rumor_peer_round(sim->peers[i]) != t) rumor_peer_set_round(sim->peers[i], t);
@@ -594,6 +664,19 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
             goto done;
         }
     }
+    if (sc->n_faults && !(sim.saved = calloc(sc->n_faults, sizeof *sim.saved))) {
+        rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
+        goto done;
+    }
+    for (uint32_t k = 0; k < sc->n_faults; k++) {
+        if (sc->faults[k].kind != RUMOR_FAULT_CRASH) continue;
+        const rumor_peer_cfg_t pc =
+            rumor_peer_data_cfg(&data, sc, topo, sc->faults[k].node, RUMOR_PEER_EVAL_ROWS);
+        if (!(sim.saved[k] = rumor_peer_new(&pc, em))) {
+            rc = RUMOR_EINVAL;
+            goto done;
+        }
+    }
     sim.d = rumor_peer_dim(sim.peers[0]);
     sim.avg = malloc(sim.d * sizeof *sim.avg);
     sim.avg_model =
@@ -667,6 +750,9 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
 done:
     if (sim.peers)
         for (uint32_t i = 0; i < sim.n; i++) rumor_peer_destroy(&sim.peers[i]);
+    if (sim.saved)
+        for (uint32_t k = 0; k < sc->n_faults; k++) rumor_peer_destroy(&sim.saved[k]);
+    free(sim.saved);
     rumor_model_destroy(&sim.avg_model);
     free(sim.avg);
     free(sim.peers);

@@ -112,6 +112,14 @@ static void test_errors_name_the_field(void **state)
          "x.json: faults[0].rounds: expected"},
         {"{\"faults\": [{\"node\": 1, \"rounds\": [1, 5]}]}",
          "x.json: faults[0].rounds: unknown key"},
+        {"{\"faults\": [{\"node\": 1, \"crash\": [5, 5]}]}", "x.json: faults[0].crash: expected"},
+        {"{\"faults\": [{\"node\": 1, \"crash\": [1, 5], \"down\": [1, 5]}]}",
+         "x.json: faults[0].down: unknown key"},
+        {"{\"faults\": [{\"node\": 1, \"down\": [1, 5], \"checkpoint_every\": 5}]}",
+         "x.json: faults[0].checkpoint_every: unknown key"},
+        {"{\"faults\": [{\"node\": 1, \"crash\": [1, 5], \"checkpoint_every\": 0}]}",
+         "x.json: faults[0].checkpoint_every: expected an integer"},
+        {"{\"faults\": [{\"crash\": [1, 5]}]}", "x.json: faults[0].node: missing"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         rumor_scenario_t sc;
@@ -171,6 +179,22 @@ static void test_faults(void **state)
     assert_int_equal(rumor_scenario_node_down(&sc, 2, 15), 1);
     assert_int_equal(rumor_scenario_check_faults(&sc, 3, &em), 0);
 
+    /* Crashes: out like DOWN, with the checkpoint interval they roll back to (default
+     * RUMOR_CHECKPOINT_EVERY); check_faults checks their node. */
+    json = "{\"faults\": [{\"node\": 1, \"crash\": [250, 300]},"
+           " {\"node\": 2, \"crash\": [77, 90], \"checkpoint_every\": 25}]}";
+    assert_int_equal(rumor_scenario_parse(json, "f.json", ".", &sc, &em), 0);
+    assert_int_equal(sc.faults[0].kind, RUMOR_FAULT_CRASH);
+    assert_int_equal(sc.faults[0].every, RUMOR_CHECKPOINT_EVERY);
+    assert_int_equal(rumor_fault_checkpoint_round(&sc.faults[0]), 200);
+    assert_int_equal(sc.faults[1].every, 25);
+    assert_int_equal(rumor_fault_checkpoint_round(&sc.faults[1]), 75);
+    assert_int_equal(rumor_scenario_node_down(&sc, 1, 249), 0);
+    assert_int_equal(rumor_scenario_node_down(&sc, 1, 250), 1);
+    assert_int_equal(rumor_scenario_node_down(&sc, 1, 300), 0);
+    assert_int_equal(rumor_scenario_check_faults(&sc, 2, &em), RUMOR_EINVAL);
+    assert_non_null(strstr(em.msg, "faults[1].node: 2 is not a node"));
+
     /* No faults by default; the limit is enforced. */
     assert_int_equal(rumor_scenario_parse("{}", "f.json", ".", &sc, &em), 0);
     assert_int_equal(sc.n_faults, 0);
@@ -215,6 +239,16 @@ static void test_hash_tracks_agreement(void **state)
     const char *d2 = "{\"algorithm\": {\"lr\": 0.1}, \"faults\": [{\"drop\": 0.2}]}";
     assert_int_equal(rumor_scenario_parse(d1, "b", ".", &b, NULL), 0);
     assert_int_equal(rumor_scenario_parse(d2, "c", ".", &c, NULL), 0);
+    assert_memory_not_equal(b.hash, c.hash, 32);
+    /* A crash is not an outage, and its checkpoint interval counts. */
+    const char *c1 =
+        "{\"algorithm\": {\"lr\": 0.1}, \"faults\": [{\"node\": 1, \"crash\": [5, 9]}]}";
+    const char *c2 = "{\"algorithm\": {\"lr\": 0.1}, \"faults\": [{\"node\": 1, \"crash\": [5, 9],"
+                     " \"checkpoint_every\": 4}]}";
+    assert_int_equal(rumor_scenario_parse(f1, "b", ".", &b, NULL), 0);
+    assert_int_equal(rumor_scenario_parse(c1, "c", ".", &c, NULL), 0);
+    assert_memory_not_equal(b.hash, c.hash, 32);
+    assert_int_equal(rumor_scenario_parse(c2, "b", ".", &b, NULL), 0);
     assert_memory_not_equal(b.hash, c.hash, 32);
     /* Momentum counts by kind and beta; "none" is the default. */
     const char *m[] = {"{\"algorithm\": {\"lr\": 0.1, \"momentum\": \"none\"}}",

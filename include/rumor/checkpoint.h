@@ -24,9 +24,6 @@
 
 #include <stdint.h>
 
-/* Rounds between checkpoints unless the user says otherwise (rumor peer and rumor sim). */
-#define RUMOR_CHECKPOINT_EVERY 100
-
 /* The checkpoint file of node `node` in directory dir, "DIR/node<I>.safetensors", as both
  * `rumor peer --checkpoint DIR` and `rumor sim --checkpoint DIR` name it. Returns 0, or
  * RUMOR_ENOSPC when it does not fit in cap bytes. */

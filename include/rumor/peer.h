@@ -83,6 +83,10 @@ uint32_t rumor_peer_id(const rumor_peer_t *p);
 size_t rumor_peer_dim(const rumor_peer_t *p);
 const float *rumor_peer_params(const rumor_peer_t *p);
 float *rumor_peer_params_mut(rumor_peer_t *p);
+/* Makes dst, a peer of the same node and scenario, what src was at the start of its current
+ * round: model, public copies, momentum, batch position and round (not the statistics).
+ * The simulator keeps such copies as the checkpoints of peers that are to crash. */
+void rumor_peer_copy_state(rumor_peer_t *dst, const rumor_peer_t *src);
 /* "malcom with nesterov momentum 0.9, mlp 784-128-10 (d = 101770), compressor dither:8,
  * codec auto, 3000 rounds": what the peer runs, for start-up lines. */
 void rumor_peer_describe(const rumor_peer_t *p, char *buf, size_t cap);

@@ -25,6 +25,10 @@
 #define RUMOR_PATH_MAX        1024
 #define RUMOR_SCENARIO_FAULTS 64 /* most "faults" entries */
 
+/* Rounds between checkpoints unless the user says otherwise (rumor peer, rumor sim, and the
+ * simulated peers of CRASH faults). */
+#define RUMOR_CHECKPOINT_EVERY 100
+
 /* A fault the simulator injects, in rounds [from, to):
  *   DOWN ({"node": 3, "down": [500, 600]}): node `node` is out. It takes no step and sends
  *     nothing, its neighbours mix without it (its weight moves to their self-weights), and it
@@ -34,15 +38,32 @@
  *     is lost with probability `drop`, independently per edge and round. The receiver mixes
  *     with its stale copy of the sender's public model and, with the sender's next message
  *     that arrives, reloads that copy from the sender's own instead, as a networked peer
- *     resyncs (RESYNC, STATE) when it sees a gap in the sequence numbers. */
-typedef enum { RUMOR_FAULT_DOWN = 0, RUMOR_FAULT_DROP = 1 } rumor_fault_kind_t;
+ *     resyncs (RESYNC, STATE) when it sees a gap in the sequence numbers.
+ *   CRASH ({"node": 3, "crash": [550, 600], "checkpoint_every": 100}): node `node` crashes at
+ *     the start of round `from`, losing what it did since its last checkpoint (the start of
+ *     round from - from % checkpoint_every; default interval RUMOR_CHECKPOINT_EVERY), is out
+ *     as with DOWN, and restarts in round `to` from that checkpoint at the network's round:
+ *     it reloads its copies of its neighbours' public models, and they reload their copies
+ *     of its own with its next message that arrives, as after a restart's STATE exchange. */
+typedef enum {
+    RUMOR_FAULT_DOWN = 0,
+    RUMOR_FAULT_DROP = 1,
+    RUMOR_FAULT_CRASH = 2
+} rumor_fault_kind_t;
 
 typedef struct {
     rumor_fault_kind_t kind;
-    uint32_t node; /* DOWN */
+    uint32_t node; /* DOWN, CRASH */
     uint32_t from, to;
-    double drop; /* DROP */
+    double drop;    /* DROP */
+    uint32_t every; /* CRASH: the node's checkpoint interval */
 } rumor_fault_t;
+
+/* CRASH: the round at whose start the crashed node's last checkpoint was written. */
+static inline uint32_t rumor_fault_checkpoint_round(const rumor_fault_t *f)
+{
+    return f->from - f->from % f->every;
+}
 
 typedef enum {
     RUMOR_DATA_FASHION = 0,
@@ -106,13 +127,13 @@ RUMOR_NODISCARD int rumor_scenario_parse(const char *json, const char *origin, c
 /* Recomputes s->hash after fields were changed (e.g. --rounds, --seed overrides). */
 void rumor_scenario_rehash(rumor_scenario_t *s);
 
-/* 1 when a fault of s takes node out of round t. */
+/* 1 when a fault of s (DOWN or CRASH) takes node out of round t. */
 int rumor_scenario_node_down(const rumor_scenario_t *s, uint32_t node, uint32_t t);
 
 /* The probability that a message of round t is lost (0 without DROP faults in round t). */
 double rumor_scenario_drop_rate(const rumor_scenario_t *s, uint32_t t);
 
-/* Checks that every DOWN fault names a node of a topology of n nodes; RUMOR_EINVAL naming
+/* Checks that every DOWN and CRASH fault names a node of a topology of n nodes; RUMOR_EINVAL naming
  * the entry ("faults[1].node: ...") otherwise. */
 int rumor_scenario_check_faults(const rumor_scenario_t *s, uint32_t n, rumor_errmsg_t *em);
 
