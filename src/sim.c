@@ -275,8 +275,9 @@ static void s_absorb_and_mix(s_sim_t *sim, uint32_t i, uint32_t t)
 
 /* ---- checkpoints --------------------------------------------------------------------------
  * DIR/sim.json names the last complete checkpoint: its round, its slot (DIR/a or DIR/b, used
- * in turn, each holding every peer's rumor_checkpoint file) and the simulator's own state
- * (messages lost, copies awaiting a reload). It is replaced atomically once the slot is
+ * in turn, each holding every peer's rumor_checkpoint file, and fault<k>.safetensors for a
+ * CRASH fault k whose peer is still to restart) and the simulator's own state (messages
+ * lost, copies awaiting a reload). It is replaced atomically once the slot is
  * complete, so a crash while a checkpoint is written leaves the previous one whole. */
 
 #define S_STATE_FORMAT "rumor-sim-checkpoint-1"
@@ -357,8 +358,6 @@ static int s_write_state(const s_sim_t *sim, uint32_t done, rumor_errmsg_t *em)
     return rc;
 }
 
-/* Every peer saves itself into the slot, then worker 0 commits the slot in sim.json; a failure
- * is kept in sim->ckpt_failed, read by every worker after the last barrier. */
 /* Saves p to path, whose construction returned path_rc; a failure goes to s_ckpt_fail. */
 static void s_save(s_sim_t *sim, int path_rc, const char *path, rumor_peer_t *p)
 {
@@ -368,6 +367,9 @@ static void s_save(s_sim_t *sim, int path_rc, const char *path, rumor_peer_t *p)
     if (rc || (rc = rumor_checkpoint_save(path, p, sim->topo_hash, &em))) s_ckpt_fail(sim, &em);
 }
 
+/* Every peer saves itself into the slot (and the state a crashed peer is to restart from, while
+ * it is), then worker 0 commits the slot in sim.json; a failure is kept in sim->ckpt_failed,
+ * read by every worker after the last barrier. */
 static void s_checkpoint(s_worker_t *wk, uint32_t done)
 {
     s_sim_t *sim = wk->sim;
