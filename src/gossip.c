@@ -177,3 +177,11 @@ const float *rumor_gossip_copy(const rumor_gossip_t *g, uint32_t id)
 {
     return rumor_gossip_copy_mut((rumor_gossip_t *)g, id);
 }
+
+void rumor_gossip_copy_copies(rumor_gossip_t *dst, const rumor_gossip_t *src)
+{
+    RUMOR_ASSERT(dst->cfg.self == src->cfg.self && dst->cfg.degree == src->cfg.degree &&
+                 dst->cfg.d == src->cfg.d);
+    memcpy(dst->copies, src->copies,
+           (src->cfg.degree + 1) * (size_t)src->cfg.d * sizeof *src->copies);
+}

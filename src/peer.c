@@ -243,12 +243,7 @@ void rumor_peer_copy_state(rumor_peer_t *dst, const rumor_peer_t *src)
     const size_t bytes = src->d * sizeof *src->x;
     memcpy(dst->x, src->x, bytes);
     if (src->m) memcpy(dst->m, src->m, bytes);
-    const uint32_t *nb = rumor_topology_neighbors(src->cfg.topo, src->self);
-    for (uint32_t s = 0; s <= src->degree; s++) {
-        const uint32_t id = s ? nb[s - 1] : src->self;
-        const float *from = rumor_gossip_copy(src->gossip, id);
-        if (from) memcpy(rumor_gossip_copy_mut(dst->gossip, id), from, bytes);
-    }
+    rumor_gossip_copy_copies(dst->gossip, src->gossip);
     uint64_t epoch;
     uint32_t offset;
     rumor_sampler_get_pos(src->sampler, &epoch, &offset);

@@ -75,6 +75,9 @@ int rumor_gossip_is_up(const rumor_gossip_t *g, uint32_t id);
 const float *rumor_gossip_copy(const rumor_gossip_t *g, uint32_t id);
 float *rumor_gossip_copy_mut(rumor_gossip_t *g, uint32_t id);
 
+/* dst's public copies (its own and its neighbours') := src's; both are of the same node. */
+void rumor_gossip_copy_copies(rumor_gossip_t *dst, const rumor_gossip_t *src);
+
 /* Slot of neighbour id in 0..degree-1, or -1. */
 int rumor_gossip_slot(const rumor_gossip_t *g, uint32_t id);
 
