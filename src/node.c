@@ -277,8 +277,11 @@ static void s_on_state(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, co
      * (s_request_states), so answers to the repeats follow it. A later answer, sent after the
      * neighbour stepped on, would carry DIFFs of rounds this peer has not reached, which a
      * synchronous run would mix too early. */
-    if (!s->hello) n->drops[S_DROP_UNSYNCED]++;
-    if (!s->hello || s->synced) return;
+    if (!s->hello) {
+        n->drops[S_DROP_UNSYNCED]++;
+        return;
+    }
+    if (s->synced) return;
     float *copy = rumor_gossip_copy_mut(rumor_peer_gossip(n->peer), s->id);
     uint32_t round;
     if (rumor_wire_decode_state(p, h->len, n->d, &round, copy) != 0) {
