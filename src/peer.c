@@ -136,12 +136,19 @@ int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
 {
     const rumor_scenario_t *sc = p->sc;
     const double t0 = rumor_clock_now(), c0 = rumor_clock_thread_cpu();
-    rumor_sampler_next(p->sampler, sc->batch, p->ib);
-    rumor_data_gather(p->cfg.train, p->ib, sc->batch, p->xb, p->yb);
-    const float loss = rumor_model_loss_grad(p->model, p->x, p->xb, p->yb, sc->batch, p->g);
-    rumor_momentum_direction(&sc->momentum, p->m, p->g, p->d);
     p->lr = (float)rumor_schedule_lr(&p->schedule, p->round);
-    const int finite = rumor_optim_sgd(p->v, p->x, p->lr, p->g, p->d);
+    /* v = x - eta g(x), then local_steps - 1 more steps from v on fresh batches */
+    const float *at = p->x;
+    int finite = 1;
+    for (uint32_t h = 0; h < sc->local_steps && finite; h++) {
+        rumor_sampler_next(p->sampler, sc->batch, p->ib);
+        rumor_data_gather(p->cfg.train, p->ib, sc->batch, p->xb, p->yb);
+        p->stats.loss_sum += rumor_model_loss_grad(p->model, at, p->xb, p->yb, sc->batch, p->g);
+        p->stats.loss_count++;
+        rumor_momentum_direction(&sc->momentum, p->m, p->g, p->d);
+        finite = rumor_optim_sgd(p->v, at, p->lr, p->g, p->d);
+        at = p->v;
+    }
     const double t1 = rumor_clock_now(), c1 = rumor_clock_thread_cpu();
 
     rumor_rng_t rng;
@@ -153,8 +160,6 @@ int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
     const double bits = rumor_codec_entropy_bound_bits(&p->out);
     const double t2 = rumor_clock_now(), c2 = rumor_clock_thread_cpu();
 
-    p->stats.loss_sum += loss;
-    p->stats.loss_count++;
     p->stats.msgs_sent += p->degree;
     p->stats.bytes_sent += (uint64_t)p->msg_len * p->degree;
     p->stats.entropy_bits += bits * p->degree;
@@ -254,14 +259,15 @@ void rumor_peer_copy_state(rumor_peer_t *dst, const rumor_peer_t *src)
 void rumor_peer_describe(const rumor_peer_t *p, char *buf, size_t cap)
 {
     const rumor_scenario_t *sc = p->sc;
-    char model[128], mom[48] = "";
+    char model[128], mom[48] = "", local[40] = "";
     rumor_model_spec_describe(rumor_model_spec(p->model), model, sizeof model);
     if (sc->momentum.kind != RUMOR_MOMENTUM_NONE)
         snprintf(mom, sizeof mom, " with %s momentum %g", rumor_momentum_name(sc->momentum.kind),
                  (double)sc->momentum.beta);
-    snprintf(buf, cap, "%s%s, %s (d = %zu), compressor %s, codec %s, %u rounds",
+    if (sc->local_steps > 1) snprintf(local, sizeof local, " of %u local steps", sc->local_steps);
+    snprintf(buf, cap, "%s%s, %s (d = %zu), compressor %s, codec %s, %u rounds%s",
              rumor_algo_name(sc->algo), mom, model, p->d,
-             sc->algo == RUMOR_ALGO_DPSGD ? "none" : sc->compressor, sc->codec, sc->rounds);
+             sc->algo == RUMOR_ALGO_DPSGD ? "none" : sc->compressor, sc->codec, sc->rounds, local);
 }
 
 float *rumor_peer_momentum(rumor_peer_t *p)

@@ -31,6 +31,7 @@ void rumor_scenario_defaults(rumor_scenario_t *s)
     s->lambda = 0.0;
     s->batch = 32;
     s->rounds = 2000;
+    s->local_steps = 1;
     snprintf(s->schedule, sizeof s->schedule, "constant");
     snprintf(s->compressor, sizeof s->compressor, "dither:16");
     snprintf(s->codec, sizeof s->codec, "auto");
@@ -202,8 +203,9 @@ static int s_parse_algorithm(const s_ctx_t *c0, json_t *v, rumor_scenario_t *s)
 {
     if (!json_is_object(v)) return s_fail(c0, "algorithm", "expected an object");
     const s_ctx_t c = {c0->origin, "algorithm.", c0->em};
-    static const char *const keys[] = {"name",   "lr",     "gamma",    "lambda",   "batch",
-                                       "rounds", "warmup", "schedule", "momentum", NULL};
+    static const char *const keys[] = {"name",     "lr",       "gamma",       "lambda",
+                                       "batch",    "rounds",   "local_steps", "warmup",
+                                       "schedule", "momentum", NULL};
     int rc = s_check_keys(&c, v, keys);
     if (rc) return rc;
     char name[16] = "", momentum[32] = "";
@@ -215,6 +217,7 @@ static int s_parse_algorithm(const s_ctx_t *c0, json_t *v, rumor_scenario_t *s)
         (rc = s_num(&c, v, "lambda", 0.0, 1e6, 0, &s->lambda)) ||
         (rc = s_u32(&c, v, "batch", 1, 65536, &s->batch)) ||
         (rc = s_u32(&c, v, "rounds", 1, 100000000, &s->rounds)) ||
+        (rc = s_u32(&c, v, "local_steps", 1, 1000, &s->local_steps)) ||
         (rc = s_u32(&c, v, "warmup", 0, 100000000, &s->warmup)) ||
         (rc = s_str(&c, v, "schedule", s->schedule, sizeof s->schedule)) ||
         (rc = s_str(&c, v, "momentum", momentum, sizeof momentum)))
@@ -411,8 +414,10 @@ void rumor_scenario_rehash(rumor_scenario_t *s)
                  s->synth_classes, s->synth_sep, s->model, (int)s->algo, s->lr, s->gamma, s->lambda,
                  s->batch, s->rounds, s->warmup, s->schedule, s->compressor, s->codec,
                  (unsigned long long)s->seed, s->deadline, s->deadline_ms);
-    /* Momentum and faults only when there are any, so that the hashes of runs without them
-     * stay the same. */
+    /* Local steps, momentum and faults only when they differ from the defaults, so that the
+     * hashes of runs without them stay the same. */
+    if (s->local_steps != 1 && n > 0 && (size_t)n < sizeof buf)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "|local_steps=%u", s->local_steps);
     if (s->momentum.kind != RUMOR_MOMENTUM_NONE && n > 0 && (size_t)n < sizeof buf)
         n += snprintf(buf + n, sizeof buf - (size_t)n, "|momentum=%d:%.9g", (int)s->momentum.kind,
                       (double)s->momentum.beta);

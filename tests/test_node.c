@@ -204,16 +204,17 @@ static const char *s_sync_scenario =
     " \"data\": {\"name\": \"synthetic\", \"n\": 4000, \"test_n\": 1000, \"dim\": 20,"
     " \"classes\": 4, \"sep\": 4.0},"
     " \"algorithm\": {\"name\": \"malcom\", \"lr\": 0.1, \"gamma\": 0.5, \"lambda\": 0.001,"
-    " \"batch\": 16, \"rounds\": %u}, \"compressor\": \"dither:8\", \"codec\": \"auto\","
-    " \"seed\": 5, \"eval_every\": 50}";
+    " \"batch\": 16, \"rounds\": %u, \"local_steps\": %u}, \"compressor\": \"dither:8\","
+    " \"codec\": \"auto\", \"seed\": 5, \"eval_every\": 50}";
 
-/* Prepares a ring of n on the synchronous scenario with `rounds` rounds and starts its peers
- * (extra and wait as for s_start); the keyed topology path goes to topo[256]. */
-static void s_start_sync_ring(uint32_t n, uint32_t rounds, pid_t *pids, char *topo,
+/* Prepares a ring of n on the synchronous scenario with `rounds` rounds of `local` local steps
+ * and starts its peers (extra and wait as for s_start); the keyed topology path goes to
+ * topo[256]. */
+static void s_start_sync_ring(uint32_t n, uint32_t rounds, uint32_t local, pid_t *pids, char *topo,
                               const char *extra, const char *wait)
 {
     char json[1024];
-    snprintf(json, sizeof json, s_sync_scenario, rounds);
+    snprintf(json, sizeof json, s_sync_scenario, rounds, local);
     s_prepare("ring", n, json, topo, 256);
     s_start(n, pids, topo, extra, wait);
 }
@@ -223,7 +224,7 @@ static void test_eight_peers_match_simulator(void **state)
     (void)state;
     char topo[256];
     pid_t pids[8];
-    s_start_sync_ring(8, 150, pids, topo, NULL, NULL);
+    s_start_sync_ring(8, 150, 1, pids, topo, NULL, NULL);
     s_wait_all(8, pids);
     s_assert_matches_sim(8);
 }
@@ -304,7 +305,7 @@ static void test_hostile_frames_are_dropped(void **state)
 {
     (void)state;
     char topo_path[256], json[1024];
-    snprintf(json, sizeof json, s_sync_scenario, 20000u);
+    snprintf(json, sizeof json, s_sync_scenario, 20000u, 1u);
     s_prepare("ring", 4, json, topo_path, sizeof topo_path);
     rumor_topology_t *topo = NULL;
     assert_int_equal(rumor_topology_load(topo_path, &topo, NULL), 0);
@@ -434,7 +435,7 @@ static void test_stop_spreads_through_synchronous_run(void **state)
 {
     (void)state;
     char json[1024];
-    snprintf(json, sizeof json, s_sync_scenario, 200000u);
+    snprintf(json, sizeof json, s_sync_scenario, 200000u, 1u);
     pid_t pids[4];
     s_start_and_forge_bye(json, "120", pids);
     s_expect_all_stop(pids, 20, "left the run (node 3's model diverged in round 77)");
@@ -563,13 +564,14 @@ static void test_killed_peer_restarts_from_checkpoint(void **state)
  * checkpoint; its neighbours wait for it, the STATE exchange tells each side which DIFFs its
  * copy already holds, and every peer completes the run with the simulator's models. (Before,
  * a neighbour that had sent its DIFF of the round before the restart waited for it again, and
- * the run hung; later, a STATE answered from a round ahead was mixed a round early.) */
+ * the run hung; later, a STATE answered from a round ahead was mixed a round early.) Two local
+ * steps a round: the restarted peer's batches go on where they stopped. */
 static void test_interrupted_synchronous_peer_resumes(void **state)
 {
     (void)state;
     char topo[256];
     pid_t pids[4];
-    s_start_sync_ring(4, 6000, pids, topo, "50", "60");
+    s_start_sync_ring(4, 6000, 2, pids, topo, "50", "60");
     for (int i = 0; i < 600 && s_last_round(2) < 300; i++) usleep(20000);
     assert_true(s_last_round(2) >= 300);
     kill(pids[2], SIGINT);
@@ -669,7 +671,7 @@ static void test_waiting_peer_sends_heartbeats(void **state)
         "rm -rf %s/keys && %s keygen --topology %s --dir %s/keys -o %s --force >/dev/null 2>&1",
         s_dir, s_bin, plain, s_dir, topo_path);
     assert_int_equal(s_run(cmd), 0);
-    snprintf(json, sizeof json, s_sync_scenario, 50u);
+    snprintf(json, sizeof json, s_sync_scenario, 50u, 1u);
     s_write(sc, json);
     snprintf(key0, sizeof key0, "%s/keys/node0.key", s_dir);
     snprintf(key1, sizeof key1, "%s/keys/node1.key", s_dir);

@@ -201,6 +201,50 @@ static void test_kept_shard_trains_the_same(void **state)
     rumor_peer_data_free(&narrow);
 }
 
+/* With local_steps H a round's v is H SGD steps, each on the next batch and from the last.
+ * D-PSGD's public copy of a peer is its v itself, so the test reads v there. */
+static void test_local_steps_chain_sgd_steps(void **state)
+{
+    s_fixture_t *f = *state;
+    enum { H = 3 };
+    rumor_scenario_t sc = f->sc;
+    sc.algo = RUMOR_ALGO_DPSGD;
+    sc.local_steps = H;
+    const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, f->topo, 2, 64);
+    rumor_errmsg_t em = {""};
+    rumor_peer_t *p = rumor_peer_new(&cfg, &em);
+    assert_non_null(p);
+    const size_t d = rumor_peer_dim(p), dim = f->data.train.dim;
+    float *v = malloc(d * sizeof *v), *g = malloc(d * sizeof *g);
+    float *xb = malloc((size_t)sc.batch * dim * sizeof *xb);
+    int32_t *yb = malloc(sc.batch * sizeof *yb);
+    uint32_t *ib = malloc(sc.batch * sizeof *ib);
+    memcpy(v, rumor_peer_params(p), d * sizeof *v);
+    rumor_sampler_t *smp = rumor_sampler_new(cfg.shard, cfg.shard_n, sc.seed, 2);
+    for (int r = 0; r < 2; r++) {
+        memcpy(v, rumor_peer_params(p), d * sizeof *v);
+        for (int h = 0; h < H; h++) {
+            rumor_sampler_next(smp, sc.batch, ib);
+            rumor_data_gather(cfg.train, ib, sc.batch, xb, yb);
+            rumor_model_loss_grad(rumor_peer_model(p), v, xb, yb, sc.batch, g);
+            for (size_t i = 0; i < d; i++) v[i] -= (float)sc.lr * g[i];
+        }
+        const uint8_t *msg;
+        size_t len;
+        assert_int_equal(rumor_peer_step(p, &msg, &len), 0);
+        assert_memory_equal(rumor_gossip_copy(rumor_peer_gossip(p), 2), v, d * sizeof *v);
+        assert_int_equal(rumor_peer_stats(p)->loss_count, (uint64_t)H * (r + 1));
+        rumor_peer_finish(p);
+    }
+    rumor_sampler_destroy(&smp);
+    free(v);
+    free(g);
+    free(xb);
+    free(yb);
+    free(ib);
+    rumor_peer_destroy(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_bad_config_is_reported),
         cmocka_unit_test(test_kept_shard_trains_the_same),
         cmocka_unit_test(test_fashion_shard_is_read_from_the_file),
+        cmocka_unit_test(test_local_steps_chain_sgd_steps),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

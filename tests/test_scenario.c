@@ -60,7 +60,8 @@ static void test_fields_and_defaults(void **state)
     assert_int_equal(sc.algo, RUMOR_ALGO_CHOCO);
     assert_true(sc.lr == 0.2);
     assert_int_equal(sc.rounds, 7);
-    assert_int_equal(sc.batch, 32); /* default */
+    assert_int_equal(sc.batch, 32);      /* default */
+    assert_int_equal(sc.local_steps, 1); /* default */
     assert_int_equal(sc.deadline, 1);
     assert_int_equal(sc.deadline_ms, 250);
 
@@ -83,6 +84,10 @@ static void test_errors_name_the_field(void **state)
         {"{\"algorithm\": {\"momentum\": \"adam\"}}", "x.json: algorithm.momentum: expected"},
         {"{\"algorithm\": {\"momentum\": \"qgm:1\"}}", "x.json: algorithm.momentum: expected"},
         {"{\"algorithm\": {\"momentum\": 0.9}}", "x.json: algorithm.momentum: expected a string"},
+        {"{\"algorithm\": {\"local_steps\": 0}}",
+         "x.json: algorithm.local_steps: expected an integer in [1, 1000]"},
+        {"{\"algorithm\": {\"local_steps\": 1001}}",
+         "x.json: algorithm.local_steps: expected an integer in [1, 1000]"},
         {"{\"rounds\": 10}", "x.json: rounds: unknown key"},
         {"{\"data\": {\"partition\": \"dirichlet:-1\"}}", "x.json: data.partition:"},
         {"{\"data\": {\"name\": \"cifar\"}}", "x.json: data.name: expected fashion-mnist"},
@@ -208,6 +213,15 @@ static void test_faults(void **state)
     assert_non_null(strstr(em.msg, "f.json: faults: at most 64 entries"));
 }
 
+/* 1 when the scenarios x and y (JSON text) have the same run-config hash. */
+static int s_same_hash(const char *x, const char *y)
+{
+    rumor_scenario_t a, b;
+    assert_int_equal(rumor_scenario_parse(x, "x", ".", &a, NULL), 0);
+    assert_int_equal(rumor_scenario_parse(y, "y", ".", &b, NULL), 0);
+    return !memcmp(a.hash, b.hash, sizeof a.hash);
+}
+
 static void test_hash_tracks_agreement(void **state)
 {
     (void)state;
@@ -256,16 +270,18 @@ static void test_hash_tracks_agreement(void **state)
                        "{\"algorithm\": {\"lr\": 0.1, \"momentum\": \"nesterov:0.90\"}}",
                        "{\"algorithm\": {\"lr\": 0.1, \"momentum\": \"heavy-ball:0.9\"}}",
                        "{\"algorithm\": {\"lr\": 0.1, \"momentum\": \"nesterov:0.8\"}}"};
-    assert_int_equal(rumor_scenario_parse(m[0], "b", ".", &b, NULL), 0);
-    assert_memory_equal(a.hash, b.hash, 32);
-    assert_int_equal(rumor_scenario_parse(m[1], "b", ".", &b, NULL), 0);
-    assert_memory_not_equal(a.hash, b.hash, 32);
-    assert_int_equal(rumor_scenario_parse(m[2], "c", ".", &c, NULL), 0);
-    assert_memory_equal(b.hash, c.hash, 32);
-    for (int i = 3; i < 5; i++) {
-        assert_int_equal(rumor_scenario_parse(m[i], "c", ".", &c, NULL), 0);
-        assert_memory_not_equal(b.hash, c.hash, 32);
-    }
+    const char *plain = "{\"algorithm\": {\"lr\": 0.1}}";
+    assert_true(s_same_hash(plain, m[0]));
+    assert_false(s_same_hash(plain, m[1]));
+    assert_true(s_same_hash(m[1], m[2]));
+    for (int i = 3; i < 5; i++) assert_false(s_same_hash(m[1], m[i]));
+    /* Local steps count; 1 is the default. */
+    const char *l[] = {"{\"algorithm\": {\"lr\": 0.1, \"local_steps\": 1}}",
+                       "{\"algorithm\": {\"lr\": 0.1, \"local_steps\": 2}}",
+                       "{\"algorithm\": {\"lr\": 0.1, \"local_steps\": 3}}"};
+    assert_true(s_same_hash(plain, l[0]));
+    assert_false(s_same_hash(plain, l[1]));
+    assert_false(s_same_hash(l[1], l[2]));
 }
 
 int main(void)

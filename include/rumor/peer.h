@@ -2,7 +2,8 @@
  *
  * This is the single implementation of a peer's training that both the simulator and the
  * networked `rumor peer` drive; neither knows how the other moves bytes. A round is
- *   rumor_peer_step()     minibatch gradient, v = x - eta g, produce + encode the message
+ *   rumor_peer_step()     minibatch gradient, v = x - eta g (local_steps such steps, each
+ *                         from the last), produce + encode the message
  *   rumor_peer_deliver()  for each neighbour message of this round: decode + absorb
  *   rumor_peer_finish()   mix over neighbours (ascending id), l1 prox, advance the round
  * Randomness of round t comes from streams (seed, peer, t, purpose), batches from the

@@ -95,6 +95,7 @@ typedef struct {
     rumor_algo_t algo;
     double lr, gamma, lambda;
     uint32_t batch, rounds, warmup;
+    uint32_t local_steps; /* SGD steps per round, before the peer gossips */
     char schedule[64];
     rumor_momentum_t momentum;
     char compressor[64];
