@@ -434,9 +434,11 @@ cluster_summary() {
       | select(length > 0)
       | def mean(f): (map(f) | add) / length;
         [mean(.time_compute_s), mean(.time_codec_s), mean(.time_comm_s),
-         mean(.cpu_compute_s // 0), mean(.cpu_codec_s // 0), mean(.cpu_other_s // 0)] | @tsv
-    ' "$dir/metrics.jsonl" | awk -F '\t' '
+         mean(.cpu_compute_s // 0), mean(.cpu_codec_s // 0), mean(.cpu_other_s // 0), length] | @tsv
+    ' "$dir/metrics.jsonl" | awk -F '\t' -v cores="$(nproc 2>/dev/null || echo 0)" '
     function pct(a, b) { return a + b > 0 ? 100 * b / (a + b) : 0 }
     { printf "time per peer: wall  compute %.2f s  codec %.2f s  network %.2f s  (%.1f%% outside compute)\n", $1, $2, $3, pct($1, $2 + $3)
-      printf "               CPU   compute %.2f s  codec %.2f s  network %.2f s  (%.1f%% outside compute)\n", $4, $5, $6, pct($4, $5 + $6) }'
+      printf "               CPU   compute %.2f s  codec %.2f s  network %.2f s  (%.1f%% outside compute)\n", $4, $5, $6, pct($4, $5 + $6)
+      if (cores > 0 && $7 > cores)
+        printf "               (%d peers on %d cores: the wall clock includes waiting for a core)\n", $7, cores }'
 }
