@@ -33,9 +33,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (uint32_t i = 0; i < s.n_faults; i++) {
         const rumor_fault_t *f = &s.faults[i];
         RUMOR_ASSERT(f->from < f->to);
-        if (f->kind == RUMOR_FAULT_DOWN) {
+        if (f->kind == RUMOR_FAULT_DOWN || f->kind == RUMOR_FAULT_CRASH) {
             RUMOR_ASSERT(rumor_scenario_node_down(&s, f->node, f->from));
             RUMOR_ASSERT(rumor_scenario_node_down(&s, f->node, f->to - 1));
+            if (f->kind == RUMOR_FAULT_CRASH) {
+                RUMOR_ASSERT(f->every >= 1);
+                const uint32_t ck = rumor_fault_checkpoint_round(f);
+                RUMOR_ASSERT(ck <= f->from && ck % f->every == 0);
+            }
         } else {
             RUMOR_ASSERT(f->kind == RUMOR_FAULT_DROP && f->drop >= 0 && f->drop <= 1);
             const double p = rumor_scenario_drop_rate(&s, f->from);
