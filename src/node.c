@@ -882,7 +882,7 @@ static int s_run(s_node_t *n, rumor_errmsg_t *em)
             n->stop = (rumor_wire_bye_t){.origin = n->self, .round = t, .code = RUMOR_ENONFINITE};
             return rumor_errmsg_set(em, RUMOR_ENONFINITE,
                                     "node %u: round %u: the model diverged: its SGD step left "
-                                    "non-finite parameters (a smaller lr may help)",
+                                    "non-finite parameters " RUMOR_PEER_DIVERGED_HINT,
                                     n->self, t);
         }
         const double t0 = rumor_clock_now();

@@ -263,7 +263,7 @@ static void s_absorb_and_mix(s_sim_t *sim, uint32_t i, uint32_t t)
         if (rc && atomic_compare_exchange_strong(&sim->failed, &none, rc)) {
             if (rc == RUMOR_ENONFINITE)
                 rumor_error("peer %u's message of round %u holds non-finite values: its "
-                            "model diverged (a smaller lr may help)",
+                            "model diverged " RUMOR_PEER_DIVERGED_HINT,
                             j, t);
             else
                 rumor_error("peer %u: message of peer %u in round %u: %s", i, j, t,
@@ -560,7 +560,7 @@ static void *s_worker_main(void *arg)
             int none = 0; /* the first failure only */
             if (rc && atomic_compare_exchange_strong(&sim->failed, &none, rc))
                 rumor_error("peer %u's model diverged in round %u: its SGD step left non-finite "
-                            "parameters (a smaller lr may help)",
+                            "parameters " RUMOR_PEER_DIVERGED_HINT,
                             i, t);
         }
         s_wait(wk);

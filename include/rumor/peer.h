@@ -63,6 +63,10 @@ typedef struct rumor_peer rumor_peer_t;
 rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em);
 void rumor_peer_destroy(rumor_peer_t **p_p);
 
+/* What to try when a model diverges: the step size, or the consensus step, which is too large
+ * for a coarse compressor on a sparse graph long before it is for the identity. */
+#define RUMOR_PEER_DIVERGED_HINT "(a smaller lr or gamma may help)"
+
 /* Runs the local step of the current round and encodes its message; *msg points into the
  * peer's buffer and stays valid until the next step. Returns 0, or RUMOR_ENONFINITE when the
  * SGD step left a NaN or infinite parameter: the model diverged (the message is still
