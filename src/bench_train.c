@@ -43,7 +43,7 @@ static void s_usage(FILE *f)
                "Uses the Fashion-MNIST training split from " RUMOR_FASHION_MNIST_DIR "\n"
                "when it is installed, synthetic data of the same shape otherwise.\n\n"
                "options:\n"
-               "  --model SPEC     softmax, mlp:H or mlp:H1,H2,... (default mlp:128)\n"
+               "  --model SPEC     softmax, mlp:H, mlp:H1,H2,... or cnn:C1,C2 (default mlp:128)\n"
                "  --batch B        minibatch rows (default 64)\n"
                "  --seconds S      measured time after warm-up (default 3)\n"
                "  --threads T      OpenBLAS threads (default 1)\n"

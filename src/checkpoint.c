@@ -29,7 +29,7 @@
 
 typedef struct {
     char name[40];
-    uint32_t ndim, shape[2];
+    uint32_t ndim, shape[4];
     float *data; /* inside the peer */
     size_t count;
 } s_tensor_t;
@@ -46,8 +46,8 @@ static size_t s_model_tensors(const rumor_model_t *m, float *x, s_tensor_t *out)
         _Static_assert(sizeof out[i].name >= sizeof info[i].name, "tensor name size");
         memcpy(out[i].name, info[i].name, sizeof info[i].name);
         out[i].ndim = info[i].ndim;
-        out[i].shape[0] = info[i].shape[0];
-        out[i].shape[1] = info[i].shape[1];
+        _Static_assert(sizeof out[i].shape == sizeof info[i].shape, "tensor shape size");
+        memcpy(out[i].shape, info[i].shape, sizeof out[i].shape);
         out[i].data = x + info[i].offset;
         out[i].count = info[i].count;
     }
@@ -69,7 +69,7 @@ static size_t s_tensors(rumor_peer_t *p, s_tensor_t *out, size_t cap)
     rumor_gossip_t *g = rumor_peer_gossip(p);
     for (uint32_t s = 0; s <= deg; s++, n++) {
         const uint32_t id = s == 0 ? self : nb[s - 1];
-        out[n] = (s_tensor_t){.ndim = 1, .shape = {(uint32_t)d, 0}, .count = d};
+        out[n] = (s_tensor_t){.ndim = 1, .shape = {(uint32_t)d}, .count = d};
         if (s == 0)
             snprintf(out[n].name, sizeof out[n].name, "gossip.self");
         else
@@ -77,7 +77,7 @@ static size_t s_tensors(rumor_peer_t *p, s_tensor_t *out, size_t cap)
         out[n].data = rumor_gossip_copy_mut(g, id);
     }
     if (mom) {
-        out[n] = (s_tensor_t){.ndim = 1, .shape = {(uint32_t)d, 0}, .count = d, .data = mom};
+        out[n] = (s_tensor_t){.ndim = 1, .shape = {(uint32_t)d}, .count = d, .data = mom};
         snprintf(out[n].name, sizeof out[n].name, "optim.momentum");
         n++;
     }
@@ -90,9 +90,9 @@ static json_t *s_header(rumor_peer_t *p, const s_tensor_t *ts, size_t n,
     json_t *h = json_object();
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
-        json_t *shape = ts[i].ndim == 2 ? json_pack("[II]", (json_int_t)ts[i].shape[0],
-                                                    (json_int_t)ts[i].shape[1])
-                                        : json_pack("[I]", (json_int_t)ts[i].shape[0]);
+        json_t *shape = json_array();
+        for (uint32_t k = 0; k < ts[i].ndim; k++)
+            json_array_append_new(shape, json_integer((json_int_t)ts[i].shape[k]));
         const size_t bytes = ts[i].count * sizeof(float);
         json_object_set_new(h, ts[i].name,
                             json_pack("{s:s, s:o, s:[II]}", "dtype", "F32", "shape", shape,

@@ -1,6 +1,7 @@
-/* rumor — softmax regression and ReLU MLP over one flat parameter vector (see model.h).
+/* rumor — softmax regression, ReLU MLP and a small CNN over one flat parameter vector (see
+ * model.h).
  *
- * Workload: rumor_model_loss_grad is called once per round per peer on a minibatch of
+ * Workload: rumor_model_loss_grad is called once per local step per peer on a minibatch of
  * 32-256 rows; for Fashion-MNIST with mlp:128 nearly all of its time is the two large GEMMs
  * (input-layer forward and input-layer weight gradient), so the element-wise passes are
  * kept to one sweep each and the input-layer activation gradient is never formed.
@@ -14,6 +15,15 @@
  * The workspace holds one activation buffer per layer and one scratch buffer for G_l W_l.
  * G_{l-1} overwrites A_{l-1} in place (A_{l-1} is last needed for its own ReLU mask), and the
  * output-layer gradient overwrites the logits.
+ *
+ * The CNN (s x s image, k1 and k2 channels): conv 5x5 -> (c1 = s - 4)^2 x k1, ReLU, 2x2 max
+ * pool -> (p1 = c1 / 2)^2 x k1, conv 5x5 -> (c2 = p1 - 4)^2 x k2, ReLU, pool -> (p2 = c2 / 2)^2
+ * x k2 = f features, linear -> classes. Each convolution is one GEMM over im2col rows (one
+ * row per output position, its 25 k_in inputs in PyTorch's (channel, ky, kx) order). Feature
+ * maps are position-major (NHWC), except that the last pooling writes PyTorch's flattening
+ * (channel, y, x), so that the checkpoint's tensors load into the equivalent torch module.
+ * Batches run in blocks of S_CNN_BLOCK samples, which bounds the im2col buffers; the weight
+ * gradients accumulate block by block, in a fixed order.
  *
  * Determinism: every reduction runs in a fixed order and the GEMMs are OpenBLAS's, which is
  * bit-reproducible for a fixed thread count; the caller chooses that count.
@@ -30,9 +40,29 @@
 /* Widths accepted by the spec parser; larger layers are better expressed as something else. */
 #define S_MAX_WIDTH (1u << 20)
 
+/* Kernel side and taps of the CNN's convolutions; samples per CNN block. */
+enum { S_KS = 5, S_TAPS = S_KS * S_KS, S_CNN_BLOCK = 32 };
+/* Image sides and channels the CNN accepts. */
+#define S_CNN_MIN_SIDE     16u
+#define S_CNN_MAX_SIDE     1024u
+#define S_CNN_MAX_CHANNELS 1024u
+
+typedef struct {
+    uint32_t s, c1, p1, c2, p2, k1, k2, f;             /* geometry (see the file comment) */
+    uint32_t nb;                                       /* samples per block */
+    float *cols1, *z1, *a1, *cols2, *z2, *a2, *logits; /* forward, per block */
+    float *da2, *dz2, *dcols2, *da1, *dz1;             /* backward */
+    /* the second convolution's weights and their gradient with the taps in (ky, kx, channel)
+     * order, the order of a position-major im2col row: (k2, 25 k1) */
+    float *w2t, *g2t;
+    uint32_t *arg1, *arg2; /* index in z1 / z2 of each pooled maximum */
+} s_cnn_t;
+
 struct rumor_model {
     rumor_model_spec_t spec;
     uint32_t max_batch;
+    uint32_t block; /* rows per forward pass: max_batch, or the CNN's block */
+    s_cnn_t cnn;
     uint32_t nlayers;
     uint32_t dims[S_MAX_LAYERS + 1]; /* dims[0] = in, dims[nlayers] = out */
     size_t w_off[S_MAX_LAYERS];      /* W_l offset in the parameter vector, in floats */
@@ -62,10 +92,19 @@ static int s_parse_width(const char **s_p, uint32_t *out)
     return 0;
 }
 
+/* The smallest side whose square is at least n: the image side of n pixels. */
+static uint32_t s_side(uint32_t n)
+{
+    uint32_t side = (uint32_t)sqrt((double)n);
+    while ((uint64_t)side * side < n) side++;
+    while (side && (uint64_t)(side - 1) * (side - 1) >= n) side--;
+    return side;
+}
+
 int rumor_model_spec_parse(const char *s, uint32_t in, uint32_t out, rumor_model_spec_t *spec,
                            rumor_errmsg_t *em)
 {
-    static const char *const forms = "expected softmax, mlp:H or mlp:H1,H2,...";
+    static const char *const forms = "expected softmax, mlp:H, mlp:H1,H2,... or cnn:C1,C2";
     if (!s || !*s) return rumor_errmsg_set(em, RUMOR_EINVAL, "model: empty spec (%s)", forms);
     if (in == 0)
         return rumor_errmsg_set(em, RUMOR_EINVAL, "model '%s': input size must be positive", s);
@@ -101,6 +140,29 @@ int rumor_model_spec_parse(const char *s, uint32_t in, uint32_t out, rumor_model
             if (*p == '\0') break;
             p++; /* ',' */
         }
+    } else if (!strcmp(s, "cnn")) {
+        return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                "model 'cnn': missing channel counts (e.g. cnn:8,16)");
+    } else if (!strncmp(s, "cnn:", 4)) {
+        sp.kind = RUMOR_MODEL_CNN;
+        const char *p = s + 4;
+        for (uint32_t i = 0; i < 2; i++) {
+            if (s_parse_width(&p, &sp.hidden[i]) != 0 || sp.hidden[i] > S_CNN_MAX_CHANNELS ||
+                (*p == '\0') != (i == 1))
+                return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                        "model '%s': expected cnn:C1,C2, two channel counts from "
+                                        "1 to %u",
+                                        s, S_CNN_MAX_CHANNELS);
+            p++;
+        }
+        sp.n_hidden = 2;
+        const uint32_t side = s_side(in);
+        if ((uint64_t)side * side != in || side < S_CNN_MIN_SIDE || side > S_CNN_MAX_SIDE)
+            return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                    "model '%s': needs square single-channel images from %ux%u "
+                                    "to %ux%u pixels; the data has %u features",
+                                    s, S_CNN_MIN_SIDE, S_CNN_MIN_SIDE, S_CNN_MAX_SIDE,
+                                    S_CNN_MAX_SIDE, in);
     } else {
         return rumor_errmsg_set(em, RUMOR_EINVAL, "model '%s': unknown model (%s)", s, forms);
     }
@@ -111,6 +173,12 @@ int rumor_model_spec_parse(const char *s, uint32_t in, uint32_t out, rumor_model
 void rumor_model_spec_describe(const rumor_model_spec_t *spec, char *buf, size_t len)
 {
     if (!len) return;
+    if (spec->kind == RUMOR_MODEL_CNN) {
+        const uint32_t side = s_side(spec->in);
+        snprintf(buf, len, "cnn %ux%u-c%u-c%u-%u", side, side, spec->hidden[0], spec->hidden[1],
+                 spec->out);
+        return;
+    }
     size_t pos = 0;
     int n =
         snprintf(buf, len, "%s %u", spec->kind == RUMOR_MODEL_MLP ? "mlp" : "softmax", spec->in);
@@ -138,12 +206,90 @@ static size_t s_round16(size_t n)
     return (n + 15) & ~(size_t)15;
 }
 
+/* The CNN's object: geometry, parameter count and the block workspace, carved from one
+ * allocation. NULL when the spec is not a valid CNN or a size overflows. */
+static rumor_model_t *s_cnn_new(const rumor_model_spec_t *spec, uint32_t max_batch)
+{
+    const uint32_t side = s_side(spec->in);
+    if (spec->n_hidden != 2 || (uint64_t)side * side != spec->in || side < S_CNN_MIN_SIDE ||
+        side > S_CNN_MAX_SIDE)
+        return NULL;
+    for (uint32_t i = 0; i < 2; i++)
+        if (spec->hidden[i] == 0 || spec->hidden[i] > S_CNN_MAX_CHANNELS) return NULL;
+    rumor_model_t *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->spec = *spec;
+    m->max_batch = max_batch;
+    s_cnn_t *c = &m->cnn;
+    c->s = side;
+    c->c1 = side - (S_KS - 1);
+    c->p1 = c->c1 / 2;
+    c->c2 = c->p1 - (S_KS - 1);
+    c->p2 = c->c2 / 2;
+    c->k1 = spec->hidden[0];
+    c->k2 = spec->hidden[1];
+    c->f = c->k2 * c->p2 * c->p2;
+    c->nb = max_batch < S_CNN_BLOCK ? max_batch : S_CNN_BLOCK;
+    m->block = c->nb;
+    const uint64_t nb = c->nb, out = spec->out;
+    const uint64_t n1 = nb * c->c1 * c->c1, n2 = nb * c->c2 * c->c2, q1 = nb * c->p1 * c->p1;
+    m->nparams = (size_t)c->k1 * S_TAPS + c->k1 + (size_t)c->k2 * c->k1 * S_TAPS + c->k2 +
+                 (size_t)out * c->f + out;
+    /* The views, carved in this order: counts of floats (or of 32-bit indices, which bound
+     * every map to 2^32 entries). */
+    const uint64_t w2 = (uint64_t)c->k2 * c->k1 * S_TAPS;
+    const struct {
+        uint64_t n;
+        float **f;
+        uint32_t **u;
+    } views[] = {
+        {n1 * S_TAPS, &c->cols1, NULL},
+        {n1 * c->k1, &c->z1, NULL},
+        {q1 * c->k1, &c->a1, NULL},
+        {q1 * c->k1, NULL, &c->arg1},
+        {n2 * S_TAPS * c->k1, &c->cols2, NULL},
+        {n2 * c->k2, &c->z2, NULL},
+        {nb * c->f, &c->a2, NULL},
+        {nb * c->f, NULL, &c->arg2},
+        {nb * out, &c->logits, NULL},
+        {nb * c->f, &c->da2, NULL},
+        {n2 * c->k2, &c->dz2, NULL},
+        {n2 * S_TAPS * c->k1, &c->dcols2, NULL},
+        {q1 * c->k1, &c->da1, NULL},
+        {n1 * c->k1, &c->dz1, NULL},
+        {w2, &c->w2t, NULL},
+        {w2, &c->g2t, NULL},
+    };
+    _Static_assert(sizeof(uint32_t) == sizeof(float), "index and float views share the block");
+    uint64_t total = 0;
+    for (size_t i = 0; i < sizeof views / sizeof *views; i++) {
+        if (views[i].n >= UINT32_MAX) goto fail;
+        total += s_round16((size_t)views[i].n);
+    }
+    if (total > SIZE_MAX / sizeof(float)) goto fail;
+    m->mem = aligned_alloc(64, (size_t)total * sizeof(float));
+    if (!m->mem) goto fail;
+    float *p = m->mem;
+    for (size_t i = 0; i < sizeof views / sizeof *views; i++) {
+        if (views[i].f)
+            *views[i].f = p;
+        else
+            *views[i].u = (uint32_t *)(void *)p;
+        p += s_round16((size_t)views[i].n);
+    }
+    return m;
+fail:
+    free(m);
+    return NULL;
+}
+
 rumor_model_t *rumor_model_new(const rumor_model_spec_t *spec, uint32_t max_batch)
 {
     /* CBLAS takes int dimensions. */
     if (!spec || max_batch == 0 || max_batch > INT32_MAX) return NULL;
     if (spec->in == 0 || spec->in > INT32_MAX || spec->out < 2 || spec->out > INT32_MAX)
         return NULL;
+    if (spec->kind == RUMOR_MODEL_CNN) return s_cnn_new(spec, max_batch);
     if (spec->kind != RUMOR_MODEL_SOFTMAX && spec->kind != RUMOR_MODEL_MLP) return NULL;
     const uint32_t nh = spec->kind == RUMOR_MODEL_MLP ? spec->n_hidden : 0;
     if (spec->kind == RUMOR_MODEL_MLP && (nh == 0 || nh > RUMOR_MODEL_MAX_HIDDEN)) return NULL;
@@ -151,6 +297,7 @@ rumor_model_t *rumor_model_new(const rumor_model_spec_t *spec, uint32_t max_batc
     rumor_model_t *m = calloc(1, sizeof *m);
     if (!m) return NULL;
     m->spec = *spec;
+    m->block = max_batch;
     if (spec->kind == RUMOR_MODEL_SOFTMAX) {
         m->spec.n_hidden = 0;
         memset(m->spec.hidden, 0, sizeof m->spec.hidden);
@@ -212,8 +359,29 @@ const rumor_model_spec_t *rumor_model_spec(const rumor_model_t *m)
     return &m->spec;
 }
 
+/* The CNN's tensors: conv0, conv1 and fc0, each weight then bias. */
+static size_t s_cnn_tensors(const rumor_model_t *m, rumor_tensor_info_t *out, size_t cap)
+{
+    const s_cnn_t *c = &m->cnn;
+    const rumor_tensor_info_t t[6] = {
+        {"conv0.weight", 4, {c->k1, 1, S_KS, S_KS}, 0, 0},     {"conv0.bias", 1, {c->k1}, 0, 0},
+        {"conv1.weight", 4, {c->k2, c->k1, S_KS, S_KS}, 0, 0}, {"conv1.bias", 1, {c->k2}, 0, 0},
+        {"fc0.weight", 2, {m->spec.out, c->f}, 0, 0},          {"fc0.bias", 1, {m->spec.out}, 0, 0},
+    };
+    size_t off = 0;
+    for (size_t i = 0; i < 6 && out && i < cap; i++) {
+        out[i] = t[i];
+        out[i].count = 1;
+        for (uint32_t k = 0; k < t[i].ndim; k++) out[i].count *= t[i].shape[k];
+        out[i].offset = off;
+        off += out[i].count;
+    }
+    return 6;
+}
+
 size_t rumor_model_tensors(const rumor_model_t *m, rumor_tensor_info_t *out, size_t cap)
 {
+    if (m->spec.kind == RUMOR_MODEL_CNN) return s_cnn_tensors(m, out, cap);
     const size_t n = 2 * (size_t)m->nlayers;
     if (!out) return n;
     for (size_t t = 0; t < n && t < cap; t++) {
@@ -243,12 +411,14 @@ void rumor_model_init(const rumor_model_t *m, float *params, rumor_rng_t *rng)
     memset(params, 0, m->nparams * sizeof *params);
     if (m->spec.kind == RUMOR_MODEL_SOFTMAX) return;
     /* He-uniform: U(-a, a) with a = sqrt(6 / fan_in) has variance 2 / fan_in, which keeps
-     * the activation scale roughly constant through ReLU layers. */
-    for (uint32_t l = 0; l < m->nlayers; l++) {
-        const float a = (float)sqrt(6.0 / m->dims[l]);
-        float *w = params + m->w_off[l];
-        const size_t n = (size_t)m->dims[l + 1] * m->dims[l];
-        for (size_t i = 0; i < n; i++) w[i] = a * (2.0f * rumor_rng_uniform(rng) - 1.0f);
+     * the activation scale roughly constant through ReLU layers. Weights are the even
+     * tensors; a weight's fan-in is its count over its output size. */
+    rumor_tensor_info_t t[2 * RUMOR_MODEL_MAX_HIDDEN + 2];
+    const size_t nt = rumor_model_tensors(m, t, sizeof t / sizeof *t);
+    for (size_t k = 0; k < nt; k += 2) {
+        const float a = (float)sqrt(6.0 * t[k].shape[0] / (double)t[k].count);
+        float *w = params + t[k].offset;
+        for (size_t i = 0; i < t[k].count; i++) w[i] = a * (2.0f * rumor_rng_uniform(rng) - 1.0f);
     }
 }
 
@@ -340,6 +510,176 @@ static double s_xent_row(const float *z, int32_t y, uint32_t out, float *g, floa
     return (double)mx + log(sum) - (double)zy;
 }
 
+/* ---------------------------------------------------------------- cnn */
+
+/* im2col of the first convolution: one row of 25 pixels per output position of each of the
+ * nb images x (nb, s * s). */
+static void s_cnn_cols1(const s_cnn_t *c, const float *x, uint32_t nb)
+{
+    float *row = c->cols1;
+    for (uint32_t n = 0; n < nb; n++) {
+        const float *img = x + (size_t)n * c->s * c->s;
+        for (uint32_t y = 0; y < c->c1; y++)
+            for (uint32_t xx = 0; xx < c->c1; xx++, row += S_TAPS)
+                for (uint32_t ky = 0; ky < S_KS; ky++)
+                    memcpy(row + ky * S_KS, img + (size_t)(y + ky) * c->s + xx, S_KS * sizeof *row);
+    }
+}
+
+/* im2col of the second convolution over a1 (nb, p1, p1, k1), taps in (ky, kx, channel)
+ * order, so that each kernel row is one run of 5 k1 floats; or its transpose (col2im): with
+ * back set, the rows of dcols2 are added into da1 instead. */
+static void s_cnn_cols2(s_cnn_t *c, uint32_t nb, int back)
+{
+    const size_t run = (size_t)S_KS * c->k1, width = S_KS * run;
+    for (uint32_t n = 0; n < nb; n++)
+        for (uint32_t y = 0; y < c->c2; y++)
+            for (uint32_t x = 0; x < c->c2; x++) {
+                const size_t r = ((size_t)n * c->c2 + y) * c->c2 + x;
+                for (uint32_t ky = 0; ky < S_KS; ky++) {
+                    const size_t at = (((size_t)n * c->p1 + y + ky) * c->p1 + x) * c->k1;
+                    if (back)
+                        s_add_row(c->da1 + at, c->dcols2 + r * width + ky * run, run);
+                    else
+                        memcpy(c->cols2 + r * width + ky * run, c->a1 + at, run * sizeof *c->a1);
+                }
+            }
+}
+
+/* Between PyTorch's (k2, k1, 5, 5) layout of the second convolution's weights, w, and the
+ * (k2, 5, 5, k1) of the im2col rows, t: to_t copies w into t, otherwise t into w. */
+static void s_cnn_taps(const s_cnn_t *c, float *w, float *t, int to_t)
+{
+    for (uint32_t o = 0; o < c->k2; o++)
+        for (uint32_t ch = 0; ch < c->k1; ch++)
+            for (uint32_t tap = 0; tap < S_TAPS; tap++) {
+                float *pw = w + ((size_t)o * c->k1 + ch) * S_TAPS + tap;
+                float *pt = t + ((size_t)o * S_TAPS + tap) * c->k1 + ch;
+                if (to_t)
+                    *pt = *pw;
+                else
+                    *pw = *pt;
+            }
+}
+
+/* 2x2 max pooling of z (nb, side, side, k) into out, position-major or, with chw set, as
+ * (nb, k, side / 2, side / 2); arg[o] is the index in z of out[o] (the first maximum). */
+static void s_cnn_pool(const float *z, uint32_t nb, uint32_t side, uint32_t k, int chw, float *out,
+                       uint32_t *arg)
+{
+    const uint32_t p = side / 2;
+    for (uint32_t n = 0; n < nb; n++)
+        for (uint32_t py = 0; py < p; py++)
+            for (uint32_t px = 0; px < p; px++)
+                for (uint32_t ch = 0; ch < k; ch++) {
+                    const size_t i0 = (((size_t)n * side + 2 * py) * side + 2 * px) * k + ch;
+                    const size_t cand[3] = {i0 + k, i0 + (size_t)side * k,
+                                            i0 + (size_t)side * k + k};
+                    size_t best = i0;
+                    for (int j = 0; j < 3; j++) best = z[cand[j]] > z[best] ? cand[j] : best;
+                    const size_t o = chw ? (((size_t)n * k + ch) * p + py) * p + px
+                                         : (((size_t)n * p + py) * p + px) * k + ch;
+                    out[o] = z[best];
+                    arg[o] = (uint32_t)best;
+                }
+}
+
+/* dz = 0, then the gradient d of each pooled maximum to its place in z where z > 0 (the
+ * ReLU's derivative). The pooling windows do not overlap, so no place gets two. */
+static void s_cnn_unpool(const float *z, const float *d, const uint32_t *arg, size_t n_pooled,
+                         float *dz, size_t n_z)
+{
+    memset(dz, 0, n_z * sizeof *dz);
+    for (size_t o = 0; o < n_pooled; o++)
+        if (z[arg[o]] > 0.0f) dz[arg[o]] = d[o];
+}
+
+/* The CNN's parameter views in params (or a gradient of the same layout). */
+typedef struct {
+    float *w1, *b1, *w2, *b2, *wf, *bf;
+} s_cnn_params_t;
+
+static s_cnn_params_t s_cnn_params(const rumor_model_t *m, const float *params)
+{
+    const s_cnn_t *c = &m->cnn;
+    s_cnn_params_t v;
+    v.w1 = (float *)params;
+    v.b1 = v.w1 + (size_t)c->k1 * S_TAPS;
+    v.w2 = v.b1 + c->k1;
+    v.b2 = v.w2 + (size_t)c->k2 * c->k1 * S_TAPS;
+    v.wf = v.b2 + c->k2;
+    v.bf = v.wf + (size_t)m->spec.out * c->f;
+    return v;
+}
+
+/* Runs the CNN on the nb <= block images x; returns the logits (nb, out). */
+static float *s_cnn_forward(rumor_model_t *m, const float *params, const float *x, uint32_t nb)
+{
+    s_cnn_t *c = &m->cnn;
+    const s_cnn_params_t w = s_cnn_params(m, params);
+    const int out = (int)m->spec.out, k1 = (int)c->k1, k2 = (int)c->k2, f = (int)c->f;
+    const int w2 = S_TAPS * k1, rows1 = (int)(nb * c->c1 * c->c1),
+              rows2 = (int)(nb * c->c2 * c->c2);
+    s_cnn_cols1(c, x, nb);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows1, k1, S_TAPS, 1.0f, c->cols1, S_TAPS,
+                w.w1, S_TAPS, 0.0f, c->z1, k1);
+    for (int r = 0; r < rows1; r++) s_bias_act_row(c->z1 + (size_t)r * k1, w.b1, (size_t)k1, 1);
+    s_cnn_pool(c->z1, nb, c->c1, c->k1, 0, c->a1, c->arg1);
+    s_cnn_cols2(c, nb, 0);
+    s_cnn_taps(c, w.w2, c->w2t, 1);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows2, k2, w2, 1.0f, c->cols2, w2, c->w2t,
+                w2, 0.0f, c->z2, k2);
+    for (int r = 0; r < rows2; r++) s_bias_act_row(c->z2 + (size_t)r * k2, w.b2, (size_t)k2, 1);
+    s_cnn_pool(c->z2, nb, c->c2, c->k2, 1, c->a2, c->arg2);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, out, f, 1.0f, c->a2, f, w.wf, f,
+                0.0f, c->logits, out);
+    for (uint32_t i = 0; i < nb; i++)
+        s_bias_act_row(c->logits + (size_t)i * out, w.bf, (size_t)out, 0);
+    return c->logits;
+}
+
+/* db (cols) = column sums of g (rows, cols), added to db when acc is set. */
+static void s_col_sums(float *db, const float *g, size_t rows, size_t cols, int acc)
+{
+    if (!acc) {
+        memcpy(db, g, cols * sizeof *db);
+        g += cols;
+        rows--;
+    }
+    for (size_t i = 0; i < rows; i++) s_add_row(db, g + i * cols, cols);
+}
+
+/* Backward pass of the block last run forward, from the gradient of its logits (in
+ * c->logits) into grad, except the second convolution's weights, whose gradient goes to
+ * c->g2t in tap order; acc adds instead of overwriting. */
+static void s_cnn_backward(rumor_model_t *m, const float *params, uint32_t nb, float *grad, int acc)
+{
+    s_cnn_t *c = &m->cnn;
+    const s_cnn_params_t w = s_cnn_params(m, params), g = s_cnn_params(m, grad);
+    const int out = (int)m->spec.out, k1 = (int)c->k1, k2 = (int)c->k2, f = (int)c->f;
+    const int w2 = S_TAPS * k1, rows1 = (int)(nb * c->c1 * c->c1),
+              rows2 = (int)(nb * c->c2 * c->c2);
+    const float beta = acc ? 1.0f : 0.0f;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, f, (int)nb, 1.0f, c->logits, out,
+                c->a2, f, beta, g.wf, f);
+    s_col_sums(g.bf, c->logits, nb, (size_t)out, acc);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, f, out, 1.0f, c->logits, out,
+                w.wf, f, 0.0f, c->da2, f);
+    s_cnn_unpool(c->z2, c->da2, c->arg2, (size_t)nb * f, c->dz2, (size_t)rows2 * k2);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k2, w2, rows2, 1.0f, c->dz2, k2, c->cols2,
+                w2, beta, c->g2t, w2);
+    s_col_sums(g.b2, c->dz2, (size_t)rows2, (size_t)k2, acc);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows2, w2, k2, 1.0f, c->dz2, k2, c->w2t,
+                w2, 0.0f, c->dcols2, w2);
+    memset(c->da1, 0, (size_t)nb * c->p1 * c->p1 * c->k1 * sizeof *c->da1);
+    s_cnn_cols2(c, nb, 1);
+    s_cnn_unpool(c->z1, c->da1, c->arg1, (size_t)nb * c->p1 * c->p1 * c->k1, c->dz1,
+                 (size_t)rows1 * k1);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k1, S_TAPS, rows1, 1.0f, c->dz1, k1,
+                c->cols1, S_TAPS, beta, g.w1, S_TAPS);
+    s_col_sums(g.b1, c->dz1, (size_t)rows1, (size_t)k1, acc);
+}
+
 static void s_check_labels(const rumor_model_t *m, const int32_t *y, uint32_t b)
 {
     for (uint32_t i = 0; i < b; i++) RUMOR_ASSERT(y[i] >= 0 && (uint32_t)y[i] < m->spec.out);
@@ -351,10 +691,22 @@ float rumor_model_loss_grad(rumor_model_t *m, const float *params, const float *
     RUMOR_ASSERT(b > 0 && b <= m->max_batch);
     s_check_labels(m, y, b);
     const uint32_t L = m->nlayers, out = m->spec.out;
-    float *g = s_forward(m, params, x, b);
-
     const float inv_b = 1.0f / (float)b;
     double loss = 0.0;
+    if (m->spec.kind == RUMOR_MODEL_CNN) {
+        for (uint32_t start = 0; start < b; start += m->block) {
+            const uint32_t nb = b - start < m->block ? b - start : m->block;
+            float *z = s_cnn_forward(m, params, x + (size_t)start * m->spec.in, nb);
+            for (uint32_t i = 0; i < nb; i++)
+                loss +=
+                    s_xent_row(z + (size_t)i * out, y[start + i], out, z + (size_t)i * out, inv_b);
+            s_cnn_backward(m, params, nb, grad, start > 0);
+        }
+        s_cnn_taps(&m->cnn, s_cnn_params(m, grad).w2, m->cnn.g2t, 0);
+        return (float)(loss / b);
+    }
+    float *g = s_forward(m, params, x, b);
+
     for (uint32_t i = 0; i < b; i++) {
         float *row = g + (size_t)i * out;
         loss += s_xent_row(row, y[i], out, row, inv_b);
@@ -385,11 +737,13 @@ void rumor_model_evaluate(rumor_model_t *m, const float *params, const float *x,
     const uint32_t out = m->spec.out, in = m->spec.in;
     double sum = 0.0;
     uint64_t correct = 0;
-    for (uint64_t start = 0; start < n; start += m->max_batch) {
-        const uint32_t b = n - start < m->max_batch ? (uint32_t)(n - start) : m->max_batch;
+    for (uint64_t start = 0; start < n; start += m->block) {
+        const uint32_t b = n - start < m->block ? (uint32_t)(n - start) : m->block;
         const int32_t *yb = y + start;
         s_check_labels(m, yb, b);
-        const float *z = s_forward(m, params, x + (size_t)start * in, b);
+        const float *xb = x + (size_t)start * in;
+        const float *z = m->spec.kind == RUMOR_MODEL_CNN ? s_cnn_forward(m, params, xb, b)
+                                                         : s_forward(m, params, xb, b);
         for (uint32_t i = 0; i < b; i++) {
             const float *row = z + (size_t)i * out;
             sum += s_xent_row(row, yb[i], out, NULL, 0.0f);
@@ -408,6 +762,15 @@ double rumor_model_flops_per_step(const rumor_model_t *m, uint32_t b)
      * activation gradient for all but the input layer. Element-wise passes (bias, ReLU,
      * softmax, bias gradient) add a few flops per activation and are counted as 4. */
     double f = 0.0;
+    if (m->spec.kind == RUMOR_MODEL_CNN) {
+        /* forward GEMMs once, weight gradients once, input gradients for conv1 and fc */
+        const s_cnn_t *c = &m->cnn;
+        const double conv1 = (double)c->c1 * c->c1 * S_TAPS * c->k1;
+        const double conv2 = (double)c->c2 * c->c2 * S_TAPS * c->k1 * c->k2;
+        const double fc = (double)c->f * m->spec.out;
+        const double act = (double)c->c1 * c->c1 * c->k1 + (double)c->c2 * c->c2 * c->k2;
+        return 2.0 * b * (2.0 * conv1 + 3.0 * conv2 + 3.0 * fc) + 4.0 * b * (act + m->spec.out);
+    }
     for (uint32_t l = 0; l < m->nlayers; l++) {
         const double mn = (double)m->dims[l] * m->dims[l + 1];
         f += 2.0 * b * mn * (l ? 3.0 : 2.0) + 4.0 * b * m->dims[l + 1];

@@ -32,14 +32,18 @@ typedef struct {
     char dir[64];
 } s_fixture_t;
 
-static int s_setup(void **state)
+/* A ring of 4 on synthetic data of dim features and the given model. */
+static s_fixture_t *s_fixture(uint32_t dim, const char *model)
 {
     s_fixture_t *f = calloc(1, sizeof *f);
-    const char *json = "{\"topology\": {\"generate\": \"ring\", \"n\": 4},"
-                       " \"data\": {\"name\": \"synthetic\", \"n\": 800, \"test_n\": 200,"
-                       " \"dim\": 10, \"classes\": 3}, \"model\": \"mlp:6\","
-                       " \"algorithm\": {\"name\": \"malcom\", \"lambda\": 0.001, \"batch\": 8,"
-                       " \"rounds\": 10}, \"compressor\": \"dither:8\"}";
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"topology\": {\"generate\": \"ring\", \"n\": 4},"
+             " \"data\": {\"name\": \"synthetic\", \"n\": 800, \"test_n\": 200,"
+             " \"dim\": %u, \"classes\": 3}, \"model\": \"%s\","
+             " \"algorithm\": {\"name\": \"malcom\", \"lambda\": 0.001, \"batch\": 8,"
+             " \"rounds\": 10}, \"compressor\": \"dither:8\"}",
+             dim, model);
     rumor_errmsg_t em = {""};
     if (rumor_scenario_parse(json, "t", ".", &f->sc, &em) ||
         rumor_scenario_topology(&f->sc, &f->topo, &em) ||
@@ -48,7 +52,12 @@ static int s_setup(void **state)
     rumor_topology_hash(f->topo, f->th);
     snprintf(f->dir, sizeof f->dir, "/tmp/rumor-ckpt-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    *state = f;
+    return f;
+}
+
+static int s_setup(void **state)
+{
+    *state = s_fixture(10, "mlp:6");
     return 0;
 }
 
@@ -149,6 +158,28 @@ static void test_round_trip_continues_identically(void **state)
         rumor_scenario_rehash(&f->sc);
         s_round_trip_continues_identically(f);
     }
+}
+
+/* A CNN's 4-dimensional convolution tensors: written in PyTorch's shapes, and a resumed
+ * peer goes on identically. */
+static void test_cnn_round_trip(void **state)
+{
+    (void)state;
+    s_fixture_t *cnn = s_fixture(256, "cnn:2,3");
+    s_round_trip_continues_identically(cnn);
+    char cmd[256], out[256] = "";
+    snprintf(cmd, sizeof cmd,
+             "f=%s/peer0.safetensors; n=$(od -An -tu8 -N8 \"$f\" | tr -d ' ');"
+             " dd if=\"$f\" bs=1 skip=8 count=$n 2>/dev/null | jq -c '[.\"conv0.weight\".shape,"
+             " .\"conv1.weight\".shape, .\"fc0.weight\".shape]'",
+             cnn->dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(out, sizeof out, p));
+    assert_int_equal(pclose(p), 0);
+    assert_string_equal(out, "[[2,1,5,5],[3,2,5,5],[3,3]]\n");
+    void *st = cnn;
+    s_teardown(&st);
 }
 
 static void s_write(const char *path, const void *buf, size_t len)
@@ -574,6 +605,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_continues_identically),
+        cmocka_unit_test(test_cnn_round_trip),
         cmocka_unit_test(test_damaged_or_foreign_is_refused),
         cmocka_unit_test(test_eval_matches_simulator),
         cmocka_unit_test(test_eval_refuses_bad_files),

@@ -33,11 +33,76 @@ static void s_fill(rumor_rng_t *r, float *x, size_t n, float lo, float hi)
     for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * rumor_rng_uniform(r);
 }
 
+/* Cross-entropy of one row of double logits z (out) with label y. */
+static double s_ref_xent(const double *z, uint32_t out, int32_t y)
+{
+    double mx = z[0];
+    for (uint32_t j = 1; j < out; j++) mx = fmax(mx, z[j]);
+    double se = 0.0;
+    for (uint32_t j = 0; j < out; j++) se += exp(z[j] - mx);
+    return mx + log(se) - z[y];
+}
+
+/* One valid 5x5 convolution, ReLU and 2x2 max pooling (floor) of in (ci, side, side) with w
+ * (co, ci, 5, 5) and b (co), PyTorch's layouts, into out (co, p, p), p = (side - 4) / 2. */
+static void s_ref_conv_pool(const double *in, uint32_t ci, uint32_t side, const double *w,
+                            const double *b, uint32_t co, double *out)
+{
+    const uint32_t c = side - 4, p = c / 2;
+    for (uint32_t o = 0; o < co; o++)
+        for (uint32_t py = 0; py < p; py++)
+            for (uint32_t px = 0; px < p; px++) {
+                double best = -INFINITY;
+                for (uint32_t dy = 0; dy < 2; dy++)
+                    for (uint32_t dx = 0; dx < 2; dx++) {
+                        const uint32_t y = 2 * py + dy, x = 2 * px + dx;
+                        double z = b[o];
+                        for (uint32_t i = 0; i < ci; i++)
+                            for (uint32_t ky = 0; ky < 5; ky++)
+                                for (uint32_t kx = 0; kx < 5; kx++)
+                                    z += w[((o * ci + i) * 5 + ky) * 5 + kx] *
+                                         in[(i * side + y + ky) * side + x + kx];
+                        best = fmax(best, fmax(z, 0.0));
+                    }
+                out[(o * p + py) * p + px] = best;
+            }
+}
+
+/* The CNN's loss by direct convolution in double, from its documented tensors: conv0 (k1, 1,
+ * 5, 5), conv0 bias, conv1 (k2, k1, 5, 5), conv1 bias, fc0 (out, k2 p2 p2) over the pooled
+ * maps flattened channel by channel, fc0 bias. */
+static double s_ref_cnn_loss(const rumor_model_spec_t *sp, const double *p, const float *x,
+                             const int32_t *y, uint32_t b)
+{
+    uint32_t s = 1;
+    while (s * s < sp->in) s++;
+    const uint32_t k1 = sp->hidden[0], k2 = sp->hidden[1];
+    const uint32_t p1 = (s - 4) / 2, p2 = (p1 - 4) / 2, f = k2 * p2 * p2;
+    const double *w1 = p, *b1 = w1 + k1 * 25, *w2 = b1 + k1, *b2 = w2 + k2 * k1 * 25;
+    const double *wf = b2 + k2, *bf = wf + (size_t)sp->out * f;
+    double *img = malloc(sp->in * sizeof *img), *a1 = malloc(k1 * p1 * p1 * sizeof *a1);
+    double *a2 = malloc(f * sizeof *a2), *z = malloc(sp->out * sizeof *z);
+    double total = 0.0;
+    for (uint32_t r = 0; r < b; r++) {
+        for (uint32_t k = 0; k < sp->in; k++) img[k] = x[(size_t)r * sp->in + k];
+        s_ref_conv_pool(img, 1, s, w1, b1, k1, a1);
+        s_ref_conv_pool(a1, k1, p1, w2, b2, k2, a2);
+        for (uint32_t j = 0; j < sp->out; j++) {
+            z[j] = bf[j];
+            for (uint32_t i = 0; i < f; i++) z[j] += wf[(size_t)j * f + i] * a2[i];
+        }
+        total += s_ref_xent(z, sp->out, y[r]);
+    }
+    free(img), free(a1), free(a2), free(z);
+    return total / b;
+}
+
 /* Plain double-precision forward pass and mean cross-entropy, written independently of
  * model.c from the documented layout: per layer W (out, in) row-major, then b (out). */
 static double s_ref_loss(const rumor_model_spec_t *sp, const double *p, const float *x,
                          const int32_t *y, uint32_t b)
 {
+    if (sp->kind == RUMOR_MODEL_CNN) return s_ref_cnn_loss(sp, p, x, y, b);
     uint32_t dims[RUMOR_MODEL_MAX_HIDDEN + 2];
     uint32_t L = 0;
     dims[L++] = sp->in;
@@ -60,11 +125,7 @@ static double s_ref_loss(const rumor_model_spec_t *sp, const double *p, const fl
             memcpy(a, z, out * sizeof *a);
             w = bias + out;
         }
-        double mx = a[0];
-        for (uint32_t j = 1; j < sp->out; j++) mx = fmax(mx, a[j]);
-        double se = 0.0;
-        for (uint32_t j = 0; j < sp->out; j++) se += exp(a[j] - mx);
-        total += mx + log(se) - a[y[r]];
+        total += s_ref_xent(a, sp->out, y[r]);
     }
     return total / b;
 }
@@ -137,6 +198,17 @@ static void test_grad_mlp(void **state)
     s_check_grad("mlp:12,7,5", 10, 4, 8, 1, 5);
 }
 
+/* 16x16: the smallest image; 40 rows: two blocks of the batch; 17x17: pooling drops the last
+ * row and column of odd maps. */
+static void test_grad_cnn(void **state)
+{
+    (void)state;
+    s_check_grad("cnn:2,3", 256, 4, 64, 5, 6);
+    s_check_grad("cnn:2,3", 256, 3, 64, 40, 7);
+    s_check_grad("cnn:3,4", 400, 5, 8, 3, 8);
+    s_check_grad("cnn:2,2", 289, 3, 4, 2, 9);
+}
+
 static void test_layout(void **state)
 {
     (void)state;
@@ -179,6 +251,34 @@ static void test_layout(void **state)
     assert_int_equal(rumor_model_tensors(m, two, 2), 8);
     assert_string_equal(two[1].name, "fc0.bias");
     assert_int_equal(two[2].ndim, 0x5a5a5a5a);
+    rumor_model_destroy(&m);
+
+    /* The CNN's tensors in PyTorch's shapes: conv (out, in, 5, 5), then fc over 16 x 4 x 4. */
+    const rumor_model_spec_t sc = s_spec("cnn:8,16", 784, 10);
+    m = rumor_model_new(&sc, 64);
+    assert_non_null(m);
+    assert_int_equal(rumor_model_tensors(m, t, 8), 6);
+    static const struct {
+        const char *name;
+        uint32_t ndim, shape[4];
+    } cnn[] = {{"conv0.weight", 4, {8, 1, 5, 5}},  {"conv0.bias", 1, {8}},
+               {"conv1.weight", 4, {16, 8, 5, 5}}, {"conv1.bias", 1, {16}},
+               {"fc0.weight", 2, {10, 256}},       {"fc0.bias", 1, {10}}};
+    off = 0;
+    for (size_t i = 0; i < 6; i++) {
+        assert_string_equal(t[i].name, cnn[i].name);
+        assert_int_equal(t[i].ndim, cnn[i].ndim);
+        size_t count = 1;
+        for (uint32_t k = 0; k < cnn[i].ndim; k++) {
+            assert_int_equal(t[i].shape[k], cnn[i].shape[k]);
+            count *= cnn[i].shape[k];
+        }
+        assert_int_equal(t[i].count, count);
+        assert_int_equal(t[i].offset, off);
+        off += count;
+    }
+    assert_int_equal(rumor_model_nparams(m), off);
+    assert_int_equal(off, 208 + 3216 + 2570);
     rumor_model_destroy(&m);
 
     const rumor_model_spec_t ss = s_spec("softmax", 784, 10);
@@ -243,10 +343,11 @@ static void test_zero_softmax_loss(void **state)
     free(params), free(grad);
 }
 
-static void test_init_mlp(void **state)
+/* Initialisation of spec: deterministic, biases zero, each weight tensor He-uniform for its
+ * fan-in (count over output size: in, or in channels x 25). */
+static void s_check_init(const char *spec, uint32_t in, uint32_t out)
 {
-    (void)state;
-    const rumor_model_spec_t sp = s_spec("mlp:64,32", 200, 10);
+    const rumor_model_spec_t sp = s_spec(spec, in, out);
     rumor_model_t *m = rumor_model_new(&sp, 8);
     const size_t n = rumor_model_nparams(m);
     float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
@@ -257,15 +358,16 @@ static void test_init_mlp(void **state)
     rumor_model_init(m, a, &r1);
     rumor_model_init(m, b, &r2);
     assert_memory_equal(a, b, n * sizeof *a);
-    rumor_tensor_info_t t[6];
-    assert_int_equal(rumor_model_tensors(m, t, 6), 6);
-    for (int i = 0; i < 6; i++) {
+    rumor_tensor_info_t t[8];
+    const size_t nt = rumor_model_tensors(m, t, 8);
+    assert_int_equal(nt, 6);
+    for (size_t i = 0; i < nt; i++) {
         const float *p = a + t[i].offset;
         if (t[i].ndim == 1) {
             for (size_t k = 0; k < t[i].count; k++) assert_true(p[k] == 0.0f);
             continue;
         }
-        const double fan_in = t[i].shape[1], bound = sqrt(6.0 / fan_in);
+        const double fan_in = (double)t[i].count / t[i].shape[0], bound = sqrt(6.0 / fan_in);
         double s = 0.0, s2 = 0.0;
         for (size_t k = 0; k < t[i].count; k++) {
             assert_true(fabs(p[k]) <= bound);
@@ -273,12 +375,19 @@ static void test_init_mlp(void **state)
             s2 += (double)p[k] * p[k];
         }
         const double mean = s / t[i].count, var = s2 / t[i].count;
-        /* He: variance 2 / fan_in; loose bounds cover the sampling error of >= 320 draws */
+        /* He: variance 2 / fan_in; loose bounds cover the sampling error of >= 200 draws */
         assert_true(fabs(mean) < 0.2 * bound);
         assert_true(var > 0.75 * 2.0 / fan_in && var < 1.25 * 2.0 / fan_in);
     }
     rumor_model_destroy(&m);
     free(a), free(b);
+}
+
+static void test_init(void **state)
+{
+    (void)state;
+    s_check_init("mlp:64,32", 200, 10);
+    s_check_init("cnn:8,16", 784, 10);
 }
 
 /* Gaussian blobs around well separated class means: linearly separable in practice. */
@@ -472,7 +581,13 @@ static void test_spec_parse(void **state)
         {"mlp:1,2,3,4,5,6,7,8,9", "more than 8 hidden layers"},
         {"softmax:3", "unknown model"},
         {"Softmax", "unknown model"},
-        {"cnn", "unknown model"},
+        {"cnn", "missing channel counts"},
+        {"cnn:8", "expected cnn:C1,C2"},
+        {"cnn:8,16,4", "expected cnn:C1,C2"},
+        {"cnn:0,4", "expected cnn:C1,C2"},
+        {"cnn:8,1025", "from 1 to 1024"},
+        {"cnn:8,", "expected cnn:C1,C2"},
+        {"conv", "unknown model"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memset(&sp, 0x33, sizeof sp);
@@ -483,6 +598,16 @@ static void test_spec_parse(void **state)
             fail_msg("'%s': message '%s' lacks '%s'", bad[i].s, em.msg, bad[i].needle);
         assert_memory_equal(&sp, &before, sizeof sp); /* untouched on failure */
         assert_int_equal(rumor_model_spec_parse(bad[i].s, 784, 10, &sp, NULL), RUMOR_EINVAL);
+    }
+    assert_int_equal(rumor_model_spec_parse("cnn:8,16", 784, 10, &sp, NULL), 0);
+    assert_int_equal(sp.kind, RUMOR_MODEL_CNN);
+    rumor_model_spec_describe(&sp, buf, sizeof buf);
+    assert_string_equal(buf, "cnn 28x28-c8-c16-10");
+    const uint32_t not_images[] = {20, 783, 225, 1025 * 1025};
+    for (size_t i = 0; i < sizeof not_images / sizeof *not_images; i++) {
+        assert_int_equal(rumor_model_spec_parse("cnn:8,16", not_images[i], 10, &sp, &em),
+                         RUMOR_EINVAL);
+        assert_non_null(strstr(em.msg, "needs square single-channel images from 16x16"));
     }
     assert_int_equal(rumor_model_spec_parse(NULL, 784, 10, &sp, NULL), RUMOR_EINVAL);
     assert_int_equal(rumor_model_spec_parse("softmax", 0, 10, &sp, &em), RUMOR_EINVAL);
@@ -583,10 +708,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grad_softmax),
         cmocka_unit_test(test_grad_mlp),
+        cmocka_unit_test(test_grad_cnn),
         cmocka_unit_test(test_layout),
         cmocka_unit_test(test_new_rejects),
         cmocka_unit_test(test_zero_softmax_loss),
-        cmocka_unit_test(test_init_mlp),
+        cmocka_unit_test(test_init),
         cmocka_unit_test(test_train_separable),
         cmocka_unit_test(test_evaluate_consistent),
         cmocka_unit_test(test_deterministic),

@@ -1,12 +1,13 @@
 /* rumor — libFuzzer target for the checkpoint loaders: peers resume from these files and
  * `rumor eval` reads any file it is given.
  *
- * One small peer is built once (ring of 4, MLP 10-6-3, Nesterov momentum, so that model
- * tensors, public copies and the momentum buffer are all present), and its own checkpoint
- * is the base. Byte 0 of an input picks the file: bit 0 clear, the rest of the input is the
- * file; bit 0 set, the base checkpoint edited by the input: bytes 1-2 (little-endian) cut it
- * to that length (0xffff keeps it whole), then each triple (offset low, offset high, value)
- * XORs one byte. Edits reach the checks behind a valid header that random bytes would not.
+ * One small peer is built once (ring of 4, a CNN on 16x16 images, Nesterov momentum, so that
+ * model tensors of 1, 2 and 4 dimensions, public copies and the momentum buffer are all
+ * present), and its own checkpoint is the base. Byte 0 of an input picks the file: bit 0
+ * clear, the rest of the input is the file; bit 0 set, the base checkpoint edited by the
+ * input: bytes 1-2 (little-endian) cut it to that length (0xffff keeps it whole), then each
+ * triple (offset low, offset high, value) XORs one byte. Edits reach the checks behind a
+ * valid header that random bytes would not.
  *
  * Invariants: a failed rumor_checkpoint_load leaves the peer as it was (round, model, public
  * copies, momentum); a failed rumor_checkpoint_load_model leaves the parameters as they
@@ -79,7 +80,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     atexit(s_cleanup);
     const char *json = "{\"topology\": {\"generate\": \"ring\", \"n\": 4},"
                        " \"data\": {\"name\": \"synthetic\", \"n\": 400, \"test_n\": 100,"
-                       " \"dim\": 10, \"classes\": 3}, \"model\": \"mlp:6\","
+                       " \"dim\": 256, \"classes\": 3}, \"model\": \"cnn:2,2\","
                        " \"algorithm\": {\"name\": \"malcom\", \"batch\": 8, \"rounds\": 10,"
                        " \"momentum\": \"nesterov:0.9\"}, \"compressor\": \"dither:8\"}";
     rumor_errmsg_t em;
