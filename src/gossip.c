@@ -185,3 +185,10 @@ void rumor_gossip_copy_copies(rumor_gossip_t *dst, const rumor_gossip_t *src)
     memcpy(dst->copies, src->copies,
            (src->cfg.degree + 1) * (size_t)src->cfg.d * sizeof *src->copies);
 }
+
+double rumor_gossip_copy_omega(const rumor_gossip_t *g)
+{
+    if (!g->compressor || !rumor_compressor_unbiased(g->compressor)) return 0.0;
+    /* for an unscaled unbiased compressor, delta is that of C / (1 + omega) */
+    return rumor_compressor_delta(g->compressor) - 1.0;
+}

@@ -794,6 +794,8 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
     n->liveness_ms = o->liveness_ms ? o->liveness_ms
                                     : (3 * n->sc.deadline_ms > 1000 ? 3 * n->sc.deadline_ms : 1000);
     n->heartbeat_s = n->liveness_ms / 4000.0;
+    char why[512];
+    if (rumor_peer_caution(n->peer, why, sizeof why)) rumor_warn("node %u: %s", n->self, why);
     if (o->progress) {
         char desc[384];
         rumor_peer_describe(n->peer, desc, sizeof desc);

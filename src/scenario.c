@@ -27,13 +27,13 @@ void rumor_scenario_defaults(rumor_scenario_t *s)
     snprintf(s->model, sizeof s->model, "softmax");
     s->algo = RUMOR_ALGO_MALCOM;
     s->lr = 0.05;
-    s->gamma = 0.5;
+    s->gamma = 0.1;
     s->lambda = 0.0;
     s->batch = 32;
     s->rounds = 2000;
     s->local_steps = 1;
     snprintf(s->schedule, sizeof s->schedule, "constant");
-    snprintf(s->compressor, sizeof s->compressor, "dither:16");
+    snprintf(s->compressor, sizeof s->compressor, "dither:8:biased");
     snprintf(s->codec, sizeof s->codec, "auto");
     s->seed = 1;
     s->eval_every = 100;

@@ -687,6 +687,8 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
         rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
         goto done;
     }
+    char why[512];
+    if (rumor_peer_caution(sim.peers[0], why, sizeof why)) rumor_warn("%s", why);
     if (opts->progress) {
         char desc[384];
         rumor_peer_describe(sim.peers[0], desc, sizeof desc);

@@ -245,6 +245,37 @@ static void test_local_steps_chain_sgd_steps(void **state)
     rumor_peer_destroy(&p);
 }
 
+/* The start-up warning: an unbiased quantizer of large variance, not its contraction, and
+ * nothing for D-PSGD, which compresses nothing. */
+static void test_caution_names_a_diverging_compressor(void **state)
+{
+    s_fixture_t *f = *state;
+    static const struct {
+        const char *compressor;
+        rumor_algo_t algo;
+        int warns;
+    } cases[] = {{"dither:2", RUMOR_ALGO_MALCOM, 1}, /* omega 2.87 at d = 33 */
+                 {"dither:2", RUMOR_ALGO_CHOCO, 1},  {"dither:2:biased", RUMOR_ALGO_MALCOM, 0},
+                 {"dither:2", RUMOR_ALGO_DPSGD, 0},  {"dither:8", RUMOR_ALGO_MALCOM, 0},
+                 {"natural", RUMOR_ALGO_MALCOM, 0},  {"topk:0.1", RUMOR_ALGO_MALCOM, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        rumor_scenario_t sc = f->sc;
+        snprintf(sc.compressor, sizeof sc.compressor, "%s", cases[i].compressor);
+        sc.algo = cases[i].algo;
+        const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, f->topo, 0, 64);
+        rumor_peer_t *p = rumor_peer_new(&cfg, NULL);
+        assert_non_null(p);
+        char why[512] = "";
+        assert_int_equal(rumor_peer_caution(p, why, sizeof why), cases[i].warns);
+        if (cases[i].warns) {
+            assert_non_null(
+                strstr(why, "compressor dither:2 is unbiased with variance omega = 2.87"));
+            assert_non_null(strstr(why, "dither:2:biased scales it into a contraction"));
+        }
+        rumor_peer_destroy(&p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_kept_shard_trains_the_same),
         cmocka_unit_test(test_fashion_shard_is_read_from_the_file),
         cmocka_unit_test(test_local_steps_chain_sgd_steps),
+        cmocka_unit_test(test_caution_names_a_diverging_compressor),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

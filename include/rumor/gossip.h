@@ -63,6 +63,12 @@ void rumor_gossip_produce(rumor_gossip_t *g, const float *v, rumor_rng_t *rng, r
  * would hold a NaN or infinity: no message, or sum of messages, puts one there. */
 RUMOR_NODISCARD int rumor_gossip_absorb(rumor_gossip_t *g, uint32_t from, const rumor_cmsg_t *m);
 
+/* The variance omega of the compressor when it is unbiased and not scaled into a contraction
+ * (dither or natural without :biased), else 0 (also for D-PSGD, which compresses nothing).
+ * Such a compressor leaves a public copy's residual v - x^ with its expected square
+ * multiplied by omega, so with a large omega the copies drift away from the models. */
+double rumor_gossip_copy_omega(const rumor_gossip_t *g);
+
 /* x = mix(v) over the neighbours that are up. x may alias v. */
 void rumor_gossip_mix(rumor_gossip_t *g, const float *v, float *x);
 
