@@ -546,19 +546,17 @@ static void s_cnn_cols2(s_cnn_t *c, uint32_t nb, int back)
             }
 }
 
-/* Between PyTorch's (k2, k1, 5, 5) layout of the second convolution's weights, w, and the
- * (k2, 5, 5, k1) of the im2col rows, t: to_t copies w into t, otherwise t into w. */
-static void s_cnn_taps(const s_cnn_t *c, float *w, float *t, int to_t)
+/* Copies src into dst between PyTorch's (k2, k1, 5, 5) layout of the second convolution's
+ * weights and the (k2, 5, 5, k1) of the im2col rows: with to_rows from the first to the
+ * second, otherwise back. */
+static void s_cnn_taps(const s_cnn_t *c, const float *src, float *dst, int to_rows)
 {
     for (uint32_t o = 0; o < c->k2; o++)
         for (uint32_t ch = 0; ch < c->k1; ch++)
             for (uint32_t tap = 0; tap < S_TAPS; tap++) {
-                float *pw = w + ((size_t)o * c->k1 + ch) * S_TAPS + tap;
-                float *pt = t + ((size_t)o * S_TAPS + tap) * c->k1 + ch;
-                if (to_t)
-                    *pt = *pw;
-                else
-                    *pw = *pt;
+                const size_t iw = ((size_t)o * c->k1 + ch) * S_TAPS + tap;
+                const size_t it = ((size_t)o * S_TAPS + tap) * c->k1 + ch;
+                dst[to_rows ? it : iw] = src[to_rows ? iw : it];
             }
 }
 
@@ -702,7 +700,7 @@ float rumor_model_loss_grad(rumor_model_t *m, const float *params, const float *
                     s_xent_row(z + (size_t)i * out, y[start + i], out, z + (size_t)i * out, inv_b);
             s_cnn_backward(m, params, nb, grad, start > 0);
         }
-        s_cnn_taps(&m->cnn, s_cnn_params(m, grad).w2, m->cnn.g2t, 0);
+        s_cnn_taps(&m->cnn, m->cnn.g2t, s_cnn_params(m, grad).w2, 0);
         return (float)(loss / b);
     }
     float *g = s_forward(m, params, x, b);
