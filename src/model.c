@@ -49,7 +49,6 @@ enum { S_KS = 5, S_TAPS = S_KS * S_KS, S_CNN_BLOCK = 32 };
 
 typedef struct {
     uint32_t s, c1, p1, c2, p2, k1, k2, f;             /* geometry (see the file comment) */
-    uint32_t nb;                                       /* samples per block */
     float *cols1, *z1, *a1, *cols2, *z2, *a2, *logits; /* forward, per block */
     float *da2, *dz2, *dcols2, *da1, *dz1;             /* backward */
     /* the second convolution's weights and their gradient with the taps in (ky, kx, channel)
@@ -92,13 +91,15 @@ static int s_parse_width(const char **s_p, uint32_t *out)
     return 0;
 }
 
-/* The smallest side whose square is at least n: the image side of n pixels. */
-static uint32_t s_side(uint32_t n)
+/* The side of a square image of n pixels that the CNN accepts (S_CNN_MIN_SIDE to
+ * S_CNN_MAX_SIDE), or 0 when n is no such square. */
+static uint32_t s_cnn_side(uint32_t n)
 {
     uint32_t side = (uint32_t)sqrt((double)n);
     while ((uint64_t)side * side < n) side++;
     while (side && (uint64_t)(side - 1) * (side - 1) >= n) side--;
-    return side;
+    return (uint64_t)side * side == n && side >= S_CNN_MIN_SIDE && side <= S_CNN_MAX_SIDE ? side
+                                                                                          : 0;
 }
 
 int rumor_model_spec_parse(const char *s, uint32_t in, uint32_t out, rumor_model_spec_t *spec,
@@ -156,8 +157,7 @@ int rumor_model_spec_parse(const char *s, uint32_t in, uint32_t out, rumor_model
             p++;
         }
         sp.n_hidden = 2;
-        const uint32_t side = s_side(in);
-        if ((uint64_t)side * side != in || side < S_CNN_MIN_SIDE || side > S_CNN_MAX_SIDE)
+        if (!s_cnn_side(in))
             return rumor_errmsg_set(em, RUMOR_EINVAL,
                                     "model '%s': needs square single-channel images from %ux%u "
                                     "to %ux%u pixels; the data has %u features",
@@ -174,7 +174,7 @@ void rumor_model_spec_describe(const rumor_model_spec_t *spec, char *buf, size_t
 {
     if (!len) return;
     if (spec->kind == RUMOR_MODEL_CNN) {
-        const uint32_t side = s_side(spec->in);
+        const uint32_t side = s_cnn_side(spec->in);
         snprintf(buf, len, "cnn %ux%u-c%u-c%u-%u", side, side, spec->hidden[0], spec->hidden[1],
                  spec->out);
         return;
@@ -210,10 +210,8 @@ static size_t s_round16(size_t n)
  * allocation. NULL when the spec is not a valid CNN or a size overflows. */
 static rumor_model_t *s_cnn_new(const rumor_model_spec_t *spec, uint32_t max_batch)
 {
-    const uint32_t side = s_side(spec->in);
-    if (spec->n_hidden != 2 || (uint64_t)side * side != spec->in || side < S_CNN_MIN_SIDE ||
-        side > S_CNN_MAX_SIDE)
-        return NULL;
+    const uint32_t side = s_cnn_side(spec->in);
+    if (spec->n_hidden != 2 || !side) return NULL;
     for (uint32_t i = 0; i < 2; i++)
         if (spec->hidden[i] == 0 || spec->hidden[i] > S_CNN_MAX_CHANNELS) return NULL;
     rumor_model_t *m = calloc(1, sizeof *m);
@@ -229,9 +227,8 @@ static rumor_model_t *s_cnn_new(const rumor_model_spec_t *spec, uint32_t max_bat
     c->k1 = spec->hidden[0];
     c->k2 = spec->hidden[1];
     c->f = c->k2 * c->p2 * c->p2;
-    c->nb = max_batch < S_CNN_BLOCK ? max_batch : S_CNN_BLOCK;
-    m->block = c->nb;
-    const uint64_t nb = c->nb, out = spec->out;
+    m->block = max_batch < S_CNN_BLOCK ? max_batch : S_CNN_BLOCK;
+    const uint64_t nb = m->block, out = spec->out;
     const uint64_t n1 = nb * c->c1 * c->c1, n2 = nb * c->c2 * c->c2, q1 = nb * c->p1 * c->p1;
     m->nparams = (size_t)c->k1 * S_TAPS + c->k1 + (size_t)c->k2 * c->k1 * S_TAPS + c->k2 +
                  (size_t)out * c->f + out;
@@ -458,6 +455,17 @@ static void s_add_row(float *restrict acc, const float *restrict row, size_t n)
     for (size_t k = 0; k < n; k++) acc[k] += row[k];
 }
 
+/* db (cols) = column sums of g (rows, cols), added to db when acc is set. */
+static void s_col_sums(float *db, const float *g, size_t rows, size_t cols, int acc)
+{
+    if (!acc) {
+        memcpy(db, g, cols * sizeof *db);
+        g += cols;
+        rows--;
+    }
+    for (size_t i = 0; i < rows; i++) s_add_row(db, g + i * cols, cols);
+}
+
 /* a[k] = a[k] > 0 ? s[k] : 0 over n floats: the ReLU derivative applied to s, stored in a. */
 static void s_relu_mask(float *restrict a, const float *restrict s, size_t n)
 {
@@ -636,17 +644,6 @@ static float *s_cnn_forward(rumor_model_t *m, const float *params, const float *
     return c->logits;
 }
 
-/* db (cols) = column sums of g (rows, cols), added to db when acc is set. */
-static void s_col_sums(float *db, const float *g, size_t rows, size_t cols, int acc)
-{
-    if (!acc) {
-        memcpy(db, g, cols * sizeof *db);
-        g += cols;
-        rows--;
-    }
-    for (size_t i = 0; i < rows; i++) s_add_row(db, g + i * cols, cols);
-}
-
 /* Backward pass of the block last run forward, from the gradient of its logits (in
  * c->logits) into grad, except the second convolution's weights, whose gradient goes to
  * c->g2t in tap order; acc adds instead of overwriting. */
@@ -717,8 +714,7 @@ float rumor_model_loss_grad(rumor_model_t *m, const float *params, const float *
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o, in, (int)b, 1.0f, g, o, a_in, in,
                     0.0f, grad + m->w_off[l], in);
         float *db = grad + m->b_off[l];
-        memcpy(db, g, (size_t)o * sizeof *db);
-        for (uint32_t i = 1; i < b; i++) s_add_row(db, g + (size_t)i * o, (uint32_t)o);
+        s_col_sums(db, g, b, (size_t)o, 0);
         if (l == 0) break;
         /* G_{l-1} = (G (b, o) . W (o, in)) * [A_{l-1} > 0], written over A_{l-1}. */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)b, in, o, 1.0f, g, o,
