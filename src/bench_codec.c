@@ -16,6 +16,7 @@
  */
 #include "rumor/clock.h"
 #include "rumor/bench.h"
+#include "rumor/bytes.h"
 #include "rumor/cli.h"
 #include "rumor/codec.h"
 #include "rumor/compress.h"
@@ -469,8 +470,7 @@ static int s_load_residuals(const char *path, rumor_cmsg_t ***msgs_p, size_t *n_
             rc = RUMOR_ETRUNC;
             break;
         }
-        const uint32_t len = (uint32_t)data[at] | (uint32_t)data[at + 1] << 8 |
-                             (uint32_t)data[at + 2] << 16 | (uint32_t)data[at + 3] << 24;
+        const uint32_t len = rumor_load32le(data + at);
         rumor_codec_info_t info;
         if (len > size - at - 4 || (rc = rumor_codec_peek(data + at + 4, len, &info))) {
             if (!rc) rc = RUMOR_EFORMAT;
@@ -488,8 +488,7 @@ static int s_load_residuals(const char *path, rumor_cmsg_t ***msgs_p, size_t *n_
         rc = n ? RUMOR_ENOMEM : RUMOR_EFORMAT;
     size_t i = 0;
     for (size_t at = 0; !rc && at < size; i++) {
-        const uint32_t len = (uint32_t)data[at] | (uint32_t)data[at + 1] << 8 |
-                             (uint32_t)data[at + 2] << 16 | (uint32_t)data[at + 3] << 24;
+        const uint32_t len = rumor_load32le(data + at);
         const uint8_t *h = data + at + 4;
         rumor_codec_info_t info;
         RUMOR_ASSERT(rumor_codec_peek(h, len, &info) == 0); /* checked in the first pass */

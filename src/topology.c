@@ -11,6 +11,7 @@
  * so O(n^2) checks are fine; the spectral gap (O(n^3)) is only computed on request.
  */
 #include "rumor/topology.h"
+#include "rumor/bytes.h"
 #include "rumor/file.h"
 #include "rumor/rng.h"
 
@@ -1074,16 +1075,18 @@ static void s_hash_bytes(s_hasher_t *h, const void *p, size_t len)
 
 static void s_hash_u32(s_hasher_t *h, uint32_t v)
 {
-    const uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    s_hash_bytes(h, b, 4);
+    uint8_t b[4];
+    rumor_store32le(b, v);
+    s_hash_bytes(h, b, sizeof b);
 }
 
 static void s_hash_f64(s_hasher_t *h, double d)
 {
     uint64_t v;
     memcpy(&v, &d, sizeof v);
-    s_hash_u32(h, (uint32_t)v);
-    s_hash_u32(h, (uint32_t)(v >> 32));
+    uint8_t b[8];
+    rumor_store64le(b, v);
+    s_hash_bytes(h, b, sizeof b);
 }
 
 static void s_hash_str(s_hasher_t *h, const char *s, size_t cap)

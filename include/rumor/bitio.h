@@ -11,47 +11,13 @@
 #ifndef RUMOR_BITIO_H
 #define RUMOR_BITIO_H
 
+#include "rumor/bytes.h"
+
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 /* The widest field one put or get moves. */
 #define RUMOR_BITIO_MAX_BITS 56
-
-static inline uint64_t rumor_load64le(const uint8_t *p)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-#else
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
-    return v;
-#endif
-}
-
-static inline void rumor_store64le(uint8_t *p, uint64_t v)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(p, &v, 8);
-#else
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-#endif
-}
-
-static inline uint32_t rumor_load32le(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline void rumor_store32le(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
 
 /* Number of bits needed to write v (0 for v = 0). */
 static inline unsigned rumor_bit_width(uint64_t v)
