@@ -21,16 +21,40 @@ static const char s_z85_alphabet[] =
     "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
     ".-:+=^!/*?&<>()[]{}@%$#";
 
+const char *rumor_keys_z85_problem(const char *s, char *why, size_t cap)
+{
+    const size_t len = strlen(s);
+    if (len != RUMOR_KEY_Z85_LEN) {
+        snprintf(why, cap, "expected %d Z85 characters, got %zu", RUMOR_KEY_Z85_LEN, len);
+        return why;
+    }
+    for (size_t g = 0; g < len; g += 5) {
+        uint64_t v = 0;
+        for (size_t k = g; k < g + 5; k++) {
+            const char *pos = strchr(s_z85_alphabet, s[k]);
+            if (!pos) {
+                snprintf(why, cap, "expected %d Z85 characters (character %zu, '%c', is not Z85)",
+                         RUMOR_KEY_Z85_LEN, k + 1, s[k]);
+                return why;
+            }
+            v = v * 85 + (uint64_t)(pos - s_z85_alphabet);
+        }
+        /* Groups such as "#####" use only the alphabet but exceed 2^32 - 1. */
+        if (v > UINT32_MAX) {
+            snprintf(why, cap, "characters %zu-%zu do not encode 4 bytes (not a Z85 key)", g + 1,
+                     g + 5);
+            return why;
+        }
+    }
+    return NULL;
+}
+
 int rumor_keys_is_z85(const char *s)
 {
-    if (!s || strlen(s) != RUMOR_KEY_Z85_LEN) return 0;
-    for (const char *p = s; *p; p++)
-        if (!strchr(s_z85_alphabet, *p)) return 0;
-    /* The alphabet check leaves groups whose value exceeds 2^32 - 1 ("#####"); the decoder
-     * catches those. */
-    uint8_t bin[32];
-    const int ok = zmq_z85_decode(bin, s) != NULL;
-    sodium_memzero(bin, sizeof bin);
+    if (!s) return 0;
+    char why[128];
+    const int ok = rumor_keys_z85_problem(s, why, sizeof why) == NULL;
+    sodium_memzero(why, sizeof why); /* it may quote a character of a secret key */
     return ok;
 }
 

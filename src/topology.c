@@ -13,6 +13,7 @@
 #include "rumor/topology.h"
 #include "rumor/bytes.h"
 #include "rumor/file.h"
+#include "rumor/keys.h"
 #include "rumor/rng.h"
 
 #include <jansson.h>
@@ -30,9 +31,6 @@
 #define S_MAX_FILE      (64u << 20)
 #define S_IPC_PATH_MAX  107 /* sun_path minus the terminating NUL on Linux */
 #define S_GEN_MAX_TRIES 1000
-
-static const char s_z85_chars[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                  ".-:+=^!/*?&<>()[]{}@%$#";
 
 /* ---------------------------------------------------------------------------------------- */
 /* Construction */
@@ -244,34 +242,6 @@ static const char *s_endpoint_problem(const char *ep, char *why, size_t cap)
     return why;
 }
 
-/* Returns NULL if `key` is 40 Z85 characters encoding 32 bytes, else why not. */
-static const char *s_key_problem(const char *key, char *why, size_t cap)
-{
-    const size_t len = strlen(key);
-    if (len != RUMOR_Z85_KEY_LEN) {
-        snprintf(why, cap, "expected %d Z85 characters, got %zu", RUMOR_Z85_KEY_LEN, len);
-        return why;
-    }
-    for (size_t g = 0; g < len; g += 5) {
-        uint64_t v = 0;
-        for (size_t k = g; k < g + 5; k++) {
-            const char *pos = key[k] ? strchr(s_z85_chars, key[k]) : NULL;
-            if (!pos) {
-                snprintf(why, cap, "expected %d Z85 characters (character %zu, '%c', is not Z85)",
-                         RUMOR_Z85_KEY_LEN, k + 1, key[k]);
-                return why;
-            }
-            v = v * 85 + (uint64_t)(pos - s_z85_chars);
-        }
-        if (v > UINT32_MAX) {
-            snprintf(why, cap, "characters %zu-%zu do not encode 4 bytes (not a Z85 key)", g + 1,
-                     g + 5);
-            return why;
-        }
-    }
-    return NULL;
-}
-
 /* qsort comparator over pointers into one node array: by endpoint, then by position. */
 static int s_node_ep_cmp(const void *pa, const void *pb)
 {
@@ -332,7 +302,7 @@ static int s_validate_nodes(const rumor_topology_t *t, const char *origin, rumor
         if (nd->endpoint[0] && s_endpoint_problem(nd->endpoint, why, sizeof why))
             return rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: nodes[%u].endpoint: %s", origin, i,
                                     why);
-        if (nd->public_key[0] && s_key_problem(nd->public_key, why, sizeof why))
+        if (nd->public_key[0] && rumor_keys_z85_problem(nd->public_key, why, sizeof why))
             return rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: nodes[%u].public_key: %s", origin, i,
                                     why);
     }
@@ -514,9 +484,9 @@ static int s_parse_node(json_t *jv, size_t i, rumor_node_t *nd, const char *orig
         if (!json_is_string(jkey))
             return rumor_errmsg_set(em, RUMOR_EFORMAT,
                                     "%s: nodes[%zu].public_key: expected %d Z85 characters", origin,
-                                    i, RUMOR_Z85_KEY_LEN);
+                                    i, RUMOR_KEY_Z85_LEN);
         const char *k = json_string_value(jkey);
-        if (k[0] && s_key_problem(k, why, sizeof why))
+        if (k[0] && rumor_keys_z85_problem(k, why, sizeof why))
             return rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: nodes[%zu].public_key: %s", origin, i,
                                     why);
         snprintf(nd->public_key, sizeof nd->public_key, "%s", k);

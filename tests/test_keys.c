@@ -79,6 +79,22 @@ static int s_keygen(char *out, size_t out_cap, char *err, size_t err_cap, int ar
     return rc;
 }
 
+/* The reason names what is wrong and where, as topology files report it. */
+static void test_z85_problem_names_the_fault(void **state)
+{
+    (void)state;
+    char key[] = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", why[128];
+    assert_null(rumor_keys_z85_problem(key, why, sizeof why));
+    assert_ptr_equal(rumor_keys_z85_problem("short", why, sizeof why), why);
+    assert_string_equal(why, "expected 40 Z85 characters, got 5");
+    key[6] = '"';
+    assert_non_null(rumor_keys_z85_problem(key, why, sizeof why));
+    assert_string_equal(why, "expected 40 Z85 characters (character 7, '\"', is not Z85)");
+    memcpy(key + 5, "#####", 5); /* 85^5 - 1 > 2^32 - 1 */
+    assert_non_null(rumor_keys_z85_problem(key, why, sizeof why));
+    assert_string_equal(why, "characters 6-10 do not encode 4 bytes (not a Z85 key)");
+}
+
 static void test_generate(void **state)
 {
     (void)state;
@@ -402,6 +418,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generate),
+        cmocka_unit_test(test_z85_problem_names_the_fault),
         cmocka_unit_test(test_save_is_private_and_loads_back),
         cmocka_unit_test(test_no_overwrite_without_force),
         cmocka_unit_test(test_open_permissions_refused),

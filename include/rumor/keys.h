@@ -23,6 +23,7 @@
 
 #include "rumor/err.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define RUMOR_KEY_Z85_LEN 40 /* characters of a 32-byte key in Z85 */
@@ -36,8 +37,14 @@ typedef struct {
  * without CURVE support (em says so). */
 int rumor_keys_generate(rumor_keypair_t *kp, rumor_errmsg_t *em);
 
-/* 1 if s is a well-formed Z85 key (40 characters of the Z85 alphabet), else 0. */
+/* 1 if s is a well-formed Z85 key (40 characters of the Z85 alphabet, each group of five
+ * encoding 4 bytes), else 0. */
 int rumor_keys_is_z85(const char *s);
+
+/* NULL if s is a well-formed Z85 key, else why not, written into why (cap bytes) and
+ * returned: "expected 40 Z85 characters, got 39", "... (character 7, '"', is not Z85)". The
+ * reason quotes the offending character, so use it for public keys only. */
+const char *rumor_keys_z85_problem(const char *s, char *why, size_t cap);
 
 /* Derives the public key of a Z85 secret key (zmq_curve_public) into pub (41 bytes).
  * Returns 0 or RUMOR_EFORMAT if secret is not a Z85 key. */

@@ -12,17 +12,17 @@
 #define RUMOR_TOPOLOGY_H
 
 #include "rumor/err.h"
+#include "rumor/keys.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 #define RUMOR_ENDPOINT_MAX 256
-#define RUMOR_Z85_KEY_LEN  40 /* a 32-byte key in Z85 */
 
 typedef struct {
     uint32_t id;
     char endpoint[RUMOR_ENDPOINT_MAX];      /* "tcp://127.0.0.1:7400", "ipc://...", "" if unset */
-    char public_key[RUMOR_Z85_KEY_LEN + 1]; /* Z85, "" if unset */
+    char public_key[RUMOR_KEY_Z85_LEN + 1]; /* Z85, "" if unset */
 } rumor_node_t;
 
 typedef struct {
