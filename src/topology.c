@@ -20,7 +20,6 @@
 #include <lapacke.h>
 #include <sodium.h>
 
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -827,43 +826,15 @@ int rumor_topology_load(const char *path, rumor_topology_t **out, rumor_errmsg_t
     if (!out) return rumor_errmsg_set(em, RUMOR_EINVAL, "topology: no output given");
     *out = NULL;
     if (!path) return rumor_errmsg_set(em, RUMOR_EINVAL, "topology: no path given");
-    FILE *f = fopen(path, "rb");
-    if (!f) return rumor_errmsg_set(em, RUMOR_EIO, "%s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    int rc = buf ? 0 : rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
-    while (rc == 0) {
-        if (len + 1 >= cap) {
-            if (cap >= S_MAX_FILE) {
-                rc = rumor_errmsg_set(em, RUMOR_ERANGE, "%s: larger than %u MiB", path,
-                                      S_MAX_FILE >> 20);
-                break;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        const size_t got = fread(buf + len, 1, cap - 1 - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f)) rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: %s", path, strerror(errno));
-            break;
-        }
-    }
-    fclose(f);
-    if (rc == 0) {
-        buf[len] = '\0';
-        if (memchr(buf, '\0', len))
-            rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: contains a NUL byte (not a JSON file)",
-                                  path);
-        else
-            rc = rumor_topology_parse(buf, path, out, em);
-    }
-    free(buf);
+    char *text;
+    size_t len;
+    int rc = rumor_file_read(path, S_MAX_FILE, &text, &len, em);
+    if (rc) return rc;
+    if (memchr(text, '\0', len))
+        rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: contains a NUL byte (not a JSON file)", path);
+    else
+        rc = rumor_topology_parse(text, path, out, em);
+    free(text);
     return rc;
 }
 

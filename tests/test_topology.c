@@ -463,7 +463,7 @@ static void test_load_errors_name_the_file(void **state)
     rumor_topology_t *t = NULL;
     assert_int_equal(rumor_topology_load("/nonexistent/ring.json", &t, &em), RUMOR_EIO);
     assert_null(t);
-    assert_string_equal(em.msg, "/nonexistent/ring.json: No such file or directory");
+    assert_string_equal(em.msg, "/nonexistent/ring.json: cannot open: No such file or directory");
     char file[512];
     snprintf(file, sizeof file, "%s/tests/data/topo_bad_duplicate_edge.json", source_dir());
     assert_int_equal(rumor_topology_load(file, &t, &em), RUMOR_EFORMAT);
