@@ -6,16 +6,16 @@
  *                                           KEYDIR/node<ID>.key for every node of T, and a
  *                                           copy of T with each node's public_key filled in
  *
- * The topology mode edits the JSON document itself (jansson) rather than going through the
- * topology module, so every other field of the user's file survives unchanged.
+ * The topology mode loads and checks T like every command that reads a topology (so a file
+ * that `rumor peer` would refuse is refused here, before any key file is written), fills in
+ * the public keys and writes it with the topology module's one writer.
  */
 #include "rumor/cli.h"
 #include "rumor/file.h"
 #include "rumor/keys.h"
+#include "rumor/topology.h"
 
-#include <jansson.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -66,127 +66,27 @@ static int s_public(const char *path)
     return 0;
 }
 
-/* Writes one JSON value on one line ("[0, 1]", {"id": 0, ...}); 0 or -1. */
-static int s_dump_line(FILE *f, const json_t *v)
-{
-    char *text = json_dumps(v, JSON_ENCODE_ANY);
-    if (!text) return -1;
-    const int rc = fputs(text, f) >= 0 ? 0 : -1;
-    free(text);
-    return rc;
-}
-
-static int s_put(FILE *f, const char *s)
-{
-    return fputs(s, f) >= 0 ? 0 : -1;
-}
-
-/* Writes the topology document the way people write them by hand: one top-level field per
- * line and the elements of arrays (nodes, edges, weights) one per line, in the document's
- * own key order. */
-static int s_dump_topology(FILE *f, json_t *root)
-{
-    const char *key;
-    json_t *v;
-    size_t i = 0;
-    const size_t n = json_object_size(root);
-    int rc = s_put(f, "{\n");
-    json_object_foreach(root, key, v)
-    {
-        json_t *k = json_string(key);
-        rc |= s_put(f, "  ");
-        rc |= k ? s_dump_line(f, k) : -1;
-        json_decref(k);
-        rc |= s_put(f, ": ");
-        const size_t m = json_is_array(v) ? json_array_size(v) : 0;
-        if (m > 0) {
-            rc |= s_put(f, "[\n");
-            for (size_t e = 0; e < m; e++) {
-                rc |= s_put(f, "    ");
-                rc |= s_dump_line(f, json_array_get(v, e));
-                rc |= s_put(f, e + 1 < m ? ",\n" : "\n");
-            }
-            rc |= s_put(f, "  ]");
-        } else {
-            rc |= s_dump_line(f, v);
-        }
-        rc |= s_put(f, ++i < n ? ",\n" : "\n");
-    }
-    rc |= s_put(f, "}\n");
-    return rc;
-}
-
-/* Writes the topology to path, whole or not at all. */
-static int s_write_topology(const char *path, json_t *root)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    int ok = f && s_dump_topology(f, root) == 0;
-    ok = f && fclose(f) == 0 && ok;
-    rumor_errmsg_t em = {""};
-    int rc = RUMOR_ENOMEM;
-    /* The topology holds public keys only: readable like any configuration file. */
-    const rumor_file_piece_t piece = {text, len};
-    if (ok) rc = rumor_file_save(path, 0644, 0, &piece, 1, &em);
-    free(text);
-    if (rc) fprintf(stderr, "rumor keygen: %s\n", em.msg[0] ? em.msg : "out of memory");
-    return rc ? -1 : 0;
-}
-
 static int s_topology(const char *topo, const char *dir, const char *out, int force)
 {
-    json_error_t jerr;
-    json_t *root = json_load_file(topo, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        fprintf(stderr, "rumor keygen: %s:%d:%d: %s\n", topo, jerr.line, jerr.column, jerr.text);
+    rumor_errmsg_t em = {{0}};
+    rumor_topology_t *t = NULL;
+    if (rumor_topology_load(topo, &t, &em) != 0) {
+        fprintf(stderr, "rumor keygen: %s\n", em.msg);
         return 1;
     }
     int status = 1;
-    json_t *nodes = json_object_get(root, "nodes");
-    size_t n = json_is_array(nodes) ? json_array_size(nodes) : 0;
-    if (!json_is_object(root) || !json_is_array(nodes) || n == 0) {
-        fprintf(stderr, "rumor keygen: %s: nodes: expected a non-empty array\n", topo);
+    if (rumor_file_mkdir(dir, 0700, &em)) {
+        fprintf(stderr, "rumor keygen: %s\n", em.msg);
         goto done;
     }
-    /* Check every node before creating any file. */
-    for (size_t i = 0; i < n; i++) {
-        json_t *id = json_object_get(json_array_get(nodes, i), "id");
-        if (!json_is_integer(id) || json_integer_value(id) < 0 ||
-            json_integer_value(id) > (json_int_t)UINT32_MAX) {
-            fprintf(stderr,
-                    "rumor keygen: %s: nodes[%zu].id: expected a node id (an integer "
-                    ">= 0)\n",
-                    topo, i);
-            goto done;
-        }
-        for (size_t j = 0; j < i; j++) {
-            if (json_integer_value(json_object_get(json_array_get(nodes, j), "id")) ==
-                json_integer_value(id)) {
-                fprintf(stderr,
-                        "rumor keygen: %s: nodes[%zu].id: %lld already used by "
-                        "nodes[%zu]\n",
-                        topo, i, (long long)json_integer_value(id), j);
-                goto done;
-            }
-        }
-    }
-    rumor_errmsg_t mem = {""};
-    if (rumor_file_mkdir(dir, 0700, &mem)) {
-        fprintf(stderr, "rumor keygen: %s\n", mem.msg);
-        goto done;
-    }
-    size_t reused = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_t *node = json_array_get(nodes, i);
-        const long long id = (long long)json_integer_value(json_object_get(node, "id"));
+    uint32_t reused = 0;
+    for (uint32_t i = 0; i < t->n; i++) {
         char path[4096];
-        if (snprintf(path, sizeof path, "%s/node%lld.key", dir, id) >= (int)sizeof path) {
+        if (snprintf(path, sizeof path, "%s/node%u.key", dir, i) >= (int)sizeof path) {
             fprintf(stderr, "rumor keygen: %s: path too long\n", dir);
             goto done;
         }
         rumor_keypair_t kp;
-        rumor_errmsg_t em = {{0}};
         struct stat st;
         int rc;
         if (!force && stat(path, &st) == 0) {
@@ -200,17 +100,20 @@ static int s_topology(const char *topo, const char *dir, const char *out, int fo
             fprintf(stderr, "rumor keygen: %s\n", em.msg);
             goto done;
         }
-        json_object_set_new(node, "public_key", json_string(kp.public_key));
+        memcpy(t->nodes[i].public_key, kp.public_key, sizeof t->nodes[i].public_key);
         rumor_keys_wipe(&kp);
     }
-    if (s_write_topology(out, root) != 0) goto done;
+    /* The topology holds public keys only: readable like any configuration file. */
+    if (rumor_topology_save(t, out, &em) != 0) {
+        fprintf(stderr, "rumor keygen: %s\n", em.msg);
+        goto done;
+    }
     fprintf(stderr,
-            "rumor keygen: %zu key files in %s (%zu new, %zu kept); %s lists their public "
-            "keys\n",
-            n, dir, n - reused, reused, out);
+            "rumor keygen: %u key files in %s (%u new, %u kept); %s lists their public keys\n",
+            t->n, dir, t->n - reused, reused, out);
     status = 0;
 done:
-    json_decref(root);
+    rumor_topology_destroy(&t);
     return status;
 }
 

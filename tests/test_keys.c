@@ -9,10 +9,10 @@
 
 #include "rumor/cli.h"
 #include "rumor/keys.h"
+#include "rumor/topology.h"
 #include "support.h"
 
 #include <fcntl.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,33 +320,31 @@ static const char s_topo[] = "{\n"
                              "    {\"id\": 2, \"endpoint\": \"tcp://127.0.0.1:7402\"}\n"
                              "  ],\n"
                              "  \"edges\": [[0, 1], [1, 2], [0, 2]],\n"
-                             "  \"weights\": \"metropolis\",\n"
-                             "  \"comment\": \"kept as is\"\n"
+                             "  \"weights\": \"metropolis\"\n"
                              "}\n";
 
-/* Checks that out_json lists, for nodes 0..2, the public key of keydir/node<i>.key, and
- * that the other fields survived; copies the keys into pubs. */
+/* Checks that out_json is a topology that loads, with the graph and endpoints of s_topo and,
+ * for nodes 0..2, the public key of keydir/node<i>.key; copies the keys into pubs. */
 static void s_check_topology(const char *out_json, const char *keydir, char pubs[3][41])
 {
-    json_error_t jerr;
-    json_t *root = json_load_file(out_json, 0, &jerr);
-    if (!root) fail_msg("%s:%d: %s", out_json, jerr.line, jerr.text);
-    assert_string_equal(json_string_value(json_object_get(root, "comment")), "kept as is");
-    assert_int_equal(json_array_size(json_object_get(root, "edges")), 3);
-    json_t *nodes = json_object_get(root, "nodes");
-    assert_int_equal(json_array_size(nodes), 3);
-    for (int i = 0; i < 3; i++) {
-        json_t *node = json_array_get(nodes, (size_t)i);
-        char kpath[600];
-        snprintf(kpath, sizeof kpath, "%s/node%d.key", keydir, i);
+    rumor_errmsg_t em = {{0}};
+    rumor_topology_t *t = NULL;
+    if (rumor_topology_load(out_json, &t, &em) != 0) fail_msg("%s", em.msg);
+    assert_string_equal(t->name, "tri");
+    assert_int_equal(t->n, 3);
+    assert_int_equal(t->n_edges, 3);
+    for (uint32_t i = 0; i < 3; i++) {
+        char kpath[600], ep[64];
+        snprintf(kpath, sizeof kpath, "%s/node%u.key", keydir, i);
         rumor_keypair_t kp;
-        rumor_errmsg_t em = {{0}};
         if (rumor_keys_load(kpath, &kp, &em) != 0) fail_msg("%s", em.msg);
-        assert_string_equal(json_string_value(json_object_get(node, "public_key")), kp.public_key);
-        assert_non_null(json_object_get(node, "endpoint"));
+        assert_string_equal(t->nodes[i].public_key, kp.public_key);
+        snprintf(ep, sizeof ep, "tcp://127.0.0.1:%u", 7400 + i);
+        assert_string_equal(t->nodes[i].endpoint, ep);
         memcpy(pubs[i], kp.public_key, 41);
+        rumor_keys_wipe(&kp);
     }
-    json_decref(root);
+    rumor_topology_destroy(&t);
 }
 
 static void test_keygen_topology(void **state)
@@ -377,14 +375,19 @@ static void test_keygen_topology(void **state)
     s_check_topology(out_json, keydir, second);
     for (int i = 0; i < 3; i++) assert_string_not_equal(first[i], second[i]);
 
-    /* Bad input is refused before any key file is written. */
+    /* Bad input, anything `rumor peer` would refuse, is refused before any key file is
+     * written. */
     const char *bad = s_scratch("bad.json");
-    s_write(bad, "{\"nodes\": [{\"id\": 0}, {\"id\": 0}]}", 0644);
+    s_write(bad, "{\"nodes\": [{\"id\": 0}, {\"id\": 0}], \"edges\": [[0, 1]]}", 0644);
     char keydir2[600];
     snprintf(keydir2, sizeof keydir2, "%s/keys2", s_dir);
     const char *argv_bad[] = {"keygen", "--topology", bad, "--dir", keydir2, "-o", out_json, NULL};
     assert_int_equal(s_keygen(out, sizeof out, err, sizeof err, 7, argv_bad), 1);
-    assert_non_null(strstr(err, "nodes[1].id: 0 already used by nodes[0]"));
+    assert_non_null(strstr(err, "nodes[1].id: expected 1 (ids must be 0..n-1 in order)"));
+    assert_int_not_equal(access(keydir2, F_OK), 0);
+    s_write(bad, "{\"nodes\": [{\"id\": 0}], \"edges\": [], \"comment\": \"x\"}", 0644);
+    assert_int_equal(s_keygen(out, sizeof out, err, sizeof err, 7, argv_bad), 1);
+    assert_non_null(strstr(err, "unknown field 'comment'"));
     assert_int_not_equal(access(keydir2, F_OK), 0);
     s_write(bad, "{\"nodes\": [", 0644);
     assert_int_equal(s_keygen(out, sizeof out, err, sizeof err, 7, argv_bad), 1);
