@@ -5,7 +5,7 @@
  */
 #include "rumor/checkpoint.h"
 #include "rumor/file.h"
-#include "rumor/data.h"
+#include "rumor/sampler.h"
 #include "rumor/gossip.h"
 #include "rumor/model.h"
 

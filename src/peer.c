@@ -3,6 +3,8 @@
 #include "rumor/peer.h"
 #include "rumor/codec.h"
 #include "rumor/optim.h"
+#include "rumor/partition.h"
+#include "rumor/sampler.h"
 #include "rumor/rng.h"
 #include "rumor/vec.h"
 

@@ -2,6 +2,8 @@
  * in tests/data/data_*, and corrupt files written to a temp directory), synthetic data,
  * partitions, the minibatch sampler and gather. */
 #include "rumor/data.h"
+#include "rumor/partition.h"
+#include "rumor/sampler.h"
 
 #include <dirent.h>
 #include <math.h>

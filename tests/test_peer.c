@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "rumor/peer.h"
+#include "rumor/sampler.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,18 +1,14 @@
-/* rumor — datasets, partitions and minibatch sampling.
+/* rumor — datasets.
  *
  * A dataset is dense float features in [0, 1]-ish scale with integer labels, held in memory
  * (Fashion-MNIST: 60000 x 784 floats = 188 MB). Readers: IDX (optionally gzip), LIBSVM text,
- * and a seeded synthetic generator. Partitions split sample indices across peers (IID or
- * Dirichlet(alpha) label skew); a sampler draws minibatches from one peer's shard, epoch by
- * epoch without replacement, from the stream (seed, peer, epoch, RUMOR_RNG_BATCH), so a
- * peer's batches never depend on other peers. Loading allocates; sampling and gathering
- * do not.
+ * and a seeded synthetic generator. Loading allocates; gathering does not. Splitting the
+ * samples across peers is partition.h; drawing minibatches from one peer's share is sampler.h.
  */
 #ifndef RUMOR_DATA_H
 #define RUMOR_DATA_H
 
 #include "rumor/err.h"
-#include "rumor/rng.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -76,40 +72,5 @@ rumor_dataset_t *rumor_data_subset(const rumor_dataset_t *ds, const uint32_t *id
 /* Copies the rows idx[0..b) into x (b, dim) and y (b). */
 void rumor_data_gather(const rumor_dataset_t *ds, const uint32_t *idx, uint32_t b, float *x,
                        int32_t *y);
-
-/* Sample indices split across peers: peer p owns idx[off[p] .. off[p+1]). */
-typedef struct {
-    uint32_t peers;
-    uint32_t *off; /* (peers + 1) */
-    uint32_t *idx; /* (ds->n) */
-} rumor_partition_t;
-
-/* IID: a seeded shuffle cut into near-equal shards. */
-int rumor_data_partition_iid(const rumor_dataset_t *ds, uint32_t peers, uint64_t seed,
-                             rumor_partition_t **out);
-
-/* Label skew: for every class, proportions over peers drawn from Dirichlet(alpha); smaller
- * alpha is more skewed. Every peer gets at least one sample (an error if n < peers). */
-int rumor_data_partition_dirichlet(const rumor_dataset_t *ds, uint32_t peers, double alpha,
-                                   uint64_t seed, rumor_partition_t **out);
-
-void rumor_partition_destroy(rumor_partition_t **p_p);
-
-/* Minibatch sampler over one shard. */
-typedef struct rumor_sampler rumor_sampler_t;
-
-/* shard points into a partition (not copied; must outlive the sampler). */
-rumor_sampler_t *rumor_sampler_new(const uint32_t *shard, uint32_t shard_n, uint64_t seed,
-                                   uint32_t peer);
-void rumor_sampler_destroy(rumor_sampler_t **s_p);
-
-/* Writes b sample indices to out. Walks a per-epoch shuffle of the shard; an epoch boundary
- * inside a batch continues into the next epoch's shuffle. */
-void rumor_sampler_next(rumor_sampler_t *s, uint32_t b, uint32_t *out);
-
-/* Position, for checkpoints: (epoch, offset within the epoch). Restoring reproduces the
- * same future batches. */
-void rumor_sampler_get_pos(const rumor_sampler_t *s, uint64_t *epoch, uint32_t *offset);
-void rumor_sampler_set_pos(rumor_sampler_t *s, uint64_t epoch, uint32_t offset);
 
 #endif

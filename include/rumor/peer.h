@@ -18,6 +18,8 @@
 #include "rumor/err.h"
 #include "rumor/gossip.h"
 #include "rumor/model.h"
+#include "rumor/partition.h"
+#include "rumor/sampler.h"
 #include "rumor/scenario.h"
 #include "rumor/topology.h"
 
