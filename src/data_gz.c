@@ -3,6 +3,8 @@
  */
 #include "data_internal.h"
 
+#include "rumor/file.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,39 +52,33 @@ int rumor_data_gz_read(gzFile gz, const char *path, void *buf, size_t len, size_
     return 0;
 }
 
+typedef struct {
+    gzFile gz;
+    const char *path;
+} s_gz_src_t;
+
+static int s_gz_source(void *src, void *buf, size_t cap, size_t *got, rumor_errmsg_t *em)
+{
+    const s_gz_src_t *s = src;
+    return rumor_data_gz_read(s->gz, s->path, buf, cap, got, em);
+}
+
 int rumor_data_gz_read_all(const char *path, char **out, size_t *len, rumor_errmsg_t *em)
 {
-    gzFile gz;
+    gzFile gz = NULL;
     int rc = rumor_data_gz_open(path, &gz, em);
     if (rc) return rc;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        char *grown =
-            rumor_data_grow(buf, &cap, n + RUMOR_DATA_CHUNK + 1, 2 * RUMOR_DATA_CHUNK, SIZE_MAX, 1);
-        if (!grown) {
-            rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
-            break;
-        }
-        buf = grown;
-        size_t got;
-        rc = rumor_data_gz_read(gz, path, buf + n, RUMOR_DATA_CHUNK, &got, em);
-        if (rc) break;
-        n += got;
-        if (got < RUMOR_DATA_CHUNK) break;
-    }
+    s_gz_src_t src = {gz, path};
+    rc = rumor_file_read_from(path, SIZE_MAX, s_gz_source, &src, out, len, em);
     /* A gzip stream cut short is reported by zlib only as an early end; say so. */
     int zerr = Z_OK;
     (void)gzerror(gz, &zerr);
-    if (!rc && zerr == Z_BUF_ERROR)
+    if (!rc && zerr == Z_BUF_ERROR) {
+        free(*out);
+        *out = NULL;
+        *len = 0;
         rc = rumor_errmsg_set(em, RUMOR_ETRUNC, "%s: truncated: the gzip stream ends early", path);
-    gzclose(gz);
-    if (rc) {
-        free(buf);
-        return rc;
     }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
+    gzclose(gz);
+    return rc;
 }

@@ -23,20 +23,20 @@ int rumor_file_dir(const char *path, char *out, size_t cap)
     return 0;
 }
 
-int rumor_file_read(const char *path, size_t max, char **out, size_t *len, rumor_errmsg_t *em)
+int rumor_file_read_from(const char *path, size_t max, rumor_file_source_fn source, void *src,
+                         char **out, size_t *len, rumor_errmsg_t *em)
 {
     *out = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot open: %s", path, strerror(errno));
+    /* One byte past max shows that the input is too large. */
+    const size_t limit = max < SIZE_MAX - 1 ? max + 1 : SIZE_MAX - 1;
     char *buf = NULL;
     size_t n = 0, cap = 0;
     int rc = 0;
     for (;;) {
         if (n == cap) {
-            /* One byte past max shows that the file is too large. */
-            const size_t want = cap ? 2 * cap : 8192;
-            const size_t ncap = want > max + 1 ? max + 1 : want;
+            const size_t want = !cap ? 8192 : cap > limit / 2 ? limit : 2 * cap;
+            const size_t ncap = want > limit ? limit : want;
             if (ncap <= cap) {
                 rc = rumor_errmsg_set(em, RUMOR_ERANGE, "%s: larger than %zu bytes", path, max);
                 break;
@@ -49,13 +49,12 @@ int rumor_file_read(const char *path, size_t max, char **out, size_t *len, rumor
             buf = grown;
             cap = ncap;
         }
-        const size_t got = fread(buf + n, 1, cap - n, f);
+        size_t got = 0;
+        rc = source(src, buf + n, cap - n, &got, em);
+        if (rc) break;
         n += got;
         if (got == 0) break;
     }
-    if (rc == 0 && ferror(f))
-        rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: read error: %s", path, strerror(errno));
-    fclose(f);
     if (rc) {
         free(buf);
         return rc;
@@ -66,6 +65,32 @@ int rumor_file_read(const char *path, size_t max, char **out, size_t *len, rumor
     *out = buf;
     *len = n;
     return 0;
+}
+
+typedef struct {
+    FILE *f;
+    const char *path;
+} s_stdio_src_t;
+
+static int s_stdio_read(void *src, void *buf, size_t cap, size_t *got, rumor_errmsg_t *em)
+{
+    const s_stdio_src_t *s = src;
+    *got = fread(buf, 1, cap, s->f);
+    if (*got < cap && ferror(s->f))
+        return rumor_errmsg_set(em, RUMOR_EIO, "%s: read error: %s", s->path, strerror(errno));
+    return 0;
+}
+
+int rumor_file_read(const char *path, size_t max, char **out, size_t *len, rumor_errmsg_t *em)
+{
+    *out = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot open: %s", path, strerror(errno));
+    s_stdio_src_t src = {f, path};
+    const int rc = rumor_file_read_from(path, max, s_stdio_read, &src, out, len, em);
+    fclose(f);
+    return rc;
 }
 
 static int s_write_all(int fd, const void *buf, size_t len)

@@ -75,6 +75,18 @@ static void s_write(const s_tmp_t *t, const char *name, const void *bytes, size_
     }
 }
 
+/* Rewrites dir/name (at most 8 KiB, at least 100 bytes) with its first half only. */
+static void s_cut_in_half(const s_tmp_t *t, const char *name, char path[512])
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    uint8_t z[8192];
+    const size_t zn = fread(z, 1, sizeof z, f);
+    fclose(f);
+    assert_true(zn > 100 && zn < sizeof z);
+    s_write(t, name, z, zn / 2, 0, path);
+}
+
 static void s_put_be32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24);
@@ -333,13 +345,7 @@ static void test_idx_truncated(void **state)
     char lpath40[512];
     s_write(t, "lab40", lab40, s_idx_labels(lab40, 0x801, 40), 0, lpath40);
     s_write(t, "img-cut.gz", big, sizeof big, 1, ipath);
-    FILE *f = fopen(ipath, "rb");
-    assert_non_null(f);
-    uint8_t z[4096];
-    const size_t zn = fread(z, 1, sizeof z, f);
-    fclose(f);
-    assert_true(zn > 100);
-    s_write(t, "img-cut.gz", z, zn / 2, 0, ipath);
+    s_cut_in_half(t, "img-cut.gz", ipath);
     s_expect_idx_error(ipath, lpath40, RUMOR_ETRUNC, ipath, "truncated", NULL);
 
     /* An empty file. */
@@ -545,6 +551,17 @@ static void test_libsvm_errors(void **state)
     snprintf(path, sizeof path, "%s/absent.svm", t->dir);
     assert_int_equal(rumor_data_load_libsvm(path, 0, &ds, &em), RUMOR_EIO);
     assert_non_null(strstr(em.msg, "absent.svm"));
+
+    /* A gzip stream cut in the middle is a truncation, not a shorter file. */
+    char big[8192] = "";
+    for (uint32_t i = 0, at = 0; i < 300 && at + 40 < sizeof big; i++)
+        at += (uint32_t)snprintf(big + at, sizeof big - at, "%u 1:%u 2:%u\n", i % 3,
+                                 i * 2654435761u >> 7, i * 40503u);
+    s_write(t, "cut.svm.gz", big, strlen(big), 1, path);
+    s_cut_in_half(t, "cut.svm.gz", path);
+    assert_int_equal(rumor_data_load_libsvm(path, 0, &ds, &em), RUMOR_ETRUNC);
+    assert_null(ds);
+    assert_non_null(strstr(em.msg, "cut.svm.gz: truncated: the gzip stream ends early"));
 }
 
 /* ---------------------------------------------------------------------------------------- */

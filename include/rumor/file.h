@@ -35,6 +35,17 @@ RUMOR_NODISCARD int rumor_file_save(const char *path, unsigned mode, int flags,
 RUMOR_NODISCARD int rumor_file_read(const char *path, size_t max, char **out, size_t *len,
                                     rumor_errmsg_t *em);
 
+/* A source of bytes for rumor_file_read_from: reads up to cap bytes into buf and sets *got,
+ * 0 only at the end of the input. Returns 0, or a negative RUMOR_E* code with em filled. */
+typedef int (*rumor_file_source_fn)(void *src, void *buf, size_t cap, size_t *got,
+                                    rumor_errmsg_t *em);
+
+/* rumor_file_read over any source of bytes (a decompressor, say): calls source(src, ...) until
+ * it reports the end, with the same result, bound (max; SIZE_MAX for none) and messages
+ * naming path; the source's own errors pass through. */
+RUMOR_NODISCARD int rumor_file_read_from(const char *path, size_t max, rumor_file_source_fn source,
+                                         void *src, char **out, size_t *len, rumor_errmsg_t *em);
+
 /* Creates directory path with permission bits mode (less the umask) unless it exists already (its
  * parent must exist). Returns 0, or RUMOR_EIO with em naming the path and the cause. */
 int rumor_file_mkdir(const char *path, unsigned mode, rumor_errmsg_t *em);
