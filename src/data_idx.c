@@ -1,7 +1,7 @@
 /* rumor — the IDX reader (Fashion-MNIST's format; see rumor_data_load_idx in data.h).
  *
- * Workload: once per process, on files of up to a few hundred MB, read in RUMOR_DATA_CHUNK
- * pieces. Labels are read first, so the smaller file vouches for the count before the large
+ * Workload: once per process, on files of up to a few hundred MB, read in 1 MiB pieces.
+ * Labels are read first, so the smaller file vouches for the count before the large
  * allocation, and a chooser keeps only the chosen images' pixels.
  */
 #include "data_internal.h"
@@ -17,6 +17,7 @@
 #define S_IDX_LABEL_LIMIT  10u        /* data.h: an IDX label >= 10 is an error */
 #define S_IDX_MAX_PIXELS   (1u << 24) /* per image */
 #define S_FIRST_ALLOC      (1u << 24) /* elements allocated before data proves more exist */
+#define S_CHUNK            (1u << 20) /* bytes per read */
 
 typedef struct {
     uint32_t count;
@@ -115,7 +116,7 @@ static int s_idx_read_payload(gzFile gz, const char *path, size_t total, size_t 
     size_t cap = 0;
     *done = 0;
     while (*done < total) {
-        const size_t want = total - *done < RUMOR_DATA_CHUNK ? total - *done : RUMOR_DATA_CHUNK;
+        const size_t want = total - *done < S_CHUNK ? total - *done : S_CHUNK;
         void *grown = rumor_data_grow(*out, &cap, *done + want, S_FIRST_ALLOC, total, elem);
         if (!grown)
             return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory for %zu values", path,
@@ -175,7 +176,7 @@ static int s_idx_read_chosen(gzFile gi, const char *ipath, const s_idx_header_t 
     size_t pos = 0; /* pixels read so far */
     uint32_t nkept = 0;
     while (pos < total) {
-        const size_t want = total - pos < RUMOR_DATA_CHUNK ? total - pos : RUMOR_DATA_CHUNK;
+        const size_t want = total - pos < S_CHUNK ? total - pos : S_CHUNK;
         size_t got;
         rc = rumor_data_gz_read(gi, ipath, chunk, want, &got, em);
         if (rc) goto done;
@@ -291,7 +292,7 @@ int rumor_data_load_idx(const char *images_path, const char *labels_path,
         return rumor_errmsg_set(em, RUMOR_EINVAL, "rumor_data_load_idx: path is NULL");
     gzFile gi = NULL, gl = NULL;
     rumor_dataset_t *ds = calloc(1, sizeof *ds);
-    uint8_t *chunk = malloc(RUMOR_DATA_CHUNK);
+    uint8_t *chunk = malloc(S_CHUNK);
     int rc = RUMOR_ENOMEM;
     if (!ds || !chunk) {
         rumor_errmsg_set(em, rc, "%s: out of memory", images_path);

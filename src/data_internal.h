@@ -26,7 +26,6 @@
 #include <stdint.h>
 #include <zlib.h>
 
-#define RUMOR_DATA_CHUNK      (1u << 20)          /* bytes per read */
 #define RUMOR_DATA_MAX_FLOATS ((uint64_t)1 << 31) /* dense matrix bound: 8 GiB of floats */
 
 /* Returns buf grown to hold at least need elements of elem bytes (capacity doubling from
