@@ -466,12 +466,24 @@ static void s_col_sums(float *db, const float *g, size_t rows, size_t cols, int 
     for (size_t i = 0; i < rows; i++) s_add_row(db, g + i * cols, cols);
 }
 
-/* a[k] = a[k] > 0 ? s[k] : 0 over n floats: the ReLU derivative applied to s, stored in a. */
+/* a[k] = a[k] > 0 ? s[k] : 0 over n floats: the ReLU derivative applied to s, stored in a.
+ * s[k] is read whatever the sign, and the select is a bit mask: written as a conditional read,
+ * gcc 12 with AVX-512 turns the block loop into masked loads that take the second half's
+ * lanes under the first half's mask, so gradients picked up stale register contents. */
+static inline float s_relu_select(float a, float s)
+{
+    uint32_t bits;
+    memcpy(&bits, &s, sizeof bits);
+    bits &= a > 0.0f ? UINT32_MAX : 0u;
+    memcpy(&s, &bits, sizeof s);
+    return s;
+}
+
 static void s_relu_mask(float *restrict a, const float *restrict s, size_t n)
 {
     for (; n >= S_BLOCK; n -= S_BLOCK, a += S_BLOCK, s += S_BLOCK)
-        for (int k = 0; k < S_BLOCK; k++) a[k] = a[k] > 0.0f ? s[k] : 0.0f;
-    for (size_t k = 0; k < n; k++) a[k] = a[k] > 0.0f ? s[k] : 0.0f;
+        for (int k = 0; k < S_BLOCK; k++) a[k] = s_relu_select(a[k], s[k]);
+    for (size_t k = 0; k < n; k++) a[k] = s_relu_select(a[k], s[k]);
 }
 
 /* Runs the network on x (b, in); returns the logits (b, out), which live in m->act. */
