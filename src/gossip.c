@@ -152,6 +152,11 @@ void rumor_gossip_mix(rumor_gossip_t *g, const float *v, float *x)
     rumor_vec_axpy(x, -gamma * (float)wsum, s_copy(g, deg), d);
 }
 
+void rumor_gossip_set_gamma(rumor_gossip_t *g, float gamma)
+{
+    g->cfg.gamma = gamma;
+}
+
 int rumor_gossip_set_up(rumor_gossip_t *g, uint32_t id, int up)
 {
     const int slot = rumor_gossip_slot(g, id);

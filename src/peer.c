@@ -146,6 +146,13 @@ void rumor_peer_destroy(rumor_peer_t **p_p)
     *p_p = NULL;
 }
 
+/* The soft threshold of the current round: eta_t lambda, or lr lambda with prox_lr "base",
+ * which keeps thresholding at the end of a decaying schedule. */
+static float s_threshold(const rumor_peer_t *p)
+{
+    return (float)(p->sc->prox_lr_base ? p->sc->lr : p->lr) * (float)p->sc->lambda;
+}
+
 int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
 {
     const rumor_scenario_t *sc = p->sc;
@@ -163,6 +170,9 @@ int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
         finite = rumor_optim_sgd(p->v, at, p->lr, p->g, p->d);
         at = p->v;
     }
+    if (sc->prox == RUMOR_PROX_BEFORE_COMPRESS) rumor_optim_prox_l1(p->v, s_threshold(p), p->d);
+    if (sc->gamma_follows_lr)
+        rumor_gossip_set_gamma(p->gossip, (float)(sc->gamma * p->lr / sc->lr));
     const double t1 = rumor_clock_now(), c1 = rumor_clock_thread_cpu();
 
     rumor_rng_t rng;
@@ -205,7 +215,7 @@ void rumor_peer_finish(rumor_peer_t *p)
 {
     const double t0 = rumor_clock_now(), c0 = rumor_clock_thread_cpu();
     rumor_gossip_mix(p->gossip, p->v, p->x);
-    rumor_optim_prox_l1(p->x, p->lr * (float)p->sc->lambda, p->d);
+    if (p->sc->prox == RUMOR_PROX_AFTER_MIX) rumor_optim_prox_l1(p->x, s_threshold(p), p->d);
     p->round++;
     p->stats.t_compute += rumor_clock_now() - t0;
     p->stats.cpu_compute += rumor_clock_thread_cpu() - c0;

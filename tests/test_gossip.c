@@ -210,6 +210,23 @@ static void test_absorb_refuses_bad_input(void **state)
     s_net_free(&net);
 }
 
+/* A gamma set for the round (a schedule) is the one the mix uses, as if configured. */
+static void test_set_gamma_takes_effect(void **state)
+{
+    (void)state;
+    s_net_t a, b;
+    s_net_new(&a, "ring", 6, RUMOR_ALGO_CHOCO, "dither:8:biased", 0.5f);
+    s_net_new(&b, "ring", 6, RUMOR_ALGO_CHOCO, "dither:8:biased", 0.1f);
+    for (uint32_t i = 0; i < 6; i++) rumor_gossip_set_gamma(b.g[i], 0.5f);
+    for (uint32_t t = 0; t < 5; t++) {
+        s_round(&a, t);
+        s_round(&b, t);
+    }
+    assert_memory_equal(a.x, b.x, sizeof(float) * 6 * D);
+    s_net_free(&a);
+    s_net_free(&b);
+}
+
 static void test_algo_names(void **state)
 {
     (void)state;
@@ -229,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_dpsgd_mix_is_w_times_x),
         cmocka_unit_test(test_down_neighbour_is_left_out),
         cmocka_unit_test(test_absorb_refuses_bad_input),
+        cmocka_unit_test(test_set_gamma_takes_effect),
         cmocka_unit_test(test_algo_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

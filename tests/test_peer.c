@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "rumor/peer.h"
+#include "rumor/vec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,29 @@ static void test_kept_shard_trains_the_same(void **state)
     rumor_peer_data_free(&narrow);
 }
 
+/* A peer's round by hand: H SGD steps of size eta from its model, each on the next batch of
+ * smp (a copy of the peer's sampler) and from the last, into v (d floats). */
+static void s_hand_steps(rumor_peer_t *p, const rumor_peer_cfg_t *cfg, rumor_sampler_t *smp,
+                         uint32_t H, float eta, float *v)
+{
+    const rumor_scenario_t *sc = cfg->sc;
+    const size_t d = rumor_peer_dim(p), dim = cfg->train->dim;
+    float *g = malloc(d * sizeof *g), *xb = malloc((size_t)sc->batch * dim * sizeof *xb);
+    int32_t *yb = malloc(sc->batch * sizeof *yb);
+    uint32_t *ib = malloc(sc->batch * sizeof *ib);
+    memcpy(v, rumor_peer_params(p), d * sizeof *v);
+    for (uint32_t h = 0; h < H; h++) {
+        rumor_sampler_next(smp, sc->batch, ib);
+        rumor_data_gather(cfg->train, ib, sc->batch, xb, yb);
+        rumor_model_loss_grad(rumor_peer_model(p), v, xb, yb, sc->batch, g);
+        for (size_t i = 0; i < d; i++) v[i] -= eta * g[i];
+    }
+    free(g);
+    free(xb);
+    free(yb);
+    free(ib);
+}
+
 /* With local_steps H a round's v is H SGD steps, each on the next batch and from the last.
  * D-PSGD's public copy of a peer is its v itself, so the test reads v there. */
 static void test_local_steps_chain_sgd_steps(void **state)
@@ -214,21 +238,11 @@ static void test_local_steps_chain_sgd_steps(void **state)
     rumor_errmsg_t em = {""};
     rumor_peer_t *p = rumor_peer_new(&cfg, &em);
     assert_non_null(p);
-    const size_t d = rumor_peer_dim(p), dim = f->data.train.dim;
-    float *v = malloc(d * sizeof *v), *g = malloc(d * sizeof *g);
-    float *xb = malloc((size_t)sc.batch * dim * sizeof *xb);
-    int32_t *yb = malloc(sc.batch * sizeof *yb);
-    uint32_t *ib = malloc(sc.batch * sizeof *ib);
-    memcpy(v, rumor_peer_params(p), d * sizeof *v);
+    const size_t d = rumor_peer_dim(p);
+    float *v = malloc(d * sizeof *v);
     rumor_sampler_t *smp = rumor_sampler_new(cfg.shard, cfg.shard_n, sc.seed, 2);
     for (int r = 0; r < 2; r++) {
-        memcpy(v, rumor_peer_params(p), d * sizeof *v);
-        for (int h = 0; h < H; h++) {
-            rumor_sampler_next(smp, sc.batch, ib);
-            rumor_data_gather(cfg.train, ib, sc.batch, xb, yb);
-            rumor_model_loss_grad(rumor_peer_model(p), v, xb, yb, sc.batch, g);
-            for (size_t i = 0; i < d; i++) v[i] -= (float)sc.lr * g[i];
-        }
+        s_hand_steps(p, &cfg, smp, H, (float)sc.lr, v);
         const uint8_t *msg;
         size_t len;
         assert_int_equal(rumor_peer_step(p, &msg, &len), 0);
@@ -238,11 +252,47 @@ static void test_local_steps_chain_sgd_steps(void **state)
     }
     rumor_sampler_destroy(&smp);
     free(v);
-    free(g);
-    free(xb);
-    free(yb);
-    free(ib);
     rumor_peer_destroy(&p);
+}
+
+/* With the prox before compression, what a peer makes public is its step soft-thresholded by
+ * eta_t lambda, or by lr lambda with prox_lr "base" (on a cosine schedule the two differ
+ * after round 0). D-PSGD's public copy is the message itself, so the test reads it there. */
+static void test_prox_before_compress_thresholds_the_message(void **state)
+{
+    s_fixture_t *f = *state;
+    for (int base = 0; base < 2; base++) {
+        rumor_scenario_t sc = f->sc;
+        sc.algo = RUMOR_ALGO_DPSGD;
+        sc.lambda = 0.5;
+        sc.prox = RUMOR_PROX_BEFORE_COMPRESS;
+        sc.prox_lr_base = base;
+        snprintf(sc.schedule, sizeof sc.schedule, "cosine");
+        const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, f->topo, 1, 64);
+        rumor_peer_t *p = rumor_peer_new(&cfg, NULL);
+        assert_non_null(p);
+        rumor_schedule_t sched = {.lr = sc.lr};
+        assert_int_equal(rumor_schedule_parse(sc.schedule, sc.rounds, &sched, NULL), 0);
+        const size_t d = rumor_peer_dim(p);
+        float *v = malloc(d * sizeof *v);
+        rumor_sampler_t *smp = rumor_sampler_new(cfg.shard, cfg.shard_n, sc.seed, 1);
+        size_t zeros = 0;
+        for (uint32_t r = 0; r < 3; r++) {
+            const float eta = (float)rumor_schedule_lr(&sched, r);
+            s_hand_steps(p, &cfg, smp, 1, eta, v);
+            rumor_vec_soft_threshold(v, (float)(base ? sc.lr : eta) * (float)sc.lambda, d);
+            zeros += d - rumor_vec_count_nonzero(v, d);
+            const uint8_t *msg;
+            size_t len;
+            assert_int_equal(rumor_peer_step(p, &msg, &len), 0);
+            assert_memory_equal(rumor_gossip_copy(rumor_peer_gossip(p), 1), v, d * sizeof *v);
+            rumor_peer_finish(p);
+        }
+        assert_true(zeros > 0); /* the threshold did something */
+        rumor_sampler_destroy(&smp);
+        free(v);
+        rumor_peer_destroy(&p);
+    }
 }
 
 /* The start-up warning: an unbiased quantizer of large variance, not its contraction, and
@@ -284,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_kept_shard_trains_the_same),
         cmocka_unit_test(test_fashion_shard_is_read_from_the_file),
         cmocka_unit_test(test_local_steps_chain_sgd_steps),
+        cmocka_unit_test(test_prox_before_compress_thresholds_the_message),
         cmocka_unit_test(test_caution_names_a_diverging_compressor),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

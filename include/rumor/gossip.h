@@ -72,6 +72,9 @@ double rumor_gossip_copy_omega(const rumor_gossip_t *g);
 /* x = mix(v) over the neighbours that are up. x may alias v. */
 void rumor_gossip_mix(rumor_gossip_t *g, const float *v, float *x);
 
+/* Sets the consensus step gamma of the next produce and mix (a schedule). */
+void rumor_gossip_set_gamma(rumor_gossip_t *g, float gamma);
+
 /* Marks neighbour `id` up (1) or down (0); RUMOR_EINVAL if not a neighbour. */
 int rumor_gossip_set_up(rumor_gossip_t *g, uint32_t id, int up);
 int rumor_gossip_is_up(const rumor_gossip_t *g, uint32_t id);
