@@ -197,3 +197,20 @@ double rumor_gossip_copy_omega(const rumor_gossip_t *g)
     /* for an unscaled unbiased compressor, delta is that of C / (1 + omega) */
     return rumor_compressor_delta(g->compressor) - 1.0;
 }
+
+int rumor_consensus_watch(rumor_consensus_watch_t *w, uint32_t round, double dist)
+{
+    if (w->started && dist > w->prev) {
+        w->rises++;
+    } else {
+        w->started = 1;
+        w->rises = 0;
+        w->from = dist;
+        w->from_round = round;
+    }
+    w->prev = dist;
+    if (w->fired || w->rises < RUMOR_CONSENSUS_RISES || !(dist >= RUMOR_CONSENSUS_GROWTH * w->from))
+        return 0;
+    w->fired = 1;
+    return 1;
+}

@@ -227,6 +227,36 @@ static void test_set_gamma_takes_effect(void **state)
     s_net_free(&b);
 }
 
+/* The consensus watch fires once, at the third rise in a row that adds up to 4-fold growth:
+ * not for a healthy run's falling distance, nor for rises that are too few or too small. */
+static void test_consensus_watch(void **state)
+{
+    (void)state;
+    static const struct {
+        double dist[8];
+        int fires_at;        /* index of the evaluation that warns, -1 for none */
+        uint32_t from_round; /* where the rises it names began */
+    } cases[] = {
+        {{1.9, 1.2, 1.0, 0.8, 0.7, 0.5, 0.3, 0.1}, -1, 0},  /* falling */
+        {{23, 81, 252, 809, 2730, 9070, 3e4, 1e5}, 3, 100}, /* the gamma 0.3 ring of 8 */
+        {{1, 2, 3, 1, 2, 3, 3, 3}, -1, 0},                  /* never three rises in a row */
+        {{1, 1.3, 1.6, 1.9, 2.2, 2.5, 4.5, 9}, 6, 100},     /* slow, then past 4-fold */
+        {{5, 1, 1.5, 2.5, 4.1, 1, 1, 1}, 4, 200},           /* counted from the lowest point */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        rumor_consensus_watch_t w = {0};
+        int fired = -1;
+        for (int e = 0; e < 8; e++) {
+            if (!rumor_consensus_watch(&w, 100u * (e + 1), cases[c].dist[e])) continue;
+            assert_int_equal(fired, -1); /* once */
+            fired = e;
+            assert_int_equal(w.from_round, cases[c].from_round);
+        }
+        if (fired != cases[c].fires_at)
+            fail_msg("case %zu: fired at %d, want %d", c, fired, cases[c].fires_at);
+    }
+}
+
 static void test_algo_names(void **state)
 {
     (void)state;
@@ -247,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_down_neighbour_is_left_out),
         cmocka_unit_test(test_absorb_refuses_bad_input),
         cmocka_unit_test(test_set_gamma_takes_effect),
+        cmocka_unit_test(test_consensus_watch),
         cmocka_unit_test(test_algo_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -296,7 +296,7 @@ static void test_prox_before_compress_thresholds_the_message(void **state)
 }
 
 /* The start-up warning: an unbiased quantizer of large variance, not its contraction, and
- * nothing for D-PSGD, which compresses nothing. */
+ * nothing for D-PSGD, which compresses nothing. CHOCO, so that Malcom's parts do not count. */
 static void test_caution_names_a_diverging_compressor(void **state)
 {
     s_fixture_t *f = *state;
@@ -307,7 +307,7 @@ static void test_caution_names_a_diverging_compressor(void **state)
     } cases[] = {{"dither:2", RUMOR_ALGO_MALCOM, 1}, /* omega 2.87 at d = 33 */
                  {"dither:2", RUMOR_ALGO_CHOCO, 1},  {"dither:2:biased", RUMOR_ALGO_MALCOM, 0},
                  {"dither:2", RUMOR_ALGO_DPSGD, 0},  {"dither:8", RUMOR_ALGO_MALCOM, 0},
-                 {"natural", RUMOR_ALGO_MALCOM, 0},  {"topk:0.1", RUMOR_ALGO_MALCOM, 0}};
+                 {"natural", RUMOR_ALGO_CHOCO, 0},   {"topk:0.1", RUMOR_ALGO_CHOCO, 0}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         rumor_scenario_t sc = f->sc;
         snprintf(sc.compressor, sizeof sc.compressor, "%s", cases[i].compressor);
@@ -315,14 +315,57 @@ static void test_caution_names_a_diverging_compressor(void **state)
         const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, f->topo, 0, 64);
         rumor_peer_t *p = rumor_peer_new(&cfg, NULL);
         assert_non_null(p);
-        char why[512] = "";
+        char why[1024] = "";
         assert_int_equal(rumor_peer_caution(p, why, sizeof why), cases[i].warns);
         if (cases[i].warns) {
             assert_non_null(
                 strstr(why, "compressor dither:2 is unbiased with variance omega = 2.87"));
             assert_non_null(strstr(why, "dither:2:biased scales it into a contraction"));
+            assert_null(strstr(why, "Malcom-PSGD"));
         }
         rumor_peer_destroy(&p);
+    }
+}
+
+/* A malcom scenario is checked for Malcom-PSGD's parts, and the caution names each one
+ * missing and only those; choco is never checked. */
+static void test_caution_names_missing_malcom_parts(void **state)
+{
+    s_fixture_t *f = *state;
+    static const struct {
+        const char *compressor, *codec;
+        double lambda;
+        const char *missing; /* "" for no caution */
+    } cases[] = {
+        {"dither:8", "vsc", 0.001, ""},
+        {"natural:4:biased", "auto", 0.001, ""},
+        {"topk:0.1", "ans", 0.001, "compressor topk:0.1 is not a dithering quantizer"},
+        {"natural", "auto", 0.001, "compressor natural is not a dithering quantizer"},
+        {"dither:8", "auto", 0.0, "CHOCO-SGD: lambda is 0 (no l1 prox)"},
+        {"dither:8", "raw", 0.001, "CHOCO-SGD: codec raw does not entropy-code"},
+        {"sign", "raw", 0.0,
+         "compressor sign is not a dithering quantizer, lambda is 0 (no l1 prox), codec raw "
+         "does not entropy-code"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        for (int choco = 0; choco < 2; choco++) {
+            rumor_scenario_t sc = f->sc;
+            snprintf(sc.compressor, sizeof sc.compressor, "%s", cases[i].compressor);
+            snprintf(sc.codec, sizeof sc.codec, "%s", cases[i].codec);
+            sc.lambda = cases[i].lambda;
+            sc.algo = choco ? RUMOR_ALGO_CHOCO : RUMOR_ALGO_MALCOM;
+            const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, f->topo, 0, 64);
+            rumor_peer_t *p = rumor_peer_new(&cfg, NULL);
+            assert_non_null(p);
+            char why[1024] = "";
+            const int warns = !choco && cases[i].missing[0];
+            assert_int_equal(rumor_peer_caution(p, why, sizeof why), warns);
+            if (warns && !strstr(why, cases[i].missing))
+                fail_msg("%s %s %g: '%s' lacks '%s'", cases[i].compressor, cases[i].codec,
+                         cases[i].lambda, why, cases[i].missing);
+            if (!warns) assert_string_equal(why, "");
+            rumor_peer_destroy(&p);
+        }
     }
 }
 
@@ -336,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_local_steps_chain_sgd_steps),
         cmocka_unit_test(test_prox_before_compress_thresholds_the_message),
         cmocka_unit_test(test_caution_names_a_diverging_compressor),
+        cmocka_unit_test(test_caution_names_missing_malcom_parts),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -87,6 +87,26 @@ float *rumor_gossip_copy_mut(rumor_gossip_t *g, uint32_t id);
 /* dst's public copies (its own and its neighbours') := src's; both are of the same node. */
 void rumor_gossip_copy_copies(rumor_gossip_t *dst, const rumor_gossip_t *src);
 
+/* A watch over a network's consensus distance (1/n sum_i ||x_i - xbar||^2) across
+ * evaluations. A gamma too large for the compressor shows as a distance that keeps growing
+ * while the models still train, long before they diverge or while they only degrade; a
+ * healthy run's distance follows eta_t^2 and falls. */
+#define RUMOR_CONSENSUS_RISES  3   /* evaluations in a row ... */
+#define RUMOR_CONSENSUS_GROWTH 4.0 /* ... that multiply the distance by this much at least */
+
+typedef struct {
+    double prev;         /* the distance at the last evaluation */
+    double from;         /* the distance before the current run of rises, ... */
+    uint32_t from_round; /* ... at this round */
+    uint32_t rises;      /* evaluations in a row at which it grew */
+    int started, fired;
+} rumor_consensus_watch_t;
+
+/* Feeds the distance of the evaluation after `round` rounds (w zeroed before the first).
+ * Returns 1 once per watch: at the evaluation that completes RUMOR_CONSENSUS_RISES rises in a
+ * row since w->from (at w->from_round), RUMOR_CONSENSUS_GROWTH-fold in all; else 0. */
+int rumor_consensus_watch(rumor_consensus_watch_t *w, uint32_t round, double dist);
+
 /* Slot of neighbour id in 0..degree-1, or -1. */
 int rumor_gossip_slot(const rumor_gossip_t *g, uint32_t id);
 
