@@ -240,7 +240,7 @@ static int s_parse_algorithm(const s_ctx_t *c0, json_t *v, rumor_scenario_t *s)
     int at = (int)s->prox;
     if ((rc = s_str(&c, v, "name", name, sizeof name))) return rc;
     if (name[0] && rumor_algo_parse(name, &s->algo) != 0)
-        return s_fail(&c, "name", "expected dpsgd, choco or malcom");
+        return s_fail(&c, "name", "expected dpsgd, choco, malcom, dcd or deepsqueeze");
     if ((rc = s_num(&c, v, "lr", 1e-12, 1e6, 0, &s->lr)) ||
         (rc = s_num(&c, v, "gamma", 1e-12, 10.0, 0, &s->gamma)) ||
         (rc = s_num(&c, v, "lambda", 0.0, 1e6, 0, &s->lambda)) ||

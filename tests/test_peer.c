@@ -6,11 +6,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "rumor/checkpoint.h"
 #include "rumor/peer.h"
 #include "rumor/vec.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     rumor_scenario_t sc;
@@ -295,6 +297,61 @@ static void test_prox_before_compress_thresholds_the_message(void **state)
     }
 }
 
+/* DeepSqueeze's error-feedback memory and DCD's pending mix are state: a peer restored from
+ * a checkpoint, or made a copy of as the simulator keeps peers that are to crash, goes on
+ * exactly as the original. */
+static void test_extra_gossip_state_is_kept(void **state)
+{
+    s_fixture_t *f = *state;
+    const rumor_algo_t algos[] = {RUMOR_ALGO_DEEPSQUEEZE, RUMOR_ALGO_DCD};
+    for (int k = 0; k < 2; k++) {
+        rumor_scenario_t sc = f->sc;
+        sc.algo = algos[k];
+        snprintf(sc.compressor, sizeof sc.compressor, "topk:0.3");
+        rumor_scenario_rehash(&sc);
+        const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, f->topo, 0, 64);
+        rumor_peer_t *a = rumor_peer_new(&cfg, NULL), *b = rumor_peer_new(&cfg, NULL),
+                     *c = rumor_peer_new(&cfg, NULL), *nb = s_peer(f, 1);
+        assert_true(a && b && c);
+        const uint8_t *ma, *mb, *mc;
+        size_t la, lb, lc;
+        for (int t = 0; t < 3; t++) {
+            assert_int_equal(rumor_peer_step(a, &ma, &la), 0);
+            assert_int_equal(rumor_peer_step(nb, &mb, &lb), 0);
+            assert_int_equal(rumor_peer_deliver(a, 1, mb, lb), 0);
+            rumor_peer_finish(a);
+            rumor_peer_finish(nb);
+        }
+        const size_t d = rumor_peer_dim(a);
+        const float *e = rumor_gossip_extra(rumor_peer_gossip(a), NULL);
+        assert_non_null(e);
+        assert_true(rumor_vec_count_nonzero(e, d) > 0);
+        char dir[] = "/tmp/rumor-test-peer-XXXXXX", path[64];
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/node0.safetensors", dir);
+        const uint8_t topo_hash[32] = {7};
+        rumor_errmsg_t em = {""};
+        if (rumor_checkpoint_save(path, a, topo_hash, &em) ||
+            rumor_checkpoint_load(path, b, topo_hash, &em))
+            fail_msg("%s", em.msg);
+        rumor_peer_copy_state(c, a);
+        assert_memory_equal(rumor_gossip_extra(rumor_peer_gossip(b), NULL), e, d * sizeof *e);
+        assert_memory_equal(rumor_gossip_extra(rumor_peer_gossip(c), NULL), e, d * sizeof *e);
+        assert_int_equal(rumor_peer_step(a, &ma, &la), 0);
+        assert_int_equal(rumor_peer_step(b, &mb, &lb), 0);
+        assert_int_equal(rumor_peer_step(c, &mc, &lc), 0);
+        assert_true(la == lb && la == lc);
+        assert_memory_equal(ma, mb, la);
+        assert_memory_equal(ma, mc, la);
+        unlink(path);
+        rmdir(dir);
+        rumor_peer_destroy(&a);
+        rumor_peer_destroy(&b);
+        rumor_peer_destroy(&c);
+        rumor_peer_destroy(&nb);
+    }
+}
+
 /* The start-up warning: an unbiased quantizer of large variance, not its contraction, and
  * nothing for D-PSGD, which compresses nothing. CHOCO, so that Malcom's parts do not count. */
 static void test_caution_names_a_diverging_compressor(void **state)
@@ -378,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_fashion_shard_is_read_from_the_file),
         cmocka_unit_test(test_local_steps_chain_sgd_steps),
         cmocka_unit_test(test_prox_before_compress_thresholds_the_message),
+        cmocka_unit_test(test_extra_gossip_state_is_kept),
         cmocka_unit_test(test_caution_names_a_diverging_compressor),
         cmocka_unit_test(test_caution_names_missing_malcom_parts),
     };
