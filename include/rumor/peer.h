@@ -3,9 +3,11 @@
  * This is the single implementation of a peer's training that both the simulator and the
  * networked `rumor peer` drive; neither knows how the other moves bytes. A round is
  *   rumor_peer_step()     minibatch gradient, v = x - eta g (local_steps such steps, each
- *                         from the last), produce + encode the message
+ *                         from the last), the l1 prox if it sits before compression,
+ *                         produce + encode the message
  *   rumor_peer_deliver()  for each neighbour message of this round: decode + absorb
- *   rumor_peer_finish()   mix over neighbours (ascending id), l1 prox, advance the round
+ *   rumor_peer_finish()   mix over neighbours (ascending id), the l1 prox if it sits after
+ *                         the mix, advance the round
  * Randomness of round t comes from streams (seed, peer, t, purpose), batches from the
  * peer's own sampler, so the model after round t depends only on the scenario, the seed
  * and the messages received — bit for bit, whatever the thread or process layout.
