@@ -1,6 +1,6 @@
 /* rumor — peer checkpoints in the safetensors layout (see checkpoint.h).
  *
- * Written every K rounds and at shutdown: (degree + 2) d floats per file, a few MB at most,
+ * Written every K rounds and at shutdown: (degree + 4) d floats per file at most, a few MB,
  * so allocating here is fine.
  */
 #include "rumor/checkpoint.h"
@@ -25,7 +25,7 @@
 
 #define S_FORMAT      "rumor-checkpoint-1"
 #define S_MAX_HEADER  (64u << 20)
-#define S_MAX_TENSORS (2 * RUMOR_MODEL_MAX_HIDDEN + 2 + 2 + 4096) /* model, copies, momentum */
+#define S_MAX_TENSORS (2 * RUMOR_MODEL_MAX_HIDDEN + 2 + 3 + 4096) /* model, copies, m, e */
 
 typedef struct {
     char name[40];
@@ -54,8 +54,9 @@ static size_t s_model_tensors(const rumor_model_t *m, float *x, s_tensor_t *out)
     return nt;
 }
 
-/* The tensors of p in file order: model tensors, own public copy, neighbours' copies, and
- * the momentum buffer if there is one. Returns the count, or 0 if there are more than cap. */
+/* The tensors of p in file order: model tensors, own public copy, neighbours' copies, the
+ * momentum buffer and the gossip's extra state (DCD, DeepSqueeze) if any. Returns the count,
+ * or 0 if there are more than cap. */
 static size_t s_tensors(rumor_peer_t *p, s_tensor_t *out, size_t cap)
 {
     rumor_model_t *m = rumor_peer_model(p);
@@ -63,7 +64,7 @@ static size_t s_tensors(rumor_peer_t *p, s_tensor_t *out, size_t cap)
     const uint32_t self = rumor_peer_id(p), deg = rumor_topology_degree(t, self);
     const uint32_t *nb = rumor_topology_neighbors(t, self);
     float *mom = rumor_peer_momentum(p);
-    if (rumor_model_tensors(m, NULL, 0) + 2 + deg > cap) return 0;
+    if (rumor_model_tensors(m, NULL, 0) + 3 + deg > cap) return 0;
     size_t n = s_model_tensors(m, rumor_peer_params_mut(p), out);
     const size_t d = rumor_peer_dim(p);
     rumor_gossip_t *g = rumor_peer_gossip(p);
@@ -79,6 +80,13 @@ static size_t s_tensors(rumor_peer_t *p, s_tensor_t *out, size_t cap)
     if (mom) {
         out[n] = (s_tensor_t){.ndim = 1, .shape = {(uint32_t)d}, .count = d, .data = mom};
         snprintf(out[n].name, sizeof out[n].name, "optim.momentum");
+        n++;
+    }
+    const char *extra_name;
+    float *extra = rumor_gossip_extra(g, &extra_name);
+    if (extra) {
+        out[n] = (s_tensor_t){.ndim = 1, .shape = {(uint32_t)d}, .count = d, .data = extra};
+        snprintf(out[n].name, sizeof out[n].name, "gossip.%s", extra_name);
         n++;
     }
     return n;

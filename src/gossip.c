@@ -11,13 +11,15 @@ struct rumor_gossip {
     double *w;      /* (degree) copied from cfg */
     uint8_t *up;    /* (degree) */
     float *copies;  /* (degree + 1, d): slot 0..degree-1 neighbours, slot degree self */
+    float *memory;  /* (d) DeepSqueeze: the error-feedback memory e; else NULL */
+    float *pending; /* (d) DCD: gamma sum_j w_ij (c_j - c_i) as the last round ended; else NULL */
     rumor_compressor_t *compressor;
 };
 
 int rumor_algo_parse(const char *s, rumor_algo_t *algo)
 {
-    static const char *const names[] = {"dpsgd", "choco", "malcom"};
-    for (int i = 0; i < 3; i++) {
+    static const char *const names[] = {"dpsgd", "choco", "malcom", "dcd", "deepsqueeze"};
+    for (int i = 0; i < 5; i++) {
         if (!strcmp(s, names[i])) {
             *algo = (rumor_algo_t)i;
             return 0;
@@ -35,6 +37,10 @@ const char *rumor_algo_name(rumor_algo_t algo)
         return "choco";
     case RUMOR_ALGO_MALCOM:
         return "malcom";
+    case RUMOR_ALGO_DCD:
+        return "dcd";
+    case RUMOR_ALGO_DEEPSQUEEZE:
+        return "deepsqueeze";
     }
     return "?";
 }
@@ -53,8 +59,12 @@ rumor_gossip_t *rumor_gossip_new(const rumor_gossip_cfg_t *cfg, const float *x0)
     g->up = malloc(deg ? deg : 1);
     g->copies = malloc((deg + 1) * d * sizeof *g->copies);
     if (cfg->algo != RUMOR_ALGO_DPSGD) g->compressor = rumor_compressor_new(&cfg->compress, cfg->d);
+    if (cfg->algo == RUMOR_ALGO_DEEPSQUEEZE) g->memory = calloc(d, sizeof *g->memory);
+    if (cfg->algo == RUMOR_ALGO_DCD) g->pending = calloc(d, sizeof *g->pending);
     if (!g->nbrs || !g->w || !g->up || !g->copies ||
-        (cfg->algo != RUMOR_ALGO_DPSGD && !g->compressor)) {
+        (cfg->algo != RUMOR_ALGO_DPSGD && !g->compressor) ||
+        (cfg->algo == RUMOR_ALGO_DEEPSQUEEZE && !g->memory) ||
+        (cfg->algo == RUMOR_ALGO_DCD && !g->pending)) {
         rumor_gossip_destroy(&g);
         return NULL;
     }
@@ -76,6 +86,8 @@ void rumor_gossip_destroy(rumor_gossip_t **g_p)
     free(g->w);
     free(g->up);
     free(g->copies);
+    free(g->memory);
+    free(g->pending);
     free(g);
     *g_p = NULL;
 }
@@ -99,19 +111,60 @@ static float *s_copy(const rumor_gossip_t *g, size_t slot)
     return g->copies + slot * g->cfg.d;
 }
 
+/* x = mix_c(v) = v + gamma sum_j w_ij (c_j - c_i) over the neighbours that are up, as
+ * v + gamma sum_j w_ij c_j - gamma (sum_j w_ij) c_i. x may alias v. */
+static void s_mix_copies(const rumor_gossip_t *g, const float *v, float *x)
+{
+    const uint32_t d = g->cfg.d, deg = g->cfg.degree;
+    const float gamma = g->cfg.gamma;
+    if (x != v) rumor_vec_copy(x, v, d);
+    double wsum = 0.0; /* weight of the neighbours that are up */
+    for (uint32_t s = 0; s < deg; s++) {
+        if (!g->up[s]) continue;
+        wsum += g->w[s];
+        rumor_vec_axpy(x, gamma * (float)g->w[s], s_copy(g, s), d);
+    }
+    rumor_vec_axpy(x, -gamma * (float)wsum, s_copy(g, deg), d);
+}
+
+/* The message is the vector itself, and a neighbour's copy is its last message (D-PSGD,
+ * DeepSqueeze); otherwise the message is a difference the copy grows by. */
+static int s_copy_is_message(const rumor_gossip_t *g)
+{
+    return g->cfg.algo == RUMOR_ALGO_DPSGD || g->cfg.algo == RUMOR_ALGO_DEEPSQUEEZE;
+}
+
 void rumor_gossip_produce(rumor_gossip_t *g, const float *v, rumor_rng_t *rng, rumor_cmsg_t *out)
 {
     const uint32_t d = g->cfg.d;
     float *own = s_copy(g, g->cfg.degree);
-    if (g->cfg.algo == RUMOR_ALGO_DPSGD) {
+    switch (g->cfg.algo) {
+    case RUMOR_ALGO_DPSGD:
         out->kind = RUMOR_CMSG_DENSE;
         out->d = out->nnz = d;
         out->scale = 1.0f;
         rumor_vec_copy(out->val, v, d);
         rumor_vec_copy(own, v, d);
         return;
+    case RUMOR_ALGO_DEEPSQUEEZE:
+        /* a = e + v; q = C(a); e = a - q; the own copy is q */
+        rumor_vec_axpy(g->memory, 1.0f, v, d);
+        rumor_compressor_apply(g->compressor, g->memory, rng, out);
+        rumor_cmsg_axpy(out, -1.0f, g->memory);
+        rumor_cmsg_to_dense(out, own);
+        return;
+    case RUMOR_ALGO_DCD:
+        /* z = v + pending = mix_c(v) over the copies as the last round ended (a carrier may
+         * deliver this round's messages before the step); q = C(z - c_i); c_i += q. pending
+         * holds z until the mix computes it anew. */
+        rumor_vec_axpy(g->pending, 1.0f, v, d);
+        rumor_compressor_apply_delta(g->compressor, g->pending, own, rng, out);
+        break;
+    case RUMOR_ALGO_CHOCO:
+    case RUMOR_ALGO_MALCOM:
+        rumor_compressor_apply_delta(g->compressor, v, own, rng, out);
+        break;
     }
-    rumor_compressor_apply_delta(g->compressor, v, own, rng, out);
     rumor_cmsg_axpy(out, 1.0f, own);
 }
 
@@ -121,10 +174,10 @@ int rumor_gossip_absorb(rumor_gossip_t *g, uint32_t from, const rumor_cmsg_t *m)
     if (slot < 0) return RUMOR_EINVAL;
     if (m->d != g->cfg.d) return RUMOR_EMISMATCH;
     float *c = s_copy(g, (size_t)slot);
-    const int dpsgd = g->cfg.algo == RUMOR_ALGO_DPSGD; /* the copy is the message, or grows by it */
-    if (!rumor_cmsg_axpy_finite(m, 1.0f, dpsgd ? NULL : c))
+    const int replace = s_copy_is_message(g); /* the copy is the message, or grows by it */
+    if (!rumor_cmsg_axpy_finite(m, 1.0f, replace ? NULL : c))
         return RUMOR_ENONFINITE; /* the copy stays as it was */
-    if (dpsgd)
+    if (replace)
         rumor_cmsg_to_dense(m, c);
     else
         rumor_cmsg_axpy(m, 1.0f, c);
@@ -134,22 +187,35 @@ int rumor_gossip_absorb(rumor_gossip_t *g, uint32_t from, const rumor_cmsg_t *m)
 void rumor_gossip_mix(rumor_gossip_t *g, const float *v, float *x)
 {
     const uint32_t d = g->cfg.d, deg = g->cfg.degree;
-    if (x != v) rumor_vec_copy(x, v, d);
-    double wsum = 0.0; /* weight of the neighbours that are up */
-    for (uint32_t s = 0; s < deg; s++)
-        if (g->up[s]) wsum += g->w[s];
-    if (g->cfg.algo == RUMOR_ALGO_DPSGD) {
+    switch (g->cfg.algo) {
+    case RUMOR_ALGO_DPSGD: {
         /* x = w_ii v + sum_j w_ij v_j; down neighbours' weight stays on w_ii. */
+        if (x != v) rumor_vec_copy(x, v, d);
+        double wsum = 0.0;
+        for (uint32_t s = 0; s < deg; s++)
+            if (g->up[s]) wsum += g->w[s];
         rumor_vec_scale(x, (float)(1.0 - wsum), d);
         for (uint32_t s = 0; s < deg; s++)
             if (g->up[s]) rumor_vec_axpy(x, (float)g->w[s], s_copy(g, s), d);
         return;
     }
-    /* x = v + gamma sum_j w_ij xhat_j - gamma (sum_j w_ij) xhat_i. */
-    const float gamma = g->cfg.gamma;
-    for (uint32_t s = 0; s < deg; s++)
-        if (g->up[s]) rumor_vec_axpy(x, gamma * (float)g->w[s], s_copy(g, s), d);
-    rumor_vec_axpy(x, -gamma * (float)wsum, s_copy(g, deg), d);
+    case RUMOR_ALGO_DCD:
+        /* The model is its public copy, and the next message carries the mix from here. */
+        rumor_vec_copy(x, s_copy(g, deg), d);
+        rumor_vec_zero(g->pending, d);
+        s_mix_copies(g, g->pending, g->pending);
+        return;
+    case RUMOR_ALGO_CHOCO:
+    case RUMOR_ALGO_MALCOM:
+    case RUMOR_ALGO_DEEPSQUEEZE:
+        s_mix_copies(g, v, x);
+        return;
+    }
+}
+
+void rumor_gossip_set_gamma(rumor_gossip_t *g, float gamma)
+{
+    g->cfg.gamma = gamma;
 }
 
 int rumor_gossip_set_up(rumor_gossip_t *g, uint32_t id, int up)
@@ -184,6 +250,15 @@ void rumor_gossip_copy_copies(rumor_gossip_t *dst, const rumor_gossip_t *src)
                  dst->cfg.d == src->cfg.d);
     memcpy(dst->copies, src->copies,
            (src->cfg.degree + 1) * (size_t)src->cfg.d * sizeof *src->copies);
+    float *dst_extra = rumor_gossip_extra(dst, NULL);
+    const float *src_extra = rumor_gossip_extra((rumor_gossip_t *)src, NULL);
+    if (src_extra) memcpy(dst_extra, src_extra, src->cfg.d * sizeof *src_extra);
+}
+
+float *rumor_gossip_extra(rumor_gossip_t *g, const char **name)
+{
+    if (name) *name = g->memory ? "memory" : "pending";
+    return g->memory ? g->memory : g->pending;
 }
 
 double rumor_gossip_copy_omega(const rumor_gossip_t *g)
@@ -191,4 +266,21 @@ double rumor_gossip_copy_omega(const rumor_gossip_t *g)
     if (!g->compressor || !rumor_compressor_unbiased(g->compressor)) return 0.0;
     /* for an unscaled unbiased compressor, delta is that of C / (1 + omega) */
     return rumor_compressor_delta(g->compressor) - 1.0;
+}
+
+int rumor_consensus_watch(rumor_consensus_watch_t *w, uint32_t round, double dist)
+{
+    if (w->started && dist > w->prev) {
+        w->rises++;
+    } else {
+        w->started = 1;
+        w->rises = 0;
+        w->from = dist;
+        w->from_round = round;
+    }
+    w->prev = dist;
+    if (w->fired || w->rises < RUMOR_CONSENSUS_RISES || !(dist >= RUMOR_CONSENSUS_GROWTH * w->from))
+        return 0;
+    w->fired = 1;
+    return 1;
 }

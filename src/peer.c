@@ -39,18 +39,61 @@ struct rumor_peer {
     rumor_peer_stats_t stats;
 };
 
+/* Appends one caution to buf (cap bytes) after those already there. */
+static void s_add_caution(char *buf, size_t cap, const char *what)
+{
+    const size_t at = strlen(buf);
+    if (at < cap) snprintf(buf + at, cap - at, "%s%s", at ? "; also, " : "", what);
+}
+
+/* Malcom-PSGD is CHOCO-SGD with three parts: a dithering quantizer (dither:S, or natural
+ * dithering natural:S), an l1 weight and an entropy-coding codec. Names into buf what a
+ * malcom scenario lacks, or leaves buf empty. */
+static void s_malcom_missing(const rumor_peer_t *p, char *buf, size_t cap)
+{
+    const rumor_scenario_t *sc = p->sc;
+    rumor_compress_cfg_t cc;
+    const int parsed = rumor_compress_parse(sc->compressor, &cc, NULL) == 0;
+    RUMOR_ASSERT(parsed); /* rumor_peer_new parsed it */
+    const int dithers =
+        cc.kind == RUMOR_COMPRESS_DITHER || (cc.kind == RUMOR_COMPRESS_NATURAL && cc.levels > 0);
+    const int codes = p->codec_mode == RUMOR_CODEC_AUTO || p->codec_mode == RUMOR_CODEC_VSC ||
+                      p->codec_mode == RUMOR_CODEC_ANS;
+    char what[3][112] = {"", "", ""};
+    if (!dithers)
+        snprintf(what[0], sizeof what[0], "compressor %s is not a dithering quantizer",
+                 sc->compressor);
+    if (!(sc->lambda > 0.0)) snprintf(what[1], sizeof what[1], "lambda is 0 (no l1 prox)");
+    if (!codes) snprintf(what[2], sizeof what[2], "codec %s does not entropy-code", sc->codec);
+    buf[0] = '\0';
+    if (!what[0][0] && !what[1][0] && !what[2][0]) return;
+    snprintf(buf, cap,
+             "algorithm malcom lacks parts of Malcom-PSGD (a dither:S or natural:S quantizer, "
+             "lambda > 0, codec vsc, ans or auto), so it runs as CHOCO-SGD: %s%s%s%s%s",
+             what[0], what[0][0] && (what[1][0] || what[2][0]) ? ", " : "", what[1],
+             what[1][0] && what[2][0] ? ", " : "", what[2]);
+}
+
 int rumor_peer_caution(const rumor_peer_t *p, char *buf, size_t cap)
 {
+    buf[0] = '\0';
     /* On Fashion-MNIST (softmax, ring of 16, gamma 0.1) dither:48, omega 1.85, trains as
      * well as dither:96, and dither:32, omega 2.77, fails; so does dither:16 everywhere. */
     const double omega = rumor_gossip_copy_omega(p->gossip);
-    if (omega < 2.0) return 0;
-    snprintf(buf, cap,
-             "compressor %s is unbiased with variance omega = %.3g on d = %zu, too much for the "
-             "public copies, which drift away from the models: training is likely to fail; "
-             "%s:biased scales it into a contraction",
-             p->sc->compressor, omega, p->d, p->sc->compressor);
-    return 1;
+    char what[512];
+    if (omega >= 2.0) {
+        snprintf(what, sizeof what,
+                 "compressor %s is unbiased with variance omega = %.3g on d = %zu, too much for "
+                 "the public copies, which drift away from the models: training is likely to "
+                 "fail; %s:biased scales it into a contraction",
+                 p->sc->compressor, omega, p->d, p->sc->compressor);
+        s_add_caution(buf, cap, what);
+    }
+    if (p->sc->algo == RUMOR_ALGO_MALCOM) {
+        s_malcom_missing(p, what, sizeof what);
+        if (what[0]) s_add_caution(buf, cap, what);
+    }
+    return buf[0] != '\0';
 }
 
 void rumor_peer_initial_model(const rumor_model_t *m, uint64_t seed, float *x0)
@@ -148,6 +191,13 @@ void rumor_peer_destroy(rumor_peer_t **p_p)
     *p_p = NULL;
 }
 
+/* The soft threshold of the current round: eta_t lambda, or lr lambda with prox_lr "base",
+ * which keeps thresholding at the end of a decaying schedule. */
+static float s_threshold(const rumor_peer_t *p)
+{
+    return (float)(p->sc->prox_lr_base ? p->sc->lr : p->lr) * (float)p->sc->lambda;
+}
+
 int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
 {
     const rumor_scenario_t *sc = p->sc;
@@ -165,6 +215,9 @@ int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
         finite = rumor_optim_sgd(p->v, at, p->lr, p->g, p->d);
         at = p->v;
     }
+    if (sc->prox == RUMOR_PROX_BEFORE_COMPRESS) rumor_optim_prox_l1(p->v, s_threshold(p), p->d);
+    if (sc->gamma_follows_lr)
+        rumor_gossip_set_gamma(p->gossip, (float)(sc->gamma * p->lr / sc->lr));
     const double t1 = rumor_clock_now(), c1 = rumor_clock_thread_cpu();
 
     rumor_rng_t rng;
@@ -207,7 +260,7 @@ void rumor_peer_finish(rumor_peer_t *p)
 {
     const double t0 = rumor_clock_now(), c0 = rumor_clock_thread_cpu();
     rumor_gossip_mix(p->gossip, p->v, p->x);
-    rumor_optim_prox_l1(p->x, p->lr * (float)p->sc->lambda, p->d);
+    if (p->sc->prox == RUMOR_PROX_AFTER_MIX) rumor_optim_prox_l1(p->x, s_threshold(p), p->d);
     p->round++;
     p->stats.t_compute += rumor_clock_now() - t0;
     p->stats.cpu_compute += rumor_clock_thread_cpu() - c0;

@@ -106,6 +106,31 @@ static int s_u32(const s_ctx_t *c, json_t *obj, const char *key, uint32_t lo, ui
     return rc;
 }
 
+/* Reads a string that must be one of names[0..n-1] into *out (its index). */
+static int s_choice(const s_ctx_t *c, json_t *obj, const char *key, const char *const *names, int n,
+                    int *out)
+{
+    char str[32] = "";
+    int rc = s_str(c, obj, key, str, sizeof str);
+    if (rc || !str[0]) return rc;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(str, names[i])) {
+            *out = i;
+            return 0;
+        }
+    }
+    char what[256] = "expected ";
+    for (int i = 0; i < n; i++) {
+        const size_t at = strlen(what);
+        snprintf(what + at, sizeof what - at, "%s%s",
+                 i == 0      ? ""
+                 : i + 1 < n ? ", "
+                             : " or ",
+                 names[i]);
+    }
+    return s_fail(c, key, what);
+}
+
 static int s_path(const s_ctx_t *c, json_t *obj, const char *key, const char *base_dir, char *dst,
                   size_t cap)
 {
@@ -203,18 +228,25 @@ static int s_parse_algorithm(const s_ctx_t *c0, json_t *v, rumor_scenario_t *s)
 {
     if (!json_is_object(v)) return s_fail(c0, "algorithm", "expected an object");
     const s_ctx_t c = {c0->origin, "algorithm.", c0->em};
-    static const char *const keys[] = {"name",     "lr",       "gamma",       "lambda",
-                                       "batch",    "rounds",   "local_steps", "warmup",
-                                       "schedule", "momentum", NULL};
+    static const char *const keys[] = {
+        "name",   "lr",          "gamma",  "lambda",   "prox",     "prox_lr",        "batch",
+        "rounds", "local_steps", "warmup", "schedule", "momentum", "gamma_schedule", NULL};
+    static const char *const prox[] = {"after-mix", "before-compress"};
+    static const char *const prox_lr[] = {"schedule", "base"};
+    static const char *const gamma_schedule[] = {"constant", "lr"};
     int rc = s_check_keys(&c, v, keys);
     if (rc) return rc;
     char name[16] = "", momentum[32] = "";
+    int at = (int)s->prox;
     if ((rc = s_str(&c, v, "name", name, sizeof name))) return rc;
     if (name[0] && rumor_algo_parse(name, &s->algo) != 0)
-        return s_fail(&c, "name", "expected dpsgd, choco or malcom");
+        return s_fail(&c, "name", "expected dpsgd, choco, malcom, dcd or deepsqueeze");
     if ((rc = s_num(&c, v, "lr", 1e-12, 1e6, 0, &s->lr)) ||
         (rc = s_num(&c, v, "gamma", 1e-12, 10.0, 0, &s->gamma)) ||
         (rc = s_num(&c, v, "lambda", 0.0, 1e6, 0, &s->lambda)) ||
+        (rc = s_choice(&c, v, "prox", prox, 2, &at)) ||
+        (rc = s_choice(&c, v, "prox_lr", prox_lr, 2, &s->prox_lr_base)) ||
+        (rc = s_choice(&c, v, "gamma_schedule", gamma_schedule, 2, &s->gamma_follows_lr)) ||
         (rc = s_u32(&c, v, "batch", 1, 65536, &s->batch)) ||
         (rc = s_u32(&c, v, "rounds", 1, 100000000, &s->rounds)) ||
         (rc = s_u32(&c, v, "local_steps", 1, 1000, &s->local_steps)) ||
@@ -222,6 +254,7 @@ static int s_parse_algorithm(const s_ctx_t *c0, json_t *v, rumor_scenario_t *s)
         (rc = s_str(&c, v, "schedule", s->schedule, sizeof s->schedule)) ||
         (rc = s_str(&c, v, "momentum", momentum, sizeof momentum)))
         return rc;
+    s->prox = (rumor_prox_at_t)at;
     if (rumor_momentum_parse(momentum, &s->momentum, NULL))
         return s_fail(&c, "momentum",
                       "expected none, heavy-ball:BETA or nesterov:BETA, 0 <= BETA < 1");
@@ -414,10 +447,13 @@ void rumor_scenario_rehash(rumor_scenario_t *s)
                  s->synth_classes, s->synth_sep, s->model, (int)s->algo, s->lr, s->gamma, s->lambda,
                  s->batch, s->rounds, s->warmup, s->schedule, s->compressor, s->codec,
                  (unsigned long long)s->seed, s->deadline, s->deadline_ms);
-    /* Local steps, momentum and faults only when they differ from the defaults, so that the
-     * hashes of runs without them stay the same. */
+    /* Local steps, prox options, momentum and faults only when they differ from the defaults,
+     * so that the hashes of runs without them stay the same. */
     if (s->local_steps != 1 && n > 0 && (size_t)n < sizeof buf)
         n += snprintf(buf + n, sizeof buf - (size_t)n, "|local_steps=%u", s->local_steps);
+    if ((s->prox || s->prox_lr_base || s->gamma_follows_lr) && n > 0 && (size_t)n < sizeof buf)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "|prox=%d:%d:%d", (int)s->prox,
+                      s->prox_lr_base, s->gamma_follows_lr);
     if (s->momentum.kind != RUMOR_MOMENTUM_NONE && n > 0 && (size_t)n < sizeof buf)
         n += snprintf(buf + n, sizeof buf - (size_t)n, "|momentum=%d:%.9g", (int)s->momentum.kind,
                       (double)s->momentum.beta);

@@ -74,6 +74,7 @@ struct s_sim {
     rumor_errmsg_t ckpt_em; /* why (written by the worker that failed first) */
     double t_start;
     rumor_sim_result_t last;
+    rumor_consensus_watch_t consensus; /* warns once when the distance keeps growing */
 };
 
 static void s_wait(s_worker_t *wk)
@@ -145,6 +146,15 @@ static void s_record(s_sim_t *sim, uint32_t done)
     r->cpu_compute_s = cc / n;
     r->cpu_codec_s = ck / n;
     r->wall_s = rumor_clock_now() - sim->t_start;
+    /* (D-PSGD has no gamma; a gamma that follows the lr lets the distance grow at the end) */
+    if (sim->sc->algo != RUMOR_ALGO_DPSGD && !sim->sc->gamma_follows_lr && done > sim->sc->warmup &&
+        rumor_consensus_watch(&sim->consensus, done, r->consensus_dist))
+        rumor_warn("consensus distance grew at each of the last %u evaluations, from %.3g at "
+                   "round %u to %.3g at round %u: gamma %g is likely too large for compressor "
+                   "%s on this graph; try gamma %g or smaller",
+                   RUMOR_CONSENSUS_RISES, sim->consensus.from, sim->consensus.from_round,
+                   r->consensus_dist, done, sim->sc->gamma, sim->sc->compressor,
+                   sim->sc->gamma / 2);
     /* A resumed run that had already finished has its last record in the file already. */
     if (sim->opts->metrics && done > sim->start) {
         rumor_sim_result_write(sim->opts->metrics, r, sim->opts->timing, NULL);

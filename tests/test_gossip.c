@@ -1,5 +1,7 @@
 /* Tests of gossip: CHOCO-style gossip alone drives every peer to the exact average; D-PSGD
- * mixing is W times the models; down neighbours are left out; bad input is refused. */
+ * mixing is W times the models; DCD and DeepSqueeze with the identity are D-PSGD, DCD keeps no
+ * memory and DeepSqueeze's holds what compression dropped; down neighbours are left out; bad
+ * input is refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -66,22 +68,37 @@ static void s_net_free(s_net_t *net)
     rumor_topology_destroy(&net->topo);
 }
 
-/* One gossip round with no gradient step: v = x. */
-static void s_round(s_net_t *net, uint32_t t)
+/* Every peer's v = x - eta g for pseudo-gradients g drawn for round t. */
+static void s_steps(const s_net_t *net, uint32_t t, float eta, float *v)
+{
+    const size_t nd = (size_t)net->topo->n * D;
+    rumor_rng_t r;
+    rumor_rng_seed(&r, 3, 0, t, RUMOR_RNG_TEST);
+    for (size_t k = 0; k < nd; k++) v[k] = net->x[k] - eta * (float)rumor_rng_normal(&r);
+}
+
+/* One round from v: produce, absorb every neighbour's message, mix into x. */
+static void s_round_from(s_net_t *net, uint32_t t, const float *v)
 {
     const uint32_t n = net->topo->n;
     for (uint32_t i = 0; i < n; i++) {
         rumor_rng_t r;
         rumor_rng_seed(&r, 2, i, t, RUMOR_RNG_COMPRESS);
-        rumor_gossip_produce(net->g[i], net->x + (size_t)i * D, &r, &net->msg[i]);
+        rumor_gossip_produce(net->g[i], v + (size_t)i * D, &r, &net->msg[i]);
     }
     for (uint32_t i = 0; i < n; i++) {
         const uint32_t deg = rumor_topology_degree(net->topo, i);
         const uint32_t *nb = rumor_topology_neighbors(net->topo, i);
         for (uint32_t s = 0; s < deg; s++)
             assert_int_equal(rumor_gossip_absorb(net->g[i], nb[s], &net->msg[nb[s]]), 0);
-        rumor_gossip_mix(net->g[i], net->x + (size_t)i * D, net->x + (size_t)i * D);
+        rumor_gossip_mix(net->g[i], v + (size_t)i * D, net->x + (size_t)i * D);
     }
+}
+
+/* One gossip round with no gradient step: v = x. */
+static void s_round(s_net_t *net, uint32_t t)
+{
+    s_round_from(net, t, net->x);
 }
 
 static void s_mean(const s_net_t *net, double *mean)
@@ -210,12 +227,200 @@ static void test_absorb_refuses_bad_input(void **state)
     s_net_free(&net);
 }
 
+/* DCD-PSGD with the identity and gamma 1 is D-PSGD as Lian et al. write it,
+ * x <- W x - eta g: each model moves to the mix of last round's models plus its own step. */
+static void test_dcd_with_identity_is_dpsgd(void **state)
+{
+    (void)state;
+    enum { N = 6, T = 20 };
+    s_net_t net;
+    s_net_new(&net, "ring", N, RUMOR_ALGO_DCD, "identity", 1.0f);
+    memset(net.x, 0, sizeof(float) * N * D); /* the models start at the copies' x0 */
+    double want[N * D] = {0}, next[N * D];
+    float v[N * D];
+    for (uint32_t t = 0; t < T; t++) {
+        s_steps(&net, t, 0.1f, v);
+        for (uint32_t i = 0; i < N; i++)
+            for (int k = 0; k < D; k++) {
+                double m = (v[i * D + k] - net.x[i * D + k]); /* -eta g */
+                for (uint32_t j = 0; j < N; j++) m += net.topo->w[i * N + j] * want[j * D + k];
+                next[i * D + k] = m;
+            }
+        memcpy(want, next, sizeof want);
+        s_round_from(&net, t, v);
+    }
+    for (int k = 0; k < N * D; k++)
+        if (fabs(net.x[k] - want[k]) > 1e-4) fail_msg("x[%d] = %g, want %g", k, net.x[k], want[k]);
+    s_net_free(&net);
+}
+
+/* DCD keeps no memory: with top-k each peer's model is exactly its public copy, and moves
+ * only where the message did, so the coordinates top-k dropped are lost, not carried. */
+static void test_dcd_model_is_its_copy(void **state)
+{
+    (void)state;
+    s_net_t net;
+    s_net_new(&net, "ring", 5, RUMOR_ALGO_DCD, "topk:0.25", 1.0f);
+    memset(net.x, 0, sizeof(float) * 5 * D);
+    float v[5 * D], before[D];
+    for (uint32_t t = 0; t < 4; t++) {
+        memcpy(before, net.x, sizeof before);
+        s_steps(&net, t, 0.1f, v);
+        s_round_from(&net, t, v);
+        assert_memory_equal(net.x, rumor_gossip_copy(net.g[0], 0), sizeof before);
+        assert_memory_equal(rumor_gossip_copy(net.g[0], 0), rumor_gossip_copy(net.g[1], 0),
+                            sizeof before);
+        int moved = 0;
+        for (int k = 0; k < D; k++) moved += net.x[k] != before[k];
+        assert_int_equal(moved, D / 4);
+    }
+    s_net_free(&net);
+}
+
+/* A carrier may deliver a round's messages before a peer's own step (a networked peer
+ * absorbs what arrives while it is between rounds): every algorithm must end the round the
+ * same. Here each peer's message reaches its neighbours as soon as it is produced, so later
+ * peers absorb before they produce. */
+static void test_early_messages_change_nothing(void **state)
+{
+    (void)state;
+    enum { N = 6 };
+    const rumor_algo_t algos[] = {RUMOR_ALGO_CHOCO, RUMOR_ALGO_DCD, RUMOR_ALGO_DEEPSQUEEZE};
+    for (int a = 0; a < 3; a++) {
+        s_net_t in_order, early;
+        s_net_new(&in_order, "ring", N, algos[a], "topk:0.25", 0.5f);
+        s_net_new(&early, "ring", N, algos[a], "topk:0.25", 0.5f);
+        float v[N * D];
+        for (uint32_t t = 0; t < 5; t++) {
+            s_steps(&in_order, t, 0.1f, v);
+            s_round_from(&in_order, t, v);
+            s_steps(&early, t, 0.1f, v);
+            for (uint32_t i = 0; i < N; i++) {
+                rumor_rng_t r;
+                rumor_rng_seed(&r, 2, i, t, RUMOR_RNG_COMPRESS);
+                rumor_gossip_produce(early.g[i], v + (size_t)i * D, &r, &early.msg[i]);
+                const uint32_t *nb = rumor_topology_neighbors(early.topo, i);
+                for (uint32_t s = 0; s < rumor_topology_degree(early.topo, i); s++)
+                    assert_int_equal(rumor_gossip_absorb(early.g[nb[s]], i, &early.msg[i]), 0);
+            }
+            for (uint32_t i = 0; i < N; i++)
+                rumor_gossip_mix(early.g[i], v + (size_t)i * D, early.x + (size_t)i * D);
+        }
+        if (memcmp(in_order.x, early.x, sizeof v))
+            fail_msg("%s: early messages changed the models", rumor_algo_name(algos[a]));
+        s_net_free(&in_order);
+        s_net_free(&early);
+    }
+}
+
+/* DeepSqueeze's memory holds exactly what compression dropped: with top-k, a = e + v at the
+ * coordinates top-k left out and 0 where it kept them; with a quantizer, e + q = a. The own
+ * and the neighbours' copies are the message q. */
+static void test_deepsqueeze_memory_holds_the_dropped_part(void **state)
+{
+    (void)state;
+    const char *compressors[] = {"topk:0.25", "dither:4"};
+    for (int c = 0; c < 2; c++) {
+        s_net_t net;
+        s_net_new(&net, "ring", 5, RUMOR_ALGO_DEEPSQUEEZE, compressors[c], 0.5f);
+        float v[5 * D], a[D], q[D];
+        for (uint32_t t = 0; t < 4; t++) {
+            s_steps(&net, t, 0.1f, v);
+            for (int k = 0; k < D; k++) a[k] = rumor_gossip_extra(net.g[0], NULL)[k] + v[k];
+            s_round_from(&net, t, v);
+            rumor_cmsg_to_dense(&net.msg[0], q);
+            const float *e = rumor_gossip_extra(net.g[0], NULL);
+            int kept = 0;
+            for (int k = 0; k < D; k++) {
+                if (c == 0) {
+                    kept += q[k] != 0.0f;
+                    assert_true(q[k] == 0.0f ? e[k] == a[k] : e[k] == 0.0f && q[k] == a[k]);
+                } else {
+                    assert_true(fabsf(e[k] + q[k] - a[k]) <= 1e-6f * (1.0f + fabsf(a[k])));
+                }
+            }
+            if (c == 0) assert_int_equal(kept, D / 4);
+            assert_memory_equal(rumor_gossip_copy(net.g[0], 0), q, sizeof q);
+            assert_memory_equal(rumor_gossip_copy(net.g[1], 0), q, sizeof q);
+        }
+        s_net_free(&net);
+    }
+}
+
+/* DeepSqueeze with the identity keeps no error and, at gamma 1, mixes as D-PSGD does:
+ * x = W v. */
+static void test_deepsqueeze_with_identity_is_dpsgd(void **state)
+{
+    (void)state;
+    enum { N = 6 };
+    s_net_t net;
+    s_net_new(&net, "ring", N, RUMOR_ALGO_DEEPSQUEEZE, "identity", 1.0f);
+    float v[N * D];
+    s_steps(&net, 0, 0.1f, v);
+    s_round_from(&net, 0, v);
+    for (uint32_t i = 0; i < N; i++)
+        for (int k = 0; k < D; k++) {
+            double want = 0;
+            for (uint32_t j = 0; j < N; j++) want += net.topo->w[i * N + j] * v[j * D + k];
+            assert_true(fabs(net.x[i * D + k] - want) < 1e-5);
+            assert_true(rumor_gossip_extra(net.g[i], NULL)[k] == 0.0f);
+        }
+    s_net_free(&net);
+}
+
+/* A gamma set for the round (a schedule) is the one the mix uses, as if configured. */
+static void test_set_gamma_takes_effect(void **state)
+{
+    (void)state;
+    s_net_t a, b;
+    s_net_new(&a, "ring", 6, RUMOR_ALGO_CHOCO, "dither:8:biased", 0.5f);
+    s_net_new(&b, "ring", 6, RUMOR_ALGO_CHOCO, "dither:8:biased", 0.1f);
+    for (uint32_t i = 0; i < 6; i++) rumor_gossip_set_gamma(b.g[i], 0.5f);
+    for (uint32_t t = 0; t < 5; t++) {
+        s_round(&a, t);
+        s_round(&b, t);
+    }
+    assert_memory_equal(a.x, b.x, sizeof(float) * 6 * D);
+    s_net_free(&a);
+    s_net_free(&b);
+}
+
+/* The consensus watch fires once, at the third rise in a row that adds up to 4-fold growth:
+ * not for a healthy run's falling distance, nor for rises that are too few or too small. */
+static void test_consensus_watch(void **state)
+{
+    (void)state;
+    static const struct {
+        double dist[8];
+        int fires_at;        /* index of the evaluation that warns, -1 for none */
+        uint32_t from_round; /* where the rises it names began */
+    } cases[] = {
+        {{1.9, 1.2, 1.0, 0.8, 0.7, 0.5, 0.3, 0.1}, -1, 0},  /* falling */
+        {{23, 81, 252, 809, 2730, 9070, 3e4, 1e5}, 3, 100}, /* the gamma 0.3 ring of 8 */
+        {{1, 2, 3, 1, 2, 3, 3, 3}, -1, 0},                  /* never three rises in a row */
+        {{1, 1.3, 1.6, 1.9, 2.2, 2.5, 4.5, 9}, 6, 100},     /* slow, then past 4-fold */
+        {{5, 1, 1.5, 2.5, 4.1, 1, 1, 1}, 4, 200},           /* counted from the lowest point */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        rumor_consensus_watch_t w = {0};
+        int fired = -1;
+        for (int e = 0; e < 8; e++) {
+            if (!rumor_consensus_watch(&w, 100u * (e + 1), cases[c].dist[e])) continue;
+            assert_int_equal(fired, -1); /* once */
+            fired = e;
+            assert_int_equal(w.from_round, cases[c].from_round);
+        }
+        if (fired != cases[c].fires_at)
+            fail_msg("case %zu: fired at %d, want %d", c, fired, cases[c].fires_at);
+    }
+}
+
 static void test_algo_names(void **state)
 {
     (void)state;
     rumor_algo_t a;
-    const char *names[] = {"dpsgd", "choco", "malcom"};
-    for (int i = 0; i < 3; i++) {
+    const char *names[] = {"dpsgd", "choco", "malcom", "dcd", "deepsqueeze"};
+    for (int i = 0; i < 5; i++) {
         assert_int_equal(rumor_algo_parse(names[i], &a), 0);
         assert_string_equal(rumor_algo_name(a), names[i]);
     }
@@ -229,6 +434,13 @@ int main(void)
         cmocka_unit_test(test_dpsgd_mix_is_w_times_x),
         cmocka_unit_test(test_down_neighbour_is_left_out),
         cmocka_unit_test(test_absorb_refuses_bad_input),
+        cmocka_unit_test(test_dcd_with_identity_is_dpsgd),
+        cmocka_unit_test(test_dcd_model_is_its_copy),
+        cmocka_unit_test(test_early_messages_change_nothing),
+        cmocka_unit_test(test_deepsqueeze_memory_holds_the_dropped_part),
+        cmocka_unit_test(test_deepsqueeze_with_identity_is_dpsgd),
+        cmocka_unit_test(test_set_gamma_takes_effect),
+        cmocka_unit_test(test_consensus_watch),
         cmocka_unit_test(test_algo_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

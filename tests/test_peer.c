@@ -6,11 +6,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "rumor/checkpoint.h"
 #include "rumor/peer.h"
 #include "rumor/sampler.h"
+#include "rumor/vec.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     rumor_scenario_t sc;
@@ -202,6 +205,29 @@ static void test_kept_shard_trains_the_same(void **state)
     rumor_peer_data_free(&narrow);
 }
 
+/* A peer's round by hand: H SGD steps of size eta from its model, each on the next batch of
+ * smp (a copy of the peer's sampler) and from the last, into v (d floats). */
+static void s_hand_steps(rumor_peer_t *p, const rumor_peer_cfg_t *cfg, rumor_sampler_t *smp,
+                         uint32_t H, float eta, float *v)
+{
+    const rumor_scenario_t *sc = cfg->sc;
+    const size_t d = rumor_peer_dim(p), dim = cfg->train->dim;
+    float *g = malloc(d * sizeof *g), *xb = malloc((size_t)sc->batch * dim * sizeof *xb);
+    int32_t *yb = malloc(sc->batch * sizeof *yb);
+    uint32_t *ib = malloc(sc->batch * sizeof *ib);
+    memcpy(v, rumor_peer_params(p), d * sizeof *v);
+    for (uint32_t h = 0; h < H; h++) {
+        rumor_sampler_next(smp, sc->batch, ib);
+        rumor_data_gather(cfg->train, ib, sc->batch, xb, yb);
+        rumor_model_loss_grad(rumor_peer_model(p), v, xb, yb, sc->batch, g);
+        for (size_t i = 0; i < d; i++) v[i] -= eta * g[i];
+    }
+    free(g);
+    free(xb);
+    free(yb);
+    free(ib);
+}
+
 /* With local_steps H a round's v is H SGD steps, each on the next batch and from the last.
  * D-PSGD's public copy of a peer is its v itself, so the test reads v there. */
 static void test_local_steps_chain_sgd_steps(void **state)
@@ -215,21 +241,11 @@ static void test_local_steps_chain_sgd_steps(void **state)
     rumor_errmsg_t em = {""};
     rumor_peer_t *p = rumor_peer_new(&cfg, &em);
     assert_non_null(p);
-    const size_t d = rumor_peer_dim(p), dim = f->data.train.dim;
-    float *v = malloc(d * sizeof *v), *g = malloc(d * sizeof *g);
-    float *xb = malloc((size_t)sc.batch * dim * sizeof *xb);
-    int32_t *yb = malloc(sc.batch * sizeof *yb);
-    uint32_t *ib = malloc(sc.batch * sizeof *ib);
-    memcpy(v, rumor_peer_params(p), d * sizeof *v);
+    const size_t d = rumor_peer_dim(p);
+    float *v = malloc(d * sizeof *v);
     rumor_sampler_t *smp = rumor_sampler_new(cfg.shard, cfg.shard_n, sc.seed, 2);
     for (int r = 0; r < 2; r++) {
-        memcpy(v, rumor_peer_params(p), d * sizeof *v);
-        for (int h = 0; h < H; h++) {
-            rumor_sampler_next(smp, sc.batch, ib);
-            rumor_data_gather(cfg.train, ib, sc.batch, xb, yb);
-            rumor_model_loss_grad(rumor_peer_model(p), v, xb, yb, sc.batch, g);
-            for (size_t i = 0; i < d; i++) v[i] -= (float)sc.lr * g[i];
-        }
+        s_hand_steps(p, &cfg, smp, H, (float)sc.lr, v);
         const uint8_t *msg;
         size_t len;
         assert_int_equal(rumor_peer_step(p, &msg, &len), 0);
@@ -239,15 +255,106 @@ static void test_local_steps_chain_sgd_steps(void **state)
     }
     rumor_sampler_destroy(&smp);
     free(v);
-    free(g);
-    free(xb);
-    free(yb);
-    free(ib);
     rumor_peer_destroy(&p);
 }
 
+/* With the prox before compression, what a peer makes public is its step soft-thresholded by
+ * eta_t lambda, or by lr lambda with prox_lr "base" (on a cosine schedule the two differ
+ * after round 0). D-PSGD's public copy is the message itself, so the test reads it there. */
+static void test_prox_before_compress_thresholds_the_message(void **state)
+{
+    s_fixture_t *f = *state;
+    for (int base = 0; base < 2; base++) {
+        rumor_scenario_t sc = f->sc;
+        sc.algo = RUMOR_ALGO_DPSGD;
+        sc.lambda = 0.5;
+        sc.prox = RUMOR_PROX_BEFORE_COMPRESS;
+        sc.prox_lr_base = base;
+        snprintf(sc.schedule, sizeof sc.schedule, "cosine");
+        const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, f->topo, 1, 64);
+        rumor_peer_t *p = rumor_peer_new(&cfg, NULL);
+        assert_non_null(p);
+        rumor_schedule_t sched = {.lr = sc.lr};
+        assert_int_equal(rumor_schedule_parse(sc.schedule, sc.rounds, &sched, NULL), 0);
+        const size_t d = rumor_peer_dim(p);
+        float *v = malloc(d * sizeof *v);
+        rumor_sampler_t *smp = rumor_sampler_new(cfg.shard, cfg.shard_n, sc.seed, 1);
+        size_t zeros = 0;
+        for (uint32_t r = 0; r < 3; r++) {
+            const float eta = (float)rumor_schedule_lr(&sched, r);
+            s_hand_steps(p, &cfg, smp, 1, eta, v);
+            rumor_vec_soft_threshold(v, (float)(base ? sc.lr : eta) * (float)sc.lambda, d);
+            zeros += d - rumor_vec_count_nonzero(v, d);
+            const uint8_t *msg;
+            size_t len;
+            assert_int_equal(rumor_peer_step(p, &msg, &len), 0);
+            assert_memory_equal(rumor_gossip_copy(rumor_peer_gossip(p), 1), v, d * sizeof *v);
+            rumor_peer_finish(p);
+        }
+        assert_true(zeros > 0); /* the threshold did something */
+        rumor_sampler_destroy(&smp);
+        free(v);
+        rumor_peer_destroy(&p);
+    }
+}
+
+/* DeepSqueeze's error-feedback memory and DCD's pending mix are state: a peer restored from
+ * a checkpoint, or made a copy of as the simulator keeps peers that are to crash, goes on
+ * exactly as the original. */
+static void test_extra_gossip_state_is_kept(void **state)
+{
+    s_fixture_t *f = *state;
+    const rumor_algo_t algos[] = {RUMOR_ALGO_DEEPSQUEEZE, RUMOR_ALGO_DCD};
+    for (int k = 0; k < 2; k++) {
+        rumor_scenario_t sc = f->sc;
+        sc.algo = algos[k];
+        snprintf(sc.compressor, sizeof sc.compressor, "topk:0.3");
+        rumor_scenario_rehash(&sc);
+        const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, f->topo, 0, 64);
+        rumor_peer_t *a = rumor_peer_new(&cfg, NULL), *b = rumor_peer_new(&cfg, NULL),
+                     *c = rumor_peer_new(&cfg, NULL), *nb = s_peer(f, 1);
+        assert_true(a && b && c);
+        const uint8_t *ma, *mb, *mc;
+        size_t la, lb, lc;
+        for (int t = 0; t < 3; t++) {
+            assert_int_equal(rumor_peer_step(a, &ma, &la), 0);
+            assert_int_equal(rumor_peer_step(nb, &mb, &lb), 0);
+            assert_int_equal(rumor_peer_deliver(a, 1, mb, lb), 0);
+            rumor_peer_finish(a);
+            rumor_peer_finish(nb);
+        }
+        const size_t d = rumor_peer_dim(a);
+        const float *e = rumor_gossip_extra(rumor_peer_gossip(a), NULL);
+        assert_non_null(e);
+        assert_true(rumor_vec_count_nonzero(e, d) > 0);
+        char dir[] = "/tmp/rumor-test-peer-XXXXXX", path[64];
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/node0.safetensors", dir);
+        const uint8_t topo_hash[32] = {7};
+        rumor_errmsg_t em = {""};
+        if (rumor_checkpoint_save(path, a, topo_hash, &em) ||
+            rumor_checkpoint_load(path, b, topo_hash, &em))
+            fail_msg("%s", em.msg);
+        rumor_peer_copy_state(c, a);
+        assert_memory_equal(rumor_gossip_extra(rumor_peer_gossip(b), NULL), e, d * sizeof *e);
+        assert_memory_equal(rumor_gossip_extra(rumor_peer_gossip(c), NULL), e, d * sizeof *e);
+        assert_int_equal(rumor_peer_step(a, &ma, &la), 0);
+        assert_int_equal(rumor_peer_step(b, &mb, &lb), 0);
+        assert_int_equal(rumor_peer_step(c, &mc, &lc), 0);
+        assert_true(la == lb && la == lc);
+        assert_memory_equal(ma, mb, la);
+        assert_memory_equal(ma, mc, la);
+        unlink(path);
+        rmdir(dir);
+        rumor_peer_destroy(&a);
+        rumor_peer_destroy(&b);
+        rumor_peer_destroy(&c);
+        rumor_peer_destroy(&nb);
+    }
+}
+
 /* The start-up warning: an unbiased quantizer of large variance, not its contraction, and
- * nothing for D-PSGD, which compresses nothing. */
+ * nothing for D-PSGD, which compresses nothing. CHOCO, so that Malcom's parts do not count. */
 static void test_caution_names_a_diverging_compressor(void **state)
 {
     s_fixture_t *f = *state;
@@ -258,7 +365,7 @@ static void test_caution_names_a_diverging_compressor(void **state)
     } cases[] = {{"dither:2", RUMOR_ALGO_MALCOM, 1}, /* omega 2.87 at d = 33 */
                  {"dither:2", RUMOR_ALGO_CHOCO, 1},  {"dither:2:biased", RUMOR_ALGO_MALCOM, 0},
                  {"dither:2", RUMOR_ALGO_DPSGD, 0},  {"dither:8", RUMOR_ALGO_MALCOM, 0},
-                 {"natural", RUMOR_ALGO_MALCOM, 0},  {"topk:0.1", RUMOR_ALGO_MALCOM, 0}};
+                 {"natural", RUMOR_ALGO_CHOCO, 0},   {"topk:0.1", RUMOR_ALGO_CHOCO, 0}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         rumor_scenario_t sc = f->sc;
         snprintf(sc.compressor, sizeof sc.compressor, "%s", cases[i].compressor);
@@ -266,14 +373,57 @@ static void test_caution_names_a_diverging_compressor(void **state)
         const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, f->topo, 0, 64);
         rumor_peer_t *p = rumor_peer_new(&cfg, NULL);
         assert_non_null(p);
-        char why[512] = "";
+        char why[1024] = "";
         assert_int_equal(rumor_peer_caution(p, why, sizeof why), cases[i].warns);
         if (cases[i].warns) {
             assert_non_null(
                 strstr(why, "compressor dither:2 is unbiased with variance omega = 2.87"));
             assert_non_null(strstr(why, "dither:2:biased scales it into a contraction"));
+            assert_null(strstr(why, "Malcom-PSGD"));
         }
         rumor_peer_destroy(&p);
+    }
+}
+
+/* A malcom scenario is checked for Malcom-PSGD's parts, and the caution names each one
+ * missing and only those; choco is never checked. */
+static void test_caution_names_missing_malcom_parts(void **state)
+{
+    s_fixture_t *f = *state;
+    static const struct {
+        const char *compressor, *codec;
+        double lambda;
+        const char *missing; /* "" for no caution */
+    } cases[] = {
+        {"dither:8", "vsc", 0.001, ""},
+        {"natural:4:biased", "auto", 0.001, ""},
+        {"topk:0.1", "ans", 0.001, "compressor topk:0.1 is not a dithering quantizer"},
+        {"natural", "auto", 0.001, "compressor natural is not a dithering quantizer"},
+        {"dither:8", "auto", 0.0, "CHOCO-SGD: lambda is 0 (no l1 prox)"},
+        {"dither:8", "raw", 0.001, "CHOCO-SGD: codec raw does not entropy-code"},
+        {"sign", "raw", 0.0,
+         "compressor sign is not a dithering quantizer, lambda is 0 (no l1 prox), codec raw "
+         "does not entropy-code"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        for (int choco = 0; choco < 2; choco++) {
+            rumor_scenario_t sc = f->sc;
+            snprintf(sc.compressor, sizeof sc.compressor, "%s", cases[i].compressor);
+            snprintf(sc.codec, sizeof sc.codec, "%s", cases[i].codec);
+            sc.lambda = cases[i].lambda;
+            sc.algo = choco ? RUMOR_ALGO_CHOCO : RUMOR_ALGO_MALCOM;
+            const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, f->topo, 0, 64);
+            rumor_peer_t *p = rumor_peer_new(&cfg, NULL);
+            assert_non_null(p);
+            char why[1024] = "";
+            const int warns = !choco && cases[i].missing[0];
+            assert_int_equal(rumor_peer_caution(p, why, sizeof why), warns);
+            if (warns && !strstr(why, cases[i].missing))
+                fail_msg("%s %s %g: '%s' lacks '%s'", cases[i].compressor, cases[i].codec,
+                         cases[i].lambda, why, cases[i].missing);
+            if (!warns) assert_string_equal(why, "");
+            rumor_peer_destroy(&p);
+        }
     }
 }
 
@@ -285,7 +435,10 @@ int main(void)
         cmocka_unit_test(test_kept_shard_trains_the_same),
         cmocka_unit_test(test_fashion_shard_is_read_from_the_file),
         cmocka_unit_test(test_local_steps_chain_sgd_steps),
+        cmocka_unit_test(test_prox_before_compress_thresholds_the_message),
+        cmocka_unit_test(test_extra_gossip_state_is_kept),
         cmocka_unit_test(test_caution_names_a_diverging_compressor),
+        cmocka_unit_test(test_caution_names_missing_malcom_parts),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -62,8 +62,16 @@ static void test_fields_and_defaults(void **state)
     assert_int_equal(sc.rounds, 7);
     assert_int_equal(sc.batch, 32);      /* default */
     assert_int_equal(sc.local_steps, 1); /* default */
+    assert_int_equal(sc.prox, RUMOR_PROX_AFTER_MIX);
+    assert_false(sc.prox_lr_base || sc.gamma_follows_lr);
     assert_int_equal(sc.deadline, 1);
     assert_int_equal(sc.deadline_ms, 250);
+
+    const char *prox = "{\"algorithm\": {\"prox\": \"before-compress\", \"prox_lr\": \"base\","
+                       " \"gamma_schedule\": \"lr\"}}";
+    assert_int_equal(rumor_scenario_parse(prox, "t.json", "/base", &sc, &em), 0);
+    assert_int_equal(sc.prox, RUMOR_PROX_BEFORE_COMPRESS);
+    assert_true(sc.prox_lr_base && sc.gamma_follows_lr);
 
     const char *rel = "{\"topology\": \"../topologies/ring8.json\"}";
     assert_int_equal(rumor_scenario_parse(rel, "x.json", "/base/sims", &sc, &em), 0);
@@ -88,6 +96,11 @@ static void test_errors_name_the_field(void **state)
          "x.json: algorithm.local_steps: expected an integer in [1, 1000]"},
         {"{\"algorithm\": {\"local_steps\": 1001}}",
          "x.json: algorithm.local_steps: expected an integer in [1, 1000]"},
+        {"{\"algorithm\": {\"prox\": \"before-mix\"}}",
+         "x.json: algorithm.prox: expected after-mix or before-compress"},
+        {"{\"algorithm\": {\"prox_lr\": 1}}", "x.json: algorithm.prox_lr: expected a string"},
+        {"{\"algorithm\": {\"gamma_schedule\": \"cosine\"}}",
+         "x.json: algorithm.gamma_schedule: expected constant or lr"},
         {"{\"rounds\": 10}", "x.json: rounds: unknown key"},
         {"{\"data\": {\"partition\": \"dirichlet:-1\"}}", "x.json: data.partition:"},
         {"{\"data\": {\"name\": \"cifar\"}}", "x.json: data.name: expected fashion-mnist"},
@@ -282,6 +295,18 @@ static void test_hash_tracks_agreement(void **state)
     assert_true(s_same_hash(plain, l[0]));
     assert_false(s_same_hash(plain, l[1]));
     assert_false(s_same_hash(l[1], l[2]));
+    /* The prox's place, its threshold's lr and the gamma schedule count; the defaults keep
+     * the hash of a scenario that does not name them. */
+    const char *p[] = {"{\"algorithm\": {\"lr\": 0.1, \"prox\": \"after-mix\", \"prox_lr\": "
+                       "\"schedule\", \"gamma_schedule\": \"constant\"}}",
+                       "{\"algorithm\": {\"lr\": 0.1, \"prox\": \"before-compress\"}}",
+                       "{\"algorithm\": {\"lr\": 0.1, \"prox_lr\": \"base\"}}",
+                       "{\"algorithm\": {\"lr\": 0.1, \"gamma_schedule\": \"lr\"}}"};
+    assert_true(s_same_hash(plain, p[0]));
+    for (int i = 1; i < 4; i++) {
+        assert_false(s_same_hash(plain, p[i]));
+        for (int j = 1; j < i; j++) assert_false(s_same_hash(p[i], p[j]));
+    }
 }
 
 int main(void)

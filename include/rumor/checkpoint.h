@@ -6,7 +6,8 @@
  *   u64 LE header length N | N bytes of JSON header | raw little-endian float32 data
  * Tensors: the model's own ("fc0.weight" (out, in), "fc0.bias" (out), ...), then
  * "gossip.self" and "gossip.node<j>" for each neighbour j (public copies, d floats each),
- * and "optim.momentum" (d floats) when the run has momentum.
+ * "optim.momentum" (d floats) when the run has momentum, and "gossip.memory" (DeepSqueeze's
+ * error-feedback memory) or "gossip.pending" (DCD's pending mix), d floats, for those two.
  * "__metadata__" holds strings: format "rumor-checkpoint-1", node, round, sampler position,
  * run-config and topology hashes (hex), model description, cumulative byte counters and the
  * cumulative entropy bound of the messages sent ("entropy_bits", optional on load).

@@ -1,20 +1,33 @@
-/* rumor — the per-peer gossip state machine of D-PSGD, CHOCO-SGD and Malcom-PSGD.
+/* rumor — the per-peer gossip state machine of D-PSGD, CHOCO-SGD, Malcom-PSGD, DCD-PSGD and
+ * DeepSqueeze.
  *
- * One round, from the gossip's point of view (DESIGN.md section 2):
- *   produce(v)   D-PSGD: the message is v itself.
- *                CHOCO/Malcom: q_i = C(v - xhat_i); xhat_i += q_i; the message is q_i.
- *   absorb(j, q) D-PSGD: xhat_j = v_j.   CHOCO/Malcom: xhat_j += q_j.
- *   mix(v) -> x  D-PSGD: x = w_ii v + sum_j w_ij v_j.
- *                CHOCO/Malcom: x = v + gamma sum_j w_ij (xhat_j - xhat_i).
- * (Malcom-PSGD then applies the l1 prox to x; that is the optimizer's job.)
+ * One round, from the gossip's point of view (DESIGN.md section 2), with c_j the copy this
+ * peer keeps of neighbour j's public vector and c_i its own, mix_c(v) = v + gamma sum_j w_ij
+ * (c_j - c_i) over the neighbours that are up:
+ *   D-PSGD       produce: the message is v; c_i = v.      absorb: c_j = v_j.
+ *                mix: x = w_ii v + sum_j w_ij v_j.
+ *   CHOCO/Malcom produce: q_i = C(v - c_i); c_i += q_i.   absorb: c_j += q_j.
+ *                mix: x = mix_c(v). (Malcom-PSGD then applies the l1 prox: the optimizer's job.)
+ *   DCD-PSGD     (Tang et al. 2018; gamma = 1 is the paper's) produce: z = v + p, with
+ *                p = gamma sum_j w_ij (c_j - c_i) as the last round ended; q_i = C(z - c_i);
+ *                c_i += q_i.   absorb: c_j += q_j.   mix: x = c_i; p = gamma sum_j w_ij
+ *                (c_j - c_i). The public copy is the model itself, so what C drops is lost:
+ *                no memory, the baseline that biased compressors such as top-k break. p is
+ *                taken when a round ends because a carrier may deliver a round's messages
+ *                before the peer's step.
+ *   DeepSqueeze  (Tang et al. 2019) produce: a = e + v; q_i = C(a); e = a - q_i; c_i = q_i.
+ *                absorb: c_j = q_j.   mix: x = mix_c(v), the compressed values mixed.
+ *                e is explicit error-feedback memory (DESIGN 2.4's wrapper on the model).
+ * CHOCO's public copies are its memory; DeepSqueeze keeps e beside them (d more floats).
  *
- * Every peer keeps a public copy xhat_j per neighbour, so the state survives out-of-order
+ * Every peer keeps a public copy c_j per neighbour, so the state survives out-of-order
  * delivery, resync (a neighbour's full copy can be installed) and neighbours going down:
  * a down neighbour is left out of the mix, which moves its weight w_ij onto w_ii. Mixing
  * sums neighbours in ascending id order whatever the arrival order, so results are bit
  * identical between the simulator and networked peers. All public copies start at the
  * common initial model x0 (every peer derives it from the run seed), so the first residuals
- * are small. Memory: (degree + 1) d floats. No allocation after rumor_gossip_new.
+ * are small. Memory: (degree + 1) d floats, and d more (state) for DCD and DeepSqueeze. No
+ * allocation after rumor_gossip_new.
  */
 #ifndef RUMOR_GOSSIP_H
 #define RUMOR_GOSSIP_H
@@ -30,9 +43,11 @@ typedef enum {
     RUMOR_ALGO_DPSGD = 0,
     RUMOR_ALGO_CHOCO = 1,
     RUMOR_ALGO_MALCOM = 2,
+    RUMOR_ALGO_DCD = 3,
+    RUMOR_ALGO_DEEPSQUEEZE = 4,
 } rumor_algo_t;
 
-/* Parses "dpsgd", "choco" or "malcom". */
+/* Parses "dpsgd", "choco", "malcom", "dcd" or "deepsqueeze". */
 int rumor_algo_parse(const char *s, rumor_algo_t *algo);
 const char *rumor_algo_name(rumor_algo_t algo);
 
@@ -43,7 +58,7 @@ typedef struct {
     uint32_t degree;               /* number of neighbours */
     const uint32_t *nbrs;          /* (degree) neighbour ids, ascending */
     const double *w_nbrs;          /* (degree) w_ij */
-    float gamma;                   /* consensus step (CHOCO, Malcom) */
+    float gamma;                   /* consensus step (all but D-PSGD) */
     rumor_compress_cfg_t compress; /* ignored by D-PSGD, which sends v uncompressed */
 } rumor_gossip_cfg_t;
 
@@ -72,6 +87,9 @@ double rumor_gossip_copy_omega(const rumor_gossip_t *g);
 /* x = mix(v) over the neighbours that are up. x may alias v. */
 void rumor_gossip_mix(rumor_gossip_t *g, const float *v, float *x);
 
+/* Sets the consensus step gamma of the next produce and mix (a schedule). */
+void rumor_gossip_set_gamma(rumor_gossip_t *g, float gamma);
+
 /* Marks neighbour `id` up (1) or down (0); RUMOR_EINVAL if not a neighbour. */
 int rumor_gossip_set_up(rumor_gossip_t *g, uint32_t id, int up);
 int rumor_gossip_is_up(const rumor_gossip_t *g, uint32_t id);
@@ -81,8 +99,34 @@ int rumor_gossip_is_up(const rumor_gossip_t *g, uint32_t id);
 const float *rumor_gossip_copy(const rumor_gossip_t *g, uint32_t id);
 float *rumor_gossip_copy_mut(rumor_gossip_t *g, uint32_t id);
 
-/* dst's public copies (its own and its neighbours') := src's; both are of the same node. */
+/* dst's state := src's: the public copies (its own and its neighbours') and the extra state
+ * below; both are of the same node. */
 void rumor_gossip_copy_copies(rumor_gossip_t *dst, const rumor_gossip_t *src);
+
+/* The d floats of state an algorithm keeps beside the copies, for checkpoints: DeepSqueeze's
+ * error-feedback memory e (*name = "memory"), DCD's pending mix p ("pending"); NULL for the
+ * others. name may be NULL. */
+float *rumor_gossip_extra(rumor_gossip_t *g, const char **name);
+
+/* A watch over a network's consensus distance (1/n sum_i ||x_i - xbar||^2) across
+ * evaluations. A gamma too large for the compressor shows as a distance that keeps growing
+ * while the models still train, long before they diverge or while they only degrade; a
+ * healthy run's distance follows eta_t^2 and falls. */
+#define RUMOR_CONSENSUS_RISES  3   /* evaluations in a row ... */
+#define RUMOR_CONSENSUS_GROWTH 4.0 /* ... that multiply the distance by this much at least */
+
+typedef struct {
+    double prev;         /* the distance at the last evaluation */
+    double from;         /* the distance before the current run of rises, ... */
+    uint32_t from_round; /* ... at this round */
+    uint32_t rises;      /* evaluations in a row at which it grew */
+    int started, fired;
+} rumor_consensus_watch_t;
+
+/* Feeds the distance of the evaluation after `round` rounds (w zeroed before the first).
+ * Returns 1 once per watch: at the evaluation that completes RUMOR_CONSENSUS_RISES rises in a
+ * row since w->from (at w->from_round), RUMOR_CONSENSUS_GROWTH-fold in all; else 0. */
+int rumor_consensus_watch(rumor_consensus_watch_t *w, uint32_t round, double dist);
 
 /* Slot of neighbour id in 0..degree-1, or -1. */
 int rumor_gossip_slot(const rumor_gossip_t *g, uint32_t id);

@@ -62,6 +62,14 @@ void rumor_momentum_direction(const rumor_momentum_t *mo, float *m, float *g, si
  * model diverged), checked in the same pass. */
 int rumor_optim_sgd(float *v, const float *x, float lr, const float *g, size_t d);
 
+/* Where the l1 prox sits in a round. AFTER_MIX (Malcom-PSGD as analysed): x =
+ * prox(mix(v)). BEFORE_COMPRESS: v = prox(v) before the residual v - xhat is formed, so the
+ * public copies track a sparse point; the mixed model is then left as it is. */
+typedef enum {
+    RUMOR_PROX_AFTER_MIX = 0,
+    RUMOR_PROX_BEFORE_COMPRESS = 1,
+} rumor_prox_at_t;
+
 /* x = prox_{t ||.||_1}(x), t = eta_t * lambda; a no-op for t <= 0. */
 void rumor_optim_prox_l1(float *x, float t, size_t d);
 

@@ -3,9 +3,11 @@
  * This is the single implementation of a peer's training that both the simulator and the
  * networked `rumor peer` drive; neither knows how the other moves bytes. A round is
  *   rumor_peer_step()     minibatch gradient, v = x - eta g (local_steps such steps, each
- *                         from the last), produce + encode the message
+ *                         from the last), the l1 prox if it sits before compression,
+ *                         produce + encode the message
  *   rumor_peer_deliver()  for each neighbour message of this round: decode + absorb
- *   rumor_peer_finish()   mix over neighbours (ascending id), l1 prox, advance the round
+ *   rumor_peer_finish()   mix over neighbours (ascending id), the l1 prox if it sits after
+ *                         the mix, advance the round
  * Randomness of round t comes from streams (seed, peer, t, purpose), batches from the
  * peer's own sampler, so the model after round t depends only on the scenario, the seed
  * and the messages received — bit for bit, whatever the thread or process layout.
@@ -97,8 +99,11 @@ void rumor_peer_copy_state(rumor_peer_t *dst, const rumor_peer_t *src);
 /* "malcom with nesterov momentum 0.9, mlp 784-128-10 (d = 101770), compressor dither:8,
  * codec auto, 3000 rounds": what the peer runs, for start-up lines. */
 void rumor_peer_describe(const rumor_peer_t *p, char *buf, size_t cap);
-/* When the scenario is likely to fail for a reason known before it starts, writes why and
- * what to change into buf and returns 1 (for a warning); otherwise returns 0. */
+/* When the scenario is likely to fail for a reason known before it starts (an unbiased
+ * quantizer of large variance), or is a malcom scenario that lacks a part of Malcom-PSGD (a
+ * dithering quantizer, lambda > 0, an entropy-coding codec), writes why and what to change
+ * into buf, the cautions joined by "; also, ", and returns 1 (for a warning); otherwise
+ * returns 0 with buf empty. */
 int rumor_peer_caution(const rumor_peer_t *p, char *buf, size_t cap);
 /* The momentum buffer (d floats), or NULL when the scenario has no momentum. */
 float *rumor_peer_momentum(rumor_peer_t *p);
