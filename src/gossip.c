@@ -12,6 +12,7 @@ struct rumor_gossip {
     uint8_t *up;    /* (degree) */
     float *copies;  /* (degree + 1, d): slot 0..degree-1 neighbours, slot degree self */
     rumor_compressor_t *compressor;
+    double err; /* ||C(r) - r||^2 / ||r||^2 of the last produce (0 before any, or r = 0) */
 };
 
 int rumor_algo_parse(const char *s, rumor_algo_t *algo)
@@ -111,8 +112,15 @@ void rumor_gossip_produce(rumor_gossip_t *g, const float *v, rumor_rng_t *rng, r
         rumor_vec_copy(own, v, d);
         return;
     }
+    const double r2 = rumor_vec_dist2(v, own, d);
     rumor_compressor_apply_delta(g->compressor, v, own, rng, out);
     rumor_cmsg_axpy(out, 1.0f, own);
+    g->err = r2 > 0 ? rumor_vec_dist2(own, v, d) / r2 : 0.0; /* own - v is now C(r) - r */
+}
+
+double rumor_gossip_compress_err(const rumor_gossip_t *g)
+{
+    return g->err;
 }
 
 int rumor_gossip_absorb(rumor_gossip_t *g, uint32_t from, const rumor_cmsg_t *m)
