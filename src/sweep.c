@@ -1,0 +1,869 @@
+/* rumor — experiment grids (see sweep.h). */
+#include "rumor/sweep.h"
+#include "rumor/codec.h"
+#include "rumor/compress.h"
+#include "rumor/file.h"
+#include "rumor/scenario.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define S_MAX_CELLS 10000u
+#define S_DUMP_ROW  (JSON_COMPACT | JSON_REAL_PRECISION(10))
+
+/* ---- paths -------------------------------------------------------------------------------- */
+
+/* The absolute directory of the file at path. */
+static int s_abs_dir(const char *path, char *out, size_t cap)
+{
+    char dir[RUMOR_PATH_MAX], cwd[RUMOR_PATH_MAX];
+    if (rumor_file_dir(path, dir, sizeof dir)) return RUMOR_ENOSPC;
+    if (dir[0] == '/') return snprintf(out, cap, "%s", dir) < (int)cap ? 0 : RUMOR_ENOSPC;
+    if (!getcwd(cwd, sizeof cwd)) return RUMOR_EIO;
+    return snprintf(out, cap, "%s/%s", cwd, dir) < (int)cap ? 0 : RUMOR_ENOSPC;
+}
+
+/* rel resolved against the absolute directory dir, canonical when it exists. */
+static int s_resolve(const char *dir, const char *rel, char *out, size_t cap)
+{
+    char joined[2 * RUMOR_PATH_MAX];
+    if (rel[0] == '/')
+        snprintf(joined, sizeof joined, "%s", rel);
+    else
+        snprintf(joined, sizeof joined, "%s/%s", dir, rel);
+    char real[PATH_MAX];
+    const char *best = realpath(joined, real) ? real : joined;
+    return snprintf(out, cap, "%s", best) < (int)cap ? 0 : RUMOR_ENOSPC;
+}
+
+/* The scenario keys that hold paths (scenario.h): relative ones become absolute against dir,
+ * so that a cell's scenario means the same wherever it is written. */
+static int s_absolutize(json_t *sc, const char *dir)
+{
+    json_t *data = json_object_get(sc, "data");
+    json_t *slots[3][2] = {{sc, json_object_get(sc, "topology")},
+                           {data, json_object_get(data, "path")},
+                           {data, json_object_get(data, "test_path")}};
+    const char *keys[3] = {"topology", "path", "test_path"};
+    for (int k = 0; k < 3; k++) {
+        const char *v = json_string_value(slots[k][1]);
+        if (!v || !v[0] || v[0] == '/') continue;
+        char abs[RUMOR_PATH_MAX];
+        if (s_resolve(dir, v, abs, sizeof abs)) return RUMOR_ENOSPC;
+        json_object_set_new(slots[k][0], keys[k], json_string(abs));
+    }
+    return 0;
+}
+
+/* ---- merging ------------------------------------------------------------------------------ */
+
+/* Sets the dotted key (prefix names what is above it, for messages) of obj to val: an object
+ * over an object merges member by member, anything else replaces. */
+static int s_set(json_t *obj, const char *prefix, const char *key, json_t *val, const char *where,
+                 rumor_errmsg_t *em)
+{
+    const char *dot = strchr(key, '.');
+    const size_t len = dot ? (size_t)(dot - key) : strlen(key);
+    char head[RUMOR_SWEEP_NAME_MAX], path[512];
+    if (len == 0 || len >= sizeof head)
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: %s%s: empty or too long a key", where,
+                                prefix, key);
+    memcpy(head, key, len);
+    head[len] = '\0';
+    snprintf(path, sizeof path, "%s%s", prefix, head);
+    json_t *old = json_object_get(obj, head);
+    if (dot) {
+        if (!old) json_object_set_new(obj, head, old = json_object());
+        if (!json_is_object(old))
+            return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: %s%s: %s is not an object", where,
+                                    prefix, key, path);
+        strcat(path, ".");
+        return s_set(old, path, dot + 1, val, where, em);
+    }
+    if (json_is_object(val) && json_is_object(old)) {
+        const char *k;
+        json_t *v;
+        strcat(path, ".");
+        json_object_foreach(val, k, v)
+        {
+            const int rc = s_set(old, path, k, v, where, em);
+            if (rc) return rc;
+        }
+        return 0;
+    }
+    json_object_set_new(obj, head, json_deep_copy(val));
+    return 0;
+}
+
+/* Merges every member of set (NULL: nothing) over sc, then makes new relative paths
+ * absolute against dir. where names set in messages ("g.json: variations[1].set"). */
+static int s_merge(json_t *sc, const json_t *set, const char *dir, const char *where,
+                   rumor_errmsg_t *em)
+{
+    if (!set) return 0;
+    if (!json_is_object(set))
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: expected an object", where);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)set, k, v)
+    {
+        const int rc = s_set(sc, "", k, v, where, em);
+        if (rc) return rc;
+    }
+    return s_absolutize(sc, dir) ? rumor_errmsg_set(em, RUMOR_ENOSPC, "%s: path too long", where)
+                                 : 0;
+}
+
+/* ---- the grid ----------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *path; /* the grid file, for messages */
+    char dir[RUMOR_PATH_MAX];
+    rumor_errmsg_t *em;
+} s_ctx_t;
+
+static int s_fail(const s_ctx_t *c, const char *key, const char *what)
+{
+    return rumor_errmsg_set(c->em, RUMOR_EINVAL, "%s: %s: %s", c->path, key, what);
+}
+
+/* An error naming the first member of obj (at the dotted place `at`, "" at the top) that is
+ * not in allowed; 0 when there is none. */
+static int s_check_keys(const s_ctx_t *c, const json_t *obj, const char *const *allowed,
+                        const char *at)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        int ok = 0;
+        for (const char *const *x = allowed; *x; x++) ok |= !strcmp(*x, k);
+        if (!ok) {
+            char where[160];
+            snprintf(where, sizeof where, "%s%s%s", at, at[0] ? "." : "", k);
+            return s_fail(c, where, "unknown key");
+        }
+    }
+    return 0;
+}
+
+/* A label for an axis value: strings as they are, numbers as %g, anything else as JSON. */
+static void s_label(const json_t *v, char *buf, size_t cap)
+{
+    if (json_is_string(v)) {
+        snprintf(buf, cap, "%s", json_string_value(v));
+    } else if (json_is_number(v)) {
+        snprintf(buf, cap, "%g", json_number_value(v));
+    } else {
+        char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        snprintf(buf, cap, "%s", t ? t : "?");
+        free(t);
+    }
+}
+
+/* Checks the axes array: each {"key", "values", "name"?, "labels"?}; *combos is the product of
+ * the numbers of values. */
+static int s_check_axes(const s_ctx_t *c, const json_t *axes, size_t *combos)
+{
+    static const char *const keys[] = {"key", "values", "name", "labels", NULL};
+    if (!json_is_array(axes) || json_array_size(axes) == 0)
+        return s_fail(c, "axes", "expected a non-empty array");
+    *combos = 1;
+    for (size_t a = 0; a < json_array_size(axes); a++) {
+        const json_t *ax = json_array_get(axes, a);
+        char at[64];
+        snprintf(at, sizeof at, "axes[%zu]", a);
+        if (!json_is_object(ax)) return s_fail(c, at, "expected an object");
+        const int rc = s_check_keys(c, ax, keys, at);
+        if (rc) return rc;
+        const json_t *values = json_object_get(ax, "values"),
+                     *labels = json_object_get(ax, "labels");
+        const json_t *name = json_object_get(ax, "name");
+        char where[96];
+        snprintf(where, sizeof where, "%s.key", at);
+        if (!json_is_string(json_object_get(ax, "key")) ||
+            !json_string_length(json_object_get(ax, "key")))
+            return s_fail(c, where, "expected a scenario key such as \"algorithm.lambda\"");
+        snprintf(where, sizeof where, "%s.values", at);
+        if (!json_is_array(values) || json_array_size(values) == 0)
+            return s_fail(c, where, "expected a non-empty array");
+        snprintf(where, sizeof where, "%s.labels", at);
+        if (labels &&
+            (!json_is_array(labels) || json_array_size(labels) != json_array_size(values)))
+            return s_fail(c, where, "expected an array of strings, one per value");
+        for (size_t i = 0; labels && i < json_array_size(labels); i++)
+            if (!json_is_string(json_array_get(labels, i)))
+                return s_fail(c, where, "expected an array of strings, one per value");
+        snprintf(where, sizeof where, "%s.name", at);
+        if (name && !json_is_string(name)) return s_fail(c, where, "expected a string");
+        *combos *= json_array_size(values);
+        if (*combos > S_MAX_CELLS) return s_fail(c, "axes", "more than 10000 combinations");
+    }
+    return 0;
+}
+
+/* Merges the values of axis combination `combo` (mixed radix, the last axis fastest) over sc
+ * and appends their labels to name ("lambda=0 codec=raw"). */
+static int s_apply_combo(const s_ctx_t *c, const json_t *axes, size_t combo, json_t *sc, char *name,
+                         size_t cap)
+{
+    const size_t n = json_array_size(axes);
+    for (size_t a = 0; a < n; a++) {
+        const json_t *ax = json_array_get(axes, a);
+        size_t stride = 1;
+        for (size_t b = a + 1; b < n; b++)
+            stride *= json_array_size(json_object_get(json_array_get(axes, b), "values"));
+        const json_t *values = json_object_get(ax, "values");
+        const size_t i = combo / stride % json_array_size(values);
+        const char *key = json_string_value(json_object_get(ax, "key"));
+        char where[1100];
+        snprintf(where, sizeof where, "%s: axes[%zu]", c->path, a);
+        int rc = s_set(sc, "", key, json_array_get(values, i), where, c->em);
+        if (!rc && s_absolutize(sc, c->dir)) rc = s_fail(c, "axes", "path too long");
+        if (rc) return rc;
+        /* name=label, the name defaulting to the key's last part */
+        const char *an = json_string_value(json_object_get(ax, "name"));
+        if (!an) an = strrchr(key, '.') ? strrchr(key, '.') + 1 : key;
+        char label[96];
+        const json_t *labels = json_object_get(ax, "labels");
+        if (labels)
+            snprintf(label, sizeof label, "%s", json_string_value(json_array_get(labels, i)));
+        else
+            s_label(json_array_get(values, i), label, sizeof label);
+        const size_t used = strlen(name);
+        snprintf(name + used, cap - used, "%s%s=%s", used ? " " : "", an, label);
+    }
+    return 0;
+}
+
+/* A directory name for a variation: letters, digits and . _ = + - kept, anything else '_'. */
+static void s_slug(const char *name, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *p = name; *p && n + 1 < cap; p++) {
+        const int keep = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                         (*p >= '0' && *p <= '9') || strchr("._=+-", *p);
+        out[n++] = keep ? *p : '_';
+    }
+    out[n] = '\0';
+}
+
+/* The grid's seeds: 3 or more distinct whole numbers. */
+static int s_seeds(const s_ctx_t *c, const json_t *seeds, rumor_sweep_t *s)
+{
+    char what[96];
+    snprintf(what, sizeof what, "expected an array of %d or more distinct whole numbers",
+             RUMOR_SWEEP_MIN_SEEDS);
+    if (!json_is_array(seeds) || json_array_size(seeds) < RUMOR_SWEEP_MIN_SEEDS)
+        return s_fail(c, "seeds", what);
+    s->n_seeds = (uint32_t)json_array_size(seeds);
+    if (!(s->seeds = calloc(s->n_seeds, sizeof *s->seeds)))
+        return rumor_errmsg_set(c->em, RUMOR_ENOMEM, "%s: out of memory", c->path);
+    for (uint32_t i = 0; i < s->n_seeds; i++) {
+        const json_t *v = json_array_get(seeds, i);
+        if (!json_is_integer(v) || json_integer_value(v) < 0) return s_fail(c, "seeds", what);
+        s->seeds[i] = (uint64_t)json_integer_value(v);
+        for (uint32_t j = 0; j < i; j++)
+            if (s->seeds[j] == s->seeds[i]) return s_fail(c, "seeds", what);
+    }
+    return 0;
+}
+
+/* Every variation's scenario (without its seed) into scs[v], and its name and slug. */
+static int s_variations(const s_ctx_t *c, const json_t *root, const json_t *base, rumor_sweep_t *s,
+                        uint32_t rounds, json_t ***scs)
+{
+    static const char *const vkeys[] = {"name", "set", NULL};
+    const json_t *vars = json_object_get(root, "variations"), *axes = json_object_get(root, "axes");
+    size_t combos = 1, nv = 1;
+    int rc;
+    if (vars && (!json_is_array(vars) || json_array_size(vars) == 0))
+        return s_fail(c, "variations", "expected a non-empty array of {\"name\", \"set\"}");
+    if (vars) nv = json_array_size(vars);
+    if (axes && (rc = s_check_axes(c, axes, &combos))) return rc;
+    if (nv * combos > S_MAX_CELLS) return s_fail(c, "variations", "more than 10000 variations");
+    s->n_variations = (uint32_t)(nv * combos);
+    s->variation = calloc(s->n_variations, sizeof *s->variation);
+    s->slug = calloc(s->n_variations, sizeof *s->slug);
+    *scs = calloc(s->n_variations, sizeof **scs);
+    if (!s->variation || !s->slug || !*scs)
+        return rumor_errmsg_set(c->em, RUMOR_ENOMEM, "%s: out of memory", c->path);
+    char where[1200];
+    for (size_t i = 0; i < nv; i++) {
+        const json_t *var = vars ? json_array_get(vars, i) : NULL;
+        const char *vname = "base";
+        if (vars) {
+            snprintf(where, sizeof where, "variations[%zu]", i);
+            if (!json_is_object(var)) return s_fail(c, where, "expected {\"name\", \"set\"}");
+            if ((rc = s_check_keys(c, var, vkeys, where))) return rc;
+            vname = json_string_value(json_object_get(var, "name"));
+            snprintf(where, sizeof where, "variations[%zu].name", i);
+            if (!vname || !vname[0] || strlen(vname) >= RUMOR_SWEEP_NAME_MAX / 2)
+                return s_fail(c, where, "expected a string of 1 to 63 characters");
+        }
+        for (size_t k = 0; k < combos; k++) {
+            const size_t v = i * combos + k;
+            json_t *sc = (*scs)[v] = json_deep_copy(base);
+            if (!sc) return rumor_errmsg_set(c->em, RUMOR_ENOMEM, "%s: out of memory", c->path);
+            snprintf(where, sizeof where, "%s: set", c->path);
+            if ((rc = s_merge(sc, json_object_get(root, "set"), c->dir, where, c->em))) return rc;
+            snprintf(where, sizeof where, "%s: variations[%zu].set", c->path, i);
+            if (var && (rc = s_merge(sc, json_object_get(var, "set"), c->dir, where, c->em)))
+                return rc;
+            snprintf(s->variation[v], sizeof s->variation[v], "%s", vars || !axes ? vname : "");
+            if (axes &&
+                (rc = s_apply_combo(c, axes, k, sc, s->variation[v], sizeof s->variation[v])))
+                return rc;
+            if (rounds) {
+                json_t *r = json_integer(rounds);
+                rc = s_set(sc, "", "algorithm.rounds", r, c->path, c->em);
+                json_decref(r);
+                if (rc) return rc;
+            }
+            s_slug(s->variation[v], s->slug[v], sizeof s->slug[v]);
+            for (size_t u = 0; u < v; u++)
+                if (!strcmp(s->slug[u], s->slug[v])) {
+                    snprintf(where, sizeof where,
+                             "\"%s\" and \"%s\" are one name (or directory name) twice",
+                             s->variation[u], s->variation[v]);
+                    return s_fail(c, vars ? "variations" : "axes", where);
+                }
+        }
+    }
+    return 0;
+}
+
+/* The cells: every seed of every variation, seed-major, checked as scenarios. */
+static int s_cells(const s_ctx_t *c, rumor_sweep_t *s, json_t *const *scs)
+{
+    s->n_cells = (size_t)s->n_variations * s->n_seeds;
+    if (s->n_cells > S_MAX_CELLS) return s_fail(c, "seeds", "more than 10000 cells");
+    if (!(s->cells = calloc(s->n_cells, sizeof *s->cells)))
+        return rumor_errmsg_set(c->em, RUMOR_ENOMEM, "%s: out of memory", c->path);
+    for (size_t i = 0; i < s->n_cells; i++) {
+        rumor_sweep_cell_t *cell = &s->cells[i];
+        cell->variation = (uint32_t)(i % s->n_variations);
+        cell->seed = s->seeds[i / s->n_variations];
+        json_t *sc = scs[cell->variation];
+        json_object_set_new(sc, "seed", json_integer((json_int_t)cell->seed));
+        cell->scenario = json_dumps(sc, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+        if (!cell->scenario)
+            return rumor_errmsg_set(c->em, RUMOR_ENOMEM, "%s: out of memory", c->path);
+        uint8_t h[32];
+        crypto_generichash(h, sizeof h, (const uint8_t *)cell->scenario, strlen(cell->scenario),
+                           NULL, 0);
+        sodium_bin2hex(cell->config, sizeof cell->config, h, sizeof h);
+        char origin[RUMOR_PATH_MAX];
+        snprintf(origin, sizeof origin, "%s: variation \"%s\"", c->path,
+                 s->variation[cell->variation]);
+        rumor_scenario_t parsed;
+        const int rc = rumor_scenario_parse(cell->scenario, origin, c->dir, &parsed, c->em);
+        if (rc) return rc;
+        /* What rumor sim checks only when it starts, checked before a sweep starts anything. */
+        rumor_compress_cfg_t ccfg;
+        rumor_codec_mode_t mode;
+        rumor_errmsg_t inner = {""};
+        if (rumor_compress_parse(parsed.compressor, &ccfg, &inner))
+            return rumor_errmsg_set(c->em, RUMOR_EINVAL, "%s: %s", origin, inner.msg);
+        if (rumor_codec_parse_mode(parsed.codec, &mode))
+            return rumor_errmsg_set(c->em, RUMOR_EINVAL,
+                                    "%s: codec: expected raw, vsc, ans or auto, got '%s'", origin,
+                                    parsed.codec);
+    }
+    return 0;
+}
+
+int rumor_sweep_load(const char *path, uint32_t rounds, rumor_sweep_t **out, rumor_errmsg_t *em)
+{
+    *out = NULL;
+    s_ctx_t c = {.path = path, .em = em};
+    if (s_abs_dir(path, c.dir, sizeof c.dir))
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", path);
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr), *base = NULL;
+    json_t **scs = NULL;
+    rumor_sweep_t *s = calloc(1, sizeof *s);
+    int rc = 0;
+    if (!s) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+    snprintf(s->path, sizeof s->path, "%s", path);
+    if (!root) {
+        rc = jerr.line < 1 ? rumor_errmsg_set(em, RUMOR_EIO, "%s: %s", path, jerr.text)
+                           : rumor_errmsg_set(em, RUMOR_EFORMAT, "%s:%d:%d: %s", path, jerr.line,
+                                              jerr.column, jerr.text);
+        goto done;
+    }
+    static const char *const keys[] = {"name", "base",  "set",    "variations",
+                                       "axes", "seeds", "rounds", NULL};
+    if (!json_is_object(root)) {
+        rc = rumor_errmsg_set(em, RUMOR_EINVAL, "%s: expected a JSON object", path);
+        goto done;
+    }
+    if ((rc = s_check_keys(&c, root, keys, ""))) goto done;
+    /* name: the output directory's name, so a plain one */
+    const json_t *name = json_object_get(root, "name");
+    if (name) {
+        char slug[RUMOR_SWEEP_NAME_MAX];
+        const char *n = json_string_value(name);
+        if (n) s_slug(n, slug, sizeof slug);
+        if (!n || !n[0] || strlen(n) >= sizeof s->name || strcmp(n, slug) || n[0] == '.') {
+            rc = s_fail(&c, "name", "expected letters, digits and . _ = + - only");
+            goto done;
+        }
+        snprintf(s->name, sizeof s->name, "%s", n);
+    } else {
+        const char *slash = strrchr(path, '/'), *file = slash ? slash + 1 : path;
+        s_slug(file, s->name, sizeof s->name);
+        const size_t len = strlen(s->name);
+        if (len > 5 && !strcmp(s->name + len - 5, ".json")) s->name[len - 5] = '\0';
+    }
+    const json_t *rj = json_object_get(root, "rounds");
+    if (rj && (!json_is_integer(rj) || json_integer_value(rj) < 1 ||
+               json_integer_value(rj) > 100000000)) {
+        rc = s_fail(&c, "rounds", "expected a whole number from 1 to 100000000");
+        goto done;
+    }
+    if (!rounds && rj) rounds = (uint32_t)json_integer_value(rj);
+    if ((rc = s_seeds(&c, json_object_get(root, "seeds"), s))) goto done;
+    /* base: a scenario file rumor sim accepts */
+    const char *bp = json_string_value(json_object_get(root, "base"));
+    char bpath[RUMOR_PATH_MAX], bdir[RUMOR_PATH_MAX];
+    if (!bp || !bp[0]) {
+        rc = s_fail(&c, "base", "expected the path of a scenario file");
+        goto done;
+    }
+    if (s_resolve(c.dir, bp, bpath, sizeof bpath) || s_abs_dir(bpath, bdir, sizeof bdir)) {
+        rc = s_fail(&c, "base", "path too long");
+        goto done;
+    }
+    rumor_scenario_t parsed;
+    rumor_errmsg_t inner = {""};
+    if ((rc = rumor_scenario_load(bpath, &parsed, &inner))) {
+        rumor_errmsg_set(em, rc, "%s: base: %s", path, inner.msg);
+        goto done;
+    }
+    if (!(base = json_load_file(bpath, JSON_REJECT_DUPLICATES, &jerr)) ||
+        s_absolutize(base, bdir)) {
+        rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: base: %s: cannot read it back", path, bpath);
+        goto done;
+    }
+    if ((rc = s_variations(&c, root, base, s, rounds, &scs))) goto done;
+    rc = s_cells(&c, s, scs);
+done:
+    for (uint32_t i = 0; scs && i < s->n_variations; i++) json_decref(scs[i]);
+    free(scs);
+    json_decref(base);
+    json_decref(root);
+    if (rc)
+        rumor_sweep_destroy(&s);
+    else
+        *out = s;
+    return rc;
+}
+
+void rumor_sweep_destroy(rumor_sweep_t **s_p)
+{
+    if (!s_p || !*s_p) return;
+    rumor_sweep_t *s = *s_p;
+    for (size_t i = 0; s->cells && i < s->n_cells; i++) free(s->cells[i].scenario);
+    free(s->cells);
+    free(s->variation);
+    free(s->slug);
+    free(s->seeds);
+    free(s);
+    *s_p = NULL;
+}
+
+int rumor_sweep_cell_path(const rumor_sweep_t *s, const char *out, size_t c, const char *file,
+                          char *buf, size_t cap)
+{
+    const rumor_sweep_cell_t *cell = &s->cells[c];
+    const int n = snprintf(buf, cap, "%s/cells/%s/seed-%llu%s%s", out, s->slug[cell->variation],
+                           (unsigned long long)cell->seed, file[0] ? "/" : "", file);
+    return n < 0 || (size_t)n >= cap ? RUMOR_ENOSPC : 0;
+}
+
+/* mkdir -p path (mode 0755). */
+static int s_mkdirs(const char *path, rumor_errmsg_t *em)
+{
+    char p[RUMOR_PATH_MAX];
+    if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", path);
+    for (char *q = p + 1; *q; q++) {
+        if (*q != '/') continue;
+        *q = '\0';
+        const int rc = rumor_file_mkdir(p, 0755, em);
+        *q = '/';
+        if (rc) return rc;
+    }
+    return rumor_file_mkdir(p, 0755, em);
+}
+
+int rumor_sweep_prepare_cell(const rumor_sweep_t *s, const char *out, size_t c, rumor_errmsg_t *em)
+{
+    char dir[RUMOR_PATH_MAX], path[RUMOR_PATH_MAX];
+    if (rumor_sweep_cell_path(s, out, c, "", dir, sizeof dir) ||
+        rumor_sweep_cell_path(s, out, c, "scenario.json", path, sizeof path))
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", out);
+    int rc = s_mkdirs(dir, em);
+    if (rc) return rc;
+    const rumor_file_piece_t pieces[2] = {{s->cells[c].scenario, strlen(s->cells[c].scenario)},
+                                          {"\n", 1}};
+    return rumor_file_save(path, 0644, 0, pieces, 2, em);
+}
+
+/* ---- results ------------------------------------------------------------------------------ */
+
+long rumor_sweep_row_cell(const rumor_sweep_t *s, const json_t *row)
+{
+    const char *var = json_string_value(json_object_get(row, "variation"));
+    const char *cfg = json_string_value(json_object_get(row, "config"));
+    const json_t *seed = json_object_get(row, "seed");
+    if (!var || !cfg || !json_is_integer(seed)) return -1;
+    for (size_t c = 0; c < s->n_cells; c++) {
+        const rumor_sweep_cell_t *cell = &s->cells[c];
+        if ((json_int_t)cell->seed == json_integer_value(seed) &&
+            !strcmp(s->variation[cell->variation], var) && !strcmp(cell->config, cfg))
+            return (long)c;
+    }
+    return -1;
+}
+
+int rumor_sweep_read_results(const rumor_sweep_t *s, const char *path, json_t **rows,
+                             size_t *dropped, rumor_errmsg_t *em)
+{
+    *rows = NULL;
+    *dropped = 0;
+    json_t **slot = calloc(s->n_cells, sizeof *slot);
+    if (!slot) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = 0;
+    if (access(path, F_OK) == 0 && (rc = rumor_file_read(path, (size_t)1 << 30, &text, &len, em)))
+        goto done;
+    for (char *line = text; line && line < text + len;) {
+        char *nl = memchr(line, '\n', (size_t)(text + len - line));
+        const size_t n = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
+        json_t *row = nl ? json_loadb(line, n, 0, NULL) : NULL; /* no newline: torn */
+        const long c = row ? rumor_sweep_row_cell(s, row) : -1;
+        if (c < 0 || slot[c]) (*dropped)++;
+        if (c >= 0) {
+            json_decref(slot[c]);
+            slot[c] = row;
+        } else {
+            json_decref(row);
+        }
+        line += n + 1;
+    }
+    json_t *all = json_array();
+    for (size_t c = 0; c < s->n_cells; c++)
+        if (slot[c]) json_array_append(all, slot[c]);
+    if (*dropped) { /* rewrite with the rows kept */
+        size_t cap = 1, used = 0;
+        char *buf = malloc(cap);
+        for (size_t i = 0; buf && i < json_array_size(all); i++) {
+            char *t = json_dumps(json_array_get(all, i), S_DUMP_ROW);
+            const size_t tl = t ? strlen(t) : 0;
+            char *grown = t ? realloc(buf, cap + tl + 1) : NULL;
+            if (!grown) {
+                free(t);
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = grown;
+            cap += tl + 1;
+            memcpy(buf + used, t, tl);
+            buf[used + tl] = '\n';
+            used += tl + 1;
+            free(t);
+        }
+        const rumor_file_piece_t piece = {buf, used};
+        rc = buf ? rumor_file_save(path, 0644, 0, &piece, 1, em)
+                 : rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+        free(buf);
+    }
+    if (rc)
+        json_decref(all);
+    else
+        *rows = all;
+done:
+    for (size_t c = 0; c < s->n_cells; c++) json_decref(slot[c]);
+    free(slot);
+    free(text);
+    return rc;
+}
+
+json_t *rumor_sweep_row(const rumor_sweep_t *s, size_t c, const json_t *summary, const char *error,
+                        double wall_s)
+{
+    const rumor_sweep_cell_t *cell = &s->cells[c];
+    json_t *row = json_pack("{s:s, s:I, s:s, s:s}", "variation", s->variation[cell->variation],
+                            "seed", (json_int_t)cell->seed, "status", summary ? "ok" : "failed",
+                            "config", cell->config);
+    if (!row) return NULL;
+    if (summary) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)summary, k, v)
+        {
+            if (strcmp(k, "wall_s")) json_object_set(row, k, v);
+        }
+    } else {
+        json_object_set_new(row, "error", json_string(error ? error : "unknown"));
+    }
+    json_object_set_new(row, "wall_s", json_real(round(wall_s * 10) / 10));
+    return row;
+}
+
+/* ---- summary ------------------------------------------------------------------------------ */
+
+typedef struct {
+    const char *key, *head;
+    double scale;
+    int prec;
+    char conv; /* 'f' or 'e' */
+} s_fig_t;
+
+static const s_fig_t s_main_figs[] = {
+    {"acc_avg_model", "acc_avg_model", 1, 4, 'f'},
+    {"acc_min", "acc_min", 1, 4, 'f'},
+    {"density", "density", 1, 3, 'f'},
+    {"density_copy", "density_copy", 1, 3, 'f'},
+    {"bytes_sent", "MB sent/peer", 1e-6, 3, 'f'},
+    {"wall_s", "wall s", 1, 1, 'f'},
+};
+
+static const s_fig_t s_more_figs[] = {
+    {"loss", "loss", 1, 4, 'f'},
+    {"objective", "objective", 1, 4, 'f'},
+    {"grad_norm_avg", "grad_norm_avg", 1, 2, 'e'},
+    {"consensus_dist", "consensus_dist", 1, 2, 'e'},
+    {"compress_err", "compress_err", 1, 4, 'f'},
+    {"delta_hat", "delta_hat", 1, 2, 'f'},
+    {"bits_per_param", "bits/param", 1, 3, 'f'},
+};
+
+/* "mean ± std" (sample std) of the n values; the mean alone for one; "—" for none. */
+static void s_stat(const double *x, size_t n, int prec, char conv, char *buf, size_t cap)
+{
+    if (n == 0) {
+        snprintf(buf, cap, "—");
+        return;
+    }
+    double mean = 0, ss = 0;
+    for (size_t i = 0; i < n; i++) mean += x[i] / (double)n;
+    for (size_t i = 0; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
+    const char *fmt = conv == 'e' ? "%.*e" : "%.*f";
+    int used = snprintf(buf, cap, fmt, prec, mean);
+    if (n > 1 && used > 0 && (size_t)used < cap) {
+        used += snprintf(buf + used, cap - (size_t)used, " ± ");
+        if (used > 0 && (size_t)used < cap)
+            snprintf(buf + used, cap - (size_t)used, fmt, prec, sqrt(ss / (double)(n - 1)));
+    }
+}
+
+static int s_ok(const json_t *row)
+{
+    const char *st = json_string_value(json_object_get(row, "status"));
+    return st && !strcmp(st, "ok");
+}
+
+/* The values of key (times scale) in the "ok" rows of variation v; returns how many. */
+static size_t s_values(const rumor_sweep_t *s, const json_t *rows, uint32_t v, const char *key,
+                       double scale, double *x)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < json_array_size(rows); i++) {
+        const json_t *row = json_array_get(rows, i), *val = json_object_get(row, key);
+        const long c = rumor_sweep_row_cell(s, row);
+        if (c < 0 || s->cells[c].variation != v || !s_ok(row) || !json_is_number(val)) continue;
+        x[n++] = json_number_value(val) * scale;
+    }
+    return n;
+}
+
+static void s_table(const rumor_sweep_t *s, const json_t *rows, const s_fig_t *figs, size_t nf,
+                    int with_target, FILE *f, double *x)
+{
+    fprintf(f, "| variation | seeds |");
+    if (with_target) fprintf(f, " target | MB/peer to target (reached) | rounds to target |");
+    for (size_t k = 0; k < nf; k++) fprintf(f, " %s |", figs[k].head);
+    fprintf(f, "\n| --- | --- |");
+    if (with_target) fprintf(f, " --- | --- | --- |");
+    for (size_t k = 0; k < nf; k++) fprintf(f, " --- |");
+    fprintf(f, "\n");
+    for (uint32_t v = 0; v < s->n_variations; v++) {
+        const size_t ok = s_values(s, rows, v, "round", 1, x);
+        size_t all = 0;
+        for (size_t i = 0; i < json_array_size(rows); i++) {
+            const long c = rumor_sweep_row_cell(s, json_array_get(rows, i));
+            all += c >= 0 && s->cells[c].variation == v;
+        }
+        char buf[96];
+        fprintf(f, "| %s | %zu", s->variation[v], ok);
+        if (all > ok) fprintf(f, " (+%zu failed)", all - ok);
+        fprintf(f, " |");
+        if (with_target) {
+            const size_t nt = s_values(s, rows, v, "target_acc", 1, x);
+            if (nt)
+                fprintf(f, " %g |", x[0]);
+            else
+                fprintf(f, " — |");
+            const size_t reached = s_values(s, rows, v, "target_bytes", 1e-6, x);
+            s_stat(x, reached, 3, 'f', buf, sizeof buf);
+            fprintf(f, " %s (%zu/%zu) |", buf, reached, ok);
+            s_stat(x, s_values(s, rows, v, "target_round", 1, x), 0, 'f', buf, sizeof buf);
+            fprintf(f, " %s |", buf);
+        }
+        for (size_t k = 0; k < nf; k++) {
+            s_stat(x, s_values(s, rows, v, figs[k].key, figs[k].scale, x), figs[k].prec,
+                   figs[k].conv, buf, sizeof buf);
+            fprintf(f, " %s |", buf);
+        }
+        fprintf(f, "\n");
+    }
+}
+
+void rumor_sweep_summary(const rumor_sweep_t *s, const json_t *rows, FILE *f)
+{
+    double *x = calloc(s->n_seeds + 1, sizeof *x);
+    if (!x) return;
+    int with_target = 0;
+    for (size_t i = 0; i < json_array_size(rows); i++)
+        with_target |= json_object_get(json_array_get(rows, i), "target_acc") != NULL;
+    fprintf(f, "# %s\n\n`rumor sweep %s`: %zu of %zu cells (%u variations x %u seeds:", s->name,
+            s->path, json_array_size(rows), s->n_cells, s->n_variations, s->n_seeds);
+    for (uint32_t i = 0; i < s->n_seeds; i++)
+        fprintf(f, "%s%llu", i ? ", " : " ", (unsigned long long)s->seeds[i]);
+    fprintf(f, ").%s\n\n",
+            json_array_size(rows) < s->n_cells ? " **Incomplete: the figures below are of the "
+                                                 "cells that finished.**"
+                                               : "");
+    fprintf(f, "Mean ± sample standard deviation (n − 1) over the seeds that finished; MB are "
+               "10^6 bytes sent per peer (all edges).");
+    if (with_target)
+        fprintf(f, " \"To target\" is the first evaluation at which acc_avg_model reached the "
+                   "target, over the seeds that reached it (reached/finished).");
+    fprintf(f, "\n\n");
+    s_table(s, rows, s_main_figs, sizeof s_main_figs / sizeof *s_main_figs, with_target, f, x);
+    fprintf(f, "\n");
+    s_table(s, rows, s_more_figs, sizeof s_more_figs / sizeof *s_more_figs, 0, f, x);
+    free(x);
+}
+
+/* ---- curves ------------------------------------------------------------------------------- */
+
+static const char *const s_curve_keys[] = {"acc_avg_model", "acc_min", "density", "bytes_sent"};
+enum { S_CURVE_KEYS = 4 };
+
+/* The records of a metrics file, as a JSON array (NULL with em filled on failure). */
+static json_t *s_load_records(const char *path, rumor_errmsg_t *em)
+{
+    char *text;
+    size_t len;
+    if (rumor_file_read(path, (size_t)1 << 30, &text, &len, em)) return NULL;
+    json_t *all = json_array();
+    for (char *line = text; all && line < text + len;) {
+        char *nl = memchr(line, '\n', (size_t)(text + len - line));
+        const size_t n = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
+        json_t *rec = json_loadb(line, n, 0, NULL);
+        if (!json_is_integer(json_object_get(rec, "round"))) {
+            rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: a line that is not a metrics record", path);
+            json_decref(rec);
+            json_decref(all);
+            all = NULL;
+            break;
+        }
+        json_array_append_new(all, rec);
+        line += n + 1;
+    }
+    free(text);
+    return all;
+}
+
+/* The record of round r in recs, or NULL. */
+static const json_t *s_at_round(const json_t *recs, json_int_t r)
+{
+    for (size_t i = 0; i < json_array_size(recs); i++)
+        if (json_integer_value(json_object_get(json_array_get(recs, i), "round")) == r)
+            return json_array_get(recs, i);
+    return NULL;
+}
+
+/* The mean curve of variation v over its "ok" cells, appended to *text as JSON Lines. */
+static int s_curve(const rumor_sweep_t *s, const json_t *rows, uint32_t v, const char *out,
+                   json_t *curve, rumor_errmsg_t *em)
+{
+    json_t *runs = json_array();
+    int rc = 0;
+    for (size_t i = 0; i < json_array_size(rows) && !rc; i++) {
+        const json_t *row = json_array_get(rows, i);
+        const long c = rumor_sweep_row_cell(s, row);
+        if (c < 0 || s->cells[c].variation != v || !s_ok(row)) continue;
+        char path[RUMOR_PATH_MAX];
+        if (rumor_sweep_cell_path(s, out, (size_t)c, "metrics.jsonl", path, sizeof path)) {
+            rc = rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", out);
+            break;
+        }
+        json_t *recs = s_load_records(path, em);
+        if (!recs) rc = RUMOR_EFORMAT;
+        json_array_append_new(runs, recs);
+    }
+    const json_t *first = json_array_get(runs, 0);
+    for (size_t i = 0; !rc && i < json_array_size(first); i++) {
+        const json_int_t r = json_integer_value(json_object_get(json_array_get(first, i), "round"));
+        double sum[S_CURVE_KEYS] = {0};
+        int all = 1;
+        for (size_t k = 0; k < json_array_size(runs) && all; k++) {
+            const json_t *rec = s_at_round(json_array_get(runs, k), r);
+            for (int f = 0; f < S_CURVE_KEYS && rec; f++)
+                sum[f] += json_number_value(json_object_get(rec, s_curve_keys[f]));
+            all = rec != NULL;
+        }
+        if (!all) continue;
+        json_t *point = json_pack("{s:I}", "round", r);
+        for (int f = 0; f < S_CURVE_KEYS; f++)
+            json_object_set_new(point, s_curve_keys[f],
+                                json_real(sum[f] / (double)json_array_size(runs)));
+        json_object_set_new(point, "seeds", json_integer((json_int_t)json_array_size(runs)));
+        json_array_append_new(curve, point);
+    }
+    json_decref(runs);
+    return rc;
+}
+
+int rumor_sweep_curves(const rumor_sweep_t *s, const json_t *rows, const char *out, size_t *written,
+                       rumor_errmsg_t *em)
+{
+    *written = 0;
+    char dir[RUMOR_PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s/curves", out) >= (int)sizeof dir)
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", out);
+    int rc = s_mkdirs(dir, em);
+    for (uint32_t v = 0; v < s->n_variations && !rc; v++) {
+        json_t *curve = json_array();
+        rc = s_curve(s, rows, v, out, curve, em);
+        char *text = NULL;
+        size_t len = 0;
+        FILE *mem = rc ? NULL : open_memstream(&text, &len);
+        for (size_t i = 0; mem && i < json_array_size(curve); i++) {
+            json_dumpf(json_array_get(curve, i), mem, S_DUMP_ROW);
+            fputc('\n', mem);
+        }
+        if (mem) fclose(mem);
+        char path[RUMOR_PATH_MAX + RUMOR_SWEEP_NAME_MAX];
+        snprintf(path, sizeof path, "%s/%s.jsonl", dir, s->slug[v]);
+        if (!rc && len) {
+            const rumor_file_piece_t piece = {text, len};
+            if (!(rc = rumor_file_save(path, 0644, 0, &piece, 1, em))) (*written)++;
+        }
+        free(text);
+        json_decref(curve);
+    }
+    return rc;
+}
