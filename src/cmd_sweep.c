@@ -140,7 +140,10 @@ static json_t *s_finish(const rumor_sweep_t *s, const char *out, size_t c, int s
         return rumor_sweep_row(s, c, NULL, why, wall);
     }
     if (s_stop) return NULL;
-    s_last_line(s, out, c, why, sizeof why);
+    if (WIFSIGNALED(st))
+        snprintf(why, sizeof why, "killed by signal %d", WTERMSIG(st));
+    else
+        s_last_line(s, out, c, why, sizeof why);
     return rumor_sweep_row(s, c, NULL, why, wall);
 }
 

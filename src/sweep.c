@@ -397,13 +397,22 @@ int rumor_sweep_load(const char *path, uint32_t rounds, rumor_sweep_t **out, rum
                                               jerr.column, jerr.text);
         goto done;
     }
-    static const char *const keys[] = {"name", "base",  "set",    "variations",
-                                       "axes", "seeds", "rounds", NULL};
+    static const char *const keys[] = {"name", "description", "base",   "set", "variations",
+                                       "axes", "seeds",       "rounds", NULL};
     if (!json_is_object(root)) {
         rc = rumor_errmsg_set(em, RUMOR_EINVAL, "%s: expected a JSON object", path);
         goto done;
     }
     if ((rc = s_check_keys(&c, root, keys, ""))) goto done;
+    const json_t *desc = json_object_get(root, "description");
+    if (desc && !json_is_string(desc)) {
+        rc = s_fail(&c, "description", "expected a string");
+        goto done;
+    }
+    if (desc && !(s->description = strdup(json_string_value(desc)))) {
+        rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+        goto done;
+    }
     /* name: the output directory's name, so a plain one */
     const json_t *name = json_object_get(root, "name");
     if (name) {
@@ -474,6 +483,7 @@ void rumor_sweep_destroy(rumor_sweep_t **s_p)
     free(s->variation);
     free(s->slug);
     free(s->seeds);
+    free(s->description);
     free(s);
     *s_p = NULL;
 }
@@ -736,8 +746,10 @@ void rumor_sweep_summary(const rumor_sweep_t *s, const json_t *rows, FILE *f)
     int with_target = 0;
     for (size_t i = 0; i < json_array_size(rows); i++)
         with_target |= json_object_get(json_array_get(rows, i), "target_acc") != NULL;
-    fprintf(f, "# %s\n\n`rumor sweep %s`: %zu of %zu cells (%u variations x %u seeds:", s->name,
-            s->path, json_array_size(rows), s->n_cells, s->n_variations, s->n_seeds);
+    fprintf(f, "# %s\n\n", s->name);
+    if (s->description) fprintf(f, "%s\n\n", s->description);
+    fprintf(f, "`rumor sweep %s`: %zu of %zu cells (%u variations x %u seeds:", s->path,
+            json_array_size(rows), s->n_cells, s->n_variations, s->n_seeds);
     for (uint32_t i = 0; i < s->n_seeds; i++)
         fprintf(f, "%s%llu", i ? ", " : " ", (unsigned long long)s->seeds[i]);
     fprintf(f, ").%s\n\n",

@@ -76,6 +76,7 @@ static void test_malformed_grids_name_the_key(void **state)
         {"\"seeds\": [1, 2, 1]", "bad.json: seeds: expected an array of 3 or more distinct"},
         {"\"seeds\": [1, 2, -3]", "bad.json: seeds: expected an array"},
         {"\"rounds\": 0, \"seeds\": [1, 2, 3]", "bad.json: rounds: expected a whole number"},
+        {"\"description\": 3, \"seeds\": [1, 2, 3]", "bad.json: description: expected a string"},
         {"\"seeds\": [1, 2, 3], \"name\": \"a/b\"", "bad.json: name: expected letters, digits"},
         {"\"seeds\": [1, 2, 3], \"variations\": [{\"name\": \"x\", \"set\": "
          "{\"algorithm.lamda\": 0}}]",
@@ -130,7 +131,7 @@ static void test_variations_merge_and_cross(void **state)
 {
     (void)state;
     rumor_sweep_t *s = s_load(s_grid(
-        "g.json", "\"seeds\": [5, 6, 7], \"rounds\": 9,"
+        "g.json", "\"seeds\": [5, 6, 7], \"rounds\": 9, \"description\": \"d\","
                   " \"set\": {\"algorithm\": {\"gamma\": 0.25}},"
                   " \"variations\": [{\"name\": \"dotted\", \"set\": {\"algorithm.lambda\": 0.01}},"
                   "  {\"name\": \"nested\", \"set\": {\"algorithm\": {\"lambda\": 0.01}}}],"
@@ -138,6 +139,7 @@ static void test_variations_merge_and_cross(void **state)
                   "\"eta\"}, {\"key\": \"codec\", \"values\": [\"raw\", \"vsc\"], \"labels\": "
                   "[\"R\", \"V\"]}]"));
     assert_string_equal(s->name, "g");
+    assert_string_equal(s->description, "d");
     assert_int_equal(s->n_variations, 8);
     assert_int_equal(s->n_cells, 24);
     assert_string_equal(s->variation[0], "dotted eta=0.1 codec=R");

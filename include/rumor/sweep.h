@@ -2,7 +2,8 @@
  *
  * A grid file (in experiments/, see docs/experiments.md) names a base scenario, variations of
  * it and seeds:
- *   {"name": "malcom-ablation", "base": "../sims/fashion-ring16-malcom.json",
+ *   {"name": "malcom-ablation", "description": "...",
+ *    "base": "../sims/fashion-ring16-malcom.json",
  *    "set": {"target_acc": 0.82},
  *    "variations": [{"name": "raw", "set": {"codec": "raw"}}, ...],
  *    "axes": [{"key": "algorithm.lambda", "values": [0, 0.0003]}, ...],
@@ -45,6 +46,7 @@ typedef struct {
 typedef struct {
     char name[RUMOR_SWEEP_NAME_MAX]; /* the grid's "name", or its file name without .json */
     char path[1024];                 /* the grid file */
+    char *description;               /* the grid's "description" (a paragraph), or NULL */
     uint32_t n_variations, n_seeds;
     char (*variation)[RUMOR_SWEEP_NAME_MAX]; /* (n_variations) names, in grid order */
     char (*slug)[RUMOR_SWEEP_NAME_MAX];      /* (n_variations) the same as directory names */
