@@ -69,26 +69,24 @@ static int s_set(json_t *obj, const char *prefix, const char *key, json_t *val, 
 {
     const char *dot = strchr(key, '.');
     const size_t len = dot ? (size_t)(dot - key) : strlen(key);
-    char head[RUMOR_SWEEP_NAME_MAX], path[512];
-    if (len == 0 || len >= sizeof head)
+    char head[RUMOR_SWEEP_NAME_MAX], path[512]; /* path: prefix, head and a dot */
+    const int pn = snprintf(path, sizeof path, "%s%.*s.", prefix, (int)len, key);
+    if (len == 0 || len >= sizeof head || pn < 0 || (size_t)pn >= sizeof path)
         return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: %s%s: empty or too long a key", where,
                                 prefix, key);
     memcpy(head, key, len);
     head[len] = '\0';
-    snprintf(path, sizeof path, "%s%s", prefix, head);
     json_t *old = json_object_get(obj, head);
     if (dot) {
         if (!old) json_object_set_new(obj, head, old = json_object());
         if (!json_is_object(old))
-            return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: %s%s: %s is not an object", where,
-                                    prefix, key, path);
-        strcat(path, ".");
+            return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: %s%s: %.*s is not an object", where,
+                                    prefix, key, pn - 1, path);
         return s_set(old, path, dot + 1, val, where, em);
     }
     if (json_is_object(val) && json_is_object(old)) {
         const char *k;
         json_t *v;
-        strcat(path, ".");
         json_object_foreach(val, k, v)
         {
             const int rc = s_set(old, path, k, v, where, em);
