@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "rumor/compress.h"
 #include "rumor/data.h"
 #include "rumor/model.h"
 #include "rumor/sim.h"
@@ -464,6 +465,16 @@ static void test_compress_err_and_copy_density(void **state)
     if (!(fine.compress_err > 0 && fine.compress_err < coarse.compress_err &&
           coarse.compress_err < 1.0))
         fail_msg("compress_err: dither:64 %g, dither:2 %g", fine.compress_err, coarse.compress_err);
+    /* The contraction measured on the run's residuals is within the compressor's worst case,
+     * E||C(r) - r||^2 <= (1 - 1/delta) ||r||^2, i.e. delta_hat <= delta. */
+    rumor_compress_cfg_t ccfg;
+    assert_int_equal(rumor_compress_parse("dither:2:biased", &ccfg, NULL), 0);
+    rumor_compressor_t *c = rumor_compressor_new(&ccfg, 84);
+    assert_non_null(c);
+    if (!(1.0 / (1.0 - coarse.compress_err) <= rumor_compressor_delta(c)))
+        fail_msg("delta_hat %g, worst case %g", 1.0 / (1.0 - coarse.compress_err),
+                 rumor_compressor_delta(c));
+    rumor_compressor_destroy(&c);
     /* top-k 10%% keeps the residual's largest tenth: the public copies change there only. */
     s_scenario(&sc, "choco", "topk:0.1", 0.0, 2);
     free(s_run(&sc, 2, &res, NULL));
