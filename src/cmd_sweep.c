@@ -113,7 +113,7 @@ static void s_last_line(const rumor_sweep_t *s, const char *out, size_t c, char 
 /* Appends one row to the results file, whole, and flushes it to disk. */
 static int s_append(const char *path, const json_t *row, rumor_errmsg_t *em)
 {
-    char *t = json_dumps(row, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    char *t = json_dumps(row, RUMOR_SWEEP_ROW_JSON);
     if (!t) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
     const size_t n = strlen(t);
     const int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);

@@ -35,6 +35,8 @@
 
 #define RUMOR_SWEEP_NAME_MAX  128
 #define RUMOR_SWEEP_MIN_SEEDS 3
+/* How results rows are written: one compact line each, reals to 10 digits. */
+#define RUMOR_SWEEP_ROW_JSON (JSON_COMPACT | JSON_REAL_PRECISION(10))
 
 typedef struct {
     uint32_t variation; /* index into the grid's variations */
