@@ -17,6 +17,7 @@ typedef struct {
 static const s_command_t s_commands[] = {
     {"peer", rumor_cmd_peer, "run one node of a scenario over the network"},
     {"sim", rumor_cmd_sim, "run a multi-peer simulation from a scenario file"},
+    {"sweep", rumor_cmd_sweep, "run a grid of scenario variations x seeds, and summarise it"},
     {"topo", rumor_cmd_topo, "generate, check and describe topologies"},
     {"bench", rumor_cmd_bench, "measure training and codec speed"},
     {"keygen", rumor_cmd_keygen, "create CurveZMQ key files (one, or one per topology node)"},

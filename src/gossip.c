@@ -14,6 +14,7 @@ struct rumor_gossip {
     float *memory;  /* (d) DeepSqueeze: the error-feedback memory e; else NULL */
     float *pending; /* (d) DCD: gamma sum_j w_ij (c_j - c_i) as the last round ended; else NULL */
     rumor_compressor_t *compressor;
+    double err; /* ||C(r) - r||^2 / ||r||^2 of the last produce (0 before any, or r = 0) */
 };
 
 int rumor_algo_parse(const char *s, rumor_algo_t *algo)
@@ -146,26 +147,38 @@ void rumor_gossip_produce(rumor_gossip_t *g, const float *v, rumor_rng_t *rng, r
         rumor_vec_copy(out->val, v, d);
         rumor_vec_copy(own, v, d);
         return;
-    case RUMOR_ALGO_DEEPSQUEEZE:
+    case RUMOR_ALGO_DEEPSQUEEZE: {
         /* a = e + v; q = C(a); e = a - q; the own copy is q */
         rumor_vec_axpy(g->memory, 1.0f, v, d);
+        const double a = rumor_vec_nrm2(g->memory, d);
         rumor_compressor_apply(g->compressor, g->memory, rng, out);
         rumor_cmsg_axpy(out, -1.0f, g->memory);
         rumor_cmsg_to_dense(out, own);
+        const double e = rumor_vec_nrm2(g->memory, d); /* e = -(C(a) - a) */
+        g->err = a > 0 ? (e * e) / (a * a) : 0.0;
         return;
+    }
     case RUMOR_ALGO_DCD:
         /* z = v + pending = mix_c(v) over the copies as the last round ended (a carrier may
          * deliver this round's messages before the step); q = C(z - c_i); c_i += q. pending
          * holds z until the mix computes it anew. */
         rumor_vec_axpy(g->pending, 1.0f, v, d);
-        rumor_compressor_apply_delta(g->compressor, g->pending, own, rng, out);
+        v = g->pending;
         break;
     case RUMOR_ALGO_CHOCO:
     case RUMOR_ALGO_MALCOM:
-        rumor_compressor_apply_delta(g->compressor, v, own, rng, out);
         break;
     }
+    /* v is the point the own copy chases: r = v - c_i, q = C(r), c_i += q */
+    const double r2 = rumor_vec_dist2(v, own, d);
+    rumor_compressor_apply_delta(g->compressor, v, own, rng, out);
     rumor_cmsg_axpy(out, 1.0f, own);
+    g->err = r2 > 0 ? rumor_vec_dist2(own, v, d) / r2 : 0.0; /* own - v is now C(r) - r */
+}
+
+double rumor_gossip_compress_err(const rumor_gossip_t *g)
+{
+    return g->err;
 }
 
 int rumor_gossip_absorb(rumor_gossip_t *g, uint32_t from, const rumor_cmsg_t *m)

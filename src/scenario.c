@@ -386,7 +386,7 @@ int rumor_scenario_parse(const char *json, const char *origin, const char *base_
     const s_ctx_t c = {origin, "", em};
     static const char *const keys[] = {
         "name", "topology",   "data",         "model",      "algorithm", "compressor", "codec",
-        "seed", "eval_every", "eval_samples", "round_mode", "faults",    NULL};
+        "seed", "eval_every", "eval_samples", "round_mode", "faults",    "target_acc", NULL};
     int rc = 0;
     json_t *v;
     if (!json_is_object(root)) {
@@ -409,6 +409,13 @@ int rumor_scenario_parse(const char *json, const char *origin, const char *base_
     if ((rc = s_u32(&c, root, "eval_every", 1, 100000000, &s->eval_every)) ||
         (rc = s_u32(&c, root, "eval_samples", 0, 100000000, &s->eval_samples)))
         goto done;
+    if ((v = json_object_get(root, "target_acc"))) {
+        s->target_acc = json_is_number(v) ? json_number_value(v) : 0.0;
+        if (!(s->target_acc > 0.0 && s->target_acc <= 1.0)) {
+            rc = s_fail(&c, "target_acc", "expected an accuracy in (0, 1]");
+            goto done;
+        }
+    }
     if ((v = json_object_get(root, "round_mode")) && (rc = s_parse_round_mode(&c, v, s))) goto done;
     if ((v = json_object_get(root, "faults")) && (rc = s_parse_faults(&c, v, s))) goto done;
     rumor_scenario_rehash(s);

@@ -75,6 +75,15 @@ struct s_sim {
     double t_start;
     rumor_sim_result_t last;
     rumor_consensus_watch_t consensus; /* warns once when the distance keeps growing */
+    /* grad_norm_avg: the fixed training subset and scratch for one evaluation chunk */
+    uint32_t grad_m;
+    uint32_t *grad_idx;    /* (grad_m) rows of the training set */
+    float *grad_x;         /* (RUMOR_PEER_EVAL_ROWS, dim) gathered rows */
+    int32_t *grad_y;       /* (RUMOR_PEER_EVAL_ROWS) their labels */
+    float *grad_chunk;     /* (d) the gradient of one chunk */
+    float *grad;           /* (d) the gradient over the subset */
+    uint32_t target_round; /* the first evaluation that reached sc->target_acc (0: none yet) */
+    double target_bytes;   /* bytes sent per peer by then */
 };
 
 static void s_wait(s_worker_t *wk)
@@ -82,6 +91,24 @@ static void s_wait(s_worker_t *wk)
     const double t0 = rumor_clock_now();
     pthread_barrier_wait(&wk->sim->barrier);
     wk->t_wait += rumor_clock_now() - t0;
+}
+
+/* Worker 0: ||grad f(avg)||^2, f the mean loss over the fixed training subset, summed from
+ * chunks of the evaluation size (the average model's workspace). */
+static double s_grad_norm2(s_sim_t *sim)
+{
+    const size_t d = sim->d;
+    rumor_vec_zero(sim->grad, d);
+    for (uint32_t off = 0; off < sim->grad_m; off += RUMOR_PEER_EVAL_ROWS) {
+        const uint32_t rest = sim->grad_m - off;
+        const uint32_t b = rest < RUMOR_PEER_EVAL_ROWS ? rest : RUMOR_PEER_EVAL_ROWS;
+        rumor_data_gather(&sim->data->train, sim->grad_idx + off, b, sim->grad_x, sim->grad_y);
+        rumor_model_loss_grad(sim->avg_model, sim->avg, sim->grad_x, sim->grad_y, b,
+                              sim->grad_chunk);
+        rumor_vec_axpy(sim->grad, (float)b / (float)sim->grad_m, sim->grad_chunk, d);
+    }
+    const double nrm = rumor_vec_nrm2(sim->grad, d);
+    return nrm * nrm;
 }
 
 static int s_is_eval_round(const s_sim_t *sim, uint32_t done)
@@ -104,6 +131,7 @@ static void s_record(s_sim_t *sim, uint32_t done)
     }
     rumor_vec_zero(sim->avg, d);
     double loss = 0, acc = 0, acc_min = 1.0, tl = 0, nnz = 0, bytes = 0, ent = 0;
+    double l1 = 0, nnz_copy = 0, err = 0;
     uint32_t stepped = 0;
     double tc = 0, tk = 0, tw = 0, cc = 0, ck = 0;
     for (uint32_t i = 0; i < n; i++) {
@@ -116,6 +144,10 @@ static void s_record(s_sim_t *sim, uint32_t done)
         if (sim->acc[i] < acc_min) acc_min = sim->acc[i];
         tl += sim->test_loss[i];
         nnz += (double)rumor_vec_count_nonzero(x, d);
+        l1 += rumor_vec_nrm1(x, d);
+        const rumor_gossip_t *g = rumor_peer_gossip(sim->peers[i]);
+        nnz_copy += (double)rumor_vec_count_nonzero(rumor_gossip_copy(g, i), d);
+        err += rumor_gossip_compress_err(g);
         bytes += (double)st->bytes_sent;
         ent += st->entropy_bits / 8.0;
         tc += st->t_compute;
@@ -137,9 +169,20 @@ static void s_record(s_sim_t *sim, uint32_t done)
     r->acc_avg_model = avg_acc;
     r->consensus_dist = cons / n;
     r->density = nnz / ((double)n * (double)d);
+    r->density_copy = nnz_copy / ((double)n * (double)d);
+    r->objective = r->loss + sim->sc->lambda * l1 / n;
+    r->compress_err = err / n;
+    r->grad_norm_avg = s_grad_norm2(sim);
     r->bytes_sent = bytes / n;
     r->entropy_bound_bytes = ent / n;
     r->bits_per_param = done ? 8.0 * r->bytes_sent / ((double)done * (double)d) : 0.0;
+    r->target_acc = sim->sc->target_acc;
+    if (r->target_acc > 0 && !sim->target_round && avg_acc >= r->target_acc) {
+        sim->target_round = done;
+        sim->target_bytes = r->bytes_sent;
+    }
+    r->target_round = sim->target_round;
+    r->target_bytes = sim->target_bytes;
     r->time_compute_s = tc / n;
     r->time_codec_s = tk / n;
     r->time_comm_s = tw / n;
@@ -359,6 +402,11 @@ static int s_write_state(const s_sim_t *sim, uint32_t done, rumor_errmsg_t *em)
                   (json_int_t)done, "slot", sim->slot ? "b" : "a", "peers", (json_int_t)sim->n,
                   "config_hash", cfg, "messages_lost", lost, "stale", stale);
     free(stale);
+    /* The target reached so far, which a resumed run cannot see again; kept with its target. */
+    if (j && sim->target_round)
+        json_object_set_new(j, "target",
+                            json_pack("{s:f, s:I, s:f}", "acc", sim->sc->target_acc, "round",
+                                      (json_int_t)sim->target_round, "bytes", sim->target_bytes));
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!text) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
@@ -486,6 +534,17 @@ static int s_resume(s_sim_t *sim, rumor_errmsg_t *em)
         strspn(stale, "01") != strlen(stale) || json_array_size(lost) != sim->n ||
         round > sim->sc->rounds)
         rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s/sim.json: malformed checkpoint state", dir);
+    json_t *target = json_object_get(j, "target");
+    json_t *target_round = json_object_get(target, "round");
+    if (!rc && target &&
+        (!json_is_number(json_object_get(target, "acc")) || !json_is_integer(target_round) ||
+         json_integer_value(target_round) < 1 || json_integer_value(target_round) > round ||
+         !json_is_number(json_object_get(target, "bytes"))))
+        rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s/sim.json: malformed target", dir);
+    if (!rc && target && json_number_value(json_object_get(target, "acc")) == sim->sc->target_acc) {
+        sim->target_round = (uint32_t)json_integer_value(target_round);
+        sim->target_bytes = json_number_value(json_object_get(target, "bytes"));
+    }
     for (uint32_t i = 0; i < sim->n && !rc; i++) {
         json_t *v = json_array_get(lost, i);
         if (!json_is_integer(v) || json_integer_value(v) < 0)
@@ -601,6 +660,19 @@ void rumor_sim_result_write(FILE *f, const rumor_sim_result_t *r, int timing, co
             extra ? extra : "", r->round, r->loss, r->test_loss, r->acc_mean, r->acc_min,
             r->acc_avg_model, r->consensus_dist, r->density, r->bytes_sent, r->entropy_bound_bytes,
             r->bits_per_param);
+    fprintf(f, ", \"objective\": %.6f, \"density_copy\": %.6f, \"compress_err\": %.6e",
+            r->objective, r->density_copy, r->compress_err);
+    if (r->compress_err < 1.0)
+        fprintf(f, ", \"delta_hat\": %.6f", 1.0 / (1.0 - r->compress_err));
+    else
+        fprintf(f, ", \"delta_hat\": null");
+    fprintf(f, ", \"grad_norm_avg\": %.6e", r->grad_norm_avg);
+    if (r->target_acc > 0 && r->target_round)
+        fprintf(f, ", \"target_acc\": %g, \"target_round\": %u, \"target_bytes\": %.1f",
+                r->target_acc, r->target_round, r->target_bytes);
+    else if (r->target_acc > 0)
+        fprintf(f, ", \"target_acc\": %g, \"target_round\": null, \"target_bytes\": null",
+                r->target_acc);
     if (r->faults)
         fprintf(f, ", \"peers_down\": %u, \"messages_lost\": %" PRIu64, r->peers_down,
                 r->messages_lost);
@@ -693,10 +765,19 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     sim.avg = malloc(sim.d * sizeof *sim.avg);
     sim.avg_model =
         rumor_model_new(rumor_model_spec(rumor_peer_model(sim.peers[0])), RUMOR_PEER_EVAL_ROWS);
-    if (!sim.avg || !sim.avg_model) {
+    sim.grad_m = data.train.n < RUMOR_SIM_GRAD_ROWS ? data.train.n : RUMOR_SIM_GRAD_ROWS;
+    sim.grad_idx = malloc(sim.grad_m * sizeof *sim.grad_idx);
+    sim.grad_x = malloc((size_t)RUMOR_PEER_EVAL_ROWS * data.train.dim * sizeof *sim.grad_x);
+    sim.grad_y = malloc(RUMOR_PEER_EVAL_ROWS * sizeof *sim.grad_y);
+    sim.grad_chunk = malloc(sim.d * sizeof *sim.grad_chunk);
+    sim.grad = malloc(sim.d * sizeof *sim.grad);
+    if (!sim.avg || !sim.avg_model || !sim.grad_idx || !sim.grad_x || !sim.grad_y ||
+        !sim.grad_chunk || !sim.grad) {
         rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
         goto done;
     }
+    for (uint32_t k = 0; k < sim.grad_m; k++)
+        sim.grad_idx[k] = (uint32_t)((uint64_t)k * data.train.n / sim.grad_m);
     char why[512];
     if (rumor_peer_caution(sim.peers[0], why, sizeof why)) rumor_warn("%s", why);
     if (opts->progress) {
@@ -769,6 +850,11 @@ done:
     free(sim.saved);
     rumor_model_destroy(&sim.avg_model);
     free(sim.avg);
+    free(sim.grad_idx);
+    free(sim.grad_x);
+    free(sim.grad_y);
+    free(sim.grad_chunk);
+    free(sim.grad);
     free(sim.peers);
     free(sim.msg);
     free(sim.msg_len);

@@ -5,9 +5,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "rumor/compress.h"
+#include "rumor/data.h"
+#include "rumor/model.h"
 #include "rumor/sim.h"
+#include "rumor/vec.h"
 #include "support.h"
 
+#include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,6 +336,196 @@ static void test_lost_messages_are_resynced(void **state)
     free(a);
 }
 
+/* The records of a metrics file's text (a JSON array of objects); the caller decrefs it. */
+static json_t *s_records(const char *text)
+{
+    json_t *all = json_array();
+    for (const char *line = text; *line;) {
+        const char *nl = strchr(line, '\n');
+        assert_non_null(nl);
+        json_t *rec = json_loadb(line, (size_t)(nl - line), 0, NULL);
+        assert_non_null(rec);
+        json_array_append_new(all, rec);
+        line = nl + 1;
+    }
+    return all;
+}
+
+static double s_num(const json_t *rec, const char *key)
+{
+    json_t *v = json_object_get(rec, key);
+    if (!json_is_number(v)) fail_msg("record without a number %s", key);
+    return json_number_value(v);
+}
+
+/* target_round is the first evaluation whose acc_avg_model reaches target_acc, target_bytes the
+ * bytes sent per peer by then; both stay null while it is not reached, and in the summary. */
+static void test_target_round_and_bytes(void **state)
+{
+    (void)state;
+    rumor_scenario_t sc;
+    s_scenario(&sc, "malcom", "dither:16", 0.001, 12);
+    sc.eval_every = 1;
+    rumor_sim_result_t res;
+    char *text = s_run(&sc, 2, &res, NULL);
+    assert_null(strstr(text, "target_")); /* no target, no fields */
+    json_t *recs = s_records(text);
+    free(text);
+    /* The best accuracy of the run as the target: first reached at evaluation `first`. */
+    size_t first = 0;
+    for (size_t k = 1; k < json_array_size(recs); k++)
+        if (s_num(json_array_get(recs, k), "acc_avg_model") >
+            s_num(json_array_get(recs, first), "acc_avg_model"))
+            first = k;
+    json_t *hit = json_array_get(recs, first);
+    sc.target_acc = s_num(hit, "acc_avg_model");
+    text = s_run(&sc, 2, &res, NULL);
+    json_t *with = s_records(text);
+    free(text);
+    assert_int_equal(res.target_round, (uint32_t)s_num(hit, "round"));
+    assert_true(fabs(res.target_bytes - s_num(hit, "bytes_sent")) < 0.051);
+    for (size_t k = 0; k < json_array_size(with); k++) {
+        const json_t *rec = json_array_get(with, k), *tr = json_object_get(rec, "target_round");
+        if (k < first)
+            assert_true(json_is_null(tr) && json_is_null(json_object_get(rec, "target_bytes")));
+        else
+            assert_int_equal(json_integer_value(tr), res.target_round);
+    }
+    json_decref(with);
+    json_decref(recs);
+
+    /* Out of reach: null in the summary. */
+    sc.target_acc = 1.0;
+    text = s_run(&sc, 2, &res, NULL);
+    free(text);
+    assert_int_equal(res.target_round, 0);
+    char line[2048];
+    FILE *f = fmemopen(line, sizeof line, "w");
+    assert_non_null(f);
+    rumor_sim_result_write(f, &res, 0, NULL);
+    fclose(f);
+    assert_non_null(strstr(line, "\"target_acc\": 1, \"target_round\": null, "
+                                 "\"target_bytes\": null"));
+
+    /* The key is checked, and named. */
+    const char *bad[] = {"1.01", "0", "\"0.8\""};
+    for (size_t b = 0; b < sizeof bad / sizeof *bad; b++) {
+        char json[256];
+        snprintf(json, sizeof json, "{\"name\": \"t\", \"target_acc\": %s}", bad[b]);
+        rumor_errmsg_t em = {""};
+        assert_int_equal(rumor_scenario_parse(json, "g.json", ".", &sc, &em), RUMOR_EINVAL);
+        if (!strstr(em.msg, "g.json: target_acc: expected an accuracy in (0, 1]"))
+            fail_msg("%s", em.msg);
+    }
+}
+
+/* A run resumed from a checkpoint keeps the target it had reached before it stopped. */
+static void test_target_survives_a_resume(void **state)
+{
+    (void)state;
+    rumor_scenario_t sc;
+    s_scenario(&sc, "malcom", "dither:16", 0.001, 40);
+    sc.eval_every = 10;
+    sc.target_acc = 0.5;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", s_scratch("target-ckpt"));
+    const rumor_sim_opts_t opts = {.threads = 2, .checkpoint_dir = dir, .checkpoint_every = 10};
+    rumor_sim_result_t res;
+    rumor_errmsg_t em = {""};
+    if (rumor_sim_run(&sc, &opts, &res, &em)) fail_msg("%s", em.msg);
+    assert_int_equal(res.target_round, 10);
+    /* The finished run, started again, evaluates its models again at round 40. */
+    if (rumor_sim_run(&sc, &opts, &res, &em)) fail_msg("%s", em.msg);
+    assert_int_equal(res.round, 40);
+    assert_int_equal(res.target_round, 10);
+    /* A checkpoint of the same run with another target does not carry this one. */
+    sc.target_acc = 0.6;
+    if (rumor_sim_run(&sc, &opts, &res, &em)) fail_msg("%s", em.msg);
+    assert_int_equal(res.target_round, 40);
+}
+
+/* compress_err is 0 without compression, shrinks with more quantization levels and stays
+ * below 1 for a contraction; density_copy is 1 when the copies are the dense models. */
+static void test_compress_err_and_copy_density(void **state)
+{
+    (void)state;
+    rumor_scenario_t sc;
+    rumor_sim_result_t res, coarse, fine;
+    s_scenario(&sc, "dpsgd", "identity", 0.0, 30);
+    free(s_run(&sc, 2, &res, NULL));
+    assert_true(res.compress_err == 0.0);
+    assert_true(res.density_copy == 1.0);
+    s_scenario(&sc, "choco", "identity", 0.0, 30);
+    free(s_run(&sc, 2, &res, NULL));
+    assert_true(res.compress_err < 1e-9);
+    s_scenario(&sc, "choco", "dither:2:biased", 0.0, 30);
+    free(s_run(&sc, 2, &coarse, NULL));
+    s_scenario(&sc, "choco", "dither:64:biased", 0.0, 30);
+    free(s_run(&sc, 2, &fine, NULL));
+    if (!(fine.compress_err > 0 && fine.compress_err < coarse.compress_err &&
+          coarse.compress_err < 1.0))
+        fail_msg("compress_err: dither:64 %g, dither:2 %g", fine.compress_err, coarse.compress_err);
+    /* The contraction measured on the run's residuals is within the compressor's worst case,
+     * E||C(r) - r||^2 <= (1 - 1/delta) ||r||^2, i.e. delta_hat <= delta. */
+    rumor_compress_cfg_t ccfg;
+    assert_int_equal(rumor_compress_parse("dither:2:biased", &ccfg, NULL), 0);
+    rumor_compressor_t *c = rumor_compressor_new(&ccfg, 84);
+    assert_non_null(c);
+    if (!(1.0 / (1.0 - coarse.compress_err) <= rumor_compressor_delta(c)))
+        fail_msg("delta_hat %g, worst case %g", 1.0 / (1.0 - coarse.compress_err),
+                 rumor_compressor_delta(c));
+    rumor_compressor_destroy(&c);
+    /* top-k 10%% keeps the residual's largest tenth: the public copies change there only. */
+    s_scenario(&sc, "choco", "topk:0.1", 0.0, 2);
+    free(s_run(&sc, 2, &res, NULL));
+    assert_true(res.density_copy > 0.0 && res.density_copy <= 0.2 + 1e-9);
+}
+
+/* objective = loss + lambda * mean ||x_i||_1, and grad_norm_avg is the squared gradient norm
+ * of the network-average model over the training subset, computed here in one piece. */
+static void test_objective_and_gradient_norm(void **state)
+{
+    (void)state;
+    rumor_scenario_t sc;
+    rumor_sim_result_t res;
+    s_scenario(&sc, "malcom", "dither:16", 0.01, 60);
+    sc.eval_every = 5;
+    char path[512];
+    snprintf(path, sizeof path, "%s", s_scratch("objective.bin"));
+    char *text = s_run(&sc, 2, &res, path);
+    float *x = s_models(path);
+    double l1 = 0;
+    for (int i = 0; i < 8; i++) l1 += rumor_vec_nrm1(x + i * 84, 84) / 8;
+    assert_true(fabs(res.objective - (res.loss + 0.01 * l1)) < 1e-9);
+
+    /* 4000 training rows (fewer than RUMOR_SIM_GRAD_ROWS): the subset is all of them. */
+    rumor_dataset_t *all = NULL;
+    assert_int_equal(rumor_data_synthetic(5000, 20, 4, 4.0, 3, &all), 0);
+    rumor_model_spec_t spec;
+    rumor_errmsg_t em = {""};
+    assert_int_equal(rumor_model_spec_parse("softmax", 20, 4, &spec, &em), 0);
+    rumor_model_t *m = rumor_model_new(&spec, 4000);
+    assert_non_null(m);
+    float avg[84] = {0}, g[84];
+    for (int i = 0; i < 8; i++) rumor_vec_axpy(avg, 1.0f / 8, x + i * 84, 84);
+    rumor_model_loss_grad(m, avg, all->x, all->y, 4000, g);
+    const double want = rumor_vec_dot(g, g, 84);
+    if (!(fabs(res.grad_norm_avg - want) < 1e-4 * want))
+        fail_msg("grad_norm_avg %.9g, want %.9g", res.grad_norm_avg, want);
+    /* Training brings the average model towards a stationary point. */
+    json_t *recs = s_records(text);
+    assert_true(s_num(json_array_get(recs, 0), "grad_norm_avg") > 2 * res.grad_norm_avg);
+    json_decref(recs);
+    rumor_model_destroy(&m);
+    rumor_dataset_destroy(&all);
+    free(x);
+    free(text);
+
+    s_scenario(&sc, "malcom", "dither:16", 0.0, 20);
+    free(s_run(&sc, 2, &res, NULL));
+    assert_true(res.objective == res.loss);
+}
+
 /* `rumor sim --checkpoint` killed with SIGKILL mid-run (inside an outage, with copies awaiting
  * a reload after lost messages, and with a crashed peer's checkpoint still to restart from)
  * and started again with the same command resumes from its
@@ -457,6 +653,10 @@ int main(void)
         cmocka_unit_test(test_lost_messages_are_resynced),
         cmocka_unit_test(test_crashed_peer_restarts_from_its_checkpoint),
         cmocka_unit_test(test_killed_sim_resumes_bit_for_bit),
+        cmocka_unit_test(test_target_round_and_bytes),
+        cmocka_unit_test(test_target_survives_a_resume),
+        cmocka_unit_test(test_compress_err_and_copy_density),
+        cmocka_unit_test(test_objective_and_gradient_norm),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -18,6 +18,7 @@ int rumor_cli_parse_double(const char *s, double hi, double *out);
 
 int rumor_cmd_peer(int argc, char **argv);
 int rumor_cmd_sim(int argc, char **argv);
+int rumor_cmd_sweep(int argc, char **argv);
 int rumor_cmd_topo(int argc, char **argv);
 int rumor_cmd_bench(int argc, char **argv);
 int rumor_cmd_keygen(int argc, char **argv);

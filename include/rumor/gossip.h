@@ -84,6 +84,11 @@ RUMOR_NODISCARD int rumor_gossip_absorb(rumor_gossip_t *g, uint32_t from, const 
  * multiplied by omega, so with a large omega the copies drift away from the models. */
 double rumor_gossip_copy_omega(const rumor_gossip_t *g);
 
+/* ||C(r) - r||^2 / ||r||^2 of the residual r the last produce compressed (its public copy's
+ * error after the update), the statistic of biased-compression analyses; 0 before the first
+ * produce, for r = 0 and for D-PSGD, which compresses nothing. */
+double rumor_gossip_compress_err(const rumor_gossip_t *g);
+
 /* x = mix(v) over the neighbours that are up. x may alias v. */
 void rumor_gossip_mix(rumor_gossip_t *g, const float *v, float *x);
 

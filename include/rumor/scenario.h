@@ -107,6 +107,7 @@ typedef struct {
     uint64_t seed;
     uint32_t eval_every;   /* rounds between evaluations */
     uint32_t eval_samples; /* test samples per peer evaluation (0 = all) */
+    double target_acc;     /* acc_avg_model that counts as reached (0 = none); not hashed */
 
     /* round mode */
     int deadline;         /* 0 = synchronous */

@@ -40,11 +40,22 @@ typedef struct {
     uint32_t checkpoint_every;
 } rumor_sim_opts_t;
 
-/* The last evaluation of a run. */
+/* The fixed training subset that grad_norm_avg is measured on: every (n / m)-th sample, m =
+ * min(n, RUMOR_SIM_GRAD_ROWS). */
+#define RUMOR_SIM_GRAD_ROWS 10000u
+
+/* The last evaluation of a run. Figures are means over peers unless said otherwise. */
 typedef struct {
     uint32_t round;
     double loss, test_loss, acc_mean, acc_min, acc_avg_model, consensus_dist, density;
     double bytes_sent, entropy_bound_bytes, bits_per_param;
+    double objective; /* loss (the minibatch mean since the last evaluation) + lambda ||x_i||_1 */
+    double density_copy;   /* density of the peers' own public copies x^_i, what travels */
+    double compress_err;   /* ||C(r) - r||^2 / ||r||^2 of each peer's last message (0: none) */
+    double grad_norm_avg;  /* ||grad f(x_avg)||^2 on the fixed training subset (above) */
+    double target_acc;     /* the scenario's target_acc (0: none; the next two are not written) */
+    uint32_t target_round; /* the first evaluation with acc_avg_model >= target_acc (0: none) */
+    double target_bytes;   /* bytes_sent at that evaluation */
     double time_compute_s, time_codec_s, time_comm_s, wall_s;
     double cpu_compute_s, cpu_codec_s; /* CPU seconds per peer (thread clock) */
     int faults;                        /* the scenario injects faults: the next two are written */
@@ -65,7 +76,9 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
                   rumor_sim_result_t *result, rumor_errmsg_t *em);
 
 /* Writes one result as a JSON object on one line (no timing fields unless timing; peers_down
- * and messages_lost only for a scenario with faults); extra,
+ * and messages_lost only for a scenario with faults; target_acc, target_round and target_bytes
+ * only for a scenario with a target, the last two null until it is reached; delta_hat =
+ * 1 / (1 - compress_err), null when compress_err >= 1); extra,
  * when not NULL, is inserted first and must be JSON members each followed by ", ". */
 void rumor_sim_result_write(FILE *f, const rumor_sim_result_t *r, int timing, const char *extra);
 
