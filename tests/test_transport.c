@@ -249,6 +249,19 @@ static void *s_raw(void *ctx, const rumor_keypair_t *kp, const char *server_pub,
     return s;
 }
 
+/* A raw DEALER holding node j's keys, connected to node i with the routing id bound to the
+ * two keys plus `suffix` (a second connection under j's key needs its own). */
+static void *s_raw_as(void *ctx, const s_net_t *net, uint32_t j, uint32_t i, const char *suffix)
+{
+    uint8_t rid[RUMOR_TRANSPORT_RID_BYTES + 16];
+    assert_int_equal(rumor_transport_routing_id(&net->kp[j], j, net->kp[i].public_key, i, rid), 0);
+    const size_t extra = strlen(suffix);
+    assert_true(extra <= 16);
+    memcpy(rid + RUMOR_TRANSPORT_RID_BYTES, suffix, extra);
+    return s_raw(ctx, &net->kp[j], net->kp[i].public_key, rid, RUMOR_TRANSPORT_RID_BYTES + extra,
+                 net->ep[i]);
+}
+
 /* Receives one frame within WAIT_MS, skipping nothing; returns recv's code. */
 static int s_recv(rumor_transport_t *t, uint32_t *from, uint8_t *buf, size_t cap, size_t *len)
 {
@@ -380,18 +393,41 @@ static void test_unlisted_key_cannot_deliver(void **state)
     s_net_down(&net);
 }
 
-static void test_forged_routing_id_reports_authenticated_id(void **state)
+static void test_forged_routing_id_dropped(void **state)
 {
     (void)state;
     void *ctx = zmq_ctx_new();
     s_net_t net;
     s_net_init(&net, 3, "tcp", S_STAR);
     /* Only node 0 runs a transport; nodes 1 and 2 are played by raw sockets that hold their
-     * keys but swap their routing ids. */
+     * keys but swap their old-style routing ids (the node id), then by raw sockets with the
+     * routing ids bound to their keys (one with a suffix: a second connection per key). */
     s_node_start(&net, 0, ctx, NULL, 0);
     const uint8_t rid_says_2[4] = {2, 0, 0, 0}, rid_says_1[4] = {1, 0, 0, 0};
     void *as1 = s_raw(ctx, &net.kp[1], net.kp[0].public_key, rid_says_2, 4, net.ep[0]);
     void *as2 = s_raw(ctx, &net.kp[2], net.kp[0].public_key, rid_says_1, 4, net.ep[0]);
+    assert_int_equal(zmq_send(as1, "from-1", 6, 0), 6);
+    assert_int_equal(zmq_send(as2, "from-2!", 7, 0), 7);
+    int seen[3] = {0};
+    for (int k = 0; k < 2; k++) {
+        uint32_t from = 99;
+        size_t len = 0;
+        uint8_t buf[MAX_FRAME];
+        /* Dropped, and the id reported comes from the key, whatever the routing id says. */
+        assert_int_equal(s_recv(net.t[0], &from, buf, sizeof buf, &len), RUMOR_EAUTH);
+        assert_true(from == 1 || from == 2);
+        assert_int_equal(len, from == 1 ? 6 : 7);
+        seen[from]++;
+    }
+    assert_int_equal(seen[1], 1);
+    assert_int_equal(seen[2], 1);
+    rumor_transport_auth_stats_t st;
+    rumor_transport_auth_stats(net.t[0], &st);
+    assert_int_equal(st.misrouted, 2);
+    zmq_close(as1);
+    zmq_close(as2);
+    as1 = s_raw_as(ctx, &net, 1, 0, "");
+    as2 = s_raw_as(ctx, &net, 2, 0, "#2");
     assert_int_equal(zmq_send(as1, "from-1", 6, 0), 6);
     assert_int_equal(zmq_send(as2, "from-2!", 7, 0), 7);
     for (int k = 0; k < 2; k++) {
@@ -399,19 +435,45 @@ static void test_forged_routing_id_reports_authenticated_id(void **state)
         size_t len = 0;
         uint8_t buf[MAX_FRAME];
         assert_int_equal(s_recv(net.t[0], &from, buf, sizeof buf, &len), 0);
-        /* The id comes from the key, whatever the routing id says. */
-        if (len == 6) {
-            assert_int_equal(from, 1);
-            assert_memory_equal(buf, "from-1", 6);
-        } else {
-            assert_int_equal(len, 7);
-            assert_int_equal(from, 2);
-            assert_memory_equal(buf, "from-2!", 7);
-        }
+        assert_int_equal(len, from == 1 ? 6 : 7);
+        assert_memory_equal(buf, from == 1 ? "from-1" : "from-2!", len);
     }
     zmq_close(as1);
     zmq_close(as2);
     rumor_transport_destroy(&net.t[0]);
+    zmq_ctx_term(ctx);
+}
+
+static void test_stolen_routing_id_cannot_lock_out(void **state)
+{
+    (void)state;
+    void *ctx = zmq_ctx_new(), *ctx1 = zmq_ctx_new();
+    s_net_t net;
+    s_net_init(&net, 3, "tcp", S_STAR);
+    s_node_start(&net, 0, ctx, NULL, 0);
+    /* Node 2's key, connected first, announcing node 1's id as its routing id: it must not
+     * keep the real node 1 out, and its own frames are dropped and counted. */
+    const uint8_t rid_says_1[4] = {1, 0, 0, 0};
+    void *thief = s_raw(ctx, &net.kp[2], net.kp[0].public_key, rid_says_1, 4, net.ep[0]);
+    assert_int_equal(zmq_send(thief, "stolen", 6, 0), 6);
+    uint32_t from = 99;
+    size_t len = 0;
+    uint8_t buf[MAX_FRAME];
+    assert_int_equal(s_recv(net.t[0], &from, buf, sizeof buf, &len), RUMOR_EAUTH);
+    assert_int_equal(from, 2);
+    rumor_transport_auth_stats_t st;
+    rumor_transport_auth_stats(net.t[0], &st);
+    assert_int_equal(st.misrouted, 1);
+    s_node_start(&net, 1, ctx1, NULL, 0);
+    assert_int_equal(rumor_transport_send(net.t[1], 0, (const uint8_t *)"real", 4, WAIT_MS), 0);
+    assert_int_equal(s_recv(net.t[0], &from, buf, sizeof buf, &len), 0);
+    assert_int_equal(from, 1);
+    assert_int_equal(len, 4);
+    assert_memory_equal(buf, "real", 4);
+    zmq_close(thief);
+    rumor_transport_destroy(&net.t[1]);
+    rumor_transport_destroy(&net.t[0]);
+    zmq_ctx_term(ctx1);
     zmq_ctx_term(ctx);
 }
 
@@ -574,7 +636,7 @@ static void test_oversized_frames_dropped(void **state)
     /* The sender refuses to send a frame over the limit: the receiver would cut it. */
     assert_int_equal(rumor_transport_send(net.t[1], 0, big, MAX_FRAME + 1, WAIT_MS), RUMOR_ERANGE);
     /* A neighbour that ignores the limit: slightly over it is dropped by recv... */
-    void *raw = s_raw(net.ctx, &net.kp[1], net.kp[0].public_key, NULL, 0, net.ep[0]);
+    void *raw = s_raw_as(net.ctx, &net, 1, 0, "raw"); /* node 1 is connected too */
     assert_int_equal(zmq_send(raw, big, MAX_FRAME + 76, 0), MAX_FRAME + 76);
     static uint8_t roomy[4 * MAX_FRAME]; /* the limit holds whatever the caller's buffer */
     assert_int_equal(s_recv(net.t[0], &from, roomy, sizeof roomy, &len), RUMOR_ERANGE);
@@ -603,7 +665,7 @@ static void test_multipart_dropped(void **state)
     s_net_t net;
     s_net_init(&net, 2, "tcp", S_LINE);
     s_net_up(&net, 0);
-    void *raw = s_raw(net.ctx, &net.kp[1], net.kp[0].public_key, NULL, 0, net.ep[0]);
+    void *raw = s_raw_as(net.ctx, &net, 1, 0, "raw"); /* node 1 is connected too */
     assert_int_equal(zmq_send(raw, "a", 1, ZMQ_SNDMORE), 1);
     assert_int_equal(zmq_send(raw, "bb", 2, ZMQ_SNDMORE), 2);
     assert_int_equal(zmq_send(raw, "ccc", 3, 0), 3);
@@ -714,7 +776,8 @@ int main(void)
         cmocka_unit_test(test_three_nodes_inproc_shared_auth),
         cmocka_unit_test(test_three_nodes_ipc_own_contexts),
         cmocka_unit_test(test_unlisted_key_cannot_deliver),
-        cmocka_unit_test(test_forged_routing_id_reports_authenticated_id),
+        cmocka_unit_test(test_forged_routing_id_dropped),
+        cmocka_unit_test(test_stolen_routing_id_cannot_lock_out),
         cmocka_unit_test(test_wrong_key_in_topology),
         cmocka_unit_test(test_impostor_server_gets_nothing),
         cmocka_unit_test(test_insecure_on_loopback_and_ipc),

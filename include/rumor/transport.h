@@ -15,7 +15,13 @@
  * only if its public key is one of i's listed neighbours', and labels the connection with
  * that neighbour's id (the ZAP User-Id). rumor_transport_recv() reports that authenticated id,
  * not the routing id, so a neighbour cannot pose as another one; the caller must still check
- * that a frame's header sender equals it. ZeroMQ runs no security mechanism on inproc://
+ * that a frame's header sender equals it. Routing ids are bound to keys too: node j's DEALER
+ * to node i announces a routing id derived from the secret the two share (see
+ * rumor_transport_routing_id), which no third key can compute, so no other neighbour can take
+ * j's routing id and lock j out of i's ROUTER (ZeroMQ admits one connection per routing id).
+ * A frame whose routing id does not begin with the one bound to the key that authenticated
+ * its connection is dropped, counted and logged (rate-limited). ZeroMQ runs no security
+ * mechanism on inproc://
  * connections, which never leave the process: there the routing id names the sender, even in
  * secure mode (the simulator's case). Plaintext needs cfg.insecure and is refused unless
  * every endpoint involved is ipc://, inproc:// or tcp:// on loopback (127.0.0.0/8, ::1,
@@ -150,12 +156,26 @@ int rumor_transport_ready(rumor_transport_t *t, uint32_t to);
 /* The endpoint the ROUTER is bound to, resolved (tcp://127.0.0.1:* becomes the chosen port). */
 const char *rumor_transport_endpoint(const rumor_transport_t *t);
 
-/* What the ZAP handler decided for connections to this node's ROUTER (secure mode; all zero
- * when insecure). */
+/* Bytes of the routing id a secure connection announces over tcp:// and ipc://. */
+#define RUMOR_TRANSPORT_RID_BYTES 17
+
+/* The routing id node `self`, holding key pair keys, announces on its connection to neighbour
+ * `peer` whose public key is peer_public (Z85): 'r' and 16 bytes of a BLAKE2b MAC, keyed by the
+ * X25519 secret the two nodes share, over both ids. Only the two key holders can compute it.
+ * A connection authenticated by self's key must carry a routing id that begins with it (the
+ * transport uses exactly it; a longer one lets a second connection under the same key in).
+ * Returns 0, or RUMOR_EAUTH for a malformed or degenerate key. */
+int rumor_transport_routing_id(const rumor_keypair_t *keys, uint32_t self, const char *peer_public,
+                               uint32_t peer, uint8_t out[RUMOR_TRANSPORT_RID_BYTES]);
+
+/* What the ZAP handler decided for connections to this node's ROUTER, and frames dropped for
+ * a routing id not bound to their key (secure mode; all zero when insecure). Refusals are
+ * logged rate-limited: the first of a burst in full, the rest as one count per 10 s. */
 typedef struct {
     uint64_t admitted;                        /* CURVE clients admitted (handshakes) */
     uint64_t refused;                         /* CURVE clients refused: key not listed */
     char last_refused[RUMOR_KEY_Z85_LEN + 1]; /* Z85 key last refused, "" if none */
+    uint64_t misrouted; /* frames dropped: routing id not bound to the sender's key */
 } rumor_transport_auth_stats_t;
 
 void rumor_transport_auth_stats(const rumor_transport_t *t, rumor_transport_auth_stats_t *out);
