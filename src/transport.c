@@ -40,9 +40,11 @@
 #define S_ZAP_ENDPOINT   "inproc://zeromq.zap.01"
 #define S_ZAP_MAX_FRAMES 8
 #define S_DOMAIN_MAX     32
-/* Room on top of max_frame for what ZeroMQ counts against ZMQ_MAXMSGSIZE but is not ours:
- * the CURVE MESSAGE wrapping of each frame (command name, nonce, MAC, flags) and, since the
- * limit also applies to handshake commands, an INITIATE with its metadata. */
+/* Room on top of a part for what ZeroMQ counts against ZMQ_MAXMSGSIZE but is not ours: the
+ * CURVE MESSAGE wrapping of each part (command name, nonce, MAC, flags). The limit applies
+ * to handshake commands too, so it must also hold an INITIATE with its metadata (the floor).
+ * It is also all that a connection can make the ROUTER allocate before it is authenticated:
+ * ZeroMQ allocates a message as soon as its length is read. */
 #define S_MAXMSG_SLACK  256
 #define S_MAXMSG_FLOOR  4096
 #define S_DEALER_MAXMSG 65536 /* ROUTERs never send: only handshake and heartbeat traffic */
@@ -558,7 +560,7 @@ static int s_validate(const rumor_transport_cfg_t *cfg, rumor_errmsg_t *em)
     const unsigned self = cfg->self;
     if (!cfg->endpoint || !cfg->endpoint[0])
         return rumor_errmsg_set(em, RUMOR_EINVAL, "node %u: no endpoint to bind", self);
-    if (cfg->max_frame == 0 || cfg->max_frame > (size_t)INT64_MAX - S_MAXMSG_FLOOR)
+    if (cfg->max_frame == 0 || cfg->max_frame > (size_t)UINT32_MAX)
         return rumor_errmsg_set(em, RUMOR_EINVAL, "node %u: invalid maximum frame size %zu", self,
                                 cfg->max_frame);
     if (cfg->n_nbrs > 0 && !cfg->nbrs)
@@ -726,7 +728,10 @@ rumor_transport_t *rumor_transport_new(void *zctx, const rumor_transport_cfg_t *
     t->router = zmq_socket(zctx, ZMQ_ROUTER);
     int rc = t->router ? 0 : -1;
     if (rc == 0) {
-        int64_t maxmsg = (int64_t)cfg->max_frame + S_MAXMSG_SLACK;
+        const size_t part = cfg->max_frame < RUMOR_TRANSPORT_PART_BYTES
+                                ? cfg->max_frame
+                                : RUMOR_TRANSPORT_PART_BYTES;
+        int64_t maxmsg = (int64_t)part + S_MAXMSG_SLACK;
         if (maxmsg < S_MAXMSG_FLOOR) maxmsg = S_MAXMSG_FLOOR;
         rc |= s_common_opts(t->router, cfg, cfg->endpoint);
         rc |= s_opt_int(t->router, ZMQ_RCVHWM, s_pick(cfg->rcvhwm, 1000));
@@ -815,9 +820,11 @@ int rumor_transport_send(rumor_transport_t *t, uint32_t to, const uint8_t *buf, 
     if (k < 0) return RUMOR_EINVAL;
     if (len > t->max_frame) return RUMOR_ERANGE;
     void *s = t->dealer[k];
+    const size_t part = RUMOR_TRANSPORT_PART_BYTES;
+    const size_t first = len < part ? len : part;
     const double deadline = s_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
-        if (zmq_send(s, buf, len, ZMQ_DONTWAIT) >= 0) return 0;
+        if (zmq_send(s, buf, first, ZMQ_DONTWAIT | (len > first ? ZMQ_SNDMORE : 0)) >= 0) break;
         if (errno == EINTR) return RUMOR_EINTR;
         if (errno != EAGAIN) return RUMOR_EIO;
         const double left = deadline - s_now_ms();
@@ -825,6 +832,18 @@ int rumor_transport_send(rumor_transport_t *t, uint32_t to, const uint8_t *buf, 
         zmq_pollitem_t it = {s, 0, ZMQ_POLLOUT, 0};
         if (zmq_poll(&it, 1, (long)left + 1) < 0) return errno == EINTR ? RUMOR_EINTR : RUMOR_EIO;
     }
+    /* A message is queued whole once its first part is: the rest fails only when the
+     * connection broke meanwhile. ZeroMQ then drops the message, and drops every later part
+     * up to one without ZMQ_SNDMORE, which an empty part supplies. */
+    for (size_t at = first; at < len; at += part) {
+        const size_t n = len - at < part ? len - at : part;
+        const int more = at + n < len;
+        if (zmq_send(s, buf + at, n, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) < 0) {
+            if (more) (void)zmq_send(s, "", 0, ZMQ_DONTWAIT);
+            return RUMOR_ETIMEOUT;
+        }
+    }
+    return 0;
 }
 
 int rumor_transport_ready(rumor_transport_t *t, uint32_t to)
@@ -887,42 +906,43 @@ int rumor_transport_recv(rumor_transport_t *t, int timeout_ms, uint32_t *from, u
         zmq_msg_close(&rid);
         return RUMOR_EFORMAT;
     }
-    /* The remaining parts of a multi-part message are already queued: blocking reads return
-     * at once. */
+    /* The parts of a message are all queued once the first is: blocking reads return at
+     * once. The first names the sender (its metadata is the connection's). */
     zmq_msg_init(&body);
-    while (zmq_msg_recv(&body, t->router, 0) < 0) {
-        if (errno != EINTR) {
-            zmq_msg_close(&body);
-            zmq_msg_close(&rid);
-            return RUMOR_EIO;
+    zmq_msg_t extra;
+    zmq_msg_init(&extra);
+    zmq_msg_t *part = &body;
+    const size_t limit = cap < t->max_frame ? cap : t->max_frame;
+    size_t total = 0;
+    int rc = 0, bad_parts = 0;
+    for (;;) {
+        int got;
+        while ((got = zmq_msg_recv(part, t->router, 0)) < 0 && errno == EINTR) {
         }
+        if (got < 0) {
+            rc = RUMOR_EIO;
+            break;
+        }
+        if (part == &body) *from = s_sender(t, &rid, &body);
+        const size_t n = zmq_msg_size(part);
+        const int more = zmq_msg_more(part);
+        /* One encoding per frame: full parts, then one of 1..S_PART_BYTES bytes. */
+        if (more ? n != RUMOR_TRANSPORT_PART_BYTES : (part != &body && n == 0)) bad_parts = 1;
+        if (n <= limit && total <= limit - n) memcpy(buf + total, zmq_msg_data(part), n);
+        total += n;
+        if (!more) break;
+        part = &extra;
     }
-    int rc = 0;
-    *len = zmq_msg_size(&body);
-    *from = s_sender(t, &rid, &body);
-    if (zmq_msg_more(&body)) {
-        /* Our frames are single-part; drain and drop the rest of this one. */
-        zmq_msg_t extra;
-        zmq_msg_init(&extra);
-        int more = 1;
-        while (more) {
-            if (zmq_msg_recv(&extra, t->router, 0) < 0) {
-                if (errno == EINTR) continue;
-                break;
-            }
-            more = zmq_msg_more(&extra);
-        }
-        zmq_msg_close(&extra);
+    *len = total;
+    if (rc == 0 && bad_parts)
         rc = RUMOR_EFORMAT;
-    } else if (*from == UINT32_MAX) {
+    else if (rc == 0 && *from == UINT32_MAX)
         rc = t->insecure ? RUMOR_EFORMAT : RUMOR_EAUTH;
-    } else if (s_slot(t, *from) < 0 || !s_rid_ok(t, s_slot(t, *from), &rid, &body)) {
+    else if (rc == 0 && (s_slot(t, *from) < 0 || !s_rid_ok(t, s_slot(t, *from), &rid, &body)))
         rc = RUMOR_EAUTH;
-    } else if (*len > cap || *len > t->max_frame) {
+    else if (rc == 0 && total > limit)
         rc = RUMOR_ERANGE;
-    } else if (*len > 0) {
-        memcpy(buf, zmq_msg_data(&body), *len);
-    }
+    zmq_msg_close(&extra);
     zmq_msg_close(&body);
     zmq_msg_close(&rid);
     return rc;

@@ -27,9 +27,16 @@
  * every endpoint involved is ipc://, inproc:// or tcp:// on loopback (127.0.0.0/8, ::1,
  * localhost); that check happens before any socket exists.
  *
- * Bounds. Frames larger than cfg.max_frame are refused by send, and on receive are either
- * cut off by ZeroMQ (ZMQ_MAXMSGSIZE, with a little room for CURVE overhead: the sender is
- * disconnected and reconnects) or dropped by recv with RUMOR_ERANGE. DEALERs use
+ * Bounds. A frame travels as one ZeroMQ message of ceil(len / RUMOR_TRANSPORT_PART_BYTES)
+ * parts (at least one), all full but the last, so that ZMQ_MAXMSGSIZE can be one part (with
+ * a little room for CURVE overhead): ZeroMQ allocates a message as soon as it reads its
+ * length, also from a connection that is still in its handshake, so this bounds what a
+ * stranger can make a peer hold per connection (500 keyless connections: a few MB) until
+ * the handshake times out (handshake_ms). A message split any other way is dropped
+ * (RUMOR_EFORMAT). Frames larger than cfg.max_frame are refused by send and dropped by recv
+ * (RUMOR_ERANGE); a single part over the limit is cut off by ZeroMQ, which disconnects the
+ * sender (it reconnects). An admitted neighbour can still make the ROUTER queue rcvhwm
+ * messages of any number of parts: ZeroMQ has no per-connection byte limit. DEALERs use
  * ZMQ_IMMEDIATE, so frames are only queued to a neighbour whose connection is up; a send to a
  * neighbour that is down or not yet started fails with RUMOR_ETIMEOUT after at most its
  * timeout and never hangs. TCP keepalive drops connections to dead hosts; reconnects are
@@ -76,6 +83,9 @@ rumor_transport_auth_t *rumor_transport_auth_new(void *zctx, rumor_errmsg_t *em)
 /* Stops the handler thread. Every transport using it must be destroyed first. */
 void rumor_transport_auth_destroy(rumor_transport_auth_t **a_p);
 
+/* Frames travel in parts of this many bytes (see Bounds above). */
+#define RUMOR_TRANSPORT_PART_BYTES 16384
+
 /* ---- configuration ---------------------------------------------------------------------- */
 
 typedef struct {
@@ -92,7 +102,7 @@ typedef struct {
     const rumor_keypair_t *keys;  /* own key pair; required unless insecure */
     int insecure;                 /* plaintext; loopback/ipc/inproc endpoints only */
     rumor_transport_auth_t *auth; /* shared ZAP handler; NULL: the transport starts one */
-    size_t max_frame;             /* largest frame in bytes, header included */
+    size_t max_frame;             /* largest frame in bytes, header included; <= 4 GiB */
     /* Tuning; 0 selects the default in brackets. */
     int sndhwm;               /* frames queued per neighbour before send waits [64] */
     int rcvhwm;               /* frames queued on receive [1000] */
@@ -142,9 +152,10 @@ int rumor_transport_send(rumor_transport_t *t, uint32_t to, const uint8_t *buf, 
  * wait. A received frame can also be dropped, in which case *len gets its size and *from the
  * id when known (else UINT32_MAX):
  *   RUMOR_ERANGE   larger than cap or max_frame
- *   RUMOR_EFORMAT  a multi-part message (every part is consumed), or a malformed routing id
+ *   RUMOR_EFORMAT  a message not split into parts as send splits frames (every part is
+ *                  consumed), or a malformed routing id
  *   RUMOR_EAUTH    the sender is not a listed neighbour
- * The caller counts drops and calls recv again. */
+ * The caller counts drops and calls recv again. buf[0..cap) is unspecified after a drop. */
 RUMOR_NODISCARD int rumor_transport_recv(rumor_transport_t *t, int timeout_ms, uint32_t *from,
                                          uint8_t *buf, size_t cap, size_t *len);
 
