@@ -165,6 +165,17 @@ int rumor_checkpoint_save(const char *path, rumor_peer_t *p, const uint8_t topo_
     return rc;
 }
 
+int rumor_checkpoint_check_finite(const char *path, const char *what, const float *x, size_t n,
+                                  rumor_errmsg_t *em)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return rumor_errmsg_set(em, RUMOR_EFORMAT,
+                                    "%s: %s %zu is %g: a damaged file or a diverged run", path,
+                                    what, i, (double)x[i]);
+    return 0;
+}
+
 /* Reads a decimal metadata string into *out (<= max). */
 static int s_meta_u64(json_t *meta, const char *key, uint64_t max, uint64_t *out)
 {
@@ -265,7 +276,9 @@ static int s_read_tensor(FILE *f, json_t *h, long base, uint64_t data_bytes, con
                                 path, t->name);
     if (fseek(f, base + (long)b, SEEK_SET) != 0 || fread(dst, 4, t->count, f) != t->count)
         return rumor_errmsg_set(em, RUMOR_ETRUNC, "%s: tensor '%s' is truncated", path, t->name);
-    return 0;
+    char what[64];
+    snprintf(what, sizeof what, "tensor '%s' element", t->name);
+    return rumor_checkpoint_check_finite(path, what, dst, t->count, em);
 }
 
 /* RUMOR_EMISMATCH unless the checkpoint's metadata names model m. */
@@ -340,6 +353,20 @@ int rumor_checkpoint_load(const char *path, rumor_peer_t *p, const uint8_t topo_
     }
     if (!ftopo || strcmp(ftopo, topo)) {
         rc = rumor_errmsg_set(em, RUMOR_EMISMATCH, "%s: written for another topology", path);
+        goto done;
+    }
+    if (round > rumor_peer_scenario(p)->rounds) {
+        rc = rumor_errmsg_set(em, RUMOR_EFORMAT,
+                              "%s: __metadata__.round: %" PRIu64 " is past the run's last round %u",
+                              path, round, rumor_peer_scenario(p)->rounds);
+        goto done;
+    }
+    const uint32_t shard = rumor_sampler_size(rumor_peer_sampler(p));
+    if (offset >= shard) {
+        rc = rumor_errmsg_set(em, RUMOR_EFORMAT,
+                              "%s: __metadata__.sampler_offset: %" PRIu64
+                              " is outside node %u's shard of %u samples",
+                              path, offset, rumor_peer_id(p), shard);
         goto done;
     }
     const size_t n = s_tensors(p, ts, S_MAX_TENSORS);

@@ -1026,6 +1026,11 @@ void rumor_sampler_get_pos(const rumor_sampler_t *s, uint64_t *epoch, uint32_t *
     *offset = s->offset;
 }
 
+uint32_t rumor_sampler_size(const rumor_sampler_t *s)
+{
+    return s->n;
+}
+
 /* An offset of n or more counts on into later epochs, so every (epoch, offset) names a
  * position and a bad checkpoint cannot make the sampler read outside its shard. */
 void rumor_sampler_set_pos(rumor_sampler_t *s, uint64_t epoch, uint32_t offset)
