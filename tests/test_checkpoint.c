@@ -190,15 +190,24 @@ static void s_write(const char *path, const void *buf, size_t len)
     fclose(fp);
 }
 
+/* Node 0 after one round, saved to f->dir/peer0.safetensors (path); returns it. */
+static rumor_peer_t *s_saved_after_one_round(s_fixture_t *f, char *path, size_t cap)
+{
+    rumor_peer_t *a = s_peer(f, 0), *n1 = s_peer(f, 1), *n3 = s_peer(f, 3);
+    s_round(a, n1, n3);
+    snprintf(path, cap, "%s/peer0.safetensors", f->dir);
+    assert_int_equal(rumor_checkpoint_save(path, a, f->th, NULL), 0);
+    rumor_peer_destroy(&n1);
+    rumor_peer_destroy(&n3);
+    return a;
+}
+
 static void test_damaged_or_foreign_is_refused(void **state)
 {
     s_fixture_t *f = *state;
-    rumor_peer_t *a = s_peer(f, 0), *n1 = s_peer(f, 1), *n3 = s_peer(f, 3);
-    s_round(a, n1, n3);
     char path[128], bad[160];
-    snprintf(path, sizeof path, "%s/peer0.safetensors", f->dir);
+    rumor_peer_t *a = s_saved_after_one_round(f, path, sizeof path);
     snprintf(bad, sizeof bad, "%s/bad.safetensors", f->dir);
-    assert_int_equal(rumor_checkpoint_save(path, a, f->th, NULL), 0);
     FILE *fp = fopen(path, "rb");
     fseek(fp, 0, SEEK_END);
     const long len = ftell(fp);
@@ -253,8 +262,6 @@ static void test_damaged_or_foreign_is_refused(void **state)
     rumor_peer_destroy(&a);
     rumor_peer_destroy(&b);
     rumor_peer_destroy(&c);
-    rumor_peer_destroy(&n1);
-    rumor_peer_destroy(&n3);
 }
 
 /* Copies checkpoint src to dst with __metadata__.key set to value (NULL: unchanged) and, when
@@ -308,12 +315,9 @@ static void test_untrusted_numbers_refused(void **state)
     s_fixture_t *f = *state;
     assert_int_equal(rumor_momentum_parse("heavy-ball:0.5", &f->sc.momentum, NULL), 0);
     rumor_scenario_rehash(&f->sc);
-    rumor_peer_t *a = s_peer(f, 0), *n1 = s_peer(f, 1), *n3 = s_peer(f, 3);
-    s_round(a, n1, n3);
     char path[128], bad[160];
-    snprintf(path, sizeof path, "%s/peer0.safetensors", f->dir);
+    rumor_peer_t *a = s_saved_after_one_round(f, path, sizeof path);
     snprintf(bad, sizeof bad, "%s/numbers.safetensors", f->dir);
-    assert_int_equal(rumor_checkpoint_save(path, a, f->th, NULL), 0);
     rumor_peer_t *b = s_peer(f, 0);
     const size_t d = rumor_peer_dim(b);
     float *before = malloc(d * 4);
@@ -356,8 +360,6 @@ static void test_untrusted_numbers_refused(void **state)
     free(before);
     rumor_peer_destroy(&a);
     rumor_peer_destroy(&b);
-    rumor_peer_destroy(&n1);
-    rumor_peer_destroy(&n3);
     assert_int_equal(rumor_momentum_parse("none", &f->sc.momentum, NULL), 0);
     rumor_scenario_rehash(&f->sc);
 }
