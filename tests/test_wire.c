@@ -403,6 +403,8 @@ static void test_bye_round_trip_and_checks(void **state)
         {.origin = N_NODES - 1, .round = 212, .code = RUMOR_ENONFINITE},
         {.origin = 0, .round = UINT32_MAX, .code = RUMOR_ETIMEOUT},
         {.origin = 5, .round = 0, .code = RUMOR_ENOMEM},
+        /* A full disk reaches neighbours as such, not as an I/O error. */
+        {.origin = 2, .round = 100, .code = RUMOR_EDISKFULL},
     };
     uint8_t p[RUMOR_WIRE_BYE_BYTES];
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
