@@ -24,7 +24,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define S_MAX_NODES     4096 /* dense W of 4096^2 doubles is 128 MiB */
+#define S_MAX_NODES     RUMOR_TOPOLOGY_MAX_NODES
 #define S_TOL           1e-9 /* row sums and symmetry */
 #define S_MAX_FILE      (64u << 20)
 #define S_IPC_PATH_MAX  107 /* sun_path minus the terminating NUL on Linux */

@@ -16,8 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RUMOR_ENDPOINT_MAX 256
-#define RUMOR_Z85_KEY_LEN  40 /* a 32-byte key in Z85 */
+#define RUMOR_ENDPOINT_MAX       256
+#define RUMOR_TOPOLOGY_MAX_NODES 4096 /* dense W of 4096^2 doubles is 128 MiB */
+#define RUMOR_Z85_KEY_LEN        40   /* a 32-byte key in Z85 */
 
 typedef struct {
     uint32_t id;
