@@ -135,14 +135,14 @@ int rumor_checkpoint_save(const char *path, rumor_peer_t *p, const uint8_t topo_
                           rumor_errmsg_t *em)
 {
     s_tensor_t *ts = calloc(S_MAX_TENSORS, sizeof *ts);
-    if (!ts) return RUMOR_ENOMEM;
+    if (!ts) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
     const size_t n = s_tensors(p, ts, S_MAX_TENSORS);
     json_t *h = s_header(p, ts, n, topo_hash);
     char *hj = h ? json_dumps(h, JSON_COMPACT) : NULL;
     json_decref(h);
     if (!hj) {
         free(ts);
-        return RUMOR_ENOMEM;
+        return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
     }
     /* Pad the header with spaces so the data starts 8-byte aligned. */
     const size_t hl = strlen(hj), padded = (hl + 7) & ~(size_t)7;
@@ -150,7 +150,7 @@ int rumor_checkpoint_save(const char *path, rumor_peer_t *p, const uint8_t topo_
     for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
     static const char spaces[8] = "        ";
     rumor_file_piece_t *pieces = malloc((n + 3) * sizeof *pieces);
-    int rc = RUMOR_ENOMEM;
+    int rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
     if (pieces) {
         pieces[0] = (rumor_file_piece_t){len8, 8};
         pieces[1] = (rumor_file_piece_t){hj, hl};

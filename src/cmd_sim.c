@@ -201,7 +201,13 @@ int rumor_cmd_sim(int argc, char **argv)
     };
     rumor_sim_result_t res;
     const int rc = rumor_sim_run(&sc, &opts, &res, &em);
-    if (mf && fclose(mf) != 0) fprintf(stderr, "rumor sim: %s: write failed\n", metrics);
+    if (mf && (ferror(mf) | fclose(mf)) != 0) {
+        /* Records are buffered: a full disk shows at the latest here. */
+        fprintf(stderr, "rumor sim: %s: %s\n", metrics,
+                errno == ENOSPC || errno == EDQUOT ? "no space left on device"
+                                                   : "the metrics could not be written");
+        if (!rc) return 1;
+    }
     if (rc && rc != RUMOR_EINTR) {
         fprintf(stderr, "rumor sim: %s\n", em.msg[0] ? em.msg : rumor_strerror(rc));
         return 1;

@@ -404,6 +404,19 @@ static void test_commands_check_paths_at_start(void **state)
     if (s_capture(cmd, out, sizeof out) != 0) fail_msg("rumor sim --checkpoint ck2:\n%s", out);
     snprintf(p, sizeof p, "%s/ck2/a/node0.safetensors.tmp.Ab12Cd", dir);
     assert_false(s_exists(p));
+    /* A full disk under the metrics and the checkpoints is named (a 16 KiB tmpfs in a mount
+     * namespace, where allowed). */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && mkdir -p full && unshare -m sh -c 'mount -t tmpfs -o size=16k tmpfs full"
+             " || exit 77; timeout 60 %s sim sc.json --quiet --rounds 400 --eval-every 1"
+             " --metrics full/m.jsonl; echo rc=$?; timeout 60 %s sim sc.json --quiet --rounds 2"
+             " --checkpoint full/ck; echo rc=$?'",
+             dir, bin, bin);
+    const int rc = s_capture(cmd, out, sizeof out);
+    if (rc == 77) skip();
+    if (!strstr(out, "full/m.jsonl: no space left on device") || !strstr(out, "full/ck/a/node") ||
+        !strstr(out, ": no space left on device (writing") || strstr(out, "rc=0"))
+        fail_msg("%s", out);
 }
 
 int main(void)
