@@ -447,18 +447,11 @@ int rumor_transport_routing_id(const rumor_keypair_t *keys, uint32_t self, const
         zmq_z85_decode(sk, keys->secret_key) && zmq_z85_decode(pk, peer_public) &&
         crypto_box_beforenm(shared, pk, sk) == 0) {
         /* The X25519 secret is the same from both ends; the ids say who talks to whom. */
-        const uint8_t msg[20] = {'r',
-                                 'i',
-                                 'd',
-                                 '1',
-                                 (uint8_t)self,
-                                 (uint8_t)(self >> 8),
-                                 (uint8_t)(self >> 16),
-                                 (uint8_t)(self >> 24),
-                                 (uint8_t)peer,
-                                 (uint8_t)(peer >> 8),
-                                 (uint8_t)(peer >> 16),
-                                 (uint8_t)(peer >> 24)};
+        uint8_t msg[12] = {'r', 'i', 'd', '1'};
+        for (int i = 0; i < 4; i++) {
+            msg[4 + i] = (uint8_t)(self >> (8 * i));
+            msg[8 + i] = (uint8_t)(peer >> (8 * i));
+        }
         out[0] = 'r'; /* ZeroMQ reserves routing ids that begin with a zero byte */
         crypto_generichash(out + 1, RUMOR_TRANSPORT_RID_BYTES - 1, msg, sizeof msg, shared,
                            sizeof shared);
