@@ -143,14 +143,14 @@ int rumor_checkpoint_save(const char *path, rumor_peer_t *p, const uint8_t topo_
                           rumor_errmsg_t *em)
 {
     s_tensor_t *ts = calloc(S_MAX_TENSORS, sizeof *ts);
-    if (!ts) return RUMOR_ENOMEM;
+    if (!ts) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
     const size_t n = s_tensors(p, ts, S_MAX_TENSORS);
     json_t *h = s_header(p, ts, n, topo_hash);
     char *hj = h ? json_dumps(h, JSON_COMPACT) : NULL;
     json_decref(h);
     if (!hj) {
         free(ts);
-        return RUMOR_ENOMEM;
+        return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
     }
     /* Pad the header with spaces so the data starts 8-byte aligned. */
     const size_t hl = strlen(hj), padded = (hl + 7) & ~(size_t)7;
@@ -158,7 +158,7 @@ int rumor_checkpoint_save(const char *path, rumor_peer_t *p, const uint8_t topo_
     for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
     static const char spaces[8] = "        ";
     rumor_file_piece_t *pieces = malloc((n + 3) * sizeof *pieces);
-    int rc = RUMOR_ENOMEM;
+    int rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
     if (pieces) {
         pieces[0] = (rumor_file_piece_t){len8, 8};
         pieces[1] = (rumor_file_piece_t){hj, hl};
@@ -171,6 +171,17 @@ int rumor_checkpoint_save(const char *path, rumor_peer_t *p, const uint8_t topo_
     free(hj);
     free(ts);
     return rc;
+}
+
+int rumor_checkpoint_check_finite(const char *path, const char *what, const float *x, size_t n,
+                                  rumor_errmsg_t *em)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return rumor_errmsg_set(em, RUMOR_EFORMAT,
+                                    "%s: %s %zu is %g: a damaged file or a diverged run", path,
+                                    what, i, (double)x[i]);
+    return 0;
 }
 
 /* Reads a decimal metadata string into *out (<= max). */
@@ -273,7 +284,9 @@ static int s_read_tensor(FILE *f, json_t *h, long base, uint64_t data_bytes, con
                                 path, t->name);
     if (fseek(f, base + (long)b, SEEK_SET) != 0 || fread(dst, 4, t->count, f) != t->count)
         return rumor_errmsg_set(em, RUMOR_ETRUNC, "%s: tensor '%s' is truncated", path, t->name);
-    return 0;
+    char what[64];
+    snprintf(what, sizeof what, "tensor '%s' element", t->name);
+    return rumor_checkpoint_check_finite(path, what, dst, t->count, em);
 }
 
 /* RUMOR_EMISMATCH unless the checkpoint's metadata names model m. */
@@ -348,6 +361,20 @@ int rumor_checkpoint_load(const char *path, rumor_peer_t *p, const uint8_t topo_
     }
     if (!ftopo || strcmp(ftopo, topo)) {
         rc = rumor_errmsg_set(em, RUMOR_EMISMATCH, "%s: written for another topology", path);
+        goto done;
+    }
+    if (round > rumor_peer_scenario(p)->rounds) {
+        rc = rumor_errmsg_set(em, RUMOR_EFORMAT,
+                              "%s: __metadata__.round: %" PRIu64 " is past the run's last round %u",
+                              path, round, rumor_peer_scenario(p)->rounds);
+        goto done;
+    }
+    const uint32_t shard = rumor_sampler_size(rumor_peer_sampler(p));
+    if (offset >= shard) {
+        rc = rumor_errmsg_set(em, RUMOR_EFORMAT,
+                              "%s: __metadata__.sampler_offset: %" PRIu64
+                              " is outside node %u's shard of %u samples",
+                              path, offset, rumor_peer_id(p), shard);
         goto done;
     }
     const size_t n = s_tensors(p, ts, S_MAX_TENSORS);

@@ -106,6 +106,18 @@ int rumor_cli_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
     return 0;
 }
 
+const char *rumor_cli_value(const char *cmd, int argc, char **argv, int *i)
+{
+    const char *opt = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    if (!v || (v[0] == '-' && v[1] != '\0')) {
+        fprintf(stderr, "rumor %s: %s needs a value%s%s%s\n", cmd, opt,
+                v ? " (got the option '" : "", v ? v : "", v ? "')" : "");
+        return NULL;
+    }
+    ++*i;
+    return v;
+}
+
 int rumor_cli_parse_double(const char *s, double hi, double *out)
 {
     if (!s) return -1;

@@ -135,12 +135,9 @@ static int s_load(const char *path, const rumor_model_t *m, int has_peer, uint32
 done:
     if (f) fclose(f);
     if (rc) return rc;
-    for (size_t i = 0; i < d; i++)
-        if (!isfinite(x[i]))
-            return rumor_errmsg_set(em, RUMOR_EFORMAT,
-                                    "%s: parameter %zu is %g: a damaged file or a diverged run",
-                                    path, i, (double)x[i]);
-    return 0;
+    /* A checkpoint's tensors were checked as they were read. */
+    return out->source == S_CHECKPOINT ? 0
+                                       : rumor_checkpoint_check_finite(path, "parameter", x, d, em);
 }
 
 typedef struct {

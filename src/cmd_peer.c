@@ -1,6 +1,7 @@
 /* rumor — `rumor peer`: run one node of a scenario over the network. */
 #include "rumor/checkpoint.h"
 #include "rumor/cli.h"
+#include "rumor/file.h"
 #include "rumor/log.h"
 #include "rumor/node.h"
 
@@ -48,12 +49,41 @@ static int s_u32(const char *opt, const char *v, uint32_t min, uint32_t *out)
     return -1;
 }
 
+/* Checks before the run what the run writes at its end (the model, checkpoints), so that a
+ * typo does not cost the whole run, and removes what a killed predecessor left half-written. */
+static int s_check_outputs(const rumor_node_opts_t *o)
+{
+    rumor_errmsg_t em = {""};
+    const char *opt = "--model-out";
+    int rc = o->model_out ? rumor_file_check_output(o->model_out, &em) : 0;
+    if (!rc && o->metrics) {
+        opt = "--metrics";
+        rc = rumor_file_check_output(o->metrics, &em);
+    }
+    if (!rc && o->checkpoint_dir) {
+        opt = "--checkpoint";
+        rc = rumor_file_check_dir(o->checkpoint_dir, &em);
+    }
+    if (rc) {
+        fprintf(stderr, "rumor peer: %s %s\n", opt, em.msg);
+        return rc;
+    }
+    char ckpt[4096];
+    if (o->checkpoint_dir &&
+        rumor_checkpoint_path(ckpt, sizeof ckpt, o->checkpoint_dir, o->id) == 0) {
+        const int n = rumor_file_remove_stale(ckpt);
+        if (n) rumor_info("node %u: removed %d half-written checkpoint(s) of %s", o->id, n, ckpt);
+    }
+    if (o->model_out) (void)rumor_file_remove_stale(o->model_out);
+    return 0;
+}
+
 int rumor_cmd_peer(int argc, char **argv)
 {
     rumor_node_opts_t o = {.progress = stderr};
     int has_id = 0, has_every = 0;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             s_usage(stdout);
             return 0;
@@ -61,33 +91,35 @@ int rumor_cmd_peer(int argc, char **argv)
             o.insecure = 1;
         } else if (!strcmp(a, "--quiet")) {
             o.progress = NULL;
-        } else if (!v) {
-            fprintf(stderr, "rumor peer: unknown option or missing value: '%s'\n", a);
-            return 2;
         } else if (!strcmp(a, "--config")) {
-            o.config = argv[++i];
+            if (!(o.config = rumor_cli_value("peer", argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--topology")) {
-            o.topology = argv[++i];
+            if (!(o.topology = rumor_cli_value("peer", argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--key")) {
-            o.key = argv[++i];
+            if (!(o.key = rumor_cli_value("peer", argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--checkpoint")) {
-            o.checkpoint_dir = argv[++i];
+            if (!(o.checkpoint_dir = rumor_cli_value("peer", argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--metrics")) {
-            o.metrics = argv[++i];
+            if (!(o.metrics = rumor_cli_value("peer", argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--model-out")) {
-            o.model_out = argv[++i];
+            if (!(o.model_out = rumor_cli_value("peer", argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--id")) {
-            if (s_u32(a, argv[++i], 0, &o.id)) return 2;
+            if (!(v = rumor_cli_value("peer", argc, argv, &i)) || s_u32(a, v, 0, &o.id)) return 2;
             has_id = 1;
         } else if (!strcmp(a, "--checkpoint-every")) {
-            if (s_u32(a, argv[++i], 0, &o.checkpoint_every)) return 2;
+            if (!(v = rumor_cli_value("peer", argc, argv, &i)) ||
+                s_u32(a, v, 0, &o.checkpoint_every))
+                return 2;
             has_every = 1;
         } else if (!strcmp(a, "--rounds")) {
-            if (s_u32(a, argv[++i], 1, &o.rounds)) return 2;
+            if (!(v = rumor_cli_value("peer", argc, argv, &i)) || s_u32(a, v, 1, &o.rounds))
+                return 2;
         } else if (!strcmp(a, "--wait")) {
-            if (s_u32(a, argv[++i], 1, &o.wait_s)) return 2;
+            if (!(v = rumor_cli_value("peer", argc, argv, &i)) || s_u32(a, v, 1, &o.wait_s))
+                return 2;
         } else if (!strcmp(a, "--liveness")) {
-            if (s_u32(a, argv[++i], 1, &o.liveness_ms)) return 2;
+            if (!(v = rumor_cli_value("peer", argc, argv, &i)) || s_u32(a, v, 1, &o.liveness_ms))
+                return 2;
         } else {
             fprintf(stderr, "rumor peer: unknown option '%s'\n", a);
             return 2;
@@ -99,6 +131,7 @@ int rumor_cmd_peer(int argc, char **argv)
         return 2;
     }
     if (o.checkpoint_dir && !has_every) o.checkpoint_every = RUMOR_CHECKPOINT_EVERY;
+    if (s_check_outputs(&o)) return 2;
     rumor_errmsg_t em = {""};
     const int rc = rumor_node_run(&o, &em);
     if (rc == 0) return 0;

@@ -82,6 +82,32 @@ static int s_trim_metrics(const char *path, uint32_t upto, rumor_errmsg_t *em)
     return rc;
 }
 
+/* Checks before the run what it writes (models at the end, metrics, checkpoints), so that a
+ * typo does not cost the whole run, and removes what a killed predecessor left half-written. */
+static int s_check_outputs(const char *models, const char *metrics, const char *ckpt)
+{
+    rumor_errmsg_t em = {""};
+    const char *opt = "--models";
+    int rc = models ? rumor_file_check_output(models, &em) : 0;
+    if (!rc && metrics) {
+        opt = "--metrics";
+        rc = rumor_file_check_output(metrics, &em);
+    }
+    if (!rc && ckpt) {
+        opt = "--checkpoint";
+        rc = rumor_file_check_dir(ckpt, &em);
+    }
+    if (rc) {
+        fprintf(stderr, "rumor sim: %s %s\n", opt, em.msg);
+        return rc;
+    }
+    if (models) (void)rumor_file_remove_stale(models);
+    if (metrics) (void)rumor_file_remove_stale(metrics);
+    const int n = ckpt ? rumor_file_remove_stale_in(ckpt) : 0;
+    if (n) rumor_info("removed %d half-written checkpoint file(s) in %s", n, ckpt);
+    return 0;
+}
+
 int rumor_cmd_sim(int argc, char **argv)
 {
     const char *scenario = NULL, *metrics = NULL, *models = NULL, *ckpt = NULL;
@@ -108,15 +134,12 @@ int rumor_cmd_sim(int argc, char **argv)
         } else if (!strcmp(a, "--threads")) {
             if (s_parse_u64(a, v, 0, 1024, &threads)) return 2;
             i++;
-        } else if (!strcmp(a, "--metrics") && v) {
-            metrics = v;
-            i++;
-        } else if (!strcmp(a, "--models") && v) {
-            models = v;
-            i++;
-        } else if (!strcmp(a, "--checkpoint") && v) {
-            ckpt = v;
-            i++;
+        } else if (!strcmp(a, "--metrics")) {
+            if (!(metrics = rumor_cli_value("sim", argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "--models")) {
+            if (!(models = rumor_cli_value("sim", argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "--checkpoint")) {
+            if (!(ckpt = rumor_cli_value("sim", argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--checkpoint-every")) {
             if (s_parse_u64(a, v, 1, 100000000, &ckpt_every)) return 2;
             i++;
@@ -125,7 +148,7 @@ int rumor_cmd_sim(int argc, char **argv)
         } else if (!strcmp(a, "--no-timing")) {
             timing = 0;
         } else if (a[0] == '-') {
-            fprintf(stderr, "rumor sim: unknown option or missing value: '%s'\n", a);
+            fprintf(stderr, "rumor sim: unknown option '%s'\n", a);
             return 2;
         } else if (!scenario) {
             scenario = a;
@@ -138,6 +161,7 @@ int rumor_cmd_sim(int argc, char **argv)
         s_usage(stderr);
         return 2;
     }
+    if (s_check_outputs(models, metrics, ckpt)) return 2;
     rumor_scenario_t sc;
     rumor_errmsg_t em = {""};
     if (rumor_scenario_load(scenario, &sc, &em)) {
@@ -177,7 +201,13 @@ int rumor_cmd_sim(int argc, char **argv)
     };
     rumor_sim_result_t res;
     const int rc = rumor_sim_run(&sc, &opts, &res, &em);
-    if (mf && fclose(mf) != 0) fprintf(stderr, "rumor sim: %s: write failed\n", metrics);
+    if (mf && (ferror(mf) | fclose(mf)) != 0) {
+        /* Records are buffered: a full disk shows at the latest here. */
+        fprintf(stderr, "rumor sim: %s: %s\n", metrics,
+                errno == ENOSPC || errno == EDQUOT ? "no space left on device"
+                                                   : "the metrics could not be written");
+        if (!rc) return 1;
+    }
     if (rc && rc != RUMOR_EINTR) {
         fprintf(stderr, "rumor sim: %s\n", em.msg[0] ? em.msg : rumor_strerror(rc));
         return 1;

@@ -36,6 +36,8 @@ const char *rumor_strerror(int code)
         return "invalid state";
     case RUMOR_ENONFINITE:
         return "non-finite values";
+    case RUMOR_EDISKFULL:
+        return "no space left on device";
     default:
         return "unknown error";
     }

@@ -1,6 +1,7 @@
 /* rumor — files written whole or not at all (see file.h). */
 #include "rumor/file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -135,6 +136,16 @@ static int s_place(const char *tmp, const char *path, int flags, rumor_errmsg_t 
     return 0;
 }
 
+/* The failure to write tmp (for path) that errno says: a full disk by its name, since that
+ * is what an operator can act on, anything else as an I/O error. */
+static int s_write_failed(const char *path, const char *tmp, rumor_errmsg_t *em)
+{
+    if (errno == ENOSPC || errno == EDQUOT)
+        return rumor_errmsg_set(em, RUMOR_EDISKFULL, "%s: no space left on device (writing %s: %s)",
+                                path, tmp, strerror(errno));
+    return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot write %s: %s", path, tmp, strerror(errno));
+}
+
 int rumor_file_save(const char *path, unsigned mode, int flags, const rumor_file_piece_t *pieces,
                     size_t n, rumor_errmsg_t *em)
 {
@@ -144,21 +155,107 @@ int rumor_file_save(const char *path, unsigned mode, int flags, const rumor_file
     if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
         return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", path);
     const int fd = mkstemp(tmp); /* created 0600, so nothing leaks before the fchmod */
+    if (fd < 0 && (errno == ENOSPC || errno == EDQUOT)) return s_write_failed(path, tmp, em);
     if (fd < 0)
         return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create a file next to it: %s", path,
                                 strerror(errno));
     int bad = fchmod(fd, (mode_t)mode) != 0;
     for (size_t i = 0; i < n && !bad; i++) bad = s_write_all(fd, pieces[i].data, pieces[i].len);
     bad = bad || fsync(fd) != 0;
-    int rc = 0;
-    if (bad)
-        rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot write %s: %s", path, tmp, strerror(errno));
-    if (close(fd) != 0 && rc == 0)
-        rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot write %s: %s", path, tmp, strerror(errno));
+    int rc = bad ? s_write_failed(path, tmp, em) : 0;
+    if (close(fd) != 0 && rc == 0) rc = s_write_failed(path, tmp, em);
     if (rc == 0) rc = s_place(tmp, path, flags, em);
     unlink(tmp); /* after a link, or after a failure; a no-op after a rename */
     if (rc == 0) s_sync_dir(path);
     return rc;
+}
+
+/* 0 if dir is a directory this process may create files in; else em names what (the
+ * directory of `path`, or path itself when they are the same). */
+static int s_writable_dir(const char *path, const char *dir, rumor_errmsg_t *em)
+{
+    struct stat st;
+    const int same = !strcmp(path, dir);
+    if (stat(dir, &st) != 0) {
+        if (errno != ENOENT)
+            return rumor_errmsg_set(em, RUMOR_EIO, "%s: %s", path, strerror(errno));
+        return same ? rumor_errmsg_set(em, RUMOR_EIO, "%s: does not exist", path)
+                    : rumor_errmsg_set(em, RUMOR_EIO, "%s: directory %s does not exist", path, dir);
+    }
+    if (!S_ISDIR(st.st_mode))
+        return same ? rumor_errmsg_set(em, RUMOR_EINVAL, "%s: not a directory", path)
+                    : rumor_errmsg_set(em, RUMOR_EIO, "%s: %s is not a directory", path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot write into %s: %s", path, dir,
+                                strerror(errno));
+    return 0;
+}
+
+int rumor_file_check_output(const char *path, rumor_errmsg_t *em)
+{
+    char dir[4096];
+    struct stat st;
+    if (rumor_file_dir(path, dir, sizeof dir) != 0)
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", path);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: is a directory", path);
+    return s_writable_dir(path, dir, em);
+}
+
+int rumor_file_check_dir(const char *path, rumor_errmsg_t *em)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) return s_writable_dir(path, path, em);
+    char parent[4096];
+    if (rumor_file_dir(path, parent, sizeof parent) != 0)
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", path);
+    return s_writable_dir(path, parent, em);
+}
+
+/* 1 if entry is "<name>.tmp.XXXXXX" (any name when name is NULL), as mkstemp makes them. */
+static int s_is_stale(const char *entry, const char *name)
+{
+    const size_t el = strlen(entry), tail = strlen(".tmp.XXXXXX");
+    if (el <= tail || strncmp(entry + el - tail, ".tmp.", 5) != 0) return 0;
+    for (size_t i = el - 6; i < el; i++)
+        if (!(entry[i] >= '0' && entry[i] <= '9') && !(entry[i] >= 'a' && entry[i] <= 'z') &&
+            !(entry[i] >= 'A' && entry[i] <= 'Z'))
+            return 0;
+    return !name || (strlen(name) == el - tail && !strncmp(entry, name, el - tail));
+}
+
+static int s_remove_stale(const char *dir, const char *name, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    char p[4096];
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.' && (!e->d_name[1] || !strcmp(e->d_name, ".."))) continue;
+        if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= (int)sizeof p) continue;
+        struct stat st;
+        if (lstat(p, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (depth > 0) removed += s_remove_stale(p, name, depth - 1);
+        } else if (S_ISREG(st.st_mode) && s_is_stale(e->d_name, name) && unlink(p) == 0) {
+            removed++;
+        }
+    }
+    closedir(d);
+    return removed;
+}
+
+int rumor_file_remove_stale(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (rumor_file_dir(path, dir, sizeof dir) != 0) return 0;
+    return s_remove_stale(dir, slash ? slash + 1 : path, 0);
+}
+
+int rumor_file_remove_stale_in(const char *dir)
+{
+    return s_remove_stale(dir, NULL, 1);
 }
 
 int rumor_file_mkdir(const char *path, unsigned mode, rumor_errmsg_t *em)

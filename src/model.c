@@ -166,6 +166,19 @@ int rumor_model_spec_parse(const char *s, uint32_t in, uint32_t out, rumor_model
     } else {
         return rumor_errmsg_set(em, RUMOR_EINVAL, "model '%s': unknown model (%s)", s, forms);
     }
+    /* Said here, with the numbers, rather than as a bare "out of memory" later. */
+    double np = 0, fan_in = in;
+    for (uint32_t l = 0; sp.kind != RUMOR_MODEL_CNN && l <= sp.n_hidden; l++) {
+        const double fan_out = l < sp.n_hidden ? sp.hidden[l] : out;
+        np += fan_in * fan_out + fan_out;
+        fan_in = fan_out;
+    }
+    if (np > RUMOR_MODEL_MAX_PARAMS)
+        return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                "model '%s': %.4g parameters (%.4g GB as float32) will not fit: "
+                                "at most %u (%.1f GB) are allowed",
+                                s, np, np * 4e-9, RUMOR_MODEL_MAX_PARAMS,
+                                RUMOR_MODEL_MAX_PARAMS * 4e-9);
     *spec = sp;
     return 0;
 }

@@ -719,7 +719,13 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
     const rumor_peer_cfg_t pc =
         rumor_peer_data_cfg(&n->data, &n->sc, n->topo, n->self, RUMOR_PEER_EVAL_ROWS);
     if (!(n->peer = rumor_peer_new(&pc, em))) return RUMOR_EINVAL;
-    n->d = (uint32_t)rumor_peer_dim(n->peer);
+    const size_t d = rumor_peer_dim(n->peer);
+    if (d > UINT32_MAX || !rumor_wire_payload_bound((uint32_t)d, rumor_codec_bound((uint32_t)d)))
+        return rumor_errmsg_set(em, RUMOR_ERANGE,
+                                "node %u: the model's %zu parameters make frames larger than the "
+                                "wire carries (4 GiB)",
+                                n->self, d);
+    n->d = (uint32_t)d;
     n->deg = rumor_topology_degree(n->topo, n->self);
     n->max_payload = rumor_wire_payload_bound(n->d, rumor_codec_bound(n->d));
     n->frame_cap = rumor_wire_frame_bytes(n->max_payload);

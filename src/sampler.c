@@ -90,3 +90,8 @@ void rumor_sampler_set_pos(rumor_sampler_t *s, uint64_t epoch, uint32_t offset)
         s_sampler_shuffle(s);
     }
 }
+
+uint32_t rumor_sampler_size(const rumor_sampler_t *s)
+{
+    return s->n;
+}

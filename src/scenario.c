@@ -163,10 +163,10 @@ static int s_parse_topology(const s_ctx_t *c0, json_t *v, const char *base_dir, 
     if (!json_object_get(v, "generate")) return s_fail(&c, "generate", "missing");
     if ((rc = s_str(&c, v, "generate", s->topo_kind, sizeof s->topo_kind))) return rc;
     double x = s->topo_gen.p;
-    if ((rc = s_u32(&c, v, "n", 2, 100000, &s->topo_gen.n)) ||
-        (rc = s_u32(&c, v, "rows", 0, 100000, &s->topo_gen.rows)) ||
+    if ((rc = s_u32(&c, v, "n", 2, RUMOR_TOPOLOGY_MAX_NODES, &s->topo_gen.n)) ||
+        (rc = s_u32(&c, v, "rows", 0, RUMOR_TOPOLOGY_MAX_NODES, &s->topo_gen.rows)) ||
         (rc = s_num(&c, v, "p", 0.0, 1.0, 0, &x)) ||
-        (rc = s_u32(&c, v, "k", 0, 100000, &s->topo_gen.k)) ||
+        (rc = s_u32(&c, v, "k", 0, RUMOR_TOPOLOGY_MAX_NODES, &s->topo_gen.k)) ||
         (rc = s_u32(&c, v, "port_base", 0, 65000, &s->topo_gen.port_base)))
         return rc;
     s->topo_gen.p = x;

@@ -62,6 +62,8 @@ struct s_sim {
     pthread_barrier_t barrier;
     s_worker_t *workers;
     int stop;             /* written by worker 0 before a barrier, read by all after it */
+    atomic_uint dropped;  /* 1 + the round a signal cut short (written before the barrier
+                             that ends its steps, read after it; 0: none) */
     atomic_int failed;    /* the first error delivering a message (0: none) */
     uint32_t *edge0;      /* (n + 1) peer i's edges are edge0[i] .. edge0[i + 1] - 1 */
     uint8_t *stale;       /* (edges) the receiver's copy of the sender missed a lost message */
@@ -621,6 +623,12 @@ static void *s_worker_main(void *arg)
     for (uint32_t t = sim->start; t < sc->rounds; t++) {
         if (wk->w == 0 && sc->n_faults) s_note_faults(sim, t);
         for (uint32_t i = wk->w; i < n; i += T) {
+            /* A round of many large peers can take minutes: a signal ends it between steps.
+             * Its state is half-stepped, so the round is dropped, not mixed or saved. */
+            if (s_signalled) {
+                atomic_store(&sim->dropped, t + 1);
+                break;
+            }
             if (sc->n_faults) s_crash_checkpoints(sim, i, t);
             if (rumor_scenario_node_down(sc, i, t)) continue;
             /* Back from an outage: it rejoins at the network's round. */
@@ -633,6 +641,7 @@ static void *s_worker_main(void *arg)
                             i, t);
         }
         s_wait(wk);
+        if (atomic_load(&sim->dropped)) break;
         for (uint32_t i = wk->w; i < n; i += T)
             if (!rumor_scenario_node_down(sc, i, t)) s_absorb_and_mix(sim, i, t);
         const uint32_t done = t + 1;
@@ -831,6 +840,12 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
                               sim.failed == RUMOR_ENONFINITE
                                   ? "a peer's model diverged"
                                   : "a peer could not decode a neighbour's message");
+    else if (atomic_load(&sim.dropped))
+        rc = rumor_errmsg_set(
+            em, RUMOR_EINTR, "interrupted inside round %u, which is dropped%s%s%s",
+            atomic_load(&sim.dropped) - 1, opts->checkpoint_dir ? " (the last checkpoint in " : "",
+            opts->checkpoint_dir ? opts->checkpoint_dir : "",
+            opts->checkpoint_dir ? " stands; the same command resumes)" : "");
     else if (s_signalled && opts->checkpoint_dir)
         rc = rumor_errmsg_set(em, RUMOR_EINTR,
                               "interrupted at round %u, checkpointed in %s (the same command "
@@ -838,7 +853,8 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
                               sim.last.round, opts->checkpoint_dir);
     else if (s_signalled)
         rc = rumor_errmsg_set(em, RUMOR_EINTR, "interrupted at round %u", sim.last.round);
-    if (opts->models_out && !sim.failed && !atomic_load(&sim.ckpt_failed)) {
+    if (opts->models_out && !sim.failed && !atomic_load(&sim.ckpt_failed) &&
+        !atomic_load(&sim.dropped)) {
         const int wrc = s_write_models(&sim, opts->models_out, em);
         if (wrc) rc = wrc;
     }

@@ -13,7 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RUMOR_TOPOLOGY_MAX_NODES 4096 /* dense W of 4096^2 doubles is 128 MiB */
 #define RUMOR_TOPOLOGY_TOL       1e-9 /* row sums and symmetry */
 
 /* A topology named `name` with n nodes (1 <= n <= RUMOR_TOPOLOGY_MAX_NODES, ids 0..n-1, no

@@ -7,12 +7,18 @@
  * domain, 400 otherwise. The table is written by transports (new/destroy, any thread) and read
  * by the handler thread, under one mutex; the counters it keeps are read the same way.
  *
- * Routing ids. DEALERs carry the node id as routing id (the sender's name where no handshake
- * authenticates it: insecure mode and inproc). The ROUTER keeps ZeroMQ's default of refusing
- * a second connection with a routing id already in use rather than handing the id over: a
- * neighbour restarting after a crash is refused only until the dead connection is noticed
- * (at once on the same host, within the TCP keepalive time otherwise), while handover would
- * let one admitted neighbour repeatedly cut off another by copying its routing id.
+ * Routing ids. Where no handshake authenticates the sender (insecure mode and inproc) DEALERs
+ * carry the node id as routing id, the sender's name. Under CURVE they carry the id bound to
+ * their key pair and the receiver's (rumor_transport_routing_id): the ROUTER keeps ZeroMQ's
+ * default of refusing a second connection with a routing id already in use rather than
+ * handing the id over, so a routing id another key could copy would let that key lock its
+ * owner out (first come, first served), and handover would let it cut its owner off again
+ * and again. A neighbour restarting after a crash is refused only until its dead connection
+ * is noticed (at once on the same host, within the TCP keepalive time otherwise).
+ *
+ * Log volume. Refusals are what an attacker can cause at will (a connection per key, a frame
+ * per misrouted connection), so each kind is logged as a burst: the first in full, then one
+ * line per S_BURST_MS with the count. The ZAP thread wakes once a second to close bursts.
  *
  * Workload: a handful of ZAP requests per connection; send and recv once per neighbour per
  * round. Send and recv allocate nothing themselves (ZeroMQ allocates large message bodies).
@@ -24,6 +30,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +40,53 @@
 #define S_ZAP_ENDPOINT   "inproc://zeromq.zap.01"
 #define S_ZAP_MAX_FRAMES 8
 #define S_DOMAIN_MAX     32
-/* Room on top of max_frame for what ZeroMQ counts against ZMQ_MAXMSGSIZE but is not ours:
- * the CURVE MESSAGE wrapping of each frame (command name, nonce, MAC, flags) and, since the
- * limit also applies to handshake commands, an INITIATE with its metadata. */
+/* Room on top of a part for what ZeroMQ counts against ZMQ_MAXMSGSIZE but is not ours: the
+ * CURVE MESSAGE wrapping of each part (command name, nonce, MAC, flags). The limit applies
+ * to handshake commands too, so it must also hold an INITIATE with its metadata (the floor).
+ * It is also all that a connection can make the ROUTER allocate before it is authenticated:
+ * ZeroMQ allocates a message as soon as its length is read. */
 #define S_MAXMSG_SLACK  256
 #define S_MAXMSG_FLOOR  4096
 #define S_DEALER_MAXMSG 65536 /* ROUTERs never send: only handshake and heartbeat traffic */
+#define S_BURST_MS      10000.0
+#define S_ZAP_TICK_MS   1000
+
+static double s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+/* ---- bursts of like log lines ----------------------------------------------------------- */
+
+typedef struct {
+    double opened;   /* s_now_ms() of the event logged in full; 0: no burst open */
+    uint64_t unsaid; /* events since then, counted but not logged */
+} s_burst_t;
+
+/* Notes one event at time now: 1 if it opens a burst (the caller logs it in full), 0 if it
+ * was only counted. */
+static int s_burst_note(s_burst_t *b, double now)
+{
+    if (b->opened > 0) {
+        b->unsaid++;
+        return 0;
+    }
+    b->opened = now;
+    return 1;
+}
+
+/* Closes b if it is older than S_BURST_MS (or `force`): returns the events to report in one
+ * line and the burst's age in seconds in *secs; 0 if there is nothing to say yet. */
+static uint64_t s_burst_close(s_burst_t *b, double now, int force, double *secs)
+{
+    if (b->opened <= 0 || (!force && now - b->opened < S_BURST_MS)) return 0;
+    const uint64_t n = b->unsaid;
+    *secs = (now - b->opened) / 1e3;
+    *b = (s_burst_t){0};
+    return n;
+}
 
 /* ---- ZAP handler ------------------------------------------------------------------------ */
 
@@ -50,6 +98,8 @@ typedef struct {
     uint32_t *ids; /* ids[k] is the node holding keys[k] */
     uint64_t admitted, refused;
     char last_refused[RUMOR_KEY_Z85_LEN + 1];
+    char last_addr[64]; /* where the last refused client came from */
+    s_burst_t burst;    /* refusals */
 } s_domain_t;
 
 struct rumor_transport_auth {
@@ -125,19 +175,30 @@ static void s_zap_decide(rumor_transport_auth_t *a, zmq_msg_t *f, int nf, const 
         if (user[0] == '\0') {
             char z85[RUMOR_KEY_Z85_LEN + 1];
             zmq_z85_encode(z85, key, 32);
-            /* A refused client reconnects every few hundred ms: say it once per key. */
-            const int again = strcmp(z85, d->last_refused) == 0;
-            rumor_log(again ? RUMOR_LOG_DEBUG : RUMOR_LOG_WARN,
-                      "node %u: refused a CURVE client from %s: key %s is not one of its "
-                      "neighbours' in the topology",
-                      (unsigned)d->node, addr[0] ? addr : "?", z85);
+            /* A refused client reconnects every few hundred ms, and anyone can make keys. */
+            if (s_burst_note(&d->burst, s_now_ms()))
+                rumor_warn("node %u: refused a CURVE client from %s: key %s is not one of its "
+                           "neighbours' in the topology",
+                           (unsigned)d->node, addr[0] ? addr : "?", z85);
             memcpy(d->last_refused, z85, sizeof z85);
+            snprintf(d->last_addr, sizeof d->last_addr, "%s", addr[0] ? addr : "?");
             d->refused++;
         }
     } else {
         *text = "unknown domain";
     }
     pthread_mutex_unlock(&a->mu);
+}
+
+/* Logs the count of refusals of d's burst if it is due (or `force`). Caller holds the mutex. */
+static void s_domain_flush(s_domain_t *d, double now, int force)
+{
+    double secs;
+    const uint64_t n = s_burst_close(&d->burst, now, force, &secs);
+    if (n)
+        rumor_warn("node %u: refused %llu more CURVE clients with unlisted keys in the last %.0f "
+                   "s (the last from %s, key %s)",
+                   (unsigned)d->node, (unsigned long long)n, secs, d->last_addr, d->last_refused);
 }
 
 /* Receives one request (all its parts) and answers it. Returns -1 when the context is going
@@ -183,12 +244,16 @@ static void *s_zap_main(void *arg)
     rumor_transport_auth_t *a = arg;
     zmq_pollitem_t items[2] = {{a->zap, 0, ZMQ_POLLIN, 0}, {a->ctl_thread, 0, ZMQ_POLLIN, 0}};
     for (;;) {
-        if (zmq_poll(items, 2, -1) < 0) {
+        if (zmq_poll(items, 2, S_ZAP_TICK_MS) < 0) {
             if (errno == EINTR) continue;
             break;
         }
         if (items[1].revents & ZMQ_POLLIN) break;
         if ((items[0].revents & ZMQ_POLLIN) && s_zap_serve(a) < 0) break;
+        pthread_mutex_lock(&a->mu);
+        const double now = s_now_ms();
+        for (size_t i = 0; i < a->n_domains; i++) s_domain_flush(a->domains[i], now, 0);
+        pthread_mutex_unlock(&a->mu);
     }
     /* Closing releases an inproc name only later, on ZeroMQ's reaper thread; unbinding
      * releases it now, so a new handler can start on this context right away. */
@@ -323,6 +388,7 @@ static int s_auth_register(rumor_transport_auth_t *a, uint32_t node,
 static void s_auth_unregister(rumor_transport_auth_t *a, s_domain_t *d)
 {
     pthread_mutex_lock(&a->mu);
+    s_domain_flush(d, s_now_ms(), 1);
     for (size_t i = 0; i < a->n_domains; i++) {
         if (a->domains[i] == d) {
             a->domains[i] = a->domains[--a->n_domains];
@@ -370,6 +436,32 @@ int rumor_transport_endpoint_is_local(const char *ep)
     return 0;
 }
 
+/* ---- routing ids bound to keys --------------------------------------------------------- */
+
+int rumor_transport_routing_id(const rumor_keypair_t *keys, uint32_t self, const char *peer_public,
+                               uint32_t peer, uint8_t out[RUMOR_TRANSPORT_RID_BYTES])
+{
+    uint8_t sk[32], pk[32], shared[crypto_box_BEFORENMBYTES];
+    int rc = RUMOR_EAUTH;
+    if (keys && rumor_keys_is_z85(keys->secret_key) && rumor_keys_is_z85(peer_public) &&
+        zmq_z85_decode(sk, keys->secret_key) && zmq_z85_decode(pk, peer_public) &&
+        crypto_box_beforenm(shared, pk, sk) == 0) {
+        /* The X25519 secret is the same from both ends; the ids say who talks to whom. */
+        uint8_t msg[12] = {'r', 'i', 'd', '1'};
+        for (int i = 0; i < 4; i++) {
+            msg[4 + i] = (uint8_t)(self >> (8 * i));
+            msg[8 + i] = (uint8_t)(peer >> (8 * i));
+        }
+        out[0] = 'r'; /* ZeroMQ reserves routing ids that begin with a zero byte */
+        crypto_generichash(out + 1, RUMOR_TRANSPORT_RID_BYTES - 1, msg, sizeof msg, shared,
+                           sizeof shared);
+        rc = 0;
+    }
+    sodium_memzero(sk, sizeof sk);
+    sodium_memzero(shared, sizeof shared);
+    return rc;
+}
+
 /* ---- the transport ---------------------------------------------------------------------- */
 
 struct rumor_transport {
@@ -379,20 +471,17 @@ struct rumor_transport {
     size_t max_frame;
     void *router;
     uint32_t n_nbrs;
-    uint32_t *ids; /* (n_nbrs) neighbour ids, ascending */
-    void **dealer; /* (n_nbrs) dealer[k] is connected to ids[k] */
+    uint32_t *ids;  /* (n_nbrs) neighbour ids, ascending */
+    void **dealer;  /* (n_nbrs) dealer[k] is connected to ids[k] */
+    int bound_rids; /* senders must announce rid[k]: secure, not inproc */
+    uint8_t (*rid)[RUMOR_TRANSPORT_RID_BYTES]; /* (n_nbrs) routing id bound to ids[k]'s key */
+    uint64_t misrouted;                        /* frames dropped for their routing id */
+    s_burst_t misrouted_burst;
     rumor_transport_auth_t *auth;
     int owns_auth;
     s_domain_t *domain; /* our entry in auth's table, NULL when insecure */
     char endpoint[512];
 };
-
-static double s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
-}
 
 static int s_slot(const rumor_transport_t *t, uint32_t id)
 {
@@ -431,12 +520,40 @@ static int s_common_opts(void *s, const rumor_transport_cfg_t *cfg, const char *
     return rc;
 }
 
+/* Logs the count of t's burst of misrouted frames if it is due (or `force`). */
+static void s_misrouted_flush(rumor_transport_t *t, int force)
+{
+    double secs;
+    const uint64_t n = s_burst_close(&t->misrouted_burst, s_now_ms(), force, &secs);
+    if (n)
+        rumor_warn("node %u: dropped %llu more frames whose routing id is not bound to their "
+                   "sender's key in the last %.0f s",
+                   (unsigned)t->self, (unsigned long long)n, secs);
+}
+
+/* 1 if a frame from neighbour slot k came with the routing id bound to k's key (or routing
+ * ids are not bound); otherwise counts and logs the drop and returns 0. */
+static int s_rid_ok(rumor_transport_t *t, int k, zmq_msg_t *rid, zmq_msg_t *body)
+{
+    if (!t->bound_rids || (zmq_msg_size(rid) >= RUMOR_TRANSPORT_RID_BYTES &&
+                           memcmp(zmq_msg_data(rid), t->rid[k], RUMOR_TRANSPORT_RID_BYTES) == 0))
+        return 1;
+    t->misrouted++;
+    if (s_burst_note(&t->misrouted_burst, s_now_ms())) {
+        const char *addr = zmq_msg_gets(body, "Peer-Address");
+        rumor_warn("node %u: dropped a frame from %s authenticated as node %u: its routing id "
+                   "is not the one bound to that key (a neighbour posing as another?)",
+                   (unsigned)t->self, addr ? addr : "?", (unsigned)t->ids[k]);
+    }
+    return 0;
+}
+
 static int s_validate(const rumor_transport_cfg_t *cfg, rumor_errmsg_t *em)
 {
     const unsigned self = cfg->self;
     if (!cfg->endpoint || !cfg->endpoint[0])
         return rumor_errmsg_set(em, RUMOR_EINVAL, "node %u: no endpoint to bind", self);
-    if (cfg->max_frame == 0 || cfg->max_frame > (size_t)INT64_MAX - S_MAXMSG_FLOOR)
+    if (cfg->max_frame == 0 || cfg->max_frame > (size_t)UINT32_MAX)
         return rumor_errmsg_set(em, RUMOR_EINVAL, "node %u: invalid maximum frame size %zu", self,
                                 cfg->max_frame);
     if (cfg->n_nbrs > 0 && !cfg->nbrs)
@@ -503,9 +620,24 @@ void rumor_transport_destroy(rumor_transport_t **t_p)
         if (t->dealer && t->dealer[k]) zmq_close(t->dealer[k]);
     if (t->domain) s_auth_unregister(t->auth, t->domain);
     if (t->owns_auth) rumor_transport_auth_destroy(&t->auth);
+    s_misrouted_flush(t, 1);
+    free(t->rid);
     free(t->ids);
     free(t->dealer);
     free(t);
+}
+
+/* The routing id bound to the keys of cfg->self and neighbour nb: the one nb announces to us
+ * (incoming) or the one we announce to nb. */
+static int s_bound_rid(const rumor_transport_cfg_t *cfg, const rumor_transport_nbr_t *nb,
+                       int incoming, uint8_t out[RUMOR_TRANSPORT_RID_BYTES], rumor_errmsg_t *em)
+{
+    const uint32_t sender = incoming ? nb->id : cfg->self, receiver = incoming ? cfg->self : nb->id;
+    if (rumor_transport_routing_id(cfg->keys, sender, nb->public_key, receiver, out) != 0)
+        return rumor_errmsg_set(em, RUMOR_EAUTH,
+                                "node %u: neighbour %u's public key is not a usable CURVE key",
+                                (unsigned)cfg->self, (unsigned)nb->id);
+    return 0;
 }
 
 static rumor_transport_t *s_fail(rumor_transport_t *t)
@@ -534,9 +666,10 @@ rumor_transport_t *rumor_transport_new(void *zctx, const rumor_transport_cfg_t *
     t->max_frame = cfg->max_frame;
     t->n_nbrs = cfg->n_nbrs;
     t->ids = malloc((cfg->n_nbrs ? cfg->n_nbrs : 1) * sizeof *t->ids);
+    t->rid = malloc((cfg->n_nbrs ? cfg->n_nbrs : 1) * sizeof *t->rid);
     t->dealer = calloc(cfg->n_nbrs ? cfg->n_nbrs : 1, sizeof *t->dealer);
     uint32_t *order = malloc((cfg->n_nbrs ? cfg->n_nbrs : 1) * sizeof *order);
-    if (!t->ids || !t->dealer || !order) {
+    if (!t->ids || !t->rid || !t->dealer || !order) {
         free(order);
         rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
         return s_fail(t);
@@ -551,6 +684,13 @@ rumor_transport_t *rumor_transport_new(void *zctx, const rumor_transport_cfg_t *
         order[j] = k;
     }
     for (uint32_t k = 0; k < cfg->n_nbrs; k++) t->ids[k] = cfg->nbrs[order[k]].id;
+    t->bound_rids = !cfg->insecure && !t->inproc;
+    for (uint32_t k = 0; k < cfg->n_nbrs && t->bound_rids; k++) {
+        if (s_bound_rid(cfg, &cfg->nbrs[order[k]], 1, t->rid[k], em)) {
+            free(order);
+            return s_fail(t);
+        }
+    }
 
     if (!cfg->insecure) {
         t->auth = cfg->auth;
@@ -581,7 +721,10 @@ rumor_transport_t *rumor_transport_new(void *zctx, const rumor_transport_cfg_t *
     t->router = zmq_socket(zctx, ZMQ_ROUTER);
     int rc = t->router ? 0 : -1;
     if (rc == 0) {
-        int64_t maxmsg = (int64_t)cfg->max_frame + S_MAXMSG_SLACK;
+        const size_t part = cfg->max_frame < RUMOR_TRANSPORT_PART_BYTES
+                                ? cfg->max_frame
+                                : RUMOR_TRANSPORT_PART_BYTES;
+        int64_t maxmsg = (int64_t)part + S_MAXMSG_SLACK;
         if (maxmsg < S_MAXMSG_FLOOR) maxmsg = S_MAXMSG_FLOOR;
         rc |= s_common_opts(t->router, cfg, cfg->endpoint);
         rc |= s_opt_int(t->router, ZMQ_RCVHWM, s_pick(cfg->rcvhwm, 1000));
@@ -610,18 +753,28 @@ rumor_transport_t *rumor_transport_new(void *zctx, const rumor_transport_cfg_t *
     if (zmq_getsockopt(t->router, ZMQ_LAST_ENDPOINT, t->endpoint, &eplen) != 0)
         snprintf(t->endpoint, sizeof t->endpoint, "%s", cfg->endpoint);
 
-    /* One DEALER per neighbour, identified by our id. */
-    const uint8_t rid[4] = {(uint8_t)cfg->self, (uint8_t)(cfg->self >> 8),
-                            (uint8_t)(cfg->self >> 16), (uint8_t)(cfg->self >> 24)};
+    /* One DEALER per neighbour, identified by our id, or under CURVE by the routing id bound
+     * to our key and the neighbour's. */
     for (uint32_t k = 0; k < cfg->n_nbrs; k++) {
         const rumor_transport_nbr_t *nb = &cfg->nbrs[order[k]];
+        uint8_t rid[RUMOR_TRANSPORT_RID_BYTES] = {(uint8_t)cfg->self, (uint8_t)(cfg->self >> 8),
+                                                  (uint8_t)(cfg->self >> 16),
+                                                  (uint8_t)(cfg->self >> 24)};
+        size_t rid_len = 4;
+        if (!cfg->insecure && strncmp(nb->endpoint, "inproc://", 9) != 0) {
+            if (s_bound_rid(cfg, nb, 0, rid, em)) {
+                free(order);
+                return s_fail(t);
+            }
+            rid_len = RUMOR_TRANSPORT_RID_BYTES;
+        }
         void *s = zmq_socket(zctx, ZMQ_DEALER);
         t->dealer[k] = s;
         rc = s ? 0 : -1;
         if (rc == 0) {
             const int64_t maxmsg = S_DEALER_MAXMSG;
             rc |= s_common_opts(s, cfg, nb->endpoint);
-            rc |= zmq_setsockopt(s, ZMQ_ROUTING_ID, rid, sizeof rid);
+            rc |= zmq_setsockopt(s, ZMQ_ROUTING_ID, rid, rid_len);
             rc |= s_opt_int(s, ZMQ_SNDHWM, s_pick(cfg->sndhwm, 64));
             rc |= s_opt_int(s, ZMQ_RCVHWM, 1);
             rc |= zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
@@ -660,9 +813,11 @@ int rumor_transport_send(rumor_transport_t *t, uint32_t to, const uint8_t *buf, 
     if (k < 0) return RUMOR_EINVAL;
     if (len > t->max_frame) return RUMOR_ERANGE;
     void *s = t->dealer[k];
+    const size_t part = RUMOR_TRANSPORT_PART_BYTES;
+    const size_t first = len < part ? len : part;
     const double deadline = s_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
-        if (zmq_send(s, buf, len, ZMQ_DONTWAIT) >= 0) return 0;
+        if (zmq_send(s, buf, first, ZMQ_DONTWAIT | (len > first ? ZMQ_SNDMORE : 0)) >= 0) break;
         if (errno == EINTR) return RUMOR_EINTR;
         if (errno != EAGAIN) return RUMOR_EIO;
         const double left = deadline - s_now_ms();
@@ -670,6 +825,18 @@ int rumor_transport_send(rumor_transport_t *t, uint32_t to, const uint8_t *buf, 
         zmq_pollitem_t it = {s, 0, ZMQ_POLLOUT, 0};
         if (zmq_poll(&it, 1, (long)left + 1) < 0) return errno == EINTR ? RUMOR_EINTR : RUMOR_EIO;
     }
+    /* A message is queued whole once its first part is: the rest fails only when the
+     * connection broke meanwhile. ZeroMQ then drops the message, and drops every later part
+     * up to one without ZMQ_SNDMORE, which an empty part supplies. */
+    for (size_t at = first; at < len; at += part) {
+        const size_t n = len - at < part ? len - at : part;
+        const int more = at + n < len;
+        if (zmq_send(s, buf + at, n, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) < 0) {
+            if (more) (void)zmq_send(s, "", 0, ZMQ_DONTWAIT);
+            return RUMOR_ETIMEOUT;
+        }
+    }
+    return 0;
 }
 
 int rumor_transport_ready(rumor_transport_t *t, uint32_t to)
@@ -700,6 +867,7 @@ static uint32_t s_sender(const rumor_transport_t *t, zmq_msg_t *rid, zmq_msg_t *
 int rumor_transport_recv(rumor_transport_t *t, int timeout_ms, uint32_t *from, uint8_t *buf,
                          size_t cap, size_t *len)
 {
+    s_misrouted_flush(t, 0);
     *from = UINT32_MAX;
     *len = 0;
     const double deadline = s_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
@@ -731,42 +899,43 @@ int rumor_transport_recv(rumor_transport_t *t, int timeout_ms, uint32_t *from, u
         zmq_msg_close(&rid);
         return RUMOR_EFORMAT;
     }
-    /* The remaining parts of a multi-part message are already queued: blocking reads return
-     * at once. */
+    /* The parts of a message are all queued once the first is: blocking reads return at
+     * once. The first names the sender (its metadata is the connection's). */
     zmq_msg_init(&body);
-    while (zmq_msg_recv(&body, t->router, 0) < 0) {
-        if (errno != EINTR) {
-            zmq_msg_close(&body);
-            zmq_msg_close(&rid);
-            return RUMOR_EIO;
+    zmq_msg_t extra;
+    zmq_msg_init(&extra);
+    zmq_msg_t *part = &body;
+    const size_t limit = cap < t->max_frame ? cap : t->max_frame;
+    size_t total = 0;
+    int rc = 0, bad_parts = 0;
+    for (;;) {
+        int got;
+        while ((got = zmq_msg_recv(part, t->router, 0)) < 0 && errno == EINTR) {
         }
+        if (got < 0) {
+            rc = RUMOR_EIO;
+            break;
+        }
+        if (part == &body) *from = s_sender(t, &rid, &body);
+        const size_t n = zmq_msg_size(part);
+        const int more = zmq_msg_more(part);
+        /* One encoding per frame: full parts, then one of 1..S_PART_BYTES bytes. */
+        if (more ? n != RUMOR_TRANSPORT_PART_BYTES : (part != &body && n == 0)) bad_parts = 1;
+        if (n <= limit && total <= limit - n) memcpy(buf + total, zmq_msg_data(part), n);
+        total += n;
+        if (!more) break;
+        part = &extra;
     }
-    int rc = 0;
-    *len = zmq_msg_size(&body);
-    *from = s_sender(t, &rid, &body);
-    if (zmq_msg_more(&body)) {
-        /* Our frames are single-part; drain and drop the rest of this one. */
-        zmq_msg_t extra;
-        zmq_msg_init(&extra);
-        int more = 1;
-        while (more) {
-            if (zmq_msg_recv(&extra, t->router, 0) < 0) {
-                if (errno == EINTR) continue;
-                break;
-            }
-            more = zmq_msg_more(&extra);
-        }
-        zmq_msg_close(&extra);
+    *len = total;
+    if (rc == 0 && bad_parts)
         rc = RUMOR_EFORMAT;
-    } else if (*from == UINT32_MAX) {
+    else if (rc == 0 && *from == UINT32_MAX)
         rc = t->insecure ? RUMOR_EFORMAT : RUMOR_EAUTH;
-    } else if (s_slot(t, *from) < 0) {
+    else if (rc == 0 && (s_slot(t, *from) < 0 || !s_rid_ok(t, s_slot(t, *from), &rid, &body)))
         rc = RUMOR_EAUTH;
-    } else if (*len > cap || *len > t->max_frame) {
+    else if (rc == 0 && total > limit)
         rc = RUMOR_ERANGE;
-    } else if (*len > 0) {
-        memcpy(buf, zmq_msg_data(&body), *len);
-    }
+    zmq_msg_close(&extra);
     zmq_msg_close(&body);
     zmq_msg_close(&rid);
     return rc;
@@ -780,6 +949,7 @@ const char *rumor_transport_endpoint(const rumor_transport_t *t)
 void rumor_transport_auth_stats(const rumor_transport_t *t, rumor_transport_auth_stats_t *out)
 {
     memset(out, 0, sizeof *out);
+    out->misrouted = t->misrouted;
     if (!t->domain) return;
     pthread_mutex_lock(&t->auth->mu);
     out->admitted = t->domain->admitted;

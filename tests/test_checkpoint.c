@@ -190,15 +190,24 @@ static void s_write(const char *path, const void *buf, size_t len)
     fclose(fp);
 }
 
+/* Node 0 after one round, saved to f->dir/peer0.safetensors (path); returns it. */
+static rumor_peer_t *s_saved_after_one_round(s_fixture_t *f, char *path, size_t cap)
+{
+    rumor_peer_t *a = s_peer(f, 0), *n1 = s_peer(f, 1), *n3 = s_peer(f, 3);
+    s_round(a, n1, n3);
+    snprintf(path, cap, "%s/peer0.safetensors", f->dir);
+    assert_int_equal(rumor_checkpoint_save(path, a, f->th, NULL), 0);
+    rumor_peer_destroy(&n1);
+    rumor_peer_destroy(&n3);
+    return a;
+}
+
 static void test_damaged_or_foreign_is_refused(void **state)
 {
     s_fixture_t *f = *state;
-    rumor_peer_t *a = s_peer(f, 0), *n1 = s_peer(f, 1), *n3 = s_peer(f, 3);
-    s_round(a, n1, n3);
     char path[128], bad[160];
-    snprintf(path, sizeof path, "%s/peer0.safetensors", f->dir);
+    rumor_peer_t *a = s_saved_after_one_round(f, path, sizeof path);
     snprintf(bad, sizeof bad, "%s/bad.safetensors", f->dir);
-    assert_int_equal(rumor_checkpoint_save(path, a, f->th, NULL), 0);
     FILE *fp = fopen(path, "rb");
     fseek(fp, 0, SEEK_END);
     const long len = ftell(fp);
@@ -253,8 +262,106 @@ static void test_damaged_or_foreign_is_refused(void **state)
     rumor_peer_destroy(&a);
     rumor_peer_destroy(&b);
     rumor_peer_destroy(&c);
-    rumor_peer_destroy(&n1);
-    rumor_peer_destroy(&n3);
+}
+
+/* Copies checkpoint src to dst with __metadata__.key set to value (NULL: unchanged) and, when
+ * tensor is not NULL, that tensor's float number `at` set to v. */
+static void s_edit(const char *src, const char *dst, const char *key, const char *value,
+                   const char *tensor, size_t at, float v)
+{
+    FILE *fp = fopen(src, "rb");
+    assert_non_null(fp);
+    uint8_t len8[8];
+    assert_int_equal(fread(len8, 1, 8, fp), 8);
+    uint64_t hl = 0;
+    for (int i = 0; i < 8; i++) hl |= (uint64_t)len8[i] << (8 * i);
+    char *hj = malloc(hl);
+    assert_int_equal(fread(hj, 1, hl, fp), hl);
+    static uint8_t data[1 << 20];
+    const size_t dl = fread(data, 1, sizeof data, fp);
+    assert_true(dl < sizeof data);
+    fclose(fp);
+    json_t *h = json_loadb(hj, hl, 0, NULL);
+    assert_non_null(h);
+    free(hj);
+    if (key) json_object_set_new(json_object_get(h, "__metadata__"), key, json_string(value));
+    if (tensor) {
+        json_t *offs = json_object_get(json_object_get(h, tensor), "data_offsets");
+        assert_non_null(offs);
+        const size_t off = (size_t)json_integer_value(json_array_get(offs, 0)) + 4 * at;
+        assert_true(off + 4 <= dl);
+        memcpy(data + off, &v, 4);
+    }
+    char *out = json_dumps(h, JSON_COMPACT);
+    json_decref(h);
+    const size_t ol = strlen(out), padded = (ol + 7) & ~(size_t)7;
+    fp = fopen(dst, "wb");
+    assert_non_null(fp);
+    for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+    assert_int_equal(fwrite(len8, 1, 8, fp), 8);
+    assert_int_equal(fwrite(out, 1, ol, fp), ol);
+    for (size_t i = ol; i < padded; i++) fputc(' ', fp);
+    assert_int_equal(fwrite(data, 1, dl, fp), dl);
+    fclose(fp);
+    free(out);
+}
+
+/* A checkpoint is untrusted input down to its numbers: a restart must not take a NaN or
+ * infinite tensor, a round past the run's end or a sampler position outside the shard (each
+ * accepted once, then reported as a diverged model or silently drawing other batches). The
+ * error names the file and the field; the peer is left as it was. */
+static void test_untrusted_numbers_refused(void **state)
+{
+    s_fixture_t *f = *state;
+    assert_int_equal(rumor_momentum_parse("heavy-ball:0.5", &f->sc.momentum, NULL), 0);
+    rumor_scenario_rehash(&f->sc);
+    char path[128], bad[160];
+    rumor_peer_t *a = s_saved_after_one_round(f, path, sizeof path);
+    snprintf(bad, sizeof bad, "%s/numbers.safetensors", f->dir);
+    rumor_peer_t *b = s_peer(f, 0);
+    const size_t d = rumor_peer_dim(b);
+    float *before = malloc(d * 4);
+    memcpy(before, rumor_peer_params(b), d * 4);
+    const struct {
+        const char *key, *value, *tensor;
+        size_t at;
+        float v;
+        const char *says;
+    } cases[] = {
+        {"round", "11", NULL, 0, 0, "round"}, /* the run has 10 */
+        {"round", "4294967280", NULL, 0, 0, "round"},
+        {"sampler_offset", "4000000000", NULL, 0, 0, "sampler_offset"},
+        {"sampler_offset", "200", NULL, 0, 0, "sampler_offset"}, /* the shard holds 200 */
+        {NULL, NULL, "fc0.weight", 5, NAN, "fc0.weight"},
+        {NULL, NULL, "fc1.bias", 0, INFINITY, "fc1.bias"},
+        {NULL, NULL, "gossip.node3", 7, -INFINITY, "gossip.node3"},
+        {NULL, NULL, "optim.momentum", 3, NAN, "optim.momentum"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        s_edit(path, bad, cases[k].key, cases[k].value, cases[k].tensor, cases[k].at, cases[k].v);
+        rumor_errmsg_t em = {""};
+        const int rc = rumor_checkpoint_load(bad, b, f->th, &em);
+        if (rc != RUMOR_EFORMAT || !strstr(em.msg, bad) || !strstr(em.msg, cases[k].says))
+            fail_msg("case %zu: %s (%s)", k, rumor_strerror(rc), em.msg);
+        assert_memory_equal(before, rumor_peer_params(b), d * 4);
+        assert_int_equal(rumor_peer_round(b), 0);
+    }
+    /* The model alone (`rumor eval`) goes through the same check. */
+    s_edit(path, bad, NULL, NULL, "fc0.weight", 5, NAN);
+    rumor_errmsg_t em = {""};
+    float *x = malloc(d * 4);
+    assert_int_equal(rumor_checkpoint_load_model(bad, rumor_peer_model(b), x, NULL, &em),
+                     RUMOR_EFORMAT);
+    assert_non_null(strstr(em.msg, "fc0.weight"));
+    /* The unedited file loads. */
+    assert_int_equal(rumor_checkpoint_load(path, b, f->th, &em), 0);
+    assert_int_equal(rumor_peer_round(b), 1);
+    free(x);
+    free(before);
+    rumor_peer_destroy(&a);
+    rumor_peer_destroy(&b);
+    assert_int_equal(rumor_momentum_parse("none", &f->sc.momentum, NULL), 0);
+    rumor_scenario_rehash(&f->sc);
 }
 
 /* ---- rumor eval ------------------------------------------------------------------------- */
@@ -607,6 +714,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_continues_identically),
         cmocka_unit_test(test_cnn_round_trip),
         cmocka_unit_test(test_damaged_or_foreign_is_refused),
+        cmocka_unit_test(test_untrusted_numbers_refused),
         cmocka_unit_test(test_eval_matches_simulator),
         cmocka_unit_test(test_eval_refuses_bad_files),
     };

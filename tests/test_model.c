@@ -582,6 +582,7 @@ static void test_spec_parse(void **state)
         {"mlp: 5", "' 5'"},
         {"mlp:99999999999999999999", "hidden width 1"},
         {"mlp:1,2,3,4,5,6,7,8,9", "more than 8 hidden layers"},
+        {"mlp:1048576,1048576", "1.1e+12 parameters (4401 GB as float32) will not fit"},
         {"softmax:3", "unknown model"},
         {"Softmax", "unknown model"},
         {"cnn", "missing channel counts"},

@@ -231,14 +231,21 @@ static void test_eight_peers_match_simulator(void **state)
 
 /* ---- hostile input ------------------------------------------------------------------------ */
 
-static void *s_dealer(void *ctx, const rumor_keypair_t *kp, const char *server_pub,
-                      const char *endpoint, const char *routing_id)
+/* A CURVE DEALER holding kp, node `from`'s key (or a stranger's), connected to node `to` with
+ * the routing id bound to the two keys plus `suffix` (the real node `from` holds the bare one). */
+static void *s_dealer(void *ctx, const rumor_keypair_t *kp, uint32_t from, const char *server_pub,
+                      uint32_t to, const char *endpoint, const char *suffix)
 {
     void *s = zmq_socket(ctx, ZMQ_DEALER);
     const int linger = 0, timeout = 200;
+    uint8_t rid[RUMOR_TRANSPORT_RID_BYTES + 32];
+    const size_t extra = strlen(suffix);
+    assert_true(extra <= 32);
+    assert_int_equal(rumor_transport_routing_id(kp, from, server_pub, to, rid), 0);
+    memcpy(rid + RUMOR_TRANSPORT_RID_BYTES, suffix, extra);
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
-    zmq_setsockopt(s, ZMQ_ROUTING_ID, routing_id, strlen(routing_id));
+    zmq_setsockopt(s, ZMQ_ROUTING_ID, rid, RUMOR_TRANSPORT_RID_BYTES + extra);
     zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_pub, 40);
     zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, kp->public_key, 40);
     zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, kp->secret_key, 40);
@@ -319,8 +326,10 @@ static void test_hostile_frames_are_dropped(void **state)
     s_start(4, pids, topo_path, NULL, NULL);
     void *ctx = zmq_ctx_new();
     /* Node 3 is node 0's neighbour: its key is admitted. The stranger's is not. */
-    void *evil = s_dealer(ctx, &n3, topo->nodes[0].public_key, topo->nodes[0].endpoint, "evil");
-    void *alien = s_dealer(ctx, &stranger, topo->nodes[0].public_key, topo->nodes[0].endpoint, "x");
+    void *evil =
+        s_dealer(ctx, &n3, 3, topo->nodes[0].public_key, 0, topo->nodes[0].endpoint, "evil");
+    void *alien =
+        s_dealer(ctx, &stranger, 3, topo->nodes[0].public_key, 0, topo->nodes[0].endpoint, "x");
     static uint8_t buf[1 << 16];
     size_t len;
     /* Attack once node 0 is training (its neighbours have shaken hands). */
@@ -408,7 +417,8 @@ static void s_start_and_forge_bye(const char *json, const char *wait, pid_t *pid
     assert_true(s_last_round(0) >= 100);
 
     void *ctx = zmq_ctx_new();
-    void *evil = s_dealer(ctx, &n3, topo->nodes[0].public_key, topo->nodes[0].endpoint, "bye");
+    void *evil =
+        s_dealer(ctx, &n3, 3, topo->nodes[0].public_key, 0, topo->nodes[0].endpoint, "bye");
     uint8_t buf[RUMOR_WIRE_HEADER_BYTES + RUMOR_WIRE_BYE_BYTES];
     const rumor_wire_bye_t bye = {.origin = 3, .round = 77, .code = RUMOR_ENONFINITE};
     assert_int_equal(

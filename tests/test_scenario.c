@@ -107,6 +107,9 @@ static void test_errors_name_the_field(void **state)
         {"{\"data\": {\"name\": \"libsvm\", \"path\": \"a\"}}", "x.json: data.path: libsvm"},
         {"{\"topology\": {\"n\": 8}}", "x.json: topology.generate: missing"},
         {"{\"topology\": 5}", "x.json: topology: expected a file name or an object"},
+        /* The generators' cap, said where the scenario is read. */
+        {"{\"topology\": {\"generate\": \"ring\", \"n\": 4097}}",
+         "x.json: topology.n: expected an integer in [2, 4096]"},
         {"{\"round_mode\": \"async\"}", "x.json: round_mode: expected"},
         {"{\"seed\": -3}", "x.json: seed: expected an integer"},
         {"[1, 2]", "x.json: expected a JSON object"},

@@ -641,6 +641,41 @@ static int s_teardown(void **state)
     return s_scratch_remove();
 }
 
+/* SIGTERM ends a long round between two peers' steps (64 peers of 1000 local steps each take
+ * seconds per round): the run stops within a peer's step, drops the half-stepped round and
+ * says so, rather than finish the round first. */
+static void test_sigterm_ends_a_long_round(void **state)
+{
+    (void)state;
+    const char *bin = getenv("RUMOR_BIN");
+    if (!bin) skip();
+    char sc_path[512];
+    snprintf(sc_path, sizeof sc_path, "%s", s_scratch("long-round.json"));
+    FILE *f = fopen(sc_path, "w");
+    assert_non_null(f);
+    fputs("{\"name\": \"long-round\", \"topology\": {\"generate\": \"ring\", \"n\": 64},"
+          " \"data\": {\"name\": \"synthetic\", \"n\": 8192, \"test_n\": 256, \"dim\": 64,"
+          " \"classes\": 4}, \"model\": \"mlp:256\", \"algorithm\": {\"name\": \"choco\","
+          " \"lr\": 0.0001, \"batch\": 64, \"rounds\": 3, \"local_steps\": 1000},"
+          " \"compressor\": \"identity\", \"eval_every\": 3}",
+          f);
+    fclose(f);
+    char cmd[1024], out[4096];
+    /* Signalled 1.5 s in (inside round 0), it must be gone within 3 s; the round alone takes
+     * 5 s or more on one thread. */
+    snprintf(cmd, sizeof cmd,
+             "(%s sim %s --threads 1 --quiet & pid=$!; sleep 1.5; kill -TERM $pid;"
+             " s=$(date +%%s%%N); wait $pid; rc=$?; e=$(date +%%s%%N);"
+             " echo \"rc=$rc ms=$(( (e - s) / 1000000 ))\")",
+             bin, sc_path);
+    assert_int_equal(s_capture(cmd, out, sizeof out), 0);
+    const char *r = strstr(out, "rc=");
+    int rc = -1, ms = -1;
+    if (!r || sscanf(r, "rc=%d ms=%d", &rc, &ms) != 2) fail_msg("%s", out);
+    if (rc != 1 || ms > 3000 || !strstr(out, "interrupted inside round 0, which is dropped"))
+        fail_msg("exit %d, %d ms after SIGTERM:\n%s", rc, ms, out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -657,6 +692,7 @@ int main(void)
         cmocka_unit_test(test_target_survives_a_resume),
         cmocka_unit_test(test_compress_err_and_copy_density),
         cmocka_unit_test(test_objective_and_gradient_norm),
+        cmocka_unit_test(test_sigterm_ends_a_long_round),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -19,6 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -249,6 +253,19 @@ static void *s_raw(void *ctx, const rumor_keypair_t *kp, const char *server_pub,
     return s;
 }
 
+/* A raw DEALER holding node j's keys, connected to node i with the routing id bound to the
+ * two keys plus `suffix` (a second connection under j's key needs its own). */
+static void *s_raw_as(void *ctx, const s_net_t *net, uint32_t j, uint32_t i, const char *suffix)
+{
+    uint8_t rid[RUMOR_TRANSPORT_RID_BYTES + 16];
+    assert_int_equal(rumor_transport_routing_id(&net->kp[j], j, net->kp[i].public_key, i, rid), 0);
+    const size_t extra = strlen(suffix);
+    assert_true(extra <= 16);
+    memcpy(rid + RUMOR_TRANSPORT_RID_BYTES, suffix, extra);
+    return s_raw(ctx, &net->kp[j], net->kp[i].public_key, rid, RUMOR_TRANSPORT_RID_BYTES + extra,
+                 net->ep[i]);
+}
+
 /* Receives one frame within WAIT_MS, skipping nothing; returns recv's code. */
 static int s_recv(rumor_transport_t *t, uint32_t *from, uint8_t *buf, size_t cap, size_t *len)
 {
@@ -380,18 +397,41 @@ static void test_unlisted_key_cannot_deliver(void **state)
     s_net_down(&net);
 }
 
-static void test_forged_routing_id_reports_authenticated_id(void **state)
+static void test_forged_routing_id_dropped(void **state)
 {
     (void)state;
     void *ctx = zmq_ctx_new();
     s_net_t net;
     s_net_init(&net, 3, "tcp", S_STAR);
     /* Only node 0 runs a transport; nodes 1 and 2 are played by raw sockets that hold their
-     * keys but swap their routing ids. */
+     * keys but swap their old-style routing ids (the node id), then by raw sockets with the
+     * routing ids bound to their keys (one with a suffix: a second connection per key). */
     s_node_start(&net, 0, ctx, NULL, 0);
     const uint8_t rid_says_2[4] = {2, 0, 0, 0}, rid_says_1[4] = {1, 0, 0, 0};
     void *as1 = s_raw(ctx, &net.kp[1], net.kp[0].public_key, rid_says_2, 4, net.ep[0]);
     void *as2 = s_raw(ctx, &net.kp[2], net.kp[0].public_key, rid_says_1, 4, net.ep[0]);
+    assert_int_equal(zmq_send(as1, "from-1", 6, 0), 6);
+    assert_int_equal(zmq_send(as2, "from-2!", 7, 0), 7);
+    int seen[3] = {0};
+    for (int k = 0; k < 2; k++) {
+        uint32_t from = 99;
+        size_t len = 0;
+        uint8_t buf[MAX_FRAME];
+        /* Dropped, and the id reported comes from the key, whatever the routing id says. */
+        assert_int_equal(s_recv(net.t[0], &from, buf, sizeof buf, &len), RUMOR_EAUTH);
+        assert_true(from == 1 || from == 2);
+        assert_int_equal(len, from == 1 ? 6 : 7);
+        seen[from]++;
+    }
+    assert_int_equal(seen[1], 1);
+    assert_int_equal(seen[2], 1);
+    rumor_transport_auth_stats_t st;
+    rumor_transport_auth_stats(net.t[0], &st);
+    assert_int_equal(st.misrouted, 2);
+    zmq_close(as1);
+    zmq_close(as2);
+    as1 = s_raw_as(ctx, &net, 1, 0, "");
+    as2 = s_raw_as(ctx, &net, 2, 0, "#2");
     assert_int_equal(zmq_send(as1, "from-1", 6, 0), 6);
     assert_int_equal(zmq_send(as2, "from-2!", 7, 0), 7);
     for (int k = 0; k < 2; k++) {
@@ -399,19 +439,231 @@ static void test_forged_routing_id_reports_authenticated_id(void **state)
         size_t len = 0;
         uint8_t buf[MAX_FRAME];
         assert_int_equal(s_recv(net.t[0], &from, buf, sizeof buf, &len), 0);
-        /* The id comes from the key, whatever the routing id says. */
-        if (len == 6) {
-            assert_int_equal(from, 1);
-            assert_memory_equal(buf, "from-1", 6);
-        } else {
-            assert_int_equal(len, 7);
-            assert_int_equal(from, 2);
-            assert_memory_equal(buf, "from-2!", 7);
-        }
+        assert_int_equal(len, from == 1 ? 6 : 7);
+        assert_memory_equal(buf, from == 1 ? "from-1" : "from-2!", len);
     }
     zmq_close(as1);
     zmq_close(as2);
     rumor_transport_destroy(&net.t[0]);
+    zmq_ctx_term(ctx);
+}
+
+static void test_stolen_routing_id_cannot_lock_out(void **state)
+{
+    (void)state;
+    void *ctx = zmq_ctx_new(), *ctx1 = zmq_ctx_new();
+    s_net_t net;
+    s_net_init(&net, 3, "tcp", S_STAR);
+    s_node_start(&net, 0, ctx, NULL, 0);
+    /* Node 2's key, connected first, announcing node 1's id as its routing id: it must not
+     * keep the real node 1 out, and its own frames are dropped and counted. */
+    const uint8_t rid_says_1[4] = {1, 0, 0, 0};
+    void *thief = s_raw(ctx, &net.kp[2], net.kp[0].public_key, rid_says_1, 4, net.ep[0]);
+    assert_int_equal(zmq_send(thief, "stolen", 6, 0), 6);
+    uint32_t from = 99;
+    size_t len = 0;
+    uint8_t buf[MAX_FRAME];
+    assert_int_equal(s_recv(net.t[0], &from, buf, sizeof buf, &len), RUMOR_EAUTH);
+    assert_int_equal(from, 2);
+    rumor_transport_auth_stats_t st;
+    rumor_transport_auth_stats(net.t[0], &st);
+    assert_int_equal(st.misrouted, 1);
+    s_node_start(&net, 1, ctx1, NULL, 0);
+    assert_int_equal(rumor_transport_send(net.t[1], 0, (const uint8_t *)"real", 4, WAIT_MS), 0);
+    assert_int_equal(s_recv(net.t[0], &from, buf, sizeof buf, &len), 0);
+    assert_int_equal(from, 1);
+    assert_int_equal(len, 4);
+    assert_memory_equal(buf, "real", 4);
+    zmq_close(thief);
+    rumor_transport_destroy(&net.t[1]);
+    rumor_transport_destroy(&net.t[0]);
+    zmq_ctx_term(ctx1);
+    zmq_ctx_term(ctx);
+}
+
+/* ---- floods before authentication ------------------------------------------------------ */
+
+#define FLOOD_CONNS     500
+#define FLOOD_MAX_FRAME (400u << 10) /* a d = 100k run's frames are this large */
+
+/* The resident set of this process in KiB, from /proc/self/status. */
+static long s_rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    assert_non_null(f);
+    char line[256];
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
+    fclose(f);
+    assert_true(kib > 0);
+    return kib;
+}
+
+/* Enough file descriptors for both ends of every flood connection. */
+static void s_raise_fd_limit(void)
+{
+    struct rlimit rl;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur < 4 * FLOOD_CONNS) {
+        rl.rlim_cur = rl.rlim_max < 4 * FLOOD_CONNS ? rl.rlim_max : 4 * FLOOD_CONNS;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    }
+    if (rl.rlim_cur < 2 * FLOOD_CONNS + 64) skip();
+}
+
+/* A keyless client: a plain TCP connection to 127.0.0.1:port that speaks just enough ZMTP to
+ * reach the CURVE handshake (the greeting), then sends one frame header announcing `size`
+ * bytes and all of them but the last, so the peer holds the frame until the handshake times
+ * out. Returns the socket (non-blocking), with `want` bytes left to write in *left. */
+static int s_keyless(int port, uint64_t size, size_t *left)
+{
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    uint8_t hello[64 + 9] = {0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 3, 0, 'C', 'U', 'R', 'V', 'E'};
+    hello[64] = 0x06; /* a long command frame */
+    for (int i = 0; i < 8; i++) hello[65 + i] = (uint8_t)(size >> (56 - 8 * i));
+    assert_int_equal(send(fd, hello, sizeof hello, 0), (ssize_t)sizeof hello);
+    assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+    *left = (size_t)size - 1;
+    return fd;
+}
+
+/* Pushes the rest of every client's frame, for at most ms; returns the bytes not sent. */
+static uint64_t s_push(int *fd, size_t *left, int n, int ms)
+{
+    static uint8_t junk[1 << 16];
+    const double end = (double)time(NULL) + ms / 1000.0 + 1;
+    uint64_t pending = 1;
+    while (pending && (double)time(NULL) < end) {
+        pending = 0;
+        for (int i = 0; i < n; i++) {
+            if (left[i] == 0 || fd[i] < 0) continue;
+            const size_t chunk = left[i] < sizeof junk ? left[i] : sizeof junk;
+            const ssize_t w = send(fd[i], junk, chunk, MSG_NOSIGNAL);
+            if (w > 0) left[i] -= (size_t)w;
+            if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) left[i] = 0; /* cut off */
+            pending += left[i];
+        }
+        if (pending) s_sleep_ms(5);
+    }
+    return pending;
+}
+
+static void test_keyless_flood_memory_bounded(void **state)
+{
+    (void)state;
+    s_raise_fd_limit();
+    void *ctx = zmq_ctx_new();
+    s_net_t net;
+    s_net_init(&net, 3, "tcp", S_STAR);
+    rumor_transport_nbr_t nbrs[MAXN];
+    rumor_transport_cfg_t cfg = s_cfg(&net, 0, nbrs, 0, NULL);
+    cfg.max_frame = FLOOD_MAX_FRAME;
+    rumor_errmsg_t em = {{0}};
+    net.t[0] = rumor_transport_new(ctx, &cfg, &em);
+    if (!net.t[0]) fail_msg("%s", em.msg);
+    const int port = atoi(strrchr(net.ep[0], ':') + 1);
+    s_sleep_ms(100);
+    const long before = s_rss_kib();
+    static int fd[FLOOD_CONNS];
+    static size_t left[FLOOD_CONNS];
+    /* Half announce the largest frame a neighbour may send, half the largest message
+     * ZeroMQ lets in (a part and its CURVE wrapping). */
+    for (int i = 0; i < FLOOD_CONNS; i++) {
+        fd[i] =
+            s_keyless(port, i % 2 ? FLOOD_MAX_FRAME : RUMOR_TRANSPORT_PART_BYTES + 256, &left[i]);
+        if (i % 50 == 49) s_sleep_ms(10); /* within the listen backlog: no SYN retries */
+    }
+    const uint64_t unsent = s_push(fd, left, FLOOD_CONNS, 3000);
+    s_sleep_ms(300); /* let the peer's I/O thread read what the kernel holds */
+    const long during = s_rss_kib();
+    for (int i = 0; i < FLOOD_CONNS; i++) close(fd[i]);
+    s_sleep_ms(300);
+    const long after = s_rss_kib();
+    print_message("keyless flood: %d connections, %llu bytes unsent; RSS %ld KiB before, %ld "
+                  "during (+%ld), %ld after (+%ld)\n",
+                  FLOOD_CONNS, (unsigned long long)unsent, before, during, during - before, after,
+                  after - before);
+    assert_true(during - before < 32 * 1024);
+    assert_true(after - before < 32 * 1024);
+    /* The peer still hears its neighbour's largest frames. */
+    void *ctx1 = zmq_ctx_new();
+    cfg = s_cfg(&net, 1, nbrs, 0, NULL);
+    cfg.max_frame = FLOOD_MAX_FRAME;
+    net.t[1] = rumor_transport_new(ctx1, &cfg, &em);
+    if (!net.t[1]) fail_msg("%s", em.msg);
+    static uint8_t big[FLOOD_MAX_FRAME], got[FLOOD_MAX_FRAME];
+    s_fill(big, 1, 0, sizeof big);
+    assert_int_equal(rumor_transport_send(net.t[1], 0, big, sizeof big, WAIT_MS), 0);
+    uint32_t from = 99;
+    size_t len = 0;
+    assert_int_equal(s_recv(net.t[0], &from, got, sizeof got, &len), 0);
+    assert_int_equal(from, 1);
+    assert_int_equal(len, sizeof big);
+    assert_memory_equal(got, big, sizeof big);
+    rumor_transport_destroy(&net.t[1]);
+    rumor_transport_destroy(&net.t[0]);
+    zmq_ctx_term(ctx1);
+    zmq_ctx_term(ctx);
+}
+
+/* Lines of file path that contain text. */
+static int s_count_lines(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) n += strstr(line, text) != NULL;
+    fclose(f);
+    return n;
+}
+
+static void test_unlisted_keys_logged_in_bursts(void **state)
+{
+    (void)state;
+    s_raise_fd_limit();
+    void *ctx = zmq_ctx_new();
+    s_net_t net;
+    s_net_init(&net, 2, "tcp", S_LINE);
+    /* This process's stderr goes to a file while node 0 runs. */
+    const char *log = s_scratch("refusals.log");
+    fflush(stderr);
+    const int saved = dup(2), lf = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(saved >= 0 && lf >= 0);
+    assert_int_equal(dup2(lf, 2), 2);
+    close(lf);
+    s_node_start(&net, 0, ctx, NULL, 0);
+    static void *cl[FLOOD_CONNS];
+    for (int i = 0; i < FLOOD_CONNS; i++) {
+        rumor_keypair_t kp;
+        assert_int_equal(rumor_keys_generate(&kp, NULL), 0);
+        cl[i] = s_raw(ctx, &kp, net.kp[0].public_key, NULL, 0, net.ep[0]);
+        const int ivl = 60000; /* one try each */
+        assert_int_equal(zmq_setsockopt(cl[i], ZMQ_RECONNECT_IVL, &ivl, sizeof ivl), 0);
+    }
+    rumor_transport_auth_stats_t st = {0};
+    for (int i = 0; i < 1000 && st.refused < FLOOD_CONNS; i++) {
+        s_sleep_ms(10);
+        rumor_transport_auth_stats(net.t[0], &st);
+    }
+    for (int i = 0; i < FLOOD_CONNS; i++) zmq_close(cl[i]);
+    rumor_transport_destroy(&net.t[0]); /* says what is left of the burst */
+    fflush(stderr);
+    assert_int_equal(dup2(saved, 2), 2);
+    close(saved);
+    const int lines = s_count_lines(log, "refused");
+    print_message("%llu clients refused, %d log lines\n", (unsigned long long)st.refused, lines);
+    assert_true(st.refused >= FLOOD_CONNS);
+    assert_true(lines >= 2 && lines <= 3);
+    char summary[64];
+    snprintf(summary, sizeof summary, "refused %llu more CURVE clients",
+             (unsigned long long)st.refused - 1);
+    assert_int_equal(s_count_lines(log, summary), 1);
     zmq_ctx_term(ctx);
 }
 
@@ -574,7 +826,7 @@ static void test_oversized_frames_dropped(void **state)
     /* The sender refuses to send a frame over the limit: the receiver would cut it. */
     assert_int_equal(rumor_transport_send(net.t[1], 0, big, MAX_FRAME + 1, WAIT_MS), RUMOR_ERANGE);
     /* A neighbour that ignores the limit: slightly over it is dropped by recv... */
-    void *raw = s_raw(net.ctx, &net.kp[1], net.kp[0].public_key, NULL, 0, net.ep[0]);
+    void *raw = s_raw_as(net.ctx, &net, 1, 0, "raw"); /* node 1 is connected too */
     assert_int_equal(zmq_send(raw, big, MAX_FRAME + 76, 0), MAX_FRAME + 76);
     static uint8_t roomy[4 * MAX_FRAME]; /* the limit holds whatever the caller's buffer */
     assert_int_equal(s_recv(net.t[0], &from, roomy, sizeof roomy, &len), RUMOR_ERANGE);
@@ -597,13 +849,68 @@ static void test_oversized_frames_dropped(void **state)
     s_net_down(&net);
 }
 
+static void test_frames_travel_in_parts(void **state)
+{
+    (void)state;
+    enum { P = RUMOR_TRANSPORT_PART_BYTES, CAP = 3 * P + 5 };
+    s_net_t net;
+    s_net_init(&net, 2, "tcp", S_LINE);
+    void *ctx = zmq_ctx_new();
+    for (uint32_t i = 0; i < 2; i++) {
+        rumor_transport_nbr_t nbrs[MAXN];
+        rumor_transport_cfg_t cfg = s_cfg(&net, i, nbrs, 0, NULL);
+        cfg.max_frame = CAP;
+        void *c = i ? zmq_ctx_new() : ctx;
+        net.t[i] = rumor_transport_new(c, &cfg, NULL);
+        assert_non_null(net.t[i]);
+        if (i) net.ctx = c;
+    }
+    static uint8_t out[CAP], in[CAP + 1];
+    const size_t lens[] = {P - 1, P, P + 1, 2 * P, 2 * P + 7, CAP};
+    for (size_t k = 0; k < sizeof lens / sizeof *lens; k++) {
+        s_fill(out, 1, 0, lens[k]);
+        assert_int_equal(rumor_transport_send(net.t[1], 0, out, lens[k], WAIT_MS), 0);
+        uint32_t from = 99;
+        size_t len = 0;
+        assert_int_equal(s_recv(net.t[0], &from, in, sizeof in, &len), 0);
+        assert_int_equal(from, 1);
+        assert_int_equal(len, lens[k]);
+        assert_memory_equal(in, out, lens[k]);
+    }
+    /* Split another way: dropped whole. */
+    void *raw = s_raw_as(ctx, &net, 1, 0, "raw");
+    assert_int_equal(zmq_send(raw, out, P - 1, ZMQ_SNDMORE), P - 1);
+    assert_int_equal(zmq_send(raw, out, 2, 0), 2);
+    assert_int_equal(zmq_send(raw, out, P, ZMQ_SNDMORE), P);
+    assert_int_equal(zmq_send(raw, out, 0, 0), 0);
+    assert_int_equal(zmq_send(raw, out, P, ZMQ_SNDMORE), P);
+    assert_int_equal(zmq_send(raw, out, 1, 0), 1);
+    uint32_t from;
+    size_t len;
+    assert_int_equal(s_recv(net.t[0], &from, in, sizeof in, &len), RUMOR_EFORMAT);
+    assert_int_equal(len, P + 1);
+    assert_int_equal(s_recv(net.t[0], &from, in, sizeof in, &len), RUMOR_EFORMAT);
+    assert_int_equal(len, P);
+    assert_int_equal(s_recv(net.t[0], &from, in, sizeof in, &len), 0);
+    assert_int_equal(len, P + 1);
+    /* More full parts than max_frame allows: too large, whatever the caller's buffer. */
+    for (int k = 0; k < 4; k++) assert_int_equal(zmq_send(raw, out, P, ZMQ_SNDMORE), P);
+    assert_int_equal(zmq_send(raw, out, 1, 0), 1);
+    assert_int_equal(s_recv(net.t[0], &from, in, sizeof in, &len), RUMOR_ERANGE);
+    assert_int_equal(len, 4 * P + 1);
+    zmq_close(raw);
+    s_net_stop(&net);
+    zmq_ctx_term(net.ctx);
+    zmq_ctx_term(ctx);
+}
+
 static void test_multipart_dropped(void **state)
 {
     (void)state;
     s_net_t net;
     s_net_init(&net, 2, "tcp", S_LINE);
     s_net_up(&net, 0);
-    void *raw = s_raw(net.ctx, &net.kp[1], net.kp[0].public_key, NULL, 0, net.ep[0]);
+    void *raw = s_raw_as(net.ctx, &net, 1, 0, "raw"); /* node 1 is connected too */
     assert_int_equal(zmq_send(raw, "a", 1, ZMQ_SNDMORE), 1);
     assert_int_equal(zmq_send(raw, "bb", 2, ZMQ_SNDMORE), 2);
     assert_int_equal(zmq_send(raw, "ccc", 3, 0), 3);
@@ -714,13 +1021,17 @@ int main(void)
         cmocka_unit_test(test_three_nodes_inproc_shared_auth),
         cmocka_unit_test(test_three_nodes_ipc_own_contexts),
         cmocka_unit_test(test_unlisted_key_cannot_deliver),
-        cmocka_unit_test(test_forged_routing_id_reports_authenticated_id),
+        cmocka_unit_test(test_forged_routing_id_dropped),
+        cmocka_unit_test(test_stolen_routing_id_cannot_lock_out),
+        cmocka_unit_test(test_keyless_flood_memory_bounded),
+        cmocka_unit_test(test_unlisted_keys_logged_in_bursts),
         cmocka_unit_test(test_wrong_key_in_topology),
         cmocka_unit_test(test_impostor_server_gets_nothing),
         cmocka_unit_test(test_insecure_on_loopback_and_ipc),
         cmocka_unit_test(test_endpoint_is_local),
         cmocka_unit_test(test_insecure_refused_off_loopback),
         cmocka_unit_test(test_oversized_frames_dropped),
+        cmocka_unit_test(test_frames_travel_in_parts),
         cmocka_unit_test(test_multipart_dropped),
         cmocka_unit_test(test_send_to_absent_neighbour_times_out),
         cmocka_unit_test(test_bad_configurations_refused),

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "rumor/codec.h"
+#include "rumor/model.h"
 #include "rumor/rng.h"
 #include "rumor/wire.h"
 
@@ -403,6 +405,8 @@ static void test_bye_round_trip_and_checks(void **state)
         {.origin = N_NODES - 1, .round = 212, .code = RUMOR_ENONFINITE},
         {.origin = 0, .round = UINT32_MAX, .code = RUMOR_ETIMEOUT},
         {.origin = 5, .round = 0, .code = RUMOR_ENOMEM},
+        /* A full disk reaches neighbours as such, not as an I/O error. */
+        {.origin = 2, .round = 100, .code = RUMOR_EDISKFULL},
     };
     uint8_t p[RUMOR_WIRE_BYE_BYTES];
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -442,6 +446,11 @@ static void test_payload_bound(void **state)
     assert_int_equal(rumor_wire_payload_bound(1000, 100), rumor_wire_state_bytes(1000));
     assert_int_equal(rumor_wire_payload_bound(1000, 50000), 50000);
     assert_int_equal(rumor_wire_payload_bound(10, (size_t)UINT32_MAX + 1), 0);
+    /* Every model a scenario may describe fits; beyond ~5.4e8 parameters a DIFF would not. */
+    const uint32_t dmax = RUMOR_MODEL_MAX_PARAMS;
+    assert_true(rumor_wire_payload_bound(dmax, rumor_codec_bound(dmax)) > 0);
+    assert_int_equal(rumor_wire_payload_bound(dmax + 40000000, rumor_codec_bound(dmax + 40000000)),
+                     0);
     /* A STATE of the largest d the bound allows parses. */
     enum { D = 300 };
     static uint8_t f[RUMOR_WIRE_HEADER_BYTES + RUMOR_WIRE_STATE_HEADER + 4 * D];

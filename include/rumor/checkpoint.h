@@ -14,7 +14,9 @@
  *
  * Loading checks every length, offset, dtype and shape against the peer it restores into
  * and refuses a checkpoint of another node, model, topology or run config with a message
- * naming the mismatch. The file is untrusted input: it never aborts the program.
+ * naming the mismatch. The numbers are checked too: every tensor must be finite, the round
+ * at most the run's last, the sampler offset inside the peer's shard; a refusal names the
+ * file and the field. The file is untrusted input: it never aborts the program.
  */
 #ifndef RUMOR_CHECKPOINT_H
 #define RUMOR_CHECKPOINT_H
@@ -29,6 +31,12 @@
  * `rumor peer --checkpoint DIR` and `rumor sim --checkpoint DIR` name it. Returns 0, or
  * RUMOR_ENOSPC when it does not fit in cap bytes. */
 int rumor_checkpoint_path(char *buf, size_t cap, const char *dir, uint32_t node);
+
+/* RUMOR_EFORMAT with em naming path and "what n" (e.g. "parameter 83", "tensor 'fc0.bias'
+ * element 2") for the first NaN or infinity among x[0..n), 0 if all are finite. The one check
+ * every model read from a file goes through, checkpoint or raw. */
+RUMOR_NODISCARD int rumor_checkpoint_check_finite(const char *path, const char *what,
+                                                  const float *x, size_t n, rumor_errmsg_t *em);
 
 /* Writes p's state to path atomically. */
 int rumor_checkpoint_save(const char *path, rumor_peer_t *p, const uint8_t topo_hash[32],

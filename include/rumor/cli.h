@@ -16,6 +16,11 @@ int rumor_cli_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 int rumor_cli_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out);
 int rumor_cli_parse_double(const char *s, double hi, double *out);
 
+/* The value of option argv[*i] of command `cmd`, advancing *i past it. NULL, after printing
+ * "rumor CMD: OPT needs a value" to stderr, when there is none or the next argument is an
+ * option itself (it starts with '-' and is not "-"), which is then not swallowed. */
+const char *rumor_cli_value(const char *cmd, int argc, char **argv, int *i);
+
 int rumor_cmd_peer(int argc, char **argv);
 int rumor_cmd_sim(int argc, char **argv);
 int rumor_cmd_sweep(int argc, char **argv);

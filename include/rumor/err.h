@@ -29,7 +29,8 @@ enum {
     RUMOR_EINTR = -12,      /* interrupted by a signal */
     RUMOR_ESTATE = -13,     /* operation not valid in the current state */
     RUMOR_ENONFINITE = -14, /* a message carries NaN or infinite values (a diverged model) */
-    RUMOR_ELOWEST = RUMOR_ENONFINITE, /* the lowest code; codes from the wire are checked */
+    RUMOR_EDISKFULL = -15,  /* a file could not be written: no space left on device (or quota) */
+    RUMOR_ELOWEST = RUMOR_EDISKFULL, /* the lowest code; codes from the wire are checked */
 };
 
 /* Name of an error code; never NULL. */

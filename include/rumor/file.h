@@ -25,7 +25,8 @@ enum {
  * apply), atomically as above. flags is 0 (replace what is there) or RUMOR_FILE_KEEP. On
  * failure nothing at path has changed, no temporary file is left, and em names the path and
  * the cause; an existing path under RUMOR_FILE_KEEP is RUMOR_EINVAL "PATH: already exists;
- * use --force to replace it". */
+ * use --force to replace it", a full disk (or quota) RUMOR_EDISKFULL "PATH: no space left on
+ * device", any other failure RUMOR_EIO. */
 RUMOR_NODISCARD int rumor_file_save(const char *path, unsigned mode, int flags,
                                     const rumor_file_piece_t *pieces, size_t n, rumor_errmsg_t *em);
 
@@ -49,6 +50,24 @@ RUMOR_NODISCARD int rumor_file_read_from(const char *path, size_t max, rumor_fil
 /* Creates directory path with permission bits mode (less the umask) unless it exists already (its
  * parent must exist). Returns 0, or RUMOR_EIO with em naming the path and the cause. */
 int rumor_file_mkdir(const char *path, unsigned mode, rumor_errmsg_t *em);
+
+/* Checks, before a run, that rumor_file_save(path) can work at its end: path's directory
+ * exists and is writable and path is not a directory. Creates nothing. Returns 0, or
+ * RUMOR_EINVAL / RUMOR_EIO with em naming the path ("out/m.bin: directory out does not
+ * exist", "m: is a directory"). */
+int rumor_file_check_output(const char *path, rumor_errmsg_t *em);
+
+/* The same for a directory that rumor_file_mkdir(path) is about to make or reuse: path is a
+ * writable directory, or does not exist and its parent is one ("ck: not a directory"). */
+int rumor_file_check_dir(const char *path, rumor_errmsg_t *em);
+
+/* Removes what rumor_file_save(path) leaves behind when killed while writing: the files
+ * "PATH.tmp.XXXXXX". Returns how many it removed. */
+int rumor_file_remove_stale(const char *path);
+
+/* The same for every file in directory dir and its subdirectories one level down ("*.tmp.XXXXXX"),
+ * for a directory that one run owns. Returns how many it removed (a missing dir: 0). */
+int rumor_file_remove_stale_in(const char *dir);
 
 /* Writes the directory part of path into out ("." when there is none, "/" for a file in the
  * root), for resolving names relative to the file. Returns 0, or RUMOR_ENOSPC when it does

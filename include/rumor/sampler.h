@@ -26,4 +26,7 @@ void rumor_sampler_next(rumor_sampler_t *s, uint32_t b, uint32_t *out);
 void rumor_sampler_get_pos(const rumor_sampler_t *s, uint64_t *epoch, uint32_t *offset);
 void rumor_sampler_set_pos(rumor_sampler_t *s, uint64_t epoch, uint32_t offset);
 
+/* Samples in the shard: offsets run from 0 to this, exclusive. */
+uint32_t rumor_sampler_size(const rumor_sampler_t *s);
+
 #endif

@@ -17,7 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RUMOR_ENDPOINT_MAX 256
+#define RUMOR_ENDPOINT_MAX       256
+#define RUMOR_TOPOLOGY_MAX_NODES 4096 /* dense W of 4096^2 doubles is 128 MiB */
 
 typedef struct {
     uint32_t id;

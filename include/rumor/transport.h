@@ -15,15 +15,28 @@
  * only if its public key is one of i's listed neighbours', and labels the connection with
  * that neighbour's id (the ZAP User-Id). rumor_transport_recv() reports that authenticated id,
  * not the routing id, so a neighbour cannot pose as another one; the caller must still check
- * that a frame's header sender equals it. ZeroMQ runs no security mechanism on inproc://
+ * that a frame's header sender equals it. Routing ids are bound to keys too: node j's DEALER
+ * to node i announces a routing id derived from the secret the two share (see
+ * rumor_transport_routing_id), which no third key can compute, so no other neighbour can take
+ * j's routing id and lock j out of i's ROUTER (ZeroMQ admits one connection per routing id).
+ * A frame whose routing id does not begin with the one bound to the key that authenticated
+ * its connection is dropped, counted and logged (rate-limited). ZeroMQ runs no security
+ * mechanism on inproc://
  * connections, which never leave the process: there the routing id names the sender, even in
  * secure mode (the simulator's case). Plaintext needs cfg.insecure and is refused unless
  * every endpoint involved is ipc://, inproc:// or tcp:// on loopback (127.0.0.0/8, ::1,
  * localhost); that check happens before any socket exists.
  *
- * Bounds. Frames larger than cfg.max_frame are refused by send, and on receive are either
- * cut off by ZeroMQ (ZMQ_MAXMSGSIZE, with a little room for CURVE overhead: the sender is
- * disconnected and reconnects) or dropped by recv with RUMOR_ERANGE. DEALERs use
+ * Bounds. A frame travels as one ZeroMQ message of ceil(len / RUMOR_TRANSPORT_PART_BYTES)
+ * parts (at least one), all full but the last, so that ZMQ_MAXMSGSIZE can be one part (with
+ * a little room for CURVE overhead): ZeroMQ allocates a message as soon as it reads its
+ * length, also from a connection that is still in its handshake, so this bounds what a
+ * stranger can make a peer hold per connection (500 keyless connections: a few MB) until
+ * the handshake times out (handshake_ms). A message split any other way is dropped
+ * (RUMOR_EFORMAT). Frames larger than cfg.max_frame are refused by send and dropped by recv
+ * (RUMOR_ERANGE); a single part over the limit is cut off by ZeroMQ, which disconnects the
+ * sender (it reconnects). An admitted neighbour can still make the ROUTER queue rcvhwm
+ * messages of any number of parts: ZeroMQ has no per-connection byte limit. DEALERs use
  * ZMQ_IMMEDIATE, so frames are only queued to a neighbour whose connection is up; a send to a
  * neighbour that is down or not yet started fails with RUMOR_ETIMEOUT after at most its
  * timeout and never hangs. TCP keepalive drops connections to dead hosts; reconnects are
@@ -70,6 +83,9 @@ rumor_transport_auth_t *rumor_transport_auth_new(void *zctx, rumor_errmsg_t *em)
 /* Stops the handler thread. Every transport using it must be destroyed first. */
 void rumor_transport_auth_destroy(rumor_transport_auth_t **a_p);
 
+/* Frames travel in parts of this many bytes (see Bounds above). */
+#define RUMOR_TRANSPORT_PART_BYTES 16384
+
 /* ---- configuration ---------------------------------------------------------------------- */
 
 typedef struct {
@@ -86,7 +102,7 @@ typedef struct {
     const rumor_keypair_t *keys;  /* own key pair; required unless insecure */
     int insecure;                 /* plaintext; loopback/ipc/inproc endpoints only */
     rumor_transport_auth_t *auth; /* shared ZAP handler; NULL: the transport starts one */
-    size_t max_frame;             /* largest frame in bytes, header included */
+    size_t max_frame;             /* largest frame in bytes, header included; <= 4 GiB */
     /* Tuning; 0 selects the default in brackets. */
     int sndhwm;               /* frames queued per neighbour before send waits [64] */
     int rcvhwm;               /* frames queued on receive [1000] */
@@ -136,9 +152,10 @@ int rumor_transport_send(rumor_transport_t *t, uint32_t to, const uint8_t *buf, 
  * wait. A received frame can also be dropped, in which case *len gets its size and *from the
  * id when known (else UINT32_MAX):
  *   RUMOR_ERANGE   larger than cap or max_frame
- *   RUMOR_EFORMAT  a multi-part message (every part is consumed), or a malformed routing id
+ *   RUMOR_EFORMAT  a message not split into parts as send splits frames (every part is
+ *                  consumed), or a malformed routing id
  *   RUMOR_EAUTH    the sender is not a listed neighbour
- * The caller counts drops and calls recv again. */
+ * The caller counts drops and calls recv again. buf[0..cap) is unspecified after a drop. */
 RUMOR_NODISCARD int rumor_transport_recv(rumor_transport_t *t, int timeout_ms, uint32_t *from,
                                          uint8_t *buf, size_t cap, size_t *len);
 
@@ -150,12 +167,26 @@ int rumor_transport_ready(rumor_transport_t *t, uint32_t to);
 /* The endpoint the ROUTER is bound to, resolved (tcp://127.0.0.1:* becomes the chosen port). */
 const char *rumor_transport_endpoint(const rumor_transport_t *t);
 
-/* What the ZAP handler decided for connections to this node's ROUTER (secure mode; all zero
- * when insecure). */
+/* Bytes of the routing id a secure connection announces over tcp:// and ipc://. */
+#define RUMOR_TRANSPORT_RID_BYTES 17
+
+/* The routing id node `self`, holding key pair keys, announces on its connection to neighbour
+ * `peer` whose public key is peer_public (Z85): 'r' and 16 bytes of a BLAKE2b MAC, keyed by the
+ * X25519 secret the two nodes share, over both ids. Only the two key holders can compute it.
+ * A connection authenticated by self's key must carry a routing id that begins with it (the
+ * transport uses exactly it; a longer one lets a second connection under the same key in).
+ * Returns 0, or RUMOR_EAUTH for a malformed or degenerate key. */
+int rumor_transport_routing_id(const rumor_keypair_t *keys, uint32_t self, const char *peer_public,
+                               uint32_t peer, uint8_t out[RUMOR_TRANSPORT_RID_BYTES]);
+
+/* What the ZAP handler decided for connections to this node's ROUTER, and frames dropped for
+ * a routing id not bound to their key (secure mode; all zero when insecure). Refusals are
+ * logged rate-limited: the first of a burst in full, the rest as one count per 10 s. */
 typedef struct {
     uint64_t admitted;                        /* CURVE clients admitted (handshakes) */
     uint64_t refused;                         /* CURVE clients refused: key not listed */
     char last_refused[RUMOR_KEY_Z85_LEN + 1]; /* Z85 key last refused, "" if none */
+    uint64_t misrouted; /* frames dropped: routing id not bound to the sender's key */
 } rumor_transport_auth_stats_t;
 
 void rumor_transport_auth_stats(const rumor_transport_t *t, rumor_transport_auth_stats_t *out);
