@@ -56,7 +56,7 @@ static void s_usage(FILE *f)
             "options:\n"
             "  --d D             length of the synthetic vectors (default 100000)\n"
             "  --seconds S       time spent on each speed figure (default 0.5)\n"
-            "  --mode MODE       auto, raw, vsc or ans (default auto)\n"
+            "  --mode MODE       auto, raw, vsc or arith (default auto)\n"
             "  --residuals FILE  recorded messages (default %s, if present)\n"
             "  --no-external     do not run zstd and xz\n"
             "  --seed N          seed of the synthetic inputs (default 1)\n"
@@ -83,7 +83,7 @@ static int s_set(void *opts, const char *name, const char *val)
             return rumor_bench_bad(S_PROG, name, "a positive number of seconds", val);
     } else if (!strcmp(name, "--mode")) {
         if (rumor_codec_parse_mode(val, &o->mode))
-            return rumor_bench_bad(S_PROG, name, "auto, raw, vsc or ans", val);
+            return rumor_bench_bad(S_PROG, name, "auto, raw, vsc or arith", val);
     } else if (!strcmp(name, "--residuals")) {
         o->residuals = val;
     } else {
@@ -142,7 +142,7 @@ static long s_external_size(const char *cmd, const uint8_t *bytes, size_t n)
 typedef struct {
     char input[48];
     uint64_t d, nnz, messages;
-    uint64_t bytes, raw_bytes, vsc_bytes, ans_bytes;
+    uint64_t bytes, raw_bytes, vsc_bytes, arith_bytes;
     double bound_bytes;
     double enc_mbps, code_mbps, dec_mbps; /* enc_mbps < 0: not measured */
     char modes[48];
@@ -153,7 +153,7 @@ typedef struct {
 static void s_print_header(void)
 {
     printf("%-20s %7s %7s %7s %7s %7s %8s %8s %8s %-9s %7s %7s %7s %7s\n", "input", "d", "nnz",
-           "bytes", "/bound", "bit/nz", "enc MB/s", "codeMB/s", "dec MB/s", "mode", "vsc", "ans",
+           "bytes", "/bound", "bit/nz", "enc MB/s", "codeMB/s", "dec MB/s", "mode", "vsc", "arith",
            "zstd-19", "xz-9e");
 }
 
@@ -169,12 +169,12 @@ static void s_print_row(const s_row_t *r, int json)
                "\"bytes\": %llu, \"entropy_bound_bytes\": %.1f, \"bytes_per_bound\": %.4f, "
                "\"bits_per_nnz\": %.3f, \"encode_MBps\": %s, \"code_MBps\": %.1f, "
                "\"decode_MBps\": %.1f, \"mode\": \"%s\", \"raw_bytes\": %llu, "
-               "\"vsc_bytes\": %llu, \"ans_bytes\": %llu, \"zstd19_bytes\": %s, "
+               "\"vsc_bytes\": %llu, \"arith_bytes\": %llu, \"zstd19_bytes\": %s, "
                "\"xz9e_bytes\": %s, \"exact\": %s}\n",
                r->input, (unsigned long long)r->d, (unsigned long long)r->nnz,
                (unsigned long long)r->messages, (unsigned long long)r->bytes, r->bound_bytes, ratio,
                bpn, enc, r->code_mbps, r->dec_mbps, r->modes, (unsigned long long)r->raw_bytes,
-               (unsigned long long)r->vsc_bytes, (unsigned long long)r->ans_bytes, zs, xz,
+               (unsigned long long)r->vsc_bytes, (unsigned long long)r->arith_bytes, zs, xz,
                r->exact ? "true" : "false");
         return;
     }
@@ -185,7 +185,7 @@ static void s_print_row(const s_row_t *r, int json)
     printf("%-20s %7llu %7llu %7llu %7.4f %7.3f %8s %8.0f %8.0f %-9s %7llu %7llu %7s %7s%s\n",
            r->input, (unsigned long long)r->d, (unsigned long long)r->nnz,
            (unsigned long long)r->bytes, ratio, bpn, enc, r->code_mbps, r->dec_mbps, r->modes,
-           (unsigned long long)r->vsc_bytes, (unsigned long long)r->ans_bytes, zs, xz,
+           (unsigned long long)r->vsc_bytes, (unsigned long long)r->arith_bytes, zs, xz,
            r->exact ? "" : "  NOT EXACT");
 }
 
@@ -224,8 +224,8 @@ static void s_sizes(s_ctx_t *x, rumor_cmsg_t *const *msgs, size_t n, rumor_codec
         count[rumor_codec_peek_mode(x->buf, w)]++;
         if (rumor_codec_decode(x->codec, x->buf, w, m->d, &x->out) != 0 || !s_same(m, &x->out))
             r->exact = 0;
-        const rumor_codec_mode_t each[] = {RUMOR_CODEC_RAW, RUMOR_CODEC_VSC, RUMOR_CODEC_ANS};
-        uint64_t *dst[] = {&r->raw_bytes, &r->vsc_bytes, &r->ans_bytes};
+        const rumor_codec_mode_t each[] = {RUMOR_CODEC_RAW, RUMOR_CODEC_VSC, RUMOR_CODEC_ARITH};
+        uint64_t *dst[] = {&r->raw_bytes, &r->vsc_bytes, &r->arith_bytes};
         for (int k = 0; k < 3; k++)
             if (rumor_codec_encode(x->codec, m, each[k], x->buf, x->cap, &w) == 0) *dst[k] += w;
         r->bound_bytes += rumor_codec_entropy_bound_bits(m) / 8;

@@ -491,7 +491,7 @@ static void s_ref_escape(s_rc_t *e, s_ctx_t *ctx, uint64_t v)
     s_rc_direct(e, v + 1, c); /* the bits below the top one */
 }
 
-static size_t s_ref_ans(const rumor_cmsg_t *m, uint8_t *out)
+static size_t s_ref_arith(const rumor_cmsg_t *m, uint8_t *out)
 {
     const uint32_t d = m->d, nnz = m->nnz;
     if (!nnz) return 0;
@@ -557,14 +557,14 @@ static size_t s_ref_ans(const rumor_cmsg_t *m, uint8_t *out)
     return n;
 }
 
-/* The ANS body of the one-level INT message of length 1 whose magnitude escape is spelled
+/* The ARITH body of the one-level INT message of length 1 whose magnitude escape is spelled
  * (u = binade - 4, pow flag, t1, t2, rest of restbits), sign neg, with a header in front:
  * each binary decision meets a fresh context, so this is the format spelled out by hand. */
-static size_t s_ans_one(uint8_t *out, unsigned u, unsigned pow, unsigned t1, unsigned t2,
-                        uint32_t rest, unsigned restbits, unsigned neg)
+static size_t s_arith_one(uint8_t *out, unsigned u, unsigned pow, unsigned t1, unsigned t2,
+                          uint32_t rest, unsigned restbits, unsigned neg)
 {
     const uint8_t head[] = {
-        'R',  'c', RUMOR_CODEC_VERSION, RUMOR_CODEC_ANS | RUMOR_CMSG_INT << 4, 1, 1, 0, 0,
+        'R',  'c', RUMOR_CODEC_VERSION, RUMOR_CODEC_ARITH | RUMOR_CMSG_INT << 4, 1, 1, 0, 0,
         0x80, 0x3f}; /* d 1, nnz 1, scale 1.0f */
     memcpy(out, head, sizeof head);
     s_rc_t e = {out + sizeof head, 0, 0, 0xFFFFFFFFu};
@@ -585,33 +585,33 @@ static size_t s_ans_one(uint8_t *out, unsigned u, unsigned pow, unsigned t1, uns
 }
 
 /* The magnitude escape accepts its encoder's own spelling only. */
-static void test_ans_escape_is_canonical(void **state)
+static void test_arith_escape_is_canonical(void **state)
 {
     s_fix_t *f = *state;
     uint8_t b[64];
-    size_t n = s_ans_one(b, 0, 0, 0, 0, 1, 2, 0); /* 17 = 2^4 + 0001 */
+    size_t n = s_arith_one(b, 0, 0, 0, 0, 1, 2, 0); /* 17 = 2^4 + 0001 */
     assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), 0);
     assert_int_equal(f->out.q[0], 17);
-    n = s_ans_one(b, 26, 0, 1, 1, (1u << 28) - 1, 28, 1); /* -(2^31 - 1) */
+    n = s_arith_one(b, 26, 0, 1, 1, (1u << 28) - 1, 28, 1); /* -(2^31 - 1) */
     assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), 0);
     assert_int_equal(f->out.q[0], -INT32_MAX);
-    n = s_ans_one(b, 1, 1, 0, 0, 0, 0, 0); /* 32 by the flag */
+    n = s_arith_one(b, 1, 1, 0, 0, 0, 0, 0); /* 32 by the flag */
     assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), 0);
     assert_int_equal(f->out.q[0], 32);
-    n = s_ans_one(b, 27, 1, 0, 0, 0, 0, 1); /* -2^31 */
+    n = s_arith_one(b, 27, 1, 0, 0, 0, 0, 1); /* -2^31 */
     assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), 0);
     assert_int_equal(f->out.q[0], INT32_MIN);
     /* +2^31; 16 (unary's) by the flag; a power of two without the flag; above 2^31; a
      * binade past 31 */
-    n = s_ans_one(b, 27, 1, 0, 0, 0, 0, 0);
+    n = s_arith_one(b, 27, 1, 0, 0, 0, 0, 0);
     assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), RUMOR_EFORMAT);
-    n = s_ans_one(b, 0, 1, 0, 0, 0, 0, 0);
+    n = s_arith_one(b, 0, 1, 0, 0, 0, 0, 0);
     assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), RUMOR_EFORMAT);
-    n = s_ans_one(b, 3, 0, 0, 0, 0, 5, 0);
+    n = s_arith_one(b, 3, 0, 0, 0, 0, 5, 0);
     assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), RUMOR_EFORMAT);
-    n = s_ans_one(b, 27, 0, 0, 0, 1, 29, 1);
+    n = s_arith_one(b, 27, 0, 0, 0, 1, 29, 1);
     assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), RUMOR_EFORMAT);
-    n = s_ans_one(b, 28, 1, 0, 0, 0, 0, 0);
+    n = s_arith_one(b, 28, 1, 0, 0, 0, 0, 0);
     assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), RUMOR_EFORMAT);
 }
 
@@ -681,7 +681,7 @@ static void test_one_spelling_per_mode(void **state)
 static void test_parse_mode(void **state)
 {
     (void)state;
-    const char *names[] = {"auto", "raw", "vsc", "ans"};
+    const char *names[] = {"auto", "raw", "vsc", "arith"};
     for (int i = 0; i < 4; i++) {
         rumor_codec_mode_t m;
         assert_int_equal(rumor_codec_parse_mode(names[i], &m), 0);
@@ -689,6 +689,8 @@ static void test_parse_mode(void **state)
         assert_string_equal(rumor_codec_mode_name(m), names[i]);
     }
     rumor_codec_mode_t m;
+    assert_int_equal(rumor_codec_parse_mode("ans", &m), 0); /* the old name */
+    assert_int_equal(m, RUMOR_CODEC_ARITH);
     assert_int_equal(rumor_codec_parse_mode("zstd", &m), RUMOR_EINVAL);
     assert_int_equal(rumor_codec_parse_mode("", &m), RUMOR_EINVAL);
     assert_int_equal(rumor_codec_parse_mode(NULL, &m), RUMOR_EINVAL);
@@ -734,7 +736,7 @@ static void test_roundtrip_property(void **state)
 {
     s_fix_t *f = *state;
     const rumor_codec_mode_t modes[] = {RUMOR_CODEC_AUTO, RUMOR_CODEC_RAW, RUMOR_CODEC_VSC,
-                                        RUMOR_CODEC_ANS};
+                                        RUMOR_CODEC_ARITH};
     unsigned count = 0;
     for (int rep = 0; rep < 60000; rep++) {
         const uint32_t d = (uint32_t)rumor_rng_below(&f->rng, rep % 100 == 0 ? 5000 : 64);
@@ -816,7 +818,7 @@ static void test_seeded_messages(void **state)
         const size_t n = s_roundtrip(f, RUMOR_CODEC_AUTO, &wm);
         assert_int_equal(f->out.seeded, wm == RUMOR_CODEC_SEED);
         /* AUTO writes the smallest: SEED (8 + 4 k bytes, for 3 <= k < d) unless the positions
-         * cost VSC or ANS under 64 bits */
+         * cost VSC or ARITH under 64 bits */
         const size_t by_seed = s_header(m) + 8 + 4 * (size_t)k;
         if (k >= 3 && k < d) assert_true(n <= by_seed);
         if (wm == RUMOR_CODEC_SEED) {
@@ -925,12 +927,12 @@ static void test_fast_matches_reference(void **state)
             s_gen_sparse(&f->rng, &f->m, d, density);
         else
             s_gen_int(&f->rng, &f->m, d, density, (s_gen_t)(rep % 4), levels);
-        for (int mode = RUMOR_CODEC_VSC; mode <= RUMOR_CODEC_ANS; mode++) {
+        for (int mode = RUMOR_CODEC_VSC; mode <= RUMOR_CODEC_ARITH; mode++) {
             size_t n = 0;
             assert_int_equal(
                 rumor_codec_encode(f->c, &f->m, (rumor_codec_mode_t)mode, f->buf, f->cap, &n), 0);
             const size_t want =
-                mode == RUMOR_CODEC_VSC ? s_ref_vsc(&f->m, ref) : s_ref_ans(&f->m, ref);
+                mode == RUMOR_CODEC_VSC ? s_ref_vsc(&f->m, ref) : s_ref_arith(&f->m, ref);
             if (rumor_codec_peek_mode(f->buf, n) != mode) {
                 /* replaced by RAW only when that is smaller */
                 assert_true(n - s_header(&f->m) < want);
@@ -941,7 +943,7 @@ static void test_fast_matches_reference(void **state)
             compared[mode]++;
         }
     }
-    assert_true(compared[RUMOR_CODEC_VSC] > 2500 && compared[RUMOR_CODEC_ANS] > 2500);
+    assert_true(compared[RUMOR_CODEC_VSC] > 2500 && compared[RUMOR_CODEC_ARITH] > 2500);
     free(ref);
 }
 
@@ -949,7 +951,7 @@ static void test_fast_matches_reference(void **state)
 static int s_encode_all(s_fix_t *f, uint8_t *bufs[4], size_t sizes[4])
 {
     int n = 0;
-    for (int mode = RUMOR_CODEC_RAW; mode <= RUMOR_CODEC_ANS; mode++) {
+    for (int mode = RUMOR_CODEC_RAW; mode <= RUMOR_CODEC_ARITH; mode++) {
         if (rumor_codec_encode(f->c, &f->m, (rumor_codec_mode_t)mode, bufs[n], f->cap, &sizes[n]) ==
             0)
             n++;
@@ -1090,7 +1092,7 @@ static void test_lying_headers_are_refused(void **state)
     const uint8_t mode_byte = b[3];
     const uint8_t bad_modes[] = {0x10, 0x14, 0x0F, 0x02, 0x03, 0x32, 0xF1};
     for (size_t i = 0; i < sizeof bad_modes; i++) {
-        b[3] = bad_modes[i]; /* AUTO or unknown modes, DENSE with VSC/ANS, unknown kinds */
+        b[3] = bad_modes[i]; /* AUTO or unknown modes, DENSE with VSC/ARITH, unknown kinds */
         assert_int_equal(rumor_codec_decode(f->c, b, n, DMAX, &f->out), RUMOR_EFORMAT);
     }
     b[3] = mode_byte;
@@ -1143,7 +1145,7 @@ static void test_encode_rejects_bad_input(void **state)
     s_gen_dense(&f->rng, &f->m, 100);
     assert_int_equal(rumor_codec_encode(f->c, &f->m, RUMOR_CODEC_VSC, f->buf, f->cap, &n),
                      RUMOR_EINVAL);
-    assert_int_equal(rumor_codec_encode(f->c, &f->m, RUMOR_CODEC_ANS, f->buf, f->cap, &n),
+    assert_int_equal(rumor_codec_encode(f->c, &f->m, RUMOR_CODEC_ARITH, f->buf, f->cap, &n),
                      RUMOR_EINVAL);
     assert_int_equal(rumor_codec_encode(f->c, &f->m, RUMOR_CODEC_AUTO, f->buf, f->cap, &n), 0);
     assert_int_equal(rumor_codec_peek_mode(f->buf, n), RUMOR_CODEC_RAW);
@@ -1435,7 +1437,7 @@ static void test_decode_into_used_output(void **state)
             s_gen_dense(&f->rng, &f->m, 300);
         else
             s_gen_int(&f->rng, &f->m, d, i == 5 ? 0.0 : 0.05, S_GEN_DITHER, 8);
-        const rumor_codec_mode_t mode = i == 6   ? RUMOR_CODEC_ANS
+        const rumor_codec_mode_t mode = i == 6   ? RUMOR_CODEC_ARITH
                                         : i == 2 ? RUMOR_CODEC_RAW
                                                  : RUMOR_CODEC_AUTO;
         assert_int_equal(rumor_codec_encode(f->c, &f->m, mode, msg[i], f->cap, &len[i]), 0);
@@ -1468,7 +1470,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_roundtrip_property, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_roundtrip_large, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_edge_cases, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_ans_escape_is_canonical, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_arith_escape_is_canonical, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_one_spelling_per_mode, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_seeded_messages, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_many_large_magnitudes, s_setup, s_teardown),

@@ -11,13 +11,13 @@
  *        INT, per distinct magnitude its Elias-coded frequency and, most frequent first, its
  *        support among the nonzeros not yet claimed, then one sign bit per nonzero. Golomb
  *        parameters and the layer order derive from counts already in the stream.
- *   ANS  adaptive binary arithmetic (range) coding of gaps and levels (INT, SPARSE), with the
- *        binarisation derived from d and nnz; wins where the data are not i.i.d. (clustered
- *        supports, heavy-tailed levels).
+ *   ARITH adaptive binary arithmetic (range) coding of gaps and levels (INT, SPARSE), with
+ *        the binarisation derived from d and nnz; wins where the data are not i.i.d.
+ *        (clustered supports, heavy-tailed levels). Formerly named "ans", still accepted.
  *   SEED a seeded SPARSE message (cmsg.h: rand-k's): u64 seed, then nnz f32 values; the
  *        decoder derives the positions with rumor_rng_sample_positions.
  * SPARSE values always travel as raw f32. RUMOR_CODEC_AUTO picks the smallest mode that
- * applies, and an explicit VSC, ANS or SEED that would be larger than RAW writes RAW, so
+ * applies, and an explicit VSC, ARITH or SEED that would be larger than RAW writes RAW, so
  * no message exceeds RAW and rumor_codec_bound always suffices. d = 0 is a valid (empty)
  * message. The decoder checks every count and length against d and the bytes left, accepts
  * exactly one byte string per message and mode (no trailing bytes, zero padding, narrowest
@@ -41,7 +41,7 @@ typedef enum {
     RUMOR_CODEC_AUTO = 0,
     RUMOR_CODEC_RAW = 1,
     RUMOR_CODEC_VSC = 2,
-    RUMOR_CODEC_ANS = 3,
+    RUMOR_CODEC_ARITH = 3,
     RUMOR_CODEC_SEED = 4, /* seeded SPARSE messages (rand-k) only: the seed, not the positions */
 } rumor_codec_mode_t;
 
@@ -50,8 +50,8 @@ typedef enum {
 
 typedef struct rumor_codec rumor_codec_t;
 
-/* Parses "auto", "raw", "vsc", "ans" (SEED is for AUTO, or a caller that knows its messages
- * are seeded); returns 0 or RUMOR_EINVAL. */
+/* Parses "auto", "raw", "vsc", "arith" (or its old name "ans"); SEED is for AUTO, or a
+ * caller that knows its messages are seeded. Returns 0 or RUMOR_EINVAL. */
 int rumor_codec_parse_mode(const char *s, rumor_codec_mode_t *mode);
 const char *rumor_codec_mode_name(rumor_codec_mode_t mode);
 
@@ -68,7 +68,7 @@ size_t rumor_codec_bound(uint32_t d);
 size_t rumor_codec_header_size(uint32_t d, uint32_t nnz);
 
 /* Encodes m into dst[0..cap) with the given mode (AUTO: smallest of the modes that apply to
- * m's kind; VSC/ANS/SEED: that mode unless RAW is smaller). *written gets the size. Returns 0,
+ * m's kind; VSC/ARITH/SEED: that mode unless RAW is smaller). *written gets the size. Returns 0,
  * RUMOR_ENOSPC, or RUMOR_EINVAL (mode does not apply to the kind, m->d exceeds the
  * context's d_max, or m breaks a cmsg invariant: INT nnz not matching q, SPARSE positions not
  * ascending below d; SEED: m not seeded, or its positions not those of its seed). For a

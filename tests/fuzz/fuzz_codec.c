@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t n = 0;
         const int erc =
             rumor_codec_encode(s_h.c, &s_h.out, (rumor_codec_mode_t)mode, s_h.buf, s_h.cap, &n);
-        if (erc == RUMOR_EINVAL) { /* SEED needs a seeded message, VSC and ANS a sparse kind */
+        if (erc == RUMOR_EINVAL) { /* SEED needs a seeded message, VSC and ARITH a sparse kind */
             RUMOR_ASSERT(mode == RUMOR_CODEC_SEED
                              ? !s_h.out.seeded
                              : s_h.out.kind == RUMOR_CMSG_DENSE && mode >= RUMOR_CODEC_VSC);
