@@ -22,7 +22,9 @@ enum {
     S_MAGIC1 = 'c',
     S_OFF_VERSION = 2,
     S_OFF_MODE = 3,
-    S_OFF_D = 4, /* then d and nnz as LEB128, then the scale */
+    S_OFF_D = 4,         /* then d and nnz as LEB128, then the scale */
+    S_VERSION_PLAIN = 2, /* every message without buckets, byte for byte as in version 2 */
+    S_KIND_BUCKETS = 3,  /* the kind on the wire of an INT message with buckets (version 3) */
 };
 
 /* LEB128: 7 bits per byte, least significant first, the top bit set on every byte but the
@@ -63,19 +65,112 @@ size_t rumor_codec_header_size(uint32_t d, uint32_t nnz)
     return S_OFF_D + s_leb_size(d) + s_leb_size(nnz) + 4;
 }
 
-/* Writes the header of a message of m's kind and length with nnz nonzeros; returns its size. */
-static size_t s_header_write(uint8_t *dst, rumor_codec_mode_t mode, const rumor_cmsg_t *m,
-                             uint32_t nnz)
+/* ---- buckets ------------------------------------------------------------------------- */
+
+/* An INT message with buckets (nb >= 2) is written with version 3 and kind S_KIND_BUCKETS;
+ * the header's scale is the first bucket's step, and the body starts with the bucket table:
+ * LEB128 B, B >= 1 for buckets of B coordinates (the last one shorter, B < d); B = 0 for a
+ * list, LEB128 nb (2 <= nb <= d) then nb LEB128 lengths (each >= 1, summing to d, and not a
+ * list that B could say); then the steps of buckets 1 .. nb - 1 as float32. */
+
+static int s_buckets_valid(const rumor_cmsg_t *m)
 {
+    if (m->nb < 2 || m->nb > m->d || m->bend[m->nb - 1] != m->d || !m->bend[0]) return 0;
+    for (uint32_t j = 1; j < m->nb; j++)
+        if (m->bend[j] <= m->bend[j - 1]) return 0;
+    return 1;
+}
+
+/* The common length of m's (valid) buckets when every one but the last has it, else 0. */
+static uint32_t s_bucket_len(const rumor_cmsg_t *m)
+{
+    const uint64_t b = m->bend[0];
+    for (uint32_t j = 0; j < m->nb; j++) {
+        const uint64_t e = (j + 1) * b;
+        if (m->bend[j] != (e < m->d ? e : m->d)) return 0;
+    }
+    return (uint32_t)b;
+}
+
+/* LEB128 v at dst + n (dst NULL: only counted); returns the new n. */
+static size_t s_leb_emit(uint8_t *dst, size_t n, uint32_t v)
+{
+    return n + (dst ? s_leb_put(dst + n, v) : s_leb_size(v));
+}
+
+/* Writes the bucket table of m (b: s_bucket_len) to dst, or with dst NULL only sizes it;
+ * returns its size. */
+static size_t s_buckets_write(uint8_t *dst, const rumor_cmsg_t *m, uint32_t b)
+{
+    size_t n = s_leb_emit(dst, 0, b);
+    if (!b) {
+        n = s_leb_emit(dst, n, m->nb);
+        for (uint32_t j = 0; j < m->nb; j++)
+            n = s_leb_emit(dst, n, m->bend[j] - (j ? m->bend[j - 1] : 0));
+    }
+    for (uint32_t j = 1; j < m->nb; j++, n += 4)
+        if (dst) rumor_store32le(dst + n, s_f32_bits(m->scales[j]));
+    return n;
+}
+
+/* Reads the bucket table at src[0..len) of a message of length d whose first step is scale
+ * into out (nb, bend, scales); *size gets its length. Work and writes are O(nb), nb <= d. */
+static int s_buckets_read(const uint8_t *src, size_t len, uint32_t d, float scale,
+                          rumor_cmsg_t *out, size_t *size)
+{
+    size_t at = 0;
+    uint32_t b, nb;
+    int rc = s_leb_get(src, len, &at, &b);
+    if (rc) return rc;
+    if (b) {
+        if (b >= d) return RUMOR_EFORMAT; /* one bucket is no bucket */
+        nb = (uint32_t)(((uint64_t)d + b - 1) / b);
+        for (uint32_t j = 0; j < nb; j++) {
+            const uint64_t e = (uint64_t)(j + 1) * b;
+            out->bend[j] = e < d ? (uint32_t)e : d;
+        }
+    } else {
+        if ((rc = s_leb_get(src, len, &at, &nb))) return rc;
+        if (nb < 2 || nb > d) return RUMOR_EFORMAT;
+        uint32_t e = 0;
+        for (uint32_t j = 0; j < nb; j++) {
+            uint32_t n;
+            if ((rc = s_leb_get(src, len, &at, &n))) return rc;
+            if (!n || n > d - e) return RUMOR_EFORMAT;
+            e += n;
+            out->bend[j] = e;
+        }
+        out->nb = nb;
+        if (e != d || s_bucket_len(out)) return RUMOR_EFORMAT; /* B says it in one field */
+    }
+    if ((len - at) / 4 < nb - 1) return RUMOR_ETRUNC;
+    out->scales[0] = scale;
+    for (uint32_t j = 1; j < nb; j++, at += 4)
+        out->scales[j] = s_bits_f32(rumor_load32le(src + at));
+    out->nb = nb;
+    *size = at;
+    return 0;
+}
+
+/* ---- header (continued) -------------------------------------------------------------- */
+
+/* Writes the header of a message of m's kind and length with nnz nonzeros, and the bucket
+ * table of a message with buckets (b: s_bucket_len); returns their size. */
+static size_t s_header_write(uint8_t *dst, rumor_codec_mode_t mode, const rumor_cmsg_t *m,
+                             uint32_t nnz, uint32_t b)
+{
+    const int buckets = m->kind == RUMOR_CMSG_INT && m->nb;
+    const unsigned kind = buckets ? S_KIND_BUCKETS : (unsigned)m->kind;
     dst[0] = S_MAGIC0;
     dst[1] = S_MAGIC1;
-    dst[S_OFF_VERSION] = RUMOR_CODEC_VERSION;
-    dst[S_OFF_MODE] = (uint8_t)((unsigned)mode | (unsigned)m->kind << 4);
+    dst[S_OFF_VERSION] = buckets ? RUMOR_CODEC_VERSION : S_VERSION_PLAIN;
+    dst[S_OFF_MODE] = (uint8_t)((unsigned)mode | kind << 4);
     size_t n = S_OFF_D;
     n += s_leb_put(dst + n, m->d);
     n += s_leb_put(dst + n, nnz);
-    rumor_store32le(dst + n, s_f32_bits(m->scale));
-    return n + 4;
+    rumor_store32le(dst + n, s_f32_bits(buckets ? m->scales[0] : m->scale));
+    n += 4;
+    return buckets ? n + s_buckets_write(dst + n, m, b) : n;
 }
 
 static int s_mode_applies(rumor_codec_mode_t mode, rumor_cmsg_kind_t kind)
@@ -97,8 +192,13 @@ static int s_header_read(const uint8_t *src, size_t len, s_header_t *h)
 {
     if (!src || len < S_OFF_D) return RUMOR_ETRUNC;
     if (src[0] != S_MAGIC0 || src[1] != S_MAGIC1) return RUMOR_EFORMAT;
-    if (src[S_OFF_VERSION] != RUMOR_CODEC_VERSION) return RUMOR_EVERSION;
-    const unsigned mode = src[S_OFF_MODE] & 15u, kind = src[S_OFF_MODE] >> 4;
+    const unsigned version = src[S_OFF_VERSION];
+    if (version != S_VERSION_PLAIN && version != RUMOR_CODEC_VERSION) return RUMOR_EVERSION;
+    const unsigned mode = src[S_OFF_MODE] & 15u, wire_kind = src[S_OFF_MODE] >> 4;
+    /* version 3 is the version of buckets, and of nothing else */
+    h->buckets = wire_kind == S_KIND_BUCKETS;
+    if (h->buckets != (version == RUMOR_CODEC_VERSION)) return RUMOR_EFORMAT;
+    const unsigned kind = h->buckets ? RUMOR_CMSG_INT : wire_kind;
     if (kind > RUMOR_CMSG_SPARSE || !s_mode_applies((rumor_codec_mode_t)mode, kind))
         return RUMOR_EFORMAT;
     h->mode = (rumor_codec_mode_t)mode;
@@ -120,7 +220,7 @@ int rumor_codec_peek(const uint8_t *src, size_t len, rumor_codec_info_t *info)
     s_header_t h;
     const int rc = s_header_read(src, len, &h);
     if (rc) return rc;
-    *info = (rumor_codec_info_t){h.mode, h.kind, h.d, h.nnz, h.size};
+    *info = (rumor_codec_info_t){h.mode, h.kind, h.d, h.nnz, h.size, h.buckets};
     return 0;
 }
 
@@ -169,9 +269,12 @@ const char *rumor_codec_mode_name(rumor_codec_mode_t mode)
 
 /* ---- context ------------------------------------------------------------------------- */
 
+/* The largest message is RAW: SPARSE with every position (8 d), or INT with buckets listed one
+ * or two coordinates each (a table of at most 2 + 5 nb + d / 128 bytes, nb <= d, and 1 + 4 d
+ * of levels): under 10 d + 8 beyond the header either way. */
 size_t rumor_codec_bound(uint32_t d)
 {
-    return RUMOR_CODEC_HEADER_MAX + 8 * (size_t)d + 8;
+    return RUMOR_CODEC_HEADER_MAX + 10 * (size_t)d + 8;
 }
 
 rumor_codec_t *rumor_codec_new(uint32_t d_max)
@@ -414,7 +517,14 @@ int rumor_codec_encode(rumor_codec_t *c, const rumor_cmsg_t *m, rumor_codec_mode
         (mode == RUMOR_CODEC_SEED || (mode == RUMOR_CODEC_AUTO && s_seed_fits(m->d, nnz))) &&
         s_seed_matches(c, m);
     if (mode == RUMOR_CODEC_SEED && !seeded) return RUMOR_EINVAL;
-    const size_t hsize = rumor_codec_header_size(m->d, nnz);
+    uint32_t blen = 0; /* with buckets: their common length, or 0 for a list */
+    size_t table = 0;
+    if (m->kind == RUMOR_CMSG_INT && m->nb) {
+        if (!s_buckets_valid(m)) return RUMOR_EINVAL;
+        blen = s_bucket_len(m);
+        table = s_buckets_write(NULL, m, blen);
+    }
+    const size_t hsize = rumor_codec_header_size(m->d, nnz) + table;
     if (cap < hsize) return RUMOR_ENOSPC;
     uint8_t *body = dst + hsize;
     const size_t room = cap - hsize;
@@ -464,7 +574,7 @@ int rumor_codec_encode(rumor_codec_t *c, const rumor_cmsg_t *m, rumor_codec_mode
         size = s_raw_encode(m, w, body, room);
         if (size == SIZE_MAX) return RUMOR_ENOSPC;
     }
-    *written = s_header_write(dst, chosen, m, nnz) + size;
+    *written = s_header_write(dst, chosen, m, nnz, blen) + size;
     return 0;
 }
 
@@ -485,8 +595,12 @@ int rumor_codec_decode(rumor_codec_t *c, const uint8_t *src, size_t len, uint32_
     out->scale = h.scale;
     out->listed = coded_int && h.nnz <= h.d / RUMOR_CMSG_SPARSE_DIV;
     out->seeded = 0; /* SEED sets it */
-    const uint8_t *b = src + h.size;
-    const size_t blen = len - h.size;
+    out->nb = 0;     /* the bucket table sets it */
+    size_t table = 0;
+    if (h.buckets && (rc = s_buckets_read(src + h.size, len - h.size, h.d, h.scale, out, &table)))
+        return rc;
+    const uint8_t *b = src + h.size + table;
+    const size_t blen = len - h.size - table;
     switch (h.mode) {
     case RUMOR_CODEC_RAW:
         rc = s_raw_decode(&h, b, blen, out);
@@ -507,6 +621,7 @@ int rumor_codec_decode(rumor_codec_t *c, const uint8_t *src, size_t len, uint32_
     }
     if (!rc) rc = rumor_cmsg_check(out);
     if (rc) out->listed = 0;
+    if (rc) out->nb = 0;
     return rc;
 }
 

@@ -64,7 +64,9 @@ double rumor_codec_entropy_bound_bits(const rumor_cmsg_t *m)
     case RUMOR_CMSG_SPARSE:
         return s_log2_binom(m->d, m->nnz) + 32.0 * m->nnz + 32;
     case RUMOR_CMSG_INT:
-        return s_log2_binom(m->d, m->nnz) + s_mag_entropy_bits(m) + m->nnz + 32;
+        /* one float32 step, or one per bucket */
+        return s_log2_binom(m->d, m->nnz) + s_mag_entropy_bits(m) + m->nnz +
+               32.0 * (m->nb ? m->nb : 1);
     }
     return 0;
 }

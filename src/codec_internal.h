@@ -28,7 +28,8 @@ typedef struct {
     rumor_cmsg_kind_t kind;
     uint32_t d, nnz;
     float scale;
-    size_t size; /* of the header */
+    size_t size; /* of the header (a bucket table follows it) */
+    int buckets; /* an INT message with buckets: version 3, a bucket table before the body */
 } s_header_t;
 
 static inline uint32_t s_f32_bits(float f)
