@@ -43,6 +43,7 @@ typedef struct {
     int external;
     int json;
     uint64_t seed;
+    const char *compressor; /* one more input: this compressor on the dense Gaussian */
 } s_opts_t;
 
 static void s_usage(FILE *f)
@@ -60,6 +61,8 @@ static void s_usage(FILE *f)
             "  --residuals FILE  recorded messages (default %s, if present)\n"
             "  --no-external     do not run zstd and xz\n"
             "  --seed N          seed of the synthetic inputs (default 1)\n"
+            "  --compressor SPEC one more input: SPEC (any compressor but :layer) on the\n"
+            "                    dense Gaussian residual, e.g. dither:8:biased:bucket=1024\n"
             "  --json            one JSON object per input instead of the table\n"
             "  -h, --help        show this help\n",
             S_DEFAULT_RESIDUALS);
@@ -86,6 +89,11 @@ static int s_set(void *opts, const char *name, const char *val)
             return rumor_bench_bad(S_PROG, name, "auto, raw, vsc or arith", val);
     } else if (!strcmp(name, "--residuals")) {
         o->residuals = val;
+    } else if (!strcmp(name, "--compressor")) {
+        rumor_compress_cfg_t cfg;
+        if (rumor_compress_parse(val, &cfg, NULL) || cfg.layer || strlen(val) >= 64)
+            return rumor_bench_bad(S_PROG, name, "a compressor (not :layer: no model here)", val);
+        o->compressor = val;
     } else {
         if (rumor_cli_parse_u64(val, 0, UINT64_MAX, &v))
             return rumor_bench_bad(S_PROG, name, "an integer", val);
@@ -98,7 +106,8 @@ static const rumor_bench_cli_t s_cli = {
     .prog = S_PROG,
     .usage = s_usage,
     .flags = (const char *const[]){"--json", "--no-external", NULL},
-    .valued = (const char *const[]){"--d", "--seconds", "--mode", "--residuals", "--seed", NULL},
+    .valued = (const char *const[]){"--d", "--seconds", "--mode", "--residuals", "--seed",
+                                    "--compressor", NULL},
     .set = s_set,
 };
 
@@ -418,7 +427,7 @@ static int s_run_synthetic(const s_opts_t *o, s_ctx_t *x, const s_synth_t *sy, s
     } else {
         for (uint32_t k = 0; k < d; k++) v[k] = (float)rumor_rng_normal(&rng);
     }
-    char spec[32];
+    char spec[64];
     if (sy->spec)
         snprintf(spec, sizeof spec, "%s", sy->spec);
     else
@@ -541,7 +550,7 @@ static void s_run_recorded(const s_opts_t *o, s_ctx_t *x, const char *path, rumo
 
 int rumor_bench_codec_main(int argc, char **argv)
 {
-    s_opts_t o = {100000, 0.5, RUMOR_CODEC_AUTO, NULL, 1, 0, 1};
+    s_opts_t o = {100000, 0.5, RUMOR_CODEC_AUTO, NULL, 1, 0, 1, NULL};
     const int pr = rumor_bench_parse(&s_cli, argc, argv, &o);
     if (pr) return pr == 1 ? 0 : 2;
     openblas_set_num_threads(1); /* the quantizer's norm: one thread, like a peer */
@@ -575,10 +584,13 @@ int rumor_bench_codec_main(int argc, char **argv)
         {"dither 0.1%", 0.001, NULL}, {"dither 1%", 0.01, NULL},  {"dither 10%", 0.10, NULL},
         {"dither 50%", 0.50, NULL},   {"malcom s=16", 0.0, NULL}, {"natural", 0.0, "natural"},
     };
+    const s_synth_t extra = {o.compressor, 0.0, o.compressor};
     int status = 0;
-    for (size_t i = 0; i < sizeof synth / sizeof synth[0]; i++) {
+    for (size_t i = 0; i <= sizeof synth / sizeof synth[0]; i++) {
+        const s_synth_t *sy = i < sizeof synth / sizeof synth[0] ? &synth[i] : &extra;
+        if (!sy->name) continue; /* no --compressor */
         s_row_t r;
-        if (s_run_synthetic(&o, &x, &synth[i], &r)) {
+        if (s_run_synthetic(&o, &x, sy, &r)) {
             fprintf(stderr, S_PROG ": out of memory\n");
             status = 1;
             break;

@@ -99,7 +99,7 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
     if (!w) goto fail;
     for (uint32_t s = 0; s < p->degree; s++)
         w[s] = cfg->topo->w[(size_t)cfg->self * cfg->topo->n + nbrs[s]];
-    const rumor_gossip_cfg_t gcfg = {
+    rumor_gossip_cfg_t gcfg = {
         .algo = sc->algo,
         .d = (uint32_t)d,
         .self = cfg->self,
@@ -109,6 +109,14 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
         .gamma = (float)sc->gamma,
         .compress = ccfg,
     };
+    /* ":layer" compressors take one norm per model tensor: their sizes, in order */
+    rumor_tensor_info_t ti[2 * RUMOR_MODEL_MAX_HIDDEN + 2];
+    uint32_t tsz[sizeof ti / sizeof *ti];
+    const size_t nt = rumor_model_tensors(p->model, ti, sizeof ti / sizeof *ti);
+    RUMOR_ASSERT(nt <= sizeof ti / sizeof *ti);
+    for (size_t t = 0; t < nt; t++) tsz[t] = (uint32_t)ti[t].count;
+    gcfg.compress.tensors = tsz;
+    gcfg.compress.n_tensors = (uint32_t)nt;
     p->gossip = rumor_gossip_new(&gcfg, p->x);
     free(w);
     p->sampler = rumor_sampler_new(cfg->shard, cfg->shard_n, sc->seed, cfg->self);
