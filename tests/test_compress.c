@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "rumor/codec.h"
 #include "rumor/compress.h"
 #include "rumor/vec.h"
 
@@ -980,6 +981,54 @@ static void test_topk_natural_is_its_parts(void **state)
     rumor_compressor_destroy(&c);
 }
 
+/* Every new compressor's messages travel through the codec: each mode gives back the same
+ * values, and AUTO picks about the smallest. */
+static void test_new_compressors_encode(void **state)
+{
+    (void)state;
+    const char *specs[] = {
+        "topk:0.1+natural:4:biased", "randk:0.1:unbiased",        "eround:2",
+        "eround:3:unbiased",         "dither:8:biased:bucket=64", "natural:4:layer"};
+    enum { N = 5000 };
+    const uint32_t tensors[] = {3000, 100, 1890, 10};
+    rumor_codec_t *codec = rumor_codec_new(N);
+    const size_t cap = rumor_codec_bound(N);
+    uint8_t *buf = malloc(cap);
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y), *z = malloc(N * sizeof *z);
+    assert_true(codec && buf && x && y && z);
+    s_fill(x, N, 77);
+    rumor_cmsg_t m, out;
+    assert_int_equal(rumor_cmsg_init(&m, N), 0);
+    assert_int_equal(rumor_cmsg_init(&out, N), 0);
+    for (size_t sp = 0; sp < sizeof specs / sizeof *specs; sp++) {
+        rumor_compressor_t *c = s_new_tensors(specs[sp], N, tensors, 4);
+        assert_non_null(c);
+        rumor_rng_t r;
+        rumor_rng_seed(&r, 1, 0, sp, RUMOR_RNG_COMPRESS);
+        rumor_compressor_apply(c, x, &r, &m);
+        rumor_cmsg_to_dense(&m, y);
+        size_t smallest = SIZE_MAX, sizes[4] = {0};
+        for (int mode = RUMOR_CODEC_AUTO; mode <= RUMOR_CODEC_ARITH; mode++) {
+            assert_int_equal(
+                rumor_codec_encode(codec, &m, (rumor_codec_mode_t)mode, buf, cap, &sizes[mode]), 0);
+            assert_int_equal(rumor_codec_decode(codec, buf, sizes[mode], N, &out), 0);
+            rumor_cmsg_to_dense(&out, z);
+            assert_memory_equal(y, z, N * sizeof *y);
+            if (mode != RUMOR_CODEC_AUTO && sizes[mode] < smallest) smallest = sizes[mode];
+        }
+        /* (AUTO takes ARITH over VSC only when it saves more than 1/256) */
+        assert_true(sizes[RUMOR_CODEC_AUTO] <= smallest + smallest / 256 + 1);
+        rumor_compressor_destroy(&c);
+    }
+    rumor_cmsg_free(&m);
+    rumor_cmsg_free(&out);
+    rumor_codec_destroy(&codec);
+    free(buf);
+    free(x);
+    free(y);
+    free(z);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1005,6 +1054,7 @@ int main(void)
         cmocka_unit_test(test_eround_tight),
         cmocka_unit_test(test_randk_unbiased_scales),
         cmocka_unit_test(test_topk_natural_is_its_parts),
+        cmocka_unit_test(test_new_compressors_encode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
