@@ -534,8 +534,10 @@ static void test_topk_dither_is_its_parts(void **state)
 static void test_nan_vector(void **state)
 {
     (void)state;
-    const char *specs[] = {"dither:16",         "dither:16:inf",         "natural", "natural:8:inf",
-                           "topk:0.1+dither:4", "topk:0.1+dither:4:inf", "topk:0.1"};
+    const char *specs[] = {"dither:16",        "dither:16:inf",      "natural",
+                           "natural:8:inf",    "topk:0.1+dither:4",  "topk:0.1+dither:4:inf",
+                           "topk:0.1",         "topk:0.1+natural:4", "eround:3",
+                           "eround:2:unbiased"};
     for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
         for (int at = 0; at < D; at += D - 1) {
             float x[D];
