@@ -525,7 +525,11 @@ static void s_bucketed(rumor_compressor_t *c, const float *x, rumor_rng_t *rng, 
             out->scales[b] = 0.0f;
             continue;
         }
-        for (uint32_t k = lo; k < hi; k++) {
+        uint32_t k = lo;
+        if (!natural) /* 16 levels side by side, as without buckets (nnz <= k: room for two) */
+            for (; k + 16 <= hi; k += 16)
+                s_append_bits(idx, &nnz, k, s_level16(x + k, NULL, u + k, t.inv, t.top, q + k));
+        for (; k < hi; k++) {
             q[k] = s_quantize(natural, x[k], t.inv, u[k], t.top);
             if (q[k]) idx[nnz++] = k;
         }
