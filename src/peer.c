@@ -43,11 +43,18 @@ int rumor_peer_caution(const rumor_peer_t *p, char *buf, size_t cap)
      * well as dither:96, and dither:32, omega 2.77, fails; so does dither:16 everywhere. */
     const double omega = rumor_gossip_copy_omega(p->gossip);
     if (omega < 2.0) return 0;
+    /* "randk:F:unbiased" and "eround:B:unbiased" have their contraction without the suffix */
+    const char *name = p->sc->compressor, *un = strstr(name, ":unbiased");
+    char fix[160];
+    if (un && !un[9])
+        snprintf(fix, sizeof fix, "%.*s, its biased form, is a contraction", (int)(un - name),
+                 name);
+    else
+        snprintf(fix, sizeof fix, "%s:biased scales it into a contraction", name);
     snprintf(buf, cap,
              "compressor %s is unbiased with variance omega = %.3g on d = %zu, too much for the "
-             "public copies, which drift away from the models: training is likely to fail; "
-             "%s:biased scales it into a contraction",
-             p->sc->compressor, omega, p->d, p->sc->compressor);
+             "public copies, which drift away from the models: training is likely to fail; %s",
+             name, omega, p->d, fix);
     return 1;
 }
 
