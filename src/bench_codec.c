@@ -44,6 +44,7 @@ typedef struct {
     int external;
     int json;
     uint64_t seed;
+    const char *compressor; /* one more input: this compressor on the dense Gaussian */
 } s_opts_t;
 
 static void s_usage(FILE *f)
@@ -57,10 +58,12 @@ static void s_usage(FILE *f)
             "options:\n"
             "  --d D             length of the synthetic vectors (default 100000)\n"
             "  --seconds S       time spent on each speed figure (default 0.5)\n"
-            "  --mode MODE       auto, raw, vsc or ans (default auto)\n"
+            "  --mode MODE       auto, raw, vsc or arith (default auto)\n"
             "  --residuals FILE  recorded messages (default %s, if present)\n"
             "  --no-external     do not run zstd and xz\n"
             "  --seed N          seed of the synthetic inputs (default 1)\n"
+            "  --compressor SPEC one more input: SPEC (any compressor but :layer) on the\n"
+            "                    dense Gaussian residual, e.g. dither:8:biased:bucket=1024\n"
             "  --json            one JSON object per input instead of the table\n"
             "  -h, --help        show this help\n",
             S_DEFAULT_RESIDUALS);
@@ -84,9 +87,14 @@ static int s_set(void *opts, const char *name, const char *val)
             return rumor_bench_bad(S_PROG, name, "a positive number of seconds", val);
     } else if (!strcmp(name, "--mode")) {
         if (rumor_codec_parse_mode(val, &o->mode))
-            return rumor_bench_bad(S_PROG, name, "auto, raw, vsc or ans", val);
+            return rumor_bench_bad(S_PROG, name, "auto, raw, vsc or arith", val);
     } else if (!strcmp(name, "--residuals")) {
         o->residuals = val;
+    } else if (!strcmp(name, "--compressor")) {
+        rumor_compress_cfg_t cfg;
+        if (rumor_compress_parse(val, &cfg, NULL) || cfg.layer || strlen(val) >= 64)
+            return rumor_bench_bad(S_PROG, name, "a compressor (not :layer: no model here)", val);
+        o->compressor = val;
     } else {
         if (rumor_cli_parse_u64(val, 0, UINT64_MAX, &v))
             return rumor_bench_bad(S_PROG, name, "an integer", val);
@@ -99,7 +107,8 @@ static const rumor_bench_cli_t s_cli = {
     .prog = S_PROG,
     .usage = s_usage,
     .flags = (const char *const[]){"--json", "--no-external", NULL},
-    .valued = (const char *const[]){"--d", "--seconds", "--mode", "--residuals", "--seed", NULL},
+    .valued = (const char *const[]){"--d", "--seconds", "--mode", "--residuals", "--seed",
+                                    "--compressor", NULL},
     .set = s_set,
 };
 
@@ -143,7 +152,7 @@ static long s_external_size(const char *cmd, const uint8_t *bytes, size_t n)
 typedef struct {
     char input[48];
     uint64_t d, nnz, messages;
-    uint64_t bytes, raw_bytes, vsc_bytes, ans_bytes;
+    uint64_t bytes, raw_bytes, vsc_bytes, arith_bytes;
     double bound_bytes;
     double enc_mbps, code_mbps, dec_mbps; /* enc_mbps < 0: not measured */
     char modes[48];
@@ -154,7 +163,7 @@ typedef struct {
 static void s_print_header(void)
 {
     printf("%-20s %7s %7s %7s %7s %7s %8s %8s %8s %-9s %7s %7s %7s %7s\n", "input", "d", "nnz",
-           "bytes", "/bound", "bit/nz", "enc MB/s", "codeMB/s", "dec MB/s", "mode", "vsc", "ans",
+           "bytes", "/bound", "bit/nz", "enc MB/s", "codeMB/s", "dec MB/s", "mode", "vsc", "arith",
            "zstd-19", "xz-9e");
 }
 
@@ -170,12 +179,12 @@ static void s_print_row(const s_row_t *r, int json)
                "\"bytes\": %llu, \"entropy_bound_bytes\": %.1f, \"bytes_per_bound\": %.4f, "
                "\"bits_per_nnz\": %.3f, \"encode_MBps\": %s, \"code_MBps\": %.1f, "
                "\"decode_MBps\": %.1f, \"mode\": \"%s\", \"raw_bytes\": %llu, "
-               "\"vsc_bytes\": %llu, \"ans_bytes\": %llu, \"zstd19_bytes\": %s, "
+               "\"vsc_bytes\": %llu, \"arith_bytes\": %llu, \"zstd19_bytes\": %s, "
                "\"xz9e_bytes\": %s, \"exact\": %s}\n",
                r->input, (unsigned long long)r->d, (unsigned long long)r->nnz,
                (unsigned long long)r->messages, (unsigned long long)r->bytes, r->bound_bytes, ratio,
                bpn, enc, r->code_mbps, r->dec_mbps, r->modes, (unsigned long long)r->raw_bytes,
-               (unsigned long long)r->vsc_bytes, (unsigned long long)r->ans_bytes, zs, xz,
+               (unsigned long long)r->vsc_bytes, (unsigned long long)r->arith_bytes, zs, xz,
                r->exact ? "true" : "false");
         return;
     }
@@ -186,7 +195,7 @@ static void s_print_row(const s_row_t *r, int json)
     printf("%-20s %7llu %7llu %7llu %7.4f %7.3f %8s %8.0f %8.0f %-9s %7llu %7llu %7s %7s%s\n",
            r->input, (unsigned long long)r->d, (unsigned long long)r->nnz,
            (unsigned long long)r->bytes, ratio, bpn, enc, r->code_mbps, r->dec_mbps, r->modes,
-           (unsigned long long)r->vsc_bytes, (unsigned long long)r->ans_bytes, zs, xz,
+           (unsigned long long)r->vsc_bytes, (unsigned long long)r->arith_bytes, zs, xz,
            r->exact ? "" : "  NOT EXACT");
 }
 
@@ -225,8 +234,8 @@ static void s_sizes(s_ctx_t *x, rumor_cmsg_t *const *msgs, size_t n, rumor_codec
         count[rumor_codec_peek_mode(x->buf, w)]++;
         if (rumor_codec_decode(x->codec, x->buf, w, m->d, &x->out) != 0 || !s_same(m, &x->out))
             r->exact = 0;
-        const rumor_codec_mode_t each[] = {RUMOR_CODEC_RAW, RUMOR_CODEC_VSC, RUMOR_CODEC_ANS};
-        uint64_t *dst[] = {&r->raw_bytes, &r->vsc_bytes, &r->ans_bytes};
+        const rumor_codec_mode_t each[] = {RUMOR_CODEC_RAW, RUMOR_CODEC_VSC, RUMOR_CODEC_ARITH};
+        uint64_t *dst[] = {&r->raw_bytes, &r->vsc_bytes, &r->arith_bytes};
         for (int k = 0; k < 3; k++)
             if (rumor_codec_encode(x->codec, m, each[k], x->buf, x->cap, &w) == 0) *dst[k] += w;
         r->bound_bytes += rumor_codec_entropy_bound_bits(m) / 8;
@@ -419,7 +428,7 @@ static int s_run_synthetic(const s_opts_t *o, s_ctx_t *x, const s_synth_t *sy, s
     } else {
         for (uint32_t k = 0; k < d; k++) v[k] = (float)rumor_rng_normal(&rng);
     }
-    char spec[32];
+    char spec[64];
     if (sy->spec)
         snprintf(spec, sizeof spec, "%s", sy->spec);
     else
@@ -540,7 +549,7 @@ static void s_run_recorded(const s_opts_t *o, s_ctx_t *x, const char *path, rumo
 
 int rumor_bench_codec_main(int argc, char **argv)
 {
-    s_opts_t o = {100000, 0.5, RUMOR_CODEC_AUTO, NULL, 1, 0, 1};
+    s_opts_t o = {100000, 0.5, RUMOR_CODEC_AUTO, NULL, 1, 0, 1, NULL};
     const int pr = rumor_bench_parse(&s_cli, argc, argv, &o);
     if (pr) return pr == 1 ? 0 : 2;
     openblas_set_num_threads(1); /* the quantizer's norm: one thread, like a peer */
@@ -574,10 +583,13 @@ int rumor_bench_codec_main(int argc, char **argv)
         {"dither 0.1%", 0.001, NULL}, {"dither 1%", 0.01, NULL},  {"dither 10%", 0.10, NULL},
         {"dither 50%", 0.50, NULL},   {"malcom s=16", 0.0, NULL}, {"natural", 0.0, "natural"},
     };
+    const s_synth_t extra = {o.compressor, 0.0, o.compressor};
     int status = 0;
-    for (size_t i = 0; i < sizeof synth / sizeof synth[0]; i++) {
+    for (size_t i = 0; i <= sizeof synth / sizeof synth[0]; i++) {
+        const s_synth_t *sy = i < sizeof synth / sizeof synth[0] ? &synth[i] : &extra;
+        if (!sy->name) continue; /* no --compressor */
         s_row_t r;
-        if (s_run_synthetic(&o, &x, &synth[i], &r)) {
+        if (s_run_synthetic(&o, &x, sy, &r)) {
             fprintf(stderr, S_PROG ": out of memory\n");
             status = 1;
             break;

@@ -12,7 +12,9 @@ int rumor_cmsg_init(rumor_cmsg_t *m, uint32_t d)
     m->q = calloc(n, sizeof *m->q);
     m->idx = calloc(n, sizeof *m->idx);
     m->val = calloc(n, sizeof *m->val);
-    if (!m->q || !m->idx || !m->val) {
+    m->bend = calloc(n, sizeof *m->bend);
+    m->scales = calloc(n, sizeof *m->scales);
+    if (!m->q || !m->idx || !m->val || !m->bend || !m->scales) {
         rumor_cmsg_free(m);
         return RUMOR_ENOMEM;
     }
@@ -28,6 +30,8 @@ void rumor_cmsg_free(rumor_cmsg_t *m)
     free(m->q);
     free(m->idx);
     free(m->val);
+    free(m->bend);
+    free(m->scales);
     memset(m, 0, sizeof *m);
 }
 
@@ -63,22 +67,30 @@ static inline __attribute__((always_inline)) int s_axpy(const rumor_cmsg_t *m, f
         for (uint32_t k = 0; k < m->d; k++) s_put(y, out, k, alpha * m->val[k], &bad);
         break;
     case RUMOR_CMSG_INT: {
-        const float a = alpha * m->scale;
+        /* one step per bucket (a single bucket [0, d) without buckets) */
+        const uint32_t nb = m->nb ? m->nb : 1, *bend = m->nb ? m->bend : &m->d;
+        const float *steps = m->nb ? m->scales : &m->scale;
         const int32_t *q = m->q;
-        bad |= s_nonfinite(a);
+        for (uint32_t b = 0; b < nb; b++) bad |= s_nonfinite(alpha * steps[b]);
         if (m->listed) {
             /* y is usually out of cache: ask for the lines a few entries ahead */
             const uint32_t *idx = m->idx, n = m->nnz;
+            uint32_t b = 0;
+            float a = alpha * steps[0];
             for (uint32_t j = 0; j < n; j++) {
                 if (y && j + S_AHEAD < n) {
                     __builtin_prefetch(&y[idx[j + S_AHEAD]], 1);
                     __builtin_prefetch(&q[idx[j + S_AHEAD]], 0);
                 }
                 const uint32_t k = idx[j];
+                while (k >= bend[b]) a = alpha * steps[++b];
                 s_put(y, out, k, a * (float)q[k], &bad);
             }
         } else {
-            for (uint32_t k = 0; k < m->d; k++) s_put(y, out, k, a * (float)q[k], &bad);
+            for (uint32_t b = 0, k = 0; b < nb; b++) {
+                const float a = alpha * steps[b];
+                for (; k < bend[b]; k++) s_put(y, out, k, a * (float)q[k], &bad);
+            }
         }
         break;
     }
@@ -149,6 +161,7 @@ void rumor_cmsg_int_clear(rumor_cmsg_t *m, uint32_t d)
     m->kind = RUMOR_CMSG_INT;
     m->d = d;
     m->nnz = 0;
+    m->nb = 0;
     m->listed = 1;
 }
 
@@ -165,6 +178,12 @@ int rumor_cmsg_check(const rumor_cmsg_t *m)
     case RUMOR_CMSG_DENSE:
         return m->nnz == m->d ? 0 : RUMOR_EFORMAT;
     case RUMOR_CMSG_INT: {
+        if (m->nb) {
+            if (m->nb < 2 || m->nb > m->d || m->bend[m->nb - 1] != m->d) return RUMOR_EFORMAT;
+            unsigned bad = m->bend[0] == 0;
+            for (uint32_t j = 1; j < m->nb; j++) bad |= m->bend[j] <= m->bend[j - 1];
+            if (bad) return RUMOR_EFORMAT;
+        }
         if (m->listed) {
             if (m->nnz > m->d) return RUMOR_EFORMAT;
             /* strictly ascending with the last below d; violations OR-ed, which vectorises */

@@ -6,19 +6,23 @@
 #include "rumor/compress.h"
 #include "rumor/vec.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct rumor_compressor {
-    rumor_compress_cfg_t cfg;
+    rumor_compress_cfg_t cfg; /* tensors cleared: bend holds what they said */
     uint32_t d;
-    uint32_t k;     /* topk, randk */
-    uint32_t drawn; /* coordinates that get a uniform: d, or k for top-k then dither */
-    float *scratch; /* (d) uniforms for dither, magnitudes for topk */
-    float *delta;   /* (d) a - b for rumor_compressor_apply_delta */
-    uint64_t *bits; /* randk: ((d + 63) / 64) the bitmap of rumor_rng_sample_positions */
+    uint32_t nb;      /* buckets (>= 2), or 0 for one norm over the whole vector */
+    uint32_t *bend;   /* (nb) the end of each bucket, ascending, the last = d */
+    uint32_t longest; /* of the buckets (d without them) */
+    uint32_t k;       /* topk, randk */
+    uint32_t drawn;   /* coordinates that get a uniform: d, or k for top-k then dither */
+    float *scratch;   /* (d) uniforms for dither, magnitudes for topk */
+    float *delta;     /* (d) a - b for rumor_compressor_apply_delta */
+    uint64_t *bits;   /* randk: ((d + 63) / 64) the bitmap of rumor_rng_sample_positions */
     /* dither: the uniforms are drawn S_CHUNK at a time, so that they are used while still in
      * cache; plan[0] fills a whole chunk, plan[1] the last, shorter one (if any). */
     rumor_rng_fill_plan_t *plan;
@@ -34,11 +38,52 @@ static uint32_t s_k_of(const rumor_compress_cfg_t *cfg, uint32_t d)
     return (uint32_t)k;
 }
 
+/* The options after a quantizer's levels, from *end (at a ':' or the end): inf, biased,
+ * bucket=B or layer. 0, or -1 on anything else. */
+static int s_parse_options(const char *end, rumor_compress_cfg_t *cfg)
+{
+    while (*end == ':') {
+        const char *opt = end + 1;
+        const size_t n = strcspn(opt, ":");
+        if (n == 3 && !strncmp(opt, "inf", 3)) {
+            cfg->norm_inf = 1;
+        } else if (n == 6 && !strncmp(opt, "biased", 6)) {
+            cfg->biased = 1;
+        } else if (n == 5 && !strncmp(opt, "layer", 5)) {
+            cfg->layer = 1;
+        } else if (!strncmp(opt, "bucket=", 7) && opt[7] >= '1' && opt[7] <= '9') {
+            char *e;
+            const unsigned long b = strtoul(opt + 7, &e, 10);
+            if (e != opt + n || b > UINT32_MAX) return -1;
+            cfg->bucket = (uint32_t)b;
+        } else {
+            return -1;
+        }
+        end = opt + n;
+    }
+    return *end || (cfg->bucket && cfg->layer) ? -1 : 0;
+}
+
+/* "F" or "F:unbiased" (randk) after "topk:", "randk:" or "block:". 0, or -1. */
+static int s_parse_fraction(const char *arg, int randk, rumor_compress_cfg_t *cfg)
+{
+    char *end;
+    if (!arg) return -1;
+    const double f = strtod(arg, &end);
+    if (end == arg || !(f > 0.0 && f <= 1.0)) return -1;
+    cfg->fraction = f;
+    if (randk && !strcmp(end, ":unbiased")) {
+        cfg->unbiased = 1;
+        return 0;
+    }
+    return *end ? -1 : 0;
+}
+
 int rumor_compress_parse(const char *s, rumor_compress_cfg_t *cfg, rumor_errmsg_t *em)
 {
     memset(cfg, 0, sizeof *cfg);
     const char *plus = strchr(s, '+');
-    if (plus) { /* top-k, then dither on the survivors */
+    if (plus) { /* top-k, then dither or natural dithering on the survivors */
         char first[64];
         rumor_compress_cfg_t then;
         const size_t n = (size_t)(plus - s);
@@ -46,8 +91,11 @@ int rumor_compress_parse(const char *s, rumor_compress_cfg_t *cfg, rumor_errmsg_
         memcpy(first, s, n);
         first[n] = '\0';
         if (rumor_compress_parse(first, cfg, NULL) || cfg->kind != RUMOR_COMPRESS_TOPK ||
-            rumor_compress_parse(plus + 1, &then, NULL) || then.kind != RUMOR_COMPRESS_DITHER)
+            rumor_compress_parse(plus + 1, &then, NULL) ||
+            (then.kind != RUMOR_COMPRESS_DITHER && then.kind != RUMOR_COMPRESS_NATURAL) ||
+            !then.levels || then.bucket || then.layer)
             goto bad;
+        cfg->then = then.kind;
         cfg->levels = then.levels;
         cfg->norm_inf = then.norm_inf;
         cfg->biased = then.biased;
@@ -77,51 +125,52 @@ int rumor_compress_parse(const char *s, rumor_compress_cfg_t *cfg, rumor_errmsg_
         } else if (!natural) {
             goto bad;
         }
-        while (*end == ':') {
-            const char *opt = end + 1;
-            if (!strncmp(opt, "inf", 3) && (opt[3] == ':' || !opt[3])) {
-                cfg->norm_inf = 1;
-                end = (char *)opt + 3;
-            } else if (!strncmp(opt, "biased", 6) && (opt[6] == ':' || !opt[6])) {
-                cfg->biased = 1;
-                end = (char *)opt + 6;
-            } else {
-                goto bad;
-            }
-        }
+        if (s_parse_options(end, cfg)) goto bad;
         /* Natural compression rounds every coordinate on its own: there is no norm. */
-        if (*end || (cfg->norm_inf && !cfg->levels)) goto bad;
+        if (!cfg->levels && (cfg->norm_inf || cfg->bucket || cfg->layer)) goto bad;
+        return 0;
+    }
+    if (!strcmp(name, "eround")) {
+        if (!arg || *arg < '0' || *arg > '9') goto bad;
+        const unsigned long b = strtoul(arg, &end, 10);
+        if (b < 2 || b > 65536) goto bad;
+        cfg->kind = RUMOR_COMPRESS_EROUND;
+        cfg->base = (uint32_t)b;
+        if (!strcmp(end, ":unbiased"))
+            cfg->unbiased = 1;
+        else if (*end)
+            goto bad;
         return 0;
     }
     if (!strcmp(name, "topk") || !strcmp(name, "randk") || !strcmp(name, "block")) {
-        if (!arg) goto bad;
-        const double f = strtod(arg, &end);
-        if (end == arg || *end || !(f > 0.0 && f <= 1.0)) goto bad;
+        if (s_parse_fraction(arg, name[0] == 'r', cfg)) goto bad;
         cfg->kind = name[0] == 't'   ? RUMOR_COMPRESS_TOPK
                     : name[0] == 'r' ? RUMOR_COMPRESS_RANDK
                                      : RUMOR_COMPRESS_BLOCK;
-        cfg->fraction = f;
         return 0;
     }
 bad:
     memset(cfg, 0, sizeof *cfg);
     return rumor_errmsg_set(
         em, RUMOR_EINVAL,
-        "compressor '%s': expected identity, sign, dither:LEVELS[:inf][:biased], "
-        "natural[:biased], natural:LEVELS[:inf][:biased] (1 <= LEVELS <= 31), "
-        "topk:FRACTION, randk:FRACTION, block:FRACTION (0 < FRACTION <= 1) or "
-        "topk:FRACTION+dither:...",
+        "compressor '%s': expected identity, sign, dither:LEVELS[:inf][:biased][:bucket=B|:layer], "
+        "natural[:biased], natural:LEVELS[:inf][:biased][:bucket=B|:layer] (1 <= LEVELS <= 31), "
+        "topk:FRACTION, randk:FRACTION[:unbiased], block:FRACTION (0 < FRACTION <= 1), "
+        "topk:FRACTION+dither:... or topk:FRACTION+natural:..., eround:BASE[:unbiased] "
+        "(2 <= BASE <= 65536)",
         s);
 }
 
-/* "HEAD[:S][:inf][:biased]" of the quantizer settings in cfg (S left out when 0). */
+/* "HEAD[:S][:inf][:biased][:bucket=B|:layer]" of the quantizer settings in cfg (S left out
+ * when 0). */
 static void s_describe_levels(char *buf, size_t len, const char *head,
                               const rumor_compress_cfg_t *cfg)
 {
-    char s[16] = "";
+    char s[16] = "", b[24] = "";
     if (cfg->levels) snprintf(s, sizeof s, ":%u", cfg->levels);
-    snprintf(buf, len, "%s%s%s%s", head, s, cfg->norm_inf ? ":inf" : "",
-             cfg->biased ? ":biased" : "");
+    if (cfg->bucket) snprintf(b, sizeof b, ":bucket=%u", cfg->bucket);
+    snprintf(buf, len, "%s%s%s%s%s%s", head, s, cfg->norm_inf ? ":inf" : "",
+             cfg->biased ? ":biased" : "", b, cfg->layer ? ":layer" : "");
 }
 
 void rumor_compress_describe(const rumor_compress_cfg_t *cfg, char *buf, size_t len)
@@ -142,23 +191,56 @@ void rumor_compress_describe(const rumor_compress_cfg_t *cfg, char *buf, size_t 
     case RUMOR_COMPRESS_TOPK: {
         const int n = snprintf(buf, len, "topk:%g", cfg->fraction);
         if (cfg->levels && n > 0 && (size_t)n < len)
-            s_describe_levels(buf + n, len - (size_t)n, "+dither", cfg);
+            s_describe_levels(buf + n, len - (size_t)n,
+                              cfg->then == RUMOR_COMPRESS_NATURAL ? "+natural" : "+dither", cfg);
         break;
     }
     case RUMOR_COMPRESS_RANDK:
-        snprintf(buf, len, "randk:%g", cfg->fraction);
+        snprintf(buf, len, "randk:%g%s", cfg->fraction, cfg->unbiased ? ":unbiased" : "");
         break;
     case RUMOR_COMPRESS_BLOCK:
         snprintf(buf, len, "block:%g", cfg->fraction);
         break;
+    case RUMOR_COMPRESS_EROUND:
+        snprintf(buf, len, "eround:%u%s", cfg->base, cfg->unbiased ? ":unbiased" : "");
+        break;
     }
 }
 
-/* Whether the compressor rounds with uniforms to levels, writing a listed INT message. */
+/* Whether the compressor rounds to levels (with uniforms, but for eround's deterministic
+ * form), writing a listed INT message. */
 static int s_draws_levels(const rumor_compress_cfg_t *cfg)
 {
     return cfg->kind == RUMOR_COMPRESS_DITHER || cfg->kind == RUMOR_COMPRESS_NATURAL ||
-           (cfg->kind == RUMOR_COMPRESS_TOPK && cfg->levels);
+           cfg->kind == RUMOR_COMPRESS_EROUND || (cfg->kind == RUMOR_COMPRESS_TOPK && cfg->levels);
+}
+
+/* The bucket ends of cfg for length d into c (c->bend has room for d); 0, or -1 when ":layer"
+ * tensor sizes do not sum to d. One bucket is no bucket (nb = 0). */
+static int s_buckets(rumor_compressor_t *c, const rumor_compress_cfg_t *cfg, uint32_t d)
+{
+    uint32_t nb = 0;
+    if (cfg->bucket) {
+        for (uint64_t e = cfg->bucket; nb == 0 || c->bend[nb - 1] < d; e += cfg->bucket)
+            c->bend[nb++] = e < d ? (uint32_t)e : d;
+    } else if (cfg->layer) {
+        uint64_t e = 0;
+        for (uint32_t t = 0; t < cfg->n_tensors; t++) {
+            if (!cfg->tensors[t]) continue; /* an empty tensor is no bucket */
+            e += cfg->tensors[t];
+            if (e > d) return -1;
+            c->bend[nb++] = (uint32_t)e;
+        }
+        if (e != d) return -1;
+    }
+    c->nb = nb >= 2 ? nb : 0;
+    if (!c->nb) return 0;
+    c->longest = 0;
+    for (uint32_t j = 0; j < c->nb; j++) {
+        const uint32_t n = c->bend[j] - (j ? c->bend[j - 1] : 0);
+        if (n > c->longest) c->longest = n;
+    }
+    return 0;
 }
 
 rumor_compressor_t *rumor_compressor_new(const rumor_compress_cfg_t *cfg, uint32_t d)
@@ -166,7 +248,10 @@ rumor_compressor_t *rumor_compressor_new(const rumor_compress_cfg_t *cfg, uint32
     rumor_compressor_t *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->cfg = *cfg;
+    c->cfg.tensors = NULL; /* the caller's; bend keeps what they said */
+    c->cfg.n_tensors = 0;
     c->d = d;
+    c->longest = d;
     c->k = s_k_of(cfg, d);
     c->scratch = malloc((size_t)(d ? d : 1) * sizeof *c->scratch);
     c->delta = malloc((size_t)(d ? d : 1) * sizeof *c->delta);
@@ -181,7 +266,10 @@ rumor_compressor_t *rumor_compressor_new(const rumor_compress_cfg_t *cfg, uint32
             rumor_rng_fill_plan_init(&c->plan[1], c->drawn % S_CHUNK);
         }
     }
-    if (!c->scratch || !c->delta || (draws && !c->plan) || (randk && !c->bits))
+    const int buckets = cfg->bucket || cfg->layer;
+    if (buckets) c->bend = malloc((size_t)(d ? d : 1) * sizeof *c->bend);
+    if (!c->scratch || !c->delta || (draws && !c->plan) || (randk && !c->bits) ||
+        (buckets && (!c->bend || s_buckets(c, cfg, d))))
         rumor_compressor_destroy(&c);
     return c;
 }
@@ -193,6 +281,7 @@ void rumor_compressor_destroy(rumor_compressor_t **c_p)
     free((*c_p)->delta);
     free((*c_p)->bits);
     free((*c_p)->plan);
+    free((*c_p)->bend);
     free(*c_p);
     *c_p = NULL;
 }
@@ -389,6 +478,125 @@ static void s_natural(rumor_compressor_t *c, const float *x, rumor_rng_t *rng, r
     out->scale = (float)scale;
 }
 
+/* One signed level of v: dithered (levels 0..top) or natural (0 and powers of two up to
+ * top), with inv the factor that turns |v| into level units. */
+static inline int32_t s_quantize(int natural, float v, float inv, float u, int32_t top)
+{
+    if (!natural) return s_level(v, inv, u, top);
+    const int32_t l = s_natural_level(fabsf(v) * inv, u, top);
+    return v < 0.0f ? -l : l;
+}
+
+/* Settings of dithering (natural = 0) or natural dithering with s levels of n coordinates of
+ * the given norm: the factor inv that turns |v| into level units, the largest level, and
+ * the value of one level unit (over tau of n when biased). */
+typedef struct {
+    float inv;
+    int32_t top;
+    double step;
+} s_quant_t;
+
+static s_quant_t s_quant(const rumor_compressor_t *c, int natural, double norm, uint32_t n)
+{
+    const uint32_t s = c->cfg.levels;
+    if (!natural) return (s_quant_t){(float)(s / norm), (int32_t)s, s_dither_scale(c, norm, n)};
+    const double step = ldexp(norm, 1 - (int)s);
+    return (s_quant_t){(float)(1.0 / step), (int32_t)1 << (s - 1),
+                       c->cfg.biased ? step / s_natural_tau(n, s) : step};
+}
+
+/* Dithering or natural dithering of x with one norm per bucket: each bucket's levels relative
+ * to its own norm, its own step (over tau of its length when biased), and a bucket whose norm
+ * is 0 or not finite sent as zeros. The uniforms are the same stream as without buckets. */
+static void s_bucketed(rumor_compressor_t *c, const float *x, rumor_rng_t *rng, rumor_cmsg_t *out)
+{
+    const uint32_t d = c->d;
+    const int natural = c->cfg.kind == RUMOR_COMPRESS_NATURAL;
+    float *u = c->scratch;
+    for (uint32_t k0 = 0; k0 < d; k0 += S_CHUNK) s_chunk_uniforms(c, rng, k0, u + k0);
+    int32_t *q = out->q;
+    uint32_t *idx = out->idx, nnz = 0;
+    for (uint32_t b = 0, lo = 0; b < c->nb; lo = c->bend[b++]) {
+        const uint32_t hi = c->bend[b], n = hi - lo;
+        const double norm = s_norm(c, x + lo, n);
+        const s_quant_t t = s_quant(c, natural, norm, n);
+        if (!(norm > 0.0) || !isfinite(norm) || !isfinite(t.inv)) {
+            memset(q + lo, 0, (size_t)n * sizeof *q);
+            out->scales[b] = 0.0f;
+            continue;
+        }
+        uint32_t k = lo;
+        if (!natural) /* 16 levels side by side, as without buckets (nnz <= k: room for two) */
+            for (; k + 16 <= hi; k += 16)
+                s_append_bits(idx, &nnz, k, s_level16(x + k, NULL, u + k, t.inv, t.top, q + k));
+        for (; k < hi; k++) {
+            q[k] = s_quantize(natural, x[k], t.inv, u[k], t.top);
+            if (q[k]) idx[nnz++] = k;
+        }
+        out->scales[b] = (float)t.step;
+    }
+    memcpy(out->bend, c->bend, (size_t)c->nb * sizeof *c->bend);
+    out->kind = RUMOR_CMSG_INT;
+    out->d = d;
+    out->nnz = nnz;
+    out->nb = c->nb;
+    out->scale = out->scales[0];
+    out->listed = 1;
+}
+
+/* Exponential rounding of x (see compress.h): levels B^j, j <= J, in steps of B^(E+1-J). */
+static void s_eround(rumor_compressor_t *c, const float *x, rumor_rng_t *rng, rumor_cmsg_t *out)
+{
+    const uint32_t d = c->d;
+    const double B = c->cfg.base, norm = rumor_vec_nrm_inf(x, d);
+    double pw[31]; /* B^j <= 2^30, j <= J */
+    unsigned J = 0;
+    pw[0] = 1.0;
+    while (pw[J] * B <= 0x1.0p30) {
+        pw[J + 1] = pw[J] * B;
+        J++;
+    }
+    int e = norm > 0.0 && isfinite(norm) ? (int)floor(log(norm) / log(B)) : 0;
+    while (e > -2000 && pow(B, e) > norm) e--; /* B^e <= norm < B^(e+1), exactly */
+    while (e < 2000 && pow(B, e + 1) <= norm) e++;
+    const double scale = pow(B, e + 1 - (int)J);
+    const float inv = (float)(1.0 / scale);
+    if (s_zero_message(norm, inv, d, out) || !(scale >= FLT_MIN)) {
+        rumor_cmsg_int_clear(out, d);
+        out->scale = 0.0f;
+        return;
+    }
+    float *u = c->scratch;
+    const int stochastic = c->cfg.unbiased;
+    if (stochastic)
+        for (uint32_t k0 = 0; k0 < d; k0 += S_CHUNK) s_chunk_uniforms(c, rng, k0, u + k0);
+    int32_t *q = out->q;
+    uint32_t *idx = out->idx, nnz = 0;
+    for (uint32_t k = 0; k < d; k++) {
+        const double y = fabs((double)x[k]) * inv;
+        /* the neighbours lo <= y < hi among 0, B^0 .. B^J */
+        unsigned j = 0;
+        double lo = 0.0, hi = 1.0;
+        if (y >= 1.0) {
+            j = (unsigned)(log(y) / log(B));
+            if (j > J) j = J;
+            while (j > 0 && pw[j] > y) j--;
+            while (j < J && pw[j + 1] <= y) j++;
+            lo = pw[j];
+            hi = j < J ? pw[j + 1] : pw[J];
+        }
+        const int up = stochastic ? (double)u[k] * (hi - lo) < y - lo : 2.0 * y >= lo + hi;
+        const int32_t l = (int32_t)(up ? hi : lo);
+        q[k] = x[k] < 0.0f ? -l : l;
+        if (l) idx[nnz++] = k;
+    }
+    out->kind = RUMOR_CMSG_INT;
+    out->d = d;
+    out->nnz = nnz;
+    out->scale = (float)scale;
+    out->listed = 1;
+}
+
 /* Value of the k-th largest entry (1 <= k <= n) of a, by quickselect with a three-way
  * partition (many equal magnitudes are common: zeros of a sparse residual). Reorders a. */
 static float s_kth_largest(float *a, uint32_t n, uint32_t k)
@@ -452,31 +660,32 @@ static void s_topk(rumor_compressor_t *c, const float *x, rumor_cmsg_t *out)
     out->nnz = n;
 }
 
-/* Top-k, then the dithered quantizer on the k survivors (their own norm): a listed INT
- * message. */
-static void s_topk_dither(rumor_compressor_t *c, const float *x, rumor_rng_t *rng,
-                          rumor_cmsg_t *out)
+/* Top-k, then the dithered quantizer or natural dithering on the k survivors (their own
+ * norm): a listed INT message. */
+static void s_topk_quantize(rumor_compressor_t *c, const float *x, rumor_rng_t *rng,
+                            rumor_cmsg_t *out)
 {
-    const uint32_t d = c->d, k = c->k, s = c->cfg.levels;
+    const uint32_t d = c->d, k = c->k;
+    const int natural = c->cfg.then == RUMOR_COMPRESS_NATURAL;
     rumor_cmsg_int_clear(out, d); /* while the list of the last message's levels is there */
     s_topk(c, x, out);
     const float *val = out->val;
     /* No survivors when x holds a NaN: sent as zeros, like any such vector. */
     const double norm = out->nnz < k ? NAN : s_norm(c, val, k);
-    const float inv = (float)(s / norm);
-    if (s_zero_message(norm, inv, d, out)) return;
+    const s_quant_t t = s_quant(c, natural, norm, k);
+    if (s_zero_message(norm, t.inv, d, out)) return;
     float *u = c->scratch; /* top-k is done with it */
     uint32_t *idx = out->idx, nnz = 0;
     for (uint32_t j0 = 0; j0 < k; j0 += S_CHUNK) {
         const uint32_t n = s_chunk_uniforms(c, rng, j0, u);
         for (uint32_t j = 0; j < n; j++) {
             const uint32_t i = idx[j0 + j];
-            out->q[i] = s_level(val[j0 + j], inv, u[j], (int32_t)s);
+            out->q[i] = s_quantize(natural, val[j0 + j], t.inv, u[j], t.top);
             if (out->q[i]) idx[nnz++] = i; /* nnz <= j0 + j: the list shrinks in place */
         }
     }
     out->nnz = nnz;
-    out->scale = s_dither_scale(c, norm, k);
+    out->scale = (float)t.step;
 }
 
 /* k positions from a seed drawn from the stream, so that the message can carry the seed
@@ -486,7 +695,9 @@ static void s_randk(rumor_compressor_t *c, const float *x, rumor_rng_t *rng, rum
     const uint32_t d = c->d, k = c->k;
     out->seed = rumor_rng_u64(rng);
     rumor_rng_sample_positions(out->seed, d, k, c->bits, out->idx);
-    for (uint32_t j = 0; j < k; j++) out->val[j] = x[out->idx[j]];
+    /* the unbiased form scales by d / k (in float, as a receiver would) */
+    const float f = c->cfg.unbiased ? (float)((double)d / k) : 1.0f;
+    for (uint32_t j = 0; j < k; j++) out->val[j] = f * x[out->idx[j]];
     out->seeded = 1;
     out->kind = RUMOR_CMSG_SPARSE;
     out->d = d;
@@ -530,6 +741,11 @@ void rumor_compressor_apply(rumor_compressor_t *c, const float *x, rumor_rng_t *
     RUMOR_ASSERT(out->cap_d >= c->d);
     if (!s_draws_levels(&c->cfg)) out->listed = 0;
     out->seeded = 0; /* rand-k sets it */
+    out->nb = 0;     /* and the bucketed quantizers these */
+    if (c->nb) {
+        s_bucketed(c, x, rng, out);
+        return;
+    }
     switch (c->cfg.kind) {
     case RUMOR_COMPRESS_IDENTITY:
         out->kind = RUMOR_CMSG_DENSE;
@@ -545,7 +761,7 @@ void rumor_compressor_apply(rumor_compressor_t *c, const float *x, rumor_rng_t *
         break;
     case RUMOR_COMPRESS_TOPK:
         if (c->cfg.levels)
-            s_topk_dither(c, x, rng, out);
+            s_topk_quantize(c, x, rng, out);
         else
             s_topk(c, x, out);
         break;
@@ -558,20 +774,33 @@ void rumor_compressor_apply(rumor_compressor_t *c, const float *x, rumor_rng_t *
     case RUMOR_COMPRESS_SIGN:
         s_sign(c, x, out);
         break;
+    case RUMOR_COMPRESS_EROUND:
+        s_eround(c, x, rng, out);
+        break;
     }
 }
 
 void rumor_compressor_apply_delta(rumor_compressor_t *c, const float *a, const float *b,
                                   rumor_rng_t *rng, rumor_cmsg_t *out)
 {
-    if (c->cfg.kind == RUMOR_COMPRESS_DITHER && !c->cfg.norm_inf) {
+    if (c->cfg.kind == RUMOR_COMPRESS_DITHER && !c->cfg.norm_inf && !c->nb) {
         RUMOR_ASSERT(out->cap_d >= c->d);
         out->seeded = 0;
+        out->nb = 0;
         s_dither(c, a, b, rumor_vec_nrm2_diff(a, b, c->d), rng, out);
         return;
     }
     rumor_vec_sub(c->delta, a, b, c->d);
     rumor_compressor_apply(c, c->delta, rng, out);
+}
+
+/* Exponential rounding to powers of B: (B+1)^2 / (4B) rounding to the nearest (the relative
+ * error is at most (B-1)/(B+1), at the midpoint of two powers); 1 + (B-1)^2 / (4B) for the
+ * unbiased form (variance (hi - y)(y - lo) <= omega y^2, largest at y = 2 lo hi / (lo + hi)). */
+static double s_eround_delta(uint32_t base, int unbiased)
+{
+    const double b = base;
+    return unbiased ? 1.0 + (b - 1) * (b - 1) / (4 * b) : (b + 1) * (b + 1) / (4 * b);
 }
 
 double rumor_compressor_delta(const rumor_compressor_t *c)
@@ -580,24 +809,32 @@ double rumor_compressor_delta(const rumor_compressor_t *c)
     case RUMOR_COMPRESS_IDENTITY:
         return 1.0;
     case RUMOR_COMPRESS_DITHER:
-        return s_dither_tau(c->d, c->cfg.levels);
+        return s_dither_tau(c->longest, c->cfg.levels);
     case RUMOR_COMPRESS_NATURAL:
-        return s_natural_tau(c->d, c->cfg.levels);
-    case RUMOR_COMPRESS_TOPK:
-        /* Dithering the survivors adds (1 - 1/tau) of their part: delta = tau d / k. */
-        return (c->cfg.levels ? s_dither_tau(c->k, c->cfg.levels) : 1.0) * c->d / c->k;
-    case RUMOR_COMPRESS_RANDK:
+        return s_natural_tau(c->longest, c->cfg.levels);
+    case RUMOR_COMPRESS_TOPK: {
+        /* Quantizing the survivors adds (1 - 1/tau) of their part: delta = tau d / k. */
+        const uint32_t s = c->cfg.levels;
+        const double tau = !s                                      ? 1.0
+                           : c->cfg.then == RUMOR_COMPRESS_NATURAL ? s_natural_tau(c->k, s)
+                                                                   : s_dither_tau(c->k, s);
+        return tau * c->d / c->k;
+    }
+    case RUMOR_COMPRESS_RANDK: /* biased: (1 - k/d) of x lost; unbiased: omega = d/k - 1 */
     case RUMOR_COMPRESS_BLOCK:
         return (double)c->d / c->k;
     case RUMOR_COMPRESS_SIGN:
         return c->d ? (double)c->d : 1.0;
+    case RUMOR_COMPRESS_EROUND:
+        return s_eround_delta(c->cfg.base, c->cfg.unbiased);
     }
     return 1.0;
 }
 
 int rumor_compressor_unbiased(const rumor_compressor_t *c)
 {
-    return c->cfg.kind == RUMOR_COMPRESS_IDENTITY ||
-           ((c->cfg.kind == RUMOR_COMPRESS_DITHER || c->cfg.kind == RUMOR_COMPRESS_NATURAL) &&
-            !c->cfg.biased);
+    const rumor_compress_kind_t k = c->cfg.kind;
+    return k == RUMOR_COMPRESS_IDENTITY ||
+           ((k == RUMOR_COMPRESS_DITHER || k == RUMOR_COMPRESS_NATURAL) && !c->cfg.biased) ||
+           ((k == RUMOR_COMPRESS_RANDK || k == RUMOR_COMPRESS_EROUND) && c->cfg.unbiased);
 }

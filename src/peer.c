@@ -58,7 +58,7 @@ static void s_malcom_missing(const rumor_peer_t *p, char *buf, size_t cap)
     const int dithers =
         cc.kind == RUMOR_COMPRESS_DITHER || (cc.kind == RUMOR_COMPRESS_NATURAL && cc.levels > 0);
     const int codes = p->codec_mode == RUMOR_CODEC_AUTO || p->codec_mode == RUMOR_CODEC_VSC ||
-                      p->codec_mode == RUMOR_CODEC_ANS;
+                      p->codec_mode == RUMOR_CODEC_ARITH;
     char what[3][112] = {"", "", ""};
     if (!dithers)
         snprintf(what[0], sizeof what[0], "compressor %s is not a dithering quantizer",
@@ -82,11 +82,19 @@ int rumor_peer_caution(const rumor_peer_t *p, char *buf, size_t cap)
     const double omega = rumor_gossip_copy_omega(p->gossip);
     char what[512];
     if (omega >= 2.0) {
+        /* "randk:F:unbiased" and "eround:B:unbiased" have their contraction without the suffix */
+        const char *name = p->sc->compressor, *un = strstr(name, ":unbiased");
+        char fix[160];
+        if (un && !un[9])
+            snprintf(fix, sizeof fix, "%.*s, its biased form, is a contraction", (int)(un - name),
+                     name);
+        else
+            snprintf(fix, sizeof fix, "%s:biased scales it into a contraction", name);
         snprintf(what, sizeof what,
                  "compressor %s is unbiased with variance omega = %.3g on d = %zu, too much for "
                  "the public copies, which drift away from the models: training is likely to "
-                 "fail; %s:biased scales it into a contraction",
-                 p->sc->compressor, omega, p->d, p->sc->compressor);
+                 "fail; %s",
+                 name, omega, p->d, fix);
         s_add_caution(buf, cap, what);
     }
     if (p->sc->algo == RUMOR_ALGO_MALCOM) {
@@ -144,7 +152,7 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
     if (!w) goto fail;
     for (uint32_t s = 0; s < p->degree; s++)
         w[s] = cfg->topo->w[(size_t)cfg->self * cfg->topo->n + nbrs[s]];
-    const rumor_gossip_cfg_t gcfg = {
+    rumor_gossip_cfg_t gcfg = {
         .algo = sc->algo,
         .d = (uint32_t)d,
         .self = cfg->self,
@@ -154,6 +162,14 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
         .gamma = (float)sc->gamma,
         .compress = ccfg,
     };
+    /* ":layer" compressors take one norm per model tensor: their sizes, in order */
+    rumor_tensor_info_t ti[2 * RUMOR_MODEL_MAX_HIDDEN + 2];
+    uint32_t tsz[sizeof ti / sizeof *ti];
+    const size_t nt = rumor_model_tensors(p->model, ti, sizeof ti / sizeof *ti);
+    RUMOR_ASSERT(nt <= sizeof ti / sizeof *ti);
+    for (size_t t = 0; t < nt; t++) tsz[t] = (uint32_t)ti[t].count;
+    gcfg.compress.tensors = tsz;
+    gcfg.compress.n_tensors = (uint32_t)nt;
     p->gossip = rumor_gossip_new(&gcfg, p->x);
     free(w);
     p->sampler = rumor_sampler_new(cfg->shard, cfg->shard_n, sc->seed, cfg->self);

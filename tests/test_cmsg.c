@@ -267,6 +267,58 @@ static void test_check_catches_bad_lists(void **state)
     rumor_cmsg_free(&m);
 }
 
+/* An INT message with buckets takes each level's step from its bucket, listed or not; a
+ * non-finite step in any bucket fails the finite check; the check wants at least two buckets,
+ * strictly ascending to d. */
+static void test_buckets(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    rumor_cmsg_t m;
+    assert_int_equal(rumor_cmsg_init(&m, N), 0);
+    rumor_rng_t r;
+    rumor_rng_seed(&r, 5, 0, 0, RUMOR_RNG_TEST);
+    m.kind = RUMOR_CMSG_INT;
+    m.d = N;
+    m.nnz = 0;
+    for (uint32_t k = 0; k < N; k++) {
+        m.q[k] = k % 11 == 0 && k >= 7 ? (int32_t)(k % 7) - 3 : 0; /* none in bucket 0 */
+        m.nnz += m.q[k] != 0;
+    }
+    const uint32_t ends[3] = {7, 200, N};
+    const float steps[3] = {0.5f, -2.0f, 0.25f};
+    m.nb = 3;
+    memcpy(m.bend, ends, sizeof ends);
+    memcpy(m.scales, steps, sizeof steps);
+    m.scale = steps[0];
+    float want[N], y[N];
+    for (uint32_t k = 0; k < N; k++)
+        want[k] = 1.0f + 3.0f * steps[k < 7 ? 0 : k < 200 ? 1 : 2] * m.q[k];
+    for (int listed = 0; listed < 2; listed++) {
+        m.listed = 0;
+        if (listed) rumor_cmsg_list(&m);
+        assert_int_equal(rumor_cmsg_check(&m), 0);
+        for (uint32_t k = 0; k < N; k++) y[k] = 1.0f;
+        rumor_cmsg_axpy(&m, 3.0f, y);
+        assert_memory_equal(y, want, sizeof y);
+        assert_true(rumor_cmsg_axpy_finite(&m, 1.0f, NULL));
+        for (int j = 0; j < 3; j++) { /* bucket 0 holds only zeros, and counts all the same */
+            m.scales[j] = INFINITY;
+            assert_false(rumor_cmsg_axpy_finite(&m, 1.0f, NULL));
+            m.scales[j] = steps[j];
+        }
+    }
+    const uint32_t bad[][3] = {{7, 7, N}, {7, 200, N - 1}, {0, 200, N}, {200, 7, N}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        memcpy(m.bend, bad[i], sizeof bad[i]);
+        assert_int_equal(rumor_cmsg_check(&m), RUMOR_EFORMAT);
+    }
+    m.nb = 1;
+    m.bend[0] = N;
+    assert_int_equal(rumor_cmsg_check(&m), RUMOR_EFORMAT);
+    rumor_cmsg_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_int_clear_leaves_only_zeros),
         cmocka_unit_test(test_listed_axpy_matches_dense),
         cmocka_unit_test(test_check_catches_bad_lists),
+        cmocka_unit_test(test_buckets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,9 @@
 /* rumor — a compressed vector: what a compressor produces and a codec serialises.
  *
  * Three shapes cover every compressor:
- *   INT     value_k = scale * q[k]          dithered quantizers, scaled sign (q mostly 0)
+ *   INT     value_k = scale * q[k]          dithered quantizers, scaled sign (q mostly 0);
+ *           with nb >= 2 buckets, value_k = scales[j] * q[k] for k in bucket j (one norm per
+ *           block of coordinates or per model tensor)
  *   SPARSE  value_{idx[j]} = val[j]         top-k, rand-k, random block (idx strictly ascending)
  *   DENSE   value_k = val[k]                identity
  * A cmsg owns buffers of capacity d for every shape, allocated once by rumor_cmsg_init, so a
@@ -39,6 +41,10 @@ typedef struct {
                        (rand-k), so that the codec can send the seed instead of the positions;
                        the compressors and the decoder set it, 0 for every other message */
     uint64_t seed;
+    uint32_t nb;    /* INT: 0 (one scale for the whole vector) or the number of buckets, >= 2 */
+    uint32_t *bend; /* (nb) INT with buckets: the end of each bucket, strictly ascending, the
+                       last = d; bucket j is [bend[j-1], bend[j]) (bucket 0 from 0) */
+    float *scales;  /* (nb) INT with buckets: the step of each bucket; scale = scales[0] */
 } rumor_cmsg_t;
 
 /* An INT message with at most d / RUMOR_CMSG_SPARSE_DIV nonzero levels is sparse: the decoder
@@ -64,7 +70,8 @@ static inline uint64_t rumor_cmsg_nonzero16(rumor_cmsg_lanes_t l)
     return (lo * k) >> 56 | ((hi * k) >> 56) << 8;
 }
 
-/* Allocates buffers for vectors of length up to d, listed = 0; returns 0 or RUMOR_ENOMEM. */
+/* Allocates buffers for vectors of length up to d (and up to d buckets), listed = 0, nb = 0;
+ * returns 0 or RUMOR_ENOMEM. */
 int rumor_cmsg_init(rumor_cmsg_t *m, uint32_t d);
 void rumor_cmsg_free(rumor_cmsg_t *m);
 
@@ -81,8 +88,8 @@ uint32_t rumor_cmsg_support(const rumor_cmsg_t *m, uint32_t *pos);
 uint32_t rumor_cmsg_list(rumor_cmsg_t *m);
 
 /* Makes m the INT message of length d (<= cap_d) with every level 0 (nnz 0, listed, scale
- * kept). When m already is a sparse listed INT message only its listed levels (and any beyond
- * its old d) are written, so a sparse message that replaces a sparse one costs O(nnz), not
+ * kept, no buckets). When m already is a sparse listed INT message only its listed levels (and any
+ * beyond its old d) are written, so a sparse message that replaces a sparse one costs O(nnz), not
  * O(d). */
 void rumor_cmsg_int_clear(rumor_cmsg_t *m, uint32_t d);
 
@@ -92,12 +99,14 @@ void rumor_cmsg_to_dense(const rumor_cmsg_t *m, float *out);
 /* Checks the structural invariants (counts within d, ascending unique indices, nnz matching
  * q for INT; for a listed INT message also idx[0..nnz) ascending below d, and the levels there
  * nonzero, which the list of a message that is not sparse shows through the count of nonzero
- * levels instead); returns 0 or RUMOR_EFORMAT. Decoders call it before a message is used. */
+ * levels instead; with buckets, 2 <= nb <= d and bend strictly ascending to d); returns 0 or
+ * RUMOR_EFORMAT. Decoders call it before a message is used. */
 int rumor_cmsg_check(const rumor_cmsg_t *m);
 
 /* 1 when rumor_cmsg_axpy(m, alpha, y) would leave every entry it touches finite, and the INT
  * step alpha * scale is finite (y = NULL: as if y were 0, which checks the message's own
- * values). Reads y only: a receiver checks before it applies. */
+ * values; with buckets, every bucket's step). Reads y only: a receiver checks before it
+ * applies. */
 int rumor_cmsg_axpy_finite(const rumor_cmsg_t *m, float alpha, const float *y);
 
 #endif

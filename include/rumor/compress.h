@@ -30,8 +30,27 @@
  * so delta = d / k, and the support is one or two runs, which the ANS codec sends in a few
  * bits in all.
  *
+ * "randk:F:unbiased" scales the kept values by d / k, so that E C(x) = x with variance
+ * omega = d / k - 1; plain rand-k is its biased form (E C(x) = (k / d) x, delta = d / k).
+ *
  * "topk:F+dither:S..." composes the two: the k largest coordinates, dithered with their own
  * norm (tau of k coordinates, so delta = tau d / k); only the survivors get uniforms.
+ * "topk:F+natural:S..." does the same with natural dithering (the new compressor of
+ * Beznosikov et al., "On biased compression for distributed learning"): delta = tau d / k
+ * with tau = 1 + omega of natural dithering on k coordinates.
+ *
+ * "eround:B" (exponential rounding, B an integer >= 2) rounds every |x_k| to the nearest of
+ * 0 and the powers B^j (the deterministic, biased form: |C(x)_k - x_k| <= (B-1)/(B+1) |x_k|,
+ * delta = (B+1)^2 / (4B)); "eround:B:unbiased" rounds to one of the two neighbouring powers at
+ * random, unbiasedly (omega = (B-1)^2 / (4B); B = 2 is natural compression). Levels are B^j,
+ * j <= J with B^J <= 2^30, in steps of B^(E+1-J), B^E <= max |x_k| < B^(E+1): coordinates more
+ * than J powers below the largest round to 0 or the smallest level.
+ *
+ * Buckets: "dither:S...:bucket=B" and "natural:S...:bucket=B" take one norm per block of B
+ * consecutive coordinates (the last block shorter), ":layer" one norm per model tensor (the
+ * sizes given in the configuration); each block is quantized with its own norm and its own
+ * tau (from its length) and sends one float32 step (a cmsg with buckets). delta is that of
+ * the longest block, which is what keeps tau small on a large model.
  */
 #ifndef RUMOR_COMPRESS_H
 #define RUMOR_COMPRESS_H
@@ -50,27 +69,40 @@ typedef enum {
     RUMOR_COMPRESS_SIGN = 4,    /* scaled sign: (||x||_1 / d) sign(x) */
     RUMOR_COMPRESS_NATURAL = 5, /* natural compression (levels 0) or natural dithering */
     RUMOR_COMPRESS_BLOCK = 6,   /* k consecutive coordinates (cyclically) from a random start */
+    RUMOR_COMPRESS_EROUND = 7,  /* exponential rounding to powers of base */
 } rumor_compress_kind_t;
 
 typedef struct {
     rumor_compress_kind_t kind;
     uint32_t levels; /* dither: s >= 1; natural: s in [1, 31], or 0 for natural compression;
-                        topk: s levels to dither the survivors with, or 0 to send them as is */
-    int norm_inf;    /* dither, natural with s levels, topk then dither: 1 = L-inf, 0 = L2 */
-    int biased;      /* dither, natural, topk then dither: scale by 1/(1 + omega) */
+                        topk: s levels to quantize the survivors with, or 0 to send them as is */
+    int norm_inf;    /* dither, natural with s levels, topk then either: 1 = L-inf, 0 = L2 */
+    int biased;      /* dither, natural, topk then either: scale by 1/(1 + omega) */
     double fraction; /* topk, randk, block: k = max(1, round(fraction * d)) */
+    rumor_compress_kind_t then; /* topk with levels: DITHER or NATURAL on the survivors */
+    int unbiased;               /* randk: values scaled by d / k; eround: stochastic rounding */
+    uint32_t base;              /* eround: B >= 2 */
+    uint32_t bucket;            /* dither, natural with s levels: one norm per this many
+                                   coordinates (0: one norm for the whole vector) */
+    int layer;                  /* dither, natural with s levels: one norm per tensor */
+    const uint32_t *tensors;    /* layer: the sizes of the model's tensors, in order, summing
+                                   to d (rumor_compressor_new copies them) */
+    uint32_t n_tensors;
 } rumor_compress_cfg_t;
 
 typedef struct rumor_compressor rumor_compressor_t;
 
 /* Parses "identity", "dither:16", "dither:16:inf", "dither:16:biased", "natural",
- * "natural:biased", "natural:8", "natural:8:inf:biased", "topk:0.01", "randk:0.01",
- * "block:0.01", "sign", "topk:0.1+dither:8:biased". */
+ * "natural:biased", "natural:8", "natural:8:inf:biased", "dither:8:biased:bucket=512",
+ * "natural:4:layer", "topk:0.01", "randk:0.01", "randk:0.01:unbiased", "block:0.01", "sign",
+ * "topk:0.1+dither:8:biased", "topk:0.1+natural:4:biased", "eround:4", "eround:2:unbiased".
+ * A ":layer" compressor needs cfg->tensors set before rumor_compressor_new. */
 int rumor_compress_parse(const char *s, rumor_compress_cfg_t *cfg, rumor_errmsg_t *em);
 
 /* Writes a string rumor_compress_parse accepts. */
 void rumor_compress_describe(const rumor_compress_cfg_t *cfg, char *buf, size_t len);
 
+/* NULL when out of memory, or for ":layer" when cfg's tensor sizes do not sum to d. */
 rumor_compressor_t *rumor_compressor_new(const rumor_compress_cfg_t *cfg, uint32_t d);
 void rumor_compressor_destroy(rumor_compressor_t **c_p);
 

@@ -19,9 +19,9 @@
 #include <stdint.h>
 
 #define RUMOR_MODEL_MAX_HIDDEN 8
-/* Largest MLP or softmax model a spec may describe: 2 GB per float32 copy, of which a peer
- * keeps several; a larger model's DIFF frames would not fit the wire's 4 GiB either. */
-#define RUMOR_MODEL_MAX_PARAMS 500000000u
+/* Largest MLP or softmax model a spec may describe: 1.6 GB per float32 copy, of which a peer
+ * keeps several; a larger model's DIFF frames (up to 10 d bytes) would not fit the wire's 4 GiB. */
+#define RUMOR_MODEL_MAX_PARAMS 400000000u
 
 typedef enum {
     RUMOR_MODEL_SOFTMAX = 0,

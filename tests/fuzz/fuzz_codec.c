@@ -1,7 +1,8 @@
 /* libFuzzer target for the codec decoder: arbitrary bytes must decode to a valid message or
  * fail with a negative code, never crash, read out of bounds or trip a sanitizer. A message
  * that decodes is re-encoded in every mode that applies to it (SEED only to one that came as
- * SEED); each encoding must decode to the same message again, and none may be larger than RAW.
+ * SEED); each encoding must decode to the same message again (buckets and their steps
+ * included), and none may be larger than RAW.
  *
  * Build with -DRUMOR_FUZZ=ON (clang) and run, for example (scripts/fuzz does both):
  *   build-fuzz/fuzz_codec -max_total_time=60 corpus-run tests/fuzz/corpus/codec
@@ -56,7 +57,9 @@ static void s_assert_same(const rumor_cmsg_t *a, const rumor_cmsg_t *b)
     RUMOR_ASSERT(memcmp(&a->scale, &b->scale, 4) == 0);
     switch (a->kind) {
     case RUMOR_CMSG_INT:
-        RUMOR_ASSERT(!memcmp(a->q, b->q, (size_t)a->d * 4));
+        RUMOR_ASSERT(!memcmp(a->q, b->q, (size_t)a->d * 4) && a->nb == b->nb);
+        RUMOR_ASSERT(!memcmp(a->bend, b->bend, (size_t)a->nb * 4));
+        RUMOR_ASSERT(!memcmp(a->scales, b->scales, (size_t)a->nb * 4));
         break;
     case RUMOR_CMSG_SPARSE:
         RUMOR_ASSERT(!memcmp(a->idx, b->idx, (size_t)a->nnz * 4));
@@ -84,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t n = 0;
         const int erc =
             rumor_codec_encode(s_h.c, &s_h.out, (rumor_codec_mode_t)mode, s_h.buf, s_h.cap, &n);
-        if (erc == RUMOR_EINVAL) { /* SEED needs a seeded message, VSC and ANS a sparse kind */
+        if (erc == RUMOR_EINVAL) { /* SEED needs a seeded message, VSC and ARITH a sparse kind */
             RUMOR_ASSERT(mode == RUMOR_CODEC_SEED
                              ? !s_h.out.seeded
                              : s_h.out.kind == RUMOR_CMSG_DENSE && mode >= RUMOR_CODEC_VSC);

@@ -1,0 +1,474 @@
+/* rumor — the codec's VSC mode (vector source coding, after Woldemariam et al., arXiv
+ * 2309.05633) and the Golomb and Elias codes it is built from. The format is in
+ * docs/codec.md; codec.c chooses between this and the other modes.
+ *
+ * Work is O(d) for the support and O(nnz) per magnitude layer, at most S_VSC_TABLE layers,
+ * whatever the input; the decoder checks every gap against the positions left.
+ */
+#include "codec_internal.h"
+
+#include <string.h>
+
+/* ---- Golomb and Elias codes ---------------------------------------------------------- */
+
+/* Smallest p (in units of 2^-32) for which Golomb parameter m is optimal for a geometric
+ * source of success probability p, m = 1..64: p_m = 1 - q_m with q_m^m (1 + q_m) = 1
+ * (Gallager and van Voorhis). Part of the format: both sides derive m from counts with it. */
+static const uint32_t s_golomb_pmin[64] = {
+    1640531527, 1052792407, 776648142, 615576687, 509935190, 435278990, 379707951, 336728359,
+    302493996,  274581078,  251386080, 231805706, 215055885, 200564075, 187902425, 176744772,
+    166838125,  157983228,  150021014, 142822954, 136284069, 130317767, 124851988, 119826279,
+    115189544,  110898306,  106915333, 103208558, 99750213,  96516132,  93485185,  90638814,
+    87960657,   85436231,   83052667,  80798494,  78663456,  76638349,  74714897,  72885633,
+    71143803,   69483285,   67898515,  66384425,  64936391,  63550180,  62221917,  60948043,
+    59725283,   58550622,   57421277,  56334674,  55288433,  54280345,  53308360,  52370574,
+    51465213,   50590623,   49745262,  48927688,  48136555,  47370599,  46628637,  45909560,
+};
+
+/* Parameter for coding the gaps before n marked positions among r (1 <= n <= r), treating
+ * each position as marked with probability p = n / r. Integer arithmetic only, so every
+ * platform derives the same m. Beyond the table m = round(ln 2 / p), to which the optimum
+ * converges (ln 2 ~ 45426 / 2^16). */
+s_golomb_t rumor_codec_golomb_param(uint32_t n, uint32_t r)
+{
+    RUMOR_ASSERT(n >= 1 && n <= r);
+    const uint64_t p = ((uint64_t)n << 32) / r;
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < 64; i++)
+        if (p >= s_golomb_pmin[i]) {
+            m = i + 1;
+            break;
+        }
+    if (!m) {
+        const uint64_t x = (UINT64_C(45426) * r) / n;
+        m = (uint32_t)((x + 32768) >> 16);
+        if (m < 65) m = 65;
+    }
+    s_golomb_t g = {m, rumor_bit_width(m - 1), 0, (UINT64_C(1) << 32) / m};
+    g.t = (uint32_t)((UINT64_C(1) << g.b) - m);
+    return g;
+}
+
+static inline void s_golomb_put(rumor_bitw_t *w, const s_golomb_t *g, uint32_t v)
+{
+    /* v inv / 2^32 undershoots v / m by less than 1: one correction step */
+    uint32_t q = (uint32_t)(((uint64_t)v * g->inv) >> 32), rem = v - q * g->m;
+    if (rem >= g->m) {
+        q++;
+        rem -= g->m;
+    }
+    uint64_t bits = 0;
+    unsigned nb = 0;
+    if (g->b) {
+        if (rem < g->t) {
+            bits = rem;
+            nb = g->b - 1;
+        } else {
+            const uint32_t y = rem - g->t;
+            bits = (uint64_t)(g->t + (y >> 1)) | (uint64_t)(y & 1) << (g->b - 1);
+            nb = g->b;
+        }
+    }
+    if ((uint64_t)q + 1 + nb <= RUMOR_BITIO_MAX_BITS) {
+        rumor_bitw_put(w, (UINT64_C(1) << q) | bits << (q + 1), q + 1 + nb);
+    } else {
+        rumor_bitw_zeros(w, q);
+        rumor_bitw_put(w, 1, 1);
+        rumor_bitw_put(w, bits, nb);
+    }
+}
+
+/* Reads one Golomb value, which must not exceed limit. */
+static inline int s_golomb_get(rumor_bitr_t *r, const s_golomb_t *g, uint32_t limit, uint32_t *v)
+{
+    uint64_t q = 0;
+    rumor_bitr_refill(r);
+    for (;;) {
+        const uint64_t valid = r->acc & ((UINT64_C(1) << r->n) - 1);
+        if (valid) {
+            const unsigned z = (unsigned)__builtin_ctzll(valid);
+            q += z;
+            rumor_bitr_skip(r, z + 1);
+            break;
+        }
+        q += r->n;
+        rumor_bitr_skip(r, r->n);
+        if (q * g->m > limit || r->phantom > 8) return RUMOR_EFORMAT;
+        rumor_bitr_refill(r);
+    }
+    uint64_t val = q * g->m;
+    if (g->b) {
+        if (r->n < g->b) rumor_bitr_refill(r);
+        const uint64_t bits = rumor_bitr_peek(r, g->b);
+        const uint32_t x = (uint32_t)(bits & ((UINT64_C(1) << (g->b - 1)) - 1));
+        if (x < g->t) {
+            val += x;
+            rumor_bitr_skip(r, g->b - 1);
+        } else {
+            val += (uint64_t)g->t + 2 * (uint64_t)(x - g->t) + (bits >> (g->b - 1));
+            rumor_bitr_skip(r, g->b);
+        }
+    }
+    if (val > limit) return RUMOR_EFORMAT;
+    *v = (uint32_t)val;
+    return 0;
+}
+
+/* Elias gamma of v, 1 <= v < 2^33: floor(log2 v) zero bits, then v from its top bit down
+ * stored LSB first (the top bit is the terminating one). */
+static void s_gamma_put(rumor_bitw_t *w, uint64_t v)
+{
+    const unsigned nb = rumor_bit_width(v) - 1;
+    rumor_bitw_put(w, UINT64_C(1) << nb, nb + 1);
+    rumor_bitw_put(w, v & ((UINT64_C(1) << nb) - 1), nb);
+}
+
+static int s_gamma_get(rumor_bitr_t *r, uint64_t *v)
+{
+    rumor_bitr_refill(r);
+    const uint64_t valid = r->acc & ((UINT64_C(1) << r->n) - 1);
+    if (!valid) return RUMOR_EFORMAT;
+    const unsigned nb = (unsigned)__builtin_ctzll(valid);
+    if (nb > 32) return RUMOR_EFORMAT;
+    rumor_bitr_skip(r, nb + 1);
+    *v = (UINT64_C(1) << nb) | rumor_bitr_get(r, nb);
+    return 0;
+}
+
+/* Elias delta of v, 1 <= v < 2^33: gamma(floor(log2 v) + 1), then the bits below the top. */
+static void s_delta_put(rumor_bitw_t *w, uint64_t v)
+{
+    const unsigned nb = rumor_bit_width(v) - 1;
+    s_gamma_put(w, nb + 1);
+    rumor_bitw_put(w, v & ((UINT64_C(1) << nb) - 1), nb);
+}
+
+static int s_delta_get(rumor_bitr_t *r, uint64_t *v)
+{
+    uint64_t l;
+    const int rc = s_gamma_get(r, &l);
+    if (rc) return rc;
+    if (l > 33) return RUMOR_EFORMAT;
+    const unsigned nb = (unsigned)l - 1;
+    *v = (UINT64_C(1) << nb) | rumor_bitr_get(r, nb);
+    return 0;
+}
+
+/* ---- VSC ----------------------------------------------------------------------------- */
+
+/* The support: n marks among d positions (n = nnz, or d - nnz when that is smaller: then the
+ * zeros are marked), as Golomb-coded gaps. pos[0..nnz) are the nonzero positions. */
+static void s_support_put(rumor_bitw_t *wp, const uint32_t *pos, uint32_t nnz, uint32_t d)
+{
+    const int comp = nnz > d - nnz;
+    const uint32_t n = comp ? d - nnz : nnz;
+    if (!n) return;
+    rumor_bitw_t wl = *wp, *w = &wl; /* a local copy the compiler can keep in registers */
+    const s_golomb_t g = rumor_codec_golomb_param(n, d);
+    uint32_t next = 0; /* first position after the previous mark */
+    if (!comp) {
+        for (uint32_t i = 0; i < nnz; i++) {
+            s_golomb_put(w, &g, pos[i] - next);
+            next = pos[i] + 1;
+        }
+    } else {
+        uint32_t j = 0;
+        for (uint32_t k = 0; k < d; k++) {
+            if (j < nnz && pos[j] == k) {
+                j++;
+                continue;
+            }
+            s_golomb_put(w, &g, k - next);
+            next = k + 1;
+        }
+    }
+    *wp = wl;
+}
+
+/* Inverse of s_support_put: fills pos[0..nnz) with ascending positions below d. */
+static int s_support_get(rumor_bitr_t *r, uint32_t *pos, uint32_t nnz, uint32_t d)
+{
+    const int comp = nnz > d - nnz;
+    const uint32_t n = comp ? d - nnz : nnz;
+    if (!n) {
+        for (uint32_t k = 0; k < nnz; k++) pos[k] = k;
+        return 0;
+    }
+    const s_golomb_t g = rumor_codec_golomb_param(n, d);
+    uint32_t z = d - n; /* unmarked positions not yet passed */
+    uint32_t next = 0, np = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t gap;
+        const int rc = s_golomb_get(r, &g, z, &gap);
+        if (rc) return rc;
+        z -= gap;
+        if (!comp) {
+            pos[np++] = next + gap;
+        } else {
+            for (uint32_t k = 0; k < gap; k++) pos[np++] = next + k;
+        }
+        next += gap + 1;
+    }
+    if (comp)
+        for (uint32_t k = next; k < d; k++) pos[np++] = k;
+    RUMOR_ASSERT(np == nnz);
+    return 0;
+}
+
+typedef struct {
+    uint32_t mag[S_VSC_TABLE]; /* ascending */
+    uint32_t cnt[S_VSC_TABLE]; /* cnt[T-1]: every nonzero of magnitude >= mag[T-1] */
+    uint8_t ord[S_VSC_TABLE];  /* the order the layers are peeled in (s_table_order) */
+    unsigned T;
+    int tail; /* magnitudes above mag[T-1] exist and are coded one by one */
+} s_table_t;
+
+/* Layers go by descending count, ties by ascending magnitude, so the passes over the slots
+ * still unclaimed shrink as fast as they can: the decoder derives the order from the counts. */
+static void s_table_order(s_table_t *t)
+{
+    for (unsigned j = 0; j < t->T; j++) {
+        unsigned k = j;
+        for (; k > 0 && t->cnt[t->ord[k - 1]] < t->cnt[j]; k--) t->ord[k] = t->ord[k - 1];
+        t->ord[k] = (uint8_t)j;
+    }
+}
+
+/* The magnitudes layer j claims are mag[j] .. mag[j] + s_layer_span(t, j): one, or with the
+ * tail every magnitude from mag[T-1] up. */
+static uint32_t s_layer_span(const s_table_t *t, unsigned j)
+{
+    return t->tail && j == t->T - 1 ? UINT32_MAX - t->mag[j] : 0;
+}
+
+/* Appends magnitude a with count n to the table, unless it is full. */
+static int s_table_add(s_table_t *t, uint32_t a, uint32_t n, uint32_t *claimed)
+{
+    if (t->T == S_VSC_TABLE) return 0;
+    t->mag[t->T] = a;
+    t->cnt[t->T++] = n;
+    *claimed += n;
+    return 1;
+}
+
+/* The smallest distinct magnitudes of mag[0..nnz) (nnz >= 1) and their counts, ascending;
+ * the last entry also counts every magnitude above it that is not listed. Past S_H_HASH - 1
+ * distinct magnitudes of S_H_DIRECT and above, those are one entry from the smallest up. */
+static void s_table_build(rumor_codec_t *c, uint32_t nnz, s_table_t *t)
+{
+    s_hist_t *h = c->hist;
+    for (uint32_t i = 0; i < nnz; i++) s_hist_add(h, c->mag[i]);
+    t->T = 0;
+    uint32_t claimed = 0, a = 1;
+    for (; a <= h->top; a++)
+        if (h->direct[a] && !s_table_add(t, a, h->direct[a], &claimed)) break;
+    if (a <= h->top || t->T == S_VSC_TABLE || claimed == nnz) {
+        /* no room, or nothing left */
+    } else if (h->lost) {
+        uint32_t least = UINT32_MAX;
+        for (uint32_t i = 0; i < nnz; i++)
+            if (c->mag[i] >= S_H_DIRECT && c->mag[i] < least) least = c->mag[i];
+        s_table_add(t, least, 0, &claimed); /* the tail: every large one, below */
+    } else {
+        /* the keys as (key << 12 | slot), the smallest S_VSC_TABLE - T of them ascending */
+        uint64_t best[S_VSC_TABLE];
+        const unsigned want = S_VSC_TABLE - t->T;
+        unsigned nb = 0;
+        for (uint32_t i = 0; i < h->used; i++) {
+            const uint64_t v = (uint64_t)h->key[h->slot[i]] << 12 | h->slot[i];
+            if (nb == want && v > best[nb - 1]) continue;
+            unsigned k = nb < want ? nb++ : nb - 1;
+            for (; k > 0 && best[k - 1] > v; k--) best[k] = best[k - 1];
+            best[k] = v;
+        }
+        for (unsigned k = 0; k < nb; k++)
+            s_table_add(t, (uint32_t)(best[k] >> 12), h->cnt[best[k] & 4095], &claimed);
+    }
+    t->tail = claimed < nnz;
+    t->cnt[t->T - 1] += nnz - claimed;
+    rumor_codec_hist_reset(h);
+    s_table_order(t);
+}
+
+/* VSC body of an INT message whose nonzeros are c->pos / c->mag [0..nnz). Returns the size,
+ * or SIZE_MAX when it does not fit in cap. */
+size_t rumor_codec_vsc_int_encode(rumor_codec_t *c, const rumor_cmsg_t *m, uint32_t nnz,
+                                  uint8_t *dst, size_t cap)
+{
+    if (!nnz) return 0;
+    rumor_bitw_t w;
+    rumor_bitw_init(&w, dst, cap);
+    s_support_put(&w, c->pos, nnz, m->d);
+
+    s_table_t t;
+    s_table_build(c, nnz, &t);
+    s_gamma_put(&w, t.T);
+    rumor_bitw_put(&w, (uint64_t)t.tail, 1);
+    for (unsigned j = 0; j < t.T; j++) s_gamma_put(&w, t.mag[j] - (j ? t.mag[j - 1] : 0));
+    for (unsigned j = 0; j + 1 < t.T; j++) s_delta_put(&w, t.cnt[j]);
+    if (w.full) return SIZE_MAX;
+
+    /* Layer j marks, among the r slots still unclaimed, those of its magnitudes (or the
+     * others, when they are fewer); the unclaimed ones move down in left[]. */
+    uint32_t *left = c->left, r = nnz;
+    for (uint32_t i = 0; i < nnz; i++) left[i] = i;
+    for (unsigned o = 0; o + 1 < t.T; o++) {
+        const unsigned j = t.ord[o];
+        const uint32_t mj = t.mag[j], nj = t.cnt[j], span = s_layer_span(&t, j);
+        const int comp = nj > r - nj;
+        const s_golomb_t g = rumor_codec_golomb_param(comp ? r - nj : nj, r);
+        uint32_t *marks = c->tmp, nm = 0, kept = 0;
+        for (uint32_t i = 0; i < r; i++) { /* no data-dependent branches */
+            const uint32_t s = left[i];
+            const int hit = c->mag[s] - mj <= span;
+            marks[nm] = i;
+            nm += hit != comp;
+            left[kept] = s;
+            kept += !hit;
+        }
+        for (uint32_t k = 0, next = 0; k < nm; k++) {
+            s_golomb_put(&w, &g, marks[k] - next);
+            next = marks[k] + 1;
+        }
+        RUMOR_ASSERT(kept == r - nj);
+        r = kept;
+        if (w.full) return SIZE_MAX;
+    }
+    if (t.tail) {
+        const uint32_t base = t.mag[t.T - 1];
+        for (uint32_t i = 0; i < nnz; i++)
+            if (c->mag[i] >= base) s_gamma_put(&w, (uint64_t)c->mag[i] - base + 1);
+    }
+
+    for (uint32_t i = 0; i < nnz; i += RUMOR_BITIO_MAX_BITS) {
+        const uint32_t n = nnz - i < RUMOR_BITIO_MAX_BITS ? nnz - i : RUMOR_BITIO_MAX_BITS;
+        uint64_t bits = 0;
+        for (uint32_t k = 0; k < n; k++) bits |= (uint64_t)(m->q[c->pos[i + k]] < 0) << k;
+        rumor_bitw_put(&w, bits, n);
+    }
+    const size_t size = rumor_bitw_finish(&w);
+    return w.full ? SIZE_MAX : size;
+}
+
+int rumor_codec_vsc_int_decode(rumor_codec_t *c, const s_header_t *h, const uint8_t *b, size_t len,
+                               rumor_cmsg_t *out)
+{
+    const uint32_t nnz = h->nnz;
+    if (!nnz) return len == 0 ? 0 : RUMOR_EFORMAT;
+    rumor_bitr_t r;
+    rumor_bitr_init(&r, b, len);
+    int rc = s_support_get(&r, c->pos, nnz, h->d);
+    if (rc) return rc;
+
+    s_table_t t;
+    uint64_t v;
+    if ((rc = s_gamma_get(&r, &v))) return rc;
+    if (v > S_VSC_TABLE || v > nnz) return RUMOR_EFORMAT;
+    t.T = (unsigned)v;
+    t.tail = (int)rumor_bitr_get(&r, 1);
+    uint64_t mag = 0, claimed = 0;
+    for (unsigned j = 0; j < t.T; j++) {
+        if ((rc = s_gamma_get(&r, &v))) return rc;
+        mag += v;
+        if (mag > UINT64_C(1) << 31) return RUMOR_EFORMAT;
+        t.mag[j] = (uint32_t)mag;
+    }
+    for (unsigned j = 0; j + 1 < t.T; j++) {
+        if ((rc = s_delta_get(&r, &v))) return rc;
+        claimed += v;
+        if (claimed >= nnz) return RUMOR_EFORMAT;
+        t.cnt[j] = (uint32_t)v;
+    }
+    t.cnt[t.T - 1] = nnz - (uint32_t)claimed;
+    s_table_order(&t);
+    if (r.phantom > 8) return RUMOR_ETRUNC;
+
+    uint32_t *left = c->left, *mags = c->mag, rem = nnz;
+    for (uint32_t i = 0; i < nnz; i++) left[i] = i;
+    for (unsigned o = 0; o + 1 < t.T; o++) {
+        const uint32_t mj = t.mag[t.ord[o]], nj = t.cnt[t.ord[o]];
+        const int comp = nj > rem - nj;
+        const uint32_t n = comp ? rem - nj : nj;
+        const s_golomb_t g = rumor_codec_golomb_param(n, rem);
+        uint8_t *mark = (uint8_t *)c->tmp;
+        memset(mark, 0, rem);
+        uint32_t z = rem - n, i = 0, kept = 0;
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t gap;
+            if ((rc = s_golomb_get(&r, &g, z, &gap))) return rc;
+            z -= gap;
+            i += gap;
+            mark[i++] = 1;
+        }
+        /* Every slot left takes mj for now (a later layer overwrites those that stay); the
+         * loop has no data-dependent branches. */
+        for (uint32_t e = 0; e < rem; e++) {
+            const uint32_t s = left[e];
+            mags[s] = mj;
+            left[kept] = s;
+            kept += mark[e] == comp;
+        }
+        rem = kept;
+        if (r.phantom > 8) return RUMOR_ETRUNC;
+    }
+    const uint32_t implied = t.mag[t.ord[t.T - 1]], last = t.mag[t.T - 1];
+    for (uint32_t i = 0; i < rem; i++) mags[left[i]] = implied;
+    if (t.tail) {      /* the slots holding the last listed magnitude carry their excess over it */
+        int above = 0; /* the encoder sets the tail bit only when some magnitude exceeds it */
+        for (uint32_t i = 0; i < nnz; i++) {
+            if (mags[i] != last) continue;
+            if ((rc = s_gamma_get(&r, &v))) return rc;
+            above |= v > 1;
+            v += last - 1;
+            if (v > UINT64_C(1) << 31) return RUMOR_EFORMAT;
+            mags[i] = (uint32_t)v;
+        }
+        if (!above) return RUMOR_EFORMAT;
+    }
+
+    for (uint32_t i = 0; i < nnz; i += RUMOR_BITIO_MAX_BITS) {
+        const uint32_t n = nnz - i < RUMOR_BITIO_MAX_BITS ? nnz - i : RUMOR_BITIO_MAX_BITS;
+        const uint64_t bits = rumor_bitr_get(&r, n);
+        for (uint32_t k = 0; k < n; k++) {
+            const uint32_t a = mags[i + k];
+            if ((bits >> k) & 1) {
+                out->q[c->pos[i + k]] = (int32_t)(0u - a); /* a <= 2^31: wraps to INT32_MIN */
+            } else {
+                if (a > INT32_MAX) return RUMOR_EFORMAT;
+                out->q[c->pos[i + k]] = (int32_t)a;
+            }
+        }
+    }
+    if (out->listed) memcpy(out->idx, c->pos, (size_t)nnz * sizeof *c->pos);
+    return rumor_bitr_exact(&r)                          ? 0
+           : rumor_bitr_consumed(&r) > 8 * (uint64_t)len ? RUMOR_ETRUNC
+                                                         : RUMOR_EFORMAT;
+}
+
+/* VSC body of a SPARSE message: the support, padded to a byte, then nnz f32 values. */
+size_t rumor_codec_vsc_sparse_encode(const rumor_cmsg_t *m, uint8_t *dst, size_t cap)
+{
+    rumor_bitw_t w;
+    rumor_bitw_init(&w, dst, cap);
+    s_support_put(&w, m->idx, m->nnz, m->d);
+    const size_t bits = rumor_bitw_finish(&w);
+    if (w.full || cap - bits < 4 * (size_t)m->nnz) return SIZE_MAX;
+    s_put_f32s(dst + bits, m->val, m->nnz);
+    return bits + 4 * (size_t)m->nnz;
+}
+
+int rumor_codec_vsc_sparse_decode(const s_header_t *h, const uint8_t *b, size_t len,
+                                  rumor_cmsg_t *out)
+{
+    const size_t vbytes = 4 * (size_t)h->nnz;
+    if (len < vbytes) return RUMOR_ETRUNC;
+    rumor_bitr_t r;
+    rumor_bitr_init(&r, b, len - vbytes);
+    const int rc = s_support_get(&r, out->idx, h->nnz, h->d);
+    if (rc) return rc;
+    if (!rumor_bitr_exact(&r))
+        return rumor_bitr_consumed(&r) > 8 * (uint64_t)(len - vbytes) ? RUMOR_ETRUNC
+                                                                      : RUMOR_EFORMAT;
+    s_get_f32s(out->val, b + len - vbytes, h->nnz);
+    return 0;
+}
