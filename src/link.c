@@ -13,8 +13,8 @@
 #include <string.h>
 
 static const char *const s_drop_names[RUMOR_LINK_DROP_COUNT] = {
-    "replay",   "stale_round", "undecodable", "nonfinite",
-    "unsynced", "bad_hello",   "bad_state",   "bad_bye"};
+    "replay",    "stale_round", "undecodable", "nonfinite",     "unsynced",      "bad_hello",
+    "bad_state", "bad_bye",     "bad_round",   "ignored_state", "resync_limited"};
 
 const char *rumor_link_drop_name(rumor_link_drop_t why)
 {
@@ -51,7 +51,8 @@ int rumor_link_init(rumor_link_t *l, const rumor_link_cfg_t *cfg)
                         .last_heard = cfg->now,
                         .last_sent = -HUGE_VAL,
                         .last_hello = -HUGE_VAL,
-                        .last_resync = -HUGE_VAL};
+                        .last_resync = -HUGE_VAL,
+                        .state_round = -1};
     if (!cfg->deadline && !(l->early = malloc(cfg->frame_cap ? cfg->frame_cap : 1)))
         return RUMOR_ENOMEM;
     return 0;
@@ -90,7 +91,7 @@ int rumor_link_awaited(const rumor_link_t *l, uint32_t round)
 {
     /* One stopped by an error or a signal stays awaited in synchronous mode, so that the
      * wait sees it (in deadline mode it is down). */
-    if ((l->bye && !l->left.code) || l->down || l->refused) return 0;
+    if ((l->bye && !l->left.code) || l->down) return 0;
     /* A neighbour more than a round ahead (it resumed from a later checkpoint) will never
      * send this round; the peer catches up to it after the round. */
     if (l->round > round + 1) return 0;
@@ -102,11 +103,36 @@ const char *rumor_link_explain_bye(const rumor_wire_bye_t *b, char *buf, size_t 
     if (b->code == RUMOR_EINTR)
         snprintf(buf, cap, "node %u was interrupted in round %u", b->origin, b->round);
     else if (b->code == RUMOR_ENONFINITE)
-        snprintf(buf, cap, "node %u's model diverged in round %u", b->origin, b->round);
+        snprintf(buf, cap, "node %u stopped in round %u: a model diverged", b->origin, b->round);
     else
         snprintf(buf, cap, "node %u stopped in round %u: %s", b->origin, b->round,
                  rumor_strerror(b->code));
     return buf;
+}
+
+/* 1 if round r is one the neighbour could be in or speak of (see link.h, "Trust"). */
+static int s_believable(const rumor_link_t *l, uint32_t r, uint32_t t)
+{
+    if (r > l->cfg.last_round) return 0;
+    if (l->cfg.deadline || !l->hello) return 1;
+    const uint32_t expected = l->round > t ? l->round : t;
+    return r <= expected + RUMOR_LINK_ROUND_WINDOW;
+}
+
+/* Our STATE, unless the neighbour had one lately (RESYNC amplification). */
+static void s_offer_state(rumor_link_t *l, uint32_t t, double now, rumor_link_actions_t *out)
+{
+    if (l->states_free) {
+        l->states_free--;
+    } else if (l->state_round >= 0 && (int64_t)t < l->state_round + RUMOR_LINK_STATE_EVERY &&
+               !(rumor_link_awaited(l, t) && now - l->state_time >= RUMOR_LINK_STATE_MIN_S)) {
+        l->drops[RUMOR_LINK_DROP_RESYNC]++;
+        return;
+    }
+    l->state_round = t;
+    l->state_time = now;
+    l->states_sent++;
+    s_send(out, RUMOR_WIRE_STATE);
 }
 
 static void s_on_diff(rumor_link_t *l, const rumor_wire_header_t *h, const uint8_t *p, uint32_t t,
@@ -139,49 +165,67 @@ static void s_on_diff(rumor_link_t *l, const rumor_wire_header_t *h, const uint8
     if (h->round == t && l->got < (int64_t)t) {
         s_deliver(out, RUMOR_LINK_DELIVER, h, p);
     } else if (h->round == t + 1 && !l->has_early) {
-        if (h->len) memcpy(l->early, p, h->len);
-        l->early_h = *h;
-        l->has_early = 1;
-        l->recv_seq = h->seq + 1;
+        s_deliver(out, RUMOR_LINK_CHECK, h, p); /* kept once it decodes: rumor_link_checked */
     } else {
         l->drops[RUMOR_LINK_DROP_ROUND]++;
     }
 }
 
 static void s_on_hello(rumor_link_t *l, const rumor_wire_header_t *h, const uint8_t *p, uint32_t t,
-                       rumor_link_actions_t *out)
+                       double now, rumor_link_actions_t *out)
 {
     rumor_wire_hello_t theirs;
     if (rumor_wire_decode_hello(p, h->len, &theirs) != 0 || theirs.sender != l->cfg.id) {
         l->drops[RUMOR_LINK_DROP_HELLO]++;
         return;
     }
+    if (!s_believable(l, theirs.resume_round, t)) {
+        l->drops[RUMOR_LINK_DROP_CLAIM]++;
+        return;
+    }
     const rumor_wire_hello_diff_t diff = rumor_wire_hello_compare(&theirs, l->cfg.hello);
     if (diff != RUMOR_WIRE_HELLO_SAME) {
-        char why[256];
-        rumor_wire_hello_explain(diff, &theirs, l->cfg.hello, why, sizeof why);
-        if (!l->refused) rumor_error("node %u: refusing node %u: %s", l->cfg.self, l->cfg.id, why);
-        l->refused = 1;
         l->drops[RUMOR_LINK_DROP_HELLO]++;
+        const int news = !l->refusal[0];
+        rumor_wire_hello_explain(diff, &theirs, l->cfg.hello, l->refusal, sizeof l->refusal);
+        if (!l->hello) { /* the handshake waits for a compatible one */
+            if (!l->refused)
+                rumor_error("node %u: refusing node %u: %s", l->cfg.self, l->cfg.id, l->refusal);
+            l->refused = 1;
+            return;
+        }
+        /* The live session cannot change its configuration; another session is a restart
+         * with another configuration, or a forgery: it counts once the live one has gone
+         * (rumor_link_tick). */
+        if (h->seq == l->session) return;
+        if (news)
+            rumor_error("node %u: refusing a new session of node %u: %s", l->cfg.self, l->cfg.id,
+                        l->refusal);
+        l->refused_at = now;
         return;
     }
     const int first = !l->hello, restart = l->hello && h->seq != l->session;
     l->hello = 1;
     l->session = h->seq;
     l->refused = 0;
+    l->refusal[0] = '\0';
+    l->refused_at = 0;
     l->bye = 0;
     l->left = (rumor_wire_bye_t){0};
     l->round = theirs.resume_round;
     /* The other side repeats its HELLO until it has ours; repeats of a session we already
      * answered need nothing more. */
-    if (first || restart) l->hello_acked = 0;
+    if (first || restart) {
+        l->hello_acked = 0;
+        l->states_free = RUMOR_LINK_STATES_PER_SESSION;
+    }
     if (!l->hello_acked) s_send(out, RUMOR_WIRE_HELLO);
     if (restart || (first && (theirs.resume_round > 0 || t > 0))) {
         /* A restart on either side: public copies and sequence numbers must be re-agreed
          * (both sides send STATE) before DIFFs count again. */
         l->synced = 0;
         l->has_early = 0;
-        s_send(out, RUMOR_WIRE_STATE);
+        s_offer_state(l, t, now, out);
     }
 }
 
@@ -197,7 +241,10 @@ static void s_on_state(rumor_link_t *l, const rumor_wire_header_t *h, const uint
         l->drops[RUMOR_LINK_DROP_UNSYNCED]++;
         return;
     }
-    if (l->synced) return;
+    if (l->synced) {
+        l->drops[RUMOR_LINK_DROP_IGNORED]++;
+        return;
+    }
     s_deliver(out, RUMOR_LINK_INSTALL, h, p);
 }
 
@@ -207,12 +254,15 @@ static void s_on_state(rumor_link_t *l, const rumor_wire_header_t *h, const uint
  * returns with a new HELLO. One interrupted by a signal is to be restarted: a synchronous
  * peer waits for it, a deadline peer mixes without it meanwhile, without waiting for its
  * liveness timeout. */
-static void s_on_bye(rumor_link_t *l, const rumor_wire_header_t *h, const uint8_t *p,
+static void s_on_bye(rumor_link_t *l, const rumor_wire_header_t *h, const uint8_t *p, uint32_t t,
                      rumor_link_actions_t *out)
 {
-    rumor_wire_bye_t b; /* finishing and being interrupted are only said of oneself */
-    if (rumor_wire_decode_bye(p, h->len, l->cfg.n, &b) != 0 ||
-        ((b.code == 0 || b.code == RUMOR_EINTR) && b.origin != l->cfg.id)) {
+    /* Only said of oneself, in a round it can be in: not before its last DIFF, and finished
+     * only in the last round, after its DIFF of the round before. */
+    rumor_wire_bye_t b;
+    if (rumor_wire_decode_bye(p, h->len, l->cfg.n, &b) != 0 || b.origin != l->cfg.id ||
+        !s_believable(l, b.round, t) || b.round < l->round ||
+        (b.code == 0 && (b.round != l->cfg.last_round || l->round + 1 < l->cfg.last_round))) {
         l->drops[RUMOR_LINK_DROP_BYE]++;
         return;
     }
@@ -239,16 +289,21 @@ void rumor_link_on_frame(rumor_link_t *l, const rumor_wire_header_t *h, const ui
     out->n = 0;
     l->last_heard = now;
     l->bytes_recv += rumor_wire_frame_bytes(h->len);
+    if (!s_believable(l, h->round, round)) {
+        l->drops[RUMOR_LINK_DROP_CLAIM]++;
+        return;
+    }
+    uint64_t dropped = 0;
+    for (int k = 0; k < RUMOR_LINK_DROP_COUNT; k++) dropped += l->drops[k];
     if (l->down && h->type != RUMOR_WIRE_BYE) {
         l->down = 0;
         l->bye = 0; /* it had left with an error, and is talking again */
         l->left = (rumor_wire_bye_t){0};
         s_push(out, RUMOR_LINK_UP);
     }
-    if (h->round > l->round) l->round = h->round;
     switch (h->type) {
     case RUMOR_WIRE_HELLO:
-        s_on_hello(l, h, payload, round, out);
+        s_on_hello(l, h, payload, round, now, out);
         break;
     case RUMOR_WIRE_DIFF:
         if (l->hello)
@@ -260,14 +315,19 @@ void rumor_link_on_frame(rumor_link_t *l, const rumor_wire_header_t *h, const ui
         s_on_state(l, h, payload, out);
         break;
     case RUMOR_WIRE_RESYNC:
-        s_send(out, RUMOR_WIRE_STATE);
+        if (l->hello)
+            s_offer_state(l, round, now, out);
+        else
+            l->drops[RUMOR_LINK_DROP_UNSYNCED]++;
         break;
     case RUMOR_WIRE_BYE:
-        s_on_bye(l, h, payload, out);
+        s_on_bye(l, h, payload, round, out);
         break;
     default: /* HEARTBEAT: being heard is all it is for */
         break;
     }
+    for (int k = 0; k < RUMOR_LINK_DROP_COUNT; k++) dropped -= l->drops[k];
+    if (!dropped) l->last_valid = now;
 }
 
 void rumor_link_tick(rumor_link_t *l, uint32_t round, double now, rumor_link_actions_t *out)
@@ -286,12 +346,22 @@ void rumor_link_tick(rumor_link_t *l, uint32_t round, double now, rumor_link_act
     if (rumor_link_established(l) && !l->bye && now - l->last_sent >= l->cfg.heartbeat_s)
         s_send(out, RUMOR_WIRE_HEARTBEAT);
     if (l->cfg.deadline) return;
-    if (l->nonfinite && l->got < (int64_t)round) { /* its DIFF of this round will never count */
+    /* Its new session was refused, and the old one is gone: it came back with another
+     * configuration. */
+    const int came_back_wrong =
+        l->refused_at > l->last_valid && ((l->bye && l->left.code == RUMOR_EINTR) ||
+                                          now - l->last_valid > RUMOR_LINK_REFUSED_QUIET_S);
+    int code = 0;
+    if (l->nonfinite && l->got < (int64_t)round &&
+        now - l->nonfinite_at > RUMOR_LINK_NONFINITE_GRACE_S) /* its DIFF will never count */
+        code = RUMOR_ENONFINITE;
+    else if (l->bye && l->left.code && l->left.code != RUMOR_EINTR) /* nor the next */
+        code = l->left.code;
+    else if (came_back_wrong)
+        code = RUMOR_EMISMATCH;
+    if (code)
         s_push(out, RUMOR_LINK_STOP)->bye =
-            (rumor_wire_bye_t){.origin = l->cfg.id, .round = round, .code = RUMOR_ENONFINITE};
-    } else if (l->bye && l->left.code && l->left.code != RUMOR_EINTR) { /* nor the next */
-        s_push(out, RUMOR_LINK_STOP)->bye = l->left;
-    }
+            (rumor_wire_bye_t){.origin = l->cfg.id, .round = round, .code = code};
 }
 
 void rumor_link_expire(rumor_link_t *l, double now, rumor_link_actions_t *out)
@@ -326,12 +396,12 @@ void rumor_link_sent(rumor_link_t *l, uint8_t type, int rc, size_t bytes, double
 }
 
 void rumor_link_delivered(rumor_link_t *l, const rumor_wire_header_t *h, int rc, uint32_t round,
-                          rumor_link_actions_t *out)
+                          double now)
 {
-    out->n = 0;
+    /* A refused DIFF leaves its sequence number awaited: the good one may follow. */
     if (rc == RUMOR_ENONFINITE) {
-        l->nonfinite = 1;         /* synchronous rounds stop on it; deadline rounds go on without */
-        l->recv_seq = h->seq + 1; /* used up: the next one is no gap to resync over */
+        if (!l->nonfinite) l->nonfinite_at = now;
+        l->nonfinite = 1; /* synchronous rounds stop on it; deadline rounds go on without */
         l->drops[RUMOR_LINK_DROP_NONFINITE]++;
         return;
     }
@@ -339,9 +409,25 @@ void rumor_link_delivered(rumor_link_t *l, const rumor_wire_header_t *h, int rc,
         l->drops[RUMOR_LINK_DROP_DECODE]++;
         return;
     }
-    l->recv_seq = h->seq + 1;
+    l->nonfinite = 0;
+    if (h->seq == l->recv_seq) l->recv_seq = h->seq + 1; /* (an early DIFF's was used up) */
     if ((int64_t)h->round > l->got) l->got = h->round;
+    if (h->round > l->round) l->round = h->round;
     if (h->round < round) l->late_applied++;
+}
+
+void rumor_link_checked(rumor_link_t *l, const rumor_wire_header_t *h, const uint8_t *payload,
+                        int rc)
+{
+    if (rc != 0) {
+        l->drops[RUMOR_LINK_DROP_DECODE]++;
+        return;
+    }
+    if (h->len) memcpy(l->early, payload, h->len);
+    l->early_h = *h;
+    l->has_early = 1;
+    l->recv_seq = h->seq + 1;
+    if (h->round > l->round) l->round = h->round;
 }
 
 void rumor_link_installed(rumor_link_t *l, const rumor_wire_header_t *h, int rc,

@@ -10,6 +10,7 @@
 #include "rumor/clock.h"
 #include "rumor/node.h"
 #include "rumor/checkpoint.h"
+#include "rumor/cmsg.h"
 #include "rumor/codec.h"
 #include "rumor/file.h"
 #include "rumor/keys.h"
@@ -23,6 +24,7 @@
 #include <cblas.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -93,9 +95,11 @@ typedef struct {
     void *zctx;
     rumor_transport_t *tr;
     uint32_t self, deg, d;
-    rumor_link_t *nb; /* (deg) one per neighbour, in the gossip's slot order */
-    uint8_t *out;     /* outgoing frame */
-    uint8_t *in;      /* incoming frame */
+    rumor_link_t *nb;     /* (deg) one per neighbour, in the gossip's slot order */
+    rumor_codec_t *check; /* synchronous: decodes an early DIFF before its link keeps it ... */
+    rumor_cmsg_t checked; /* ... into this (d) */
+    uint8_t *out;         /* outgoing frame */
+    uint8_t *in;          /* incoming frame */
     size_t frame_cap, max_payload;
     rumor_wire_hello_t hello;
     uint64_t session; /* random per process: tells a restarted neighbour from a repeated HELLO */
@@ -103,6 +107,7 @@ typedef struct {
     uint64_t wire_drops[RUMOR_WIRE_DROP_COUNT];
     uint64_t drops[S_DROP_COUNT];
     uint64_t stale_rounds;
+    int64_t recorded;           /* round of the last metrics record (-1: none) */
     const rumor_link_t *failed; /* a link asked to stop the run (synchronous) ... */
     rumor_wire_bye_t failure;   /* ... for this reason */
     rumor_wire_bye_t stop;      /* why this peer stops, when an error stops it (code < 0) */
@@ -171,14 +176,18 @@ static void s_act(s_node_t *n, rumor_link_t *l, const rumor_link_actions_t *a)
     rumor_gossip_t *g = rumor_peer_gossip(n->peer);
     for (int i = 0; i < a->n; i++) {
         const rumor_link_action_t *x = &a->act[i];
-        rumor_link_actions_t more = {.n = 0};
         switch (x->act) {
         case RUMOR_LINK_SEND:
             s_send_type(n, l, x->frame);
             break;
         case RUMOR_LINK_DELIVER: {
             const int rc = rumor_peer_deliver(n->peer, l->cfg.id, x->payload, x->h.len);
-            rumor_link_delivered(l, &x->h, rc, rumor_peer_round(n->peer), &more);
+            rumor_link_delivered(l, &x->h, rc, rumor_peer_round(n->peer), rumor_clock_now());
+            break;
+        }
+        case RUMOR_LINK_CHECK: {
+            const int rc = rumor_codec_decode(n->check, x->payload, x->h.len, n->d, &n->checked);
+            rumor_link_checked(l, &x->h, x->payload, rc);
             break;
         }
         case RUMOR_LINK_INSTALL: {
@@ -202,7 +211,6 @@ static void s_act(s_node_t *n, rumor_link_t *l, const rumor_link_actions_t *a)
             }
             break;
         }
-        s_act(n, l, &more);
     }
 }
 
@@ -257,22 +265,48 @@ static void s_drain(s_node_t *n)
     }
 }
 
-/* The error of a stop a link asked for (synchronous rounds). */
+/* The error of a stop a link asked for (synchronous rounds). This peer's BYE then names
+ * itself, with the same code: a BYE only ever speaks of its sender. */
 static int s_failure(s_node_t *n, uint32_t t, rumor_errmsg_t *em)
 {
     const rumor_link_t *l = n->failed;
+    const int code = n->failure.code;
     char why[160];
-    n->stop = n->failure;
-    if (l->nonfinite && n->failure.code == RUMOR_ENONFINITE && !l->bye)
-        return rumor_errmsg_set(em, RUMOR_ENONFINITE,
+    n->stop = (rumor_wire_bye_t){.origin = n->self, .round = t, .code = code};
+    if (code == RUMOR_ENONFINITE && !l->bye)
+        return rumor_errmsg_set(em, code,
                                 "node %u: round %u: node %u's model diverged (it sent "
                                 "non-finite values); stopping, as rumor sim does",
                                 n->self, t, l->cfg.id);
-    return rumor_errmsg_set(em, n->failure.code,
+    if (code == RUMOR_EMISMATCH && !(l->bye && l->left.code == code))
+        return rumor_errmsg_set(em, code,
+                                "node %u: round %u: node %u came back with a mismatched "
+                                "configuration (%s); a synchronous run cannot go on without it",
+                                n->self, t, l->cfg.id, l->refusal);
+    return rumor_errmsg_set(em, code,
                             "node %u: round %u: node %u left the run (%s); a synchronous run "
                             "cannot go on without it",
                             n->self, t, l->cfg.id,
-                            rumor_link_explain_bye(&n->failure, why, sizeof why));
+                            rumor_link_explain_bye(&l->left, why, sizeof why));
+}
+
+/* After --wait seconds without round t completing: who was awaited, and how it was. */
+static int s_stalled(const s_node_t *n, uint32_t t, double now, rumor_errmsg_t *em)
+{
+    char list[384] = "";
+    size_t at = 0;
+    for (uint32_t k = 0; k < n->deg && at < sizeof list - 96; k++) {
+        const rumor_link_t *l = &n->nb[k];
+        if (!rumor_link_awaited(l, t)) continue;
+        const double quiet = now - l->last_valid;
+        at += (size_t)snprintf(list + at, sizeof list - at,
+                               "%snode %u (%s %.1f s ago, its last DIFF of round %" PRId64 ")",
+                               at ? ", " : "", l->cfg.id,
+                               quiet * 1000 < n->liveness_ms ? "alive, last heard" : "silent since",
+                               quiet, l->got);
+    }
+    return rumor_errmsg_set(em, RUMOR_ETIMEOUT, "node %u: round %u: no DIFF within %u s from %s",
+                            n->self, t, n->o->wait_s, list);
 }
 
 /* Waits until every neighbour has shaken hands (or, on a restart, is known to be gone). */
@@ -360,7 +394,7 @@ static void s_note_waiting(s_node_t *n, uint32_t t, double now, double waited)
         const rumor_link_t *l = &n->nb[k];
         const int paused = l->bye && l->left.code == RUMOR_EINTR;
         if (l->got >= (int64_t)t || (l->bye && !paused)) continue;
-        const double quiet = now - l->last_heard;
+        const double quiet = now - l->last_valid;
         fprintf(n->o->progress, "node %u: round %u: waiting for node %u (%.0f s; %s %.1f s ago)\n",
                 n->self, t, l->cfg.id, waited,
                 paused                          ? "interrupted, to be restarted; last heard"
@@ -400,10 +434,7 @@ static int s_wait_round(s_node_t *n, uint32_t t, rumor_errmsg_t *em)
             continue;
         }
         if (n->failed) return s_failure(n, t, em);
-        if (waited > n->o->wait_s)
-            return rumor_errmsg_set(em, RUMOR_ETIMEOUT,
-                                    "node %u: round %u: a neighbour sent nothing for %u s", n->self,
-                                    t, n->o->wait_s);
+        if (waited > n->o->wait_s) return s_stalled(n, t, now, em);
         if (n->o->progress && now - last_note > S_NOTE_ROUND_S) {
             s_note_waiting(n, t, now, waited);
             last_note = now;
@@ -413,8 +444,19 @@ static int s_wait_round(s_node_t *n, uint32_t t, rumor_errmsg_t *em)
     return 0;
 }
 
-static void s_write_metrics(s_node_t *n, double loss, double test_loss, double acc)
+/* "%.6f" of v, or null when v is not finite (a diverged model), into buf[32]. */
+static const char *s_json_num(double v, char *buf)
 {
+    snprintf(buf, 32, isfinite(v) ? "%.6f" : "null", v);
+    return buf;
+}
+
+/* A metrics record (and a progress line); `stop`, when not NULL, is the error that ends the
+ * run (quotes and backslashes in it become apostrophes and slashes). */
+static void s_write_metrics(s_node_t *n, double loss, double test_loss, double acc,
+                            const char *stop)
+{
+    n->recorded = rumor_peer_round(n->peer);
     rumor_peer_t *p = n->peer;
     const rumor_peer_stats_t *st = rumor_peer_stats(p);
     const uint32_t r = rumor_peer_round(p);
@@ -434,23 +476,27 @@ static void s_write_metrics(s_node_t *n, double loss, double test_loss, double a
         beats += l->heartbeats;
         downs += l->downs;
     }
+    uint64_t dropped = 0; /* every frame dropped, for any reason */
+    for (int k = 0; k < RUMOR_WIRE_DROP_COUNT; k++) dropped += n->wire_drops[k];
+    for (int k = 0; k < S_DROP_COUNT; k++) dropped += n->drops[k];
+    for (int k = 0; k < RUMOR_LINK_DROP_COUNT; k++) dropped += ldrops[k];
     if (n->o->progress)
         fprintf(n->o->progress,
                 "node %u: round %6u/%u  loss %.4f  acc %.4f  density %.3f  sent %.2f MB  "
                 "drops %" PRIu64 "  %.1f rounds/s%s%s\n",
-                n->self, r, n->sc.rounds, loss, acc, density, st->bytes_sent / 1e6,
-                n->drops[S_DROP_IMPOSTOR] + ldrops[RUMOR_LINK_DROP_REPLAY] +
-                    ldrops[RUMOR_LINK_DROP_DECODE],
-                rate, eta[0] ? "  " : "", eta);
+                n->self, r, n->sc.rounds, loss, acc, density, st->bytes_sent / 1e6, dropped, rate,
+                eta[0] ? "  " : "", eta);
     if (!n->metrics) return;
     FILE *f = n->metrics;
+    char nums[3][32];
     fprintf(f,
-            "{\"peer\": %u, \"round\": %u, \"loss\": %.6f, \"test_loss\": %.6f, \"acc\": %.6f, "
+            "{\"peer\": %u, \"round\": %u, \"loss\": %s, \"test_loss\": %s, \"acc\": %s, "
             "\"density\": %.6f, \"bytes_sent\": %" PRIu64 ", \"bytes_recv\": %" PRIu64
             ", \"entropy_bound_bytes\": %.1f, \"bits_per_param\": %.6f, \"resyncs\": %" PRIu64
             ", \"stale_rounds\": %" PRIu64 ", \"late_applied\": %" PRIu64
             ", \"heartbeats_sent\": %" PRIu64 ", \"neighbours_down\": %" PRIu64 ", \"dropped\": {",
-            n->self, r, loss, test_loss, acc, density, st->bytes_sent, recv, st->entropy_bits / 8.0,
+            n->self, r, s_json_num(loss, nums[0]), s_json_num(test_loss, nums[1]),
+            s_json_num(acc, nums[2]), density, st->bytes_sent, recv, st->entropy_bits / 8.0,
             r ? 8.0 * st->bytes_sent / ((double)r * n->d) : 0.0, resyncs, n->stale_rounds, late,
             beats, downs);
     int first = 1;
@@ -464,9 +510,19 @@ static void s_write_metrics(s_node_t *n, double loss, double test_loss, double a
     for (int k = 0; k < RUMOR_LINK_DROP_COUNT; k++)
         fprintf(f, ", \"%s\": %" PRIu64, rumor_link_drop_name((rumor_link_drop_t)k), ldrops[k]);
     fprintf(f, "}, \"edges\": {");
-    for (uint32_t k = 0; k < n->deg; k++)
-        fprintf(f, "%s\"%u\": {\"sent\": %" PRIu64 ", \"recv\": %" PRIu64 "}", k ? ", " : "",
-                n->nb[k].cfg.id, n->nb[k].bytes_sent, n->nb[k].bytes_recv);
+    for (uint32_t k = 0; k < n->deg; k++) { /* with what each neighbour sent that was dropped */
+        const rumor_link_t *l = &n->nb[k];
+        fprintf(f, "%s\"%u\": {\"sent\": %" PRIu64 ", \"recv\": %" PRIu64 ", \"dropped\": {",
+                k ? ", " : "", l->cfg.id, l->bytes_sent, l->bytes_recv);
+        const char *sep = "";
+        for (int j = 0; j < RUMOR_LINK_DROP_COUNT; j++) {
+            if (!l->drops[j]) continue;
+            fprintf(f, "%s\"%s\": %" PRIu64, sep, rumor_link_drop_name((rumor_link_drop_t)j),
+                    l->drops[j]);
+            sep = ", ";
+        }
+        fprintf(f, "}}");
+    }
     /* CPU of every thread since training began that was neither the peer's compute, its
      * codec nor evaluation: frame handling, polling, checkpoints, ZeroMQ's I/O and ZAP
      * threads. */
@@ -475,10 +531,28 @@ static void s_write_metrics(s_node_t *n, double loss, double test_loss, double a
     fprintf(f,
             "}, \"time_compute_s\": %.3f, \"time_codec_s\": %.3f, \"time_comm_s\": %.3f, "
             "\"cpu_compute_s\": %.3f, \"cpu_codec_s\": %.3f, \"cpu_other_s\": %.3f, "
-            "\"cpu_eval_s\": %.3f, \"wall_s\": %.3f}\n",
+            "\"cpu_eval_s\": %.3f, \"wall_s\": %.3f",
             st->t_compute, st->t_codec, st->t_wait, st->cpu_compute, st->cpu_codec, cpu_other,
             n->cpu_eval, wall);
+    if (stop) {
+        fprintf(f, ", \"stop\": \"");
+        for (const char *c = stop; *c; c++)
+            fputc(*c == '"' ? '\'' : *c == '\\' ? '/' : (unsigned char)*c < 32 ? ' ' : *c, f);
+        fputc('"', f);
+    }
+    fprintf(f, "}\n");
     fflush(f);
+}
+
+/* Evaluates and writes a metrics record; stop as for s_write_metrics. */
+static void s_record(s_node_t *n, const char *stop)
+{
+    const double loss = rumor_peer_take_loss(n->peer);
+    double tl, acc;
+    const double c0 = rumor_clock_thread_cpu();
+    rumor_peer_evaluate(n->peer, &n->data.test, n->sc.eval_samples, &tl, &acc);
+    n->cpu_eval += rumor_clock_thread_cpu() - c0;
+    s_write_metrics(n, loss, tl, acc, stop);
 }
 
 static int s_checkpoint(s_node_t *n, rumor_errmsg_t *em)
@@ -541,6 +615,9 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
     n->out = malloc(n->frame_cap);
     n->in = malloc(n->frame_cap);
     n->nb = calloc(n->deg ? n->deg : 1, sizeof *n->nb);
+    if (!n->sc.deadline &&
+        (!(n->check = rumor_codec_new(n->d)) || rumor_cmsg_init(&n->checked, n->d) != 0))
+        return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
     if (!n->out || !n->in || !n->nb) return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
     const uint32_t *ids = rumor_topology_neighbors(n->topo, n->self);
     int resumed = 0;
@@ -572,6 +649,7 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
             .self = n->self,
             .id = ids[k],
             .n = n->topo->n,
+            .last_round = n->sc.rounds,
             .deadline = n->sc.deadline != 0,
             .session = n->session,
             .hello = &n->hello,
@@ -641,6 +719,8 @@ static void s_teardown(s_node_t *n)
     if (n->nb)
         for (uint32_t k = 0; k < n->deg; k++) rumor_link_free(&n->nb[k]);
     free(n->nb);
+    rumor_codec_destroy(&n->check);
+    rumor_cmsg_free(&n->checked);
     free(n->out);
     free(n->in);
     rumor_peer_destroy(&n->peer);
@@ -699,7 +779,7 @@ static int s_run(s_node_t *n, rumor_errmsg_t *em)
         fprintf(n->o->progress, "node %u: %u neighbours connected, %s mode, starting at round %u\n",
                 n->self, n->deg, n->sc.deadline ? "deadline" : "synchronous",
                 rumor_peer_round(n->peer));
-    const rumor_dataset_t *test = &n->data.test;
+
     rumor_peer_stats_t *st = rumor_peer_stats(n->peer);
     while (rumor_peer_round(n->peer) < n->sc.rounds) {
         const uint32_t t = rumor_peer_round(n->peer);
@@ -738,14 +818,7 @@ static int s_run(s_node_t *n, rumor_errmsg_t *em)
          * handshake. */
         if (!n->sc.deadline) s_catch_up(n);
         const uint32_t done = t + 1;
-        if (done % n->sc.eval_every == 0 || done == n->sc.rounds || s_stop) {
-            const double loss = rumor_peer_take_loss(n->peer);
-            double tl, acc;
-            const double c0 = rumor_clock_thread_cpu();
-            rumor_peer_evaluate(n->peer, test, n->sc.eval_samples, &tl, &acc);
-            n->cpu_eval += rumor_clock_thread_cpu() - c0;
-            s_write_metrics(n, loss, tl, acc);
-        }
+        if (done % n->sc.eval_every == 0 || done == n->sc.rounds || s_stop) s_record(n, NULL);
         if ((n->o->checkpoint_every && done % n->o->checkpoint_every == 0) || s_stop) {
             if ((rc = s_checkpoint(n, em))) return rc;
         }
@@ -758,7 +831,7 @@ static int s_run(s_node_t *n, rumor_errmsg_t *em)
 
 int rumor_node_run(const rumor_node_opts_t *o, rumor_errmsg_t *em)
 {
-    s_node_t n = {.o = o};
+    s_node_t n = {.o = o, .recorded = -1};
     rumor_node_opts_t defaults = *o;
     if (!defaults.wait_s) defaults.wait_s = S_WAIT_DEFAULT_S;
     n.o = &defaults;
@@ -779,6 +852,10 @@ int rumor_node_run(const rumor_node_opts_t *o, rumor_errmsg_t *em)
                 n.stop = (rumor_wire_bye_t){
                     .origin = n.self, .round = rumor_peer_round(n.peer), .code = rc};
             s_say_bye(&n, &n.stop);
+            /* A last record says how the run ended (one written at this round's end stands
+             * for an interruption there). */
+            if (rc != RUMOR_EINTR || n.recorded != (int64_t)rumor_peer_round(n.peer))
+                s_record(&n, em ? em->msg : rumor_strerror(rc));
         }
     }
     if (rc == 0 && o->model_out) {

@@ -1,8 +1,11 @@
 /* Tests of link: one neighbour session driven by scripted frames and times, no sockets.
- * Node 0 (this peer) talks to node 1 in a ring of 4; every recovery path of the protocol is
- * walked: the handshake, a restart mid-round (new session: STATE both ways), a STATE before
- * the HELLO, a sequence gap (RESYNC), a duplicate DIFF, an early and a late DIFF, a silent
- * neighbour going down and coming back, and BYEs (finished, interrupted, error).
+ * Node 0 (this peer) talks to node 1 in a ring of 4, in a run of 100 rounds; every recovery
+ * path of the protocol is walked: the handshake, a restart mid-round (new session: STATE both
+ * ways), a STATE before the HELLO, a sequence gap (RESYNC), a duplicate DIFF, an early and a
+ * late DIFF, a silent neighbour going down and coming back, and BYEs (finished, interrupted,
+ * error). Then single forged frames from someone holding node 1's key: none may move the
+ * round, unseat the live session, end or stall the run, or cost more than a bounded number of
+ * STATEs; a careless restart with another configuration stops a synchronous run.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +30,7 @@ static void s_make(rumor_link_t *l, int deadline, int resumed)
     const rumor_link_cfg_t cfg = {.self = 0,
                                   .id = 1,
                                   .n = 4,
+                                  .last_round = S_ROUNDS,
                                   .deadline = deadline,
                                   .session = S_SESSION_US,
                                   .hello = &s_ours,
@@ -101,17 +105,17 @@ static void s_running(rumor_link_t *l, int deadline)
     s_establish(l, 0, 0);
 }
 
-/* A DIFF of frame_round with sequence seq, delivered by a carrier whose peer answers rc. */
+/* A DIFF of frame_round with sequence seq, delivered (or, early, decoded) by a carrier whose
+ * peer answers rc. */
 static void s_diff(rumor_link_t *l, uint32_t frame_round, uint64_t seq, uint32_t round, double now,
                    int rc, rumor_link_actions_t *a)
 {
     static const uint8_t payload[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     s_frame(l, RUMOR_WIRE_DIFF, frame_round, seq, payload, sizeof payload, round, now, a);
     const rumor_link_action_t *d = s_find(a, RUMOR_LINK_DELIVER);
-    if (d) {
-        rumor_link_actions_t more;
-        rumor_link_delivered(l, &d->h, rc, round, &more);
-    }
+    if (d) rumor_link_delivered(l, &d->h, rc, round, now);
+    const rumor_link_action_t *c = s_find(a, RUMOR_LINK_CHECK);
+    if (c) rumor_link_checked(l, &c->h, c->payload, rc);
 }
 
 static void s_bye(rumor_link_t *l, uint32_t origin, uint32_t bye_round, int32_t code,
@@ -280,7 +284,7 @@ static void test_early_diff_waits_for_its_round(void **state)
     assert_int_equal(d->h.round, 1);
     assert_int_equal(d->payload[0], 1);
     const rumor_wire_header_t h = d->h;
-    rumor_link_delivered(&l, &h, 0, 1, &a);
+    rumor_link_delivered(&l, &h, 0, 1, 0.25);
     assert_false(rumor_link_awaited(&l, 1));
     s_diff(&l, 3, 2, 1, 0.3, 0, &a);
     assert_int_equal(l.drops[RUMOR_LINK_DROP_ROUND], 1);
@@ -372,7 +376,7 @@ static void test_bye_finished_interrupted_and_error(void **state)
     assert_int_equal(stop->bye.code, RUMOR_ENONFINITE);
     char why[160];
     assert_string_equal(rumor_link_explain_bye(&stop->bye, why, sizeof why),
-                        "node 1's model diverged in round 1");
+                        "node 1 stopped in round 1: a model diverged");
     rumor_link_free(&l);
 
     s_running(&l, 1);
@@ -393,7 +397,9 @@ static void test_nonfinite_diff_stops_synchronous_run(void **state)
     s_running(&l, 0);
     s_diff(&l, 0, 0, 0, 0.1, RUMOR_ENONFINITE, &a);
     assert_int_equal(l.drops[RUMOR_LINK_DROP_NONFINITE], 1);
-    rumor_link_tick(&l, 0, 0.2, &a);
+    rumor_link_tick(&l, 0, 0.2, &a); /* the good one may be in flight behind it */
+    assert_null(s_find(&a, RUMOR_LINK_STOP));
+    rumor_link_tick(&l, 0, 0.1 + RUMOR_LINK_NONFINITE_GRACE_S + 0.1, &a);
     const rumor_link_action_t *stop = s_find(&a, RUMOR_LINK_STOP);
     assert_non_null(stop);
     assert_int_equal(stop->bye.origin, 1);
@@ -420,6 +426,205 @@ static void test_incompatible_hello_refused(void **state)
     rumor_link_free(&l);
 }
 
+/* ---- forged frames from node 1's key, a careless restart ------------------------------ */
+
+/* Issue 20.1: a round is believed only within the window; nothing moves the neighbour's round
+ * past the last round, and only HELLOs and applied DIFFs move it at all. */
+static void test_round_claims_are_bounded(void **state)
+{
+    (void)state;
+    rumor_link_t l;
+    rumor_link_actions_t a;
+    s_running(&l, 0);
+    for (uint32_t r = 0; r < 10; r++) s_diff(&l, r, r, r, 0.1, 0, &a);
+    s_frame(&l, RUMOR_WIRE_HEARTBEAT, 0xfffffff0u, 10, NULL, 0, 10, 0.2, &a);
+    assert_int_equal(l.drops[RUMOR_LINK_DROP_CLAIM], 1);
+    s_frame(&l, RUMOR_WIRE_HEARTBEAT, 10 + RUMOR_LINK_ROUND_WINDOW + 1, 10, NULL, 0, 10, 0.2, &a);
+    assert_int_equal(l.drops[RUMOR_LINK_DROP_CLAIM], 2);
+    s_frame(&l, RUMOR_WIRE_HEARTBEAT, 10 + RUMOR_LINK_ROUND_WINDOW, 10, NULL, 0, 10, 0.2, &a);
+    assert_int_equal(l.drops[RUMOR_LINK_DROP_CLAIM], 2);
+    assert_int_equal(l.round, 9); /* a HEARTBEAT claims nothing */
+    s_hello(&l, S_SESSION_2, S_ROUNDS - 1, 10, 0.3, &a);
+    assert_int_equal(l.drops[RUMOR_LINK_DROP_CLAIM], 3);
+    assert_true(l.round <= 10 + RUMOR_LINK_ROUND_WINDOW);
+    assert_true(rumor_link_ready(&l)); /* not unseated */
+    rumor_link_free(&l);
+
+    s_running(&l, 1); /* deadline: drift is allowed, the end of the run is not */
+    s_frame(&l, RUMOR_WIRE_HEARTBEAT, 60, 0, NULL, 0, 10, 0.2, &a);
+    s_frame(&l, RUMOR_WIRE_HEARTBEAT, S_ROUNDS + 1, 0, NULL, 0, 10, 0.2, &a);
+    assert_int_equal(l.drops[RUMOR_LINK_DROP_CLAIM], 1);
+    s_diff(&l, 0xfffffff0u, 0, 10, 0.3, 0, &a);
+    assert_int_equal(s_count(&a, RUMOR_LINK_DELIVER, 0), 0);
+    assert_true(l.round <= S_ROUNDS);
+    rumor_link_free(&l);
+}
+
+/* Issue 20.2: an incompatible HELLO, of the live session or another, does not unseat the
+ * live neighbour: it stays awaited, its DIFFs count, and nothing stops while it talks. */
+static void test_bad_hello_does_not_unseat_live_neighbour(void **state)
+{
+    (void)state;
+    rumor_link_t l;
+    rumor_link_actions_t a;
+    s_running(&l, 0);
+    s_diff(&l, 0, 0, 0, 0.1, 0, &a);
+    rumor_wire_hello_t bad = s_ours;
+    bad.sender = 1;
+    bad.version = 0x7fff;
+    uint8_t p[RUMOR_WIRE_HELLO_BYTES];
+    assert_int_equal(rumor_wire_encode_hello(&bad, p, sizeof p), 0);
+    s_frame(&l, RUMOR_WIRE_HELLO, 1, S_SESSION_1, p, sizeof p, 1, 0.2, &a);
+    s_frame(&l, RUMOR_WIRE_HELLO, 1, S_SESSION_2, p, sizeof p, 1, 0.2, &a);
+    assert_int_equal(a.n, 0);
+    assert_int_equal(l.drops[RUMOR_LINK_DROP_HELLO], 2);
+    assert_true(rumor_link_ready(&l));
+    assert_true(rumor_link_awaited(&l, 1));
+    for (uint32_t r = 1; r < 40; r++) { /* the live session talks on for 20 s */
+        s_diff(&l, r, r, r, 0.2 + r * 0.5, 0, &a);
+        assert_int_equal(s_count(&a, RUMOR_LINK_DELIVER, 0), 1);
+        rumor_link_tick(&l, r + 1, 0.3 + r * 0.5, &a);
+        assert_null(s_find(&a, RUMOR_LINK_STOP));
+    }
+    rumor_link_free(&l);
+}
+
+static void s_hello_config(rumor_link_t *l, uint64_t session, uint8_t config0, uint32_t round,
+                           double now, rumor_link_actions_t *a)
+{
+    rumor_wire_hello_t theirs = s_ours;
+    theirs.sender = 1;
+    theirs.resume_round = round;
+    theirs.config_hash[0] = config0;
+    uint8_t p[RUMOR_WIRE_HELLO_BYTES];
+    assert_int_equal(rumor_wire_encode_hello(&theirs, p, sizeof p), 0);
+    s_frame(l, RUMOR_WIRE_HELLO, round, session, p, sizeof p, round, now, a);
+}
+
+/* Issue 20.3: node 1 interrupted, then restarted with an edited scenario: a synchronous run
+ * stops, naming the mismatch; so it does when the old session just went silent. */
+static void test_restart_with_other_configuration_stops_sync_run(void **state)
+{
+    (void)state;
+    for (int silent = 0; silent < 2; silent++) {
+        rumor_link_t l;
+        rumor_link_actions_t a;
+        s_running(&l, 0);
+        for (uint32_t r = 0; r < 10; r++) s_diff(&l, r, r, r, 0.1, 0, &a);
+        if (!silent) s_bye(&l, 1, 10, RUMOR_EINTR, 10, 0.2, &a);
+        s_hello_config(&l, S_SESSION_2, 0x77, 10, 1.0, &a);
+        rumor_link_tick(&l, 10, 1.1, &a);
+        if (silent) {
+            assert_null(s_find(&a, RUMOR_LINK_STOP)); /* the old session may still talk */
+            rumor_link_tick(&l, 10, 0.1 + RUMOR_LINK_REFUSED_QUIET_S + 0.1, &a);
+        }
+        const rumor_link_action_t *stop = s_find(&a, RUMOR_LINK_STOP);
+        assert_non_null(stop);
+        assert_int_equal(stop->bye.code, RUMOR_EMISMATCH);
+        assert_non_null(strstr(l.refusal, "run-config hash differs"));
+        rumor_link_free(&l);
+    }
+}
+
+/* Issue 20.4: a BYE naming another node, one saying node 1 finished long before the last
+ * round, and one placing its stop before DIFFs it sent since are all dropped. */
+static void test_forged_byes_are_dropped(void **state)
+{
+    (void)state;
+    rumor_link_t l;
+    rumor_link_actions_t a;
+    s_running(&l, 0);
+    for (uint32_t r = 0; r < 20; r++) s_diff(&l, r, r, r, 0.1, 0, &a);
+    s_bye(&l, 3, 20, RUMOR_ENONFINITE, 20, 0.2, &a); /* blames node 3 */
+    s_bye(&l, 1, 20, 0, 20, 0.2, &a);                /* "finished" in round 20 of 100 */
+    s_bye(&l, 1, S_ROUNDS, 0, 20, 0.2, &a);          /* the last round, without its DIFFs */
+    s_bye(&l, 1, 7, RUMOR_ENONFINITE, 20, 0.2, &a);  /* diverged in round 7: it sent 8..19 */
+    assert_int_equal(l.drops[RUMOR_LINK_DROP_BYE] + l.drops[RUMOR_LINK_DROP_CLAIM], 4);
+    assert_false(l.bye);
+    assert_true(rumor_link_awaited(&l, 20));
+    rumor_link_tick(&l, 20, 0.3, &a);
+    assert_null(s_find(&a, RUMOR_LINK_STOP));
+    rumor_link_free(&l);
+}
+
+/* Issue 20.5: a garbage DIFF at the awaited sequence number, of this round or (synchronous)
+ * of the next, leaves the number awaited; the good one that follows counts. */
+static void test_garbage_diff_does_not_use_up_its_sequence(void **state)
+{
+    (void)state;
+    rumor_link_t l;
+    rumor_link_actions_t a;
+    s_running(&l, 0);
+    s_diff(&l, 0, 0, 0, 0.1, RUMOR_EFORMAT, &a);
+    assert_int_equal(l.drops[RUMOR_LINK_DROP_DECODE], 1);
+    assert_int_equal(l.recv_seq, 0);
+    s_diff(&l, 0, 0, 0, 0.2, 0, &a);
+    assert_false(rumor_link_awaited(&l, 0));
+    s_diff(&l, 1, 1, 0, 0.3, RUMOR_EFORMAT, &a); /* early, undecodable */
+    assert_false(l.has_early);
+    assert_int_equal(l.recv_seq, 1);
+    s_diff(&l, 1, 1, 0, 0.4, 0, &a);
+    assert_true(l.has_early);
+    rumor_link_begin_round(&l, 1, &a);
+    assert_int_equal(s_count(&a, RUMOR_LINK_DELIVER, 0), 1);
+    assert_int_equal(l.drops[RUMOR_LINK_DROP_REPLAY], 0);
+    s_diff(&l, 2, 2, 2, 0.5, RUMOR_ENONFINITE, &a); /* non-finite: awaited still */
+    assert_int_equal(l.recv_seq, 2);
+    s_diff(&l, 2, 2, 2, 0.6, 0, &a);
+    assert_false(l.nonfinite);
+    assert_int_equal(l.got, 2);
+    rumor_link_free(&l);
+}
+
+/* Issue 20.7: a flood of RESYNC requests gets at most RUMOR_LINK_STATES_PER_SESSION STATEs,
+ * then one per RUMOR_LINK_STATE_EVERY rounds (or, while we wait for node 1, one per
+ * RUMOR_LINK_STATE_MIN_S); the rest are counted. */
+static void test_state_answers_are_rate_limited(void **state)
+{
+    (void)state;
+    rumor_link_t l;
+    rumor_link_actions_t a;
+    s_running(&l, 0);
+    int states = 0;
+    for (int i = 0; i < 100; i++) {
+        s_frame(&l, RUMOR_WIRE_RESYNC, 0, 0, NULL, 0, 0, 1.0, &a);
+        states += s_count(&a, RUMOR_LINK_SEND, RUMOR_WIRE_STATE);
+    }
+    assert_int_equal(states, RUMOR_LINK_STATES_PER_SESSION);
+    assert_int_equal(l.drops[RUMOR_LINK_DROP_RESYNC], 100 - RUMOR_LINK_STATES_PER_SESSION);
+    s_frame(&l, RUMOR_WIRE_RESYNC, 0, 0, NULL, 0, 0, 1.0 + RUMOR_LINK_STATE_MIN_S, &a);
+    assert_int_equal(s_count(&a, RUMOR_LINK_SEND, RUMOR_WIRE_STATE), 1); /* we wait for it */
+    s_frame(&l, RUMOR_WIRE_RESYNC, 0, 0, NULL, 0, 0, 1.0 + RUMOR_LINK_STATE_MIN_S, &a);
+    assert_int_equal(a.n, 0);
+    assert_int_equal(l.states_sent, RUMOR_LINK_STATES_PER_SESSION + 1);
+    rumor_link_free(&l);
+
+    s_make(&l, 1, 0); /* deadline, within RUMOR_LINK_STATE_MIN_S: per K rounds */
+    s_establish(&l, 0, 0);
+    s_diff(&l, 0, 0, 0, 0.1, 0, &a);
+    l.states_free = 0;
+    s_frame(&l, RUMOR_WIRE_RESYNC, 0, 0, NULL, 0, 0, 1.0, &a);
+    assert_int_equal(l.states_sent, 1);
+    s_frame(&l, RUMOR_WIRE_RESYNC, 0, 0, NULL, 0, RUMOR_LINK_STATE_EVERY - 1, 1.5, &a);
+    assert_int_equal(l.states_sent, 1);
+    s_frame(&l, RUMOR_WIRE_RESYNC, 0, 0, NULL, 0, RUMOR_LINK_STATE_EVERY, 1.5, &a);
+    assert_int_equal(l.states_sent, 2);
+    rumor_link_free(&l);
+}
+
+/* Issue 20.12: a STATE nobody asked for is counted. */
+static void test_unrequested_state_is_counted(void **state)
+{
+    (void)state;
+    rumor_link_t l;
+    rumor_link_actions_t a;
+    s_running(&l, 0);
+    s_state(&l, 0, 0, 0, 0.1, 0, &a);
+    assert_int_equal(s_count(&a, RUMOR_LINK_INSTALL, 0), 0);
+    assert_int_equal(l.drops[RUMOR_LINK_DROP_IGNORED], 1);
+    rumor_link_free(&l);
+}
+
 static int s_quiet(void **state)
 {
     (void)state;
@@ -443,6 +648,13 @@ int main(void)
         cmocka_unit_test(test_bye_finished_interrupted_and_error),
         cmocka_unit_test(test_nonfinite_diff_stops_synchronous_run),
         cmocka_unit_test(test_incompatible_hello_refused),
+        cmocka_unit_test(test_round_claims_are_bounded),
+        cmocka_unit_test(test_bad_hello_does_not_unseat_live_neighbour),
+        cmocka_unit_test(test_restart_with_other_configuration_stops_sync_run),
+        cmocka_unit_test(test_forged_byes_are_dropped),
+        cmocka_unit_test(test_garbage_diff_does_not_use_up_its_sequence),
+        cmocka_unit_test(test_state_answers_are_rate_limited),
+        cmocka_unit_test(test_unrequested_state_is_counted),
     };
     return cmocka_run_group_tests(tests, s_quiet, NULL);
 }
