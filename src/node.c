@@ -290,20 +290,30 @@ static int s_failure(s_node_t *n, uint32_t t, rumor_errmsg_t *em)
                             rumor_link_explain_bye(&l->left, why, sizeof why));
 }
 
+/* How an awaited neighbour is: "alive, last heard 0.3 s ago", "silent since 61.0 s ago". */
+static const char *s_how(const s_node_t *n, const rumor_link_t *l, double now, char *buf,
+                         size_t cap)
+{
+    const double quiet = now - l->last_valid;
+    snprintf(buf, cap, "%s %.1f s ago",
+             l->bye && l->left.code == RUMOR_EINTR ? "interrupted, to be restarted; last heard"
+             : quiet * 1000 < n->liveness_ms       ? "alive, last heard"
+                                                   : "silent since",
+             quiet);
+    return buf;
+}
+
 /* After --wait seconds without round t completing: who was awaited, and how it was. */
 static int s_stalled(const s_node_t *n, uint32_t t, double now, rumor_errmsg_t *em)
 {
-    char list[384] = "";
+    char list[384] = "", how[64];
     size_t at = 0;
-    for (uint32_t k = 0; k < n->deg && at < sizeof list - 96; k++) {
+    for (uint32_t k = 0; k < n->deg && at < sizeof list - 128; k++) {
         const rumor_link_t *l = &n->nb[k];
         if (!rumor_link_awaited(l, t)) continue;
-        const double quiet = now - l->last_valid;
         at += (size_t)snprintf(list + at, sizeof list - at,
-                               "%snode %u (%s %.1f s ago, its last DIFF of round %" PRId64 ")",
-                               at ? ", " : "", l->cfg.id,
-                               quiet * 1000 < n->liveness_ms ? "alive, last heard" : "silent since",
-                               quiet, l->got);
+                               "%snode %u (%s, its last DIFF of round %" PRId64 ")", at ? ", " : "",
+                               l->cfg.id, s_how(n, l, now, how, sizeof how), l->got);
     }
     return rumor_errmsg_set(em, RUMOR_ETIMEOUT, "node %u: round %u: no DIFF within %u s from %s",
                             n->self, t, n->o->wait_s, list);
@@ -390,17 +400,12 @@ static void s_mark_down(s_node_t *n)
 /* Every 10 s of a synchronous wait: who is awaited, and whether it is alive. */
 static void s_note_waiting(s_node_t *n, uint32_t t, double now, double waited)
 {
+    char how[64];
     for (uint32_t k = 0; k < n->deg; k++) {
         const rumor_link_t *l = &n->nb[k];
-        const int paused = l->bye && l->left.code == RUMOR_EINTR;
-        if (l->got >= (int64_t)t || (l->bye && !paused)) continue;
-        const double quiet = now - l->last_valid;
-        fprintf(n->o->progress, "node %u: round %u: waiting for node %u (%.0f s; %s %.1f s ago)\n",
-                n->self, t, l->cfg.id, waited,
-                paused                          ? "interrupted, to be restarted; last heard"
-                : quiet * 1000 < n->liveness_ms ? "alive, last heard"
-                                                : "silent since",
-                quiet);
+        if (l->got >= (int64_t)t || (l->bye && l->left.code != RUMOR_EINTR)) continue;
+        fprintf(n->o->progress, "node %u: round %u: waiting for node %u (%.0f s; %s)\n", n->self, t,
+                l->cfg.id, waited, s_how(n, l, now, how, sizeof how));
     }
 }
 
