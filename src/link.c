@@ -146,15 +146,8 @@ static void s_on_diff(rumor_link_t *l, const rumor_wire_header_t *h, const uint8
         l->drops[RUMOR_LINK_DROP_REPLAY]++;
         return;
     }
-    if (h->seq > l->recv_seq) {
-        /* Frames were lost: our copy of its public model is stale. Ask for it. */
-        rumor_warn("node %u: DIFF from node %u has sequence %" PRIu64 ", expected %" PRIu64
-                   "; requesting its state",
-                   l->cfg.self, l->cfg.id, h->seq, l->recv_seq);
-        l->synced = 0;
-        l->resyncs++;
-        s_send(out, RUMOR_WIRE_RESYNC);
-        l->drops[RUMOR_LINK_DROP_UNSYNCED]++;
+    if (h->seq > l->recv_seq) { /* a gap, if the DIFF is one: rumor_link_checked */
+        s_deliver(out, RUMOR_LINK_CHECK, h, p);
         return;
     }
     if (l->cfg.deadline) {
@@ -417,10 +410,22 @@ void rumor_link_delivered(rumor_link_t *l, const rumor_wire_header_t *h, int rc,
 }
 
 void rumor_link_checked(rumor_link_t *l, const rumor_wire_header_t *h, const uint8_t *payload,
-                        int rc)
+                        int rc, rumor_link_actions_t *out)
 {
+    out->n = 0;
     if (rc != 0) {
         l->drops[RUMOR_LINK_DROP_DECODE]++;
+        return;
+    }
+    if (h->seq > l->recv_seq) {
+        /* Frames were lost: our copy of its public model is stale. Ask for it. */
+        rumor_warn("node %u: DIFF from node %u has sequence %" PRIu64 ", expected %" PRIu64
+                   "; requesting its state",
+                   l->cfg.self, l->cfg.id, h->seq, l->recv_seq);
+        l->synced = 0;
+        l->resyncs++;
+        s_send(out, RUMOR_WIRE_RESYNC);
+        l->drops[RUMOR_LINK_DROP_UNSYNCED]++;
         return;
     }
     if (h->len) memcpy(l->early, payload, h->len);

@@ -96,7 +96,7 @@ typedef struct {
     rumor_transport_t *tr;
     uint32_t self, deg, d;
     rumor_link_t *nb;     /* (deg) one per neighbour, in the gossip's slot order */
-    rumor_codec_t *check; /* synchronous: decodes an early DIFF before its link keeps it ... */
+    rumor_codec_t *check; /* decodes a DIFF a link asks to check (early, after a gap) ... */
     rumor_cmsg_t checked; /* ... into this (d) */
     uint8_t *out;         /* outgoing frame */
     uint8_t *in;          /* incoming frame */
@@ -186,8 +186,10 @@ static void s_act(s_node_t *n, rumor_link_t *l, const rumor_link_actions_t *a)
             break;
         }
         case RUMOR_LINK_CHECK: {
+            rumor_link_actions_t more;
             const int rc = rumor_codec_decode(n->check, x->payload, x->h.len, n->d, &n->checked);
-            rumor_link_checked(l, &x->h, x->payload, rc);
+            rumor_link_checked(l, &x->h, x->payload, rc, &more);
+            s_act(n, l, &more);
             break;
         }
         case RUMOR_LINK_INSTALL: {
@@ -620,8 +622,7 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
     n->out = malloc(n->frame_cap);
     n->in = malloc(n->frame_cap);
     n->nb = calloc(n->deg ? n->deg : 1, sizeof *n->nb);
-    if (!n->sc.deadline &&
-        (!(n->check = rumor_codec_new(n->d)) || rumor_cmsg_init(&n->checked, n->d) != 0))
+    if (!(n->check = rumor_codec_new(n->d)) || rumor_cmsg_init(&n->checked, n->d) != 0)
         return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
     if (!n->out || !n->in || !n->nb) return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
     const uint32_t *ids = rumor_topology_neighbors(n->topo, n->self);

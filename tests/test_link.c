@@ -115,7 +115,11 @@ static void s_diff(rumor_link_t *l, uint32_t frame_round, uint64_t seq, uint32_t
     const rumor_link_action_t *d = s_find(a, RUMOR_LINK_DELIVER);
     if (d) rumor_link_delivered(l, &d->h, rc, round, now);
     const rumor_link_action_t *c = s_find(a, RUMOR_LINK_CHECK);
-    if (c) rumor_link_checked(l, &c->h, c->payload, rc);
+    if (c) { /* its follow-up actions join the list */
+        rumor_link_actions_t more;
+        rumor_link_checked(l, &c->h, c->payload, rc, &more);
+        for (int i = 0; i < more.n; i++) a->act[a->n++] = more.act[i];
+    }
 }
 
 static void s_bye(rumor_link_t *l, uint32_t origin, uint32_t bye_round, int32_t code,
@@ -548,7 +552,8 @@ static void test_forged_byes_are_dropped(void **state)
 }
 
 /* Issue 20.5: a garbage DIFF at the awaited sequence number, of this round or (synchronous)
- * of the next, leaves the number awaited; the good one that follows counts. */
+ * of the next, leaves the number awaited; the good one that follows counts. One past the
+ * awaited number asks for a STATE only if it decodes. */
 static void test_garbage_diff_does_not_use_up_its_sequence(void **state)
 {
     (void)state;
@@ -573,6 +578,10 @@ static void test_garbage_diff_does_not_use_up_its_sequence(void **state)
     s_diff(&l, 2, 2, 2, 0.6, 0, &a);
     assert_false(l.nonfinite);
     assert_int_equal(l.got, 2);
+    s_diff(&l, 3, 9, 2, 0.7, RUMOR_EFORMAT, &a); /* a "gap" that is garbage: no resync */
+    assert_int_equal(s_count(&a, RUMOR_LINK_SEND, RUMOR_WIRE_RESYNC), 0);
+    assert_true(l.synced);
+    assert_int_equal(l.resyncs, 0);
     rumor_link_free(&l);
 }
 

@@ -443,10 +443,11 @@ static long s_progress_drops(const char *log)
     return v;
 }
 
-/* Issue 20, items 1, 2, 4, 7 and 12: someone holding node 1's key, while the real node 1 runs,
- * sends node 0 one each of: a HEARTBEAT of round 0xfffffff0, a HELLO of another protocol
+/* Issue 20, items 1, 2, 4, 5, 7 and 12: someone holding node 1's key, while the real node 1
+ * runs, sends node 0 one each of: a HEARTBEAT of round 0xfffffff0, a HELLO of another protocol
  * version, a BYE saying node 1 finished, a BYE blaming node 3, a BYE of node 3's from a round
- * long past, an unrequested STATE and 200 RESYNCs. Every peer finishes every round,
+ * long past, an unrequested STATE, 200 RESYNCs and garbage DIFFs around node 1's sequence
+ * numbers. Every peer finishes every round,
  * bit-identical to rumor sim; node 0 counts the frames by reason, per neighbour, says so in
  * its progress line and answered at most a few of the RESYNCs. */
 static void test_insider_frames_change_nothing(void **state)
@@ -480,6 +481,17 @@ static void test_insider_frames_change_nothing(void **state)
     const rumor_wire_header_t h = {.type = RUMOR_WIRE_RESYNC, .sender = 1};
     assert_int_equal(rumor_wire_encode_header(&h, resync, sizeof resync), 0);
     for (int i = 0; i < 200; i++) zmq_send(n1, resync, sizeof resync, 0);
+    /* Garbage DIFFs at the sequence numbers and rounds node 1's are at (it numbers its DIFFs
+     * to node 0 by round): one lands on the awaited number, of this round or the next. */
+    static uint8_t garbage[RUMOR_WIRE_HEADER_BYTES + 40];
+    memset(garbage, 0xA5, sizeof garbage);
+    const uint32_t near = s_last_round(0);
+    for (uint32_t k = near; k < near + 400; k++) {
+        const rumor_wire_header_t dh = {
+            .type = RUMOR_WIRE_DIFF, .sender = 1, .round = k, .seq = k, .len = 40};
+        assert_int_equal(rumor_wire_encode_header(&dh, garbage, sizeof garbage), 0);
+        zmq_send(n1, garbage, sizeof garbage, 0);
+    }
     usleep(500000); /* closing drops what has not left (linger 0) */
     zmq_close(n1);
     zmq_close(n3);

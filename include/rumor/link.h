@@ -27,7 +27,8 @@
  *   - BYE: only about the sender itself (origin = sender), in a round no earlier than its last
  *     applied DIFF; "finished" only in the last round, after its DIFF of the round before;
  *   - DIFF: its sequence number is used up only once it decoded (and, but for the early slot,
- *     was applied); a DIFF that the codec or the gossip refuses leaves the number awaited;
+ *     was applied); a DIFF that the codec or the gossip refuses leaves the number awaited,
+ *     and one after a gap asks for a STATE only if it decodes;
  *   - RESYNC: answered with at most one STATE per RUMOR_LINK_STATE_EVERY rounds of ours, beyond
  *     the two a new session may need; while this peer waits for that neighbour, one per
  *     RUMOR_LINK_STATE_MIN_S seconds. The rest are counted ("resync_limited").
@@ -99,8 +100,8 @@ const char *rumor_link_drop_name(rumor_link_drop_t why);
 typedef enum {
     RUMOR_LINK_SEND = 1, /* send a frame of type .frame (HELLO, STATE, RESYNC, HEARTBEAT) */
     RUMOR_LINK_DELIVER,  /* apply DIFF (.h, .payload) to the peer; then rumor_link_delivered */
-    RUMOR_LINK_CHECK,    /* decode DIFF (.h, .payload) without applying it (synchronous: one
-                            of the next round); then rumor_link_checked */
+    RUMOR_LINK_CHECK,    /* decode DIFF (.h, .payload) without applying it (one of the next
+                        round, or one after a gap); then rumor_link_checked */
     RUMOR_LINK_INSTALL,  /* decode STATE (.h, .payload) into the neighbour's public copy; then
                             rumor_link_installed */
     RUMOR_LINK_DOWN,     /* leave the neighbour out of the mix */
@@ -208,9 +209,10 @@ void rumor_link_sent(rumor_link_t *l, uint8_t type, int rc, size_t bytes, double
 void rumor_link_delivered(rumor_link_t *l, const rumor_wire_header_t *h, int rc, uint32_t round,
                           double now);
 
-/* The outcome of a CHECK action (h, payload as in the action): rc from the decoder. */
+/* The outcome of a CHECK action (h, payload as in the action): rc from the decoder. A DIFF
+ * after a gap that decodes asks for the neighbour's STATE (a garbage one cannot). */
 void rumor_link_checked(rumor_link_t *l, const rumor_wire_header_t *h, const uint8_t *payload,
-                        int rc);
+                        int rc, rumor_link_actions_t *out);
 
 /* The outcome of an INSTALL action whose header was h: rc 0 and the STATE's round, or the
  * decoder's error. */

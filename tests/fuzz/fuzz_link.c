@@ -67,9 +67,12 @@ static void s_act(s_world_t *w, rumor_link_t *l, const rumor_link_actions_t *a)
         case RUMOR_LINK_DELIVER:
             rumor_link_delivered(l, &x->h, rc, w->round, w->now);
             break;
-        case RUMOR_LINK_CHECK:
-            rumor_link_checked(l, &x->h, x->payload, rc == RUMOR_ENONFINITE ? 0 : rc);
+        case RUMOR_LINK_CHECK: {
+            rumor_link_actions_t more;
+            rumor_link_checked(l, &x->h, x->payload, rc == RUMOR_ENONFINITE ? 0 : rc, &more);
+            s_act(w, l, &more);
             break;
+        }
         case RUMOR_LINK_INSTALL: {
             float copy[S_DIM];
             uint32_t r = 0;
