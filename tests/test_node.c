@@ -2,9 +2,13 @@
  *   - a synchronous run is bit-identical to `rumor sim` with the same scenario and seed;
  *   - an admitted neighbour's garbage, truncated, forged, replayed and oversized frames, and a
  *     stranger's frames, are dropped and counted while training ends bit-identical;
- *   - synchronous peers whose models diverge stop at once, and say why in a BYE; a BYE with
- *     an error stops a whole synchronous run within seconds, and in deadline mode takes the
- *     neighbour out of the mix until it is heard again;
+ *   - synchronous peers whose models diverge stop at once, and say why in a BYE; in deadline
+ *     mode a BYE with an error takes the neighbour out of the mix until it is heard again;
+ *   - single frames forged with a neighbour's key (a round far ahead, a HELLO of another
+ *     version, BYEs that finish early or blame another node, a STATE nobody asked for, a
+ *     flood of RESYNCs) change nothing: the run ends bit-identical, the frames are counted;
+ *   - a synchronous peer restarted with an edited scenario stops every peer, naming the
+ *     mismatch; a stalled synchronous run's error names the neighbour that is silent;
  *   - in deadline mode a peer killed with SIGKILL and restarted from its checkpoint rejoins,
  *     and the run ends within a point of the fault-free accuracy;
  *   - in synchronous mode a peer interrupted and restarted from its checkpoint rejoins, and
@@ -400,62 +404,181 @@ static void test_diverged_models_stop_synchronous_peers(void **state)
     s_expect_all_stop(pids, 30, "diverged");
 }
 
-/* Starts a ring of 4 peers on scenario json and, once node 0 has done 100 rounds, sends it a
- * BYE in node 3's name (the test holds node 3's key, so node 0 admits it): node 3's model
- * diverged in round 77. */
-static void s_start_and_forge_bye(const char *json, const char *wait, pid_t *pids)
+/* Node `key_node`'s key, as an insider holds it: a second connection to node `target` beside
+ * the real node's, with the routing id bound to its key plus the suffix rid. */
+static void *s_insider(void *ctx, const rumor_topology_t *topo, uint32_t key_node, uint32_t target,
+                       const char *rid)
 {
-    char topo_path[256], key[256];
+    char key[256];
+    rumor_keypair_t kp;
+    snprintf(key, sizeof key, "%s/keys/node%u.key", s_dir, key_node);
+    assert_int_equal(rumor_keys_load(key, &kp, NULL), 0);
+    void *s = s_dealer(ctx, &kp, key_node, topo->nodes[target].public_key, target,
+                       topo->nodes[target].endpoint, rid);
+    rumor_keys_wipe(&kp);
+    return s;
+}
+
+/* Sends one frame of type with payload[0..len) on s, three times 100 ms apart (the connection
+ * may not be up for the first). */
+static void s_forge(void *s, uint8_t type, uint32_t sender, uint32_t round, uint64_t seq,
+                    const uint8_t *payload, size_t len)
+{
+    uint8_t buf[256];
+    const rumor_wire_header_t h = {
+        .type = type, .sender = sender, .round = round, .seq = seq, .len = (uint32_t)len};
+    size_t flen;
+    assert_int_equal(rumor_wire_encode_frame(&h, payload, len, buf, sizeof buf, &flen), 0);
+    for (int i = 0; i < 3; i++) {
+        zmq_send(s, buf, flen, 0);
+        usleep(100000);
+    }
+}
+
+static void s_forge_bye(void *s, uint32_t sender, uint32_t origin, uint32_t round, int32_t code)
+{
+    uint8_t p[RUMOR_WIRE_BYE_BYTES];
+    const rumor_wire_bye_t bye = {.origin = origin, .round = round, .code = code};
+    assert_int_equal(rumor_wire_encode_bye(&bye, p, sizeof p), 0);
+    s_forge(s, RUMOR_WIRE_BYE, sender, round, 0, p, sizeof p);
+}
+
+/* The drops count of the last progress line in log. */
+static long s_progress_drops(const char *log)
+{
+    char cmd[512], out[64];
+    snprintf(cmd, sizeof cmd, "grep -o 'drops [0-9]*' %s | tail -n 1 | cut -d' ' -f2", log);
+    long v = -1;
+    if (s_capture(cmd, out, sizeof out) != 0 || sscanf(out, "%ld", &v) != 1) v = -1;
+    return v;
+}
+
+/* Issue 20, items 1, 2, 4, 5, 7 and 12: someone holding node 1's key, while the real node 1
+ * runs, sends node 0 one each of: a HEARTBEAT of round 0xfffffff0, a HELLO of another protocol
+ * version, a BYE saying node 1 finished, a BYE blaming node 3, a BYE of node 3's from a round
+ * long past, an unrequested STATE, 20,000 RESYNCs and garbage DIFFs around node 1's sequence
+ * numbers. Every peer finishes every round,
+ * bit-identical to rumor sim; node 0 counts the frames by reason, per neighbour, says so in
+ * its progress line and answered few of the RESYNCs: what it sent node 1 is less than twice
+ * what it sent node 3. */
+static void test_insider_frames_change_nothing(void **state)
+{
+    (void)state;
+    char topo_path[256], json[1024], log[256];
+    snprintf(json, sizeof json, s_sync_scenario, 20000u, 1u);
     s_prepare("ring", 4, json, topo_path, sizeof topo_path);
     rumor_topology_t *topo = NULL;
     assert_int_equal(rumor_topology_load(topo_path, &topo, NULL), 0);
-    rumor_keypair_t n3;
-    snprintf(key, sizeof key, "%s/keys/node3.key", s_dir);
-    assert_int_equal(rumor_keys_load(key, &n3, NULL), 0);
-    s_start(4, pids, topo_path, NULL, wait);
+    pid_t pids[4];
+    s_start(4, pids, topo_path, NULL, NULL);
     for (int i = 0; i < 600 && s_last_round(0) < 100; i++) usleep(50000);
     assert_true(s_last_round(0) >= 100);
-
     void *ctx = zmq_ctx_new();
-    void *evil =
-        s_dealer(ctx, &n3, 3, topo->nodes[0].public_key, 0, topo->nodes[0].endpoint, "bye");
-    uint8_t buf[RUMOR_WIRE_HEADER_BYTES + RUMOR_WIRE_BYE_BYTES];
-    const rumor_wire_bye_t bye = {.origin = 3, .round = 77, .code = RUMOR_ENONFINITE};
-    assert_int_equal(
-        rumor_wire_encode_bye(&bye, buf + RUMOR_WIRE_HEADER_BYTES, RUMOR_WIRE_BYE_BYTES), 0);
-    const rumor_wire_header_t h = {.type = RUMOR_WIRE_BYE, .sender = 3, .round = 77};
+    void *n1 = s_insider(ctx, topo, 1, 0, "evil1");
+    void *n3 = s_insider(ctx, topo, 3, 0, "evil3");
+    s_forge(n1, RUMOR_WIRE_HEARTBEAT, 1, 0xfffffff0u, 0, NULL, 0);
+    rumor_wire_hello_t hello = {.version = 0x7777, .sender = 1, .resume_round = 100};
+    uint8_t p[RUMOR_WIRE_HELLO_BYTES + 16];
+    assert_int_equal(rumor_wire_encode_hello(&hello, p, sizeof p), 0);
+    s_forge(n1, RUMOR_WIRE_HELLO, 1, 100, 0x1234, p, RUMOR_WIRE_HELLO_BYTES);
+    s_forge_bye(n1, 1, 1, 20000, 0);
+    s_forge_bye(n1, 1, 3, 77, RUMOR_ENONFINITE);
+    s_forge_bye(n3, 3, 3, 77, RUMOR_ENONFINITE);
     size_t len;
-    assert_int_equal(rumor_wire_encode_frame(&h, buf + RUMOR_WIRE_HEADER_BYTES,
-                                             RUMOR_WIRE_BYE_BYTES, buf, sizeof buf, &len),
-                     0);
-    /* Repeated: the connection may not be up for the first. */
-    for (int i = 0; i < 3; i++) {
-        assert_int_equal(zmq_send(evil, buf, len, 0), (int)len);
-        usleep(200000);
+    const float x[20 * 4 + 4] = {0};
+    assert_int_equal(rumor_wire_encode_state(0, x, 1, p, sizeof p, &len), 0);
+    s_forge(n1, RUMOR_WIRE_STATE, 1, 0, 0, p, len);
+    uint8_t resync[RUMOR_WIRE_HEADER_BYTES];
+    const rumor_wire_header_t h = {.type = RUMOR_WIRE_RESYNC, .sender = 1};
+    assert_int_equal(rumor_wire_encode_header(&h, resync, sizeof resync), 0);
+    for (int i = 0; i < 20000; i++) zmq_send(n1, resync, sizeof resync, 0);
+    /* Garbage DIFFs at the sequence numbers and rounds node 1's are at (it numbers its DIFFs
+     * to node 0 by round): one lands on the awaited number, of this round or the next. */
+    static uint8_t garbage[RUMOR_WIRE_HEADER_BYTES + 40];
+    memset(garbage, 0xA5, sizeof garbage);
+    const uint32_t near = s_last_round(0);
+    for (uint32_t k = near; k < near + 400; k++) {
+        const rumor_wire_header_t dh = {
+            .type = RUMOR_WIRE_DIFF, .sender = 1, .round = k, .seq = k, .len = 40};
+        assert_int_equal(rumor_wire_encode_header(&dh, garbage, sizeof garbage), 0);
+        zmq_send(n1, garbage, sizeof garbage, 0);
     }
-    zmq_close(evil);
+    usleep(500000); /* closing drops what has not left (linger 0) */
+    zmq_close(n1);
+    zmq_close(n3);
     zmq_ctx_term(ctx);
     rumor_topology_destroy(&topo);
+    s_wait_all(4, pids);
+    for (uint32_t i = 0; i < 4; i++) assert_int_equal(s_last_round(i), 20000);
+    s_assert_matches_sim(4);
+    assert_true(s_metric(0, "bad_round") >= 2);
+    assert_true(s_metric(0, "bad_hello") >= 1);
+    assert_true(s_metric(0, "ignored_state") >= 1);
+    assert_true(s_metric(0, "bad_bye") >= 2);
+    assert_true(s_metric(0, "resync_limited") >= 1000);
+    assert_true(s_counter(0, "edges[\"1\"].dropped.resync_limited") >= 1000);
+    /* Node 0 sends nodes 1 and 3 the same DIFFs: the STATEs node 1's key asked for cost less
+     * than that again (unanswered, 20,000 STATEs would be 6 times as much). */
+    assert_true(s_counter(0, "edges[\"1\"].sent") < 2 * s_counter(0, "edges[\"3\"].sent"));
+    s_path(log, sizeof log, "peer0.log");
+    assert_true(s_progress_drops(log) >= 1000);
 }
 
-/* A synchronous run cannot go on without a neighbour that left it with an error: node 0 stops
- * on node 3's BYE and passes the reason on, so that every peer stops within seconds (not
- * after --wait, 120 s) with an error naming node 3 and the round. */
-static void test_stop_spreads_through_synchronous_run(void **state)
+/* Issue 20, item 3: synchronous node 1 interrupted and started again with an edited scenario
+ * (another learning rate) is refused, and then every peer stops with an error naming the
+ * mismatch, rather than finish without it; each one's last metrics record says why. */
+static void test_restart_with_edited_scenario_stops_everyone(void **state)
 {
     (void)state;
-    char json[1024];
-    snprintf(json, sizeof json, s_sync_scenario, 200000u, 1u);
+    char topo[256], json[1024], sc[256], cmd[1024];
     pid_t pids[4];
-    s_start_and_forge_bye(json, "120", pids);
-    s_expect_all_stop(pids, 20, "left the run (node 3's model diverged in round 77)");
+    s_start_sync_ring(4, 200000, 1, pids, topo, NULL, "60");
+    for (int i = 0; i < 600 && s_last_round(1) < 200; i++) usleep(20000);
+    assert_true(s_last_round(1) >= 200);
+    kill(pids[1], SIGINT);
+    assert_true(s_wait(pids[1], 20) > 0);
+    snprintf(json, sizeof json, s_sync_scenario, 200000u, 1u);
+    char *lr = strstr(json, "\"lr\": 0.1");
+    assert_non_null(lr);
+    memcpy(lr, "\"lr\": 0.2", 9);
+    s_path(sc, sizeof sc, "scenario.json");
+    s_write(sc, json);
+    pids[1] = s_start_peer(1, topo, NULL, "60", "peer1.log");
+    s_expect_all_stop(pids, 40, "mismatch");
+    for (uint32_t i = 0; i < 4; i++) {
+        snprintf(cmd, sizeof cmd, "tail -n 1 %s/peer%u.jsonl | jq -e '.stop' >/dev/null", s_dir, i);
+        assert_int_equal(s_run(cmd), 0);
+    }
 }
 
-/* In deadline mode the same BYE only takes node 3 out of node 0's mix; node 3's next frame
- * brings it back, and every peer finishes. */
+/* Issue 20, item 9: node 2 stopped (SIGSTOP) in a synchronous run with --wait 4: its
+ * neighbours' final error names node 2 as the one silent, not some neighbour. */
+static void test_stall_error_names_the_silent_neighbour(void **state)
+{
+    (void)state;
+    char topo[256], log[256];
+    pid_t pids[4];
+    s_start_sync_ring(4, 200000, 1, pids, topo, NULL, "4");
+    for (int i = 0; i < 600 && s_last_round(2) < 100; i++) usleep(20000);
+    assert_true(s_last_round(2) >= 100);
+    kill(pids[2], SIGSTOP);
+    for (uint32_t i = 0; i < 4; i++)
+        if (i != 2) assert_true(s_wait(pids[i], 30) > 0);
+    kill(pids[2], SIGKILL);
+    s_wait(pids[2], 5);
+    s_path(log, sizeof log, "peer1.log");
+    assert_true(s_log_has(log, "from node 2 (silent since"));
+    s_path(log, sizeof log, "peer3.log");
+    assert_true(s_log_has(log, "from node 2 (silent since"));
+}
+
+/* In deadline mode a BYE of node 3's saying it diverged (in a round it may be in: deadline
+ * neighbours drift) only takes node 3 out of node 0's mix; node 3's next frame brings it back,
+ * and every peer finishes. */
 static void test_deadline_peer_mixes_without_a_neighbour_that_left(void **state)
 {
     (void)state;
+    char topo_path[256], log[256];
     const char *json =
         "{\"name\": \"bye-test\", \"topology\": \"plain.json\","
         " \"data\": {\"name\": \"synthetic\", \"n\": 4000, \"test_n\": 500, \"dim\": 20,"
@@ -463,14 +586,24 @@ static void test_deadline_peer_mixes_without_a_neighbour_that_left(void **state)
         " \"algorithm\": {\"name\": \"malcom\", \"lr\": 0.1, \"gamma\": 0.5, \"lambda\": 0.001,"
         " \"batch\": 16, \"rounds\": 4000}, \"compressor\": \"dither:8\", \"seed\": 4,"
         " \"eval_every\": 100, \"round_mode\": {\"deadline_ms\": 100}}";
+    s_prepare("ring", 4, json, topo_path, sizeof topo_path);
+    rumor_topology_t *topo = NULL;
+    assert_int_equal(rumor_topology_load(topo_path, &topo, NULL), 0);
     pid_t pids[4];
-    s_start_and_forge_bye(json, NULL, pids);
+    s_start(4, pids, topo_path, NULL, NULL);
+    for (int i = 0; i < 600 && s_last_round(0) < 100; i++) usleep(50000);
+    assert_true(s_last_round(0) >= 100);
+    void *ctx = zmq_ctx_new();
+    void *n3 = s_insider(ctx, topo, 3, 0, "bye");
+    s_forge_bye(n3, 3, 3, 3999, RUMOR_ENONFINITE);
+    zmq_close(n3);
+    zmq_ctx_term(ctx);
+    rumor_topology_destroy(&topo);
     s_wait_all(4, pids);
     for (uint32_t i = 0; i < 4; i++) assert_int_equal(s_last_round(i), 4000);
-    char log[256];
     s_path(log, sizeof log, "peer0.log");
-    assert_true(s_log_has(log, "node 0: node 3 left the run (node 3's model diverged in round 77); "
-                               "mixing without it"));
+    assert_true(s_log_has(log, "node 0: node 3 left the run (node 3 stopped in round 3999: a model "
+                               "diverged); mixing without it"));
     assert_true(s_log_has(log, "node 0: node 3 is back"));
 }
 
@@ -770,7 +903,9 @@ int main(void)
         cmocka_unit_test(test_eight_peers_match_simulator),
         cmocka_unit_test(test_hostile_frames_are_dropped),
         cmocka_unit_test(test_diverged_models_stop_synchronous_peers),
-        cmocka_unit_test(test_stop_spreads_through_synchronous_run),
+        cmocka_unit_test(test_insider_frames_change_nothing),
+        cmocka_unit_test(test_restart_with_edited_scenario_stops_everyone),
+        cmocka_unit_test(test_stall_error_names_the_silent_neighbour),
         cmocka_unit_test(test_deadline_peer_mixes_without_a_neighbour_that_left),
         cmocka_unit_test(test_peer_refuses_simulated_faults),
         cmocka_unit_test(test_killed_peer_restarts_from_checkpoint),

@@ -23,10 +23,11 @@
  * anything else is dropped and counted by reason, and the peer keeps running.
  *
  * A peer that stops with an error (its SGD step left non-finite parameters, a neighbour timed
- * out, ...) sends every neighbour a BYE naming the node where the stop began, its round and
- * the error. A synchronous neighbour stops at once and passes that BYE on, so a run that
- * cannot go on ends everywhere within seconds; a deadline neighbour mixes without the sender
- * until it is heard again. A peer stopped by SIGINT/SIGTERM is to be restarted: its BYE says
+ * out, ...) sends every neighbour a BYE with its round and the error. A synchronous neighbour
+ * stops at once and sends its own BYE with the same error, so a run that cannot go on ends
+ * everywhere within seconds; a deadline neighbour mixes without the sender until it is heard
+ * again. A BYE only ever speaks of its sender. The per-neighbour protocol, and what a frame
+ * from an admitted neighbour may change, is the link's (link.h); this module carries it. A peer stopped by SIGINT/SIGTERM is to be restarted: its BYE says
  * so, synchronous neighbours wait for it, deadline neighbours mix without it meanwhile.
  */
 #ifndef RUMOR_NODE_H
