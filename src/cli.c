@@ -42,11 +42,14 @@ int rumor_cmd_bench(int argc, char **argv)
         return rumor_bench_train_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "codec") == 0)
         return rumor_bench_codec_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "round") == 0)
+        return rumor_bench_round_main(argc - 1, argv + 1);
     const int help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
     fprintf(help ? stdout : stderr,
-            "usage: rumor bench train|codec [OPTIONS]\n"
+            "usage: rumor bench train|codec|round [OPTIONS]\n"
             "  train  local SGD throughput of a model (samples/s, GFLOP/s)\n"
-            "  codec  codec size against the entropy bound, and speed\n");
+            "  codec  codec size against the entropy bound, and speed\n"
+            "  round  one peer's per-round communication path against its SGD step\n");
     return help ? 0 : 2;
 }
 

@@ -11,6 +11,9 @@ int rumor_bench_train_main(int argc, char **argv);
 /* rumor bench codec [--residuals FILE] [--d D] [--seconds S] */
 int rumor_bench_codec_main(int argc, char **argv);
 
+/* rumor bench round [--model SPEC] [--degree K] [--density F] [--compressor SPEC] ... */
+int rumor_bench_round_main(int argc, char **argv);
+
 /* ---- shared option parsing ---------------------------------------------------------------- */
 
 /* A benchmark's command line: which options it takes and where their values go. */
