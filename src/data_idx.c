@@ -3,14 +3,31 @@
  * Workload: once per process, on files of up to a few hundred MB, read in 1 MiB pieces.
  * Labels are read first, so the smaller file vouches for the count before the large
  * allocation, and a chooser keeps only the chosen images' pixels.
+ *
+ * The cache: a gzip-compressed IDX file is decompressed once into the cache directory
+ * (RUMOR_CACHE_DIR, else $XDG_CACHE_HOME/rumor, else ~/.cache/rumor), so that many
+ * peers on one machine read plain bytes instead of each inflating the whole training file.
+ * An entry is named after the source's path, size, modification time and inode, so a changed
+ * source gets a new entry; beside it a ".sum" file holds the entry's size and CRC-32, checked
+ * before every use, so a corrupt or cut entry is rebuilt. Entries are written to a temporary
+ * name and renamed (the .sum last), and one process builds while the others wait on a lock
+ * file. Any failure of the cache falls back to reading the source itself: the cache can make
+ * a load faster, never fail it.
  */
 #include "data_internal.h"
 
 #include "rumor/bytes.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define S_IDX_IMAGES_MAGIC 0x00000803u
 #define S_IDX_LABELS_MAGIC 0x00000801u
@@ -282,6 +299,165 @@ static int s_load_idx(const char *ipath, const char *lpath, gzFile gi, gzFile gl
     return s_idx_expect_end(gi, ipath, n, "image", em);
 }
 
+/* ---- the cache of decompressed files ------------------------------------------------- */
+
+/* The cache directory into dir (created if missing); 0, or -1 when there is none (HOME and
+ * XDG_CACHE_HOME unset, RUMOR_CACHE_DIR set but empty, or it cannot be created). */
+static int s_cache_dir(char *dir, size_t cap)
+{
+    const char *own = getenv("RUMOR_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    char parent[PATH_MAX] = "";
+    int n;
+    if (own) {
+        if (!*own) return -1;
+        n = snprintf(dir, cap, "%s", own);
+    } else if (xdg && *xdg) {
+        snprintf(parent, sizeof parent, "%s", xdg);
+        n = snprintf(dir, cap, "%s/rumor", xdg);
+    } else if (home && *home) {
+        snprintf(parent, sizeof parent, "%s/.cache", home);
+        n = snprintf(dir, cap, "%s/.cache/rumor", home);
+    } else {
+        return -1;
+    }
+    if (n < 0 || (size_t)n >= cap) return -1;
+    if (*parent && mkdir(parent, 0700) != 0 && errno != EEXIST) return -1;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) return -1;
+    return 0;
+}
+
+/* FNV-1a over n bytes, continuing from h. */
+static uint64_t s_fnv(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * UINT64_C(0x100000001b3);
+    return h;
+}
+
+/* The CRC-32 and size of the file at path, read through chunk (S_CHUNK bytes); 0 or -1. */
+static int s_file_crc(const char *path, uint8_t *chunk, uint32_t *crc, uint64_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    uLong c = crc32(0L, Z_NULL, 0);
+    uint64_t total = 0;
+    size_t got;
+    while ((got = fread(chunk, 1, S_CHUNK, f)) > 0) {
+        c = crc32(c, chunk, (uInt)got);
+        total += got;
+    }
+    const int bad = ferror(f);
+    fclose(f);
+    *crc = (uint32_t)c;
+    *size = total;
+    return bad ? -1 : 0;
+}
+
+/* 1 when the entry at path matches the size and CRC-32 its .sum file records. */
+static int s_entry_valid(const char *path, const char *sum, uint8_t *chunk)
+{
+    FILE *f = fopen(sum, "r");
+    if (!f) return 0;
+    unsigned long long want_size;
+    unsigned want_crc;
+    const int ok = fscanf(f, "rumor-idx-cache 1 %llu %8x", &want_size, &want_crc) == 2;
+    fclose(f);
+    uint32_t crc;
+    uint64_t size;
+    return ok && s_file_crc(path, chunk, &crc, &size) == 0 && size == want_size && crc == want_crc;
+}
+
+/* Writes text[0..len) to path through a temporary file renamed into place; 0 or -1 (nothing
+ * left behind). */
+static int s_write_atomic(const char *path, const char *text, size_t len)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) return -1;
+    const int fd = mkstemp(tmp);
+    if (fd < 0) return -1;
+    const int ok = write(fd, text, len) == (ssize_t)len;
+    if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* Decompresses src into the entry at path and records its size and CRC-32 in sum; 0 or -1. */
+static int s_entry_build(const char *src, const char *path, const char *sum, uint8_t *chunk)
+{
+    gzFile gz;
+    if (rumor_data_gz_open(src, &gz, NULL) != 0) return -1;
+    char tmp[PATH_MAX];
+    int rc = -1;
+    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) goto done;
+    const int fd = mkstemp(tmp);
+    if (fd < 0) goto done;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    uint64_t total = 0;
+    size_t got = 0;
+    int ok;
+    do {
+        ok = rumor_data_gz_read(gz, src, chunk, S_CHUNK, &got, NULL) == 0 &&
+             write(fd, chunk, got) == (ssize_t)got;
+        if (ok) crc = crc32(crc, chunk, (uInt)got);
+        total += got;
+    } while (ok && got == S_CHUNK);
+    /* a gzip stream that ends early is the reader's error to report, on the source */
+    ok = ok && gzeof(gz) && !gzdirect(gz);
+    if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        goto done;
+    }
+    char text[64];
+    const int n = snprintf(text, sizeof text, "rumor-idx-cache 1 %llu %08x\n",
+                           (unsigned long long)total, (unsigned)crc);
+    rc = s_write_atomic(sum, text, (size_t)n);
+done:
+    gzclose(gz);
+    return rc;
+}
+
+/* The path of a valid cached, decompressed copy of the gzip file src into out (built when
+ * missing, stale or corrupt); 0, or -1 when src is to be read itself (no cache directory, src
+ * not gzip-compressed, or any failure of the cache). */
+static int s_cached(const char *src, char *out, size_t cap, uint8_t *chunk)
+{
+    char dir[PATH_MAX], real[PATH_MAX], sum[PATH_MAX + 8], lock[PATH_MAX + 8];
+    struct stat st;
+    uint8_t magic[2];
+    FILE *f = fopen(src, "rb");
+    if (!f) return -1;
+    const int gz = fread(magic, 1, 2, f) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    fclose(f);
+    if (!gz || stat(src, &st) != 0 || !realpath(src, real) || s_cache_dir(dir, sizeof dir))
+        return -1;
+    uint64_t h = s_fnv(UINT64_C(0xcbf29ce484222325), real, strlen(real));
+    const uint64_t id[4] = {(uint64_t)st.st_size, (uint64_t)st.st_mtim.tv_sec,
+                            (uint64_t)st.st_mtim.tv_nsec, (uint64_t)st.st_ino};
+    h = s_fnv(h, id, sizeof id);
+    const char *base = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
+    const size_t blen = strlen(base) > 3 && !strcmp(base + strlen(base) - 3, ".gz")
+                            ? strlen(base) - 3
+                            : strlen(base);
+    const int n =
+        snprintf(out, cap, "%s/%.*s.%016llx", dir, (int)blen, base, (unsigned long long)h);
+    if (n < 0 || (size_t)n >= cap || (size_t)n + 8 > sizeof sum) return -1;
+    snprintf(sum, sizeof sum, "%s.sum", out);
+    snprintf(lock, sizeof lock, "%s.lock", out);
+    if (s_entry_valid(out, sum, chunk)) return 0;
+    const int fd = open(lock, O_RDWR | O_CREAT, 0600);
+    if (fd < 0) return -1;
+    int rc = -1;
+    if (flock(fd, LOCK_EX) == 0) { /* another process may have built it meanwhile */
+        rc = s_entry_valid(out, sum, chunk) ? 0 : s_entry_build(src, out, sum, chunk);
+        flock(fd, LOCK_UN);
+    }
+    close(fd);
+    return rc;
+}
+
 int rumor_data_load_idx(const char *images_path, const char *labels_path,
                         const rumor_data_chooser_t *choose, rumor_dataset_t **out,
                         rumor_errmsg_t *em)
@@ -298,9 +474,13 @@ int rumor_data_load_idx(const char *images_path, const char *labels_path,
         rumor_errmsg_set(em, rc, "%s: out of memory", images_path);
         goto done;
     }
-    rc = rumor_data_gz_open(images_path, &gi, em);
+    /* Messages name the caller's files, whichever copy is read. */
+    char icache[PATH_MAX], lcache[PATH_MAX];
+    const int ic = s_cached(images_path, icache, sizeof icache, chunk) == 0;
+    const int lc = s_cached(labels_path, lcache, sizeof lcache, chunk) == 0;
+    rc = rumor_data_gz_open(ic ? icache : images_path, &gi, em);
     if (rc) goto done;
-    rc = rumor_data_gz_open(labels_path, &gl, em);
+    rc = rumor_data_gz_open(lc ? lcache : labels_path, &gl, em);
     if (rc) goto done;
     rc = s_load_idx(images_path, labels_path, gi, gl, choose, ds, chunk, em);
 done:

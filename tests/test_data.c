@@ -258,6 +258,75 @@ static void test_idx_roundtrip(void **state)
     s_check_roundtrip(t, 1, 0);
 }
 
+/* The entries of the cache in dir whose names begin with prefix (not the .sum and .lock
+ * files); the path of the last one into path. */
+static int s_cache_entries(const char *dir, const char *prefix, char path[600])
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        const char *dot = strrchr(e->d_name, '.');
+        if (strncmp(e->d_name, prefix, strlen(prefix)) || !strcmp(dot, ".sum") ||
+            !strcmp(dot, ".lock") || !strcmp(dot, ".gz"))
+            continue;
+        snprintf(path, 600, "%s/%s", dir, e->d_name);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* A gzip-compressed IDX pair is read through one decompressed copy in RUMOR_CACHE_DIR, the
+ * same data as from the source; a corrupted copy is noticed by its checksum and rebuilt, and a
+ * changed source gets a new copy. */
+static void test_idx_cache(void **state)
+{
+    const s_tmp_t *t = *state;
+    assert_int_equal(setenv("RUMOR_CACHE_DIR", t->dir, 1), 0);
+    uint8_t img[16 + 5 * 4 * 3], lab[8 + 5];
+    const size_t ni = s_idx_images(img, 0x803, 5, 4, 3);
+    const size_t nl = s_idx_labels(lab, 0x801, 5);
+    char ipath[512], lpath[512], entry[600];
+    s_write(t, "c-img.gz", img, ni, 1, ipath);
+    s_write(t, "c-lab.gz", lab, nl, 1, lpath);
+    for (int pass = 0; pass < 3; pass++) {
+        rumor_dataset_t *ds = NULL;
+        rumor_errmsg_t em = {{0}};
+        const int rc = rumor_data_load_idx(ipath, lpath, NULL, &ds, &em);
+        if (rc) fail_msg("%s: %s", rumor_strerror(rc), em.msg);
+        assert_int_equal(ds->n, 5);
+        for (uint32_t k = 0; k < 5 * 12; k++) assert_true(ds->x[k] == img[16 + k] / 255.0f);
+        for (uint32_t i = 0; i < 5; i++) assert_int_equal(ds->y[i], (int32_t)i);
+        rumor_dataset_destroy(&ds);
+        assert_int_equal(s_cache_entries(t->dir, "c-img.", entry), 1);
+        assert_int_equal(s_cache_entries(t->dir, "c-lab.", entry), 1);
+        /* the copy holds the decompressed file */
+        FILE *f = fopen(entry, "rb");
+        assert_non_null(f);
+        uint8_t got[sizeof lab];
+        assert_int_equal(fread(got, 1, sizeof got, f), nl);
+        fclose(f);
+        assert_memory_equal(got, lab, nl);
+        if (pass == 0) { /* the same size, one pixel changed */
+            s_cache_entries(t->dir, "c-img.", entry);
+            f = fopen(entry, "r+b");
+            assert_non_null(f);
+            assert_int_equal(fseek(f, 20, SEEK_SET), 0);
+            assert_int_equal(fputc(img[20] ^ 0x40, f), img[20] ^ 0x40);
+            fclose(f);
+        }
+    }
+    /* RUMOR_CACHE_DIR set but empty: no cache */
+    assert_int_equal(setenv("RUMOR_CACHE_DIR", "", 1), 0);
+    s_write(t, "n-img.gz", img, ni, 1, ipath);
+    s_write(t, "n-lab.gz", lab, nl, 1, lpath);
+    rumor_dataset_t *ds = NULL;
+    assert_int_equal(rumor_data_load_idx(ipath, lpath, NULL, &ds, NULL), 0);
+    rumor_dataset_destroy(&ds);
+    assert_int_equal(s_cache_entries(t->dir, "n-", entry), 0);
+}
+
 static void test_idx_golden(void **state)
 {
     (void)state;
@@ -890,26 +959,19 @@ static void test_sampler_pos(void **state)
 
 int main(void)
 {
+    /* no cache of decompressed files (test_idx_cache sets one) */
+    if (setenv("RUMOR_CACHE_DIR", "", 1) != 0) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fashion_train),
-        cmocka_unit_test(test_fashion_t10k),
-        cmocka_unit_test(test_fashion_errors),
-        cmocka_unit_test(test_idx_roundtrip),
-        cmocka_unit_test(test_idx_golden),
-        cmocka_unit_test(test_idx_chosen_samples),
-        cmocka_unit_test(test_idx_truncated),
-        cmocka_unit_test(test_idx_bad_magic),
-        cmocka_unit_test(test_idx_count_mismatch),
-        cmocka_unit_test(test_idx_bad_content),
-        cmocka_unit_test(test_idx_missing),
-        cmocka_unit_test(test_libsvm_parse),
-        cmocka_unit_test(test_libsvm_errors),
-        cmocka_unit_test(test_synthetic),
-        cmocka_unit_test(test_gather),
-        cmocka_unit_test(test_partition_iid),
-        cmocka_unit_test(test_partition_dirichlet),
-        cmocka_unit_test(test_sampler_epochs),
-        cmocka_unit_test(test_sampler_determinism),
+        cmocka_unit_test(test_fashion_train),      cmocka_unit_test(test_fashion_t10k),
+        cmocka_unit_test(test_fashion_errors),     cmocka_unit_test(test_idx_roundtrip),
+        cmocka_unit_test(test_idx_cache),          cmocka_unit_test(test_idx_golden),
+        cmocka_unit_test(test_idx_chosen_samples), cmocka_unit_test(test_idx_truncated),
+        cmocka_unit_test(test_idx_bad_magic),      cmocka_unit_test(test_idx_count_mismatch),
+        cmocka_unit_test(test_idx_bad_content),    cmocka_unit_test(test_idx_missing),
+        cmocka_unit_test(test_libsvm_parse),       cmocka_unit_test(test_libsvm_errors),
+        cmocka_unit_test(test_synthetic),          cmocka_unit_test(test_gather),
+        cmocka_unit_test(test_partition_iid),      cmocka_unit_test(test_partition_dirichlet),
+        cmocka_unit_test(test_sampler_epochs),     cmocka_unit_test(test_sampler_determinism),
         cmocka_unit_test(test_sampler_pos),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
