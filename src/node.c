@@ -107,6 +107,7 @@ typedef struct {
     uint64_t wire_drops[RUMOR_WIRE_DROP_COUNT];
     uint64_t drops[S_DROP_COUNT];
     uint64_t stale_rounds;
+    uint64_t wire_bytes;        /* of every frame this process sent (rumor_transport_wire_bytes) */
     int64_t recorded;           /* round of the last metrics record (-1: none) */
     const rumor_link_t *failed; /* a link asked to stop the run (synchronous) ... */
     rumor_wire_bye_t failure;   /* ... for this reason */
@@ -134,7 +135,9 @@ static int s_transmit(s_node_t *n, rumor_link_t *l, uint8_t type, const uint8_t 
 {
     const rumor_wire_header_t h = rumor_link_header(l, type, rumor_peer_round(n->peer), len);
     RUMOR_ASSERT(rumor_wire_encode_frame(&h, payload, len, n->out, n->frame_cap, flen) == 0);
-    return rumor_transport_send(n->tr, l->cfg.id, n->out, *flen, timeout_ms);
+    const int rc = rumor_transport_send(n->tr, l->cfg.id, n->out, *flen, timeout_ms);
+    if (rc == 0) n->wire_bytes += rumor_transport_wire_bytes(*flen, !n->o->insecure);
+    return rc;
 }
 
 static int s_send(s_node_t *n, rumor_link_t *l, uint8_t type, const uint8_t *payload, size_t len,
@@ -498,14 +501,15 @@ static void s_write_metrics(s_node_t *n, double loss, double test_loss, double a
     char nums[3][32];
     fprintf(f,
             "{\"peer\": %u, \"round\": %u, \"loss\": %s, \"test_loss\": %s, \"acc\": %s, "
-            "\"density\": %.6f, \"bytes_sent\": %" PRIu64 ", \"bytes_recv\": %" PRIu64
+            "\"density\": %.6f, \"bytes_sent\": %" PRIu64 ", \"wire_bytes\": %" PRIu64
+            ", \"bytes_recv\": %" PRIu64
             ", \"entropy_bound_bytes\": %.1f, \"bits_per_param\": %.6f, \"resyncs\": %" PRIu64
             ", \"stale_rounds\": %" PRIu64 ", \"late_applied\": %" PRIu64
             ", \"heartbeats_sent\": %" PRIu64 ", \"neighbours_down\": %" PRIu64 ", \"dropped\": {",
             n->self, r, s_json_num(loss, nums[0]), s_json_num(test_loss, nums[1]),
-            s_json_num(acc, nums[2]), density, st->bytes_sent, recv, st->entropy_bits / 8.0,
-            r ? 8.0 * st->bytes_sent / ((double)r * n->d) : 0.0, resyncs, n->stale_rounds, late,
-            beats, downs);
+            s_json_num(acc, nums[2]), density, st->bytes_sent, n->wire_bytes, recv,
+            st->entropy_bits / 8.0, r ? 8.0 * st->bytes_sent / ((double)r * n->d) : 0.0, resyncs,
+            n->stale_rounds, late, beats, downs);
     int first = 1;
     for (int k = 1; k < RUMOR_WIRE_DROP_COUNT; k++) {
         fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ",

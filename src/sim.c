@@ -13,7 +13,9 @@
 #include "rumor/file.h"
 #include "rumor/log.h"
 #include "rumor/peer.h"
+#include "rumor/transport.h"
 #include "rumor/vec.h"
+#include "rumor/wire.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -133,7 +135,7 @@ static void s_record(s_sim_t *sim, uint32_t done)
     }
     rumor_vec_zero(sim->avg, d);
     double loss = 0, acc = 0, acc_min = 1.0, tl = 0, nnz = 0, bytes = 0, ent = 0;
-    double l1 = 0, nnz_copy = 0, err = 0;
+    double l1 = 0, nnz_copy = 0, err = 0, wire = 0;
     uint32_t stepped = 0;
     double tc = 0, tk = 0, tw = 0, cc = 0, ck = 0;
     for (uint32_t i = 0; i < n; i++) {
@@ -151,6 +153,13 @@ static void s_record(s_sim_t *sim, uint32_t done)
         nnz_copy += (double)rumor_vec_count_nonzero(rumor_gossip_copy(g, i), d);
         err += rumor_gossip_compress_err(g);
         bytes += (double)st->bytes_sent;
+        if (st->msgs_sent) { /* frames of the mean length: exact when all are framed alike */
+            const uint64_t len = st->bytes_sent / st->msgs_sent;
+            wire +=
+                (double)st->bytes_sent +
+                (double)st->msgs_sent *
+                    (double)(rumor_transport_wire_bytes(RUMOR_WIRE_HEADER_BYTES + len, 1) - len);
+        }
         ent += st->entropy_bits / 8.0;
         tc += st->t_compute;
         tk += st->t_codec;
@@ -176,6 +185,7 @@ static void s_record(s_sim_t *sim, uint32_t done)
     r->compress_err = err / n;
     r->grad_norm_avg = s_grad_norm2(sim);
     r->bytes_sent = bytes / n;
+    r->wire_bytes = wire / n;
     r->entropy_bound_bytes = ent / n;
     r->bits_per_param = done ? 8.0 * r->bytes_sent / ((double)done * (double)d) : 0.0;
     r->target_acc = sim->sc->target_acc;
@@ -664,11 +674,11 @@ void rumor_sim_result_write(FILE *f, const rumor_sim_result_t *r, int timing, co
     fprintf(f,
             "{%s\"round\": %u, \"loss\": %.6f, \"test_loss\": %.6f, \"acc_mean\": %.6f, "
             "\"acc_min\": %.6f, \"acc_avg_model\": %.6f, \"consensus_dist\": %.6e, "
-            "\"density\": %.6f, \"bytes_sent\": %.1f, \"entropy_bound_bytes\": %.1f, "
-            "\"bits_per_param\": %.6f",
+            "\"density\": %.6f, \"bytes_sent\": %.1f, \"wire_bytes\": %.1f, "
+            "\"entropy_bound_bytes\": %.1f, \"bits_per_param\": %.6f",
             extra ? extra : "", r->round, r->loss, r->test_loss, r->acc_mean, r->acc_min,
-            r->acc_avg_model, r->consensus_dist, r->density, r->bytes_sent, r->entropy_bound_bytes,
-            r->bits_per_param);
+            r->acc_avg_model, r->consensus_dist, r->density, r->bytes_sent, r->wire_bytes,
+            r->entropy_bound_bytes, r->bits_per_param);
     fprintf(f, ", \"objective\": %.6f, \"density_copy\": %.6f, \"compress_err\": %.6e",
             r->objective, r->density_copy, r->compress_err);
     if (r->compress_err < 1.0)

@@ -1014,9 +1014,28 @@ static void test_bad_configurations_refused(void **state)
     zmq_ctx_term(ctx);
 }
 
+/* What a frame costs on a connection: ZMTP's short and long size fields, CURVE's 33 bytes per
+ * part, and the parts of a frame longer than RUMOR_TRANSPORT_PART_BYTES (checked against the
+ * loopback interface's byte counts in docs/performance.md). */
+static void test_wire_bytes(void **state)
+{
+    (void)state;
+    const size_t P = RUMOR_TRANSPORT_PART_BYTES;
+    assert_int_equal(rumor_transport_wire_bytes(0, 0), 2);
+    assert_int_equal(rumor_transport_wire_bytes(255, 0), 257);
+    assert_int_equal(rumor_transport_wire_bytes(256, 0), 265);
+    assert_int_equal(rumor_transport_wire_bytes(28, 1), 63);
+    assert_int_equal(rumor_transport_wire_bytes(222, 1), 257);
+    assert_int_equal(rumor_transport_wire_bytes(223, 1), 265);
+    assert_int_equal(rumor_transport_wire_bytes(P, 1), P + 42);
+    assert_int_equal(rumor_transport_wire_bytes(P + 1, 1), P + 42 + 36);
+    assert_int_equal(rumor_transport_wire_bytes(2 * P + 300, 0), 2 * (P + 9) + 309);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wire_bytes),
         cmocka_unit_test(test_two_nodes_tcp_curve),
         cmocka_unit_test(test_three_nodes_inproc_shared_auth),
         cmocka_unit_test(test_three_nodes_ipc_own_contexts),

@@ -49,7 +49,8 @@ typedef struct {
     uint32_t round;
     double loss, test_loss, acc_mean, acc_min, acc_avg_model, consensus_dist, density;
     double bytes_sent, entropy_bound_bytes, bits_per_param;
-    double objective; /* loss (the minibatch mean since the last evaluation) + lambda ||x_i||_1 */
+    double wire_bytes; /* bytes_sent with frame headers, ZMTP framing and CurveZMQ overhead */
+    double objective;  /* loss (the minibatch mean since the last evaluation) + lambda ||x_i||_1 */
     double density_copy;   /* density of the peers' own public copies x^_i, what travels */
     double compress_err;   /* ||C(r) - r||^2 / ||r||^2 of each peer's last message (0: none) */
     double grad_norm_avg;  /* ||grad f(x_avg)||^2 on the fixed training subset (above) */
