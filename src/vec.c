@@ -215,14 +215,35 @@ double rumor_vec_nrm_inf(const float *x, size_t n)
     return nan ? NAN : m;
 }
 
+/* (double)a - b, squared, for 8 entries. */
+static inline s_f64x8 s_dsq8(const float *a, const float *b)
+{
+    s_f32x8 f, g;
+    memcpy(&f, a, sizeof f);
+    memcpy(&g, b, sizeof g);
+    const s_f64x8 t = __builtin_convertvector(f, s_f64x8) - __builtin_convertvector(g, s_f64x8);
+    return t * t;
+}
+
 double rumor_vec_dist2(const float *a, const float *b, size_t n)
 {
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        const double t = (double)a[i] - b[i];
-        s += t * t;
+    s_f64x8 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0}; /* S[0..8), S[8..16), ... */
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 += s_dsq8(a + i, b + i);
+        s1 += s_dsq8(a + i + 8, b + i + 8);
+        s2 += s_dsq8(a + i + 16, b + i + 16);
+        s3 += s_dsq8(a + i + 24, b + i + 24);
     }
-    return s;
+    s_f64x8 l = (s0 + s1) + (s2 + s3);
+    l += __builtin_shufflevector(l, l, 4, 5, 6, 7, 0, 1, 2, 3);
+    l += __builtin_shufflevector(l, l, 2, 3, 0, 1, 6, 7, 4, 5);
+    double rest = 0.0;
+    for (; i < n; i++) {
+        const double t = (double)a[i] - b[i];
+        rest += t * t;
+    }
+    return (l[0] + l[1]) + rest;
 }
 
 void rumor_vec_soft_threshold(float *x, float t, size_t n)

@@ -90,6 +90,25 @@ static double s_ref_nrm2(const float *x, size_t n)
     return sqrt(s);
 }
 
+/* The order rumor_vec_dist2 promises (vec.h), written out plainly. */
+static double s_ref_dist2(const float *a, const float *b, size_t n)
+{
+    double S[32] = {0}, rest = 0.0;
+    const size_t n32 = n / 32 * 32;
+    for (size_t i = 0; i < n; i++) {
+        const double t = (double)a[i] - b[i];
+        if (i < n32)
+            S[i % 32] += t * t;
+        else
+            rest += t * t;
+    }
+    double L[8], M[4], H[2];
+    for (int k = 0; k < 8; k++) L[k] = (S[k] + S[k + 8]) + (S[k + 16] + S[k + 24]);
+    for (int k = 0; k < 4; k++) M[k] = L[k] + L[k + 4];
+    for (int k = 0; k < 2; k++) H[k] = M[k] + M[k + 2];
+    return (H[0] + H[1]) + rest;
+}
+
 static void s_assert_bits(double a, double b)
 {
     if (memcmp(&a, &b, sizeof a)) fprintf(stderr, "got %a, want %a\n", a, b);
@@ -159,6 +178,7 @@ static void test_nrm2_is_the_sequential_sum(void **state)
             for (size_t i = 0; i < n; i++) a[i] = x[i] + b[i];
             for (size_t i = 0; i < n; i++) dif[i] = a[i] - b[i];
             s_assert_bits(rumor_vec_nrm2_diff(a, b, n), s_ref_nrm2(dif, n));
+            s_assert_bits(rumor_vec_dist2(a, b, n), s_ref_dist2(a, b, n));
         }
     free(x);
     free(a);

@@ -28,7 +28,12 @@ double rumor_vec_nrm1(const float *x, size_t n);
 /* max |x_i|; NaN when any x_i is NaN, as the other norms are, so that no caller takes a
  * vector holding NaNs for a finite one. */
 double rumor_vec_nrm_inf(const float *x, size_t n);
-/* Squared Euclidean distance. */
+/* Squared Euclidean distance, in double: differences (double)a_i - b_i squared, the square of
+ * entry i (i below n rounded down to 32) added to running sum i mod 32, the 32 sums reduced in
+ * a fixed order (S[k] + S[k + 8]) + (S[k + 16] + S[k + 24]), then halves of the eight lanes
+ * left to right, and the rest of the entries added one by one to a sum of their own, added
+ * last. A fixed order, so the figure is the same on every thread and run, without the chain of
+ * dependent additions of the sequential loop (a statistic: nothing trains on it). */
 double rumor_vec_dist2(const float *a, const float *b, size_t n);
 /* Proximal map of t*||x||_1: x_k = sign(x_k) * max(|x_k| - t, 0), in place. */
 void rumor_vec_soft_threshold(float *x, float t, size_t n);
