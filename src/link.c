@@ -369,9 +369,15 @@ void rumor_link_expire(rumor_link_t *l, double now, rumor_link_actions_t *out)
 void rumor_link_begin_round(rumor_link_t *l, uint32_t round, rumor_link_actions_t *out)
 {
     out->n = 0;
-    if (!l->has_early) return;
+    /* One of a later round stays for it: frames handled while this round's DIFFs were being
+     * sent may have brought this round's DIFF, then the next one's, and its sequence number
+     * is used up, so nothing would ever replace it. */
+    if (!l->has_early || l->early_h.round > round) return;
     l->has_early = 0;
-    if (l->early_h.round == round) s_deliver(out, RUMOR_LINK_DELIVER, &l->early_h, l->early);
+    if (l->early_h.round == round)
+        s_deliver(out, RUMOR_LINK_DELIVER, &l->early_h, l->early);
+    else /* the peer caught up past its round */
+        l->drops[RUMOR_LINK_DROP_ROUND]++;
 }
 
 void rumor_link_sent(rumor_link_t *l, uint8_t type, int rc, size_t bytes, double now)

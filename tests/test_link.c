@@ -122,6 +122,20 @@ static void s_diff(rumor_link_t *l, uint32_t frame_round, uint64_t seq, uint32_t
     }
 }
 
+/* Round `round` begins: an early DIFF the link delivers then (one of s_diff's) is applied by
+ * a carrier whose peer accepts it. Returns its round, or -1 when none was delivered. */
+static int64_t s_begin(rumor_link_t *l, uint32_t round, double now)
+{
+    rumor_link_actions_t a;
+    rumor_link_begin_round(l, round, &a);
+    const rumor_link_action_t *d = s_find(&a, RUMOR_LINK_DELIVER);
+    if (!d) return -1;
+    assert_int_equal(d->payload[0], 1);
+    const rumor_wire_header_t h = d->h;
+    rumor_link_delivered(l, &h, 0, round, now);
+    return h.round;
+}
+
 static void s_bye(rumor_link_t *l, uint32_t origin, uint32_t bye_round, int32_t code,
                   uint32_t round, double now, rumor_link_actions_t *a)
 {
@@ -282,15 +296,35 @@ static void test_early_diff_waits_for_its_round(void **state)
     s_diff(&l, 1, 1, 0, 0.2, 0, &a);
     assert_int_equal(s_count(&a, RUMOR_LINK_DELIVER, 0), 0);
     assert_true(l.has_early);
-    rumor_link_begin_round(&l, 1, &a);
-    const rumor_link_action_t *d = s_find(&a, RUMOR_LINK_DELIVER);
-    assert_non_null(d);
-    assert_int_equal(d->h.round, 1);
-    assert_int_equal(d->payload[0], 1);
-    const rumor_wire_header_t h = d->h;
-    rumor_link_delivered(&l, &h, 0, 1, 0.25);
+    assert_int_equal(s_begin(&l, 1, 0.25), 1);
     assert_false(rumor_link_awaited(&l, 1));
     s_diff(&l, 3, 2, 1, 0.3, 0, &a);
+    assert_int_equal(l.drops[RUMOR_LINK_DROP_ROUND], 1);
+    rumor_link_free(&l);
+}
+
+/* Synchronous: frames handled while round 5's DIFFs are being sent (before the round begins)
+ * bring node 1's DIFF of round 5, applied at once, then its DIFF of round 6: that one stays in
+ * the early slot through the start of round 5 and is delivered at the start of round 6. */
+static void test_early_diff_survives_the_start_of_its_previous_round(void **state)
+{
+    (void)state;
+    rumor_link_t l;
+    s_running(&l, 0);
+    rumor_link_actions_t a;
+    for (uint32_t r = 0; r < 5; r++) s_diff(&l, r, r, r, 0.1, 0, &a);
+    s_diff(&l, 5, 5, 5, 0.2, 0, &a);
+    assert_int_equal(s_count(&a, RUMOR_LINK_DELIVER, 0), 1);
+    s_diff(&l, 6, 6, 5, 0.3, 0, &a);
+    assert_true(l.has_early);
+    assert_int_equal(s_begin(&l, 5, 0.35), -1);
+    assert_true(l.has_early);
+    assert_int_equal(s_begin(&l, 6, 0.4), 6);
+    assert_false(rumor_link_awaited(&l, 6));
+    for (int k = 0; k < RUMOR_LINK_DROP_COUNT; k++) assert_int_equal(l.drops[k], 0);
+    /* An early DIFF of a round the peer caught up past is counted. */
+    s_diff(&l, 8, 7, 7, 0.5, 0, &a);
+    assert_int_equal(s_begin(&l, 9, 0.6), -1);
     assert_int_equal(l.drops[RUMOR_LINK_DROP_ROUND], 1);
     rumor_link_free(&l);
 }
@@ -651,6 +685,7 @@ int main(void)
         cmocka_unit_test(test_sequence_gap_requests_state),
         cmocka_unit_test(test_duplicate_diff_is_a_replay),
         cmocka_unit_test(test_early_diff_waits_for_its_round),
+        cmocka_unit_test(test_early_diff_survives_the_start_of_its_previous_round),
         cmocka_unit_test(test_late_diff_applied_in_deadline_mode),
         cmocka_unit_test(test_silent_neighbour_goes_down_and_comes_back),
         cmocka_unit_test(test_heartbeat_when_quiet),
