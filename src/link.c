@@ -135,6 +135,37 @@ static void s_offer_state(rumor_link_t *l, uint32_t t, double now, rumor_link_ac
     s_send(out, RUMOR_WIRE_STATE);
 }
 
+/* DIFFs of the neighbour were lost (a frame with sequence number seq, of type `what`, says it
+ * sent them): our copy of its public model is stale. Ask for its STATE. */
+static void s_resync(rumor_link_t *l, const char *what, uint64_t seq, rumor_link_actions_t *out)
+{
+    rumor_warn("node %u: %s from node %u has sequence %" PRIu64 ", expected %" PRIu64
+               "; requesting its state",
+               l->cfg.self, what, l->cfg.id, seq, l->recv_seq);
+    l->synced = 0;
+    l->resyncs++;
+    s_send(out, RUMOR_WIRE_RESYNC);
+}
+
+/* A HEARTBEAT carries the number of the neighbour's next DIFF. In synchronous rounds, a round
+ * that waits for its DIFF while it says it sent one that never came (the last frame of an
+ * edge was lost, or refused, and no later DIFF will show the gap: the neighbour waits too)
+ * asks for its STATE, as after a gap. Believed only as far as it could be true: it sent at
+ * most one DIFF per round since the last one this link took, up to the heartbeat's round. */
+static void s_on_heartbeat(rumor_link_t *l, const rumor_wire_header_t *h, uint32_t t,
+                           rumor_link_actions_t *out)
+{
+    if (l->cfg.deadline || !l->synced || l->has_early || l->nonfinite || h->seq <= l->recv_seq ||
+        !rumor_link_awaited(l, t))
+        return;
+    const int64_t rounds = (int64_t)h->round - l->got;
+    if (rounds <= 0 || h->seq - l->recv_seq > (uint64_t)rounds) {
+        l->drops[RUMOR_LINK_DROP_CLAIM]++;
+        return;
+    }
+    s_resync(l, "HEARTBEAT", h->seq, out);
+}
+
 static void s_on_diff(rumor_link_t *l, const rumor_wire_header_t *h, const uint8_t *p, uint32_t t,
                       rumor_link_actions_t *out)
 {
@@ -316,7 +347,8 @@ void rumor_link_on_frame(rumor_link_t *l, const rumor_wire_header_t *h, const ui
     case RUMOR_WIRE_BYE:
         s_on_bye(l, h, payload, round, out);
         break;
-    default: /* HEARTBEAT: being heard is all it is for */
+    default: /* HEARTBEAT */
+        s_on_heartbeat(l, h, round, out);
         break;
     }
     for (int k = 0; k < RUMOR_LINK_DROP_COUNT; k++) dropped -= l->drops[k];
@@ -369,9 +401,15 @@ void rumor_link_expire(rumor_link_t *l, double now, rumor_link_actions_t *out)
 void rumor_link_begin_round(rumor_link_t *l, uint32_t round, rumor_link_actions_t *out)
 {
     out->n = 0;
-    if (!l->has_early) return;
+    /* One of a later round stays for it: frames handled while this round's DIFFs were being
+     * sent may have brought this round's DIFF, then the next one's, and its sequence number
+     * is used up, so nothing would ever replace it. */
+    if (!l->has_early || l->early_h.round > round) return;
     l->has_early = 0;
-    if (l->early_h.round == round) s_deliver(out, RUMOR_LINK_DELIVER, &l->early_h, l->early);
+    if (l->early_h.round == round)
+        s_deliver(out, RUMOR_LINK_DELIVER, &l->early_h, l->early);
+    else /* the peer caught up past its round */
+        l->drops[RUMOR_LINK_DROP_ROUND]++;
 }
 
 void rumor_link_sent(rumor_link_t *l, uint8_t type, int rc, size_t bytes, double now)
@@ -418,13 +456,7 @@ void rumor_link_checked(rumor_link_t *l, const rumor_wire_header_t *h, const uin
         return;
     }
     if (h->seq > l->recv_seq) {
-        /* Frames were lost: our copy of its public model is stale. Ask for it. */
-        rumor_warn("node %u: DIFF from node %u has sequence %" PRIu64 ", expected %" PRIu64
-                   "; requesting its state",
-                   l->cfg.self, l->cfg.id, h->seq, l->recv_seq);
-        l->synced = 0;
-        l->resyncs++;
-        s_send(out, RUMOR_WIRE_RESYNC);
+        s_resync(l, "DIFF", h->seq, out);
         l->drops[RUMOR_LINK_DROP_UNSYNCED]++;
         return;
     }

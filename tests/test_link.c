@@ -1,11 +1,12 @@
 /* Tests of link: one neighbour session driven by scripted frames and times, no sockets.
  * Node 0 (this peer) talks to node 1 in a ring of 4, in a run of 100 rounds; every recovery
  * path of the protocol is walked: the handshake, a restart mid-round (new session: STATE both
- * ways), a STATE before the HELLO, a sequence gap (RESYNC), a duplicate DIFF, an early and a
- * late DIFF, a silent neighbour going down and coming back, and BYEs (finished, interrupted,
- * error). Then single forged frames from someone holding node 1's key: none may move the
- * round, unseat the live session, end or stall the run, or cost more than a bounded number of
- * STATEs; a careless restart with another configuration stops a synchronous run.
+ * ways), a STATE before the HELLO, a sequence gap (RESYNC), a lost last DIFF that only
+ * HEARTBEATs show (RESYNC), a duplicate DIFF, an early and a late DIFF, a silent neighbour
+ * going down and coming back, and BYEs (finished, interrupted, error). Then single forged frames
+ * from someone holding node 1's key: none may move the round, unseat the live session, end or stall
+ * the run, or cost more than a bounded number of STATEs; a careless restart with another
+ * configuration stops a synchronous run.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -120,6 +121,20 @@ static void s_diff(rumor_link_t *l, uint32_t frame_round, uint64_t seq, uint32_t
         rumor_link_checked(l, &c->h, c->payload, rc, &more);
         for (int i = 0; i < more.n; i++) a->act[a->n++] = more.act[i];
     }
+}
+
+/* Round `round` begins: an early DIFF the link delivers then (one of s_diff's) is applied by
+ * a carrier whose peer accepts it. Returns its round, or -1 when none was delivered. */
+static int64_t s_begin(rumor_link_t *l, uint32_t round, double now)
+{
+    rumor_link_actions_t a;
+    rumor_link_begin_round(l, round, &a);
+    const rumor_link_action_t *d = s_find(&a, RUMOR_LINK_DELIVER);
+    if (!d) return -1;
+    assert_int_equal(d->payload[0], 1);
+    const rumor_wire_header_t h = d->h;
+    rumor_link_delivered(l, &h, 0, round, now);
+    return h.round;
 }
 
 static void s_bye(rumor_link_t *l, uint32_t origin, uint32_t bye_round, int32_t code,
@@ -282,16 +297,79 @@ static void test_early_diff_waits_for_its_round(void **state)
     s_diff(&l, 1, 1, 0, 0.2, 0, &a);
     assert_int_equal(s_count(&a, RUMOR_LINK_DELIVER, 0), 0);
     assert_true(l.has_early);
-    rumor_link_begin_round(&l, 1, &a);
-    const rumor_link_action_t *d = s_find(&a, RUMOR_LINK_DELIVER);
-    assert_non_null(d);
-    assert_int_equal(d->h.round, 1);
-    assert_int_equal(d->payload[0], 1);
-    const rumor_wire_header_t h = d->h;
-    rumor_link_delivered(&l, &h, 0, 1, 0.25);
+    assert_int_equal(s_begin(&l, 1, 0.25), 1);
     assert_false(rumor_link_awaited(&l, 1));
     s_diff(&l, 3, 2, 1, 0.3, 0, &a);
     assert_int_equal(l.drops[RUMOR_LINK_DROP_ROUND], 1);
+    rumor_link_free(&l);
+}
+
+/* Synchronous: frames handled while round 5's DIFFs are being sent (before the round begins)
+ * bring node 1's DIFF of round 5, applied at once, then its DIFF of round 6: that one stays in
+ * the early slot through the start of round 5 and is delivered at the start of round 6. */
+static void test_early_diff_survives_the_start_of_its_previous_round(void **state)
+{
+    (void)state;
+    rumor_link_t l;
+    s_running(&l, 0);
+    rumor_link_actions_t a;
+    for (uint32_t r = 0; r < 5; r++) s_diff(&l, r, r, r, 0.1, 0, &a);
+    s_diff(&l, 5, 5, 5, 0.2, 0, &a);
+    assert_int_equal(s_count(&a, RUMOR_LINK_DELIVER, 0), 1);
+    s_diff(&l, 6, 6, 5, 0.3, 0, &a);
+    assert_true(l.has_early);
+    assert_int_equal(s_begin(&l, 5, 0.35), -1);
+    assert_true(l.has_early);
+    assert_int_equal(s_begin(&l, 6, 0.4), 6);
+    assert_false(rumor_link_awaited(&l, 6));
+    for (int k = 0; k < RUMOR_LINK_DROP_COUNT; k++) assert_int_equal(l.drops[k], 0);
+    /* An early DIFF of a round the peer caught up past is counted. */
+    s_diff(&l, 8, 7, 7, 0.5, 0, &a);
+    assert_int_equal(s_begin(&l, 9, 0.6), -1);
+    assert_int_equal(l.drops[RUMOR_LINK_DROP_ROUND], 1);
+    rumor_link_free(&l);
+}
+
+/* Synchronous: node 1's DIFF of round 5 (sequence 5), the last frame it sends before waiting
+ * for us, is lost; no later DIFF shows the gap. Its HEARTBEATs carry its next DIFF's number,
+ * 6: we ask for its STATE, as after a gap, once, and its STATE of round 6 closes round 5.
+ * Claims it could not make (more DIFFs than rounds since the last one we took) are counted;
+ * nothing happens when nothing is missing, nothing is awaited, or in deadline rounds. */
+static void test_lost_last_diff_is_recovered_from_heartbeats(void **state)
+{
+    (void)state;
+    rumor_link_t l;
+    s_running(&l, 0);
+    rumor_link_actions_t a;
+    for (uint32_t r = 0; r < 5; r++) s_diff(&l, r, r, r, 0.1, 0, &a);
+    s_frame(&l, RUMOR_WIRE_HEARTBEAT, 5, 5, NULL, 0, 5, 0.2, &a); /* nothing missing */
+    assert_int_equal(a.n, 0);
+    s_frame(&l, RUMOR_WIRE_HEARTBEAT, 4, 6, NULL, 0, 5, 0.3, &a); /* a DIFF in no round */
+    s_frame(&l, RUMOR_WIRE_HEARTBEAT, 5, 7, NULL, 0, 5, 0.3, &a); /* two in one round */
+    s_frame(&l, RUMOR_WIRE_HEARTBEAT, 5, UINT64_MAX, NULL, 0, 5, 0.3, &a);
+    assert_int_equal(a.n, 0);
+    assert_int_equal(l.drops[RUMOR_LINK_DROP_CLAIM], 3);
+    assert_true(l.synced);
+    s_frame(&l, RUMOR_WIRE_HEARTBEAT, 5, 6, NULL, 0, 5, 0.5, &a);
+    assert_int_equal(s_count(&a, RUMOR_LINK_SEND, RUMOR_WIRE_RESYNC), 1);
+    s_sent_all(&l, &a, 0.5);
+    assert_int_equal(l.resyncs, 1);
+    assert_false(l.synced);
+    s_frame(&l, RUMOR_WIRE_HEARTBEAT, 5, 6, NULL, 0, 5, 0.75, &a); /* asked already */
+    assert_int_equal(a.n, 0);
+    s_state(&l, 6, 6, 5, 0.8, 0, &a);
+    assert_true(rumor_link_ready(&l));
+    assert_false(rumor_link_awaited(&l, 5));
+    s_frame(&l, RUMOR_WIRE_HEARTBEAT, 6, 7, NULL, 0, 5, 0.9, &a); /* round 5 awaits nothing */
+    assert_int_equal(a.n, 0);
+    assert_int_equal(l.resyncs, 1);
+    rumor_link_free(&l);
+
+    s_running(&l, 1);
+    s_diff(&l, 0, 0, 0, 0.1, 0, &a);
+    s_frame(&l, RUMOR_WIRE_HEARTBEAT, 1, 2, NULL, 0, 1, 0.2, &a);
+    assert_int_equal(a.n, 0);
+    assert_true(l.synced);
     rumor_link_free(&l);
 }
 
@@ -651,6 +729,8 @@ int main(void)
         cmocka_unit_test(test_sequence_gap_requests_state),
         cmocka_unit_test(test_duplicate_diff_is_a_replay),
         cmocka_unit_test(test_early_diff_waits_for_its_round),
+        cmocka_unit_test(test_early_diff_survives_the_start_of_its_previous_round),
+        cmocka_unit_test(test_lost_last_diff_is_recovered_from_heartbeats),
         cmocka_unit_test(test_late_diff_applied_in_deadline_mode),
         cmocka_unit_test(test_silent_neighbour_goes_down_and_comes_back),
         cmocka_unit_test(test_heartbeat_when_quiet),

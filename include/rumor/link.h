@@ -29,6 +29,11 @@
  *   - DIFF: its sequence number is used up only once it decoded (and, but for the early slot,
  *     was applied); a DIFF that the codec or the gossip refuses leaves the number awaited,
  *     and one after a gap asks for a STATE only if it decodes;
+ *   - HEARTBEAT: its sequence number is the neighbour's next DIFF's. In synchronous rounds, one
+ *     past the DIFFs the link took while the round waits for its DIFF says that DIFF was lost
+ *     (the last of the edge: no later DIFF shows the gap) and asks for a STATE, as a gap does;
+ *     believed only if it sent at most one DIFF per round since the last one the link took,
+ *     up to the heartbeat's round (else "bad_round");
  *   - RESYNC: answered with at most one STATE per RUMOR_LINK_STATE_EVERY rounds of ours, beyond
  *     the two a new session may need; while this peer waits for that neighbour, one per
  *     RUMOR_LINK_STATE_MIN_S seconds. The rest are counted ("resync_limited").
@@ -88,7 +93,7 @@ typedef enum {
     RUMOR_LINK_DROP_HELLO,      /* HELLO that is malformed or incompatible */
     RUMOR_LINK_DROP_STATE,      /* malformed STATE */
     RUMOR_LINK_DROP_BYE,        /* malformed BYE, or one the sender cannot say */
-    RUMOR_LINK_DROP_CLAIM,      /* a round the link cannot believe */
+    RUMOR_LINK_DROP_CLAIM,      /* a round (or a HEARTBEAT's DIFFs) the link cannot believe */
     RUMOR_LINK_DROP_IGNORED,    /* STATE that came when none was awaited */
     RUMOR_LINK_DROP_RESYNC,     /* RESYNC over the STATE rate limit (not answered) */
     RUMOR_LINK_DROP_COUNT
@@ -198,7 +203,8 @@ void rumor_link_tick(rumor_link_t *l, uint32_t round, double now, rumor_link_act
 /* Deadline rounds, at a deadline: DOWN if the neighbour has been silent past liveness_s. */
 void rumor_link_expire(rumor_link_t *l, double now, rumor_link_actions_t *out);
 
-/* Synchronous rounds: round `round` starts; DELIVER the early DIFF if it is of this round. */
+/* Synchronous rounds: round `round` starts; DELIVER the early DIFF if it is of this round
+ * (one of a later round stays for it). */
 void rumor_link_begin_round(rumor_link_t *l, uint32_t round, rumor_link_actions_t *out);
 
 /* The carrier tried to send a frame of `type` of `bytes` bytes; rc is the transport's code.

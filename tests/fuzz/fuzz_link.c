@@ -5,7 +5,10 @@
  * that decode or not as the input says. After every event:
  *   - the links of the other neighbours are byte for byte unchanged;
  *   - no link believes a neighbour's round past the last round;
- *   - counters (drops by reason, resyncs, bytes, STATEs sent, ...) never go down.
+ *   - counters (drops by reason, resyncs, bytes, STATEs sent, ...) never go down;
+ *   - at the start of a round, only a DIFF of a later round stays in the early slot;
+ *   - a HEARTBEAT asks for at most one STATE, only in synchronous rounds and only when the
+ *     link was synced.
  * At the end, neighbour 1 behaves: it restarts with a compatible HELLO, answers with its STATE
  * and sends its DIFF of our round; then the link must not wait for it any more, nor stop the
  * run. Every event also runs under the sanitizers of the fuzz build.
@@ -140,9 +143,14 @@ static void s_event(s_world_t *w, const uint8_t *e)
     case 3:
         s_frame(w, l, RUMOR_WIRE_RESYNC, round, seq, NULL, 0);
         break;
-    case 4:
+    case 4: { /* HEARTBEAT: at most a RESYNC, in synchronous rounds, while synced */
+        const int synced = l->synced;
+        const uint64_t resyncs = l->resyncs;
         s_frame(w, l, RUMOR_WIRE_HEARTBEAT, round, seq, NULL, 0);
+        RUMOR_ASSERT(l->resyncs == resyncs ||
+                     (l->resyncs == resyncs + 1 && synced && !l->cfg.deadline));
         break;
+    }
     case 5: { /* BYE of any origin, round and code */
         const rumor_wire_bye_t b = {
             .origin = e[5] % 4, .round = round, .code = -(int32_t)(e[6] % 15)};
@@ -163,6 +171,8 @@ static void s_event(s_world_t *w, const uint8_t *e)
         w->round++;
         for (int k = 0; k < S_NBRS; k++) {
             rumor_link_begin_round(&w->l[k], w->round, &a);
+            /* Only a DIFF of a later round stays in the early slot. */
+            RUMOR_ASSERT(!w->l[k].has_early || w->l[k].early_h.round > w->round);
             s_act(w, &w->l[k], &a);
         }
         break;
