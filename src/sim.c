@@ -1,12 +1,19 @@
 /* rumor — many peers in one process (see sim.h).
  *
- * Worker w owns peers w, w + T, w + 2T, ... A round is two phases separated by barriers:
- *   1. every peer takes its local step and encodes its message into its own buffer;
- *   2. every peer decodes its neighbours' messages (ascending id), mixes and applies the prox.
- * Buffers written in phase 1 are only read in phase 2, so no locks are needed. Evaluation
- * rounds add a phase in which each worker evaluates its peers, then worker 0 alone averages
- * the models, evaluates the average and writes the record.
+ * Worker w owns peers w, w + T, w + 2T, ... Every peer runs the real protocol: one link per
+ * neighbour, whose frames the simulator carries in memory (sim_internal.h). A round is phases
+ * separated by barriers:
+ *   1. every peer ticks its links, takes its local step and sends its DIFF on each link;
+ *   2. every peer takes the frames due on its links and answers them (a RESYNC with a STATE,
+ *      ...), again while any peer sent a frame;
+ *   3. every peer closes the round on its links (liveness), mixes and applies the prox; then
+ *      the next round's phase 1 follows without a barrier (a mix only reads the peer's own
+ *      state).
+ * Evaluation rounds add a phase in which each worker evaluates its peers, then worker 0 alone
+ * averages the models, evaluates the average and writes the record.
  */
+#include "sim_internal.h"
+
 #include "rumor/clock.h"
 #include "rumor/sim.h"
 #include "rumor/checkpoint.h"
@@ -44,6 +51,8 @@ typedef struct {
     s_sim_t *sim;
     uint32_t w;
     double t_wait;
+    rumor_simnet_worker_t net;
+    atomic_uint fail_round; /* the first round in which one of its peers failed (UINT32_MAX) */
 } s_worker_t;
 
 struct s_sim {
@@ -54,22 +63,18 @@ struct s_sim {
     uint32_t n, threads;
     size_t d;
     rumor_peer_t **peers;
-    const uint8_t **msg; /* (n) this round's message of each peer */
-    size_t *msg_len;
+    rumor_simnet_t net;
     double *acc, *test_loss; /* (n) last evaluation of each peer */
     float *avg;              /* (d) network-average model */
     rumor_model_t *avg_model;
     pthread_barrier_t barrier;
     s_worker_t *workers;
-    int stop;             /* written by worker 0 before a barrier, read by all after it */
-    atomic_uint dropped;  /* 1 + the round a signal cut short (written before the barrier
-                             that ends its steps, read after it; 0: none) */
-    atomic_int failed;    /* the first error delivering a message (0: none) */
-    uint32_t *edge0;      /* (n + 1) peer i's edges are edge0[i] .. edge0[i + 1] - 1 */
-    uint8_t *stale;       /* (edges) the receiver's copy of the sender missed a lost message */
-    uint64_t *lost;       /* (n) messages to each peer that scenario faults lost */
-    rumor_peer_t **saved; /* (faults) CRASH k: its node's last checkpoint, else NULL */
-    uint32_t start;       /* the first round run (a resumed run's checkpoint round) */
+    atomic_uint sig_round; /* the first round at whose phase's end worker 0 saw a signal */
+    atomic_uint dropped;   /* 1 + the round a signal cut short (written before the barrier
+                              that ends its steps, read after it; 0: none) */
+    uint32_t *edge0;       /* (n + 1) peer i's links are edge0[i] .. edge0[i + 1] - 1 */
+    rumor_peer_t **saved;  /* (faults) CRASH k: its node's last checkpoint, else NULL */
+    uint32_t start;        /* the first round run (a resumed run's checkpoint round) */
     uint8_t topo_hash[32];
     int slot;               /* checkpoint slot to write next: 0 = DIR/a, 1 = DIR/b */
     atomic_int ckpt_failed; /* a checkpoint could not be written: the run stops */
@@ -129,7 +134,7 @@ static void s_record(s_sim_t *sim, uint32_t done)
     r->faults = sim->sc->n_faults > 0;
     for (uint32_t i = 0; i < n && r->faults; i++) {
         r->peers_down += (uint32_t)rumor_scenario_node_down(sim->sc, i, done - 1);
-        r->messages_lost += sim->lost[i];
+        r->messages_lost += sim->net.lost[i];
     }
     rumor_vec_zero(sim->avg, d);
     double loss = 0, acc = 0, acc_min = 1.0, tl = 0, nnz = 0, bytes = 0, ent = 0;
@@ -254,88 +259,16 @@ static void s_note_faults(const s_sim_t *sim, uint32_t t)
     }
 }
 
-/* Peer i's copy of neighbour j's public model := j's own (a STATE). Own copies are written
- * only by their owners in phase 1, so phase 2 may read them. */
-static void s_reload(s_sim_t *sim, uint32_t i, uint32_t j)
-{
-    const float *own = rumor_gossip_copy(rumor_peer_gossip(sim->peers[j]), j);
-    memcpy(rumor_gossip_copy_mut(rumor_peer_gossip(sim->peers[i]), j), own, sim->d * sizeof *own);
-}
-
-/* 1 when a DROP fault loses j's message of round t to i (p: the round's loss rate). */
-static int s_lost(const s_sim_t *sim, uint32_t j, uint32_t i, uint32_t t, double p)
-{
-    rumor_rng_t r;
-    rumor_rng_seed(&r, sim->sc->seed, (uint64_t)j * sim->n + i, t, RUMOR_RNG_FAULT);
-    return rumor_rng_uniform_d(&r) < p;
-}
-
-/* 1 when node j restarts from a CRASH fault's checkpoint in round t. */
-static int s_restarts(const rumor_scenario_t *sc, uint32_t j, uint32_t t)
-{
-    for (uint32_t k = 0; k < sc->n_faults; k++)
-        if (sc->faults[k].kind == RUMOR_FAULT_CRASH && sc->faults[k].node == j &&
-            sc->faults[k].to == t)
-            return 1;
-    return 0;
-}
-
-/* Phase 2 for peer i in round t: absorb its neighbours' messages, mix, apply the prox. A
- * neighbour that is out is left out of the mix. A peer back from an outage reloads its copies
- * of its neighbours' public models from their own, which already hold this round's messages
- * (so it does not absorb those); a copy that missed a lost message, or whose sender restarted
- * from an older checkpoint, is reloaded in the same way with the sender's next message that
- * arrives. */
-static void s_absorb_and_mix(s_sim_t *sim, uint32_t i, uint32_t t)
-{
-    const rumor_scenario_t *sc = sim->sc;
-    rumor_peer_t *p = sim->peers[i];
-    const uint32_t deg = rumor_topology_degree(sim->topo, i);
-    const uint32_t *nb = rumor_topology_neighbors(sim->topo, i);
-    const int back = sc->n_faults && t > 0 && rumor_scenario_node_down(sc, i, t - 1);
-    const double drop = sc->n_faults ? rumor_scenario_drop_rate(sc, t) : 0.0;
-    for (uint32_t s = 0; s < deg; s++) {
-        const uint32_t j = nb[s];
-        if (sc->n_faults) {
-            uint8_t *stale = &sim->stale[sim->edge0[i] + s];
-            const int up = !rumor_scenario_node_down(sc, j, t);
-            if (s_restarts(sc, j, t)) *stale = 1;
-            RUMOR_ASSERT(rumor_gossip_set_up(rumor_peer_gossip(p), j, up) == 0);
-            if (!up && !back) continue;
-            if (up && drop > 0 && s_lost(sim, j, i, t, drop)) {
-                *stale = 1;
-                sim->lost[i]++;
-                if (!back) continue;
-            }
-            if (back || *stale) {
-                s_reload(sim, i, j);
-                *stale = 0;
-                continue;
-            }
-        }
-        const int rc = rumor_peer_deliver(p, j, sim->msg[j], sim->msg_len[j]);
-        int none = 0; /* the first failure only */
-        if (rc && atomic_compare_exchange_strong(&sim->failed, &none, rc)) {
-            if (rc == RUMOR_ENONFINITE)
-                rumor_error("peer %u's message of round %u holds non-finite values: its "
-                            "model diverged " RUMOR_PEER_DIVERGED_HINT,
-                            j, t);
-            else
-                rumor_error("peer %u: message of peer %u in round %u: %s", i, j, t,
-                            rumor_strerror(rc));
-        }
-    }
-    rumor_peer_finish(p);
-}
-
 /* ---- checkpoints --------------------------------------------------------------------------
  * DIR/sim.json names the last complete checkpoint: its round, its slot (DIR/a or DIR/b, used
  * in turn, each holding every peer's rumor_checkpoint file, and fault<k>.safetensors for a
- * CRASH fault k whose peer is still to restart) and the simulator's own state (messages
- * lost, copies awaiting a reload). It is replaced atomically once the slot is
- * complete, so a crash while a checkpoint is written leaves the previous one whole. */
+ * CRASH fault k whose peer is still to restart, and links.bin, the state of every peer's links
+ * as rumor_link_export words in this machine's byte order) and the simulator's own state
+ * (messages lost). It is replaced atomically once the slot is complete, so a crash while a
+ * checkpoint is written leaves the previous one whole. Frames in flight at a round's end (only
+ * DELAY faults leave any) are not kept. */
 
-#define S_STATE_FORMAT "rumor-sim-checkpoint-1"
+#define S_STATE_FORMAT "rumor-sim-checkpoint-2"
 
 static int s_state_path(char *buf, size_t cap, const char *dir)
 {
@@ -387,23 +320,13 @@ static int s_write_state(const s_sim_t *sim, uint32_t done, rumor_errmsg_t *em)
     if (s_state_path(path, sizeof path, dir))
         return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
     sodium_bin2hex(cfg, sizeof cfg, sim->sc->hash, sizeof sim->sc->hash);
-    const uint32_t edges = sim->edge0[sim->n];
-    char *stale = malloc(edges + 1);
     json_t *lost = json_array();
-    if (!stale || !lost) {
-        free(stale);
-        json_decref(lost);
-        return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
-    }
-    for (uint32_t e = 0; e < edges; e++) stale[e] = sim->stale[e] ? '1' : '0';
-    stale[edges] = '\0';
+    if (!lost) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
     for (uint32_t i = 0; i < sim->n; i++)
-        json_array_append_new(lost, json_integer((json_int_t)sim->lost[i]));
-    json_t *j =
-        json_pack("{s:s, s:I, s:s, s:I, s:s, s:o, s:s}", "format", S_STATE_FORMAT, "round",
-                  (json_int_t)done, "slot", sim->slot ? "b" : "a", "peers", (json_int_t)sim->n,
-                  "config_hash", cfg, "messages_lost", lost, "stale", stale);
-    free(stale);
+        json_array_append_new(lost, json_integer((json_int_t)sim->net.lost[i]));
+    json_t *j = json_pack("{s:s, s:I, s:s, s:I, s:s, s:o}", "format", S_STATE_FORMAT, "round",
+                          (json_int_t)done, "slot", sim->slot ? "b" : "a", "peers",
+                          (json_int_t)sim->n, "config_hash", cfg, "messages_lost", lost);
     /* The target reached so far, which a resumed run cannot see again; kept with its target. */
     if (j && sim->target_round)
         json_object_set_new(j, "target",
@@ -414,6 +337,51 @@ static int s_write_state(const s_sim_t *sim, uint32_t done, rumor_errmsg_t *em)
     if (!text) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
     const rumor_file_piece_t piece = {text, strlen(text)};
     const int rc = rumor_file_save(path, 0644, 0, &piece, 1, em);
+    free(text);
+    return rc;
+}
+
+/* DIR/a|b/links.bin: the links' state. */
+static int s_links_path(char *buf, size_t cap, const char *dir, int slot)
+{
+    char sd[RUMOR_PATH_MAX];
+    if (s_slot_dir(sd, sizeof sd, dir, slot)) return RUMOR_ENOSPC;
+    const int n = snprintf(buf, cap, "%s/links.bin", sd);
+    return n < 0 || (size_t)n >= cap ? RUMOR_ENOSPC : 0;
+}
+
+/* Worker 0, between barriers: the links' state into the slot being written. */
+static int s_write_links(const s_sim_t *sim, rumor_errmsg_t *em)
+{
+    const char *dir = sim->opts->checkpoint_dir;
+    char path[RUMOR_PATH_MAX + 64];
+    if (s_links_path(path, sizeof path, dir, sim->slot))
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
+    const size_t bytes = (size_t)sim->edge0[sim->n] * RUMOR_LINK_WORDS * sizeof(uint64_t);
+    uint64_t *w = malloc(bytes ? bytes : 1);
+    if (!w) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+    rumor_simnet_export(&sim->net, w);
+    const rumor_file_piece_t piece = {w, bytes};
+    const int rc = rumor_file_save(path, 0644, 0, &piece, 1, em);
+    free(w);
+    return rc;
+}
+
+/* Reads the links' state of a slot into the simulator's links. */
+static int s_read_links(s_sim_t *sim, const char *dir, int slot, rumor_errmsg_t *em)
+{
+    char path[RUMOR_PATH_MAX + 64];
+    if (s_links_path(path, sizeof path, dir, slot))
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
+    const size_t bytes = (size_t)sim->edge0[sim->n] * RUMOR_LINK_WORDS * sizeof(uint64_t);
+    char *text;
+    size_t len;
+    int rc = rumor_file_read(path, bytes + 1, &text, &len, em);
+    if (rc) return rc;
+    if (len != bytes)
+        rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: %zu bytes, expected %zu", path, len, bytes);
+    else if (rumor_simnet_import(&sim->net, (const uint64_t *)(void *)text))
+        rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: malformed link state", path);
     free(text);
     return rc;
 }
@@ -444,7 +412,7 @@ static void s_checkpoint(s_worker_t *wk, uint32_t done)
     s_wait(wk);
     if (wk->w == 0 && !atomic_load(&sim->ckpt_failed)) {
         rumor_errmsg_t em = {""};
-        if (s_write_state(sim, done, &em))
+        if (s_write_links(sim, &em) || s_write_state(sim, done, &em))
             s_ckpt_fail(sim, &em);
         else
             sim->slot ^= 1;
@@ -528,12 +496,10 @@ static int s_resume(s_sim_t *sim, rumor_errmsg_t *em)
     rc = s_read_state(dir, sim->sc, &j, &round, em);
     if (rc <= 0) return rc;
     const char *slot = json_string_value(json_object_get(j, "slot"));
-    const char *stale = json_string_value(json_object_get(j, "stale"));
     json_t *lost = json_object_get(j, "messages_lost");
     rc = 0;
     if (json_integer_value(json_object_get(j, "peers")) != (json_int_t)sim->n || !slot ||
-        (strcmp(slot, "a") && strcmp(slot, "b")) || !stale || strlen(stale) != sim->edge0[sim->n] ||
-        strspn(stale, "01") != strlen(stale) || json_array_size(lost) != sim->n ||
+        (strcmp(slot, "a") && strcmp(slot, "b")) || json_array_size(lost) != sim->n ||
         round > sim->sc->rounds)
         rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s/sim.json: malformed checkpoint state", dir);
     json_t *target = json_object_get(j, "target");
@@ -552,7 +518,7 @@ static int s_resume(s_sim_t *sim, rumor_errmsg_t *em)
         if (!json_is_integer(v) || json_integer_value(v) < 0)
             rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s/sim.json: messages_lost[%u]", dir, i);
         else
-            sim->lost[i] = (uint64_t)json_integer_value(v);
+            sim->net.lost[i] = (uint64_t)json_integer_value(v);
     }
     for (uint32_t i = 0; i < sim->n && !rc; i++) {
         char path[RUMOR_PATH_MAX + 64];
@@ -571,8 +537,8 @@ static int s_resume(s_sim_t *sim, rumor_errmsg_t *em)
         else
             rc = rumor_checkpoint_load(path, sim->saved[k], sim->topo_hash, em);
     }
+    if (!rc) rc = s_read_links(sim, dir, slot[0] == 'b', em);
     if (!rc) {
-        for (uint32_t e = 0; e < sim->edge0[sim->n]; e++) sim->stale[e] = stale[e] == '1';
         sim->start = round;
         sim->slot = slot[0] == 'a'; /* the other slot is written next */
     }
@@ -602,25 +568,53 @@ static void s_evaluate(s_worker_t *wk, uint32_t done)
 }
 
 /* Phase 1, peer i at the start of round t: a peer to crash keeps its state as the checkpoint
- * it will restart from; a peer restarting from a crash takes that state back. */
-static void s_crash_checkpoints(s_sim_t *sim, uint32_t i, uint32_t t)
+ * it will restart from; a peer restarting from a crash takes that state back, with new links
+ * (a new session: its neighbours' links see a restart). */
+static void s_crash_checkpoints(s_worker_t *wk, uint32_t i, uint32_t t)
 {
+    s_sim_t *sim = wk->sim;
     for (uint32_t k = 0; k < sim->sc->n_faults; k++) {
         const rumor_fault_t *f = &sim->sc->faults[k];
         if (f->kind != RUMOR_FAULT_CRASH || f->node != i) continue;
         if (t == rumor_fault_checkpoint_round(f))
             rumor_peer_copy_state(sim->saved[k], sim->peers[i]);
-        if (t == f->to) rumor_peer_copy_state(sim->peers[i], sim->saved[k]);
+        if (t == f->to) {
+            rumor_peer_copy_state(sim->peers[i], sim->saved[k]);
+            rumor_simnet_restart(&sim->net, &wk->net, i, t, k);
+        }
     }
+}
+
+/* The end of phase s of round t: worker wk's failures and frames counted, a signal noted. */
+static void s_end_phase(s_worker_t *wk, uint32_t t, uint64_t s)
+{
+    s_sim_t *sim = wk->sim;
+    if (wk->net.failed && atomic_load(&wk->fail_round) == UINT32_MAX)
+        atomic_store(&wk->fail_round, t);
+    if (wk->w == 0 && s_signalled && atomic_load(&sim->sig_round) == UINT32_MAX)
+        atomic_store(&sim->sig_round, t);
+    rumor_simnet_end_phase(&sim->net, &wk->net, s, wk->w == 0);
+    s_wait(wk);
+}
+
+/* After the last barrier of round t: 1 when a peer failed by then. A worker that failed in a
+ * later round has not reached it yet, so every worker decides the same. */
+static int s_failed_by(const s_sim_t *sim, uint32_t t)
+{
+    for (uint32_t w = 0; w < sim->threads; w++)
+        if (atomic_load(&sim->workers[w].fail_round) <= t) return 1;
+    return 0;
 }
 
 static void *s_worker_main(void *arg)
 {
     s_worker_t *wk = arg;
     s_sim_t *sim = wk->sim;
+    rumor_simnet_t *net = &sim->net;
     const rumor_scenario_t *sc = sim->sc;
     const uint32_t n = sim->n, T = sim->threads;
-    for (uint32_t t = sim->start; t < sc->rounds; t++) {
+    uint64_t s = 0; /* the phase; every worker counts the same */
+    for (uint32_t t = sim->start; t < sc->rounds; t++, s++) {
         if (wk->w == 0 && sc->n_faults) s_note_faults(sim, t);
         for (uint32_t i = wk->w; i < n; i += T) {
             /* A round of many large peers can take minutes: a signal ends it between steps.
@@ -629,28 +623,44 @@ static void *s_worker_main(void *arg)
                 atomic_store(&sim->dropped, t + 1);
                 break;
             }
-            if (sc->n_faults) s_crash_checkpoints(sim, i, t);
+            if (sc->n_faults) s_crash_checkpoints(wk, i, t);
             if (rumor_scenario_node_down(sc, i, t)) continue;
             /* Back from an outage: it rejoins at the network's round. */
             if (rumor_peer_round(sim->peers[i]) != t) rumor_peer_set_round(sim->peers[i], t);
-            const int rc = rumor_peer_step(sim->peers[i], &sim->msg[i], &sim->msg_len[i]);
-            int none = 0; /* the first failure only */
-            if (rc && atomic_compare_exchange_strong(&sim->failed, &none, rc))
-                rumor_error("peer %u's model diverged in round %u: its SGD step left non-finite "
-                            "parameters " RUMOR_PEER_DIVERGED_HINT,
-                            i, t);
+            rumor_simnet_tick(net, &wk->net, i, t, s);
+            const uint8_t *msg;
+            size_t len;
+            const int rc = rumor_peer_step(sim->peers[i], &msg, &len);
+            if (rc) {
+                int none = 0; /* the first failure only */
+                if (atomic_compare_exchange_strong(&net->failed, &none, rc))
+                    rumor_error("peer %u's model diverged in round %u: its SGD step left "
+                                "non-finite parameters " RUMOR_PEER_DIVERGED_HINT,
+                                i, t);
+                wk->net.failed = 1;
+                continue;
+            }
+            rumor_simnet_send_diff(net, &wk->net, i, t, s, msg, len);
         }
-        s_wait(wk);
+        s_end_phase(wk, t, s);
         if (atomic_load(&sim->dropped)) break;
-        for (uint32_t i = wk->w; i < n; i += T)
-            if (!rumor_scenario_node_down(sc, i, t)) s_absorb_and_mix(sim, i, t);
+        while (rumor_simnet_pending(net, s)) {
+            s++;
+            for (uint32_t i = wk->w; i < n; i += T)
+                rumor_simnet_receive(net, &wk->net, i, t, s, !rumor_scenario_node_down(sc, i, t));
+            s_end_phase(wk, t, s);
+        }
+        for (uint32_t i = wk->w; i < n; i += T) {
+            if (rumor_scenario_node_down(sc, i, t)) continue;
+            rumor_simnet_close(net, &wk->net, i, t);
+            rumor_peer_finish(sim->peers[i]);
+        }
         const uint32_t done = t + 1;
-        if (wk->w == 0) sim->stop = s_signalled || sim->failed;
-        s_wait(wk);
-        const int stop = sim->stop;
+        const int failed = s_failed_by(sim, t);
+        const int stop = failed || atomic_load(&sim->sig_round) <= t;
         if (s_is_eval_round(sim, done) || stop) s_evaluate(wk, done);
         /* A diverged run is not worth resuming: its last checkpoint stands. */
-        if ((s_is_ckpt_round(sim, done) || (stop && sim->opts->checkpoint_dir)) && !sim->failed)
+        if ((s_is_ckpt_round(sim, done) || (stop && sim->opts->checkpoint_dir)) && !failed)
             s_checkpoint(wk, done);
         if (stop || atomic_load(&sim->ckpt_failed)) break;
     }
@@ -732,24 +742,16 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     if (sim.threads > sim.n) sim.threads = sim.n;
 
     sim.peers = calloc(sim.n, sizeof *sim.peers);
-    sim.msg = calloc(sim.n, sizeof *sim.msg);
-    sim.msg_len = calloc(sim.n, sizeof *sim.msg_len);
     sim.acc = calloc(sim.n, sizeof *sim.acc);
     sim.test_loss = calloc(sim.n, sizeof *sim.test_loss);
     sim.workers = calloc(sim.threads, sizeof *sim.workers);
     sim.edge0 = calloc(sim.n + 1, sizeof *sim.edge0);
-    sim.lost = calloc(sim.n, sizeof *sim.lost);
-    if (!sim.peers || !sim.msg || !sim.msg_len || !sim.acc || !sim.test_loss || !sim.workers ||
-        !sim.edge0 || !sim.lost) {
+    if (!sim.peers || !sim.acc || !sim.test_loss || !sim.workers || !sim.edge0) {
         rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
         goto done;
     }
     for (uint32_t i = 0; i < sim.n; i++)
         sim.edge0[i + 1] = sim.edge0[i] + rumor_topology_degree(topo, i);
-    if (!(sim.stale = calloc(sim.edge0[sim.n] + 1, 1))) {
-        rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
-        goto done;
-    }
     for (uint32_t i = 0; i < sim.n; i++) {
         const rumor_peer_cfg_t pc = rumor_peer_data_cfg(&data, sc, topo, i, RUMOR_PEER_EVAL_ROWS);
         if (!(sim.peers[i] = rumor_peer_new(&pc, em))) {
@@ -787,6 +789,15 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     }
     for (uint32_t k = 0; k < sim.grad_m; k++)
         sim.grad_idx[k] = (uint32_t)((uint64_t)k * data.train.n / sim.grad_m);
+    if ((rc = rumor_simnet_init(&sim.net, sc, topo, sim.peers, sim.edge0, 0, em))) goto done;
+    for (uint32_t w = 0; w < sim.threads; w++) {
+        sim.workers[w] = (s_worker_t){.sim = &sim, .w = w, .fail_round = UINT32_MAX};
+        if (rumor_simnet_worker_init(&sim.workers[w].net, (uint32_t)sim.d)) {
+            rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
+            goto done;
+        }
+    }
+    atomic_store(&sim.sig_round, UINT32_MAX);
     char why[512];
     if (rumor_peer_caution(sim.peers[0], why, sizeof why)) rumor_warn("%s", why);
     if (opts->progress) {
@@ -819,11 +830,8 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     sim.t_start = rumor_clock_now();
     pthread_t *tids = calloc(sim.threads, sizeof *tids);
     RUMOR_ASSERT(tids);
-    for (uint32_t w = 0; w < sim.threads; w++) {
-        sim.workers[w] = (s_worker_t){.sim = &sim, .w = w};
-        if (w > 0)
-            RUMOR_ASSERT(pthread_create(&tids[w], NULL, s_worker_main, &sim.workers[w]) == 0);
-    }
+    for (uint32_t w = 1; w < sim.threads; w++)
+        RUMOR_ASSERT(pthread_create(&tids[w], NULL, s_worker_main, &sim.workers[w]) == 0);
     s_worker_main(&sim.workers[0]);
     for (uint32_t w = 1; w < sim.threads; w++) pthread_join(tids[w], NULL);
     free(tids);
@@ -835,9 +843,9 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     if (atomic_load(&sim.ckpt_failed))
         rc = rumor_errmsg_set(em, RUMOR_EIO, "checkpoint after round %u: %s", sim.last.round,
                               sim.ckpt_em.msg);
-    else if (sim.failed)
-        rc = rumor_errmsg_set(em, sim.failed,
-                              sim.failed == RUMOR_ENONFINITE
+    else if (sim.net.failed)
+        rc = rumor_errmsg_set(em, sim.net.failed,
+                              sim.net.failed == RUMOR_ENONFINITE
                                   ? "a peer's model diverged"
                                   : "a peer could not decode a neighbour's message");
     else if (atomic_load(&sim.dropped))
@@ -853,12 +861,13 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
                               sim.last.round, opts->checkpoint_dir);
     else if (s_signalled)
         rc = rumor_errmsg_set(em, RUMOR_EINTR, "interrupted at round %u", sim.last.round);
-    if (opts->models_out && !sim.failed && !atomic_load(&sim.ckpt_failed) &&
+    if (opts->models_out && !sim.net.failed && !atomic_load(&sim.ckpt_failed) &&
         !atomic_load(&sim.dropped)) {
         const int wrc = s_write_models(&sim, opts->models_out, em);
         if (wrc) rc = wrc;
     }
 done:
+    rumor_simnet_free(&sim.net);
     if (sim.peers)
         for (uint32_t i = 0; i < sim.n; i++) rumor_peer_destroy(&sim.peers[i]);
     if (sim.saved)
@@ -872,14 +881,12 @@ done:
     free(sim.grad_chunk);
     free(sim.grad);
     free(sim.peers);
-    free(sim.msg);
-    free(sim.msg_len);
     free(sim.acc);
     free(sim.test_loss);
+    for (uint32_t w = 0; sim.workers && w < sim.threads; w++)
+        rumor_simnet_worker_free(&sim.workers[w].net);
     free(sim.workers);
     free(sim.edge0);
-    free(sim.stale);
-    free(sim.lost);
     rumor_peer_data_free(&data);
     rumor_topology_destroy(&topo);
     return rc;

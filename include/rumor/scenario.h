@@ -44,19 +44,30 @@
  *     round from - from % checkpoint_every; default interval RUMOR_CHECKPOINT_EVERY), is out
  *     as with DOWN, and restarts in round `to` from that checkpoint at the network's round:
  *     it reloads its copies of its neighbours' public models, and they reload their copies
- *     of its own with its next message that arrives, as after a restart's STATE exchange. */
+ *     of its own with its next message that arrives, as after a restart's STATE exchange.
+ *   DELAY ({"delay": 3, "p": 0.1, "rounds": [0, 1000]}, p and rounds optional): every DIFF
+ *     arrives `delay` rounds late with probability p (default 1); later frames overtake it.
+ *     ({"delay_ms": [20, 150], "rounds": [...]}): every frame arrives after a delay drawn
+ *     uniformly from [lo, hi] milliseconds of the virtual clock (a round lasts deadline_ms in
+ *     deadline rounds, one second in synchronous ones); the frames of an edge keep their
+ *     order, as on one connection.
+ * The simulator runs every peer's real links (link.h) over frames in memory: each fault acts on
+ * frames, and the links' protocol (gaps, RESYNC and STATE, liveness, restarts) does the rest. */
 typedef enum {
     RUMOR_FAULT_DOWN = 0,
     RUMOR_FAULT_DROP = 1,
-    RUMOR_FAULT_CRASH = 2
+    RUMOR_FAULT_CRASH = 2,
+    RUMOR_FAULT_DELAY = 3
 } rumor_fault_kind_t;
 
 typedef struct {
     rumor_fault_kind_t kind;
     uint32_t node; /* DOWN, CRASH */
     uint32_t from, to;
-    double drop;    /* DROP */
-    uint32_t every; /* CRASH: the node's checkpoint interval */
+    double drop;               /* DROP: the loss rate; DELAY by rounds: the probability */
+    uint32_t every;            /* CRASH: the node's checkpoint interval */
+    uint32_t delay;            /* DELAY: rounds (0: delay_ms) */
+    double delay_lo, delay_hi; /* DELAY: milliseconds */
 } rumor_fault_t;
 
 /* CRASH: the round at whose start the crashed node's last checkpoint was written. */
