@@ -336,6 +336,50 @@ static void test_lost_messages_are_resynced(void **state)
     free(a);
 }
 
+/* DIFFs 3 rounds late (a fifth of them, rounds 100 to 399): later frames overtake them, so
+ * the receiver's link sees a gap, asks for a STATE, and drops the late one when it comes. The
+ * run reproduces on any number of threads and learns as without the delays. */
+static void test_late_diffs_are_resynced(void **state)
+{
+    (void)state;
+    rumor_scenario_t sc;
+    rumor_sim_result_t r1;
+    s_fault_scenario(&sc);
+    s_add_fault(&sc,
+                (rumor_fault_t){
+                    .kind = RUMOR_FAULT_DELAY, .delay = 3, .drop = 0.2, .from = 100, .to = 400});
+    char *a = s_run_on_1_and_3(&sc, &r1);
+    s_expect_like_fault_free(&r1);
+    assert_int_equal(r1.messages_lost, 0);
+    free(a);
+}
+
+/* Deadline rounds of 100 ms on the virtual clock, every frame delayed by 5 to 150 ms: DIFFs
+ * that miss the deadline are applied late, in order. The run reproduces on any number of
+ * threads and learns as the synchronous one; without the delays it is the synchronous run,
+ * bit for bit (every DIFF is in before the deadline). */
+static void test_deadline_rounds_with_delays(void **state)
+{
+    (void)state;
+    rumor_scenario_t sc, sync;
+    rumor_sim_result_t r1, r0, rs;
+    s_fault_scenario(&sc);
+    sc.deadline = 1;
+    sc.deadline_ms = 100;
+    rumor_scenario_rehash(&sc);
+    s_fault_scenario(&sync);
+    char *d0 = s_run(&sc, 2, &r0, NULL), *s0 = s_run(&sync, 2, &rs, NULL);
+    assert_string_equal(d0, s0);
+    s_add_fault(
+        &sc, (rumor_fault_t){.kind = RUMOR_FAULT_DELAY, .delay_lo = 5, .delay_hi = 150, .to = 600});
+    char *a = s_run_on_1_and_3(&sc, &r1);
+    assert_string_not_equal(a, d0);
+    s_expect_like_fault_free(&r1);
+    free(a);
+    free(d0);
+    free(s0);
+}
+
 /* The records of a metrics file's text (a JSON array of objects); the caller decrefs it. */
 static json_t *s_records(const char *text)
 {
@@ -687,6 +731,8 @@ int main(void)
         cmocka_unit_test(test_peers_back_from_faults_rejoin),
         cmocka_unit_test(test_lost_messages_are_resynced),
         cmocka_unit_test(test_crashed_peer_restarts_from_its_checkpoint),
+        cmocka_unit_test(test_late_diffs_are_resynced),
+        cmocka_unit_test(test_deadline_rounds_with_delays),
         cmocka_unit_test(test_killed_sim_resumes_bit_for_bit),
         cmocka_unit_test(test_target_round_and_bytes),
         cmocka_unit_test(test_target_survives_a_resume),
