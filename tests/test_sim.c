@@ -239,7 +239,7 @@ static void test_fault_freezes_a_peer(void **state)
     free(b);
 }
 
-/* Peers back from outages (3 out in rounds 100-299, its neighbour 4 in 250-349) reload their
+/* Peers back from outages (3 out in rounds 100-299, its neighbour 4 in 250-349) resync their
  * copies of their neighbours' public models: the network agrees again as closely as without
  * the faults, and as accurately. (A peer that kept its stale copies would stay apart: this
  * run's consensus distance would be about 180 times the fault-free one.) */
@@ -286,9 +286,9 @@ static void s_add_crash(rumor_scenario_t *sc, uint32_t node, uint32_t from, uint
 
 /* A peer that crashes right after a checkpoint loses nothing: the run is, bit for bit, the
  * run in which it is only out for the same rounds. One that crashes 80 rounds after its
- * checkpoint restarts 80 rounds back, and its neighbours reload their copies of its public
- * model: the network agrees again as closely as without the fault. (Without that reload,
- * consensus ends about 11 times the fault-free one.) */
+ * checkpoint restarts 80 rounds back, and the STATE exchange of its new session reloads the
+ * copies on both sides: the network agrees again as closely as without the fault. (Without that
+ * reload, consensus ends about 11 times the fault-free one.) */
 static void test_crashed_peer_restarts_from_its_checkpoint(void **state)
 {
     (void)state;
@@ -316,8 +316,8 @@ static void test_crashed_peer_restarts_from_its_checkpoint(void **state)
     free(a);
 }
 
-/* Every message lost with probability 0.3: the receiver mixes with its stale copy and
- * reloads it with the sender's next message that arrives. The run loses as many messages as
+/* Every DIFF lost with probability 0.3: the receiver mixes with its stale copy, and its link
+ * sees the gap at the sender's next DIFF and asks for a STATE. The run loses as many messages as
  * a binomial draw allows, reproduces on any number of threads, and still agrees and learns
  * as without losses (without the reloads, copies would stay apart for good). */
 static void test_lost_messages_are_resynced(void **state)
@@ -570,8 +570,8 @@ static void test_objective_and_gradient_norm(void **state)
     assert_true(res.objective == res.loss);
 }
 
-/* `rumor sim --checkpoint` killed with SIGKILL mid-run (inside an outage, with copies awaiting
- * a reload after lost messages, and with a crashed peer's checkpoint still to restart from)
+/* `rumor sim --checkpoint` killed with SIGKILL mid-run (inside an outage, with links awaiting
+ * a STATE after lost DIFFs, and with a crashed peer's checkpoint still to restart from)
  * and started again with the same command resumes from its
  * last checkpoint and ends with exactly the models of an uninterrupted run. A checkpoint of
  * another run config, and a damaged one, are refused with a message. */
