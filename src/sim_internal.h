@@ -26,14 +26,19 @@
 #ifndef RUMOR_SIM_INTERNAL_H
 #define RUMOR_SIM_INTERNAL_H
 
+#include "rumor/clock.h"
 #include "rumor/cmsg.h"
 #include "rumor/codec.h"
 #include "rumor/err.h"
+#include "rumor/gossip.h"
 #include "rumor/link.h"
+#include "rumor/model.h"
 #include "rumor/peer.h"
 #include "rumor/scenario.h"
+#include "rumor/sim.h"
 #include "rumor/topology.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -108,5 +113,74 @@ void rumor_simnet_close(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t 
  * malformed). Frames in flight are not kept. */
 void rumor_simnet_export(const rumor_simnet_t *net, uint64_t *w);
 RUMOR_NODISCARD int rumor_simnet_import(rumor_simnet_t *net, const uint64_t *w);
+
+/* ---- the simulation (sim.c) and its checkpoints (sim_ckpt.c) ------------------------------ */
+
+typedef struct s_sim s_sim_t;
+
+typedef struct {
+    s_sim_t *sim;
+    uint32_t w;
+    double t_wait;
+    rumor_simnet_worker_t net;
+    atomic_uint fail_round; /* the first round in which one of its peers failed (UINT32_MAX) */
+} s_worker_t;
+
+struct s_sim {
+    const rumor_scenario_t *sc;
+    const rumor_sim_opts_t *opts;
+    const rumor_topology_t *topo;
+    const rumor_peer_data_t *data;
+    uint32_t n, threads;
+    size_t d;
+    rumor_peer_t **peers;
+    rumor_simnet_t net;
+    double *acc, *test_loss; /* (n) last evaluation of each peer */
+    float *avg;              /* (d) network-average model */
+    rumor_model_t *avg_model;
+    pthread_barrier_t barrier;
+    s_worker_t *workers;
+    atomic_uint sig_round; /* the first round at whose phase's end worker 0 saw a signal */
+    atomic_uint dropped;   /* 1 + the round a signal cut short (written before the barrier
+                              that ends its steps, read after it; 0: none) */
+    uint32_t *edge0;       /* (n + 1) peer i's links are edge0[i] .. edge0[i + 1] - 1 */
+    rumor_peer_t **saved;  /* (faults) CRASH k: its node's last checkpoint, else NULL */
+    uint32_t start;        /* the first round run (a resumed run's checkpoint round) */
+    uint8_t topo_hash[32];
+    int slot;               /* checkpoint slot to write next: 0 = DIR/a, 1 = DIR/b */
+    atomic_int ckpt_failed; /* a checkpoint could not be written: the run stops */
+    rumor_errmsg_t ckpt_em; /* why (written by the worker that failed first) */
+    double t_start;
+    rumor_sim_result_t last;
+    rumor_consensus_watch_t consensus; /* warns once when the distance keeps growing */
+    /* grad_norm_avg: the fixed training subset and scratch for one evaluation chunk */
+    uint32_t grad_m;
+    uint32_t *grad_idx;    /* (grad_m) rows of the training set */
+    float *grad_x;         /* (RUMOR_PEER_EVAL_ROWS, dim) gathered rows */
+    int32_t *grad_y;       /* (RUMOR_PEER_EVAL_ROWS) their labels */
+    float *grad_chunk;     /* (d) the gradient of one chunk */
+    float *grad;           /* (d) the gradient over the subset */
+    uint32_t target_round; /* the first evaluation that reached sc->target_acc (0: none yet) */
+    double target_bytes;   /* bytes sent per peer by then */
+};
+
+static inline void s_wait(s_worker_t *wk)
+{
+    const double t0 = rumor_clock_now();
+    pthread_barrier_wait(&wk->sim->barrier);
+    wk->t_wait += rumor_clock_now() - t0;
+}
+
+/* Every peer saves itself into the next checkpoint slot, then worker 0 commits it; a failure
+ * is kept in sim->ckpt_failed, read by every worker after the last barrier. */
+void rumor_sim_ckpt_save(s_worker_t *wk, uint32_t done);
+
+/* Before the workers start: the directory and its slots exist, and a checkpoint there, if
+ * any, is loaded into every peer, link and the simulator (sim->start). Returns 1 when one was
+ * loaded, 0 when there is none, or a negative code with em filled. */
+int rumor_sim_ckpt_resume(s_sim_t *sim, rumor_errmsg_t *em);
+
+/* 1 when a checkpoint is due after `done` rounds. */
+int rumor_sim_ckpt_due(const s_sim_t *sim, uint32_t done);
 
 #endif
