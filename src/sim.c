@@ -177,10 +177,19 @@ static void s_note_faults(const s_sim_t *sim, uint32_t t)
         if (ft->to < sc->rounds) snprintf(until, sizeof until, "round %u", ft->to);
         if (ft->kind == RUMOR_FAULT_DROP) {
             if (ft->from == t)
-                fprintf(f, "round %6u: messages lost with probability %g until %s (fault)\n", t,
+                fprintf(f, "round %6u: DIFFs lost with probability %g until %s (fault)\n", t,
                         ft->drop, until);
             else if (ft->to == t)
-                fprintf(f, "round %6u: messages no longer lost with probability %g\n", t, ft->drop);
+                fprintf(f, "round %6u: DIFFs no longer lost with probability %g\n", t, ft->drop);
+        } else if (ft->kind == RUMOR_FAULT_DELAY) {
+            if (ft->from == t && ft->delay)
+                fprintf(f, "round %6u: DIFFs %u rounds late with probability %g until %s (fault)\n",
+                        t, ft->delay, ft->drop, until);
+            else if (ft->from == t)
+                fprintf(f, "round %6u: frames delayed by %g to %g ms until %s (fault)\n", t,
+                        ft->delay_lo, ft->delay_hi, until);
+            else if (ft->to == t)
+                fprintf(f, "round %6u: frames no longer delayed\n", t);
         } else if (ft->kind == RUMOR_FAULT_CRASH) {
             const uint32_t c = rumor_fault_checkpoint_round(ft);
             if (ft->from == t)
@@ -435,7 +444,7 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     }
     for (uint32_t k = 0; k < sim.grad_m; k++)
         sim.grad_idx[k] = (uint32_t)((uint64_t)k * data.train.n / sim.grad_m);
-    if ((rc = rumor_simnet_init(&sim.net, sc, topo, sim.peers, sim.edge0, 0, em))) goto done;
+    if ((rc = rumor_simnet_init(&sim.net, sc, topo, sim.peers, sim.edge0, em))) goto done;
     for (uint32_t w = 0; w < sim.threads; w++) {
         sim.workers[w] = (s_worker_t){.sim = &sim, .w = w, .fail_round = UINT32_MAX};
         if (rumor_simnet_worker_init(&sim.workers[w].net, (uint32_t)sim.d)) {

@@ -78,11 +78,10 @@ typedef struct {
     int failed; /* one of its peers failed (net->failed has the first error) */
 } rumor_simnet_worker_t;
 
-/* Sets up the links of every peer of topo (sessions of a run starting at round `start`).
- * Returns 0 or RUMOR_ENOMEM with em filled. */
+/* Sets up the links of every peer of topo, as at round 0 (a resumed run imports theirs).
+ * Returns 0, or RUMOR_ENOMEM or RUMOR_EINVAL (a one-way edge) with em filled. */
 int rumor_simnet_init(rumor_simnet_t *net, const rumor_scenario_t *sc, const rumor_topology_t *topo,
-                      rumor_peer_t **peers, const uint32_t *edge0, uint32_t start,
-                      rumor_errmsg_t *em);
+                      rumor_peer_t **peers, const uint32_t *edge0, rumor_errmsg_t *em);
 void rumor_simnet_free(rumor_simnet_t *net);
 int rumor_simnet_worker_init(rumor_simnet_worker_t *w, uint32_t d);
 void rumor_simnet_worker_free(rumor_simnet_worker_t *w);

@@ -54,8 +54,7 @@ static uint64_t s_session(uint32_t i, uint32_t restarts)
 }
 
 int rumor_simnet_init(rumor_simnet_t *net, const rumor_scenario_t *sc, const rumor_topology_t *topo,
-                      rumor_peer_t **peers, const uint32_t *edge0, uint32_t start,
-                      rumor_errmsg_t *em)
+                      rumor_peer_t **peers, const uint32_t *edge0, rumor_errmsg_t *em)
 {
     const uint32_t n = topo->n, edges = edge0[n];
     *net = (rumor_simnet_t){.sc = sc, .peers = peers, .n = n, .edge0 = edge0};
@@ -109,7 +108,7 @@ int rumor_simnet_init(rumor_simnet_t *net, const rumor_scenario_t *sc, const rum
                                          .frame_cap = net->max_payload,
                                          .liveness_s = net->liveness_s,
                                          .heartbeat_s = net->round_s / 2,
-                                         .now = start * net->round_s};
+                                         .now = 0.0};
             if (rumor_link_init(&net->links[e], &lc))
                 return rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
         }
