@@ -139,9 +139,10 @@ static void s_offer_state(rumor_link_t *l, uint32_t t, double now, rumor_link_ac
  * sent them): our copy of its public model is stale. Ask for its STATE. */
 static void s_resync(rumor_link_t *l, const char *what, uint64_t seq, rumor_link_actions_t *out)
 {
-    rumor_warn("node %u: %s from node %u has sequence %" PRIu64 ", expected %" PRIu64
-               "; requesting its state",
-               l->cfg.self, what, l->cfg.id, seq, l->recv_seq);
+    /* Counted in resyncs; a lossy network, or a simulated one, has many: no warning each. */
+    rumor_debug("node %u: %s from node %u has sequence %" PRIu64 ", expected %" PRIu64
+                "; requesting its state",
+                l->cfg.self, what, l->cfg.id, seq, l->recv_seq);
     l->synced = 0;
     l->resyncs++;
     s_send(out, RUMOR_WIRE_RESYNC);
@@ -480,4 +481,90 @@ void rumor_link_installed(rumor_link_t *l, const rumor_wire_header_t *h, int rc,
     l->synced = 1;
     l->has_early = 0;
     if (l->got < (int64_t)state_round - 1) l->got = (int64_t)state_round - 1;
+}
+
+static uint64_t s_bits(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+static double s_real(uint64_t u)
+{
+    double x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* The words of rumor_link_export, in order: flags, counters, rounds, then times. */
+#define S_LINK_FLAGS 7
+
+void rumor_link_export(const rumor_link_t *l, uint64_t w[RUMOR_LINK_WORDS])
+{
+    RUMOR_ASSERT(!l->has_early);
+    const uint64_t v[RUMOR_LINK_WORDS - RUMOR_LINK_DROP_COUNT] = {
+        /* flags */
+        (uint64_t)l->hello, (uint64_t)l->hello_acked, (uint64_t)l->refused, (uint64_t)l->nonfinite,
+        (uint64_t)l->bye, (uint64_t)l->synced, (uint64_t)l->down,
+        /* sessions, sequence numbers, counters */
+        l->cfg.session, l->session, l->send_seq, l->recv_seq, l->bytes_sent, l->bytes_recv,
+        l->resyncs, l->late_applied, l->heartbeats, l->downs, l->states_sent,
+        (uint64_t)l->states_free,
+        /* rounds */
+        l->round, (uint64_t)l->got, (uint64_t)l->state_round, l->left.origin, l->left.round,
+        (uint64_t)(int64_t)l->left.code,
+        /* times */
+        s_bits(l->refused_at), s_bits(l->nonfinite_at), s_bits(l->last_heard),
+        s_bits(l->last_valid), s_bits(l->last_sent), s_bits(l->last_hello), s_bits(l->last_resync),
+        s_bits(l->state_time)};
+    memcpy(w, v, sizeof v);
+    memcpy(w + RUMOR_LINK_WORDS - RUMOR_LINK_DROP_COUNT, l->drops, sizeof l->drops);
+}
+
+int rumor_link_import(rumor_link_t *l, const uint64_t w[RUMOR_LINK_WORDS])
+{
+    for (int k = 0; k < S_LINK_FLAGS; k++)
+        if (w[k] > 1) return RUMOR_EFORMAT;
+    const int64_t got = (int64_t)w[20], state_round = (int64_t)w[21];
+    if (w[18] > RUMOR_LINK_STATES_PER_SESSION || w[19] > l->cfg.last_round || got < -1 ||
+        got > (int64_t)l->cfg.last_round || state_round < -1 ||
+        state_round > (int64_t)l->cfg.last_round || w[22] >= l->cfg.n)
+        return RUMOR_EFORMAT;
+    l->hello = (int)w[0];
+    l->hello_acked = (int)w[1];
+    l->refused = (int)w[2];
+    l->nonfinite = (int)w[3];
+    l->bye = (int)w[4];
+    l->synced = (int)w[5];
+    l->down = (int)w[6];
+    l->cfg.session = w[7];
+    l->session = w[8];
+    l->send_seq = w[9];
+    l->recv_seq = w[10];
+    l->bytes_sent = w[11];
+    l->bytes_recv = w[12];
+    l->resyncs = w[13];
+    l->late_applied = w[14];
+    l->heartbeats = w[15];
+    l->downs = w[16];
+    l->states_sent = w[17];
+    l->states_free = (int)w[18];
+    l->round = (uint32_t)w[19];
+    l->got = got;
+    l->state_round = state_round;
+    l->left = (rumor_wire_bye_t){
+        .origin = (uint32_t)w[22], .round = (uint32_t)w[23], .code = (int32_t)(int64_t)w[24]};
+    l->refused_at = s_real(w[25]);
+    l->nonfinite_at = s_real(w[26]);
+    l->last_heard = s_real(w[27]);
+    l->last_valid = s_real(w[28]);
+    l->last_sent = s_real(w[29]);
+    l->last_hello = s_real(w[30]);
+    l->last_resync = s_real(w[31]);
+    l->state_time = s_real(w[32]);
+    l->has_early = 0;
+    l->refusal[0] = '\0';
+    memcpy(l->drops, w + RUMOR_LINK_WORDS - RUMOR_LINK_DROP_COUNT, sizeof l->drops);
+    return 0;
 }

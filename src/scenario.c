@@ -307,6 +307,28 @@ static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
             f->kind = RUMOR_FAULT_DROP;
             if ((rc = s_num(&cc, e, "drop", 0.0, 1.0, 0, &f->drop))) return rc;
             span = "rounds";
+        } else if (json_object_get(e, "delay") || json_object_get(e, "delay_ms")) {
+            static const char *const keys[] = {"delay", "p", "rounds", NULL};
+            static const char *const ms_keys[] = {"delay_ms", "rounds", NULL};
+            const int ms = json_object_get(e, "delay_ms") != NULL;
+            if ((rc = s_check_keys(&cc, e, ms ? ms_keys : keys))) return rc;
+            f->kind = RUMOR_FAULT_DELAY;
+            f->drop = 1.0;
+            if (ms) {
+                json_t *r = json_object_get(e, "delay_ms");
+                json_t *lo = json_array_get(r, 0), *hi = json_array_get(r, 1);
+                if (json_array_size(r) != 2 || !json_is_number(lo) || !json_is_number(hi) ||
+                    !(json_number_value(lo) >= 0) ||
+                    !(json_number_value(hi) >= json_number_value(lo)) ||
+                    !(json_number_value(hi) <= 3600000))
+                    return s_fail(&cc, "delay_ms", "expected [LO, HI], 0 <= LO <= HI <= 3600000");
+                f->delay_lo = json_number_value(lo);
+                f->delay_hi = json_number_value(hi);
+            } else if ((rc = s_u32(&cc, e, "delay", 1, 100000000, &f->delay)) ||
+                       (rc = s_num(&cc, e, "p", 0.0, 1.0, 0, &f->drop))) {
+                return rc;
+            }
+            span = "rounds";
         } else {
             const int crash = json_object_get(e, "crash") != NULL;
             static const char *const down_keys[] = {"node", "down", NULL};
@@ -325,7 +347,7 @@ static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
             }
         }
         json_t *r = json_object_get(e, span);
-        if (!r && f->kind == RUMOR_FAULT_DROP) continue;
+        if (!r && (f->kind == RUMOR_FAULT_DROP || f->kind == RUMOR_FAULT_DELAY)) continue;
         json_t *a = json_array_get(r, 0), *b = json_array_get(r, 1);
         if (json_array_size(r) != 2 || !json_is_integer(a) || !json_is_integer(b) ||
             json_integer_value(a) < 0 || json_integer_value(b) <= json_integer_value(a) ||
@@ -366,7 +388,8 @@ double rumor_scenario_drop_rate(const rumor_scenario_t *s, uint32_t t)
 int rumor_scenario_check_faults(const rumor_scenario_t *s, uint32_t n, rumor_errmsg_t *em)
 {
     for (uint32_t i = 0; i < s->n_faults; i++)
-        if (s->faults[i].kind != RUMOR_FAULT_DROP && s->faults[i].node >= n)
+        if ((s->faults[i].kind == RUMOR_FAULT_DOWN || s->faults[i].kind == RUMOR_FAULT_CRASH) &&
+            s->faults[i].node >= n)
             return rumor_errmsg_set(em, RUMOR_EINVAL,
                                     "%s: faults[%u].node: %u is not a node of the %u-node topology",
                                     s->origin, i, s->faults[i].node, n);
@@ -470,6 +493,9 @@ void rumor_scenario_rehash(rumor_scenario_t *s)
                       i ? "," : "|faults=", (int)f->kind, f->node, f->drop, f->from, f->to);
         if (f->kind == RUMOR_FAULT_CRASH && n > 0 && (size_t)n < sizeof buf)
             n += snprintf(buf + n, sizeof buf - (size_t)n, ":%u", f->every);
+        if (f->kind == RUMOR_FAULT_DELAY && n > 0 && (size_t)n < sizeof buf)
+            n += snprintf(buf + n, sizeof buf - (size_t)n, ":%u:%.17g:%.17g", f->delay, f->delay_lo,
+                          f->delay_hi);
     }
     crypto_generichash(s->hash, sizeof s->hash, (const unsigned char *)buf,
                        n < (int)sizeof buf ? (size_t)n : sizeof buf - 1, NULL, 0);

@@ -1,15 +1,21 @@
 /* rumor — many peers in one process (see sim.h).
  *
- * Worker w owns peers w, w + T, w + 2T, ... A round is two phases separated by barriers:
- *   1. every peer takes its local step and encodes its message into its own buffer;
- *   2. every peer decodes its neighbours' messages (ascending id), mixes and applies the prox.
- * Buffers written in phase 1 are only read in phase 2, so no locks are needed. Evaluation
- * rounds add a phase in which each worker evaluates its peers, then worker 0 alone averages
- * the models, evaluates the average and writes the record.
+ * Worker w owns peers w, w + T, w + 2T, ... Every peer runs the real protocol: one link per
+ * neighbour, whose frames the simulator carries in memory (sim_internal.h). A round is phases
+ * separated by barriers:
+ *   1. every peer ticks its links, takes its local step and sends its DIFF on each link;
+ *   2. every peer takes the frames due on its links and answers them (a RESYNC with a STATE,
+ *      ...), again while any peer sent a frame;
+ *   3. every peer closes the round on its links (liveness), mixes and applies the prox; then
+ *      the next round's phase 1 follows without a barrier (a mix only reads the peer's own
+ *      state).
+ * Evaluation rounds add a phase in which each worker evaluates its peers, then worker 0 alone
+ * averages the models, evaluates the average and writes the record.
  */
+#include "sim_internal.h"
+
 #include "rumor/clock.h"
 #include "rumor/sim.h"
-#include "rumor/checkpoint.h"
 #include "rumor/file.h"
 #include "rumor/log.h"
 #include "rumor/peer.h"
@@ -18,17 +24,13 @@
 #include "rumor/wire.h"
 
 #include <cblas.h>
-#include <errno.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,63 +40,6 @@ static void s_on_signal(int sig)
 {
     (void)sig;
     s_signalled = 1;
-}
-
-typedef struct s_sim s_sim_t;
-
-typedef struct {
-    s_sim_t *sim;
-    uint32_t w;
-    double t_wait;
-} s_worker_t;
-
-struct s_sim {
-    const rumor_scenario_t *sc;
-    const rumor_sim_opts_t *opts;
-    const rumor_topology_t *topo;
-    const rumor_peer_data_t *data;
-    uint32_t n, threads;
-    size_t d;
-    rumor_peer_t **peers;
-    const uint8_t **msg; /* (n) this round's message of each peer */
-    size_t *msg_len;
-    double *acc, *test_loss; /* (n) last evaluation of each peer */
-    float *avg;              /* (d) network-average model */
-    rumor_model_t *avg_model;
-    pthread_barrier_t barrier;
-    s_worker_t *workers;
-    int stop;             /* written by worker 0 before a barrier, read by all after it */
-    atomic_uint dropped;  /* 1 + the round a signal cut short (written before the barrier
-                             that ends its steps, read after it; 0: none) */
-    atomic_int failed;    /* the first error delivering a message (0: none) */
-    uint32_t *edge0;      /* (n + 1) peer i's edges are edge0[i] .. edge0[i + 1] - 1 */
-    uint8_t *stale;       /* (edges) the receiver's copy of the sender missed a lost message */
-    uint64_t *lost;       /* (n) messages to each peer that scenario faults lost */
-    rumor_peer_t **saved; /* (faults) CRASH k: its node's last checkpoint, else NULL */
-    uint32_t start;       /* the first round run (a resumed run's checkpoint round) */
-    uint8_t topo_hash[32];
-    int slot;               /* checkpoint slot to write next: 0 = DIR/a, 1 = DIR/b */
-    atomic_int ckpt_failed; /* a checkpoint could not be written: the run stops */
-    rumor_errmsg_t ckpt_em; /* why (written by the worker that failed first) */
-    double t_start;
-    rumor_sim_result_t last;
-    rumor_consensus_watch_t consensus; /* warns once when the distance keeps growing */
-    /* grad_norm_avg: the fixed training subset and scratch for one evaluation chunk */
-    uint32_t grad_m;
-    uint32_t *grad_idx;    /* (grad_m) rows of the training set */
-    float *grad_x;         /* (RUMOR_PEER_EVAL_ROWS, dim) gathered rows */
-    int32_t *grad_y;       /* (RUMOR_PEER_EVAL_ROWS) their labels */
-    float *grad_chunk;     /* (d) the gradient of one chunk */
-    float *grad;           /* (d) the gradient over the subset */
-    uint32_t target_round; /* the first evaluation that reached sc->target_acc (0: none yet) */
-    double target_bytes;   /* bytes sent per peer by then */
-};
-
-static void s_wait(s_worker_t *wk)
-{
-    const double t0 = rumor_clock_now();
-    pthread_barrier_wait(&wk->sim->barrier);
-    wk->t_wait += rumor_clock_now() - t0;
 }
 
 /* Worker 0: ||grad f(avg)||^2, f the mean loss over the fixed training subset, summed from
@@ -131,7 +76,7 @@ static void s_record(s_sim_t *sim, uint32_t done)
     r->faults = sim->sc->n_faults > 0;
     for (uint32_t i = 0; i < n && r->faults; i++) {
         r->peers_down += (uint32_t)rumor_scenario_node_down(sim->sc, i, done - 1);
-        r->messages_lost += sim->lost[i];
+        r->messages_lost += sim->net.lost[i];
     }
     rumor_vec_zero(sim->avg, d);
     double loss = 0, acc = 0, acc_min = 1.0, tl = 0, nnz = 0, bytes = 0, ent = 0;
@@ -242,10 +187,19 @@ static void s_note_faults(const s_sim_t *sim, uint32_t t)
         if (ft->to < sc->rounds) snprintf(until, sizeof until, "round %u", ft->to);
         if (ft->kind == RUMOR_FAULT_DROP) {
             if (ft->from == t)
-                fprintf(f, "round %6u: messages lost with probability %g until %s (fault)\n", t,
+                fprintf(f, "round %6u: DIFFs lost with probability %g until %s (fault)\n", t,
                         ft->drop, until);
             else if (ft->to == t)
-                fprintf(f, "round %6u: messages no longer lost with probability %g\n", t, ft->drop);
+                fprintf(f, "round %6u: DIFFs no longer lost with probability %g\n", t, ft->drop);
+        } else if (ft->kind == RUMOR_FAULT_DELAY) {
+            if (ft->from == t && ft->delay)
+                fprintf(f, "round %6u: DIFFs %u rounds late with probability %g until %s (fault)\n",
+                        t, ft->delay, ft->drop, until);
+            else if (ft->from == t)
+                fprintf(f, "round %6u: frames delayed by %g to %g ms until %s (fault)\n", t,
+                        ft->delay_lo, ft->delay_hi, until);
+            else if (ft->to == t)
+                fprintf(f, "round %6u: frames no longer delayed\n", t);
         } else if (ft->kind == RUMOR_FAULT_CRASH) {
             const uint32_t c = rumor_fault_checkpoint_round(ft);
             if (ft->from == t)
@@ -264,339 +218,6 @@ static void s_note_faults(const s_sim_t *sim, uint32_t t)
     }
 }
 
-/* Peer i's copy of neighbour j's public model := j's own (a STATE). Own copies are written
- * only by their owners in phase 1, so phase 2 may read them. */
-static void s_reload(s_sim_t *sim, uint32_t i, uint32_t j)
-{
-    const float *own = rumor_gossip_copy(rumor_peer_gossip(sim->peers[j]), j);
-    memcpy(rumor_gossip_copy_mut(rumor_peer_gossip(sim->peers[i]), j), own, sim->d * sizeof *own);
-}
-
-/* 1 when a DROP fault loses j's message of round t to i (p: the round's loss rate). */
-static int s_lost(const s_sim_t *sim, uint32_t j, uint32_t i, uint32_t t, double p)
-{
-    rumor_rng_t r;
-    rumor_rng_seed(&r, sim->sc->seed, (uint64_t)j * sim->n + i, t, RUMOR_RNG_FAULT);
-    return rumor_rng_uniform_d(&r) < p;
-}
-
-/* 1 when node j restarts from a CRASH fault's checkpoint in round t. */
-static int s_restarts(const rumor_scenario_t *sc, uint32_t j, uint32_t t)
-{
-    for (uint32_t k = 0; k < sc->n_faults; k++)
-        if (sc->faults[k].kind == RUMOR_FAULT_CRASH && sc->faults[k].node == j &&
-            sc->faults[k].to == t)
-            return 1;
-    return 0;
-}
-
-/* Phase 2 for peer i in round t: absorb its neighbours' messages, mix, apply the prox. A
- * neighbour that is out is left out of the mix. A peer back from an outage reloads its copies
- * of its neighbours' public models from their own, which already hold this round's messages
- * (so it does not absorb those); a copy that missed a lost message, or whose sender restarted
- * from an older checkpoint, is reloaded in the same way with the sender's next message that
- * arrives. */
-static void s_absorb_and_mix(s_sim_t *sim, uint32_t i, uint32_t t)
-{
-    const rumor_scenario_t *sc = sim->sc;
-    rumor_peer_t *p = sim->peers[i];
-    const uint32_t deg = rumor_topology_degree(sim->topo, i);
-    const uint32_t *nb = rumor_topology_neighbors(sim->topo, i);
-    const int back = sc->n_faults && t > 0 && rumor_scenario_node_down(sc, i, t - 1);
-    const double drop = sc->n_faults ? rumor_scenario_drop_rate(sc, t) : 0.0;
-    for (uint32_t s = 0; s < deg; s++) {
-        const uint32_t j = nb[s];
-        if (sc->n_faults) {
-            uint8_t *stale = &sim->stale[sim->edge0[i] + s];
-            const int up = !rumor_scenario_node_down(sc, j, t);
-            if (s_restarts(sc, j, t)) *stale = 1;
-            RUMOR_ASSERT(rumor_gossip_set_up(rumor_peer_gossip(p), j, up) == 0);
-            if (!up && !back) continue;
-            if (up && drop > 0 && s_lost(sim, j, i, t, drop)) {
-                *stale = 1;
-                sim->lost[i]++;
-                if (!back) continue;
-            }
-            if (back || *stale) {
-                s_reload(sim, i, j);
-                *stale = 0;
-                continue;
-            }
-        }
-        const int rc = rumor_peer_deliver(p, j, sim->msg[j], sim->msg_len[j]);
-        int none = 0; /* the first failure only */
-        if (rc && atomic_compare_exchange_strong(&sim->failed, &none, rc)) {
-            if (rc == RUMOR_ENONFINITE)
-                rumor_error("peer %u's message of round %u holds non-finite values: its "
-                            "model diverged " RUMOR_PEER_DIVERGED_HINT,
-                            j, t);
-            else
-                rumor_error("peer %u: message of peer %u in round %u: %s", i, j, t,
-                            rumor_strerror(rc));
-        }
-    }
-    rumor_peer_finish(p);
-}
-
-/* ---- checkpoints --------------------------------------------------------------------------
- * DIR/sim.json names the last complete checkpoint: its round, its slot (DIR/a or DIR/b, used
- * in turn, each holding every peer's rumor_checkpoint file, and fault<k>.safetensors for a
- * CRASH fault k whose peer is still to restart) and the simulator's own state (messages
- * lost, copies awaiting a reload). It is replaced atomically once the slot is
- * complete, so a crash while a checkpoint is written leaves the previous one whole. */
-
-#define S_STATE_FORMAT "rumor-sim-checkpoint-1"
-
-static int s_state_path(char *buf, size_t cap, const char *dir)
-{
-    const int n = snprintf(buf, cap, "%s/sim.json", dir);
-    return n < 0 || (size_t)n >= cap ? RUMOR_ENOSPC : 0;
-}
-
-static int s_slot_dir(char *buf, size_t cap, const char *dir, int slot)
-{
-    const int n = snprintf(buf, cap, "%s/%c", dir, slot ? 'b' : 'a');
-    return n < 0 || (size_t)n >= cap ? RUMOR_ENOSPC : 0;
-}
-
-static int s_peer_ckpt_path(char *buf, size_t cap, const char *dir, int slot, uint32_t i)
-{
-    char sd[RUMOR_PATH_MAX];
-    return s_slot_dir(sd, sizeof sd, dir, slot) || rumor_checkpoint_path(buf, cap, sd, i)
-               ? RUMOR_ENOSPC
-               : 0;
-}
-
-/* DIR/a|b/fault<k>.safetensors: the checkpoint that CRASH fault k's node restarts from. */
-static int s_saved_ckpt_path(char *buf, size_t cap, const char *dir, int slot, uint32_t k)
-{
-    char sd[RUMOR_PATH_MAX];
-    if (s_slot_dir(sd, sizeof sd, dir, slot)) return RUMOR_ENOSPC;
-    const int n = snprintf(buf, cap, "%s/fault%u.safetensors", sd, k);
-    return n < 0 || (size_t)n >= cap ? RUMOR_ENOSPC : 0;
-}
-
-/* 1 when a checkpoint after `done` rounds must keep fault f's saved state: f is a CRASH whose
- * node's checkpoint was taken (at the start of an earlier round) and not yet restarted from. */
-static int s_saved_pending(const rumor_fault_t *f, uint32_t done)
-{
-    return f->kind == RUMOR_FAULT_CRASH && rumor_fault_checkpoint_round(f) < done && done <= f->to;
-}
-
-static void s_ckpt_fail(s_sim_t *sim, const rumor_errmsg_t *em)
-{
-    int none = 0;
-    if (atomic_compare_exchange_strong(&sim->ckpt_failed, &none, 1)) sim->ckpt_em = *em;
-}
-
-/* Worker 0, with every peer's file of the slot written: DIR/sim.json for round done. */
-static int s_write_state(const s_sim_t *sim, uint32_t done, rumor_errmsg_t *em)
-{
-    const char *dir = sim->opts->checkpoint_dir;
-    char path[RUMOR_PATH_MAX], cfg[65];
-    if (s_state_path(path, sizeof path, dir))
-        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
-    sodium_bin2hex(cfg, sizeof cfg, sim->sc->hash, sizeof sim->sc->hash);
-    const uint32_t edges = sim->edge0[sim->n];
-    char *stale = malloc(edges + 1);
-    json_t *lost = json_array();
-    if (!stale || !lost) {
-        free(stale);
-        json_decref(lost);
-        return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
-    }
-    for (uint32_t e = 0; e < edges; e++) stale[e] = sim->stale[e] ? '1' : '0';
-    stale[edges] = '\0';
-    for (uint32_t i = 0; i < sim->n; i++)
-        json_array_append_new(lost, json_integer((json_int_t)sim->lost[i]));
-    json_t *j =
-        json_pack("{s:s, s:I, s:s, s:I, s:s, s:o, s:s}", "format", S_STATE_FORMAT, "round",
-                  (json_int_t)done, "slot", sim->slot ? "b" : "a", "peers", (json_int_t)sim->n,
-                  "config_hash", cfg, "messages_lost", lost, "stale", stale);
-    free(stale);
-    /* The target reached so far, which a resumed run cannot see again; kept with its target. */
-    if (j && sim->target_round)
-        json_object_set_new(j, "target",
-                            json_pack("{s:f, s:I, s:f}", "acc", sim->sc->target_acc, "round",
-                                      (json_int_t)sim->target_round, "bytes", sim->target_bytes));
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!text) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
-    const rumor_file_piece_t piece = {text, strlen(text)};
-    const int rc = rumor_file_save(path, 0644, 0, &piece, 1, em);
-    free(text);
-    return rc;
-}
-
-/* Saves p to path, whose construction returned path_rc; a failure goes to s_ckpt_fail. */
-static void s_save(s_sim_t *sim, int path_rc, const char *path, rumor_peer_t *p)
-{
-    rumor_errmsg_t em = {""};
-    int rc = path_rc;
-    if (rc) rumor_errmsg_set(&em, rc, "%s: path too long", sim->opts->checkpoint_dir);
-    if (rc || (rc = rumor_checkpoint_save(path, p, sim->topo_hash, &em))) s_ckpt_fail(sim, &em);
-}
-
-/* Every peer saves itself into the slot (and the state a crashed peer is to restart from, while
- * it is), then worker 0 commits the slot in sim.json; a failure is kept in sim->ckpt_failed,
- * read by every worker after the last barrier. */
-static void s_checkpoint(s_worker_t *wk, uint32_t done)
-{
-    s_sim_t *sim = wk->sim;
-    const char *dir = sim->opts->checkpoint_dir;
-    char path[RUMOR_PATH_MAX + 64];
-    for (uint32_t i = wk->w; i < sim->n; i += sim->threads)
-        s_save(sim, s_peer_ckpt_path(path, sizeof path, dir, sim->slot, i), path, sim->peers[i]);
-    for (uint32_t k = wk->w; k < sim->sc->n_faults; k += sim->threads)
-        if (s_saved_pending(&sim->sc->faults[k], done))
-            s_save(sim, s_saved_ckpt_path(path, sizeof path, dir, sim->slot, k), path,
-                   sim->saved[k]);
-    s_wait(wk);
-    if (wk->w == 0 && !atomic_load(&sim->ckpt_failed)) {
-        rumor_errmsg_t em = {""};
-        if (s_write_state(sim, done, &em))
-            s_ckpt_fail(sim, &em);
-        else
-            sim->slot ^= 1;
-    }
-    s_wait(wk);
-}
-
-/* Reads DIR/sim.json: 1 with *out set (the caller owns it) and its format, round and run
- * config (that of sc) checked, 0 when there is none, or a negative code with em filled. */
-static int s_read_state(const char *dir, const rumor_scenario_t *sc, json_t **out, uint32_t *round,
-                        rumor_errmsg_t *em)
-{
-    char path[RUMOR_PATH_MAX];
-    if (s_state_path(path, sizeof path, dir))
-        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
-    struct stat st;
-    if (stat(path, &st) != 0 && errno == ENOENT) return 0;
-    char *text;
-    size_t len;
-    int rc = rumor_file_read(path, 64u << 20, &text, &len, em);
-    if (rc) return rc;
-    json_error_t jerr;
-    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-    free(text);
-    json_t *r = json_object_get(j, "round");
-    if (!j || !json_is_string(json_object_get(j, "format")) ||
-        strcmp(json_string_value(json_object_get(j, "format")), S_STATE_FORMAT) ||
-        !json_is_integer(r) || json_integer_value(r) < 0 || json_integer_value(r) > UINT32_MAX) {
-        json_decref(j);
-        return rumor_errmsg_set(em, RUMOR_EFORMAT,
-                                "%s: not a rumor sim checkpoint (format %s with a round)", path,
-                                S_STATE_FORMAT);
-    }
-    char cfg[65];
-    sodium_bin2hex(cfg, sizeof cfg, sc->hash, sizeof sc->hash);
-    const char *theirs = json_string_value(json_object_get(j, "config_hash"));
-    if (!theirs || strcmp(theirs, cfg)) {
-        json_decref(j);
-        return rumor_errmsg_set(em, RUMOR_EMISMATCH,
-                                "%s: its checkpoint is of another run config (scenario, --rounds "
-                                "or --seed); use another directory, or remove it to start over",
-                                dir);
-    }
-    *round = (uint32_t)json_integer_value(r);
-    *out = j;
-    return 1;
-}
-
-int rumor_sim_checkpoint_round(const char *dir, const rumor_scenario_t *sc, uint32_t *round,
-                               rumor_errmsg_t *em)
-{
-    json_t *j = NULL;
-    const int rc = s_read_state(dir, sc, &j, round, em);
-    json_decref(j);
-    return rc;
-}
-
-/* 1 when peer i at round r fits a checkpoint of round `round`: the same round, or an earlier
- * one for a peer out of rounds r to round - 1 (a peer that is out does not advance). */
-static int s_round_fits(const s_sim_t *sim, uint32_t i, uint32_t r, uint32_t round)
-{
-    return r == round || (r < round && rumor_scenario_node_down(sim->sc, i, r) &&
-                          rumor_scenario_node_down(sim->sc, i, round - 1));
-}
-
-/* Before the workers start: the directory and its slots exist, and a checkpoint there, if
- * any, is loaded into every peer and the simulator (sim->start). */
-static int s_resume(s_sim_t *sim, rumor_errmsg_t *em)
-{
-    const char *dir = sim->opts->checkpoint_dir;
-    int rc = rumor_file_mkdir(dir, 0755, em);
-    for (int slot = 0; slot < 2 && !rc; slot++) {
-        char d[RUMOR_PATH_MAX];
-        if (s_slot_dir(d, sizeof d, dir, slot))
-            return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
-        rc = rumor_file_mkdir(d, 0755, em);
-    }
-    if (rc) return rc;
-    json_t *j = NULL;
-    uint32_t round;
-    rc = s_read_state(dir, sim->sc, &j, &round, em);
-    if (rc <= 0) return rc;
-    const char *slot = json_string_value(json_object_get(j, "slot"));
-    const char *stale = json_string_value(json_object_get(j, "stale"));
-    json_t *lost = json_object_get(j, "messages_lost");
-    rc = 0;
-    if (json_integer_value(json_object_get(j, "peers")) != (json_int_t)sim->n || !slot ||
-        (strcmp(slot, "a") && strcmp(slot, "b")) || !stale || strlen(stale) != sim->edge0[sim->n] ||
-        strspn(stale, "01") != strlen(stale) || json_array_size(lost) != sim->n ||
-        round > sim->sc->rounds)
-        rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s/sim.json: malformed checkpoint state", dir);
-    json_t *target = json_object_get(j, "target");
-    json_t *target_round = json_object_get(target, "round");
-    if (!rc && target &&
-        (!json_is_number(json_object_get(target, "acc")) || !json_is_integer(target_round) ||
-         json_integer_value(target_round) < 1 || json_integer_value(target_round) > round ||
-         !json_is_number(json_object_get(target, "bytes"))))
-        rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s/sim.json: malformed target", dir);
-    if (!rc && target && json_number_value(json_object_get(target, "acc")) == sim->sc->target_acc) {
-        sim->target_round = (uint32_t)json_integer_value(target_round);
-        sim->target_bytes = json_number_value(json_object_get(target, "bytes"));
-    }
-    for (uint32_t i = 0; i < sim->n && !rc; i++) {
-        json_t *v = json_array_get(lost, i);
-        if (!json_is_integer(v) || json_integer_value(v) < 0)
-            rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s/sim.json: messages_lost[%u]", dir, i);
-        else
-            sim->lost[i] = (uint64_t)json_integer_value(v);
-    }
-    for (uint32_t i = 0; i < sim->n && !rc; i++) {
-        char path[RUMOR_PATH_MAX + 64];
-        if (s_peer_ckpt_path(path, sizeof path, dir, slot[0] == 'b', i))
-            rc = rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
-        else if (!(rc = rumor_checkpoint_load(path, sim->peers[i], sim->topo_hash, em)) &&
-                 !s_round_fits(sim, i, rumor_peer_round(sim->peers[i]), round))
-            rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: round %u, but sim.json says %u", path,
-                                  rumor_peer_round(sim->peers[i]), round);
-    }
-    for (uint32_t k = 0; k < sim->sc->n_faults && !rc; k++) {
-        if (!s_saved_pending(&sim->sc->faults[k], round)) continue;
-        char path[RUMOR_PATH_MAX + 64];
-        if (s_saved_ckpt_path(path, sizeof path, dir, slot[0] == 'b', k))
-            rc = rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
-        else
-            rc = rumor_checkpoint_load(path, sim->saved[k], sim->topo_hash, em);
-    }
-    if (!rc) {
-        for (uint32_t e = 0; e < sim->edge0[sim->n]; e++) sim->stale[e] = stale[e] == '1';
-        sim->start = round;
-        sim->slot = slot[0] == 'a'; /* the other slot is written next */
-    }
-    json_decref(j);
-    return rc;
-}
-
-static int s_is_ckpt_round(const s_sim_t *sim, uint32_t done)
-{
-    const uint32_t k =
-        sim->opts->checkpoint_every ? sim->opts->checkpoint_every : RUMOR_CHECKPOINT_EVERY;
-    return sim->opts->checkpoint_dir && (done % k == 0 || done == sim->sc->rounds);
-}
-
 /* Every worker: evaluate its peers after `done` rounds; worker 0 records the result. */
 static void s_evaluate(s_worker_t *wk, uint32_t done)
 {
@@ -612,25 +233,53 @@ static void s_evaluate(s_worker_t *wk, uint32_t done)
 }
 
 /* Phase 1, peer i at the start of round t: a peer to crash keeps its state as the checkpoint
- * it will restart from; a peer restarting from a crash takes that state back. */
-static void s_crash_checkpoints(s_sim_t *sim, uint32_t i, uint32_t t)
+ * it will restart from; a peer restarting from a crash takes that state back, with new links
+ * (a new session: its neighbours' links see a restart). */
+static void s_crash_checkpoints(s_worker_t *wk, uint32_t i, uint32_t t)
 {
+    s_sim_t *sim = wk->sim;
     for (uint32_t k = 0; k < sim->sc->n_faults; k++) {
         const rumor_fault_t *f = &sim->sc->faults[k];
         if (f->kind != RUMOR_FAULT_CRASH || f->node != i) continue;
         if (t == rumor_fault_checkpoint_round(f))
             rumor_peer_copy_state(sim->saved[k], sim->peers[i]);
-        if (t == f->to) rumor_peer_copy_state(sim->peers[i], sim->saved[k]);
+        if (t == f->to) {
+            rumor_peer_copy_state(sim->peers[i], sim->saved[k]);
+            rumor_simnet_restart(&sim->net, &wk->net, i, t, k);
+        }
     }
+}
+
+/* The end of phase s of round t: worker wk's failures and frames counted, a signal noted. */
+static void s_end_phase(s_worker_t *wk, uint32_t t, uint64_t s)
+{
+    s_sim_t *sim = wk->sim;
+    if (wk->net.failed && atomic_load(&wk->fail_round) == UINT32_MAX)
+        atomic_store(&wk->fail_round, t);
+    if (wk->w == 0 && s_signalled && atomic_load(&sim->sig_round) == UINT32_MAX)
+        atomic_store(&sim->sig_round, t);
+    rumor_simnet_end_phase(&sim->net, &wk->net, s, wk->w == 0);
+    s_wait(wk);
+}
+
+/* After the last barrier of round t: 1 when a peer failed by then. A worker that failed in a
+ * later round has not reached it yet, so every worker decides the same. */
+static int s_failed_by(const s_sim_t *sim, uint32_t t)
+{
+    for (uint32_t w = 0; w < sim->threads; w++)
+        if (atomic_load(&sim->workers[w].fail_round) <= t) return 1;
+    return 0;
 }
 
 static void *s_worker_main(void *arg)
 {
     s_worker_t *wk = arg;
     s_sim_t *sim = wk->sim;
+    rumor_simnet_t *net = &sim->net;
     const rumor_scenario_t *sc = sim->sc;
     const uint32_t n = sim->n, T = sim->threads;
-    for (uint32_t t = sim->start; t < sc->rounds; t++) {
+    uint64_t s = 0; /* the phase; every worker counts the same */
+    for (uint32_t t = sim->start; t < sc->rounds; t++, s++) {
         if (wk->w == 0 && sc->n_faults) s_note_faults(sim, t);
         for (uint32_t i = wk->w; i < n; i += T) {
             /* A round of many large peers can take minutes: a signal ends it between steps.
@@ -639,29 +288,45 @@ static void *s_worker_main(void *arg)
                 atomic_store(&sim->dropped, t + 1);
                 break;
             }
-            if (sc->n_faults) s_crash_checkpoints(sim, i, t);
+            if (sc->n_faults) s_crash_checkpoints(wk, i, t);
             if (rumor_scenario_node_down(sc, i, t)) continue;
             /* Back from an outage: it rejoins at the network's round. */
             if (rumor_peer_round(sim->peers[i]) != t) rumor_peer_set_round(sim->peers[i], t);
-            const int rc = rumor_peer_step(sim->peers[i], &sim->msg[i], &sim->msg_len[i]);
-            int none = 0; /* the first failure only */
-            if (rc && atomic_compare_exchange_strong(&sim->failed, &none, rc))
-                rumor_error("peer %u's model diverged in round %u: its SGD step left non-finite "
-                            "parameters " RUMOR_PEER_DIVERGED_HINT,
-                            i, t);
+            rumor_simnet_tick(net, &wk->net, i, t, s);
+            const uint8_t *msg;
+            size_t len;
+            const int rc = rumor_peer_step(sim->peers[i], &msg, &len);
+            if (rc) {
+                int none = 0; /* the first failure only */
+                if (atomic_compare_exchange_strong(&net->failed, &none, rc))
+                    rumor_error("peer %u's model diverged in round %u: its SGD step left "
+                                "non-finite parameters " RUMOR_PEER_DIVERGED_HINT,
+                                i, t);
+                wk->net.failed = 1;
+                continue;
+            }
+            rumor_simnet_send_diff(net, &wk->net, i, t, s, msg, len);
         }
-        s_wait(wk);
+        s_end_phase(wk, t, s);
         if (atomic_load(&sim->dropped)) break;
-        for (uint32_t i = wk->w; i < n; i += T)
-            if (!rumor_scenario_node_down(sc, i, t)) s_absorb_and_mix(sim, i, t);
+        while (rumor_simnet_pending(net, s)) {
+            s++;
+            for (uint32_t i = wk->w; i < n; i += T)
+                rumor_simnet_receive(net, &wk->net, i, t, s, !rumor_scenario_node_down(sc, i, t));
+            s_end_phase(wk, t, s);
+        }
+        for (uint32_t i = wk->w; i < n; i += T) {
+            if (rumor_scenario_node_down(sc, i, t)) continue;
+            rumor_simnet_close(net, &wk->net, i, t);
+            rumor_peer_finish(sim->peers[i]);
+        }
         const uint32_t done = t + 1;
-        if (wk->w == 0) sim->stop = s_signalled || sim->failed;
-        s_wait(wk);
-        const int stop = sim->stop;
+        const int failed = s_failed_by(sim, t);
+        const int stop = failed || atomic_load(&sim->sig_round) <= t;
         if (s_is_eval_round(sim, done) || stop) s_evaluate(wk, done);
         /* A diverged run is not worth resuming: its last checkpoint stands. */
-        if ((s_is_ckpt_round(sim, done) || (stop && sim->opts->checkpoint_dir)) && !sim->failed)
-            s_checkpoint(wk, done);
+        if ((rumor_sim_ckpt_due(sim, done) || (stop && sim->opts->checkpoint_dir)) && !failed)
+            rumor_sim_ckpt_save(wk, done);
         if (stop || atomic_load(&sim->ckpt_failed)) break;
     }
     /* A resumed run that had already finished: its final evaluation again. */
@@ -742,24 +407,16 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     if (sim.threads > sim.n) sim.threads = sim.n;
 
     sim.peers = calloc(sim.n, sizeof *sim.peers);
-    sim.msg = calloc(sim.n, sizeof *sim.msg);
-    sim.msg_len = calloc(sim.n, sizeof *sim.msg_len);
     sim.acc = calloc(sim.n, sizeof *sim.acc);
     sim.test_loss = calloc(sim.n, sizeof *sim.test_loss);
     sim.workers = calloc(sim.threads, sizeof *sim.workers);
     sim.edge0 = calloc(sim.n + 1, sizeof *sim.edge0);
-    sim.lost = calloc(sim.n, sizeof *sim.lost);
-    if (!sim.peers || !sim.msg || !sim.msg_len || !sim.acc || !sim.test_loss || !sim.workers ||
-        !sim.edge0 || !sim.lost) {
+    if (!sim.peers || !sim.acc || !sim.test_loss || !sim.workers || !sim.edge0) {
         rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
         goto done;
     }
     for (uint32_t i = 0; i < sim.n; i++)
         sim.edge0[i + 1] = sim.edge0[i] + rumor_topology_degree(topo, i);
-    if (!(sim.stale = calloc(sim.edge0[sim.n] + 1, 1))) {
-        rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
-        goto done;
-    }
     for (uint32_t i = 0; i < sim.n; i++) {
         const rumor_peer_cfg_t pc = rumor_peer_data_cfg(&data, sc, topo, i, RUMOR_PEER_EVAL_ROWS);
         if (!(sim.peers[i] = rumor_peer_new(&pc, em))) {
@@ -797,6 +454,15 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     }
     for (uint32_t k = 0; k < sim.grad_m; k++)
         sim.grad_idx[k] = (uint32_t)((uint64_t)k * data.train.n / sim.grad_m);
+    if ((rc = rumor_simnet_init(&sim.net, sc, topo, sim.peers, sim.edge0, em))) goto done;
+    for (uint32_t w = 0; w < sim.threads; w++) {
+        sim.workers[w] = (s_worker_t){.sim = &sim, .w = w, .fail_round = UINT32_MAX};
+        if (rumor_simnet_worker_init(&sim.workers[w].net, (uint32_t)sim.d)) {
+            rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
+            goto done;
+        }
+    }
+    atomic_store(&sim.sig_round, UINT32_MAX);
     char why[512];
     if (rumor_peer_caution(sim.peers[0], why, sizeof why)) rumor_warn("%s", why);
     if (opts->progress) {
@@ -808,7 +474,7 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     }
     if (opts->checkpoint_dir) {
         rumor_topology_hash(topo, sim.topo_hash);
-        if ((rc = s_resume(&sim, em)) < 0) goto done;
+        if ((rc = rumor_sim_ckpt_resume(&sim, em)) < 0) goto done;
         rc = 0;
         if (sim.start == sc->rounds && opts->progress)
             fprintf(opts->progress,
@@ -829,11 +495,8 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     sim.t_start = rumor_clock_now();
     pthread_t *tids = calloc(sim.threads, sizeof *tids);
     RUMOR_ASSERT(tids);
-    for (uint32_t w = 0; w < sim.threads; w++) {
-        sim.workers[w] = (s_worker_t){.sim = &sim, .w = w};
-        if (w > 0)
-            RUMOR_ASSERT(pthread_create(&tids[w], NULL, s_worker_main, &sim.workers[w]) == 0);
-    }
+    for (uint32_t w = 1; w < sim.threads; w++)
+        RUMOR_ASSERT(pthread_create(&tids[w], NULL, s_worker_main, &sim.workers[w]) == 0);
     s_worker_main(&sim.workers[0]);
     for (uint32_t w = 1; w < sim.threads; w++) pthread_join(tids[w], NULL);
     free(tids);
@@ -845,9 +508,9 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     if (atomic_load(&sim.ckpt_failed))
         rc = rumor_errmsg_set(em, RUMOR_EIO, "checkpoint after round %u: %s", sim.last.round,
                               sim.ckpt_em.msg);
-    else if (sim.failed)
-        rc = rumor_errmsg_set(em, sim.failed,
-                              sim.failed == RUMOR_ENONFINITE
+    else if (sim.net.failed)
+        rc = rumor_errmsg_set(em, sim.net.failed,
+                              sim.net.failed == RUMOR_ENONFINITE
                                   ? "a peer's model diverged"
                                   : "a peer could not decode a neighbour's message");
     else if (atomic_load(&sim.dropped))
@@ -863,12 +526,13 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
                               sim.last.round, opts->checkpoint_dir);
     else if (s_signalled)
         rc = rumor_errmsg_set(em, RUMOR_EINTR, "interrupted at round %u", sim.last.round);
-    if (opts->models_out && !sim.failed && !atomic_load(&sim.ckpt_failed) &&
+    if (opts->models_out && !sim.net.failed && !atomic_load(&sim.ckpt_failed) &&
         !atomic_load(&sim.dropped)) {
         const int wrc = s_write_models(&sim, opts->models_out, em);
         if (wrc) rc = wrc;
     }
 done:
+    rumor_simnet_free(&sim.net);
     if (sim.peers)
         for (uint32_t i = 0; i < sim.n; i++) rumor_peer_destroy(&sim.peers[i]);
     if (sim.saved)
@@ -882,14 +546,12 @@ done:
     free(sim.grad_chunk);
     free(sim.grad);
     free(sim.peers);
-    free(sim.msg);
-    free(sim.msg_len);
     free(sim.acc);
     free(sim.test_loss);
+    for (uint32_t w = 0; sim.workers && w < sim.threads; w++)
+        rumor_simnet_worker_free(&sim.workers[w].net);
     free(sim.workers);
     free(sim.edge0);
-    free(sim.stale);
-    free(sim.lost);
     rumor_peer_data_free(&data);
     rumor_topology_destroy(&topo);
     return rc;

@@ -719,6 +719,40 @@ static int s_quiet(void **state)
     return 0;
 }
 
+/* A link exported mid-recovery (a gap, a STATE awaited) and imported into a fresh link of the
+ * same neighbour goes on exactly as the original; words it could not have are refused. */
+static void test_export_import_round_trips(void **state)
+{
+    (void)state;
+    rumor_link_t l, m;
+    s_running(&l, 0);
+    rumor_link_actions_t a;
+    s_diff(&l, 0, 0, 0, 0.1, 0, &a);
+    s_diff(&l, 1, 2, 1, 0.3, 0, &a); /* a gap: RESYNC, STATE awaited */
+    assert_false(l.synced);
+    uint64_t w[RUMOR_LINK_WORDS], v[RUMOR_LINK_WORDS];
+    rumor_link_export(&l, w);
+    s_make(&m, 0, 0);
+    assert_int_equal(rumor_link_import(&m, w), 0);
+    rumor_link_export(&m, v);
+    assert_memory_equal(w, v, sizeof w);
+    s_state(&l, 2, 3, 1, 0.4, 0, &a);
+    s_state(&m, 2, 3, 1, 0.4, 0, &a);
+    s_diff(&l, 2, 3, 2, 0.5, 0, &a);
+    s_diff(&m, 2, 3, 2, 0.5, 0, &a);
+    rumor_link_export(&l, w);
+    rumor_link_export(&m, v);
+    assert_memory_equal(w, v, sizeof w);
+    assert_true(m.synced);
+    w[5] = 2; /* synced is a flag */
+    assert_int_equal(rumor_link_import(&m, w), RUMOR_EFORMAT);
+    rumor_link_export(&l, w);
+    w[19] = S_ROUNDS + 1; /* its round past the last */
+    assert_int_equal(rumor_link_import(&m, w), RUMOR_EFORMAT);
+    rumor_link_free(&l);
+    rumor_link_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -744,6 +778,7 @@ int main(void)
         cmocka_unit_test(test_garbage_diff_does_not_use_up_its_sequence),
         cmocka_unit_test(test_state_answers_are_rate_limited),
         cmocka_unit_test(test_unrequested_state_is_counted),
+        cmocka_unit_test(test_export_import_round_trips),
     };
     return cmocka_run_group_tests(tests, s_quiet, NULL);
 }

@@ -239,7 +239,7 @@ static void test_fault_freezes_a_peer(void **state)
     free(b);
 }
 
-/* Peers back from outages (3 out in rounds 100-299, its neighbour 4 in 250-349) reload their
+/* Peers back from outages (3 out in rounds 100-299, its neighbour 4 in 250-349) resync their
  * copies of their neighbours' public models: the network agrees again as closely as without
  * the faults, and as accurately. (A peer that kept its stale copies would stay apart: this
  * run's consensus distance would be about 180 times the fault-free one.) */
@@ -286,9 +286,9 @@ static void s_add_crash(rumor_scenario_t *sc, uint32_t node, uint32_t from, uint
 
 /* A peer that crashes right after a checkpoint loses nothing: the run is, bit for bit, the
  * run in which it is only out for the same rounds. One that crashes 80 rounds after its
- * checkpoint restarts 80 rounds back, and its neighbours reload their copies of its public
- * model: the network agrees again as closely as without the fault. (Without that reload,
- * consensus ends about 11 times the fault-free one.) */
+ * checkpoint restarts 80 rounds back, and the STATE exchange of its new session reloads the
+ * copies on both sides: the network agrees again as closely as without the fault. (Without that
+ * reload, consensus ends about 11 times the fault-free one.) */
 static void test_crashed_peer_restarts_from_its_checkpoint(void **state)
 {
     (void)state;
@@ -316,8 +316,8 @@ static void test_crashed_peer_restarts_from_its_checkpoint(void **state)
     free(a);
 }
 
-/* Every message lost with probability 0.3: the receiver mixes with its stale copy and
- * reloads it with the sender's next message that arrives. The run loses as many messages as
+/* Every DIFF lost with probability 0.3: the receiver mixes with its stale copy, and its link
+ * sees the gap at the sender's next DIFF and asks for a STATE. The run loses as many messages as
  * a binomial draw allows, reproduces on any number of threads, and still agrees and learns
  * as without losses (without the reloads, copies would stay apart for good). */
 static void test_lost_messages_are_resynced(void **state)
@@ -334,6 +334,50 @@ static void test_lost_messages_are_resynced(void **state)
     assert_true(s_record_has(a, 600, "\"messages_lost\": "));
     s_expect_like_fault_free(&r1);
     free(a);
+}
+
+/* DIFFs 3 rounds late (a fifth of them, rounds 100 to 399): later frames overtake them, so
+ * the receiver's link sees a gap, asks for a STATE, and drops the late one when it comes. The
+ * run reproduces on any number of threads and learns as without the delays. */
+static void test_late_diffs_are_resynced(void **state)
+{
+    (void)state;
+    rumor_scenario_t sc;
+    rumor_sim_result_t r1;
+    s_fault_scenario(&sc);
+    s_add_fault(&sc,
+                (rumor_fault_t){
+                    .kind = RUMOR_FAULT_DELAY, .delay = 3, .drop = 0.2, .from = 100, .to = 400});
+    char *a = s_run_on_1_and_3(&sc, &r1);
+    s_expect_like_fault_free(&r1);
+    assert_int_equal(r1.messages_lost, 0);
+    free(a);
+}
+
+/* Deadline rounds of 100 ms on the virtual clock, every frame delayed by 5 to 150 ms: DIFFs
+ * that miss the deadline are applied late, in order. The run reproduces on any number of
+ * threads and learns as the synchronous one; without the delays it is the synchronous run,
+ * bit for bit (every DIFF is in before the deadline). */
+static void test_deadline_rounds_with_delays(void **state)
+{
+    (void)state;
+    rumor_scenario_t sc, sync;
+    rumor_sim_result_t r1, r0, rs;
+    s_fault_scenario(&sc);
+    sc.deadline = 1;
+    sc.deadline_ms = 100;
+    rumor_scenario_rehash(&sc);
+    s_fault_scenario(&sync);
+    char *d0 = s_run(&sc, 2, &r0, NULL), *s0 = s_run(&sync, 2, &rs, NULL);
+    assert_string_equal(d0, s0);
+    s_add_fault(
+        &sc, (rumor_fault_t){.kind = RUMOR_FAULT_DELAY, .delay_lo = 5, .delay_hi = 150, .to = 600});
+    char *a = s_run_on_1_and_3(&sc, &r1);
+    assert_string_not_equal(a, d0);
+    s_expect_like_fault_free(&r1);
+    free(a);
+    free(d0);
+    free(s0);
 }
 
 /* The records of a metrics file's text (a JSON array of objects); the caller decrefs it. */
@@ -526,8 +570,8 @@ static void test_objective_and_gradient_norm(void **state)
     assert_true(res.objective == res.loss);
 }
 
-/* `rumor sim --checkpoint` killed with SIGKILL mid-run (inside an outage, with copies awaiting
- * a reload after lost messages, and with a crashed peer's checkpoint still to restart from)
+/* `rumor sim --checkpoint` killed with SIGKILL mid-run (inside an outage, with links awaiting
+ * a STATE after lost DIFFs, and with a crashed peer's checkpoint still to restart from)
  * and started again with the same command resumes from its
  * last checkpoint and ends with exactly the models of an uninterrupted run. A checkpoint of
  * another run config, and a damaged one, are refused with a message. */
@@ -687,6 +731,8 @@ int main(void)
         cmocka_unit_test(test_peers_back_from_faults_rejoin),
         cmocka_unit_test(test_lost_messages_are_resynced),
         cmocka_unit_test(test_crashed_peer_restarts_from_its_checkpoint),
+        cmocka_unit_test(test_late_diffs_are_resynced),
+        cmocka_unit_test(test_deadline_rounds_with_delays),
         cmocka_unit_test(test_killed_sim_resumes_bit_for_bit),
         cmocka_unit_test(test_target_round_and_bytes),
         cmocka_unit_test(test_target_survives_a_resume),

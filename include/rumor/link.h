@@ -234,6 +234,16 @@ int rumor_link_ready(const rumor_link_t *l);
 /* 1 while round `round` must wait for this neighbour's DIFF. */
 int rumor_link_awaited(const rumor_link_t *l, uint32_t round);
 
+/* A link's session state as 64-bit words, for a carrier that checkpoints its links with its
+ * own state (the simulator): everything but the configuration's pointers and the early slot,
+ * which must be empty (between rounds, it is). */
+#define RUMOR_LINK_WORDS (33 + RUMOR_LINK_DROP_COUNT)
+void rumor_link_export(const rumor_link_t *l, uint64_t w[RUMOR_LINK_WORDS]);
+
+/* Restores what rumor_link_export wrote into l, initialised for the same neighbour. Returns 0,
+ * or RUMOR_EFORMAT (l unchanged) when a flag is not 0 or 1 or a round is out of range. */
+RUMOR_NODISCARD int rumor_link_import(rumor_link_t *l, const uint64_t w[RUMOR_LINK_WORDS]);
+
 /* "node 3's model diverged in round 212", "node 5 stopped in round 40: timed out",
  * "node 2 was interrupted in round 300" into buf (NUL-terminated when cap > 0). Returns buf. */
 const char *rumor_link_explain_bye(const rumor_wire_bye_t *b, char *buf, size_t cap);

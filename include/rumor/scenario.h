@@ -31,32 +31,41 @@
 
 /* A fault the simulator injects, in rounds [from, to):
  *   DOWN ({"node": 3, "down": [500, 600]}): node `node` is out. It takes no step and sends
- *     nothing, its neighbours mix without it (its weight moves to their self-weights), and it
- *     returns in round `to` at the network's round with its copies of its neighbours' public
- *     models reloaded, as a networked peer does after a pause and a STATE exchange.
- *   DROP ({"drop": 0.05, "rounds": [0, 1000]}, rounds optional: the whole run): every message
+ *     nothing, and frames to it are lost; its neighbours' links, hearing nothing for a round,
+ *     mark it down (its weight moves to their self-weights). It returns in round `to` at the
+ *     network's round; the gaps in its neighbours' DIFFs make its links ask for their STATE.
+ *   DROP ({"drop": 0.05, "rounds": [0, 1000]}, rounds optional: the whole run): every DIFF
  *     is lost with probability `drop`, independently per edge and round. The receiver mixes
- *     with its stale copy of the sender's public model and, with the sender's next message
- *     that arrives, reloads that copy from the sender's own instead, as a networked peer
- *     resyncs (RESYNC, STATE) when it sees a gap in the sequence numbers.
+ *     with its stale copy of the sender's public model; its link sees the gap at the next
+ *     DIFF and asks for a STATE (RESYNC), which the sender answers within its rate limit.
  *   CRASH ({"node": 3, "crash": [550, 600], "checkpoint_every": 100}): node `node` crashes at
  *     the start of round `from`, losing what it did since its last checkpoint (the start of
  *     round from - from % checkpoint_every; default interval RUMOR_CHECKPOINT_EVERY), is out
- *     as with DOWN, and restarts in round `to` from that checkpoint at the network's round:
- *     it reloads its copies of its neighbours' public models, and they reload their copies
- *     of its own with its next message that arrives, as after a restart's STATE exchange. */
+ *     as with DOWN, and restarts in round `to` from that checkpoint at the network's round
+ *     with new links: a new session's HELLO, and a STATE each way.
+ *   DELAY ({"delay": 3, "p": 0.1, "rounds": [0, 1000]}, p and rounds optional): every DIFF
+ *     arrives `delay` rounds late with probability p (default 1); later frames overtake it.
+ *     ({"delay_ms": [20, 150], "rounds": [...]}): every frame arrives after a delay drawn
+ *     uniformly from [lo, hi] milliseconds of the virtual clock (a round lasts deadline_ms in
+ *     deadline rounds, one second in synchronous ones); the frames of an edge keep their
+ *     order, as on one connection.
+ * The simulator runs every peer's real links (link.h) over frames in memory: each fault acts on
+ * frames, and the links' protocol (gaps, RESYNC and STATE, liveness, restarts) does the rest. */
 typedef enum {
     RUMOR_FAULT_DOWN = 0,
     RUMOR_FAULT_DROP = 1,
-    RUMOR_FAULT_CRASH = 2
+    RUMOR_FAULT_CRASH = 2,
+    RUMOR_FAULT_DELAY = 3
 } rumor_fault_kind_t;
 
 typedef struct {
     rumor_fault_kind_t kind;
     uint32_t node; /* DOWN, CRASH */
     uint32_t from, to;
-    double drop;    /* DROP */
-    uint32_t every; /* CRASH: the node's checkpoint interval */
+    double drop;               /* DROP: the loss rate; DELAY by rounds: the probability */
+    uint32_t every;            /* CRASH: the node's checkpoint interval */
+    uint32_t delay;            /* DELAY: rounds (0: delay_ms) */
+    double delay_lo, delay_hi; /* DELAY: milliseconds */
 } rumor_fault_t;
 
 /* CRASH: the round at whose start the crashed node's last checkpoint was written. */

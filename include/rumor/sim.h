@@ -1,18 +1,18 @@
 /* rumor — many peers in one process.
  *
  * A simulation runs every node of the scenario's topology as a rumor_peer_t (the same state
- * machine `rumor peer` drives) on a pool of threads, exchanging the peers' encoded messages
- * in synchronous rounds. Peers are independent between the round's two barriers, so the
- * models, and the metrics without the wall-clock timings, are bit-identical for any number
- * of threads. Every eval_every rounds it evaluates every peer and the network-average
- * model on the test set and writes one JSON Lines record.
+ * machine `rumor peer` drives) on a pool of threads, each peer with one rumor_link_t per
+ * neighbour (the protocol `rumor peer` runs), whose frames it passes in memory. Rounds are
+ * synchronous, or deadline rounds on a virtual clock. A peer hears its links in a fixed
+ * order, so the models, and the metrics without the wall-clock timings, are bit-identical
+ * for any number of threads. Every eval_every rounds it evaluates every peer and the
+ * network-average model on the test set and writes one JSON Lines record.
  *
- * The scenario's faults take peers out of rounds and lose messages (see rumor_fault_t): a
- * peer that is out takes no step and sends nothing, its neighbours move its weight to their
- * self-weights, and when it returns it takes the current round and reloads its copies of its
- * neighbours' public models from theirs (the STATE exchange of a networked peer). A copy that
- * missed a lost message is reloaded in the same way with the sender's next message, so that
- * every copy agrees again.
+ * The scenario's faults act on frames (see rumor_fault_t): a peer that is out takes no step
+ * and sends nothing, and what is sent to it is lost; lost and late DIFFs are lost and late
+ * frames. The links recover as real peers do: liveness marks a silent neighbour down (its
+ * weight moves to the self-weight), a gap in the sequence numbers asks for a STATE, and a
+ * restarted peer's new session exchanges STATEs.
  *
  * With a checkpoint directory the run can be stopped (SIGINT, SIGTERM, a crash) and resumed
  * bit for bit; see rumor_sim_opts_t.

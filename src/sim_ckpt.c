@@ -1,0 +1,306 @@
+/* rumor — the simulator's checkpoints (see sim_internal.h). */
+#include "sim_internal.h"
+
+#include "rumor/checkpoint.h"
+#include "rumor/file.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ---- checkpoints --------------------------------------------------------------------------
+ * DIR/sim.json names the last complete checkpoint: its round, its slot (DIR/a or DIR/b, used
+ * in turn, each holding every peer's rumor_checkpoint file, and fault<k>.safetensors for a
+ * CRASH fault k whose peer is still to restart, and links.bin, the state of every peer's links
+ * as rumor_link_export words in this machine's byte order) and the simulator's own state
+ * (messages lost). It is replaced atomically once the slot is complete, so a crash while a
+ * checkpoint is written leaves the previous one whole. Frames in flight at a round's end (only
+ * DELAY faults leave any) are not kept. */
+
+#define S_STATE_FORMAT "rumor-sim-checkpoint-2"
+
+static int s_state_path(char *buf, size_t cap, const char *dir)
+{
+    const int n = snprintf(buf, cap, "%s/sim.json", dir);
+    return n < 0 || (size_t)n >= cap ? RUMOR_ENOSPC : 0;
+}
+
+static int s_slot_dir(char *buf, size_t cap, const char *dir, int slot)
+{
+    const int n = snprintf(buf, cap, "%s/%c", dir, slot ? 'b' : 'a');
+    return n < 0 || (size_t)n >= cap ? RUMOR_ENOSPC : 0;
+}
+
+static int s_peer_ckpt_path(char *buf, size_t cap, const char *dir, int slot, uint32_t i)
+{
+    char sd[RUMOR_PATH_MAX];
+    return s_slot_dir(sd, sizeof sd, dir, slot) || rumor_checkpoint_path(buf, cap, sd, i)
+               ? RUMOR_ENOSPC
+               : 0;
+}
+
+/* DIR/a|b/fault<k>.safetensors: the checkpoint that CRASH fault k's node restarts from. */
+static int s_saved_ckpt_path(char *buf, size_t cap, const char *dir, int slot, uint32_t k)
+{
+    char sd[RUMOR_PATH_MAX];
+    if (s_slot_dir(sd, sizeof sd, dir, slot)) return RUMOR_ENOSPC;
+    const int n = snprintf(buf, cap, "%s/fault%u.safetensors", sd, k);
+    return n < 0 || (size_t)n >= cap ? RUMOR_ENOSPC : 0;
+}
+
+/* 1 when a checkpoint after `done` rounds must keep fault f's saved state: f is a CRASH whose
+ * node's checkpoint was taken (at the start of an earlier round) and not yet restarted from. */
+static int s_saved_pending(const rumor_fault_t *f, uint32_t done)
+{
+    return f->kind == RUMOR_FAULT_CRASH && rumor_fault_checkpoint_round(f) < done && done <= f->to;
+}
+
+static void s_ckpt_fail(s_sim_t *sim, const rumor_errmsg_t *em)
+{
+    int none = 0;
+    if (atomic_compare_exchange_strong(&sim->ckpt_failed, &none, 1)) sim->ckpt_em = *em;
+}
+
+/* Worker 0, with every peer's file of the slot written: DIR/sim.json for round done. */
+static int s_write_state(const s_sim_t *sim, uint32_t done, rumor_errmsg_t *em)
+{
+    const char *dir = sim->opts->checkpoint_dir;
+    char path[RUMOR_PATH_MAX], cfg[65];
+    if (s_state_path(path, sizeof path, dir))
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
+    sodium_bin2hex(cfg, sizeof cfg, sim->sc->hash, sizeof sim->sc->hash);
+    json_t *lost = json_array();
+    if (!lost) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+    for (uint32_t i = 0; i < sim->n; i++)
+        json_array_append_new(lost, json_integer((json_int_t)sim->net.lost[i]));
+    json_t *j = json_pack("{s:s, s:I, s:s, s:I, s:s, s:o}", "format", S_STATE_FORMAT, "round",
+                          (json_int_t)done, "slot", sim->slot ? "b" : "a", "peers",
+                          (json_int_t)sim->n, "config_hash", cfg, "messages_lost", lost);
+    /* The target reached so far, which a resumed run cannot see again; kept with its target. */
+    if (j && sim->target_round)
+        json_object_set_new(j, "target",
+                            json_pack("{s:f, s:I, s:f}", "acc", sim->sc->target_acc, "round",
+                                      (json_int_t)sim->target_round, "bytes", sim->target_bytes));
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+    const rumor_file_piece_t piece = {text, strlen(text)};
+    const int rc = rumor_file_save(path, 0644, 0, &piece, 1, em);
+    free(text);
+    return rc;
+}
+
+/* DIR/a|b/links.bin: the links' state. */
+static int s_links_path(char *buf, size_t cap, const char *dir, int slot)
+{
+    char sd[RUMOR_PATH_MAX];
+    if (s_slot_dir(sd, sizeof sd, dir, slot)) return RUMOR_ENOSPC;
+    const int n = snprintf(buf, cap, "%s/links.bin", sd);
+    return n < 0 || (size_t)n >= cap ? RUMOR_ENOSPC : 0;
+}
+
+/* Worker 0, between barriers: the links' state into the slot being written. */
+static int s_write_links(const s_sim_t *sim, rumor_errmsg_t *em)
+{
+    const char *dir = sim->opts->checkpoint_dir;
+    char path[RUMOR_PATH_MAX + 64];
+    if (s_links_path(path, sizeof path, dir, sim->slot))
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
+    const size_t bytes = (size_t)sim->edge0[sim->n] * RUMOR_LINK_WORDS * sizeof(uint64_t);
+    uint64_t *w = malloc(bytes ? bytes : 1);
+    if (!w) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+    rumor_simnet_export(&sim->net, w);
+    const rumor_file_piece_t piece = {w, bytes};
+    const int rc = rumor_file_save(path, 0644, 0, &piece, 1, em);
+    free(w);
+    return rc;
+}
+
+/* Reads the links' state of a slot into the simulator's links. */
+static int s_read_links(s_sim_t *sim, const char *dir, int slot, rumor_errmsg_t *em)
+{
+    char path[RUMOR_PATH_MAX + 64];
+    if (s_links_path(path, sizeof path, dir, slot))
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
+    const size_t bytes = (size_t)sim->edge0[sim->n] * RUMOR_LINK_WORDS * sizeof(uint64_t);
+    char *text;
+    size_t len;
+    int rc = rumor_file_read(path, bytes + 1, &text, &len, em);
+    if (rc) return rc;
+    if (len != bytes)
+        rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: %zu bytes, expected %zu", path, len, bytes);
+    else if (rumor_simnet_import(&sim->net, (const uint64_t *)(void *)text))
+        rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: malformed link state", path);
+    free(text);
+    return rc;
+}
+
+/* Saves p to path, whose construction returned path_rc; a failure goes to s_ckpt_fail. */
+static void s_save(s_sim_t *sim, int path_rc, const char *path, rumor_peer_t *p)
+{
+    rumor_errmsg_t em = {""};
+    int rc = path_rc;
+    if (rc) rumor_errmsg_set(&em, rc, "%s: path too long", sim->opts->checkpoint_dir);
+    if (rc || (rc = rumor_checkpoint_save(path, p, sim->topo_hash, &em))) s_ckpt_fail(sim, &em);
+}
+
+/* Every peer saves itself into the slot (and the state a crashed peer is to restart from, while
+ * it is), then worker 0 commits the slot in sim.json; a failure is kept in sim->ckpt_failed,
+ * read by every worker after the last barrier. */
+void rumor_sim_ckpt_save(s_worker_t *wk, uint32_t done)
+{
+    s_sim_t *sim = wk->sim;
+    const char *dir = sim->opts->checkpoint_dir;
+    char path[RUMOR_PATH_MAX + 64];
+    for (uint32_t i = wk->w; i < sim->n; i += sim->threads)
+        s_save(sim, s_peer_ckpt_path(path, sizeof path, dir, sim->slot, i), path, sim->peers[i]);
+    for (uint32_t k = wk->w; k < sim->sc->n_faults; k += sim->threads)
+        if (s_saved_pending(&sim->sc->faults[k], done))
+            s_save(sim, s_saved_ckpt_path(path, sizeof path, dir, sim->slot, k), path,
+                   sim->saved[k]);
+    s_wait(wk);
+    if (wk->w == 0 && !atomic_load(&sim->ckpt_failed)) {
+        rumor_errmsg_t em = {""};
+        if (s_write_links(sim, &em) || s_write_state(sim, done, &em))
+            s_ckpt_fail(sim, &em);
+        else
+            sim->slot ^= 1;
+    }
+    s_wait(wk);
+}
+
+/* Reads DIR/sim.json: 1 with *out set (the caller owns it) and its format, round and run
+ * config (that of sc) checked, 0 when there is none, or a negative code with em filled. */
+static int s_read_state(const char *dir, const rumor_scenario_t *sc, json_t **out, uint32_t *round,
+                        rumor_errmsg_t *em)
+{
+    char path[RUMOR_PATH_MAX];
+    if (s_state_path(path, sizeof path, dir))
+        return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
+    struct stat st;
+    if (stat(path, &st) != 0 && errno == ENOENT) return 0;
+    char *text;
+    size_t len;
+    int rc = rumor_file_read(path, 64u << 20, &text, &len, em);
+    if (rc) return rc;
+    json_error_t jerr;
+    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
+    json_t *r = json_object_get(j, "round");
+    if (!j || !json_is_string(json_object_get(j, "format")) ||
+        strcmp(json_string_value(json_object_get(j, "format")), S_STATE_FORMAT) ||
+        !json_is_integer(r) || json_integer_value(r) < 0 || json_integer_value(r) > UINT32_MAX) {
+        json_decref(j);
+        return rumor_errmsg_set(em, RUMOR_EFORMAT,
+                                "%s: not a rumor sim checkpoint (format %s with a round)", path,
+                                S_STATE_FORMAT);
+    }
+    char cfg[65];
+    sodium_bin2hex(cfg, sizeof cfg, sc->hash, sizeof sc->hash);
+    const char *theirs = json_string_value(json_object_get(j, "config_hash"));
+    if (!theirs || strcmp(theirs, cfg)) {
+        json_decref(j);
+        return rumor_errmsg_set(em, RUMOR_EMISMATCH,
+                                "%s: its checkpoint is of another run config (scenario, --rounds "
+                                "or --seed); use another directory, or remove it to start over",
+                                dir);
+    }
+    *round = (uint32_t)json_integer_value(r);
+    *out = j;
+    return 1;
+}
+
+int rumor_sim_checkpoint_round(const char *dir, const rumor_scenario_t *sc, uint32_t *round,
+                               rumor_errmsg_t *em)
+{
+    json_t *j = NULL;
+    const int rc = s_read_state(dir, sc, &j, round, em);
+    json_decref(j);
+    return rc;
+}
+
+/* 1 when peer i at round r fits a checkpoint of round `round`: the same round, or an earlier
+ * one for a peer out of rounds r to round - 1 (a peer that is out does not advance). */
+static int s_round_fits(const s_sim_t *sim, uint32_t i, uint32_t r, uint32_t round)
+{
+    return r == round || (r < round && rumor_scenario_node_down(sim->sc, i, r) &&
+                          rumor_scenario_node_down(sim->sc, i, round - 1));
+}
+
+/* Before the workers start: the directory and its slots exist, and a checkpoint there, if
+ * any, is loaded into every peer and the simulator (sim->start). */
+int rumor_sim_ckpt_resume(s_sim_t *sim, rumor_errmsg_t *em)
+{
+    const char *dir = sim->opts->checkpoint_dir;
+    int rc = rumor_file_mkdir(dir, 0755, em);
+    for (int slot = 0; slot < 2 && !rc; slot++) {
+        char d[RUMOR_PATH_MAX];
+        if (s_slot_dir(d, sizeof d, dir, slot))
+            return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
+        rc = rumor_file_mkdir(d, 0755, em);
+    }
+    if (rc) return rc;
+    json_t *j = NULL;
+    uint32_t round;
+    rc = s_read_state(dir, sim->sc, &j, &round, em);
+    if (rc <= 0) return rc;
+    const char *slot = json_string_value(json_object_get(j, "slot"));
+    json_t *lost = json_object_get(j, "messages_lost");
+    rc = 0;
+    if (json_integer_value(json_object_get(j, "peers")) != (json_int_t)sim->n || !slot ||
+        (strcmp(slot, "a") && strcmp(slot, "b")) || json_array_size(lost) != sim->n ||
+        round > sim->sc->rounds)
+        rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s/sim.json: malformed checkpoint state", dir);
+    json_t *target = json_object_get(j, "target");
+    json_t *target_round = json_object_get(target, "round");
+    if (!rc && target &&
+        (!json_is_number(json_object_get(target, "acc")) || !json_is_integer(target_round) ||
+         json_integer_value(target_round) < 1 || json_integer_value(target_round) > round ||
+         !json_is_number(json_object_get(target, "bytes"))))
+        rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s/sim.json: malformed target", dir);
+    if (!rc && target && json_number_value(json_object_get(target, "acc")) == sim->sc->target_acc) {
+        sim->target_round = (uint32_t)json_integer_value(target_round);
+        sim->target_bytes = json_number_value(json_object_get(target, "bytes"));
+    }
+    for (uint32_t i = 0; i < sim->n && !rc; i++) {
+        json_t *v = json_array_get(lost, i);
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s/sim.json: messages_lost[%u]", dir, i);
+        else
+            sim->net.lost[i] = (uint64_t)json_integer_value(v);
+    }
+    for (uint32_t i = 0; i < sim->n && !rc; i++) {
+        char path[RUMOR_PATH_MAX + 64];
+        if (s_peer_ckpt_path(path, sizeof path, dir, slot[0] == 'b', i))
+            rc = rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
+        else if (!(rc = rumor_checkpoint_load(path, sim->peers[i], sim->topo_hash, em)) &&
+                 !s_round_fits(sim, i, rumor_peer_round(sim->peers[i]), round))
+            rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: round %u, but sim.json says %u", path,
+                                  rumor_peer_round(sim->peers[i]), round);
+    }
+    for (uint32_t k = 0; k < sim->sc->n_faults && !rc; k++) {
+        if (!s_saved_pending(&sim->sc->faults[k], round)) continue;
+        char path[RUMOR_PATH_MAX + 64];
+        if (s_saved_ckpt_path(path, sizeof path, dir, slot[0] == 'b', k))
+            rc = rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
+        else
+            rc = rumor_checkpoint_load(path, sim->saved[k], sim->topo_hash, em);
+    }
+    if (!rc) rc = s_read_links(sim, dir, slot[0] == 'b', em);
+    if (!rc) {
+        sim->start = round;
+        sim->slot = slot[0] == 'a'; /* the other slot is written next */
+    }
+    json_decref(j);
+    return rc;
+}
+
+int rumor_sim_ckpt_due(const s_sim_t *sim, uint32_t done)
+{
+    const uint32_t k =
+        sim->opts->checkpoint_every ? sim->opts->checkpoint_every : RUMOR_CHECKPOINT_EVERY;
+    return sim->opts->checkpoint_dir && (done % k == 0 || done == sim->sc->rounds);
+}

@@ -1,0 +1,185 @@
+/* rumor — the simulator's network: every peer's links over frames in memory (sim.c's
+ * private header; no other module includes it).
+ *
+ * Each peer has one rumor_link_t per neighbour, and the simulator carries their frames, encoded
+ * with wire.c, over per-edge queues instead of sockets, executing each link's actions as node.c
+ * does (send a frame, deliver a DIFF, check one, install a STATE, mark down or up, stop). Time
+ * is a virtual clock: round t starts at t * round_s (round_s = deadline_ms in deadline rounds,
+ * one second in synchronous ones) and closes at (t + 1) * round_s.
+ *
+ * A round runs in phases separated by barriers, phase s writing frames into queue parity
+ * (s + 1) & 1 and reading parity s & 1:
+ *   - step: every peer that is up ticks its links (HELLO, RESYNC, HEARTBEAT), steps and sends
+ *     its DIFF on every link (rumor_simnet_tick, rumor_simnet_send_diff);
+ *   - receive, repeated while frames were sent in the phase before: every peer takes the frames
+ *     on its links that are due before the round closes (rumor_simnet_receive), and answers;
+ *   - close: every peer that is up runs its links' liveness (rumor_simnet_close), then mixes.
+ * A frame is written by its sender's worker and read by its receiver's in the next phase, and a
+ * link is only touched by its peer's worker, so no locks are needed; and the order in which a
+ * peer hears its links (ascending neighbour) and their frames (sent order) does not depend on
+ * the number of threads.
+ *
+ * Faults act on frames as the receiver takes them off its queue: a DROP loses a DIFF, a DELAY
+ * holds a frame until its arrival time, a peer that is out (DOWN, CRASH) sends nothing and what
+ * is sent to it is lost; a CRASH's restart gives the peer new links (rumor_simnet_restart).
+ */
+#ifndef RUMOR_SIM_INTERNAL_H
+#define RUMOR_SIM_INTERNAL_H
+
+#include "rumor/clock.h"
+#include "rumor/cmsg.h"
+#include "rumor/codec.h"
+#include "rumor/err.h"
+#include "rumor/gossip.h"
+#include "rumor/link.h"
+#include "rumor/model.h"
+#include "rumor/peer.h"
+#include "rumor/scenario.h"
+#include "rumor/sim.h"
+#include "rumor/topology.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* Frames of one edge: records of a 16-byte head (arrival time, frame length, whether its fault
+ * was decided) and the frame, each padded to 8 bytes. */
+typedef struct {
+    uint8_t *buf;
+    size_t len, cap;
+} rumor_simq_t;
+
+typedef struct {
+    const rumor_scenario_t *sc;
+    rumor_peer_t **peers;
+    uint32_t n, d;
+    const uint32_t *edge0;     /* (n + 1) peer i's links are edge0[i] .. edge0[i + 1] - 1 */
+    uint32_t *rev;             /* (edges) link e of i to j -> j's link to i */
+    uint32_t *nbr;             /* (edges) link e -> its neighbour's id */
+    rumor_link_t *links;       /* (edges) */
+    rumor_simq_t *q[2];        /* (edges) frames to link e, by phase parity */
+    rumor_simq_t *held;        /* (edges) frames to link e that arrive in a later round */
+    double *last_at;           /* (edges) arrival of link e's last frame with a delay in ms */
+    uint64_t *frames;          /* (edges) frames taken off link e's queue (the delays' draws) */
+    uint64_t *lost;            /* (n) DIFFs to each peer that DROP faults lost */
+    rumor_wire_hello_t *hello; /* (n) each peer's HELLO */
+    size_t max_payload;
+    double round_s, liveness_s;
+    atomic_uint sent[3]; /* frames sent in phase s, in sent[(s + 1) % 3] */
+    atomic_int failed;   /* the first error (0: none) */
+} rumor_simnet_t;
+
+/* A worker's scratch: a decoder for the DIFFs its peers' links check, and the frames its peers
+ * sent in the current phase. */
+typedef struct {
+    rumor_codec_t *codec;
+    rumor_cmsg_t cmsg;
+    uint32_t sent;
+    int failed; /* one of its peers failed (net->failed has the first error) */
+} rumor_simnet_worker_t;
+
+/* Sets up the links of every peer of topo, as at round 0 (a resumed run imports theirs).
+ * Returns 0, or RUMOR_ENOMEM or RUMOR_EINVAL (a one-way edge) with em filled. */
+int rumor_simnet_init(rumor_simnet_t *net, const rumor_scenario_t *sc, const rumor_topology_t *topo,
+                      rumor_peer_t **peers, const uint32_t *edge0, rumor_errmsg_t *em);
+void rumor_simnet_free(rumor_simnet_t *net);
+int rumor_simnet_worker_init(rumor_simnet_worker_t *w, uint32_t d);
+void rumor_simnet_worker_free(rumor_simnet_worker_t *w);
+
+/* Step phase s of round t, peer i (up): its links' timers, before its step. */
+void rumor_simnet_tick(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t t,
+                       uint64_t s);
+/* ... and its DIFF msg[0..len) to every neighbour, after it. */
+void rumor_simnet_send_diff(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t t,
+                            uint64_t s, const uint8_t *msg, size_t len);
+/* Peer i restarts from a checkpoint in round t (a CRASH fault's k-th restart): new session,
+ * new links, nothing of its old frames. */
+void rumor_simnet_restart(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t t,
+                          uint32_t k);
+/* Receive phase s of round t: peer i takes the frames due on its links and answers them; a
+ * peer that is out (up = 0) loses them. */
+void rumor_simnet_receive(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t t,
+                          uint64_t s, int up);
+/* The end of phase s: the worker's frames counted (sent[(s + 1) % 3]); worker 0 also clears
+ * the counter of phase s + 1. */
+void rumor_simnet_end_phase(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint64_t s, int w0);
+/* After the barrier that ends phase s: frames sent in it. */
+unsigned rumor_simnet_pending(rumor_simnet_t *net, uint64_t s);
+/* Round t closes for peer i (up): neighbours silent past the liveness timeout are marked down. */
+void rumor_simnet_close(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t t);
+
+/* The links' state into w (edges * RUMOR_LINK_WORDS words), and back (RUMOR_EFORMAT if
+ * malformed). Frames in flight are not kept. */
+void rumor_simnet_export(const rumor_simnet_t *net, uint64_t *w);
+RUMOR_NODISCARD int rumor_simnet_import(rumor_simnet_t *net, const uint64_t *w);
+
+/* ---- the simulation (sim.c) and its checkpoints (sim_ckpt.c) ------------------------------ */
+
+typedef struct s_sim s_sim_t;
+
+typedef struct {
+    s_sim_t *sim;
+    uint32_t w;
+    double t_wait;
+    rumor_simnet_worker_t net;
+    atomic_uint fail_round; /* the first round in which one of its peers failed (UINT32_MAX) */
+} s_worker_t;
+
+struct s_sim {
+    const rumor_scenario_t *sc;
+    const rumor_sim_opts_t *opts;
+    const rumor_topology_t *topo;
+    const rumor_peer_data_t *data;
+    uint32_t n, threads;
+    size_t d;
+    rumor_peer_t **peers;
+    rumor_simnet_t net;
+    double *acc, *test_loss; /* (n) last evaluation of each peer */
+    float *avg;              /* (d) network-average model */
+    rumor_model_t *avg_model;
+    pthread_barrier_t barrier;
+    s_worker_t *workers;
+    atomic_uint sig_round; /* the first round at whose phase's end worker 0 saw a signal */
+    atomic_uint dropped;   /* 1 + the round a signal cut short (written before the barrier
+                              that ends its steps, read after it; 0: none) */
+    uint32_t *edge0;       /* (n + 1) peer i's links are edge0[i] .. edge0[i + 1] - 1 */
+    rumor_peer_t **saved;  /* (faults) CRASH k: its node's last checkpoint, else NULL */
+    uint32_t start;        /* the first round run (a resumed run's checkpoint round) */
+    uint8_t topo_hash[32];
+    int slot;               /* checkpoint slot to write next: 0 = DIR/a, 1 = DIR/b */
+    atomic_int ckpt_failed; /* a checkpoint could not be written: the run stops */
+    rumor_errmsg_t ckpt_em; /* why (written by the worker that failed first) */
+    double t_start;
+    rumor_sim_result_t last;
+    rumor_consensus_watch_t consensus; /* warns once when the distance keeps growing */
+    /* grad_norm_avg: the fixed training subset and scratch for one evaluation chunk */
+    uint32_t grad_m;
+    uint32_t *grad_idx;    /* (grad_m) rows of the training set */
+    float *grad_x;         /* (RUMOR_PEER_EVAL_ROWS, dim) gathered rows */
+    int32_t *grad_y;       /* (RUMOR_PEER_EVAL_ROWS) their labels */
+    float *grad_chunk;     /* (d) the gradient of one chunk */
+    float *grad;           /* (d) the gradient over the subset */
+    uint32_t target_round; /* the first evaluation that reached sc->target_acc (0: none yet) */
+    double target_bytes;   /* bytes sent per peer by then */
+};
+
+static inline void s_wait(s_worker_t *wk)
+{
+    const double t0 = rumor_clock_now();
+    pthread_barrier_wait(&wk->sim->barrier);
+    wk->t_wait += rumor_clock_now() - t0;
+}
+
+/* Every peer saves itself into the next checkpoint slot, then worker 0 commits it; a failure
+ * is kept in sim->ckpt_failed, read by every worker after the last barrier. */
+void rumor_sim_ckpt_save(s_worker_t *wk, uint32_t done);
+
+/* Before the workers start: the directory and its slots exist, and a checkpoint there, if
+ * any, is loaded into every peer, link and the simulator (sim->start). Returns 1 when one was
+ * loaded, 0 when there is none, or a negative code with em filled. */
+int rumor_sim_ckpt_resume(s_sim_t *sim, rumor_errmsg_t *em);
+
+/* 1 when a checkpoint is due after `done` rounds. */
+int rumor_sim_ckpt_due(const s_sim_t *sim, uint32_t done);
+
+#endif
