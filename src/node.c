@@ -167,11 +167,12 @@ static int s_send_state(s_node_t *n, s_nbr_t *s)
 {
     size_t len;
     uint8_t *payload = n->out + RUMOR_WIRE_HEADER_BYTES;
-    const float *own = rumor_gossip_copy(rumor_peer_gossip(n->peer), n->self);
+    const rumor_gossip_t *g = rumor_peer_gossip(n->peer);
+    const float *own = rumor_gossip_copy(g, n->self);
     /* The copy is valid at the start of the next round once this round's step has added its
      * message: the receiver must not wait for that DIFF too. */
     const uint32_t valid = rumor_peer_round(n->peer) + (uint32_t)n->stepped;
-    RUMOR_ASSERT(rumor_wire_encode_state(valid, own, n->d, payload,
+    RUMOR_ASSERT(rumor_wire_encode_state(valid, own, rumor_gossip_public_dim(g), payload,
                                          n->frame_cap - RUMOR_WIRE_HEADER_BYTES, &len) == 0);
     return s_send(n, s, RUMOR_WIRE_STATE, rumor_peer_round(n->peer), payload, len, 1000);
 }
@@ -282,9 +283,10 @@ static void s_on_state(s_node_t *n, s_nbr_t *s, const rumor_wire_header_t *h, co
         return;
     }
     if (s->synced) return;
-    float *copy = rumor_gossip_copy_mut(rumor_peer_gossip(n->peer), s->id);
+    rumor_gossip_t *g = rumor_peer_gossip(n->peer);
+    float *copy = rumor_gossip_copy_mut(g, s->id);
     uint32_t round;
-    if (rumor_wire_decode_state(p, h->len, n->d, &round, copy) != 0) {
+    if (rumor_wire_decode_state(p, h->len, rumor_gossip_public_dim(g), &round, copy) != 0) {
         n->drops[S_DROP_STATE]++;
         return;
     }
@@ -721,7 +723,8 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
     if (!(n->peer = rumor_peer_new(&pc, em))) return RUMOR_EINVAL;
     n->d = (uint32_t)rumor_peer_dim(n->peer);
     n->deg = rumor_topology_degree(n->topo, n->self);
-    n->max_payload = rumor_wire_payload_bound(n->d, rumor_codec_bound(n->d));
+    n->max_payload = rumor_wire_payload_bound(rumor_gossip_public_dim(rumor_peer_gossip(n->peer)),
+                                              rumor_peer_msg_bound(&n->sc, n->d));
     n->frame_cap = rumor_wire_frame_bytes(n->max_payload);
     n->out = malloc(n->frame_cap);
     n->in = malloc(n->frame_cap);

@@ -1,4 +1,5 @@
 /* rumor — one peer's state machine (see peer.h). */
+#include "rumor/bytes.h"
 #include "rumor/clock.h"
 #include "rumor/peer.h"
 #include "rumor/codec.h"
@@ -26,15 +27,18 @@ struct rumor_peer {
     float lr; /* eta of the current round, set by step */
     /* one allocation carved into views */
     float *mem;
-    float *x;  /* (d) model */
-    float *v;  /* (d) after the local step */
-    float *g;  /* (d) gradient, then the step direction */
-    float *m;  /* (d) momentum buffer, or NULL without momentum */
-    float *xb; /* (batch, dim) minibatch rows */
+    float *x;      /* (d) model */
+    float *v;      /* (d) after the local step */
+    float *g;      /* (d) gradient, then the step direction */
+    float *m;      /* (d) momentum buffer, or NULL without momentum */
+    float *x0;     /* (d) quasi-global momentum: the model when the round began; else NULL */
+    int took_part; /* this round's step ran (rumor_peer_participates) */
+    float *xb;     /* (batch, dim) minibatch rows */
     int32_t *yb;
     uint32_t *ib;
     rumor_cmsg_t out, in;
-    uint8_t *buf; /* encoded outgoing message */
+    rumor_cmsg_t out_t, in_t; /* BEER: the tracker's part of a message */
+    uint8_t *buf;             /* encoded outgoing message */
     size_t buf_cap, msg_len;
     rumor_peer_stats_t stats;
 };
@@ -128,7 +132,8 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
     p->d = rumor_model_nparams(p->model);
     const size_t d = p->d, rows = (size_t)sc->batch * cfg->train->dim;
     const size_t nm = sc->momentum.kind != RUMOR_MOMENTUM_NONE ? d : 0;
-    p->mem = calloc(3 * d + nm + rows, sizeof *p->mem); /* the momentum starts at 0 */
+    const size_t nq = sc->momentum.kind == RUMOR_MOMENTUM_QUASI_GLOBAL ? d : 0;
+    p->mem = calloc(3 * d + nm + nq + rows, sizeof *p->mem); /* the momentum starts at 0 */
     p->yb = malloc(sc->batch * sizeof *p->yb);
     p->ib = malloc(sc->batch * sizeof *p->ib);
     if (!p->mem || !p->yb || !p->ib) goto fail;
@@ -136,7 +141,8 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
     p->v = p->x + d;
     p->g = p->v + d;
     p->m = nm ? p->g + d : NULL;
-    p->xb = p->g + d + nm;
+    p->x0 = nq ? p->g + d + nm : NULL;
+    p->xb = p->g + d + nm + nq;
 
     rumor_peer_initial_model(p->model, sc->seed, p->x);
     const uint32_t *nbrs = rumor_topology_neighbors(cfg->topo, cfg->self);
@@ -158,10 +164,12 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
     free(w);
     p->sampler = rumor_sampler_new(cfg->shard, cfg->shard_n, sc->seed, cfg->self);
     p->codec = rumor_codec_new((uint32_t)d);
-    p->buf_cap = rumor_codec_bound((uint32_t)d);
+    p->buf_cap = rumor_peer_msg_bound(sc, (uint32_t)d);
     p->buf = malloc(p->buf_cap);
     if (!p->gossip || !p->sampler || !p->codec || !p->buf ||
-        rumor_cmsg_init(&p->out, (uint32_t)d) || rumor_cmsg_init(&p->in, (uint32_t)d))
+        rumor_cmsg_init(&p->out, (uint32_t)d) || rumor_cmsg_init(&p->in, (uint32_t)d) ||
+        (sc->algo == RUMOR_ALGO_BEER &&
+         (rumor_cmsg_init(&p->out_t, (uint32_t)d) || rumor_cmsg_init(&p->in_t, (uint32_t)d))))
         goto fail;
     return p;
 fail:
@@ -183,6 +191,8 @@ void rumor_peer_destroy(rumor_peer_t **p_p)
     rumor_codec_destroy(&p->codec);
     if (p->out.q) rumor_cmsg_free(&p->out);
     if (p->in.q) rumor_cmsg_free(&p->in);
+    if (p->out_t.q) rumor_cmsg_free(&p->out_t);
+    if (p->in_t.q) rumor_cmsg_free(&p->in_t);
     free(p->buf);
     free(p->mem);
     free(p->yb);
@@ -198,23 +208,122 @@ static float s_threshold(const rumor_peer_t *p)
     return (float)(p->sc->prox_lr_base ? p->sc->lr : p->lr) * (float)p->sc->lambda;
 }
 
+/* Draws a batch and writes the minibatch gradient at `at` into grad; counts the loss. */
+static void s_batch_grad(rumor_peer_t *p, const float *at, float *grad)
+{
+    const rumor_scenario_t *sc = p->sc;
+    rumor_sampler_next(p->sampler, sc->batch, p->ib);
+    rumor_data_gather(p->cfg.train, p->ib, sc->batch, p->xb, p->yb);
+    p->stats.loss_sum += rumor_model_loss_grad(p->model, at, p->xb, p->yb, sc->batch, grad);
+    p->stats.loss_count++;
+}
+
+/* v = x - eta g(x), then local_steps - 1 more steps from v on fresh batches. Returns 0 when a
+ * step left a non-finite parameter. */
+static int s_sgd_steps(rumor_peer_t *p)
+{
+    const float *at = p->x;
+    int finite = 1;
+    for (uint32_t h = 0; h < p->sc->local_steps && finite; h++) {
+        s_batch_grad(p, at, p->g);
+        rumor_momentum_direction(&p->sc->momentum, p->m, p->g, p->d);
+        finite = rumor_optim_sgd(p->v, at, p->lr, p->g, p->d);
+        at = p->v;
+    }
+    return finite;
+}
+
+/* BEER's tracker update and model step (gossip.h): y += g(x) - prev with prev the last
+ * round's gradient (same-batch: y += g_B(x) - g_B(prev) with prev the last round's point);
+ * in round 0 y is the mean gradient of RUMOR_PEER_TRACK_INIT batches. Then v = x - eta y
+ * (along the momentum direction built from y, if any). Returns 0 when v is not finite. */
+static int s_beer_step(rumor_peer_t *p)
+{
+    const size_t d = p->d;
+    float *y = rumor_gossip_extra(p->gossip, NULL), *prev = y + d;
+    if (p->round == 0) {
+        rumor_vec_zero(y, d);
+        for (uint32_t k = 0; k < RUMOR_PEER_TRACK_INIT; k++) {
+            s_batch_grad(p, p->x, p->g);
+            rumor_vec_axpy(y, 1.0f / RUMOR_PEER_TRACK_INIT, p->g, d);
+        }
+        rumor_vec_copy(prev, p->sc->same_batch ? p->x : y, d);
+    } else if (p->sc->same_batch) {
+        s_batch_grad(p, p->x, p->g);
+        (void)rumor_model_loss_grad(p->model, prev, p->xb, p->yb, p->sc->batch, p->v);
+        rumor_vec_axpy(y, 1.0f, p->g, d);
+        rumor_vec_axpy(y, -1.0f, p->v, d);
+        rumor_vec_copy(prev, p->x, d);
+    } else {
+        s_batch_grad(p, p->x, p->g);
+        rumor_vec_axpy(y, 1.0f, p->g, d);
+        rumor_vec_axpy(y, -1.0f, prev, d);
+        rumor_vec_copy(prev, p->g, d);
+    }
+    rumor_vec_copy(p->g, y, d);
+    rumor_momentum_direction(&p->sc->momentum, p->m, p->g, d);
+    return rumor_optim_sgd(p->v, p->x, p->lr, p->g, d);
+}
+
+int rumor_peer_sync_round(const rumor_scenario_t *sc, uint32_t t)
+{
+    if (!(sc->sync_p > 0.0)) return 0;
+    rumor_rng_t r;
+    rumor_rng_seed(&r, sc->seed, 0, t, RUMOR_RNG_SYNC);
+    return rumor_rng_uniform_d(&r) < sc->sync_p;
+}
+
+int rumor_peer_participates(const rumor_scenario_t *sc, uint32_t node, uint32_t t)
+{
+    if (!(sc->participation < 1.0) || t == 0) return 1; /* round 0 initialises every tracker */
+    rumor_rng_t r;
+    rumor_rng_seed(&r, sc->seed, node, t, RUMOR_RNG_PEERS);
+    return rumor_rng_uniform_d(&r) < sc->participation;
+}
+
+size_t rumor_peer_msg_bound(const rumor_scenario_t *sc, uint32_t d)
+{
+    return sc->algo == RUMOR_ALGO_BEER ? 2 * (4 + rumor_codec_bound(d)) : rumor_codec_bound(d);
+}
+
+/* Encodes the produced message into p->buf: one codec message, or BEER's pair as u32 length,
+ * model part, u32 length, tracker part. */
+static void s_encode(rumor_peer_t *p)
+{
+    if (p->sc->algo != RUMOR_ALGO_BEER) {
+        const int rc =
+            rumor_codec_encode(p->codec, &p->out, p->codec_mode, p->buf, p->buf_cap, &p->msg_len);
+        RUMOR_ASSERT(rc == 0);
+        return;
+    }
+    size_t at = 0;
+    const rumor_cmsg_t *parts[2] = {&p->out, &p->out_t};
+    for (int k = 0; k < 2; k++) {
+        size_t n;
+        const int rc = rumor_codec_encode(p->codec, parts[k], p->codec_mode, p->buf + at + 4,
+                                          p->buf_cap - at - 4, &n);
+        RUMOR_ASSERT(rc == 0 && n <= UINT32_MAX);
+        rumor_store32le(p->buf + at, (uint32_t)n);
+        at += 4 + n;
+    }
+    p->msg_len = at;
+}
+
 int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
 {
     const rumor_scenario_t *sc = p->sc;
     const double t0 = rumor_clock_now(), c0 = rumor_clock_thread_cpu();
     p->lr = (float)rumor_schedule_lr(&p->schedule, p->round);
-    /* v = x - eta g(x), then local_steps - 1 more steps from v on fresh batches */
-    const float *at = p->x;
-    int finite = 1;
-    for (uint32_t h = 0; h < sc->local_steps && finite; h++) {
-        rumor_sampler_next(p->sampler, sc->batch, p->ib);
-        rumor_data_gather(p->cfg.train, p->ib, sc->batch, p->xb, p->yb);
-        p->stats.loss_sum += rumor_model_loss_grad(p->model, at, p->xb, p->yb, sc->batch, p->g);
-        p->stats.loss_count++;
-        rumor_momentum_direction(&sc->momentum, p->m, p->g, p->d);
-        finite = rumor_optim_sgd(p->v, at, p->lr, p->g, p->d);
-        at = p->v;
+    *msg = p->buf;
+    p->took_part = rumor_peer_participates(sc, p->self, p->round);
+    if (!p->took_part) {
+        /* Sits the round out: no step and no message; it mixes with what it holds. */
+        rumor_vec_copy(p->v, p->x, p->d);
+        *len = p->msg_len = 0;
+        return 0;
     }
+    if (p->x0) rumor_vec_copy(p->x0, p->x, p->d);
+    const int finite = sc->algo == RUMOR_ALGO_BEER ? s_beer_step(p) : s_sgd_steps(p);
     if (sc->prox == RUMOR_PROX_BEFORE_COMPRESS) rumor_optim_prox_l1(p->v, s_threshold(p), p->d);
     if (sc->gamma_follows_lr)
         rumor_gossip_set_gamma(p->gossip, (float)(sc->gamma * p->lr / sc->lr));
@@ -222,11 +331,17 @@ int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
 
     rumor_rng_t rng;
     rumor_rng_seed(&rng, sc->seed, p->self, p->round, RUMOR_RNG_COMPRESS);
-    rumor_gossip_produce(p->gossip, p->v, &rng, &p->out);
-    const int rc =
-        rumor_codec_encode(p->codec, &p->out, p->codec_mode, p->buf, p->buf_cap, &p->msg_len);
-    RUMOR_ASSERT(rc == 0);
-    const double bits = rumor_codec_entropy_bound_bits(&p->out);
+    rumor_gossip_set_sync(p->gossip, rumor_peer_sync_round(sc, p->round));
+    double bits = 0.0;
+    if (sc->algo == RUMOR_ALGO_BEER) {
+        rumor_gossip_produce(p->gossip, p->x, &rng, &p->out);
+        rumor_gossip_produce_tracker(p->gossip, &rng, &p->out_t);
+        bits = rumor_codec_entropy_bound_bits(&p->out_t);
+    } else {
+        rumor_gossip_produce(p->gossip, p->v, &rng, &p->out);
+    }
+    s_encode(p);
+    bits += rumor_codec_entropy_bound_bits(&p->out);
     const double t2 = rumor_clock_now(), c2 = rumor_clock_thread_cpu();
 
     p->stats.msgs_sent += p->degree;
@@ -236,16 +351,37 @@ int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
     p->stats.t_codec += t2 - t1;
     p->stats.cpu_compute += c1 - c0;
     p->stats.cpu_codec += c2 - c1;
-    *msg = p->buf;
     *len = p->msg_len;
     return finite ? 0 : RUMOR_ENONFINITE;
 }
 
+/* Decodes and absorbs BEER's pair (see s_encode); both parts or neither are applied. */
+static int s_deliver_pair(rumor_peer_t *p, uint32_t from, const uint8_t *msg, size_t len)
+{
+    if (len < 8) return RUMOR_EFORMAT;
+    const size_t a = rumor_load32le(msg);
+    if (a > len - 8) return RUMOR_EFORMAT;
+    const size_t b = rumor_load32le(msg + 4 + a);
+    if (b != len - 8 - a) return RUMOR_EFORMAT;
+    const uint32_t d = (uint32_t)p->d;
+    int rc = rumor_codec_decode(p->codec, msg + 4, a, d, &p->in);
+    if (rc == 0) rc = rumor_codec_decode(p->codec, msg + 8 + a, b, d, &p->in_t);
+    if (rc == 0) rc = rumor_gossip_absorb_pair(p->gossip, from, &p->in, &p->in_t);
+    return rc;
+}
+
 int rumor_peer_deliver(rumor_peer_t *p, uint32_t from, const uint8_t *msg, size_t len)
 {
+    /* A peer that sits the round out sends an empty message: nothing to apply. */
+    if (len == 0 && !rumor_peer_participates(p->sc, from, p->round)) return 0;
     const double t0 = rumor_clock_now(), c0 = rumor_clock_thread_cpu();
-    int rc = rumor_codec_decode(p->codec, msg, len, (uint32_t)p->d, &p->in);
-    if (rc == 0) rc = rumor_gossip_absorb(p->gossip, from, &p->in);
+    int rc;
+    if (p->sc->algo == RUMOR_ALGO_BEER) {
+        rc = s_deliver_pair(p, from, msg, len);
+    } else {
+        rc = rumor_codec_decode(p->codec, msg, len, (uint32_t)p->d, &p->in);
+        if (rc == 0) rc = rumor_gossip_absorb(p->gossip, from, &p->in);
+    }
     p->stats.t_codec += rumor_clock_now() - t0;
     p->stats.cpu_codec += rumor_clock_thread_cpu() - c0;
     if (rc != 0) {
@@ -261,6 +397,8 @@ void rumor_peer_finish(rumor_peer_t *p)
     const double t0 = rumor_clock_now(), c0 = rumor_clock_thread_cpu();
     rumor_gossip_mix(p->gossip, p->v, p->x);
     if (p->sc->prox == RUMOR_PROX_AFTER_MIX) rumor_optim_prox_l1(p->x, s_threshold(p), p->d);
+    if (p->x0 && p->took_part)
+        rumor_momentum_follow(&p->sc->momentum, p->m, p->x0, p->x, p->lr, p->d);
     p->round++;
     p->stats.t_compute += rumor_clock_now() - t0;
     p->stats.cpu_compute += rumor_clock_thread_cpu() - c0;

@@ -213,8 +213,10 @@ static void s_note_faults(const s_sim_t *sim, uint32_t t)
  * only by their owners in phase 1, so phase 2 may read them. */
 static void s_reload(s_sim_t *sim, uint32_t i, uint32_t j)
 {
-    const float *own = rumor_gossip_copy(rumor_peer_gossip(sim->peers[j]), j);
-    memcpy(rumor_gossip_copy_mut(rumor_peer_gossip(sim->peers[i]), j), own, sim->d * sizeof *own);
+    const rumor_gossip_t *g = rumor_peer_gossip(sim->peers[j]);
+    const float *own = rumor_gossip_copy(g, j);
+    memcpy(rumor_gossip_copy_mut(rumor_peer_gossip(sim->peers[i]), j), own,
+           rumor_gossip_public_dim(g) * sizeof *own);
 }
 
 /* 1 when a DROP fault loses j's message of round t to i (p: the round's loss rate). */

@@ -11,6 +11,7 @@
 #include "rumor/sampler.h"
 #include "rumor/vec.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -298,59 +299,218 @@ static void test_prox_before_compress_thresholds_the_message(void **state)
     }
 }
 
-/* DeepSqueeze's error-feedback memory and DCD's pending mix are state: a peer restored from
- * a checkpoint, or made a copy of as the simulator keeps peers that are to crash, goes on
- * exactly as the original. */
+/* b := a through a checkpoint file and c := a through copy_state: the gossip's extra state and
+ * every public copy match a's, and the three step to the same message. */
+static void s_check_restored(rumor_peer_t *a, rumor_peer_t *b, rumor_peer_t *c)
+{
+    char dir[] = "/tmp/rumor-test-peer-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/node0.safetensors", dir);
+    const uint8_t topo_hash[32] = {7};
+    rumor_errmsg_t em = {""};
+    if (rumor_checkpoint_save(path, a, topo_hash, &em) ||
+        rumor_checkpoint_load(path, b, topo_hash, &em))
+        fail_msg("%s", em.msg);
+    unlink(path);
+    rmdir(dir);
+    rumor_peer_copy_state(c, a);
+    rumor_gossip_t *ga = rumor_peer_gossip(a);
+    const size_t d = rumor_peer_dim(a), pub = rumor_gossip_public_dim(ga);
+    const float *e = rumor_gossip_extra(ga, NULL);
+    const uint32_t *nb = rumor_topology_neighbors(rumor_peer_topology(a), 0);
+    rumor_peer_t *r[2] = {b, c};
+    for (int k = 0; k < 2; k++) {
+        rumor_gossip_t *g = rumor_peer_gossip(r[k]);
+        assert_memory_equal(rumor_gossip_extra(g, NULL), e,
+                            rumor_gossip_extra_rows(ga) * d * sizeof *e);
+        for (uint32_t s = 0; s < 3; s++) {
+            const uint32_t id = s ? nb[s - 1] : 0;
+            assert_memory_equal(rumor_gossip_copy(g, id), rumor_gossip_copy(ga, id),
+                                pub * sizeof(float));
+        }
+    }
+    const uint8_t *ma, *mb, *mc;
+    size_t la, lb, lc;
+    assert_int_equal(rumor_peer_step(a, &ma, &la), 0);
+    assert_int_equal(rumor_peer_step(b, &mb, &lb), 0);
+    assert_int_equal(rumor_peer_step(c, &mc, &lc), 0);
+    assert_true(la == lb && la == lc);
+    assert_memory_equal(ma, mb, la);
+    assert_memory_equal(ma, mc, la);
+}
+
+/* DeepSqueeze's error-feedback memory, DCD's pending mix and BEER's tracker, previous
+ * gradient and two-part copies are state: a peer restored from a checkpoint, or made a copy of
+ * as the simulator keeps peers that are to crash, goes on exactly as the original. */
 static void test_extra_gossip_state_is_kept(void **state)
 {
     s_fixture_t *f = *state;
-    const rumor_algo_t algos[] = {RUMOR_ALGO_DEEPSQUEEZE, RUMOR_ALGO_DCD};
-    for (int k = 0; k < 2; k++) {
+    const rumor_algo_t algos[] = {RUMOR_ALGO_DEEPSQUEEZE, RUMOR_ALGO_DCD, RUMOR_ALGO_BEER};
+    for (int k = 0; k < 3; k++) {
         rumor_scenario_t sc = f->sc;
         sc.algo = algos[k];
+        sc.sync_p = algos[k] == RUMOR_ALGO_BEER ? 0.3 : 0.0;
         snprintf(sc.compressor, sizeof sc.compressor, "topk:0.3");
         rumor_scenario_rehash(&sc);
-        const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, f->topo, 0, 64);
-        rumor_peer_t *a = rumor_peer_new(&cfg, NULL), *b = rumor_peer_new(&cfg, NULL),
-                     *c = rumor_peer_new(&cfg, NULL), *nb = s_peer(f, 1);
-        assert_true(a && b && c);
-        const uint8_t *ma, *mb, *mc;
-        size_t la, lb, lc;
-        for (int t = 0; t < 3; t++) {
-            assert_int_equal(rumor_peer_step(a, &ma, &la), 0);
-            assert_int_equal(rumor_peer_step(nb, &mb, &lb), 0);
-            assert_int_equal(rumor_peer_deliver(a, 1, mb, lb), 0);
-            rumor_peer_finish(a);
-            rumor_peer_finish(nb);
+        rumor_peer_t *p[4];
+        for (uint32_t i = 0; i < 4; i++) {
+            const rumor_peer_cfg_t cfg =
+                rumor_peer_data_cfg(&f->data, &sc, f->topo, i < 3 ? 0 : 1, 64);
+            assert_non_null(p[i] = rumor_peer_new(&cfg, NULL));
         }
-        const size_t d = rumor_peer_dim(a);
-        const float *e = rumor_gossip_extra(rumor_peer_gossip(a), NULL);
-        assert_non_null(e);
-        assert_true(rumor_vec_count_nonzero(e, d) > 0);
-        char dir[] = "/tmp/rumor-test-peer-XXXXXX", path[64];
-        assert_non_null(mkdtemp(dir));
-        snprintf(path, sizeof path, "%s/node0.safetensors", dir);
-        const uint8_t topo_hash[32] = {7};
-        rumor_errmsg_t em = {""};
-        if (rumor_checkpoint_save(path, a, topo_hash, &em) ||
-            rumor_checkpoint_load(path, b, topo_hash, &em))
-            fail_msg("%s", em.msg);
-        rumor_peer_copy_state(c, a);
-        assert_memory_equal(rumor_gossip_extra(rumor_peer_gossip(b), NULL), e, d * sizeof *e);
-        assert_memory_equal(rumor_gossip_extra(rumor_peer_gossip(c), NULL), e, d * sizeof *e);
-        assert_int_equal(rumor_peer_step(a, &ma, &la), 0);
-        assert_int_equal(rumor_peer_step(b, &mb, &lb), 0);
-        assert_int_equal(rumor_peer_step(c, &mc, &lc), 0);
-        assert_true(la == lb && la == lc);
-        assert_memory_equal(ma, mb, la);
-        assert_memory_equal(ma, mc, la);
-        unlink(path);
-        rmdir(dir);
-        rumor_peer_destroy(&a);
-        rumor_peer_destroy(&b);
-        rumor_peer_destroy(&c);
-        rumor_peer_destroy(&nb);
+        const uint8_t *ma, *mb;
+        size_t la, lb;
+        for (int t = 0; t < 3; t++) {
+            assert_int_equal(rumor_peer_step(p[0], &ma, &la), 0);
+            assert_int_equal(rumor_peer_step(p[3], &mb, &lb), 0);
+            assert_int_equal(rumor_peer_deliver(p[0], 1, mb, lb), 0);
+            rumor_peer_finish(p[0]);
+            rumor_peer_finish(p[3]);
+        }
+        const size_t d = rumor_peer_dim(p[0]);
+        rumor_gossip_t *g = rumor_peer_gossip(p[0]);
+        const uint32_t rows = rumor_gossip_extra_rows(g);
+        assert_int_equal(rows, algos[k] == RUMOR_ALGO_BEER ? 2 : 1);
+        assert_true(rumor_vec_count_nonzero(rumor_gossip_extra(g, NULL), rows * d) >
+                    (rows - 1) * d);
+        s_check_restored(p[0], p[1], p[2]);
+        for (int i = 0; i < 4; i++) rumor_peer_destroy(&p[i]);
     }
+}
+
+/* BEER's two-part message is refused, the state untouched, when a length is wrong. */
+static void test_beer_pair_lengths_are_checked(void **state)
+{
+    s_fixture_t *f = *state;
+    rumor_scenario_t sc = f->sc;
+    sc.algo = RUMOR_ALGO_BEER;
+    rumor_scenario_rehash(&sc);
+    const rumor_peer_cfg_t c0 = rumor_peer_data_cfg(&f->data, &sc, f->topo, 0, 64);
+    const rumor_peer_cfg_t c1 = rumor_peer_data_cfg(&f->data, &sc, f->topo, 1, 64);
+    rumor_peer_t *a = rumor_peer_new(&c0, NULL), *nb = rumor_peer_new(&c1, NULL);
+    assert_true(a && nb);
+    const uint8_t *ma;
+    size_t la;
+    assert_int_equal(rumor_peer_step(a, &ma, &la), 0);
+    const size_t pub = rumor_gossip_public_dim(rumor_peer_gossip(nb));
+    uint8_t *bad = malloc(la);
+    float *before = malloc(pub * sizeof *before);
+    memcpy(before, rumor_gossip_copy(rumor_peer_gossip(nb), 0), pub * sizeof *before);
+    const uint32_t first = (uint32_t)ma[0] | (uint32_t)ma[1] << 8 | (uint32_t)ma[2] << 16;
+    const uint32_t wrong[] = {(uint32_t)la, first + 1, first - 1, 0};
+    for (int k = 0; k < 4; k++) {
+        memcpy(bad, ma, la);
+        bad[0] = (uint8_t)wrong[k];
+        bad[1] = (uint8_t)(wrong[k] >> 8);
+        bad[2] = (uint8_t)(wrong[k] >> 16);
+        assert_true(rumor_peer_deliver(nb, 0, bad, la) < 0);
+    }
+    assert_true(rumor_peer_deliver(nb, 0, ma, la - 1) < 0);
+    assert_true(rumor_peer_deliver(nb, 0, ma, 7) < 0);
+    assert_memory_equal(before, rumor_gossip_copy(rumor_peer_gossip(nb), 0), pub * sizeof *before);
+    assert_int_equal(rumor_peer_deliver(nb, 0, ma, la), 0);
+    assert_true(memcmp(before, rumor_gossip_copy(rumor_peer_gossip(nb), 0), pub * sizeof *before));
+    free(bad);
+    free(before);
+    rumor_peer_destroy(&a);
+    rumor_peer_destroy(&nb);
+}
+
+/* BEER's invariant on a whole network: after every round the trackers sum to the latest
+ * gradients, so their mean is the network's mean gradient. */
+static void test_beer_trackers_sum_to_the_gradients(void **state)
+{
+    s_fixture_t *f = *state;
+    rumor_scenario_t sc = f->sc;
+    sc.algo = RUMOR_ALGO_BEER;
+    snprintf(sc.compressor, sizeof sc.compressor, "dither:4:biased");
+    rumor_scenario_rehash(&sc);
+    rumor_peer_t *p[4];
+    for (uint32_t i = 0; i < 4; i++) {
+        const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, f->topo, i, 64);
+        assert_non_null(p[i] = rumor_peer_new(&cfg, NULL));
+    }
+    const size_t d = rumor_peer_dim(p[0]);
+    const uint8_t *m[4];
+    size_t len[4];
+    for (int t = 0; t < 6; t++) {
+        for (uint32_t i = 0; i < 4; i++) assert_int_equal(rumor_peer_step(p[i], &m[i], &len[i]), 0);
+        for (uint32_t i = 0; i < 4; i++) {
+            assert_int_equal(
+                rumor_peer_deliver(p[i], (i + 1) % 4, m[(i + 1) % 4], len[(i + 1) % 4]), 0);
+            assert_int_equal(
+                rumor_peer_deliver(p[i], (i + 3) % 4, m[(i + 3) % 4], len[(i + 3) % 4]), 0);
+        }
+        for (uint32_t i = 0; i < 4; i++) rumor_peer_finish(p[i]);
+        double worst = 0, scale = 0;
+        for (size_t k = 0; k < d; k++) {
+            double ys = 0, gs = 0;
+            for (uint32_t i = 0; i < 4; i++) {
+                const float *y = rumor_gossip_extra(rumor_peer_gossip(p[i]), NULL);
+                ys += y[k];
+                gs += y[d + k];
+            }
+            worst = fmax(worst, fabs(ys - gs));
+            scale = fmax(scale, fabs(gs));
+        }
+        if (!(scale > 0) || worst > 1e-5 * scale)
+            fail_msg("round %d: %g off (of %g)", t, worst, scale);
+    }
+    for (uint32_t i = 0; i < 4; i++) rumor_peer_destroy(&p[i]);
+}
+
+/* MARINA's coin and the participation draw are functions of the seed and the round alone
+ * (every peer draws the same), heads as often as asked; a peer that sits a round out sends an
+ * empty message, which its neighbours take as nothing, and its model only mixes. */
+static void test_coin_and_participation(void **state)
+{
+    s_fixture_t *f = *state;
+    rumor_scenario_t sc = f->sc;
+    sc.algo = RUMOR_ALGO_CHOCO;
+    sc.sync_p = 0.3;
+    sc.participation = 0.5;
+    rumor_scenario_rehash(&sc);
+    uint32_t heads = 0, in = 0;
+    const uint32_t T = 20000;
+    for (uint32_t t = 0; t < T; t++) {
+        heads += (uint32_t)rumor_peer_sync_round(&sc, t);
+        for (uint32_t i = 0; i < 4; i++) in += (uint32_t)rumor_peer_participates(&sc, i, t);
+    }
+    if (fabs(heads / (double)T - 0.3) > 0.01 || fabs(in / (4.0 * T) - 0.5) > 0.01)
+        fail_msg("coin %g, participation %g", heads / (double)T, in / (4.0 * T));
+    rumor_scenario_t other = sc;
+    other.seed++;
+    uint32_t same = 0;
+    for (uint32_t t = 0; t < 1000; t++)
+        same += rumor_peer_sync_round(&sc, t) == rumor_peer_sync_round(&other, t);
+    assert_true(same < 700); /* the run seed changes the draw */
+    for (uint32_t i = 0; i < 4; i++) assert_true(rumor_peer_participates(&sc, i, 0));
+    uint32_t t = 1;
+    while (rumor_peer_participates(&sc, 0, t) || !rumor_peer_participates(&sc, 1, t)) t++;
+    const rumor_peer_cfg_t c0 = rumor_peer_data_cfg(&f->data, &sc, f->topo, 0, 64);
+    const rumor_peer_cfg_t c1 = rumor_peer_data_cfg(&f->data, &sc, f->topo, 1, 64);
+    rumor_peer_t *a = rumor_peer_new(&c0, NULL), *nb = rumor_peer_new(&c1, NULL);
+    assert_true(a && nb);
+    rumor_peer_set_round(a, t);
+    rumor_peer_set_round(nb, t);
+    const size_t d = rumor_peer_dim(a);
+    float *x = malloc(d * sizeof *x);
+    memcpy(x, rumor_peer_params(a), d * sizeof *x);
+    const uint8_t *ma, *mb;
+    size_t la, lb;
+    assert_int_equal(rumor_peer_step(a, &ma, &la), 0);
+    assert_int_equal(rumor_peer_step(nb, &mb, &lb), 0);
+    assert_int_equal(la, 0);
+    assert_true(lb > 0);
+    assert_int_equal(rumor_peer_deliver(nb, 0, ma, 0), 0); /* nothing from a */
+    assert_true(rumor_peer_deliver(a, 1, mb, 0) < 0);      /* nb did send */
+    assert_int_equal(rumor_peer_stats(a)->bytes_sent, 0);
+    /* with every public copy still x0, a's mix leaves it where it was: no step */
+    rumor_peer_finish(a);
+    assert_memory_equal(rumor_peer_params(a), x, d * sizeof *x);
+    free(x);
+    rumor_peer_destroy(&a);
+    rumor_peer_destroy(&nb);
 }
 
 /* The start-up warning: an unbiased quantizer of large variance, not its contraction, and
@@ -437,6 +597,9 @@ int main(void)
         cmocka_unit_test(test_local_steps_chain_sgd_steps),
         cmocka_unit_test(test_prox_before_compress_thresholds_the_message),
         cmocka_unit_test(test_extra_gossip_state_is_kept),
+        cmocka_unit_test(test_beer_pair_lengths_are_checked),
+        cmocka_unit_test(test_beer_trackers_sum_to_the_gradients),
+        cmocka_unit_test(test_coin_and_participation),
         cmocka_unit_test(test_caution_names_a_diverging_compressor),
         cmocka_unit_test(test_caution_names_missing_malcom_parts),
     };
