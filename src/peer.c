@@ -78,6 +78,15 @@ static void s_malcom_missing(const rumor_peer_t *p, char *buf, size_t cap)
              what[1][0] && what[2][0] ? ", " : "", what[2]);
 }
 
+/* 1 when the public copies are compressed (not D-PSGD, not the identity). */
+static int s_compresses(const rumor_peer_t *p)
+{
+    rumor_compress_cfg_t cc;
+    return p->sc->algo != RUMOR_ALGO_DPSGD &&
+           !(rumor_compress_parse(p->sc->compressor, &cc, NULL) == 0 &&
+             cc.kind == RUMOR_COMPRESS_IDENTITY);
+}
+
 int rumor_peer_caution(const rumor_peer_t *p, char *buf, size_t cap)
 {
     buf[0] = '\0';
@@ -91,6 +100,20 @@ int rumor_peer_caution(const rumor_peer_t *p, char *buf, size_t cap)
                  "the public copies, which drift away from the models: training is likely to "
                  "fail; %s:biased scales it into a contraction",
                  p->sc->compressor, omega, p->d, p->sc->compressor);
+        s_add_caution(buf, cap, what);
+    }
+    /* Quasi-global momentum's buffer takes in the consensus step and steps along it again, so
+     * with compressed copies gamma acts as gamma / (1 - beta): on the Fashion-MNIST MLP ring
+     * (dither:8:biased) 0.5 diverged and 0.05 trained (docs/scenario.md). */
+    const rumor_momentum_t *mo = &p->sc->momentum;
+    const double qg_gamma = p->sc->gamma / (1.0 - mo->beta);
+    if (mo->kind == RUMOR_MOMENTUM_QUASI_GLOBAL && s_compresses(p) &&
+        qg_gamma > RUMOR_PEER_QG_GAMMA_MAX) {
+        snprintf(what, sizeof what,
+                 "quasi-global momentum %g steps along its consensus moves again, so gamma %g acts "
+                 "as %g with compressed copies, which is likely to diverge; scale gamma by "
+                 "1 - beta as lr (gamma %g)",
+                 (double)mo->beta, p->sc->gamma, qg_gamma, p->sc->gamma * (1.0 - mo->beta));
         s_add_caution(buf, cap, what);
     }
     if (p->sc->algo == RUMOR_ALGO_MALCOM) {
@@ -466,9 +489,12 @@ void rumor_peer_copy_state(rumor_peer_t *dst, const rumor_peer_t *src)
 void rumor_peer_describe(const rumor_peer_t *p, char *buf, size_t cap)
 {
     const rumor_scenario_t *sc = p->sc;
-    char model[128], mom[48] = "", local[40] = "";
+    char model[128], mom[64] = "", local[40] = "";
     rumor_model_spec_describe(rumor_model_spec(p->model), model, sizeof model);
-    if (sc->momentum.kind != RUMOR_MOMENTUM_NONE)
+    if (sc->momentum.kind == RUMOR_MOMENTUM_QUASI_GLOBAL)
+        snprintf(mom, sizeof mom, " with quasi-global momentum %g (mu %g)",
+                 (double)sc->momentum.beta, (double)sc->momentum.mu);
+    else if (sc->momentum.kind != RUMOR_MOMENTUM_NONE)
         snprintf(mom, sizeof mom, " with %s momentum %g", rumor_momentum_name(sc->momentum.kind),
                  (double)sc->momentum.beta);
     if (sc->local_steps > 1) snprintf(local, sizeof local, " of %u local steps", sc->local_steps);

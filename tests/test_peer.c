@@ -545,6 +545,35 @@ static void test_caution_names_a_diverging_compressor(void **state)
     }
 }
 
+/* Quasi-global momentum over compressed copies with gamma not scaled by 1 - beta is
+ * cautioned; scaled, or over exact copies, it is not. */
+static void test_caution_names_quasi_global_gamma(void **state)
+{
+    s_fixture_t *f = *state;
+    static const struct {
+        const char *compressor;
+        double gamma;
+        int warns;
+    } cases[] = {{"dither:8:biased", 0.05, 1},
+                 {"topk:0.1", 0.05, 1},
+                 {"dither:8:biased", 0.005, 0},
+                 {"identity", 0.05, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        rumor_scenario_t sc = f->sc;
+        sc.algo = RUMOR_ALGO_CHOCO;
+        sc.gamma = cases[i].gamma;
+        snprintf(sc.compressor, sizeof sc.compressor, "%s", cases[i].compressor);
+        assert_int_equal(rumor_momentum_parse("quasi-global:0.9", &sc.momentum, NULL), 0);
+        const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, f->topo, 0, 64);
+        rumor_peer_t *p = rumor_peer_new(&cfg, NULL);
+        assert_non_null(p);
+        char why[1024] = "";
+        assert_int_equal(rumor_peer_caution(p, why, sizeof why), cases[i].warns);
+        if (cases[i].warns) assert_non_null(strstr(why, "gamma 0.05 acts as 0.5"));
+        rumor_peer_destroy(&p);
+    }
+}
+
 /* A malcom scenario is checked for Malcom-PSGD's parts, and the caution names each one
  * missing and only those; choco is never checked. */
 static void test_caution_names_missing_malcom_parts(void **state)
@@ -602,6 +631,7 @@ int main(void)
         cmocka_unit_test(test_coin_and_participation),
         cmocka_unit_test(test_caution_names_a_diverging_compressor),
         cmocka_unit_test(test_caution_names_missing_malcom_parts),
+        cmocka_unit_test(test_caution_names_quasi_global_gamma),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -121,11 +121,15 @@ void rumor_peer_copy_state(rumor_peer_t *dst, const rumor_peer_t *src);
 /* "malcom with nesterov momentum 0.9, mlp 784-128-10 (d = 101770), compressor dither:8,
  * codec auto, 3000 rounds": what the peer runs, for start-up lines. */
 void rumor_peer_describe(const rumor_peer_t *p, char *buf, size_t cap);
+/* Quasi-global momentum with compressed copies: the largest gamma / (1 - beta) without a
+ * caution (the consensus steps that train CHOCO with dither:8:biased go up to 0.2). */
+#define RUMOR_PEER_QG_GAMMA_MAX 0.2
+
 /* When the scenario is likely to fail for a reason known before it starts (an unbiased
- * quantizer of large variance), or is a malcom scenario that lacks a part of Malcom-PSGD (a
- * dithering quantizer, lambda > 0, an entropy-coding codec), writes why and what to change
- * into buf, the cautions joined by "; also, ", and returns 1 (for a warning); otherwise
- * returns 0 with buf empty. */
+ * quantizer of large variance, quasi-global momentum over an unscaled gamma), or is a malcom
+ * scenario that lacks a part of Malcom-PSGD (a dithering quantizer, lambda > 0, an entropy-coding
+ * codec), writes why and what to change into buf, the cautions joined by "; also, ", and returns 1
+ * (for a warning); otherwise returns 0 with buf empty. */
 int rumor_peer_caution(const rumor_peer_t *p, char *buf, size_t cap);
 /* The momentum buffer (d floats), or NULL when the scenario has no momentum. */
 float *rumor_peer_momentum(rumor_peer_t *p);
