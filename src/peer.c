@@ -395,8 +395,9 @@ static int s_deliver_pair(rumor_peer_t *p, uint32_t from, const uint8_t *msg, si
 
 int rumor_peer_deliver(rumor_peer_t *p, uint32_t from, const uint8_t *msg, size_t len)
 {
-    /* A peer that sits the round out sends an empty message: nothing to apply. */
-    if (len == 0 && !rumor_peer_participates(p->sc, from, p->round)) return 0;
+    /* A peer that sits a round out sends an empty message: nothing to apply. (A late one in
+     * deadline rounds may be of an earlier round, so the draw is not checked again.) */
+    if (len == 0 && p->sc->participation < 1.0) return 0;
     const double t0 = rumor_clock_now(), c0 = rumor_clock_thread_cpu();
     int rc;
     if (p->sc->algo == RUMOR_ALGO_BEER) {

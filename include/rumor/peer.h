@@ -89,7 +89,8 @@ int rumor_peer_sync_round(const rumor_scenario_t *sc, uint32_t t);
 /* 1 when node takes part in round t (with probability participation, drawn from (seed, node,
  * t) alone, so its neighbours know without a message; every node in round 0). One that does
  * not takes no step and mixes with the copies it holds; its message is empty (rumor_peer_step
- * gives length 0), and a neighbour takes an empty message from it as nothing sent. Networked
+ * gives length 0), and with participation < 1 a neighbour takes any empty message as nothing
+ * sent (in deadline rounds a late one may be of an earlier round). Networked
  * peers still carry the empty message (a frame header): in synchronous rounds it keeps
  * neighbours within a round of each other, as their carrier holds one round of early
  * messages, where one that sits out several rounds in a row would otherwise fall behind. */
