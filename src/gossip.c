@@ -10,6 +10,7 @@ struct rumor_gossip {
     uint32_t *nbrs; /* (degree) copied from cfg */
     double *w;      /* (degree) copied from cfg */
     uint8_t *up;    /* (degree) */
+    uint8_t *quiet; /* (degree) 1: the neighbour sits this round out (participation) */
     uint32_t pub;   /* floats of a public vector: d, or 2 d for BEER (model, then tracker) */
     float *copies;  /* (degree + 1, pub): slot 0..degree-1 neighbours, slot degree self */
     float *memory;  /* (d) DeepSqueeze: the error-feedback memory e; else NULL */
@@ -71,6 +72,7 @@ rumor_gossip_t *rumor_gossip_new(const rumor_gossip_cfg_t *cfg, const float *x0)
     g->nbrs = malloc((deg ? deg : 1) * sizeof *g->nbrs);
     g->w = malloc((deg ? deg : 1) * sizeof *g->w);
     g->up = malloc(deg ? deg : 1);
+    g->quiet = calloc(deg ? deg : 1, 1);
     g->copies = calloc((deg + 1) * g->pub, sizeof *g->copies); /* trackers' copies start at 0 */
     const rumor_compress_cfg_t identity = {.kind = RUMOR_COMPRESS_IDENTITY};
     if (cfg->algo != RUMOR_ALGO_DPSGD) g->compressor = rumor_compressor_new(&cfg->compress, cfg->d);
@@ -78,7 +80,7 @@ rumor_gossip_t *rumor_gossip_new(const rumor_gossip_cfg_t *cfg, const float *x0)
     if (cfg->algo == RUMOR_ALGO_DEEPSQUEEZE) g->memory = calloc(d, sizeof *g->memory);
     if (cfg->algo == RUMOR_ALGO_DCD) g->pending = calloc(d, sizeof *g->pending);
     if (beer) g->track = calloc(2 * d, sizeof *g->track);
-    if (!g->nbrs || !g->w || !g->up || !g->copies ||
+    if (!g->nbrs || !g->w || !g->up || !g->quiet || !g->copies ||
         (cfg->algo != RUMOR_ALGO_DPSGD && !g->compressor) ||
         (s_has_exact(cfg->algo) && !g->exact) ||
         (cfg->algo == RUMOR_ALGO_DEEPSQUEEZE && !g->memory) ||
@@ -104,6 +106,7 @@ void rumor_gossip_destroy(rumor_gossip_t **g_p)
     free(g->nbrs);
     free(g->w);
     free(g->up);
+    free(g->quiet);
     free(g->copies);
     free(g->memory);
     free(g->pending);
@@ -131,7 +134,8 @@ static float *s_copy(const rumor_gossip_t *g, size_t slot)
     return g->copies + slot * g->pub;
 }
 
-/* x = mix_c(v) = v + gamma sum_j w_ij (c_j - c_i) over the neighbours that are up, as
+/* x = mix_c(v) = v + gamma sum_j w_ij (c_j - c_i) over the neighbours that are up and take
+ * part in the round, as
  * v + gamma sum_j w_ij c_j - gamma (sum_j w_ij) c_i, with c the d floats at offset `part` of
  * each public vector (BEER: 0 the model's copies, d the tracker's). x may alias v. */
 static void s_mix_copies(const rumor_gossip_t *g, size_t part, const float *v, float *x)
@@ -141,7 +145,7 @@ static void s_mix_copies(const rumor_gossip_t *g, size_t part, const float *v, f
     if (x != v) rumor_vec_copy(x, v, d);
     double wsum = 0.0; /* weight of the neighbours that are up */
     for (uint32_t s = 0; s < deg; s++) {
-        if (!g->up[s]) continue;
+        if (!g->up[s] || g->quiet[s]) continue;
         wsum += g->w[s];
         rumor_vec_axpy(x, gamma * (float)g->w[s], s_copy(g, s) + part, d);
     }
@@ -276,6 +280,14 @@ int rumor_gossip_set_up(rumor_gossip_t *g, uint32_t id, int up)
     const int slot = rumor_gossip_slot(g, id);
     if (slot < 0) return RUMOR_EINVAL;
     g->up[slot] = up != 0;
+    return 0;
+}
+
+int rumor_gossip_set_quiet(rumor_gossip_t *g, uint32_t id, int quiet)
+{
+    const int slot = rumor_gossip_slot(g, id);
+    if (slot < 0) return RUMOR_EINVAL;
+    g->quiet[slot] = quiet != 0;
     return 0;
 }
 

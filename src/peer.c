@@ -339,9 +339,13 @@ int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
     p->lr = (float)rumor_schedule_lr(&p->schedule, p->round);
     *msg = p->buf;
     p->took_part = rumor_peer_participates(sc, p->self, p->round);
-    if (!p->took_part) {
-        /* Sits the round out: no step and no message; it mixes with what it holds. */
-        rumor_vec_copy(p->v, p->x, p->d);
+    if (sc->participation < 1.0) {
+        const uint32_t *nb = rumor_topology_neighbors(p->cfg.topo, p->self);
+        for (uint32_t s = 0; s < p->degree; s++)
+            RUMOR_ASSERT(rumor_gossip_set_quiet(
+                             p->gossip, nb[s], !rumor_peer_participates(sc, nb[s], p->round)) == 0);
+    }
+    if (!p->took_part) { /* sits the round out: no step, no message, no mix */
         *len = p->msg_len = 0;
         return 0;
     }
@@ -418,6 +422,10 @@ int rumor_peer_deliver(rumor_peer_t *p, uint32_t from, const uint8_t *msg, size_
 
 void rumor_peer_finish(rumor_peer_t *p)
 {
+    if (!p->took_part) { /* it keeps its state whole */
+        p->round++;
+        return;
+    }
     const double t0 = rumor_clock_now(), c0 = rumor_clock_thread_cpu();
     rumor_gossip_mix(p->gossip, p->v, p->x);
     if (p->sc->prox == RUMOR_PROX_AFTER_MIX) rumor_optim_prox_l1(p->x, s_threshold(p), p->d);

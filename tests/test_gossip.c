@@ -390,6 +390,29 @@ static void s_beer_round(s_net_t *net, uint32_t t, rumor_cmsg_t *mt)
     }
 }
 
+/* A neighbour that sits the round out is left out of CHOCO's mix as a down one is, and takes
+ * part again when marked so. */
+static void test_quiet_neighbour_is_left_out(void **state)
+{
+    (void)state;
+    s_net_t a, b;
+    s_net_new(&a, "ring", 5, RUMOR_ALGO_CHOCO, "topk:0.5", 0.4f);
+    s_net_new(&b, "ring", 5, RUMOR_ALGO_CHOCO, "topk:0.5", 0.4f);
+    assert_int_equal(rumor_gossip_set_quiet(a.g[0], 4, 1), 0);
+    assert_int_equal(rumor_gossip_set_up(b.g[0], 4, 0), 0);
+    assert_int_equal(rumor_gossip_set_quiet(a.g[0], 2, 1), RUMOR_EINVAL);
+    s_round(&a, 0);
+    s_round(&b, 0);
+    assert_memory_equal(a.x, b.x, sizeof(float) * D);
+    assert_true(memcmp(a.x, b.x, sizeof(float) * 5 * D) == 0);
+    assert_int_equal(rumor_gossip_set_quiet(a.g[0], 4, 0), 0);
+    s_round(&a, 1);
+    s_round(&b, 1);
+    assert_true(memcmp(a.x, b.x, sizeof(float) * D) != 0);
+    s_net_free(&a);
+    s_net_free(&b);
+}
+
 /* BEER's trackers are gossiped like its models: with top-k copies the sum of the trackers
  * (the sum of the latest gradients) stays what it was, every tracker goes to its mean, and
  * the models reach their exact average as with CHOCO. */
@@ -554,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_early_messages_change_nothing),
         cmocka_unit_test(test_deepsqueeze_memory_holds_the_dropped_part),
         cmocka_unit_test(test_deepsqueeze_with_identity_is_dpsgd),
+        cmocka_unit_test(test_quiet_neighbour_is_left_out),
         cmocka_unit_test(test_beer_trackers_keep_their_sum),
         cmocka_unit_test(test_beer_absorbs_both_parts_or_neither),
         cmocka_unit_test(test_sync_round_makes_copies_exact),

@@ -504,7 +504,8 @@ static void test_coin_and_participation(void **state)
     assert_true(lb > 0);
     assert_int_equal(rumor_peer_deliver(nb, 0, ma, 0), 0); /* nothing from a */
     assert_int_equal(rumor_peer_stats(a)->bytes_sent, 0);
-    /* with every public copy still x0, a's mix leaves it where it was: no step */
+    /* a keeps its state whole: no step and no mix, whatever it holds */
+    rumor_gossip_copy_mut(rumor_peer_gossip(a), 1)[0] += 1.0f;
     rumor_peer_finish(a);
     assert_memory_equal(rumor_peer_params(a), x, d * sizeof *x);
     free(x);

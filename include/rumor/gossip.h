@@ -129,6 +129,11 @@ void rumor_gossip_set_gamma(rumor_gossip_t *g, float gamma);
 
 /* Marks neighbour `id` up (1) or down (0); RUMOR_EINVAL if not a neighbour. */
 int rumor_gossip_set_up(rumor_gossip_t *g, uint32_t id, int up);
+
+/* Marks neighbour `id` as sitting the current round out (1) or taking part (0): CHOCO-style
+ * mixes (CHOCO, Malcom, DeepSqueeze, BEER) leave it out like a down neighbour, so both ends of
+ * an edge mix along it or neither does. RUMOR_EINVAL if not a neighbour. */
+int rumor_gossip_set_quiet(rumor_gossip_t *g, uint32_t id, int quiet);
 int rumor_gossip_is_up(const rumor_gossip_t *g, uint32_t id);
 
 /* Floats of a public vector: d, or 2 d for BEER (the model's copy, then the tracker's). */

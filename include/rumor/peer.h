@@ -88,12 +88,16 @@ int rumor_peer_sync_round(const rumor_scenario_t *sc, uint32_t t);
 
 /* 1 when node takes part in round t (with probability participation, drawn from (seed, node,
  * t) alone, so its neighbours know without a message; every node in round 0). One that does
- * not takes no step and mixes with the copies it holds; its message is empty (rumor_peer_step
- * gives length 0), and with participation < 1 a neighbour takes any empty message as nothing
- * sent (in deadline rounds a late one may be of an earlier round). Networked
- * peers still carry the empty message (a frame header): in synchronous rounds it keeps
- * neighbours within a round of each other, as their carrier holds one round of early
- * messages, where one that sits out several rounds in a row would otherwise fall behind. */
+ * not keeps its state whole: no step, no mix; its message is empty (rumor_peer_step gives
+ * length 0), and with participation < 1 a neighbour takes any empty message as nothing sent
+ * (in deadline rounds a late one may be of an earlier round). Those that take part mix only
+ * with neighbours that do, so both ends of an edge mix along it or neither does: the sum of
+ * the models (and of BEER's trackers) stays what the steps made it. (A peer that sat out and
+ * mixed with its own public copy, frozen while it sends nothing, would get the same push
+ * every round and drift away.) Networked peers still carry the empty message (a frame
+ * header): in synchronous rounds it keeps neighbours within a round of each other, as their
+ * carrier holds one round of early messages, where one that sits out several rounds in a row
+ * would otherwise fall behind. */
 int rumor_peer_participates(const rumor_scenario_t *sc, uint32_t node, uint32_t t);
 
 /* The largest message a peer of scenario sc and dimension d produces: rumor_codec_bound(d),
