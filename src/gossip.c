@@ -135,15 +135,15 @@ static float *s_copy(const rumor_gossip_t *g, size_t slot)
 }
 
 /* x = mix_c(v) = v + gamma sum_j w_ij (c_j - c_i) over the neighbours that are up and take
- * part in the round, as
- * v + gamma sum_j w_ij c_j - gamma (sum_j w_ij) c_i, with c the d floats at offset `part` of
- * each public vector (BEER: 0 the model's copies, d the tracker's). x may alias v. */
+ * part in the round, as v + gamma sum_j w_ij c_j - gamma (sum_j w_ij) c_i, with c the d floats
+ * at offset `part` of each public vector (BEER: 0 the model's copies, d the tracker's). x may
+ * alias v. */
 static void s_mix_copies(const rumor_gossip_t *g, size_t part, const float *v, float *x)
 {
     const uint32_t d = g->cfg.d, deg = g->cfg.degree;
     const float gamma = g->cfg.gamma;
     if (x != v) rumor_vec_copy(x, v, d);
-    double wsum = 0.0; /* weight of the neighbours that are up */
+    double wsum = 0.0; /* weight of the neighbours mixed with */
     for (uint32_t s = 0; s < deg; s++) {
         if (!g->up[s] || g->quiet[s]) continue;
         wsum += g->w[s];

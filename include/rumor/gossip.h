@@ -41,7 +41,8 @@
  *
  * Every peer keeps a public copy c_j per neighbour, so the state survives out-of-order
  * delivery, resync (a neighbour's full copy can be installed) and neighbours going down:
- * a down neighbour is left out of the mix, which moves its weight w_ij onto w_ii. Mixing
+ * a down neighbour (or one that sits the round out) is left out of the mix, which moves its
+ * weight w_ij onto w_ii. Mixing
  * sums neighbours in ascending id order whatever the arrival order, so results are bit
  * identical between the simulator and networked peers. All public copies start at the
  * common initial model x0 (every peer derives it from the run seed), so the first residuals
