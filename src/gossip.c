@@ -15,7 +15,8 @@ struct rumor_gossip {
     float *copies;  /* (degree + 1, pub): slot 0..degree-1 neighbours, slot degree self */
     float *memory;  /* (d) DeepSqueeze: the error-feedback memory e; else NULL */
     float *pending; /* (d) DCD: gamma sum_j w_ij (c_j - c_i) as the last round ended; else NULL */
-    float *track; /* (2, d) BEER: the tracker y, then the previous gradient (or point); else NULL */
+    float *track;  /* (rows, d) BEER: the tracker y, its gradient estimate (and point); else NULL */
+    uint32_t rows; /* rows of track */
     rumor_compressor_t *compressor;
     rumor_compressor_t *exact; /* the identity, for full-sync rounds (CHOCO, Malcom, BEER) */
     int sync;                  /* this round's residuals go exact */
@@ -79,7 +80,8 @@ rumor_gossip_t *rumor_gossip_new(const rumor_gossip_cfg_t *cfg, const float *x0)
     if (s_has_exact(cfg->algo)) g->exact = rumor_compressor_new(&identity, cfg->d);
     if (cfg->algo == RUMOR_ALGO_DEEPSQUEEZE) g->memory = calloc(d, sizeof *g->memory);
     if (cfg->algo == RUMOR_ALGO_DCD) g->pending = calloc(d, sizeof *g->pending);
-    if (beer) g->track = calloc(2 * d, sizeof *g->track);
+    g->rows = beer ? (cfg->tracker_rows ? cfg->tracker_rows : 2) : 0;
+    if (beer) g->track = calloc(g->rows * d, sizeof *g->track);
     if (!g->nbrs || !g->w || !g->up || !g->quiet || !g->copies ||
         (cfg->algo != RUMOR_ALGO_DPSGD && !g->compressor) ||
         (s_has_exact(cfg->algo) && !g->exact) ||
@@ -330,7 +332,7 @@ float *rumor_gossip_extra(rumor_gossip_t *g, const char **name)
 
 uint32_t rumor_gossip_extra_rows(const rumor_gossip_t *g)
 {
-    return g->track ? 2 : g->memory || g->pending ? 1 : 0;
+    return g->track ? g->rows : g->memory || g->pending ? 1 : 0;
 }
 
 double rumor_gossip_copy_omega(const rumor_gossip_t *g)

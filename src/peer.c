@@ -116,6 +116,11 @@ int rumor_peer_caution(const rumor_peer_t *p, char *buf, size_t cap)
                  (double)mo->beta, p->sc->gamma, qg_gamma, p->sc->gamma * (1.0 - mo->beta));
         s_add_caution(buf, cap, what);
     }
+    if (p->sc->same_batch && !(p->sc->sync_p > 0.0))
+        s_add_caution(buf, cap,
+                      "tracking_grad same-batch without sync_p never restarts its gradient "
+                      "estimate, whose error grows every round (VR-MARINA restarts it in "
+                      "full-sync rounds; try sync_p 0.1)");
     if (p->sc->algo == RUMOR_ALGO_MALCOM) {
         s_malcom_missing(p, what, sizeof what);
         if (what[0]) s_add_caution(buf, cap, what);
@@ -182,6 +187,7 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
         .w_nbrs = w,
         .gamma = (float)sc->gamma,
         .compress = ccfg,
+        .tracker_rows = sc->same_batch ? 3 : 2,
     };
     p->gossip = rumor_gossip_new(&gcfg, p->x);
     free(w);
@@ -256,33 +262,47 @@ static int s_sgd_steps(rumor_peer_t *p)
     return finite;
 }
 
-/* BEER's tracker update and model step (gossip.h): y += g(x) - prev with prev the last
- * round's gradient (same-batch: y += g_B(x) - g_B(prev) with prev the last round's point);
- * in round 0 y is the mean gradient of RUMOR_PEER_TRACK_INIT batches. Then v = x - eta y
- * (along the momentum direction built from y, if any). Returns 0 when v is not finite. */
+/* out = the mean gradient at x of RUMOR_PEER_TRACK_INIT batches (p->g is scratch). */
+static void s_big_grad(rumor_peer_t *p, float *out)
+{
+    rumor_vec_zero(out, p->d);
+    for (uint32_t k = 0; k < RUMOR_PEER_TRACK_INIT; k++) {
+        s_batch_grad(p, p->x, p->g);
+        rumor_vec_axpy(out, 1.0f / RUMOR_PEER_TRACK_INIT, p->g, p->d);
+    }
+}
+
+/* BEER's tracker update and model step (gossip.h): with est the local gradient estimate the
+ * tracker last took in, y += fresh - est and est = fresh, where fresh is the round's minibatch
+ * gradient at x; with same-batch differences (VR-MARINA) fresh = est + g_B(x) - g_B(x_prev) on
+ * one batch B, and in a full-sync round, as in round 0, the mean gradient of
+ * RUMOR_PEER_TRACK_INIT batches, which restarts the estimate. Then v = x - eta y (along the
+ * momentum direction built from y, if any). Returns 0 when v is not finite. */
 static int s_beer_step(rumor_peer_t *p)
 {
     const size_t d = p->d;
-    float *y = rumor_gossip_extra(p->gossip, NULL), *prev = y + d;
+    const int same = p->sc->same_batch;
+    float *y = rumor_gossip_extra(p->gossip, NULL), *est = y + d, *xprev = y + 2 * d;
     if (p->round == 0) {
-        rumor_vec_zero(y, d);
-        for (uint32_t k = 0; k < RUMOR_PEER_TRACK_INIT; k++) {
-            s_batch_grad(p, p->x, p->g);
-            rumor_vec_axpy(y, 1.0f / RUMOR_PEER_TRACK_INIT, p->g, d);
-        }
-        rumor_vec_copy(prev, p->sc->same_batch ? p->x : y, d);
-    } else if (p->sc->same_batch) {
-        s_batch_grad(p, p->x, p->g);
-        (void)rumor_model_loss_grad(p->model, prev, p->xb, p->yb, p->sc->batch, p->v);
-        rumor_vec_axpy(y, 1.0f, p->g, d);
-        rumor_vec_axpy(y, -1.0f, p->v, d);
-        rumor_vec_copy(prev, p->x, d);
+        s_big_grad(p, y);
+        rumor_vec_copy(est, y, d);
     } else {
-        s_batch_grad(p, p->x, p->g);
+        if (same && rumor_peer_sync_round(p->sc, p->round)) {
+            s_big_grad(p, p->v);
+            rumor_vec_copy(p->g, p->v, d);
+        } else if (same) {
+            s_batch_grad(p, p->x, p->g);
+            (void)rumor_model_loss_grad(p->model, xprev, p->xb, p->yb, p->sc->batch, p->v);
+            rumor_vec_axpy(p->g, -1.0f, p->v, d);
+            rumor_vec_axpy(p->g, 1.0f, est, d);
+        } else {
+            s_batch_grad(p, p->x, p->g);
+        }
         rumor_vec_axpy(y, 1.0f, p->g, d);
-        rumor_vec_axpy(y, -1.0f, prev, d);
-        rumor_vec_copy(prev, p->g, d);
+        rumor_vec_axpy(y, -1.0f, est, d);
+        rumor_vec_copy(est, p->g, d);
     }
+    if (same) rumor_vec_copy(xprev, p->x, d);
     rumor_vec_copy(p->g, y, d);
     rumor_momentum_direction(&p->sc->momentum, p->m, p->g, d);
     return rumor_optim_sgd(p->v, p->x, p->lr, p->g, d);

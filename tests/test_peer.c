@@ -417,12 +417,14 @@ static void test_beer_pair_lengths_are_checked(void **state)
 }
 
 /* BEER's invariant on a whole network: after every round the trackers sum to the latest
- * gradients, so their mean is the network's mean gradient. */
-static void test_beer_trackers_sum_to_the_gradients(void **state)
+ * gradient estimates, so their mean is the network's mean gradient; also with same-batch
+ * differences and full-sync rounds that restart the estimates. */
+static void s_check_tracker_sums(s_fixture_t *f, int same_batch)
 {
-    s_fixture_t *f = *state;
     rumor_scenario_t sc = f->sc;
     sc.algo = RUMOR_ALGO_BEER;
+    sc.same_batch = same_batch;
+    sc.sync_p = same_batch ? 0.3 : 0.0;
     snprintf(sc.compressor, sizeof sc.compressor, "dither:4:biased");
     rumor_scenario_rehash(&sc);
     rumor_peer_t *p[4];
@@ -456,7 +458,89 @@ static void test_beer_trackers_sum_to_the_gradients(void **state)
         if (!(scale > 0) || worst > 1e-5 * scale)
             fail_msg("round %d: %g off (of %g)", t, worst, scale);
     }
+    assert_int_equal(rumor_gossip_extra_rows(rumor_peer_gossip(p[0])), same_batch ? 3 : 2);
     for (uint32_t i = 0; i < 4; i++) rumor_peer_destroy(&p[i]);
+}
+
+static void test_beer_trackers_sum_to_the_gradients(void **state)
+{
+    s_check_tracker_sums(*state, 0);
+    s_check_tracker_sums(*state, 1);
+}
+
+/* s's next batch into xb, yb (of sc->batch rows). */
+static void s_hand_batch(const rumor_peer_cfg_t *cfg, rumor_sampler_t *smp, float *xb, int32_t *yb)
+{
+    uint32_t *ib = malloc(cfg->sc->batch * sizeof *ib);
+    rumor_sampler_next(smp, cfg->sc->batch, ib);
+    rumor_data_gather(cfg->train, ib, cfg->sc->batch, xb, yb);
+    free(ib);
+}
+
+/* want = the mean gradient at x of RUMOR_PEER_TRACK_INIT batches drawn from smp. */
+static void s_hand_big_grad(rumor_peer_t *p, const rumor_peer_cfg_t *cfg, rumor_sampler_t *smp,
+                            const float *x, float *g, float *xb, int32_t *yb, float *want)
+{
+    const size_t d = rumor_peer_dim(p);
+    memset(want, 0, d * sizeof *want);
+    for (uint32_t k = 0; k < RUMOR_PEER_TRACK_INIT; k++) {
+        s_hand_batch(cfg, smp, xb, yb);
+        rumor_model_loss_grad(rumor_peer_model(p), x, xb, yb, cfg->sc->batch, g);
+        rumor_vec_axpy(want, 1.0f / RUMOR_PEER_TRACK_INIT, g, d);
+    }
+}
+
+/* VR-MARINA's estimate by hand: round 0 takes the mean gradient of 4 batches; then
+ * est += g_B(x) - g_B(x_prev) on one batch B, or, in a full-sync round, est restarts from 4
+ * batches at x. */
+static void test_beer_same_batch_estimate(void **state)
+{
+    s_fixture_t *f = *state;
+    for (int sync = 0; sync < 2; sync++) {
+        rumor_scenario_t sc = f->sc;
+        sc.algo = RUMOR_ALGO_BEER;
+        sc.same_batch = 1;
+        sc.sync_p = sync ? 1.0 : 0.0;
+        const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, f->topo, 2, 64);
+        rumor_peer_t *p = rumor_peer_new(&cfg, NULL);
+        assert_non_null(p);
+        char why[512];
+        assert_int_equal(rumor_peer_caution(p, why, sizeof why), !sync); /* never restarts */
+        assert_true(!sync == (strstr(why, "same-batch without sync_p") != NULL));
+        const size_t d = rumor_peer_dim(p), dim = cfg.train->dim;
+        rumor_sampler_t *smp = rumor_sampler_new(cfg.shard, cfg.shard_n, sc.seed, 2);
+        float *g = malloc(d * sizeof *g), *g0 = malloc(d * sizeof *g0), *x = malloc(d * sizeof *x),
+              *want = malloc(d * sizeof *want), *xb = malloc((size_t)sc.batch * dim * sizeof *xb);
+        int32_t *yb = malloc(sc.batch * sizeof *yb);
+        const float *est = rumor_gossip_extra(rumor_peer_gossip(p), NULL) + d;
+        const uint8_t *msg;
+        size_t len;
+        for (int r = 0; r < 3; r++) {
+            memcpy(x, rumor_peer_params(p), d * sizeof *x);
+            if (r == 0 || sync) {
+                s_hand_big_grad(p, &cfg, smp, x, g, xb, yb, want);
+            } else {
+                s_hand_batch(&cfg, smp, xb, yb);
+                rumor_model_loss_grad(rumor_peer_model(p), x, xb, yb, sc.batch, g);
+                rumor_model_loss_grad(rumor_peer_model(p), est + d, xb, yb, sc.batch, g0);
+                for (size_t i = 0; i < d; i++) want[i] = g[i] - g0[i] + est[i];
+            }
+            assert_int_equal(rumor_peer_step(p, &msg, &len), 0);
+            for (size_t i = 0; i < d; i++)
+                if (fabs(est[i] - want[i]) > 1e-5 * (1.0 + fabs(want[i])))
+                    fail_msg("sync %d, round %d, [%zu]: %g, want %g", sync, r, i, est[i], want[i]);
+            assert_memory_equal(est + d, x, d * sizeof *x); /* the point it was taken at */
+            rumor_peer_finish(p);
+        }
+        free(g);
+        free(g0);
+        free(x);
+        free(want);
+        free(xb);
+        free(yb);
+        rumor_sampler_destroy(&smp);
+        rumor_peer_destroy(&p);
+    }
 }
 
 /* MARINA's coin and the participation draw are functions of the seed and the round alone
@@ -628,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_extra_gossip_state_is_kept),
         cmocka_unit_test(test_beer_pair_lengths_are_checked),
         cmocka_unit_test(test_beer_trackers_sum_to_the_gradients),
+        cmocka_unit_test(test_beer_same_batch_estimate),
         cmocka_unit_test(test_coin_and_participation),
         cmocka_unit_test(test_caution_names_a_diverging_compressor),
         cmocka_unit_test(test_caution_names_missing_malcom_parts),

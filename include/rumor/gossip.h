@@ -22,11 +22,10 @@
  *                the model step, CDProxSGT) keeps a tracker y of the network's mean gradient
  *                beside the model, and a public vector of two parts: the model's copy h and
  *                the tracker's copy u. With g^t the round's stochastic gradient at x^t:
- *                  produce: y^t = y' + g^t - g^{t-1} (the peer's update; round 0: y = g^0,
- *                           on a batch 4 times the size), q_i = C(x^t - h_i), r_i = C(y^t - u_i);
- *                           h_i += q_i; u_i += r_i.   absorb: h_j += q_j; u_j += r_j.
- *                  mix:     x^{t+1} = prox(x^t - eta y^t + gamma sum_j w_ij (h_j - h_i)),
- *                           y' = y^t + gamma sum_j w_ij (u_j - u_i).
+ *                  produce: y^t = y' + g^t - g^{t-1} (the peer's update, g the local gradient
+ *                           estimate; round 0: y = g^0 on a batch 4 times the size), q_i = C(x^t -
+ * h_i), r_i = C(y^t - u_i); h_i += q_i; u_i += r_i.   absorb: h_j += q_j; u_j += r_j. mix: x^{t+1}
+ * = prox(x^t - eta y^t + gamma sum_j w_ij (h_j - h_i)), y' = y^t + gamma sum_j w_ij (u_j - u_i).
  *                This is BEER's round (x^{t+1} = x^t + gamma H(W - I) - eta V^t, H += C(X - H),
  *                V^{t+1} = V^t + gamma G(W - I) + grad^{t+1} - grad^t, G += C(V - G)) with
  *                the round's first half, gradient and compression, at the start of a round and
@@ -37,7 +36,7 @@
  * Full-sync rounds (CHOCO, Malcom, BEER; rumor_gossip_set_sync): C is the identity, so every
  * copy becomes exact.
  * CHOCO's public copies are its memory; DeepSqueeze keeps e beside them (d more floats), BEER
- * the tracker and the previous gradient (2 d).
+ * the tracker and its last gradient estimate (2 d; 3 d with the previous point).
  *
  * Every peer keeps a public copy c_j per neighbour, so the state survives out-of-order
  * delivery, resync (a neighbour's full copy can be installed) and neighbours going down:
@@ -81,6 +80,7 @@ typedef struct {
     const double *w_nbrs;          /* (degree) w_ij */
     float gamma;                   /* consensus step (all but D-PSGD) */
     rumor_compress_cfg_t compress; /* ignored by D-PSGD, which sends v uncompressed */
+    uint32_t tracker_rows;         /* BEER: rows of d floats of tracker state, 2 or 3 (0: 2) */
 } rumor_gossip_cfg_t;
 
 typedef struct rumor_gossip rumor_gossip_t;
@@ -152,8 +152,9 @@ void rumor_gossip_copy_copies(rumor_gossip_t *dst, const rumor_gossip_t *src);
 
 /* The rows of d floats of state an algorithm keeps beside the copies, for checkpoints:
  * DeepSqueeze's error-feedback memory e (*name = "memory"), DCD's pending mix p ("pending"),
- * BEER's tracker y and previous gradient (or, with same-batch differences, the previous
- * point) ("tracker", 2 rows); NULL for the others. name may be NULL. */
+ * BEER's tracker y, the gradient estimate it last took in and, with same-batch differences,
+ * the previous point ("tracker", cfg.tracker_rows rows); NULL for the others. name may be
+ * NULL. */
 float *rumor_gossip_extra(rumor_gossip_t *g, const char **name);
 uint32_t rumor_gossip_extra_rows(const rumor_gossip_t *g);
 

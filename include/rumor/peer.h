@@ -131,7 +131,8 @@ void rumor_peer_describe(const rumor_peer_t *p, char *buf, size_t cap);
 #define RUMOR_PEER_QG_GAMMA_MAX 0.2
 
 /* When the scenario is likely to fail for a reason known before it starts (an unbiased
- * quantizer of large variance, quasi-global momentum over an unscaled gamma), or is a malcom
+ * quantizer of large variance, quasi-global momentum over an unscaled gamma, same-batch
+ * differences that never restart), or is a malcom
  * scenario that lacks a part of Malcom-PSGD (a dithering quantizer, lambda > 0, an entropy-coding
  * codec), writes why and what to change into buf, the cautions joined by "; also, ", and returns 1
  * (for a warning); otherwise returns 0 with buf empty. */
