@@ -54,9 +54,18 @@ static size_t s_model_tensors(const rumor_model_t *m, float *x, s_tensor_t *out)
     return nt;
 }
 
-/* The tensors of p in file order: model tensors, own public copy, neighbours' copies, the
- * momentum buffer and the gossip's extra state (DCD, DeepSqueeze) if any. Returns the count,
- * or 0 if there are more than cap. */
+/* A tensor of `rows` rows of d floats at data: shape (d) for one row, else (rows, d). */
+static s_tensor_t s_rows(uint32_t rows, size_t d, float *data)
+{
+    return rows == 1
+               ? (s_tensor_t){.ndim = 1, .shape = {(uint32_t)d}, .count = d, .data = data}
+               : (s_tensor_t){
+                     .ndim = 2, .shape = {rows, (uint32_t)d}, .count = rows * d, .data = data};
+}
+
+/* The tensors of p in file order: model tensors, own public copy, neighbours' copies (BEER:
+ * rows model and tracker), the momentum buffer and the gossip's extra state (DCD, DeepSqueeze,
+ * BEER) if any. Returns the count, or 0 if there are more than cap. */
 static size_t s_tensors(rumor_peer_t *p, s_tensor_t *out, size_t cap)
 {
     rumor_model_t *m = rumor_peer_model(p);
@@ -70,12 +79,11 @@ static size_t s_tensors(rumor_peer_t *p, s_tensor_t *out, size_t cap)
     rumor_gossip_t *g = rumor_peer_gossip(p);
     for (uint32_t s = 0; s <= deg; s++, n++) {
         const uint32_t id = s == 0 ? self : nb[s - 1];
-        out[n] = (s_tensor_t){.ndim = 1, .shape = {(uint32_t)d}, .count = d};
+        out[n] = s_rows(rumor_gossip_public_dim(g) / (uint32_t)d, d, rumor_gossip_copy_mut(g, id));
         if (s == 0)
             snprintf(out[n].name, sizeof out[n].name, "gossip.self");
         else
             snprintf(out[n].name, sizeof out[n].name, "gossip.node%u", id);
-        out[n].data = rumor_gossip_copy_mut(g, id);
     }
     if (mom) {
         out[n] = (s_tensor_t){.ndim = 1, .shape = {(uint32_t)d}, .count = d, .data = mom};
@@ -85,7 +93,7 @@ static size_t s_tensors(rumor_peer_t *p, s_tensor_t *out, size_t cap)
     const char *extra_name;
     float *extra = rumor_gossip_extra(g, &extra_name);
     if (extra) {
-        out[n] = (s_tensor_t){.ndim = 1, .shape = {(uint32_t)d}, .count = d, .data = extra};
+        out[n] = s_rows(rumor_gossip_extra_rows(g), d, extra);
         snprintf(out[n].name, sizeof out[n].name, "gossip.%s", extra_name);
         n++;
     }

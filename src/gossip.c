@@ -10,17 +10,23 @@ struct rumor_gossip {
     uint32_t *nbrs; /* (degree) copied from cfg */
     double *w;      /* (degree) copied from cfg */
     uint8_t *up;    /* (degree) */
-    float *copies;  /* (degree + 1, d): slot 0..degree-1 neighbours, slot degree self */
+    uint8_t *quiet; /* (degree) 1: the neighbour sits this round out (participation) */
+    uint32_t pub;   /* floats of a public vector: d, or 2 d for BEER (model, then tracker) */
+    float *copies;  /* (degree + 1, pub): slot 0..degree-1 neighbours, slot degree self */
     float *memory;  /* (d) DeepSqueeze: the error-feedback memory e; else NULL */
     float *pending; /* (d) DCD: gamma sum_j w_ij (c_j - c_i) as the last round ended; else NULL */
+    float *track;  /* (rows, d) BEER: the tracker y, its gradient estimate (and point); else NULL */
+    uint32_t rows; /* rows of track */
     rumor_compressor_t *compressor;
     double err; /* ||C(r) - r||^2 / ||r||^2 of the last produce (0 before any, or r = 0) */
+    rumor_compressor_t *exact; /* the identity, for full-sync rounds (CHOCO, Malcom, BEER) */
+    int sync;                  /* this round's residuals go exact */
 };
 
 int rumor_algo_parse(const char *s, rumor_algo_t *algo)
 {
-    static const char *const names[] = {"dpsgd", "choco", "malcom", "dcd", "deepsqueeze"};
-    for (int i = 0; i < 5; i++) {
+    static const char *const names[] = {"dpsgd", "choco", "malcom", "dcd", "deepsqueeze", "beer"};
+    for (int i = 0; i < 6; i++) {
         if (!strcmp(s, names[i])) {
             *algo = (rumor_algo_t)i;
             return 0;
@@ -42,8 +48,16 @@ const char *rumor_algo_name(rumor_algo_t algo)
         return "dcd";
     case RUMOR_ALGO_DEEPSQUEEZE:
         return "deepsqueeze";
+    case RUMOR_ALGO_BEER:
+        return "beer";
     }
     return "?";
+}
+
+/* The algorithms whose residual against a public copy can go exact in a full-sync round. */
+static int s_has_exact(rumor_algo_t algo)
+{
+    return algo == RUMOR_ALGO_CHOCO || algo == RUMOR_ALGO_MALCOM || algo == RUMOR_ALGO_BEER;
 }
 
 rumor_gossip_t *rumor_gossip_new(const rumor_gossip_cfg_t *cfg, const float *x0)
@@ -55,24 +69,32 @@ rumor_gossip_t *rumor_gossip_new(const rumor_gossip_cfg_t *cfg, const float *x0)
     if (!g) return NULL;
     g->cfg = *cfg;
     const size_t deg = cfg->degree, d = cfg->d;
+    const int beer = cfg->algo == RUMOR_ALGO_BEER;
+    g->pub = beer ? 2 * cfg->d : cfg->d;
     g->nbrs = malloc((deg ? deg : 1) * sizeof *g->nbrs);
     g->w = malloc((deg ? deg : 1) * sizeof *g->w);
     g->up = malloc(deg ? deg : 1);
-    g->copies = malloc((deg + 1) * d * sizeof *g->copies);
+    g->quiet = calloc(deg ? deg : 1, 1);
+    g->copies = calloc((deg + 1) * g->pub, sizeof *g->copies); /* trackers' copies start at 0 */
+    const rumor_compress_cfg_t identity = {.kind = RUMOR_COMPRESS_IDENTITY};
     if (cfg->algo != RUMOR_ALGO_DPSGD) g->compressor = rumor_compressor_new(&cfg->compress, cfg->d);
+    if (s_has_exact(cfg->algo)) g->exact = rumor_compressor_new(&identity, cfg->d);
     if (cfg->algo == RUMOR_ALGO_DEEPSQUEEZE) g->memory = calloc(d, sizeof *g->memory);
     if (cfg->algo == RUMOR_ALGO_DCD) g->pending = calloc(d, sizeof *g->pending);
-    if (!g->nbrs || !g->w || !g->up || !g->copies ||
+    g->rows = beer ? (cfg->tracker_rows ? cfg->tracker_rows : 2) : 0;
+    if (beer) g->track = calloc(g->rows * d, sizeof *g->track);
+    if (!g->nbrs || !g->w || !g->up || !g->quiet || !g->copies ||
         (cfg->algo != RUMOR_ALGO_DPSGD && !g->compressor) ||
+        (s_has_exact(cfg->algo) && !g->exact) ||
         (cfg->algo == RUMOR_ALGO_DEEPSQUEEZE && !g->memory) ||
-        (cfg->algo == RUMOR_ALGO_DCD && !g->pending)) {
+        (cfg->algo == RUMOR_ALGO_DCD && !g->pending) || (beer && !g->track)) {
         rumor_gossip_destroy(&g);
         return NULL;
     }
     memcpy(g->nbrs, cfg->nbrs, deg * sizeof *g->nbrs);
     memcpy(g->w, cfg->w_nbrs, deg * sizeof *g->w);
     memset(g->up, 1, deg);
-    for (size_t s = 0; s <= deg; s++) rumor_vec_copy(g->copies + s * d, x0, d);
+    for (size_t s = 0; s <= deg; s++) rumor_vec_copy(g->copies + s * g->pub, x0, d);
     g->cfg.nbrs = g->nbrs;
     g->cfg.w_nbrs = g->w;
     return g;
@@ -83,12 +105,15 @@ void rumor_gossip_destroy(rumor_gossip_t **g_p)
     if (!g_p || !*g_p) return;
     rumor_gossip_t *g = *g_p;
     rumor_compressor_destroy(&g->compressor);
+    rumor_compressor_destroy(&g->exact);
     free(g->nbrs);
     free(g->w);
     free(g->up);
+    free(g->quiet);
     free(g->copies);
     free(g->memory);
     free(g->pending);
+    free(g->track);
     free(g);
     *g_p = NULL;
 }
@@ -109,23 +134,25 @@ int rumor_gossip_slot(const rumor_gossip_t *g, uint32_t id)
 
 static float *s_copy(const rumor_gossip_t *g, size_t slot)
 {
-    return g->copies + slot * g->cfg.d;
+    return g->copies + slot * g->pub;
 }
 
-/* x = mix_c(v) = v + gamma sum_j w_ij (c_j - c_i) over the neighbours that are up, as
- * v + gamma sum_j w_ij c_j - gamma (sum_j w_ij) c_i. x may alias v. */
-static void s_mix_copies(const rumor_gossip_t *g, const float *v, float *x)
+/* x = mix_c(v) = v + gamma sum_j w_ij (c_j - c_i) over the neighbours that are up and take
+ * part in the round, as v + gamma sum_j w_ij c_j - gamma (sum_j w_ij) c_i, with c the d floats
+ * at offset `part` of each public vector (BEER: 0 the model's copies, d the tracker's). x may
+ * alias v. */
+static void s_mix_copies(const rumor_gossip_t *g, size_t part, const float *v, float *x)
 {
     const uint32_t d = g->cfg.d, deg = g->cfg.degree;
     const float gamma = g->cfg.gamma;
     if (x != v) rumor_vec_copy(x, v, d);
-    double wsum = 0.0; /* weight of the neighbours that are up */
+    double wsum = 0.0; /* weight of the neighbours mixed with */
     for (uint32_t s = 0; s < deg; s++) {
-        if (!g->up[s]) continue;
+        if (!g->up[s] || g->quiet[s]) continue;
         wsum += g->w[s];
-        rumor_vec_axpy(x, gamma * (float)g->w[s], s_copy(g, s), d);
+        rumor_vec_axpy(x, gamma * (float)g->w[s], s_copy(g, s) + part, d);
     }
-    rumor_vec_axpy(x, -gamma * (float)wsum, s_copy(g, deg), d);
+    rumor_vec_axpy(x, -gamma * (float)wsum, s_copy(g, deg) + part, d);
 }
 
 /* The message is the vector itself, and a neighbour's copy is its last message (D-PSGD,
@@ -167,11 +194,13 @@ void rumor_gossip_produce(rumor_gossip_t *g, const float *v, rumor_rng_t *rng, r
         break;
     case RUMOR_ALGO_CHOCO:
     case RUMOR_ALGO_MALCOM:
+    case RUMOR_ALGO_BEER:
         break;
     }
-    /* v is the point the own copy chases: r = v - c_i, q = C(r), c_i += q */
+    /* v is the point the own copy chases: r = v - c_i, q = C(r), c_i += q (exact in a
+     * full-sync round) */
     const double r2 = rumor_vec_dist2(v, own, d);
-    rumor_compressor_apply_delta(g->compressor, v, own, rng, out);
+    rumor_compressor_apply_delta(g->sync ? g->exact : g->compressor, v, own, rng, out);
     rumor_cmsg_axpy(out, 1.0f, own);
     g->err = r2 > 0 ? rumor_vec_dist2(own, v, d) / r2 : 0.0; /* own - v is now C(r) - r */
 }
@@ -181,20 +210,36 @@ double rumor_gossip_compress_err(const rumor_gossip_t *g)
     return g->err;
 }
 
-int rumor_gossip_absorb(rumor_gossip_t *g, uint32_t from, const rumor_cmsg_t *m)
+void rumor_gossip_produce_tracker(rumor_gossip_t *g, rumor_rng_t *rng, rumor_cmsg_t *out)
+{
+    RUMOR_ASSERT(g->track);
+    float *own = s_copy(g, g->cfg.degree) + g->cfg.d;
+    rumor_compressor_apply_delta(g->sync ? g->exact : g->compressor, g->track, own, rng, out);
+    rumor_cmsg_axpy(out, 1.0f, own);
+}
+
+int rumor_gossip_absorb_pair(rumor_gossip_t *g, uint32_t from, const rumor_cmsg_t *m,
+                             const rumor_cmsg_t *mt)
 {
     const int slot = rumor_gossip_slot(g, from);
-    if (slot < 0) return RUMOR_EINVAL;
-    if (m->d != g->cfg.d) return RUMOR_EMISMATCH;
+    if (slot < 0 || !mt != !g->track) return RUMOR_EINVAL;
+    if (m->d != g->cfg.d || (mt && mt->d != g->cfg.d)) return RUMOR_EMISMATCH;
     float *c = s_copy(g, (size_t)slot);
     const int replace = s_copy_is_message(g); /* the copy is the message, or grows by it */
-    if (!rumor_cmsg_axpy_finite(m, 1.0f, replace ? NULL : c))
-        return RUMOR_ENONFINITE; /* the copy stays as it was */
+    if (!rumor_cmsg_axpy_finite(m, 1.0f, replace ? NULL : c) ||
+        (mt && !rumor_cmsg_axpy_finite(mt, 1.0f, c + g->cfg.d)))
+        return RUMOR_ENONFINITE; /* the copies stay as they were */
     if (replace)
         rumor_cmsg_to_dense(m, c);
     else
         rumor_cmsg_axpy(m, 1.0f, c);
+    if (mt) rumor_cmsg_axpy(mt, 1.0f, c + g->cfg.d);
     return 0;
+}
+
+int rumor_gossip_absorb(rumor_gossip_t *g, uint32_t from, const rumor_cmsg_t *m)
+{
+    return rumor_gossip_absorb_pair(g, from, m, NULL);
 }
 
 void rumor_gossip_mix(rumor_gossip_t *g, const float *v, float *x)
@@ -216,14 +261,29 @@ void rumor_gossip_mix(rumor_gossip_t *g, const float *v, float *x)
         /* The model is its public copy, and the next message carries the mix from here. */
         rumor_vec_copy(x, s_copy(g, deg), d);
         rumor_vec_zero(g->pending, d);
-        s_mix_copies(g, g->pending, g->pending);
+        s_mix_copies(g, 0, g->pending, g->pending);
+        return;
+    case RUMOR_ALGO_BEER:
+        /* y += gamma sum_j w_ij (yhat_j - yhat_i), after the model step read y */
+        s_mix_copies(g, d, g->track, g->track);
+        s_mix_copies(g, 0, v, x);
         return;
     case RUMOR_ALGO_CHOCO:
     case RUMOR_ALGO_MALCOM:
     case RUMOR_ALGO_DEEPSQUEEZE:
-        s_mix_copies(g, v, x);
+        s_mix_copies(g, 0, v, x);
         return;
     }
+}
+
+void rumor_gossip_set_sync(rumor_gossip_t *g, int sync)
+{
+    g->sync = sync && g->exact;
+}
+
+uint32_t rumor_gossip_public_dim(const rumor_gossip_t *g)
+{
+    return g->pub;
 }
 
 void rumor_gossip_set_gamma(rumor_gossip_t *g, float gamma)
@@ -236,6 +296,14 @@ int rumor_gossip_set_up(rumor_gossip_t *g, uint32_t id, int up)
     const int slot = rumor_gossip_slot(g, id);
     if (slot < 0) return RUMOR_EINVAL;
     g->up[slot] = up != 0;
+    return 0;
+}
+
+int rumor_gossip_set_quiet(rumor_gossip_t *g, uint32_t id, int quiet)
+{
+    const int slot = rumor_gossip_slot(g, id);
+    if (slot < 0) return RUMOR_EINVAL;
+    g->quiet[slot] = quiet != 0;
     return 0;
 }
 
@@ -262,16 +330,23 @@ void rumor_gossip_copy_copies(rumor_gossip_t *dst, const rumor_gossip_t *src)
     RUMOR_ASSERT(dst->cfg.self == src->cfg.self && dst->cfg.degree == src->cfg.degree &&
                  dst->cfg.d == src->cfg.d);
     memcpy(dst->copies, src->copies,
-           (src->cfg.degree + 1) * (size_t)src->cfg.d * sizeof *src->copies);
+           (src->cfg.degree + 1) * (size_t)src->pub * sizeof *src->copies);
     float *dst_extra = rumor_gossip_extra(dst, NULL);
     const float *src_extra = rumor_gossip_extra((rumor_gossip_t *)src, NULL);
-    if (src_extra) memcpy(dst_extra, src_extra, src->cfg.d * sizeof *src_extra);
+    if (src_extra)
+        memcpy(dst_extra, src_extra,
+               rumor_gossip_extra_rows(src) * (size_t)src->cfg.d * sizeof *src_extra);
 }
 
 float *rumor_gossip_extra(rumor_gossip_t *g, const char **name)
 {
-    if (name) *name = g->memory ? "memory" : "pending";
-    return g->memory ? g->memory : g->pending;
+    if (name) *name = g->memory ? "memory" : g->track ? "tracker" : "pending";
+    return g->memory ? g->memory : g->track ? g->track : g->pending;
+}
+
+uint32_t rumor_gossip_extra_rows(const rumor_gossip_t *g)
+{
+    return g->track ? g->rows : g->memory || g->pending ? 1 : 0;
 }
 
 double rumor_gossip_copy_omega(const rumor_gossip_t *g)

@@ -95,11 +95,10 @@ typedef struct {
     void *zctx;
     rumor_transport_t *tr;
     uint32_t self, deg, d;
-    rumor_link_t *nb;     /* (deg) one per neighbour, in the gossip's slot order */
-    rumor_codec_t *check; /* decodes a DIFF a link asks to check (early, after a gap) ... */
-    rumor_cmsg_t checked; /* ... into this (d) */
-    uint8_t *out;         /* outgoing frame */
-    uint8_t *in;          /* incoming frame */
+    uint32_t pub;     /* floats in a public copy, and in a STATE: d, or 2 d for BEER's tracker */
+    rumor_link_t *nb; /* (deg) one per neighbour, in the gossip's slot order */
+    uint8_t *out;     /* outgoing frame */
+    uint8_t *in;      /* incoming frame */
     size_t frame_cap, max_payload;
     rumor_wire_hello_t hello;
     uint64_t session; /* random per process: tells a restarted neighbour from a repeated HELLO */
@@ -165,7 +164,7 @@ static void s_send_type(s_node_t *n, rumor_link_t *l, uint8_t type)
         /* The copy is valid at the start of the next round once this round's step has added
          * its message: the receiver must not wait for that DIFF too. */
         const uint32_t valid = rumor_peer_round(n->peer) + (uint32_t)n->stepped;
-        RUMOR_ASSERT(rumor_wire_encode_state(valid, own, n->d, payload,
+        RUMOR_ASSERT(rumor_wire_encode_state(valid, own, n->pub, payload,
                                              n->frame_cap - RUMOR_WIRE_HEADER_BYTES, &len) == 0);
         s_send(n, l, type, payload, len, S_SEND_STATE_MS);
     } else {
@@ -190,14 +189,14 @@ static void s_act(s_node_t *n, rumor_link_t *l, const rumor_link_actions_t *a)
         }
         case RUMOR_LINK_CHECK: {
             rumor_link_actions_t more;
-            const int rc = rumor_codec_decode(n->check, x->payload, x->h.len, n->d, &n->checked);
+            const int rc = rumor_peer_check(n->peer, x->payload, x->h.len);
             rumor_link_checked(l, &x->h, x->payload, rc, &more);
             s_act(n, l, &more);
             break;
         }
         case RUMOR_LINK_INSTALL: {
             uint32_t round = 0;
-            const int rc = rumor_wire_decode_state(x->payload, x->h.len, n->d, &round,
+            const int rc = rumor_wire_decode_state(x->payload, x->h.len, n->pub, &round,
                                                    rumor_gossip_copy_mut(g, l->cfg.id));
             rumor_link_installed(l, &x->h, rc, round);
             break;
@@ -620,20 +619,20 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
         rumor_peer_data_cfg(&n->data, &n->sc, n->topo, n->self, RUMOR_PEER_EVAL_ROWS);
     if (!(n->peer = rumor_peer_new(&pc, em))) return RUMOR_EINVAL;
     const size_t d = rumor_peer_dim(n->peer);
-    if (d > UINT32_MAX || !rumor_wire_payload_bound((uint32_t)d, rumor_codec_bound((uint32_t)d)))
+    const uint32_t pub = rumor_gossip_public_dim(rumor_peer_gossip(n->peer));
+    if (d > UINT32_MAX || !rumor_wire_payload_bound(pub, rumor_peer_msg_bound(&n->sc, (uint32_t)d)))
         return rumor_errmsg_set(em, RUMOR_ERANGE,
                                 "node %u: the model's %zu parameters make frames larger than the "
                                 "wire carries (4 GiB)",
                                 n->self, d);
     n->d = (uint32_t)d;
+    n->pub = pub;
     n->deg = rumor_topology_degree(n->topo, n->self);
-    n->max_payload = rumor_wire_payload_bound(n->d, rumor_codec_bound(n->d));
+    n->max_payload = rumor_wire_payload_bound(n->pub, rumor_peer_msg_bound(&n->sc, n->d));
     n->frame_cap = rumor_wire_frame_bytes(n->max_payload);
     n->out = malloc(n->frame_cap);
     n->in = malloc(n->frame_cap);
     n->nb = calloc(n->deg ? n->deg : 1, sizeof *n->nb);
-    if (!(n->check = rumor_codec_new(n->d)) || rumor_cmsg_init(&n->checked, n->d) != 0)
-        return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
     if (!n->out || !n->in || !n->nb) return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
     const uint32_t *ids = rumor_topology_neighbors(n->topo, n->self);
     int resumed = 0;
@@ -735,8 +734,6 @@ static void s_teardown(s_node_t *n)
     if (n->nb)
         for (uint32_t k = 0; k < n->deg; k++) rumor_link_free(&n->nb[k]);
     free(n->nb);
-    rumor_codec_destroy(&n->check);
-    rumor_cmsg_free(&n->checked);
     free(n->out);
     free(n->in);
     rumor_peer_destroy(&n->peer);

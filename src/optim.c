@@ -65,7 +65,7 @@ double rumor_schedule_lr(const rumor_schedule_t *s, uint32_t t)
     return lr;
 }
 
-static const char *const s_momentum_names[] = {"none", "heavy-ball", "nesterov"};
+static const char *const s_momentum_names[] = {"none", "heavy-ball", "nesterov", "quasi-global"};
 
 const char *rumor_momentum_name(rumor_momentum_kind_t kind)
 {
@@ -74,20 +74,28 @@ const char *rumor_momentum_name(rumor_momentum_kind_t kind)
 
 int rumor_momentum_parse(const char *str, rumor_momentum_t *m, rumor_errmsg_t *em)
 {
-    *m = (rumor_momentum_t){RUMOR_MOMENTUM_NONE, 0.0f};
+    *m = (rumor_momentum_t){RUMOR_MOMENTUM_NONE, 0.0f, 0.0f};
     if (!str[0] || !strcmp(str, "none")) return 0;
-    for (int k = RUMOR_MOMENTUM_HEAVY_BALL; k <= RUMOR_MOMENTUM_NESTEROV; k++) {
+    for (int k = RUMOR_MOMENTUM_HEAVY_BALL; k <= RUMOR_MOMENTUM_QUASI_GLOBAL; k++) {
         const size_t n = strlen(s_momentum_names[k]);
         if (strncmp(str, s_momentum_names[k], n) || str[n] != ':') continue;
         char *end;
         const double beta = strtod(str + n + 1, &end);
-        if (end == str + n + 1 || *end || !(beta >= 0.0 && beta < 1.0)) break;
-        *m = (rumor_momentum_t){(rumor_momentum_kind_t)k, (float)beta};
+        if (end == str + n + 1 || !(beta >= 0.0 && beta < 1.0)) break;
+        double mu = beta > 0.0 ? 1.0 - beta : 1.0;
+        if (k == RUMOR_MOMENTUM_QUASI_GLOBAL && *end == ':') {
+            const char *at = end + 1;
+            mu = strtod(at, &end);
+            if (end == at || !(mu > 0.0 && mu <= 1.0)) break;
+        }
+        if (*end) break;
+        *m = (rumor_momentum_t){(rumor_momentum_kind_t)k, (float)beta,
+                                k == RUMOR_MOMENTUM_QUASI_GLOBAL ? (float)mu : 0.0f};
         return 0;
     }
     return rumor_errmsg_set(em, RUMOR_EINVAL,
-                            "momentum '%s': expected none, heavy-ball:BETA or nesterov:BETA "
-                            "(0 <= BETA < 1)",
+                            "momentum '%s': expected none, heavy-ball:BETA, nesterov:BETA or "
+                            "quasi-global:BETA[:MU] (0 <= BETA < 1, 0 < MU <= 1)",
                             str);
 }
 
@@ -107,7 +115,19 @@ void rumor_momentum_direction(const rumor_momentum_t *mo, float *restrict m, flo
             g[i] += beta * m[i];
         }
         break;
+    case RUMOR_MOMENTUM_QUASI_GLOBAL:
+        for (size_t i = 0; i < d; i++) g[i] += beta * m[i];
+        break;
     }
+}
+
+void rumor_momentum_follow(const rumor_momentum_t *mo, float *restrict m,
+                           const float *restrict before, const float *restrict after, float lr,
+                           size_t d)
+{
+    if (mo->kind != RUMOR_MOMENTUM_QUASI_GLOBAL) return;
+    const float keep = 1.0f - mo->mu, take = mo->mu / lr;
+    for (size_t i = 0; i < d; i++) m[i] = keep * m[i] + take * (before[i] - after[i]);
 }
 
 int rumor_optim_sgd(float *v, const float *x, float lr, const float *g, size_t d)

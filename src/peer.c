@@ -1,4 +1,5 @@
 /* rumor — one peer's state machine (see peer.h). */
+#include "rumor/bytes.h"
 #include "rumor/clock.h"
 #include "rumor/peer.h"
 #include "rumor/codec.h"
@@ -26,15 +27,18 @@ struct rumor_peer {
     float lr; /* eta of the current round, set by step */
     /* one allocation carved into views */
     float *mem;
-    float *x;  /* (d) model */
-    float *v;  /* (d) after the local step */
-    float *g;  /* (d) gradient, then the step direction */
-    float *m;  /* (d) momentum buffer, or NULL without momentum */
-    float *xb; /* (batch, dim) minibatch rows */
+    float *x;      /* (d) model */
+    float *v;      /* (d) after the local step */
+    float *g;      /* (d) gradient, then the step direction */
+    float *m;      /* (d) momentum buffer, or NULL without momentum */
+    float *x0;     /* (d) quasi-global momentum: the model when the round began; else NULL */
+    int took_part; /* this round's step ran (rumor_peer_participates) */
+    float *xb;     /* (batch, dim) minibatch rows */
     int32_t *yb;
     uint32_t *ib;
     rumor_cmsg_t out, in;
-    uint8_t *buf; /* encoded outgoing message */
+    rumor_cmsg_t out_t, in_t; /* BEER: the tracker's part of a message */
+    uint8_t *buf;             /* encoded outgoing message */
     size_t buf_cap, msg_len;
     rumor_peer_stats_t stats;
 };
@@ -74,6 +78,15 @@ static void s_malcom_missing(const rumor_peer_t *p, char *buf, size_t cap)
              what[1][0] && what[2][0] ? ", " : "", what[2]);
 }
 
+/* 1 when the public copies are compressed (not D-PSGD, not the identity). */
+static int s_compresses(const rumor_peer_t *p)
+{
+    rumor_compress_cfg_t cc;
+    return p->sc->algo != RUMOR_ALGO_DPSGD &&
+           !(rumor_compress_parse(p->sc->compressor, &cc, NULL) == 0 &&
+             cc.kind == RUMOR_COMPRESS_IDENTITY);
+}
+
 int rumor_peer_caution(const rumor_peer_t *p, char *buf, size_t cap)
 {
     buf[0] = '\0';
@@ -97,6 +110,25 @@ int rumor_peer_caution(const rumor_peer_t *p, char *buf, size_t cap)
                  name, omega, p->d, fix);
         s_add_caution(buf, cap, what);
     }
+    /* Quasi-global momentum's buffer takes in the consensus step and steps along it again, so
+     * with compressed copies gamma acts as gamma / (1 - beta): on the Fashion-MNIST MLP ring
+     * (dither:8:biased) 0.5 diverged and 0.05 trained (docs/scenario.md). */
+    const rumor_momentum_t *mo = &p->sc->momentum;
+    const double qg_gamma = p->sc->gamma / (1.0 - mo->beta);
+    if (mo->kind == RUMOR_MOMENTUM_QUASI_GLOBAL && s_compresses(p) &&
+        qg_gamma > RUMOR_PEER_QG_GAMMA_MAX) {
+        snprintf(what, sizeof what,
+                 "quasi-global momentum %g steps along its consensus moves again, so gamma %g acts "
+                 "as %g with compressed copies, which is likely to diverge; scale gamma by "
+                 "1 - beta as lr (gamma %g)",
+                 (double)mo->beta, p->sc->gamma, qg_gamma, p->sc->gamma * (1.0 - mo->beta));
+        s_add_caution(buf, cap, what);
+    }
+    if (p->sc->same_batch && !(p->sc->sync_p > 0.0))
+        s_add_caution(buf, cap,
+                      "tracking_grad same-batch without sync_p never restarts its gradient "
+                      "estimate, whose error grows every round (VR-MARINA restarts it in "
+                      "full-sync rounds; try sync_p 0.1)");
     if (p->sc->algo == RUMOR_ALGO_MALCOM) {
         s_malcom_missing(p, what, sizeof what);
         if (what[0]) s_add_caution(buf, cap, what);
@@ -136,7 +168,8 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
     p->d = rumor_model_nparams(p->model);
     const size_t d = p->d, rows = (size_t)sc->batch * cfg->train->dim;
     const size_t nm = sc->momentum.kind != RUMOR_MOMENTUM_NONE ? d : 0;
-    p->mem = calloc(3 * d + nm + rows, sizeof *p->mem); /* the momentum starts at 0 */
+    const size_t nq = sc->momentum.kind == RUMOR_MOMENTUM_QUASI_GLOBAL ? d : 0;
+    p->mem = calloc(3 * d + nm + nq + rows, sizeof *p->mem); /* the momentum starts at 0 */
     p->yb = malloc(sc->batch * sizeof *p->yb);
     p->ib = malloc(sc->batch * sizeof *p->ib);
     if (!p->mem || !p->yb || !p->ib) goto fail;
@@ -144,7 +177,8 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
     p->v = p->x + d;
     p->g = p->v + d;
     p->m = nm ? p->g + d : NULL;
-    p->xb = p->g + d + nm;
+    p->x0 = nq ? p->g + d + nm : NULL;
+    p->xb = p->g + d + nm + nq;
 
     rumor_peer_initial_model(p->model, sc->seed, p->x);
     const uint32_t *nbrs = rumor_topology_neighbors(cfg->topo, cfg->self);
@@ -161,6 +195,7 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
         .w_nbrs = w,
         .gamma = (float)sc->gamma,
         .compress = ccfg,
+        .tracker_rows = sc->same_batch ? 3 : 2,
     };
     /* ":layer" compressors take one norm per model tensor: their sizes, in order */
     rumor_tensor_info_t ti[2 * RUMOR_MODEL_MAX_HIDDEN + 2];
@@ -174,10 +209,12 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
     free(w);
     p->sampler = rumor_sampler_new(cfg->shard, cfg->shard_n, sc->seed, cfg->self);
     p->codec = rumor_codec_new((uint32_t)d);
-    p->buf_cap = rumor_codec_bound((uint32_t)d);
+    p->buf_cap = rumor_peer_msg_bound(sc, (uint32_t)d);
     p->buf = malloc(p->buf_cap);
     if (!p->gossip || !p->sampler || !p->codec || !p->buf ||
-        rumor_cmsg_init(&p->out, (uint32_t)d) || rumor_cmsg_init(&p->in, (uint32_t)d))
+        rumor_cmsg_init(&p->out, (uint32_t)d) || rumor_cmsg_init(&p->in, (uint32_t)d) ||
+        (sc->algo == RUMOR_ALGO_BEER &&
+         (rumor_cmsg_init(&p->out_t, (uint32_t)d) || rumor_cmsg_init(&p->in_t, (uint32_t)d))))
         goto fail;
     return p;
 fail:
@@ -199,6 +236,8 @@ void rumor_peer_destroy(rumor_peer_t **p_p)
     rumor_codec_destroy(&p->codec);
     if (p->out.q) rumor_cmsg_free(&p->out);
     if (p->in.q) rumor_cmsg_free(&p->in);
+    if (p->out_t.q) rumor_cmsg_free(&p->out_t);
+    if (p->in_t.q) rumor_cmsg_free(&p->in_t);
     free(p->buf);
     free(p->mem);
     free(p->yb);
@@ -214,23 +253,140 @@ static float s_threshold(const rumor_peer_t *p)
     return (float)(p->sc->prox_lr_base ? p->sc->lr : p->lr) * (float)p->sc->lambda;
 }
 
+/* Draws a batch and writes the minibatch gradient at `at` into grad; counts the loss. */
+static void s_batch_grad(rumor_peer_t *p, const float *at, float *grad)
+{
+    const rumor_scenario_t *sc = p->sc;
+    rumor_sampler_next(p->sampler, sc->batch, p->ib);
+    rumor_data_gather(p->cfg.train, p->ib, sc->batch, p->xb, p->yb);
+    p->stats.loss_sum += rumor_model_loss_grad(p->model, at, p->xb, p->yb, sc->batch, grad);
+    p->stats.loss_count++;
+}
+
+/* v = x - eta g(x), then local_steps - 1 more steps from v on fresh batches. Returns 0 when a
+ * step left a non-finite parameter. */
+static int s_sgd_steps(rumor_peer_t *p)
+{
+    const float *at = p->x;
+    int finite = 1;
+    for (uint32_t h = 0; h < p->sc->local_steps && finite; h++) {
+        s_batch_grad(p, at, p->g);
+        rumor_momentum_direction(&p->sc->momentum, p->m, p->g, p->d);
+        finite = rumor_optim_sgd(p->v, at, p->lr, p->g, p->d);
+        at = p->v;
+    }
+    return finite;
+}
+
+/* out = the mean gradient at x of RUMOR_PEER_TRACK_INIT batches (p->g is scratch). */
+static void s_big_grad(rumor_peer_t *p, float *out)
+{
+    rumor_vec_zero(out, p->d);
+    for (uint32_t k = 0; k < RUMOR_PEER_TRACK_INIT; k++) {
+        s_batch_grad(p, p->x, p->g);
+        rumor_vec_axpy(out, 1.0f / RUMOR_PEER_TRACK_INIT, p->g, p->d);
+    }
+}
+
+/* BEER's tracker update and model step (gossip.h): with est the local gradient estimate the
+ * tracker last took in, y += fresh - est and est = fresh, where fresh is the round's minibatch
+ * gradient at x; with same-batch differences (VR-MARINA) fresh = est + g_B(x) - g_B(x_prev) on
+ * one batch B, and in a full-sync round, as in round 0, the mean gradient of
+ * RUMOR_PEER_TRACK_INIT batches, which restarts the estimate. Then v = x - eta y (along the
+ * momentum direction built from y, if any). Returns 0 when v is not finite. */
+static int s_beer_step(rumor_peer_t *p)
+{
+    const size_t d = p->d;
+    const int same = p->sc->same_batch;
+    float *y = rumor_gossip_extra(p->gossip, NULL), *est = y + d, *xprev = y + 2 * d;
+    if (p->round == 0) {
+        s_big_grad(p, y);
+        rumor_vec_copy(est, y, d);
+    } else {
+        if (same && rumor_peer_sync_round(p->sc, p->round)) {
+            s_big_grad(p, p->v);
+            rumor_vec_copy(p->g, p->v, d);
+        } else if (same) {
+            s_batch_grad(p, p->x, p->g);
+            (void)rumor_model_loss_grad(p->model, xprev, p->xb, p->yb, p->sc->batch, p->v);
+            rumor_vec_axpy(p->g, -1.0f, p->v, d);
+            rumor_vec_axpy(p->g, 1.0f, est, d);
+        } else {
+            s_batch_grad(p, p->x, p->g);
+        }
+        rumor_vec_axpy(y, 1.0f, p->g, d);
+        rumor_vec_axpy(y, -1.0f, est, d);
+        rumor_vec_copy(est, p->g, d);
+    }
+    if (same) rumor_vec_copy(xprev, p->x, d);
+    rumor_vec_copy(p->g, y, d);
+    rumor_momentum_direction(&p->sc->momentum, p->m, p->g, d);
+    return rumor_optim_sgd(p->v, p->x, p->lr, p->g, d);
+}
+
+int rumor_peer_sync_round(const rumor_scenario_t *sc, uint32_t t)
+{
+    if (!(sc->sync_p > 0.0)) return 0;
+    rumor_rng_t r;
+    rumor_rng_seed(&r, sc->seed, 0, t, RUMOR_RNG_SYNC);
+    return rumor_rng_uniform_d(&r) < sc->sync_p;
+}
+
+int rumor_peer_participates(const rumor_scenario_t *sc, uint32_t node, uint32_t t)
+{
+    if (!(sc->participation < 1.0) || t == 0) return 1; /* round 0 initialises every tracker */
+    rumor_rng_t r;
+    rumor_rng_seed(&r, sc->seed, node, t, RUMOR_RNG_PEERS);
+    return rumor_rng_uniform_d(&r) < sc->participation;
+}
+
+size_t rumor_peer_msg_bound(const rumor_scenario_t *sc, uint32_t d)
+{
+    return sc->algo == RUMOR_ALGO_BEER ? 2 * (4 + rumor_codec_bound(d)) : rumor_codec_bound(d);
+}
+
+/* Encodes the produced message into p->buf: one codec message, or BEER's pair as u32 length,
+ * model part, u32 length, tracker part. */
+static void s_encode(rumor_peer_t *p)
+{
+    if (p->sc->algo != RUMOR_ALGO_BEER) {
+        const int rc =
+            rumor_codec_encode(p->codec, &p->out, p->codec_mode, p->buf, p->buf_cap, &p->msg_len);
+        RUMOR_ASSERT(rc == 0);
+        return;
+    }
+    size_t at = 0;
+    const rumor_cmsg_t *parts[2] = {&p->out, &p->out_t};
+    for (int k = 0; k < 2; k++) {
+        size_t n;
+        const int rc = rumor_codec_encode(p->codec, parts[k], p->codec_mode, p->buf + at + 4,
+                                          p->buf_cap - at - 4, &n);
+        RUMOR_ASSERT(rc == 0 && n <= UINT32_MAX);
+        rumor_store32le(p->buf + at, (uint32_t)n);
+        at += 4 + n;
+    }
+    p->msg_len = at;
+}
+
 int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
 {
     const rumor_scenario_t *sc = p->sc;
     const double t0 = rumor_clock_now(), c0 = rumor_clock_thread_cpu();
     p->lr = (float)rumor_schedule_lr(&p->schedule, p->round);
-    /* v = x - eta g(x), then local_steps - 1 more steps from v on fresh batches */
-    const float *at = p->x;
-    int finite = 1;
-    for (uint32_t h = 0; h < sc->local_steps && finite; h++) {
-        rumor_sampler_next(p->sampler, sc->batch, p->ib);
-        rumor_data_gather(p->cfg.train, p->ib, sc->batch, p->xb, p->yb);
-        p->stats.loss_sum += rumor_model_loss_grad(p->model, at, p->xb, p->yb, sc->batch, p->g);
-        p->stats.loss_count++;
-        rumor_momentum_direction(&sc->momentum, p->m, p->g, p->d);
-        finite = rumor_optim_sgd(p->v, at, p->lr, p->g, p->d);
-        at = p->v;
+    *msg = p->buf;
+    p->took_part = rumor_peer_participates(sc, p->self, p->round);
+    if (sc->participation < 1.0) {
+        const uint32_t *nb = rumor_topology_neighbors(p->cfg.topo, p->self);
+        for (uint32_t s = 0; s < p->degree; s++)
+            RUMOR_ASSERT(rumor_gossip_set_quiet(
+                             p->gossip, nb[s], !rumor_peer_participates(sc, nb[s], p->round)) == 0);
     }
+    if (!p->took_part) { /* sits the round out: no step, no message, no mix */
+        *len = p->msg_len = 0;
+        return 0;
+    }
+    if (p->x0) rumor_vec_copy(p->x0, p->x, p->d);
+    const int finite = sc->algo == RUMOR_ALGO_BEER ? s_beer_step(p) : s_sgd_steps(p);
     if (sc->prox == RUMOR_PROX_BEFORE_COMPRESS) rumor_optim_prox_l1(p->v, s_threshold(p), p->d);
     if (sc->gamma_follows_lr)
         rumor_gossip_set_gamma(p->gossip, (float)(sc->gamma * p->lr / sc->lr));
@@ -238,11 +394,17 @@ int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
 
     rumor_rng_t rng;
     rumor_rng_seed(&rng, sc->seed, p->self, p->round, RUMOR_RNG_COMPRESS);
-    rumor_gossip_produce(p->gossip, p->v, &rng, &p->out);
-    const int rc =
-        rumor_codec_encode(p->codec, &p->out, p->codec_mode, p->buf, p->buf_cap, &p->msg_len);
-    RUMOR_ASSERT(rc == 0);
-    const double bits = rumor_codec_entropy_bound_bits(&p->out);
+    rumor_gossip_set_sync(p->gossip, rumor_peer_sync_round(sc, p->round));
+    double bits = 0.0;
+    if (sc->algo == RUMOR_ALGO_BEER) {
+        rumor_gossip_produce(p->gossip, p->x, &rng, &p->out);
+        rumor_gossip_produce_tracker(p->gossip, &rng, &p->out_t);
+        bits = rumor_codec_entropy_bound_bits(&p->out_t);
+    } else {
+        rumor_gossip_produce(p->gossip, p->v, &rng, &p->out);
+    }
+    s_encode(p);
+    bits += rumor_codec_entropy_bound_bits(&p->out);
     const double t2 = rumor_clock_now(), c2 = rumor_clock_thread_cpu();
 
     p->stats.msgs_sent += p->degree;
@@ -252,16 +414,42 @@ int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
     p->stats.t_codec += t2 - t1;
     p->stats.cpu_compute += c1 - c0;
     p->stats.cpu_codec += c2 - c1;
-    *msg = p->buf;
     *len = p->msg_len;
     return finite ? 0 : RUMOR_ENONFINITE;
 }
 
+/* Decodes and absorbs BEER's pair (see s_encode); both parts or neither are applied. */
+/* Decodes a message into p->in (and, for BEER's pair, the tracker part into p->in_t). */
+static int s_decode(rumor_peer_t *p, const uint8_t *msg, size_t len)
+{
+    const uint32_t d = (uint32_t)p->d;
+    if (p->sc->algo != RUMOR_ALGO_BEER) return rumor_codec_decode(p->codec, msg, len, d, &p->in);
+    if (len < 8) return RUMOR_EFORMAT;
+    const size_t a = rumor_load32le(msg);
+    if (a > len - 8) return RUMOR_EFORMAT;
+    const size_t b = rumor_load32le(msg + 4 + a);
+    if (b != len - 8 - a) return RUMOR_EFORMAT;
+    const int rc = rumor_codec_decode(p->codec, msg + 4, a, d, &p->in);
+    return rc ? rc : rumor_codec_decode(p->codec, msg + 8 + a, b, d, &p->in_t);
+}
+
+int rumor_peer_check(rumor_peer_t *p, const uint8_t *msg, size_t len)
+{
+    if (len == 0 && p->sc->participation < 1.0) return 0;
+    return s_decode(p, msg, len);
+}
+
 int rumor_peer_deliver(rumor_peer_t *p, uint32_t from, const uint8_t *msg, size_t len)
 {
+    /* A peer that sits a round out sends an empty message: nothing to apply. (A late one in
+     * deadline rounds may be of an earlier round, so the draw is not checked again.) */
+    if (len == 0 && p->sc->participation < 1.0) return 0;
     const double t0 = rumor_clock_now(), c0 = rumor_clock_thread_cpu();
-    int rc = rumor_codec_decode(p->codec, msg, len, (uint32_t)p->d, &p->in);
-    if (rc == 0) rc = rumor_gossip_absorb(p->gossip, from, &p->in);
+    int rc = s_decode(p, msg, len);
+    if (rc == 0)
+        rc = p->sc->algo == RUMOR_ALGO_BEER
+                 ? rumor_gossip_absorb_pair(p->gossip, from, &p->in, &p->in_t)
+                 : rumor_gossip_absorb(p->gossip, from, &p->in);
     p->stats.t_codec += rumor_clock_now() - t0;
     p->stats.cpu_codec += rumor_clock_thread_cpu() - c0;
     if (rc != 0) {
@@ -274,9 +462,15 @@ int rumor_peer_deliver(rumor_peer_t *p, uint32_t from, const uint8_t *msg, size_
 
 void rumor_peer_finish(rumor_peer_t *p)
 {
+    if (!p->took_part) { /* it keeps its state whole */
+        p->round++;
+        return;
+    }
     const double t0 = rumor_clock_now(), c0 = rumor_clock_thread_cpu();
     rumor_gossip_mix(p->gossip, p->v, p->x);
     if (p->sc->prox == RUMOR_PROX_AFTER_MIX) rumor_optim_prox_l1(p->x, s_threshold(p), p->d);
+    if (p->x0 && p->took_part)
+        rumor_momentum_follow(&p->sc->momentum, p->m, p->x0, p->x, p->lr, p->d);
     p->round++;
     p->stats.t_compute += rumor_clock_now() - t0;
     p->stats.cpu_compute += rumor_clock_thread_cpu() - c0;
@@ -344,9 +538,12 @@ void rumor_peer_copy_state(rumor_peer_t *dst, const rumor_peer_t *src)
 void rumor_peer_describe(const rumor_peer_t *p, char *buf, size_t cap)
 {
     const rumor_scenario_t *sc = p->sc;
-    char model[128], mom[48] = "", local[40] = "";
+    char model[128], mom[64] = "", local[40] = "";
     rumor_model_spec_describe(rumor_model_spec(p->model), model, sizeof model);
-    if (sc->momentum.kind != RUMOR_MOMENTUM_NONE)
+    if (sc->momentum.kind == RUMOR_MOMENTUM_QUASI_GLOBAL)
+        snprintf(mom, sizeof mom, " with quasi-global momentum %g (mu %g)",
+                 (double)sc->momentum.beta, (double)sc->momentum.mu);
+    else if (sc->momentum.kind != RUMOR_MOMENTUM_NONE)
         snprintf(mom, sizeof mom, " with %s momentum %g", rumor_momentum_name(sc->momentum.kind),
                  (double)sc->momentum.beta);
     if (sc->local_steps > 1) snprintf(local, sizeof local, " of %u local steps", sc->local_steps);

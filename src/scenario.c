@@ -32,6 +32,7 @@ void rumor_scenario_defaults(rumor_scenario_t *s)
     s->batch = 32;
     s->rounds = 2000;
     s->local_steps = 1;
+    s->participation = 1.0;
     snprintf(s->schedule, sizeof s->schedule, "constant");
     snprintf(s->compressor, sizeof s->compressor, "dither:8:biased");
     snprintf(s->codec, sizeof s->codec, "auto");
@@ -229,24 +230,29 @@ static int s_parse_algorithm(const s_ctx_t *c0, json_t *v, rumor_scenario_t *s)
     if (!json_is_object(v)) return s_fail(c0, "algorithm", "expected an object");
     const s_ctx_t c = {c0->origin, "algorithm.", c0->em};
     static const char *const keys[] = {
-        "name",   "lr",          "gamma",  "lambda",   "prox",     "prox_lr",        "batch",
-        "rounds", "local_steps", "warmup", "schedule", "momentum", "gamma_schedule", NULL};
+        "name",           "lr",     "gamma",         "lambda",        "prox",     "prox_lr",
+        "batch",          "rounds", "local_steps",   "warmup",        "schedule", "momentum",
+        "gamma_schedule", "sync_p", "tracking_grad", "participation", NULL};
     static const char *const prox[] = {"after-mix", "before-compress"};
     static const char *const prox_lr[] = {"schedule", "base"};
     static const char *const gamma_schedule[] = {"constant", "lr"};
+    static const char *const tracking_grad[] = {"fresh", "same-batch"};
     int rc = s_check_keys(&c, v, keys);
     if (rc) return rc;
     char name[16] = "", momentum[32] = "";
     int at = (int)s->prox;
     if ((rc = s_str(&c, v, "name", name, sizeof name))) return rc;
     if (name[0] && rumor_algo_parse(name, &s->algo) != 0)
-        return s_fail(&c, "name", "expected dpsgd, choco, malcom, dcd or deepsqueeze");
+        return s_fail(&c, "name", "expected dpsgd, choco, malcom, dcd, deepsqueeze or beer");
     if ((rc = s_num(&c, v, "lr", 1e-12, 1e6, 0, &s->lr)) ||
         (rc = s_num(&c, v, "gamma", 1e-12, 10.0, 0, &s->gamma)) ||
         (rc = s_num(&c, v, "lambda", 0.0, 1e6, 0, &s->lambda)) ||
         (rc = s_choice(&c, v, "prox", prox, 2, &at)) ||
         (rc = s_choice(&c, v, "prox_lr", prox_lr, 2, &s->prox_lr_base)) ||
         (rc = s_choice(&c, v, "gamma_schedule", gamma_schedule, 2, &s->gamma_follows_lr)) ||
+        (rc = s_num(&c, v, "sync_p", 0.0, 1.0, 0, &s->sync_p)) ||
+        (rc = s_choice(&c, v, "tracking_grad", tracking_grad, 2, &s->same_batch)) ||
+        (rc = s_num(&c, v, "participation", 1e-6, 1.0, 0, &s->participation)) ||
         (rc = s_u32(&c, v, "batch", 1, 65536, &s->batch)) ||
         (rc = s_u32(&c, v, "rounds", 1, 100000000, &s->rounds)) ||
         (rc = s_u32(&c, v, "local_steps", 1, 1000, &s->local_steps)) ||
@@ -255,9 +261,20 @@ static int s_parse_algorithm(const s_ctx_t *c0, json_t *v, rumor_scenario_t *s)
         (rc = s_str(&c, v, "momentum", momentum, sizeof momentum)))
         return rc;
     s->prox = (rumor_prox_at_t)at;
+    if (s->sync_p > 0.0 && s->algo != RUMOR_ALGO_CHOCO && s->algo != RUMOR_ALGO_MALCOM &&
+        s->algo != RUMOR_ALGO_BEER)
+        return s_fail(&c, "sync_p", "applies to choco, malcom and beer only");
+    if (s->participation < 1.0 && s->algo != RUMOR_ALGO_CHOCO && s->algo != RUMOR_ALGO_MALCOM &&
+        s->algo != RUMOR_ALGO_BEER)
+        return s_fail(&c, "participation", "applies to choco, malcom and beer only");
+    if (s->algo == RUMOR_ALGO_BEER && s->local_steps != 1)
+        return s_fail(&c, "local_steps", "beer takes one step a round");
+    if (s->same_batch && s->algo != RUMOR_ALGO_BEER)
+        return s_fail(&c, "tracking_grad", "applies to beer only");
     if (rumor_momentum_parse(momentum, &s->momentum, NULL))
         return s_fail(&c, "momentum",
-                      "expected none, heavy-ball:BETA or nesterov:BETA, 0 <= BETA < 1");
+                      "expected none, heavy-ball:BETA, nesterov:BETA or quasi-global:BETA[:MU], "
+                      "0 <= BETA < 1, 0 < MU <= 1");
     return 0;
 }
 
@@ -484,9 +501,15 @@ void rumor_scenario_rehash(rumor_scenario_t *s)
     if ((s->prox || s->prox_lr_base || s->gamma_follows_lr) && n > 0 && (size_t)n < sizeof buf)
         n += snprintf(buf + n, sizeof buf - (size_t)n, "|prox=%d:%d:%d", (int)s->prox,
                       s->prox_lr_base, s->gamma_follows_lr);
+    if ((s->sync_p > 0.0 || s->same_batch || s->participation < 1.0) && n > 0 &&
+        (size_t)n < sizeof buf)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "|marina=%.17g:%d:%.17g", s->sync_p,
+                      s->same_batch, s->participation);
     if (s->momentum.kind != RUMOR_MOMENTUM_NONE && n > 0 && (size_t)n < sizeof buf)
         n += snprintf(buf + n, sizeof buf - (size_t)n, "|momentum=%d:%.9g", (int)s->momentum.kind,
                       (double)s->momentum.beta);
+    if (s->momentum.kind == RUMOR_MOMENTUM_QUASI_GLOBAL && n > 0 && (size_t)n < sizeof buf)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, ":%.9g", (double)s->momentum.mu);
     for (uint32_t i = 0; i < s->n_faults && n > 0 && (size_t)n < sizeof buf; i++) {
         const rumor_fault_t *f = &s->faults[i];
         n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%d:%u:%.17g:%u:%u",

@@ -455,13 +455,8 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     for (uint32_t k = 0; k < sim.grad_m; k++)
         sim.grad_idx[k] = (uint32_t)((uint64_t)k * data.train.n / sim.grad_m);
     if ((rc = rumor_simnet_init(&sim.net, sc, topo, sim.peers, sim.edge0, em))) goto done;
-    for (uint32_t w = 0; w < sim.threads; w++) {
+    for (uint32_t w = 0; w < sim.threads; w++)
         sim.workers[w] = (s_worker_t){.sim = &sim, .w = w, .fail_round = UINT32_MAX};
-        if (rumor_simnet_worker_init(&sim.workers[w].net, (uint32_t)sim.d)) {
-            rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
-            goto done;
-        }
-    }
     atomic_store(&sim.sig_round, UINT32_MAX);
     char why[512];
     if (rumor_peer_caution(sim.peers[0], why, sizeof why)) rumor_warn("%s", why);
@@ -548,8 +543,6 @@ done:
     free(sim.peers);
     free(sim.acc);
     free(sim.test_loss);
-    for (uint32_t w = 0; sim.workers && w < sim.threads; w++)
-        rumor_simnet_worker_free(&sim.workers[w].net);
     free(sim.workers);
     free(sim.edge0);
     rumor_peer_data_free(&data);

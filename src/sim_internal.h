@@ -53,15 +53,16 @@ typedef struct {
     const rumor_scenario_t *sc;
     rumor_peer_t **peers;
     uint32_t n, d;
-    const uint32_t *edge0;     /* (n + 1) peer i's links are edge0[i] .. edge0[i + 1] - 1 */
-    uint32_t *rev;             /* (edges) link e of i to j -> j's link to i */
-    uint32_t *nbr;             /* (edges) link e -> its neighbour's id */
-    rumor_link_t *links;       /* (edges) */
-    rumor_simq_t *q[2];        /* (edges) frames to link e, by phase parity */
-    rumor_simq_t *held;        /* (edges) frames to link e that arrive in a later round */
-    double *last_at;           /* (edges) arrival of link e's last frame with a delay in ms */
-    uint64_t *frames;          /* (edges) frames taken off link e's queue (the delays' draws) */
-    uint64_t *lost;            /* (n) DIFFs to each peer that DROP faults lost */
+    uint32_t pub;          /* floats in a public copy and a STATE: d, or 2 d for BEER's tracker */
+    const uint32_t *edge0; /* (n + 1) peer i's links are edge0[i] .. edge0[i + 1] - 1 */
+    uint32_t *rev;         /* (edges) link e of i to j -> j's link to i */
+    uint32_t *nbr;         /* (edges) link e -> its neighbour's id */
+    rumor_link_t *links;   /* (edges) */
+    rumor_simq_t *q[2];    /* (edges) frames to link e, by phase parity */
+    rumor_simq_t *held;    /* (edges) frames to link e that arrive in a later round */
+    double *last_at;       /* (edges) arrival of link e's last frame with a delay in ms */
+    uint64_t *frames;      /* (edges) frames taken off link e's queue (the delays' draws) */
+    uint64_t *lost;        /* (n) DIFFs to each peer that DROP faults lost */
     rumor_wire_hello_t *hello; /* (n) each peer's HELLO */
     size_t max_payload;
     double round_s, liveness_s;
@@ -69,11 +70,8 @@ typedef struct {
     atomic_int failed;   /* the first error (0: none) */
 } rumor_simnet_t;
 
-/* A worker's scratch: a decoder for the DIFFs its peers' links check, and the frames its peers
- * sent in the current phase. */
+/* A worker's state: the frames its peers sent in the current phase. */
 typedef struct {
-    rumor_codec_t *codec;
-    rumor_cmsg_t cmsg;
     uint32_t sent;
     int failed; /* one of its peers failed (net->failed has the first error) */
 } rumor_simnet_worker_t;
@@ -83,8 +81,6 @@ typedef struct {
 int rumor_simnet_init(rumor_simnet_t *net, const rumor_scenario_t *sc, const rumor_topology_t *topo,
                       rumor_peer_t **peers, const uint32_t *edge0, rumor_errmsg_t *em);
 void rumor_simnet_free(rumor_simnet_t *net);
-int rumor_simnet_worker_init(rumor_simnet_worker_t *w, uint32_t d);
-void rumor_simnet_worker_free(rumor_simnet_worker_t *w);
 
 /* Step phase s of round t, peer i (up): its links' timers, before its step. */
 void rumor_simnet_tick(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t t,

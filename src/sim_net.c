@@ -59,7 +59,8 @@ int rumor_simnet_init(rumor_simnet_t *net, const rumor_scenario_t *sc, const rum
     const uint32_t n = topo->n, edges = edge0[n];
     *net = (rumor_simnet_t){.sc = sc, .peers = peers, .n = n, .edge0 = edge0};
     net->d = (uint32_t)rumor_peer_dim(peers[0]);
-    net->max_payload = rumor_wire_payload_bound(net->d, rumor_codec_bound(net->d));
+    net->pub = rumor_gossip_public_dim(rumor_peer_gossip(peers[0]));
+    net->max_payload = rumor_wire_payload_bound(net->pub, rumor_peer_msg_bound(sc, net->d));
     net->round_s = sc->deadline ? sc->deadline_ms / 1000.0 : 1.0;
     /* Synchronous rounds: a neighbour not heard in a whole round is out. Deadline rounds: as
      * `rumor peer`'s default, three deadlines. */
@@ -137,19 +138,6 @@ void rumor_simnet_free(rumor_simnet_t *net)
     *net = (rumor_simnet_t){0};
 }
 
-int rumor_simnet_worker_init(rumor_simnet_worker_t *w, uint32_t d)
-{
-    *w = (rumor_simnet_worker_t){.codec = rumor_codec_new(d)};
-    if (!w->codec || rumor_cmsg_init(&w->cmsg, d)) return RUMOR_ENOMEM;
-    return 0;
-}
-
-void rumor_simnet_worker_free(rumor_simnet_worker_t *w)
-{
-    rumor_codec_destroy(&w->codec);
-    rumor_cmsg_free(&w->cmsg);
-}
-
 /* Peer i sends a frame of `type` with payload[0..len) on link e at time `now` of round t in
  * phase s. A STATE's payload (payload NULL) is peer i's public copy, valid from round t + 1
  * (it has taken this round's step). */
@@ -176,7 +164,7 @@ static void s_send(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, ui
     if (type == RUMOR_WIRE_STATE) {
         const float *own = rumor_gossip_copy(rumor_peer_gossip(net->peers[i]), i);
         payload = dst + RUMOR_WIRE_HEADER_BYTES;
-        RUMOR_ASSERT(rumor_wire_encode_state(t + 1, own, net->d, dst + RUMOR_WIRE_HEADER_BYTES,
+        RUMOR_ASSERT(rumor_wire_encode_state(t + 1, own, net->pub, dst + RUMOR_WIRE_HEADER_BYTES,
                                              cap - RUMOR_WIRE_HEADER_BYTES, &len) == 0);
     }
     const rumor_wire_header_t h = rumor_link_header(l, type, t, len);
@@ -216,14 +204,14 @@ static void s_act(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uin
         }
         case RUMOR_LINK_CHECK: {
             rumor_link_actions_t more;
-            const int rc = rumor_codec_decode(w->codec, x->payload, x->h.len, net->d, &w->cmsg);
+            const int rc = rumor_peer_check(net->peers[i], x->payload, x->h.len);
             rumor_link_checked(l, &x->h, x->payload, rc, &more);
             s_act(net, w, i, e, t, s, now, &more);
             break;
         }
         case RUMOR_LINK_INSTALL: {
             uint32_t round = 0;
-            const int rc = rumor_wire_decode_state(x->payload, x->h.len, net->d, &round,
+            const int rc = rumor_wire_decode_state(x->payload, x->h.len, net->pub, &round,
                                                    rumor_gossip_copy_mut(g, j));
             rumor_link_installed(l, &x->h, rc, round);
             break;

@@ -369,6 +369,144 @@ static void test_deepsqueeze_with_identity_is_dpsgd(void **state)
 }
 
 /* A gamma set for the round (a schedule) is the one the mix uses, as if configured. */
+/* One BEER round of gossip alone on net, the models x as they are (no step): produce both
+ * parts, absorb every neighbour's pair, mix. */
+static void s_beer_round(s_net_t *net, uint32_t t, rumor_cmsg_t *mt)
+{
+    const uint32_t n = net->topo->n;
+    for (uint32_t i = 0; i < n; i++) {
+        rumor_rng_t r;
+        rumor_rng_seed(&r, 2, i, t, RUMOR_RNG_COMPRESS);
+        rumor_gossip_produce(net->g[i], net->x + (size_t)i * D, &r, &net->msg[i]);
+        rumor_gossip_produce_tracker(net->g[i], &r, &mt[i]);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const uint32_t deg = rumor_topology_degree(net->topo, i);
+        const uint32_t *nb = rumor_topology_neighbors(net->topo, i);
+        for (uint32_t s = 0; s < deg; s++)
+            assert_int_equal(
+                rumor_gossip_absorb_pair(net->g[i], nb[s], &net->msg[nb[s]], &mt[nb[s]]), 0);
+        rumor_gossip_mix(net->g[i], net->x + (size_t)i * D, net->x + (size_t)i * D);
+    }
+}
+
+/* A neighbour that sits the round out is left out of CHOCO's mix as a down one is, and takes
+ * part again when marked so. */
+static void test_quiet_neighbour_is_left_out(void **state)
+{
+    (void)state;
+    s_net_t a, b;
+    s_net_new(&a, "ring", 5, RUMOR_ALGO_CHOCO, "topk:0.5", 0.4f);
+    s_net_new(&b, "ring", 5, RUMOR_ALGO_CHOCO, "topk:0.5", 0.4f);
+    assert_int_equal(rumor_gossip_set_quiet(a.g[0], 4, 1), 0);
+    assert_int_equal(rumor_gossip_set_up(b.g[0], 4, 0), 0);
+    assert_int_equal(rumor_gossip_set_quiet(a.g[0], 2, 1), RUMOR_EINVAL);
+    s_round(&a, 0);
+    s_round(&b, 0);
+    assert_memory_equal(a.x, b.x, sizeof(float) * D);
+    assert_true(memcmp(a.x, b.x, sizeof(float) * 5 * D) == 0);
+    assert_int_equal(rumor_gossip_set_quiet(a.g[0], 4, 0), 0);
+    s_round(&a, 1);
+    s_round(&b, 1);
+    assert_true(memcmp(a.x, b.x, sizeof(float) * D) != 0);
+    s_net_free(&a);
+    s_net_free(&b);
+}
+
+/* BEER's trackers are gossiped like its models: with top-k copies the sum of the trackers
+ * (the sum of the latest gradients) stays what it was, every tracker goes to its mean, and
+ * the models reach their exact average as with CHOCO. */
+static void test_beer_trackers_keep_their_sum(void **state)
+{
+    (void)state;
+    const uint32_t n = 6;
+    s_net_t net;
+    s_net_new(&net, "ring", n, RUMOR_ALGO_BEER, "topk:0.25", 0.3f);
+    assert_int_equal(rumor_gossip_public_dim(net.g[0]), 2 * D);
+    assert_int_equal(rumor_gossip_extra_rows(net.g[0]), 2);
+    rumor_cmsg_t mt[6];
+    double ysum[D] = {0}, xmean[D];
+    rumor_rng_t r;
+    rumor_rng_seed(&r, 5, 0, 0, RUMOR_RNG_TEST);
+    for (uint32_t i = 0; i < n; i++) {
+        assert_int_equal(rumor_cmsg_init(&mt[i], D), 0);
+        float *y = rumor_gossip_extra(net.g[i], NULL);
+        for (int k = 0; k < D; k++) ysum[k] += y[k] = (float)rumor_rng_normal(&r);
+    }
+    s_mean(&net, xmean);
+    for (uint32_t t = 0; t < 400; t++) s_beer_round(&net, t, mt);
+    double dev = 0, xdev = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const float *y = rumor_gossip_extra(net.g[i], NULL);
+        for (int k = 0; k < D; k++) {
+            dev = fmax(dev, fabs(y[k] - ysum[k] / n));
+            xdev = fmax(xdev, fabs(net.x[(size_t)i * D + k] - xmean[k]));
+        }
+    }
+    if (dev >= 1e-4 || xdev >= 1e-4)
+        fail_msg("trackers %g, models %g from their means after 400 rounds", dev, xdev);
+    for (uint32_t i = 0; i < n; i++) rumor_cmsg_free(&mt[i]);
+    s_net_free(&net);
+}
+
+/* A BEER message is applied whole or not at all, and comes in two parts. */
+static void test_beer_absorbs_both_parts_or_neither(void **state)
+{
+    (void)state;
+    s_net_t net;
+    s_net_new(&net, "ring", 4, RUMOR_ALGO_BEER, "dither:4:biased", 0.5f);
+    rumor_cmsg_t mt;
+    assert_int_equal(rumor_cmsg_init(&mt, D), 0);
+    rumor_gossip_extra(net.g[1], NULL)[3] = 2.0f;
+    rumor_rng_t r;
+    rumor_rng_seed(&r, 1, 1, 0, RUMOR_RNG_COMPRESS);
+    rumor_gossip_produce(net.g[1], net.x + D, &r, &net.msg[1]);
+    rumor_gossip_produce_tracker(net.g[1], &r, &mt);
+    float copy[2 * D];
+    memcpy(copy, rumor_gossip_copy(net.g[0], 1), sizeof copy);
+    assert_int_equal(rumor_gossip_absorb(net.g[0], 1, &net.msg[1]), RUMOR_EINVAL);
+    mt.scale = NAN;
+    assert_int_equal(rumor_gossip_absorb_pair(net.g[0], 1, &net.msg[1], &mt), RUMOR_ENONFINITE);
+    assert_memory_equal(copy, rumor_gossip_copy(net.g[0], 1), sizeof copy);
+    mt.scale = 1.0f;
+    assert_int_equal(rumor_gossip_absorb_pair(net.g[0], 1, &net.msg[1], &mt), 0);
+    assert_true(memcmp(copy, rumor_gossip_copy(net.g[0], 1), sizeof copy));
+    rumor_cmsg_free(&mt);
+    s_net_free(&net);
+}
+
+/* In a full-sync round the residual goes exact: the own copy (and BEER's tracker copy) is
+ * then the vector itself, whatever the compressor; the next round compresses again. */
+static void test_sync_round_makes_copies_exact(void **state)
+{
+    (void)state;
+    const rumor_algo_t algos[] = {RUMOR_ALGO_CHOCO, RUMOR_ALGO_BEER};
+    for (int a = 0; a < 2; a++) {
+        s_net_t net;
+        s_net_new(&net, "ring", 4, algos[a], "topk:0.1", 0.5f);
+        rumor_cmsg_t mt;
+        assert_int_equal(rumor_cmsg_init(&mt, D), 0);
+        float unused[D];
+        float *y = algos[a] == RUMOR_ALGO_BEER ? rumor_gossip_extra(net.g[0], NULL) : unused;
+        for (int k = 0; k < D; k++) y[k] = net.x[k] + 1.0f;
+        for (int sync = 1; sync >= 0; sync--) {
+            rumor_rng_t r;
+            rumor_rng_seed(&r, 1, 0, 0, RUMOR_RNG_COMPRESS);
+            rumor_gossip_set_sync(net.g[0], sync);
+            rumor_gossip_produce(net.g[0], net.x, &r, &net.msg[0]);
+            if (algos[a] == RUMOR_ALGO_BEER) rumor_gossip_produce_tracker(net.g[0], &r, &mt);
+            const float *own = rumor_gossip_copy(net.g[0], 0);
+            assert_int_equal(memcmp(own, net.x, sizeof(float) * D) == 0, sync);
+            if (algos[a] == RUMOR_ALGO_BEER)
+                assert_int_equal(memcmp(own + D, y, sizeof(float) * D) == 0, sync);
+            for (int k = 0; k < D; k++) net.x[k] += 1.0f; /* a new residual */
+            for (int k = 0; k < D; k++) y[k] += 1.0f;
+        }
+        rumor_cmsg_free(&mt);
+        s_net_free(&net);
+    }
+}
+
 static void test_set_gamma_takes_effect(void **state)
 {
     (void)state;
@@ -439,6 +577,10 @@ int main(void)
         cmocka_unit_test(test_early_messages_change_nothing),
         cmocka_unit_test(test_deepsqueeze_memory_holds_the_dropped_part),
         cmocka_unit_test(test_deepsqueeze_with_identity_is_dpsgd),
+        cmocka_unit_test(test_quiet_neighbour_is_left_out),
+        cmocka_unit_test(test_beer_trackers_keep_their_sum),
+        cmocka_unit_test(test_beer_absorbs_both_parts_or_neither),
+        cmocka_unit_test(test_sync_round_makes_copies_exact),
         cmocka_unit_test(test_set_gamma_takes_effect),
         cmocka_unit_test(test_consensus_watch),
         cmocka_unit_test(test_algo_names),

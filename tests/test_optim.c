@@ -107,19 +107,27 @@ static void test_momentum_parse(void **state)
     const struct {
         const char *s;
         rumor_momentum_kind_t kind;
-        float beta;
-    } good[] = {{"", RUMOR_MOMENTUM_NONE, 0.0f},
-                {"none", RUMOR_MOMENTUM_NONE, 0.0f},
-                {"heavy-ball:0.9", RUMOR_MOMENTUM_HEAVY_BALL, 0.9f},
-                {"nesterov:0", RUMOR_MOMENTUM_NESTEROV, 0.0f},
-                {"nesterov:0.5", RUMOR_MOMENTUM_NESTEROV, 0.5f}};
+        float beta, mu;
+    } good[] = {{"", RUMOR_MOMENTUM_NONE, 0.0f, 0.0f},
+                {"none", RUMOR_MOMENTUM_NONE, 0.0f, 0.0f},
+                {"heavy-ball:0.9", RUMOR_MOMENTUM_HEAVY_BALL, 0.9f, 0.0f},
+                {"nesterov:0", RUMOR_MOMENTUM_NESTEROV, 0.0f, 0.0f},
+                {"nesterov:0.5", RUMOR_MOMENTUM_NESTEROV, 0.5f, 0.0f},
+                {"quasi-global:0.75", RUMOR_MOMENTUM_QUASI_GLOBAL, 0.75f, 0.25f},
+                {"quasi-global:0", RUMOR_MOMENTUM_QUASI_GLOBAL, 0.0f, 1.0f},
+                {"quasi-global:0.9:0.05", RUMOR_MOMENTUM_QUASI_GLOBAL, 0.9f, 0.05f},
+                {"quasi-global:0.9:1", RUMOR_MOMENTUM_QUASI_GLOBAL, 0.9f, 1.0f}};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         assert_int_equal(rumor_momentum_parse(good[i].s, &m, NULL), 0);
         assert_int_equal(m.kind, good[i].kind);
         assert_true(m.beta == good[i].beta);
+        assert_true(m.mu == good[i].mu);
     }
-    const char *bad[] = {"heavy-ball",    "heavy-ball:", "heavy-ball:1", "nesterov:-0.1",
-                         "nesterov:0.9x", "adam:0.9",    "nesterov:nan", "Nesterov:0.9"};
+    const char *bad[] = {"heavy-ball",           "heavy-ball:",       "heavy-ball:1",
+                         "nesterov:-0.1",        "nesterov:0.9x",     "adam:0.9",
+                         "nesterov:nan",         "Nesterov:0.9",      "quasi-global:0.9:0",
+                         "quasi-global:0.9:1.5", "quasi-global:0.9:", "heavy-ball:0.9:0.1",
+                         "quasi-global"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         rumor_errmsg_t em = {""};
         assert_int_equal(rumor_momentum_parse(bad[i], &m, &em), RUMOR_EINVAL);
@@ -137,7 +145,7 @@ static void test_momentum_recurrences(void **state)
     const float g0[D] = {1.0f, -2.0f, 0.5f, 0.0f, 3.0f};
     const rumor_momentum_kind_t kinds[] = {RUMOR_MOMENTUM_HEAVY_BALL, RUMOR_MOMENTUM_NESTEROV};
     for (size_t k = 0; k < 2; k++) {
-        const rumor_momentum_t mo = {kinds[k], 0.75f};
+        const rumor_momentum_t mo = {kinds[k], 0.75f, 0.0f};
         float m[D] = {0}, g[D];
         for (int t = 1; t <= T; t++) {
             memcpy(g, g0, sizeof g);
@@ -150,7 +158,7 @@ static void test_momentum_recurrences(void **state)
             }
         }
     }
-    const rumor_momentum_t none = {RUMOR_MOMENTUM_NONE, 0.0f};
+    const rumor_momentum_t none = {RUMOR_MOMENTUM_NONE, 0.0f, 0.0f};
     float g[D];
     memcpy(g, g0, sizeof g);
     rumor_momentum_direction(&none, NULL, g, D);
@@ -162,7 +170,7 @@ static void test_momentum_recurrences(void **state)
 static double s_quadratic_after(rumor_momentum_kind_t kind)
 {
     enum { D = 8, T = 100 };
-    const rumor_momentum_t mo = {kind, kind == RUMOR_MOMENTUM_NONE ? 0.0f : 0.9f};
+    const rumor_momentum_t mo = {kind, kind == RUMOR_MOMENTUM_NONE ? 0.0f : 0.9f, 0.0f};
     float x[D], v[D], g[D], m[D] = {0}, a[D];
     for (int i = 0; i < D; i++) {
         x[i] = 1.0f;
@@ -188,6 +196,45 @@ static void test_momentum_speeds_up_a_quadratic(void **state)
     assert_true(s_quadratic_after(RUMOR_MOMENTUM_NESTEROV) < 0.01 * plain);
 }
 
+/* Quasi-global momentum on one node, where the model's change is the local step alone: with
+ * MU 1 its buffer is heavy ball's (m = beta m + g) and the trajectory is heavy ball's; with MU
+ * < 1 the buffer averages the changes, m = (1 - mu) m + mu (g + beta m). */
+static void test_quasi_global_follows_the_change(void **state)
+{
+    (void)state;
+    enum { D = 6, T = 40 };
+    const rumor_momentum_t hb = {RUMOR_MOMENTUM_HEAVY_BALL, 0.8f, 0.0f};
+    const float mus[] = {1.0f, 0.3f};
+    for (int k = 0; k < 2; k++) {
+        const rumor_momentum_t qg = {RUMOR_MOMENTUM_QUASI_GLOBAL, 0.8f, mus[k]};
+        float x[D], xh[D], m[D] = {0}, mh[D] = {0}, g[D], gh[D], v[D], want[D] = {0};
+        for (int i = 0; i < D; i++) x[i] = xh[i] = (float)(i + 1);
+        for (int t = 0; t < T; t++) {
+            for (int i = 0; i < D; i++) {
+                g[i] = gh[i] = x[i] * (float)(i + 1) / D; /* a quadratic's gradient at x */
+                want[i] = (1.0f - mus[k]) * m[i] + mus[k] * (g[i] + 0.8f * m[i]);
+            }
+            rumor_momentum_direction(&qg, m, g, D);
+            assert_int_equal(rumor_optim_sgd(v, x, 0.05f, g, D), 1);
+            rumor_momentum_follow(&qg, m, x, v, 0.05f, D);
+            memcpy(x, v, sizeof x);
+            for (int i = 0; i < D; i++)
+                assert_true(fabs(m[i] - want[i]) <= 1e-4 * (1 + fabs(want[i])));
+            if (k) continue;
+            for (int i = 0; i < D; i++) gh[i] = xh[i] * (float)(i + 1) / D;
+            rumor_momentum_direction(&hb, mh, gh, D);
+            assert_int_equal(rumor_optim_sgd(v, xh, 0.05f, gh, D), 1);
+            memcpy(xh, v, sizeof xh);
+            for (int i = 0; i < D; i++) assert_true(fabs(x[i] - xh[i]) <= 1e-4 * (1 + fabs(xh[i])));
+        }
+    }
+    /* the other kinds' buffers do not follow */
+    float m[2] = {1.0f, 2.0f};
+    const float before[2] = {5.0f, 5.0f}, after[2] = {0.0f, 0.0f};
+    rumor_momentum_follow(&hb, m, before, after, 0.1f, 2);
+    assert_true(m[0] == 1.0f && m[1] == 2.0f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -198,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_momentum_parse),
         cmocka_unit_test(test_momentum_recurrences),
         cmocka_unit_test(test_momentum_speeds_up_a_quadratic),
+        cmocka_unit_test(test_quasi_global_follows_the_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

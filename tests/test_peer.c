@@ -11,6 +11,7 @@
 #include "rumor/sampler.h"
 #include "rumor/vec.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -298,59 +299,302 @@ static void test_prox_before_compress_thresholds_the_message(void **state)
     }
 }
 
-/* DeepSqueeze's error-feedback memory and DCD's pending mix are state: a peer restored from
- * a checkpoint, or made a copy of as the simulator keeps peers that are to crash, goes on
- * exactly as the original. */
+/* b := a through a checkpoint file and c := a through copy_state: the gossip's extra state and
+ * every public copy match a's, and the three step to the same message. */
+static void s_check_restored(rumor_peer_t *a, rumor_peer_t *b, rumor_peer_t *c)
+{
+    char dir[] = "/tmp/rumor-test-peer-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/node0.safetensors", dir);
+    const uint8_t topo_hash[32] = {7};
+    rumor_errmsg_t em = {""};
+    if (rumor_checkpoint_save(path, a, topo_hash, &em) ||
+        rumor_checkpoint_load(path, b, topo_hash, &em))
+        fail_msg("%s", em.msg);
+    unlink(path);
+    rmdir(dir);
+    rumor_peer_copy_state(c, a);
+    rumor_gossip_t *ga = rumor_peer_gossip(a);
+    const size_t d = rumor_peer_dim(a), pub = rumor_gossip_public_dim(ga);
+    const float *e = rumor_gossip_extra(ga, NULL);
+    const uint32_t *nb = rumor_topology_neighbors(rumor_peer_topology(a), 0);
+    rumor_peer_t *r[2] = {b, c};
+    for (int k = 0; k < 2; k++) {
+        rumor_gossip_t *g = rumor_peer_gossip(r[k]);
+        assert_memory_equal(rumor_gossip_extra(g, NULL), e,
+                            rumor_gossip_extra_rows(ga) * d * sizeof *e);
+        for (uint32_t s = 0; s < 3; s++) {
+            const uint32_t id = s ? nb[s - 1] : 0;
+            assert_memory_equal(rumor_gossip_copy(g, id), rumor_gossip_copy(ga, id),
+                                pub * sizeof(float));
+        }
+    }
+    const uint8_t *ma, *mb, *mc;
+    size_t la, lb, lc;
+    assert_int_equal(rumor_peer_step(a, &ma, &la), 0);
+    assert_int_equal(rumor_peer_step(b, &mb, &lb), 0);
+    assert_int_equal(rumor_peer_step(c, &mc, &lc), 0);
+    assert_true(la == lb && la == lc);
+    assert_memory_equal(ma, mb, la);
+    assert_memory_equal(ma, mc, la);
+}
+
+/* DeepSqueeze's error-feedback memory, DCD's pending mix and BEER's tracker, previous
+ * gradient and two-part copies are state: a peer restored from a checkpoint, or made a copy of
+ * as the simulator keeps peers that are to crash, goes on exactly as the original. */
 static void test_extra_gossip_state_is_kept(void **state)
 {
     s_fixture_t *f = *state;
-    const rumor_algo_t algos[] = {RUMOR_ALGO_DEEPSQUEEZE, RUMOR_ALGO_DCD};
-    for (int k = 0; k < 2; k++) {
+    const rumor_algo_t algos[] = {RUMOR_ALGO_DEEPSQUEEZE, RUMOR_ALGO_DCD, RUMOR_ALGO_BEER};
+    for (int k = 0; k < 3; k++) {
         rumor_scenario_t sc = f->sc;
         sc.algo = algos[k];
+        sc.sync_p = algos[k] == RUMOR_ALGO_BEER ? 0.3 : 0.0;
         snprintf(sc.compressor, sizeof sc.compressor, "topk:0.3");
         rumor_scenario_rehash(&sc);
-        const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, f->topo, 0, 64);
-        rumor_peer_t *a = rumor_peer_new(&cfg, NULL), *b = rumor_peer_new(&cfg, NULL),
-                     *c = rumor_peer_new(&cfg, NULL), *nb = s_peer(f, 1);
-        assert_true(a && b && c);
-        const uint8_t *ma, *mb, *mc;
-        size_t la, lb, lc;
-        for (int t = 0; t < 3; t++) {
-            assert_int_equal(rumor_peer_step(a, &ma, &la), 0);
-            assert_int_equal(rumor_peer_step(nb, &mb, &lb), 0);
-            assert_int_equal(rumor_peer_deliver(a, 1, mb, lb), 0);
-            rumor_peer_finish(a);
-            rumor_peer_finish(nb);
+        rumor_peer_t *p[4];
+        for (uint32_t i = 0; i < 4; i++) {
+            const rumor_peer_cfg_t cfg =
+                rumor_peer_data_cfg(&f->data, &sc, f->topo, i < 3 ? 0 : 1, 64);
+            assert_non_null(p[i] = rumor_peer_new(&cfg, NULL));
         }
-        const size_t d = rumor_peer_dim(a);
-        const float *e = rumor_gossip_extra(rumor_peer_gossip(a), NULL);
-        assert_non_null(e);
-        assert_true(rumor_vec_count_nonzero(e, d) > 0);
-        char dir[] = "/tmp/rumor-test-peer-XXXXXX", path[64];
-        assert_non_null(mkdtemp(dir));
-        snprintf(path, sizeof path, "%s/node0.safetensors", dir);
-        const uint8_t topo_hash[32] = {7};
-        rumor_errmsg_t em = {""};
-        if (rumor_checkpoint_save(path, a, topo_hash, &em) ||
-            rumor_checkpoint_load(path, b, topo_hash, &em))
-            fail_msg("%s", em.msg);
-        rumor_peer_copy_state(c, a);
-        assert_memory_equal(rumor_gossip_extra(rumor_peer_gossip(b), NULL), e, d * sizeof *e);
-        assert_memory_equal(rumor_gossip_extra(rumor_peer_gossip(c), NULL), e, d * sizeof *e);
-        assert_int_equal(rumor_peer_step(a, &ma, &la), 0);
-        assert_int_equal(rumor_peer_step(b, &mb, &lb), 0);
-        assert_int_equal(rumor_peer_step(c, &mc, &lc), 0);
-        assert_true(la == lb && la == lc);
-        assert_memory_equal(ma, mb, la);
-        assert_memory_equal(ma, mc, la);
-        unlink(path);
-        rmdir(dir);
-        rumor_peer_destroy(&a);
-        rumor_peer_destroy(&b);
-        rumor_peer_destroy(&c);
-        rumor_peer_destroy(&nb);
+        const uint8_t *ma, *mb;
+        size_t la, lb;
+        for (int t = 0; t < 3; t++) {
+            assert_int_equal(rumor_peer_step(p[0], &ma, &la), 0);
+            assert_int_equal(rumor_peer_step(p[3], &mb, &lb), 0);
+            assert_int_equal(rumor_peer_deliver(p[0], 1, mb, lb), 0);
+            rumor_peer_finish(p[0]);
+            rumor_peer_finish(p[3]);
+        }
+        const size_t d = rumor_peer_dim(p[0]);
+        rumor_gossip_t *g = rumor_peer_gossip(p[0]);
+        const uint32_t rows = rumor_gossip_extra_rows(g);
+        assert_int_equal(rows, algos[k] == RUMOR_ALGO_BEER ? 2 : 1);
+        assert_true(rumor_vec_count_nonzero(rumor_gossip_extra(g, NULL), rows * d) >
+                    (rows - 1) * d);
+        s_check_restored(p[0], p[1], p[2]);
+        for (int i = 0; i < 4; i++) rumor_peer_destroy(&p[i]);
     }
+}
+
+/* BEER's two-part message is refused, the state untouched, when a length is wrong. */
+static void test_beer_pair_lengths_are_checked(void **state)
+{
+    s_fixture_t *f = *state;
+    rumor_scenario_t sc = f->sc;
+    sc.algo = RUMOR_ALGO_BEER;
+    rumor_scenario_rehash(&sc);
+    const rumor_peer_cfg_t c0 = rumor_peer_data_cfg(&f->data, &sc, f->topo, 0, 64);
+    const rumor_peer_cfg_t c1 = rumor_peer_data_cfg(&f->data, &sc, f->topo, 1, 64);
+    rumor_peer_t *a = rumor_peer_new(&c0, NULL), *nb = rumor_peer_new(&c1, NULL);
+    assert_true(a && nb);
+    const uint8_t *ma;
+    size_t la;
+    assert_int_equal(rumor_peer_step(a, &ma, &la), 0);
+    const size_t pub = rumor_gossip_public_dim(rumor_peer_gossip(nb));
+    uint8_t *bad = malloc(la);
+    float *before = malloc(pub * sizeof *before);
+    memcpy(before, rumor_gossip_copy(rumor_peer_gossip(nb), 0), pub * sizeof *before);
+    const uint32_t first = (uint32_t)ma[0] | (uint32_t)ma[1] << 8 | (uint32_t)ma[2] << 16;
+    const uint32_t wrong[] = {(uint32_t)la, first + 1, first - 1, 0};
+    for (int k = 0; k < 4; k++) {
+        memcpy(bad, ma, la);
+        bad[0] = (uint8_t)wrong[k];
+        bad[1] = (uint8_t)(wrong[k] >> 8);
+        bad[2] = (uint8_t)(wrong[k] >> 16);
+        assert_true(rumor_peer_deliver(nb, 0, bad, la) < 0);
+    }
+    assert_true(rumor_peer_deliver(nb, 0, ma, la - 1) < 0);
+    assert_true(rumor_peer_deliver(nb, 0, ma, 7) < 0);
+    assert_memory_equal(before, rumor_gossip_copy(rumor_peer_gossip(nb), 0), pub * sizeof *before);
+    assert_int_equal(rumor_peer_deliver(nb, 0, ma, la), 0);
+    assert_true(memcmp(before, rumor_gossip_copy(rumor_peer_gossip(nb), 0), pub * sizeof *before));
+    free(bad);
+    free(before);
+    rumor_peer_destroy(&a);
+    rumor_peer_destroy(&nb);
+}
+
+/* BEER's invariant on a whole network: after every round the trackers sum to the latest
+ * gradient estimates, so their mean is the network's mean gradient; also with same-batch
+ * differences and full-sync rounds that restart the estimates. */
+static void s_check_tracker_sums(s_fixture_t *f, int same_batch)
+{
+    rumor_scenario_t sc = f->sc;
+    sc.algo = RUMOR_ALGO_BEER;
+    sc.same_batch = same_batch;
+    sc.sync_p = same_batch ? 0.3 : 0.0;
+    snprintf(sc.compressor, sizeof sc.compressor, "dither:4:biased");
+    rumor_scenario_rehash(&sc);
+    rumor_peer_t *p[4];
+    for (uint32_t i = 0; i < 4; i++) {
+        const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, f->topo, i, 64);
+        assert_non_null(p[i] = rumor_peer_new(&cfg, NULL));
+    }
+    const size_t d = rumor_peer_dim(p[0]);
+    const uint8_t *m[4];
+    size_t len[4];
+    for (int t = 0; t < 6; t++) {
+        for (uint32_t i = 0; i < 4; i++) assert_int_equal(rumor_peer_step(p[i], &m[i], &len[i]), 0);
+        for (uint32_t i = 0; i < 4; i++) {
+            assert_int_equal(
+                rumor_peer_deliver(p[i], (i + 1) % 4, m[(i + 1) % 4], len[(i + 1) % 4]), 0);
+            assert_int_equal(
+                rumor_peer_deliver(p[i], (i + 3) % 4, m[(i + 3) % 4], len[(i + 3) % 4]), 0);
+        }
+        for (uint32_t i = 0; i < 4; i++) rumor_peer_finish(p[i]);
+        double worst = 0, scale = 0;
+        for (size_t k = 0; k < d; k++) {
+            double ys = 0, gs = 0;
+            for (uint32_t i = 0; i < 4; i++) {
+                const float *y = rumor_gossip_extra(rumor_peer_gossip(p[i]), NULL);
+                ys += y[k];
+                gs += y[d + k];
+            }
+            worst = fmax(worst, fabs(ys - gs));
+            scale = fmax(scale, fabs(gs));
+        }
+        if (!(scale > 0) || worst > 1e-5 * scale)
+            fail_msg("round %d: %g off (of %g)", t, worst, scale);
+    }
+    assert_int_equal(rumor_gossip_extra_rows(rumor_peer_gossip(p[0])), same_batch ? 3 : 2);
+    for (uint32_t i = 0; i < 4; i++) rumor_peer_destroy(&p[i]);
+}
+
+static void test_beer_trackers_sum_to_the_gradients(void **state)
+{
+    s_check_tracker_sums(*state, 0);
+    s_check_tracker_sums(*state, 1);
+}
+
+/* s's next batch into xb, yb (of sc->batch rows). */
+static void s_hand_batch(const rumor_peer_cfg_t *cfg, rumor_sampler_t *smp, float *xb, int32_t *yb)
+{
+    uint32_t *ib = malloc(cfg->sc->batch * sizeof *ib);
+    rumor_sampler_next(smp, cfg->sc->batch, ib);
+    rumor_data_gather(cfg->train, ib, cfg->sc->batch, xb, yb);
+    free(ib);
+}
+
+/* want = the mean gradient at x of RUMOR_PEER_TRACK_INIT batches drawn from smp. */
+static void s_hand_big_grad(rumor_peer_t *p, const rumor_peer_cfg_t *cfg, rumor_sampler_t *smp,
+                            const float *x, float *g, float *xb, int32_t *yb, float *want)
+{
+    const size_t d = rumor_peer_dim(p);
+    memset(want, 0, d * sizeof *want);
+    for (uint32_t k = 0; k < RUMOR_PEER_TRACK_INIT; k++) {
+        s_hand_batch(cfg, smp, xb, yb);
+        rumor_model_loss_grad(rumor_peer_model(p), x, xb, yb, cfg->sc->batch, g);
+        rumor_vec_axpy(want, 1.0f / RUMOR_PEER_TRACK_INIT, g, d);
+    }
+}
+
+/* VR-MARINA's estimate by hand: round 0 takes the mean gradient of 4 batches; then
+ * est += g_B(x) - g_B(x_prev) on one batch B, or, in a full-sync round, est restarts from 4
+ * batches at x. */
+static void test_beer_same_batch_estimate(void **state)
+{
+    s_fixture_t *f = *state;
+    for (int sync = 0; sync < 2; sync++) {
+        rumor_scenario_t sc = f->sc;
+        sc.algo = RUMOR_ALGO_BEER;
+        sc.same_batch = 1;
+        sc.sync_p = sync ? 1.0 : 0.0;
+        const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, f->topo, 2, 64);
+        rumor_peer_t *p = rumor_peer_new(&cfg, NULL);
+        assert_non_null(p);
+        char why[512];
+        assert_int_equal(rumor_peer_caution(p, why, sizeof why), !sync); /* never restarts */
+        assert_true(!sync == (strstr(why, "same-batch without sync_p") != NULL));
+        const size_t d = rumor_peer_dim(p), dim = cfg.train->dim;
+        rumor_sampler_t *smp = rumor_sampler_new(cfg.shard, cfg.shard_n, sc.seed, 2);
+        float *g = malloc(d * sizeof *g), *g0 = malloc(d * sizeof *g0), *x = malloc(d * sizeof *x),
+              *want = malloc(d * sizeof *want), *xb = malloc((size_t)sc.batch * dim * sizeof *xb);
+        int32_t *yb = malloc(sc.batch * sizeof *yb);
+        const float *est = rumor_gossip_extra(rumor_peer_gossip(p), NULL) + d;
+        const uint8_t *msg;
+        size_t len;
+        for (int r = 0; r < 3; r++) {
+            memcpy(x, rumor_peer_params(p), d * sizeof *x);
+            if (r == 0 || sync) {
+                s_hand_big_grad(p, &cfg, smp, x, g, xb, yb, want);
+            } else {
+                s_hand_batch(&cfg, smp, xb, yb);
+                rumor_model_loss_grad(rumor_peer_model(p), x, xb, yb, sc.batch, g);
+                rumor_model_loss_grad(rumor_peer_model(p), est + d, xb, yb, sc.batch, g0);
+                for (size_t i = 0; i < d; i++) want[i] = g[i] - g0[i] + est[i];
+            }
+            assert_int_equal(rumor_peer_step(p, &msg, &len), 0);
+            for (size_t i = 0; i < d; i++)
+                if (fabs(est[i] - want[i]) > 1e-5 * (1.0 + fabs(want[i])))
+                    fail_msg("sync %d, round %d, [%zu]: %g, want %g", sync, r, i, est[i], want[i]);
+            assert_memory_equal(est + d, x, d * sizeof *x); /* the point it was taken at */
+            rumor_peer_finish(p);
+        }
+        free(g);
+        free(g0);
+        free(x);
+        free(want);
+        free(xb);
+        free(yb);
+        rumor_sampler_destroy(&smp);
+        rumor_peer_destroy(&p);
+    }
+}
+
+/* MARINA's coin and the participation draw are functions of the seed and the round alone
+ * (every peer draws the same), heads as often as asked; a peer that sits a round out sends an
+ * empty message, which its neighbours take as nothing, and its model only mixes. */
+static void test_coin_and_participation(void **state)
+{
+    s_fixture_t *f = *state;
+    rumor_scenario_t sc = f->sc;
+    sc.algo = RUMOR_ALGO_CHOCO;
+    sc.sync_p = 0.3;
+    sc.participation = 0.5;
+    rumor_scenario_rehash(&sc);
+    uint32_t heads = 0, in = 0;
+    const uint32_t T = 20000;
+    for (uint32_t t = 0; t < T; t++) {
+        heads += (uint32_t)rumor_peer_sync_round(&sc, t);
+        for (uint32_t i = 0; i < 4; i++) in += (uint32_t)rumor_peer_participates(&sc, i, t);
+    }
+    if (fabs(heads / (double)T - 0.3) > 0.01 || fabs(in / (4.0 * T) - 0.5) > 0.01)
+        fail_msg("coin %g, participation %g", heads / (double)T, in / (4.0 * T));
+    rumor_scenario_t other = sc;
+    other.seed++;
+    uint32_t same = 0;
+    for (uint32_t t = 0; t < 1000; t++)
+        same += rumor_peer_sync_round(&sc, t) == rumor_peer_sync_round(&other, t);
+    assert_true(same < 700); /* the run seed changes the draw */
+    for (uint32_t i = 0; i < 4; i++) assert_true(rumor_peer_participates(&sc, i, 0));
+    uint32_t t = 1;
+    while (rumor_peer_participates(&sc, 0, t) || !rumor_peer_participates(&sc, 1, t)) t++;
+    const rumor_peer_cfg_t c0 = rumor_peer_data_cfg(&f->data, &sc, f->topo, 0, 64);
+    const rumor_peer_cfg_t c1 = rumor_peer_data_cfg(&f->data, &sc, f->topo, 1, 64);
+    rumor_peer_t *a = rumor_peer_new(&c0, NULL), *nb = rumor_peer_new(&c1, NULL);
+    assert_true(a && nb);
+    rumor_peer_set_round(a, t);
+    rumor_peer_set_round(nb, t);
+    const size_t d = rumor_peer_dim(a);
+    float *x = malloc(d * sizeof *x);
+    memcpy(x, rumor_peer_params(a), d * sizeof *x);
+    const uint8_t *ma, *mb;
+    size_t la, lb;
+    assert_int_equal(rumor_peer_step(a, &ma, &la), 0);
+    assert_int_equal(rumor_peer_step(nb, &mb, &lb), 0);
+    assert_int_equal(la, 0);
+    assert_true(lb > 0);
+    assert_int_equal(rumor_peer_deliver(nb, 0, ma, 0), 0); /* nothing from a */
+    assert_int_equal(rumor_peer_stats(a)->bytes_sent, 0);
+    /* a keeps its state whole: no step and no mix, whatever it holds */
+    rumor_gossip_copy_mut(rumor_peer_gossip(a), 1)[0] += 1.0f;
+    rumor_peer_finish(a);
+    assert_memory_equal(rumor_peer_params(a), x, d * sizeof *x);
+    free(x);
+    rumor_peer_destroy(&a);
+    rumor_peer_destroy(&nb);
 }
 
 /* The start-up warning: an unbiased quantizer of large variance, not its contraction, and
@@ -381,6 +625,35 @@ static void test_caution_names_a_diverging_compressor(void **state)
             assert_non_null(strstr(why, "dither:2:biased scales it into a contraction"));
             assert_null(strstr(why, "Malcom-PSGD"));
         }
+        rumor_peer_destroy(&p);
+    }
+}
+
+/* Quasi-global momentum over compressed copies with gamma not scaled by 1 - beta is
+ * cautioned; scaled, or over exact copies, it is not. */
+static void test_caution_names_quasi_global_gamma(void **state)
+{
+    s_fixture_t *f = *state;
+    static const struct {
+        const char *compressor;
+        double gamma;
+        int warns;
+    } cases[] = {{"dither:8:biased", 0.05, 1},
+                 {"topk:0.1", 0.05, 1},
+                 {"dither:8:biased", 0.005, 0},
+                 {"identity", 0.05, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        rumor_scenario_t sc = f->sc;
+        sc.algo = RUMOR_ALGO_CHOCO;
+        sc.gamma = cases[i].gamma;
+        snprintf(sc.compressor, sizeof sc.compressor, "%s", cases[i].compressor);
+        assert_int_equal(rumor_momentum_parse("quasi-global:0.9", &sc.momentum, NULL), 0);
+        const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, f->topo, 0, 64);
+        rumor_peer_t *p = rumor_peer_new(&cfg, NULL);
+        assert_non_null(p);
+        char why[1024] = "";
+        assert_int_equal(rumor_peer_caution(p, why, sizeof why), cases[i].warns);
+        if (cases[i].warns) assert_non_null(strstr(why, "gamma 0.05 acts as 0.5"));
         rumor_peer_destroy(&p);
     }
 }
@@ -437,8 +710,13 @@ int main(void)
         cmocka_unit_test(test_local_steps_chain_sgd_steps),
         cmocka_unit_test(test_prox_before_compress_thresholds_the_message),
         cmocka_unit_test(test_extra_gossip_state_is_kept),
+        cmocka_unit_test(test_beer_pair_lengths_are_checked),
+        cmocka_unit_test(test_beer_trackers_sum_to_the_gradients),
+        cmocka_unit_test(test_beer_same_batch_estimate),
+        cmocka_unit_test(test_coin_and_participation),
         cmocka_unit_test(test_caution_names_a_diverging_compressor),
         cmocka_unit_test(test_caution_names_missing_malcom_parts),
+        cmocka_unit_test(test_caution_names_quasi_global_gamma),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -73,6 +73,14 @@ static void test_fields_and_defaults(void **state)
     assert_int_equal(sc.prox, RUMOR_PROX_BEFORE_COMPRESS);
     assert_true(sc.prox_lr_base && sc.gamma_follows_lr);
 
+    const char *marina = "{\"algorithm\": {\"name\": \"beer\", \"sync_p\": 0.25,"
+                         " \"tracking_grad\": \"same-batch\", \"participation\": 0.5}}";
+    assert_int_equal(rumor_scenario_parse(marina, "t.json", "/base", &sc, &em), 0);
+    assert_int_equal(sc.algo, RUMOR_ALGO_BEER);
+    assert_true(sc.sync_p == 0.25 && sc.same_batch && sc.participation == 0.5);
+    assert_int_equal(rumor_scenario_parse("{}", "t.json", "/base", &sc, &em), 0);
+    assert_true(sc.sync_p == 0.0 && !sc.same_batch && sc.participation == 1.0); /* defaults */
+
     const char *rel = "{\"topology\": \"../topologies/ring8.json\"}";
     assert_int_equal(rumor_scenario_parse(rel, "x.json", "/base/sims", &sc, &em), 0);
     assert_string_equal(sc.topology_file, "/base/sims/../topologies/ring8.json");
@@ -101,6 +109,18 @@ static void test_errors_name_the_field(void **state)
         {"{\"algorithm\": {\"prox_lr\": 1}}", "x.json: algorithm.prox_lr: expected a string"},
         {"{\"algorithm\": {\"gamma_schedule\": \"cosine\"}}",
          "x.json: algorithm.gamma_schedule: expected constant or lr"},
+        {"{\"algorithm\": {\"sync_p\": 1.5}}", "x.json: algorithm.sync_p: expected"},
+        {"{\"algorithm\": {\"name\": \"dcd\", \"sync_p\": 0.5}}",
+         "x.json: algorithm.sync_p: applies to choco, malcom and beer only"},
+        {"{\"algorithm\": {\"participation\": 0}}", "x.json: algorithm.participation: expected"},
+        {"{\"algorithm\": {\"name\": \"dpsgd\", \"participation\": 0.5}}",
+         "x.json: algorithm.participation: applies to choco, malcom and beer only"},
+        {"{\"algorithm\": {\"name\": \"beer\", \"local_steps\": 2}}",
+         "x.json: algorithm.local_steps: beer takes one step a round"},
+        {"{\"algorithm\": {\"tracking_grad\": \"same-batch\"}}",
+         "x.json: algorithm.tracking_grad: applies to beer only"},
+        {"{\"algorithm\": {\"name\": \"beer\", \"tracking_grad\": \"old\"}}",
+         "x.json: algorithm.tracking_grad: expected fresh or same-batch"},
         {"{\"rounds\": 10}", "x.json: rounds: unknown key"},
         {"{\"data\": {\"partition\": \"dirichlet:-1\"}}", "x.json: data.partition:"},
         {"{\"data\": {\"name\": \"cifar\"}}", "x.json: data.name: expected fashion-mnist"},
@@ -310,6 +330,20 @@ static void test_hash_tracks_agreement(void **state)
         assert_false(s_same_hash(plain, p[i]));
         for (int j = 1; j < i; j++) assert_false(s_same_hash(p[i], p[j]));
     }
+    /* MARINA's options count; their defaults keep the hash. */
+    const char *mm[] = {"{\"algorithm\": {\"lr\": 0.1, \"sync_p\": 0, \"participation\": 1}}",
+                        "{\"algorithm\": {\"lr\": 0.1, \"sync_p\": 0.1}}",
+                        "{\"algorithm\": {\"lr\": 0.1, \"participation\": 0.5}}",
+                        "{\"algorithm\": {\"lr\": 0.1, \"name\": \"beer\", \"tracking_grad\": "
+                        "\"fresh\"}}",
+                        "{\"algorithm\": {\"lr\": 0.1, \"name\": \"beer\", \"tracking_grad\": "
+                        "\"same-batch\"}}"};
+    assert_true(s_same_hash(plain, mm[0]));
+    assert_false(s_same_hash(plain, mm[1]));
+    assert_false(s_same_hash(plain, mm[2]));
+    assert_false(s_same_hash(mm[1], mm[2]));
+    assert_false(s_same_hash(mm[1], "{\"algorithm\": {\"lr\": 0.1, \"sync_p\": 0.2}}"));
+    assert_false(s_same_hash(mm[3], mm[4]));
 }
 
 int main(void)

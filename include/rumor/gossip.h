@@ -1,5 +1,5 @@
-/* rumor — the per-peer gossip state machine of D-PSGD, CHOCO-SGD, Malcom-PSGD, DCD-PSGD and
- * DeepSqueeze.
+/* rumor — the per-peer gossip state machine of D-PSGD, CHOCO-SGD, Malcom-PSGD, DCD-PSGD,
+ * DeepSqueeze and BEER.
  *
  * One round, from the gossip's point of view (DESIGN.md section 2), with c_j the copy this
  * peer keeps of neighbour j's public vector and c_i its own, mix_c(v) = v + gamma sum_j w_ij
@@ -18,16 +18,35 @@
  *   DeepSqueeze  (Tang et al. 2019) produce: a = e + v; q_i = C(a); e = a - q_i; c_i = q_i.
  *                absorb: c_j = q_j.   mix: x = mix_c(v), the compressed values mixed.
  *                e is explicit error-feedback memory (DESIGN 2.4's wrapper on the model).
- * CHOCO's public copies are its memory; DeepSqueeze keeps e beside them (d more floats).
+ *   BEER         (compressed gradient tracking, Zhao et al. 2022; with lambda > 0 and the prox on
+ *                the model step, CDProxSGT) keeps a tracker y of the network's mean gradient
+ *                beside the model, and a public vector of two parts: the model's copy h and
+ *                the tracker's copy u. With g^t the round's stochastic gradient at x^t:
+ *                  produce: y^t = y' + g^t - g^{t-1} (the peer's update, g the local gradient
+ *                           estimate; round 0: y = g^0 on a batch 4 times the size), q_i = C(x^t -
+ * h_i), r_i = C(y^t - u_i); h_i += q_i; u_i += r_i.   absorb: h_j += q_j; u_j += r_j. mix: x^{t+1}
+ * = prox(x^t - eta y^t + gamma sum_j w_ij (h_j - h_i)), y' = y^t + gamma sum_j w_ij (u_j - u_i).
+ *                This is BEER's round (x^{t+1} = x^t + gamma H(W - I) - eta V^t, H += C(X - H),
+ *                V^{t+1} = V^t + gamma G(W - I) + grad^{t+1} - grad^t, G += C(V - G)) with
+ *                the round's first half, gradient and compression, at the start of a round and
+ *                its mix at the end; round 0's exchange initialises the trackers' copies,
+ *                which start at 0 (BEER's G^0 = C(V^0)). The sum of the trackers stays the
+ *                sum of the latest gradients (W is doubly stochastic). The message is the pair
+ *                (q_i, r_i).
+ * Full-sync rounds (CHOCO, Malcom, BEER; rumor_gossip_set_sync): C is the identity, so every
+ * copy becomes exact.
+ * CHOCO's public copies are its memory; DeepSqueeze keeps e beside them (d more floats), BEER
+ * the tracker and its last gradient estimate (2 d; 3 d with the previous point).
  *
  * Every peer keeps a public copy c_j per neighbour, so the state survives out-of-order
  * delivery, resync (a neighbour's full copy can be installed) and neighbours going down:
- * a down neighbour is left out of the mix, which moves its weight w_ij onto w_ii. Mixing
+ * a down neighbour (or one that sits the round out) is left out of the mix, which moves its
+ * weight w_ij onto w_ii. Mixing
  * sums neighbours in ascending id order whatever the arrival order, so results are bit
  * identical between the simulator and networked peers. All public copies start at the
  * common initial model x0 (every peer derives it from the run seed), so the first residuals
- * are small. Memory: (degree + 1) d floats, and d more (state) for DCD and DeepSqueeze. No
- * allocation after rumor_gossip_new.
+ * are small; trackers' copies start at 0. Memory: (degree + 1) d floats (2 d for BEER), and d
+ * more (state) for DCD and DeepSqueeze, 2 d for BEER. No allocation after rumor_gossip_new.
  */
 #ifndef RUMOR_GOSSIP_H
 #define RUMOR_GOSSIP_H
@@ -45,9 +64,10 @@ typedef enum {
     RUMOR_ALGO_MALCOM = 2,
     RUMOR_ALGO_DCD = 3,
     RUMOR_ALGO_DEEPSQUEEZE = 4,
+    RUMOR_ALGO_BEER = 5,
 } rumor_algo_t;
 
-/* Parses "dpsgd", "choco", "malcom", "dcd" or "deepsqueeze". */
+/* Parses "dpsgd", "choco", "malcom", "dcd", "deepsqueeze" or "beer". */
 int rumor_algo_parse(const char *s, rumor_algo_t *algo);
 const char *rumor_algo_name(rumor_algo_t algo);
 
@@ -60,6 +80,7 @@ typedef struct {
     const double *w_nbrs;          /* (degree) w_ij */
     float gamma;                   /* consensus step (all but D-PSGD) */
     rumor_compress_cfg_t compress; /* ignored by D-PSGD, which sends v uncompressed */
+    uint32_t tracker_rows;         /* BEER: rows of d floats of tracker state, 2 or 3 (0: 2) */
 } rumor_gossip_cfg_t;
 
 typedef struct rumor_gossip rumor_gossip_t;
@@ -70,13 +91,29 @@ rumor_gossip_t *rumor_gossip_new(const rumor_gossip_cfg_t *cfg, const float *x0)
 void rumor_gossip_destroy(rumor_gossip_t **g_p);
 
 /* Builds this round's outgoing message from v into out (initialised for d) and applies it
- * to the own public copy. rng is this round's compression stream. */
+ * to the own public copy. rng is this round's compression stream. For BEER v is the model and
+ * this is the message's first part. */
 void rumor_gossip_produce(rumor_gossip_t *g, const float *v, rumor_rng_t *rng, rumor_cmsg_t *out);
+
+/* BEER: the message's second part, C(y - u_i), from the tracker (rumor_gossip_extra's first
+ * row, updated by the caller), applied to the own tracker copy. Call after produce, on the
+ * same rng. */
+void rumor_gossip_produce_tracker(rumor_gossip_t *g, rumor_rng_t *rng, rumor_cmsg_t *out);
 
 /* Applies neighbour `from`'s message. RUMOR_EINVAL if `from` is not a neighbour,
  * RUMOR_EMISMATCH if m->d differs from d, RUMOR_ENONFINITE (nothing applied) if the copy
  * would hold a NaN or infinity: no message, or sum of messages, puts one there. */
 RUMOR_NODISCARD int rumor_gossip_absorb(rumor_gossip_t *g, uint32_t from, const rumor_cmsg_t *m);
+
+/* The same for an algorithm whose message has two parts (BEER: m the model's, mt the
+ * tracker's; mt NULL for the others, RUMOR_EINVAL on a mismatch). Both parts or neither are
+ * applied. */
+RUMOR_NODISCARD int rumor_gossip_absorb_pair(rumor_gossip_t *g, uint32_t from,
+                                             const rumor_cmsg_t *m, const rumor_cmsg_t *mt);
+
+/* Makes the next produce (and produce_tracker) exact (1: a full-sync round; the residual goes
+ * through the identity) or compressed (0). Ignored by D-PSGD, DCD and DeepSqueeze. */
+void rumor_gossip_set_sync(rumor_gossip_t *g, int sync);
 
 /* The variance omega of the compressor when it is unbiased and not scaled into a contraction
  * (dither or natural without :biased), else 0 (also for D-PSGD, which compresses nothing).
@@ -89,7 +126,8 @@ double rumor_gossip_copy_omega(const rumor_gossip_t *g);
  * produce, for r = 0 and for D-PSGD, which compresses nothing. */
 double rumor_gossip_compress_err(const rumor_gossip_t *g);
 
-/* x = mix(v) over the neighbours that are up. x may alias v. */
+/* x = mix(v) over the neighbours that are up; BEER mixes its tracker too (v is then the model
+ * after its step, x^t - eta y^t). x may alias v. */
 void rumor_gossip_mix(rumor_gossip_t *g, const float *v, float *x);
 
 /* Sets the consensus step gamma of the next produce and mix (a schedule). */
@@ -97,10 +135,19 @@ void rumor_gossip_set_gamma(rumor_gossip_t *g, float gamma);
 
 /* Marks neighbour `id` up (1) or down (0); RUMOR_EINVAL if not a neighbour. */
 int rumor_gossip_set_up(rumor_gossip_t *g, uint32_t id, int up);
+
+/* Marks neighbour `id` as sitting the current round out (1) or taking part (0): CHOCO-style
+ * mixes (CHOCO, Malcom, DeepSqueeze, BEER) leave it out like a down neighbour, so both ends of
+ * an edge mix along it or neither does. RUMOR_EINVAL if not a neighbour. */
+int rumor_gossip_set_quiet(rumor_gossip_t *g, uint32_t id, int quiet);
 int rumor_gossip_is_up(const rumor_gossip_t *g, uint32_t id);
 
-/* Public copy of `id` (self or a neighbour), d floats, for checkpoints and STATE messages;
- * NULL if id is neither. The mutable form lets a resync install a received copy. */
+/* Floats of a public vector: d, or 2 d for BEER (the model's copy, then the tracker's). */
+uint32_t rumor_gossip_public_dim(const rumor_gossip_t *g);
+
+/* Public copy of `id` (self or a neighbour), rumor_gossip_public_dim floats, for checkpoints
+ * and STATE messages; NULL if id is neither. The mutable form lets a resync install a
+ * received copy. */
 const float *rumor_gossip_copy(const rumor_gossip_t *g, uint32_t id);
 float *rumor_gossip_copy_mut(rumor_gossip_t *g, uint32_t id);
 
@@ -108,10 +155,13 @@ float *rumor_gossip_copy_mut(rumor_gossip_t *g, uint32_t id);
  * below; both are of the same node. */
 void rumor_gossip_copy_copies(rumor_gossip_t *dst, const rumor_gossip_t *src);
 
-/* The d floats of state an algorithm keeps beside the copies, for checkpoints: DeepSqueeze's
- * error-feedback memory e (*name = "memory"), DCD's pending mix p ("pending"); NULL for the
- * others. name may be NULL. */
+/* The rows of d floats of state an algorithm keeps beside the copies, for checkpoints:
+ * DeepSqueeze's error-feedback memory e (*name = "memory"), DCD's pending mix p ("pending"),
+ * BEER's tracker y, the gradient estimate it last took in and, with same-batch differences,
+ * the previous point ("tracker", cfg.tracker_rows rows); NULL for the others. name may be
+ * NULL. */
 float *rumor_gossip_extra(rumor_gossip_t *g, const char **name);
+uint32_t rumor_gossip_extra_rows(const rumor_gossip_t *g);
 
 /* A watch over a network's consensus distance (1/n sum_i ||x_i - xbar||^2) across
  * evaluations. A gamma too large for the compressor shows as a distance that keeps growing

@@ -4,7 +4,10 @@
  * with prox the soft threshold. Schedules give eta_t for round t (0-based) and are pure
  * functions of the round, so a peer restarted from a checkpoint continues on the same curve.
  * With momentum the step goes along a direction built from g and a buffer m (d floats, zero
- * at round 0, kept in checkpoints) instead of along g.
+ * at round 0, kept in checkpoints) instead of along g. Quasi-global momentum (QG-DSGDm, Lin,
+ * Karimireddy, Stich, Jaggi 2021) steps along g + beta m like heavy ball, but its buffer
+ * follows the model's whole change in a round, consensus and prox included, instead of the
+ * local gradients: m = (1 - mu) m + mu (x_before - x_after) / eta_t once the round ends.
  */
 #ifndef RUMOR_OPTIM_H
 #define RUMOR_OPTIM_H
@@ -39,24 +42,34 @@ double rumor_schedule_lr(const rumor_schedule_t *s, uint32_t t);
 
 typedef enum {
     RUMOR_MOMENTUM_NONE = 0,
-    RUMOR_MOMENTUM_HEAVY_BALL = 1, /* m = beta m + g; the step goes along m */
-    RUMOR_MOMENTUM_NESTEROV = 2,   /* m = beta m + g; along g + beta m */
+    RUMOR_MOMENTUM_HEAVY_BALL = 1,   /* m = beta m + g; the step goes along m */
+    RUMOR_MOMENTUM_NESTEROV = 2,     /* m = beta m + g; along g + beta m */
+    RUMOR_MOMENTUM_QUASI_GLOBAL = 3, /* along g + beta m; m follows the model's change */
 } rumor_momentum_kind_t;
 
 typedef struct {
     rumor_momentum_kind_t kind;
     float beta; /* in [0, 1) */
+    float mu;   /* quasi-global: the weight of a round's change in the buffer, in (0, 1] */
 } rumor_momentum_t;
 
-/* Parses "none" (or ""), "heavy-ball:BETA" or "nesterov:BETA", 0 <= BETA < 1. */
+/* Parses "none" (or ""), "heavy-ball:BETA", "nesterov:BETA" or "quasi-global:BETA[:MU]",
+ * 0 <= BETA < 1, 0 < MU <= 1 (default 1 - BETA, the paper's averaging; 1 when BETA is 0). */
 int rumor_momentum_parse(const char *str, rumor_momentum_t *m, rumor_errmsg_t *em);
 
-/* "heavy-ball", "nesterov" or "none". */
+/* "heavy-ball", "nesterov", "quasi-global" or "none". */
 const char *rumor_momentum_name(rumor_momentum_kind_t kind);
 
-/* Turns the gradient g into the step direction, in place, updating the buffer m. A no-op
- * without momentum. */
+/* Turns the gradient g into the step direction, in place, updating the buffer m (but for
+ * quasi-global momentum, whose buffer moves at the end of the round). A no-op without
+ * momentum. */
 void rumor_momentum_direction(const rumor_momentum_t *mo, float *m, float *g, size_t d);
+
+/* Quasi-global momentum's buffer update once a round ends: m = (1 - mu) m + mu (before -
+ * after) / lr, with before the model when the round began and after the model it ended with
+ * (after mix and prox). A no-op for the other kinds. */
+void rumor_momentum_follow(const rumor_momentum_t *mo, float *m, const float *before,
+                           const float *after, float lr, size_t d);
 
 /* v = x - lr * g. Returns 1 when every v_i is finite, 0 when one is NaN or infinite (the
  * model diverged), checked in the same pass. */

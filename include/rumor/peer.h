@@ -3,11 +3,12 @@
  * This is the single implementation of a peer's training that both the simulator and the
  * networked `rumor peer` drive; neither knows how the other moves bytes. A round is
  *   rumor_peer_step()     minibatch gradient, v = x - eta g (local_steps such steps, each
- *                         from the last), the l1 prox if it sits before compression,
- *                         produce + encode the message
+ *                         from the last; BEER: the tracker's update, v = x - eta y), the l1
+ *                         prox if it sits before compression, produce + encode the message
+ *                         (BEER: the model's and the tracker's parts, each length-prefixed)
  *   rumor_peer_deliver()  for each neighbour message of this round: decode + absorb
  *   rumor_peer_finish()   mix over neighbours (ascending id), the l1 prox if it sits after
- *                         the mix, advance the round
+ *                         the mix, quasi-global momentum's buffer update, advance the round
  * Randomness of round t comes from streams (seed, peer, t, purpose), batches from the
  * peer's own sampler, so the model after round t depends only on the scenario, the seed
  * and the messages received — bit for bit, whatever the thread or process layout.
@@ -72,10 +73,40 @@ void rumor_peer_destroy(rumor_peer_t **p_p);
 #define RUMOR_PEER_DIVERGED_HINT "(a smaller lr or gamma may help)"
 
 /* Runs the local step of the current round and encodes its message; *msg points into the
- * peer's buffer and stays valid until the next step. Returns 0, or RUMOR_ENONFINITE when the
- * SGD step left a NaN or infinite parameter: the model diverged (the message is still
- * encoded; callers stop instead of sending it). */
+ * peer's buffer and stays valid until the next step. *len is 0 when the peer does not take
+ * part in the round (rumor_peer_participates): there is nothing to send. Returns 0, or
+ * RUMOR_ENONFINITE when the SGD step left a NaN or infinite parameter: the model diverged (the
+ * message is still encoded; callers stop instead of sending it). */
 RUMOR_NODISCARD int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len);
+
+/* BEER's tracker starts from the mean gradient of this many batches (round 0). */
+#define RUMOR_PEER_TRACK_INIT 4u
+
+/* 1 when round t of scenario sc is a full-sync round: MARINA's coin, heads with probability
+ * sync_p, drawn from (seed, t) alone, so every peer draws the same without a message. */
+int rumor_peer_sync_round(const rumor_scenario_t *sc, uint32_t t);
+
+/* 1 when node takes part in round t (with probability participation, drawn from (seed, node,
+ * t) alone, so its neighbours know without a message; every node in round 0). One that does
+ * not keeps its state whole: no step, no mix; its message is empty (rumor_peer_step gives
+ * length 0), and with participation < 1 a neighbour takes any empty message as nothing sent
+ * (in deadline rounds a late one may be of an earlier round). Those that take part mix only
+ * with neighbours that do, so both ends of an edge mix along it or neither does: the sum of
+ * the models (and of BEER's trackers) stays what the steps made it. (A peer that sat out and
+ * mixed with its own public copy, frozen while it sends nothing, would get the same push
+ * every round and drift away.) Networked peers still carry the empty message (a frame
+ * header): in synchronous rounds it keeps neighbours within a round of each other, as their
+ * carrier holds one round of early messages, where one that sits out several rounds in a row
+ * would otherwise fall behind. */
+int rumor_peer_participates(const rumor_scenario_t *sc, uint32_t node, uint32_t t);
+
+/* The largest message a peer of scenario sc and dimension d produces: rumor_codec_bound(d),
+ * or two codec messages with their u32 lengths for BEER. */
+size_t rumor_peer_msg_bound(const rumor_scenario_t *sc, uint32_t d);
+
+/* Checks that msg decodes as a message of this peer's scenario (a DIFF a link holds for a later
+ * round, or one after a gap) without absorbing it: 0 or the decoder's negative code. */
+int rumor_peer_check(rumor_peer_t *p, const uint8_t *msg, size_t len);
 
 /* Decodes and absorbs neighbour `from`'s message of the current round. A bad message
  * returns a negative code, is counted, and leaves the state untouched. */
@@ -99,11 +130,16 @@ void rumor_peer_copy_state(rumor_peer_t *dst, const rumor_peer_t *src);
 /* "malcom with nesterov momentum 0.9, mlp 784-128-10 (d = 101770), compressor dither:8,
  * codec auto, 3000 rounds": what the peer runs, for start-up lines. */
 void rumor_peer_describe(const rumor_peer_t *p, char *buf, size_t cap);
+/* Quasi-global momentum with compressed copies: the largest gamma / (1 - beta) without a
+ * caution (the consensus steps that train CHOCO with dither:8:biased go up to 0.2). */
+#define RUMOR_PEER_QG_GAMMA_MAX 0.2
+
 /* When the scenario is likely to fail for a reason known before it starts (an unbiased
- * quantizer of large variance), or is a malcom scenario that lacks a part of Malcom-PSGD (a
- * dithering quantizer, lambda > 0, an entropy-coding codec), writes why and what to change
- * into buf, the cautions joined by "; also, ", and returns 1 (for a warning); otherwise
- * returns 0 with buf empty. */
+ * quantizer of large variance, quasi-global momentum over an unscaled gamma, same-batch
+ * differences that never restart), or is a malcom
+ * scenario that lacks a part of Malcom-PSGD (a dithering quantizer, lambda > 0, an entropy-coding
+ * codec), writes why and what to change into buf, the cautions joined by "; also, ", and returns 1
+ * (for a warning); otherwise returns 0 with buf empty. */
 int rumor_peer_caution(const rumor_peer_t *p, char *buf, size_t cap);
 /* The momentum buffer (d floats), or NULL when the scenario has no momentum. */
 float *rumor_peer_momentum(rumor_peer_t *p);

@@ -24,9 +24,10 @@ enum {
     RUMOR_RNG_COMPRESS = 4,  /* dithering and random sparsifiers */
     RUMOR_RNG_TOPOLOGY = 5,  /* random graph generators */
     RUMOR_RNG_DATA = 6,      /* synthetic data */
-    RUMOR_RNG_SYNC = 7,      /* network-wide coins (full-sync rounds, participation) */
+    RUMOR_RNG_SYNC = 7,      /* the network-wide full-sync coin of a round */
     RUMOR_RNG_SUPPORT = 8,   /* positions derived from a seed a message carries */
     RUMOR_RNG_FAULT = 9,     /* messages the simulator loses (scenario faults) */
+    RUMOR_RNG_PEERS = 10,    /* which peers take part in a round (participation) */
     RUMOR_RNG_TEST = 99,     /* tests and benchmarks */
 };
 

@@ -108,6 +108,9 @@ typedef struct {
     int gamma_follows_lr; /* 1: the consensus step of round t is gamma * eta_t / lr */
     uint32_t batch, rounds, warmup;
     uint32_t local_steps; /* SGD steps per round, before the peer gossips */
+    double sync_p;        /* probability of a full-sync round (MARINA's coin; 0 = never) */
+    int same_batch;       /* BEER: the tracker's gradient difference on one batch (VR-MARINA) */
+    double participation; /* fraction of peers that step and send in a round (1 = all) */
     char schedule[64];
     rumor_momentum_t momentum;
     char compressor[64];
