@@ -14,6 +14,7 @@ struct rumor_gossip {
     float *memory;  /* (d) DeepSqueeze: the error-feedback memory e; else NULL */
     float *pending; /* (d) DCD: gamma sum_j w_ij (c_j - c_i) as the last round ended; else NULL */
     rumor_compressor_t *compressor;
+    rumor_robust_t *robust; /* the mix's robust rule, or NULL for none */
     double err; /* ||C(r) - r||^2 / ||r||^2 of the last produce (0 before any, or r = 0) */
 };
 
@@ -62,7 +63,9 @@ rumor_gossip_t *rumor_gossip_new(const rumor_gossip_cfg_t *cfg, const float *x0)
     if (cfg->algo != RUMOR_ALGO_DPSGD) g->compressor = rumor_compressor_new(&cfg->compress, cfg->d);
     if (cfg->algo == RUMOR_ALGO_DEEPSQUEEZE) g->memory = calloc(d, sizeof *g->memory);
     if (cfg->algo == RUMOR_ALGO_DCD) g->pending = calloc(d, sizeof *g->pending);
-    if (!g->nbrs || !g->w || !g->up || !g->copies ||
+    int robust_oom;
+    g->robust = rumor_robust_new(&cfg->robust, cfg->degree, cfg->d, &robust_oom);
+    if (robust_oom || !g->nbrs || !g->w || !g->up || !g->copies ||
         (cfg->algo != RUMOR_ALGO_DPSGD && !g->compressor) ||
         (cfg->algo == RUMOR_ALGO_DEEPSQUEEZE && !g->memory) ||
         (cfg->algo == RUMOR_ALGO_DCD && !g->pending)) {
@@ -83,6 +86,7 @@ void rumor_gossip_destroy(rumor_gossip_t **g_p)
     if (!g_p || !*g_p) return;
     rumor_gossip_t *g = *g_p;
     rumor_compressor_destroy(&g->compressor);
+    rumor_robust_destroy(&g->robust);
     free(g->nbrs);
     free(g->w);
     free(g->up);
@@ -113,8 +117,9 @@ static float *s_copy(const rumor_gossip_t *g, size_t slot)
 }
 
 /* x = mix_c(v) = v + gamma sum_j w_ij (c_j - c_i) over the neighbours that are up, as
- * v + gamma sum_j w_ij c_j - gamma (sum_j w_ij) c_i. x may alias v. */
-static void s_mix_copies(const rumor_gossip_t *g, const float *v, float *x)
+ * v + gamma sum_j w_ij c_j - gamma (sum_j w_ij) c_i, with w this round's weights. x may alias
+ * v. */
+static void s_mix_copies(const rumor_gossip_t *g, const double *w, const float *v, float *x)
 {
     const uint32_t d = g->cfg.d, deg = g->cfg.degree;
     const float gamma = g->cfg.gamma;
@@ -122,8 +127,8 @@ static void s_mix_copies(const rumor_gossip_t *g, const float *v, float *x)
     double wsum = 0.0; /* weight of the neighbours that are up */
     for (uint32_t s = 0; s < deg; s++) {
         if (!g->up[s]) continue;
-        wsum += g->w[s];
-        rumor_vec_axpy(x, gamma * (float)g->w[s], s_copy(g, s), d);
+        wsum += w[s];
+        rumor_vec_axpy(x, gamma * (float)w[s], s_copy(g, s), d);
     }
     rumor_vec_axpy(x, -gamma * (float)wsum, s_copy(g, deg), d);
 }
@@ -197,33 +202,69 @@ int rumor_gossip_absorb(rumor_gossip_t *g, uint32_t from, const rumor_cmsg_t *m)
     return 0;
 }
 
+/* The robust rule's trimmed mix: x = v + gamma W t, t the trimmed mean of the c_j - c_i
+ * and W the weight of the neighbours that are up (D-PSGD: of the v_j - v, gamma 1; DCD: into
+ * pending, x = c_i). */
+static void s_mix_trimmed(rumor_gossip_t *g, const float *v, float *x)
+{
+    const uint32_t d = g->cfg.d, deg = g->cfg.degree;
+    const int dpsgd = g->cfg.algo == RUMOR_ALGO_DPSGD;
+    const float *t = rumor_robust_trim(g->robust, g->copies, g->up, dpsgd ? v : s_copy(g, deg));
+    double wsum = 0.0;
+    for (uint32_t s = 0; s < deg; s++)
+        if (g->up[s]) wsum += g->w[s];
+    const float a = (dpsgd ? 1.0f : g->cfg.gamma) * (float)wsum;
+    if (g->cfg.algo == RUMOR_ALGO_DCD) {
+        rumor_vec_copy(x, s_copy(g, deg), d);
+        rumor_vec_zero(g->pending, d);
+        rumor_vec_axpy(g->pending, a, t, d);
+        return;
+    }
+    if (x != v) rumor_vec_copy(x, v, d);
+    rumor_vec_axpy(x, a, t, d);
+}
+
 void rumor_gossip_mix(rumor_gossip_t *g, const float *v, float *x)
 {
     const uint32_t d = g->cfg.d, deg = g->cfg.degree;
+    if (g->robust && rumor_robust_trims(g->robust)) {
+        s_mix_trimmed(g, v, x);
+        return;
+    }
+    /* Clipping is a reweighting: each term w_ij (y_j - y_i) scaled to norm tau at most. */
+    const double *w =
+        g->robust ? rumor_robust_weights(g->robust, g->copies, g->up, g->w,
+                                         g->cfg.algo == RUMOR_ALGO_DPSGD ? v : s_copy(g, deg))
+                  : g->w;
     switch (g->cfg.algo) {
     case RUMOR_ALGO_DPSGD: {
         /* x = w_ii v + sum_j w_ij v_j; down neighbours' weight stays on w_ii. */
         if (x != v) rumor_vec_copy(x, v, d);
         double wsum = 0.0;
         for (uint32_t s = 0; s < deg; s++)
-            if (g->up[s]) wsum += g->w[s];
+            if (g->up[s]) wsum += w[s];
         rumor_vec_scale(x, (float)(1.0 - wsum), d);
         for (uint32_t s = 0; s < deg; s++)
-            if (g->up[s]) rumor_vec_axpy(x, (float)g->w[s], s_copy(g, s), d);
+            if (g->up[s]) rumor_vec_axpy(x, (float)w[s], s_copy(g, s), d);
         return;
     }
     case RUMOR_ALGO_DCD:
         /* The model is its public copy, and the next message carries the mix from here. */
         rumor_vec_copy(x, s_copy(g, deg), d);
         rumor_vec_zero(g->pending, d);
-        s_mix_copies(g, g->pending, g->pending);
+        s_mix_copies(g, w, g->pending, g->pending);
         return;
     case RUMOR_ALGO_CHOCO:
     case RUMOR_ALGO_MALCOM:
     case RUMOR_ALGO_DEEPSQUEEZE:
-        s_mix_copies(g, v, x);
+        s_mix_copies(g, w, v, x);
         return;
     }
+}
+
+rumor_robust_stats_t rumor_gossip_robust_stats(const rumor_gossip_t *g)
+{
+    return g->robust ? rumor_robust_stats(g->robust) : (rumor_robust_stats_t){NULL, NULL, NULL};
 }
 
 void rumor_gossip_set_gamma(rumor_gossip_t *g, float gamma)

@@ -153,7 +153,19 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
         .w_nbrs = w,
         .gamma = (float)sc->gamma,
         .compress = ccfg,
+        .robust = sc->robust,
     };
+    if (p->degree < rumor_robust_min_degree(&sc->robust)) {
+        char rule[64];
+        rumor_robust_describe(&sc->robust, rule, sizeof rule);
+        rumor_errmsg_set(em, RUMOR_EINVAL,
+                         "%s: algorithm.robust: %s needs every node's degree to be at least %u; "
+                         "node %u has %u neighbours",
+                         sc->origin, rule, rumor_robust_min_degree(&sc->robust), cfg->self,
+                         p->degree);
+        free(w);
+        goto fail_cfg;
+    }
     p->gossip = rumor_gossip_new(&gcfg, p->x);
     free(w);
     p->sampler = rumor_sampler_new(cfg->shard, cfg->shard_n, sc->seed, cfg->self);

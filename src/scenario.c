@@ -228,15 +228,16 @@ static int s_parse_algorithm(const s_ctx_t *c0, json_t *v, rumor_scenario_t *s)
 {
     if (!json_is_object(v)) return s_fail(c0, "algorithm", "expected an object");
     const s_ctx_t c = {c0->origin, "algorithm.", c0->em};
-    static const char *const keys[] = {
-        "name",   "lr",          "gamma",  "lambda",   "prox",     "prox_lr",        "batch",
-        "rounds", "local_steps", "warmup", "schedule", "momentum", "gamma_schedule", NULL};
+    static const char *const keys[] = {"name",           "lr",      "gamma",    "lambda",
+                                       "prox",           "prox_lr", "batch",    "rounds",
+                                       "local_steps",    "warmup",  "schedule", "momentum",
+                                       "gamma_schedule", "robust",  NULL};
     static const char *const prox[] = {"after-mix", "before-compress"};
     static const char *const prox_lr[] = {"schedule", "base"};
     static const char *const gamma_schedule[] = {"constant", "lr"};
     int rc = s_check_keys(&c, v, keys);
     if (rc) return rc;
-    char name[16] = "", momentum[32] = "";
+    char name[16] = "", momentum[32] = "", robust[40] = "";
     int at = (int)s->prox;
     if ((rc = s_str(&c, v, "name", name, sizeof name))) return rc;
     if (name[0] && rumor_algo_parse(name, &s->algo) != 0)
@@ -252,8 +253,12 @@ static int s_parse_algorithm(const s_ctx_t *c0, json_t *v, rumor_scenario_t *s)
         (rc = s_u32(&c, v, "local_steps", 1, 1000, &s->local_steps)) ||
         (rc = s_u32(&c, v, "warmup", 0, 100000000, &s->warmup)) ||
         (rc = s_str(&c, v, "schedule", s->schedule, sizeof s->schedule)) ||
-        (rc = s_str(&c, v, "momentum", momentum, sizeof momentum)))
+        (rc = s_str(&c, v, "momentum", momentum, sizeof momentum)) ||
+        (rc = s_str(&c, v, "robust", robust, sizeof robust)))
         return rc;
+    if (robust[0] && rumor_robust_parse(robust, &s->robust))
+        return s_fail(&c, "robust",
+                      "expected none, clip:TAU (TAU > 0), clip:auto, clip:auto:B or trim:F");
     s->prox = (rumor_prox_at_t)at;
     if (rumor_momentum_parse(momentum, &s->momentum, NULL))
         return s_fail(&c, "momentum",
@@ -461,6 +466,11 @@ void rumor_scenario_rehash(rumor_scenario_t *s)
     if ((s->prox || s->prox_lr_base || s->gamma_follows_lr) && n > 0 && (size_t)n < sizeof buf)
         n += snprintf(buf + n, sizeof buf - (size_t)n, "|prox=%d:%d:%d", (int)s->prox,
                       s->prox_lr_base, s->gamma_follows_lr);
+    if (s->robust.kind != RUMOR_ROBUST_NONE && n > 0 && (size_t)n < sizeof buf) {
+        char rule[64];
+        rumor_robust_describe(&s->robust, rule, sizeof rule);
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "|robust=%s", rule);
+    }
     if (s->momentum.kind != RUMOR_MOMENTUM_NONE && n > 0 && (size_t)n < sizeof buf)
         n += snprintf(buf + n, sizeof buf - (size_t)n, "|momentum=%d:%.9g", (int)s->momentum.kind,
                       (double)s->momentum.beta);

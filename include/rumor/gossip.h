@@ -36,6 +36,7 @@
 #include "rumor/compress.h"
 #include "rumor/err.h"
 #include "rumor/rng.h"
+#include "rumor/robust.h"
 
 #include <stdint.h>
 
@@ -60,6 +61,7 @@ typedef struct {
     const double *w_nbrs;          /* (degree) w_ij */
     float gamma;                   /* consensus step (all but D-PSGD) */
     rumor_compress_cfg_t compress; /* ignored by D-PSGD, which sends v uncompressed */
+    rumor_robust_cfg_t robust;     /* the mix's robust rule (robust.h); zeroed: none */
 } rumor_gossip_cfg_t;
 
 typedef struct rumor_gossip rumor_gossip_t;
@@ -89,7 +91,8 @@ double rumor_gossip_copy_omega(const rumor_gossip_t *g);
  * produce, for r = 0 and for D-PSGD, which compresses nothing. */
 double rumor_gossip_compress_err(const rumor_gossip_t *g);
 
-/* x = mix(v) over the neighbours that are up. x may alias v. */
+/* x = mix(v) over the neighbours that are up, each neighbour's term y_j - y_i clipped or
+ * trimmed by the robust rule (y_i: the own public copy; for D-PSGD, v). x may alias v. */
 void rumor_gossip_mix(rumor_gossip_t *g, const float *v, float *x);
 
 /* Sets the consensus step gamma of the next produce and mix (a schedule). */
@@ -132,6 +135,9 @@ typedef struct {
  * Returns 1 once per watch: at the evaluation that completes RUMOR_CONSENSUS_RISES rises in a
  * row since w->from (at w->from_round), RUMOR_CONSENSUS_GROWTH-fold in all; else 0. */
 int rumor_consensus_watch(rumor_consensus_watch_t *w, uint32_t round, double dist);
+
+/* The robust rule's clip counts per neighbour slot; all NULL without a rule. */
+rumor_robust_stats_t rumor_gossip_robust_stats(const rumor_gossip_t *g);
 
 /* Slot of neighbour id in 0..degree-1, or -1. */
 int rumor_gossip_slot(const rumor_gossip_t *g, uint32_t id);

@@ -97,6 +97,7 @@ typedef struct {
     rumor_prox_at_t prox; /* where the l1 prox sits */
     int prox_lr_base;     /* 1: the threshold is lr * lambda at every round, not eta_t * lambda */
     int gamma_follows_lr; /* 1: the consensus step of round t is gamma * eta_t / lr */
+    rumor_robust_cfg_t robust; /* the robust mix (robust.h); zeroed: none */
     uint32_t batch, rounds, warmup;
     uint32_t local_steps; /* SGD steps per round, before the peer gossips */
     char schedule[64];
