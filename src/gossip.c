@@ -140,6 +140,11 @@ static int s_copy_is_message(const rumor_gossip_t *g)
     return g->cfg.algo == RUMOR_ALGO_DPSGD || g->cfg.algo == RUMOR_ALGO_DEEPSQUEEZE;
 }
 
+int rumor_gossip_message_is_copy(const rumor_gossip_t *g)
+{
+    return s_copy_is_message(g);
+}
+
 void rumor_gossip_produce(rumor_gossip_t *g, const float *v, rumor_rng_t *rng, rumor_cmsg_t *out)
 {
     const uint32_t d = g->cfg.d;

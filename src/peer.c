@@ -8,6 +8,7 @@
 #include "rumor/rng.h"
 #include "rumor/vec.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,7 +35,11 @@ struct rumor_peer {
     int32_t *yb;
     uint32_t *ib;
     rumor_cmsg_t out, in;
-    uint8_t *buf; /* encoded outgoing message */
+    rumor_byzantine_t byz; /* what this peer sends in place of its messages (NONE: honest) */
+    float *byz_buf;        /* (d) the poisoned vector of NOISE, CONSTANT, ALIE; else NULL */
+    float *byz_pub;        /* (d) ALIE: the public copy its neighbours hold of it; else NULL */
+    const float **byz_nb;  /* (degree) ALIE: its copies of its neighbours' public vectors */
+    uint8_t *buf;          /* encoded outgoing message */
     size_t buf_cap, msg_len;
     rumor_peer_stats_t stats;
 };
@@ -196,6 +201,9 @@ void rumor_peer_destroy(rumor_peer_t **p_p)
     if (p->out.q) rumor_cmsg_free(&p->out);
     if (p->in.q) rumor_cmsg_free(&p->in);
     free(p->buf);
+    free(p->byz_buf);
+    free(p->byz_pub);
+    free(p->byz_nb);
     free(p->mem);
     free(p->yb);
     free(p->ib);
@@ -208,6 +216,86 @@ void rumor_peer_destroy(rumor_peer_t **p_p)
 static float s_threshold(const rumor_peer_t *p)
 {
     return (float)(p->sc->prox_lr_base ? p->sc->lr : p->lr) * (float)p->sc->lambda;
+}
+
+int rumor_peer_set_byzantine(rumor_peer_t *p, const rumor_byzantine_t *b)
+{
+    RUMOR_ASSERT(!p->byz_buf);
+    p->byz = *b;
+    if (b->kind == RUMOR_BYZ_NONE || b->kind == RUMOR_BYZ_SIGNFLIP || b->kind == RUMOR_BYZ_SCALE)
+        return 0;
+    p->byz_buf = malloc(p->d * sizeof *p->byz_buf);
+    if (!p->byz_buf) return RUMOR_ENOMEM;
+    if (b->kind != RUMOR_BYZ_ALIE) return 0;
+    p->byz_pub = malloc(p->d * sizeof *p->byz_pub);
+    p->byz_nb = malloc((p->degree ? p->degree : 1) * sizeof *p->byz_nb);
+    if (!p->byz_pub || !p->byz_nb) return RUMOR_ENOMEM;
+    rumor_vec_copy(p->byz_pub, rumor_gossip_copy(p->gossip, p->self), p->d);
+    const uint32_t *nbrs = rumor_topology_neighbors(p->cfg.topo, p->self);
+    for (uint32_t s = 0; s < p->degree; s++) p->byz_nb[s] = rumor_gossip_copy(p->gossip, nbrs[s]);
+    return 0;
+}
+
+/* byz_buf := the ALIE point: per coordinate, the mean minus z (population) standard
+ * deviations of the neighbours' public vectors this peer holds, in ascending id order. */
+static void s_alie_point(rumor_peer_t *p)
+{
+    const uint32_t deg = p->degree;
+    for (size_t k = 0; k < p->d; k++) {
+        double sum = 0.0, sq = 0.0;
+        for (uint32_t s = 0; s < deg; s++) sum += p->byz_nb[s][k];
+        const double mean = deg ? sum / deg : 0.0;
+        for (uint32_t s = 0; s < deg; s++)
+            sq += (p->byz_nb[s][k] - mean) * (p->byz_nb[s][k] - mean);
+        p->byz_buf[k] = (float)(mean - p->byz.param * (deg ? sqrt(sq / deg) : 0.0));
+    }
+}
+
+/* Replaces the honest message in p->out by the poison of round t, still well-formed:
+ * SIGNFLIP and SCALE scale it in its own form, the others send byz_buf as a dense vector.
+ * Returns 1 when the message became dense. */
+static int s_poison(rumor_peer_t *p)
+{
+    rumor_cmsg_t *m = &p->out;
+    const size_t d = p->d;
+    const double a = p->byz.param;
+    switch (p->byz.kind) {
+    case RUMOR_BYZ_NONE:
+        return 0;
+    case RUMOR_BYZ_SIGNFLIP:
+    case RUMOR_BYZ_SCALE: {
+        const float f = (float)(p->byz.kind == RUMOR_BYZ_SIGNFLIP ? -a : a);
+        if (m->kind == RUMOR_CMSG_INT)
+            m->scale *= f;
+        else
+            rumor_vec_scale(m->val, f, m->nnz);
+        return 0;
+    }
+    case RUMOR_BYZ_NOISE: {
+        /* a stream apart from the simulator's message losses, which use peers below n^2 */
+        rumor_rng_t rng;
+        rumor_rng_seed(&rng, p->sc->seed, UINT64_C(1) << 63 | p->self, p->round, RUMOR_RNG_FAULT);
+        for (size_t k = 0; k < d; k++) p->byz_buf[k] = (float)rumor_rng_normal(&rng);
+        const double nrm = rumor_vec_nrm2(p->byz_buf, d);
+        rumor_vec_scale(p->byz_buf, nrm > 0 ? (float)(a / nrm) : 0.0f, d);
+        break;
+    }
+    case RUMOR_BYZ_CONSTANT:
+        for (size_t k = 0; k < d; k++) p->byz_buf[k] = (float)a;
+        break;
+    case RUMOR_BYZ_ALIE:
+        s_alie_point(p);
+        /* a copy that grows by the message must grow to the point */
+        if (!rumor_gossip_message_is_copy(p->gossip))
+            rumor_vec_axpy(p->byz_buf, -1.0f, p->byz_pub, d);
+        break;
+    }
+    m->kind = RUMOR_CMSG_DENSE;
+    m->d = m->nnz = (uint32_t)d;
+    m->scale = 1.0f;
+    m->listed = m->seeded = 0;
+    rumor_vec_copy(m->val, p->byz_buf, d);
+    return 1;
 }
 
 int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
@@ -235,9 +323,14 @@ int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
     rumor_rng_t rng;
     rumor_rng_seed(&rng, sc->seed, p->self, p->round, RUMOR_RNG_COMPRESS);
     rumor_gossip_produce(p->gossip, p->v, &rng, &p->out);
-    const int rc =
-        rumor_codec_encode(p->codec, &p->out, p->codec_mode, p->buf, p->buf_cap, &p->msg_len);
+    const int dense = p->byz.kind && p->round >= p->byz.from && s_poison(p);
+    const int rc = rumor_codec_encode(p->codec, &p->out, dense ? RUMOR_CODEC_RAW : p->codec_mode,
+                                      p->buf, p->buf_cap, &p->msg_len);
     RUMOR_ASSERT(rc == 0);
+    if (p->byz_pub && rumor_gossip_message_is_copy(p->gossip))
+        rumor_cmsg_to_dense(&p->out, p->byz_pub);
+    else if (p->byz_pub)
+        rumor_cmsg_axpy(&p->out, 1.0f, p->byz_pub);
     const double bits = rumor_codec_entropy_bound_bits(&p->out);
     const double t2 = rumor_clock_now(), c2 = rumor_clock_thread_cpu();
 

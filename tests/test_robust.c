@@ -1,7 +1,8 @@
 /* Tests of robust: a clip whose radius is never reached mixes exactly as the plain mix; a far
  * outlier moves the result by at most gamma w tau, and clip:auto clips it to the second
  * largest distance; the trimmed mean ignores F arbitrary values;
- * the auto radius on a hand example; the clip counts; rule names parsed and refused. */
+ * the auto radius on a hand example; the clip counts; rule names and Byzantine faults parsed
+ * and refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -229,6 +230,50 @@ static void test_scenario_key(void **state)
     assert_non_null(strstr(em.msg, "c.json: algorithm.robust: expected"));
 }
 
+/* A BYZANTINE fault: its parameter by its own key, wrong keys and kinds named; and the
+ * KIND[:PARAM] form of rumor peer --byzantine. */
+static void test_byzantine_fault_parse(void **state)
+{
+    (void)state;
+    rumor_scenario_t sc;
+    rumor_errmsg_t em = {""};
+    assert_int_equal(rumor_scenario_parse("{\"faults\": [{\"byzantine\": \"alie\", \"nodes\": "
+                                          "[2, 4], \"from\": 9, \"z\": 1.5}]}",
+                                          "f.json", "", &sc, &em),
+                     0);
+    assert_int_equal(sc.faults[0].kind, RUMOR_FAULT_BYZANTINE);
+    assert_int_equal(sc.faults[0].byz.kind, RUMOR_BYZ_ALIE);
+    assert_true(sc.faults[0].byz.param == 1.5);
+    assert_int_equal(sc.faults[0].byz.from, 9);
+    assert_null(rumor_scenario_byzantine(&sc, 3));
+    assert_ptr_equal(rumor_scenario_byzantine(&sc, 4), &sc.faults[0].byz);
+    assert_int_equal(rumor_scenario_check_faults(&sc, 4, &em), RUMOR_EINVAL);
+    assert_non_null(strstr(em.msg, "faults[0].nodes[1]: 4 is not a node"));
+    assert_int_equal(rumor_scenario_parse("{\"faults\": [{\"byzantine\": \"alie\", \"nodes\": "
+                                          "[2], \"s\": 2}]}",
+                                          "f.json", "", &sc, &em),
+                     RUMOR_EINVAL);
+    assert_non_null(strstr(em.msg, "f.json: faults[0].s: not a parameter of alie (it takes z)"));
+    assert_int_equal(rumor_scenario_parse("{\"faults\": [{\"byzantine\": \"flip\", \"nodes\": "
+                                          "[2]}]}",
+                                          "f.json", "", &sc, &em),
+                     RUMOR_EINVAL);
+    assert_non_null(strstr(em.msg, "faults[0].byzantine: expected none, signflip"));
+    assert_int_equal(rumor_scenario_parse("{\"faults\": [{\"byzantine\": \"noise\", \"nodes\": "
+                                          "[]}]}",
+                                          "f.json", "", &sc, &em),
+                     RUMOR_EINVAL);
+    assert_non_null(strstr(em.msg, "faults[0].nodes: expected an array"));
+    rumor_byzantine_t b;
+    assert_int_equal(rumor_byzantine_parse("signflip", &b), 0);
+    assert_true(b.kind == RUMOR_BYZ_SIGNFLIP && b.param == 1.0);
+    assert_int_equal(rumor_byzantine_parse("scale:-3.5", &b), 0);
+    assert_true(b.kind == RUMOR_BYZ_SCALE && b.param == -3.5);
+    assert_int_equal(rumor_byzantine_parse("scale:", &b), RUMOR_EINVAL);
+    assert_int_equal(rumor_byzantine_parse("none:1", &b), RUMOR_EINVAL);
+    assert_int_equal(rumor_byzantine_parse("signflipx", &b), RUMOR_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_auto_tau_hand_example),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_scenario_key),
+        cmocka_unit_test(test_byzantine_fault_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

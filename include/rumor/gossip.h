@@ -75,6 +75,10 @@ void rumor_gossip_destroy(rumor_gossip_t **g_p);
  * to the own public copy. rng is this round's compression stream. */
 void rumor_gossip_produce(rumor_gossip_t *g, const float *v, rumor_rng_t *rng, rumor_cmsg_t *out);
 
+/* 1 when a holder's copy of a peer is its last message (D-PSGD, DeepSqueeze), 0 when the copy
+ * grows by each message. */
+int rumor_gossip_message_is_copy(const rumor_gossip_t *g);
+
 /* Applies neighbour `from`'s message. RUMOR_EINVAL if `from` is not a neighbour,
  * RUMOR_EMISMATCH if m->d differs from d, RUMOR_ENONFINITE (nothing applied) if the copy
  * would hold a NaN or infinity: no message, or sum of messages, puts one there. */
