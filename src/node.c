@@ -719,6 +719,8 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
     const rumor_peer_cfg_t pc =
         rumor_peer_data_cfg(&n->data, &n->sc, n->topo, n->self, RUMOR_PEER_EVAL_ROWS);
     if (!(n->peer = rumor_peer_new(&pc, em))) return RUMOR_EINVAL;
+    if (rumor_peer_set_byzantine(n->peer, &o->byzantine))
+        return rumor_errmsg_set(em, RUMOR_ENOMEM, "node %u: out of memory", o->id);
     const size_t d = rumor_peer_dim(n->peer);
     if (d > UINT32_MAX || !rumor_wire_payload_bound((uint32_t)d, rumor_codec_bound((uint32_t)d)))
         return rumor_errmsg_set(em, RUMOR_ERANGE,

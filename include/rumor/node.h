@@ -33,6 +33,7 @@
 #define RUMOR_NODE_H
 
 #include "rumor/err.h"
+#include "rumor/scenario.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -52,6 +53,8 @@ typedef struct {
     uint32_t wait_s;            /* give up on a silent neighbour (sync) after this [300] */
     uint32_t liveness_ms;       /* deadline mode: mark a silent neighbour down after this
                                    [3 x deadline, at least 1000] */
+    /* What this peer sends in place of its messages (zeroed: honest; rumor_peer_set_byzantine) */
+    rumor_byzantine_t byzantine;
 } rumor_node_opts_t;
 
 /* Runs the peer to the end. Returns 0 when done, RUMOR_EINTR when stopped by a signal (a
