@@ -64,8 +64,9 @@ typedef struct {
     int byzantine;                     /* BYZANTINE faults name peers: the next two are written */
     double acc_mean_honest, acc_min_honest; /* over the peers no BYZANTINE fault names */
     int clips;                              /* the robust rule clips: the next three are written */
-    /* Of the (receiver, neighbour) terms mixed so far, the fraction clipped: of all, of those
-     * from Byzantine neighbours (null without them) and of those from honest ones. */
+    /* Of the (receiver, neighbour) terms mixed so far by this process (a resumed run counts
+     * from its checkpoint), the fraction clipped: of all, of those from Byzantine neighbours
+     * (null without them) and of those from honest ones. */
     double clipped_frac, clipped_frac_byz, clipped_frac_honest;
 } rumor_sim_result_t;
 
