@@ -726,7 +726,7 @@ static void test_byzantine_signflip_and_clip_auto(void **state)
 }
 
 /* Every attack decodes (no peer counts a bad message) and the run stays finite under
- * clip:auto; trim:1 keeps the honest peers too. */
+ * clip:auto; trim:1 keeps the honest peers too; a trim wider than the degree is refused. */
 static void test_byzantine_attacks_are_well_formed(void **state)
 {
     (void)state;
@@ -746,6 +746,15 @@ static void test_byzantine_attacks_are_well_formed(void **state)
         free(s_run(&sc, 2, &res, NULL));
         assert_true(res.acc_min_honest > 0.95);
     }
+    /* trim:2 needs degree 5; the torus has 4: refused, naming the key */
+    rumor_scenario_t sc;
+    rumor_sim_result_t res;
+    s_byzantine_scenario(&sc, "choco", "trim:2", "");
+    rumor_errmsg_t em = {""};
+    const rumor_sim_opts_t opts = {.threads = 1};
+    assert_int_equal(rumor_sim_run(&sc, &opts, &res, &em), RUMOR_EINVAL);
+    assert_non_null(strstr(em.msg, "algorithm.robust: trim:2 needs every node's degree to be at "
+                                   "least 5; node 0 has 4 neighbours"));
 }
 
 int main(void)
