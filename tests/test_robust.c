@@ -15,6 +15,7 @@
 #include "rumor/vec.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -230,6 +231,17 @@ static void test_scenario_key(void **state)
     assert_non_null(strstr(em.msg, "c.json: algorithm.robust: expected"));
 }
 
+/* A scenario whose one fault is `fault` is refused with a message holding `msg`. */
+static void s_fault_refused(const char *fault, const char *msg)
+{
+    char json[256];
+    snprintf(json, sizeof json, "{\"faults\": [%s]}", fault);
+    rumor_scenario_t sc;
+    rumor_errmsg_t em = {""};
+    assert_int_equal(rumor_scenario_parse(json, "f.json", "", &sc, &em), RUMOR_EINVAL);
+    assert_non_null(strstr(em.msg, msg));
+}
+
 /* A BYZANTINE fault: its parameter by its own key, wrong keys and kinds named; and the
  * KIND[:PARAM] form of rumor peer --byzantine. */
 static void test_byzantine_fault_parse(void **state)
@@ -249,21 +261,12 @@ static void test_byzantine_fault_parse(void **state)
     assert_ptr_equal(rumor_scenario_byzantine(&sc, 4), &sc.faults[0].byz);
     assert_int_equal(rumor_scenario_check_faults(&sc, 4, &em), RUMOR_EINVAL);
     assert_non_null(strstr(em.msg, "faults[0].nodes[1]: 4 is not a node"));
-    assert_int_equal(rumor_scenario_parse("{\"faults\": [{\"byzantine\": \"alie\", \"nodes\": "
-                                          "[2], \"s\": 2}]}",
-                                          "f.json", "", &sc, &em),
-                     RUMOR_EINVAL);
-    assert_non_null(strstr(em.msg, "f.json: faults[0].s: not a parameter of alie (it takes z)"));
-    assert_int_equal(rumor_scenario_parse("{\"faults\": [{\"byzantine\": \"flip\", \"nodes\": "
-                                          "[2]}]}",
-                                          "f.json", "", &sc, &em),
-                     RUMOR_EINVAL);
-    assert_non_null(strstr(em.msg, "faults[0].byzantine: expected none, signflip"));
-    assert_int_equal(rumor_scenario_parse("{\"faults\": [{\"byzantine\": \"noise\", \"nodes\": "
-                                          "[]}]}",
-                                          "f.json", "", &sc, &em),
-                     RUMOR_EINVAL);
-    assert_non_null(strstr(em.msg, "faults[0].nodes: expected an array"));
+    s_fault_refused("{\"byzantine\": \"alie\", \"nodes\": [2], \"s\": 2}",
+                    "f.json: faults[0].s: not a parameter of alie (it takes z)");
+    s_fault_refused("{\"byzantine\": \"flip\", \"nodes\": [2]}",
+                    "faults[0].byzantine: expected none, signflip");
+    s_fault_refused("{\"byzantine\": \"noise\", \"nodes\": []}",
+                    "faults[0].nodes: expected an array");
     rumor_byzantine_t b;
     assert_int_equal(rumor_byzantine_parse("signflip", &b), 0);
     assert_true(b.kind == RUMOR_BYZ_SIGNFLIP && b.param == 1.0);
