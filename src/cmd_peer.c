@@ -34,6 +34,11 @@ static void s_usage(FILE *f)
             "  --liveness MS           deadline mode: mark a silent neighbour down after MS\n"
             "                          (default 3 x deadline, at least 1000); a peer sends a\n"
             "                          HEARTBEAT to any neighbour it was silent to for MS/4\n"
+            "  --byzantine KIND[:P]    send well-formed poison in place of this peer's messages,\n"
+            "                          for tests of algorithm.robust: signflip[:S] (-S x the\n"
+            "                          message), noise[:NORM], constant[:VALUE], alie[:Z] or\n"
+            "                          scale[:FACTOR] (see docs/scenario.md); state stays honest\n"
+            "  --byzantine-from R      ... from round R on (default 0)\n"
             "  --quiet                 no progress lines\n"
             "  -h, --help              this text\n");
 }
@@ -116,6 +121,20 @@ int rumor_cmd_peer(int argc, char **argv)
                 return 2;
         } else if (!strcmp(a, "--wait")) {
             if (!(v = rumor_cli_value("peer", argc, argv, &i)) || s_u32(a, v, 1, &o.wait_s))
+                return 2;
+        } else if (!strcmp(a, "--byzantine")) {
+            if (!(v = rumor_cli_value("peer", argc, argv, &i))) return 2;
+            const uint32_t from = o.byzantine.from;
+            if (rumor_byzantine_parse(v, &o.byzantine) || o.byzantine.kind == RUMOR_BYZ_NONE) {
+                fprintf(stderr,
+                        "rumor peer: --byzantine: expected signflip, noise, constant, alie or "
+                        "scale, optionally :PARAM (a number), got '%s'\n",
+                        v);
+                return 2;
+            }
+            o.byzantine.from = from;
+        } else if (!strcmp(a, "--byzantine-from")) {
+            if (!(v = rumor_cli_value("peer", argc, argv, &i)) || s_u32(a, v, 0, &o.byzantine.from))
                 return 2;
         } else if (!strcmp(a, "--liveness")) {
             if (!(v = rumor_cli_value("peer", argc, argv, &i)) || s_u32(a, v, 1, &o.liveness_ms))

@@ -18,6 +18,7 @@ struct rumor_gossip {
     float *track;  /* (rows, d) BEER: the tracker y, its gradient estimate (and point); else NULL */
     uint32_t rows; /* rows of track */
     rumor_compressor_t *compressor;
+    rumor_robust_t *robust; /* the mix's robust rule, or NULL for none */
     double err; /* ||C(r) - r||^2 / ||r||^2 of the last produce (0 before any, or r = 0) */
     rumor_compressor_t *exact; /* the identity, for full-sync rounds (CHOCO, Malcom, BEER) */
     int sync;                  /* this round's residuals go exact */
@@ -83,7 +84,9 @@ rumor_gossip_t *rumor_gossip_new(const rumor_gossip_cfg_t *cfg, const float *x0)
     if (cfg->algo == RUMOR_ALGO_DCD) g->pending = calloc(d, sizeof *g->pending);
     g->rows = beer ? (cfg->tracker_rows ? cfg->tracker_rows : 2) : 0;
     if (beer) g->track = calloc(g->rows * d, sizeof *g->track);
-    if (!g->nbrs || !g->w || !g->up || !g->quiet || !g->copies ||
+    int robust_oom;
+    g->robust = rumor_robust_new(&cfg->robust, cfg->degree, cfg->d, &robust_oom);
+    if (robust_oom || !g->nbrs || !g->w || !g->up || !g->quiet || !g->copies ||
         (cfg->algo != RUMOR_ALGO_DPSGD && !g->compressor) ||
         (s_has_exact(cfg->algo) && !g->exact) ||
         (cfg->algo == RUMOR_ALGO_DEEPSQUEEZE && !g->memory) ||
@@ -106,6 +109,7 @@ void rumor_gossip_destroy(rumor_gossip_t **g_p)
     rumor_gossip_t *g = *g_p;
     rumor_compressor_destroy(&g->compressor);
     rumor_compressor_destroy(&g->exact);
+    rumor_robust_destroy(&g->robust);
     free(g->nbrs);
     free(g->w);
     free(g->up);
@@ -138,10 +142,11 @@ static float *s_copy(const rumor_gossip_t *g, size_t slot)
 }
 
 /* x = mix_c(v) = v + gamma sum_j w_ij (c_j - c_i) over the neighbours that are up and take
- * part in the round, as v + gamma sum_j w_ij c_j - gamma (sum_j w_ij) c_i, with c the d floats
- * at offset `part` of each public vector (BEER: 0 the model's copies, d the tracker's). x may
- * alias v. */
-static void s_mix_copies(const rumor_gossip_t *g, size_t part, const float *v, float *x)
+ * part in the round, as v + gamma sum_j w_ij c_j - gamma (sum_j w_ij) c_i, with w this round's
+ * weights and c the d floats at offset `part` of each public vector (BEER: 0 the model's
+ * copies, d the tracker's). x may alias v. */
+static void s_mix_copies(const rumor_gossip_t *g, const double *w, size_t part, const float *v,
+                         float *x)
 {
     const uint32_t d = g->cfg.d, deg = g->cfg.degree;
     const float gamma = g->cfg.gamma;
@@ -149,8 +154,8 @@ static void s_mix_copies(const rumor_gossip_t *g, size_t part, const float *v, f
     double wsum = 0.0; /* weight of the neighbours mixed with */
     for (uint32_t s = 0; s < deg; s++) {
         if (!g->up[s] || g->quiet[s]) continue;
-        wsum += g->w[s];
-        rumor_vec_axpy(x, gamma * (float)g->w[s], s_copy(g, s) + part, d);
+        wsum += w[s];
+        rumor_vec_axpy(x, gamma * (float)w[s], s_copy(g, s) + part, d);
     }
     rumor_vec_axpy(x, -gamma * (float)wsum, s_copy(g, deg) + part, d);
 }
@@ -160,6 +165,11 @@ static void s_mix_copies(const rumor_gossip_t *g, size_t part, const float *v, f
 static int s_copy_is_message(const rumor_gossip_t *g)
 {
     return g->cfg.algo == RUMOR_ALGO_DPSGD || g->cfg.algo == RUMOR_ALGO_DEEPSQUEEZE;
+}
+
+int rumor_gossip_message_is_copy(const rumor_gossip_t *g)
+{
+    return s_copy_is_message(g);
 }
 
 void rumor_gossip_produce(rumor_gossip_t *g, const float *v, rumor_rng_t *rng, rumor_cmsg_t *out)
@@ -242,36 +252,67 @@ int rumor_gossip_absorb(rumor_gossip_t *g, uint32_t from, const rumor_cmsg_t *m)
     return rumor_gossip_absorb_pair(g, from, m, NULL);
 }
 
+/* The robust rule's trimmed mix: x = v + gamma W t, t the trimmed mean of the c_j - c_i
+ * and W the weight of the neighbours that are up (D-PSGD: of the v_j - v, gamma 1; DCD: into
+ * pending, x = c_i). */
+static void s_mix_trimmed(rumor_gossip_t *g, const float *v, float *x)
+{
+    const uint32_t d = g->cfg.d, deg = g->cfg.degree;
+    const int dpsgd = g->cfg.algo == RUMOR_ALGO_DPSGD;
+    const float *t = rumor_robust_trim(g->robust, g->copies, g->up, dpsgd ? v : s_copy(g, deg));
+    double wsum = 0.0;
+    for (uint32_t s = 0; s < deg; s++)
+        if (g->up[s]) wsum += g->w[s];
+    const float a = (dpsgd ? 1.0f : g->cfg.gamma) * (float)wsum;
+    if (g->cfg.algo == RUMOR_ALGO_DCD) {
+        rumor_vec_copy(x, s_copy(g, deg), d);
+        rumor_vec_zero(g->pending, d);
+        rumor_vec_axpy(g->pending, a, t, d);
+        return;
+    }
+    if (x != v) rumor_vec_copy(x, v, d);
+    rumor_vec_axpy(x, a, t, d);
+}
+
 void rumor_gossip_mix(rumor_gossip_t *g, const float *v, float *x)
 {
     const uint32_t d = g->cfg.d, deg = g->cfg.degree;
+    if (g->robust && rumor_robust_trims(g->robust)) {
+        s_mix_trimmed(g, v, x);
+        return;
+    }
+    /* Clipping is a reweighting: each term w_ij (y_j - y_i) scaled to norm tau at most. */
+    const double *w =
+        g->robust ? rumor_robust_weights(g->robust, g->copies, g->up, g->w,
+                                         g->cfg.algo == RUMOR_ALGO_DPSGD ? v : s_copy(g, deg))
+                  : g->w;
     switch (g->cfg.algo) {
     case RUMOR_ALGO_DPSGD: {
         /* x = w_ii v + sum_j w_ij v_j; down neighbours' weight stays on w_ii. */
         if (x != v) rumor_vec_copy(x, v, d);
         double wsum = 0.0;
         for (uint32_t s = 0; s < deg; s++)
-            if (g->up[s]) wsum += g->w[s];
+            if (g->up[s]) wsum += w[s];
         rumor_vec_scale(x, (float)(1.0 - wsum), d);
         for (uint32_t s = 0; s < deg; s++)
-            if (g->up[s]) rumor_vec_axpy(x, (float)g->w[s], s_copy(g, s), d);
+            if (g->up[s]) rumor_vec_axpy(x, (float)w[s], s_copy(g, s), d);
         return;
     }
     case RUMOR_ALGO_DCD:
         /* The model is its public copy, and the next message carries the mix from here. */
         rumor_vec_copy(x, s_copy(g, deg), d);
         rumor_vec_zero(g->pending, d);
-        s_mix_copies(g, 0, g->pending, g->pending);
+        s_mix_copies(g, w, 0, g->pending, g->pending);
         return;
     case RUMOR_ALGO_BEER:
         /* y += gamma sum_j w_ij (yhat_j - yhat_i), after the model step read y */
-        s_mix_copies(g, d, g->track, g->track);
-        s_mix_copies(g, 0, v, x);
+        s_mix_copies(g, w, d, g->track, g->track);
+        s_mix_copies(g, w, 0, v, x);
         return;
     case RUMOR_ALGO_CHOCO:
     case RUMOR_ALGO_MALCOM:
     case RUMOR_ALGO_DEEPSQUEEZE:
-        s_mix_copies(g, 0, v, x);
+        s_mix_copies(g, w, 0, v, x);
         return;
     }
 }
@@ -284,6 +325,11 @@ void rumor_gossip_set_sync(rumor_gossip_t *g, int sync)
 uint32_t rumor_gossip_public_dim(const rumor_gossip_t *g)
 {
     return g->pub;
+}
+
+rumor_robust_stats_t rumor_gossip_robust_stats(const rumor_gossip_t *g)
+{
+    return g->robust ? rumor_robust_stats(g->robust) : (rumor_robust_stats_t){NULL, NULL, NULL};
 }
 
 void rumor_gossip_set_gamma(rumor_gossip_t *g, float gamma)

@@ -618,6 +618,10 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
     const rumor_peer_cfg_t pc =
         rumor_peer_data_cfg(&n->data, &n->sc, n->topo, n->self, RUMOR_PEER_EVAL_ROWS);
     if (!(n->peer = rumor_peer_new(&pc, em))) return RUMOR_EINVAL;
+    if ((rc = rumor_peer_set_byzantine(n->peer, &o->byzantine)))
+        return rumor_errmsg_set(em, rc, "node %u: --byzantine: %s", o->id,
+                                rc == RUMOR_EINVAL ? "beer has no Byzantine mode"
+                                                   : "out of memory");
     const size_t d = rumor_peer_dim(n->peer);
     const uint32_t pub = rumor_gossip_public_dim(rumor_peer_gossip(n->peer));
     if (d > UINT32_MAX || !rumor_wire_payload_bound(pub, rumor_peer_msg_bound(&n->sc, (uint32_t)d)))

@@ -9,6 +9,7 @@
 #include "rumor/rng.h"
 #include "rumor/vec.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,6 +40,10 @@ struct rumor_peer {
     rumor_cmsg_t out, in;
     rumor_cmsg_t out_t, in_t; /* BEER: the tracker's part of a message */
     uint8_t *buf;             /* encoded outgoing message */
+    rumor_byzantine_t byz;    /* what this peer sends in place of its messages (NONE: honest) */
+    float *byz_buf;           /* (d) the poisoned vector of NOISE, CONSTANT, ALIE; else NULL */
+    float *byz_pub;           /* (d) ALIE: the public copy its neighbours hold of it; else NULL */
+    const float **byz_nb;     /* (degree) ALIE: its copies of its neighbours' public vectors */
     size_t buf_cap, msg_len;
     rumor_peer_stats_t stats;
 };
@@ -196,6 +201,7 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
         .gamma = (float)sc->gamma,
         .compress = ccfg,
         .tracker_rows = sc->same_batch ? 3 : 2,
+        .robust = sc->robust,
     };
     /* ":layer" compressors take one norm per model tensor: their sizes, in order */
     rumor_tensor_info_t ti[2 * RUMOR_MODEL_MAX_HIDDEN + 2];
@@ -205,6 +211,17 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
     for (size_t t = 0; t < nt; t++) tsz[t] = (uint32_t)ti[t].count;
     gcfg.compress.tensors = tsz;
     gcfg.compress.n_tensors = (uint32_t)nt;
+    if (p->degree < rumor_robust_min_degree(&sc->robust)) {
+        char rule[64];
+        rumor_robust_describe(&sc->robust, rule, sizeof rule);
+        rumor_errmsg_set(em, RUMOR_EINVAL,
+                         "%s: algorithm.robust: %s needs every node's degree to be at least %u; "
+                         "node %u has %u neighbours",
+                         sc->origin, rule, rumor_robust_min_degree(&sc->robust), cfg->self,
+                         p->degree);
+        free(w);
+        goto fail_cfg;
+    }
     p->gossip = rumor_gossip_new(&gcfg, p->x);
     free(w);
     p->sampler = rumor_sampler_new(cfg->shard, cfg->shard_n, sc->seed, cfg->self);
@@ -239,6 +256,9 @@ void rumor_peer_destroy(rumor_peer_t **p_p)
     if (p->out_t.q) rumor_cmsg_free(&p->out_t);
     if (p->in_t.q) rumor_cmsg_free(&p->in_t);
     free(p->buf);
+    free(p->byz_buf);
+    free(p->byz_pub);
+    free(p->byz_nb);
     free(p->mem);
     free(p->yb);
     free(p->ib);
@@ -347,11 +367,10 @@ size_t rumor_peer_msg_bound(const rumor_scenario_t *sc, uint32_t d)
 
 /* Encodes the produced message into p->buf: one codec message, or BEER's pair as u32 length,
  * model part, u32 length, tracker part. */
-static void s_encode(rumor_peer_t *p)
+static void s_encode(rumor_peer_t *p, rumor_codec_mode_t mode)
 {
     if (p->sc->algo != RUMOR_ALGO_BEER) {
-        const int rc =
-            rumor_codec_encode(p->codec, &p->out, p->codec_mode, p->buf, p->buf_cap, &p->msg_len);
+        const int rc = rumor_codec_encode(p->codec, &p->out, mode, p->buf, p->buf_cap, &p->msg_len);
         RUMOR_ASSERT(rc == 0);
         return;
     }
@@ -366,6 +385,87 @@ static void s_encode(rumor_peer_t *p)
         at += 4 + n;
     }
     p->msg_len = at;
+}
+
+int rumor_peer_set_byzantine(rumor_peer_t *p, const rumor_byzantine_t *b)
+{
+    RUMOR_ASSERT(!p->byz_buf);
+    if (b->kind != RUMOR_BYZ_NONE && p->sc->algo == RUMOR_ALGO_BEER) return RUMOR_EINVAL;
+    p->byz = *b;
+    if (b->kind == RUMOR_BYZ_NONE || b->kind == RUMOR_BYZ_SIGNFLIP || b->kind == RUMOR_BYZ_SCALE)
+        return 0;
+    p->byz_buf = malloc(p->d * sizeof *p->byz_buf);
+    if (!p->byz_buf) return RUMOR_ENOMEM;
+    if (b->kind != RUMOR_BYZ_ALIE) return 0;
+    p->byz_pub = malloc(p->d * sizeof *p->byz_pub);
+    p->byz_nb = malloc((p->degree ? p->degree : 1) * sizeof *p->byz_nb);
+    if (!p->byz_pub || !p->byz_nb) return RUMOR_ENOMEM;
+    rumor_vec_copy(p->byz_pub, rumor_gossip_copy(p->gossip, p->self), p->d);
+    const uint32_t *nbrs = rumor_topology_neighbors(p->cfg.topo, p->self);
+    for (uint32_t s = 0; s < p->degree; s++) p->byz_nb[s] = rumor_gossip_copy(p->gossip, nbrs[s]);
+    return 0;
+}
+
+/* byz_buf := the ALIE point: per coordinate, the mean minus z (population) standard
+ * deviations of the neighbours' public vectors this peer holds, in ascending id order. */
+static void s_alie_point(rumor_peer_t *p)
+{
+    const uint32_t deg = p->degree;
+    for (size_t k = 0; k < p->d; k++) {
+        double sum = 0.0, sq = 0.0;
+        for (uint32_t s = 0; s < deg; s++) sum += p->byz_nb[s][k];
+        const double mean = deg ? sum / deg : 0.0;
+        for (uint32_t s = 0; s < deg; s++)
+            sq += (p->byz_nb[s][k] - mean) * (p->byz_nb[s][k] - mean);
+        p->byz_buf[k] = (float)(mean - p->byz.param * (deg ? sqrt(sq / deg) : 0.0));
+    }
+}
+
+/* Replaces the honest message in p->out by the poison of round t, still well-formed:
+ * SIGNFLIP and SCALE scale it in its own form, the others send byz_buf as a dense vector.
+ * Returns 1 when the message became dense. */
+static int s_poison(rumor_peer_t *p)
+{
+    rumor_cmsg_t *m = &p->out;
+    const size_t d = p->d;
+    const double a = p->byz.param;
+    switch (p->byz.kind) {
+    case RUMOR_BYZ_NONE:
+        return 0;
+    case RUMOR_BYZ_SIGNFLIP:
+    case RUMOR_BYZ_SCALE: {
+        const float f = (float)(p->byz.kind == RUMOR_BYZ_SIGNFLIP ? -a : a);
+        if (m->kind == RUMOR_CMSG_INT)
+            m->scale *= f;
+        else
+            rumor_vec_scale(m->val, f, m->nnz);
+        return 0;
+    }
+    case RUMOR_BYZ_NOISE: {
+        /* a stream apart from the simulator's message losses, which use peers below n^2 */
+        rumor_rng_t rng;
+        rumor_rng_seed(&rng, p->sc->seed, UINT64_C(1) << 63 | p->self, p->round, RUMOR_RNG_FAULT);
+        for (size_t k = 0; k < d; k++) p->byz_buf[k] = (float)rumor_rng_normal(&rng);
+        const double nrm = rumor_vec_nrm2(p->byz_buf, d);
+        rumor_vec_scale(p->byz_buf, nrm > 0 ? (float)(a / nrm) : 0.0f, d);
+        break;
+    }
+    case RUMOR_BYZ_CONSTANT:
+        for (size_t k = 0; k < d; k++) p->byz_buf[k] = (float)a;
+        break;
+    case RUMOR_BYZ_ALIE:
+        s_alie_point(p);
+        /* a copy that grows by the message must grow to the point */
+        if (!rumor_gossip_message_is_copy(p->gossip))
+            rumor_vec_axpy(p->byz_buf, -1.0f, p->byz_pub, d);
+        break;
+    }
+    m->kind = RUMOR_CMSG_DENSE;
+    m->d = m->nnz = (uint32_t)d;
+    m->scale = 1.0f;
+    m->listed = m->seeded = 0;
+    rumor_vec_copy(m->val, p->byz_buf, d);
+    return 1;
 }
 
 int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
@@ -396,14 +496,20 @@ int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
     rumor_rng_seed(&rng, sc->seed, p->self, p->round, RUMOR_RNG_COMPRESS);
     rumor_gossip_set_sync(p->gossip, rumor_peer_sync_round(sc, p->round));
     double bits = 0.0;
+    int dense = 0;
     if (sc->algo == RUMOR_ALGO_BEER) {
         rumor_gossip_produce(p->gossip, p->x, &rng, &p->out);
         rumor_gossip_produce_tracker(p->gossip, &rng, &p->out_t);
         bits = rumor_codec_entropy_bound_bits(&p->out_t);
     } else {
         rumor_gossip_produce(p->gossip, p->v, &rng, &p->out);
+        dense = p->byz.kind && p->round >= p->byz.from && s_poison(p);
     }
-    s_encode(p);
+    s_encode(p, dense ? RUMOR_CODEC_RAW : p->codec_mode);
+    if (p->byz_pub && rumor_gossip_message_is_copy(p->gossip))
+        rumor_cmsg_to_dense(&p->out, p->byz_pub);
+    else if (p->byz_pub)
+        rumor_cmsg_axpy(&p->out, 1.0f, p->byz_pub);
     bits += rumor_codec_entropy_bound_bits(&p->out);
     const double t2 = rumor_clock_now(), c2 = rumor_clock_thread_cpu();
 

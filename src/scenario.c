@@ -232,14 +232,14 @@ static int s_parse_algorithm(const s_ctx_t *c0, json_t *v, rumor_scenario_t *s)
     static const char *const keys[] = {
         "name",           "lr",     "gamma",         "lambda",        "prox",     "prox_lr",
         "batch",          "rounds", "local_steps",   "warmup",        "schedule", "momentum",
-        "gamma_schedule", "sync_p", "tracking_grad", "participation", NULL};
+        "gamma_schedule", "sync_p", "tracking_grad", "participation", "robust",   NULL};
     static const char *const prox[] = {"after-mix", "before-compress"};
     static const char *const prox_lr[] = {"schedule", "base"};
     static const char *const gamma_schedule[] = {"constant", "lr"};
     static const char *const tracking_grad[] = {"fresh", "same-batch"};
     int rc = s_check_keys(&c, v, keys);
     if (rc) return rc;
-    char name[16] = "", momentum[32] = "";
+    char name[16] = "", momentum[32] = "", robust[40] = "";
     int at = (int)s->prox;
     if ((rc = s_str(&c, v, "name", name, sizeof name))) return rc;
     if (name[0] && rumor_algo_parse(name, &s->algo) != 0)
@@ -258,9 +258,17 @@ static int s_parse_algorithm(const s_ctx_t *c0, json_t *v, rumor_scenario_t *s)
         (rc = s_u32(&c, v, "local_steps", 1, 1000, &s->local_steps)) ||
         (rc = s_u32(&c, v, "warmup", 0, 100000000, &s->warmup)) ||
         (rc = s_str(&c, v, "schedule", s->schedule, sizeof s->schedule)) ||
-        (rc = s_str(&c, v, "momentum", momentum, sizeof momentum)))
+        (rc = s_str(&c, v, "momentum", momentum, sizeof momentum)) ||
+        (rc = s_str(&c, v, "robust", robust, sizeof robust)))
         return rc;
+    if (robust[0] && rumor_robust_parse(robust, &s->robust))
+        return s_fail(&c, "robust",
+                      "expected none, clip:TAU (TAU > 0), clip:auto, clip:auto:B or trim:F");
     s->prox = (rumor_prox_at_t)at;
+    if (s->robust.kind != RUMOR_ROBUST_NONE &&
+        (s->algo == RUMOR_ALGO_BEER || s->participation < 1.0))
+        return s_fail(&c, "robust",
+                      "applies to dpsgd, choco, malcom, dcd and deepsqueeze, with participation 1");
     if (s->sync_p > 0.0 && s->algo != RUMOR_ALGO_CHOCO && s->algo != RUMOR_ALGO_MALCOM &&
         s->algo != RUMOR_ALGO_BEER)
         return s_fail(&c, "sync_p", "applies to choco, malcom and beer only");
@@ -297,6 +305,87 @@ static int s_parse_round_mode(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
     return s_fail(c, "round_mode", "expected \"sync\" or {\"deadline_ms\": N}");
 }
 
+static const char *const s_byz_names[RUMOR_BYZ_KINDS] = {"none",     "signflip", "noise",
+                                                         "constant", "alie",     "scale"};
+static const char *const s_byz_keys[RUMOR_BYZ_KINDS] = {NULL, "s", "norm", "value", "z", "factor"};
+static const double s_byz_default[RUMOR_BYZ_KINDS] = {0, 1, 100, 1, 1, 10};
+
+const char *rumor_byzantine_name(rumor_byz_kind_t kind)
+{
+    return (unsigned)kind < RUMOR_BYZ_KINDS ? s_byz_names[kind] : "?";
+}
+
+const char *rumor_byzantine_param_key(rumor_byz_kind_t kind)
+{
+    return (unsigned)kind < RUMOR_BYZ_KINDS ? s_byz_keys[kind] : NULL;
+}
+
+/* The kind named by the len bytes at name; -1 if none. */
+static int s_byz_kind(const char *name, size_t len)
+{
+    for (int k = 0; k < RUMOR_BYZ_KINDS; k++)
+        if (strlen(s_byz_names[k]) == len && !strncmp(name, s_byz_names[k], len)) return k;
+    return -1;
+}
+
+int rumor_byzantine_parse(const char *s, rumor_byzantine_t *b)
+{
+    const char *colon = strchr(s, ':');
+    const int k = s_byz_kind(s, colon ? (size_t)(colon - s) : strlen(s));
+    if (k < 0 || (colon && k == RUMOR_BYZ_NONE)) return RUMOR_EINVAL;
+    double param = s_byz_default[k];
+    if (colon) {
+        char *end;
+        param = strtod(colon + 1, &end);
+        if (end == colon + 1 || *end || !isfinite(param)) return RUMOR_EINVAL;
+    }
+    *b = (rumor_byzantine_t){.kind = (rumor_byz_kind_t)k, .param = param};
+    return 0;
+}
+
+/* {"byzantine": KIND, "nodes": [...], "from": A, PARAM: X} into f. */
+static int s_parse_byzantine(const s_ctx_t *c, json_t *e, rumor_fault_t *f)
+{
+    static const char *const keys[] = {"byzantine", "nodes", "from",   "s", "norm",
+                                       "value",     "z",     "factor", NULL};
+    int rc = s_check_keys(c, e, keys);
+    if (rc) return rc;
+    json_t *kind = json_object_get(e, "byzantine");
+    const int k =
+        json_is_string(kind) ? s_byz_kind(json_string_value(kind), json_string_length(kind)) : -1;
+    if (k < 0)
+        return s_fail(c, "byzantine", "expected none, signflip, noise, constant, alie or scale");
+    f->kind = RUMOR_FAULT_BYZANTINE;
+    f->byz = (rumor_byzantine_t){.kind = (rumor_byz_kind_t)k, .param = s_byz_default[k]};
+    for (int j = 1; j < RUMOR_BYZ_KINDS; j++) {
+        if (j == k || !json_object_get(e, s_byz_keys[j])) continue;
+        char what[96];
+        snprintf(what, sizeof what, "not a parameter of %s%s%s", s_byz_names[k],
+                 s_byz_keys[k] ? " (it takes " : "", s_byz_keys[k] ? s_byz_keys[k] : "");
+        if (s_byz_keys[k]) strncat(what, ")", sizeof what - strlen(what) - 1);
+        return s_fail(c, s_byz_keys[j], what);
+    }
+    if (s_byz_keys[k] && (rc = s_num(c, e, s_byz_keys[k], -1e30, 1e30, 0, &f->byz.param)))
+        return rc;
+    if ((rc = s_u32(c, e, "from", 0, 100000000, &f->from))) return rc;
+    f->byz.from = f->from;
+    json_t *nodes = json_object_get(e, "nodes");
+    const size_t n = json_array_size(nodes);
+    if (!json_is_array(nodes) || n == 0 || n > RUMOR_FAULT_NODES) {
+        char what[80];
+        snprintf(what, sizeof what, "expected an array of 1 to %d node ids", RUMOR_FAULT_NODES);
+        return s_fail(c, "nodes", what);
+    }
+    for (size_t j = 0; j < n; j++) {
+        json_t *id = json_array_get(nodes, j);
+        if (!json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) > 99999)
+            return s_fail(c, "nodes", "expected node ids, whole numbers in [0, 99999]");
+        f->nodes[j] = (uint32_t)json_integer_value(id);
+    }
+    f->n_nodes = (uint32_t)n;
+    return 0;
+}
+
 static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
 {
     if (!json_is_array(v)) return s_fail(c, "faults", "expected an array");
@@ -318,7 +407,10 @@ static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
         *f = (rumor_fault_t){.kind = RUMOR_FAULT_DOWN, .to = 100000000};
         const char *span = "down";
         int rc;
-        if (json_object_get(e, "drop")) {
+        if (json_object_get(e, "byzantine")) {
+            if ((rc = s_parse_byzantine(&cc, e, f))) return rc;
+            continue;
+        } else if (json_object_get(e, "drop")) {
             static const char *const keys[] = {"drop", "rounds", NULL};
             if ((rc = s_check_keys(&cc, e, keys))) return rc;
             f->kind = RUMOR_FAULT_DROP;
@@ -354,7 +446,8 @@ static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
             if (!json_object_get(e, "node"))
                 return s_fail(&cc, "node",
                               "missing (an entry is {\"node\": N, \"down\": [FROM, TO]}, "
-                              "{\"node\": N, \"crash\": [FROM, TO]} or {\"drop\": P})");
+                              "{\"node\": N, \"crash\": [FROM, TO]}, {\"drop\": P} or "
+                              "{\"byzantine\": KIND, \"nodes\": [N, ...]})");
             if ((rc = s_u32(&cc, e, "node", 0, 99999, &f->node))) return rc;
             if (crash) {
                 f->kind = RUMOR_FAULT_CRASH;
@@ -402,8 +495,30 @@ double rumor_scenario_drop_rate(const rumor_scenario_t *s, uint32_t t)
     return 1.0 - kept;
 }
 
+const rumor_byzantine_t *rumor_scenario_byzantine(const rumor_scenario_t *s, uint32_t node)
+{
+    for (uint32_t i = 0; i < s->n_faults; i++)
+        for (uint32_t j = 0; s->faults[i].kind == RUMOR_FAULT_BYZANTINE && j < s->faults[i].n_nodes;
+             j++)
+            if (s->faults[i].nodes[j] == node) return &s->faults[i].byz;
+    return NULL;
+}
+
 int rumor_scenario_check_faults(const rumor_scenario_t *s, uint32_t n, rumor_errmsg_t *em)
 {
+    for (uint32_t i = 0; i < s->n_faults; i++)
+        if (s->faults[i].kind == RUMOR_FAULT_BYZANTINE && s->algo == RUMOR_ALGO_BEER)
+            return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                    "%s: faults[%u].byzantine: beer has no Byzantine mode",
+                                    s->origin, i);
+    for (uint32_t i = 0; i < s->n_faults; i++)
+        for (uint32_t j = 0; s->faults[i].kind == RUMOR_FAULT_BYZANTINE && j < s->faults[i].n_nodes;
+             j++)
+            if (s->faults[i].nodes[j] >= n)
+                return rumor_errmsg_set(
+                    em, RUMOR_EINVAL,
+                    "%s: faults[%u].nodes[%u]: %u is not a node of the %u-node topology", s->origin,
+                    i, j, s->faults[i].nodes[j], n);
     for (uint32_t i = 0; i < s->n_faults; i++)
         if ((s->faults[i].kind == RUMOR_FAULT_DOWN || s->faults[i].kind == RUMOR_FAULT_CRASH) &&
             s->faults[i].node >= n)
@@ -485,7 +600,7 @@ void rumor_scenario_rehash(rumor_scenario_t *s)
     /* Everything peers must agree on, in a fixed textual form. Data paths are left out (hosts
      * may keep the data in different places); the topology is hashed separately (HELLO
      * carries both). */
-    char buf[4096 + RUMOR_SCENARIO_FAULTS * 64];
+    char buf[4096 + RUMOR_SCENARIO_FAULTS * 160];
     int n =
         snprintf(buf, sizeof buf,
                  "rumor-run-config-1|data=%d|%.17g|%u|%u|%u|%u|%.17g|model=%s|algo=%d|%.17g|%.17g|"
@@ -505,6 +620,11 @@ void rumor_scenario_rehash(rumor_scenario_t *s)
         (size_t)n < sizeof buf)
         n += snprintf(buf + n, sizeof buf - (size_t)n, "|marina=%.17g:%d:%.17g", s->sync_p,
                       s->same_batch, s->participation);
+    if (s->robust.kind != RUMOR_ROBUST_NONE && n > 0 && (size_t)n < sizeof buf) {
+        char rule[64];
+        rumor_robust_describe(&s->robust, rule, sizeof rule);
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "|robust=%s", rule);
+    }
     if (s->momentum.kind != RUMOR_MOMENTUM_NONE && n > 0 && (size_t)n < sizeof buf)
         n += snprintf(buf + n, sizeof buf - (size_t)n, "|momentum=%d:%.9g", (int)s->momentum.kind,
                       (double)s->momentum.beta);
@@ -519,6 +639,11 @@ void rumor_scenario_rehash(rumor_scenario_t *s)
         if (f->kind == RUMOR_FAULT_DELAY && n > 0 && (size_t)n < sizeof buf)
             n += snprintf(buf + n, sizeof buf - (size_t)n, ":%u:%.17g:%.17g", f->delay, f->delay_lo,
                           f->delay_hi);
+        if (f->kind == RUMOR_FAULT_BYZANTINE && n > 0 && (size_t)n < sizeof buf)
+            n += snprintf(buf + n, sizeof buf - (size_t)n, ":%d:%.17g", (int)f->byz.kind,
+                          f->byz.param);
+        for (uint32_t j = 0; j < f->n_nodes && n > 0 && (size_t)n < sizeof buf; j++)
+            n += snprintf(buf + n, sizeof buf - (size_t)n, ":%u", f->nodes[j]);
     }
     crypto_generichash(s->hash, sizeof s->hash, (const unsigned char *)buf,
                        n < (int)sizeof buf ? (size_t)n : sizeof buf - 1, NULL, 0);

@@ -65,6 +65,39 @@ static int s_is_eval_round(const s_sim_t *sim, uint32_t done)
     return done % sim->sc->eval_every == 0 || done == sim->sc->rounds;
 }
 
+/* Worker 0: the honest peers' accuracy and the clipped fractions into r. */
+static void s_record_byzantine(const s_sim_t *sim, rumor_sim_result_t *r)
+{
+    const rumor_scenario_t *sc = sim->sc;
+    uint32_t honest = 0;
+    double acc = 0.0, acc_min = 1.0;
+    for (uint32_t i = 0; i < sim->n; i++) {
+        if (rumor_scenario_byzantine(sc, i)) continue;
+        honest++;
+        acc += sim->acc[i];
+        if (sim->acc[i] < acc_min) acc_min = sim->acc[i];
+    }
+    r->byzantine = honest < sim->n;
+    r->acc_mean_honest = honest ? acc / honest : 0.0;
+    r->acc_min_honest = honest ? acc_min : 0.0;
+    r->clips = sc->robust.kind == RUMOR_ROBUST_CLIP || sc->robust.kind == RUMOR_ROBUST_CLIP_AUTO;
+    /* terms mixed and clipped: [0] from honest neighbours, [1] from Byzantine ones */
+    double mixed[2] = {0, 0}, clipped[2] = {0, 0};
+    for (uint32_t i = 0; i < sim->n && r->clips; i++) {
+        const rumor_robust_stats_t st = rumor_gossip_robust_stats(rumor_peer_gossip(sim->peers[i]));
+        const uint32_t *nb = rumor_topology_neighbors(sim->topo, i);
+        for (uint32_t s = 0; s < rumor_topology_degree(sim->topo, i); s++) {
+            const int b = rumor_scenario_byzantine(sc, nb[s]) != NULL;
+            mixed[b] += (double)st.mixed[s];
+            clipped[b] += (double)st.clipped[s];
+        }
+    }
+    const double all = mixed[0] + mixed[1];
+    r->clipped_frac = all > 0 ? (clipped[0] + clipped[1]) / all : 0.0;
+    r->clipped_frac_honest = mixed[0] > 0 ? clipped[0] / mixed[0] : 0.0;
+    r->clipped_frac_byz = mixed[1] > 0 ? clipped[1] / mixed[1] : -1.0;
+}
+
 /* Worker 0, between barriers: network-level metrics of the evaluation after `done` rounds. */
 static void s_record(s_sim_t *sim, uint32_t done)
 {
@@ -112,6 +145,7 @@ static void s_record(s_sim_t *sim, uint32_t done)
         cc += st->cpu_compute;
         ck += st->cpu_codec;
     }
+    s_record_byzantine(sim, r);
     double cons = 0;
     for (uint32_t i = 0; i < n; i++)
         cons += rumor_vec_dist2(rumor_peer_params(sim->peers[i]), sim->avg, d);
@@ -200,6 +234,13 @@ static void s_note_faults(const s_sim_t *sim, uint32_t t)
                         ft->delay_lo, ft->delay_hi, until);
             else if (ft->to == t)
                 fprintf(f, "round %6u: frames no longer delayed\n", t);
+        } else if (ft->kind == RUMOR_FAULT_BYZANTINE) {
+            if (ft->from != t || ft->byz.kind == RUMOR_BYZ_NONE) continue;
+            fprintf(f, "round %6u: peer%s", t, ft->n_nodes > 1 ? "s" : "");
+            for (uint32_t j = 0; j < ft->n_nodes; j++)
+                fprintf(f, "%s %u", j ? "," : "", ft->nodes[j]);
+            fprintf(f, " send%s %s poison from now on (fault)\n", ft->n_nodes > 1 ? "" : "s",
+                    rumor_byzantine_name(ft->byz.kind));
         } else if (ft->kind == RUMOR_FAULT_CRASH) {
             const uint32_t c = rumor_fault_checkpoint_round(ft);
             if (ft->from == t)
@@ -360,6 +401,17 @@ void rumor_sim_result_write(FILE *f, const rumor_sim_result_t *r, int timing, co
     if (r->faults)
         fprintf(f, ", \"peers_down\": %u, \"messages_lost\": %" PRIu64, r->peers_down,
                 r->messages_lost);
+    if (r->byzantine)
+        fprintf(f, ", \"acc_mean_honest\": %.6f, \"acc_min_honest\": %.6f", r->acc_mean_honest,
+                r->acc_min_honest);
+    if (r->clips) {
+        fprintf(f, ", \"clipped_frac\": %.6f, \"clipped_frac_honest\": %.6f", r->clipped_frac,
+                r->clipped_frac_honest);
+        if (r->clipped_frac_byz >= 0)
+            fprintf(f, ", \"clipped_frac_byz\": %.6f", r->clipped_frac_byz);
+        else
+            fprintf(f, ", \"clipped_frac_byz\": null");
+    }
     if (timing)
         fprintf(f,
                 ", \"time_compute_s\": %.3f, \"time_codec_s\": %.3f, \"time_comm_s\": %.3f, "
@@ -421,6 +473,13 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
         const rumor_peer_cfg_t pc = rumor_peer_data_cfg(&data, sc, topo, i, RUMOR_PEER_EVAL_ROWS);
         if (!(sim.peers[i] = rumor_peer_new(&pc, em))) {
             rc = RUMOR_EINVAL;
+            goto done;
+        }
+    }
+    for (uint32_t i = 0; i < sim.n; i++) {
+        const rumor_byzantine_t *b = rumor_scenario_byzantine(sc, i);
+        if (b && rumor_peer_set_byzantine(sim.peers[i], b)) {
+            rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
             goto done;
         }
     }

@@ -141,6 +141,14 @@ static const s_fig_t s_more_figs[] = {
     {"bits_per_param", "bits/param", 1, 3, 'f'},
 };
 
+/* Runs with Byzantine peers (scenario faults): the honest peers' figures and the clipping. */
+static const s_fig_t s_byz_figs[] = {
+    {"acc_mean_honest", "acc_mean_honest", 1, 4, 'f'},
+    {"acc_min_honest", "acc_min_honest", 1, 4, 'f'},
+    {"clipped_frac_honest", "clipped from honest", 1, 3, 'f'},
+    {"clipped_frac_byz", "clipped from Byzantine", 1, 3, 'f'},
+};
+
 /* "mean ± std" (sample std) of the n values; the mean alone for one; "—" for none. */
 static void s_stat(const double *x, size_t n, int prec, char conv, char *buf, size_t cap)
 {
@@ -226,9 +234,11 @@ void rumor_sweep_summary(const rumor_sweep_t *s, const json_t *rows, FILE *f)
 {
     double *x = calloc(s->n_seeds + 1, sizeof *x);
     if (!x) return;
-    int with_target = 0;
-    for (size_t i = 0; i < json_array_size(rows); i++)
+    int with_target = 0, with_byz = 0;
+    for (size_t i = 0; i < json_array_size(rows); i++) {
         with_target |= json_object_get(json_array_get(rows, i), "target_acc") != NULL;
+        with_byz |= json_object_get(json_array_get(rows, i), "acc_min_honest") != NULL;
+    }
     fprintf(f, "# %s\n\n", s->name);
     if (s->description) fprintf(f, "%s\n\n", s->description);
     fprintf(f, "`rumor sweep %s`: %zu of %zu cells (%u variations x %u seeds:", s->path,
@@ -248,6 +258,12 @@ void rumor_sweep_summary(const rumor_sweep_t *s, const json_t *rows, FILE *f)
     s_table(s, rows, s_main_figs, sizeof s_main_figs / sizeof *s_main_figs, with_target, f, x);
     fprintf(f, "\n");
     s_table(s, rows, s_more_figs, sizeof s_more_figs / sizeof *s_more_figs, 0, f, x);
+    if (with_byz) {
+        fprintf(f, "\nByzantine peers (scenario faults): the figures of the honest peers, and "
+                   "the fraction of mixed terms that were clipped, from honest and from "
+                   "Byzantine neighbours.\n\n");
+        s_table(s, rows, s_byz_figs, sizeof s_byz_figs / sizeof *s_byz_figs, 0, f, x);
+    }
     free(x);
 }
 

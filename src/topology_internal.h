@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RUMOR_TOPOLOGY_TOL       1e-9 /* row sums and symmetry */
+#define RUMOR_TOPOLOGY_TOL 1e-9 /* row sums and symmetry */
 
 /* A topology named `name` with n nodes (1 <= n <= RUMOR_TOPOLOGY_MAX_NODES, ids 0..n-1, no
  * endpoints or keys), room for n_edges edges, and zeroed edges, CSR lists and W. NULL when

@@ -720,6 +720,87 @@ static void test_sigterm_ends_a_long_round(void **state)
         fail_msg("exit %d, %d ms after SIGTERM:\n%s", rc, ms, out);
 }
 
+/* A torus of 16 (degree 4) with peer 5 Byzantine from round 0, rule robust. */
+static void s_byzantine_scenario(rumor_scenario_t *sc, const char *algo, const char *robust,
+                                 const char *attack)
+{
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"name\": \"t\", \"topology\": {\"generate\": \"torus\", \"n\": 16},"
+             " \"data\": {\"name\": \"synthetic\", \"n\": 4000, \"test_n\": 1000, \"dim\": 20,"
+             " \"classes\": 4, \"sep\": 4.0},"
+             " \"algorithm\": {\"name\": \"%s\", \"lr\": 0.1, \"gamma\": 0.5, \"batch\": 16,"
+             " \"rounds\": 300, \"robust\": \"%s\"}, \"compressor\": \"dither:8:biased\","
+             " \"seed\": 7, \"eval_every\": 100, \"faults\": [%s]}",
+             algo, robust, attack);
+    rumor_errmsg_t em = {""};
+    if (rumor_scenario_parse(json, "test", ".", sc, &em)) fail_msg("%s", em.msg);
+}
+
+/* A sign-flipping neighbour (x 10) ruins the honest peers' accuracy under the plain mix and
+ * not under clip:auto, which clips every one of its terms; honest figures leave it out, and
+ * an attacker that never attacks ("none") changes nothing. CHOCO and D-PSGD, 1 and 3 threads
+ * alike. */
+static void test_byzantine_signflip_and_clip_auto(void **state)
+{
+    (void)state;
+    const char *flip = "{\"byzantine\": \"signflip\", \"nodes\": [5], \"s\": 10}";
+    const char *algos[] = {"choco", "dpsgd"};
+    for (int a = 0; a < 2; a++) {
+        rumor_scenario_t sc;
+        rumor_sim_result_t plain, clipped, free_run;
+        s_byzantine_scenario(&sc, algos[a], "none", "{\"byzantine\": \"none\", \"nodes\": [5]}");
+        free(s_run(&sc, 2, &free_run, NULL));
+        assert_true(free_run.byzantine);
+        assert_true(free_run.acc_min_honest > 0.95);
+        s_byzantine_scenario(&sc, algos[a], "none", flip);
+        free(s_run(&sc, 2, &plain, NULL));
+        assert_true(plain.acc_min_honest < 0.5);
+        assert_false(plain.clips);
+        s_byzantine_scenario(&sc, algos[a], "clip:auto", flip);
+        char *text = s_run_on_1_and_3(&sc, &clipped);
+        assert_true(clipped.acc_min_honest > free_run.acc_min_honest - 0.01);
+        assert_true(clipped.clips);
+        assert_true(clipped.clipped_frac_byz == 1.0);
+        assert_true(clipped.clipped_frac_honest < 0.3);
+        assert_non_null(strstr(text, "\"acc_min_honest\": "));
+        assert_non_null(strstr(text, "\"clipped_frac_byz\": 1.000000"));
+        free(text);
+    }
+}
+
+/* Every attack decodes (no peer counts a bad message) and the run stays finite under
+ * clip:auto; trim:1 keeps the honest peers too; a trim wider than the degree is refused. */
+static void test_byzantine_attacks_are_well_formed(void **state)
+{
+    (void)state;
+    const char *attacks[] = {"\"signflip\"", "\"noise\", \"norm\": 50",
+                             "\"constant\", \"value\": 5", "\"alie\", \"z\": 1.5",
+                             "\"scale\", \"factor\": -20"};
+    for (size_t k = 0; k < sizeof attacks / sizeof *attacks; k++) {
+        char fault[160];
+        snprintf(fault, sizeof fault, "{\"byzantine\": %s, \"nodes\": [5], \"from\": 20}",
+                 attacks[k]);
+        rumor_scenario_t sc;
+        rumor_sim_result_t res;
+        s_byzantine_scenario(&sc, "choco", "clip:auto", fault);
+        free(s_run(&sc, 2, &res, NULL));
+        assert_true(res.acc_min_honest > 0.95);
+        s_byzantine_scenario(&sc, "choco", "trim:1", fault);
+        free(s_run(&sc, 2, &res, NULL));
+        assert_true(res.acc_min_honest > 0.95);
+    }
+    /* trim:2 needs degree 5; the torus has 4: refused, naming the key */
+    rumor_scenario_t sc;
+    rumor_sim_result_t res;
+    s_byzantine_scenario(&sc, "choco", "trim:2", "");
+    rumor_errmsg_t em = {""};
+    const rumor_sim_opts_t opts = {.threads = 1};
+    assert_int_equal(rumor_sim_run(&sc, &opts, &res, &em), RUMOR_EINVAL);
+    assert_non_null(strstr(em.msg, "algorithm.robust: trim:2 needs every node's degree to be at "
+                                   "least 5; node 0 has 4 neighbours"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -739,6 +820,8 @@ int main(void)
         cmocka_unit_test(test_compress_err_and_copy_density),
         cmocka_unit_test(test_objective_and_gradient_norm),
         cmocka_unit_test(test_sigterm_ends_a_long_round),
+        cmocka_unit_test(test_byzantine_signflip_and_clip_auto),
+        cmocka_unit_test(test_byzantine_attacks_are_well_formed),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

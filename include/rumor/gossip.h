@@ -55,6 +55,7 @@
 #include "rumor/compress.h"
 #include "rumor/err.h"
 #include "rumor/rng.h"
+#include "rumor/robust.h"
 
 #include <stdint.h>
 
@@ -81,6 +82,7 @@ typedef struct {
     float gamma;                   /* consensus step (all but D-PSGD) */
     rumor_compress_cfg_t compress; /* ignored by D-PSGD, which sends v uncompressed */
     uint32_t tracker_rows;         /* BEER: rows of d floats of tracker state, 2 or 3 (0: 2) */
+    rumor_robust_cfg_t robust;     /* the mix's robust rule (robust.h); zeroed: none */
 } rumor_gossip_cfg_t;
 
 typedef struct rumor_gossip rumor_gossip_t;
@@ -99,6 +101,9 @@ void rumor_gossip_produce(rumor_gossip_t *g, const float *v, rumor_rng_t *rng, r
  * row, updated by the caller), applied to the own tracker copy. Call after produce, on the
  * same rng. */
 void rumor_gossip_produce_tracker(rumor_gossip_t *g, rumor_rng_t *rng, rumor_cmsg_t *out);
+/* 1 when a holder's copy of a peer is its last message (D-PSGD, DeepSqueeze), 0 when the copy
+ * grows by each message. */
+int rumor_gossip_message_is_copy(const rumor_gossip_t *g);
 
 /* Applies neighbour `from`'s message. RUMOR_EINVAL if `from` is not a neighbour,
  * RUMOR_EMISMATCH if m->d differs from d, RUMOR_ENONFINITE (nothing applied) if the copy
@@ -126,8 +131,9 @@ double rumor_gossip_copy_omega(const rumor_gossip_t *g);
  * produce, for r = 0 and for D-PSGD, which compresses nothing. */
 double rumor_gossip_compress_err(const rumor_gossip_t *g);
 
-/* x = mix(v) over the neighbours that are up; BEER mixes its tracker too (v is then the model
- * after its step, x^t - eta y^t). x may alias v. */
+/* x = mix(v) over the neighbours that are up, each neighbour's term y_j - y_i clipped or
+ * trimmed by the robust rule (y_i: the own public copy; for D-PSGD, v); BEER mixes its tracker
+ * too (v is then the model after its step, x^t - eta y^t). x may alias v. */
 void rumor_gossip_mix(rumor_gossip_t *g, const float *v, float *x);
 
 /* Sets the consensus step gamma of the next produce and mix (a schedule). */
@@ -182,6 +188,9 @@ typedef struct {
  * Returns 1 once per watch: at the evaluation that completes RUMOR_CONSENSUS_RISES rises in a
  * row since w->from (at w->from_round), RUMOR_CONSENSUS_GROWTH-fold in all; else 0. */
 int rumor_consensus_watch(rumor_consensus_watch_t *w, uint32_t round, double dist);
+
+/* The robust rule's clip counts per neighbour slot; all NULL without a rule. */
+rumor_robust_stats_t rumor_gossip_robust_stats(const rumor_gossip_t *g);
 
 /* Slot of neighbour id in 0..degree-1, or -1. */
 int rumor_gossip_slot(const rumor_gossip_t *g, uint32_t id);

@@ -27,13 +27,15 @@
  * stops at once and sends its own BYE with the same error, so a run that cannot go on ends
  * everywhere within seconds; a deadline neighbour mixes without the sender until it is heard
  * again. A BYE only ever speaks of its sender. The per-neighbour protocol, and what a frame
- * from an admitted neighbour may change, is the link's (link.h); this module carries it. A peer stopped by SIGINT/SIGTERM is to be restarted: its BYE says
- * so, synchronous neighbours wait for it, deadline neighbours mix without it meanwhile.
+ * from an admitted neighbour may change, is the link's (link.h); this module carries it. A peer
+ * stopped by SIGINT/SIGTERM is to be restarted: its BYE says so, synchronous neighbours wait for
+ * it, deadline neighbours mix without it meanwhile.
  */
 #ifndef RUMOR_NODE_H
 #define RUMOR_NODE_H
 
 #include "rumor/err.h"
+#include "rumor/scenario.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -53,6 +55,8 @@ typedef struct {
     uint32_t wait_s;            /* give up on a silent neighbour (sync) after this [300] */
     uint32_t liveness_ms;       /* deadline mode: mark a silent neighbour down after this
                                    [3 x deadline, at least 1000] */
+    /* What this peer sends in place of its messages (zeroed: honest; rumor_peer_set_byzantine) */
+    rumor_byzantine_t byzantine;
 } rumor_node_opts_t;
 
 /* Runs the peer to the end. Returns 0 when done, RUMOR_EINTR when stopped by a signal (a

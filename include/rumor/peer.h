@@ -113,6 +113,11 @@ int rumor_peer_check(rumor_peer_t *p, const uint8_t *msg, size_t len);
 RUMOR_NODISCARD int rumor_peer_deliver(rumor_peer_t *p, uint32_t from, const uint8_t *msg,
                                        size_t len);
 
+/* Makes the peer Byzantine: from round b->from its messages are b's poison in place of its
+ * honest ones (see rumor_byzantine_t); its state stays honest. A kind of NONE changes nothing.
+ * Call once, before the first step. 0 or RUMOR_ENOMEM. */
+RUMOR_NODISCARD int rumor_peer_set_byzantine(rumor_peer_t *p, const rumor_byzantine_t *b);
+
 /* Mixes, applies the prox and advances to the next round. */
 void rumor_peer_finish(rumor_peer_t *p);
 

@@ -49,14 +49,58 @@
  *     uniformly from [lo, hi] milliseconds of the virtual clock (a round lasts deadline_ms in
  *     deadline rounds, one second in synchronous ones); the frames of an edge keep their
  *     order, as on one connection.
+ *   BYZANTINE ({"byzantine": "signflip", "nodes": [3], "from": 100, "s": 1}, from optional:
+ *     0): from round `from` to the end, every node of `nodes` sends well-formed poison in place
+ *     of its message (see rumor_byzantine_t); it keeps its honest state and public copy, so
+ *     only what leaves it is poisoned. The other peers are the honest ones that
+ *     acc_mean_honest and acc_min_honest count.
  * The simulator runs every peer's real links (link.h) over frames in memory: each fault acts on
  * frames, and the links' protocol (gaps, RESYNC and STATE, liveness, restarts) does the rest. */
 typedef enum {
     RUMOR_FAULT_DOWN = 0,
     RUMOR_FAULT_DROP = 1,
     RUMOR_FAULT_CRASH = 2,
-    RUMOR_FAULT_DELAY = 3
+    RUMOR_FAULT_DELAY = 3,
+    RUMOR_FAULT_BYZANTINE = 4
 } rumor_fault_kind_t;
+
+/* What a Byzantine peer sends in place of its honest message m (one parameter each, the
+ * scenario key in brackets, its default after =):
+ *   NONE      m itself: a control whose peers still count as not honest
+ *   SIGNFLIP  -s m                                    ["s" = 1]
+ *   NOISE     Gaussian of norm `norm`, fresh each round ["norm" = 100]
+ *   CONSTANT  every coordinate `value`                ["value" = 1]
+ *   ALIE      "a little is enough": per coordinate, the mean minus z standard deviations
+ *             of the public vectors it holds of its neighbours (what it received), so that
+ *             the public copy its neighbours hold of it becomes that point ["z" = 1]
+ *   SCALE     factor m                                ["factor" = 10]
+ * The message keeps m's form (SIGNFLIP, SCALE) or is a dense float vector (raw codec). */
+typedef enum {
+    RUMOR_BYZ_NONE = 0,
+    RUMOR_BYZ_SIGNFLIP = 1,
+    RUMOR_BYZ_NOISE = 2,
+    RUMOR_BYZ_CONSTANT = 3,
+    RUMOR_BYZ_ALIE = 4,
+    RUMOR_BYZ_SCALE = 5,
+} rumor_byz_kind_t;
+
+#define RUMOR_BYZ_KINDS 6
+
+typedef struct {
+    rumor_byz_kind_t kind;
+    double param;  /* s, norm, value, z or factor */
+    uint32_t from; /* the first round it sends poison */
+} rumor_byzantine_t;
+
+/* "none", "signflip", ... */
+const char *rumor_byzantine_name(rumor_byz_kind_t kind);
+/* The scenario key of kind's parameter ("s", "norm", ...), NULL for NONE. */
+const char *rumor_byzantine_param_key(rumor_byz_kind_t kind);
+/* Parses "KIND" or "KIND:PARAM" (rumor peer --byzantine) into b, from = 0; RUMOR_EINVAL for an
+ * unknown kind or a parameter that is not a finite number. */
+int rumor_byzantine_parse(const char *s, rumor_byzantine_t *b);
+
+#define RUMOR_FAULT_NODES 16 /* most nodes of one BYZANTINE fault */
 
 typedef struct {
     rumor_fault_kind_t kind;
@@ -66,6 +110,9 @@ typedef struct {
     uint32_t every;            /* CRASH: the node's checkpoint interval */
     uint32_t delay;            /* DELAY: rounds (0: delay_ms) */
     double delay_lo, delay_hi; /* DELAY: milliseconds */
+    rumor_byzantine_t byz;     /* BYZANTINE: what its nodes send (byz.from = from) */
+    uint32_t n_nodes;          /* BYZANTINE: nodes[0..n_nodes) */
+    uint32_t nodes[RUMOR_FAULT_NODES];
 } rumor_fault_t;
 
 /* CRASH: the round at whose start the crashed node's last checkpoint was written. */
@@ -106,6 +153,7 @@ typedef struct {
     rumor_prox_at_t prox; /* where the l1 prox sits */
     int prox_lr_base;     /* 1: the threshold is lr * lambda at every round, not eta_t * lambda */
     int gamma_follows_lr; /* 1: the consensus step of round t is gamma * eta_t / lr */
+    rumor_robust_cfg_t robust; /* the robust mix (robust.h); zeroed: none */
     uint32_t batch, rounds, warmup;
     uint32_t local_steps; /* SGD steps per round, before the peer gossips */
     double sync_p;        /* probability of a full-sync round (MARINA's coin; 0 = never) */
@@ -150,8 +198,11 @@ int rumor_scenario_node_down(const rumor_scenario_t *s, uint32_t node, uint32_t 
 /* The probability that a message of round t is lost (0 without DROP faults in round t). */
 double rumor_scenario_drop_rate(const rumor_scenario_t *s, uint32_t t);
 
-/* Checks that every DOWN and CRASH fault names a node of a topology of n nodes; RUMOR_EINVAL naming
- * the entry ("faults[1].node: ...") otherwise. */
+/* The BYZANTINE fault of node i in s, or NULL when i is honest. */
+const rumor_byzantine_t *rumor_scenario_byzantine(const rumor_scenario_t *s, uint32_t node);
+
+/* Checks that every DOWN, CRASH and BYZANTINE fault names a node of a topology of n nodes;
+ * RUMOR_EINVAL naming the entry ("faults[1].node: ...") otherwise. */
 int rumor_scenario_check_faults(const rumor_scenario_t *s, uint32_t n, rumor_errmsg_t *em);
 
 /* Loads or generates the scenario's topology. */

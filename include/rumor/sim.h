@@ -62,6 +62,13 @@ typedef struct {
     int faults;                        /* the scenario injects faults: the next two are written */
     uint32_t peers_down;               /* peers out (injected faults) in the last round */
     uint64_t messages_lost;            /* messages lost to injected faults so far */
+    int byzantine;                     /* BYZANTINE faults name peers: the next two are written */
+    double acc_mean_honest, acc_min_honest; /* over the peers no BYZANTINE fault names */
+    int clips;                              /* the robust rule clips: the next three are written */
+    /* Of the (receiver, neighbour) terms mixed so far by this process (a resumed run counts
+     * from its checkpoint), the fraction clipped: of all, of those from Byzantine neighbours
+     * (null without them) and of those from honest ones. */
+    double clipped_frac, clipped_frac_byz, clipped_frac_honest;
 } rumor_sim_result_t;
 
 /* The round of the checkpoint in dir: 1 with *round filled, 0 when dir holds none (or does
@@ -78,7 +85,9 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
 
 /* Writes one result as a JSON object on one line (no timing fields unless timing; peers_down
  * and messages_lost only for a scenario with faults; target_acc, target_round and target_bytes
- * only for a scenario with a target, the last two null until it is reached; delta_hat =
+ * only for a scenario with a target, the last two null until it is reached; acc_mean_honest and
+ * acc_min_honest only with BYZANTINE faults; the clipped fractions only with a clipping rule;
+ * delta_hat =
  * 1 / (1 - compress_err), null when compress_err >= 1); extra,
  * when not NULL, is inserted first and must be JSON members each followed by ", ". */
 void rumor_sim_result_write(FILE *f, const rumor_sim_result_t *r, int timing, const char *extra);

@@ -1,0 +1,108 @@
+/* rumor — Byzantine-robust mixing: what a peer does with neighbours that may send poison.
+ *
+ * Every algorithm's mix adds, per neighbour j that is up, w_ij (y_j - y_i), where y_j is the
+ * peer's copy of j's public vector and y_i its own point (its public copy; for D-PSGD its
+ * local step v). A neighbour whose messages decode perfectly can still put any y_j there.
+ * The robust rules bound what one neighbour can do:
+ *   clip:TAU     self-centered clipping (ClippedGossip, He, Karimireddy, Jaggi 2022): the
+ *                term y_j - y_i is scaled to norm TAU when it is longer, which is the plain
+ *                mix with w_ij replaced by w_ij min(1, TAU / ||y_j - y_i||). One neighbour
+ *                then moves the result by at most (gamma) w_ij TAU.
+ *   clip:auto[:B] TAU chosen each round from the distances: the (B+1)-th largest of the
+ *                ||y_j - y_i|| over the neighbours that are up (B = 1 unless given), so that
+ *                the B farthest neighbours, the expected number of Byzantine ones, are clipped
+ *                to the distance of the farthest of the others, and those are mixed as they
+ *                are. (The paper's rule picks TAU so that the clipped weight matches the
+ *                Byzantine weight; here the weight is counted in neighbours.)
+ *   trim:F       coordinate-wise trimmed mean: per coordinate the F largest and F smallest
+ *                of the y_j - y_i are dropped and the rest averaged; the mix adds that mean
+ *                times the weight of the neighbours that are up. Needs degree >= 2F + 1;
+ *                with neighbours down it trims min(F, (up - 1) / 2) per side.
+ * With no clipping needed the clipped weights are the plain ones bit for bit, so a clip whose
+ * TAU is never reached mixes exactly as "none".
+ *
+ * Everything here is a pure function over vectors, plus one state object that holds the
+ * scratch (allocated once, by rumor_robust_new) and the per-neighbour clip counts. Called
+ * once per round with d up to 1e6 and degree up to a few dozen; nothing allocates per call.
+ */
+#ifndef RUMOR_ROBUST_H
+#define RUMOR_ROBUST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    RUMOR_ROBUST_NONE = 0,
+    RUMOR_ROBUST_CLIP = 1,      /* fixed TAU */
+    RUMOR_ROBUST_CLIP_AUTO = 2, /* TAU from the distances, B expected Byzantine neighbours */
+    RUMOR_ROBUST_TRIM = 3,      /* coordinate-wise trimmed mean, F per side */
+} rumor_robust_kind_t;
+
+typedef struct {
+    rumor_robust_kind_t kind;
+    double tau; /* CLIP */
+    uint32_t f; /* CLIP_AUTO: B; TRIM: F */
+} rumor_robust_cfg_t;
+
+/* Parses "none", "clip:TAU" (TAU > 0, finite), "clip:auto", "clip:auto:B" (B >= 1) or
+ * "trim:F" (F >= 1). Returns 0 or RUMOR_EINVAL. */
+int rumor_robust_parse(const char *s, rumor_robust_cfg_t *cfg);
+
+/* The canonical text of cfg ("clip:0.5", "clip:auto:1", "trim:1", "none"), which the
+ * run-config hash covers. */
+void rumor_robust_describe(const rumor_robust_cfg_t *cfg, char *buf, size_t cap);
+
+/* The least degree a peer needs for the rule: 2F + 1 for trim:F, B + 1 for clip:auto:B, else
+ * 0. */
+uint32_t rumor_robust_min_degree(const rumor_robust_cfg_t *cfg);
+
+/* ---- pure functions ---- */
+
+/* The clip:auto radius: the (b + 1)-th largest of dist[s] over the slots s < deg with up[s]
+ * (every slot when up is NULL); 0 when b or fewer are up. scratch holds deg doubles. */
+double rumor_robust_auto_tau(const double *dist, const uint8_t *up, uint32_t deg, uint32_t b,
+                             double *scratch);
+
+/* w_out[s] = w[s] * min(1, tau / dist[s]): w[s] itself (bit for bit) when dist[s] <= tau.
+ * Returns the number of slots clipped among those with up[s] (up NULL: all). */
+uint32_t rumor_robust_clip_weights(const double *w, const double *dist, const uint8_t *up,
+                                   uint32_t deg, double tau, double *w_out);
+
+/* out[k] = the mean of y_s[k] - ref[k] over the slots s with up[s] (up NULL: all), the f
+ * largest and f smallest of them dropped (f is lowered to (up - 1) / 2 when fewer are up;
+ * out = 0 when none is). y holds deg vectors of d floats, row s at y + s * d. scratch holds
+ * deg floats. */
+void rumor_robust_trimmed_mean(const float *y, const uint8_t *up, uint32_t deg, const float *ref,
+                               uint32_t d, uint32_t f, float *scratch, float *out);
+
+/* ---- state: scratch and clip counts of one peer ---- */
+
+typedef struct rumor_robust rumor_robust_t;
+
+/* Per neighbour slot, since the start: rounds it was mixed in (up), rounds it was clipped in,
+ * and the sum over those rounds of 1 - w_eff / w, the fraction of its term cut away. */
+typedef struct {
+    const uint64_t *mixed;
+    const uint64_t *clipped;
+    const double *cut;
+} rumor_robust_stats_t;
+
+/* NULL when cfg's kind is NONE, or out of memory (*oom set to 1 then, when oom not NULL). */
+rumor_robust_t *rumor_robust_new(const rumor_robust_cfg_t *cfg, uint32_t deg, uint32_t d, int *oom);
+void rumor_robust_destroy(rumor_robust_t **r_p);
+
+/* This round's mixing weights of the deg slots: w clipped around ref by the rule (CLIP or
+ * CLIP_AUTO), the distances ||y_s - ref||; updates the clip counts. Points into r, valid until
+ * the next call. y and up as in rumor_robust_trimmed_mean. */
+const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint8_t *up,
+                                   const double *w, const float *ref);
+
+/* TRIM: the trimmed mean of the y_s - ref (see rumor_robust_trimmed_mean) into r's d-float
+ * buffer, which it returns (valid until the next call). */
+const float *rumor_robust_trim(rumor_robust_t *r, const float *y, const uint8_t *up,
+                               const float *ref);
+
+int rumor_robust_trims(const rumor_robust_t *r);
+rumor_robust_stats_t rumor_robust_stats(const rumor_robust_t *r);
+
+#endif

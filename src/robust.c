@@ -1,0 +1,229 @@
+/* rumor — Byzantine-robust mixing (see robust.h). */
+#include "rumor/robust.h"
+#include "rumor/err.h"
+#include "rumor/vec.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rumor_robust {
+    rumor_robust_cfg_t cfg;
+    uint32_t deg, d;
+    double *dist;      /* (deg) ||y_s - ref|| of this round */
+    double *w_eff;     /* (deg) this round's clipped weights */
+    double *sorted;    /* (deg) scratch of the auto radius */
+    float *column;     /* (deg) scratch of the trimmed mean */
+    float *mean;       /* (d) TRIM: the trimmed mean */
+    uint64_t *mixed;   /* (deg) */
+    uint64_t *clipped; /* (deg) */
+    double *cut;       /* (deg) */
+};
+
+/* Reads a whole unsigned number >= 1 from s; 0 on success. */
+static int s_count(const char *s, uint32_t *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9') return RUMOR_EINVAL;
+    const unsigned long v = strtoul(s, &end, 10);
+    if (*end || v < 1 || v > 1000) return RUMOR_EINVAL;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int rumor_robust_parse(const char *s, rumor_robust_cfg_t *cfg)
+{
+    rumor_robust_cfg_t c = {.kind = RUMOR_ROBUST_NONE};
+    if (!strcmp(s, "none")) {
+        *cfg = c;
+        return 0;
+    }
+    if (!strcmp(s, "clip:auto") || !strncmp(s, "clip:auto:", 10)) {
+        c.kind = RUMOR_ROBUST_CLIP_AUTO;
+        c.f = 1;
+        if (s[9] && s_count(s + 10, &c.f)) return RUMOR_EINVAL;
+    } else if (!strncmp(s, "clip:", 5)) {
+        char *end;
+        c.kind = RUMOR_ROBUST_CLIP;
+        c.tau = strtod(s + 5, &end);
+        if (end == s + 5 || *end || !(c.tau > 0.0) || !isfinite(c.tau)) return RUMOR_EINVAL;
+    } else if (!strncmp(s, "trim:", 5)) {
+        c.kind = RUMOR_ROBUST_TRIM;
+        if (s_count(s + 5, &c.f)) return RUMOR_EINVAL;
+    } else {
+        return RUMOR_EINVAL;
+    }
+    *cfg = c;
+    return 0;
+}
+
+void rumor_robust_describe(const rumor_robust_cfg_t *cfg, char *buf, size_t cap)
+{
+    switch (cfg->kind) {
+    case RUMOR_ROBUST_NONE:
+        snprintf(buf, cap, "none");
+        return;
+    case RUMOR_ROBUST_CLIP:
+        snprintf(buf, cap, "clip:%.17g", cfg->tau);
+        return;
+    case RUMOR_ROBUST_CLIP_AUTO:
+        snprintf(buf, cap, "clip:auto:%u", cfg->f);
+        return;
+    case RUMOR_ROBUST_TRIM:
+        snprintf(buf, cap, "trim:%u", cfg->f);
+        return;
+    }
+}
+
+uint32_t rumor_robust_min_degree(const rumor_robust_cfg_t *cfg)
+{
+    switch (cfg->kind) {
+    case RUMOR_ROBUST_TRIM:
+        return 2 * cfg->f + 1;
+    case RUMOR_ROBUST_CLIP_AUTO:
+        return cfg->f + 1;
+    case RUMOR_ROBUST_NONE:
+    case RUMOR_ROBUST_CLIP:
+        break;
+    }
+    return 0;
+}
+
+double rumor_robust_auto_tau(const double *dist, const uint8_t *up, uint32_t deg, uint32_t b,
+                             double *scratch)
+{
+    uint32_t n = 0;
+    for (uint32_t s = 0; s < deg; s++) {
+        if (up && !up[s]) continue;
+        /* insertion, descending: deg is a few dozen at most */
+        uint32_t k = n++;
+        for (; k > 0 && scratch[k - 1] < dist[s]; k--) scratch[k] = scratch[k - 1];
+        scratch[k] = dist[s];
+    }
+    return n > b ? scratch[b] : 0.0;
+}
+
+uint32_t rumor_robust_clip_weights(const double *w, const double *dist, const uint8_t *up,
+                                   uint32_t deg, double tau, double *w_out)
+{
+    uint32_t clipped = 0;
+    for (uint32_t s = 0; s < deg; s++) {
+        if (dist[s] <= tau) {
+            w_out[s] = w[s];
+            continue;
+        }
+        w_out[s] = w[s] * (tau / dist[s]);
+        clipped += !up || up[s];
+    }
+    return clipped;
+}
+
+void rumor_robust_trimmed_mean(const float *y, const uint8_t *up, uint32_t deg, const float *ref,
+                               uint32_t d, uint32_t f, float *scratch, float *out)
+{
+    uint32_t n = 0;
+    for (uint32_t s = 0; s < deg; s++) n += !up || up[s];
+    if (n == 0) {
+        rumor_vec_zero(out, d);
+        return;
+    }
+    if (f > (n - 1) / 2) f = (n - 1) / 2;
+    const double keep = (double)(n - 2 * f);
+    for (uint32_t k = 0; k < d; k++) {
+        uint32_t m = 0;
+        for (uint32_t s = 0; s < deg; s++) {
+            if (up && !up[s]) continue;
+            const float v = y[(size_t)s * d + k] - ref[k];
+            uint32_t at = m++;
+            for (; at > 0 && scratch[at - 1] > v; at--) scratch[at] = scratch[at - 1];
+            scratch[at] = v;
+        }
+        double sum = 0.0;
+        for (uint32_t s = f; s < n - f; s++) sum += scratch[s];
+        out[k] = (float)(sum / keep);
+    }
+}
+
+rumor_robust_t *rumor_robust_new(const rumor_robust_cfg_t *cfg, uint32_t deg, uint32_t d, int *oom)
+{
+    if (oom) *oom = 0;
+    if (cfg->kind == RUMOR_ROBUST_NONE) return NULL;
+    rumor_robust_t *r = calloc(1, sizeof *r);
+    const size_t n = deg ? deg : 1;
+    if (r) {
+        r->cfg = *cfg;
+        r->deg = deg;
+        r->d = d;
+        r->dist = calloc(n, sizeof *r->dist);
+        r->w_eff = calloc(n, sizeof *r->w_eff);
+        r->sorted = calloc(n, sizeof *r->sorted);
+        r->column = calloc(n, sizeof *r->column);
+        r->mixed = calloc(n, sizeof *r->mixed);
+        r->clipped = calloc(n, sizeof *r->clipped);
+        r->cut = calloc(n, sizeof *r->cut);
+        if (cfg->kind == RUMOR_ROBUST_TRIM) r->mean = calloc(d ? d : 1, sizeof *r->mean);
+    }
+    if (!r || !r->dist || !r->w_eff || !r->sorted || !r->column || !r->mixed || !r->clipped ||
+        !r->cut || (cfg->kind == RUMOR_ROBUST_TRIM && !r->mean)) {
+        rumor_robust_destroy(&r);
+        if (oom) *oom = 1;
+        return NULL;
+    }
+    return r;
+}
+
+void rumor_robust_destroy(rumor_robust_t **r_p)
+{
+    if (!r_p || !*r_p) return;
+    rumor_robust_t *r = *r_p;
+    free(r->dist);
+    free(r->w_eff);
+    free(r->sorted);
+    free(r->column);
+    free(r->mean);
+    free(r->mixed);
+    free(r->clipped);
+    free(r->cut);
+    free(r);
+    *r_p = NULL;
+}
+
+const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint8_t *up,
+                                   const double *w, const float *ref)
+{
+    RUMOR_ASSERT(r->cfg.kind == RUMOR_ROBUST_CLIP || r->cfg.kind == RUMOR_ROBUST_CLIP_AUTO);
+    for (uint32_t s = 0; s < r->deg; s++)
+        r->dist[s] = up[s] ? rumor_vec_nrm2_diff(y + (size_t)s * r->d, ref, r->d) : 0.0;
+    const double tau = r->cfg.kind == RUMOR_ROBUST_CLIP
+                           ? r->cfg.tau
+                           : rumor_robust_auto_tau(r->dist, up, r->deg, r->cfg.f, r->sorted);
+    rumor_robust_clip_weights(w, r->dist, up, r->deg, tau, r->w_eff);
+    for (uint32_t s = 0; s < r->deg; s++) {
+        if (!up[s]) continue;
+        r->mixed[s]++;
+        if (!(r->dist[s] > tau)) continue;
+        r->clipped[s]++;
+        r->cut[s] += 1.0 - r->w_eff[s] / w[s];
+    }
+    return r->w_eff;
+}
+
+const float *rumor_robust_trim(rumor_robust_t *r, const float *y, const uint8_t *up,
+                               const float *ref)
+{
+    RUMOR_ASSERT(r->cfg.kind == RUMOR_ROBUST_TRIM);
+    for (uint32_t s = 0; s < r->deg; s++) r->mixed[s] += up[s];
+    rumor_robust_trimmed_mean(y, up, r->deg, ref, r->d, r->cfg.f, r->column, r->mean);
+    return r->mean;
+}
+
+int rumor_robust_trims(const rumor_robust_t *r)
+{
+    return r->cfg.kind == RUMOR_ROBUST_TRIM;
+}
+
+rumor_robust_stats_t rumor_robust_stats(const rumor_robust_t *r)
+{
+    return (rumor_robust_stats_t){r->mixed, r->clipped, r->cut};
+}

@@ -1,0 +1,293 @@
+/* Tests of robust: a clip whose radius is never reached mixes exactly as the plain mix; a far
+ * outlier moves the result by at most gamma w tau, and clip:auto clips it to the second
+ * largest distance; the trimmed mean ignores F arbitrary values;
+ * the auto radius on a hand example; the clip counts; rule names and Byzantine faults parsed
+ * and refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "rumor/gossip.h"
+#include "rumor/robust.h"
+#include "rumor/scenario.h"
+#include "rumor/vec.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { D = 48, DEG = 4, SELF = 7 };
+
+static const uint32_t s_nbrs[DEG] = {1, 3, 8, 12};
+static const double s_w[DEG] = {0.2, 0.15, 0.2, 0.25};
+
+/* A peer of degree DEG whose copies are random around 0 at spread 1 (own copy included). */
+static rumor_gossip_t *s_peer(rumor_algo_t algo, const char *robust, float gamma)
+{
+    rumor_gossip_cfg_t cfg = {.algo = algo,
+                              .d = D,
+                              .self = SELF,
+                              .degree = DEG,
+                              .nbrs = s_nbrs,
+                              .w_nbrs = s_w,
+                              .gamma = gamma};
+    assert_int_equal(rumor_compress_parse("identity", &cfg.compress, NULL), 0);
+    assert_int_equal(rumor_robust_parse(robust, &cfg.robust), 0);
+    float x0[D] = {0};
+    rumor_gossip_t *g = rumor_gossip_new(&cfg, x0);
+    assert_non_null(g);
+    rumor_rng_t r;
+    rumor_rng_seed(&r, 5, 0, 0, RUMOR_RNG_TEST);
+    for (uint32_t s = 0; s < DEG; s++) {
+        float *c = rumor_gossip_copy_mut(g, s_nbrs[s]);
+        for (int k = 0; k < D; k++) c[k] = (float)rumor_rng_normal(&r);
+    }
+    float *own = rumor_gossip_copy_mut(g, SELF);
+    for (int k = 0; k < D; k++) own[k] = (float)rumor_rng_normal(&r);
+    return g;
+}
+
+static void s_point(float *v, uint64_t seed)
+{
+    rumor_rng_t r;
+    rumor_rng_seed(&r, seed, 0, 0, RUMOR_RNG_TEST);
+    for (int k = 0; k < D; k++) v[k] = (float)rumor_rng_normal(&r);
+}
+
+/* Copies hold distances of a few units: a radius of 1e6 never clips, and the mix is the plain
+ * one bit for bit, for every algorithm. */
+static void test_clip_unreached_is_plain_mix(void **state)
+{
+    (void)state;
+    const rumor_algo_t algos[] = {RUMOR_ALGO_DPSGD, RUMOR_ALGO_CHOCO, RUMOR_ALGO_DCD,
+                                  RUMOR_ALGO_DEEPSQUEEZE};
+    for (size_t a = 0; a < sizeof algos / sizeof *algos; a++) {
+        rumor_gossip_t *plain = s_peer(algos[a], "none", 0.4f);
+        rumor_gossip_t *clip = s_peer(algos[a], "clip:1e6", 0.4f);
+        float v[D], x1[D], x2[D];
+        s_point(v, 9);
+        rumor_gossip_mix(plain, v, x1);
+        rumor_gossip_mix(clip, v, x2);
+        assert_memory_equal(x1, x2, sizeof x1);
+        const rumor_robust_stats_t st = rumor_gossip_robust_stats(clip);
+        for (int s = 0; s < DEG; s++) {
+            assert_int_equal(st.mixed[s], 1);
+            assert_int_equal(st.clipped[s], 0);
+        }
+        assert_null(rumor_gossip_robust_stats(plain).mixed);
+        rumor_gossip_destroy(&plain);
+        rumor_gossip_destroy(&clip);
+    }
+}
+
+/* A neighbour whose copy sits 1e6 away moves the mix by at most gamma w tau from the mix in
+ * which its term is zero (its copy at the own copy). */
+static void test_outlier_moves_at_most_w_tau(void **state)
+{
+    (void)state;
+    const float gamma = 0.5f, tau = 0.3f;
+    rumor_gossip_t *g = s_peer(RUMOR_ALGO_CHOCO, "clip:0.3", gamma);
+    float v[D], x_far[D], x_zero[D];
+    s_point(v, 11);
+    float *c = rumor_gossip_copy_mut(g, s_nbrs[2]);
+    const float *own = rumor_gossip_copy(g, SELF);
+    for (int i = 0; i < D; i++) c[i] = own[i];
+    rumor_gossip_mix(g, v, x_zero);
+    for (int i = 0; i < D; i++) c[i] = own[i] + (i % 2 ? 1e6f : -3e5f);
+    rumor_gossip_mix(g, v, x_far);
+    const double moved = rumor_vec_nrm2_diff(x_far, x_zero, D);
+    assert_true(moved <= gamma * s_w[2] * tau * (1 + 1e-5));
+    /* clipped to the radius, not dropped */
+    assert_true(moved >= gamma * s_w[2] * tau * (1 - 1e-3));
+    assert_int_equal(rumor_gossip_robust_stats(g).clipped[2], 1);
+    rumor_gossip_destroy(&g);
+}
+
+/* clip:auto: the far neighbour mixes as if its copy sat at the distance of the farthest of the
+ * others (the second largest distance), in its own direction. */
+static void test_auto_clips_to_second_distance(void **state)
+{
+    (void)state;
+    const float gamma = 0.5f;
+    rumor_gossip_t *g = s_peer(RUMOR_ALGO_CHOCO, "clip:auto", gamma);
+    float v[D], x_far[D], x_at[D], dir[D];
+    s_point(v, 13);
+    float *c = rumor_gossip_copy_mut(g, s_nbrs[2]);
+    const float *own = rumor_gossip_copy(g, SELF);
+    double tau = 0;
+    for (int s = 0; s < DEG; s++) {
+        const double dist = rumor_vec_nrm2_diff(rumor_gossip_copy(g, s_nbrs[s]), own, D);
+        if (s != 2 && dist > tau) tau = dist;
+    }
+    for (int i = 0; i < D; i++) dir[i] = i % 2 ? 1.0f : -0.3f;
+    const double nd = rumor_vec_nrm2(dir, D);
+    for (int i = 0; i < D; i++) c[i] = own[i] + (float)(tau / nd * 0.999999) * dir[i];
+    rumor_gossip_mix(g, v, x_at); /* (the farthest other is clipped to 0.999999 tau) */
+    const rumor_robust_stats_t st = rumor_gossip_robust_stats(g);
+    uint64_t before[DEG];
+    memcpy(before, st.clipped, sizeof before);
+    assert_int_equal(before[2], 0);
+    for (int i = 0; i < D; i++) c[i] = own[i] + 1e6f * dir[i];
+    rumor_gossip_mix(g, v, x_far);
+    for (int s = 0; s < DEG; s++) assert_int_equal(st.clipped[s], before[s] + (s == 2));
+    assert_true(rumor_vec_nrm2_diff(x_far, x_at, D) < 1e-5);
+    rumor_gossip_destroy(&g);
+}
+
+/* deg = 2F + 1 with F + 1 equal honest values: the trimmed mean is that value exactly,
+ * whatever the F others are; with F of 5 arbitrary it stays within the honest range. */
+static void test_trim_ignores_f_values(void **state)
+{
+    (void)state;
+    enum { N = 5, F = 2, K = 8 };
+    float y[N * K], ref[K], out[K], scratch[N];
+    for (int k = 0; k < K; k++) ref[k] = 0.5f * (float)k;
+    const float junk[F] = {1e30f, -7e20f};
+    for (int s = 0; s < N; s++)
+        for (int k = 0; k < K; k++)
+            y[s * K + k] = s < F ? (k % 2 ? junk[s] : -junk[s]) : ref[k] + 2.0f;
+    rumor_robust_trimmed_mean(y, NULL, N, ref, K, F, scratch, out);
+    for (int k = 0; k < K; k++) assert_true(out[k] == 2.0f);
+    /* honest values spread: the result stays inside them */
+    for (int s = F; s < N; s++)
+        for (int k = 0; k < K; k++) y[s * K + k] = ref[k] + (float)(s - F) - 0.25f * (float)k;
+    rumor_robust_trimmed_mean(y, NULL, N, ref, K, F, scratch, out);
+    for (int k = 0; k < K; k++) {
+        assert_true(out[k] >= -0.25f * (float)k - 1e-6f);
+        assert_true(out[k] <= 2.0f - 0.25f * (float)k + 1e-6f);
+    }
+    /* a neighbour down: 4 up, so F drops to 1 per side: one junk value and one honest value
+     * go, the two others are averaged */
+    const uint8_t up[N] = {1, 0, 1, 1, 1};
+    rumor_robust_trimmed_mean(y, up, N, ref, K, F, scratch, out);
+    for (int k = 0; k < K; k++)
+        assert_float_equal(out[k], (k % 2 ? 1.5f : 0.5f) - 0.25f * (float)k, 1e-6);
+}
+
+/* Distances 3, 1, 5, 2: tau is 3 with B = 1, 2 with B = 2, and 2 with B = 1 when the
+ * neighbour at 5 is down; the weights of those beyond tau scale by tau / dist. */
+static void test_auto_tau_hand_example(void **state)
+{
+    (void)state;
+    const double dist[4] = {3, 1, 5, 2}, w[4] = {0.25, 0.25, 0.2, 0.1};
+    double scratch[4], out[4];
+    assert_true(rumor_robust_auto_tau(dist, NULL, 4, 1, scratch) == 3.0);
+    assert_true(rumor_robust_auto_tau(dist, NULL, 4, 2, scratch) == 2.0);
+    const uint8_t up[4] = {1, 1, 0, 1};
+    assert_true(rumor_robust_auto_tau(dist, up, 4, 1, scratch) == 2.0);
+    assert_true(rumor_robust_auto_tau(dist, up, 4, 3, scratch) == 0.0);
+    assert_int_equal(rumor_robust_clip_weights(w, dist, NULL, 4, 3.0, out), 1);
+    assert_true(out[0] == 0.25 && out[1] == 0.25 && out[3] == 0.1);
+    assert_float_equal(out[2], 0.2 * 3.0 / 5.0, 1e-15);
+    assert_int_equal(rumor_robust_clip_weights(w, dist, up, 4, 2.0, out), 1); /* 5 is down */
+}
+
+static void test_parse(void **state)
+{
+    (void)state;
+    rumor_robust_cfg_t c;
+    char buf[64];
+    assert_int_equal(rumor_robust_parse("none", &c), 0);
+    assert_int_equal(c.kind, RUMOR_ROBUST_NONE);
+    assert_int_equal(rumor_robust_parse("clip:0.25", &c), 0);
+    assert_int_equal(c.kind, RUMOR_ROBUST_CLIP);
+    assert_true(c.tau == 0.25);
+    assert_int_equal(rumor_robust_parse("clip:auto", &c), 0);
+    assert_int_equal(c.kind, RUMOR_ROBUST_CLIP_AUTO);
+    assert_int_equal(c.f, 1);
+    rumor_robust_describe(&c, buf, sizeof buf);
+    assert_string_equal(buf, "clip:auto:1");
+    assert_int_equal(rumor_robust_parse("clip:auto:2", &c), 0);
+    assert_int_equal(rumor_robust_min_degree(&c), 3);
+    assert_int_equal(rumor_robust_parse("trim:2", &c), 0);
+    assert_int_equal(rumor_robust_min_degree(&c), 5);
+    const char *bad[] = {"clip",        "clip:",      "clip:0", "clip:-1", "clip:inf", "clip:1x",
+                         "clip:auto:0", "clip:autox", "trim:0", "trim:",   "trim:1.5", "median"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
+        assert_int_equal(rumor_robust_parse(bad[k], &c), RUMOR_EINVAL);
+}
+
+/* algorithm.robust: parsed, hashed only when not none, refused by name when wrong. */
+static void test_scenario_key(void **state)
+{
+    (void)state;
+    rumor_scenario_t a, b;
+    rumor_errmsg_t em = {""};
+    assert_int_equal(rumor_scenario_parse("{}", "a.json", "", &a, &em), 0);
+    assert_int_equal(
+        rumor_scenario_parse("{\"algorithm\": {\"robust\": \"none\"}}", "b.json", "", &b, &em), 0);
+    assert_memory_equal(a.hash, b.hash, sizeof a.hash);
+    assert_int_equal(
+        rumor_scenario_parse("{\"algorithm\": {\"robust\": \"trim:1\"}}", "b.json", "", &b, &em),
+        0);
+    assert_int_equal(b.robust.kind, RUMOR_ROBUST_TRIM);
+    assert_memory_not_equal(a.hash, b.hash, sizeof a.hash);
+    assert_int_equal(
+        rumor_scenario_parse("{\"algorithm\": {\"robust\": \"clip:x\"}}", "c.json", "", &b, &em),
+        RUMOR_EINVAL);
+    assert_non_null(strstr(em.msg, "c.json: algorithm.robust: expected"));
+}
+
+/* A scenario whose one fault is `fault` is refused with a message holding `msg`. */
+static void s_fault_refused(const char *fault, const char *msg)
+{
+    char json[256];
+    snprintf(json, sizeof json, "{\"faults\": [%s]}", fault);
+    rumor_scenario_t sc;
+    rumor_errmsg_t em = {""};
+    assert_int_equal(rumor_scenario_parse(json, "f.json", "", &sc, &em), RUMOR_EINVAL);
+    assert_non_null(strstr(em.msg, msg));
+}
+
+/* A BYZANTINE fault: its parameter by its own key, wrong keys and kinds named; and the
+ * KIND[:PARAM] form of rumor peer --byzantine. */
+static void test_byzantine_fault_parse(void **state)
+{
+    (void)state;
+    rumor_scenario_t sc;
+    rumor_errmsg_t em = {""};
+    assert_int_equal(rumor_scenario_parse("{\"faults\": [{\"byzantine\": \"alie\", \"nodes\": "
+                                          "[2, 4], \"from\": 9, \"z\": 1.5}]}",
+                                          "f.json", "", &sc, &em),
+                     0);
+    assert_int_equal(sc.faults[0].kind, RUMOR_FAULT_BYZANTINE);
+    assert_int_equal(sc.faults[0].byz.kind, RUMOR_BYZ_ALIE);
+    assert_true(sc.faults[0].byz.param == 1.5);
+    assert_int_equal(sc.faults[0].byz.from, 9);
+    assert_null(rumor_scenario_byzantine(&sc, 3));
+    assert_ptr_equal(rumor_scenario_byzantine(&sc, 4), &sc.faults[0].byz);
+    assert_int_equal(rumor_scenario_check_faults(&sc, 4, &em), RUMOR_EINVAL);
+    assert_non_null(strstr(em.msg, "faults[0].nodes[1]: 4 is not a node"));
+    s_fault_refused("{\"byzantine\": \"alie\", \"nodes\": [2], \"s\": 2}",
+                    "f.json: faults[0].s: not a parameter of alie (it takes z)");
+    s_fault_refused("{\"byzantine\": \"flip\", \"nodes\": [2]}",
+                    "faults[0].byzantine: expected none, signflip");
+    s_fault_refused("{\"byzantine\": \"noise\", \"nodes\": []}",
+                    "faults[0].nodes: expected an array");
+    rumor_byzantine_t b;
+    assert_int_equal(rumor_byzantine_parse("signflip", &b), 0);
+    assert_true(b.kind == RUMOR_BYZ_SIGNFLIP && b.param == 1.0);
+    assert_int_equal(rumor_byzantine_parse("scale:-3.5", &b), 0);
+    assert_true(b.kind == RUMOR_BYZ_SCALE && b.param == -3.5);
+    assert_int_equal(rumor_byzantine_parse("scale:", &b), RUMOR_EINVAL);
+    assert_int_equal(rumor_byzantine_parse("none:1", &b), RUMOR_EINVAL);
+    assert_int_equal(rumor_byzantine_parse("signflipx", &b), RUMOR_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_clip_unreached_is_plain_mix),
+        cmocka_unit_test(test_outlier_moves_at_most_w_tau),
+        cmocka_unit_test(test_auto_clips_to_second_distance),
+        cmocka_unit_test(test_trim_ignores_f_values),
+        cmocka_unit_test(test_auto_tau_hand_example),
+        cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_scenario_key),
+        cmocka_unit_test(test_byzantine_fault_parse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
