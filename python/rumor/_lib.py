@@ -17,6 +17,8 @@ def _candidates():
                                            "..", "..", "..", ".."))
     yield from sorted(glob.glob(os.path.join(prefix, "lib", "*", _SONAME)))
     yield os.path.join(prefix, "lib", _SONAME)
+    # A source tree: python/rumor/ beside build/ (cmake -B build).
+    yield os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", _SONAME)
     found = ctypes.util.find_library("rumor")
     if found:
         yield found

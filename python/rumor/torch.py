@@ -36,23 +36,21 @@ def flatten(model):
 
 def buffer_of(params):
     """The flat buffer that flatten() made params views into, or None when they are not
-    contiguous views of one float32 buffer in order."""
+    contiguous float32 views laid end to end over the whole of one storage, in order."""
     params = list(params)
     if not params:
         return None
-    first = params[0]
-    base = first.data.untyped_storage()
-    at = first.data.storage_offset()
-    if at != 0:
-        return None
+    storage = params[0].data.storage()
+    at = 0
     for p in params:
-        if (p.data.untyped_storage().data_ptr() != base.data_ptr()
-                or p.data.storage_offset() != at or not p.data.is_contiguous()):
+        if (p.dtype != _torch.float32 or not p.data.is_contiguous()
+                or p.data.storage().data_ptr() != storage.data_ptr()
+                or p.data.storage_offset() != at):
             return None
         at += p.numel()
-    if base.nbytes() != at * 4:
+    if storage.size() != at:
         return None
-    return _torch.empty(0, dtype=_torch.float32).set_(base, 0, (at,), (1,))
+    return _torch.empty(0, dtype=_torch.float32).set_(storage, 0, (at,), (1,))
 
 
 class GossipOptimizer:
