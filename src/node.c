@@ -5,7 +5,8 @@
  * session (handshake, sequence numbers, resync, liveness, BYE) is a rumor_link_t; this file
  * moves frames between the links and the transport, executes their actions on the peer and
  * the gossip, and keeps the clock. Buffers for outgoing and incoming frames and each link's
- * early slot are allocated at start.
+ * early slot are allocated at start. A session is driven round by round (rumor_node_round):
+ * rumor_node_run drives it for `rumor peer`, librumor (api.c) for a caller's own model.
  */
 #include "rumor/clock.h"
 #include "rumor/node.h"
