@@ -23,6 +23,7 @@ struct rumor_endpoint {
     uint32_t id, rounds;
     size_t d;
     int started; /* a round was run or a state loaded: the public copies are in use */
+    int failed;  /* the error that stopped a round (the BYE at close names it), or 0 */
     rumor_errmsg_t em;
 };
 
@@ -122,7 +123,10 @@ int rumor_gossip_round(rumor_endpoint_t *g, float *params)
     g->started = 1;
     memcpy(x, params, g->d * sizeof *x);
     const int rc = rumor_node_round(g->node, &g->em);
-    if (!rc) memcpy(params, x, g->d * sizeof *x);
+    if (!rc)
+        memcpy(params, x, g->d * sizeof *x);
+    else if (rc != RUMOR_ERANGE)
+        g->failed = rc; /* past the last round: nothing broke */
     return rc;
 }
 
@@ -231,8 +235,11 @@ int rumor_close(rumor_endpoint_t *g)
 {
     if (!g) return 0;
     s_open_em.msg[0] = '\0';
-    const int rc = rumor_node_close(&g->node, 0, &s_open_em);
+    /* After a failed round the neighbours hear why (as from rumor peer); the error was
+     * reported by that round, so close itself succeeds. */
+    const int rc = rumor_node_close(&g->node, g->failed, &s_open_em);
+    const int failed = g->failed;
     free(g);
     s_ctx_release();
-    return rc;
+    return failed ? 0 : rc;
 }

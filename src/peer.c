@@ -8,6 +8,7 @@
 #include "rumor/rng.h"
 #include "rumor/vec.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -238,7 +239,10 @@ int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
     /* v = x - eta g(x), then local_steps - 1 more steps from v on fresh batches */
     const float *at = p->x;
     int finite = 1;
-    if (!p->cfg.train) memcpy(p->v, p->x, p->d * sizeof *p->v); /* the caller stepped x */
+    if (!p->cfg.train) { /* the caller stepped x */
+        memcpy(p->v, p->x, p->d * sizeof *p->v);
+        finite = isfinite(rumor_vec_nrm_inf(p->v, p->d));
+    }
     for (uint32_t h = 0; h < sc->local_steps && finite && p->cfg.train; h++) {
         rumor_sampler_next(p->sampler, sc->batch, p->ib);
         rumor_data_gather(p->cfg.train, p->ib, sc->batch, p->xb, p->yb);

@@ -202,6 +202,30 @@ static void test_open_errors_name_the_problem(void **state)
     assert_non_null(strstr(rumor_version(), "rumor "));
 }
 
+/* A NaN from the caller's step is an error that says so, not a message to the neighbours. */
+static void test_nonfinite_params_are_refused(void **state)
+{
+    (void)state;
+    char topo[256];
+    snprintf(topo, sizeof topo, "%s/solo.json", s_dir);
+    FILE *f = fopen(topo, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"name\": \"solo\", \"nodes\": [{\"id\": 0, \"endpoint\": "
+               "\"inproc://api-solo\"}], \"edges\": []}\n");
+    fclose(f);
+    rumor_endpoint_t *g;
+    const rumor_options_t o = {.insecure = 1};
+    assert_int_equal(rumor_open(&g, s_scenario(5), topo, 0, NULL, &o), 0);
+    static float x[S_D];
+    assert_int_equal(rumor_gossip_round(g, x), 0);
+    x[7] = NAN;
+    assert_true(rumor_gossip_round(g, x) < 0);
+    assert_non_null(strstr(rumor_last_error(g), "caller's step left non-finite parameters"));
+    assert_true(isnan(x[7])); /* the parameters are left as they were */
+    assert_int_equal(rumor_round(g), 1);
+    rumor_close(g);
+}
+
 static int s_setup(void **state)
 {
     (void)state;
@@ -221,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_gossip_mixes_and_repeats),
         cmocka_unit_test(test_save_and_load_resume),
         cmocka_unit_test(test_open_errors_name_the_problem),
+        cmocka_unit_test(test_nonfinite_params_are_refused),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

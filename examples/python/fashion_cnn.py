@@ -72,7 +72,7 @@ def main():
     ap.add_argument("--peers", type=int, default=8, help="with --alone: shards [8]")
     ap.add_argument("--rounds", type=int, default=0, help="stop after this many rounds")
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=0.05)
+    ap.add_argument("--lr", type=float, help="SGD step size [the scenario's algorithm.lr]")
     ap.add_argument("--momentum", type=float, default=0.9)
     ap.add_argument("--data", default=DATA)
     ap.add_argument("--test-rows", type=int, default=2000,
@@ -106,7 +106,8 @@ def main():
     rows = torch.from_numpy(perm if a.all else perm[a.id::peers].copy())
     x, y = x[rows], y[rows]
 
-    sgd = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=a.momentum)
+    lr = a.lr if a.lr is not None else sc["algorithm"].get("lr", 0.05)
+    sgd = torch.optim.SGD(model.parameters(), lr=lr, momentum=a.momentum)
     opt = sgd if peer is None else rumor.torch.GossipOptimizer(sgd, peer, flat,
                                                              common_init=True)
     loss_fn = nn.CrossEntropyLoss()

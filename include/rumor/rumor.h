@@ -132,7 +132,9 @@ RUMOR_API int rumor_save(rumor_endpoint_t *g, const char *path);
 RUMOR_API int rumor_load(rumor_endpoint_t *g, const char *path);
 
 /* Writes the last checkpoint (with a checkpoint directory), says BYE to every neighbour,
- * answers their last requests for a moment, and frees g (NULL is fine). Returns 0 or the
+ * answers their last requests for a moment, and frees g (NULL is fine). After a round that
+ * failed, the BYE names that error instead, so that the neighbours stop or go on without this
+ * peer as they would for `rumor peer`. Returns 0 or the
  * error of the checkpoint (its message: rumor_last_error(NULL)). */
 RUMOR_API int rumor_close(rumor_endpoint_t *g);
 
