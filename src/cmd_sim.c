@@ -18,7 +18,7 @@ static void s_usage(FILE *f)
         "Runs every peer of the scenario's topology in this process, in synchronous rounds,\n"
         "and prints a progress line per evaluation (stderr) and a final JSON summary (stdout).\n\n"
         "options:\n"
-        "  --rounds N              override algorithm.rounds\n"
+        "  --rounds N              override algorithm.rounds (0: write the initial models)\n"
         "  --seed S                override the run seed\n"
         "  --eval-every N          override eval_every\n"
         "  --metrics FILE          write one JSON object per evaluation (JSON Lines)\n"
@@ -120,7 +120,7 @@ int rumor_cmd_sim(int argc, char **argv)
             s_usage(stdout);
             return 0;
         } else if (!strcmp(a, "--rounds")) {
-            if (s_parse_u64(a, v, 1, 100000000, &rounds)) return 2;
+            if (s_parse_u64(a, v, 0, 100000000, &rounds)) return 2;
             has_rounds = 1;
             i++;
         } else if (!strcmp(a, "--seed")) {

@@ -31,6 +31,7 @@
 #include "rumor/model.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,11 +103,32 @@ static uint32_t s_cnn_side(uint32_t n)
                                                                                           : 0;
 }
 
+/* "external:D": D parameters owned by the caller, whatever the data. */
+static int s_parse_external(const char *s, rumor_model_spec_t *spec, rumor_errmsg_t *em)
+{
+    const char *p = s + 8;
+    char *end = NULL;
+    errno = 0;
+    const unsigned long long d =
+        *p == ':' && p[1] >= '0' && p[1] <= '9' ? strtoull(p + 1, &end, 10) : 0;
+    if (!end || *end || errno || d == 0 || d > RUMOR_MODEL_MAX_PARAMS)
+        return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                "model '%s': expected external:D, the caller's parameter count "
+                                "from 1 to %u",
+                                s, RUMOR_MODEL_MAX_PARAMS);
+    memset(spec, 0, sizeof *spec);
+    spec->kind = RUMOR_MODEL_EXTERNAL;
+    spec->in = (uint32_t)d;
+    return 0;
+}
+
 int rumor_model_spec_parse(const char *s, uint32_t in, uint32_t out, rumor_model_spec_t *spec,
                            rumor_errmsg_t *em)
 {
-    static const char *const forms = "expected softmax, mlp:H, mlp:H1,H2,... or cnn:C1,C2";
+    static const char *const forms =
+        "expected softmax, mlp:H, mlp:H1,H2,..., cnn:C1,C2 or external:D";
     if (!s || !*s) return rumor_errmsg_set(em, RUMOR_EINVAL, "model: empty spec (%s)", forms);
+    if (!strncmp(s, "external", 8)) return s_parse_external(s, spec, em);
     if (in == 0)
         return rumor_errmsg_set(em, RUMOR_EINVAL, "model '%s': input size must be positive", s);
     if (out < 2)
@@ -186,6 +208,10 @@ int rumor_model_spec_parse(const char *s, uint32_t in, uint32_t out, rumor_model
 void rumor_model_spec_describe(const rumor_model_spec_t *spec, char *buf, size_t len)
 {
     if (!len) return;
+    if (spec->kind == RUMOR_MODEL_EXTERNAL) {
+        snprintf(buf, len, "external %u", spec->in);
+        return;
+    }
     if (spec->kind == RUMOR_MODEL_CNN) {
         const uint32_t side = s_cnn_side(spec->in);
         snprintf(buf, len, "cnn %ux%u-c%u-c%u-%u", side, side, spec->hidden[0], spec->hidden[1],
@@ -293,10 +319,22 @@ fail:
     return NULL;
 }
 
+/* An external model: its parameter count and nothing else (no workspace). */
+static rumor_model_t *s_external_new(const rumor_model_spec_t *spec)
+{
+    if (spec->in == 0 || spec->in > RUMOR_MODEL_MAX_PARAMS) return NULL;
+    rumor_model_t *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->spec = *spec;
+    m->nparams = spec->in;
+    return m;
+}
+
 rumor_model_t *rumor_model_new(const rumor_model_spec_t *spec, uint32_t max_batch)
 {
     /* CBLAS takes int dimensions. */
     if (!spec || max_batch == 0 || max_batch > INT32_MAX) return NULL;
+    if (spec->kind == RUMOR_MODEL_EXTERNAL) return s_external_new(spec);
     if (spec->in == 0 || spec->in > INT32_MAX || spec->out < 2 || spec->out > INT32_MAX)
         return NULL;
     if (spec->kind == RUMOR_MODEL_CNN) return s_cnn_new(spec, max_batch);
@@ -392,6 +430,10 @@ static size_t s_cnn_tensors(const rumor_model_t *m, rumor_tensor_info_t *out, si
 size_t rumor_model_tensors(const rumor_model_t *m, rumor_tensor_info_t *out, size_t cap)
 {
     if (m->spec.kind == RUMOR_MODEL_CNN) return s_cnn_tensors(m, out, cap);
+    if (m->spec.kind == RUMOR_MODEL_EXTERNAL) {
+        if (out && cap) out[0] = (rumor_tensor_info_t){"params", 1, {m->spec.in}, 0, m->nparams};
+        return 1;
+    }
     const size_t n = 2 * (size_t)m->nlayers;
     if (!out) return n;
     for (size_t t = 0; t < n && t < cap; t++) {
@@ -419,7 +461,7 @@ size_t rumor_model_tensors(const rumor_model_t *m, rumor_tensor_info_t *out, siz
 void rumor_model_init(const rumor_model_t *m, float *params, rumor_rng_t *rng)
 {
     memset(params, 0, m->nparams * sizeof *params);
-    if (m->spec.kind == RUMOR_MODEL_SOFTMAX) return;
+    if (m->spec.kind == RUMOR_MODEL_SOFTMAX || m->spec.kind == RUMOR_MODEL_EXTERNAL) return;
     /* He-uniform: U(-a, a) with a = sqrt(6 / fan_in) has variance 2 / fan_in, which keeps
      * the activation scale roughly constant through ReLU layers. Weights are the even
      * tensors; a weight's fan-in is its count over its output size. */
@@ -708,7 +750,7 @@ static void s_check_labels(const rumor_model_t *m, const int32_t *y, uint32_t b)
 float rumor_model_loss_grad(rumor_model_t *m, const float *params, const float *x, const int32_t *y,
                             uint32_t b, float *grad)
 {
-    RUMOR_ASSERT(b > 0 && b <= m->max_batch);
+    RUMOR_ASSERT(b > 0 && b <= m->max_batch && m->spec.kind != RUMOR_MODEL_EXTERNAL);
     s_check_labels(m, y, b);
     const uint32_t L = m->nlayers, out = m->spec.out;
     const float inv_b = 1.0f / (float)b;
@@ -753,6 +795,7 @@ float rumor_model_loss_grad(rumor_model_t *m, const float *params, const float *
 void rumor_model_evaluate(rumor_model_t *m, const float *params, const float *x, const int32_t *y,
                           uint32_t n, double *loss, double *acc)
 {
+    RUMOR_ASSERT(m->spec.kind != RUMOR_MODEL_EXTERNAL);
     const uint32_t out = m->spec.out, in = m->spec.in;
     double sum = 0.0;
     uint64_t correct = 0;
@@ -781,6 +824,7 @@ double rumor_model_flops_per_step(const rumor_model_t *m, uint32_t b)
      * activation gradient for all but the input layer. Element-wise passes (bias, ReLU,
      * softmax, bias gradient) add a few flops per activation and are counted as 4. */
     double f = 0.0;
+    if (m->spec.kind == RUMOR_MODEL_EXTERNAL) return 0.0; /* the caller's */
     if (m->spec.kind == RUMOR_MODEL_CNN) {
         /* forward GEMMs once, weight gradients once, input gradients for conv1 and fc */
         const s_cnn_t *c = &m->cnn;

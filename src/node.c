@@ -5,7 +5,8 @@
  * session (handshake, sequence numbers, resync, liveness, BYE) is a rumor_link_t; this file
  * moves frames between the links and the transport, executes their actions on the peer and
  * the gossip, and keeps the clock. Buffers for outgoing and incoming frames and each link's
- * early slot are allocated at start.
+ * early slot are allocated at start. A session is driven round by round (rumor_node_round):
+ * rumor_node_run drives it for `rumor peer`, librumor (api.c) for a caller's own model.
  */
 #include "rumor/clock.h"
 #include "rumor/node.h"
@@ -84,7 +85,8 @@ enum {
 
 static const char *const s_drop_names[S_DROP_COUNT] = {"transport", "impostor"};
 
-typedef struct {
+struct rumor_node_session {
+    rumor_node_opts_t o_copy; /* the options, with defaults filled in */
     const rumor_node_opts_t *o;
     rumor_scenario_t sc;
     rumor_topology_t *topo;
@@ -93,6 +95,8 @@ typedef struct {
     rumor_peer_t *peer;
     rumor_keypair_t keys;
     void *zctx;
+    int own_zctx; /* zctx is this node's (not the caller's shared one) */
+    int started;  /* handshake done, rounds under way */
     rumor_transport_t *tr;
     uint32_t self, deg, d;
     uint32_t pub;     /* floats in a public copy, and in a STATE: d, or 2 d for BEER's tracker */
@@ -119,7 +123,8 @@ typedef struct {
     uint32_t liveness_ms;
     char ckpt_path[RUMOR_PATH_MAX + 64];
     FILE *metrics;
-} s_node_t;
+};
+typedef rumor_node_session_t s_node_t;
 
 static rumor_link_t *s_link(s_node_t *n, uint32_t id)
 {
@@ -557,6 +562,10 @@ static void s_write_metrics(s_node_t *n, double loss, double test_loss, double a
 /* Evaluates and writes a metrics record; stop as for s_write_metrics. */
 static void s_record(s_node_t *n, const char *stop)
 {
+    if (!n->data_loaded) { /* an external model: its caller evaluates it */
+        s_write_metrics(n, NAN, NAN, NAN, stop);
+        return;
+    }
     const double loss = rumor_peer_take_loss(n->peer);
     double tl, acc;
     const double c0 = rumor_clock_thread_cpu();
@@ -577,10 +586,41 @@ static int s_write_model(const s_node_t *n, rumor_errmsg_t *em)
     return rumor_file_save(n->o->model_out, 0644, 0, &piece, 1, em);
 }
 
+/* (Re)starts the session with every neighbour; resumed: this peer's state came from a
+ * checkpoint, so incoming sequence numbers are unknown until each STATE is in. */
+static int s_init_links(s_node_t *n, int resumed, rumor_errmsg_t *em)
+{
+    const uint32_t *ids = rumor_topology_neighbors(n->topo, n->self);
+    const double now = rumor_clock_now();
+    for (uint32_t k = 0; k < n->deg; k++) {
+        rumor_link_free(&n->nb[k]);
+        const rumor_link_cfg_t lc = {
+            .self = n->self,
+            .id = ids[k],
+            .n = n->topo->n,
+            .last_round = n->sc.rounds,
+            .deadline = n->sc.deadline != 0,
+            .session = n->session,
+            .hello = &n->hello,
+            .frame_cap = n->max_payload,
+            .liveness_s = n->liveness_ms / 1000.0,
+            .heartbeat_s = n->liveness_ms / 1000.0 / S_HEARTBEATS_PER_LIVENESS,
+            .resumed = resumed,
+            .now = now,
+        };
+        if (rumor_link_init(&n->nb[k], &lc))
+            return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
 static int s_setup(s_node_t *n, rumor_errmsg_t *em)
 {
     const rumor_node_opts_t *o = n->o;
-    int rc = rumor_scenario_load(o->config, &n->sc, em);
+    int rc = o->config_json
+                 ? rumor_scenario_parse(o->config_json, o->config ? o->config : "scenario", ".",
+                                        &n->sc, em)
+                 : rumor_scenario_load(o->config, &n->sc, em);
     if (rc) return rc;
     if (n->sc.n_faults)
         return rumor_errmsg_set(em, RUMOR_EINVAL,
@@ -613,10 +653,16 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
                                     o->key, n->keys.public_key, n->self, me->public_key);
     }
     rumor_topology_hash(n->topo, n->topo_hash);
-    if ((rc = rumor_peer_data_load(&n->sc, n->topo->n, n->self, &n->data, em))) return rc;
-    n->data_loaded = 1;
-    const rumor_peer_cfg_t pc =
-        rumor_peer_data_cfg(&n->data, &n->sc, n->topo, n->self, RUMOR_PEER_EVAL_ROWS);
+    rumor_model_spec_t spec;
+    const int external = rumor_model_spec_parse(n->sc.model, 1, 2, &spec, NULL) == 0 &&
+                         spec.kind == RUMOR_MODEL_EXTERNAL;
+    rumor_peer_cfg_t pc = {
+        .sc = &n->sc, .topo = n->topo, .self = n->self, .eval_batch = RUMOR_PEER_EVAL_ROWS};
+    if (!external) { /* an external model has no data: its caller steps it */
+        if ((rc = rumor_peer_data_load(&n->sc, n->topo->n, n->self, &n->data, em))) return rc;
+        n->data_loaded = 1;
+        pc = rumor_peer_data_cfg(&n->data, &n->sc, n->topo, n->self, RUMOR_PEER_EVAL_ROWS);
+    }
     if (!(n->peer = rumor_peer_new(&pc, em))) return RUMOR_EINVAL;
     if ((rc = rumor_peer_set_byzantine(n->peer, &o->byzantine)))
         return rumor_errmsg_set(em, rc, "node %u: --byzantine: %s", o->id,
@@ -662,25 +708,7 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
                                     : (S_LIVENESS_DEADLINES * n->sc.deadline_ms > S_LIVENESS_MIN_MS
                                            ? S_LIVENESS_DEADLINES * n->sc.deadline_ms
                                            : S_LIVENESS_MIN_MS);
-    const double now = rumor_clock_now();
-    for (uint32_t k = 0; k < n->deg; k++) {
-        const rumor_link_cfg_t lc = {
-            .self = n->self,
-            .id = ids[k],
-            .n = n->topo->n,
-            .last_round = n->sc.rounds,
-            .deadline = n->sc.deadline != 0,
-            .session = n->session,
-            .hello = &n->hello,
-            .frame_cap = n->max_payload,
-            .liveness_s = n->liveness_ms / 1000.0,
-            .heartbeat_s = n->liveness_ms / 1000.0 / S_HEARTBEATS_PER_LIVENESS,
-            .resumed = resumed,
-            .now = now,
-        };
-        if (rumor_link_init(&n->nb[k], &lc))
-            return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
-    }
+    if ((rc = s_init_links(n, resumed, em))) return rc;
 
     rumor_transport_nbr_t *tn = calloc(n->deg ? n->deg : 1, sizeof *tn);
     if (!tn) return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
@@ -707,7 +735,8 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
         .sndhwm = S_SNDHWM,
         .rcvhwm = S_RCVHWM,
     };
-    n->zctx = zmq_ctx_new();
+    n->own_zctx = !o->zctx;
+    n->zctx = o->zctx ? o->zctx : zmq_ctx_new();
     if (!n->zctx) {
         free(tn);
         return rumor_errmsg_set(em, RUMOR_EIO, "cannot create a ZeroMQ context");
@@ -733,7 +762,7 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
 static void s_teardown(s_node_t *n)
 {
     rumor_transport_destroy(&n->tr);
-    if (n->zctx) zmq_ctx_term(n->zctx);
+    if (n->zctx && n->own_zctx) zmq_ctx_term(n->zctx);
     if (n->metrics) fclose(n->metrics);
     if (n->nb)
         for (uint32_t k = 0; k < n->deg; k++) rumor_link_free(&n->nb[k]);
@@ -784,102 +813,173 @@ static void s_catch_up(s_node_t *n)
     }
 }
 
-static int s_run(s_node_t *n, rumor_errmsg_t *em)
+/* Before the first round: the handshake, and the round to start from. */
+static int s_start(s_node_t *n, rumor_errmsg_t *em)
 {
-    int rc = s_handshake(n, em);
+    const int rc = s_handshake(n, em);
     if (rc) return rc;
     s_catch_up(n);
     n->cpu_start = rumor_clock_process_cpu();
     n->t_train = rumor_clock_now();
     n->round0 = rumor_peer_round(n->peer);
+    n->started = 1;
     if (n->o->progress)
         fprintf(n->o->progress, "node %u: %u neighbours connected, %s mode, starting at round %u\n",
                 n->self, n->deg, n->sc.deadline ? "deadline" : "synchronous",
                 rumor_peer_round(n->peer));
-
-    rumor_peer_stats_t *st = rumor_peer_stats(n->peer);
-    while (rumor_peer_round(n->peer) < n->sc.rounds) {
-        const uint32_t t = rumor_peer_round(n->peer);
-        const uint8_t *msg;
-        size_t len;
-        const int step_rc = rumor_peer_step(n->peer, &msg, &len);
-        n->stepped = 1;
-        if (step_rc != 0) {
-            n->stop = (rumor_wire_bye_t){.origin = n->self, .round = t, .code = RUMOR_ENONFINITE};
-            return rumor_errmsg_set(em, RUMOR_ENONFINITE,
-                                    "node %u: round %u: the model diverged: its SGD step left "
-                                    "non-finite parameters " RUMOR_PEER_DIVERGED_HINT,
-                                    n->self, t);
-        }
-        const double t0 = rumor_clock_now();
-        s_send_diffs(n, msg, len);
-        rc = s_wait_round(n, t, em);
-        st->t_wait += rumor_clock_now() - t0;
-        if (rc == RUMOR_EINTR) {
-            /* Give the round a moment to complete so the checkpoint lands on a boundary. */
-            const double g0 = rumor_clock_now();
-            while (!s_round_complete(n, t) && rumor_clock_now() - g0 < S_INTERRUPT_GRACE_S)
-                s_pump(n, S_PUMP_LINGER_MS);
-            if (!s_round_complete(n, t)) {
-                rumor_warn("node %u: interrupted inside round %u; the last checkpoint stands",
-                           n->self, t);
-                return rumor_errmsg_set(em, RUMOR_EINTR, "interrupted in round %u", t);
-            }
-            rc = 0;
-        }
-        if (rc) return rc;
-        rumor_peer_finish(n->peer);
-        n->stepped = 0;
-        /* Sync: neighbours are never ahead of a finished round unless they resumed from a
-         * later checkpoint. Deadline mode is allowed to drift; it catches up only at the
-         * handshake. */
-        if (!n->sc.deadline) s_catch_up(n);
-        const uint32_t done = t + 1;
-        if (done % n->sc.eval_every == 0 || done == n->sc.rounds || s_stop) s_record(n, NULL);
-        if ((n->o->checkpoint_every && done % n->o->checkpoint_every == 0) || s_stop) {
-            if ((rc = s_checkpoint(n, em))) return rc;
-        }
-        if (s_stop) return rumor_errmsg_set(em, RUMOR_EINTR, "interrupted after round %u", done);
-    }
-    if ((rc = s_checkpoint(n, em))) return rc;
-    s_linger(n);
     return 0;
+}
+
+int rumor_node_round(rumor_node_session_t *n, rumor_errmsg_t *em)
+{
+    int rc = n->started ? 0 : s_start(n, em);
+    if (rc) return rc;
+    const uint32_t t = rumor_peer_round(n->peer);
+    if (t >= n->sc.rounds)
+        return rumor_errmsg_set(em, RUMOR_ERANGE,
+                                "node %u: the scenario's %u rounds are done (algorithm.rounds)",
+                                n->self, n->sc.rounds);
+    rumor_peer_stats_t *st = rumor_peer_stats(n->peer);
+    const uint8_t *msg;
+    size_t len;
+    const int step_rc = rumor_peer_step(n->peer, &msg, &len);
+    n->stepped = 1;
+    if (step_rc != 0) {
+        n->stop = (rumor_wire_bye_t){.origin = n->self, .round = t, .code = RUMOR_ENONFINITE};
+        return rumor_errmsg_set(em, RUMOR_ENONFINITE,
+                                "node %u: round %u: the model diverged: its %s left "
+                                "non-finite parameters " RUMOR_PEER_DIVERGED_HINT,
+                                n->self, t, n->data_loaded ? "SGD step" : "caller's step");
+    }
+    const double t0 = rumor_clock_now();
+    s_send_diffs(n, msg, len);
+    rc = s_wait_round(n, t, em);
+    st->t_wait += rumor_clock_now() - t0;
+    if (rc == RUMOR_EINTR) {
+        /* Give the round a moment to complete so the checkpoint lands on a boundary. */
+        const double g0 = rumor_clock_now();
+        while (!s_round_complete(n, t) && rumor_clock_now() - g0 < S_INTERRUPT_GRACE_S)
+            s_pump(n, S_PUMP_LINGER_MS);
+        if (!s_round_complete(n, t)) {
+            rumor_warn("node %u: interrupted inside round %u; the last checkpoint stands", n->self,
+                       t);
+            return rumor_errmsg_set(em, RUMOR_EINTR, "interrupted in round %u", t);
+        }
+        rc = 0;
+    }
+    if (rc) return rc;
+    rumor_peer_finish(n->peer);
+    n->stepped = 0;
+    /* Sync: neighbours are never ahead of a finished round unless they resumed from a
+     * later checkpoint. Deadline mode is allowed to drift; it catches up only at the
+     * handshake. */
+    if (!n->sc.deadline) s_catch_up(n);
+    const uint32_t done = t + 1;
+    if (done % n->sc.eval_every == 0 || done == n->sc.rounds || s_stop) s_record(n, NULL);
+    if ((n->o->checkpoint_every && done % n->o->checkpoint_every == 0) || s_stop) {
+        if ((rc = s_checkpoint(n, em))) return rc;
+    }
+    if (s_stop) return rumor_errmsg_set(em, RUMOR_EINTR, "interrupted after round %u", done);
+    return 0;
+}
+
+int rumor_node_open(const rumor_node_opts_t *o, rumor_node_session_t **out, rumor_errmsg_t *em)
+{
+    *out = NULL;
+    s_node_t *n = calloc(1, sizeof *n);
+    if (!n) return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
+    n->o_copy = *o;
+    if (!n->o_copy.wait_s) n->o_copy.wait_s = S_WAIT_DEFAULT_S;
+    n->o = &n->o_copy;
+    n->recorded = -1;
+    n->t_start = rumor_clock_now();
+    const int rc = s_setup(n, em);
+    if (rc) {
+        s_teardown(n);
+        free(n);
+        return rc;
+    }
+    *out = n;
+    return 0;
+}
+
+int rumor_node_close(rumor_node_session_t **n_p, int rc, rumor_errmsg_t *em)
+{
+    s_node_t *n = *n_p;
+    if (!n) return rc;
+    if (!rc) {
+        rc = s_checkpoint(n, em);
+        if (!rc) s_linger(n);
+    }
+    /* Stopped by an error or a signal: say why, so that neighbours need not wait for a peer
+     * that is gone (an interrupted one is meant to be restarted). */
+    if (rc) {
+        if (!n->stop.code || rc == RUMOR_EINTR)
+            n->stop = (rumor_wire_bye_t){
+                .origin = n->self, .round = rumor_peer_round(n->peer), .code = rc};
+        s_say_bye(n, &n->stop);
+        /* A last record says how the run ended (one written at this round's end stands for an
+         * interruption there). */
+        if (rc != RUMOR_EINTR || n->recorded != (int64_t)rumor_peer_round(n->peer))
+            s_record(n, em ? em->msg : rumor_strerror(rc));
+    }
+    if (rc == 0 && n->o->model_out) rc = s_write_model(n, em);
+    s_teardown(n);
+    free(n);
+    *n_p = NULL;
+    return rc;
+}
+
+int rumor_node_resume(rumor_node_session_t *n, const char *path, rumor_errmsg_t *em)
+{
+    if (n->started)
+        return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                "%s: state can be loaded only before the first round", path);
+    const int rc = rumor_checkpoint_load(path, n->peer, n->topo_hash, em);
+    return rc ? rc : s_init_links(n, 1, em);
+}
+
+int rumor_node_save(rumor_node_session_t *n, const char *path, rumor_errmsg_t *em)
+{
+    return rumor_checkpoint_save(path, n->peer, n->topo_hash, em);
+}
+
+rumor_peer_t *rumor_node_peer(rumor_node_session_t *n)
+{
+    return n->peer;
+}
+
+uint32_t rumor_node_degree(const rumor_node_session_t *n)
+{
+    return n->deg;
+}
+
+const rumor_link_t *rumor_node_link(const rumor_node_session_t *n, uint32_t k)
+{
+    return k < n->deg ? &n->nb[k] : NULL;
 }
 
 int rumor_node_run(const rumor_node_opts_t *o, rumor_errmsg_t *em)
 {
-    s_node_t n = {.o = o, .recorded = -1};
-    rumor_node_opts_t defaults = *o;
-    if (!defaults.wait_s) defaults.wait_s = S_WAIT_DEFAULT_S;
-    n.o = &defaults;
     openblas_set_num_threads(1);
     s_stop = 0;
     struct sigaction sa = {.sa_handler = s_on_signal}, old_int, old_term;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    n.t_start = rumor_clock_now();
-    int rc = s_setup(&n, em);
-    if (!rc) {
-        rc = s_run(&n, em);
-        /* Stopped by an error or a signal: say why, so that neighbours need not wait for
-         * a peer that is gone (an interrupted one is meant to be restarted). */
-        if (rc) {
-            if (!n.stop.code || rc == RUMOR_EINTR)
-                n.stop = (rumor_wire_bye_t){
-                    .origin = n.self, .round = rumor_peer_round(n.peer), .code = rc};
-            s_say_bye(&n, &n.stop);
-            /* A last record says how the run ended (one written at this round's end stands
-             * for an interruption there). */
-            if (rc != RUMOR_EINTR || n.recorded != (int64_t)rumor_peer_round(n.peer))
-                s_record(&n, em ? em->msg : rumor_strerror(rc));
-        }
+    rumor_node_session_t *n;
+    int rc = rumor_node_open(o, &n, em);
+    if (n && !n->data_loaded) {
+        rc = rumor_errmsg_set(em, RUMOR_EINVAL,
+                              "%s: model %s is stepped by its caller: gossip it through librumor "
+                              "(rumor.h), not rumor peer",
+                              o->config, n->sc.model);
+        s_teardown(n);
+        free(n);
+        n = NULL;
     }
-    if (rc == 0 && o->model_out) {
-        const int mrc = s_write_model(&n, em);
-        if (mrc) rc = mrc;
-    }
-    s_teardown(&n);
+    while (n && !rc && rumor_peer_round(n->peer) < n->sc.rounds) rc = rumor_node_round(n, em);
+    if (n) rc = rumor_node_close(&n, rc, em);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     return rc;

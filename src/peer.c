@@ -160,8 +160,27 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
 
     rumor_model_spec_t spec;
     rumor_compress_cfg_t ccfg;
-    if (rumor_model_spec_parse(sc->model, cfg->train->dim, cfg->train->classes, &spec, em) ||
-        rumor_compress_parse(sc->compressor, &ccfg, em) ||
+    /* An external model (rumor.h) has no data: the caller steps it. */
+    const rumor_dataset_t *train = cfg->train;
+    if (rumor_model_spec_parse(sc->model, train ? train->dim : 0, train ? train->classes : 0, &spec,
+                               em))
+        goto fail_cfg;
+    if ((spec.kind == RUMOR_MODEL_EXTERNAL) != !train) {
+        rumor_errmsg_set(em, RUMOR_EINVAL,
+                         train ? "model %s: an external model is stepped by its caller through "
+                                 "rumor.h, not by rumor sim or rumor peer"
+                               : "model %s: only an external model runs without data",
+                         sc->model);
+        goto fail_cfg;
+    }
+    if (spec.kind == RUMOR_MODEL_EXTERNAL && sc->algo == RUMOR_ALGO_BEER) {
+        rumor_errmsg_set(em, RUMOR_EINVAL,
+                         "model %s: beer tracks gradients that rumor takes itself; an external "
+                         "model gossips with dpsgd, choco, malcom, dcd or deepsqueeze",
+                         sc->model);
+        goto fail_cfg;
+    }
+    if (rumor_compress_parse(sc->compressor, &ccfg, em) ||
         rumor_codec_parse_mode(sc->codec, &p->codec_mode) != 0)
         goto fail_cfg;
     p->schedule.lr = sc->lr;
@@ -171,7 +190,7 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
     p->model = rumor_model_new(&spec, rumor_peer_eval_chunk(sc, cfg->eval_batch));
     if (!p->model) goto fail;
     p->d = rumor_model_nparams(p->model);
-    const size_t d = p->d, rows = (size_t)sc->batch * cfg->train->dim;
+    const size_t d = p->d, rows = train ? (size_t)sc->batch * train->dim : 0;
     const size_t nm = sc->momentum.kind != RUMOR_MOMENTUM_NONE ? d : 0;
     const size_t nq = sc->momentum.kind == RUMOR_MOMENTUM_QUASI_GLOBAL ? d : 0;
     p->mem = calloc(3 * d + nm + nq + rows, sizeof *p->mem); /* the momentum starts at 0 */
@@ -224,7 +243,11 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
     }
     p->gossip = rumor_gossip_new(&gcfg, p->x);
     free(w);
-    p->sampler = rumor_sampler_new(cfg->shard, cfg->shard_n, sc->seed, cfg->self);
+    /* An external model draws no batches; its sampler over one row only keeps the
+     * checkpoint's layout. */
+    static const uint32_t no_rows[1] = {0};
+    p->sampler = train ? rumor_sampler_new(cfg->shard, cfg->shard_n, sc->seed, cfg->self)
+                       : rumor_sampler_new(no_rows, 1, sc->seed, cfg->self);
     p->codec = rumor_codec_new((uint32_t)d);
     p->buf_cap = rumor_peer_msg_bound(sc, (uint32_t)d);
     p->buf = malloc(p->buf_cap);
@@ -287,6 +310,10 @@ static void s_batch_grad(rumor_peer_t *p, const float *at, float *grad)
  * step left a non-finite parameter. */
 static int s_sgd_steps(rumor_peer_t *p)
 {
+    if (!p->cfg.train) { /* an external model: the caller stepped x */
+        rumor_vec_copy(p->v, p->x, p->d);
+        return isfinite(rumor_vec_nrm_inf(p->v, p->d));
+    }
     const float *at = p->x;
     int finite = 1;
     for (uint32_t h = 0; h < p->sc->local_steps && finite; h++) {
@@ -639,6 +666,15 @@ void rumor_peer_copy_state(rumor_peer_t *dst, const rumor_peer_t *src)
     rumor_sampler_get_pos(src->sampler, &epoch, &offset);
     rumor_sampler_set_pos(dst->sampler, epoch, offset);
     dst->round = src->round;
+}
+
+void rumor_peer_set_initial(rumor_peer_t *p, const float *x0)
+{
+    memcpy(p->x, x0, p->d * sizeof *p->x);
+    memcpy(rumor_gossip_copy_mut(p->gossip, p->self), x0, p->d * sizeof *p->x);
+    const uint32_t *nbrs = rumor_topology_neighbors(p->cfg.topo, p->self);
+    for (uint32_t s = 0; s < p->degree; s++)
+        memcpy(rumor_gossip_copy_mut(p->gossip, nbrs[s]), x0, p->d * sizeof *p->x);
 }
 
 void rumor_peer_describe(const rumor_peer_t *p, char *buf, size_t cap)

@@ -244,7 +244,8 @@ static int s_parse_algorithm(const s_ctx_t *c0, json_t *v, rumor_scenario_t *s)
     if ((rc = s_str(&c, v, "name", name, sizeof name))) return rc;
     if (name[0] && rumor_algo_parse(name, &s->algo) != 0)
         return s_fail(&c, "name", "expected dpsgd, choco, malcom, dcd, deepsqueeze or beer");
-    if ((rc = s_num(&c, v, "lr", 1e-12, 1e6, 0, &s->lr)) ||
+    /* lr 0 takes no step: pure gossip of the initial models */
+    if ((rc = s_num(&c, v, "lr", 0.0, 1e6, 0, &s->lr)) ||
         (rc = s_num(&c, v, "gamma", 1e-12, 10.0, 0, &s->gamma)) ||
         (rc = s_num(&c, v, "lambda", 0.0, 1e6, 0, &s->lambda)) ||
         (rc = s_choice(&c, v, "prox", prox, 2, &at)) ||
@@ -279,6 +280,9 @@ static int s_parse_algorithm(const s_ctx_t *c0, json_t *v, rumor_scenario_t *s)
         return s_fail(&c, "local_steps", "beer takes one step a round");
     if (s->same_batch && s->algo != RUMOR_ALGO_BEER)
         return s_fail(&c, "tracking_grad", "applies to beer only");
+    if (s->gamma_follows_lr && !(s->lr > 0.0))
+        return s_fail(&c, "gamma_schedule",
+                      "\"lr\" scales gamma by the schedule's lr / lr: lr must be > 0");
     if (rumor_momentum_parse(momentum, &s->momentum, NULL))
         return s_fail(&c, "momentum",
                       "expected none, heavy-ball:BETA, nesterov:BETA or quasi-global:BETA[:MU], "

@@ -29,11 +29,14 @@ typedef enum {
     /* two 5x5 convolutions (valid, stride 1), each with ReLU and 2x2 max pooling, then a
      * linear layer; the input is a square single-channel image, row by row */
     RUMOR_MODEL_CNN = 2,
+    /* "external:D": D parameters that the caller owns and steps (rumor.h); rumor only gossips
+     * them: no data, no loss, one tensor "params" */
+    RUMOR_MODEL_EXTERNAL = 3,
 } rumor_model_kind_t;
 
 typedef struct {
     rumor_model_kind_t kind;
-    uint32_t in;                             /* input features */
+    uint32_t in;                             /* input features; D for an external model */
     uint32_t out;                            /* classes */
     uint32_t n_hidden;                       /* MLP hidden layers (0 for softmax); 2 for the CNN */
     uint32_t hidden[RUMOR_MODEL_MAX_HIDDEN]; /* MLP widths; CNN channels of the convolutions */
@@ -52,7 +55,7 @@ typedef struct rumor_model rumor_model_t;
 
 /* Parses "softmax", "mlp:128" / "mlp:256,128" or "cnn:C1,C2" (channels of the two
  * convolutions, 1 to 1024; the input size must be a square of 16 to 1024) with the given
- * input and output sizes. */
+ * input and output sizes, or "external:D" (which ignores them). */
 int rumor_model_spec_parse(const char *s, uint32_t in, uint32_t out, rumor_model_spec_t *spec,
                            rumor_errmsg_t *em);
 

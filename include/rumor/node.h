@@ -36,12 +36,16 @@
 
 #include "rumor/err.h"
 #include "rumor/scenario.h"
+#include "rumor/link.h"
+#include "rumor/peer.h"
 
 #include <stdint.h>
 #include <stdio.h>
 
 typedef struct {
-    const char *config;         /* scenario file */
+    const char *config;         /* scenario file (with config_json: its name in messages) */
+    const char *config_json;    /* the scenario as JSON text instead of a file, or NULL */
+    void *zctx;                 /* a ZeroMQ context to share (inproc), or NULL: the node's own */
     const char *topology;       /* topology file; NULL: the scenario's */
     uint32_t id;                /* this node */
     const char *key;            /* secret key file; required unless insecure */
@@ -58,6 +62,34 @@ typedef struct {
     /* What this peer sends in place of its messages (zeroed: honest; rumor_peer_set_byzantine) */
     rumor_byzantine_t byzantine;
 } rumor_node_opts_t;
+
+/* One peer's session with its neighbours, driven round by round (librumor drives it for a
+ * caller's own model, rumor_node_run for `rumor peer`). */
+typedef struct rumor_node_session rumor_node_session_t;
+
+/* Loads the scenario, topology, keys, data (none for an external model) and the checkpoint
+ * in o->checkpoint_dir if there is one, binds and connects. Options are copied; the strings
+ * they point to must outlive the session. */
+RUMOR_NODISCARD int rumor_node_open(const rumor_node_opts_t *o, rumor_node_session_t **out,
+                                    rumor_errmsg_t *em);
+/* One round: the handshake first if none was done, then the peer's step, a DIFF to every
+ * neighbour, frames through the links until the round may close (sync: every DIFF;
+ * deadline: or the deadline), mix and prox; a metrics record and a checkpoint when due.
+ * RUMOR_ERANGE after the scenario's last round. */
+RUMOR_NODISCARD int rumor_node_round(rumor_node_session_t *n, rumor_errmsg_t *em);
+/* Ends the session: rc = 0 writes the last checkpoint, says BYE and answers resync requests
+ * for a moment; rc < 0 (the error that ends it) sends a BYE naming it and a last record. Writes
+ * o->model_out on success. Returns rc, or the error of the checkpoint or the model file. */
+int rumor_node_close(rumor_node_session_t **n_p, int rc, rumor_errmsg_t *em);
+/* Restores the peer's state from a checkpoint file, only before the first round. */
+RUMOR_NODISCARD int rumor_node_resume(rumor_node_session_t *n, const char *path,
+                                      rumor_errmsg_t *em);
+/* Writes the peer's state (model, public copies, round, RNG positions) to path, atomically. */
+int rumor_node_save(rumor_node_session_t *n, const char *path, rumor_errmsg_t *em);
+rumor_peer_t *rumor_node_peer(rumor_node_session_t *n);
+uint32_t rumor_node_degree(const rumor_node_session_t *n);
+/* The link of the k-th neighbour (the gossip's slot order), or NULL past the degree. */
+const rumor_link_t *rumor_node_link(const rumor_node_session_t *n, uint32_t k);
 
 /* Runs the peer to the end. Returns 0 when done, RUMOR_EINTR when stopped by a signal (a
  * checkpoint was written if a directory was given), or an error with em filled. */

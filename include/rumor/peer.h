@@ -33,7 +33,7 @@ typedef struct {
     const rumor_scenario_t *sc;
     const rumor_topology_t *topo;
     uint32_t self;
-    const rumor_dataset_t *train; /* shared, read-only */
+    const rumor_dataset_t *train; /* shared, read-only; NULL for an external model */
     const uint32_t *shard;        /* this peer's sample indices into train */
     uint32_t shard_n;
     uint32_t eval_batch; /* rows per evaluation chunk (model workspace) */
@@ -132,6 +132,9 @@ float *rumor_peer_params_mut(rumor_peer_t *p);
  * round: model, public copies, momentum, batch position and round (not the statistics).
  * The simulator keeps such copies as the checkpoints of peers that are to crash. */
 void rumor_peer_copy_state(rumor_peer_t *dst, const rumor_peer_t *src);
+/* Makes x0 the common initial model: the model and every public copy (what rumor_peer_new
+ * does with the seeded initial model; an external model's caller brings its own). */
+void rumor_peer_set_initial(rumor_peer_t *p, const float *x0);
 /* "malcom with nesterov momentum 0.9, mlp 784-128-10 (d = 101770), compressor dither:8,
  * codec auto, 3000 rounds": what the peer runs, for start-up lines. */
 void rumor_peer_describe(const rumor_peer_t *p, char *buf, size_t cap);

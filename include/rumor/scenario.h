@@ -145,7 +145,7 @@ typedef struct {
     double synth_sep;
 
     /* model */
-    char model[64]; /* "softmax", "mlp:128", ... */
+    char model[64]; /* "softmax", "mlp:128", ..., "external:D" (rumor.h) */
 
     /* algorithm */
     rumor_algo_t algo;
