@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(json);
         return 0;
     }
-    RUMOR_ASSERT(s.lr > 0 && isfinite(s.lr) && s.gamma > 0 && s.batch >= 1 && s.rounds >= 1);
+    RUMOR_ASSERT(s.lr >= 0 && isfinite(s.lr) && s.gamma > 0 && s.batch >= 1 && s.rounds >= 1);
     RUMOR_ASSERT(s.eval_every >= 1 && s.n_faults <= RUMOR_SCENARIO_FAULTS);
     RUMOR_ASSERT(!s.deadline || s.deadline_ms >= 1);
     for (uint32_t i = 0; i < s.n_faults; i++) {
