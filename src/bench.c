@@ -1,52 +1,41 @@
-/* rumor — what the benchmarks share: option parsing (see bench.h). */
+/* rumor — `rumor bench`: dispatch to the benchmarks of bench.h. */
 #include "rumor/bench.h"
+#include "rumor/cmd.h"
+#include "rumor/opt.h"
 
 #include <stdio.h>
 #include <string.h>
 
-/* The entry of `list` (NULL-terminated) equal to `a` or, when with_value, that `a` begins with
- * followed by '='; NULL if there is none. */
-static const char *s_match(const char *const *list, const char *a, int with_value)
-{
-    for (; list && *list; list++) {
-        const size_t len = strlen(*list);
-        if (!strncmp(a, *list, len) && (a[len] == '\0' || (with_value && a[len] == '=')))
-            return *list;
-    }
-    return NULL;
-}
+static const rumor_opt_cmd_t s_cmd = {
+    .prog = "rumor bench",
+    .usage = "rumor bench train|codec|round [OPTIONS]",
+    .about = "  train  local SGD throughput of a model (samples/s, GFLOP/s)\n"
+             "  codec  codec size against the entropy bound, and speed\n"
+             "  round  one peer's per-round communication path against its SGD step",
+    .after = "Run `rumor bench BENCHMARK --help` for its options.",
+    .args = "BENCHMARK",
+    .min_args = 1,
+    .max_args = 1,
+    .subcommand = 1,
+};
 
-int rumor_bench_parse(const rumor_bench_cli_t *cli, int argc, char **argv, void *opts)
+int rumor_cmd_bench(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            cli->usage(stdout);
-            return 1;
-        }
-        const char *name = s_match(cli->flags, a, 0);
-        if (!name && (name = s_match(cli->valued, a, 1))) {
-            const size_t len = strlen(name);
-            if (a[len] == '=') {
-                val = a + len + 1;
-            } else if (i + 1 < argc) {
-                val = argv[++i];
-            } else {
-                fprintf(stderr, "%s: %s needs a value\n", cli->prog, name);
-                return 2;
-            }
-        }
-        if (!name) {
-            fprintf(stderr, "%s: unknown option '%s' (see --help)\n", cli->prog, a);
-            return 2;
-        }
-        if (cli->set(opts, name, val)) return 2;
-    }
-    return 0;
-}
-
-int rumor_bench_bad(const char *prog, const char *opt, const char *want, const char *got)
-{
-    fprintf(stderr, "%s: %s: expected %s, got '%s'\n", prog, opt, want, got);
+    static const struct {
+        const char *name;
+        int (*run)(int argc, char **argv);
+    } benches[] = {
+        {"train", rumor_bench_train_main},
+        {"codec", rumor_bench_codec_main},
+        {"round", rumor_bench_round_main},
+    };
+    const char *name = NULL;
+    int at = 0;
+    const int parsed = rumor_opt_parse(&s_cmd, argc, argv, NULL, &name, &at);
+    if (parsed) return rumor_opt_exit(parsed);
+    for (size_t b = 0; name && b < sizeof benches / sizeof benches[0]; b++)
+        if (!strcmp(name, benches[b].name)) return benches[b].run(argc - at, argv + at);
+    if (name) fprintf(stderr, "rumor bench: unknown benchmark '%s'\n\n", name);
+    rumor_opt_help(&s_cmd, stderr);
     return 2;
 }

@@ -17,10 +17,10 @@
 #include "rumor/clock.h"
 #include "rumor/bench.h"
 #include "rumor/bytes.h"
-#include "rumor/cli.h"
 #include "rumor/codec.h"
 #include "rumor/compress.h"
 #include "rumor/file.h"
+#include "rumor/opt.h"
 #include "rumor/rng.h"
 
 #include <cblas.h>
@@ -41,75 +41,55 @@ typedef struct {
     double seconds;
     rumor_codec_mode_t mode;
     const char *residuals; /* NULL: the default file, skipped when absent */
-    int external;
+    int no_external;
     int json;
     uint64_t seed;
     const char *compressor; /* one more input: this compressor on the dense Gaussian */
 } s_opts_t;
 
-static void s_usage(FILE *f)
+static int s_mode(const char *v, void *dst)
 {
-    fprintf(f,
-            "usage: " S_PROG " [OPTIONS]\n\n"
-            "Measures the codec on dithered-quantized residuals: size against the entropy\n"
-            "bound and against zstd -19 / xz -9e on the levels stored one byte each, bits per\n"
-            "nonzero, and encode (quantize + code), code-only and decode speed in MB/s of\n"
-            "float32 input on one thread.\n\n"
-            "options:\n"
-            "  --d D             length of the synthetic vectors (default 100000)\n"
-            "  --seconds S       time spent on each speed figure (default 0.5)\n"
-            "  --mode MODE       auto, raw, vsc or arith (default auto)\n"
-            "  --residuals FILE  recorded messages (default %s, if present)\n"
-            "  --no-external     do not run zstd and xz\n"
-            "  --seed N          seed of the synthetic inputs (default 1)\n"
-            "  --compressor SPEC one more input: SPEC (any compressor but :layer) on the\n"
-            "                    dense Gaussian residual, e.g. dither:8:biased:bucket=1024\n"
-            "  --json            one JSON object per input instead of the table\n"
-            "  -h, --help        show this help\n",
-            S_DEFAULT_RESIDUALS);
+    return rumor_codec_parse_mode(v, dst);
 }
 
-/* Stores one option (see rumor_bench_cli_t). */
-static int s_set(void *opts, const char *name, const char *val)
+/* A compressor of at most 63 characters without :layer (there is no model here). */
+static int s_compressor(const char *v, void *dst)
 {
-    s_opts_t *o = opts;
-    uint64_t v;
-    if (!strcmp(name, "--json")) {
-        o->json = 1;
-    } else if (!strcmp(name, "--no-external")) {
-        o->external = 0;
-    } else if (!strcmp(name, "--d")) {
-        if (rumor_cli_parse_u64(val, 1000, 1u << 26, &v))
-            return rumor_bench_bad(S_PROG, name, "an integer from 1000 to 67108864", val);
-        o->d = (uint32_t)v;
-    } else if (!strcmp(name, "--seconds")) {
-        if (rumor_cli_parse_double(val, 3600.0, &o->seconds))
-            return rumor_bench_bad(S_PROG, name, "a positive number of seconds", val);
-    } else if (!strcmp(name, "--mode")) {
-        if (rumor_codec_parse_mode(val, &o->mode))
-            return rumor_bench_bad(S_PROG, name, "auto, raw, vsc or arith", val);
-    } else if (!strcmp(name, "--residuals")) {
-        o->residuals = val;
-    } else if (!strcmp(name, "--compressor")) {
-        rumor_compress_cfg_t cfg;
-        if (rumor_compress_parse(val, &cfg, NULL) || cfg.layer || strlen(val) >= 64)
-            return rumor_bench_bad(S_PROG, name, "a compressor (not :layer: no model here)", val);
-        o->compressor = val;
-    } else {
-        if (rumor_cli_parse_u64(val, 0, UINT64_MAX, &v))
-            return rumor_bench_bad(S_PROG, name, "an integer", val);
-        o->seed = v;
-    }
+    rumor_compress_cfg_t cfg;
+    if (rumor_compress_parse(v, &cfg, NULL) || cfg.layer || strlen(v) >= 64) return -1;
+    *(const char **)dst = v;
     return 0;
 }
 
-static const rumor_bench_cli_t s_cli = {
+static const rumor_opt_t s_opts[] = {
+    {RUMOR_OPT_U32("--d", s_opts_t, d, "D", 1000, 1u << 26,
+                   "length of the synthetic vectors (default 100000)")},
+    {RUMOR_OPT_REAL("--seconds", s_opts_t, seconds, "S", 3600.0,
+                    "time spent on each speed figure (default 0.5)"),
+     .want = "a positive number of seconds"},
+    {RUMOR_OPT_FN("--mode", s_opts_t, mode, "MODE", s_mode, "auto, raw, vsc or arith",
+                  "auto, raw, vsc or arith (default auto)")},
+    {RUMOR_OPT_STR("--residuals", s_opts_t, residuals, "FILE",
+                   "recorded messages (default " S_DEFAULT_RESIDUALS ", if present)")},
+    {RUMOR_OPT_FLAG("--no-external", s_opts_t, no_external, "do not run zstd and xz")},
+    {RUMOR_OPT_U64("--seed", s_opts_t, seed, "N", 0, UINT64_MAX,
+                   "seed of the synthetic inputs (default 1)")},
+    {RUMOR_OPT_FN("--compressor", s_opts_t, compressor, "SPEC", s_compressor,
+                  "a compressor (not :layer: no model here)",
+                  "one more input: SPEC (any compressor but :layer) on the\n"
+                  "dense Gaussian residual, e.g. dither:8:biased:bucket=1024")},
+    {RUMOR_OPT_FLAG("--json", s_opts_t, json, "one JSON object per input instead of the table")},
+};
+
+static const rumor_opt_cmd_t s_cmd = {
     .prog = S_PROG,
-    .usage = s_usage,
-    .flags = (const char *const[]){"--json", "--no-external", NULL},
-    .valued = (const char *const[]){"--d", "--seconds", "--mode", "--residuals", "--seed",
-                                    "--compressor", NULL},
-    .set = s_set,
+    .usage = S_PROG " [OPTIONS]",
+    .about = "Measures the codec on dithered-quantized residuals: size against the entropy\n"
+             "bound and against zstd -19 / xz -9e on the levels stored one byte each, bits per\n"
+             "nonzero, and encode (quantize + code), code-only and decode speed in MB/s of\n"
+             "float32 input on one thread.",
+    .opts = s_opts,
+    .n_opts = sizeof s_opts / sizeof s_opts[0],
 };
 
 /* ---- external compressors ------------------------------------------------------------ */
@@ -266,7 +246,7 @@ static void s_sizes(s_ctx_t *x, rumor_cmsg_t *const *msgs, size_t n, rumor_codec
 static void s_external(const s_opts_t *o, rumor_cmsg_t *const *msgs, size_t n, s_row_t *r)
 {
     r->zstd = r->xz = -1;
-    if (!o->external) return;
+    if (o->no_external) return;
     long zs = 0, xz = 0;
     for (size_t i = 0; i < n && zs >= 0 && xz >= 0; i++) {
         const rumor_cmsg_t *m = msgs[i];
@@ -549,9 +529,10 @@ static void s_run_recorded(const s_opts_t *o, s_ctx_t *x, const char *path, rumo
 
 int rumor_bench_codec_main(int argc, char **argv)
 {
-    s_opts_t o = {100000, 0.5, RUMOR_CODEC_AUTO, NULL, 1, 0, 1, NULL};
-    const int pr = rumor_bench_parse(&s_cli, argc, argv, &o);
-    if (pr) return pr == 1 ? 0 : 2;
+    s_opts_t o = {100000, 0.5, RUMOR_CODEC_AUTO, NULL, 0, 0, 1, NULL};
+    int n_pos;
+    const int parsed = rumor_opt_parse(&s_cmd, argc, argv, &o, NULL, &n_pos);
+    if (parsed) return rumor_opt_exit(parsed);
     openblas_set_num_threads(1); /* the quantizer's norm: one thread, like a peer */
 
     rumor_cmsg_t **rec = NULL;

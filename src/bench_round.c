@@ -15,13 +15,13 @@
  * of rounds, used in turn). The density each round really had is measured and printed.
  */
 #include "rumor/bench.h"
-#include "rumor/cli.h"
 #include "rumor/clock.h"
 #include "rumor/codec.h"
 #include "rumor/compress.h"
 #include "rumor/data.h"
 #include "rumor/gossip.h"
 #include "rumor/model.h"
+#include "rumor/opt.h"
 #include "rumor/rng.h"
 #include "rumor/vec.h"
 
@@ -44,63 +44,42 @@ typedef struct {
     int json;
 } s_opts_t;
 
-static void s_usage(FILE *f)
+/* A codec mode that a peer sends (not the seed mode). */
+static int s_mode(const char *v, void *dst)
 {
-    fprintf(f, "usage: " S_PROG " [OPTIONS]\n\n"
-               "Measures one peer's per-round communication path on one thread: produce\n"
-               "(residual, norm, quantize, own copy), encode, decode and absorb each\n"
-               "neighbour's message, mix; in ns per parameter (thread CPU time) and as a\n"
-               "fraction of the same model's SGD step (loss, gradient and update).\n\n"
-               "options:\n"
-               "  --model SPEC       softmax, mlp:H, ... (default mlp:128, d = 101770)\n"
-               "  --batch B          minibatch rows of the SGD step (default 64)\n"
-               "  --degree K         neighbours (default 2, a ring)\n"
-               "  --density F        nonzero levels per parameter of a message (default 0.015)\n"
-               "  --compressor SPEC  (default dither:8:biased)\n"
-               "  --codec MODE       auto, vsc, arith or raw (default auto)\n"
-               "  --algorithm A      choco, malcom, dcd or deepsqueeze (default malcom)\n"
-               "  --seconds S        time spent on each of the two figures (default 2)\n"
-               "  --json             print one JSON object instead of the table\n"
-               "  -h, --help         show this help\n");
+    rumor_codec_mode_t *mode = dst;
+    return rumor_codec_parse_mode(v, mode) || *mode == RUMOR_CODEC_SEED;
 }
 
-static int s_set(void *opts, const char *name, const char *val)
-{
-    s_opts_t *o = opts;
-    if (!strcmp(name, "--json")) {
-        o->json = 1;
-    } else if (!strcmp(name, "--model")) {
-        o->spec = val;
-    } else if (!strcmp(name, "--compressor")) {
-        o->compressor = val;
-    } else if (!strcmp(name, "--algorithm")) {
-        o->algo = val;
-    } else if (!strcmp(name, "--codec")) {
-        if (rumor_codec_parse_mode(val, &o->mode) || o->mode == RUMOR_CODEC_SEED)
-            return rumor_bench_bad(S_PROG, name, "auto, vsc, arith or raw", val);
-    } else if (!strcmp(name, "--batch")) {
-        if (rumor_cli_parse_u32(val, 1, 65536, &o->batch))
-            return rumor_bench_bad(S_PROG, name, "an integer from 1 to 65536", val);
-    } else if (!strcmp(name, "--degree")) {
-        if (rumor_cli_parse_u32(val, 1, 64, &o->degree))
-            return rumor_bench_bad(S_PROG, name, "an integer from 1 to 64", val);
-    } else if (!strcmp(name, "--density")) {
-        if (rumor_cli_parse_double(val, 1.0, &o->density))
-            return rumor_bench_bad(S_PROG, name, "a fraction in (0, 1]", val);
-    } else {
-        if (rumor_cli_parse_double(val, 86400.0, &o->seconds))
-            return rumor_bench_bad(S_PROG, name, "a positive number of seconds", val);
-    }
-    return 0;
-}
+static const rumor_opt_t s_opts[] = {
+    {RUMOR_OPT_STR("--model", s_opts_t, spec, "SPEC",
+                   "softmax, mlp:H, ... (default mlp:128, d = 101770)")},
+    {RUMOR_OPT_U32("--batch", s_opts_t, batch, "B", 1, 65536,
+                   "minibatch rows of the SGD step (default 64)")},
+    {RUMOR_OPT_U32("--degree", s_opts_t, degree, "K", 1, 64, "neighbours (default 2, a ring)")},
+    {RUMOR_OPT_REAL("--density", s_opts_t, density, "F", 1.0,
+                    "nonzero levels per parameter of a message (default 0.015)"),
+     .want = "a fraction in (0, 1]"},
+    {RUMOR_OPT_STR("--compressor", s_opts_t, compressor, "SPEC", "(default dither:8:biased)")},
+    {RUMOR_OPT_FN("--codec", s_opts_t, mode, "MODE", s_mode, "auto, vsc, arith or raw",
+                  "auto, vsc, arith or raw (default auto)")},
+    {RUMOR_OPT_STR("--algorithm", s_opts_t, algo, "A",
+                   "choco, malcom, dcd or deepsqueeze (default malcom)")},
+    {RUMOR_OPT_REAL("--seconds", s_opts_t, seconds, "S", 86400.0,
+                    "time spent on each of the two figures (default 2)"),
+     .want = "a positive number of seconds"},
+    {RUMOR_OPT_FLAG("--json", s_opts_t, json, "print one JSON object instead of the table")},
+};
 
-static const rumor_bench_cli_t s_cli = {
+static const rumor_opt_cmd_t s_cmd = {
     .prog = S_PROG,
-    .usage = s_usage,
-    .flags = (const char *const[]){"--json", NULL},
-    .valued = (const char *const[]){"--model", "--batch", "--degree", "--density", "--compressor",
-                                    "--codec", "--algorithm", "--seconds", NULL},
-    .set = s_set,
+    .usage = S_PROG " [OPTIONS]",
+    .about = "Measures one peer's per-round communication path on one thread: produce\n"
+             "(residual, norm, quantize, own copy), encode, decode and absorb each\n"
+             "neighbour's message, mix; in ns per parameter (thread CPU time) and as a\n"
+             "fraction of the same model's SGD step (loss, gradient and update).",
+    .opts = s_opts,
+    .n_opts = sizeof s_opts / sizeof s_opts[0],
 };
 
 /* step: scale times a Laplacian on each coordinate with probability frac, 0 elsewhere. */
@@ -320,8 +299,9 @@ static void s_report(const s_opts_t *o, const s_round_t *b, double sgd)
 int rumor_bench_round_main(int argc, char **argv)
 {
     s_opts_t o = {"mlp:128", "dither:8:biased", "malcom", RUMOR_CODEC_AUTO, 64, 2, 0.015, 2.0, 0};
-    const int pr = rumor_bench_parse(&s_cli, argc, argv, &o);
-    if (pr) return pr == 1 ? 0 : 2;
+    int n_pos;
+    const int parsed = rumor_opt_parse(&s_cmd, argc, argv, &o, NULL, &n_pos);
+    if (parsed) return rumor_opt_exit(parsed);
     rumor_errmsg_t em = {{0}};
     rumor_model_spec_t spec;
     rumor_compress_cfg_t ccfg;
@@ -335,8 +315,12 @@ int rumor_bench_round_main(int argc, char **argv)
                 ccfg.layer ? "':layer' is not supported here" : em.msg);
         return 2;
     }
-    if (rumor_algo_parse(o.algo, &algo) != 0 || algo == RUMOR_ALGO_DPSGD)
-        return rumor_bench_bad(S_PROG, "--algorithm", "choco, malcom, dcd or deepsqueeze", o.algo);
+    if (rumor_algo_parse(o.algo, &algo) != 0 || algo == RUMOR_ALGO_DPSGD) {
+        fprintf(stderr,
+                S_PROG ": --algorithm: expected choco, malcom, dcd or deepsqueeze, got '%s'\n",
+                o.algo);
+        return 2;
+    }
     openblas_set_num_threads(1);
     rumor_dataset_t *ds = NULL;
     rumor_model_t *m = rumor_model_new(&spec, o.batch);

@@ -8,9 +8,9 @@
  */
 #include "rumor/clock.h"
 #include "rumor/bench.h"
-#include "rumor/cli.h"
 #include "rumor/data.h"
 #include "rumor/model.h"
+#include "rumor/opt.h"
 #include "rumor/rng.h"
 #include "rumor/vec.h"
 
@@ -35,57 +35,30 @@ typedef struct {
     int json;
 } s_opts_t;
 
-static void s_usage(FILE *f)
-{
-    fprintf(f, "usage: " S_PROG " [OPTIONS]\n\n"
-               "Measures local training speed: loss and gradient (forward + backward) on a\n"
-               "minibatch plus an SGD update, repeated for a fixed time after a warm-up.\n"
-               "Uses the Fashion-MNIST training split from " RUMOR_FASHION_MNIST_DIR "\n"
-               "when it is installed, synthetic data of the same shape otherwise.\n\n"
-               "options:\n"
-               "  --model SPEC     softmax, mlp:H, mlp:H1,H2,... or cnn:C1,C2 (default mlp:128)\n"
-               "  --batch B        minibatch rows (default 64)\n"
-               "  --seconds S      measured time after warm-up (default 3)\n"
-               "  --threads T      OpenBLAS threads (default 1)\n"
-               "  --lr LR          SGD learning rate (default 0.05)\n"
-               "  --data DIR       Fashion-MNIST directory; an error if it cannot be read\n"
-               "  --json           print one JSON object instead of the table\n"
-               "  -h, --help       show this help\n");
-}
+static const rumor_opt_t s_opts[] = {
+    {RUMOR_OPT_STR("--model", s_opts_t, spec, "SPEC",
+                   "softmax, mlp:H, mlp:H1,H2,... or cnn:C1,C2 (default mlp:128)")},
+    {RUMOR_OPT_U32("--batch", s_opts_t, batch, "B", 1, 65536, "minibatch rows (default 64)")},
+    {RUMOR_OPT_REAL("--seconds", s_opts_t, seconds, "S", 86400.0,
+                    "measured time after warm-up (default 3)"),
+     .want = "a positive number of seconds"},
+    {RUMOR_OPT_U32("--threads", s_opts_t, threads, "T", 1, 256, "OpenBLAS threads (default 1)")},
+    {RUMOR_OPT_REAL("--lr", s_opts_t, lr, "LR", 1e6, "SGD learning rate (default 0.05)"),
+     .want = "a positive learning rate"},
+    {RUMOR_OPT_STR("--data", s_opts_t, data_dir, "DIR",
+                   "Fashion-MNIST directory; an error if it cannot be read")},
+    {RUMOR_OPT_FLAG("--json", s_opts_t, json, "print one JSON object instead of the table")},
+};
 
-/* Stores one option (see rumor_bench_cli_t). */
-static int s_set(void *opts, const char *name, const char *val)
-{
-    s_opts_t *o = opts;
-    if (!strcmp(name, "--json")) {
-        o->json = 1;
-    } else if (!strcmp(name, "--model")) {
-        o->spec = val;
-    } else if (!strcmp(name, "--batch")) {
-        if (rumor_cli_parse_u32(val, 1, 65536, &o->batch))
-            return rumor_bench_bad(S_PROG, name, "an integer from 1 to 65536", val);
-    } else if (!strcmp(name, "--seconds")) {
-        if (rumor_cli_parse_double(val, 86400.0, &o->seconds))
-            return rumor_bench_bad(S_PROG, name, "a positive number of seconds", val);
-    } else if (!strcmp(name, "--threads")) {
-        if (rumor_cli_parse_u32(val, 1, 256, &o->threads))
-            return rumor_bench_bad(S_PROG, name, "an integer from 1 to 256", val);
-    } else if (!strcmp(name, "--lr")) {
-        if (rumor_cli_parse_double(val, 1e6, &o->lr))
-            return rumor_bench_bad(S_PROG, name, "a positive learning rate", val);
-    } else {
-        o->data_dir = val;
-    }
-    return 0;
-}
-
-static const rumor_bench_cli_t s_cli = {
+static const rumor_opt_cmd_t s_cmd = {
     .prog = S_PROG,
-    .usage = s_usage,
-    .flags = (const char *const[]){"--json", NULL},
-    .valued = (const char *const[]){"--model", "--batch", "--seconds", "--threads", "--lr",
-                                    "--data", NULL},
-    .set = s_set,
+    .usage = S_PROG " [OPTIONS]",
+    .about = "Measures local training speed: loss and gradient (forward + backward) on a\n"
+             "minibatch plus an SGD update, repeated for a fixed time after a warm-up.\n"
+             "Uses the Fashion-MNIST training split from " RUMOR_FASHION_MNIST_DIR "\n"
+             "when it is installed, synthetic data of the same shape otherwise.",
+    .opts = s_opts,
+    .n_opts = sizeof s_opts / sizeof s_opts[0],
 };
 
 typedef struct {
@@ -120,8 +93,9 @@ static s_result_t s_run(rumor_model_t *m, float *params, float *grad, const rumo
 int rumor_bench_train_main(int argc, char **argv)
 {
     s_opts_t o = {"mlp:128", 64, 3.0, 1, 0.05, NULL, 0};
-    const int pr = rumor_bench_parse(&s_cli, argc, argv, &o);
-    if (pr) return pr == 1 ? 0 : 2;
+    int n_pos;
+    const int parsed = rumor_opt_parse(&s_cmd, argc, argv, &o, NULL, &n_pos);
+    if (parsed) return rumor_opt_exit(parsed);
 
     /* Check the spec's syntax before spending a second on loading the data; it is parsed
      * again below with the data's real shape. */

@@ -11,8 +11,9 @@
  * Exit status: 0 success, 1 unreadable or mismatched input, 2 a usage error.
  */
 #include "rumor/checkpoint.h"
-#include "rumor/cli.h"
+#include "rumor/cmd.h"
 #include "rumor/model.h"
+#include "rumor/opt.h"
 #include "rumor/peer.h"
 #include "rumor/scenario.h"
 #include "rumor/topology.h"
@@ -27,29 +28,43 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static void s_usage(FILE *f)
-{
-    fprintf(f, "usage: rumor eval SCENARIO.json MODEL_FILE [OPTIONS]\n\n"
-               "Evaluates one trained model on the scenario's test set and prints its test loss,\n"
-               "accuracy, density (fraction of nonzero parameters) and per-class accuracy.\n"
-               "The scenario gives the model shape and the data. MODEL_FILE is recognised by\n"
-               "its content, not its name:\n"
-               "  - a checkpoint written by `rumor peer --checkpoint DIR` (safetensors; only the\n"
-               "    model tensors are read), or by `rumor sim --checkpoint DIR` (DIR/a/node<K>\n"
-               "    or DIR/b/node<K>.safetensors: the slot DIR/sim.json names is the latest)\n"
-               "  - a raw float32 model of exactly d values (`rumor peer --model-out FILE`)\n"
-               "  - with --peer K: a `rumor sim --models FILE` file (n_peers x d values)\n\n"
-               "options:\n"
-               "  --peer K      evaluate peer K's model of a `rumor sim --models` file; with a\n"
-               "                checkpoint, insist that it was written by node K\n"
-               "  --samples N   evaluate only the first N test samples (default: all)\n"
-               "  --json        print one JSON object instead of text\n"
-               "  -h, --help    this text\n\n"
-               "Exit status: 0 success, 1 unreadable or mismatched input, 2 usage error.\n\n"
-               "example:\n"
-               "  rumor sim sims/fashion-ring16-malcom.json --models models.bin\n"
-               "  rumor eval sims/fashion-ring16-malcom.json models.bin --peer 3\n");
-}
+typedef struct {
+    uint32_t peer, samples;
+    int has_peer, json;
+} s_opts_t;
+
+static const rumor_opt_t s_opts[] = {
+    {RUMOR_OPT_U32("--peer", s_opts_t, peer, "K", 0, UINT32_MAX - 1,
+                   "evaluate peer K's model of a `rumor sim --models` file; with a\n"
+                   "checkpoint, insist that it was written by node K"),
+     .seen = RUMOR_OPT_SEEN(s_opts_t, has_peer), .want = "a peer id"},
+    {RUMOR_OPT_U32("--samples", s_opts_t, samples, "N", 1, UINT32_MAX,
+                   "evaluate only the first N test samples (default: all)")},
+    {RUMOR_OPT_FLAG("--json", s_opts_t, json, "print one JSON object instead of text")},
+};
+
+static const rumor_opt_cmd_t s_cmd = {
+    .prog = "rumor eval",
+    .usage = "rumor eval SCENARIO.json MODEL_FILE [OPTIONS]",
+    .about = "Evaluates one trained model on the scenario's test set and prints its test loss,\n"
+             "accuracy, density (fraction of nonzero parameters) and per-class accuracy.\n"
+             "The scenario gives the model shape and the data. MODEL_FILE is recognised by\n"
+             "its content, not its name:\n"
+             "  - a checkpoint written by `rumor peer --checkpoint DIR` (safetensors; only the\n"
+             "    model tensors are read), or by `rumor sim --checkpoint DIR` (DIR/a/node<K>\n"
+             "    or DIR/b/node<K>.safetensors: the slot DIR/sim.json names is the latest)\n"
+             "  - a raw float32 model of exactly d values (`rumor peer --model-out FILE`)\n"
+             "  - with --peer K: a `rumor sim --models FILE` file (n_peers x d values)",
+    .after = "Exit status: 0 success, 1 unreadable or mismatched input, 2 usage error.\n\n"
+             "example:\n"
+             "  rumor sim sims/fashion-ring16-malcom.json --models models.bin\n"
+             "  rumor eval sims/fashion-ring16-malcom.json models.bin --peer 3",
+    .opts = s_opts,
+    .n_opts = sizeof s_opts / sizeof s_opts[0],
+    .args = "SCENARIO.json MODEL_FILE",
+    .min_args = 2,
+    .max_args = 2,
+};
 
 typedef enum { S_CHECKPOINT, S_RAW, S_SIM_MODELS } s_source_t;
 
@@ -247,48 +262,14 @@ static void s_print_text(const char *path, const char *model, const s_loaded_t *
 
 int rumor_cmd_eval(int argc, char **argv)
 {
-    const char *scenario = NULL, *path = NULL;
-    uint32_t peer = 0, samples = 0;
-    int has_peer = 0, as_json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            s_usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--json")) {
-            as_json = 1;
-        } else if (!strcmp(a, "--peer")) {
-            if (rumor_cli_parse_u32(v, 0, UINT32_MAX - 1, &peer)) {
-                fprintf(stderr, "rumor eval: --peer: expected a peer id, got '%s'\n", v ? v : "");
-                return 2;
-            }
-            has_peer = 1;
-            i++;
-        } else if (!strcmp(a, "--samples")) {
-            if (rumor_cli_parse_u32(v, 1, UINT32_MAX, &samples)) {
-                fprintf(stderr,
-                        "rumor eval: --samples: expected a positive whole number, got '%s'\n",
-                        v ? v : "");
-                return 2;
-            }
-            i++;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "rumor eval: unknown option '%s'\n", a);
-            return 2;
-        } else if (!scenario) {
-            scenario = a;
-        } else if (!path) {
-            path = a;
-        } else {
-            fprintf(stderr, "rumor eval: unexpected argument '%s'\n", a);
-            return 2;
-        }
-    }
-    if (!scenario || !path) {
-        fprintf(stderr, "rumor eval: a scenario and a model file are required\n\n");
-        s_usage(stderr);
-        return 2;
-    }
+    s_opts_t o = {0};
+    const char *pos[2];
+    int n_pos;
+    const int parsed = rumor_opt_parse(&s_cmd, argc, argv, &o, pos, &n_pos);
+    if (parsed) return rumor_opt_exit(parsed);
+    const char *scenario = pos[0], *path = pos[1];
+    const uint32_t peer = o.peer, samples = o.samples;
+    const int has_peer = o.has_peer, as_json = o.json;
 
     rumor_errmsg_t em = {""};
     rumor_scenario_t sc;

@@ -10,32 +10,48 @@
  * that `rumor peer` would refuse is refused here, before any key file is written), fills in
  * the public keys and writes it with the topology module's one writer.
  */
-#include "rumor/cli.h"
+#include "rumor/cmd.h"
 #include "rumor/file.h"
 #include "rumor/keys.h"
+#include "rumor/opt.h"
 #include "rumor/topology.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
-static void s_usage(FILE *f)
-{
-    fprintf(f, "usage: rumor keygen -o FILE [--force]\n"
-               "       rumor keygen --public FILE\n"
-               "       rumor keygen --topology T.json --dir KEYDIR -o OUT.json [--force]\n\n"
-               "Creates CurveZMQ key pairs for `rumor peer --key FILE`.\n\n"
-               "  -o FILE          write a new key pair to FILE (mode 0600) and print its public\n"
-               "                   key; an existing FILE is only replaced with --force\n"
-               "  --public FILE    print the public key of an existing key file\n"
-               "  --topology T     create KEYDIR/node<ID>.key for every node of topology T\n"
-               "                   (existing key files are kept and reused unless --force) and\n"
-               "                   write T with every node's public_key filled in to OUT.json\n"
-               "  --dir KEYDIR     where the node key files go (created with mode 0700)\n"
-               "  --force          replace existing key files\n\n"
-               "Key files hold 'public-key = <z85>' and 'secret-key = <z85>' lines and must not\n"
-               "be readable by group or others; copy each node<ID>.key only to its node.\n");
-}
+typedef struct {
+    const char *out, *pub, *topo, *dir;
+    int force;
+} s_opts_t;
+
+static const rumor_opt_t s_opts[] = {
+    {RUMOR_OPT_STR("--output", s_opts_t, out, "FILE",
+                   "write a new key pair to FILE (mode 0600) and print its public\n"
+                   "key; an existing FILE is only replaced with --force"),
+     .alias = "-o"},
+    {RUMOR_OPT_STR("--public", s_opts_t, pub, "FILE",
+                   "print the public key of an existing key file")},
+    {RUMOR_OPT_STR("--topology", s_opts_t, topo, "T",
+                   "create KEYDIR/node<ID>.key for every node of topology T\n"
+                   "(existing key files are kept and reused unless --force) and\n"
+                   "write T with every node's public_key filled in to OUT.json")},
+    {RUMOR_OPT_STR("--dir", s_opts_t, dir, "KEYDIR",
+                   "where the node key files go (created with mode 0700)")},
+    {RUMOR_OPT_FLAG("--force", s_opts_t, force, "replace existing key files")},
+};
+
+static const rumor_opt_cmd_t s_cmd = {
+    .prog = "rumor keygen",
+    .usage = "rumor keygen -o FILE [--force]\n"
+             "       rumor keygen --public FILE\n"
+             "       rumor keygen --topology T.json --dir KEYDIR -o OUT.json [--force]",
+    .about = "Creates CurveZMQ key pairs for `rumor peer --key FILE`.",
+    .after = "Key files hold 'public-key = <z85>' and 'secret-key = <z85>' lines and must not\n"
+             "be readable by group or others; copy each node<ID>.key only to its node.",
+    .opts = s_opts,
+    .n_opts = sizeof s_opts / sizeof s_opts[0],
+};
 
 static int s_one(const char *out, int force)
 {
@@ -119,39 +135,17 @@ done:
 
 int rumor_cmd_keygen(int argc, char **argv)
 {
-    const char *out = NULL, *pub = NULL, *topo = NULL, *dir = NULL;
-    int force = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const int has_value = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            s_usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--force")) {
-            force = 1;
-        } else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && has_value) {
-            out = argv[++i];
-        } else if (!strcmp(a, "--public") && has_value) {
-            pub = argv[++i];
-        } else if (!strcmp(a, "--topology") && has_value) {
-            topo = argv[++i];
-        } else if (!strcmp(a, "--dir") && has_value) {
-            dir = argv[++i];
-        } else {
-            const int wants_value = !strcmp(a, "-o") || !strcmp(a, "--output") ||
-                                    !strcmp(a, "--public") || !strcmp(a, "--topology") ||
-                                    !strcmp(a, "--dir");
-            fprintf(stderr, "rumor keygen: %s '%s'\n\n",
-                    wants_value ? "missing value for" : "unknown argument", a);
-            s_usage(stderr);
-            return 2;
-        }
-    }
+    s_opts_t o = {0};
+    int n_pos;
+    const int parsed = rumor_opt_parse(&s_cmd, argc, argv, &o, NULL, &n_pos);
+    if (parsed) return rumor_opt_exit(parsed);
+    const char *out = o.out, *pub = o.pub, *topo = o.topo, *dir = o.dir;
+    const int force = o.force;
     if (pub && !out && !topo && !dir && !force) return s_public(pub);
     if (topo && dir && out && !pub) return s_topology(topo, dir, out, force);
     if (out && !pub && !topo && !dir) return s_one(out, force);
     fprintf(stderr, "rumor keygen: expected -o FILE, --public FILE, or --topology T --dir D "
                     "-o OUT\n\n");
-    s_usage(stderr);
+    rumor_opt_help(&s_cmd, stderr);
     return 2;
 }

@@ -1,7 +1,8 @@
 /* rumor — `rumor sim`: run a scenario with every peer in this process. */
-#include "rumor/cli.h"
+#include "rumor/cmd.h"
 #include "rumor/file.h"
 #include "rumor/log.h"
+#include "rumor/opt.h"
 #include "rumor/sim.h"
 
 #include <errno.h>
@@ -10,45 +11,55 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void s_usage(FILE *f)
-{
-    fprintf(
-        f,
-        "usage: rumor sim SCENARIO.json [OPTIONS]\n\n"
-        "Runs every peer of the scenario's topology in this process, in synchronous rounds,\n"
-        "and prints a progress line per evaluation (stderr) and a final JSON summary (stdout).\n\n"
-        "options:\n"
-        "  --rounds N              override algorithm.rounds (0: write the initial models)\n"
-        "  --seed S                override the run seed\n"
-        "  --eval-every N          override eval_every\n"
-        "  --metrics FILE          write one JSON object per evaluation (JSON Lines)\n"
-        "  --threads T             worker threads (default: number of cores)\n"
-        "  --no-timing             leave wall-clock fields out of the metrics, so a seeded\n"
-        "                          run's metrics file is byte-identical across runs and\n"
-        "                          thread counts\n"
-        "  --models FILE           write every peer's final model (float32, peer-major)\n"
-        "  --checkpoint DIR        checkpoint every peer into DIR, and resume from DIR when it\n"
-        "                          holds a checkpoint of this run: the models end as if the\n"
-        "                          run had never stopped, and --metrics FILE keeps its\n"
-        "                          records up to that round\n"
-        "  --checkpoint-every K    rounds between checkpoints (default 100; also after the\n"
-        "                          last round and on SIGINT/SIGTERM)\n"
-        "  --quiet                 no progress lines\n"
-        "  -h, --help              this text\n");
-}
+/* What the command line says. */
+typedef struct {
+    const char *metrics, *models, *ckpt;
+    uint32_t rounds, eval_every, threads, ckpt_every;
+    uint64_t seed;
+    int has_rounds, has_seed, has_eval, quiet, no_timing;
+} s_opts_t;
 
-static int s_parse_u64(const char *opt, const char *s, unsigned long long min,
-                       unsigned long long max, unsigned long long *out)
-{
-    uint64_t v;
-    if (rumor_cli_parse_u64(s, min, max, &v) == 0) {
-        *out = v;
-        return 0;
-    }
-    fprintf(stderr, "rumor sim: %s: expected a whole number from %llu to %llu, got '%s'\n", opt,
-            min, max, s ? s : "");
-    return -1;
-}
+static const rumor_opt_t s_opts[] = {
+    {RUMOR_OPT_U32("--rounds", s_opts_t, rounds, "N", 0, 100000000,
+                   "override algorithm.rounds (0: write the initial models)"),
+     .seen = RUMOR_OPT_SEEN(s_opts_t, has_rounds)},
+    {RUMOR_OPT_U64("--seed", s_opts_t, seed, "S", 0, 9007199254740991ULL, "override the run seed"),
+     .seen = RUMOR_OPT_SEEN(s_opts_t, has_seed)},
+    {RUMOR_OPT_U32("--eval-every", s_opts_t, eval_every, "N", 1, 100000000, "override eval_every"),
+     .seen = RUMOR_OPT_SEEN(s_opts_t, has_eval)},
+    {RUMOR_OPT_STR("--metrics", s_opts_t, metrics, "FILE",
+                   "write one JSON object per evaluation (JSON Lines)")},
+    {RUMOR_OPT_U32("--threads", s_opts_t, threads, "T", 0, 1024,
+                   "worker threads (default: number of cores)")},
+    {RUMOR_OPT_FLAG("--no-timing", s_opts_t, no_timing,
+                    "leave wall-clock fields out of the metrics, so a seeded\n"
+                    "run's metrics file is byte-identical across runs and\n"
+                    "thread counts")},
+    {RUMOR_OPT_STR("--models", s_opts_t, models, "FILE",
+                   "write every peer's final model (float32, peer-major)")},
+    {RUMOR_OPT_STR("--checkpoint", s_opts_t, ckpt, "DIR",
+                   "checkpoint every peer into DIR, and resume from DIR when it\n"
+                   "holds a checkpoint of this run: the models end as if the\n"
+                   "run had never stopped, and --metrics FILE keeps its\n"
+                   "records up to that round")},
+    {RUMOR_OPT_U32("--checkpoint-every", s_opts_t, ckpt_every, "K", 1, 100000000,
+                   "rounds between checkpoints (default 100; also after the\n"
+                   "last round and on SIGINT/SIGTERM)")},
+    {RUMOR_OPT_FLAG("--quiet", s_opts_t, quiet, "no progress lines")},
+};
+
+static const rumor_opt_cmd_t s_cmd = {
+    .prog = "rumor sim",
+    .usage = "rumor sim SCENARIO.json [OPTIONS]",
+    .about = "Runs every peer of the scenario's topology in this process, in synchronous rounds,\n"
+             "and prints a progress line per evaluation (stderr) and a final JSON summary "
+             "(stdout).",
+    .opts = s_opts,
+    .n_opts = sizeof s_opts / sizeof s_opts[0],
+    .args = "SCENARIO.json",
+    .min_args = 1,
+    .max_args = 1,
+};
 
 /* Keeps the records of the metrics file at path up to round `upto` (a torn last line is
  * dropped too), rewriting it atomically; a missing file is fine. */
@@ -110,57 +121,13 @@ static int s_check_outputs(const char *models, const char *metrics, const char *
 
 int rumor_cmd_sim(int argc, char **argv)
 {
-    const char *scenario = NULL, *metrics = NULL, *models = NULL, *ckpt = NULL;
-    unsigned long long rounds = 0, seed = 0, threads = 0, eval_every = 0, ckpt_every = 0;
-    int has_rounds = 0, has_seed = 0, has_eval = 0, quiet = 0, timing = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            s_usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--rounds")) {
-            if (s_parse_u64(a, v, 0, 100000000, &rounds)) return 2;
-            has_rounds = 1;
-            i++;
-        } else if (!strcmp(a, "--seed")) {
-            if (s_parse_u64(a, v, 0, 9007199254740991ULL, &seed)) return 2;
-            has_seed = 1;
-            i++;
-        } else if (!strcmp(a, "--eval-every")) {
-            if (s_parse_u64(a, v, 1, 100000000, &eval_every)) return 2;
-            has_eval = 1;
-            i++;
-        } else if (!strcmp(a, "--threads")) {
-            if (s_parse_u64(a, v, 0, 1024, &threads)) return 2;
-            i++;
-        } else if (!strcmp(a, "--metrics")) {
-            if (!(metrics = rumor_cli_value("sim", argc, argv, &i))) return 2;
-        } else if (!strcmp(a, "--models")) {
-            if (!(models = rumor_cli_value("sim", argc, argv, &i))) return 2;
-        } else if (!strcmp(a, "--checkpoint")) {
-            if (!(ckpt = rumor_cli_value("sim", argc, argv, &i))) return 2;
-        } else if (!strcmp(a, "--checkpoint-every")) {
-            if (s_parse_u64(a, v, 1, 100000000, &ckpt_every)) return 2;
-            i++;
-        } else if (!strcmp(a, "--quiet")) {
-            quiet = 1;
-        } else if (!strcmp(a, "--no-timing")) {
-            timing = 0;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "rumor sim: unknown option '%s'\n", a);
-            return 2;
-        } else if (!scenario) {
-            scenario = a;
-        } else {
-            fprintf(stderr, "rumor sim: more than one scenario given ('%s', '%s')\n", scenario, a);
-            return 2;
-        }
-    }
-    if (!scenario) {
-        s_usage(stderr);
-        return 2;
-    }
+    s_opts_t o = {0};
+    const char *scenario;
+    int n_pos;
+    const int parsed = rumor_opt_parse(&s_cmd, argc, argv, &o, &scenario, &n_pos);
+    if (parsed) return rumor_opt_exit(parsed);
+    const char *metrics = o.metrics, *models = o.models, *ckpt = o.ckpt;
+    const int quiet = o.quiet, timing = !o.no_timing;
     if (s_check_outputs(models, metrics, ckpt)) return 2;
     rumor_scenario_t sc;
     rumor_errmsg_t em = {""};
@@ -168,9 +135,9 @@ int rumor_cmd_sim(int argc, char **argv)
         fprintf(stderr, "rumor sim: %s\n", em.msg);
         return 1;
     }
-    if (has_rounds) sc.rounds = (uint32_t)rounds;
-    if (has_seed) sc.seed = seed;
-    if (has_eval) sc.eval_every = (uint32_t)eval_every;
+    if (o.has_rounds) sc.rounds = o.rounds;
+    if (o.has_seed) sc.seed = o.seed;
+    if (o.has_eval) sc.eval_every = o.eval_every;
     rumor_scenario_rehash(&sc);
 
     /* A resumed run continues the metrics file from the checkpoint's round. */
@@ -191,13 +158,13 @@ int rumor_cmd_sim(int argc, char **argv)
         return 1;
     }
     const rumor_sim_opts_t opts = {
-        .threads = (uint32_t)threads,
+        .threads = o.threads,
         .metrics = mf,
         .progress = quiet ? NULL : stderr,
         .timing = timing,
         .models_out = models,
         .checkpoint_dir = ckpt,
-        .checkpoint_every = (uint32_t)ckpt_every,
+        .checkpoint_every = o.ckpt_every,
     };
     rumor_sim_result_t res;
     const int rc = rumor_sim_run(&sc, &opts, &res, &em);

@@ -6,9 +6,10 @@
  * runs only the cells without a row. SIGINT and SIGTERM stop the children (which end their
  * round and exit) and write the summary of what finished.
  */
-#include "rumor/cli.h"
 #include "rumor/clock.h"
+#include "rumor/cmd.h"
 #include "rumor/file.h"
+#include "rumor/opt.h"
 #include "rumor/scenario.h"
 #include "rumor/sweep.h"
 
@@ -30,29 +31,42 @@ static void s_on_signal(int sig)
     s_stop = 1;
 }
 
-static void s_usage(FILE *f)
-{
-    fprintf(
-        f, "usage: rumor sweep GRID.json [OPTIONS]\n\n"
-           "Runs every (variation, seed) cell of an experiment grid as a `rumor sim` process and\n"
-           "writes, in the output directory:\n"
-           "  results.jsonl    one row per finished cell: variation, seed, status, the run's\n"
-           "                   final summary (target_round, target_bytes, acc_avg_model,\n"
-           "                   acc_min, density, bytes_sent per peer, ...) and wall_s\n"
-           "  summary.md       per variation, mean ± std over seeds, and bytes to the target\n"
-           "  curves/*.jsonl   acc_avg_model and bytes per peer at each evaluation, mean of seeds\n"
-           "  accuracy-mb.png  ... their plots (scripts/plot, with gnuplot)\n"
-           "  cells/VARIATION/seed-S/  scenario.json, metrics.jsonl, summary.json, log.txt\n"
-           "A stopped sweep (Ctrl-C, a crash) started again runs only the cells without a row.\n"
-           "The grid format is in docs/experiments.md.\n\n"
-           "options:\n"
-           "  -j N          cells at a time (default: number of cores)\n"
-           "  --out DIR     output directory (default: results/GRID-NAME)\n"
-           "  --rounds N    override the rounds of every cell (a quick trial of a grid)\n"
-           "  -h, --help    this text\n\n"
-           "environment:\n"
-           "  RUMOR_PLOT    the plot script (default: scripts/plot of the source tree)\n");
-}
+typedef struct {
+    const char *out;
+    uint32_t jobs, rounds;
+} s_opts_t;
+
+static const rumor_opt_t s_opts[] = {
+    {RUMOR_OPT_U32("-j", s_opts_t, jobs, "N", 1, 256,
+                   "cells at a time (default: number of cores)")},
+    {RUMOR_OPT_STR("--out", s_opts_t, out, "DIR", "output directory (default: results/GRID-NAME)")},
+    {RUMOR_OPT_U32("--rounds", s_opts_t, rounds, "N", 1, 100000000,
+                   "override the rounds of every cell (a quick trial of a grid)")},
+};
+
+static const rumor_opt_cmd_t s_cmd = {
+    .prog = "rumor sweep",
+    .usage = "rumor sweep GRID.json [OPTIONS]",
+    .about =
+        "Runs every (variation, seed) cell of an experiment grid as a `rumor sim` process and\n"
+        "writes, in the output directory:\n"
+        "  results.jsonl    one row per finished cell: variation, seed, status, the run's\n"
+        "                   final summary (target_round, target_bytes, acc_avg_model,\n"
+        "                   acc_min, density, bytes_sent per peer, ...) and wall_s\n"
+        "  summary.md       per variation, mean ± std over seeds, and bytes to the target\n"
+        "  curves/*.jsonl   acc_avg_model and bytes per peer at each evaluation, mean of seeds\n"
+        "  accuracy-mb.png  ... their plots (scripts/plot, with gnuplot)\n"
+        "  cells/VARIATION/seed-S/  scenario.json, metrics.jsonl, summary.json, log.txt\n"
+        "A stopped sweep (Ctrl-C, a crash) started again runs only the cells without a row.\n"
+        "The grid format is in docs/experiments.md.",
+    .after = "environment:\n"
+             "  RUMOR_PLOT    the plot script (default: scripts/plot of the source tree)",
+    .opts = s_opts,
+    .n_opts = sizeof s_opts / sizeof s_opts[0],
+    .args = "GRID.json",
+    .min_args = 1,
+    .max_args = 1,
+};
 
 typedef struct {
     pid_t pid;
@@ -303,40 +317,14 @@ static int s_report_all(const rumor_sweep_t *s, const char *out, const char *res
 
 int rumor_cmd_sweep(int argc, char **argv)
 {
-    const char *grid = NULL, *out_opt = NULL;
-    uint32_t rounds = 0;
     const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    uint32_t jobs = cores > 0 ? (uint32_t)cores : 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            s_usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "-j") || !strcmp(a, "--rounds")) {
-            uint32_t *dst = a[1] == 'j' ? &jobs : &rounds;
-            if (rumor_cli_parse_u32(v, 1, a[1] == 'j' ? 256 : 100000000, dst)) {
-                fprintf(stderr, "rumor sweep: %s: expected a whole number from 1 to %u, got '%s'\n",
-                        a, a[1] == 'j' ? 256 : 100000000, v ? v : "");
-                return 2;
-            }
-            i++;
-        } else if (!strcmp(a, "--out") && v) {
-            out_opt = v;
-            i++;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "rumor sweep: unknown option or missing value: '%s'\n", a);
-            return 2;
-        } else if (!grid) {
-            grid = a;
-        } else {
-            fprintf(stderr, "rumor sweep: more than one grid given ('%s', '%s')\n", grid, a);
-            return 2;
-        }
-    }
-    if (!grid) {
-        s_usage(stderr);
-        return 2;
-    }
+    s_opts_t o = {.jobs = cores > 0 ? (uint32_t)cores : 1};
+    const char *grid;
+    int n_pos;
+    const int parsed = rumor_opt_parse(&s_cmd, argc, argv, &o, &grid, &n_pos);
+    if (parsed) return rumor_opt_exit(parsed);
+    const char *out_opt = o.out;
+    const uint32_t rounds = o.rounds, jobs = o.jobs;
     rumor_errmsg_t em = {""};
     rumor_sweep_t *s;
     if (rumor_sweep_load(grid, rounds, &s, &em)) {

@@ -5,10 +5,12 @@
  *
  * Exit status: 0 success, 1 an invalid file or a failed generation, 2 a usage error.
  */
-#include "rumor/cli.h"
+#include "rumor/cmd.h"
+#include "rumor/opt.h"
 #include "rumor/topology.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <sodium.h>
 #include <stdbool.h>
@@ -16,169 +18,105 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void s_usage(FILE *f)
-{
-    fprintf(f, "usage: rumor topo gen KIND --n N [OPTIONS] [-o FILE]\n"
-               "       rumor topo check FILE...\n\n"
-               "Generate communication graphs and check topology files.\n\n"
-               "  gen    write a generated topology (ring, torus, er, regular, complete,\n"
-               "         hypercube, exp) as JSON\n"
-               "  check  validate topology files and print their size, degrees and spectral gap\n\n"
-               "Run `rumor topo gen --help` or `rumor topo check --help` for details.\n");
-}
+static const rumor_opt_cmd_t s_topo_cmd = {
+    .prog = "rumor topo",
+    .usage = "rumor topo gen KIND --n N [OPTIONS] [-o FILE]\n"
+             "       rumor topo check FILE...",
+    .about = "Generate communication graphs and check topology files.\n\n"
+             "  gen    write a generated topology (ring, torus, er, regular, complete,\n"
+             "         hypercube, exp) as JSON\n"
+             "  check  validate topology files and print their size, degrees and spectral gap",
+    .after = "Run `rumor topo gen --help` or `rumor topo check --help` for details.",
+    .args = "gen or check",
+    .min_args = 1,
+    .max_args = 1,
+    .subcommand = 1,
+};
 
-static void s_gen_usage(FILE *f)
-{
-    fprintf(f, "usage: rumor topo gen KIND --n N [OPTIONS] [-o FILE]\n\n"
-               "Writes a generated topology with Metropolis-Hastings weights as JSON.\n\n"
-               "kinds:\n"
-               "  ring      cycle 0-1-...-(n-1)-0 (n = 2 is a single edge)\n"
-               "  torus     2-D grid with wraparound, n = rows x cols (square unless --rows)\n"
-               "  er        Erdos-Renyi G(n, p), redrawn until connected (needs --p)\n"
-               "  regular   random k-regular graph, redrawn until connected (needs --k)\n"
-               "  complete  every pair of nodes\n"
-               "  hypercube i and i XOR 2^j (n a power of two; degree log2 n)\n"
-               "  exp       exponential graph: i and i + 2^j mod n (degree about 2 log2 n)\n\n"
-               "options:\n"
-               "  --n N            number of nodes (required, 2 to 4096)\n"
-               "  --rows R         torus: number of rows (n must be a multiple of R)\n"
-               "  --p P            er: edge probability in (0, 1]\n"
-               "  --k K            regular: degree (k*n even, k < n)\n"
-               "  --seed S         er, regular: random seed (default 1)\n"
-               "  --port-base P    endpoints tcp://127.0.0.1:<P + id>\n"
-               "  --ipc DIR        endpoints ipc://DIR/<name>-<id>.sock\n"
-               "  --name NAME      topology name (default: kind and size, e.g. ring16, torus4x4)\n"
-               "  -o, --output F   write to F instead of standard output\n"
-               "  -h, --help       show this help\n\n"
-               "Without --port-base or --ipc the nodes have no endpoints. Public keys are never\n"
-               "generated: add them for secure runs (see `rumor keygen`).\n\n"
-               "example:\n"
-               "  rumor topo gen torus --n 16 --port-base 7600 -o torus16.json\n");
-}
+typedef struct {
+    rumor_topology_gen_t g;
+    const char *out, *ipc, *name;
+    int have_n, have_rows, have_p, have_k, have_seed;
+} s_gen_opts_t;
 
-static void s_check_usage(FILE *f)
-{
-    fprintf(f, "usage: rumor topo check FILE...\n\n"
-               "Validates each topology file (ids, edges, connectivity, endpoints, keys, and\n"
-               "that W is symmetric and doubly stochastic) and prints its name, size, degree\n"
-               "range, spectral gap 1 - max(|lambda_2|, |lambda_n|) of W, how many nodes have\n"
-               "endpoints and public keys, and the hash peers compare in their handshake.\n"
-               "Exits 1 if any file is invalid, after checking all of them.\n\n"
-               "options:\n"
-               "  -h, --help  show this help\n");
-}
+static const rumor_opt_t s_gen_opts[] = {
+    {RUMOR_OPT_U32("--n", s_gen_opts_t, g.n, "N", 0, UINT32_MAX,
+                   "number of nodes (required, 2 to 4096)"),
+     .seen = RUMOR_OPT_SEEN(s_gen_opts_t, have_n)},
+    {RUMOR_OPT_U32("--rows", s_gen_opts_t, g.rows, "R", 1, UINT32_MAX,
+                   "torus: number of rows (n must be a multiple of R)"),
+     .seen = RUMOR_OPT_SEEN(s_gen_opts_t, have_rows)},
+    {RUMOR_OPT_REAL("--p", s_gen_opts_t, g.p, "P", 1.0, "er: edge probability in (0, 1]"),
+     .seen = RUMOR_OPT_SEEN(s_gen_opts_t, have_p), .want = "a probability in (0, 1]"},
+    {RUMOR_OPT_U32("--k", s_gen_opts_t, g.k, "K", 0, UINT32_MAX,
+                   "regular: degree (k*n even, k < n)"),
+     .seen = RUMOR_OPT_SEEN(s_gen_opts_t, have_k)},
+    {RUMOR_OPT_U64("--seed", s_gen_opts_t, g.seed, "S", 0, UINT64_MAX,
+                   "er, regular: random seed (default 1)"),
+     .seen = RUMOR_OPT_SEEN(s_gen_opts_t, have_seed)},
+    {RUMOR_OPT_U32("--port-base", s_gen_opts_t, g.port_base, "P", 1, 65535,
+                   "endpoints tcp://127.0.0.1:<P + id>"),
+     .want = "a port from 1 to 65535"},
+    {RUMOR_OPT_STR("--ipc", s_gen_opts_t, ipc, "DIR", "endpoints ipc://DIR/<name>-<id>.sock")},
+    {RUMOR_OPT_STR("--name", s_gen_opts_t, name, "NAME",
+                   "topology name (default: kind and size, e.g. ring16, torus4x4)")},
+    {RUMOR_OPT_STR("--output", s_gen_opts_t, out, "F", "write to F instead of standard output"),
+     .alias = "-o"},
+};
 
-static bool s_is_help(const char *a)
-{
-    return !strcmp(a, "--help") || !strcmp(a, "-h");
-}
+static const rumor_opt_cmd_t s_gen_cmd = {
+    .prog = "rumor topo gen",
+    .usage = "rumor topo gen KIND --n N [OPTIONS] [-o FILE]",
+    .about = "Writes a generated topology with Metropolis-Hastings weights as JSON.\n\n"
+             "kinds:\n"
+             "  ring      cycle 0-1-...-(n-1)-0 (n = 2 is a single edge)\n"
+             "  torus     2-D grid with wraparound, n = rows x cols (square unless --rows)\n"
+             "  er        Erdos-Renyi G(n, p), redrawn until connected (needs --p)\n"
+             "  regular   random k-regular graph, redrawn until connected (needs --k)\n"
+             "  complete  every pair of nodes\n"
+             "  hypercube i and i XOR 2^j (n a power of two; degree log2 n)\n"
+             "  exp       exponential graph: i and i + 2^j mod n (degree about 2 log2 n)",
+    .after = "Without --port-base or --ipc the nodes have no endpoints. Public keys are never\n"
+             "generated: add them for secure runs (see `rumor keygen`).\n\n"
+             "example:\n"
+             "  rumor topo gen torus --n 16 --port-base 7600 -o torus16.json",
+    .opts = s_gen_opts,
+    .n_opts = sizeof s_gen_opts / sizeof s_gen_opts[0],
+    .args = "KIND",
+    .min_args = 1,
+    .max_args = 1,
+};
 
-/* Matches `--opt VALUE` and `--opt=VALUE`; advances *i past what it consumed. Returns 1 on a
- * match with *val set, 0 if argv[*i] is another option, -1 if the value is missing. */
-static int s_opt(int argc, char **argv, int *i, const char *name, const char **val)
-{
-    const char *a = argv[*i];
-    const size_t len = strlen(name);
-    if (strncmp(a, name, len) != 0) return 0;
-    if (a[len] == '=') {
-        *val = a + len + 1;
-        return 1;
-    }
-    if (a[len] != '\0') return 0;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "rumor topo gen: %s: missing value\n", name);
-        return -1;
-    }
-    *val = argv[++*i];
-    return 1;
-}
-
-static int s_parse_u64(const char *opt, const char *s, uint64_t max, uint64_t *out)
-{
-    if (rumor_cli_parse_u64(s, 0, max, out) == 0) return 0;
-    fprintf(stderr, "rumor topo gen: %s: expected an integer from 0 to %llu, got '%s'\n", opt,
-            (unsigned long long)max, s);
-    return -1;
-}
-
-static int s_parse_u32(const char *opt, const char *s, uint32_t *out)
-{
-    uint64_t v;
-    if (s_parse_u64(opt, s, UINT32_MAX, &v)) return -1;
-    *out = (uint32_t)v;
-    return 0;
-}
+static const rumor_opt_cmd_t s_check_cmd = {
+    .prog = "rumor topo check",
+    .usage = "rumor topo check FILE...",
+    .about = "Validates each topology file (ids, edges, connectivity, endpoints, keys, and\n"
+             "that W is symmetric and doubly stochastic) and prints its name, size, degree\n"
+             "range, spectral gap 1 - max(|lambda_2|, |lambda_n|) of W, how many nodes have\n"
+             "endpoints and public keys, and the hash peers compare in their handshake.\n"
+             "Exits 1 if any file is invalid, after checking all of them.",
+    .args = "FILE...",
+    .min_args = 1,
+    .max_args = INT_MAX,
+};
 
 static int s_cmd_gen(int argc, char **argv)
 {
-    rumor_topology_gen_t g = {.seed = 1};
-    const char *out_path = NULL, *ipc_dir = NULL, *name = NULL;
-    bool have_n = false, have_rows = false, have_p = false, have_k = false, have_seed = false;
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        int r;
-        if (s_is_help(argv[i])) {
-            s_gen_usage(stdout);
-            return 0;
-        } else if ((r = s_opt(argc, argv, &i, "--n", &v)) != 0) {
-            if (r < 0 || s_parse_u32("--n", v, &g.n)) return 2;
-            have_n = true;
-        } else if ((r = s_opt(argc, argv, &i, "--rows", &v)) != 0) {
-            if (r < 0 || s_parse_u32("--rows", v, &g.rows)) return 2;
-            if (g.rows == 0) {
-                fprintf(stderr, "rumor topo gen: --rows: must be at least 1\n");
-                return 2;
-            }
-            have_rows = true;
-        } else if ((r = s_opt(argc, argv, &i, "--p", &v)) != 0) {
-            if (r < 0) return 2;
-            char *end;
-            g.p = strtod(v, &end);
-            if (end == v || *end != '\0' || !(g.p > 0.0 && g.p <= 1.0)) {
-                fprintf(stderr, "rumor topo gen: --p: expected a probability in (0, 1], got '%s'\n",
-                        v);
-                return 2;
-            }
-            have_p = true;
-        } else if ((r = s_opt(argc, argv, &i, "--k", &v)) != 0) {
-            if (r < 0 || s_parse_u32("--k", v, &g.k)) return 2;
-            have_k = true;
-        } else if ((r = s_opt(argc, argv, &i, "--seed", &v)) != 0) {
-            if (r < 0 || s_parse_u64("--seed", v, UINT64_MAX, &g.seed)) return 2;
-            have_seed = true;
-        } else if ((r = s_opt(argc, argv, &i, "--port-base", &v)) != 0) {
-            if (r < 0 || s_parse_u32("--port-base", v, &g.port_base)) return 2;
-            if (g.port_base == 0 || g.port_base > 65535) {
-                fprintf(stderr, "rumor topo gen: --port-base: expected a port from 1 to 65535\n");
-                return 2;
-            }
-        } else if ((r = s_opt(argc, argv, &i, "--ipc", &v)) != 0) {
-            if (r < 0) return 2;
-            ipc_dir = v;
-        } else if ((r = s_opt(argc, argv, &i, "--name", &v)) != 0) {
-            if (r < 0) return 2;
-            name = v;
-        } else if ((r = s_opt(argc, argv, &i, "--output", &v)) != 0 ||
-                   (r = s_opt(argc, argv, &i, "-o", &v)) != 0) {
-            if (r < 0) return 2;
-            out_path = v;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "rumor topo gen: unknown option '%s'\n\n", argv[i]);
-            s_gen_usage(stderr);
-            return 2;
-        } else if (!g.kind) {
-            g.kind = argv[i];
-        } else {
-            fprintf(stderr, "rumor topo gen: unexpected argument '%s' (kind is already '%s')\n",
-                    argv[i], g.kind);
-            return 2;
-        }
-    }
-    if (!g.kind || !have_n) {
-        fprintf(stderr, "rumor topo gen: %s\n\n", !g.kind ? "missing KIND" : "missing --n N");
-        s_gen_usage(stderr);
+    s_gen_opts_t o = {.g = {.seed = 1}};
+    const char *kind;
+    int n_pos;
+    const int parsed = rumor_opt_parse(&s_gen_cmd, argc, argv, &o, &kind, &n_pos);
+    if (parsed) return rumor_opt_exit(parsed);
+    if (!o.have_n) {
+        fprintf(stderr, "rumor topo gen: missing --n N\n\n");
+        rumor_opt_help(&s_gen_cmd, stderr);
         return 2;
     }
+    rumor_topology_gen_t g = o.g;
+    g.kind = kind;
+    const char *out_path = o.out, *ipc_dir = o.ipc, *name = o.name;
+    const int have_rows = o.have_rows, have_p = o.have_p, have_k = o.have_k,
+              have_seed = o.have_seed;
     const char *misplaced = NULL;
     if (have_rows && strcmp(g.kind, "torus")) misplaced = "--rows applies only to torus";
     if (have_p && strcmp(g.kind, "er")) misplaced = "--p applies only to er";
@@ -289,53 +227,39 @@ static void s_describe(const char *path, const rumor_topology_t *t)
 
 static int s_cmd_check(int argc, char **argv)
 {
-    int files = 0;
-    for (int i = 1; i < argc; i++) {
-        if (s_is_help(argv[i])) {
-            s_check_usage(stdout);
-            return 0;
-        }
-        if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "rumor topo check: unknown option '%s'\n\n", argv[i]);
-            s_check_usage(stderr);
-            return 2;
-        }
-        files++;
+    const char **files = calloc((size_t)argc, sizeof *files);
+    if (!files) {
+        fprintf(stderr, "rumor topo check: out of memory\n");
+        return 1;
     }
-    if (files == 0) {
-        fprintf(stderr, "rumor topo check: no files given\n\n");
-        s_check_usage(stderr);
-        return 2;
-    }
-    int status = 0;
-    for (int i = 1; i < argc; i++) {
+    int n_files;
+    const int parsed = rumor_opt_parse(&s_check_cmd, argc, argv, NULL, files, &n_files);
+    int status = parsed ? rumor_opt_exit(parsed) : 0;
+    for (int i = 0; !parsed && i < n_files; i++) {
         rumor_errmsg_t em = {{0}};
         rumor_topology_t *t = NULL;
-        if (rumor_topology_load(argv[i], &t, &em) != 0) {
+        if (rumor_topology_load(files[i], &t, &em) != 0) {
             fflush(stdout);
             fprintf(stderr, "rumor topo check: %s\n", em.msg);
             status = 1;
             continue;
         }
-        s_describe(argv[i], t);
+        s_describe(files[i], t);
         rumor_topology_destroy(&t);
     }
+    free(files);
     return status;
 }
 
 int rumor_cmd_topo(int argc, char **argv)
 {
-    if (argc < 2) {
-        s_usage(stderr);
-        return 2;
-    }
-    if (s_is_help(argv[1])) {
-        s_usage(stdout);
-        return 0;
-    }
-    if (!strcmp(argv[1], "gen")) return s_cmd_gen(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "check")) return s_cmd_check(argc - 1, argv + 1);
-    fprintf(stderr, "rumor topo: unknown subcommand '%s'\n\n", argv[1]);
-    s_usage(stderr);
+    const char *sub = NULL;
+    int at = 0;
+    const int parsed = rumor_opt_parse(&s_topo_cmd, argc, argv, NULL, &sub, &at);
+    if (parsed) return rumor_opt_exit(parsed);
+    if (sub && !strcmp(sub, "gen")) return s_cmd_gen(argc - at, argv + at);
+    if (sub && !strcmp(sub, "check")) return s_cmd_check(argc - at, argv + at);
+    if (sub) fprintf(stderr, "rumor topo: unknown subcommand '%s'\n\n", sub);
+    rumor_opt_help(&s_topo_cmd, stderr);
     return 2;
 }

@@ -6,7 +6,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static char s_dir[128];
 
@@ -48,6 +51,47 @@ static inline int s_capture(const char *cmd, char *out, size_t cap)
     out[len] = '\0';
     const int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Reads file path into buf (cap bytes, NUL-terminated); 0 or -1. */
+static inline int s_slurp(const char *path, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    const size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return 0;
+}
+
+/* Calls main_fn(argc, argv) in this process with stdout and stderr captured (through files in
+ * s_dir) into out and err, NUL-terminated; returns what it returned, or -1 when the capture
+ * could not be set up. */
+static inline int s_call_captured(int (*main_fn)(int, char **), int argc, char **argv, char *out,
+                                  size_t out_cap, char *err, size_t err_cap)
+{
+    char outp[sizeof s_dir + 16], errp[sizeof s_dir + 16];
+    snprintf(outp, sizeof outp, "%s/.stdout", s_dir);
+    snprintf(errp, sizeof errp, "%s/.stderr", s_dir);
+    fflush(stdout);
+    fflush(stderr);
+    const int save_out = dup(1), save_err = dup(2);
+    const int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int rc = -1;
+    if (save_out >= 0 && save_err >= 0 && fo >= 0 && fe >= 0 && dup2(fo, 1) >= 0 &&
+        dup2(fe, 2) >= 0) {
+        rc = main_fn(argc, argv);
+        fflush(stdout);
+        fflush(stderr);
+    }
+    if (save_out >= 0) dup2(save_out, 1), close(save_out);
+    if (save_err >= 0) dup2(save_err, 2), close(save_err);
+    if (fo >= 0) close(fo);
+    if (fe >= 0) close(fe);
+    if (s_slurp(outp, out, out_cap) || s_slurp(errp, err, err_cap)) return -1;
+    return rc;
 }
 
 #endif
