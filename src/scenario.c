@@ -1,7 +1,10 @@
 /* rumor — run configuration (see scenario.h). */
 #include "rumor/scenario.h"
+#include "rumor/codec.h"
+#include "rumor/compress.h"
 #include "rumor/data.h"
 #include "rumor/file.h"
+#include "rumor/model.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -531,6 +534,77 @@ int rumor_scenario_check_faults(const rumor_scenario_t *s, uint32_t n, rumor_err
     return 0;
 }
 
+/* ---- whole-scenario checks ------------------------------------------------------------------
+ *
+ * Run at load, after every key is read and before any data is, so that a bad value costs no
+ * data loading and its message names the key and the value. One function per check, listed
+ * in s_checks: a new key's check is one more entry. */
+
+typedef int (*s_check_fn)(const s_ctx_t *c, json_t *root, const rumor_scenario_t *s);
+
+/* The model spec, with the data's sizes where the scenario gives them (LIBSVM's are known only
+ * when its files are read: there the syntax is checked with a square input). */
+static int s_check_model(const s_ctx_t *c, json_t *root, const rumor_scenario_t *s)
+{
+    (void)root;
+    uint32_t in = 784, out = 10; /* Fashion-MNIST */
+    if (s->data == RUMOR_DATA_SYNTHETIC) in = s->synth_dim, out = s->synth_classes;
+    if (s->data == RUMOR_DATA_LIBSVM) in = 1024, out = 2;
+    rumor_model_spec_t spec;
+    rumor_errmsg_t why = {""};
+    if (rumor_model_spec_parse(s->model, in, out, &spec, &why)) return s_fail(c, "model", why.msg);
+    if (spec.kind == RUMOR_MODEL_EXTERNAL && s->algo == RUMOR_ALGO_BEER)
+        return s_fail(c, "model",
+                      "beer tracks gradients that rumor takes itself; an external model gossips "
+                      "with dpsgd, choco, malcom, dcd or deepsqueeze");
+    return 0;
+}
+
+static int s_check_compressor(const s_ctx_t *c, json_t *root, const rumor_scenario_t *s)
+{
+    rumor_compress_cfg_t cfg;
+    rumor_errmsg_t why = {""};
+    if (rumor_compress_parse(s->compressor, &cfg, &why)) return s_fail(c, "compressor", why.msg);
+    /* D-PSGD sends its models uncompressed: a compressor it would ignore is refused. */
+    if (s->algo == RUMOR_ALGO_DPSGD && json_object_get(root, "compressor") &&
+        cfg.kind != RUMOR_COMPRESS_IDENTITY) {
+        char what[160];
+        snprintf(what, sizeof what,
+                 "dpsgd sends its models uncompressed: leave compressor out or make it "
+                 "identity, got '%s'",
+                 s->compressor);
+        return s_fail(c, "compressor", what);
+    }
+    return 0;
+}
+
+static int s_check_codec(const s_ctx_t *c, json_t *root, const rumor_scenario_t *s)
+{
+    (void)root;
+    rumor_codec_mode_t mode;
+    if (rumor_codec_parse_mode(s->codec, &mode) == 0) return 0;
+    char what[96];
+    snprintf(what, sizeof what, "expected auto, raw, vsc or arith, got '%s'", s->codec);
+    return s_fail(c, "codec", what);
+}
+
+static int s_check_schedule(const s_ctx_t *c, json_t *root, const rumor_scenario_t *s)
+{
+    (void)root;
+    rumor_schedule_t sched = {.lr = s->lr, .warmup = s->warmup};
+    rumor_errmsg_t why = {""};
+    if (rumor_schedule_parse(s->schedule, s->rounds, &sched, &why))
+        return s_fail(c, "algorithm.schedule", why.msg);
+    return 0;
+}
+
+static const s_check_fn s_checks[] = {
+    s_check_model,
+    s_check_compressor,
+    s_check_codec,
+    s_check_schedule,
+};
+
 int rumor_scenario_parse(const char *json, const char *origin, const char *base_dir,
                          rumor_scenario_t *s, rumor_errmsg_t *em)
 {
@@ -576,6 +650,8 @@ int rumor_scenario_parse(const char *json, const char *origin, const char *base_
     }
     if ((v = json_object_get(root, "round_mode")) && (rc = s_parse_round_mode(&c, v, s))) goto done;
     if ((v = json_object_get(root, "faults")) && (rc = s_parse_faults(&c, v, s))) goto done;
+    for (size_t k = 0; k < sizeof s_checks / sizeof s_checks[0]; k++)
+        if ((rc = s_checks[k](&c, root, s))) goto done;
     rumor_scenario_rehash(s);
 done:
     json_decref(root);

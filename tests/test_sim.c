@@ -730,9 +730,9 @@ static void s_byzantine_scenario(rumor_scenario_t *sc, const char *algo, const c
              " \"data\": {\"name\": \"synthetic\", \"n\": 4000, \"test_n\": 1000, \"dim\": 20,"
              " \"classes\": 4, \"sep\": 4.0},"
              " \"algorithm\": {\"name\": \"%s\", \"lr\": 0.1, \"gamma\": 0.5, \"batch\": 16,"
-             " \"rounds\": 300, \"robust\": \"%s\"}, \"compressor\": \"dither:8:biased\","
+             " \"rounds\": 300, \"robust\": \"%s\"}, \"compressor\": \"%s\","
              " \"seed\": 7, \"eval_every\": 100, \"faults\": [%s]}",
-             algo, robust, attack);
+             algo, robust, strcmp(algo, "dpsgd") ? "dither:8:biased" : "identity", attack);
     rumor_errmsg_t em = {""};
     if (rumor_scenario_parse(json, "test", ".", sc, &em)) fail_msg("%s", em.msg);
 }
