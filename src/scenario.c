@@ -542,6 +542,17 @@ int rumor_scenario_check_faults(const rumor_scenario_t *s, uint32_t n, rumor_err
 
 typedef int (*s_check_fn)(const s_ctx_t *c, json_t *root, const rumor_scenario_t *s);
 
+/* Fails on key with the message of the parser that refused its value; one that begins with the
+ * key's last part and the value ("schedule 'x': ...") is put after the key's path. */
+static int s_fail_parser(const s_ctx_t *c, const char *key, const char *msg)
+{
+    const char *dot = strrchr(key, '.'), *leaf = dot ? dot + 1 : key;
+    const size_t n = strlen(leaf);
+    if (strncmp(msg, leaf, n) || strncmp(msg + n, " '", 2)) return s_fail(c, key, msg);
+    return rumor_errmsg_set(c->em, RUMOR_EINVAL, "%s: %s%.*s%s", c->origin, c->path,
+                            (int)(leaf - key), key, msg);
+}
+
 /* The model spec, with the data's sizes where the scenario gives them (LIBSVM's are known only
  * when its files are read: there the syntax is checked with a square input). */
 static int s_check_model(const s_ctx_t *c, json_t *root, const rumor_scenario_t *s)
@@ -552,7 +563,8 @@ static int s_check_model(const s_ctx_t *c, json_t *root, const rumor_scenario_t 
     if (s->data == RUMOR_DATA_LIBSVM) in = 1024, out = 2;
     rumor_model_spec_t spec;
     rumor_errmsg_t why = {""};
-    if (rumor_model_spec_parse(s->model, in, out, &spec, &why)) return s_fail(c, "model", why.msg);
+    if (rumor_model_spec_parse(s->model, in, out, &spec, &why))
+        return s_fail_parser(c, "model", why.msg);
     if (spec.kind == RUMOR_MODEL_EXTERNAL && s->algo == RUMOR_ALGO_BEER)
         return s_fail(c, "model",
                       "beer tracks gradients that rumor takes itself; an external model gossips "
@@ -564,7 +576,8 @@ static int s_check_compressor(const s_ctx_t *c, json_t *root, const rumor_scenar
 {
     rumor_compress_cfg_t cfg;
     rumor_errmsg_t why = {""};
-    if (rumor_compress_parse(s->compressor, &cfg, &why)) return s_fail(c, "compressor", why.msg);
+    if (rumor_compress_parse(s->compressor, &cfg, &why))
+        return s_fail_parser(c, "compressor", why.msg);
     /* D-PSGD sends its models uncompressed: a compressor it would ignore is refused. */
     if (s->algo == RUMOR_ALGO_DPSGD && json_object_get(root, "compressor") &&
         cfg.kind != RUMOR_COMPRESS_IDENTITY) {
@@ -594,7 +607,7 @@ static int s_check_schedule(const s_ctx_t *c, json_t *root, const rumor_scenario
     rumor_schedule_t sched = {.lr = s->lr, .warmup = s->warmup};
     rumor_errmsg_t why = {""};
     if (rumor_schedule_parse(s->schedule, s->rounds, &sched, &why))
-        return s_fail(c, "algorithm.schedule", why.msg);
+        return s_fail_parser(c, "algorithm.schedule", why.msg);
     return 0;
 }
 

@@ -1,8 +1,6 @@
 /* rumor — experiment grids: loading a grid file into its cells (see sweep.h; the results,
  * summary and curves are in sweep_report.c). */
 #include "rumor/sweep.h"
-#include "rumor/codec.h"
-#include "rumor/compress.h"
 #include "rumor/file.h"
 #include "rumor/scenario.h"
 
@@ -357,19 +355,10 @@ static int s_cells(const s_ctx_t *c, rumor_sweep_t *s, json_t *const *scs)
         char origin[RUMOR_PATH_MAX];
         snprintf(origin, sizeof origin, "%s: variation \"%s\"", c->path,
                  s->variation[cell->variation]);
+        /* The whole scenario is checked as it loads, as rumor sim will check it. */
         rumor_scenario_t parsed;
         const int rc = rumor_scenario_parse(cell->scenario, origin, c->dir, &parsed, c->em);
         if (rc) return rc;
-        /* What rumor sim checks only when it starts, checked before a sweep starts anything. */
-        rumor_compress_cfg_t ccfg;
-        rumor_codec_mode_t mode;
-        rumor_errmsg_t inner = {""};
-        if (rumor_compress_parse(parsed.compressor, &ccfg, &inner))
-            return rumor_errmsg_set(c->em, RUMOR_EINVAL, "%s: %s", origin, inner.msg);
-        if (rumor_codec_parse_mode(parsed.codec, &mode))
-            return rumor_errmsg_set(c->em, RUMOR_EINVAL,
-                                    "%s: codec: expected raw, vsc, ans or auto, got '%s'", origin,
-                                    parsed.codec);
     }
     return 0;
 }

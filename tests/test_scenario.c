@@ -163,14 +163,14 @@ static void test_errors_name_the_field(void **state)
         {"{\"faults\": [{\"crash\": [1, 5]}]}", "x.json: faults[0].node: missing"},
         /* Checked at load, before any data, naming the key and the value. */
         {"{\"codec\": \"zstd\"}", "x.json: codec: expected auto, raw, vsc or arith, got 'zstd'"},
-        {"{\"compressor\": \"dithr:8\"}", "x.json: compressor: compressor 'dithr:8': expected"},
-        {"{\"model\": \"mlp:\"}", "x.json: model: model 'mlp:'"},
+        {"{\"compressor\": \"dithr:8\"}", "x.json: compressor 'dithr:8': expected"},
+        {"{\"model\": \"mlp:\"}", "x.json: model 'mlp:'"},
         {"{\"model\": \"cnn:4,8\", \"data\": {\"name\": \"synthetic\", \"dim\": 20}}",
-         "x.json: model: model 'cnn:4,8'"},
+         "x.json: model 'cnn:4,8'"},
         {"{\"model\": \"external:10\", \"algorithm\": {\"name\": \"beer\"}}",
          "x.json: model: beer tracks gradients"},
         {"{\"algorithm\": {\"schedule\": \"step:0:2\"}}",
-         "x.json: algorithm.schedule: schedule 'step:0:2': expected"},
+         "x.json: algorithm.schedule 'step:0:2': expected"},
         {"{\"algorithm\": {\"name\": \"dpsgd\"}, \"compressor\": \"dither:8\"}",
          "x.json: compressor: dpsgd sends its models uncompressed: leave compressor out or make "
          "it identity, got 'dither:8'"},

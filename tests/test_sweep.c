@@ -96,7 +96,7 @@ static void test_malformed_grids_name_the_key(void **state)
         {"\"seeds\": [1, 2, 3], \"axes\": [{\"key\": \"codec\", \"valuez\": [1]}]",
          "bad.json: axes[0].valuez: unknown key"},
         {"\"seeds\": [1, 2, 3], \"axes\": [{\"key\": \"codec\", \"values\": [\"zip\"]}]",
-         "bad.json: variation \"codec=zip\": codec: expected raw, vsc, ans or auto"},
+         "bad.json: variation \"codec=zip\": codec: expected auto, raw, vsc or arith, got 'zip'"},
         {"\"seeds\": [1, 2, 3], \"axes\": [{\"key\": \"compressor\", \"values\": "
          "[\"dither:8:bias\"]}]",
          "bad.json: variation \"compressor=dither:8:bias\": compressor 'dither:8:bias'"},
