@@ -122,7 +122,9 @@ int rumor_cmd_peer(int argc, char **argv)
     if (o.checkpoint_dir && !opts.has_every) o.checkpoint_every = RUMOR_CHECKPOINT_EVERY;
     if (s_check_outputs(&o)) return 2;
     rumor_errmsg_t em = {""};
+    o.stop = rumor_cmd_stop_begin(); /* SIGINT, SIGTERM: checkpoint, BYE and exit */
     const int rc = rumor_node_run(&o, &em);
+    rumor_cmd_stop_end();
     if (rc == 0) return 0;
     fprintf(stderr, "rumor peer: %s\n", em.msg[0] ? em.msg : rumor_strerror(rc));
     return rc == RUMOR_EINTR ? 130 : 1;

@@ -157,7 +157,9 @@ int rumor_cmd_sim(int argc, char **argv)
                 strerror(errno));
         return 1;
     }
+    /* From here SIGINT and SIGTERM end the run at its next round, with a checkpoint. */
     const rumor_sim_opts_t opts = {
+        .stop = rumor_cmd_stop_begin(),
         .threads = o.threads,
         .metrics = mf,
         .progress = quiet ? NULL : stderr,
@@ -168,6 +170,7 @@ int rumor_cmd_sim(int argc, char **argv)
     };
     rumor_sim_result_t res;
     const int rc = rumor_sim_run(&sc, &opts, &res, &em);
+    rumor_cmd_stop_end();
     if (mf && (ferror(mf) | fclose(mf)) != 0) {
         /* Records are buffered: a full disk shows at the latest here. */
         fprintf(stderr, "rumor sim: %s: %s\n", metrics,

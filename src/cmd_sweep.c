@@ -23,14 +23,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t s_stop;
-
-static void s_on_signal(int sig)
-{
-    (void)sig;
-    s_stop = 1;
-}
-
 typedef struct {
     const char *out;
     uint32_t jobs, rounds;
@@ -140,8 +132,9 @@ static int s_append(const char *path, const json_t *row, rumor_errmsg_t *em)
 }
 
 /* Cell c ended with wait status st after wall seconds: its row, or NULL when it was stopped
- * by the sweep's own stop (it runs again next time). */
-static json_t *s_finish(const rumor_sweep_t *s, const char *out, size_t c, int st, double wall)
+ * by the sweep's own stop (`stopped`; it runs again next time). */
+static json_t *s_finish(const rumor_sweep_t *s, const char *out, size_t c, int st, double wall,
+                        int stopped)
 {
     char path[RUMOR_PATH_MAX], why[RUMOR_PATH_MAX + 64];
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
@@ -153,7 +146,7 @@ static json_t *s_finish(const rumor_sweep_t *s, const char *out, size_t c, int s
         snprintf(why, sizeof why, "%s: not a rumor sim summary", path);
         return rumor_sweep_row(s, c, NULL, why, wall);
     }
-    if (s_stop) return NULL;
+    if (stopped) return NULL;
     if (WIFSIGNALED(st))
         snprintf(why, sizeof why, "killed by signal %d", WTERMSIG(st));
     else
@@ -196,7 +189,8 @@ static void s_report(const rumor_sweep_t *s, size_t c, const json_t *row, size_t
 /* Runs the cells without a row in results, at most jobs at a time. Returns 0, RUMOR_EINTR
  * when stopped by a signal, or an error with em filled. */
 static int s_run_cells(const rumor_sweep_t *s, const char *out, const char *results,
-                       const uint8_t *have, size_t done, uint32_t jobs, rumor_errmsg_t *em)
+                       const uint8_t *have, size_t done, uint32_t jobs, volatile sig_atomic_t *stop,
+                       rumor_errmsg_t *em)
 {
     s_child_t *kids = calloc(jobs, sizeof *kids);
     if (!kids) return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
@@ -204,8 +198,8 @@ static int s_run_cells(const rumor_sweep_t *s, const char *out, const char *resu
     size_t next = 0, running = 0, finished = 0;
     const double t_start = rumor_clock_now();
     int rc = 0, forwarded = 0;
-    while (running || (next < s->n_cells && !s_stop && !rc)) {
-        while (running < jobs && next < s->n_cells && !s_stop && !rc) {
+    while (running || (next < s->n_cells && !*stop && !rc)) {
+        while (running < jobs && next < s->n_cells && !*stop && !rc) {
             const size_t c = next++;
             if (have[c]) continue;
             if ((rc = rumor_sweep_prepare_cell(s, out, c, em))) break;
@@ -223,7 +217,7 @@ static int s_run_cells(const rumor_sweep_t *s, const char *out, const char *resu
         if (!running) break;
         int st;
         const pid_t pid = waitpid(-1, &st, 0);
-        if ((s_stop || rc) && !forwarded) { /* stop every cell; each ends its round and exits */
+        if ((*stop || rc) && !forwarded) { /* stop every cell; each ends its round and exits */
             for (uint32_t k = 0; k < jobs; k++)
                 if (kids[k].pid) kill(kids[k].pid, SIGTERM);
             forwarded = 1;
@@ -235,7 +229,7 @@ static int s_run_cells(const rumor_sweep_t *s, const char *out, const char *resu
         const size_t c = kids[k].cell;
         kids[k].pid = 0;
         running--;
-        json_t *row = s_finish(s, out, c, st, rumor_clock_now() - kids[k].t0);
+        json_t *row = s_finish(s, out, c, st, rumor_clock_now() - kids[k].t0, *stop);
         if (!row) {
             fprintf(stderr, "rumor sweep: %s, seed %llu: stopped; it runs again next time\n",
                     s->variation[s->cells[c].variation], (unsigned long long)s->cells[c].seed);
@@ -255,7 +249,7 @@ static int s_run_cells(const rumor_sweep_t *s, const char *out, const char *resu
         json_decref(row);
     }
     free(kids);
-    return rc ? rc : s_stop ? RUMOR_EINTR : 0;
+    return rc ? rc : *stop ? RUMOR_EINTR : 0;
 }
 
 /* Runs the plot script over the curves: PNGs in out, its output in out/plot.log. */
@@ -361,14 +355,9 @@ int rumor_cmd_sweep(int argc, char **argv)
             "rumor sweep: %s: %u variations x %u seeds = %zu cells, %zu done already, %zu to "
             "run, %u at a time, in %s\n",
             s->name, s->n_variations, s->n_seeds, s->n_cells, done, s->n_cells - done, jobs, out);
-    s_stop = 0;
-    struct sigaction sa = {.sa_handler = s_on_signal}, old_int, old_term;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    rc = s_run_cells(s, out, results, have, done, jobs, &em);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    volatile sig_atomic_t *stop = rumor_cmd_stop_begin();
+    rc = s_run_cells(s, out, results, have, done, jobs, stop, &em);
+    rumor_cmd_stop_end();
     free(have);
     if (rc == RUMOR_EINTR)
         fprintf(stderr, "rumor sweep: interrupted; the same command runs the cells left\n");

@@ -26,7 +26,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <signal.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,13 +67,8 @@
 #define S_SNDHWM 64
 #define S_RCVHWM 4096
 
-static volatile sig_atomic_t s_stop;
-
-static void s_on_signal(int sig)
-{
-    (void)sig;
-    s_stop = 1;
-}
+/* 1 once the command's stop flag is set (by its SIGINT/SIGTERM handler). */
+#define S_STOPPED(n) ((n)->o->stop && *(n)->o->stop)
 
 /* Frames dropped before any link saw them. */
 enum {
@@ -337,7 +331,7 @@ static int s_handshake(s_node_t *n, rumor_errmsg_t *em)
         uint32_t missing = 0;
         for (uint32_t k = 0; k < n->deg; k++) missing += !rumor_link_ready(&n->nb[k]);
         if (!missing) return 0;
-        if (s_stop) return rumor_errmsg_set(em, RUMOR_EINTR, "interrupted while waiting");
+        if (S_STOPPED(n)) return rumor_errmsg_set(em, RUMOR_EINTR, "interrupted while waiting");
         if (n->failed) return s_failure(n, rumor_peer_round(n->peer), em);
         const double waited = rumor_clock_now() - t0;
         if (n->o->progress && rumor_clock_now() - last_note > S_NOTE_HANDSHAKE_S) {
@@ -376,7 +370,8 @@ static void s_send_diffs(s_node_t *n, const uint8_t *msg, size_t len)
             rc = s_transmit(n, l, RUMOR_WIRE_DIFF, msg, len, timeout, &flen);
             if (rc == 0) break;
             /* Sync mode must deliver; deadline mode moves on (the gap triggers a resync). */
-            if (n->sc.deadline || s_stop || l->bye || rumor_clock_now() - t0 > n->o->wait_s) break;
+            if (n->sc.deadline || S_STOPPED(n) || l->bye || rumor_clock_now() - t0 > n->o->wait_s)
+                break;
             /* Keep draining our own queue so neighbours blocked on us can progress. */
             s_pump(n, 0);
         }
@@ -434,7 +429,7 @@ static int s_wait_round(s_node_t *n, uint32_t t, rumor_errmsg_t *em)
     if (n->sc.deadline) s_drain(n);
     while (!s_round_complete(n, t)) {
         const double now = rumor_clock_now(), waited = now - t0;
-        if (s_stop) return RUMOR_EINTR;
+        if (S_STOPPED(n)) return RUMOR_EINTR;
         if (n->sc.deadline) {
             const double left = n->sc.deadline_ms / 1000.0 - waited;
             if (left <= 0) {
@@ -793,7 +788,7 @@ static void s_linger(s_node_t *n)
     for (;;) {
         int open = 0;
         for (uint32_t k = 0; k < n->deg; k++) open += !n->nb[k].bye && !n->nb[k].down;
-        if (!open || rumor_clock_now() - t0 > S_LINGER_S || s_stop) break;
+        if (!open || rumor_clock_now() - t0 > S_LINGER_S || S_STOPPED(n)) break;
         s_pump(n, S_PUMP_LINGER_MS);
     }
 }
@@ -875,11 +870,11 @@ int rumor_node_round(rumor_node_session_t *n, rumor_errmsg_t *em)
      * handshake. */
     if (!n->sc.deadline) s_catch_up(n);
     const uint32_t done = t + 1;
-    if (done % n->sc.eval_every == 0 || done == n->sc.rounds || s_stop) s_record(n, NULL);
-    if ((n->o->checkpoint_every && done % n->o->checkpoint_every == 0) || s_stop) {
+    if (done % n->sc.eval_every == 0 || done == n->sc.rounds || S_STOPPED(n)) s_record(n, NULL);
+    if ((n->o->checkpoint_every && done % n->o->checkpoint_every == 0) || S_STOPPED(n)) {
         if ((rc = s_checkpoint(n, em))) return rc;
     }
-    if (s_stop) return rumor_errmsg_set(em, RUMOR_EINTR, "interrupted after round %u", done);
+    if (S_STOPPED(n)) return rumor_errmsg_set(em, RUMOR_EINTR, "interrupted after round %u", done);
     return 0;
 }
 
@@ -962,11 +957,6 @@ const rumor_link_t *rumor_node_link(const rumor_node_session_t *n, uint32_t k)
 int rumor_node_run(const rumor_node_opts_t *o, rumor_errmsg_t *em)
 {
     openblas_set_num_threads(1);
-    s_stop = 0;
-    struct sigaction sa = {.sa_handler = s_on_signal}, old_int, old_term;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
     rumor_node_session_t *n;
     int rc = rumor_node_open(o, &n, em);
     if (n && !n->data_loaded) {
@@ -980,7 +970,5 @@ int rumor_node_run(const rumor_node_opts_t *o, rumor_errmsg_t *em)
     }
     while (n && !rc && rumor_peer_round(n->peer) < n->sc.rounds) rc = rumor_node_round(n, em);
     if (n) rc = rumor_node_close(&n, rc, em);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
     return rc;
 }

@@ -27,19 +27,16 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t s_signalled;
-
-static void s_on_signal(int sig)
+/* 1 once the command's stop flag is set (by its SIGINT/SIGTERM handler). */
+static int s_stopped(const s_sim_t *sim)
 {
-    (void)sig;
-    s_signalled = 1;
+    return sim->opts->stop && *sim->opts->stop;
 }
 
 /* Worker 0: ||grad f(avg)||^2, f the mean loss over the fixed training subset, summed from
@@ -297,7 +294,7 @@ static void s_end_phase(s_worker_t *wk, uint32_t t, uint64_t s)
     s_sim_t *sim = wk->sim;
     if (wk->net.failed && atomic_load(&wk->fail_round) == UINT32_MAX)
         atomic_store(&wk->fail_round, t);
-    if (wk->w == 0 && s_signalled && atomic_load(&sim->sig_round) == UINT32_MAX)
+    if (wk->w == 0 && s_stopped(sim) && atomic_load(&sim->sig_round) == UINT32_MAX)
         atomic_store(&sim->sig_round, t);
     rumor_simnet_end_phase(&sim->net, &wk->net, s, wk->w == 0);
     s_wait(wk);
@@ -325,7 +322,7 @@ static void *s_worker_main(void *arg)
         for (uint32_t i = wk->w; i < n; i += T) {
             /* A round of many large peers can take minutes: a signal ends it between steps.
              * Its state is half-stepped, so the round is dropped, not mixed or saved. */
-            if (s_signalled) {
+            if (s_stopped(sim)) {
                 atomic_store(&sim->dropped, t + 1);
                 break;
             }
@@ -430,6 +427,51 @@ static int s_write_models(const s_sim_t *sim, const char *path, rumor_errmsg_t *
     const int rc = rumor_file_save(path, 0644, 0, pieces, sim->n, em);
     free(pieces);
     return rc;
+}
+
+/* A worker thread waits at the gate until every worker exists, so that a thread that cannot be
+ * started stops the others before their first barrier. */
+static void *s_worker_thread(void *arg)
+{
+    s_sim_t *sim = ((s_worker_t *)arg)->sim;
+    pthread_mutex_lock(&sim->gate_mu);
+    while (!sim->gate) pthread_cond_wait(&sim->gate_cv, &sim->gate_mu);
+    const int go = sim->gate > 0;
+    pthread_mutex_unlock(&sim->gate_mu);
+    return go ? s_worker_main(arg) : NULL;
+}
+
+/* Runs the rounds on sim->threads workers, this thread being worker 0. Returns 0, or
+ * RUMOR_ENOMEM with em filled when the threads cannot be started (nothing has run then). */
+static int s_run_workers(s_sim_t *sim, rumor_errmsg_t *em)
+{
+    pthread_t *tids = calloc(sim->threads, sizeof *tids);
+    if (!tids) return rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
+    pthread_barrier_init(&sim->barrier, NULL, sim->threads);
+    pthread_mutex_init(&sim->gate_mu, NULL);
+    pthread_cond_init(&sim->gate_cv, NULL);
+    sim->gate = 0;
+    sim->t_start = rumor_clock_now();
+    uint32_t started = 1;
+    int err = 0;
+    while (started < sim->threads &&
+           !(err = pthread_create(&tids[started], NULL, s_worker_thread, &sim->workers[started])))
+        started++;
+    pthread_mutex_lock(&sim->gate_mu);
+    sim->gate = err ? -1 : 1;
+    pthread_cond_broadcast(&sim->gate_cv);
+    pthread_mutex_unlock(&sim->gate_mu);
+    if (!err) s_worker_main(&sim->workers[0]);
+    for (uint32_t w = 1; w < started; w++) pthread_join(tids[w], NULL);
+    free(tids);
+    pthread_cond_destroy(&sim->gate_cv);
+    pthread_mutex_destroy(&sim->gate_mu);
+    pthread_barrier_destroy(&sim->barrier);
+    if (err)
+        return rumor_errmsg_set(em, RUMOR_ENOMEM,
+                                "simulation: cannot start worker thread %u of %u: %s", started + 1,
+                                sim->threads, strerror(err));
+    return 0;
 }
 
 int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
@@ -540,23 +582,7 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
                     opts->checkpoint_dir, sim.start);
     }
 
-    pthread_barrier_init(&sim.barrier, NULL, sim.threads);
-    s_signalled = 0;
-    struct sigaction sa = {.sa_handler = s_on_signal}, old_int, old_term;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    sim.t_start = rumor_clock_now();
-    pthread_t *tids = calloc(sim.threads, sizeof *tids);
-    RUMOR_ASSERT(tids);
-    for (uint32_t w = 1; w < sim.threads; w++)
-        RUMOR_ASSERT(pthread_create(&tids[w], NULL, s_worker_main, &sim.workers[w]) == 0);
-    s_worker_main(&sim.workers[0]);
-    for (uint32_t w = 1; w < sim.threads; w++) pthread_join(tids[w], NULL);
-    free(tids);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    pthread_barrier_destroy(&sim.barrier);
+    if ((rc = s_run_workers(&sim, em))) goto done;
 
     *result = sim.last;
     if (atomic_load(&sim.ckpt_failed))
@@ -573,12 +599,12 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
             atomic_load(&sim.dropped) - 1, opts->checkpoint_dir ? " (the last checkpoint in " : "",
             opts->checkpoint_dir ? opts->checkpoint_dir : "",
             opts->checkpoint_dir ? " stands; the same command resumes)" : "");
-    else if (s_signalled && opts->checkpoint_dir)
+    else if (s_stopped(&sim) && opts->checkpoint_dir)
         rc = rumor_errmsg_set(em, RUMOR_EINTR,
                               "interrupted at round %u, checkpointed in %s (the same command "
                               "resumes)",
                               sim.last.round, opts->checkpoint_dir);
-    else if (s_signalled)
+    else if (s_stopped(&sim))
         rc = rumor_errmsg_set(em, RUMOR_EINTR, "interrupted at round %u", sim.last.round);
     if (opts->models_out && !sim.net.failed && !atomic_load(&sim.ckpt_failed) &&
         !atomic_load(&sim.dropped)) {

@@ -134,9 +134,12 @@ struct s_sim {
     float *avg;              /* (d) network-average model */
     rumor_model_t *avg_model;
     pthread_barrier_t barrier;
+    pthread_mutex_t gate_mu; /* the workers' start (sim.c, s_worker_thread) */
+    pthread_cond_t gate_cv;
+    int gate; /* 0: wait, 1: run, -1: a thread could not be started; return */
     s_worker_t *workers;
-    atomic_uint sig_round; /* the first round at whose phase's end worker 0 saw a signal */
-    atomic_uint dropped;   /* 1 + the round a signal cut short (written before the barrier
+    atomic_uint sig_round; /* the first round at whose phase's end worker 0 saw the stop flag */
+    atomic_uint dropped;   /* 1 + the round the stop flag cut short (written before the barrier
                               that ends its steps, read after it; 0: none) */
     uint32_t *edge0;       /* (n + 1) peer i's links are edge0[i] .. edge0[i + 1] - 1 */
     rumor_peer_t **saved;  /* (faults) CRASH k: its node's last checkpoint, else NULL */

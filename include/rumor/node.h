@@ -40,6 +40,7 @@
 #include "rumor/peer.h"
 
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 
 typedef struct {
@@ -61,6 +62,10 @@ typedef struct {
                                    [3 x deadline, at least 1000] */
     /* What this peer sends in place of its messages (zeroed: honest; rumor_peer_set_byzantine) */
     rumor_byzantine_t byzantine;
+    /* Set nonzero (by the program's SIGINT/SIGTERM handler) to stop: the node ends its wait or
+     * round, checkpoints and says BYE. NULL: only the rounds end the run. rumor installs no
+     * signal handlers itself. */
+    volatile sig_atomic_t *stop;
 } rumor_node_opts_t;
 
 /* One peer's session with its neighbours, driven round by round (librumor drives it for a

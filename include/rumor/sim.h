@@ -24,6 +24,7 @@
 #include "rumor/scenario.h"
 
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 
 typedef struct {
@@ -38,6 +39,10 @@ typedef struct {
      * from it and ends with the same models as an uninterrupted run. NULL: none. */
     const char *checkpoint_dir;
     uint32_t checkpoint_every;
+    /* Set nonzero (by the program's SIGINT/SIGTERM handler) to stop: the run ends its round,
+     * checkpoints and returns RUMOR_EINTR. NULL: only the rounds end the run. rumor installs
+     * no signal handlers itself. */
+    volatile sig_atomic_t *stop;
 } rumor_sim_opts_t;
 
 /* The fixed training subset that grad_norm_avg is measured on: every (n / m)-th sample, m =
