@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,8 @@
  * as rumor_link_export words in this machine's byte order) and the simulator's own state
  * (messages lost). It is replaced atomically once the slot is complete, so a crash while a
  * checkpoint is written leaves the previous one whole. Frames in flight at a round's end (only
- * DELAY faults leave any) are not kept. */
+ * DELAY faults leave any) are not kept, nor the per-edge frame counts that DELAY faults draw
+ * from: a resume that would need them is refused (s_delay_in_reach) rather than run inexactly. */
 
 #define S_STATE_FORMAT "rumor-sim-checkpoint-2"
 
@@ -172,6 +174,23 @@ void rumor_sim_ckpt_save(s_worker_t *wk, uint32_t done)
     s_wait(wk);
 }
 
+/* The DELAY fault of sc whose frames a resume from round `round` would need (frames in flight
+ * at the checkpoint, or frame counts its draws depend on), or -1 when there is none. A frame
+ * sent in round r arrives by round r + delay (by rounds), or within ceil(hi / round) + 1 rounds
+ * (milliseconds). A checkpoint of round 0, or of the finished run, needs none. */
+static int s_delay_in_reach(const rumor_scenario_t *sc, uint32_t round)
+{
+    if (round == 0 || round >= sc->rounds) return -1;
+    const double round_ms = sc->deadline ? sc->deadline_ms : 1000.0;
+    for (uint32_t k = 0; k < sc->n_faults; k++) {
+        const rumor_fault_t *f = &sc->faults[k];
+        if (f->kind != RUMOR_FAULT_DELAY) continue;
+        const double reach = f->delay ? f->delay : ceil(f->delay_hi / round_ms) + 1.0;
+        if (f->to + reach > round) return (int)k;
+    }
+    return -1;
+}
+
 /* Reads DIR/sim.json: 1 with *out set (the caller owns it) and its format, round and run
  * config (that of sc) checked, 0 when there is none, or a negative code with em filled. */
 static int s_read_state(const char *dir, const rumor_scenario_t *sc, json_t **out, uint32_t *round,
@@ -209,6 +228,15 @@ static int s_read_state(const char *dir, const rumor_scenario_t *sc, json_t **ou
                                 dir);
     }
     *round = (uint32_t)json_integer_value(r);
+    const int delay = s_delay_in_reach(sc, *round);
+    if (delay >= 0) {
+        json_decref(j);
+        return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                "%s: cannot resume at round %u: faults[%d] (a DELAY) has frames "
+                                "in flight across it, which checkpoints do not keep, so the run "
+                                "would not be bit-exact; remove the directory to start over",
+                                dir, *round, delay);
+    }
     *out = j;
     return 1;
 }

@@ -1,4 +1,5 @@
 /* Tests of sim: seeded simulations train, and reproduce bit for bit across thread counts. */
+#define _GNU_SOURCE /* fopencookie: a metrics stream that stops the run */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -488,6 +489,85 @@ static void test_target_survives_a_resume(void **state)
     assert_int_equal(res.target_round, 40);
 }
 
+/* A metrics stream that sets *stop when the record of round `at` is written: on one thread the
+ * run then ends inside the next round, and the checkpoint of round `at` stands. */
+typedef struct {
+    volatile sig_atomic_t *stop;
+    uint32_t at;
+} s_stopper_t;
+
+static ssize_t s_stopper_write(void *cookie, const char *buf, size_t len)
+{
+    const s_stopper_t *st = cookie;
+    char key[32];
+    snprintf(key, sizeof key, "\"round\": %u,", st->at);
+    if (st->at && memmem(buf, len, key, strlen(key))) *st->stop = 1;
+    return (ssize_t)len;
+}
+
+/* Runs sc on one thread with a checkpoint every 10 rounds in dir, stopped after round stop_at
+ * (0: not stopped), the final models into models (or NULL); rumor_sim_run's code. */
+static int s_run_stopped(const rumor_scenario_t *sc, const char *dir, uint32_t stop_at,
+                         const char *models, rumor_errmsg_t *em)
+{
+    volatile sig_atomic_t stop = 0;
+    s_stopper_t st = {&stop, stop_at};
+    FILE *mf = fopencookie(&st, "w", (cookie_io_functions_t){.write = s_stopper_write});
+    assert_non_null(mf);
+    setvbuf(mf, NULL, _IONBF, 0);
+    const rumor_sim_opts_t opts = {.threads = 1,
+                                   .metrics = mf,
+                                   .checkpoint_dir = dir,
+                                   .checkpoint_every = 10,
+                                   .models_out = models,
+                                   .stop = &stop};
+    rumor_sim_result_t res;
+    const int rc = rumor_sim_run(sc, &opts, &res, em);
+    fclose(mf);
+    return rc;
+}
+
+/* Checkpoints keep no frames in flight: a resume that DELAY faults' frames cross is refused,
+ * naming the fault; one past their reach ends with the models of the uninterrupted run. The
+ * stop comes through the options' flag, as a command's signal handler sets it. */
+static void test_resume_across_delays(void **state)
+{
+    (void)state;
+    rumor_scenario_t sc;
+    rumor_errmsg_t em = {""};
+    s_fault_scenario(&sc);
+    sc.rounds = 40;
+    sc.eval_every = 10;
+    s_add_fault(&sc, (rumor_fault_t){.kind = RUMOR_FAULT_DROP, .drop = 0.1, .to = 40});
+    s_add_fault(&sc, (rumor_fault_t){.kind = RUMOR_FAULT_DELAY, .delay = 2, .drop = 0.5, .to = 40});
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", s_scratch("delay-ckpt"));
+    assert_int_equal(s_run_stopped(&sc, dir, 20, NULL, &em), RUMOR_EINTR);
+    assert_non_null(strstr(em.msg, "interrupted inside round 20"));
+    uint32_t at = 0;
+    assert_int_equal(s_run_stopped(&sc, dir, 0, NULL, &em), RUMOR_EINVAL);
+    if (!strstr(em.msg, "cannot resume at round 20: faults[1] (a DELAY) has frames in flight"))
+        fail_msg("%s", em.msg);
+    assert_int_equal(rumor_sim_checkpoint_round(dir, &sc, &at, &em), RUMOR_EINVAL);
+
+    /* Delays of 2 rounds up to round 10 are over by 12: round 20 resumes bit-exact. */
+    char m1[] = "/tmp/rumor-sim-models-XXXXXX", m2[] = "/tmp/rumor-sim-models-XXXXXX";
+    close(mkstemp(m1));
+    close(mkstemp(m2));
+    sc.faults[1].to = 10;
+    rumor_scenario_rehash(&sc);
+    rumor_sim_result_t r;
+    free(s_run(&sc, 1, &r, m1));
+    snprintf(dir, sizeof dir, "%s", s_scratch("delay-ckpt-2"));
+    assert_int_equal(s_run_stopped(&sc, dir, 20, NULL, &em), RUMOR_EINTR);
+    assert_int_equal(rumor_sim_checkpoint_round(dir, &sc, &at, &em), 1);
+    assert_int_equal(at, 20);
+    if (s_run_stopped(&sc, dir, 0, m2, &em)) fail_msg("%s", em.msg);
+    assert_true(s_same_file(m1, m2));
+    unlink(m1);
+    unlink(m2);
+}
+
 /* compress_err is 0 without compression, shrinks with more quantization levels and stays
  * below 1 for a contraction; density_copy is 1 when the copies are the dense models. */
 static void test_compress_err_and_copy_density(void **state)
@@ -812,6 +892,7 @@ int main(void)
         cmocka_unit_test(test_peers_back_from_faults_rejoin),
         cmocka_unit_test(test_lost_messages_are_resynced),
         cmocka_unit_test(test_crashed_peer_restarts_from_its_checkpoint),
+        cmocka_unit_test(test_resume_across_delays),
         cmocka_unit_test(test_late_diffs_are_resynced),
         cmocka_unit_test(test_deadline_rounds_with_delays),
         cmocka_unit_test(test_killed_sim_resumes_bit_for_bit),

@@ -77,8 +77,9 @@ typedef struct {
 } rumor_sim_result_t;
 
 /* The round of the checkpoint in dir: 1 with *round filled, 0 when dir holds none (or does
- * not exist), or a negative code with em filled when DIR/sim.json is unreadable or belongs
- * to another run config than sc's. */
+ * not exist), or a negative code with em filled when DIR/sim.json is unreadable, belongs
+ * to another run config than sc's, or cannot be resumed bit-exact (RUMOR_EINVAL: a DELAY
+ * fault has frames in flight across its round, which checkpoints do not keep). */
 int rumor_sim_checkpoint_round(const char *dir, const rumor_scenario_t *sc, uint32_t *round,
                                rumor_errmsg_t *em);
 
