@@ -490,15 +490,21 @@ static void test_target_survives_a_resume(void **state)
 }
 
 /* A metrics stream that sets *stop when the record of round `at` is written: on one thread the
- * run then ends inside the next round, and the checkpoint of round `at` stands. */
+ * run then ends inside the next round, and the checkpoint of round `at` stands. It also notes
+ * whether the run installed a handler for SIGINT or SIGTERM. */
 typedef struct {
     volatile sig_atomic_t *stop;
     uint32_t at;
+    int handled; /* SIGINT or SIGTERM had a handler while the run wrote its records */
 } s_stopper_t;
 
 static ssize_t s_stopper_write(void *cookie, const char *buf, size_t len)
 {
-    const s_stopper_t *st = cookie;
+    s_stopper_t *st = cookie;
+    struct sigaction sa[2];
+    sigaction(SIGINT, NULL, &sa[0]);
+    sigaction(SIGTERM, NULL, &sa[1]);
+    st->handled |= sa[0].sa_handler != SIG_DFL || sa[1].sa_handler != SIG_DFL;
     char key[32];
     snprintf(key, sizeof key, "\"round\": %u,", st->at);
     if (st->at && memmem(buf, len, key, strlen(key))) *st->stop = 1;
@@ -511,7 +517,7 @@ static int s_run_stopped(const rumor_scenario_t *sc, const char *dir, uint32_t s
                          const char *models, rumor_errmsg_t *em)
 {
     volatile sig_atomic_t stop = 0;
-    s_stopper_t st = {&stop, stop_at};
+    s_stopper_t st = {.stop = &stop, .at = stop_at};
     FILE *mf = fopencookie(&st, "w", (cookie_io_functions_t){.write = s_stopper_write});
     assert_non_null(mf);
     setvbuf(mf, NULL, _IONBF, 0);
@@ -524,6 +530,7 @@ static int s_run_stopped(const rumor_scenario_t *sc, const char *dir, uint32_t s
     rumor_sim_result_t res;
     const int rc = rumor_sim_run(sc, &opts, &res, em);
     fclose(mf);
+    assert_false(st.handled); /* the library leaves signals to the program */
     return rc;
 }
 
