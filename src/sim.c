@@ -165,12 +165,12 @@ static void s_record(s_sim_t *sim, uint32_t done)
     r->entropy_bound_bytes = ent / n;
     r->bits_per_param = done ? 8.0 * r->bytes_sent / ((double)done * (double)d) : 0.0;
     r->target_acc = sim->sc->target_acc;
-    if (r->target_acc > 0 && !sim->target_round && avg_acc >= r->target_acc) {
-        sim->target_round = done;
-        sim->target_bytes = r->bytes_sent;
+    if (r->target_acc > 0 && !sim->ck.target_round && avg_acc >= r->target_acc) {
+        sim->ck.target_round = done;
+        sim->ck.target_bytes = r->bytes_sent;
     }
-    r->target_round = sim->target_round;
-    r->target_bytes = sim->target_bytes;
+    r->target_round = sim->ck.target_round;
+    r->target_bytes = sim->ck.target_bytes;
     r->time_compute_s = tc / n;
     r->time_codec_s = tk / n;
     r->time_comm_s = tw / n;
@@ -187,13 +187,13 @@ static void s_record(s_sim_t *sim, uint32_t done)
                    r->consensus_dist, done, sim->sc->gamma, sim->sc->compressor,
                    sim->sc->gamma / 2);
     /* A resumed run that had already finished has its last record in the file already. */
-    if (sim->opts->metrics && done > sim->start) {
+    if (sim->opts->metrics && done > sim->ck.start) {
         rumor_sim_result_write(sim->opts->metrics, r, sim->opts->timing, NULL);
         fflush(sim->opts->metrics);
     }
     if (sim->opts->progress) {
-        /* rounds run by this process (a resumed run started at sim->start) */
-        const double rate = r->wall_s > 0 ? (done - sim->start) / r->wall_s : 0.0;
+        /* rounds run by this process (a resumed run started at sim->ck.start) */
+        const double rate = r->wall_s > 0 ? (done - sim->ck.start) / r->wall_s : 0.0;
         char eta[32];
         rumor_clock_eta(rate, sim->sc->rounds - done, eta, sizeof eta);
         fprintf(sim->opts->progress,
@@ -309,6 +309,15 @@ static int s_failed_by(const s_sim_t *sim, uint32_t t)
     return 0;
 }
 
+/* Every worker saves its peers into the next checkpoint slot, then worker 0 commits it. */
+static void s_checkpoint(s_worker_t *wk, uint32_t done)
+{
+    rumor_sim_ckpt_save_peers(&wk->sim->ck, wk->w, done);
+    s_wait(wk);
+    if (wk->w == 0) rumor_sim_ckpt_commit(&wk->sim->ck, done);
+    s_wait(wk);
+}
+
 static void *s_worker_main(void *arg)
 {
     s_worker_t *wk = arg;
@@ -317,7 +326,7 @@ static void *s_worker_main(void *arg)
     const rumor_scenario_t *sc = sim->sc;
     const uint32_t n = sim->n, T = sim->threads;
     uint64_t s = 0; /* the phase; every worker counts the same */
-    for (uint32_t t = sim->start; t < sc->rounds; t++, s++) {
+    for (uint32_t t = sim->ck.start; t < sc->rounds; t++, s++) {
         if (wk->w == 0 && sc->n_faults) s_note_faults(sim, t);
         for (uint32_t i = wk->w; i < n; i += T) {
             /* A round of many large peers can take minutes: a signal ends it between steps.
@@ -363,12 +372,12 @@ static void *s_worker_main(void *arg)
         const int stop = failed || atomic_load(&sim->sig_round) <= t;
         if (s_is_eval_round(sim, done) || stop) s_evaluate(wk, done);
         /* A diverged run is not worth resuming: its last checkpoint stands. */
-        if ((rumor_sim_ckpt_due(sim, done) || (stop && sim->opts->checkpoint_dir)) && !failed)
-            rumor_sim_ckpt_save(wk, done);
-        if (stop || atomic_load(&sim->ckpt_failed)) break;
+        if ((rumor_sim_ckpt_due(&sim->ck, done) || (stop && sim->opts->checkpoint_dir)) && !failed)
+            s_checkpoint(wk, done);
+        if (stop || atomic_load(&sim->ck.failed)) break;
     }
     /* A resumed run that had already finished: its final evaluation again. */
-    if (sim->start == sc->rounds) s_evaluate(wk, sc->rounds);
+    if (sim->ck.start == sc->rounds) s_evaluate(wk, sc->rounds);
     return NULL;
 }
 
@@ -568,26 +577,33 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
                 "rumor sim: %s: %u peers (%s), %s; %u train / %u test samples, %u threads\n",
                 sc->name, sim.n, topo->name, desc, data.train.n, data.test.n, sim.threads);
     }
+    sim.ck.sc = sc;
+    sim.ck.opts = opts;
+    sim.ck.n = sim.n;
+    sim.ck.threads = sim.threads;
+    sim.ck.peers = sim.peers;
+    sim.ck.saved = sim.saved;
+    sim.ck.net = &sim.net;
     if (opts->checkpoint_dir) {
-        rumor_topology_hash(topo, sim.topo_hash);
-        if ((rc = rumor_sim_ckpt_resume(&sim, em)) < 0) goto done;
+        rumor_topology_hash(topo, sim.ck.topo_hash);
+        if ((rc = rumor_sim_ckpt_resume(&sim.ck, em)) < 0) goto done;
         rc = 0;
-        if (sim.start == sc->rounds && opts->progress)
+        if (sim.ck.start == sc->rounds && opts->progress)
             fprintf(opts->progress,
                     "rumor sim: %s holds the finished run (round %u): evaluating its models "
                     "again (no training loss: no round is run)\n",
-                    opts->checkpoint_dir, sim.start);
-        else if (sim.start && opts->progress)
+                    opts->checkpoint_dir, sim.ck.start);
+        else if (sim.ck.start && opts->progress)
             fprintf(opts->progress, "rumor sim: resuming from %s at round %u\n",
-                    opts->checkpoint_dir, sim.start);
+                    opts->checkpoint_dir, sim.ck.start);
     }
 
     if ((rc = s_run_workers(&sim, em))) goto done;
 
     *result = sim.last;
-    if (atomic_load(&sim.ckpt_failed))
+    if (atomic_load(&sim.ck.failed))
         rc = rumor_errmsg_set(em, RUMOR_EIO, "checkpoint after round %u: %s", sim.last.round,
-                              sim.ckpt_em.msg);
+                              sim.ck.em.msg);
     else if (sim.net.failed)
         rc = rumor_errmsg_set(em, sim.net.failed,
                               sim.net.failed == RUMOR_ENONFINITE
@@ -606,7 +622,7 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
                               sim.last.round, opts->checkpoint_dir);
     else if (s_stopped(&sim))
         rc = rumor_errmsg_set(em, RUMOR_EINTR, "interrupted at round %u", sim.last.round);
-    if (opts->models_out && !sim.net.failed && !atomic_load(&sim.ckpt_failed) &&
+    if (opts->models_out && !sim.net.failed && !atomic_load(&sim.ck.failed) &&
         !atomic_load(&sim.dropped)) {
         const int wrc = s_write_models(&sim, opts->models_out, em);
         if (wrc) rc = wrc;

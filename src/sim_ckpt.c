@@ -60,32 +60,32 @@ static int s_saved_pending(const rumor_fault_t *f, uint32_t done)
     return f->kind == RUMOR_FAULT_CRASH && rumor_fault_checkpoint_round(f) < done && done <= f->to;
 }
 
-static void s_ckpt_fail(s_sim_t *sim, const rumor_errmsg_t *em)
+static void s_ckpt_fail(rumor_sim_ckpt_t *ck, const rumor_errmsg_t *em)
 {
     int none = 0;
-    if (atomic_compare_exchange_strong(&sim->ckpt_failed, &none, 1)) sim->ckpt_em = *em;
+    if (atomic_compare_exchange_strong(&ck->failed, &none, 1)) ck->em = *em;
 }
 
 /* Worker 0, with every peer's file of the slot written: DIR/sim.json for round done. */
-static int s_write_state(const s_sim_t *sim, uint32_t done, rumor_errmsg_t *em)
+static int s_write_state(const rumor_sim_ckpt_t *ck, uint32_t done, rumor_errmsg_t *em)
 {
-    const char *dir = sim->opts->checkpoint_dir;
+    const char *dir = ck->opts->checkpoint_dir;
     char path[RUMOR_PATH_MAX], cfg[65];
     if (s_state_path(path, sizeof path, dir))
         return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
-    sodium_bin2hex(cfg, sizeof cfg, sim->sc->hash, sizeof sim->sc->hash);
+    sodium_bin2hex(cfg, sizeof cfg, ck->sc->hash, sizeof ck->sc->hash);
     json_t *lost = json_array();
     if (!lost) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
-    for (uint32_t i = 0; i < sim->n; i++)
-        json_array_append_new(lost, json_integer((json_int_t)sim->net.lost[i]));
+    for (uint32_t i = 0; i < ck->n; i++)
+        json_array_append_new(lost, json_integer((json_int_t)ck->net->lost[i]));
     json_t *j = json_pack("{s:s, s:I, s:s, s:I, s:s, s:o}", "format", S_STATE_FORMAT, "round",
-                          (json_int_t)done, "slot", sim->slot ? "b" : "a", "peers",
-                          (json_int_t)sim->n, "config_hash", cfg, "messages_lost", lost);
+                          (json_int_t)done, "slot", ck->slot ? "b" : "a", "peers",
+                          (json_int_t)ck->n, "config_hash", cfg, "messages_lost", lost);
     /* The target reached so far, which a resumed run cannot see again; kept with its target. */
-    if (j && sim->target_round)
+    if (j && ck->target_round)
         json_object_set_new(j, "target",
-                            json_pack("{s:f, s:I, s:f}", "acc", sim->sc->target_acc, "round",
-                                      (json_int_t)sim->target_round, "bytes", sim->target_bytes));
+                            json_pack("{s:f, s:I, s:f}", "acc", ck->sc->target_acc, "round",
+                                      (json_int_t)ck->target_round, "bytes", ck->target_bytes));
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!text) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
@@ -105,16 +105,16 @@ static int s_links_path(char *buf, size_t cap, const char *dir, int slot)
 }
 
 /* Worker 0, between barriers: the links' state into the slot being written. */
-static int s_write_links(const s_sim_t *sim, rumor_errmsg_t *em)
+static int s_write_links(const rumor_sim_ckpt_t *ck, rumor_errmsg_t *em)
 {
-    const char *dir = sim->opts->checkpoint_dir;
+    const char *dir = ck->opts->checkpoint_dir;
     char path[RUMOR_PATH_MAX + 64];
-    if (s_links_path(path, sizeof path, dir, sim->slot))
+    if (s_links_path(path, sizeof path, dir, ck->slot))
         return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
-    const size_t bytes = (size_t)sim->edge0[sim->n] * RUMOR_LINK_WORDS * sizeof(uint64_t);
+    const size_t bytes = (size_t)ck->net->edge0[ck->n] * RUMOR_LINK_WORDS * sizeof(uint64_t);
     uint64_t *w = malloc(bytes ? bytes : 1);
     if (!w) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
-    rumor_simnet_export(&sim->net, w);
+    rumor_simnet_export(ck->net, w);
     const rumor_file_piece_t piece = {w, bytes};
     const int rc = rumor_file_save(path, 0644, 0, &piece, 1, em);
     free(w);
@@ -122,56 +122,52 @@ static int s_write_links(const s_sim_t *sim, rumor_errmsg_t *em)
 }
 
 /* Reads the links' state of a slot into the simulator's links. */
-static int s_read_links(s_sim_t *sim, const char *dir, int slot, rumor_errmsg_t *em)
+static int s_read_links(rumor_sim_ckpt_t *ck, const char *dir, int slot, rumor_errmsg_t *em)
 {
     char path[RUMOR_PATH_MAX + 64];
     if (s_links_path(path, sizeof path, dir, slot))
         return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
-    const size_t bytes = (size_t)sim->edge0[sim->n] * RUMOR_LINK_WORDS * sizeof(uint64_t);
+    const size_t bytes = (size_t)ck->net->edge0[ck->n] * RUMOR_LINK_WORDS * sizeof(uint64_t);
     char *text;
     size_t len;
     int rc = rumor_file_read(path, bytes + 1, &text, &len, em);
     if (rc) return rc;
     if (len != bytes)
         rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: %zu bytes, expected %zu", path, len, bytes);
-    else if (rumor_simnet_import(&sim->net, (const uint64_t *)(void *)text))
+    else if (rumor_simnet_import(ck->net, (const uint64_t *)(void *)text))
         rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: malformed link state", path);
     free(text);
     return rc;
 }
 
 /* Saves p to path, whose construction returned path_rc; a failure goes to s_ckpt_fail. */
-static void s_save(s_sim_t *sim, int path_rc, const char *path, rumor_peer_t *p)
+static void s_save(rumor_sim_ckpt_t *ck, int path_rc, const char *path, rumor_peer_t *p)
 {
     rumor_errmsg_t em = {""};
     int rc = path_rc;
-    if (rc) rumor_errmsg_set(&em, rc, "%s: path too long", sim->opts->checkpoint_dir);
-    if (rc || (rc = rumor_checkpoint_save(path, p, sim->topo_hash, &em))) s_ckpt_fail(sim, &em);
+    if (rc) rumor_errmsg_set(&em, rc, "%s: path too long", ck->opts->checkpoint_dir);
+    if (rc || (rc = rumor_checkpoint_save(path, p, ck->topo_hash, &em))) s_ckpt_fail(ck, &em);
 }
 
-/* Every peer saves itself into the slot (and the state a crashed peer is to restart from, while
- * it is), then worker 0 commits the slot in sim.json; a failure is kept in sim->ckpt_failed,
- * read by every worker after the last barrier. */
-void rumor_sim_ckpt_save(s_worker_t *wk, uint32_t done)
+void rumor_sim_ckpt_save_peers(rumor_sim_ckpt_t *ck, uint32_t w, uint32_t done)
 {
-    s_sim_t *sim = wk->sim;
-    const char *dir = sim->opts->checkpoint_dir;
+    const char *dir = ck->opts->checkpoint_dir;
     char path[RUMOR_PATH_MAX + 64];
-    for (uint32_t i = wk->w; i < sim->n; i += sim->threads)
-        s_save(sim, s_peer_ckpt_path(path, sizeof path, dir, sim->slot, i), path, sim->peers[i]);
-    for (uint32_t k = wk->w; k < sim->sc->n_faults; k += sim->threads)
-        if (s_saved_pending(&sim->sc->faults[k], done))
-            s_save(sim, s_saved_ckpt_path(path, sizeof path, dir, sim->slot, k), path,
-                   sim->saved[k]);
-    s_wait(wk);
-    if (wk->w == 0 && !atomic_load(&sim->ckpt_failed)) {
-        rumor_errmsg_t em = {""};
-        if (s_write_links(sim, &em) || s_write_state(sim, done, &em))
-            s_ckpt_fail(sim, &em);
-        else
-            sim->slot ^= 1;
-    }
-    s_wait(wk);
+    for (uint32_t i = w; i < ck->n; i += ck->threads)
+        s_save(ck, s_peer_ckpt_path(path, sizeof path, dir, ck->slot, i), path, ck->peers[i]);
+    for (uint32_t k = w; k < ck->sc->n_faults; k += ck->threads)
+        if (s_saved_pending(&ck->sc->faults[k], done))
+            s_save(ck, s_saved_ckpt_path(path, sizeof path, dir, ck->slot, k), path, ck->saved[k]);
+}
+
+void rumor_sim_ckpt_commit(rumor_sim_ckpt_t *ck, uint32_t done)
+{
+    if (atomic_load(&ck->failed)) return;
+    rumor_errmsg_t em = {""};
+    if (s_write_links(ck, &em) || s_write_state(ck, done, &em))
+        s_ckpt_fail(ck, &em);
+    else
+        ck->slot ^= 1;
 }
 
 /* The DELAY fault of sc whose frames a resume from round `round` would need (frames in flight
@@ -252,17 +248,17 @@ int rumor_sim_checkpoint_round(const char *dir, const rumor_scenario_t *sc, uint
 
 /* 1 when peer i at round r fits a checkpoint of round `round`: the same round, or an earlier
  * one for a peer out of rounds r to round - 1 (a peer that is out does not advance). */
-static int s_round_fits(const s_sim_t *sim, uint32_t i, uint32_t r, uint32_t round)
+static int s_round_fits(const rumor_sim_ckpt_t *ck, uint32_t i, uint32_t r, uint32_t round)
 {
-    return r == round || (r < round && rumor_scenario_node_down(sim->sc, i, r) &&
-                          rumor_scenario_node_down(sim->sc, i, round - 1));
+    return r == round || (r < round && rumor_scenario_node_down(ck->sc, i, r) &&
+                          rumor_scenario_node_down(ck->sc, i, round - 1));
 }
 
 /* Before the workers start: the directory and its slots exist, and a checkpoint there, if
- * any, is loaded into every peer and the simulator (sim->start). */
-int rumor_sim_ckpt_resume(s_sim_t *sim, rumor_errmsg_t *em)
+ * any, is loaded into every peer and the simulator (ck->start). */
+int rumor_sim_ckpt_resume(rumor_sim_ckpt_t *ck, rumor_errmsg_t *em)
 {
-    const char *dir = sim->opts->checkpoint_dir;
+    const char *dir = ck->opts->checkpoint_dir;
     int rc = rumor_file_mkdir(dir, 0755, em);
     for (int slot = 0; slot < 2 && !rc; slot++) {
         char d[RUMOR_PATH_MAX];
@@ -273,14 +269,14 @@ int rumor_sim_ckpt_resume(s_sim_t *sim, rumor_errmsg_t *em)
     if (rc) return rc;
     json_t *j = NULL;
     uint32_t round;
-    rc = s_read_state(dir, sim->sc, &j, &round, em);
+    rc = s_read_state(dir, ck->sc, &j, &round, em);
     if (rc <= 0) return rc;
     const char *slot = json_string_value(json_object_get(j, "slot"));
     json_t *lost = json_object_get(j, "messages_lost");
     rc = 0;
-    if (json_integer_value(json_object_get(j, "peers")) != (json_int_t)sim->n || !slot ||
-        (strcmp(slot, "a") && strcmp(slot, "b")) || json_array_size(lost) != sim->n ||
-        round > sim->sc->rounds)
+    if (json_integer_value(json_object_get(j, "peers")) != (json_int_t)ck->n || !slot ||
+        (strcmp(slot, "a") && strcmp(slot, "b")) || json_array_size(lost) != ck->n ||
+        round > ck->sc->rounds)
         rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s/sim.json: malformed checkpoint state", dir);
     json_t *target = json_object_get(j, "target");
     json_t *target_round = json_object_get(target, "round");
@@ -289,46 +285,46 @@ int rumor_sim_ckpt_resume(s_sim_t *sim, rumor_errmsg_t *em)
          json_integer_value(target_round) < 1 || json_integer_value(target_round) > round ||
          !json_is_number(json_object_get(target, "bytes"))))
         rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s/sim.json: malformed target", dir);
-    if (!rc && target && json_number_value(json_object_get(target, "acc")) == sim->sc->target_acc) {
-        sim->target_round = (uint32_t)json_integer_value(target_round);
-        sim->target_bytes = json_number_value(json_object_get(target, "bytes"));
+    if (!rc && target && json_number_value(json_object_get(target, "acc")) == ck->sc->target_acc) {
+        ck->target_round = (uint32_t)json_integer_value(target_round);
+        ck->target_bytes = json_number_value(json_object_get(target, "bytes"));
     }
-    for (uint32_t i = 0; i < sim->n && !rc; i++) {
+    for (uint32_t i = 0; i < ck->n && !rc; i++) {
         json_t *v = json_array_get(lost, i);
         if (!json_is_integer(v) || json_integer_value(v) < 0)
             rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s/sim.json: messages_lost[%u]", dir, i);
         else
-            sim->net.lost[i] = (uint64_t)json_integer_value(v);
+            ck->net->lost[i] = (uint64_t)json_integer_value(v);
     }
-    for (uint32_t i = 0; i < sim->n && !rc; i++) {
+    for (uint32_t i = 0; i < ck->n && !rc; i++) {
         char path[RUMOR_PATH_MAX + 64];
         if (s_peer_ckpt_path(path, sizeof path, dir, slot[0] == 'b', i))
             rc = rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
-        else if (!(rc = rumor_checkpoint_load(path, sim->peers[i], sim->topo_hash, em)) &&
-                 !s_round_fits(sim, i, rumor_peer_round(sim->peers[i]), round))
+        else if (!(rc = rumor_checkpoint_load(path, ck->peers[i], ck->topo_hash, em)) &&
+                 !s_round_fits(ck, i, rumor_peer_round(ck->peers[i]), round))
             rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: round %u, but sim.json says %u", path,
-                                  rumor_peer_round(sim->peers[i]), round);
+                                  rumor_peer_round(ck->peers[i]), round);
     }
-    for (uint32_t k = 0; k < sim->sc->n_faults && !rc; k++) {
-        if (!s_saved_pending(&sim->sc->faults[k], round)) continue;
+    for (uint32_t k = 0; k < ck->sc->n_faults && !rc; k++) {
+        if (!s_saved_pending(&ck->sc->faults[k], round)) continue;
         char path[RUMOR_PATH_MAX + 64];
         if (s_saved_ckpt_path(path, sizeof path, dir, slot[0] == 'b', k))
             rc = rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", dir);
         else
-            rc = rumor_checkpoint_load(path, sim->saved[k], sim->topo_hash, em);
+            rc = rumor_checkpoint_load(path, ck->saved[k], ck->topo_hash, em);
     }
-    if (!rc) rc = s_read_links(sim, dir, slot[0] == 'b', em);
+    if (!rc) rc = s_read_links(ck, dir, slot[0] == 'b', em);
     if (!rc) {
-        sim->start = round;
-        sim->slot = slot[0] == 'a'; /* the other slot is written next */
+        ck->start = round;
+        ck->slot = slot[0] == 'a'; /* the other slot is written next */
     }
     json_decref(j);
     return rc;
 }
 
-int rumor_sim_ckpt_due(const s_sim_t *sim, uint32_t done)
+int rumor_sim_ckpt_due(const rumor_sim_ckpt_t *ck, uint32_t done)
 {
     const uint32_t k =
-        sim->opts->checkpoint_every ? sim->opts->checkpoint_every : RUMOR_CHECKPOINT_EVERY;
-    return sim->opts->checkpoint_dir && (done % k == 0 || done == sim->sc->rounds);
+        ck->opts->checkpoint_every ? ck->opts->checkpoint_every : RUMOR_CHECKPOINT_EVERY;
+    return ck->opts->checkpoint_dir && (done % k == 0 || done == ck->sc->rounds);
 }

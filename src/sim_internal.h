@@ -109,7 +109,43 @@ void rumor_simnet_close(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t 
 void rumor_simnet_export(const rumor_simnet_t *net, uint64_t *w);
 RUMOR_NODISCARD int rumor_simnet_import(rumor_simnet_t *net, const uint64_t *w);
 
-/* ---- the simulation (sim.c) and its checkpoints (sim_ckpt.c) ------------------------------ */
+/* ---- checkpoints (sim_ckpt.c) ------------------------------------------------------------- */
+
+/* What the simulator's checkpoints save and restore, and their own state: part of the
+ * simulation (s_sim_t.ck), set up before the workers start. */
+typedef struct {
+    const rumor_scenario_t *sc;
+    const rumor_sim_opts_t *opts;
+    uint32_t n, threads;
+    rumor_peer_t **peers; /* (n) */
+    rumor_peer_t **saved; /* (faults) CRASH k: its node's last checkpoint, else NULL */
+    rumor_simnet_t *net;
+    uint8_t topo_hash[32];
+    int slot;              /* checkpoint slot to write next: 0 = DIR/a, 1 = DIR/b */
+    atomic_int failed;     /* a checkpoint could not be written: the run stops */
+    rumor_errmsg_t em;     /* why (written by the worker that failed first) */
+    uint32_t start;        /* the first round run (a resumed run's checkpoint round) */
+    uint32_t target_round; /* the first evaluation that reached sc->target_acc (0: none yet) */
+    double target_bytes;   /* bytes sent per peer by then */
+} rumor_sim_ckpt_t;
+
+/* Worker w of ck->threads saves its peers (and the state a crashed peer is to restart from,
+ * while it is) into the slot being written; a failure is kept in ck->failed. */
+void rumor_sim_ckpt_save_peers(rumor_sim_ckpt_t *ck, uint32_t w, uint32_t done);
+
+/* One worker, after every worker's rumor_sim_ckpt_save_peers: the links' state and
+ * DIR/sim.json for round done, which commits the slot; a failure is kept in ck->failed. */
+void rumor_sim_ckpt_commit(rumor_sim_ckpt_t *ck, uint32_t done);
+
+/* Before the workers start: the directory and its slots exist, and a checkpoint there, if
+ * any, is loaded into every peer, link and ck (start, target). Returns 1 when one was loaded,
+ * 0 when there is none, or a negative code with em filled. */
+int rumor_sim_ckpt_resume(rumor_sim_ckpt_t *ck, rumor_errmsg_t *em);
+
+/* 1 when a checkpoint is due after `done` rounds. */
+int rumor_sim_ckpt_due(const rumor_sim_ckpt_t *ck, uint32_t done);
+
+/* ---- the simulation (sim.c) ----------------------------------------------------------------- */
 
 typedef struct s_sim s_sim_t;
 
@@ -143,23 +179,17 @@ struct s_sim {
                               that ends its steps, read after it; 0: none) */
     uint32_t *edge0;       /* (n + 1) peer i's links are edge0[i] .. edge0[i + 1] - 1 */
     rumor_peer_t **saved;  /* (faults) CRASH k: its node's last checkpoint, else NULL */
-    uint32_t start;        /* the first round run (a resumed run's checkpoint round) */
-    uint8_t topo_hash[32];
-    int slot;               /* checkpoint slot to write next: 0 = DIR/a, 1 = DIR/b */
-    atomic_int ckpt_failed; /* a checkpoint could not be written: the run stops */
-    rumor_errmsg_t ckpt_em; /* why (written by the worker that failed first) */
+    rumor_sim_ckpt_t ck;   /* checkpoints, the first round run and the target reached */
     double t_start;
     rumor_sim_result_t last;
     rumor_consensus_watch_t consensus; /* warns once when the distance keeps growing */
     /* grad_norm_avg: the fixed training subset and scratch for one evaluation chunk */
     uint32_t grad_m;
-    uint32_t *grad_idx;    /* (grad_m) rows of the training set */
-    float *grad_x;         /* (RUMOR_PEER_EVAL_ROWS, dim) gathered rows */
-    int32_t *grad_y;       /* (RUMOR_PEER_EVAL_ROWS) their labels */
-    float *grad_chunk;     /* (d) the gradient of one chunk */
-    float *grad;           /* (d) the gradient over the subset */
-    uint32_t target_round; /* the first evaluation that reached sc->target_acc (0: none yet) */
-    double target_bytes;   /* bytes sent per peer by then */
+    uint32_t *grad_idx; /* (grad_m) rows of the training set */
+    float *grad_x;      /* (RUMOR_PEER_EVAL_ROWS, dim) gathered rows */
+    int32_t *grad_y;    /* (RUMOR_PEER_EVAL_ROWS) their labels */
+    float *grad_chunk;  /* (d) the gradient of one chunk */
+    float *grad;        /* (d) the gradient over the subset */
 };
 
 static inline void s_wait(s_worker_t *wk)
@@ -168,17 +198,5 @@ static inline void s_wait(s_worker_t *wk)
     pthread_barrier_wait(&wk->sim->barrier);
     wk->t_wait += rumor_clock_now() - t0;
 }
-
-/* Every peer saves itself into the next checkpoint slot, then worker 0 commits it; a failure
- * is kept in sim->ckpt_failed, read by every worker after the last barrier. */
-void rumor_sim_ckpt_save(s_worker_t *wk, uint32_t done);
-
-/* Before the workers start: the directory and its slots exist, and a checkpoint there, if
- * any, is loaded into every peer, link and the simulator (sim->start). Returns 1 when one was
- * loaded, 0 when there is none, or a negative code with em filled. */
-int rumor_sim_ckpt_resume(s_sim_t *sim, rumor_errmsg_t *em);
-
-/* 1 when a checkpoint is due after `done` rounds. */
-int rumor_sim_ckpt_due(const s_sim_t *sim, uint32_t done);
 
 #endif
