@@ -658,7 +658,7 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
         n->data_loaded = 1;
         pc = rumor_peer_data_cfg(&n->data, &n->sc, n->topo, n->self, RUMOR_PEER_EVAL_ROWS);
     }
-    if (!(n->peer = rumor_peer_new(&pc, em))) return RUMOR_EINVAL;
+    if ((rc = rumor_peer_create(&pc, &n->peer, em))) return rc;
     if ((rc = rumor_peer_set_byzantine(n->peer, &o->byzantine)))
         return rumor_errmsg_set(em, rc, "node %u: --byzantine: %s", o->id,
                                 rc == RUMOR_EINVAL ? "beer has no Byzantine mode"

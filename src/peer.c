@@ -63,7 +63,7 @@ static void s_malcom_missing(const rumor_peer_t *p, char *buf, size_t cap)
     const rumor_scenario_t *sc = p->sc;
     rumor_compress_cfg_t cc;
     const int parsed = rumor_compress_parse(sc->compressor, &cc, NULL) == 0;
-    RUMOR_ASSERT(parsed); /* rumor_peer_new parsed it */
+    RUMOR_ASSERT(parsed); /* rumor_peer_create parsed it */
     const int dithers =
         cc.kind == RUMOR_COMPRESS_DITHER || (cc.kind == RUMOR_COMPRESS_NATURAL && cc.levels > 0);
     const int codes = p->codec_mode == RUMOR_CODEC_AUTO || p->codec_mode == RUMOR_CODEC_VSC ||
@@ -148,11 +148,12 @@ void rumor_peer_initial_model(const rumor_model_t *m, uint64_t seed, float *x0)
     rumor_model_init(m, x0, &r);
 }
 
-rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
+int rumor_peer_create(const rumor_peer_cfg_t *cfg, rumor_peer_t **out, rumor_errmsg_t *em)
 {
     const rumor_scenario_t *sc = cfg->sc;
-    rumor_peer_t *p = calloc(1, sizeof *p);
-    if (!p) return NULL;
+    rumor_peer_t *p = *out = calloc(1, sizeof *p);
+    int rc = 0;
+    if (!p) goto fail;
     p->cfg = *cfg;
     p->sc = sc;
     p->self = cfg->self;
@@ -162,30 +163,32 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
     rumor_compress_cfg_t ccfg;
     /* An external model (rumor.h) has no data: the caller steps it. */
     const rumor_dataset_t *train = cfg->train;
-    if (rumor_model_spec_parse(sc->model, train ? train->dim : 0, train ? train->classes : 0, &spec,
-                               em))
+    if ((rc = rumor_model_spec_parse(sc->model, train ? train->dim : 0, train ? train->classes : 0,
+                                     &spec, em)))
         goto fail_cfg;
     if ((spec.kind == RUMOR_MODEL_EXTERNAL) != !train) {
-        rumor_errmsg_set(em, RUMOR_EINVAL,
-                         train ? "model %s: an external model is stepped by its caller through "
-                                 "rumor.h, not by rumor sim or rumor peer"
-                               : "model %s: only an external model runs without data",
-                         sc->model);
+        rc =
+            rumor_errmsg_set(em, RUMOR_EINVAL,
+                             train ? "model %s: an external model is stepped by its caller through "
+                                     "rumor.h, not by rumor sim or rumor peer"
+                                   : "model %s: only an external model runs without data",
+                             sc->model);
         goto fail_cfg;
     }
     if (spec.kind == RUMOR_MODEL_EXTERNAL && sc->algo == RUMOR_ALGO_BEER) {
-        rumor_errmsg_set(em, RUMOR_EINVAL,
-                         "model %s: beer tracks gradients that rumor takes itself; an external "
-                         "model gossips with dpsgd, choco, malcom, dcd or deepsqueeze",
-                         sc->model);
+        rc =
+            rumor_errmsg_set(em, RUMOR_EINVAL,
+                             "model %s: beer tracks gradients that rumor takes itself; an external "
+                             "model gossips with dpsgd, choco, malcom, dcd or deepsqueeze",
+                             sc->model);
         goto fail_cfg;
     }
-    if (rumor_compress_parse(sc->compressor, &ccfg, em) ||
-        rumor_codec_parse_mode(sc->codec, &p->codec_mode) != 0)
+    if ((rc = rumor_compress_parse(sc->compressor, &ccfg, em)) ||
+        (rc = rumor_codec_parse_mode(sc->codec, &p->codec_mode)))
         goto fail_cfg;
     p->schedule.lr = sc->lr;
     p->schedule.warmup = sc->warmup;
-    if (rumor_schedule_parse(sc->schedule, sc->rounds, &p->schedule, em)) goto fail_cfg;
+    if ((rc = rumor_schedule_parse(sc->schedule, sc->rounds, &p->schedule, em))) goto fail_cfg;
 
     p->model = rumor_model_new(&spec, rumor_peer_eval_chunk(sc, cfg->eval_batch));
     if (!p->model) goto fail;
@@ -233,11 +236,11 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
     if (p->degree < rumor_robust_min_degree(&sc->robust)) {
         char rule[64];
         rumor_robust_describe(&sc->robust, rule, sizeof rule);
-        rumor_errmsg_set(em, RUMOR_EINVAL,
-                         "%s: algorithm.robust: %s needs every node's degree to be at least %u; "
-                         "node %u has %u neighbours",
-                         sc->origin, rule, rumor_robust_min_degree(&sc->robust), cfg->self,
-                         p->degree);
+        rc = rumor_errmsg_set(
+            em, RUMOR_EINVAL,
+            "%s: algorithm.robust: %s needs every node's degree to be at least %u; "
+            "node %u has %u neighbours",
+            sc->origin, rule, rumor_robust_min_degree(&sc->robust), cfg->self, p->degree);
         free(w);
         goto fail_cfg;
     }
@@ -256,14 +259,13 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
         (sc->algo == RUMOR_ALGO_BEER &&
          (rumor_cmsg_init(&p->out_t, (uint32_t)d) || rumor_cmsg_init(&p->in_t, (uint32_t)d))))
         goto fail;
-    return p;
+    return 0;
 fail:
-    rumor_errmsg_set(em, RUMOR_ENOMEM, "peer %u: out of memory", cfg->self);
+    rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "peer %u: out of memory", cfg->self);
 fail_cfg:
-    if (em && !em->msg[0])
-        rumor_errmsg_set(em, RUMOR_EINVAL, "peer %u: bad configuration", cfg->self);
-    rumor_peer_destroy(&p);
-    return NULL;
+    if (em && !em->msg[0]) rumor_errmsg_set(em, rc, "peer %u: bad configuration", cfg->self);
+    rumor_peer_destroy(out);
+    return rc;
 }
 
 void rumor_peer_destroy(rumor_peer_t **p_p)

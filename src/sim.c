@@ -522,10 +522,7 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
         sim.edge0[i + 1] = sim.edge0[i] + rumor_topology_degree(topo, i);
     for (uint32_t i = 0; i < sim.n; i++) {
         const rumor_peer_cfg_t pc = rumor_peer_data_cfg(&data, sc, topo, i, RUMOR_PEER_EVAL_ROWS);
-        if (!(sim.peers[i] = rumor_peer_new(&pc, em))) {
-            rc = RUMOR_EINVAL;
-            goto done;
-        }
+        if ((rc = rumor_peer_create(&pc, &sim.peers[i], em))) goto done;
     }
     for (uint32_t i = 0; i < sim.n; i++) {
         const rumor_byzantine_t *b = rumor_scenario_byzantine(sc, i);
@@ -542,10 +539,7 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
         if (sc->faults[k].kind != RUMOR_FAULT_CRASH) continue;
         const rumor_peer_cfg_t pc =
             rumor_peer_data_cfg(&data, sc, topo, sc->faults[k].node, RUMOR_PEER_EVAL_ROWS);
-        if (!(sim.saved[k] = rumor_peer_new(&pc, em))) {
-            rc = RUMOR_EINVAL;
-            goto done;
-        }
+        if ((rc = rumor_peer_create(&pc, &sim.saved[k], em))) goto done;
     }
     sim.d = rumor_peer_dim(sim.peers[0]);
     sim.avg = malloc(sim.d * sizeof *sim.avg);

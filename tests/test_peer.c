@@ -108,6 +108,15 @@ static void test_bad_config_is_reported(void **state)
     rumor_errmsg_t em = {""};
     assert_null(rumor_peer_new(&cfg, &em));
     assert_non_null(strstr(em.msg, "dither:zero"));
+    /* The constructor's code says what failed: a configuration, not memory. */
+    rumor_peer_t *p = (rumor_peer_t *)&em;
+    assert_int_equal(rumor_peer_create(&cfg, &p, &em), RUMOR_EINVAL);
+    assert_null(p);
+    snprintf(sc.codec, sizeof sc.codec, "zstd");
+    snprintf(sc.compressor, sizeof sc.compressor, "identity");
+    em.msg[0] = '\0';
+    assert_int_equal(rumor_peer_create(&cfg, &p, &em), RUMOR_EINVAL);
+    assert_non_null(strstr(em.msg, "peer 0: bad configuration"));
 }
 
 /* A Fashion-MNIST peer reads only its shard from the file: the same rows and labels, in the

@@ -12,7 +12,7 @@
  * Randomness of round t comes from streams (seed, peer, t, purpose), batches from the
  * peer's own sampler, so the model after round t depends only on the scenario, the seed
  * and the messages received — bit for bit, whatever the thread or process layout.
- * Everything is allocated in rumor_peer_new; a round never allocates.
+ * Everything is allocated in rumor_peer_create; a round never allocates.
  */
 #ifndef RUMOR_PEER_H
 #define RUMOR_PEER_H
@@ -65,7 +65,17 @@ typedef struct {
 
 typedef struct rumor_peer rumor_peer_t;
 
-rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em);
+/* Makes the peer that cfg describes. Returns 0 with *out set, or the code of the failure
+ * (RUMOR_ENOMEM, RUMOR_EINVAL for a configuration the peer cannot run) with *out NULL and em
+ * filled. */
+int rumor_peer_create(const rumor_peer_cfg_t *cfg, rumor_peer_t **out, rumor_errmsg_t *em);
+
+/* The same, NULL on failure: for callers that need no code. */
+static inline rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
+{
+    rumor_peer_t *p;
+    return rumor_peer_create(cfg, &p, em) ? NULL : p;
+}
 void rumor_peer_destroy(rumor_peer_t **p_p);
 
 /* What to try when a model diverges: the step size, or the consensus step, which is too large
