@@ -42,22 +42,28 @@ typedef struct {
 
 #define RUMOR_OPT_SEEN(T, f) (offsetof(T, f) + 1)
 
+/* offsetof(T, f), which does not compile unless f has `size` bytes: a table entry of the wrong
+ * kind for its field is caught by the compiler. */
+#define RUMOR_OPT_AT(T, f, size)                                                                   \
+    (offsetof(T, f) + 0 * sizeof(char[sizeof(((T *)0)->f) == (size) ? 1 : -1]))
+
 /* The body of a table entry, one per kind; add .alias, .seen or (numbers) .want after it:
  *   {RUMOR_OPT_U32("--rounds", s_opts_t, rounds, "N", 0, 100000000, "override algorithm.rounds"),
  *    .seen = RUMOR_OPT_SEEN(s_opts_t, has_rounds)} */
 #define RUMOR_OPT_FLAG(N, T, f, H)                                                                 \
-    .name = (N), .kind = RUMOR_OPT_KIND_FLAG, .at = offsetof(T, f), .help = (H)
+    .name = (N), .kind = RUMOR_OPT_KIND_FLAG, .at = RUMOR_OPT_AT(T, f, sizeof(int)), .help = (H)
 #define RUMOR_OPT_STR(N, T, f, A, H)                                                               \
-    .name = (N), .kind = RUMOR_OPT_KIND_STR, .at = offsetof(T, f), .arg = (A), .help = (H)
+    .name = (N), .kind = RUMOR_OPT_KIND_STR, .at = RUMOR_OPT_AT(T, f, sizeof(char *)), .arg = (A), \
+    .help = (H)
 #define RUMOR_OPT_U32(N, T, f, A, LO, HI, H)                                                       \
-    .name = (N), .kind = RUMOR_OPT_KIND_U32, .at = offsetof(T, f), .arg = (A), .help = (H),        \
+    .name = (N), .kind = RUMOR_OPT_KIND_U32, .at = RUMOR_OPT_AT(T, f, 4), .arg = (A), .help = (H), \
     .lo = (LO), .hi = (HI)
 #define RUMOR_OPT_U64(N, T, f, A, LO, HI, H)                                                       \
-    .name = (N), .kind = RUMOR_OPT_KIND_U64, .at = offsetof(T, f), .arg = (A), .help = (H),        \
+    .name = (N), .kind = RUMOR_OPT_KIND_U64, .at = RUMOR_OPT_AT(T, f, 8), .arg = (A), .help = (H), \
     .lo = (LO), .hi = (HI)
 #define RUMOR_OPT_REAL(N, T, f, A, MAX, H)                                                         \
-    .name = (N), .kind = RUMOR_OPT_KIND_REAL, .at = offsetof(T, f), .arg = (A), .help = (H),       \
-    .max = (MAX)
+    .name = (N), .kind = RUMOR_OPT_KIND_REAL, .at = RUMOR_OPT_AT(T, f, sizeof(double)),            \
+    .arg = (A), .help = (H), .max = (MAX)
 #define RUMOR_OPT_FN(N, T, f, A, FN, WANT, H)                                                      \
     .name = (N), .kind = RUMOR_OPT_KIND_FN, .at = offsetof(T, f), .arg = (A), .help = (H),         \
     .parse = (FN), .want = (WANT)
