@@ -261,6 +261,7 @@ static int s_setup(s_round_t *b, const s_opts_t *o, const float *x0, rumor_algo_
                                      .gamma = 0.05f,
                                      .compress = *ccfg};
     b->gossip = rumor_gossip_new(&gcfg, x0);
+    if (b->gossip) rumor_gossip_set_measure(b->gossip, 0); /* a round without an evaluation */
     rumor_vec_copy(b->x, x0, d);
     rumor_compressor_destroy(&comp);
     free(nbrs);
