@@ -556,14 +556,15 @@ int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
 static int s_decode(rumor_peer_t *p, const uint8_t *msg, size_t len)
 {
     const uint32_t d = (uint32_t)p->d;
-    if (p->sc->algo != RUMOR_ALGO_BEER) return rumor_codec_decode(p->codec, msg, len, d, &p->in);
+    if (p->sc->algo != RUMOR_ALGO_BEER)
+        return rumor_codec_decode_packed(p->codec, msg, len, d, &p->in);
     if (len < 8) return RUMOR_EFORMAT;
     const size_t a = rumor_load32le(msg);
     if (a > len - 8) return RUMOR_EFORMAT;
     const size_t b = rumor_load32le(msg + 4 + a);
     if (b != len - 8 - a) return RUMOR_EFORMAT;
-    const int rc = rumor_codec_decode(p->codec, msg + 4, a, d, &p->in);
-    return rc ? rc : rumor_codec_decode(p->codec, msg + 8 + a, b, d, &p->in_t);
+    const int rc = rumor_codec_decode_packed(p->codec, msg + 4, a, d, &p->in);
+    return rc ? rc : rumor_codec_decode_packed(p->codec, msg + 8 + a, b, d, &p->in_t);
 }
 
 int rumor_peer_check(rumor_peer_t *p, const uint8_t *msg, size_t len)
