@@ -3,7 +3,8 @@
  * that decodes is re-encoded in every mode that applies to it (SEED only to one that came as
  * SEED); each encoding must decode to the same message again (buckets and their steps
  * included), and none may be larger than RAW. The packed decoding of the input must give the
- * same message: the same levels beside the same positions, and the same vector applied.
+ * same message: the same levels beside the same positions, and, when a receiver would apply
+ * it (its step and values finite), the same vector.
  *
  * Build with -DRUMOR_FUZZ=ON (clang) and run, for example (scripts/fuzz does both):
  *   build-fuzz/fuzz_codec -max_total_time=60 corpus-run tests/fuzz/corpus/codec
@@ -68,6 +69,10 @@ static void s_assert_packed_same(const rumor_cmsg_t *m, const uint8_t *data, siz
         for (uint32_t j = 0; j < m->nnz; j++) RUMOR_ASSERT(p->q[j] == m->q[p->idx[j]]);
         for (uint32_t k = m->nnz; k < m->d; k++) RUMOR_ASSERT(p->q[k] == 0);
     }
+    /* A receiver applies only a message whose step and values are finite (a non-finite step
+     * times a zero level is a NaN where an unlisted message has no entry) */
+    RUMOR_ASSERT(rumor_cmsg_axpy_finite(p, 1.0f, NULL) == rumor_cmsg_axpy_finite(m, 1.0f, NULL));
+    if (!rumor_cmsg_axpy_finite(p, 1.0f, NULL)) return;
     rumor_cmsg_to_dense(m, s_h.dense);
     rumor_cmsg_to_dense(p, s_h.dense_packed);
     RUMOR_ASSERT(!memcmp(s_h.dense, s_h.dense_packed, (size_t)m->d * sizeof *s_h.dense));
