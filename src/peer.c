@@ -242,6 +242,9 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
         goto fail_cfg;
     }
     p->gossip = rumor_gossip_new(&gcfg, p->x);
+    /* the compression error is read by the simulator alone, which measures the rounds it
+     * evaluates */
+    if (p->gossip) rumor_gossip_set_measure(p->gossip, 0);
     free(w);
     /* An external model draws no batches; its sampler over one row only keeps the
      * checkpoint's layout. */
