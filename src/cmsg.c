@@ -73,18 +73,19 @@ static inline __attribute__((always_inline)) int s_axpy(const rumor_cmsg_t *m, f
         const int32_t *q = m->q;
         for (uint32_t b = 0; b < nb; b++) bad |= s_nonfinite(alpha * steps[b]);
         if (m->listed) {
-            /* y is usually out of cache: ask for the lines a few entries ahead */
+            /* y is usually out of cache: ask for the lines a few entries ahead (and q's, unless
+             * it is packed and read in order) */
             const uint32_t *idx = m->idx, n = m->nnz;
             uint32_t b = 0;
             float a = alpha * steps[0];
             for (uint32_t j = 0; j < n; j++) {
                 if (y && j + S_AHEAD < n) {
                     __builtin_prefetch(&y[idx[j + S_AHEAD]], 1);
-                    __builtin_prefetch(&q[idx[j + S_AHEAD]], 0);
+                    if (!m->packed) __builtin_prefetch(&q[idx[j + S_AHEAD]], 0);
                 }
                 const uint32_t k = idx[j];
                 while (k >= bend[b]) a = alpha * steps[++b];
-                s_put(y, out, k, a * (float)q[k], &bad);
+                s_put(y, out, k, a * (float)q[m->packed ? j : k], &bad);
             }
         } else {
             for (uint32_t b = 0, k = 0; b < nb; b++) {
@@ -132,6 +133,7 @@ uint32_t rumor_cmsg_list(rumor_cmsg_t *m)
 
 uint32_t rumor_cmsg_support(const rumor_cmsg_t *m, uint32_t *restrict pos)
 {
+    RUMOR_ASSERT(!m->packed);
     const int32_t *q = m->q;
     const uint32_t d = m->d;
     uint32_t n = 0, k = 0;
@@ -147,8 +149,12 @@ uint32_t rumor_cmsg_support(const rumor_cmsg_t *m, uint32_t *restrict pos)
 void rumor_cmsg_int_clear(rumor_cmsg_t *m, uint32_t d)
 {
     RUMOR_ASSERT(d <= m->cap_d);
-    if (m->kind == RUMOR_CMSG_INT && m->listed && m->nnz <= m->d / RUMOR_CMSG_SPARSE_DIV &&
-        m->d <= m->cap_d) {
+    if (m->kind == RUMOR_CMSG_INT && m->listed && m->packed && m->nnz <= m->d &&
+        m->d <= m->cap_d) { /* the levels lie in q[0..nnz) */
+        memset(m->q, 0, (size_t)m->nnz * sizeof *m->q);
+        if (d > m->d) memset(m->q + m->d, 0, (size_t)(d - m->d) * sizeof *m->q);
+    } else if (m->kind == RUMOR_CMSG_INT && m->listed && m->nnz <= m->d / RUMOR_CMSG_SPARSE_DIV &&
+               m->d <= m->cap_d) {
         for (uint32_t j = 0; j < m->nnz; j++) {
             if (j + S_AHEAD < m->nnz && m->idx[j + S_AHEAD] < m->cap_d)
                 __builtin_prefetch(&m->q[m->idx[j + S_AHEAD]], 1);
@@ -163,6 +169,7 @@ void rumor_cmsg_int_clear(rumor_cmsg_t *m, uint32_t d)
     m->nnz = 0;
     m->nb = 0;
     m->listed = 1;
+    m->packed = 0;
 }
 
 void rumor_cmsg_to_dense(const rumor_cmsg_t *m, float *out)
@@ -178,6 +185,7 @@ int rumor_cmsg_check(const rumor_cmsg_t *m)
     case RUMOR_CMSG_DENSE:
         return m->nnz == m->d ? 0 : RUMOR_EFORMAT;
     case RUMOR_CMSG_INT: {
+        if (m->packed && !m->listed) return RUMOR_EFORMAT;
         if (m->nb) {
             if (m->nb < 2 || m->nb > m->d || m->bend[m->nb - 1] != m->d) return RUMOR_EFORMAT;
             unsigned bad = m->bend[0] == 0;
@@ -191,6 +199,10 @@ int rumor_cmsg_check(const rumor_cmsg_t *m)
             unsigned bad = m->nnz && idx[m->nnz - 1] >= m->d;
             for (uint32_t j = 1; j < m->nnz; j++) bad |= idx[j] <= idx[j - 1];
             if (bad) return RUMOR_EFORMAT;
+            if (m->packed) { /* every listed level nonzero, in order */
+                for (uint32_t j = 0; j < m->nnz; j++) bad |= m->q[j] == 0;
+                return bad ? RUMOR_EFORMAT : 0;
+            }
             if (m->nnz > m->d / RUMOR_CMSG_SPARSE_DIV) break; /* counted through q, below */
             for (uint32_t j = 0; j < m->nnz; j++) bad |= m->q[idx[j]] == 0;
             return bad ? RUMOR_EFORMAT : 0;

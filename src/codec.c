@@ -578,8 +578,9 @@ int rumor_codec_encode(rumor_codec_t *c, const rumor_cmsg_t *m, rumor_codec_mode
     return 0;
 }
 
-int rumor_codec_decode(rumor_codec_t *c, const uint8_t *src, size_t len, uint32_t d_max,
-                       rumor_cmsg_t *out)
+/* rumor_codec_decode, the message packed (cmsg.h) when `packed` and it is listed. */
+static int s_decode(rumor_codec_t *c, const uint8_t *src, size_t len, uint32_t d_max,
+                    rumor_cmsg_t *out, int packed)
 {
     if (!c || !out) return RUMOR_EINVAL;
     s_header_t h;
@@ -593,7 +594,9 @@ int rumor_codec_decode(rumor_codec_t *c, const uint8_t *src, size_t len, uint32_
     out->d = h.d;
     out->nnz = h.nnz;
     out->scale = h.scale;
-    out->listed = coded_int && h.nnz <= h.d / RUMOR_CMSG_SPARSE_DIV;
+    /* packed, a list whatever the density: the levels are read in order, never scattered */
+    out->listed = coded_int && (packed || h.nnz <= h.d / RUMOR_CMSG_SPARSE_DIV);
+    out->packed = packed && out->listed;
     out->seeded = 0; /* SEED sets it */
     out->nb = 0;     /* the bucket table sets it */
     size_t table = 0;
@@ -620,9 +623,21 @@ int rumor_codec_decode(rumor_codec_t *c, const uint8_t *src, size_t len, uint32_
         break;
     }
     if (!rc) rc = rumor_cmsg_check(out);
-    if (rc) out->listed = 0;
+    if (rc) out->listed = out->packed = 0;
     if (rc) out->nb = 0;
     return rc;
+}
+
+int rumor_codec_decode(rumor_codec_t *c, const uint8_t *src, size_t len, uint32_t d_max,
+                       rumor_cmsg_t *out)
+{
+    return s_decode(c, src, len, d_max, out, 0);
+}
+
+int rumor_codec_decode_packed(rumor_codec_t *c, const uint8_t *src, size_t len, uint32_t d_max,
+                              rumor_cmsg_t *out)
+{
+    return s_decode(c, src, len, d_max, out, 1);
 }
 
 int rumor_codec_record_write(FILE *f, const uint8_t *msg, size_t len)

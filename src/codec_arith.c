@@ -440,12 +440,13 @@ int rumor_codec_arith_decode(const s_header_t *h, const uint8_t *b, size_t len, 
         out->idx[i] = k;
         if (is_int) {
             if ((rc = s_rcd_mag(&rd, &md, &ms, &a))) return rc;
+            const uint32_t at = out->packed ? i : k;
             if (s_rcd_direct(&rd, 1))
-                out->q[k] = (int32_t)(0u - a);
+                out->q[at] = (int32_t)(0u - a);
             else if (a > INT32_MAX)
                 return RUMOR_EFORMAT;
             else
-                out->q[k] = (int32_t)a;
+                out->q[at] = (int32_t)a;
         }
         if (rd.phantom > 3) return RUMOR_ETRUNC;
     }

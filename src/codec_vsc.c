@@ -430,12 +430,12 @@ int rumor_codec_vsc_int_decode(rumor_codec_t *c, const s_header_t *h, const uint
         const uint32_t n = nnz - i < RUMOR_BITIO_MAX_BITS ? nnz - i : RUMOR_BITIO_MAX_BITS;
         const uint64_t bits = rumor_bitr_get(&r, n);
         for (uint32_t k = 0; k < n; k++) {
-            const uint32_t a = mags[i + k];
+            const uint32_t a = mags[i + k], at = out->packed ? i + k : c->pos[i + k];
             if ((bits >> k) & 1) {
-                out->q[c->pos[i + k]] = (int32_t)(0u - a); /* a <= 2^31: wraps to INT32_MIN */
+                out->q[at] = (int32_t)(0u - a); /* a <= 2^31: wraps to INT32_MIN */
             } else {
                 if (a > INT32_MAX) return RUMOR_EFORMAT;
-                out->q[c->pos[i + k]] = (int32_t)a;
+                out->q[at] = (int32_t)a;
             }
         }
     }

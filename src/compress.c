@@ -4,6 +4,7 @@
  * rumor_compressor_new; apply never allocates.
  */
 #include "rumor/compress.h"
+#include "rumor/quant.h"
 #include "rumor/vec.h"
 
 #include <float.h>
@@ -23,9 +24,11 @@ struct rumor_compressor {
     float *scratch;   /* (d) uniforms for dither, magnitudes for topk */
     float *delta;     /* (d) a - b for rumor_compressor_apply_delta */
     uint64_t *bits;   /* randk: ((d + 63) / 64) the bitmap of rumor_rng_sample_positions */
-    /* dither: the uniforms are drawn S_CHUNK at a time, so that they are used while still in
-     * cache; plan[0] fills a whole chunk, plan[1] the last, shorter one (if any). */
+    /* natural dithering and exponential rounding: the uniforms are drawn S_CHUNK at a time, so
+     * that they are used while still in cache; plan[0] fills a whole chunk, plan[1] the last,
+     * shorter one (if any). */
     rumor_rng_fill_plan_t *plan;
+    rumor_simd_t simd; /* the path of the dithering kernels (quant.h) */
 };
 
 enum { S_CHUNK = 16384 };
@@ -257,7 +260,10 @@ rumor_compressor_t *rumor_compressor_new(const rumor_compress_cfg_t *cfg, uint32
     c->delta = malloc((size_t)(d ? d : 1) * sizeof *c->delta);
     const int randk = cfg->kind == RUMOR_COMPRESS_RANDK;
     if (randk) c->bits = malloc(((size_t)d / 64 + 1) * sizeof *c->bits);
-    const int draws = s_draws_levels(cfg);
+    /* dithering draws its uniforms from their coordinates (quant.h), the others from a stream */
+    const int draws = s_draws_levels(cfg) && cfg->kind != RUMOR_COMPRESS_DITHER &&
+                      !(cfg->kind == RUMOR_COMPRESS_TOPK && cfg->then == RUMOR_COMPRESS_DITHER);
+    c->simd = rumor_simd_pick();
     c->drawn = cfg->kind == RUMOR_COMPRESS_TOPK ? c->k : d;
     if (draws) {
         c->plan = malloc(2 * sizeof *c->plan);
@@ -316,60 +322,6 @@ static double s_natural_tau(uint32_t d, uint32_t s)
     return 1.125 + a * (a < 1.0 ? a : 1.0);
 }
 
-/* Level of one coordinate: floor(|x| inv + u) capped at s (float rounding at |x| = norm can
- * reach s + 1), with the sign of x. */
-static inline int32_t s_level(float x, float inv, float u, int32_t smax)
-{
-    int32_t l = (int32_t)(fabsf(x) * inv + u);
-    if (l > smax) l = smax;
-    return x < 0.0f ? -l : l;
-}
-
-/* Appends base + j for the set bits j of bits to idx[*n...]; idx has room for 64 more entries.
- * Two are written unconditionally (a residual's 64-level block rarely holds more), so the
- * usual case takes no data-dependent branch. */
-static inline void s_append_bits(uint32_t *restrict idx, uint32_t *n, uint32_t base, uint64_t bits)
-{
-    const uint32_t cnt = (uint32_t)__builtin_popcountll(bits);
-    uint32_t *p = idx + *n;
-    p[0] = base + (uint32_t)__builtin_ctzll(bits | UINT64_C(1) << 63);
-    bits &= bits - 1;
-    p[1] = base + (uint32_t)__builtin_ctzll(bits | UINT64_C(1) << 63);
-    bits &= bits - 1;
-    for (p += 2; bits; bits &= bits - 1) *p++ = base + (uint32_t)__builtin_ctzll(bits);
-    *n += cnt;
-}
-
-/* s_level for 16 coordinates side by side (GCC/clang vector extension), storing the levels
- * to q and returning bit j set for a nonzero level j: the mask comes from the registers, not
- * from reloading what was just stored. */
-typedef float s_f32x16 __attribute__((vector_size(64)));
-
-static inline uint64_t s_level16(const float *a, const float *b, const float *u, float inv,
-                                 int32_t smax, int32_t *q)
-{
-    s_f32x16 x, uu;
-    memcpy(&x, a, sizeof x);
-    if (b) {
-        s_f32x16 y;
-        memcpy(&y, b, sizeof y);
-        x -= y;
-    }
-    memcpy(&uu, u, sizeof uu);
-    rumor_cmsg_lanes_t bits;
-    memcpy(&bits, &x, sizeof bits);
-    const rumor_cmsg_lanes_t neg = x < 0.0f; /* -1 where negative */
-    bits &= INT32_MAX;                       /* |x| */
-    s_f32x16 ax;
-    memcpy(&ax, &bits, sizeof ax);
-    rumor_cmsg_lanes_t l = __builtin_convertvector(ax * inv + uu, rumor_cmsg_lanes_t);
-    const rumor_cmsg_lanes_t over = l > smax;
-    l = (l & ~over) | (smax & over);
-    l = (l ^ neg) - neg;
-    memcpy(q, &l, sizeof l);
-    return rumor_cmsg_nonzero16(l);
-}
-
 /* A vector whose norm is 0 or not finite, or so small that inv, the factor that turns its
  * coordinates into levels, is not a float, is sent as all zeros (returns 1). Otherwise out
  * becomes a listed INT message of length d for the caller to fill (returns 0). */
@@ -396,38 +348,33 @@ static uint32_t s_chunk_uniforms(rumor_compressor_t *c, rumor_rng_t *rng, uint32
     return n;
 }
 
-/* Dithers x = a, or (b not NULL) the float differences a - b, whose norm is given. */
+/* The norm the dithering quantizer takes of the n floats a - b (b NULL: of a): L-inf (of a
+ * only), or L2 as the sum of squares in quant.h's fixed order. */
+static double s_dither_norm(const rumor_compressor_t *c, const float *a, const float *b, uint32_t n)
+{
+    return c->cfg.norm_inf ? rumor_vec_nrm_inf(a, n) : sqrt(rumor_quant_sumsq(c->simd, a, b, n));
+}
+
+/* The key of a dithering's uniforms: one draw of rng. */
+static rumor_quant_key_t s_dither_key(rumor_rng_t *rng)
+{
+    const uint64_t w = rumor_rng_u64(rng);
+    return (rumor_quant_key_t){(uint32_t)w, (uint32_t)(w >> 32)};
+}
+
+/* Dithers x = a, or (b not NULL) the float differences a - b, whose norm is given. The
+ * uniforms come from the coordinates under a key of one draw of rng (quant.h), and only the
+ * nonzero levels are written: q is cleared first, which costs O(nnz) when it held a sparse
+ * listed message. */
 static void s_dither(rumor_compressor_t *c, const float *a, const float *b, double norm,
                      rumor_rng_t *rng, rumor_cmsg_t *out)
 {
     const uint32_t d = c->d, s = c->cfg.levels;
     const float inv = (float)(s / norm);
+    rumor_cmsg_int_clear(out, d);
     if (s_zero_message(norm, inv, d, out)) return;
-    float *restrict u = c->scratch;
-    const int32_t smax = (int32_t)s;
-    int32_t *restrict q = out->q;
-    uint32_t *restrict idx = out->idx;
-    uint32_t nnz = 0;
-    /* A chunk's uniforms are used while still in cache. Levels are written densely (streaming beats
-     * scattered stores into a cold buffer) and listed block by block. */
-    for (uint32_t k0 = 0; k0 < d; k0 += S_CHUNK) {
-        const uint32_t n = s_chunk_uniforms(c, rng, k0, u);
-        const float *ac = a + k0, *bc = b ? b + k0 : NULL;
-        uint32_t k = 0;
-        for (; k + 64 <= n; k += 64) {
-            uint64_t bits = 0;
-            for (uint32_t j = 0; j < 64; j += 16)
-                bits |= s_level16(ac + k + j, bc ? bc + k + j : NULL, u + k + j, inv, smax,
-                                  q + k0 + k + j)
-                        << j;
-            s_append_bits(idx, &nnz, k0 + k, bits);
-        }
-        for (; k < n; k++) {
-            q[k0 + k] = s_level(bc ? ac[k] - bc[k] : ac[k], inv, u[k], smax);
-            if (q[k0 + k]) idx[nnz++] = k0 + k;
-        }
-    }
-    out->nnz = nnz;
+    out->nnz = rumor_quant_dither(c->simd, a, b, 0, d, inv, (int32_t)s, s_dither_key(rng), out->q,
+                                  out->idx);
     out->scale = s_dither_scale(c, norm, d);
 }
 
@@ -478,11 +425,10 @@ static void s_natural(rumor_compressor_t *c, const float *x, rumor_rng_t *rng, r
     out->scale = (float)scale;
 }
 
-/* One signed level of v: dithered (levels 0..top) or natural (0 and powers of two up to
- * top), with inv the factor that turns |v| into level units. */
-static inline int32_t s_quantize(int natural, float v, float inv, float u, int32_t top)
+/* One signed level of v by natural dithering, with inv the factor that turns |v| into level
+ * units. */
+static inline int32_t s_natural_signed(float v, float inv, float u, int32_t top)
 {
-    if (!natural) return s_level(v, inv, u, top);
     const int32_t l = s_natural_level(fabsf(v) * inv, u, top);
     return v < 0.0f ? -l : l;
 }
@@ -507,31 +453,38 @@ static s_quant_t s_quant(const rumor_compressor_t *c, int natural, double norm, 
 
 /* Dithering or natural dithering of x with one norm per bucket: each bucket's levels relative
  * to its own norm, its own step (over tau of its length when biased), and a bucket whose norm
- * is 0 or not finite sent as zeros. The uniforms are the same stream as without buckets. */
+ * is 0 or not finite sent as zeros. Natural dithering's uniforms are the same stream as without
+ * buckets; dithering dithers each bucket as a vector of its own (one key per bucket drawn). */
 static void s_bucketed(rumor_compressor_t *c, const float *x, rumor_rng_t *rng, rumor_cmsg_t *out)
 {
     const uint32_t d = c->d;
     const int natural = c->cfg.kind == RUMOR_COMPRESS_NATURAL;
     float *u = c->scratch;
-    for (uint32_t k0 = 0; k0 < d; k0 += S_CHUNK) s_chunk_uniforms(c, rng, k0, u + k0);
+    if (natural)
+        for (uint32_t k0 = 0; k0 < d; k0 += S_CHUNK) s_chunk_uniforms(c, rng, k0, u + k0);
+    else /* dithering writes the nonzero levels only */
+        rumor_cmsg_int_clear(out, d);
     int32_t *q = out->q;
     uint32_t *idx = out->idx, nnz = 0;
     for (uint32_t b = 0, lo = 0; b < c->nb; lo = c->bend[b++]) {
         const uint32_t hi = c->bend[b], n = hi - lo;
-        const double norm = s_norm(c, x + lo, n);
+        const double norm = natural ? s_norm(c, x + lo, n) : s_dither_norm(c, x + lo, NULL, n);
         const s_quant_t t = s_quant(c, natural, norm, n);
         if (!(norm > 0.0) || !isfinite(norm) || !isfinite(t.inv)) {
-            memset(q + lo, 0, (size_t)n * sizeof *q);
+            if (natural) memset(q + lo, 0, (size_t)n * sizeof *q);
             out->scales[b] = 0.0f;
             continue;
         }
-        uint32_t k = lo;
-        if (!natural) /* 16 levels side by side, as without buckets (nnz <= k: room for two) */
-            for (; k + 16 <= hi; k += 16)
-                s_append_bits(idx, &nnz, k, s_level16(x + k, NULL, u + k, t.inv, t.top, q + k));
-        for (; k < hi; k++) {
-            q[k] = s_quantize(natural, x[k], t.inv, u[k], t.top);
-            if (q[k]) idx[nnz++] = k;
+        if (natural) {
+            for (uint32_t k = lo; k < hi; k++) {
+                q[k] = s_natural_signed(x[k], t.inv, u[k], t.top);
+                if (q[k]) idx[nnz++] = k;
+            }
+        } else { /* the bucket dithered as a vector of its own (nnz <= lo: room for n) */
+            const uint32_t m = rumor_quant_dither(c->simd, x + lo, NULL, 0, n, t.inv, t.top,
+                                                  s_dither_key(rng), q + lo, idx + nnz);
+            for (uint32_t j = nnz; j < nnz + m; j++) idx[j] += lo;
+            nnz += m;
         }
         out->scales[b] = (float)t.step;
     }
@@ -671,16 +624,35 @@ static void s_topk_quantize(rumor_compressor_t *c, const float *x, rumor_rng_t *
     s_topk(c, x, out);
     const float *val = out->val;
     /* No survivors when x holds a NaN: sent as zeros, like any such vector. */
-    const double norm = out->nnz < k ? NAN : s_norm(c, val, k);
+    const double norm = out->nnz < k ? NAN
+                        : natural    ? s_norm(c, val, k)
+                                     : s_dither_norm(c, val, NULL, k);
     const s_quant_t t = s_quant(c, natural, norm, k);
     if (s_zero_message(norm, t.inv, d, out)) return;
-    float *u = c->scratch; /* top-k is done with it */
     uint32_t *idx = out->idx, nnz = 0;
+    if (!natural) { /* the dithering of the k survivors, in rank order, as a dither of k would */
+        int32_t *q = out->q;        /* all 0, and the levels land at ranks first */
+        uint32_t *rank = out->bend; /* free: no buckets */
+        nnz =
+            rumor_quant_dither(c->simd, val, NULL, 0, k, t.inv, t.top, s_dither_key(rng), q, rank);
+        /* each level from its rank r to its position idx[r] >= r, the last first: a position
+         * written is never a rank still to move */
+        for (uint32_t j = nnz; j-- > 0;) {
+            const int32_t l = q[rank[j]];
+            q[rank[j]] = 0;
+            q[idx[rank[j]]] = l;
+        }
+        for (uint32_t j = 0; j < nnz; j++) idx[j] = idx[rank[j]]; /* rank[j] >= j */
+        out->nnz = nnz;
+        out->scale = (float)t.step;
+        return;
+    }
+    float *u = c->scratch; /* top-k is done with it */
     for (uint32_t j0 = 0; j0 < k; j0 += S_CHUNK) {
         const uint32_t n = s_chunk_uniforms(c, rng, j0, u);
         for (uint32_t j = 0; j < n; j++) {
             const uint32_t i = idx[j0 + j];
-            out->q[i] = s_quantize(natural, val[j0 + j], t.inv, u[j], t.top);
+            out->q[i] = s_natural_signed(val[j0 + j], t.inv, u[j], t.top);
             if (out->q[i]) idx[nnz++] = i; /* nnz <= j0 + j: the list shrinks in place */
         }
     }
@@ -754,7 +726,7 @@ void rumor_compressor_apply(rumor_compressor_t *c, const float *x, rumor_rng_t *
         rumor_vec_copy(out->val, x, c->d);
         break;
     case RUMOR_COMPRESS_DITHER:
-        s_dither(c, x, NULL, s_norm(c, x, c->d), rng, out);
+        s_dither(c, x, NULL, s_dither_norm(c, x, NULL, c->d), rng, out);
         break;
     case RUMOR_COMPRESS_NATURAL:
         s_natural(c, x, rng, out);
@@ -787,7 +759,7 @@ void rumor_compressor_apply_delta(rumor_compressor_t *c, const float *a, const f
         RUMOR_ASSERT(out->cap_d >= c->d);
         out->seeded = 0;
         out->nb = 0;
-        s_dither(c, a, b, rumor_vec_nrm2_diff(a, b, c->d), rng, out);
+        s_dither(c, a, b, s_dither_norm(c, a, b, c->d), rng, out);
         return;
     }
     rumor_vec_sub(c->delta, a, b, c->d);

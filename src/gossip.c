@@ -19,7 +19,8 @@ struct rumor_gossip {
     uint32_t rows; /* rows of track */
     rumor_compressor_t *compressor;
     rumor_robust_t *robust; /* the mix's robust rule, or NULL for none */
-    double err; /* ||C(r) - r||^2 / ||r||^2 of the last produce (0 before any, or r = 0) */
+    double err;  /* ||C(r) - r||^2 / ||r||^2 of the last measured produce (0 before any, r = 0) */
+    int measure; /* produce measures err (rumor_gossip_set_measure) */
     rumor_compressor_t *exact; /* the identity, for full-sync rounds (CHOCO, Malcom, BEER) */
     int sync;                  /* this round's residuals go exact */
 };
@@ -69,6 +70,7 @@ rumor_gossip_t *rumor_gossip_new(const rumor_gossip_cfg_t *cfg, const float *x0)
     rumor_gossip_t *g = calloc(1, sizeof *g);
     if (!g) return NULL;
     g->cfg = *cfg;
+    g->measure = 1;
     const size_t deg = cfg->degree, d = cfg->d;
     const int beer = cfg->algo == RUMOR_ALGO_BEER;
     g->pub = beer ? 2 * cfg->d : cfg->d;
@@ -141,23 +143,29 @@ static float *s_copy(const rumor_gossip_t *g, size_t slot)
     return g->copies + slot * g->pub;
 }
 
+enum { S_MIX_BLOCK = 2048 }; /* floats of x mixed at a time, kept in L1 across the terms */
+
 /* x = mix_c(v) = v + gamma sum_j w_ij (c_j - c_i) over the neighbours that are up and take
  * part in the round, as v + gamma sum_j w_ij c_j - gamma (sum_j w_ij) c_i, with w this round's
  * weights and c the d floats at offset `part` of each public vector (BEER: 0 the model's
- * copies, d the tracker's). x may alias v. */
+ * copies, d the tracker's). x may alias v. Block by block, so that each vector is read from
+ * memory once; every entry takes the terms in the same order as whole-vector axpys would. */
 static void s_mix_copies(const rumor_gossip_t *g, const double *w, size_t part, const float *v,
                          float *x)
 {
     const uint32_t d = g->cfg.d, deg = g->cfg.degree;
     const float gamma = g->cfg.gamma;
-    if (x != v) rumor_vec_copy(x, v, d);
-    double wsum = 0.0; /* weight of the neighbours mixed with */
-    for (uint32_t s = 0; s < deg; s++) {
-        if (!g->up[s] || g->quiet[s]) continue;
-        wsum += w[s];
-        rumor_vec_axpy(x, gamma * (float)w[s], s_copy(g, s) + part, d);
+    for (size_t k0 = 0; k0 < d; k0 += S_MIX_BLOCK) {
+        const size_t n = d - k0 < S_MIX_BLOCK ? d - k0 : S_MIX_BLOCK, at = part + k0;
+        if (x != v) rumor_vec_copy(x + k0, v + k0, n);
+        double wsum = 0.0; /* weight of the neighbours mixed with */
+        for (uint32_t s = 0; s < deg; s++) {
+            if (!g->up[s] || g->quiet[s]) continue;
+            wsum += w[s];
+            rumor_vec_axpy(x + k0, gamma * (float)w[s], s_copy(g, s) + at, n);
+        }
+        rumor_vec_axpy(x + k0, -gamma * (float)wsum, s_copy(g, deg) + at, n);
     }
-    rumor_vec_axpy(x, -gamma * (float)wsum, s_copy(g, deg) + part, d);
 }
 
 /* The message is the vector itself, and a neighbour's copy is its last message (D-PSGD,
@@ -187,12 +195,14 @@ void rumor_gossip_produce(rumor_gossip_t *g, const float *v, rumor_rng_t *rng, r
     case RUMOR_ALGO_DEEPSQUEEZE: {
         /* a = e + v; q = C(a); e = a - q; the own copy is q */
         rumor_vec_axpy(g->memory, 1.0f, v, d);
-        const double a = rumor_vec_nrm2(g->memory, d);
+        const double a = g->measure ? rumor_vec_nrm2(g->memory, d) : 0.0;
         rumor_compressor_apply(g->compressor, g->memory, rng, out);
         rumor_cmsg_axpy(out, -1.0f, g->memory);
         rumor_cmsg_to_dense(out, own);
-        const double e = rumor_vec_nrm2(g->memory, d); /* e = -(C(a) - a) */
-        g->err = a > 0 ? (e * e) / (a * a) : 0.0;
+        if (g->measure) {
+            const double e = rumor_vec_nrm2(g->memory, d); /* e = -(C(a) - a) */
+            g->err = a > 0 ? (e * e) / (a * a) : 0.0;
+        }
         return;
     }
     case RUMOR_ALGO_DCD:
@@ -209,10 +219,16 @@ void rumor_gossip_produce(rumor_gossip_t *g, const float *v, rumor_rng_t *rng, r
     }
     /* v is the point the own copy chases: r = v - c_i, q = C(r), c_i += q (exact in a
      * full-sync round) */
-    const double r2 = rumor_vec_dist2(v, own, d);
+    const double r2 = g->measure ? rumor_vec_dist2(v, own, d) : 0.0;
     rumor_compressor_apply_delta(g->sync ? g->exact : g->compressor, v, own, rng, out);
     rumor_cmsg_axpy(out, 1.0f, own);
-    g->err = r2 > 0 ? rumor_vec_dist2(own, v, d) / r2 : 0.0; /* own - v is now C(r) - r */
+    if (g->measure) /* own - v is now C(r) - r */
+        g->err = r2 > 0 ? rumor_vec_dist2(own, v, d) / r2 : 0.0;
+}
+
+void rumor_gossip_set_measure(rumor_gossip_t *g, int on)
+{
+    g->measure = on != 0;
 }
 
 double rumor_gossip_compress_err(const rumor_gossip_t *g)

@@ -245,6 +245,9 @@ int rumor_peer_create(const rumor_peer_cfg_t *cfg, rumor_peer_t **out, rumor_err
         goto fail_cfg;
     }
     p->gossip = rumor_gossip_new(&gcfg, p->x);
+    /* the compression error is read by the simulator alone, which measures the rounds it
+     * evaluates */
+    if (p->gossip) rumor_gossip_set_measure(p->gossip, 0);
     free(w);
     /* An external model draws no batches; its sampler over one row only keeps the
      * checkpoint's layout. */
@@ -558,14 +561,15 @@ int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
 static int s_decode(rumor_peer_t *p, const uint8_t *msg, size_t len)
 {
     const uint32_t d = (uint32_t)p->d;
-    if (p->sc->algo != RUMOR_ALGO_BEER) return rumor_codec_decode(p->codec, msg, len, d, &p->in);
+    if (p->sc->algo != RUMOR_ALGO_BEER)
+        return rumor_codec_decode_packed(p->codec, msg, len, d, &p->in);
     if (len < 8) return RUMOR_EFORMAT;
     const size_t a = rumor_load32le(msg);
     if (a > len - 8) return RUMOR_EFORMAT;
     const size_t b = rumor_load32le(msg + 4 + a);
     if (b != len - 8 - a) return RUMOR_EFORMAT;
-    const int rc = rumor_codec_decode(p->codec, msg + 4, a, d, &p->in);
-    return rc ? rc : rumor_codec_decode(p->codec, msg + 8 + a, b, d, &p->in_t);
+    const int rc = rumor_codec_decode_packed(p->codec, msg + 4, a, d, &p->in);
+    return rc ? rc : rumor_codec_decode_packed(p->codec, msg + 8 + a, b, d, &p->in_t);
 }
 
 int rumor_peer_check(rumor_peer_t *p, const uint8_t *msg, size_t len)

@@ -339,6 +339,8 @@ static void *s_worker_main(void *arg)
             if (rumor_scenario_node_down(sc, i, t)) continue;
             /* Back from an outage: it rejoins at the network's round. */
             if (rumor_peer_round(sim->peers[i]) != t) rumor_peer_set_round(sim->peers[i], t);
+            /* the compression error is a statistic of evaluations only */
+            rumor_gossip_set_measure(rumor_peer_gossip(sim->peers[i]), s_is_eval_round(sim, t + 1));
             rumor_simnet_tick(net, &wk->net, i, t, s);
             const uint8_t *msg;
             size_t len;

@@ -234,6 +234,55 @@ static void test_listed_axpy_matches_dense(void **state)
     rumor_cmsg_free(&m);
 }
 
+/* Packs listed message m in place: its levels to q[0..nnz), the rest of q zeroed. */
+static void s_pack(rumor_cmsg_t *m)
+{
+    for (uint32_t j = 0; j < m->nnz; j++) {
+        const int32_t l = m->q[m->idx[j]];
+        m->q[m->idx[j]] = 0;
+        m->q[j] = l; /* idx[j] >= j: not a level still to move */
+    }
+    m->packed = 1;
+}
+
+/* A packed message applies, checks and clears like its unpacked form. */
+static void test_packed(void **state)
+{
+    (void)state;
+    rumor_cmsg_t m;
+    assert_int_equal(rumor_cmsg_init(&m, S_D), 0);
+    rumor_rng_t r;
+    rumor_rng_seed(&r, 8, 0, 0, RUMOR_RNG_TEST);
+    float *y = malloc(S_D * sizeof *y), *want = malloc(S_D * sizeof *want);
+    assert_true(y && want);
+    for (int t = 0; t < 3; t++) {
+        s_gen_int(&m, S_D, 0.002 + 0.01 * t, &r);
+        rumor_cmsg_list(&m);
+        for (uint32_t k = 0; k < S_D; k++) y[k] = want[k] = (float)rumor_rng_normal(&r);
+        rumor_cmsg_axpy(&m, 0.7f, want);
+        s_pack(&m);
+        assert_int_equal(rumor_cmsg_check(&m), 0);
+        assert_true(rumor_cmsg_axpy_finite(&m, 0.7f, y));
+        rumor_cmsg_axpy(&m, 0.7f, y);
+        assert_memory_equal(y, want, S_D * sizeof *y);
+        if (m.nnz > 1) { /* a zero level, or packed without a list, is malformed */
+            const int32_t l = m.q[1];
+            m.q[1] = 0;
+            assert_int_equal(rumor_cmsg_check(&m), RUMOR_EFORMAT);
+            m.q[1] = l;
+            m.listed = 0;
+            assert_int_equal(rumor_cmsg_check(&m), RUMOR_EFORMAT);
+            m.listed = 1;
+        }
+        rumor_cmsg_int_clear(&m, S_D);
+        assert_false(m.packed);
+        for (uint32_t k = 0; k < S_D; k++) assert_int_equal(m.q[k], 0);
+    }
+    free(y);
+    free(want);
+    rumor_cmsg_free(&m);
+}
+
 static void test_check_catches_bad_lists(void **state)
 {
     (void)state;
@@ -329,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_int_clear_leaves_only_zeros),
         cmocka_unit_test(test_listed_axpy_matches_dense),
         cmocka_unit_test(test_check_catches_bad_lists),
+        cmocka_unit_test(test_packed),
         cmocka_unit_test(test_buckets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

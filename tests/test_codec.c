@@ -966,6 +966,49 @@ static int s_encode_all(s_fix_t *f, uint8_t *bufs[4], size_t sizes[4])
     return n;
 }
 
+/* A packed decoding is the plain one with the levels beside their positions: the same
+ * message applied, the same error on a damaged input, whatever the output held before (the
+ * same output goes packed, plain and packed again). */
+static void test_decode_packed_is_decode(void **state)
+{
+    s_fix_t *f = *state;
+    rumor_cmsg_t plain;
+    assert_int_equal(rumor_cmsg_init(&plain, DMAX), 0);
+    float *a = malloc(DMAX * sizeof *a), *b = malloc(DMAX * sizeof *b);
+    assert_true(a && b);
+    const double densities[] = {0.002, 0.02, 0.3};
+    const rumor_codec_mode_t modes[] = {RUMOR_CODEC_VSC, RUMOR_CODEC_ARITH, RUMOR_CODEC_AUTO};
+    int packed_seen = 0;
+    for (int t = 0; t < 18; t++) {
+        const uint32_t d = 1000 + 977 * (uint32_t)t;
+        s_gen_int(&f->rng, &f->m, d, densities[t % 3], t % 2 ? S_GEN_HUGE : S_GEN_DITHER, 8);
+        size_t n = 0;
+        assert_int_equal(rumor_codec_encode(f->c, &f->m, modes[t / 3 % 3], f->buf, f->cap, &n), 0);
+        assert_int_equal(rumor_codec_decode(f->c, f->buf, n, DMAX, &plain), 0);
+        const int rc = t % 6 == 5 ? rumor_codec_decode(f->c, f->buf, n, DMAX, &f->out)
+                                  : rumor_codec_decode_packed(f->c, f->buf, n, DMAX, &f->out);
+        assert_int_equal(rc, 0);
+        assert_int_equal(rumor_cmsg_check(&f->out), 0);
+        assert_int_equal(f->out.packed,
+                         t % 6 != 5 && rumor_codec_peek_mode(f->buf, n) != RUMOR_CODEC_RAW);
+        packed_seen |= f->out.packed;
+        assert_int_equal(f->out.nnz, plain.nnz);
+        rumor_cmsg_to_dense(&plain, a);
+        rumor_cmsg_to_dense(&f->out, b);
+        assert_memory_equal(a, b, (size_t)d * sizeof *a);
+        /* damaged: both refuse it alike */
+        f->buf[n / 2] ^= 0x10;
+        const int r1 = rumor_codec_decode(f->c, f->buf, n, DMAX, &plain);
+        const int r2 = rumor_codec_decode_packed(f->c, f->buf, n - (t % 2), DMAX, &f->out);
+        if (t % 2 == 0) assert_int_equal(r1, r2);
+        assert_true(r2 <= 0);
+    }
+    assert_true(packed_seen);
+    rumor_cmsg_free(&plain);
+    free(a);
+    free(b);
+}
+
 static void test_truncated_and_extended_inputs_fail(void **state)
 {
     s_fix_t *f = *state;
@@ -1732,6 +1775,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_decode_into_used_output, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_buckets_golden, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_buckets_roundtrip, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_decode_packed_is_decode, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_buckets_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_buckets_encode_checks, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_buckets_worst_case_fits_bound, s_setup, s_teardown),

@@ -9,6 +9,7 @@
 #include "rumor/compress.h"
 #include "rumor/data.h"
 #include "rumor/model.h"
+#include "rumor/quant.h"
 #include "rumor/sim.h"
 #include "rumor/vec.h"
 #include "support.h"
@@ -140,6 +141,50 @@ static void test_bit_reproducible_across_threads(void **state)
     free(a);
     free(b);
     free(c);
+}
+
+/* The same seeded run on 1 and 2 threads and with each dithering path the CPU has forced
+ * (RUMOR_SIMD) gives byte-identical metrics and models. */
+static void test_bit_reproducible_across_simd_paths(void **state)
+{
+    (void)state;
+    rumor_scenario_t sc;
+    s_scenario(&sc, "malcom", "dither:8:biased", 0.001, 60);
+    char *want = NULL, *want_models = NULL;
+    long want_len = 0;
+    for (int p = RUMOR_SIMD_SCALAR; p <= (int)rumor_simd_best(); p++)
+        for (uint32_t threads = 1; threads <= 2; threads++) {
+            assert_int_equal(setenv("RUMOR_SIMD", rumor_simd_name((rumor_simd_t)p), 1), 0);
+            char path[] = "/tmp/rumor-sim-models-XXXXXX";
+            close(mkstemp(path));
+            rumor_sim_result_t r;
+            char *got = s_run(&sc, threads, &r, path);
+            FILE *f = fopen(path, "rb");
+            assert_non_null(f);
+            fseek(f, 0, SEEK_END);
+            const long len = ftell(f);
+            rewind(f);
+            char *models = malloc((size_t)len);
+            assert_non_null(models);
+            assert_int_equal(fread(models, 1, (size_t)len, f), (size_t)len);
+            fclose(f);
+            unlink(path);
+            if (!want) {
+                want = got;
+                want_models = models;
+                want_len = len;
+                assert_true(len >= 8 * 84 * 4);
+                continue;
+            }
+            assert_string_equal(got, want);
+            assert_int_equal(len, want_len);
+            assert_memory_equal(models, want_models, (size_t)len);
+            free(got);
+            free(models);
+        }
+    unsetenv("RUMOR_SIMD");
+    free(want);
+    free(want_models);
 }
 
 /* Every peer's final model of a run with models written to path (8 peers, d = 84); malloc'd. */
@@ -878,6 +923,7 @@ int main(void)
         cmocka_unit_test(test_algorithms_train),
         cmocka_unit_test(test_lambda_sparsifies),
         cmocka_unit_test(test_bit_reproducible_across_threads),
+        cmocka_unit_test(test_bit_reproducible_across_simd_paths),
         cmocka_unit_test(test_divergence_is_reported),
         cmocka_unit_test(test_fault_freezes_a_peer),
         cmocka_unit_test(test_peers_back_from_faults_rejoin),

@@ -37,6 +37,13 @@ typedef struct {
                        zeros and writers that reuse the buffers clear only those; compressors
                        and the decoder set it, and code that writes q itself must set it to 0
                        (or call rumor_cmsg_list) */
+    int packed;     /* INT, listed: 1 when q[0..nnz) holds the levels of idx[0..nnz) in their
+                       order (q[j] the level at idx[j]; q[nnz..d) all 0) instead of q[idx[j]],
+                       whatever the density:
+                       a decoded message a receiver only applies, never written out as a
+                       vector of d levels (rumor_codec_decode_packed). rumor_cmsg_axpy,
+                       _axpy_finite, _to_dense, _check and _int_clear read it; nothing else
+                       is given a packed message */
     int seeded;     /* SPARSE: 1 when idx[0..nnz) are rumor_rng_sample_positions(seed, d, nnz)
                        (rand-k), so that the codec can send the seed instead of the positions;
                        the compressors and the decoder set it, 0 for every other message */
@@ -87,10 +94,10 @@ uint32_t rumor_cmsg_support(const rumor_cmsg_t *m, uint32_t *pos);
 /* rumor_cmsg_support into m->idx, and sets listed. */
 uint32_t rumor_cmsg_list(rumor_cmsg_t *m);
 
-/* Makes m the INT message of length d (<= cap_d) with every level 0 (nnz 0, listed, scale
- * kept, no buckets). When m already is a sparse listed INT message only its listed levels (and any
- * beyond its old d) are written, so a sparse message that replaces a sparse one costs O(nnz), not
- * O(d). */
+/* Makes m the INT message of length d (<= cap_d) with every level 0 (nnz 0, listed, not packed,
+ * scale kept, no buckets). When m already is a sparse listed INT message only its listed levels
+ * (and any beyond its old d) are written, so a sparse message that replaces a sparse one costs
+ * O(nnz), not O(d). */
 void rumor_cmsg_int_clear(rumor_cmsg_t *m, uint32_t d);
 
 /* out = value(m), out of length m->d. */

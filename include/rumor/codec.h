@@ -88,6 +88,14 @@ int rumor_codec_encode(rumor_codec_t *c, const rumor_cmsg_t *m, rumor_codec_mode
 RUMOR_NODISCARD int rumor_codec_decode(rumor_codec_t *c, const uint8_t *src, size_t len,
                                        uint32_t d_max, rumor_cmsg_t *out);
 
+/* The same, for a receiver that only applies the message (rumor_cmsg_axpy, a gossip absorb):
+ * an INT message coded by VSC or ARITH comes listed and packed (cmsg.h) whatever its density,
+ * its levels in q[0..nnz) beside their positions, so that decoding, checking and applying it
+ * take O(nnz) steps, none scattered over a level vector of d entries. The checks are
+ * rumor_codec_decode's. */
+RUMOR_NODISCARD int rumor_codec_decode_packed(rumor_codec_t *c, const uint8_t *src, size_t len,
+                                              uint32_t d_max, rumor_cmsg_t *out);
+
 typedef struct {
     rumor_codec_mode_t mode;
     rumor_cmsg_kind_t kind;

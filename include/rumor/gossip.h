@@ -131,6 +131,12 @@ double rumor_gossip_copy_omega(const rumor_gossip_t *g);
  * produce, for r = 0 and for D-PSGD, which compresses nothing. */
 double rumor_gossip_compress_err(const rumor_gossip_t *g);
 
+/* Whether the next produces measure that statistic: 1 (the default) or 0, which spares two
+ * passes over the model each round; rumor_gossip_compress_err then keeps the value of the last
+ * produce that measured it. A carrier that reads the statistic at evaluations only measures the
+ * rounds that end in one. */
+void rumor_gossip_set_measure(rumor_gossip_t *g, int on);
+
 /* x = mix(v) over the neighbours that are up, each neighbour's term y_j - y_i clipped or
  * trimmed by the robust rule (y_i: the own public copy; for D-PSGD, v); BEER mixes its tracker
  * too (v is then the model after its step, x^t - eta y^t). x may alias v. */

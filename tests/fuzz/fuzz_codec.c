@@ -2,7 +2,9 @@
  * fail with a negative code, never crash, read out of bounds or trip a sanitizer. A message
  * that decodes is re-encoded in every mode that applies to it (SEED only to one that came as
  * SEED); each encoding must decode to the same message again (buckets and their steps
- * included), and none may be larger than RAW.
+ * included), and none may be larger than RAW. The packed decoding of the input must give the
+ * same message: the same levels beside the same positions, and, when a receiver would apply
+ * it (its step and values finite), the same vector.
  *
  * Build with -DRUMOR_FUZZ=ON (clang) and run, for example (scripts/fuzz does both):
  *   build-fuzz/fuzz_codec -max_total_time=60 corpus-run tests/fuzz/corpus/codec
@@ -19,6 +21,7 @@ enum { S_DMAX = 1 << 16 };
 static struct {
     rumor_codec_t *c;
     rumor_cmsg_t out, again;
+    float *dense, *dense_packed; /* (S_DMAX) the two decodings applied */
     uint8_t *buf;
     size_t cap;
 } s_h;
@@ -33,7 +36,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     s_h.c = rumor_codec_new(S_DMAX);
     s_h.cap = rumor_codec_bound(S_DMAX);
     s_h.buf = malloc(s_h.cap);
-    RUMOR_ASSERT(s_h.c && s_h.buf);
+    s_h.dense = malloc(S_DMAX * sizeof *s_h.dense);
+    s_h.dense_packed = malloc(S_DMAX * sizeof *s_h.dense_packed);
+    RUMOR_ASSERT(s_h.c && s_h.buf && s_h.dense && s_h.dense_packed);
     RUMOR_ASSERT(rumor_cmsg_init(&s_h.out, S_DMAX) == 0);
     RUMOR_ASSERT(rumor_cmsg_init(&s_h.again, S_DMAX) == 0);
     return 0;
@@ -49,6 +54,28 @@ static void s_assert_list_exact(const rumor_cmsg_t *m)
             j++;
         }
     RUMOR_ASSERT(j == m->nnz);
+}
+
+/* The input decoded packed into s_h.again is m (decoded plainly), and applies alike. */
+static void s_assert_packed_same(const rumor_cmsg_t *m, const uint8_t *data, size_t size)
+{
+    rumor_cmsg_t *p = &s_h.again;
+    RUMOR_ASSERT(rumor_codec_decode_packed(s_h.c, data, size, S_DMAX, p) == 0);
+    RUMOR_ASSERT(rumor_cmsg_check(p) == 0);
+    RUMOR_ASSERT(p->kind == m->kind && p->d == m->d && p->nnz == m->nnz && p->nb == m->nb);
+    RUMOR_ASSERT(p->packed == (m->kind == RUMOR_CMSG_INT &&
+                               rumor_codec_peek_mode(data, size) != RUMOR_CODEC_RAW));
+    if (p->packed) { /* check() saw nnz nonzero levels at ascending positions: those are m's */
+        for (uint32_t j = 0; j < m->nnz; j++) RUMOR_ASSERT(p->q[j] == m->q[p->idx[j]]);
+        for (uint32_t k = m->nnz; k < m->d; k++) RUMOR_ASSERT(p->q[k] == 0);
+    }
+    /* A receiver applies only a message whose step and values are finite (a non-finite step
+     * times a zero level is a NaN where an unlisted message has no entry) */
+    RUMOR_ASSERT(rumor_cmsg_axpy_finite(p, 1.0f, NULL) == rumor_cmsg_axpy_finite(m, 1.0f, NULL));
+    if (!rumor_cmsg_axpy_finite(p, 1.0f, NULL)) return;
+    rumor_cmsg_to_dense(m, s_h.dense);
+    rumor_cmsg_to_dense(p, s_h.dense_packed);
+    RUMOR_ASSERT(!memcmp(s_h.dense, s_h.dense_packed, (size_t)m->d * sizeof *s_h.dense));
 }
 
 static void s_assert_same(const rumor_cmsg_t *a, const rumor_cmsg_t *b)
@@ -80,6 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     RUMOR_ASSERT(rumor_cmsg_check(&s_h.out) == 0);
     s_assert_list_exact(&s_h.out);
+    s_assert_packed_same(&s_h.out, data, size);
     RUMOR_ASSERT(rumor_codec_peek_mode(data, size) > 0);
     size_t raw = 0;
     RUMOR_ASSERT(rumor_codec_encode(s_h.c, &s_h.out, RUMOR_CODEC_RAW, s_h.buf, s_h.cap, &raw) == 0);
