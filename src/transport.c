@@ -36,7 +36,10 @@
  * ZeroMQ allocates a message as soon as its length is read. */
 #define S_MAXMSG_SLACK  256
 #define S_MAXMSG_FLOOR  4096
-#define S_DEALER_MAXMSG 65536 /* ROUTERs never send: only handshake and heartbeat traffic */
+#define S_DEALER_MAXMSG 65536
+/* A receive that finds frames waiting does not poll; every this many it serves the ZAP
+ * handler anyway, so that a neighbour's flood cannot hold other neighbours' handshakes. */
+#define S_ZAP_EVERY_FRAMES 32 /* ROUTERs never send: only handshake and heartbeat traffic */
 
 /* ---- endpoints -------------------------------------------------------------------------- */
 
@@ -118,6 +121,7 @@ struct rumor_transport {
     rumor_burst_t misrouted_burst;
     rumor_transport_auth_t *auth;
     int owns_auth;
+    int unpolled; /* frames received since the last poll, which serves the ZAP handler */
     rumor_zap_domain_t *domain; /* our entry in auth's table, NULL when insecure */
     char endpoint[512];
 };
@@ -133,6 +137,20 @@ static int s_slot(const rumor_transport_t *t, uint32_t id)
             hi = mid;
     }
     return lo < t->n_nbrs && t->ids[lo] == id ? (int)lo : -1;
+}
+
+/* Waits up to wait_ms (-1: forever) for `events` on socket s, answering the ZAP handler's
+ * requests meanwhile (it has no thread of its own). Returns s's revents (0: timed out, or only
+ * the handler was served), or RUMOR_EINTR / RUMOR_EIO. */
+static int s_poll(rumor_transport_t *t, void *s, short events, long wait_ms)
+{
+    zmq_pollitem_t it[2] = {{s, 0, events, 0}, {NULL, 0, ZMQ_POLLIN, 0}};
+    int n = 1;
+    if (t->auth) it[n++].socket = rumor_transport_auth_socket(t->auth);
+    if (zmq_poll(it, n, wait_ms) < 0) return errno == EINTR ? RUMOR_EINTR : RUMOR_EIO;
+    t->unpolled = 0;
+    if (n == 2 && (it[1].revents & ZMQ_POLLIN)) rumor_transport_auth_serve(t->auth);
+    return it[0].revents;
 }
 
 static int s_opt_int(void *s, int opt, int v)
@@ -463,8 +481,8 @@ int rumor_transport_send(rumor_transport_t *t, uint32_t to, const uint8_t *buf, 
         if (errno != EAGAIN) return RUMOR_EIO;
         const double left = deadline - rumor_transport_now_ms();
         if (left <= 0) return RUMOR_ETIMEOUT;
-        zmq_pollitem_t it = {s, 0, ZMQ_POLLOUT, 0};
-        if (zmq_poll(&it, 1, (long)left + 1) < 0) return errno == EINTR ? RUMOR_EINTR : RUMOR_EIO;
+        const int ev = s_poll(t, s, ZMQ_POLLOUT, (long)left + 1);
+        if (ev < 0) return ev;
     }
     /* A message is queued whole once its first part is: the rest fails only when the
      * connection broke meanwhile. ZeroMQ then drops the message, and drops every later part
@@ -484,8 +502,8 @@ int rumor_transport_ready(rumor_transport_t *t, uint32_t to)
 {
     const int k = s_slot(t, to);
     if (k < 0) return 0;
-    zmq_pollitem_t it = {t->dealer[k], 0, ZMQ_POLLOUT, 0};
-    return zmq_poll(&it, 1, 0) == 1 && (it.revents & ZMQ_POLLOUT);
+    const int ev = s_poll(t, t->dealer[k], ZMQ_POLLOUT, 0);
+    return ev > 0 && (ev & ZMQ_POLLOUT);
 }
 
 /* The sender of a received body: the ZAP User-Id in secure mode, the routing id otherwise
@@ -509,6 +527,7 @@ int rumor_transport_recv(rumor_transport_t *t, int timeout_ms, uint32_t *from, u
                          size_t cap, size_t *len)
 {
     s_misrouted_flush(t, 0);
+    if (t->auth) rumor_transport_auth_flush(t->auth);
     *from = UINT32_MAX;
     *len = 0;
     const double deadline = rumor_transport_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
@@ -530,11 +549,16 @@ int rumor_transport_recv(rumor_transport_t *t, int timeout_ms, uint32_t *from, u
             }
             wait = (long)left + 1;
         }
-        zmq_pollitem_t it = {t->router, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&it, 1, wait) < 0) {
+        const int ev = s_poll(t, t->router, ZMQ_POLLIN, wait);
+        if (ev < 0) {
             zmq_msg_close(&rid);
-            return errno == EINTR ? RUMOR_EINTR : RUMOR_EIO;
+            return ev;
         }
+    }
+    /* Frames that are always there need no poll; the ZAP handler is still served. */
+    if (t->auth && ++t->unpolled >= S_ZAP_EVERY_FRAMES) {
+        t->unpolled = 0;
+        rumor_transport_auth_serve(t->auth);
     }
     if (!zmq_msg_more(&rid)) { /* ROUTER always prefixes a routing id; cannot happen */
         zmq_msg_close(&rid);
@@ -591,5 +615,5 @@ void rumor_transport_auth_stats(const rumor_transport_t *t, rumor_transport_auth
 {
     memset(out, 0, sizeof *out);
     out->misrouted = t->misrouted;
-    if (t->domain) rumor_transport_auth_domain_stats(t->auth, t->domain, out);
+    if (t->domain) rumor_transport_auth_domain_stats(t->domain, out);
 }

@@ -60,6 +60,16 @@ int rumor_transport_auth_register(rumor_transport_auth_t *a, uint32_t node,
 /* Removes and frees d, logging the count of its open burst of refusals. */
 void rumor_transport_auth_unregister(rumor_transport_auth_t *a, rumor_zap_domain_t *d);
 
+/* Answers the ZAP requests waiting on a (a bounded number: a flood cannot hold the caller),
+ * then logs the bursts of refusals that are due. Never blocks. */
+void rumor_transport_auth_serve(rumor_transport_auth_t *a);
+
+/* Logs the bursts of refusals that are due. */
+void rumor_transport_auth_flush(rumor_transport_auth_t *a);
+
+/* a's REP socket, to poll for ZMQ_POLLIN beside a transport's own: then serve a. */
+void *rumor_transport_auth_socket(const rumor_transport_auth_t *a);
+
 /* The ZeroMQ context a serves. */
 void *rumor_transport_auth_ctx(const rumor_transport_auth_t *a);
 
@@ -67,7 +77,7 @@ void *rumor_transport_auth_ctx(const rumor_transport_auth_t *a);
 const char *rumor_transport_auth_domain(const rumor_zap_domain_t *d);
 
 /* Fills out's admitted, refused and last_refused from d. */
-void rumor_transport_auth_domain_stats(rumor_transport_auth_t *a, const rumor_zap_domain_t *d,
+void rumor_transport_auth_domain_stats(const rumor_zap_domain_t *d,
                                        rumor_transport_auth_stats_t *out);
 
 #endif

@@ -4,21 +4,27 @@
  * the ROUTER's ZMQ_ZAP_DOMAIN, "rumor.node.<id>") and the binary public keys of its
  * neighbours with their ids. ZeroMQ asks it about every CURVE handshake on any ROUTER of the
  * context; it answers 200 with User-Id "<neighbour id>" when the client key is listed for that
- * domain, 400 otherwise. The table is written by transports (new/destroy, any thread) and read
- * by the handler thread, under one mutex; the counters it keeps are read the same way.
+ * domain, 400 otherwise.
+ *
+ * No thread of its own: the handler is a REP socket bound in the context, and the transports
+ * that use it serve it from their own waits (one poll over their socket and this one), in the
+ * thread that uses them. ZeroMQ's I/O thread holds a CURVE handshake until its request is
+ * answered, so a handshake completes at the handler's next wait; the ZMQ_HANDSHAKE_IVL
+ * timeout (5 s) only bites when a transport is not waited on for longer than that, and the
+ * client then retries. The table and the counters are touched only by that one thread.
  *
  * Log volume. Refusals are what an attacker can cause at will (a connection per key), so
  * they are logged as a burst: the first in full, then one line per RUMOR_BURST_MS with the
- * count. The ZAP thread wakes once a second to close bursts.
+ * count, closed when the handler is next served after that.
  *
- * Workload: a handful of ZAP requests per connection.
+ * Workload: a handful of ZAP requests per connection; a serve that finds none costs one
+ * non-blocking receive.
  */
 #include "transport_internal.h"
 
 #include "rumor/log.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +32,7 @@
 
 #define S_ZAP_ENDPOINT   "inproc://zeromq.zap.01"
 #define S_ZAP_MAX_FRAMES 8
-#define S_ZAP_TICK_MS    1000
+#define S_ZAP_PER_SERVE  64 /* requests answered per serve, so that a flood cannot hold it */
 #define S_DOMAIN_MAX     32
 
 struct rumor_zap_domain {
@@ -42,13 +48,8 @@ struct rumor_zap_domain {
 };
 
 struct rumor_transport_auth {
-    void *ctx;        /* the context it serves */
-    void *zap;        /* REP bound to S_ZAP_ENDPOINT; used only by the thread once started */
-    void *ctl;        /* PAIR: destroy sends on it to stop the thread */
-    void *ctl_thread; /* the thread's end */
-    char ctl_endpoint[64];
-    pthread_t thread;
-    pthread_mutex_t mu; /* guards everything below */
+    void *ctx; /* the context it serves */
+    void *zap; /* REP bound to S_ZAP_ENDPOINT */
     rumor_zap_domain_t **domains;
     size_t n_domains, cap_domains;
 };
@@ -94,7 +95,6 @@ static void s_zap_decide(rumor_transport_auth_t *a, zmq_msg_t *f, int nf, const 
     memcpy(addr, zmq_msg_data(&f[3]), alen);
     addr[alen] = '\0';
 
-    pthread_mutex_lock(&a->mu);
     rumor_zap_domain_t *d = NULL;
     for (size_t i = 0; i < a->n_domains && !d; i++) {
         const size_t nl = strlen(a->domains[i]->name);
@@ -126,10 +126,9 @@ static void s_zap_decide(rumor_transport_auth_t *a, zmq_msg_t *f, int nf, const 
     } else {
         *text = "unknown domain";
     }
-    pthread_mutex_unlock(&a->mu);
 }
 
-/* Logs the count of refusals of d's burst if it is due (or `force`). Caller holds the mutex. */
+/* Logs the count of refusals of d's burst if it is due (or `force`). */
 static void s_domain_flush(rumor_zap_domain_t *d, double now, int force)
 {
     double secs;
@@ -140,19 +139,20 @@ static void s_domain_flush(rumor_zap_domain_t *d, double now, int force)
                    (unsigned)d->node, (unsigned long long)n, secs, d->last_addr, d->last_refused);
 }
 
-/* Receives one request (all its parts) and answers it. Returns -1 when the context is going
- * away, 0 otherwise. */
-static int s_zap_serve(rumor_transport_auth_t *a)
+/* Answers one request if one is waiting. Returns 1 if it did, 0 if there was none, -1 when
+ * the context is going away. */
+static int s_zap_serve_one(rumor_transport_auth_t *a)
 {
     zmq_msg_t f[S_ZAP_MAX_FRAMES];
-    int nf = 0, more = 1, rc = 0;
+    int nf = 0, more = 1, rc = 1;
     while (more) {
         zmq_msg_t m;
         zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, a->zap, 0) < 0) {
+        /* The parts of a request are all queued once the first is. */
+        if (zmq_msg_recv(&m, a->zap, nf ? 0 : ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&m);
             if (errno == EINTR) continue;
-            rc = -1;
+            rc = errno == EAGAIN && nf == 0 ? 0 : -1;
             break;
         }
         more = zmq_msg_more(&m);
@@ -161,7 +161,7 @@ static int s_zap_serve(rumor_transport_auth_t *a)
         else
             zmq_msg_close(&m);
     }
-    if (rc == 0) {
+    if (rc == 1) {
         const char *status, *text;
         char user[16];
         s_zap_decide(a, f, nf, &status, &text, user);
@@ -172,34 +172,28 @@ static int s_zap_serve(rumor_transport_auth_t *a)
             zmq_send(a->zap, status, 3, ZMQ_SNDMORE) < 0 ||
             zmq_send(a->zap, text, strlen(text), ZMQ_SNDMORE) < 0 ||
             zmq_send(a->zap, user, strlen(user), ZMQ_SNDMORE) < 0 || zmq_send(a->zap, "", 0, 0) < 0)
-            rc = errno == ETERM ? -1 : 0;
+            rc = errno == ETERM ? -1 : 1;
     }
     for (int i = 0; i < nf; i++) zmq_msg_close(&f[i]);
     return rc;
 }
 
-static void *s_zap_main(void *arg)
+void rumor_transport_auth_serve(rumor_transport_auth_t *a)
 {
-    rumor_transport_auth_t *a = arg;
-    zmq_pollitem_t items[2] = {{a->zap, 0, ZMQ_POLLIN, 0}, {a->ctl_thread, 0, ZMQ_POLLIN, 0}};
-    for (;;) {
-        if (zmq_poll(items, 2, S_ZAP_TICK_MS) < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        if (items[1].revents & ZMQ_POLLIN) break;
-        if ((items[0].revents & ZMQ_POLLIN) && s_zap_serve(a) < 0) break;
-        pthread_mutex_lock(&a->mu);
-        const double now = rumor_transport_now_ms();
-        for (size_t i = 0; i < a->n_domains; i++) s_domain_flush(a->domains[i], now, 0);
-        pthread_mutex_unlock(&a->mu);
+    for (int i = 0; i < S_ZAP_PER_SERVE && s_zap_serve_one(a) == 1; i++) {
     }
-    /* Closing releases an inproc name only later, on ZeroMQ's reaper thread; unbinding
-     * releases it now, so a new handler can start on this context right away. */
-    zmq_unbind(a->zap, S_ZAP_ENDPOINT);
-    zmq_close(a->zap);
-    zmq_close(a->ctl_thread);
-    return NULL;
+    rumor_transport_auth_flush(a);
+}
+
+void rumor_transport_auth_flush(rumor_transport_auth_t *a)
+{
+    const double now = rumor_transport_now_ms();
+    for (size_t i = 0; i < a->n_domains; i++) s_domain_flush(a->domains[i], now, 0);
+}
+
+void *rumor_transport_auth_socket(const rumor_transport_auth_t *a)
+{
+    return a->zap;
 }
 
 static void s_close_linger0(void *s)
@@ -217,35 +211,22 @@ rumor_transport_auth_t *rumor_transport_auth_new(void *zctx, rumor_errmsg_t *em)
         rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
         return NULL;
     }
-    pthread_mutex_init(&a->mu, NULL);
     a->ctx = zctx;
-    char *ctl_ep = a->ctl_endpoint;
-    snprintf(ctl_ep, sizeof a->ctl_endpoint, "inproc://rumor.zap.ctl.%p", (void *)a);
     a->zap = zmq_socket(zctx, ZMQ_REP);
-    a->ctl = zmq_socket(zctx, ZMQ_PAIR);
-    a->ctl_thread = zmq_socket(zctx, ZMQ_PAIR);
     const char *what = NULL;
     int err = 0;
-    if (!a->zap || !a->ctl || !a->ctl_thread) {
-        what = "cannot create the ZAP handler's sockets";
+    if (!a->zap) {
+        what = "cannot create the ZAP handler's socket";
         err = errno;
     } else if (zmq_bind(a->zap, S_ZAP_ENDPOINT) != 0) {
         err = errno;
         what = err == EADDRINUSE ? "this ZeroMQ context already has a ZAP handler (share one "
                                    "rumor_transport_auth_t between its transports)"
                                  : "cannot bind " S_ZAP_ENDPOINT;
-    } else if (zmq_bind(a->ctl, ctl_ep) != 0 || zmq_connect(a->ctl_thread, ctl_ep) != 0) {
-        err = errno;
-        what = "cannot set up the ZAP handler's control pipe";
-    } else if ((err = pthread_create(&a->thread, NULL, s_zap_main, a)) != 0) {
-        what = "cannot start the ZAP handler thread";
     }
     if (what) {
         rumor_errmsg_set(em, RUMOR_EIO, "%s: %s", what, zmq_strerror(err));
         s_close_linger0(a->zap);
-        s_close_linger0(a->ctl);
-        s_close_linger0(a->ctl_thread);
-        pthread_mutex_destroy(&a->mu);
         free(a);
         return NULL;
     }
@@ -258,13 +239,11 @@ void rumor_transport_auth_destroy(rumor_transport_auth_t **a_p)
     rumor_transport_auth_t *a = *a_p;
     *a_p = NULL;
     RUMOR_ASSERT(a->n_domains == 0); /* every transport using it was destroyed first */
-    while (zmq_send(a->ctl, "", 0, 0) < 0 && errno == EINTR) {
-    }
-    pthread_join(a->thread, NULL);
-    zmq_unbind(a->ctl, a->ctl_endpoint);
-    s_close_linger0(a->ctl);
+    /* Closing releases an inproc name only later, on ZeroMQ's reaper thread; unbinding
+     * releases it now, so a new handler can start on this context right away. */
+    zmq_unbind(a->zap, S_ZAP_ENDPOINT);
+    s_close_linger0(a->zap);
     free(a->domains);
-    pthread_mutex_destroy(&a->mu);
     free(a);
 }
 
@@ -298,7 +277,6 @@ int rumor_transport_auth_register(rumor_transport_auth_t *a, uint32_t node,
         d->ids[k] = nbrs[k].id;
     }
     int rc = 0;
-    pthread_mutex_lock(&a->mu);
     for (size_t i = 0; i < a->n_domains; i++)
         if (a->domains[i]->node == node)
             rc = rumor_errmsg_set(em, RUMOR_EINVAL,
@@ -315,7 +293,6 @@ int rumor_transport_auth_register(rumor_transport_auth_t *a, uint32_t node,
         }
     }
     if (rc == 0) a->domains[a->n_domains++] = d;
-    pthread_mutex_unlock(&a->mu);
     if (rc != 0) {
         s_domain_free(d);
         return rc;
@@ -326,7 +303,6 @@ int rumor_transport_auth_register(rumor_transport_auth_t *a, uint32_t node,
 
 void rumor_transport_auth_unregister(rumor_transport_auth_t *a, rumor_zap_domain_t *d)
 {
-    pthread_mutex_lock(&a->mu);
     s_domain_flush(d, rumor_transport_now_ms(), 1);
     for (size_t i = 0; i < a->n_domains; i++) {
         if (a->domains[i] == d) {
@@ -334,7 +310,6 @@ void rumor_transport_auth_unregister(rumor_transport_auth_t *a, rumor_zap_domain
             break;
         }
     }
-    pthread_mutex_unlock(&a->mu);
     s_domain_free(d);
 }
 
@@ -348,12 +323,10 @@ const char *rumor_transport_auth_domain(const rumor_zap_domain_t *d)
     return d->name;
 }
 
-void rumor_transport_auth_domain_stats(rumor_transport_auth_t *a, const rumor_zap_domain_t *d,
+void rumor_transport_auth_domain_stats(const rumor_zap_domain_t *d,
                                        rumor_transport_auth_stats_t *out)
 {
-    pthread_mutex_lock(&a->mu);
     out->admitted = d->admitted;
     out->refused = d->refused;
     memcpy(out->last_refused, d->last_refused, sizeof out->last_refused);
-    pthread_mutex_unlock(&a->mu);
 }
