@@ -18,6 +18,7 @@
  */
 #include "transport_internal.h"
 
+#include "rumor/bytes.h"
 #include "rumor/log.h"
 
 #include <arpa/inet.h>
@@ -90,10 +91,8 @@ int rumor_transport_routing_id(const rumor_keypair_t *keys, uint32_t self, const
         crypto_box_beforenm(shared, pk, sk) == 0) {
         /* The X25519 secret is the same from both ends; the ids say who talks to whom. */
         uint8_t msg[12] = {'r', 'i', 'd', '1'};
-        for (int i = 0; i < 4; i++) {
-            msg[4 + i] = (uint8_t)(self >> (8 * i));
-            msg[8 + i] = (uint8_t)(peer >> (8 * i));
-        }
+        rumor_store32le(msg + 4, self);
+        rumor_store32le(msg + 8, peer);
         out[0] = 'r'; /* ZeroMQ reserves routing ids that begin with a zero byte */
         crypto_generichash(out + 1, RUMOR_TRANSPORT_RID_BYTES - 1, msg, sizeof msg, shared,
                            sizeof shared);
@@ -416,9 +415,8 @@ rumor_transport_t *rumor_transport_new(void *zctx, const rumor_transport_cfg_t *
      * to our key and the neighbour's. */
     for (uint32_t k = 0; k < cfg->n_nbrs; k++) {
         const rumor_transport_nbr_t *nb = &cfg->nbrs[order[k]];
-        uint8_t rid[RUMOR_TRANSPORT_RID_BYTES] = {(uint8_t)cfg->self, (uint8_t)(cfg->self >> 8),
-                                                  (uint8_t)(cfg->self >> 16),
-                                                  (uint8_t)(cfg->self >> 24)};
+        uint8_t rid[RUMOR_TRANSPORT_RID_BYTES];
+        rumor_store32le(rid, cfg->self);
         size_t rid_len = 4;
         if (!cfg->insecure && strncmp(nb->endpoint, "inproc://", 9) != 0) {
             if (s_bound_rid(cfg, nb, 0, rid, em)) {
@@ -520,7 +518,7 @@ static uint32_t s_sender(const rumor_transport_t *t, zmq_msg_t *rid, zmq_msg_t *
     }
     if (zmq_msg_size(rid) != 4) return UINT32_MAX;
     const uint8_t *p = zmq_msg_data(rid);
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    return rumor_load32le(p);
 }
 
 int rumor_transport_recv(rumor_transport_t *t, int timeout_ms, uint32_t *from, uint8_t *buf,
