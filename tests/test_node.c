@@ -312,6 +312,16 @@ static int s_log_has(const char *log, const char *text)
     return found;
 }
 
+/* Threads of process pid, from /proc. */
+static int s_threads(pid_t pid)
+{
+    char path[64], cmd[128], out[32];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    snprintf(cmd, sizeof cmd, "ls %s | wc -l", path);
+    assert_int_equal(s_capture(cmd, out, sizeof out), 0);
+    return atoi(out);
+}
+
 static void test_hostile_frames_are_dropped(void **state)
 {
     (void)state;
@@ -327,6 +337,8 @@ static void test_hostile_frames_are_dropped(void **state)
     assert_int_equal(rumor_keys_generate(&stranger, NULL), 0);
 
     pid_t pids[4];
+    /* No BLAS threads, so that what runs is rumor's and ZeroMQ's. */
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);
     s_start(4, pids, topo_path, NULL, NULL);
     void *ctx = zmq_ctx_new();
     /* Node 3 is node 0's neighbour: its key is admitted. The stranger's is not. */
@@ -338,6 +350,9 @@ static void test_hostile_frames_are_dropped(void **state)
     size_t len;
     /* Attack once node 0 is training (its neighbours have shaken hands). */
     for (int i = 0; i < 600 && s_last_round(0) < 50; i++) usleep(50000);
+    /* The peer's own thread answers ZAP requests: it runs beside ZeroMQ's I/O thread and
+     * reaper, and nothing else. */
+    assert_int_equal(s_threads(pids[0]), 3);
     for (int rep = 0; rep < 5; rep++) {
         for (int k = 0; k < 64; k++) buf[k] = (uint8_t)(k * 31 + rep);
         zmq_send(evil, buf, 64, 0); /* garbage: bad magic */
@@ -365,6 +380,10 @@ static void test_hostile_frames_are_dropped(void **state)
     assert_true(s_metric(0, "impostor") >= 5);
     assert_true(s_metric(0, "replay") + s_metric(0, "undecodable") >= 5);
     assert_true(s_metric(0, "bad version") >= 5);
+    /* Refused from the peer's own loop, which went on to finish the run. */
+    char log[256];
+    snprintf(log, sizeof log, "%s/peer0.log", s_dir);
+    assert_true(s_log_has(log, stranger.public_key));
     s_assert_matches_sim(4);
     rumor_topology_destroy(&topo);
 }
