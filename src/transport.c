@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,10 +38,10 @@
  * ZeroMQ allocates a message as soon as its length is read. */
 #define S_MAXMSG_SLACK  256
 #define S_MAXMSG_FLOOR  4096
-#define S_DEALER_MAXMSG 65536
+#define S_DEALER_MAXMSG 65536 /* ROUTERs never send: only handshake and heartbeat traffic */
 /* A receive that finds frames waiting does not poll; every this many it serves the ZAP
  * handler anyway, so that a neighbour's flood cannot hold other neighbours' handshakes. */
-#define S_ZAP_EVERY_FRAMES 32 /* ROUTERs never send: only handshake and heartbeat traffic */
+#define S_ZAP_EVERY_FRAMES 32
 
 /* ---- endpoints -------------------------------------------------------------------------- */
 
@@ -120,7 +121,7 @@ struct rumor_transport {
     rumor_burst_t misrouted_burst;
     rumor_transport_auth_t *auth;
     int owns_auth;
-    int unpolled; /* frames received since the last poll, which serves the ZAP handler */
+    int unpolled; /* frames received since the last wait, which serves the ZAP handler */
     rumor_zap_domain_t *domain; /* our entry in auth's table, NULL when insecure */
     char endpoint[512];
 };
@@ -138,18 +139,36 @@ static int s_slot(const rumor_transport_t *t, uint32_t id)
     return lo < t->n_nbrs && t->ids[lo] == id ? (int)lo : -1;
 }
 
-/* Waits up to wait_ms (-1: forever) for `events` on socket s, answering the ZAP handler's
- * requests meanwhile (it has no thread of its own). Returns s's revents (0: timed out, or only
- * the handler was served), or RUMOR_EINTR / RUMOR_EIO. */
-static int s_poll(rumor_transport_t *t, void *s, short events, long wait_ms)
+/* Waits up to wait_ms (-1: forever) until socket s has `events` (ZMQ_POLLIN or ZMQ_POLLOUT),
+ * answering the ZAP handler's requests meanwhile (it has no thread of its own). ZMQ_EVENTS
+ * first takes in ZeroMQ's pending commands (a receive or send may skip them when called
+ * again within a millisecond); if s is not ready, one poll(2) over s's and the handler's
+ * descriptors, which turn readable when a command arrives for them. This is zmq_poll()
+ * without its extra passes: it costs a blocking wait about half the system calls. Returns 1
+ * when s has the events, 0 when the caller should look again (the wait ended, or only the
+ * handler was served), RUMOR_EINTR or RUMOR_EIO. */
+static int s_wait(rumor_transport_t *t, void *s, int events, long wait_ms)
 {
-    zmq_pollitem_t it[2] = {{s, 0, events, 0}, {NULL, 0, ZMQ_POLLIN, 0}};
+    int ev = 0;
+    size_t sz = sizeof ev;
+    if (zmq_getsockopt(s, ZMQ_EVENTS, &ev, &sz) != 0)
+        return errno == EINTR ? RUMOR_EINTR : RUMOR_EIO;
+    if (ev & events) return 1;
+    struct pollfd pf[2] = {{.events = POLLIN}, {.events = POLLIN}};
+    sz = sizeof pf[0].fd;
+    if (zmq_getsockopt(s, ZMQ_FD, &pf[0].fd, &sz) != 0) return RUMOR_EIO;
     int n = 1;
-    if (t->auth) it[n++].socket = rumor_transport_auth_socket(t->auth);
-    if (zmq_poll(it, n, wait_ms) < 0) return errno == EINTR ? RUMOR_EINTR : RUMOR_EIO;
+    if (t->auth) {
+        /* Requests a bounded serve left waiting signal nothing more: look now. */
+        if (rumor_transport_auth_backlog(t->auth)) wait_ms = 0;
+        pf[n++].fd = rumor_transport_auth_fd(t->auth);
+    }
+    if (poll(pf, (nfds_t)n, wait_ms < 0 ? -1 : (int)wait_ms) < 0)
+        return errno == EINTR ? RUMOR_EINTR : RUMOR_EIO;
     t->unpolled = 0;
-    if (n == 2 && (it[1].revents & ZMQ_POLLIN)) rumor_transport_auth_serve(t->auth);
-    return it[0].revents;
+    if (n == 2 && (pf[1].revents || rumor_transport_auth_backlog(t->auth)))
+        rumor_transport_auth_serve(t->auth);
+    return 0;
 }
 
 static int s_opt_int(void *s, int opt, int v)
@@ -479,8 +498,8 @@ int rumor_transport_send(rumor_transport_t *t, uint32_t to, const uint8_t *buf, 
         if (errno != EAGAIN) return RUMOR_EIO;
         const double left = deadline - rumor_transport_now_ms();
         if (left <= 0) return RUMOR_ETIMEOUT;
-        const int ev = s_poll(t, s, ZMQ_POLLOUT, (long)left + 1);
-        if (ev < 0) return ev;
+        const int w = s_wait(t, s, ZMQ_POLLOUT, (long)left + 1);
+        if (w < 0) return w;
     }
     /* A message is queued whole once its first part is: the rest fails only when the
      * connection broke meanwhile. ZeroMQ then drops the message, and drops every later part
@@ -500,8 +519,8 @@ int rumor_transport_ready(rumor_transport_t *t, uint32_t to)
 {
     const int k = s_slot(t, to);
     if (k < 0) return 0;
-    const int ev = s_poll(t, t->dealer[k], ZMQ_POLLOUT, 0);
-    return ev > 0 && (ev & ZMQ_POLLOUT);
+    if (t->auth) rumor_transport_auth_serve(t->auth);
+    return s_wait(t, t->dealer[k], ZMQ_POLLOUT, 0) == 1;
 }
 
 /* The sender of a received body: the ZAP User-Id in secure mode, the routing id otherwise
@@ -547,10 +566,10 @@ int rumor_transport_recv(rumor_transport_t *t, int timeout_ms, uint32_t *from, u
             }
             wait = (long)left + 1;
         }
-        const int ev = s_poll(t, t->router, ZMQ_POLLIN, wait);
-        if (ev < 0) {
+        const int w = s_wait(t, t->router, ZMQ_POLLIN, wait);
+        if (w < 0) {
             zmq_msg_close(&rid);
-            return ev;
+            return w;
         }
     }
     /* Frames that are always there need no poll; the ZAP handler is still served. */

@@ -67,8 +67,13 @@ void rumor_transport_auth_serve(rumor_transport_auth_t *a);
 /* Logs the bursts of refusals that are due. */
 void rumor_transport_auth_flush(rumor_transport_auth_t *a);
 
-/* a's REP socket, to poll for ZMQ_POLLIN beside a transport's own: then serve a. */
-void *rumor_transport_auth_socket(const rumor_transport_auth_t *a);
+/* The descriptor (ZMQ_FD) that turns readable when requests may have come for a: poll it
+ * beside a transport's own, then serve a. */
+int rumor_transport_auth_fd(const rumor_transport_auth_t *a);
+
+/* 1 if the last serve stopped at its bound with requests still waiting (the descriptor will
+ * not say so again): serve a without waiting. */
+int rumor_transport_auth_backlog(const rumor_transport_auth_t *a);
 
 /* The ZeroMQ context a serves. */
 void *rumor_transport_auth_ctx(const rumor_transport_auth_t *a);

@@ -48,8 +48,10 @@ struct rumor_zap_domain {
 };
 
 struct rumor_transport_auth {
-    void *ctx; /* the context it serves */
-    void *zap; /* REP bound to S_ZAP_ENDPOINT */
+    void *ctx;   /* the context it serves */
+    void *zap;   /* REP bound to S_ZAP_ENDPOINT */
+    int fd;      /* its ZMQ_FD: readable when commands for it arrive */
+    int backlog; /* the last serve left requests waiting */
     rumor_zap_domain_t **domains;
     size_t n_domains, cap_domains;
 };
@@ -180,20 +182,36 @@ static int s_zap_serve_one(rumor_transport_auth_t *a)
 
 void rumor_transport_auth_serve(rumor_transport_auth_t *a)
 {
-    for (int i = 0; i < S_ZAP_PER_SERVE && s_zap_serve_one(a) == 1; i++) {
+    a->backlog = 0;
+    for (int i = 0;; i++) {
+        /* ZMQ_EVENTS takes in the socket's pending commands, which a receive within a
+         * millisecond of the last would skip: a request is never left unseen behind them. */
+        int ev = 0;
+        size_t sz = sizeof ev;
+        if (zmq_getsockopt(a->zap, ZMQ_EVENTS, &ev, &sz) != 0 || !(ev & ZMQ_POLLIN)) break;
+        if (i == S_ZAP_PER_SERVE) {
+            a->backlog = 1;
+            break;
+        }
+        if (s_zap_serve_one(a) != 1) break;
     }
     rumor_transport_auth_flush(a);
+}
+
+int rumor_transport_auth_backlog(const rumor_transport_auth_t *a)
+{
+    return a->backlog;
+}
+
+int rumor_transport_auth_fd(const rumor_transport_auth_t *a)
+{
+    return a->fd;
 }
 
 void rumor_transport_auth_flush(rumor_transport_auth_t *a)
 {
     const double now = rumor_transport_now_ms();
     for (size_t i = 0; i < a->n_domains; i++) s_domain_flush(a->domains[i], now, 0);
-}
-
-void *rumor_transport_auth_socket(const rumor_transport_auth_t *a)
-{
-    return a->zap;
 }
 
 static void s_close_linger0(void *s)
@@ -223,6 +241,12 @@ rumor_transport_auth_t *rumor_transport_auth_new(void *zctx, rumor_errmsg_t *em)
         what = err == EADDRINUSE ? "this ZeroMQ context already has a ZAP handler (share one "
                                    "rumor_transport_auth_t between its transports)"
                                  : "cannot bind " S_ZAP_ENDPOINT;
+    } else {
+        size_t sz = sizeof a->fd;
+        if (zmq_getsockopt(a->zap, ZMQ_FD, &a->fd, &sz) != 0) {
+            err = errno;
+            what = "cannot poll the ZAP handler's socket";
+        }
     }
     if (what) {
         rumor_errmsg_set(em, RUMOR_EIO, "%s: %s", what, zmq_strerror(err));
