@@ -11,7 +11,7 @@
  *
  * Log volume. Frames dropped for their routing id are what an attacker can cause at will (a
  * frame per misrouted connection), so they are logged as a burst: the first in full, then
- * one line per RUMOR_BURST_MS with the count.
+ * one line per RUMOR_TRANSPORT_BURST_MS with the count.
  *
  * Workload: send and recv once per neighbour per round. Send and recv allocate nothing
  * themselves (ZeroMQ allocates large message bodies).
@@ -118,11 +118,11 @@ struct rumor_transport {
     int bound_rids; /* senders must announce rid[k]: secure, not inproc */
     uint8_t (*rid)[RUMOR_TRANSPORT_RID_BYTES]; /* (n_nbrs) routing id bound to ids[k]'s key */
     uint64_t misrouted;                        /* frames dropped for their routing id */
-    rumor_burst_t misrouted_burst;
+    rumor_transport_burst_t misrouted_burst;
     rumor_transport_auth_t *auth;
     int owns_auth;
     int unpolled; /* frames received since the last wait, which serves the ZAP handler */
-    rumor_zap_domain_t *domain; /* our entry in auth's table, NULL when insecure */
+    rumor_transport_domain_t *domain; /* our entry in auth's table, NULL when insecure */
     char endpoint[512];
 };
 
@@ -200,7 +200,7 @@ static void s_misrouted_flush(rumor_transport_t *t, int force)
 {
     double secs;
     const uint64_t n =
-        rumor_burst_close(&t->misrouted_burst, rumor_transport_now_ms(), force, &secs);
+        rumor_transport_burst_close(&t->misrouted_burst, rumor_transport_now_ms(), force, &secs);
     if (n)
         rumor_warn("node %u: dropped %llu more frames whose routing id is not bound to their "
                    "sender's key in the last %.0f s",
@@ -215,7 +215,7 @@ static int s_rid_ok(rumor_transport_t *t, int k, zmq_msg_t *rid, zmq_msg_t *body
                            memcmp(zmq_msg_data(rid), t->rid[k], RUMOR_TRANSPORT_RID_BYTES) == 0))
         return 1;
     t->misrouted++;
-    if (rumor_burst_note(&t->misrouted_burst, rumor_transport_now_ms())) {
+    if (rumor_transport_burst_note(&t->misrouted_burst, rumor_transport_now_ms())) {
         const char *addr = zmq_msg_gets(body, "Peer-Address");
         rumor_warn("node %u: dropped a frame from %s authenticated as node %u: its routing id "
                    "is not the one bound to that key (a neighbour posing as another?)",

@@ -14,8 +14,8 @@
  * client then retries. The table and the counters are touched only by that one thread.
  *
  * Log volume. Refusals are what an attacker can cause at will (a connection per key), so
- * they are logged as a burst: the first in full, then one line per RUMOR_BURST_MS with the
- * count, closed when the handler is next served after that.
+ * they are logged as a burst: the first in full, then one line per RUMOR_TRANSPORT_BURST_MS with
+ * the count, closed when the handler is next served after that.
  *
  * Workload: a handful of ZAP requests per connection; a serve that finds none costs one
  * non-blocking receive.
@@ -35,7 +35,7 @@
 #define S_ZAP_PER_SERVE  64 /* requests answered per serve, so that a flood cannot hold it */
 #define S_DOMAIN_MAX     32
 
-struct rumor_zap_domain {
+struct rumor_transport_domain {
     char name[S_DOMAIN_MAX]; /* ZMQ_ZAP_DOMAIN of the node's ROUTER */
     uint32_t node;
     uint32_t n; /* admitted keys */
@@ -43,8 +43,8 @@ struct rumor_zap_domain {
     uint32_t *ids; /* ids[k] is the node holding keys[k] */
     uint64_t admitted, refused;
     char last_refused[RUMOR_KEY_Z85_LEN + 1];
-    char last_addr[64];  /* where the last refused client came from */
-    rumor_burst_t burst; /* refusals */
+    char last_addr[64];            /* where the last refused client came from */
+    rumor_transport_burst_t burst; /* refusals */
 };
 
 struct rumor_transport_auth {
@@ -52,7 +52,7 @@ struct rumor_transport_auth {
     void *zap;   /* REP bound to S_ZAP_ENDPOINT */
     int fd;      /* its ZMQ_FD: readable when commands for it arrive */
     int backlog; /* the last serve left requests waiting */
-    rumor_zap_domain_t **domains;
+    rumor_transport_domain_t **domains;
     size_t n_domains, cap_domains;
 };
 
@@ -97,7 +97,7 @@ static void s_zap_decide(rumor_transport_auth_t *a, zmq_msg_t *f, int nf, const 
     memcpy(addr, zmq_msg_data(&f[3]), alen);
     addr[alen] = '\0';
 
-    rumor_zap_domain_t *d = NULL;
+    rumor_transport_domain_t *d = NULL;
     for (size_t i = 0; i < a->n_domains && !d; i++) {
         const size_t nl = strlen(a->domains[i]->name);
         if (nl == dlen && memcmp(a->domains[i]->name, zmq_msg_data(&f[2]), nl) == 0)
@@ -117,7 +117,7 @@ static void s_zap_decide(rumor_transport_auth_t *a, zmq_msg_t *f, int nf, const 
             char z85[RUMOR_KEY_Z85_LEN + 1];
             zmq_z85_encode(z85, key, 32);
             /* A refused client reconnects every few hundred ms, and anyone can make keys. */
-            if (rumor_burst_note(&d->burst, rumor_transport_now_ms()))
+            if (rumor_transport_burst_note(&d->burst, rumor_transport_now_ms()))
                 rumor_warn("node %u: refused a CURVE client from %s: key %s is not one of its "
                            "neighbours' in the topology",
                            (unsigned)d->node, addr[0] ? addr : "?", z85);
@@ -131,10 +131,10 @@ static void s_zap_decide(rumor_transport_auth_t *a, zmq_msg_t *f, int nf, const 
 }
 
 /* Logs the count of refusals of d's burst if it is due (or `force`). */
-static void s_domain_flush(rumor_zap_domain_t *d, double now, int force)
+static void s_domain_flush(rumor_transport_domain_t *d, double now, int force)
 {
     double secs;
-    const uint64_t n = rumor_burst_close(&d->burst, now, force, &secs);
+    const uint64_t n = rumor_transport_burst_close(&d->burst, now, force, &secs);
     if (n)
         rumor_warn("node %u: refused %llu more CURVE clients with unlisted keys in the last %.0f "
                    "s (the last from %s, key %s)",
@@ -271,7 +271,7 @@ void rumor_transport_auth_destroy(rumor_transport_auth_t **a_p)
     free(a);
 }
 
-static void s_domain_free(rumor_zap_domain_t *d)
+static void s_domain_free(rumor_transport_domain_t *d)
 {
     if (!d) return;
     free(d->keys);
@@ -281,9 +281,9 @@ static void s_domain_free(rumor_zap_domain_t *d)
 
 int rumor_transport_auth_register(rumor_transport_auth_t *a, uint32_t node,
                                   const rumor_transport_nbr_t *nbrs, uint32_t n,
-                                  rumor_zap_domain_t **out, rumor_errmsg_t *em)
+                                  rumor_transport_domain_t **out, rumor_errmsg_t *em)
 {
-    rumor_zap_domain_t *d = calloc(1, sizeof *d);
+    rumor_transport_domain_t *d = calloc(1, sizeof *d);
     if (d) {
         d->keys = malloc((n ? n : 1) * sizeof *d->keys);
         d->ids = malloc((n ? n : 1) * sizeof *d->ids);
@@ -308,7 +308,7 @@ int rumor_transport_auth_register(rumor_transport_auth_t *a, uint32_t node,
                                   (unsigned)node);
     if (rc == 0 && a->n_domains == a->cap_domains) {
         const size_t cap = a->cap_domains ? 2 * a->cap_domains : 8;
-        rumor_zap_domain_t **p = realloc(a->domains, cap * sizeof *p);
+        rumor_transport_domain_t **p = realloc(a->domains, cap * sizeof *p);
         if (!p)
             rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
         else {
@@ -325,7 +325,7 @@ int rumor_transport_auth_register(rumor_transport_auth_t *a, uint32_t node,
     return 0;
 }
 
-void rumor_transport_auth_unregister(rumor_transport_auth_t *a, rumor_zap_domain_t *d)
+void rumor_transport_auth_unregister(rumor_transport_auth_t *a, rumor_transport_domain_t *d)
 {
     s_domain_flush(d, rumor_transport_now_ms(), 1);
     for (size_t i = 0; i < a->n_domains; i++) {
@@ -342,12 +342,12 @@ void *rumor_transport_auth_ctx(const rumor_transport_auth_t *a)
     return a->ctx;
 }
 
-const char *rumor_transport_auth_domain(const rumor_zap_domain_t *d)
+const char *rumor_transport_auth_domain(const rumor_transport_domain_t *d)
 {
     return d->name;
 }
 
-void rumor_transport_auth_domain_stats(const rumor_zap_domain_t *d,
+void rumor_transport_auth_domain_stats(const rumor_transport_domain_t *d,
                                        rumor_transport_auth_stats_t *out)
 {
     out->admitted = d->admitted;
