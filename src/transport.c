@@ -41,7 +41,7 @@
 #define S_DEALER_MAXMSG 65536 /* ROUTERs never send: only handshake and heartbeat traffic */
 /* A receive that finds frames waiting does not poll; every this many it serves the ZAP
  * handler anyway, so that a neighbour's flood cannot hold other neighbours' handshakes. */
-#define S_ZAP_EVERY_FRAMES 32
+#define S_ZAP_EVERY_FRAMES 8
 
 /* ---- endpoints -------------------------------------------------------------------------- */
 
