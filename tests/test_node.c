@@ -678,14 +678,20 @@ static void s_stop_and_restart(int sig)
     }
     kill(pids[2], sig);
     waitpid(pids[2], NULL, 0);
-    uint32_t others = 0; /* the others go on without it */
-    for (int i = 0; i < 100 && others <= killed_at + 100; i++) {
+    /* The others go on without it, once they have found it silent (node 1 may have been
+     * 100 rounds ahead already: a restart before its liveness timeout would go unnoticed). */
+    uint32_t others = 0;
+    long downs = 0;
+    for (int i = 0; i < 100 && (others <= killed_at + 100 || downs < 2); i++) {
         usleep(100000);
         const uint32_t r = s_last_round(1);
         if (r > others) others = r;
+        downs = (s_counter(1, "neighbours_down") >= 1) + (s_counter(3, "neighbours_down") >= 1);
     }
-    if (others <= killed_at + 100)
-        fail_msg("node 2 killed at round %u; node 1 at %u after it", killed_at, others);
+    if (others <= killed_at + 100 || downs < 2)
+        fail_msg("node 2 killed at round %u; node 1 at %u after it, %ld of its neighbours "
+                 "found it silent",
+                 killed_at, others, downs);
     /* Restart with the same arguments; it must resume from its checkpoint. */
     char log[256], sc[256];
     pids[2] = s_start_peer(2, topo, "20", NULL, "peer2-restart.log");
