@@ -4,6 +4,7 @@
  * so allocating here is fine.
  */
 #include "rumor/checkpoint.h"
+#include "rumor/bytes.h"
 #include "rumor/file.h"
 #include "rumor/sampler.h"
 #include "rumor/gossip.h"
@@ -163,7 +164,7 @@ int rumor_checkpoint_save(const char *path, rumor_peer_t *p, const uint8_t topo_
     /* Pad the header with spaces so the data starts 8-byte aligned. */
     const size_t hl = strlen(hj), padded = (hl + 7) & ~(size_t)7;
     uint8_t len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+    rumor_store64le(len8, (uint64_t)padded);
     static const char spaces[8] = "        ";
     rumor_file_piece_t *pieces = malloc((n + 3) * sizeof *pieces);
     int rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
@@ -222,8 +223,7 @@ static int s_open(const char *path, FILE **f_out, json_t **h_out, long *base, ui
         rc = rumor_errmsg_set(em, RUMOR_ETRUNC, "%s: shorter than a safetensors header", path);
         goto done;
     }
-    uint64_t hl = 0;
-    for (int i = 0; i < 8; i++) hl |= (uint64_t)len8[i] << (8 * i);
+    const uint64_t hl = rumor_load64le(len8);
     if (hl == 0 || hl > S_MAX_HEADER) {
         rc = rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: header length %" PRIu64 " is impossible",
                               path, hl);
@@ -422,8 +422,7 @@ done:
 int rumor_checkpoint_sniff(const uint8_t *head, size_t len, uint64_t file_size)
 {
     if (len < 9 || file_size < 9 || head[8] != '{') return 0;
-    uint64_t hl = 0;
-    for (int i = 0; i < 8; i++) hl |= (uint64_t)head[i] << (8 * i);
+    const uint64_t hl = rumor_load64le(head);
     return hl >= 2 && hl <= S_MAX_HEADER;
 }
 

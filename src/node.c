@@ -10,6 +10,7 @@
  */
 #include "rumor/clock.h"
 #include "rumor/node.h"
+#include "rumor/carrier.h"
 #include "rumor/checkpoint.h"
 #include "rumor/cmsg.h"
 #include "rumor/codec.h"
@@ -149,8 +150,9 @@ static int s_send(s_node_t *n, rumor_link_t *l, uint8_t type, const uint8_t *pay
 
 /* A frame a link asked for: HELLO (ours, with our round), STATE (our public copy and the
  * round from which it is valid), RESYNC or HEARTBEAT. */
-static void s_send_type(s_node_t *n, rumor_link_t *l, uint8_t type)
+static void s_send_type(void *ctx, rumor_link_t *l, uint8_t type)
 {
+    s_node_t *n = ctx;
     if (type == RUMOR_WIRE_HELLO) {
         uint8_t p[RUMOR_WIRE_HELLO_BYTES];
         n->hello.resume_round = rumor_peer_round(n->peer);
@@ -171,50 +173,28 @@ static void s_send_type(s_node_t *n, rumor_link_t *l, uint8_t type)
     }
 }
 
+static void s_stop_run(void *ctx, rumor_link_t *l, const rumor_wire_bye_t *why)
+{
+    s_node_t *n = ctx;
+    if (!n->failed) {
+        n->failed = l;
+        n->failure = *why;
+    }
+}
+
+static void s_marked(void *ctx, rumor_link_t *l, int up)
+{
+    const s_node_t *n = ctx;
+    if (up) rumor_info("node %u: node %u is back", n->self, l->cfg.id);
+}
+
+static const rumor_carrier_t s_carrier = {
+    .send = s_send_type, .stop = s_stop_run, .marked = s_marked};
+
 /* Carries out what link l asked for. */
 static void s_act(s_node_t *n, rumor_link_t *l, const rumor_link_actions_t *a)
 {
-    rumor_gossip_t *g = rumor_peer_gossip(n->peer);
-    for (int i = 0; i < a->n; i++) {
-        const rumor_link_action_t *x = &a->act[i];
-        switch (x->act) {
-        case RUMOR_LINK_SEND:
-            s_send_type(n, l, x->frame);
-            break;
-        case RUMOR_LINK_DELIVER: {
-            const int rc = rumor_peer_deliver(n->peer, l->cfg.id, x->payload, x->h.len);
-            rumor_link_delivered(l, &x->h, rc, rumor_peer_round(n->peer), rumor_clock_now());
-            break;
-        }
-        case RUMOR_LINK_CHECK: {
-            rumor_link_actions_t more;
-            const int rc = rumor_peer_check(n->peer, x->payload, x->h.len);
-            rumor_link_checked(l, &x->h, x->payload, rc, &more);
-            s_act(n, l, &more);
-            break;
-        }
-        case RUMOR_LINK_INSTALL: {
-            uint32_t round = 0;
-            const int rc = rumor_wire_decode_state(x->payload, x->h.len, n->pub, &round,
-                                                   rumor_gossip_copy_mut(g, l->cfg.id));
-            rumor_link_installed(l, &x->h, rc, round);
-            break;
-        }
-        case RUMOR_LINK_DOWN:
-            RUMOR_ASSERT(rumor_gossip_set_up(g, l->cfg.id, 0) == 0);
-            break;
-        case RUMOR_LINK_UP:
-            RUMOR_ASSERT(rumor_gossip_set_up(g, l->cfg.id, 1) == 0);
-            rumor_info("node %u: node %u is back", n->self, l->cfg.id);
-            break;
-        case RUMOR_LINK_STOP:
-            if (!n->failed) {
-                n->failed = l;
-                n->failure = x->bye;
-            }
-            break;
-        }
-    }
+    rumor_carrier_act(l, n->peer, rumor_peer_round(n->peer), rumor_clock_now(), a, &s_carrier, n);
 }
 
 /* Receives and handles frames for up to timeout_ms; returns after the first frame: 1, or 0

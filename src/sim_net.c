@@ -1,6 +1,7 @@
 /* rumor — the simulator's network: links over frames in memory (see sim_internal.h). */
 #include "sim_internal.h"
 
+#include "rumor/carrier.h"
 #include "rumor/gossip.h"
 #include "rumor/log.h"
 #include "rumor/rng.h"
@@ -175,56 +176,54 @@ static void s_send(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, ui
     w->sent++;
 }
 
-/* Carries out what link e of peer i asked for, as node.c does. */
+/* Where a link's actions happen: peer i, link e, round t, phase s, time now. */
+typedef struct {
+    rumor_simnet_t *net;
+    rumor_simnet_worker_t *w;
+    uint32_t i, e, t;
+    uint64_t s;
+    double now;
+} s_at_t;
+
+static void s_carry_send(void *ctx, rumor_link_t *l, uint8_t type)
+{
+    const s_at_t *at = ctx;
+    (void)l;
+    s_send(at->net, at->w, at->i, at->e, type, NULL, 0, at->t, at->s, at->now);
+}
+
+static void s_carry_stop(void *ctx, rumor_link_t *l, const rumor_wire_bye_t *why)
+{
+    const s_at_t *at = ctx;
+    (void)l;
+    s_fail(at->net, at->w, why->code);
+}
+
+/* A DIFF the peer refused ends the simulation. */
+static void s_carry_delivered(void *ctx, rumor_link_t *l, const rumor_wire_header_t *h, int rc)
+{
+    const s_at_t *at = ctx;
+    rumor_simnet_t *net = at->net;
+    const uint32_t j = l->cfg.id;
+    if (rc == RUMOR_ENONFINITE && !atomic_load(&net->failed))
+        rumor_error("peer %u's message of round %u holds non-finite values: its "
+                    "model diverged " RUMOR_PEER_DIVERGED_HINT,
+                    j, h->round);
+    else if (rc && !atomic_load(&net->failed))
+        rumor_error("peer %u: message of peer %u in round %u: %s", at->i, j, h->round,
+                    rumor_strerror(rc));
+    if (rc) s_fail(net, at->w, rc);
+}
+
+static const rumor_carrier_t s_carrier = {
+    .send = s_carry_send, .stop = s_carry_stop, .delivered = s_carry_delivered};
+
+/* Carries out what link e of peer i asked for. */
 static void s_act(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t e, uint32_t t,
                   uint64_t s, double now, const rumor_link_actions_t *a)
 {
-    rumor_link_t *l = &net->links[e];
-    rumor_peer_t *p = net->peers[i];
-    rumor_gossip_t *g = rumor_peer_gossip(p);
-    const uint32_t j = l->cfg.id;
-    for (int k = 0; k < a->n; k++) {
-        const rumor_link_action_t *x = &a->act[k];
-        switch (x->act) {
-        case RUMOR_LINK_SEND:
-            s_send(net, w, i, e, x->frame, NULL, 0, t, s, now);
-            break;
-        case RUMOR_LINK_DELIVER: {
-            const int rc = rumor_peer_deliver(p, j, x->payload, x->h.len);
-            rumor_link_delivered(l, &x->h, rc, t, now);
-            if (rc == RUMOR_ENONFINITE && !atomic_load(&net->failed))
-                rumor_error("peer %u's message of round %u holds non-finite values: its "
-                            "model diverged " RUMOR_PEER_DIVERGED_HINT,
-                            j, x->h.round);
-            else if (rc && !atomic_load(&net->failed))
-                rumor_error("peer %u: message of peer %u in round %u: %s", i, j, x->h.round,
-                            rumor_strerror(rc));
-            if (rc) s_fail(net, w, rc);
-            break;
-        }
-        case RUMOR_LINK_CHECK: {
-            rumor_link_actions_t more;
-            const int rc = rumor_peer_check(net->peers[i], x->payload, x->h.len);
-            rumor_link_checked(l, &x->h, x->payload, rc, &more);
-            s_act(net, w, i, e, t, s, now, &more);
-            break;
-        }
-        case RUMOR_LINK_INSTALL: {
-            uint32_t round = 0;
-            const int rc = rumor_wire_decode_state(x->payload, x->h.len, net->pub, &round,
-                                                   rumor_gossip_copy_mut(g, j));
-            rumor_link_installed(l, &x->h, rc, round);
-            break;
-        }
-        case RUMOR_LINK_DOWN:
-        case RUMOR_LINK_UP:
-            RUMOR_ASSERT(rumor_gossip_set_up(g, j, x->act == RUMOR_LINK_UP) == 0);
-            break;
-        case RUMOR_LINK_STOP:
-            s_fail(net, w, x->bye.code);
-            break;
-        }
-    }
+    s_at_t at = {.net = net, .w = w, .i = i, .e = e, .t = t, .s = s, .now = now};
+    rumor_carrier_act(&net->links[e], net->peers[i], t, now, a, &s_carrier, &at);
 }
 
 void rumor_simnet_tick(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t t,

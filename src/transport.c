@@ -1,11 +1,4 @@
-/* rumor — ZeroMQ sockets, CurveZMQ and the ZAP handler (see transport.h).
- *
- * The ZAP handler keeps one "domain" per secure transport of its context: the node's id (also
- * the ROUTER's ZMQ_ZAP_DOMAIN, "rumor.node.<id>") and the binary public keys of its
- * neighbours with their ids. ZeroMQ asks it about every CURVE handshake on any ROUTER of the
- * context; it answers 200 with User-Id "<neighbour id>" when the client key is listed for that
- * domain, 400 otherwise. The table is written by transports (new/destroy, any thread) and read
- * by the handler thread, under one mutex; the counters it keeps are read the same way.
+/* rumor — ZeroMQ sockets and CurveZMQ (see transport.h); the ZAP handler is transport_zap.c.
  *
  * Routing ids. Where no handshake authenticates the sender (insecure mode and inproc) DEALERs
  * carry the node id as routing id, the sender's name. Under CURVE they carry the id bound to
@@ -16,30 +9,28 @@
  * and again. A neighbour restarting after a crash is refused only until its dead connection
  * is noticed (at once on the same host, within the TCP keepalive time otherwise).
  *
- * Log volume. Refusals are what an attacker can cause at will (a connection per key, a frame
- * per misrouted connection), so each kind is logged as a burst: the first in full, then one
- * line per S_BURST_MS with the count. The ZAP thread wakes once a second to close bursts.
+ * Log volume. Frames dropped for their routing id are what an attacker can cause at will (a
+ * frame per misrouted connection), so they are logged as a burst: the first in full, then
+ * one line per RUMOR_TRANSPORT_BURST_MS with the count.
  *
- * Workload: a handful of ZAP requests per connection; send and recv once per neighbour per
- * round. Send and recv allocate nothing themselves (ZeroMQ allocates large message bodies).
+ * Workload: send and recv once per neighbour per round. Send and recv allocate nothing
+ * themselves (ZeroMQ allocates large message bodies).
  */
-#include "rumor/transport.h"
+#include "transport_internal.h"
+
+#include "rumor/bytes.h"
 #include "rumor/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <pthread.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zmq.h>
 
-#define S_ZAP_ENDPOINT   "inproc://zeromq.zap.01"
-#define S_ZAP_MAX_FRAMES 8
-#define S_DOMAIN_MAX     32
 /* Room on top of a part for what ZeroMQ counts against ZMQ_MAXMSGSIZE but is not ours: the
  * CURVE MESSAGE wrapping of each part (command name, nonce, MAC, flags). The limit applies
  * to handshake commands too, so it must also hold an INITIATE with its metadata (the floor).
@@ -48,356 +39,9 @@
 #define S_MAXMSG_SLACK  256
 #define S_MAXMSG_FLOOR  4096
 #define S_DEALER_MAXMSG 65536 /* ROUTERs never send: only handshake and heartbeat traffic */
-#define S_BURST_MS      10000.0
-#define S_ZAP_TICK_MS   1000
-
-static double s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
-}
-
-/* ---- bursts of like log lines ----------------------------------------------------------- */
-
-typedef struct {
-    double opened;   /* s_now_ms() of the event logged in full; 0: no burst open */
-    uint64_t unsaid; /* events since then, counted but not logged */
-} s_burst_t;
-
-/* Notes one event at time now: 1 if it opens a burst (the caller logs it in full), 0 if it
- * was only counted. */
-static int s_burst_note(s_burst_t *b, double now)
-{
-    if (b->opened > 0) {
-        b->unsaid++;
-        return 0;
-    }
-    b->opened = now;
-    return 1;
-}
-
-/* Closes b if it is older than S_BURST_MS (or `force`): returns the events to report in one
- * line and the burst's age in seconds in *secs; 0 if there is nothing to say yet. */
-static uint64_t s_burst_close(s_burst_t *b, double now, int force, double *secs)
-{
-    if (b->opened <= 0 || (!force && now - b->opened < S_BURST_MS)) return 0;
-    const uint64_t n = b->unsaid;
-    *secs = (now - b->opened) / 1e3;
-    *b = (s_burst_t){0};
-    return n;
-}
-
-/* ---- ZAP handler ------------------------------------------------------------------------ */
-
-typedef struct {
-    char name[S_DOMAIN_MAX]; /* ZMQ_ZAP_DOMAIN of the node's ROUTER */
-    uint32_t node;
-    uint32_t n; /* admitted keys */
-    uint8_t (*keys)[32];
-    uint32_t *ids; /* ids[k] is the node holding keys[k] */
-    uint64_t admitted, refused;
-    char last_refused[RUMOR_KEY_Z85_LEN + 1];
-    char last_addr[64]; /* where the last refused client came from */
-    s_burst_t burst;    /* refusals */
-} s_domain_t;
-
-struct rumor_transport_auth {
-    void *ctx;        /* the context it serves */
-    void *zap;        /* REP bound to S_ZAP_ENDPOINT; used only by the thread once started */
-    void *ctl;        /* PAIR: destroy sends on it to stop the thread */
-    void *ctl_thread; /* the thread's end */
-    char ctl_endpoint[64];
-    pthread_t thread;
-    pthread_mutex_t mu; /* guards everything below */
-    s_domain_t **domains;
-    size_t n_domains, cap_domains;
-};
-
-static void s_domain_name(uint32_t node, char out[S_DOMAIN_MAX])
-{
-    snprintf(out, S_DOMAIN_MAX, "rumor.node.%u", (unsigned)node);
-}
-
-static int s_msg_is(zmq_msg_t *m, const char *s)
-{
-    const size_t n = strlen(s);
-    return zmq_msg_size(m) == n && memcmp(zmq_msg_data(m), s, n) == 0;
-}
-
-/* Decides one request; fills status ("200"/"400"/"500"), text and user id. */
-static void s_zap_decide(rumor_transport_auth_t *a, zmq_msg_t *f, int nf, const char **status,
-                         const char **text, char user[16])
-{
-    *status = "400";
-    *text = "not a listed neighbour";
-    user[0] = '\0';
-    if (nf < 6 || !s_msg_is(&f[0], "1.0")) {
-        *status = "500";
-        *text = "malformed ZAP request";
-        return;
-    }
-    const size_t dlen = zmq_msg_size(&f[2]);
-    if (s_msg_is(&f[5], "NULL") && dlen == 0) {
-        /* A plaintext socket of this context without a domain: an insecure transport, which
-         * has already restricted itself to local endpoints. */
-        *status = "200";
-        *text = "OK";
-        return;
-    }
-    if (!s_msg_is(&f[5], "CURVE") || nf < 7 || zmq_msg_size(&f[6]) != 32) {
-        *text = "unsupported mechanism";
-        return;
-    }
-    const uint8_t *key = zmq_msg_data(&f[6]);
-    char addr[64] = "";
-    const size_t alen = zmq_msg_size(&f[3]) < sizeof addr - 1 ? zmq_msg_size(&f[3]) : 0;
-    memcpy(addr, zmq_msg_data(&f[3]), alen);
-    addr[alen] = '\0';
-
-    pthread_mutex_lock(&a->mu);
-    s_domain_t *d = NULL;
-    for (size_t i = 0; i < a->n_domains && !d; i++) {
-        const size_t nl = strlen(a->domains[i]->name);
-        if (nl == dlen && memcmp(a->domains[i]->name, zmq_msg_data(&f[2]), nl) == 0)
-            d = a->domains[i];
-    }
-    if (d) {
-        for (uint32_t k = 0; k < d->n; k++) {
-            if (memcmp(d->keys[k], key, 32) == 0) {
-                *status = "200";
-                *text = "OK";
-                snprintf(user, 16, "%u", (unsigned)d->ids[k]);
-                d->admitted++;
-                break;
-            }
-        }
-        if (user[0] == '\0') {
-            char z85[RUMOR_KEY_Z85_LEN + 1];
-            zmq_z85_encode(z85, key, 32);
-            /* A refused client reconnects every few hundred ms, and anyone can make keys. */
-            if (s_burst_note(&d->burst, s_now_ms()))
-                rumor_warn("node %u: refused a CURVE client from %s: key %s is not one of its "
-                           "neighbours' in the topology",
-                           (unsigned)d->node, addr[0] ? addr : "?", z85);
-            memcpy(d->last_refused, z85, sizeof z85);
-            snprintf(d->last_addr, sizeof d->last_addr, "%s", addr[0] ? addr : "?");
-            d->refused++;
-        }
-    } else {
-        *text = "unknown domain";
-    }
-    pthread_mutex_unlock(&a->mu);
-}
-
-/* Logs the count of refusals of d's burst if it is due (or `force`). Caller holds the mutex. */
-static void s_domain_flush(s_domain_t *d, double now, int force)
-{
-    double secs;
-    const uint64_t n = s_burst_close(&d->burst, now, force, &secs);
-    if (n)
-        rumor_warn("node %u: refused %llu more CURVE clients with unlisted keys in the last %.0f "
-                   "s (the last from %s, key %s)",
-                   (unsigned)d->node, (unsigned long long)n, secs, d->last_addr, d->last_refused);
-}
-
-/* Receives one request (all its parts) and answers it. Returns -1 when the context is going
- * away, 0 otherwise. */
-static int s_zap_serve(rumor_transport_auth_t *a)
-{
-    zmq_msg_t f[S_ZAP_MAX_FRAMES];
-    int nf = 0, more = 1, rc = 0;
-    while (more) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, a->zap, 0) < 0) {
-            zmq_msg_close(&m);
-            if (errno == EINTR) continue;
-            rc = -1;
-            break;
-        }
-        more = zmq_msg_more(&m);
-        if (nf < S_ZAP_MAX_FRAMES)
-            f[nf++] = m; /* the zmq_msg_t is moved, not copied */
-        else
-            zmq_msg_close(&m);
-    }
-    if (rc == 0) {
-        const char *status, *text;
-        char user[16];
-        s_zap_decide(a, f, nf, &status, &text, user);
-        const char *req_id = nf > 1 ? zmq_msg_data(&f[1]) : "";
-        const size_t req_len = nf > 1 ? zmq_msg_size(&f[1]) : 0;
-        if (zmq_send(a->zap, "1.0", 3, ZMQ_SNDMORE) < 0 ||
-            zmq_send(a->zap, req_id, req_len, ZMQ_SNDMORE) < 0 ||
-            zmq_send(a->zap, status, 3, ZMQ_SNDMORE) < 0 ||
-            zmq_send(a->zap, text, strlen(text), ZMQ_SNDMORE) < 0 ||
-            zmq_send(a->zap, user, strlen(user), ZMQ_SNDMORE) < 0 || zmq_send(a->zap, "", 0, 0) < 0)
-            rc = errno == ETERM ? -1 : 0;
-    }
-    for (int i = 0; i < nf; i++) zmq_msg_close(&f[i]);
-    return rc;
-}
-
-static void *s_zap_main(void *arg)
-{
-    rumor_transport_auth_t *a = arg;
-    zmq_pollitem_t items[2] = {{a->zap, 0, ZMQ_POLLIN, 0}, {a->ctl_thread, 0, ZMQ_POLLIN, 0}};
-    for (;;) {
-        if (zmq_poll(items, 2, S_ZAP_TICK_MS) < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        if (items[1].revents & ZMQ_POLLIN) break;
-        if ((items[0].revents & ZMQ_POLLIN) && s_zap_serve(a) < 0) break;
-        pthread_mutex_lock(&a->mu);
-        const double now = s_now_ms();
-        for (size_t i = 0; i < a->n_domains; i++) s_domain_flush(a->domains[i], now, 0);
-        pthread_mutex_unlock(&a->mu);
-    }
-    /* Closing releases an inproc name only later, on ZeroMQ's reaper thread; unbinding
-     * releases it now, so a new handler can start on this context right away. */
-    zmq_unbind(a->zap, S_ZAP_ENDPOINT);
-    zmq_close(a->zap);
-    zmq_close(a->ctl_thread);
-    return NULL;
-}
-
-static void s_close_linger0(void *s)
-{
-    if (!s) return;
-    const int zero = 0;
-    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_close(s);
-}
-
-rumor_transport_auth_t *rumor_transport_auth_new(void *zctx, rumor_errmsg_t *em)
-{
-    rumor_transport_auth_t *a = calloc(1, sizeof *a);
-    if (!a) {
-        rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
-        return NULL;
-    }
-    pthread_mutex_init(&a->mu, NULL);
-    a->ctx = zctx;
-    char *ctl_ep = a->ctl_endpoint;
-    snprintf(ctl_ep, sizeof a->ctl_endpoint, "inproc://rumor.zap.ctl.%p", (void *)a);
-    a->zap = zmq_socket(zctx, ZMQ_REP);
-    a->ctl = zmq_socket(zctx, ZMQ_PAIR);
-    a->ctl_thread = zmq_socket(zctx, ZMQ_PAIR);
-    const char *what = NULL;
-    int err = 0;
-    if (!a->zap || !a->ctl || !a->ctl_thread) {
-        what = "cannot create the ZAP handler's sockets";
-        err = errno;
-    } else if (zmq_bind(a->zap, S_ZAP_ENDPOINT) != 0) {
-        err = errno;
-        what = err == EADDRINUSE ? "this ZeroMQ context already has a ZAP handler (share one "
-                                   "rumor_transport_auth_t between its transports)"
-                                 : "cannot bind " S_ZAP_ENDPOINT;
-    } else if (zmq_bind(a->ctl, ctl_ep) != 0 || zmq_connect(a->ctl_thread, ctl_ep) != 0) {
-        err = errno;
-        what = "cannot set up the ZAP handler's control pipe";
-    } else if ((err = pthread_create(&a->thread, NULL, s_zap_main, a)) != 0) {
-        what = "cannot start the ZAP handler thread";
-    }
-    if (what) {
-        rumor_errmsg_set(em, RUMOR_EIO, "%s: %s", what, zmq_strerror(err));
-        s_close_linger0(a->zap);
-        s_close_linger0(a->ctl);
-        s_close_linger0(a->ctl_thread);
-        pthread_mutex_destroy(&a->mu);
-        free(a);
-        return NULL;
-    }
-    return a;
-}
-
-void rumor_transport_auth_destroy(rumor_transport_auth_t **a_p)
-{
-    if (!a_p || !*a_p) return;
-    rumor_transport_auth_t *a = *a_p;
-    *a_p = NULL;
-    RUMOR_ASSERT(a->n_domains == 0); /* every transport using it was destroyed first */
-    while (zmq_send(a->ctl, "", 0, 0) < 0 && errno == EINTR) {
-    }
-    pthread_join(a->thread, NULL);
-    zmq_unbind(a->ctl, a->ctl_endpoint);
-    s_close_linger0(a->ctl);
-    free(a->domains);
-    pthread_mutex_destroy(&a->mu);
-    free(a);
-}
-
-static void s_domain_free(s_domain_t *d)
-{
-    if (!d) return;
-    free(d->keys);
-    free(d->ids);
-    free(d);
-}
-
-static int s_auth_register(rumor_transport_auth_t *a, uint32_t node,
-                           const rumor_transport_nbr_t *nbrs, uint32_t n, s_domain_t **out,
-                           rumor_errmsg_t *em)
-{
-    s_domain_t *d = calloc(1, sizeof *d);
-    if (d) {
-        d->keys = malloc((n ? n : 1) * sizeof *d->keys);
-        d->ids = malloc((n ? n : 1) * sizeof *d->ids);
-    }
-    if (!d || !d->keys || !d->ids) {
-        s_domain_free(d);
-        return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
-    }
-    s_domain_name(node, d->name);
-    d->node = node;
-    d->n = n;
-    for (uint32_t k = 0; k < n; k++) {
-        const uint8_t *ok = zmq_z85_decode(d->keys[k], nbrs[k].public_key);
-        RUMOR_ASSERT(ok); /* rumor_transport_new validated every key */
-        d->ids[k] = nbrs[k].id;
-    }
-    int rc = 0;
-    pthread_mutex_lock(&a->mu);
-    for (size_t i = 0; i < a->n_domains; i++)
-        if (a->domains[i]->node == node)
-            rc = rumor_errmsg_set(em, RUMOR_EINVAL,
-                                  "node %u already has a transport in this ZeroMQ context",
-                                  (unsigned)node);
-    if (rc == 0 && a->n_domains == a->cap_domains) {
-        const size_t cap = a->cap_domains ? 2 * a->cap_domains : 8;
-        s_domain_t **p = realloc(a->domains, cap * sizeof *p);
-        if (!p)
-            rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
-        else {
-            a->domains = p;
-            a->cap_domains = cap;
-        }
-    }
-    if (rc == 0) a->domains[a->n_domains++] = d;
-    pthread_mutex_unlock(&a->mu);
-    if (rc != 0) {
-        s_domain_free(d);
-        return rc;
-    }
-    *out = d;
-    return 0;
-}
-
-static void s_auth_unregister(rumor_transport_auth_t *a, s_domain_t *d)
-{
-    pthread_mutex_lock(&a->mu);
-    s_domain_flush(d, s_now_ms(), 1);
-    for (size_t i = 0; i < a->n_domains; i++) {
-        if (a->domains[i] == d) {
-            a->domains[i] = a->domains[--a->n_domains];
-            break;
-        }
-    }
-    pthread_mutex_unlock(&a->mu);
-    s_domain_free(d);
-}
+/* A receive that finds frames waiting does not poll; every this many it serves the ZAP
+ * handler anyway, so that a neighbour's flood cannot hold other neighbours' handshakes. */
+#define S_ZAP_EVERY_FRAMES 8
 
 /* ---- endpoints -------------------------------------------------------------------------- */
 
@@ -448,10 +92,8 @@ int rumor_transport_routing_id(const rumor_keypair_t *keys, uint32_t self, const
         crypto_box_beforenm(shared, pk, sk) == 0) {
         /* The X25519 secret is the same from both ends; the ids say who talks to whom. */
         uint8_t msg[12] = {'r', 'i', 'd', '1'};
-        for (int i = 0; i < 4; i++) {
-            msg[4 + i] = (uint8_t)(self >> (8 * i));
-            msg[8 + i] = (uint8_t)(peer >> (8 * i));
-        }
+        rumor_store32le(msg + 4, self);
+        rumor_store32le(msg + 8, peer);
         out[0] = 'r'; /* ZeroMQ reserves routing ids that begin with a zero byte */
         crypto_generichash(out + 1, RUMOR_TRANSPORT_RID_BYTES - 1, msg, sizeof msg, shared,
                            sizeof shared);
@@ -476,10 +118,11 @@ struct rumor_transport {
     int bound_rids; /* senders must announce rid[k]: secure, not inproc */
     uint8_t (*rid)[RUMOR_TRANSPORT_RID_BYTES]; /* (n_nbrs) routing id bound to ids[k]'s key */
     uint64_t misrouted;                        /* frames dropped for their routing id */
-    s_burst_t misrouted_burst;
+    rumor_transport_burst_t misrouted_burst;
     rumor_transport_auth_t *auth;
     int owns_auth;
-    s_domain_t *domain; /* our entry in auth's table, NULL when insecure */
+    int unpolled; /* frames received since the last wait, which serves the ZAP handler */
+    rumor_transport_domain_t *domain; /* our entry in auth's table, NULL when insecure */
     char endpoint[512];
 };
 
@@ -494,6 +137,38 @@ static int s_slot(const rumor_transport_t *t, uint32_t id)
             hi = mid;
     }
     return lo < t->n_nbrs && t->ids[lo] == id ? (int)lo : -1;
+}
+
+/* Waits up to wait_ms (-1: forever) until socket s has `events` (ZMQ_POLLIN or ZMQ_POLLOUT),
+ * answering the ZAP handler's requests meanwhile (it has no thread of its own). ZMQ_EVENTS
+ * first takes in ZeroMQ's pending commands (a receive or send may skip them when called
+ * again within a millisecond); if s is not ready, one poll(2) over s's and the handler's
+ * descriptors, which turn readable when a command arrives for them. This is zmq_poll()
+ * without its extra passes: it costs a blocking wait about half the system calls. Returns 1
+ * when s has the events, 0 when the caller should look again (the wait ended, or only the
+ * handler was served), RUMOR_EINTR or RUMOR_EIO. */
+static int s_wait(rumor_transport_t *t, void *s, int events, long wait_ms)
+{
+    int ev = 0;
+    size_t sz = sizeof ev;
+    if (zmq_getsockopt(s, ZMQ_EVENTS, &ev, &sz) != 0)
+        return errno == EINTR ? RUMOR_EINTR : RUMOR_EIO;
+    if (ev & events) return 1;
+    struct pollfd pf[2] = {{.events = POLLIN}, {.events = POLLIN}};
+    sz = sizeof pf[0].fd;
+    if (zmq_getsockopt(s, ZMQ_FD, &pf[0].fd, &sz) != 0) return RUMOR_EIO;
+    int n = 1;
+    if (t->auth) {
+        /* Requests a bounded serve left waiting signal nothing more: look now. */
+        if (rumor_transport_auth_backlog(t->auth)) wait_ms = 0;
+        pf[n++].fd = rumor_transport_auth_fd(t->auth);
+    }
+    if (poll(pf, (nfds_t)n, wait_ms < 0 ? -1 : (int)wait_ms) < 0)
+        return errno == EINTR ? RUMOR_EINTR : RUMOR_EIO;
+    t->unpolled = 0;
+    if (n == 2 && (pf[1].revents || rumor_transport_auth_backlog(t->auth)))
+        rumor_transport_auth_serve(t->auth);
+    return 0;
 }
 
 static int s_opt_int(void *s, int opt, int v)
@@ -524,7 +199,8 @@ static int s_common_opts(void *s, const rumor_transport_cfg_t *cfg, const char *
 static void s_misrouted_flush(rumor_transport_t *t, int force)
 {
     double secs;
-    const uint64_t n = s_burst_close(&t->misrouted_burst, s_now_ms(), force, &secs);
+    const uint64_t n =
+        rumor_transport_burst_close(&t->misrouted_burst, rumor_transport_now_ms(), force, &secs);
     if (n)
         rumor_warn("node %u: dropped %llu more frames whose routing id is not bound to their "
                    "sender's key in the last %.0f s",
@@ -539,7 +215,7 @@ static int s_rid_ok(rumor_transport_t *t, int k, zmq_msg_t *rid, zmq_msg_t *body
                            memcmp(zmq_msg_data(rid), t->rid[k], RUMOR_TRANSPORT_RID_BYTES) == 0))
         return 1;
     t->misrouted++;
-    if (s_burst_note(&t->misrouted_burst, s_now_ms())) {
+    if (rumor_transport_burst_note(&t->misrouted_burst, rumor_transport_now_ms())) {
         const char *addr = zmq_msg_gets(body, "Peer-Address");
         rumor_warn("node %u: dropped a frame from %s authenticated as node %u: its routing id "
                    "is not the one bound to that key (a neighbour posing as another?)",
@@ -618,7 +294,7 @@ void rumor_transport_destroy(rumor_transport_t **t_p)
     }
     for (uint32_t k = 0; k < t->n_nbrs; k++)
         if (t->dealer && t->dealer[k]) zmq_close(t->dealer[k]);
-    if (t->domain) s_auth_unregister(t->auth, t->domain);
+    if (t->domain) rumor_transport_auth_unregister(t->auth, t->domain);
     if (t->owns_auth) rumor_transport_auth_destroy(&t->auth);
     s_misrouted_flush(t, 1);
     free(t->rid);
@@ -694,7 +370,7 @@ rumor_transport_t *rumor_transport_new(void *zctx, const rumor_transport_cfg_t *
 
     if (!cfg->insecure) {
         t->auth = cfg->auth;
-        if (t->auth && t->auth->ctx != zctx) {
+        if (t->auth && rumor_transport_auth_ctx(t->auth) != zctx) {
             /* ZeroMQ would find no handler on zctx and admit every CURVE client. */
             rumor_errmsg_set(em, RUMOR_EINVAL,
                              "node %u: the ZAP handler given belongs to another ZeroMQ context",
@@ -711,7 +387,8 @@ rumor_transport_t *rumor_transport_new(void *zctx, const rumor_transport_cfg_t *
             }
             t->owns_auth = 1;
         }
-        if (s_auth_register(t->auth, cfg->self, cfg->nbrs, cfg->n_nbrs, &t->domain, em) != 0) {
+        if (rumor_transport_auth_register(t->auth, cfg->self, cfg->nbrs, cfg->n_nbrs, &t->domain,
+                                          em) != 0) {
             free(order);
             return s_fail(t);
         }
@@ -733,8 +410,8 @@ rumor_transport_t *rumor_transport_new(void *zctx, const rumor_transport_cfg_t *
             rc |= s_opt_int(t->router, ZMQ_CURVE_SERVER, 1);
             rc |= zmq_setsockopt(t->router, ZMQ_CURVE_SECRETKEY, cfg->keys->secret_key,
                                  RUMOR_KEY_Z85_LEN + 1);
-            rc |=
-                zmq_setsockopt(t->router, ZMQ_ZAP_DOMAIN, t->domain->name, strlen(t->domain->name));
+            rc |= zmq_setsockopt(t->router, ZMQ_ZAP_DOMAIN, rumor_transport_auth_domain(t->domain),
+                                 strlen(rumor_transport_auth_domain(t->domain)));
         }
     }
     if (rc != 0) {
@@ -757,9 +434,8 @@ rumor_transport_t *rumor_transport_new(void *zctx, const rumor_transport_cfg_t *
      * to our key and the neighbour's. */
     for (uint32_t k = 0; k < cfg->n_nbrs; k++) {
         const rumor_transport_nbr_t *nb = &cfg->nbrs[order[k]];
-        uint8_t rid[RUMOR_TRANSPORT_RID_BYTES] = {(uint8_t)cfg->self, (uint8_t)(cfg->self >> 8),
-                                                  (uint8_t)(cfg->self >> 16),
-                                                  (uint8_t)(cfg->self >> 24)};
+        uint8_t rid[RUMOR_TRANSPORT_RID_BYTES];
+        rumor_store32le(rid, cfg->self);
         size_t rid_len = 4;
         if (!cfg->insecure && strncmp(nb->endpoint, "inproc://", 9) != 0) {
             if (s_bound_rid(cfg, nb, 0, rid, em)) {
@@ -815,15 +491,15 @@ int rumor_transport_send(rumor_transport_t *t, uint32_t to, const uint8_t *buf, 
     void *s = t->dealer[k];
     const size_t part = RUMOR_TRANSPORT_PART_BYTES;
     const size_t first = len < part ? len : part;
-    const double deadline = s_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    const double deadline = rumor_transport_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         if (zmq_send(s, buf, first, ZMQ_DONTWAIT | (len > first ? ZMQ_SNDMORE : 0)) >= 0) break;
         if (errno == EINTR) return RUMOR_EINTR;
         if (errno != EAGAIN) return RUMOR_EIO;
-        const double left = deadline - s_now_ms();
+        const double left = deadline - rumor_transport_now_ms();
         if (left <= 0) return RUMOR_ETIMEOUT;
-        zmq_pollitem_t it = {s, 0, ZMQ_POLLOUT, 0};
-        if (zmq_poll(&it, 1, (long)left + 1) < 0) return errno == EINTR ? RUMOR_EINTR : RUMOR_EIO;
+        const int w = s_wait(t, s, ZMQ_POLLOUT, (long)left + 1);
+        if (w < 0) return w;
     }
     /* A message is queued whole once its first part is: the rest fails only when the
      * connection broke meanwhile. ZeroMQ then drops the message, and drops every later part
@@ -843,8 +519,8 @@ int rumor_transport_ready(rumor_transport_t *t, uint32_t to)
 {
     const int k = s_slot(t, to);
     if (k < 0) return 0;
-    zmq_pollitem_t it = {t->dealer[k], 0, ZMQ_POLLOUT, 0};
-    return zmq_poll(&it, 1, 0) == 1 && (it.revents & ZMQ_POLLOUT);
+    if (t->auth) rumor_transport_auth_serve(t->auth);
+    return s_wait(t, t->dealer[k], ZMQ_POLLOUT, 0) == 1;
 }
 
 /* The sender of a received body: the ZAP User-Id in secure mode, the routing id otherwise
@@ -861,16 +537,17 @@ static uint32_t s_sender(const rumor_transport_t *t, zmq_msg_t *rid, zmq_msg_t *
     }
     if (zmq_msg_size(rid) != 4) return UINT32_MAX;
     const uint8_t *p = zmq_msg_data(rid);
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    return rumor_load32le(p);
 }
 
 int rumor_transport_recv(rumor_transport_t *t, int timeout_ms, uint32_t *from, uint8_t *buf,
                          size_t cap, size_t *len)
 {
     s_misrouted_flush(t, 0);
+    if (t->auth) rumor_transport_auth_flush(t->auth);
     *from = UINT32_MAX;
     *len = 0;
-    const double deadline = s_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    const double deadline = rumor_transport_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     zmq_msg_t rid, body;
     zmq_msg_init(&rid);
     for (;;) {
@@ -882,18 +559,23 @@ int rumor_transport_recv(rumor_transport_t *t, int timeout_ms, uint32_t *from, u
         }
         long wait = -1;
         if (timeout_ms >= 0) {
-            const double left = deadline - s_now_ms();
+            const double left = deadline - rumor_transport_now_ms();
             if (left <= 0) {
                 zmq_msg_close(&rid);
                 return RUMOR_ETIMEOUT;
             }
             wait = (long)left + 1;
         }
-        zmq_pollitem_t it = {t->router, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&it, 1, wait) < 0) {
+        const int w = s_wait(t, t->router, ZMQ_POLLIN, wait);
+        if (w < 0) {
             zmq_msg_close(&rid);
-            return errno == EINTR ? RUMOR_EINTR : RUMOR_EIO;
+            return w;
         }
+    }
+    /* Frames that are always there need no poll; the ZAP handler is still served. */
+    if (t->auth && ++t->unpolled >= S_ZAP_EVERY_FRAMES) {
+        t->unpolled = 0;
+        rumor_transport_auth_serve(t->auth);
     }
     if (!zmq_msg_more(&rid)) { /* ROUTER always prefixes a routing id; cannot happen */
         zmq_msg_close(&rid);
@@ -950,10 +632,5 @@ void rumor_transport_auth_stats(const rumor_transport_t *t, rumor_transport_auth
 {
     memset(out, 0, sizeof *out);
     out->misrouted = t->misrouted;
-    if (!t->domain) return;
-    pthread_mutex_lock(&t->auth->mu);
-    out->admitted = t->domain->admitted;
-    out->refused = t->domain->refused;
-    memcpy(out->last_refused, t->domain->last_refused, sizeof out->last_refused);
-    pthread_mutex_unlock(&t->auth->mu);
+    if (t->domain) rumor_transport_auth_domain_stats(t->domain, out);
 }

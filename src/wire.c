@@ -1,10 +1,11 @@
 /* rumor — frame encoding and checking (see wire.h for the layout).
  *
- * Integers go through the s_put and s_get helpers one byte at a time: no casts of buffer pointers
- * to wider types, so unaligned and big-endian hosts read the same values and sanitizers stay quiet.
+ * Integers go through bytes.h's little-endian loads and stores: no casts of buffer pointers to
+ * wider types, so unaligned and big-endian hosts read the same values and sanitizers stay quiet.
  * Floats travel as their IEEE-754 bit patterns in little-endian order.
  */
 #include "rumor/wire.h"
+#include "rumor/bytes.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -26,37 +27,6 @@ enum {
     S_OFF_LEN = 24,
 };
 _Static_assert(S_OFF_LEN + 4 == RUMOR_WIRE_HEADER_BYTES, "header offsets");
-
-static void s_put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void s_put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void s_put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t s_get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (uint16_t)p[1] << 8);
-}
-
-static uint32_t s_get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t s_get64(const uint8_t *p)
-{
-    return (uint64_t)s_get32(p) | (uint64_t)s_get32(p + 4) << 32;
-}
 
 static int s_known_type(unsigned type)
 {
@@ -123,11 +93,11 @@ int rumor_wire_encode_header(const rumor_wire_header_t *h, uint8_t *dst, size_t 
     memcpy(dst + S_OFF_MAGIC, RUMOR_WIRE_MAGIC, 4);
     dst[S_OFF_VERSION] = RUMOR_WIRE_VERSION;
     dst[S_OFF_TYPE] = h->type;
-    s_put16(dst + S_OFF_FLAGS, h->flags);
-    s_put32(dst + S_OFF_SENDER, h->sender);
-    s_put32(dst + S_OFF_ROUND, h->round);
-    s_put64(dst + S_OFF_SEQ, h->seq);
-    s_put32(dst + S_OFF_LEN, h->len);
+    rumor_store16le(dst + S_OFF_FLAGS, h->flags);
+    rumor_store32le(dst + S_OFF_SENDER, h->sender);
+    rumor_store32le(dst + S_OFF_ROUND, h->round);
+    rumor_store64le(dst + S_OFF_SEQ, h->seq);
+    rumor_store32le(dst + S_OFF_LEN, h->len);
     return 0;
 }
 
@@ -186,20 +156,20 @@ int rumor_wire_parse(const uint8_t *buf, size_t len, uint32_t n, size_t max_payl
         return s_drop(why, RUMOR_WIRE_DROP_VERSION, RUMOR_EVERSION);
     const unsigned type = buf[S_OFF_TYPE];
     if (!s_known_type(type)) return s_drop(why, RUMOR_WIRE_DROP_TYPE, RUMOR_EFORMAT);
-    const uint32_t plen = s_get32(buf + S_OFF_LEN);
+    const uint32_t plen = rumor_load32le(buf + S_OFF_LEN);
     if ((uint64_t)plen != (uint64_t)(len - RUMOR_WIRE_HEADER_BYTES))
         return s_drop(why, RUMOR_WIRE_DROP_LENGTH, RUMOR_ETRUNC);
     if (plen > max_payload) return s_drop(why, RUMOR_WIRE_DROP_OVERSIZED, RUMOR_ERANGE);
-    const uint32_t sender = s_get32(buf + S_OFF_SENDER);
+    const uint32_t sender = rumor_load32le(buf + S_OFF_SENDER);
     if (sender >= n) return s_drop(why, RUMOR_WIRE_DROP_SENDER, RUMOR_ERANGE);
     if (!s_payload_shape_ok(type, plen)) return s_drop(why, RUMOR_WIRE_DROP_PAYLOAD, RUMOR_EFORMAT);
 
     h->version = buf[S_OFF_VERSION];
     h->type = (uint8_t)type;
-    h->flags = s_get16(buf + S_OFF_FLAGS);
+    h->flags = rumor_load16le(buf + S_OFF_FLAGS);
     h->sender = sender;
-    h->round = s_get32(buf + S_OFF_ROUND);
-    h->seq = s_get64(buf + S_OFF_SEQ);
+    h->round = rumor_load32le(buf + S_OFF_ROUND);
+    h->seq = rumor_load64le(buf + S_OFF_SEQ);
     h->len = plen;
     *payload = plen > 0 ? buf + RUMOR_WIRE_HEADER_BYTES : NULL;
     return s_drop(why, RUMOR_WIRE_DROP_NONE, 0);
@@ -210,24 +180,24 @@ int rumor_wire_parse(const uint8_t *buf, size_t len, uint32_t n, size_t max_payl
 int rumor_wire_encode_hello(const rumor_wire_hello_t *hello, uint8_t *dst, size_t cap)
 {
     if (cap < RUMOR_WIRE_HELLO_BYTES) return RUMOR_ENOSPC;
-    s_put32(dst, hello->version);
-    s_put32(dst + 4, hello->sender);
+    rumor_store32le(dst, hello->version);
+    rumor_store32le(dst + 4, hello->sender);
     memcpy(dst + 8, hello->topology_hash, RUMOR_WIRE_HASH_BYTES);
     memcpy(dst + 8 + RUMOR_WIRE_HASH_BYTES, hello->config_hash, RUMOR_WIRE_HASH_BYTES);
-    s_put32(dst + 8 + 2 * RUMOR_WIRE_HASH_BYTES, hello->resume_round);
-    s_put32(dst + 12 + 2 * RUMOR_WIRE_HASH_BYTES, hello->dim);
+    rumor_store32le(dst + 8 + 2 * RUMOR_WIRE_HASH_BYTES, hello->resume_round);
+    rumor_store32le(dst + 12 + 2 * RUMOR_WIRE_HASH_BYTES, hello->dim);
     return 0;
 }
 
 int rumor_wire_decode_hello(const uint8_t *src, size_t len, rumor_wire_hello_t *out)
 {
     if (len != RUMOR_WIRE_HELLO_BYTES) return RUMOR_EFORMAT;
-    out->version = s_get32(src);
-    out->sender = s_get32(src + 4);
+    out->version = rumor_load32le(src);
+    out->sender = rumor_load32le(src + 4);
     memcpy(out->topology_hash, src + 8, RUMOR_WIRE_HASH_BYTES);
     memcpy(out->config_hash, src + 8 + RUMOR_WIRE_HASH_BYTES, RUMOR_WIRE_HASH_BYTES);
-    out->resume_round = s_get32(src + 8 + 2 * RUMOR_WIRE_HASH_BYTES);
-    out->dim = s_get32(src + 12 + 2 * RUMOR_WIRE_HASH_BYTES);
+    out->resume_round = rumor_load32le(src + 8 + 2 * RUMOR_WIRE_HASH_BYTES);
+    out->dim = rumor_load32le(src + 12 + 2 * RUMOR_WIRE_HASH_BYTES);
     return 0;
 }
 
@@ -306,13 +276,13 @@ int rumor_wire_encode_state(uint32_t round, const float *x, uint32_t d, uint8_t 
 {
     const size_t need = rumor_wire_state_bytes(d);
     if (cap < need) return RUMOR_ENOSPC;
-    s_put32(dst, round);
-    s_put32(dst + 4, d);
+    rumor_store32le(dst, round);
+    rumor_store32le(dst + 4, d);
     uint8_t *p = dst + RUMOR_WIRE_STATE_HEADER;
     for (uint32_t k = 0; k < d; k++) {
         uint32_t bits;
         memcpy(&bits, &x[k], 4);
-        s_put32(p + 4 * (size_t)k, bits);
+        rumor_store32le(p + 4 * (size_t)k, bits);
     }
     *written = need;
     return 0;
@@ -322,20 +292,20 @@ int rumor_wire_decode_state(const uint8_t *src, size_t len, uint32_t d, uint32_t
 {
     if (len < RUMOR_WIRE_STATE_HEADER || (len - RUMOR_WIRE_STATE_HEADER) % 4 != 0)
         return RUMOR_EFORMAT;
-    const uint32_t dd = s_get32(src + 4);
+    const uint32_t dd = rumor_load32le(src + 4);
     if ((uint64_t)(len - RUMOR_WIRE_STATE_HEADER) / 4 != dd) return RUMOR_EFORMAT;
     if (dd != d) return RUMOR_EMISMATCH;
     const uint8_t *p = src + RUMOR_WIRE_STATE_HEADER;
     /* Check every value before writing any, so a bad STATE leaves x untouched. */
     for (uint32_t k = 0; k < d; k++) {
-        const uint32_t bits = s_get32(p + 4 * (size_t)k);
+        const uint32_t bits = rumor_load32le(p + 4 * (size_t)k);
         if ((bits & 0x7f800000u) == 0x7f800000u) return RUMOR_EFORMAT; /* inf or NaN */
     }
     for (uint32_t k = 0; k < d; k++) {
-        const uint32_t bits = s_get32(p + 4 * (size_t)k);
+        const uint32_t bits = rumor_load32le(p + 4 * (size_t)k);
         memcpy(&x[k], &bits, 4);
     }
-    *round = s_get32(src);
+    *round = rumor_load32le(src);
     return 0;
 }
 
@@ -344,21 +314,21 @@ int rumor_wire_decode_state(const uint8_t *src, size_t len, uint32_t d, uint32_t
 int rumor_wire_encode_bye(const rumor_wire_bye_t *bye, uint8_t *dst, size_t cap)
 {
     if (cap < RUMOR_WIRE_BYE_BYTES) return RUMOR_ENOSPC;
-    s_put32(dst, bye->origin);
-    s_put32(dst + 4, bye->round);
-    s_put32(dst + 8, (uint32_t)bye->code);
+    rumor_store32le(dst, bye->origin);
+    rumor_store32le(dst + 4, bye->round);
+    rumor_store32le(dst + 8, (uint32_t)bye->code);
     return 0;
 }
 
 int rumor_wire_decode_bye(const uint8_t *src, size_t len, uint32_t n, rumor_wire_bye_t *out)
 {
     if (len != RUMOR_WIRE_BYE_BYTES) return RUMOR_EFORMAT;
-    const uint32_t origin = s_get32(src), code = s_get32(src + 8);
+    const uint32_t origin = rumor_load32le(src), code = rumor_load32le(src + 8);
     /* Two's complement read by hand; the codes are small negatives. */
     const int64_t c = code < 0x80000000u ? (int64_t)code : (int64_t)code - 0x100000000LL;
     if (origin >= n || c > 0 || c < RUMOR_ELOWEST) return RUMOR_EFORMAT;
     out->origin = origin;
-    out->round = s_get32(src + 4);
+    out->round = rumor_load32le(src + 4);
     out->code = (int32_t)c;
     return 0;
 }

@@ -15,6 +15,7 @@
 #include "support.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,11 +200,26 @@ static size_t s_fill(uint8_t *buf, uint32_t from, uint32_t to, size_t len)
     return len;
 }
 
+/* Waits (bounded) until a frame from node `from` (transport tf) to node `to` (transport tt)
+ * would be queued. tt's ZAP handler answers the connection's handshake only inside tt's own
+ * calls (it has no thread), so both are called in turn, as two peers' loops would. */
+static void s_link_up(rumor_transport_t *tf, uint32_t from, rumor_transport_t *tt, uint32_t to)
+{
+    for (int i = 0; i < WAIT_MS && !rumor_transport_ready(tf, to); i++) {
+        (void)rumor_transport_ready(tt, from);
+        s_sleep_ms(1);
+    }
+    assert_true(rumor_transport_ready(tf, to));
+}
+
 /* Every node sends one frame to every neighbour, then every node receives one frame from
  * each neighbour and checks the authenticated id and the content. */
 static void s_exchange(s_net_t *net, size_t len)
 {
     uint8_t buf[MAX_FRAME];
+    for (uint32_t i = 0; i < net->n; i++)
+        for (uint32_t j = 0; j < net->n; j++)
+            if (net->adj[i][j]) s_link_up(net->t[i], i, net->t[j], j);
     for (uint32_t i = 0; i < net->n; i++)
         for (uint32_t j = 0; j < net->n; j++)
             if (net->adj[i][j]) {
@@ -272,7 +288,7 @@ static int s_recv(rumor_transport_t *t, uint32_t *from, uint8_t *buf, size_t cap
     return rumor_transport_recv(t, WAIT_MS, from, buf, cap, len);
 }
 
-/* Checks that nothing arrives at t within ms. */
+/* Checks that nothing arrives at t within ms (t's ZAP handler answers meanwhile). */
 static void s_assert_silent(rumor_transport_t *t, int ms)
 {
     uint32_t from;
@@ -283,12 +299,12 @@ static void s_assert_silent(rumor_transport_t *t, int ms)
 
 /* Waits (bounded) until t's ZAP handler has refused a client, and checks that the last one it
  * refused had public key `key`; fails if it never refuses one. */
-static void s_assert_refused_key(const rumor_transport_t *t, const char *key)
+static void s_assert_refused_key(rumor_transport_t *t, const char *key)
 {
     rumor_transport_auth_stats_t st;
     rumor_transport_auth_stats(t, &st);
     for (int i = 0; i < WAIT_MS / 10 && st.refused == 0; i++) {
-        s_sleep_ms(10);
+        s_assert_silent(t, 10);
         rumor_transport_auth_stats(t, &st);
     }
     assert_true(st.refused >= 1);
@@ -397,6 +413,48 @@ static void test_unlisted_key_cannot_deliver(void **state)
     s_net_down(&net);
 }
 
+/* Threads of this process, from /proc/self/task. */
+static int s_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void test_zap_served_without_a_thread(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_THREAD__)
+    skip(); /* the thread sanitizer runs a thread of its own */
+#endif
+    s_net_t net;
+    s_net_init(&net, 2, "tcp", S_LINE);
+    void *ctx[2] = {zmq_ctx_new(), zmq_ctx_new()};
+    const int before = s_threads();
+    s_node_start(&net, 0, ctx[0], NULL, 0);
+    /* ZeroMQ's I/O thread and its reaper: no ZAP handler thread. */
+    assert_int_equal(s_threads() - before, 2);
+    s_node_start(&net, 1, ctx[1], NULL, 0);
+    /* Node 0 answers handshakes from its own calls: a stranger is refused, node 1 admitted. */
+    rumor_keypair_t stranger;
+    assert_int_equal(rumor_keys_generate(&stranger, NULL), 0);
+    void *raw = s_raw(ctx[0], &stranger, net.kp[0].public_key, NULL, 0, net.ep[0]);
+    assert_int_equal(zmq_send(raw, "x", 1, 0), 1);
+    s_assert_refused_key(net.t[0], stranger.public_key);
+    s_exchange(&net, 64);
+    rumor_transport_auth_stats_t st;
+    rumor_transport_auth_stats(net.t[0], &st);
+    assert_int_equal(st.refused, 1);
+    assert_true(st.admitted >= 1);
+    zmq_close(raw);
+    s_net_stop(&net);
+    zmq_ctx_term(ctx[0]);
+    zmq_ctx_term(ctx[1]);
+}
+
 static void test_forged_routing_id_dropped(void **state)
 {
     (void)state;
@@ -469,6 +527,7 @@ static void test_stolen_routing_id_cannot_lock_out(void **state)
     rumor_transport_auth_stats(net.t[0], &st);
     assert_int_equal(st.misrouted, 1);
     s_node_start(&net, 1, ctx1, NULL, 0);
+    s_link_up(net.t[1], 1, net.t[0], 0);
     assert_int_equal(rumor_transport_send(net.t[1], 0, (const uint8_t *)"real", 4, WAIT_MS), 0);
     assert_int_equal(s_recv(net.t[0], &from, buf, sizeof buf, &len), 0);
     assert_int_equal(from, 1);
@@ -603,6 +662,7 @@ static void test_keyless_flood_memory_bounded(void **state)
     if (!net.t[1]) fail_msg("%s", em.msg);
     static uint8_t big[FLOOD_MAX_FRAME], got[FLOOD_MAX_FRAME];
     s_fill(big, 1, 0, sizeof big);
+    s_link_up(net.t[1], 1, net.t[0], 0);
     assert_int_equal(rumor_transport_send(net.t[1], 0, big, sizeof big, WAIT_MS), 0);
     uint32_t from = 99;
     size_t len = 0;
@@ -653,7 +713,7 @@ static void test_unlisted_keys_logged_in_bursts(void **state)
     }
     rumor_transport_auth_stats_t st = {0};
     for (int i = 0; i < 1000 && st.refused < FLOOD_CONNS; i++) {
-        s_sleep_ms(10);
+        s_assert_silent(net.t[0], 10);
         rumor_transport_auth_stats(net.t[0], &st);
     }
     for (int i = 0; i < FLOOD_CONNS; i++) zmq_close(cl[i]);
@@ -872,6 +932,7 @@ static void test_frames_travel_in_parts(void **state)
     }
     static uint8_t out[CAP], in[CAP + 1];
     const size_t lens[] = {P - 1, P, P + 1, 2 * P, 2 * P + 7, CAP};
+    s_link_up(net.t[1], 1, net.t[0], 0);
     for (size_t k = 0; k < sizeof lens / sizeof *lens; k++) {
         s_fill(out, 1, 0, lens[k]);
         assert_int_equal(rumor_transport_send(net.t[1], 0, out, lens[k], WAIT_MS), 0);
@@ -1045,6 +1106,7 @@ int main(void)
         cmocka_unit_test(test_three_nodes_inproc_shared_auth),
         cmocka_unit_test(test_three_nodes_ipc_own_contexts),
         cmocka_unit_test(test_unlisted_key_cannot_deliver),
+        cmocka_unit_test(test_zap_served_without_a_thread),
         cmocka_unit_test(test_forged_routing_id_dropped),
         cmocka_unit_test(test_stolen_routing_id_cannot_lock_out),
         cmocka_unit_test(test_keyless_flood_memory_bounded),

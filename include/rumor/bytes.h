@@ -1,10 +1,10 @@
 /* rumor — fixed-width integers in byte buffers, in an explicit byte order.
  *
- * Formats rumor writes (codec messages, the topology hash's canonical bytes, benchmark input
- * files) store integers little-endian; IDX dataset files store them big-endian. These helpers
- * read or write one integer at a byte pointer with no alignment requirement and no pointer casts,
- * so they are safe on any buffer and compile to single loads and stores where the host allows.
- * Bottom layer: they depend on nothing but the C library.
+ * Formats rumor writes (codec messages, wire frames, checkpoint headers, routing ids, the
+ * topology hash's canonical bytes, benchmark input files) store integers little-endian; IDX dataset
+ * files store them big-endian. These helpers read or write one integer at a byte pointer with no
+ * alignment requirement and no pointer casts, so they are safe on any buffer and compile to single
+ * loads and stores where the host allows. Bottom layer: they depend on nothing but the C library.
  */
 #ifndef RUMOR_BYTES_H
 #define RUMOR_BYTES_H
@@ -45,6 +45,17 @@ static inline void rumor_store32le(uint8_t *p, uint32_t v)
     p[1] = (uint8_t)(v >> 8);
     p[2] = (uint8_t)(v >> 16);
     p[3] = (uint8_t)(v >> 24);
+}
+
+static inline uint16_t rumor_load16le(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (uint16_t)p[1] << 8);
+}
+
+static inline void rumor_store16le(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
 }
 
 static inline uint32_t rumor_load32be(const uint8_t *p)

@@ -11,7 +11,8 @@
  * the node's secret key, each DEALER a CURVE client with the node's key pair that expects the
  * neighbour's public key as server key, so both ends of every connection are authenticated
  * and the traffic is encrypted. A ZAP handler (rumor_transport_auth_t, one per ZeroMQ
- * context, a thread serving inproc://zeromq.zap.01) admits a CURVE client on node i's ROUTER
+ * context, a socket bound to inproc://zeromq.zap.01 that the transports using it answer from
+ * their own waits: no thread) admits a CURVE client on node i's ROUTER
  * only if its public key is one of i's listed neighbours', and labels the connection with
  * that neighbour's id (the ZAP User-Id). rumor_transport_recv() reports that authenticated id,
  * not the routing id, so a neighbour cannot pose as another one; the caller must still check
@@ -23,7 +24,7 @@
  * its connection is dropped, counted and logged (rate-limited). ZeroMQ runs no security
  * mechanism on inproc://
  * connections, which never leave the process: there the routing id names the sender, even in
- * secure mode (the simulator's case). Plaintext needs cfg.insecure and is refused unless
+ * secure mode. Plaintext needs cfg.insecure and is refused unless
  * every endpoint involved is ipc://, inproc:// or tcp:// on loopback (127.0.0.0/8, ::1,
  * localhost); that check happens before any socket exists.
  *
@@ -45,9 +46,15 @@
  * connection that has just failed, e.g. after the peer was stopped for a while; liveness is
  * the application's job (node.c sends HEARTBEAT frames).
  *
- * Threads and lifetime. A transport is used by one thread at a time. Create the context, then
- * (for several transports in one context) a shared rumor_transport_auth_t, then the
- * transports; destroy them in reverse order before zmq_ctx_term(). Send and recv never
+ * Threads and lifetime. A transport is used by one thread at a time, and so are all the
+ * transports of one ZAP handler. Create the context, then (for several transports in one
+ * context) a shared rumor_transport_auth_t, then the transports; destroy them in reverse
+ * order before zmq_ctx_term(). A peer process thus runs its own thread and ZeroMQ's two (one
+ * I/O thread, the reaper). The ZAP handler answers a neighbour's CURVE handshake only while
+ * one of its transports waits in send, recv or ready (a receive that finds frames waiting
+ * serves it every few frames too), so a process that does not call them for longer than the
+ * handshake timeout (handshake_ms) makes connecting neighbours retry; two transports of one
+ * thread in different contexts must be called in turn to connect. Send and recv never
  * allocate beyond ZeroMQ's own message buffers.
  *
  * Typical peer loop:
@@ -74,13 +81,13 @@
 
 typedef struct rumor_transport_auth rumor_transport_auth_t;
 
-/* Starts the ZAP handler of ZeroMQ context zctx (a thread bound to inproc://zeromq.zap.01).
- * Needed only when several secure transports share a context (the simulator); a transport
- * created with cfg.auth == NULL starts its own. NULL on failure with em filled, e.g. when the
- * context already has a ZAP handler. */
+/* Binds the ZAP handler of ZeroMQ context zctx (inproc://zeromq.zap.01); the transports given
+ * it serve it while they wait, all from one thread. Needed only when several secure
+ * transports share a context; a transport created with cfg.auth == NULL binds its own. NULL
+ * on failure with em filled, e.g. when the context already has a ZAP handler. */
 rumor_transport_auth_t *rumor_transport_auth_new(void *zctx, rumor_errmsg_t *em);
 
-/* Stops the handler thread. Every transport using it must be destroyed first. */
+/* Unbinds and frees the handler. Every transport using it must be destroyed first. */
 void rumor_transport_auth_destroy(rumor_transport_auth_t **a_p);
 
 /* Frames travel in parts of this many bytes (see Bounds above). */
@@ -178,8 +185,9 @@ RUMOR_NODISCARD int rumor_transport_recv(rumor_transport_t *t, int timeout_ms, u
                                          uint8_t *buf, size_t cap, size_t *len);
 
 /* 1 if a frame to neighbour `to` would be queued now (its connection, including the CURVE
- * handshake, is up and its queue has room), 0 if not or if `to` is not a neighbour. For
- * progress output while waiting for neighbours; a later send can still time out. */
+ * handshake, is up and its queue has room), 0 if not or if `to` is not a neighbour. Answers
+ * the ZAP handler's waiting requests first, without blocking. A later send can still time
+ * out. */
 int rumor_transport_ready(rumor_transport_t *t, uint32_t to);
 
 /* The endpoint the ROUTER is bound to, resolved (tcp://127.0.0.1:* becomes the chosen port). */
