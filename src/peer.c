@@ -309,7 +309,8 @@ static void s_batch_grad(rumor_peer_t *p, const float *at, float *grad)
  * step left a non-finite parameter. */
 static int s_sgd_steps(rumor_peer_t *p)
 {
-    if (!p->cfg.train) { /* an external model: the caller stepped x */
+    /* An external model: the caller stepped x; a straggler (scenario faults): no step. */
+    if (!p->cfg.train || (p->sc->n_faults && rumor_scenario_straggler(p->sc, p->self, p->round))) {
         rumor_vec_copy(p->v, p->x, p->d);
         return isfinite(rumor_vec_nrm_inf(p->v, p->d));
     }

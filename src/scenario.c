@@ -2,6 +2,7 @@
 #include "rumor/scenario.h"
 #include "rumor/file.h"
 #include "rumor/data.h"
+#include "rumor/rng.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -347,6 +348,26 @@ int rumor_byzantine_parse(const char *s, rumor_byzantine_t *b)
     return 0;
 }
 
+/* The "nodes" array of a fault entry into f->nodes. */
+static int s_parse_nodes(const s_ctx_t *c, json_t *e, rumor_fault_t *f)
+{
+    json_t *nodes = json_object_get(e, "nodes");
+    const size_t n = json_array_size(nodes);
+    if (!json_is_array(nodes) || n == 0 || n > RUMOR_FAULT_NODES) {
+        char what[80];
+        snprintf(what, sizeof what, "expected an array of 1 to %d node ids", RUMOR_FAULT_NODES);
+        return s_fail(c, "nodes", what);
+    }
+    for (size_t j = 0; j < n; j++) {
+        json_t *id = json_array_get(nodes, j);
+        if (!json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) > 99999)
+            return s_fail(c, "nodes", "expected node ids, whole numbers in [0, 99999]");
+        f->nodes[j] = (uint32_t)json_integer_value(id);
+    }
+    f->n_nodes = (uint32_t)n;
+    return 0;
+}
+
 /* {"byzantine": KIND, "nodes": [...], "from": A, PARAM: X} into f. */
 static int s_parse_byzantine(const s_ctx_t *c, json_t *e, rumor_fault_t *f)
 {
@@ -373,21 +394,22 @@ static int s_parse_byzantine(const s_ctx_t *c, json_t *e, rumor_fault_t *f)
         return rc;
     if ((rc = s_u32(c, e, "from", 0, 100000000, &f->from))) return rc;
     f->byz.from = f->from;
-    json_t *nodes = json_object_get(e, "nodes");
-    const size_t n = json_array_size(nodes);
-    if (!json_is_array(nodes) || n == 0 || n > RUMOR_FAULT_NODES) {
-        char what[80];
-        snprintf(what, sizeof what, "expected an array of 1 to %d node ids", RUMOR_FAULT_NODES);
-        return s_fail(c, "nodes", what);
-    }
-    for (size_t j = 0; j < n; j++) {
-        json_t *id = json_array_get(nodes, j);
-        if (!json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) > 99999)
-            return s_fail(c, "nodes", "expected node ids, whole numbers in [0, 99999]");
-        f->nodes[j] = (uint32_t)json_integer_value(id);
-    }
-    f->n_nodes = (uint32_t)n;
-    return 0;
+    return s_parse_nodes(c, e, f);
+}
+
+/* {"straggle": P, "rounds": [A, B], "late": K, "nodes": [...]} into f, but for the rounds. */
+static int s_parse_straggle(const s_ctx_t *c, json_t *e, rumor_fault_t *f)
+{
+    static const char *const keys[] = {"straggle", "rounds", "late", "nodes", NULL};
+    int rc = s_check_keys(c, e, keys);
+    if (rc) return rc;
+    f->kind = RUMOR_FAULT_STRAGGLE;
+    double late = 0;
+    if ((rc = s_num(c, e, "straggle", 0.0, 1.0, 0, &f->drop)) ||
+        (rc = s_num(c, e, "late", -1, 100000000, 1, &late)))
+        return rc;
+    f->late = (int32_t)late;
+    return json_object_get(e, "nodes") ? s_parse_nodes(c, e, f) : 0;
 }
 
 static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
@@ -414,6 +436,9 @@ static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
         if (json_object_get(e, "byzantine")) {
             if ((rc = s_parse_byzantine(&cc, e, f))) return rc;
             continue;
+        } else if (json_object_get(e, "straggle")) {
+            if ((rc = s_parse_straggle(&cc, e, f))) return rc;
+            span = "rounds";
         } else if (json_object_get(e, "drop")) {
             static const char *const keys[] = {"drop", "rounds", NULL};
             if ((rc = s_check_keys(&cc, e, keys))) return rc;
@@ -450,7 +475,8 @@ static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
             if (!json_object_get(e, "node"))
                 return s_fail(&cc, "node",
                               "missing (an entry is {\"node\": N, \"down\": [FROM, TO]}, "
-                              "{\"node\": N, \"crash\": [FROM, TO]}, {\"drop\": P} or "
+                              "{\"node\": N, \"crash\": [FROM, TO]}, {\"drop\": P}, "
+                              "{\"straggle\": P} or "
                               "{\"byzantine\": KIND, \"nodes\": [N, ...]})");
             if ((rc = s_u32(&cc, e, "node", 0, 99999, &f->node))) return rc;
             if (crash) {
@@ -461,7 +487,9 @@ static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
             }
         }
         json_t *r = json_object_get(e, span);
-        if (!r && (f->kind == RUMOR_FAULT_DROP || f->kind == RUMOR_FAULT_DELAY)) continue;
+        if (!r && (f->kind == RUMOR_FAULT_DROP || f->kind == RUMOR_FAULT_DELAY ||
+                   f->kind == RUMOR_FAULT_STRAGGLE))
+            continue;
         json_t *a = json_array_get(r, 0), *b = json_array_get(r, 1);
         if (json_array_size(r) != 2 || !json_is_integer(a) || !json_is_integer(b) ||
             json_integer_value(a) < 0 || json_integer_value(b) <= json_integer_value(a) ||
@@ -499,6 +527,21 @@ double rumor_scenario_drop_rate(const rumor_scenario_t *s, uint32_t t)
     return 1.0 - kept;
 }
 
+const rumor_fault_t *rumor_scenario_straggler(const rumor_scenario_t *s, uint32_t node, uint32_t t)
+{
+    for (uint32_t i = 0; i < s->n_faults; i++) {
+        const rumor_fault_t *f = &s->faults[i];
+        if (!s_fault_covers(f, RUMOR_FAULT_STRAGGLE, t)) continue;
+        uint32_t j = 0;
+        while (j < f->n_nodes && f->nodes[j] != node) j++;
+        if (f->n_nodes && j == f->n_nodes) continue;
+        rumor_rng_t r;
+        rumor_rng_seed(&r, s->seed, (uint64_t)i << 32 | node, t, RUMOR_RNG_STRAGGLE);
+        if (rumor_rng_uniform_d(&r) < f->drop) return f;
+    }
+    return NULL;
+}
+
 const rumor_byzantine_t *rumor_scenario_byzantine(const rumor_scenario_t *s, uint32_t node)
 {
     for (uint32_t i = 0; i < s->n_faults; i++)
@@ -516,8 +559,13 @@ int rumor_scenario_check_faults(const rumor_scenario_t *s, uint32_t n, rumor_err
                                     "%s: faults[%u].byzantine: beer has no Byzantine mode",
                                     s->origin, i);
     for (uint32_t i = 0; i < s->n_faults; i++)
-        for (uint32_t j = 0; s->faults[i].kind == RUMOR_FAULT_BYZANTINE && j < s->faults[i].n_nodes;
-             j++)
+        if (s->faults[i].kind == RUMOR_FAULT_STRAGGLE && s->algo == RUMOR_ALGO_BEER)
+            return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                    "%s: faults[%u].straggle: beer has no straggler mode (its "
+                                    "tracker needs every round's gradient)",
+                                    s->origin, i);
+    for (uint32_t i = 0; i < s->n_faults; i++)
+        for (uint32_t j = 0; j < s->faults[i].n_nodes; j++)
             if (s->faults[i].nodes[j] >= n)
                 return rumor_errmsg_set(
                     em, RUMOR_EINVAL,
@@ -646,6 +694,8 @@ void rumor_scenario_rehash(rumor_scenario_t *s)
         if (f->kind == RUMOR_FAULT_BYZANTINE && n > 0 && (size_t)n < sizeof buf)
             n += snprintf(buf + n, sizeof buf - (size_t)n, ":%d:%.17g", (int)f->byz.kind,
                           f->byz.param);
+        if (f->kind == RUMOR_FAULT_STRAGGLE && n > 0 && (size_t)n < sizeof buf)
+            n += snprintf(buf + n, sizeof buf - (size_t)n, ":late=%d", (int)f->late);
         for (uint32_t j = 0; j < f->n_nodes && n > 0 && (size_t)n < sizeof buf; j++)
             n += snprintf(buf + n, sizeof buf - (size_t)n, ":%u", f->nodes[j]);
     }
