@@ -3,6 +3,7 @@
 #include "rumor/clock.h"
 #include "rumor/peer.h"
 #include "rumor/codec.h"
+#include "rumor/coded.h"
 #include "rumor/optim.h"
 #include "rumor/sampler.h"
 #include "rumor/rng.h"
@@ -20,6 +21,7 @@ struct rumor_peer {
     size_t d;
     rumor_model_t *model;
     rumor_sampler_t *sampler;
+    rumor_coded_t *coded; /* coded steps over held shards (data.redundancy > 1), else NULL */
     rumor_gossip_t *gossip;
     rumor_codec_t *codec;
     rumor_codec_mode_t codec_mode;
@@ -247,6 +249,10 @@ rumor_peer_t *rumor_peer_new(const rumor_peer_cfg_t *cfg, rumor_errmsg_t *em)
     static const uint32_t no_rows[1] = {0};
     p->sampler = train ? rumor_sampler_new(cfg->shard, cfg->shard_n, sc->seed, cfg->self)
                        : rumor_sampler_new(no_rows, 1, sc->seed, cfg->self);
+    if (train && sc->redundancy > 1 &&
+        !(p->coded = rumor_coded_new(cfg->topo, cfg->part, sc->redundancy, sc->batch, sc->seed,
+                                     cfg->self, em)))
+        goto fail_cfg;
     p->codec = rumor_codec_new((uint32_t)d);
     p->buf_cap = rumor_peer_msg_bound(sc, (uint32_t)d);
     p->buf = malloc(p->buf_cap);
@@ -271,6 +277,7 @@ void rumor_peer_destroy(rumor_peer_t **p_p)
     rumor_peer_t *p = *p_p;
     rumor_model_destroy(&p->model);
     rumor_sampler_destroy(&p->sampler);
+    rumor_coded_destroy(&p->coded);
     rumor_gossip_destroy(&p->gossip);
     rumor_codec_destroy(&p->codec);
     if (p->out.q) rumor_cmsg_free(&p->out);
@@ -317,7 +324,14 @@ static int s_sgd_steps(rumor_peer_t *p)
     const float *at = p->x;
     int finite = 1;
     for (uint32_t h = 0; h < p->sc->local_steps && finite; h++) {
-        s_batch_grad(p, at, p->g);
+        if (p->coded) {
+            p->stats.loss_sum += rumor_coded_grad(
+                p->coded, p->model, p->cfg.train, at, (uint64_t)p->round * p->sc->local_steps + h,
+                rumor_scenario_straggle_rate(p->sc, p->self, p->round), p->g, p->xb, p->yb, p->ib);
+            p->stats.loss_count++;
+        } else {
+            s_batch_grad(p, at, p->g);
+        }
         rumor_momentum_direction(&p->sc->momentum, p->m, p->g, p->d);
         finite = rumor_optim_sgd(p->v, at, p->lr, p->g, p->d);
         at = p->v;

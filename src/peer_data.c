@@ -158,6 +158,7 @@ rumor_peer_cfg_t rumor_peer_data_cfg(const rumor_peer_data_t *data, const rumor_
                               .train = &data->train,
                               .shard = data->part->idx + off[self],
                               .shard_n = off[self + 1] - off[self],
+                              .part = data->part,
                               .eval_batch = eval_batch};
 }
 

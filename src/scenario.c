@@ -25,6 +25,7 @@ void rumor_scenario_defaults(rumor_scenario_t *s)
     s->synth_dim = 20;
     s->synth_classes = 4;
     s->synth_sep = 3.0;
+    s->redundancy = 1;
     snprintf(s->model, sizeof s->model, "softmax");
     s->algo = RUMOR_ALGO_MALCOM;
     s->lr = 0.05;
@@ -183,8 +184,8 @@ static int s_parse_data(const s_ctx_t *c0, json_t *v, const char *base_dir, rumo
 {
     if (!json_is_object(v)) return s_fail(c0, "data", "expected an object");
     const s_ctx_t c = {c0->origin, "data.", c0->em};
-    static const char *const keys[] = {"name",   "path", "test_path", "partition", "n",
-                                       "test_n", "dim",  "classes",   "sep",       NULL};
+    static const char *const keys[] = {"name", "path",    "test_path", "partition",  "n", "test_n",
+                                       "dim",  "classes", "sep",       "redundancy", NULL};
     int rc = s_check_keys(&c, v, keys);
     if (rc) return rc;
     char name[32] = "fashion-mnist";
@@ -220,7 +221,8 @@ static int s_parse_data(const s_ctx_t *c0, json_t *v, const char *base_dir, rumo
         (rc = s_u32(&c, v, "test_n", 1, 100000000, &s->synth_test_n)) ||
         (rc = s_u32(&c, v, "dim", 1, 10000000, &s->synth_dim)) ||
         (rc = s_u32(&c, v, "classes", 2, 100000, &s->synth_classes)) ||
-        (rc = s_num(&c, v, "sep", 0.0, 1e6, 0, &sep)))
+        (rc = s_num(&c, v, "sep", 0.0, 1e6, 0, &sep)) ||
+        (rc = s_u32(&c, v, "redundancy", 1, 64, &s->redundancy)))
         return rc;
     s->synth_sep = sep;
     return 0;
@@ -527,19 +529,32 @@ double rumor_scenario_drop_rate(const rumor_scenario_t *s, uint32_t t)
     return 1.0 - kept;
 }
 
+/* 1 when f is a STRAGGLE fault over node (every node, or one of its list) in round t. */
+static int s_straggle_covers(const rumor_fault_t *f, uint32_t node, uint32_t t)
+{
+    uint32_t j = 0;
+    while (j < f->n_nodes && f->nodes[j] != node) j++;
+    return s_fault_covers(f, RUMOR_FAULT_STRAGGLE, t) && (!f->n_nodes || j < f->n_nodes);
+}
+
 const rumor_fault_t *rumor_scenario_straggler(const rumor_scenario_t *s, uint32_t node, uint32_t t)
 {
     for (uint32_t i = 0; i < s->n_faults; i++) {
         const rumor_fault_t *f = &s->faults[i];
-        if (!s_fault_covers(f, RUMOR_FAULT_STRAGGLE, t)) continue;
-        uint32_t j = 0;
-        while (j < f->n_nodes && f->nodes[j] != node) j++;
-        if (f->n_nodes && j == f->n_nodes) continue;
+        if (!s_straggle_covers(f, node, t)) continue;
         rumor_rng_t r;
         rumor_rng_seed(&r, s->seed, (uint64_t)i << 32 | node, t, RUMOR_RNG_STRAGGLE);
         if (rumor_rng_uniform_d(&r) < f->drop) return f;
     }
     return NULL;
+}
+
+double rumor_scenario_straggle_rate(const rumor_scenario_t *s, uint32_t node, uint32_t t)
+{
+    double on_time = 1.0; /* independent coins */
+    for (uint32_t i = 0; i < s->n_faults; i++)
+        if (s_straggle_covers(&s->faults[i], node, t)) on_time *= 1.0 - s->faults[i].drop;
+    return 1.0 - on_time;
 }
 
 const rumor_byzantine_t *rumor_scenario_byzantine(const rumor_scenario_t *s, uint32_t node)
@@ -607,6 +622,13 @@ int rumor_scenario_parse(const char *json, const char *origin, const char *base_
     if ((v = json_object_get(root, "data")) && (rc = s_parse_data(&c, v, base_dir, s))) goto done;
     if ((rc = s_str(&c, root, "model", s->model, sizeof s->model))) goto done;
     if ((v = json_object_get(root, "algorithm")) && (rc = s_parse_algorithm(&c, v, s))) goto done;
+    if (s->redundancy > 1 && (s->algo == RUMOR_ALGO_BEER || s->redundancy > s->batch)) {
+        rc = s_fail(&c, "data.redundancy",
+                    s->algo == RUMOR_ALGO_BEER
+                        ? "beer has no coded step (its tracker takes the plain gradient)"
+                        : "more than algorithm.batch (each held shard gives batch / R rows)");
+        goto done;
+    }
     if ((rc = s_str(&c, root, "compressor", s->compressor, sizeof s->compressor)) ||
         (rc = s_str(&c, root, "codec", s->codec, sizeof s->codec)))
         goto done;
@@ -661,8 +683,10 @@ void rumor_scenario_rehash(rumor_scenario_t *s)
                  s->synth_classes, s->synth_sep, s->model, (int)s->algo, s->lr, s->gamma, s->lambda,
                  s->batch, s->rounds, s->warmup, s->schedule, s->compressor, s->codec,
                  (unsigned long long)s->seed, s->deadline, s->deadline_ms);
-    /* Local steps, prox options, momentum and faults only when they differ from the defaults,
-     * so that the hashes of runs without them stay the same. */
+    /* Redundancy, local steps, prox options, momentum and faults only when they differ from the
+     * defaults, so that the hashes of runs without them stay the same. */
+    if (s->redundancy != 1 && n > 0 && (size_t)n < sizeof buf)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "|redundancy=%u", s->redundancy);
     if (s->local_steps != 1 && n > 0 && (size_t)n < sizeof buf)
         n += snprintf(buf + n, sizeof buf - (size_t)n, "|local_steps=%u", s->local_steps);
     if ((s->prox || s->prox_lr_base || s->gamma_follows_lr) && n > 0 && (size_t)n < sizeof buf)

@@ -161,6 +161,12 @@ static void test_errors_name_the_field(void **state)
         {"{\"faults\": [{\"node\": 1, \"crash\": [1, 5], \"checkpoint_every\": 0}]}",
          "x.json: faults[0].checkpoint_every: expected an integer"},
         {"{\"faults\": [{\"crash\": [1, 5]}]}", "x.json: faults[0].node: missing"},
+        {"{\"data\": {\"redundancy\": 0}}",
+         "x.json: data.redundancy: expected an integer in [1, 64]"},
+        {"{\"data\": {\"redundancy\": 3}, \"algorithm\": {\"batch\": 2}}",
+         "x.json: data.redundancy: more than algorithm.batch"},
+        {"{\"data\": {\"redundancy\": 2}, \"algorithm\": {\"name\": \"beer\"}}",
+         "x.json: data.redundancy: beer has no coded step"},
         {"{\"faults\": [{\"straggle\": 1.5}]}",
          "x.json: faults[0].straggle: expected a number in [0, 1]"},
         {"{\"faults\": [{\"straggle\": 0.1, \"late\": -2}]}",
@@ -330,6 +336,12 @@ static void test_hash_tracks_agreement(void **state)
     assert_int_equal(rumor_scenario_parse(d1, "b", ".", &b, NULL), 0);
     assert_int_equal(rumor_scenario_parse(d2, "c", ".", &c, NULL), 0);
     assert_memory_not_equal(b.hash, c.hash, 32);
+    /* A straggler's lateness and the redundancy of the data count; redundancy 1 is the
+     * default's hash. */
+    assert_false(s_same_hash("{\"faults\": [{\"straggle\": 0.1, \"late\": -1}]}",
+                             "{\"faults\": [{\"straggle\": 0.1}]}"));
+    assert_false(s_same_hash("{\"data\": {\"redundancy\": 2}}", "{}"));
+    assert_true(s_same_hash("{\"data\": {\"redundancy\": 1}}", "{}"));
     /* A crash is not an outage, and its checkpoint interval counts. */
     const char *c1 =
         "{\"algorithm\": {\"lr\": 0.1}, \"faults\": [{\"node\": 1, \"crash\": [5, 9]}]}";

@@ -149,6 +149,7 @@ typedef struct {
     char data_path[RUMOR_PATH_MAX]; /* fashion: directory; libsvm: training file */
     char test_path[RUMOR_PATH_MAX]; /* libsvm: test file */
     double dirichlet_alpha;         /* 0 = IID partition */
+    uint32_t redundancy;            /* peers that hold each shard (coded.h); 1 = its own only */
     uint32_t synth_n, synth_test_n, synth_dim, synth_classes;
     double synth_sep;
 
@@ -210,6 +211,9 @@ double rumor_scenario_drop_rate(const rumor_scenario_t *s, uint32_t t);
  * NULL when it does not: a pure function of the scenario, so every peer and the simulator's
  * network agree, and a resumed run draws the same. */
 const rumor_fault_t *rumor_scenario_straggler(const rumor_scenario_t *s, uint32_t node, uint32_t t);
+
+/* The probability that node straggles in round t (0 without STRAGGLE faults on it then). */
+double rumor_scenario_straggle_rate(const rumor_scenario_t *s, uint32_t node, uint32_t t);
 
 /* The BYZANTINE fault of node i in s, or NULL when i is honest. */
 const rumor_byzantine_t *rumor_scenario_byzantine(const rumor_scenario_t *s, uint32_t node);
