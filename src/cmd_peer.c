@@ -39,6 +39,8 @@ static void s_usage(FILE *f)
             "                          message), noise[:NORM], constant[:VALUE], alie[:Z] or\n"
             "                          scale[:FACTOR] (see docs/scenario.md); state stays honest\n"
             "  --byzantine-from R      ... from round R on (default 0)\n"
+            "  --slow MS               sleep MS milliseconds before each local step: a real\n"
+            "                          straggler for deadline rounds\n"
             "  --quiet                 no progress lines\n"
             "  -h, --help              this text\n");
 }
@@ -135,6 +137,9 @@ int rumor_cmd_peer(int argc, char **argv)
             o.byzantine.from = from;
         } else if (!strcmp(a, "--byzantine-from")) {
             if (!(v = rumor_cli_value("peer", argc, argv, &i)) || s_u32(a, v, 0, &o.byzantine.from))
+                return 2;
+        } else if (!strcmp(a, "--slow")) {
+            if (!(v = rumor_cli_value("peer", argc, argv, &i)) || s_u32(a, v, 0, &o.slow_ms))
                 return 2;
         } else if (!strcmp(a, "--liveness")) {
             if (!(v = rumor_cli_value("peer", argc, argv, &i)) || s_u32(a, v, 1, &o.liveness_ms))
