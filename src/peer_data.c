@@ -83,6 +83,8 @@ int rumor_peer_data_load(const rumor_scenario_t *sc, uint32_t peers, uint32_t se
     memset(data, 0, sizeof *data);
     if (self < RUMOR_PEER_NONE && self >= peers)
         return rumor_errmsg_set(em, RUMOR_EINVAL, "peer %u of %u", self, peers);
+    /* A coded peer reads the shards it holds, which only the topology names: it keeps all. */
+    if (sc->redundancy > 1 && self < RUMOR_PEER_NONE) self = RUMOR_PEER_ALL;
     int rc = 0;
     switch (sc->data) {
     case RUMOR_DATA_FASHION: {

@@ -183,7 +183,9 @@ typedef struct {
  * RUMOR_PEER_ALL the training set is whole (a simulation runs every peer). Otherwise it is
  * only peer self's shard, for a networked peer that needs nothing else: its rows in shard
  * order, with a partition that gives self the shard 0..n-1 and every other peer nothing.
- * Batches are the same rows in the same order either way, so results do not change.
+ * Batches are the same rows in the same order either way, so results do not change. With
+ * data.redundancy > 1 a peer keeps the whole training set, as with RUMOR_PEER_ALL (the shards
+ * it holds depend on the topology; it reads only their rows).
  * Fashion-MNIST shards are read straight from the file, so a peer never holds the whole
  * training set as floats. With self = RUMOR_PEER_NONE there is no partition and the training
  * set has no rows, only its shape (dim, classes): all that evaluating a model needs. On
