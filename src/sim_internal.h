@@ -151,15 +151,16 @@ struct s_sim {
     rumor_consensus_watch_t consensus; /* warns once when the distance keeps growing */
     /* grad_norm_avg: the fixed training subset and scratch for one evaluation chunk */
     uint32_t grad_m;
-    uint32_t *grad_idx; /* (grad_m) rows of the training set */
-    float *grad_x;      /* (RUMOR_PEER_EVAL_ROWS, dim) gathered rows */
-    int32_t *grad_y;    /* (RUMOR_PEER_EVAL_ROWS) their labels */
-    float *grad_chunk;  /* (d) the gradient of one chunk */
-    float *grad;        /* (d) the gradient over the subset */
-    uint64_t straggled; /* steps skipped by stragglers in rounds 0 .. straggle_upto - 1 */
-    uint32_t straggle_upto;
+    uint32_t *grad_idx;    /* (grad_m) rows of the training set */
+    float *grad_x;         /* (RUMOR_PEER_EVAL_ROWS, dim) gathered rows */
+    int32_t *grad_y;       /* (RUMOR_PEER_EVAL_ROWS) their labels */
+    float *grad_chunk;     /* (d) the gradient of one chunk */
+    float *grad;           /* (d) the gradient over the subset */
     uint32_t target_round; /* the first evaluation that reached sc->target_acc (0: none yet) */
     double target_bytes;   /* bytes sent per peer by then */
+    /* steps skipped by stragglers in rounds 0 .. straggle_upto - 1 (worker 0, s_record) */
+    uint64_t straggled;
+    uint32_t straggle_upto;
 };
 
 static inline void s_wait(s_worker_t *wk)

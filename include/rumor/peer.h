@@ -4,15 +4,17 @@
  * networked `rumor peer` drive; neither knows how the other moves bytes. A round is
  *   rumor_peer_step()     minibatch gradient (coded over held shards with data.redundancy,
  *                         see coded.h; none for a straggler), v = x - eta g (local_steps such
- *                         steps, each from the last; BEER: the tracker's update, v = x - eta y),
- * the l1 prox if it sits before compression, produce + encode the message (BEER: the model's and
- * the tracker's parts, each length-prefixed) rumor_peer_deliver()  for each neighbour message of
- * this round: decode + absorb rumor_peer_finish()   mix over neighbours (ascending id), the l1 prox
- * if it sits after the mix, quasi-global momentum's buffer update, advance the round Randomness of
- * round t comes from streams (seed, peer, t, purpose), batches from the peer's own sampler, so the
- * model after round t depends only on the scenario, the seed and the messages received — bit for
- * bit, whatever the thread or process layout. Everything is allocated in rumor_peer_new; a round
- * never allocates.
+ *                         steps, each from the last; BEER: the tracker's update,
+ *                         v = x - eta y), the l1 prox if it sits before compression, produce
+ *                         + encode the message (BEER: the model's and the tracker's parts,
+ *                         each length-prefixed)
+ *   rumor_peer_deliver()  for each neighbour message of this round: decode + absorb
+ *   rumor_peer_finish()   mix over neighbours (ascending id), the l1 prox if it sits after
+ *                         the mix, quasi-global momentum's buffer update, advance the round
+ * Randomness of round t comes from streams (seed, peer, t, purpose), batches from the
+ * peer's own sampler, so the model after round t depends only on the scenario, the seed
+ * and the messages received — bit for bit, whatever the thread or process layout.
+ * Everything is allocated in rumor_peer_new; a round never allocates.
  */
 #ifndef RUMOR_PEER_H
 #define RUMOR_PEER_H
