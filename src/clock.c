@@ -1,6 +1,7 @@
 /* rumor — clocks (see clock.h). */
 #include "rumor/clock.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -24,6 +25,12 @@ double rumor_clock_thread_cpu(void)
 double rumor_clock_process_cpu(void)
 {
     return s_read(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+void rumor_clock_sleep_ms(uint32_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) continue;
 }
 
 const char *rumor_clock_eta(double rate, uint32_t left, char *buf, size_t cap)

@@ -59,6 +59,9 @@ static const rumor_opt_t s_opts[] = {
                   "scale[:FACTOR] (see docs/scenario.md); state stays honest")},
     {RUMOR_OPT_U32("--byzantine-from", s_opts_t, node.byzantine.from, "R", 0, UINT32_MAX,
                    "... from round R on (default 0)")},
+    {RUMOR_OPT_U32("--slow", s_opts_t, node.slow_ms, "MS", 0, UINT32_MAX,
+                   "sleep MS milliseconds before each local step: a real\n"
+                   "straggler for deadline rounds")},
     {RUMOR_OPT_FLAG("--quiet", s_opts_t, quiet, "no progress lines")},
 };
 

@@ -112,6 +112,13 @@ int rumor_compress_parse(const char *s, rumor_compress_cfg_t *cfg, rumor_errmsg_
     name[len] = '\0';
     const char *arg = colon ? colon + 1 : NULL;
     char *end;
+    if (!strcmp(name, "sign") && arg) {
+        if (strcmp(arg, "stochastic") && strcmp(arg, "stochastic:biased")) goto bad;
+        cfg->kind = RUMOR_COMPRESS_SIGN;
+        cfg->stochastic = 1;
+        cfg->biased = arg[10] == ':';
+        return 0;
+    }
     if (!strcmp(name, "identity") || !strcmp(name, "sign")) {
         if (arg) goto bad;
         cfg->kind = name[0] == 'i' ? RUMOR_COMPRESS_IDENTITY : RUMOR_COMPRESS_SIGN;
@@ -156,7 +163,8 @@ bad:
     memset(cfg, 0, sizeof *cfg);
     return rumor_errmsg_set(
         em, RUMOR_EINVAL,
-        "compressor '%s': expected identity, sign, dither:LEVELS[:inf][:biased][:bucket=B|:layer], "
+        "compressor '%s': expected identity, sign, sign:stochastic[:biased], "
+        "dither:LEVELS[:inf][:biased][:bucket=B|:layer], "
         "natural[:biased], natural:LEVELS[:inf][:biased][:bucket=B|:layer] (1 <= LEVELS <= 31), "
         "topk:FRACTION, randk:FRACTION[:unbiased], block:FRACTION (0 < FRACTION <= 1), "
         "topk:FRACTION+dither:... or topk:FRACTION+natural:..., eround:BASE[:unbiased] "
@@ -183,7 +191,8 @@ void rumor_compress_describe(const rumor_compress_cfg_t *cfg, char *buf, size_t 
         snprintf(buf, len, "identity");
         break;
     case RUMOR_COMPRESS_SIGN:
-        snprintf(buf, len, "sign");
+        snprintf(buf, len, "sign%s%s", cfg->stochastic ? ":stochastic" : "",
+                 cfg->biased ? ":biased" : "");
         break;
     case RUMOR_COMPRESS_DITHER:
         s_describe_levels(buf, len, "dither", cfg);
@@ -707,6 +716,34 @@ static void s_sign(rumor_compressor_t *c, const float *x, rumor_cmsg_t *out)
     out->scale = d ? (float)(rumor_vec_nrm1(x, d) / d) : 0.0f;
 }
 
+/* The stochastic 1-bit quantizer (see compress.h): one uniform per coordinate from the
+ * stream, +1 when it falls below (1 + x_k / B) / 2. A vector holding a NaN, or of zeros, is
+ * sent as zeros. */
+static void s_sign_stochastic(rumor_compressor_t *c, const float *x, rumor_rng_t *rng,
+                              rumor_cmsg_t *out)
+{
+    const uint32_t d = c->d;
+    const double B = rumor_vec_nrm_inf(x, d);
+    out->kind = RUMOR_CMSG_INT;
+    out->d = d;
+    if (!(B > 0.0) || !isfinite(B)) {
+        memset(out->q, 0, (size_t)d * sizeof *out->q);
+        out->nnz = 0;
+        out->scale = 0.0f;
+        return;
+    }
+    const float half = (float)(0.5 / B);
+    for (uint32_t k = 0; k < d; k++)
+        out->q[k] = rumor_rng_uniform(rng) < 0.5f + half * x[k] ? 1 : -1;
+    out->nnz = d;
+    if (c->cfg.biased) { /* times 1 / (1 + omega) = ||x||^2 / (d B^2) */
+        const double n2 = rumor_vec_dot(x, x, d);
+        out->scale = (float)(n2 / ((double)d * B));
+    } else {
+        out->scale = (float)B;
+    }
+}
+
 void rumor_compressor_apply(rumor_compressor_t *c, const float *x, rumor_rng_t *rng,
                             rumor_cmsg_t *out)
 {
@@ -744,7 +781,10 @@ void rumor_compressor_apply(rumor_compressor_t *c, const float *x, rumor_rng_t *
         s_block(c, x, rng, out);
         break;
     case RUMOR_COMPRESS_SIGN:
-        s_sign(c, x, out);
+        if (c->cfg.stochastic)
+            s_sign_stochastic(c, x, rng, out);
+        else
+            s_sign(c, x, out);
         break;
     case RUMOR_COMPRESS_EROUND:
         s_eround(c, x, rng, out);
@@ -807,6 +847,7 @@ int rumor_compressor_unbiased(const rumor_compressor_t *c)
 {
     const rumor_compress_kind_t k = c->cfg.kind;
     return k == RUMOR_COMPRESS_IDENTITY ||
+           (k == RUMOR_COMPRESS_SIGN && c->cfg.stochastic && !c->cfg.biased) ||
            ((k == RUMOR_COMPRESS_DITHER || k == RUMOR_COMPRESS_NATURAL) && !c->cfg.biased) ||
            ((k == RUMOR_COMPRESS_RANDK || k == RUMOR_COMPRESS_EROUND) && c->cfg.unbiased);
 }

@@ -817,6 +817,7 @@ int rumor_node_round(rumor_node_session_t *n, rumor_errmsg_t *em)
     rumor_peer_stats_t *st = rumor_peer_stats(n->peer);
     const uint8_t *msg;
     size_t len;
+    if (n->o->slow_ms) rumor_clock_sleep_ms(n->o->slow_ms);
     const int step_rc = rumor_peer_step(n->peer, &msg, &len);
     n->stepped = 1;
     if (step_rc != 0) {

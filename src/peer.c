@@ -3,8 +3,8 @@
 #include "rumor/clock.h"
 #include "rumor/peer.h"
 #include "rumor/codec.h"
+#include "rumor/coded.h"
 #include "rumor/optim.h"
-#include "rumor/partition.h"
 #include "rumor/sampler.h"
 #include "rumor/rng.h"
 #include "rumor/vec.h"
@@ -21,6 +21,7 @@ struct rumor_peer {
     size_t d;
     rumor_model_t *model;
     rumor_sampler_t *sampler;
+    rumor_coded_t *coded; /* coded steps over held shards (data.redundancy > 1), else NULL */
     rumor_gossip_t *gossip;
     rumor_codec_t *codec;
     rumor_codec_mode_t codec_mode;
@@ -254,6 +255,10 @@ int rumor_peer_create(const rumor_peer_cfg_t *cfg, rumor_peer_t **out, rumor_err
     static const uint32_t no_rows[1] = {0};
     p->sampler = train ? rumor_sampler_new(cfg->shard, cfg->shard_n, sc->seed, cfg->self)
                        : rumor_sampler_new(no_rows, 1, sc->seed, cfg->self);
+    if (train && sc->redundancy > 1 &&
+        !(p->coded = rumor_coded_new(cfg->topo, cfg->part, sc->redundancy, sc->batch, sc->seed,
+                                     cfg->self, em)))
+        goto fail_cfg;
     p->codec = rumor_codec_new((uint32_t)d);
     p->buf_cap = rumor_peer_msg_bound(sc, (uint32_t)d);
     p->buf = malloc(p->buf_cap);
@@ -277,6 +282,7 @@ void rumor_peer_destroy(rumor_peer_t **p_p)
     rumor_peer_t *p = *p_p;
     rumor_model_destroy(&p->model);
     rumor_sampler_destroy(&p->sampler);
+    rumor_coded_destroy(&p->coded);
     rumor_gossip_destroy(&p->gossip);
     rumor_codec_destroy(&p->codec);
     if (p->out.q) rumor_cmsg_free(&p->out);
@@ -315,14 +321,22 @@ static void s_batch_grad(rumor_peer_t *p, const float *at, float *grad)
  * step left a non-finite parameter. */
 static int s_sgd_steps(rumor_peer_t *p)
 {
-    if (!p->cfg.train) { /* an external model: the caller stepped x */
+    /* An external model: the caller stepped x; a straggler (scenario faults): no step. */
+    if (!p->cfg.train || (p->sc->n_faults && rumor_scenario_straggler(p->sc, p->self, p->round))) {
         rumor_vec_copy(p->v, p->x, p->d);
         return isfinite(rumor_vec_nrm_inf(p->v, p->d));
     }
     const float *at = p->x;
     int finite = 1;
     for (uint32_t h = 0; h < p->sc->local_steps && finite; h++) {
-        s_batch_grad(p, at, p->g);
+        if (p->coded) {
+            p->stats.loss_sum += rumor_coded_grad(
+                p->coded, p->model, p->cfg.train, at, (uint64_t)p->round * p->sc->local_steps + h,
+                rumor_scenario_straggle_rate(p->sc, p->self, p->round), p->g, p->xb, p->yb, p->ib);
+            p->stats.loss_count++;
+        } else {
+            s_batch_grad(p, at, p->g);
+        }
         rumor_momentum_direction(&p->sc->momentum, p->m, p->g, p->d);
         finite = rumor_optim_sgd(p->v, at, p->lr, p->g, p->d);
         at = p->v;
@@ -735,170 +749,7 @@ void rumor_peer_evaluate(rumor_peer_t *p, const rumor_dataset_t *test, uint32_t 
     rumor_model_evaluate(p->model, p->x, test->x, test->y, n, loss, acc);
 }
 
-/* The partition of the training set over peers, as every peer computes it from the seed. */
-static int s_partition(const rumor_scenario_t *sc, const rumor_dataset_t *train, uint32_t peers,
-                       rumor_partition_t **out, rumor_errmsg_t *em)
-{
-    if (train->n < peers)
-        return rumor_errmsg_set(
-            em, RUMOR_EINVAL, "%u training samples cannot be split over %u peers", train->n, peers);
-    const int rc =
-        sc->dirichlet_alpha > 0.0
-            ? rumor_data_partition_dirichlet(train, peers, sc->dirichlet_alpha, sc->seed, out)
-            : rumor_data_partition_iid(train, peers, sc->seed, out);
-    if (rc)
-        return rumor_errmsg_set(em, rc, "partition over %u peers: %s", peers, rumor_strerror(rc));
-    return 0;
-}
-
-/* After the training set became peer self's shard of n rows: self owns rows 0..n-1. */
-static void s_narrow_partition(rumor_partition_t *part, uint32_t self, uint32_t n)
-{
-    for (uint32_t i = 0; i <= part->peers; i++) part->off[i] = i <= self ? 0 : n;
-    for (uint32_t j = 0; j < n; j++) part->idx[j] = j;
-}
-
-typedef struct {
-    const rumor_scenario_t *sc;
-    uint32_t peers, self;
-    rumor_partition_t *part;
-} s_shard_choice_t;
-
-/* Partitions the labels and picks peer self's shard (see rumor_data_chooser_t). */
-static int s_choose_shard(const rumor_dataset_t *labels, void *arg, const uint32_t **rows,
-                          uint32_t *n_rows, rumor_errmsg_t *em)
-{
-    s_shard_choice_t *c = arg;
-    if (c->self == RUMOR_PEER_NONE) { /* the shape and the labels' classes are all it needs */
-        *n_rows = 0;
-        return 0;
-    }
-    const int rc = s_partition(c->sc, labels, c->peers, &c->part, em);
-    if (rc) return rc;
-    *rows = c->part->idx + c->part->off[c->self];
-    *n_rows = c->part->off[c->self + 1] - c->part->off[c->self];
-    return 0;
-}
-
-/* Narrows loaded data to peer self's shard (see rumor_peer_data_load). */
-static int s_keep_shard(rumor_peer_data_t *data, uint32_t self, rumor_errmsg_t *em)
-{
-    rumor_partition_t *part = data->part;
-    const uint32_t first = part->off[self], n = part->off[self + 1] - first;
-    rumor_dataset_t *shard = rumor_data_subset(&data->train, part->idx + first, n);
-    /* Synthetic test rows live in the training set's storage: they get their own. */
-    rumor_dataset_t *test =
-        data->owned[1] ? NULL : rumor_data_subset(&data->test, NULL, data->test.n);
-    if (!shard || (!data->owned[1] && !test)) {
-        rumor_dataset_destroy(&shard);
-        rumor_dataset_destroy(&test);
-        return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory keeping the shard of peer %u",
-                                self);
-    }
-    rumor_dataset_destroy(&data->owned[0]);
-    data->owned[0] = shard;
-    data->train = *shard;
-    if (test) {
-        data->owned[1] = test;
-        data->test = *test;
-    }
-    s_narrow_partition(part, self, n);
-    return 0;
-}
-
-int rumor_peer_data_load(const rumor_scenario_t *sc, uint32_t peers, uint32_t self,
-                         rumor_peer_data_t *data, rumor_errmsg_t *em)
-{
-    memset(data, 0, sizeof *data);
-    if (self < RUMOR_PEER_NONE && self >= peers)
-        return rumor_errmsg_set(em, RUMOR_EINVAL, "peer %u of %u", self, peers);
-    int rc = 0;
-    switch (sc->data) {
-    case RUMOR_DATA_FASHION: {
-        /* One peer reads its shard straight from the file, never the whole set as floats. */
-        s_shard_choice_t choice = {sc, peers, self, NULL};
-        const rumor_data_chooser_t chooser = {s_choose_shard, &choice};
-        rc = rumor_data_load_fashion(sc->data_path, "train",
-                                     self == RUMOR_PEER_ALL ? NULL : &chooser, &data->owned[0], em);
-        data->part = choice.part;
-        if (!rc) rc = rumor_data_load_fashion(sc->data_path, "t10k", NULL, &data->owned[1], em);
-        if (rc) break;
-        data->train = *data->owned[0];
-        data->test = *data->owned[1];
-        if (data->part) {
-            s_narrow_partition(data->part, self, data->train.n);
-            return 0;
-        }
-        break;
-    }
-    case RUMOR_DATA_LIBSVM:
-        rc = rumor_data_load_libsvm(sc->data_path, 0, &data->owned[0], em);
-        if (!rc)
-            rc = rumor_data_load_libsvm(sc->test_path, data->owned[0]->dim, &data->owned[1], em);
-        if (rc) break;
-        if (data->owned[1]->dim != data->owned[0]->dim) {
-            rc =
-                rumor_errmsg_set(em, RUMOR_EFORMAT, "%s: %u features, but the training file has %u",
-                                 sc->test_path, data->owned[1]->dim, data->owned[0]->dim);
-            break;
-        }
-        data->train = *data->owned[0];
-        data->test = *data->owned[1];
-        if (data->test.classes < data->train.classes) data->test.classes = data->train.classes;
-        data->train.classes = data->test.classes;
-        break;
-    case RUMOR_DATA_SYNTHETIC: {
-        /* One draw split in two, so training and test rows come from the same clusters. */
-        rc = rumor_data_synthetic(sc->synth_n + sc->synth_test_n, sc->synth_dim, sc->synth_classes,
-                                  sc->synth_sep, sc->seed, &data->owned[0]);
-        if (rc) {
-            rumor_errmsg_set(em, rc, "synthetic data: %s", rumor_strerror(rc));
-            break;
-        }
-        const rumor_dataset_t *all = data->owned[0];
-        data->train = *all;
-        data->train.n = sc->synth_n;
-        data->test = *all;
-        data->test.n = sc->synth_test_n;
-        data->test.x = all->x + (size_t)sc->synth_n * all->dim;
-        data->test.y = all->y + sc->synth_n;
-        break;
-    }
-    }
-    if (!rc && self == RUMOR_PEER_NONE) { /* (a Fashion-MNIST load chose no rows already) */
-        data->train.n = 0;
-        return 0;
-    }
-    if (!rc) rc = s_partition(sc, &data->train, peers, &data->part, em);
-    if (!rc && self != RUMOR_PEER_ALL) rc = s_keep_shard(data, self, em);
-    if (!rc) return 0;
-    rumor_peer_data_free(data);
-    return rc;
-}
-
 uint32_t rumor_peer_eval_chunk(const rumor_scenario_t *sc, uint32_t eval_batch)
 {
     return eval_batch > sc->batch ? eval_batch : sc->batch;
-}
-
-rumor_peer_cfg_t rumor_peer_data_cfg(const rumor_peer_data_t *data, const rumor_scenario_t *sc,
-                                     const rumor_topology_t *topo, uint32_t self,
-                                     uint32_t eval_batch)
-{
-    const uint32_t *off = data->part->off;
-    return (rumor_peer_cfg_t){.sc = sc,
-                              .topo = topo,
-                              .self = self,
-                              .train = &data->train,
-                              .shard = data->part->idx + off[self],
-                              .shard_n = off[self + 1] - off[self],
-                              .eval_batch = eval_batch};
-}
-
-void rumor_peer_data_free(rumor_peer_data_t *data)
-{
-    rumor_dataset_destroy(&data->owned[0]);
-    rumor_dataset_destroy(&data->owned[1]);
-    rumor_partition_destroy(&data->part);
-    memset(data, 0, sizeof *data);
 }

@@ -29,6 +29,7 @@ void rumor_scenario_defaults(rumor_scenario_t *s)
     s->synth_dim = 20;
     s->synth_classes = 4;
     s->synth_sep = 3.0;
+    s->redundancy = 1;
     snprintf(s->model, sizeof s->model, "softmax");
     s->algo = RUMOR_ALGO_MALCOM;
     s->lr = 0.05;
@@ -187,8 +188,8 @@ static int s_parse_data(const s_ctx_t *c0, json_t *v, const char *base_dir, rumo
 {
     if (!json_is_object(v)) return s_fail(c0, "data", "expected an object");
     const s_ctx_t c = {c0->origin, "data.", c0->em};
-    static const char *const keys[] = {"name",   "path", "test_path", "partition", "n",
-                                       "test_n", "dim",  "classes",   "sep",       NULL};
+    static const char *const keys[] = {"name", "path",    "test_path", "partition",  "n", "test_n",
+                                       "dim",  "classes", "sep",       "redundancy", NULL};
     int rc = s_check_keys(&c, v, keys);
     if (rc) return rc;
     char name[32] = "fashion-mnist";
@@ -224,7 +225,8 @@ static int s_parse_data(const s_ctx_t *c0, json_t *v, const char *base_dir, rumo
         (rc = s_u32(&c, v, "test_n", 1, 100000000, &s->synth_test_n)) ||
         (rc = s_u32(&c, v, "dim", 1, 10000000, &s->synth_dim)) ||
         (rc = s_u32(&c, v, "classes", 2, 100000, &s->synth_classes)) ||
-        (rc = s_num(&c, v, "sep", 0.0, 1e6, 0, &sep)))
+        (rc = s_num(&c, v, "sep", 0.0, 1e6, 0, &sep)) ||
+        (rc = s_u32(&c, v, "redundancy", 1, 64, &s->redundancy)))
         return rc;
     s->synth_sep = sep;
     return 0;
@@ -352,6 +354,26 @@ int rumor_byzantine_parse(const char *s, rumor_byzantine_t *b)
     return 0;
 }
 
+/* The "nodes" array of a fault entry into f->nodes. */
+static int s_parse_nodes(const s_ctx_t *c, json_t *e, rumor_fault_t *f)
+{
+    json_t *nodes = json_object_get(e, "nodes");
+    const size_t n = json_array_size(nodes);
+    if (!json_is_array(nodes) || n == 0 || n > RUMOR_FAULT_NODES) {
+        char what[80];
+        snprintf(what, sizeof what, "expected an array of 1 to %d node ids", RUMOR_FAULT_NODES);
+        return s_fail(c, "nodes", what);
+    }
+    for (size_t j = 0; j < n; j++) {
+        json_t *id = json_array_get(nodes, j);
+        if (!json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) > 99999)
+            return s_fail(c, "nodes", "expected node ids, whole numbers in [0, 99999]");
+        f->nodes[j] = (uint32_t)json_integer_value(id);
+    }
+    f->n_nodes = (uint32_t)n;
+    return 0;
+}
+
 /* {"byzantine": KIND, "nodes": [...], "from": A, PARAM: X} into f. */
 static int s_parse_byzantine(const s_ctx_t *c, json_t *e, rumor_fault_t *f)
 {
@@ -378,21 +400,22 @@ static int s_parse_byzantine(const s_ctx_t *c, json_t *e, rumor_fault_t *f)
         return rc;
     if ((rc = s_u32(c, e, "from", 0, 100000000, &f->from))) return rc;
     f->byz.from = f->from;
-    json_t *nodes = json_object_get(e, "nodes");
-    const size_t n = json_array_size(nodes);
-    if (!json_is_array(nodes) || n == 0 || n > RUMOR_FAULT_NODES) {
-        char what[80];
-        snprintf(what, sizeof what, "expected an array of 1 to %d node ids", RUMOR_FAULT_NODES);
-        return s_fail(c, "nodes", what);
-    }
-    for (size_t j = 0; j < n; j++) {
-        json_t *id = json_array_get(nodes, j);
-        if (!json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) > 99999)
-            return s_fail(c, "nodes", "expected node ids, whole numbers in [0, 99999]");
-        f->nodes[j] = (uint32_t)json_integer_value(id);
-    }
-    f->n_nodes = (uint32_t)n;
-    return 0;
+    return s_parse_nodes(c, e, f);
+}
+
+/* {"straggle": P, "rounds": [A, B], "late": K, "nodes": [...]} into f, but for the rounds. */
+static int s_parse_straggle(const s_ctx_t *c, json_t *e, rumor_fault_t *f)
+{
+    static const char *const keys[] = {"straggle", "rounds", "late", "nodes", NULL};
+    int rc = s_check_keys(c, e, keys);
+    if (rc) return rc;
+    f->kind = RUMOR_FAULT_STRAGGLE;
+    double late = 0;
+    if ((rc = s_num(c, e, "straggle", 0.0, 1.0, 0, &f->drop)) ||
+        (rc = s_num(c, e, "late", -1, 100000000, 1, &late)))
+        return rc;
+    f->late = (int32_t)late;
+    return json_object_get(e, "nodes") ? s_parse_nodes(c, e, f) : 0;
 }
 
 static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
@@ -419,6 +442,9 @@ static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
         if (json_object_get(e, "byzantine")) {
             if ((rc = s_parse_byzantine(&cc, e, f))) return rc;
             continue;
+        } else if (json_object_get(e, "straggle")) {
+            if ((rc = s_parse_straggle(&cc, e, f))) return rc;
+            span = "rounds";
         } else if (json_object_get(e, "drop")) {
             static const char *const keys[] = {"drop", "rounds", NULL};
             if ((rc = s_check_keys(&cc, e, keys))) return rc;
@@ -455,7 +481,8 @@ static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
             if (!json_object_get(e, "node"))
                 return s_fail(&cc, "node",
                               "missing (an entry is {\"node\": N, \"down\": [FROM, TO]}, "
-                              "{\"node\": N, \"crash\": [FROM, TO]}, {\"drop\": P} or "
+                              "{\"node\": N, \"crash\": [FROM, TO]}, {\"drop\": P}, "
+                              "{\"straggle\": P} or "
                               "{\"byzantine\": KIND, \"nodes\": [N, ...]})");
             if ((rc = s_u32(&cc, e, "node", 0, 99999, &f->node))) return rc;
             if (crash) {
@@ -466,7 +493,9 @@ static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
             }
         }
         json_t *r = json_object_get(e, span);
-        if (!r && (f->kind == RUMOR_FAULT_DROP || f->kind == RUMOR_FAULT_DELAY)) continue;
+        if (!r && (f->kind == RUMOR_FAULT_DROP || f->kind == RUMOR_FAULT_DELAY ||
+                   f->kind == RUMOR_FAULT_STRAGGLE))
+            continue;
         json_t *a = json_array_get(r, 0), *b = json_array_get(r, 1);
         if (json_array_size(r) != 2 || !json_is_integer(a) || !json_is_integer(b) ||
             json_integer_value(a) < 0 || json_integer_value(b) <= json_integer_value(a) ||
@@ -592,6 +621,13 @@ int rumor_scenario_parse(const char *json, const char *origin, const char *base_
     if ((v = json_object_get(root, "data")) && (rc = s_parse_data(&c, v, base_dir, s))) goto done;
     if ((rc = s_str(&c, root, "model", s->model, sizeof s->model))) goto done;
     if ((v = json_object_get(root, "algorithm")) && (rc = s_parse_algorithm(&c, v, s))) goto done;
+    if (s->redundancy > 1 && (s->algo == RUMOR_ALGO_BEER || s->redundancy > s->batch)) {
+        rc = s_fail(&c, "data.redundancy",
+                    s->algo == RUMOR_ALGO_BEER
+                        ? "beer has no coded step (its tracker takes the plain gradient)"
+                        : "more than algorithm.batch (each held shard gives batch / R rows)");
+        goto done;
+    }
     if ((rc = s_str(&c, root, "compressor", s->compressor, sizeof s->compressor)) ||
         (rc = s_str(&c, root, "codec", s->codec, sizeof s->codec)))
         goto done;
@@ -689,6 +725,7 @@ static const s_hfield_t s_hash_fields[] = {
     S_H("|seed=", S_H_U64, seed, 0),
     S_H("|deadline=", S_H_INT, deadline, 0),
     S_H("|", S_H_U32, deadline_ms, 0),
+    S_H("|redundancy=", S_H_U32, redundancy, 7),
     S_H("|local_steps=", S_H_U32, local_steps, 1),
     S_H("|prox=", S_H_INT, prox, 2),
     S_H(":", S_H_INT, prox_lr_base, 2),
@@ -779,6 +816,7 @@ static void s_hfaults(s_htext_t *out, const rumor_scenario_t *s)
             s_put(out, ":%u:%.17g:%.17g", f->delay, f->delay_lo, f->delay_hi);
         if (f->kind == RUMOR_FAULT_BYZANTINE)
             s_put(out, ":%d:%.17g", (int)f->byz.kind, f->byz.param);
+        if (f->kind == RUMOR_FAULT_STRAGGLE) s_put(out, ":late=%d", (int)f->late);
         for (uint32_t j = 0; j < f->n_nodes; j++) s_put(out, ":%u", f->nodes[j]);
     }
 }

@@ -3,6 +3,8 @@
  * topology (see scenario.h). Called per peer and round; no allocation. */
 #include "rumor/scenario.h"
 
+#include "rumor/rng.h"
+
 static int s_fault_covers(const rumor_fault_t *f, rumor_fault_kind_t kind, uint32_t t)
 {
     return f->kind == kind && t >= f->from && t < f->to;
@@ -26,6 +28,34 @@ double rumor_scenario_drop_rate(const rumor_scenario_t *s, uint32_t t)
     return 1.0 - kept;
 }
 
+/* 1 when f is a STRAGGLE fault over node (every node, or one of its list) in round t. */
+static int s_straggle_covers(const rumor_fault_t *f, uint32_t node, uint32_t t)
+{
+    uint32_t j = 0;
+    while (j < f->n_nodes && f->nodes[j] != node) j++;
+    return s_fault_covers(f, RUMOR_FAULT_STRAGGLE, t) && (!f->n_nodes || j < f->n_nodes);
+}
+
+const rumor_fault_t *rumor_scenario_straggler(const rumor_scenario_t *s, uint32_t node, uint32_t t)
+{
+    for (uint32_t i = 0; i < s->n_faults; i++) {
+        const rumor_fault_t *f = &s->faults[i];
+        if (!s_straggle_covers(f, node, t)) continue;
+        rumor_rng_t r;
+        rumor_rng_seed(&r, s->seed, (uint64_t)i << 32 | node, t, RUMOR_RNG_STRAGGLE);
+        if (rumor_rng_uniform_d(&r) < f->drop) return f;
+    }
+    return NULL;
+}
+
+double rumor_scenario_straggle_rate(const rumor_scenario_t *s, uint32_t node, uint32_t t)
+{
+    double on_time = 1.0; /* independent coins */
+    for (uint32_t i = 0; i < s->n_faults; i++)
+        if (s_straggle_covers(&s->faults[i], node, t)) on_time *= 1.0 - s->faults[i].drop;
+    return 1.0 - on_time;
+}
+
 const rumor_byzantine_t *rumor_scenario_byzantine(const rumor_scenario_t *s, uint32_t node)
 {
     for (uint32_t i = 0; i < s->n_faults; i++)
@@ -43,8 +73,13 @@ int rumor_scenario_check_faults(const rumor_scenario_t *s, uint32_t n, rumor_err
                                     "%s: faults[%u].byzantine: beer has no Byzantine mode",
                                     s->origin, i);
     for (uint32_t i = 0; i < s->n_faults; i++)
-        for (uint32_t j = 0; s->faults[i].kind == RUMOR_FAULT_BYZANTINE && j < s->faults[i].n_nodes;
-             j++)
+        if (s->faults[i].kind == RUMOR_FAULT_STRAGGLE && s->algo == RUMOR_ALGO_BEER)
+            return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                    "%s: faults[%u].straggle: beer has no straggler mode (its "
+                                    "tracker needs every round's gradient)",
+                                    s->origin, i);
+    for (uint32_t i = 0; i < s->n_faults; i++)
+        for (uint32_t j = 0; j < s->faults[i].n_nodes; j++)
             if (s->faults[i].nodes[j] >= n)
                 return rumor_errmsg_set(
                     em, RUMOR_EINVAL,

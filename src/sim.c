@@ -108,6 +108,14 @@ static void s_record(s_sim_t *sim, uint32_t done)
         r->peers_down += (uint32_t)rumor_scenario_node_down(sim->sc, i, done - 1);
         r->messages_lost += sim->net.lost[i];
     }
+    /* From the coins alone (a resumed run counts from round 0 again): peers that were up. */
+    for (uint32_t f = 0; f < sim->sc->n_faults; f++)
+        r->straggles |= sim->sc->faults[f].kind == RUMOR_FAULT_STRAGGLE;
+    for (; r->straggles && sim->straggle_upto < done; sim->straggle_upto++)
+        for (uint32_t i = 0; i < n; i++)
+            sim->straggled += !rumor_scenario_node_down(sim->sc, i, sim->straggle_upto) &&
+                              rumor_scenario_straggler(sim->sc, i, sim->straggle_upto);
+    r->straggled = sim->straggled;
     rumor_vec_zero(sim->avg, d);
     double loss = 0, acc = 0, acc_min = 1.0, tl = 0, nnz = 0, bytes = 0, ent = 0;
     double l1 = 0, nnz_copy = 0, err = 0, wire = 0;
@@ -238,6 +246,17 @@ static void s_note_faults(const s_sim_t *sim, uint32_t t)
                 fprintf(f, "%s %u", j ? "," : "", ft->nodes[j]);
             fprintf(f, " send%s %s poison from now on (fault)\n", ft->n_nodes > 1 ? "" : "s",
                     rumor_byzantine_name(ft->byz.kind));
+        } else if (ft->kind == RUMOR_FAULT_STRAGGLE) {
+            char late[32] = "lost";
+            if (ft->late >= 0) snprintf(late, sizeof late, "%d rounds late", (int)ft->late);
+            if (ft->from == t)
+                fprintf(f,
+                        "round %6u: %s straggle with probability %g (no step; DIFF %s) until %s "
+                        "(fault)\n",
+                        t, ft->n_nodes ? "listed peers" : "peers", ft->drop, late, until);
+            else if (ft->to == t)
+                fprintf(f, "round %6u: peers no longer straggle with probability %g\n", t,
+                        ft->drop);
         } else if (ft->kind == RUMOR_FAULT_CRASH) {
             const uint32_t c = rumor_fault_checkpoint_round(ft);
             if (ft->from == t)
@@ -409,6 +428,7 @@ void rumor_sim_result_write(FILE *f, const rumor_sim_result_t *r, int timing, co
     if (r->faults)
         fprintf(f, ", \"peers_down\": %u, \"messages_lost\": %" PRIu64, r->peers_down,
                 r->messages_lost);
+    if (r->straggles) fprintf(f, ", \"straggled\": %" PRIu64, r->straggled);
     if (r->byzantine)
         fprintf(f, ", \"acc_mean_honest\": %.6f, \"acc_min_honest\": %.6f", r->acc_mean_honest,
                 r->acc_min_honest);

@@ -20,8 +20,9 @@
  * the number of threads.
  *
  * Faults act on frames as the receiver takes them off its queue: a DROP loses a DIFF, a DELAY
- * holds a frame until its arrival time, a peer that is out (DOWN, CRASH) sends nothing and what
- * is sent to it is lost; a CRASH's restart gives the peer new links (rumor_simnet_restart).
+ * holds a frame until its arrival time, a STRAGGLE does either to its straggler's DIFF, a peer that
+ * is out (DOWN, CRASH) sends nothing and what is sent to it is lost; a CRASH's restart gives the
+ * peer new links (rumor_simnet_restart).
  */
 #ifndef RUMOR_SIM_INTERNAL_H
 #define RUMOR_SIM_INTERNAL_H
@@ -62,7 +63,7 @@ typedef struct {
     rumor_simq_t *held;    /* (edges) frames to link e that arrive in a later round */
     double *last_at;       /* (edges) arrival of link e's last frame with a delay in ms */
     uint64_t *frames;      /* (edges) frames taken off link e's queue (the delays' draws) */
-    uint64_t *lost;        /* (n) DIFFs to each peer that DROP faults lost */
+    uint64_t *lost;        /* (n) DIFFs to each peer that DROP and STRAGGLE faults lost */
     rumor_wire_hello_t *hello; /* (n) each peer's HELLO */
     size_t max_payload;
     double round_s, liveness_s;
@@ -190,6 +191,9 @@ struct s_sim {
     int32_t *grad_y;    /* (RUMOR_PEER_EVAL_ROWS) their labels */
     float *grad_chunk;  /* (d) the gradient of one chunk */
     float *grad;        /* (d) the gradient over the subset */
+    /* steps skipped by stragglers in rounds 0 .. straggle_upto - 1 (worker 0, s_record) */
+    uint64_t straggled;
+    uint32_t straggle_upto;
 };
 
 static inline void s_wait(s_worker_t *wk)

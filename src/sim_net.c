@@ -260,8 +260,9 @@ void rumor_simnet_restart(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_
     }
 }
 
-/* A frame's fate as it leaves the queue of link e (to peer i): 1 when a DROP fault loses it,
- * else 0 with *at its arrival after any DELAY fault. Draws depend only on the edge, the round
+/* A frame's fate as it leaves the queue of link e (to peer i): 1 when a DROP fault, or a
+ * STRAGGLE fault with late -1, loses it, else 0 with *at its arrival after any STRAGGLE or DELAY
+ * fault. Draws depend only on the edge, the round
  * and the frame's place on the edge. */
 static int s_fate(rumor_simnet_t *net, uint32_t i, uint32_t e, const uint8_t *frame, size_t flen,
                   double *at)
@@ -280,6 +281,12 @@ static int s_fate(rumor_simnet_t *net, uint32_t i, uint32_t e, const uint8_t *fr
             net->lost[i]++;
             return 1;
         }
+        const rumor_fault_t *st = rumor_scenario_straggler(sc, j, h.round);
+        if (st && st->late < 0) {
+            net->lost[i]++;
+            return 1;
+        }
+        if (st) *at += st->late * net->round_s;
     }
     for (uint32_t f = 0; f < sc->n_faults; f++) {
         const rumor_fault_t *ft = &sc->faults[f];

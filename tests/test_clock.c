@@ -23,6 +23,19 @@ static void test_clocks_advance(void **state)
     assert_true(p1 - p0 >= (c1 - c0) * 0.5); /* the process clock includes this thread */
 }
 
+/* A slow peer's sleep lasts at least what it was asked (wall time), and 0 returns at once. */
+static void test_sleep(void **state)
+{
+    (void)state;
+    double t0 = rumor_clock_now();
+    rumor_clock_sleep_ms(30);
+    const double slept = rumor_clock_now() - t0;
+    if (slept < 0.030) fail_msg("slept %.4f s of 0.030", slept);
+    t0 = rumor_clock_now();
+    rumor_clock_sleep_ms(0);
+    assert_true(rumor_clock_now() - t0 < 0.030);
+}
+
 static void test_eta(void **state)
 {
     (void)state;
@@ -55,6 +68,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clocks_advance),
         cmocka_unit_test(test_eta),
+        cmocka_unit_test(test_sleep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

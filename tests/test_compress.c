@@ -252,7 +252,9 @@ static void test_parse_and_describe(void **state)
                           "dither:8:biased:bucket=64",
                           "dither:4:inf:layer",
                           "natural:4:bucket=100",
-                          "natural:6:biased:layer"};
+                          "natural:6:biased:layer",
+                          "sign:stochastic",
+                          "sign:stochastic:biased"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         rumor_compress_cfg_t cfg, again;
         char buf[64];
@@ -274,6 +276,9 @@ static void test_parse_and_describe(void **state)
                          "block:",
                          "block:0.1+dither:4",
                          "sign:3",
+                         "sign:biased",
+                         "sign:stochastic:inf",
+                         "sign:stochastic:",
                          "zip",
                          "natural:0",
                          "natural:32",
@@ -568,10 +573,10 @@ static void test_topk_dither_is_its_parts(void **state)
 static void test_nan_vector(void **state)
 {
     (void)state;
-    const char *specs[] = {"dither:16",        "dither:16:inf",      "natural",
-                           "natural:8:inf",    "topk:0.1+dither:4",  "topk:0.1+dither:4:inf",
-                           "topk:0.1",         "topk:0.1+natural:4", "eround:3",
-                           "eround:2:unbiased"};
+    const char *specs[] = {"dither:16",         "dither:16:inf",      "natural",
+                           "natural:8:inf",     "topk:0.1+dither:4",  "topk:0.1+dither:4:inf",
+                           "topk:0.1",          "topk:0.1+natural:4", "eround:3",
+                           "eround:2:unbiased", "sign:stochastic"};
     for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
         for (int at = 0; at < D; at += D - 1) {
             float x[D];
@@ -716,7 +721,7 @@ static void test_zero_vector(void **state)
     (void)state;
     float x[D] = {0}, y[D];
     const char *specs[] = {"dither:16", "topk:0.1",  "randk:0.1", "sign",
-                           "natural",   "natural:8", "block:0.1"};
+                           "natural",   "natural:8", "block:0.1", "sign:stochastic"};
     for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
         rumor_cmsg_t m;
         s_apply_once(specs[s], x, 1, &m);
@@ -911,6 +916,53 @@ static void test_biased_family(void **state)
     }
 }
 
+/* The stochastic 1-bit quantizer: every coordinate is +-B, B = ||x||_inf; over many draws the
+ * mean is x within 6 standard errors (sqrt(B^2 - x_k^2) / sqrt(draws)) in every coordinate, and
+ * E||C(x) - x||^2 / ||x||^2 is the omega of the formula, d B^2 / ||x||^2 - 1, within 3%. The
+ * biased form is that message times 1 / (1 + omega): its mean is x / (1 + omega) and its error
+ * 1 - 1 / (1 + omega), a contraction. Both code to one bit per coordinate and a float. */
+static void test_sign_stochastic(void **state)
+{
+    (void)state;
+    const int draws = 4000;
+    float x[D];
+    double mean[D], var[D];
+    s_fill(x, D, 321);
+    const double B = rumor_vec_nrm_inf(x, D), n2 = rumor_vec_dot(x, x, D);
+    const double omega = D * B * B / n2 - 1.0;
+    for (int biased = 0; biased < 2; biased++) {
+        rumor_compressor_t *c = s_new(biased ? "sign:stochastic:biased" : "sign:stochastic", D);
+        assert_int_equal(rumor_compressor_unbiased(c), !biased);
+        assert_true(rumor_compressor_delta(c) == D);
+        const double f = biased ? 1.0 / (1.0 + omega) : 1.0; /* the scale of the message */
+        const double err = s_measure(c, x, draws, mean, var) / n2;
+        for (int k = 0; k < D; k++) {
+            const double se = f * sqrt((B * B - (double)x[k] * x[k]) / draws);
+            if (!(fabs(mean[k] - f * x[k]) <= 6.0 * se + 1e-6 * B))
+                fail_msg("%s, coordinate %d: mean %g, expected %g (standard error %g)",
+                         biased ? "biased" : "unbiased", k, mean[k], f * x[k], se);
+        }
+        const double want = biased ? 1.0 - 1.0 / (1.0 + omega) : omega;
+        if (!(fabs(err - want) <= 0.03 * want))
+            fail_msg("%s: E||C(x) - x||^2 / ||x||^2 = %g, expected %g",
+                     biased ? "biased" : "unbiased", err, want);
+        print_message("sign:stochastic%s: omega %.3f, error %.4f (expected %.4f)\n",
+                      biased ? ":biased" : "", omega, err, want);
+        rumor_cmsg_t m;
+        s_apply_once(biased ? "sign:stochastic:biased" : "sign:stochastic", x, 5, &m);
+        for (int k = 0; k < D; k++) assert_true(m.q[k] == 1 || m.q[k] == -1);
+        assert_true(fabsf(m.scale - (float)(f * B)) <= 1e-6f * (float)B);
+        rumor_codec_t *codec = rumor_codec_new(D);
+        uint8_t buf[4096];
+        size_t len;
+        assert_int_equal(rumor_codec_encode(codec, &m, RUMOR_CODEC_AUTO, buf, sizeof buf, &len), 0);
+        if (len > D / 8 + 16) fail_msg("%zu bytes for %d signs", len, D);
+        rumor_codec_destroy(&codec);
+        rumor_cmsg_free(&m);
+        rumor_compressor_destroy(&c);
+    }
+}
+
 /* Exponential rounding where its bounds are tight: halfway between two powers the rounding
  * to the nearest loses exactly (B-1)/(B+1) of each coordinate, i.e. 1 - 1/delta of ||x||^2;
  * at 2 B^(j+1) / (B+1) the unbiased form has variance exactly omega x^2. Every level is 0 or
@@ -1022,7 +1074,8 @@ static void test_new_compressors_encode(void **state)
     (void)state;
     const char *specs[] = {
         "topk:0.1+natural:4:biased", "randk:0.1:unbiased",        "eround:2",
-        "eround:3:unbiased",         "dither:8:biased:bucket=64", "natural:4:layer"};
+        "eround:3:unbiased",         "dither:8:biased:bucket=64", "natural:4:layer",
+        "sign:stochastic",           "sign:stochastic:biased"};
     enum { N = 5000 };
     const uint32_t tensors[] = {3000, 100, 1890, 10};
     rumor_codec_t *codec = rumor_codec_new(N);
@@ -1086,6 +1139,7 @@ int main(void)
         cmocka_unit_test(test_unbiased_family),
         cmocka_unit_test(test_biased_family),
         cmocka_unit_test(test_eround_tight),
+        cmocka_unit_test(test_sign_stochastic),
         cmocka_unit_test(test_randk_unbiased_scales),
         cmocka_unit_test(test_topk_natural_is_its_parts),
         cmocka_unit_test(test_new_compressors_encode),

@@ -174,6 +174,25 @@ static void test_errors_name_the_field(void **state)
         {"{\"algorithm\": {\"name\": \"dpsgd\"}, \"compressor\": \"dither:8\"}",
          "x.json: compressor: dpsgd sends its models uncompressed: leave compressor out or make "
          "it identity, got 'dither:8'"},
+        {"{\"data\": {\"redundancy\": 0}}",
+         "x.json: data.redundancy: expected an integer in [1, 64]"},
+        {"{\"data\": {\"redundancy\": 3}, \"algorithm\": {\"batch\": 2}}",
+         "x.json: data.redundancy: more than algorithm.batch"},
+        {"{\"data\": {\"redundancy\": 2}, \"algorithm\": {\"name\": \"beer\"}}",
+         "x.json: data.redundancy: beer has no coded step"},
+        {"{\"faults\": [{\"straggle\": 1.5}]}",
+         "x.json: faults[0].straggle: expected a number in [0, 1]"},
+        {"{\"faults\": [{\"straggle\": 0.1, \"late\": -2}]}",
+         "x.json: faults[0].late: expected an integer in [-1, 100000000]"},
+        {"{\"faults\": [{\"straggle\": 0.1, \"late\": 0.5}]}",
+         "x.json: faults[0].late: expected an integer"},
+        {"{\"faults\": [{\"straggle\": 0.1, \"node\": 1}]}", "x.json: faults[0].node: unknown key"},
+        {"{\"faults\": [{\"straggle\": 0.1, \"nodes\": []}]}",
+         "x.json: faults[0].nodes: expected an array of 1 to 16 node ids"},
+        {"{\"faults\": [{\"straggle\": 0.1, \"nodes\": [\"a\"]}]}",
+         "x.json: faults[0].nodes: expected node ids"},
+        {"{\"faults\": [{\"straggle\": 0.1, \"rounds\": [5, 2]}]}",
+         "x.json: faults[0].rounds: expected [FROM, TO]"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         rumor_scenario_t sc;
@@ -248,6 +267,33 @@ static void test_faults(void **state)
     assert_int_equal(rumor_scenario_node_down(&sc, 1, 300), 0);
     assert_int_equal(rumor_scenario_check_faults(&sc, 2, &em), RUMOR_EINVAL);
     assert_non_null(strstr(em.msg, "faults[1].node: 2 is not a node"));
+
+    /* Stragglers: every node, or those listed, straggles with probability P in its rounds, by a
+     * coin of (seed, node, round) alone; late defaults to 0. */
+    json = "{\"faults\": [{\"straggle\": 0.3, \"late\": -1},"
+           " {\"straggle\": 1, \"rounds\": [10, 20], \"nodes\": [2]}]}";
+    assert_int_equal(rumor_scenario_parse(json, "f.json", ".", &sc, &em), 0);
+    assert_int_equal(sc.faults[0].kind, RUMOR_FAULT_STRAGGLE);
+    assert_int_equal(sc.faults[0].late, -1);
+    assert_int_equal(sc.faults[0].to, 100000000);
+    assert_int_equal(sc.faults[1].late, 0);
+    assert_int_equal(sc.faults[1].n_nodes, 1);
+    uint32_t hits = 0;
+    for (uint32_t t = 20; t < 10020; t++) hits += rumor_scenario_straggler(&sc, 1, t) != NULL;
+    if (hits < 3000 - 5 * 46 || hits > 3000 + 5 * 46) fail_msg("%u stragglers of 10000", hits);
+    for (uint32_t t = 10; t < 20; t++) assert_non_null(rumor_scenario_straggler(&sc, 2, t));
+    assert_int_equal(rumor_scenario_node_down(&sc, 2, 15), 0);
+    rumor_scenario_t other;
+    assert_int_equal(rumor_scenario_parse(json, "g.json", ".", &other, &em), 0);
+    for (uint32_t t = 0; t < 100; t++)
+        assert_true(!rumor_scenario_straggler(&sc, 3, t) ==
+                    !rumor_scenario_straggler(&other, 3, t));
+    assert_int_equal(rumor_scenario_check_faults(&sc, 3, &em), 0);
+    assert_int_equal(rumor_scenario_check_faults(&sc, 2, &em), RUMOR_EINVAL);
+    assert_non_null(strstr(em.msg, "faults[1].nodes[0]: 2 is not a node of the 2-node topology"));
+    sc.algo = RUMOR_ALGO_BEER;
+    assert_int_equal(rumor_scenario_check_faults(&sc, 3, &em), RUMOR_EINVAL);
+    assert_non_null(strstr(em.msg, "faults[0].straggle: beer has no straggler mode"));
 
     /* No faults by default; the limit is enforced. */
     assert_int_equal(rumor_scenario_parse("{}", "f.json", ".", &sc, &em), 0);
@@ -344,6 +390,12 @@ static void test_hash_tracks_agreement(void **state)
     assert_int_equal(rumor_scenario_parse(d1, "b", ".", &b, NULL), 0);
     assert_int_equal(rumor_scenario_parse(d2, "c", ".", &c, NULL), 0);
     assert_memory_not_equal(b.hash, c.hash, 32);
+    /* A straggler's lateness and the redundancy of the data count; redundancy 1 is the
+     * default's hash. */
+    assert_false(s_same_hash("{\"faults\": [{\"straggle\": 0.1, \"late\": -1}]}",
+                             "{\"faults\": [{\"straggle\": 0.1}]}"));
+    assert_false(s_same_hash("{\"data\": {\"redundancy\": 2}}", "{}"));
+    assert_true(s_same_hash("{\"data\": {\"redundancy\": 1}}", "{}"));
     /* A crash is not an outage, and its checkpoint interval counts. */
     const char *c1 =
         "{\"algorithm\": {\"lr\": 0.1}, \"faults\": [{\"node\": 1, \"crash\": [5, 9]}]}";

@@ -382,6 +382,60 @@ static void test_lost_messages_are_resynced(void **state)
     free(a);
 }
 
+/* Stragglers: each (peer, round) straggles with probability 0.3, skipping its step, and its
+ * DIFF is lost, so the receivers resync at its next one. The run straggles as often as a
+ * binomial draw allows, reproduces on any number of threads and still agrees and learns as
+ * without stragglers; so it does when their DIFFs come two rounds late. A listed peer that
+ * straggles in every round of a span, its DIFFs on time, is the only one counted. */
+static void test_stragglers_skip_steps_and_lose_diffs(void **state)
+{
+    (void)state;
+    rumor_scenario_t sc;
+    rumor_sim_result_t r1;
+    s_fault_scenario(&sc);
+    s_add_fault(&sc,
+                (rumor_fault_t){.kind = RUMOR_FAULT_STRAGGLE, .drop = 0.3, .late = -1, .to = 600});
+    char *a = s_run_on_1_and_3(&sc, &r1);
+    /* 8 peers x 600 rounds = 4800 steps: mean 1440, sd 31.7; two lost DIFFs per straggler. */
+    if (r1.straggled < 1440 - 5 * 32 || r1.straggled > 1440 + 5 * 32)
+        fail_msg("%llu stragglers of 4800 at p = 0.3", (unsigned long long)r1.straggled);
+    assert_int_equal(r1.messages_lost, 2 * r1.straggled);
+    assert_true(s_record_has(a, 600, "\"straggled\": "));
+    s_expect_like_fault_free(&r1);
+    free(a);
+
+    s_fault_scenario(&sc);
+    s_add_fault(&sc, (rumor_fault_t){.kind = RUMOR_FAULT_STRAGGLE,
+                                     .drop = 1.0,
+                                     .from = 100,
+                                     .to = 300,
+                                     .n_nodes = 1,
+                                     .nodes = {5}});
+    a = s_run_on_1_and_3(&sc, &r1);
+    assert_int_equal(r1.straggled, 200);
+    assert_int_equal(r1.messages_lost, 0);
+    s_expect_like_fault_free(&r1);
+    free(a);
+
+    /* Stragglers' DIFFs two rounds late: later ones overtake them, and the links resync. */
+    s_fault_scenario(&sc);
+    s_add_fault(&sc,
+                (rumor_fault_t){.kind = RUMOR_FAULT_STRAGGLE, .drop = 0.2, .late = 2, .to = 600});
+    a = s_run_on_1_and_3(&sc, &r1);
+    assert_int_equal(r1.messages_lost, 0);
+    assert_true(r1.straggled > 0);
+    s_expect_like_fault_free(&r1);
+    free(a);
+
+    /* When every peer straggles in every round, no one steps: no training loss, no progress. */
+    s_scenario(&sc, "malcom", "dither:8", 0.001, 50);
+    s_add_fault(&sc, (rumor_fault_t){.kind = RUMOR_FAULT_STRAGGLE, .drop = 1.0, .to = 50});
+    free(s_run(&sc, 2, &r1, NULL));
+    assert_int_equal(r1.straggled, 8 * 50);
+    assert_true(r1.loss == 0.0);
+    assert_true(r1.acc_avg_model < 0.5);
+}
+
 /* DIFFs 3 rounds late (a fifth of them, rounds 100 to 399): later frames overtake them, so
  * the receiver's link sees a gap, asks for a STATE, and drops the late one when it comes. The
  * run reproduces on any number of threads and learns as without the delays. */
@@ -687,7 +741,8 @@ static void test_objective_and_gradient_norm(void **state)
 }
 
 /* `rumor sim --checkpoint` killed with SIGKILL mid-run (inside an outage, with links awaiting
- * a STATE after lost DIFFs, and with a crashed peer's checkpoint still to restart from)
+ * a STATE after lost DIFFs and stragglers' lost DIFFs, and with a crashed peer's checkpoint
+ * still to restart from)
  * and started again with the same command resumes from its
  * last checkpoint and ends with exactly the models of an uninterrupted run. A checkpoint of
  * another run config, and a damaged one, are refused with a message. */
@@ -703,7 +758,8 @@ static void test_killed_sim_resumes_bit_for_bit(void **state)
         " \"algorithm\": {\"name\": \"malcom\", \"lr\": 0.1, \"gamma\": 0.5, \"lambda\": 0.001,"
         " \"batch\": 16, \"rounds\": 20000}, \"compressor\": \"dither:8\", \"seed\": 3,"
         " \"eval_every\": 1000, \"faults\": [{\"drop\": 0.1}, {\"node\": 2, \"down\": [300, "
-        "1500]}, {\"node\": 5, \"crash\": [350, 1500], \"checkpoint_every\": 300}]}";
+        "1500]}, {\"node\": 5, \"crash\": [350, 1500], \"checkpoint_every\": 300},"
+        " {\"straggle\": 0.1, \"late\": -1}]}";
     char sc_path[512], dir[512], ref[512], models[512];
     snprintf(sc_path, sizeof sc_path, "%s", s_scratch("ckpt.json"));
     snprintf(dir, sizeof dir, "%s", s_scratch("ckpt"));
@@ -930,6 +986,7 @@ int main(void)
         cmocka_unit_test(test_lost_messages_are_resynced),
         cmocka_unit_test(test_crashed_peer_restarts_from_its_checkpoint),
         cmocka_unit_test(test_resume_across_delays),
+        cmocka_unit_test(test_stragglers_skip_steps_and_lose_diffs),
         cmocka_unit_test(test_late_diffs_are_resynced),
         cmocka_unit_test(test_deadline_rounds_with_delays),
         cmocka_unit_test(test_killed_sim_resumes_bit_for_bit),

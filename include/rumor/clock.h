@@ -18,6 +18,10 @@ double rumor_clock_thread_cpu(void);
 /* CPU seconds used by every thread of the process, ZeroMQ's I/O threads included. */
 double rumor_clock_process_cpu(void);
 
+/* Sleeps ms milliseconds of wall time (again after a signal, until they are over): a slow
+ * peer's extra time (rumor peer --slow). */
+void rumor_clock_sleep_ms(uint32_t ms);
+
 /* For progress lines: the time `left` more rounds take at `rate` rounds per second, as
  * "eta 42s", "eta 3m05s" or "eta 2h10m"; "" when rate is not positive or nothing is left.
  * Writes into buf (always NUL-terminated when cap > 0) and returns it. */

@@ -46,6 +46,12 @@
  * j <= J with B^J <= 2^30, in steps of B^(E+1-J), B^E <= max |x_k| < B^(E+1): coordinates more
  * than J powers below the largest round to 0 or the smallest level.
  *
+ * "sign:stochastic" is the stochastic 1-bit quantizer: with B = ||x||_inf, coordinate k is
+ * +B with probability (1 + x_k / B) / 2, else -B, unbiasedly, with omega = d B^2 / ||x||^2 - 1
+ * (at most d - 1); "sign:stochastic:biased" scales it by 1 / (1 + omega) of the message, to
+ * (||x||^2 / (d B)) b_k, a contraction with delta = 1 + omega <= d. Either sends one sign per
+ * coordinate and one float32 scale.
+ *
  * Buckets: "dither:S...:bucket=B" and "natural:S...:bucket=B" take one norm per block of B
  * consecutive coordinates (the last block shorter), ":layer" one norm per model tensor (the
  * sizes given in the configuration); each block is quantized with its own norm and its own
@@ -66,7 +72,7 @@ typedef enum {
     RUMOR_COMPRESS_DITHER = 1,
     RUMOR_COMPRESS_TOPK = 2,
     RUMOR_COMPRESS_RANDK = 3,
-    RUMOR_COMPRESS_SIGN = 4,    /* scaled sign: (||x||_1 / d) sign(x) */
+    RUMOR_COMPRESS_SIGN = 4,    /* scaled sign (||x||_1 / d) sign(x), or stochastic signs */
     RUMOR_COMPRESS_NATURAL = 5, /* natural compression (levels 0) or natural dithering */
     RUMOR_COMPRESS_BLOCK = 6,   /* k consecutive coordinates (cyclically) from a random start */
     RUMOR_COMPRESS_EROUND = 7,  /* exponential rounding to powers of base */
@@ -77,7 +83,9 @@ typedef struct {
     uint32_t levels; /* dither: s >= 1; natural: s in [1, 31], or 0 for natural compression;
                         topk: s levels to quantize the survivors with, or 0 to send them as is */
     int norm_inf;    /* dither, natural with s levels, topk then either: 1 = L-inf, 0 = L2 */
-    int biased;      /* dither, natural, topk then either: scale by 1/(1 + omega) */
+    int biased;      /* dither, natural, topk then either, stochastic sign: scale by
+                        1/(1 + omega) */
+    int stochastic;  /* sign: +-||x||_inf at random, unbiased (see above) */
     double fraction; /* topk, randk, block: k = max(1, round(fraction * d)) */
     rumor_compress_kind_t then; /* topk with levels: DITHER or NATURAL on the survivors */
     int unbiased;               /* randk: values scaled by d / k; eround: stochastic rounding */
@@ -95,8 +103,9 @@ typedef struct rumor_compressor rumor_compressor_t;
 /* Parses "identity", "dither:16", "dither:16:inf", "dither:16:biased", "natural",
  * "natural:biased", "natural:8", "natural:8:inf:biased", "dither:8:biased:bucket=512",
  * "natural:4:layer", "topk:0.01", "randk:0.01", "randk:0.01:unbiased", "block:0.01", "sign",
- * "topk:0.1+dither:8:biased", "topk:0.1+natural:4:biased", "eround:4", "eround:2:unbiased".
- * A ":layer" compressor needs cfg->tensors set before rumor_compressor_new. */
+ * "sign:stochastic", "sign:stochastic:biased", "topk:0.1+dither:8:biased",
+ * "topk:0.1+natural:4:biased", "eround:4", "eround:2:unbiased". A ":layer" compressor needs
+ * cfg->tensors set before rumor_compressor_new. */
 int rumor_compress_parse(const char *s, rumor_compress_cfg_t *cfg, rumor_errmsg_t *em);
 
 /* Writes a string rumor_compress_parse accepts. */

@@ -60,6 +60,8 @@ typedef struct {
     uint32_t wait_s;            /* give up on a silent neighbour (sync) after this [300] */
     uint32_t liveness_ms;       /* deadline mode: mark a silent neighbour down after this
                                    [3 x deadline, at least 1000] */
+    uint32_t slow_ms;           /* extra milliseconds before each local step (a real
+                                   straggler, rumor peer --slow) [0] */
     /* What this peer sends in place of its messages (zeroed: honest; rumor_peer_set_byzantine) */
     rumor_byzantine_t byzantine;
     /* Set nonzero (by the program's SIGINT/SIGTERM handler) to stop: the node ends its wait or

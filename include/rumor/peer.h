@@ -2,10 +2,12 @@
  *
  * This is the single implementation of a peer's training that both the simulator and the
  * networked `rumor peer` drive; neither knows how the other moves bytes. A round is
- *   rumor_peer_step()     minibatch gradient, v = x - eta g (local_steps such steps, each
- *                         from the last; BEER: the tracker's update, v = x - eta y), the l1
- *                         prox if it sits before compression, produce + encode the message
- *                         (BEER: the model's and the tracker's parts, each length-prefixed)
+ *   rumor_peer_step()     minibatch gradient (coded over held shards with data.redundancy,
+ *                         see coded.h; none for a straggler), v = x - eta g (local_steps such
+ *                         steps, each from the last; BEER: the tracker's update,
+ *                         v = x - eta y), the l1 prox if it sits before compression, produce
+ *                         + encode the message (BEER: the model's and the tracker's parts,
+ *                         each length-prefixed)
  *   rumor_peer_deliver()  for each neighbour message of this round: decode + absorb
  *   rumor_peer_finish()   mix over neighbours (ascending id), the l1 prox if it sits after
  *                         the mix, quasi-global momentum's buffer update, advance the round
@@ -36,7 +38,8 @@ typedef struct {
     const rumor_dataset_t *train; /* shared, read-only; NULL for an external model */
     const uint32_t *shard;        /* this peer's sample indices into train */
     uint32_t shard_n;
-    uint32_t eval_batch; /* rows per evaluation chunk (model workspace) */
+    const rumor_partition_t *part; /* every shard's indices (coded steps, data.redundancy > 1) */
+    uint32_t eval_batch;           /* rows per evaluation chunk (model workspace) */
 } rumor_peer_cfg_t;
 
 /* The evaluation chunk of the simulator's and networked peers: a model's evaluation sums
@@ -192,7 +195,9 @@ typedef struct {
  * RUMOR_PEER_ALL the training set is whole (a simulation runs every peer). Otherwise it is
  * only peer self's shard, for a networked peer that needs nothing else: its rows in shard
  * order, with a partition that gives self the shard 0..n-1 and every other peer nothing.
- * Batches are the same rows in the same order either way, so results do not change.
+ * Batches are the same rows in the same order either way, so results do not change. With
+ * data.redundancy > 1 a peer keeps the whole training set, as with RUMOR_PEER_ALL (the shards
+ * it holds depend on the topology; it reads only their rows).
  * Fashion-MNIST shards are read straight from the file, so a peer never holds the whole
  * training set as floats. With self = RUMOR_PEER_NONE there is no partition and the training
  * set has no rows, only its shape (dim, classes): all that evaluating a model needs. On

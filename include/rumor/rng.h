@@ -28,6 +28,7 @@ enum {
     RUMOR_RNG_SUPPORT = 8,   /* positions derived from a seed a message carries */
     RUMOR_RNG_FAULT = 9,     /* messages the simulator loses (scenario faults) */
     RUMOR_RNG_PEERS = 10,    /* which peers take part in a round (participation) */
+    RUMOR_RNG_STRAGGLE = 11, /* which peers straggle in a round (scenario faults) */
     RUMOR_RNG_TEST = 99,     /* tests and benchmarks */
 };
 

@@ -54,6 +54,12 @@
  *     of its message (see rumor_byzantine_t); it keeps its honest state and public copy, so
  *     only what leaves it is poisoned. The other peers are the honest ones that
  *     acc_mean_honest and acc_min_honest count.
+ *   STRAGGLE ({"straggle": 0.3, "rounds": [0, 1000], "late": -1, "nodes": [3]}, rounds, late
+ *     and nodes optional: the whole run, 0, every node): in each round every node (of `nodes`)
+ *     straggles with probability `straggle`, drawn from (seed, node, round) alone. A straggler
+ *     takes no gradient step that round (it still compresses, sends and mixes) and its DIFF
+ *     arrives `late` rounds late: 0 on time (with stale work), -1 never (lost: the receiver
+ *     mixes with its stale copy and its link asks for a STATE at the next DIFF, as with DROP).
  * The simulator runs every peer's real links (link.h) over frames in memory: each fault acts on
  * frames, and the links' protocol (gaps, RESYNC and STATE, liveness, restarts) does the rest. */
 typedef enum {
@@ -61,7 +67,8 @@ typedef enum {
     RUMOR_FAULT_DROP = 1,
     RUMOR_FAULT_CRASH = 2,
     RUMOR_FAULT_DELAY = 3,
-    RUMOR_FAULT_BYZANTINE = 4
+    RUMOR_FAULT_BYZANTINE = 4,
+    RUMOR_FAULT_STRAGGLE = 5
 } rumor_fault_kind_t;
 
 /* What a Byzantine peer sends in place of its honest message m (one parameter each, the
@@ -100,18 +107,19 @@ const char *rumor_byzantine_param_key(rumor_byz_kind_t kind);
  * unknown kind or a parameter that is not a finite number. */
 int rumor_byzantine_parse(const char *s, rumor_byzantine_t *b);
 
-#define RUMOR_FAULT_NODES 16 /* most nodes of one BYZANTINE fault */
+#define RUMOR_FAULT_NODES 16 /* most nodes of one BYZANTINE or STRAGGLE fault */
 
 typedef struct {
     rumor_fault_kind_t kind;
     uint32_t node; /* DOWN, CRASH */
     uint32_t from, to;
-    double drop;               /* DROP: the loss rate; DELAY by rounds: the probability */
+    double drop;               /* DROP: the loss rate; DELAY by rounds, STRAGGLE: the probability */
     uint32_t every;            /* CRASH: the node's checkpoint interval */
     uint32_t delay;            /* DELAY: rounds (0: delay_ms) */
     double delay_lo, delay_hi; /* DELAY: milliseconds */
     rumor_byzantine_t byz;     /* BYZANTINE: what its nodes send (byz.from = from) */
-    uint32_t n_nodes;          /* BYZANTINE: nodes[0..n_nodes) */
+    int32_t late;              /* STRAGGLE: rounds its DIFF is late (-1: lost) */
+    uint32_t n_nodes;          /* BYZANTINE, STRAGGLE: nodes[0..n_nodes) (STRAGGLE: 0 = all) */
     uint32_t nodes[RUMOR_FAULT_NODES];
 } rumor_fault_t;
 
@@ -141,6 +149,7 @@ typedef struct {
     char data_path[RUMOR_PATH_MAX]; /* fashion: directory; libsvm: training file */
     char test_path[RUMOR_PATH_MAX]; /* libsvm: test file */
     double dirichlet_alpha;         /* 0 = IID partition */
+    uint32_t redundancy;            /* peers that hold each shard (coded.h); 1 = its own only */
     uint32_t synth_n, synth_test_n, synth_dim, synth_classes;
     double synth_sep;
 
@@ -198,11 +207,19 @@ int rumor_scenario_node_down(const rumor_scenario_t *s, uint32_t node, uint32_t 
 /* The probability that a message of round t is lost (0 without DROP faults in round t). */
 double rumor_scenario_drop_rate(const rumor_scenario_t *s, uint32_t t);
 
+/* The STRAGGLE fault under which node straggles in round t (the first whose coin says so), or
+ * NULL when it does not: a pure function of the scenario, so every peer and the simulator's
+ * network agree, and a resumed run draws the same. */
+const rumor_fault_t *rumor_scenario_straggler(const rumor_scenario_t *s, uint32_t node, uint32_t t);
+
+/* The probability that node straggles in round t (0 without STRAGGLE faults on it then). */
+double rumor_scenario_straggle_rate(const rumor_scenario_t *s, uint32_t node, uint32_t t);
+
 /* The BYZANTINE fault of node i in s, or NULL when i is honest. */
 const rumor_byzantine_t *rumor_scenario_byzantine(const rumor_scenario_t *s, uint32_t node);
 
-/* Checks that every DOWN, CRASH and BYZANTINE fault names a node of a topology of n nodes;
- * RUMOR_EINVAL naming the entry ("faults[1].node: ...") otherwise. */
+/* Checks that every DOWN, CRASH, BYZANTINE and STRAGGLE fault names a node of a topology of n
+ * nodes; RUMOR_EINVAL naming the entry ("faults[1].node: ...") otherwise. */
 int rumor_scenario_check_faults(const rumor_scenario_t *s, uint32_t n, rumor_errmsg_t *em);
 
 /* Loads or generates the scenario's topology. */

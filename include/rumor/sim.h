@@ -67,6 +67,8 @@ typedef struct {
     int faults;                        /* the scenario injects faults: the next two are written */
     uint32_t peers_down;               /* peers out (injected faults) in the last round */
     uint64_t messages_lost;            /* messages lost to injected faults so far */
+    int straggles;                     /* STRAGGLE faults: the next one is written */
+    uint64_t straggled;                /* (peer, round) steps skipped by stragglers so far */
     int byzantine;                     /* BYZANTINE faults name peers: the next two are written */
     double acc_mean_honest, acc_min_honest; /* over the peers no BYZANTINE fault names */
     int clips;                              /* the robust rule clips: the next three are written */
@@ -90,12 +92,11 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
                   rumor_sim_result_t *result, rumor_errmsg_t *em);
 
 /* Writes one result as a JSON object on one line (no timing fields unless timing; peers_down
- * and messages_lost only for a scenario with faults; target_acc, target_round and target_bytes
- * only for a scenario with a target, the last two null until it is reached; acc_mean_honest and
- * acc_min_honest only with BYZANTINE faults; the clipped fractions only with a clipping rule;
- * delta_hat =
- * 1 / (1 - compress_err), null when compress_err >= 1); extra,
- * when not NULL, is inserted first and must be JSON members each followed by ", ". */
+ * and messages_lost only for a scenario with faults, straggled only with STRAGGLE faults;
+ * target_acc, target_round and target_bytes only for a scenario with a target, the last two null
+ * until it is reached; acc_mean_honest and acc_min_honest only with BYZANTINE faults; the clipped
+ * fractions only with a clipping rule; delta_hat = 1 / (1 - compress_err), null when compress_err
+ * >= 1); extra, when not NULL, is inserted first and must be JSON members each followed by ", ". */
 void rumor_sim_result_write(FILE *f, const rumor_sim_result_t *r, int timing, const char *extra);
 
 #endif

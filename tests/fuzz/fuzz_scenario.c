@@ -1,7 +1,8 @@
 /* libFuzzer target for the scenario parser: arbitrary bytes must give either an error with a
  * message or a scenario whose fields respect the documented bounds, never a crash, leak or
  * sanitizer report. A scenario that parses must parse again to the same run-config hash, and
- * its faults must answer queries consistently with their rounds.
+ * its faults must answer queries consistently with their rounds (a straggler with probability 1
+ * straggles).
  *
  * Build with -DRUMOR_FUZZ=ON (clang) and run, for example:
  *   build-fuzz/fuzz_scenario -max_total_time=60 tests/fuzz/corpus-run tests/fuzz/corpus/scenario
@@ -41,10 +42,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 const uint32_t ck = rumor_fault_checkpoint_round(f);
                 RUMOR_ASSERT(ck <= f->from && ck % f->every == 0);
             }
-        } else {
-            RUMOR_ASSERT(f->kind == RUMOR_FAULT_DROP && f->drop >= 0 && f->drop <= 1);
+        } else if (f->kind == RUMOR_FAULT_DROP) {
+            RUMOR_ASSERT(f->drop >= 0 && f->drop <= 1);
             const double p = rumor_scenario_drop_rate(&s, f->from);
             RUMOR_ASSERT(p >= f->drop - 1e-12 && p <= 1.0);
+        } else if (f->kind == RUMOR_FAULT_STRAGGLE) {
+            RUMOR_ASSERT(f->drop >= 0 && f->drop <= 1 && f->late >= -1);
+            const uint32_t node = f->n_nodes ? f->nodes[0] : 0;
+            const double p = rumor_scenario_straggle_rate(&s, node, f->from);
+            RUMOR_ASSERT(p >= f->drop - 1e-12 && p <= 1.0);
+            RUMOR_ASSERT(f->drop < 1 || rumor_scenario_straggler(&s, node, f->to - 1));
         }
     }
     RUMOR_ASSERT(rumor_scenario_parse(json, "again.json", "/elsewhere", &again, NULL) == 0);
