@@ -7,7 +7,10 @@
  * the gossip, and keeps the clock. Buffers for outgoing and incoming frames and each link's
  * early slot are allocated at start. A session is driven round by round (rumor_node_round):
  * rumor_node_run drives it for `rumor peer`, librumor (api.c) for a caller's own model.
+ * Metrics records are written by node_metrics.c.
  */
+#include "node_internal.h"
+
 #include "rumor/clock.h"
 #include "rumor/node.h"
 #include "rumor/carrier.h"
@@ -20,7 +23,6 @@
 #include "rumor/log.h"
 #include "rumor/peer.h"
 #include "rumor/transport.h"
-#include "rumor/vec.h"
 #include "rumor/wire.h"
 
 #include <cblas.h>
@@ -71,54 +73,6 @@
 /* 1 once the command's stop flag is set (by its SIGINT/SIGTERM handler). */
 #define S_STOPPED(n) ((n)->o->stop && *(n)->o->stop)
 
-/* Frames dropped before any link saw them. */
-enum {
-    S_DROP_TRANSPORT = 0, /* oversized, multi-part or unauthenticated (transport level) */
-    S_DROP_IMPOSTOR,      /* header sender differs from the authenticated sender */
-    S_DROP_COUNT
-};
-
-static const char *const s_drop_names[S_DROP_COUNT] = {"transport", "impostor"};
-
-struct rumor_node_session {
-    rumor_node_opts_t o_copy; /* the options, with defaults filled in */
-    const rumor_node_opts_t *o;
-    rumor_scenario_t sc;
-    rumor_topology_t *topo;
-    rumor_peer_data_t data;
-    int data_loaded;
-    rumor_peer_t *peer;
-    rumor_keypair_t keys;
-    void *zctx;
-    int own_zctx; /* zctx is this node's (not the caller's shared one) */
-    int started;  /* handshake done, rounds under way */
-    rumor_transport_t *tr;
-    uint32_t self, deg, d;
-    uint32_t pub;     /* floats in a public copy, and in a STATE: d, or 2 d for BEER's tracker */
-    rumor_link_t *nb; /* (deg) one per neighbour, in the gossip's slot order */
-    uint8_t *out;     /* outgoing frame */
-    uint8_t *in;      /* incoming frame */
-    size_t frame_cap, max_payload;
-    rumor_wire_hello_t hello;
-    uint64_t session; /* random per process: tells a restarted neighbour from a repeated HELLO */
-    uint8_t topo_hash[32];
-    uint64_t wire_drops[RUMOR_WIRE_DROP_COUNT];
-    uint64_t drops[S_DROP_COUNT];
-    uint64_t stale_rounds;
-    uint64_t wire_bytes;        /* of every frame this process sent (rumor_transport_wire_bytes) */
-    int64_t recorded;           /* round of the last metrics record (-1: none) */
-    const rumor_link_t *failed; /* a link asked to stop the run (synchronous) ... */
-    rumor_wire_bye_t failure;   /* ... for this reason */
-    rumor_wire_bye_t stop;      /* why this peer stops, when an error stops it (code < 0) */
-    double t_start;
-    double cpu_start, cpu_eval; /* process CPU when training began; CPU spent evaluating */
-    int stepped;                /* this round's step is done: the own copy holds its DIFF */
-    double t_train;             /* wall clock when training began ... */
-    uint32_t round0;            /* ... at this round */
-    uint32_t liveness_ms;
-    char ckpt_path[RUMOR_PATH_MAX + 64];
-    FILE *metrics;
-};
 typedef rumor_node_session_t s_node_t;
 
 static rumor_link_t *s_link(s_node_t *n, uint32_t id)
@@ -216,7 +170,7 @@ static int s_pump(s_node_t *n, int timeout_ms)
     const int rc = rumor_transport_recv(n->tr, timeout_ms, &from, n->in, n->frame_cap, &len);
     if (rc == RUMOR_ETIMEOUT || rc == RUMOR_EINTR) return 0;
     if (rc != 0) {
-        n->drops[S_DROP_TRANSPORT]++;
+        n->drops[RUMOR_NODE_DROP_TRANSPORT]++;
         return 1;
     }
     rumor_wire_header_t h;
@@ -228,7 +182,7 @@ static int s_pump(s_node_t *n, int timeout_ms)
     }
     rumor_link_t *l = s_link(n, from);
     if (!l || h.sender != from) {
-        n->drops[S_DROP_IMPOSTOR]++;
+        n->drops[RUMOR_NODE_DROP_IMPOSTOR]++;
         return 1;
     }
     rumor_link_actions_t a;
@@ -433,112 +387,11 @@ static int s_wait_round(s_node_t *n, uint32_t t, rumor_errmsg_t *em)
     return 0;
 }
 
-/* "%.6f" of v, or null when v is not finite (a diverged model), into buf[32]. */
-static const char *s_json_num(double v, char *buf)
-{
-    snprintf(buf, 32, isfinite(v) ? "%.6f" : "null", v);
-    return buf;
-}
-
-/* A metrics record (and a progress line); `stop`, when not NULL, is the error that ends the
- * run (quotes and backslashes in it become apostrophes and slashes). */
-static void s_write_metrics(s_node_t *n, double loss, double test_loss, double acc,
-                            const char *stop)
-{
-    n->recorded = rumor_peer_round(n->peer);
-    rumor_peer_t *p = n->peer;
-    const rumor_peer_stats_t *st = rumor_peer_stats(p);
-    const uint32_t r = rumor_peer_round(p);
-    const double density = (double)rumor_vec_count_nonzero(rumor_peer_params(p), n->d) / n->d;
-    const double wall = rumor_clock_now() - n->t_start, train = rumor_clock_now() - n->t_train;
-    const double rate = train > 0 ? (r - n->round0) / train : 0.0; /* since training began */
-    char eta[32];
-    rumor_clock_eta(rate, n->sc.rounds - r, eta, sizeof eta);
-    uint64_t ldrops[RUMOR_LINK_DROP_COUNT] = {0};
-    uint64_t recv = 0, resyncs = 0, late = 0, beats = 0, downs = 0;
-    for (uint32_t k = 0; k < n->deg; k++) {
-        const rumor_link_t *l = &n->nb[k];
-        for (int j = 0; j < RUMOR_LINK_DROP_COUNT; j++) ldrops[j] += l->drops[j];
-        recv += l->bytes_recv;
-        resyncs += l->resyncs;
-        late += l->late_applied;
-        beats += l->heartbeats;
-        downs += l->downs;
-    }
-    uint64_t dropped = 0; /* every frame dropped, for any reason */
-    for (int k = 0; k < RUMOR_WIRE_DROP_COUNT; k++) dropped += n->wire_drops[k];
-    for (int k = 0; k < S_DROP_COUNT; k++) dropped += n->drops[k];
-    for (int k = 0; k < RUMOR_LINK_DROP_COUNT; k++) dropped += ldrops[k];
-    if (n->o->progress)
-        fprintf(n->o->progress,
-                "node %u: round %6u/%u  loss %.4f  acc %.4f  density %.3f  sent %.2f MB  "
-                "drops %" PRIu64 "  %.1f rounds/s%s%s\n",
-                n->self, r, n->sc.rounds, loss, acc, density, st->bytes_sent / 1e6, dropped, rate,
-                eta[0] ? "  " : "", eta);
-    if (!n->metrics) return;
-    FILE *f = n->metrics;
-    char nums[3][32];
-    fprintf(f,
-            "{\"peer\": %u, \"round\": %u, \"loss\": %s, \"test_loss\": %s, \"acc\": %s, "
-            "\"density\": %.6f, \"bytes_sent\": %" PRIu64 ", \"wire_bytes\": %" PRIu64
-            ", \"bytes_recv\": %" PRIu64
-            ", \"entropy_bound_bytes\": %.1f, \"bits_per_param\": %.6f, \"resyncs\": %" PRIu64
-            ", \"stale_rounds\": %" PRIu64 ", \"late_applied\": %" PRIu64
-            ", \"heartbeats_sent\": %" PRIu64 ", \"neighbours_down\": %" PRIu64 ", \"dropped\": {",
-            n->self, r, s_json_num(loss, nums[0]), s_json_num(test_loss, nums[1]),
-            s_json_num(acc, nums[2]), density, st->bytes_sent, n->wire_bytes, recv,
-            st->entropy_bits / 8.0, r ? 8.0 * st->bytes_sent / ((double)r * n->d) : 0.0, resyncs,
-            n->stale_rounds, late, beats, downs);
-    int first = 1;
-    for (int k = 1; k < RUMOR_WIRE_DROP_COUNT; k++) {
-        fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ",
-                rumor_wire_drop_name((rumor_wire_drop_t)k), n->wire_drops[k]);
-        first = 0;
-    }
-    for (int k = 0; k < S_DROP_COUNT; k++)
-        fprintf(f, ", \"%s\": %" PRIu64, s_drop_names[k], n->drops[k]);
-    for (int k = 0; k < RUMOR_LINK_DROP_COUNT; k++)
-        fprintf(f, ", \"%s\": %" PRIu64, rumor_link_drop_name((rumor_link_drop_t)k), ldrops[k]);
-    fprintf(f, "}, \"edges\": {");
-    for (uint32_t k = 0; k < n->deg; k++) { /* with what each neighbour sent that was dropped */
-        const rumor_link_t *l = &n->nb[k];
-        fprintf(f, "%s\"%u\": {\"sent\": %" PRIu64 ", \"recv\": %" PRIu64 ", \"dropped\": {",
-                k ? ", " : "", l->cfg.id, l->bytes_sent, l->bytes_recv);
-        const char *sep = "";
-        for (int j = 0; j < RUMOR_LINK_DROP_COUNT; j++) {
-            if (!l->drops[j]) continue;
-            fprintf(f, "%s\"%s\": %" PRIu64, sep, rumor_link_drop_name((rumor_link_drop_t)j),
-                    l->drops[j]);
-            sep = ", ";
-        }
-        fprintf(f, "}}");
-    }
-    /* CPU of every thread since training began that was neither the peer's compute, its
-     * codec nor evaluation: frame handling, polling, checkpoints, ZeroMQ's I/O and ZAP
-     * threads. */
-    const double cpu_other =
-        rumor_clock_process_cpu() - n->cpu_start - st->cpu_compute - st->cpu_codec - n->cpu_eval;
-    fprintf(f,
-            "}, \"time_compute_s\": %.3f, \"time_codec_s\": %.3f, \"time_comm_s\": %.3f, "
-            "\"cpu_compute_s\": %.3f, \"cpu_codec_s\": %.3f, \"cpu_other_s\": %.3f, "
-            "\"cpu_eval_s\": %.3f, \"wall_s\": %.3f",
-            st->t_compute, st->t_codec, st->t_wait, st->cpu_compute, st->cpu_codec, cpu_other,
-            n->cpu_eval, wall);
-    if (stop) {
-        fprintf(f, ", \"stop\": \"");
-        for (const char *c = stop; *c; c++)
-            fputc(*c == '"' ? '\'' : *c == '\\' ? '/' : (unsigned char)*c < 32 ? ' ' : *c, f);
-        fputc('"', f);
-    }
-    fprintf(f, "}\n");
-    fflush(f);
-}
-
-/* Evaluates and writes a metrics record; stop as for s_write_metrics. */
+/* Evaluates and writes a metrics record; stop as for rumor_node_write_metrics. */
 static void s_record(s_node_t *n, const char *stop)
 {
     if (!n->data_loaded) { /* an external model: its caller evaluates it */
-        s_write_metrics(n, NAN, NAN, NAN, stop);
+        rumor_node_write_metrics(n, NAN, NAN, NAN, stop);
         return;
     }
     const double loss = rumor_peer_take_loss(n->peer);
@@ -546,7 +399,7 @@ static void s_record(s_node_t *n, const char *stop)
     const double c0 = rumor_clock_thread_cpu();
     rumor_peer_evaluate(n->peer, &n->data.test, n->sc.eval_samples, &tl, &acc);
     n->cpu_eval += rumor_clock_thread_cpu() - c0;
-    s_write_metrics(n, loss, tl, acc, stop);
+    rumor_node_write_metrics(n, loss, tl, acc, stop);
 }
 
 static int s_checkpoint(s_node_t *n, rumor_errmsg_t *em)
