@@ -316,44 +316,6 @@ static int s_parse_round_mode(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
     return s_fail(c, "round_mode", "expected \"sync\" or {\"deadline_ms\": N}");
 }
 
-static const char *const s_byz_names[RUMOR_BYZ_KINDS] = {"none",     "signflip", "noise",
-                                                         "constant", "alie",     "scale"};
-static const char *const s_byz_keys[RUMOR_BYZ_KINDS] = {NULL, "s", "norm", "value", "z", "factor"};
-static const double s_byz_default[RUMOR_BYZ_KINDS] = {0, 1, 100, 1, 1, 10};
-
-const char *rumor_byzantine_name(rumor_byz_kind_t kind)
-{
-    return (unsigned)kind < RUMOR_BYZ_KINDS ? s_byz_names[kind] : "?";
-}
-
-const char *rumor_byzantine_param_key(rumor_byz_kind_t kind)
-{
-    return (unsigned)kind < RUMOR_BYZ_KINDS ? s_byz_keys[kind] : NULL;
-}
-
-/* The kind named by the len bytes at name; -1 if none. */
-static int s_byz_kind(const char *name, size_t len)
-{
-    for (int k = 0; k < RUMOR_BYZ_KINDS; k++)
-        if (strlen(s_byz_names[k]) == len && !strncmp(name, s_byz_names[k], len)) return k;
-    return -1;
-}
-
-int rumor_byzantine_parse(const char *s, rumor_byzantine_t *b)
-{
-    const char *colon = strchr(s, ':');
-    const int k = s_byz_kind(s, colon ? (size_t)(colon - s) : strlen(s));
-    if (k < 0 || (colon && k == RUMOR_BYZ_NONE)) return RUMOR_EINVAL;
-    double param = s_byz_default[k];
-    if (colon) {
-        char *end;
-        param = strtod(colon + 1, &end);
-        if (end == colon + 1 || *end || !isfinite(param)) return RUMOR_EINVAL;
-    }
-    *b = (rumor_byzantine_t){.kind = (rumor_byz_kind_t)k, .param = param};
-    return 0;
-}
-
 /* The "nodes" array of a fault entry into f->nodes. */
 static int s_parse_nodes(const s_ctx_t *c, json_t *e, rumor_fault_t *f)
 {
@@ -382,22 +344,22 @@ static int s_parse_byzantine(const s_ctx_t *c, json_t *e, rumor_fault_t *f)
     int rc = s_check_keys(c, e, keys);
     if (rc) return rc;
     json_t *kind = json_object_get(e, "byzantine");
-    const int k =
-        json_is_string(kind) ? s_byz_kind(json_string_value(kind), json_string_length(kind)) : -1;
-    if (k < 0)
-        return s_fail(c, "byzantine", "expected none, signflip, noise, constant, alie or scale");
+    const char *name = json_is_string(kind) ? json_string_value(kind) : ":";
     f->kind = RUMOR_FAULT_BYZANTINE;
-    f->byz = (rumor_byzantine_t){.kind = (rumor_byz_kind_t)k, .param = s_byz_default[k]};
+    if (strchr(name, ':') || rumor_byzantine_parse(name, &f->byz)) /* a kind, without :PARAM */
+        return s_fail(c, "byzantine", "expected none, signflip, noise, constant, alie or scale");
+    const rumor_byz_kind_t k = f->byz.kind;
+    const char *own = rumor_byzantine_param_key(k);
     for (int j = 1; j < RUMOR_BYZ_KINDS; j++) {
-        if (j == k || !json_object_get(e, s_byz_keys[j])) continue;
+        const char *key = rumor_byzantine_param_key((rumor_byz_kind_t)j);
+        if (j == (int)k || !json_object_get(e, key)) continue;
         char what[96];
-        snprintf(what, sizeof what, "not a parameter of %s%s%s", s_byz_names[k],
-                 s_byz_keys[k] ? " (it takes " : "", s_byz_keys[k] ? s_byz_keys[k] : "");
-        if (s_byz_keys[k]) strncat(what, ")", sizeof what - strlen(what) - 1);
-        return s_fail(c, s_byz_keys[j], what);
+        snprintf(what, sizeof what, "not a parameter of %s%s%s", rumor_byzantine_name(k),
+                 own ? " (it takes " : "", own ? own : "");
+        if (own) strncat(what, ")", sizeof what - strlen(what) - 1);
+        return s_fail(c, key, what);
     }
-    if (s_byz_keys[k] && (rc = s_num(c, e, s_byz_keys[k], -1e30, 1e30, 0, &f->byz.param)))
-        return rc;
+    if (own && (rc = s_num(c, e, own, -1e30, 1e30, 0, &f->byz.param))) return rc;
     if ((rc = s_u32(c, e, "from", 0, 100000000, &f->from))) return rc;
     f->byz.from = f->from;
     return s_parse_nodes(c, e, f);

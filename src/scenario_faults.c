@@ -1,9 +1,56 @@
-/* rumor — the faults of a scenario, queried by the simulator: which node is out in a round,
- * which messages a round loses, which nodes are Byzantine, and whether the faults fit a
- * topology (see scenario.h). Called per peer and round; no allocation. */
+/* rumor — the faults of a scenario (see scenario.h): the Byzantine behaviours' names and
+ * parameters, and the simulator's queries: which node is out in a round, which messages a
+ * round loses, who straggles, which nodes are Byzantine, and whether the faults fit a
+ * topology. Called per peer and round; no allocation. */
 #include "rumor/scenario.h"
 
 #include "rumor/rng.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Byzantine behaviours: names, parameter keys and defaults ---- */
+
+static const char *const s_byz_names[RUMOR_BYZ_KINDS] = {"none",     "signflip", "noise",
+                                                         "constant", "alie",     "scale"};
+static const char *const s_byz_keys[RUMOR_BYZ_KINDS] = {NULL, "s", "norm", "value", "z", "factor"};
+static const double s_byz_default[RUMOR_BYZ_KINDS] = {0, 1, 100, 1, 1, 10};
+
+const char *rumor_byzantine_name(rumor_byz_kind_t kind)
+{
+    return (unsigned)kind < RUMOR_BYZ_KINDS ? s_byz_names[kind] : "?";
+}
+
+const char *rumor_byzantine_param_key(rumor_byz_kind_t kind)
+{
+    return (unsigned)kind < RUMOR_BYZ_KINDS ? s_byz_keys[kind] : NULL;
+}
+
+/* The kind named by the len bytes at name; -1 if none. */
+static int s_byz_kind(const char *name, size_t len)
+{
+    for (int k = 0; k < RUMOR_BYZ_KINDS; k++)
+        if (strlen(s_byz_names[k]) == len && !strncmp(name, s_byz_names[k], len)) return k;
+    return -1;
+}
+
+int rumor_byzantine_parse(const char *s, rumor_byzantine_t *b)
+{
+    const char *colon = strchr(s, ':');
+    const int k = s_byz_kind(s, colon ? (size_t)(colon - s) : strlen(s));
+    if (k < 0 || (colon && k == RUMOR_BYZ_NONE)) return RUMOR_EINVAL;
+    double param = s_byz_default[k];
+    if (colon) {
+        char *end;
+        param = strtod(colon + 1, &end);
+        if (end == colon + 1 || *end || !isfinite(param)) return RUMOR_EINVAL;
+    }
+    *b = (rumor_byzantine_t){.kind = (rumor_byz_kind_t)k, .param = param};
+    return 0;
+}
+
+/* ---- queries ---- */
 
 static int s_fault_covers(const rumor_fault_t *f, rumor_fault_kind_t kind, uint32_t t)
 {
