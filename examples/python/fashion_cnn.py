@@ -6,7 +6,7 @@
     fashion_cnn.py SCENARIO - 0 - --alone --all  the same model on all the training data
 
 Every peer seeds its model alike (a common initial model), trains on its IID shard of the
-training set (shard ID of the topology's N nodes) with SGD (momentum, weight decay, a cosine step size),
+training set (shard ID of the topology's N nodes) with SGD, momentum and a cosine step size,
 --local-steps minibatches per round (2), and then gossips (peer.round on the flat buffer that
 rumor.torch.flatten made). The scenario's model must be external:D with D this CNN's
 parameter count (the script says it when it differs); its rounds are gossip rounds. At the
@@ -77,7 +77,7 @@ def main():
     ap.add_argument("--local-steps", type=int, default=2, help="SGD steps per round [2]")
     ap.add_argument("--lr", type=float, help="SGD step size [the scenario's algorithm.lr]")
     ap.add_argument("--momentum", type=float, default=0.9)
-    ap.add_argument("--weight-decay", type=float, default=5e-4, help="SGD weight decay [5e-4]")
+    ap.add_argument("--weight-decay", type=float, default=0.0, help="SGD weight decay [0]")
     ap.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
                     help="step size over the rounds: cosine decay to 0, or constant [cosine]")
     ap.add_argument("--data", default=DATA)
