@@ -6,17 +6,19 @@
     fashion_cnn.py SCENARIO - 0 - --alone --all  the same model on all the training data
 
 Every peer seeds its model alike (a common initial model), trains on its IID shard of the
-training set (shard ID of the topology's N nodes) with SGD and momentum, one minibatch per
-round, and gossips after every step (rumor.torch.GossipOptimizer). The scenario's model must
-be external:D with D this CNN's parameter count (the script says it when it differs); its
-rounds are the number of steps. At the end it prints its test accuracy and a JSON line:
-rounds, bytes sent, accuracy, and the process CPU seconds spent in the torch steps and in
-peer.round(). KEY may be "-" with --insecure (loopback, ipc, inproc).
+training set (shard ID of the topology's N nodes) with SGD, momentum and a cosine step size,
+--local-steps minibatches per round (2), and then gossips (peer.round on the flat buffer that
+rumor.torch.flatten made). The scenario's model must be external:D with D this CNN's
+parameter count (the script says it when it differs); its rounds are gossip rounds. At the
+end it prints its test accuracy and a JSON line: rounds, bytes sent, accuracy, and the
+process CPU seconds spent in the torch steps and in peer.round(). KEY may be "-" with
+--insecure (loopback, ipc, inproc).
 """
 
 import argparse
 import gzip
 import json
+import math
 import os
 import sys
 import time
@@ -71,12 +73,18 @@ def main():
     ap.add_argument("--all", action="store_true", help="with --alone: on all the training data")
     ap.add_argument("--peers", type=int, default=8, help="with --alone: shards [8]")
     ap.add_argument("--rounds", type=int, default=0, help="stop after this many rounds")
-    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--local-steps", type=int, default=2, help="SGD steps per round [2]")
     ap.add_argument("--lr", type=float, help="SGD step size [the scenario's algorithm.lr]")
     ap.add_argument("--momentum", type=float, default=0.9)
+    ap.add_argument("--weight-decay", type=float, default=0.0, help="SGD weight decay [0]")
+    ap.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                    help="step size over the rounds: cosine decay to 0, or constant [cosine]")
     ap.add_argument("--data", default=DATA)
     ap.add_argument("--test-rows", type=int, default=2000,
                     help="test rows of the --eval-every evaluations [2000]; the last uses all")
+    ap.add_argument("--metrics", help="rumor's metrics of this peer (JSON Lines): bytes, "
+                    "the round's time split")
     ap.add_argument("--eval-every", type=int, default=0, help="print test accuracy every N")
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -96,7 +104,7 @@ def main():
         peers, rounds = a.peers, sc["algorithm"]["rounds"]
     else:
         peer = rumor.Peer(a.scenario, a.topology, a.id, None if a.key == "-" else a.key,
-                          insecure=a.insecure)
+                          insecure=a.insecure, metrics=a.metrics)
         peers, rounds = peer_count(a.topology), peer.rounds
     if a.rounds:
         rounds = min(rounds, a.rounds)
@@ -107,7 +115,8 @@ def main():
     x, y = x[rows], y[rows]
 
     lr = a.lr if a.lr is not None else sc["algorithm"].get("lr", 0.05)
-    sgd = torch.optim.SGD(model.parameters(), lr=lr, momentum=a.momentum)
+    sgd = torch.optim.SGD(model.parameters(), lr=lr, momentum=a.momentum,
+                          weight_decay=a.weight_decay)
     opt = sgd if peer is None else rumor.torch.GossipOptimizer(sgd, peer, flat,
                                                              common_init=True)
     loss_fn = nn.CrossEntropyLoss()
@@ -116,14 +125,18 @@ def main():
     cpu_step = cpu_round = 0.0
     t0 = time.time()
     for t in range(rounds):
-        if at + a.batch > len(y):
-            order, at = torch.randperm(len(y), generator=gen), 0
-        b = order[at:at + a.batch]
-        at += a.batch
+        if a.schedule == "cosine":
+            for group in sgd.param_groups:
+                group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * t / rounds))
         c0 = time.process_time()
-        opt.zero_grad()
-        loss_fn(model(x[b]), y[b]).backward()
-        sgd.step()
+        for _ in range(a.local_steps):
+            if at + a.batch > len(y):
+                order, at = torch.randperm(len(y), generator=gen), 0
+            b = order[at:at + a.batch]
+            at += a.batch
+            opt.zero_grad()
+            loss_fn(model(x[b]), y[b]).backward()
+            sgd.step()
         c1 = time.process_time()
         if peer is not None:
             peer.round(flat)
@@ -135,7 +148,8 @@ def main():
                   f"{accuracy(model, tx[:a.test_rows], ty[:a.test_rows]):.4f} "
                   f"({time.time() - t0:.0f} s)", flush=True)
     acc = accuracy(model, tx, ty)
-    out = {"peer": a.id, "rounds": rounds, "acc": acc, "alone": a.alone, "all": a.all,
+    out = {"peer": a.id, "rounds": rounds, "local_steps": a.local_steps, "batch": a.batch,
+           "lr": lr, "schedule": a.schedule, "weight_decay": a.weight_decay, "acc": acc, "alone": a.alone, "all": a.all,
            "bytes_sent": peer.bytes_sent if peer else 0,
            "cpu_step_s": round(cpu_step, 3), "cpu_round_s": round(cpu_round, 3),
            "wall_s": round(time.time() - t0, 1)}
