@@ -1,6 +1,6 @@
 /* rumor — the codec: the message header, the context, RAW and SEED, mode selection and the
  * encode/decode entry points. The coders live beside it (codec_internal.h lists the files);
- * the format is specified in codec.h and docs/codec.md, and tests/test_codec.c holds plain
+ * the format is specified in codec.h and docs/codec.md, and tests/test_codec_ref.c holds plain
  * bit-by-bit reference encoders that must produce the same bytes as the code here.
  *
  * Invariants: encode and decode never allocate (the context's scratch covers d_max); the

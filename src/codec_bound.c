@@ -1,18 +1,10 @@
-/* rumor — magnitude histograms (VSC's table, the bound) and the entropy bound of a message
- * (DESIGN.md section 3), the limit `rumor bench codec` compares every mode against. */
-#include "codec_internal.h"
+/* rumor — the entropy bound of a message (DESIGN.md section 3), the limit `rumor bench codec`
+ * compares every mode against. */
+#include "codec_bits.h"
+#include "rumor/codec.h"
 
 #include <math.h>
 #include <string.h>
-
-void rumor_codec_hist_reset(s_hist_t *t)
-{
-    memset(t->direct, 0, (t->top + 1) * sizeof *t->direct);
-    for (uint32_t i = 0; i < t->used; i++) t->cnt[t->slot[i]] = 0;
-    t->nnz = t->used = t->top = t->lost = 0;
-}
-
-/* ---- entropy bound ------------------------------------------------------------------- */
 
 /* ln n!, exact summation below 32 and Stirling's series above (error < 1e-12). Avoids lgamma,
  * which writes the global signgam. */

@@ -11,44 +11,6 @@
 
 /* ---- Golomb and Elias codes ---------------------------------------------------------- */
 
-/* Smallest p (in units of 2^-32) for which Golomb parameter m is optimal for a geometric
- * source of success probability p, m = 1..64: p_m = 1 - q_m with q_m^m (1 + q_m) = 1
- * (Gallager and van Voorhis). Part of the format: both sides derive m from counts with it. */
-static const uint32_t s_golomb_pmin[64] = {
-    1640531527, 1052792407, 776648142, 615576687, 509935190, 435278990, 379707951, 336728359,
-    302493996,  274581078,  251386080, 231805706, 215055885, 200564075, 187902425, 176744772,
-    166838125,  157983228,  150021014, 142822954, 136284069, 130317767, 124851988, 119826279,
-    115189544,  110898306,  106915333, 103208558, 99750213,  96516132,  93485185,  90638814,
-    87960657,   85436231,   83052667,  80798494,  78663456,  76638349,  74714897,  72885633,
-    71143803,   69483285,   67898515,  66384425,  64936391,  63550180,  62221917,  60948043,
-    59725283,   58550622,   57421277,  56334674,  55288433,  54280345,  53308360,  52370574,
-    51465213,   50590623,   49745262,  48927688,  48136555,  47370599,  46628637,  45909560,
-};
-
-/* Parameter for coding the gaps before n marked positions among r (1 <= n <= r), treating
- * each position as marked with probability p = n / r. Integer arithmetic only, so every
- * platform derives the same m. Beyond the table m = round(ln 2 / p), to which the optimum
- * converges (ln 2 ~ 45426 / 2^16). */
-s_golomb_t rumor_codec_golomb_param(uint32_t n, uint32_t r)
-{
-    RUMOR_ASSERT(n >= 1 && n <= r);
-    const uint64_t p = ((uint64_t)n << 32) / r;
-    uint32_t m = 0;
-    for (uint32_t i = 0; i < 64; i++)
-        if (p >= s_golomb_pmin[i]) {
-            m = i + 1;
-            break;
-        }
-    if (!m) {
-        const uint64_t x = (UINT64_C(45426) * r) / n;
-        m = (uint32_t)((x + 32768) >> 16);
-        if (m < 65) m = 65;
-    }
-    s_golomb_t g = {m, rumor_bit_width(m - 1), 0, (UINT64_C(1) << 32) / m};
-    g.t = (uint32_t)((UINT64_C(1) << g.b) - m);
-    return g;
-}
-
 static inline void s_golomb_put(rumor_bitw_t *w, const s_golomb_t *g, uint32_t v)
 {
     /* v inv / 2^32 undershoots v / m by less than 1: one correction step */

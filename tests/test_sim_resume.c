@@ -1,0 +1,189 @@
+/* Tests of sim's checkpoints: a resumed run keeps its target, resumes across message delays,
+ * and a killed run started again ends with exactly the models of an uninterrupted one. */
+#include "sim_support.h"
+
+/* A run resumed from a checkpoint keeps the target it had reached before it stopped. */
+static void test_target_survives_a_resume(void **state)
+{
+    (void)state;
+    rumor_scenario_t sc;
+    s_scenario(&sc, "malcom", "dither:16", 0.001, 40);
+    sc.eval_every = 10;
+    sc.target_acc = 0.5;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", s_scratch("target-ckpt"));
+    const rumor_sim_opts_t opts = {.threads = 2, .checkpoint_dir = dir, .checkpoint_every = 10};
+    rumor_sim_result_t res;
+    rumor_errmsg_t em = {""};
+    if (rumor_sim_run(&sc, &opts, &res, &em)) fail_msg("%s", em.msg);
+    assert_int_equal(res.target_round, 10);
+    /* The finished run, started again, evaluates its models again at round 40. */
+    if (rumor_sim_run(&sc, &opts, &res, &em)) fail_msg("%s", em.msg);
+    assert_int_equal(res.round, 40);
+    assert_int_equal(res.target_round, 10);
+    /* A checkpoint of the same run with another target does not carry this one. */
+    sc.target_acc = 0.6;
+    if (rumor_sim_run(&sc, &opts, &res, &em)) fail_msg("%s", em.msg);
+    assert_int_equal(res.target_round, 40);
+}
+
+/* Metrics that set *stop at the record of round `at` (one thread: the run ends in the next round
+ * and the checkpoint of `at` stands), noting whether SIGINT or SIGTERM had a handler. */
+typedef struct {
+    volatile sig_atomic_t *stop;
+    uint32_t at;
+    int handled;
+} s_stopper_t;
+
+static ssize_t s_stopper_write(void *cookie, const char *buf, size_t len)
+{
+    s_stopper_t *st = cookie;
+    struct sigaction a, b;
+    sigaction(SIGINT, NULL, &a);
+    sigaction(SIGTERM, NULL, &b);
+    st->handled |= a.sa_handler != SIG_DFL || b.sa_handler != SIG_DFL;
+    char key[32];
+    snprintf(key, sizeof key, "\"round\": %u,", st->at);
+    if (st->at && memmem(buf, len, key, strlen(key))) *st->stop = 1;
+    return (ssize_t)len;
+}
+
+/* Runs sc on one thread, checkpointed every 10 rounds in dir and stopped after round stop_at
+ * (0: never), its models into models (or NULL); rumor_sim_run's code. */
+static int s_run_stopped(const rumor_scenario_t *sc, const char *dir, uint32_t stop_at,
+                         const char *models, rumor_errmsg_t *em)
+{
+    volatile sig_atomic_t stop = 0;
+    s_stopper_t st = {.stop = &stop, .at = stop_at};
+    FILE *mf = fopencookie(&st, "w", (cookie_io_functions_t){.write = s_stopper_write});
+    assert_non_null(mf);
+    setvbuf(mf, NULL, _IONBF, 0);
+    rumor_sim_opts_t o = {.threads = 1, .metrics = mf, .models_out = models, .stop = &stop};
+    o.checkpoint_dir = dir;
+    o.checkpoint_every = 10;
+    rumor_sim_result_t res;
+    const int rc = rumor_sim_run(sc, &o, &res, em);
+    fclose(mf);
+    assert_false(st.handled); /* the library leaves signals to the program */
+    return rc;
+}
+
+/* Checkpoints keep no frames in flight: a resume that DELAY faults' frames cross is refused,
+ * naming the fault; one past their reach ends with the uninterrupted run's models. */
+static void test_resume_across_delays(void **state)
+{
+    (void)state;
+    rumor_scenario_t sc;
+    rumor_errmsg_t em = {""};
+    s_fault_scenario(&sc);
+    sc.rounds = 40;
+    sc.eval_every = 10;
+    s_add_fault(&sc, (rumor_fault_t){.kind = RUMOR_FAULT_DROP, .drop = 0.1, .to = 40});
+    s_add_fault(&sc, (rumor_fault_t){.kind = RUMOR_FAULT_DELAY, .delay = 2, .drop = 0.5, .to = 40});
+    const char *m1 = s_scratch("m1.bin"), *m2 = s_scratch("m2.bin"), *dir = s_scratch("ck-delay");
+    assert_int_equal(s_run_stopped(&sc, dir, 20, NULL, &em), RUMOR_EINTR);
+    assert_non_null(strstr(em.msg, "interrupted inside round 20"));
+    assert_int_equal(s_run_stopped(&sc, dir, 0, NULL, &em), RUMOR_EINVAL);
+    if (!strstr(em.msg, "cannot resume at round 20: faults[1] (a DELAY) has frames in flight"))
+        fail_msg("%s", em.msg);
+    /* Delays of 2 rounds up to round 10 are over by 12: round 20 resumes bit-exact. */
+    sc.faults[1].to = 10;
+    rumor_scenario_rehash(&sc);
+    rumor_sim_result_t r;
+    free(s_run(&sc, 1, &r, m1));
+    dir = s_scratch("ck-delay-2");
+    assert_int_equal(s_run_stopped(&sc, dir, 20, NULL, &em), RUMOR_EINTR);
+    if (s_run_stopped(&sc, dir, 0, m2, &em)) fail_msg("%s", em.msg);
+    assert_true(s_same_file(m1, m2));
+}
+
+/* `rumor sim --checkpoint` killed with SIGKILL mid-run (inside an outage, with links awaiting
+ * a STATE after lost DIFFs and stragglers' lost DIFFs, and with a crashed peer's checkpoint
+ * still to restart from)
+ * and started again with the same command resumes from its
+ * last checkpoint and ends with exactly the models of an uninterrupted run. A checkpoint of
+ * another run config, and a damaged one, are refused with a message. */
+static void test_killed_sim_resumes_bit_for_bit(void **state)
+{
+    (void)state;
+    const char *bin = getenv("RUMOR_BIN");
+    if (!bin) skip();
+    const char *json =
+        "{\"name\": \"ckpt\", \"topology\": {\"generate\": \"ring\", \"n\": 8},"
+        " \"data\": {\"name\": \"synthetic\", \"n\": 4000, \"test_n\": 1000, \"dim\": 20,"
+        " \"classes\": 4, \"sep\": 4.0},"
+        " \"algorithm\": {\"name\": \"malcom\", \"lr\": 0.1, \"gamma\": 0.5, \"lambda\": 0.001,"
+        " \"batch\": 16, \"rounds\": 20000}, \"compressor\": \"dither:8\", \"seed\": 3,"
+        " \"eval_every\": 1000, \"faults\": [{\"drop\": 0.1}, {\"node\": 2, \"down\": [300, "
+        "1500]}, {\"node\": 5, \"crash\": [350, 1500], \"checkpoint_every\": 300},"
+        " {\"straggle\": 0.1, \"late\": -1}]}";
+    char sc_path[512], dir[512], ref[512], models[512];
+    snprintf(sc_path, sizeof sc_path, "%s", s_scratch("ckpt.json"));
+    snprintf(dir, sizeof dir, "%s", s_scratch("ckpt"));
+    snprintf(ref, sizeof ref, "%s", s_scratch("ref.bin"));
+    snprintf(models, sizeof models, "%s", s_scratch("resumed.bin"));
+    FILE *f = fopen(sc_path, "w");
+    assert_non_null(f);
+    fputs(json, f);
+    fclose(f);
+
+    rumor_scenario_t sc;
+    rumor_errmsg_t em = {""};
+    char cmd[2048], out[4096];
+    if (rumor_scenario_parse(json, "ckpt.json", ".", &sc, &em)) fail_msg("%s", em.msg);
+    rumor_sim_result_t res;
+    free(s_run(&sc, 2, &res, ref));
+    const pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execl(bin, bin, "sim", sc_path, "--quiet", "--checkpoint", dir, "--checkpoint-every", "50",
+              "--models", models, (char *)NULL);
+        _exit(127);
+    }
+    uint32_t at = 0;
+    for (int i = 0;
+         i < 3000 && !(rumor_sim_checkpoint_round(dir, &sc, &at, NULL) == 1 && at >= 500); i++)
+        usleep(2000);
+    kill(pid, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFSIGNALED(st)) fail_msg("the run ended (status %d) before it was killed", st);
+    assert_int_equal(rumor_sim_checkpoint_round(dir, &sc, &at, &em), 1);
+    assert_true(at >= 500 && at < 20000);
+    if (at <= 1500) { /* node 5's checkpoint of round 300 is part of the simulator's */
+        snprintf(cmd, sizeof cmd, "test -f %s/a/fault2.safetensors -o -f %s/b/fault2.safetensors",
+                 dir, dir);
+        assert_int_equal(system(cmd), 0);
+    }
+
+    snprintf(cmd, sizeof cmd, "%s sim %s --quiet --checkpoint %s --models %s", bin, sc_path, dir,
+             models);
+    if (s_capture(cmd, out, sizeof out) != 0) fail_msg("resume failed: %s", out);
+    if (!s_same_file(models, ref))
+        fail_msg("resumed from round %u, the models differ from an uninterrupted run's", at);
+
+    /* Another seed is another run: refused before its metrics file is touched. */
+    snprintf(cmd, sizeof cmd,
+             "echo '{\"round\": 9000}' > %s/m.jsonl && %s sim %s --quiet --seed 4 --checkpoint %s "
+             "--metrics %s/m.jsonl",
+             s_dir, bin, sc_path, dir, s_dir);
+    assert_int_equal(s_capture(cmd, out, sizeof out), 1);
+    if (!strstr(out, "its checkpoint is of another run config")) fail_msg("%s", out);
+    snprintf(cmd, sizeof cmd, "grep -qx '{\"round\": 9000}' %s/m.jsonl", s_dir);
+    assert_int_equal(system(cmd), 0);
+    /* A damaged state file. */
+    snprintf(cmd, sizeof cmd, "echo '{\"round\": 3}' > %s/sim.json && %s sim %s --checkpoint %s",
+             dir, bin, sc_path, dir);
+    assert_int_equal(s_capture(cmd, out, sizeof out), 1);
+    if (!strstr(out, "sim.json: not a rumor sim checkpoint")) fail_msg("%s", out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resume_across_delays),
+        cmocka_unit_test(test_killed_sim_resumes_bit_for_bit),
+        cmocka_unit_test(test_target_survives_a_resume),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}
