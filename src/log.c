@@ -40,3 +40,22 @@ void rumor_log(rumor_log_level_t level, const char *fmt, ...)
     else
         fprintf(stderr, "rumor: %s\n", line);
 }
+
+int rumor_log_burst_note(rumor_log_burst_t *b, double now)
+{
+    if (b->opened > 0) {
+        b->unsaid++;
+        return 0;
+    }
+    b->opened = now;
+    return 1;
+}
+
+uint64_t rumor_log_burst_close(rumor_log_burst_t *b, double now, int force, double *secs)
+{
+    if (b->opened <= 0 || (!force && now - b->opened < RUMOR_LOG_BURST_S)) return 0;
+    const uint64_t n = b->unsaid;
+    *secs = now - b->opened;
+    *b = (rumor_log_burst_t){0};
+    return n;
+}

@@ -11,7 +11,7 @@
  *
  * Log volume. Frames dropped for their routing id are what an attacker can cause at will (a
  * frame per misrouted connection), so they are logged as a burst: the first in full, then
- * one line per RUMOR_TRANSPORT_BURST_MS with the count.
+ * one line per RUMOR_LOG_BURST_S s with the count.
  *
  * Workload: send and recv once per neighbour per round. Send and recv allocate nothing
  * themselves (ZeroMQ allocates large message bodies).
@@ -19,6 +19,7 @@
 #include "transport_internal.h"
 
 #include "rumor/bytes.h"
+#include "rumor/clock.h"
 #include "rumor/log.h"
 
 #include <arpa/inet.h>
@@ -118,7 +119,7 @@ struct rumor_transport {
     int bound_rids; /* senders must announce rid[k]: secure, not inproc */
     uint8_t (*rid)[RUMOR_TRANSPORT_RID_BYTES]; /* (n_nbrs) routing id bound to ids[k]'s key */
     uint64_t misrouted;                        /* frames dropped for their routing id */
-    rumor_transport_burst_t misrouted_burst;
+    rumor_log_burst_t misrouted_burst;
     rumor_transport_auth_t *auth;
     int owns_auth;
     int unpolled; /* frames received since the last wait, which serves the ZAP handler */
@@ -147,7 +148,7 @@ static int s_slot(const rumor_transport_t *t, uint32_t id)
  * without its extra passes: it costs a blocking wait about half the system calls. Returns 1
  * when s has the events, 0 when the caller should look again (the wait ended, or only the
  * handler was served), RUMOR_EINTR or RUMOR_EIO. */
-static int s_wait(rumor_transport_t *t, void *s, int events, long wait_ms)
+static int s_poll_socket(rumor_transport_t *t, void *s, int events, long wait_ms)
 {
     int ev = 0;
     size_t sz = sizeof ev;
@@ -195,12 +196,16 @@ static int s_common_opts(void *s, const rumor_transport_cfg_t *cfg, const char *
     return rc;
 }
 
+static double s_now_ms(void)
+{
+    return 1e3 * rumor_clock_now();
+}
+
 /* Logs the count of t's burst of misrouted frames if it is due (or `force`). */
 static void s_misrouted_flush(rumor_transport_t *t, int force)
 {
     double secs;
-    const uint64_t n =
-        rumor_transport_burst_close(&t->misrouted_burst, rumor_transport_now_ms(), force, &secs);
+    const uint64_t n = rumor_log_burst_close(&t->misrouted_burst, rumor_clock_now(), force, &secs);
     if (n)
         rumor_warn("node %u: dropped %llu more frames whose routing id is not bound to their "
                    "sender's key in the last %.0f s",
@@ -215,7 +220,7 @@ static int s_rid_ok(rumor_transport_t *t, int k, zmq_msg_t *rid, zmq_msg_t *body
                            memcmp(zmq_msg_data(rid), t->rid[k], RUMOR_TRANSPORT_RID_BYTES) == 0))
         return 1;
     t->misrouted++;
-    if (rumor_transport_burst_note(&t->misrouted_burst, rumor_transport_now_ms())) {
+    if (rumor_log_burst_note(&t->misrouted_burst, rumor_clock_now())) {
         const char *addr = zmq_msg_gets(body, "Peer-Address");
         rumor_warn("node %u: dropped a frame from %s authenticated as node %u: its routing id "
                    "is not the one bound to that key (a neighbour posing as another?)",
@@ -491,14 +496,14 @@ int rumor_transport_send(rumor_transport_t *t, uint32_t to, const uint8_t *buf, 
     void *s = t->dealer[k];
     const size_t part = RUMOR_TRANSPORT_PART_BYTES;
     const size_t first = len < part ? len : part;
-    const double deadline = rumor_transport_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    const double deadline = s_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         if (zmq_send(s, buf, first, ZMQ_DONTWAIT | (len > first ? ZMQ_SNDMORE : 0)) >= 0) break;
         if (errno == EINTR) return RUMOR_EINTR;
         if (errno != EAGAIN) return RUMOR_EIO;
-        const double left = deadline - rumor_transport_now_ms();
+        const double left = deadline - s_now_ms();
         if (left <= 0) return RUMOR_ETIMEOUT;
-        const int w = s_wait(t, s, ZMQ_POLLOUT, (long)left + 1);
+        const int w = s_poll_socket(t, s, ZMQ_POLLOUT, (long)left + 1);
         if (w < 0) return w;
     }
     /* A message is queued whole once its first part is: the rest fails only when the
@@ -520,7 +525,7 @@ int rumor_transport_ready(rumor_transport_t *t, uint32_t to)
     const int k = s_slot(t, to);
     if (k < 0) return 0;
     if (t->auth) rumor_transport_auth_serve(t->auth);
-    return s_wait(t, t->dealer[k], ZMQ_POLLOUT, 0) == 1;
+    return s_poll_socket(t, t->dealer[k], ZMQ_POLLOUT, 0) == 1;
 }
 
 /* The sender of a received body: the ZAP User-Id in secure mode, the routing id otherwise
@@ -547,7 +552,7 @@ int rumor_transport_recv(rumor_transport_t *t, int timeout_ms, uint32_t *from, u
     if (t->auth) rumor_transport_auth_flush(t->auth);
     *from = UINT32_MAX;
     *len = 0;
-    const double deadline = rumor_transport_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    const double deadline = s_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     zmq_msg_t rid, body;
     zmq_msg_init(&rid);
     for (;;) {
@@ -559,14 +564,14 @@ int rumor_transport_recv(rumor_transport_t *t, int timeout_ms, uint32_t *from, u
         }
         long wait = -1;
         if (timeout_ms >= 0) {
-            const double left = deadline - rumor_transport_now_ms();
+            const double left = deadline - s_now_ms();
             if (left <= 0) {
                 zmq_msg_close(&rid);
                 return RUMOR_ETIMEOUT;
             }
             wait = (long)left + 1;
         }
-        const int w = s_wait(t, t->router, ZMQ_POLLIN, wait);
+        const int w = s_poll_socket(t, t->router, ZMQ_POLLIN, wait);
         if (w < 0) {
             zmq_msg_close(&rid);
             return w;

@@ -1,50 +1,11 @@
-/* rumor — what the transport's two files share, and no other module includes: log bursts and
- * the ZAP handler's table of domains (transport_zap.c), used by the sockets (transport.c). */
+/* rumor — what the transport's two files share, and no other module includes: the ZAP
+ * handler's table of domains (transport_zap.c), used by the sockets (transport.c). */
 #ifndef RUMOR_TRANSPORT_INTERNAL_H
 #define RUMOR_TRANSPORT_INTERNAL_H
 
-#include "rumor/clock.h"
 #include "rumor/transport.h"
 
 #include <stdint.h>
-
-#define RUMOR_TRANSPORT_BURST_MS 10000.0
-
-static inline double rumor_transport_now_ms(void)
-{
-    return 1e3 * rumor_clock_now();
-}
-
-/* ---- bursts of like log lines ----------------------------------------------------------- */
-
-typedef struct {
-    double opened;   /* rumor_transport_now_ms() of the event logged in full; 0: no burst open */
-    uint64_t unsaid; /* events since then, counted but not logged */
-} rumor_transport_burst_t;
-
-/* Notes one event at time now: 1 if it opens a burst (the caller logs it in full), 0 if it
- * was only counted. */
-static inline int rumor_transport_burst_note(rumor_transport_burst_t *b, double now)
-{
-    if (b->opened > 0) {
-        b->unsaid++;
-        return 0;
-    }
-    b->opened = now;
-    return 1;
-}
-
-/* Closes b if it is older than RUMOR_TRANSPORT_BURST_MS (or `force`): returns the events to report
- * in one line and the burst's age in seconds in *secs; 0 if there is nothing to say yet. */
-static inline uint64_t rumor_transport_burst_close(rumor_transport_burst_t *b, double now,
-                                                   int force, double *secs)
-{
-    if (b->opened <= 0 || (!force && now - b->opened < RUMOR_TRANSPORT_BURST_MS)) return 0;
-    const uint64_t n = b->unsaid;
-    *secs = (now - b->opened) / 1e3;
-    *b = (rumor_transport_burst_t){0};
-    return n;
-}
 
 /* ---- the ZAP handler's domains ---------------------------------------------------------- */
 

@@ -14,7 +14,7 @@
  * client then retries. The table and the counters are touched only by that one thread.
  *
  * Log volume. Refusals are what an attacker can cause at will (a connection per key), so
- * they are logged as a burst: the first in full, then one line per RUMOR_TRANSPORT_BURST_MS with
+ * they are logged as a burst: the first in full, then one line per RUMOR_LOG_BURST_S s with
  * the count, closed when the handler is next served after that.
  *
  * Workload: a handful of ZAP requests per connection; a serve that finds none costs one
@@ -22,6 +22,7 @@
  */
 #include "transport_internal.h"
 
+#include "rumor/clock.h"
 #include "rumor/log.h"
 
 #include <errno.h>
@@ -43,8 +44,8 @@ struct rumor_transport_domain {
     uint32_t *ids; /* ids[k] is the node holding keys[k] */
     uint64_t admitted, refused;
     char last_refused[RUMOR_KEY_Z85_LEN + 1];
-    char last_addr[64];            /* where the last refused client came from */
-    rumor_transport_burst_t burst; /* refusals */
+    char last_addr[64];      /* where the last refused client came from */
+    rumor_log_burst_t burst; /* refusals */
 };
 
 struct rumor_transport_auth {
@@ -117,7 +118,7 @@ static void s_zap_decide(rumor_transport_auth_t *a, zmq_msg_t *f, int nf, const 
             char z85[RUMOR_KEY_Z85_LEN + 1];
             zmq_z85_encode(z85, key, 32);
             /* A refused client reconnects every few hundred ms, and anyone can make keys. */
-            if (rumor_transport_burst_note(&d->burst, rumor_transport_now_ms()))
+            if (rumor_log_burst_note(&d->burst, rumor_clock_now()))
                 rumor_warn("node %u: refused a CURVE client from %s: key %s is not one of its "
                            "neighbours' in the topology",
                            (unsigned)d->node, addr[0] ? addr : "?", z85);
@@ -134,7 +135,7 @@ static void s_zap_decide(rumor_transport_auth_t *a, zmq_msg_t *f, int nf, const 
 static void s_domain_flush(rumor_transport_domain_t *d, double now, int force)
 {
     double secs;
-    const uint64_t n = rumor_transport_burst_close(&d->burst, now, force, &secs);
+    const uint64_t n = rumor_log_burst_close(&d->burst, now, force, &secs);
     if (n)
         rumor_warn("node %u: refused %llu more CURVE clients with unlisted keys in the last %.0f "
                    "s (the last from %s, key %s)",
@@ -210,7 +211,7 @@ int rumor_transport_auth_fd(const rumor_transport_auth_t *a)
 
 void rumor_transport_auth_flush(rumor_transport_auth_t *a)
 {
-    const double now = rumor_transport_now_ms();
+    const double now = rumor_clock_now();
     for (size_t i = 0; i < a->n_domains; i++) s_domain_flush(a->domains[i], now, 0);
 }
 
@@ -327,7 +328,7 @@ int rumor_transport_auth_register(rumor_transport_auth_t *a, uint32_t node,
 
 void rumor_transport_auth_unregister(rumor_transport_auth_t *a, rumor_transport_domain_t *d)
 {
-    s_domain_flush(d, rumor_transport_now_ms(), 1);
+    s_domain_flush(d, rumor_clock_now(), 1);
     for (size_t i = 0; i < a->n_domains; i++) {
         if (a->domains[i] == d) {
             a->domains[i] = a->domains[--a->n_domains];
