@@ -473,8 +473,9 @@ static int s_load_residuals(const char *path, rumor_cmsg_t ***msgs_p, size_t *n_
         n++;
         at += 4 + (size_t)len;
     }
-    if (!rc && (!n || !(c = rumor_codec_new(dmax)) || !(msgs = calloc(n, sizeof *msgs))))
-        rc = n ? RUMOR_ENOMEM : RUMOR_EFORMAT;
+    if (!rc && !n) rc = RUMOR_EFORMAT;
+    if (!rc) rc = rumor_codec_create(dmax, &c);
+    if (!rc && !(msgs = calloc(n, sizeof *msgs))) rc = RUMOR_ENOMEM;
     size_t i = 0;
     for (size_t at = 0; !rc && at < size; i++) {
         const uint32_t len = rumor_load32le(data + at);
@@ -548,9 +549,14 @@ int rumor_bench_codec_main(int argc, char **argv)
     for (size_t i = 0; i < nrec; i++)
         if (rec[i]->d > dmax) dmax = rec[i]->d;
 
-    s_ctx_t x = {rumor_codec_new(dmax), {0}, NULL, rumor_codec_bound(dmax)};
+    s_ctx_t x = {NULL, {0}, NULL, rumor_codec_bound(dmax)};
+    const int crc = rumor_codec_create(dmax, &x.codec);
+    if (crc) {
+        fprintf(stderr, S_PROG ": the codec for %u coordinates: %s\n", dmax, rumor_strerror(crc));
+        return 1;
+    }
     x.buf = malloc(x.cap);
-    if (!x.codec || !x.buf || rumor_cmsg_init(&x.out, dmax)) {
+    if (!x.buf || rumor_cmsg_init(&x.out, dmax)) {
         fprintf(stderr, S_PROG ": out of memory\n");
         return 1;
     }

@@ -202,13 +202,17 @@ static int s_setup(s_round_t *b, const s_opts_t *o, const float *x0, rumor_algo_
     b->enc = malloc((size_t)S_POOL * deg * b->cap);
     b->enc_len = malloc((size_t)S_POOL * deg * sizeof *b->enc_len);
     b->buf = malloc(b->cap);
-    b->codec = rumor_codec_new(d);
-    rumor_compressor_t *comp = rumor_compressor_new(ccfg, d);
+    rumor_compressor_t *comp = NULL;
+    int rc = rumor_codec_create(d, &b->codec);
+    if (!rc) rc = rumor_compressor_create(ccfg, d, &comp);
     uint32_t *nbrs = malloc(deg * sizeof *nbrs);
     double *w = malloc(deg * sizeof *w);
-    if (!b->x || !b->v || !b->steps || !b->enc || !b->enc_len || !b->buf || !b->codec || !comp ||
-        !nbrs || !w || rumor_cmsg_init(&b->out, d) || rumor_cmsg_init(&b->in, d)) {
-        fprintf(stderr, S_PROG ": out of memory\n");
+    if (!rc && (!b->x || !b->v || !b->steps || !b->enc || !b->enc_len || !b->buf || !nbrs || !w ||
+                rumor_cmsg_init(&b->out, d) || rumor_cmsg_init(&b->in, d)))
+        rc = RUMOR_ENOMEM;
+    if (rc) {
+        fprintf(stderr, S_PROG ": cannot set up the codec and compressor: %s\n",
+                rumor_strerror(rc));
         rumor_compressor_destroy(&comp);
         free(nbrs);
         free(w);
@@ -239,16 +243,16 @@ static int s_setup(s_round_t *b, const s_opts_t *o, const float *x0, rumor_algo_
                                      .w_nbrs = w,
                                      .gamma = 0.05f,
                                      .compress = *ccfg};
-    b->gossip = rumor_gossip_new(&gcfg, x0);
-    if (b->gossip) rumor_gossip_set_measure(b->gossip, 0); /* a round without an evaluation */
+    rc = rumor_gossip_create(&gcfg, x0, &b->gossip);
     rumor_vec_copy(b->x, x0, d);
     rumor_compressor_destroy(&comp);
     free(nbrs);
     free(w);
-    if (!b->gossip) {
-        fprintf(stderr, S_PROG ": cannot set up the gossip state\n");
+    if (rc) {
+        fprintf(stderr, S_PROG ": cannot set up the gossip state: %s\n", rumor_strerror(rc));
         return -1;
     }
+    rumor_gossip_set_measure(b->gossip, 0); /* a round without an evaluation */
     return 0;
 }
 
@@ -324,13 +328,18 @@ int rumor_bench_round_main(int argc, char **argv)
     }
     openblas_set_num_threads(1);
     rumor_dataset_t *ds = NULL;
-    rumor_model_t *m = rumor_model_new(&spec, o.batch);
+    rumor_model_t *m = NULL;
+    const int mrc = rumor_model_create(&spec, o.batch, &m);
     const size_t np = m ? rumor_model_nparams(m) : 0;
     float *params = m ? malloc(np * sizeof *params) : NULL;
     float *grad = m ? malloc(np * sizeof *grad) : NULL;
     s_round_t b = {.d = (uint32_t)np, .degree = o.degree, .mode = o.mode};
     int status = 1;
-    if (!m || !params || !grad || np > UINT32_MAX ||
+    if (mrc) {
+        fprintf(stderr, S_PROG ": the model: %s\n", rumor_strerror(mrc));
+        goto done;
+    }
+    if (!params || !grad || np > UINT32_MAX ||
         rumor_data_synthetic(o.batch > 4096 ? o.batch : 4096, 784, 10, 1.0, 1, &ds) != 0) {
         fprintf(stderr, S_PROG ": cannot allocate the model and its data\n");
         goto done;

@@ -133,11 +133,15 @@ int rumor_bench_train_main(int argc, char **argv)
         status = 2;
         goto done;
     }
-    m = rumor_model_new(&spec, o.batch);
-    const size_t np = m ? rumor_model_nparams(m) : 0;
-    params = m ? malloc(np * sizeof *params) : NULL;
-    grad = m ? malloc(np * sizeof *grad) : NULL;
-    if (!m || !params || !grad) {
+    const int mrc = rumor_model_create(&spec, o.batch, &m);
+    if (mrc) {
+        fprintf(stderr, S_PROG ": the model: %s\n", rumor_strerror(mrc));
+        goto done;
+    }
+    const size_t np = rumor_model_nparams(m);
+    params = malloc(np * sizeof *params);
+    grad = malloc(np * sizeof *grad);
+    if (!params || !grad) {
         fprintf(stderr, S_PROG ": cannot allocate the model\n");
         goto done;
     }

@@ -305,11 +305,15 @@ int rumor_cmd_eval(int argc, char **argv)
             goto done;
         }
     /* The peers' evaluation chunk, so results match theirs exactly. */
-    m = rumor_model_new(&spec, rumor_peer_eval_chunk(&sc, RUMOR_PEER_EVAL_ROWS));
-    r.d = m ? rumor_model_nparams(m) : 0;
+    const int mrc = rumor_model_create(&spec, rumor_peer_eval_chunk(&sc, RUMOR_PEER_EVAL_ROWS), &m);
+    if (mrc) {
+        fprintf(stderr, "rumor eval: model %s: %s\n", sc.model, rumor_strerror(mrc));
+        goto done;
+    }
+    r.d = rumor_model_nparams(m);
     r.classes = spec.out;
     r.samples = samples && samples < data.test.n ? samples : data.test.n;
-    x = m ? malloc(r.d * sizeof *x) : NULL;
+    x = malloc(r.d * sizeof *x);
     r.class_n = calloc(r.classes, sizeof *r.class_n);
     r.class_acc = calloc(r.classes, sizeof *r.class_acc);
     if (!x || !r.class_n || !r.class_acc) {

@@ -277,10 +277,12 @@ size_t rumor_codec_bound(uint32_t d)
     return RUMOR_CODEC_HEADER_MAX + 10 * (size_t)d + 8;
 }
 
-rumor_codec_t *rumor_codec_new(uint32_t d_max)
+int rumor_codec_create(uint32_t d_max, rumor_codec_t **out)
 {
+    *out = NULL;
+    if (d_max == 0) return RUMOR_EINVAL;
     rumor_codec_t *c = calloc(1, sizeof *c);
-    if (!c) return NULL;
+    if (!c) return RUMOR_ENOMEM;
     const size_t n = (size_t)d_max + 1;
     c->d_max = d_max;
     c->pos = malloc(n * sizeof *c->pos);
@@ -291,9 +293,12 @@ rumor_codec_t *rumor_codec_new(uint32_t d_max)
     c->hist = calloc(1, sizeof *c->hist);
     c->alt_cap = rumor_codec_bound(d_max);
     c->alt = malloc(c->alt_cap);
-    if (!c->pos || !c->mag || !c->left || !c->tmp || !c->bits || !c->hist || !c->alt)
+    if (!c->pos || !c->mag || !c->left || !c->tmp || !c->bits || !c->hist || !c->alt) {
         rumor_codec_destroy(&c);
-    return c;
+        return RUMOR_ENOMEM;
+    }
+    *out = c;
+    return 0;
 }
 
 void rumor_codec_destroy(rumor_codec_t **c_p)

@@ -255,10 +255,11 @@ static int s_buckets(rumor_compressor_t *c, const rumor_compress_cfg_t *cfg, uin
     return 0;
 }
 
-rumor_compressor_t *rumor_compressor_new(const rumor_compress_cfg_t *cfg, uint32_t d)
+int rumor_compressor_create(const rumor_compress_cfg_t *cfg, uint32_t d, rumor_compressor_t **out)
 {
     rumor_compressor_t *c = calloc(1, sizeof *c);
-    if (!c) return NULL;
+    *out = c;
+    if (!c) return RUMOR_ENOMEM;
     c->cfg = *cfg;
     c->cfg.tensors = NULL; /* the caller's; bend keeps what they said */
     c->cfg.n_tensors = 0;
@@ -283,10 +284,14 @@ rumor_compressor_t *rumor_compressor_new(const rumor_compress_cfg_t *cfg, uint32
     }
     const int buckets = cfg->bucket || cfg->layer;
     if (buckets) c->bend = malloc((size_t)(d ? d : 1) * sizeof *c->bend);
+    int rc = 0;
     if (!c->scratch || !c->delta || (draws && !c->plan) || (randk && !c->bits) ||
-        (buckets && (!c->bend || s_buckets(c, cfg, d))))
-        rumor_compressor_destroy(&c);
-    return c;
+        (buckets && !c->bend))
+        rc = RUMOR_ENOMEM;
+    else if (buckets && s_buckets(c, cfg, d))
+        rc = RUMOR_EINVAL;
+    if (rc) rumor_compressor_destroy(out);
+    return rc;
 }
 
 void rumor_compressor_destroy(rumor_compressor_t **c_p)

@@ -62,13 +62,14 @@ static int s_has_exact(rumor_algo_t algo)
     return algo == RUMOR_ALGO_CHOCO || algo == RUMOR_ALGO_MALCOM || algo == RUMOR_ALGO_BEER;
 }
 
-rumor_gossip_t *rumor_gossip_new(const rumor_gossip_cfg_t *cfg, const float *x0)
+int rumor_gossip_create(const rumor_gossip_cfg_t *cfg, const float *x0, rumor_gossip_t **out)
 {
-    if (cfg->d == 0) return NULL;
+    *out = NULL;
+    if (cfg->d == 0) return RUMOR_EINVAL;
     for (uint32_t s = 1; s < cfg->degree; s++)
-        if (cfg->nbrs[s] <= cfg->nbrs[s - 1]) return NULL;
+        if (cfg->nbrs[s] <= cfg->nbrs[s - 1]) return RUMOR_EINVAL;
     rumor_gossip_t *g = calloc(1, sizeof *g);
-    if (!g) return NULL;
+    if (!g) return RUMOR_ENOMEM;
     g->cfg = *cfg;
     g->measure = 1;
     const size_t deg = cfg->degree, d = cfg->d;
@@ -80,21 +81,23 @@ rumor_gossip_t *rumor_gossip_new(const rumor_gossip_cfg_t *cfg, const float *x0)
     g->quiet = calloc(deg ? deg : 1, 1);
     g->copies = calloc((deg + 1) * g->pub, sizeof *g->copies); /* trackers' copies start at 0 */
     const rumor_compress_cfg_t identity = {.kind = RUMOR_COMPRESS_IDENTITY};
-    if (cfg->algo != RUMOR_ALGO_DPSGD) g->compressor = rumor_compressor_new(&cfg->compress, cfg->d);
-    if (s_has_exact(cfg->algo)) g->exact = rumor_compressor_new(&identity, cfg->d);
+    int rc = 0;
+    if (cfg->algo != RUMOR_ALGO_DPSGD)
+        rc = rumor_compressor_create(&cfg->compress, cfg->d, &g->compressor);
+    if (!rc && s_has_exact(cfg->algo)) rc = rumor_compressor_create(&identity, cfg->d, &g->exact);
     if (cfg->algo == RUMOR_ALGO_DEEPSQUEEZE) g->memory = calloc(d, sizeof *g->memory);
     if (cfg->algo == RUMOR_ALGO_DCD) g->pending = calloc(d, sizeof *g->pending);
     g->rows = beer ? (cfg->tracker_rows ? cfg->tracker_rows : 2) : 0;
     if (beer) g->track = calloc(g->rows * d, sizeof *g->track);
     int robust_oom;
     g->robust = rumor_robust_new(&cfg->robust, cfg->degree, cfg->d, &robust_oom);
-    if (robust_oom || !g->nbrs || !g->w || !g->up || !g->quiet || !g->copies ||
-        (cfg->algo != RUMOR_ALGO_DPSGD && !g->compressor) ||
-        (s_has_exact(cfg->algo) && !g->exact) ||
-        (cfg->algo == RUMOR_ALGO_DEEPSQUEEZE && !g->memory) ||
-        (cfg->algo == RUMOR_ALGO_DCD && !g->pending) || (beer && !g->track)) {
+    if (!rc && (robust_oom || !g->nbrs || !g->w || !g->up || !g->quiet || !g->copies ||
+                (cfg->algo == RUMOR_ALGO_DEEPSQUEEZE && !g->memory) ||
+                (cfg->algo == RUMOR_ALGO_DCD && !g->pending) || (beer && !g->track)))
+        rc = RUMOR_ENOMEM;
+    if (rc) {
         rumor_gossip_destroy(&g);
-        return NULL;
+        return rc;
     }
     memcpy(g->nbrs, cfg->nbrs, deg * sizeof *g->nbrs);
     memcpy(g->w, cfg->w_nbrs, deg * sizeof *g->w);
@@ -102,7 +105,8 @@ rumor_gossip_t *rumor_gossip_new(const rumor_gossip_cfg_t *cfg, const float *x0)
     for (size_t s = 0; s <= deg; s++) rumor_vec_copy(g->copies + s * g->pub, x0, d);
     g->cfg.nbrs = g->nbrs;
     g->cfg.w_nbrs = g->w;
-    return g;
+    *out = g;
+    return 0;
 }
 
 void rumor_gossip_destroy(rumor_gossip_t **g_p)

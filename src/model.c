@@ -247,14 +247,14 @@ static size_t s_round16(size_t n)
 
 /* The CNN's object: geometry, parameter count and the block workspace, carved from one
  * allocation. NULL when the spec is not a valid CNN or a size overflows. */
-static rumor_model_t *s_cnn_new(const rumor_model_spec_t *spec, uint32_t max_batch)
+static int s_cnn_create(const rumor_model_spec_t *spec, uint32_t max_batch, rumor_model_t **m_p)
 {
     const uint32_t side = s_cnn_side(spec->in);
-    if (spec->n_hidden != 2 || !side) return NULL;
+    if (spec->n_hidden != 2 || !side) return RUMOR_EINVAL;
     for (uint32_t i = 0; i < 2; i++)
-        if (spec->hidden[i] == 0 || spec->hidden[i] > S_CNN_MAX_CHANNELS) return NULL;
+        if (spec->hidden[i] == 0 || spec->hidden[i] > S_CNN_MAX_CHANNELS) return RUMOR_EINVAL;
     rumor_model_t *m = calloc(1, sizeof *m);
-    if (!m) return NULL;
+    if (!m) return RUMOR_ENOMEM;
     m->spec = *spec;
     m->max_batch = max_batch;
     s_cnn_t *c = &m->cnn;
@@ -298,10 +298,12 @@ static rumor_model_t *s_cnn_new(const rumor_model_spec_t *spec, uint32_t max_bat
     };
     _Static_assert(sizeof(uint32_t) == sizeof(float), "index and float views share the block");
     uint64_t total = 0;
+    int rc = RUMOR_EINVAL;
     for (size_t i = 0; i < sizeof views / sizeof *views; i++) {
         if (views[i].n >= UINT32_MAX) goto fail;
         total += s_round16((size_t)views[i].n);
     }
+    rc = RUMOR_ENOMEM;
     if (total > SIZE_MAX / sizeof(float)) goto fail;
     m->mem = aligned_alloc(64, (size_t)total * sizeof(float));
     if (!m->mem) goto fail;
@@ -313,37 +315,42 @@ static rumor_model_t *s_cnn_new(const rumor_model_spec_t *spec, uint32_t max_bat
             *views[i].u = (uint32_t *)(void *)p;
         p += s_round16((size_t)views[i].n);
     }
-    return m;
+    *m_p = m;
+    return 0;
 fail:
     free(m);
-    return NULL;
+    return rc;
 }
 
 /* An external model: its parameter count and nothing else (no workspace). */
-static rumor_model_t *s_external_new(const rumor_model_spec_t *spec)
+static int s_external_create(const rumor_model_spec_t *spec, rumor_model_t **out)
 {
-    if (spec->in == 0 || spec->in > RUMOR_MODEL_MAX_PARAMS) return NULL;
+    if (spec->in == 0 || spec->in > RUMOR_MODEL_MAX_PARAMS) return RUMOR_EINVAL;
     rumor_model_t *m = calloc(1, sizeof *m);
-    if (!m) return NULL;
+    if (!m) return RUMOR_ENOMEM;
     m->spec = *spec;
     m->nparams = spec->in;
-    return m;
+    *out = m;
+    return 0;
 }
 
-rumor_model_t *rumor_model_new(const rumor_model_spec_t *spec, uint32_t max_batch)
+int rumor_model_create(const rumor_model_spec_t *spec, uint32_t max_batch, rumor_model_t **out)
 {
+    *out = NULL;
     /* CBLAS takes int dimensions. */
-    if (!spec || max_batch == 0 || max_batch > INT32_MAX) return NULL;
-    if (spec->kind == RUMOR_MODEL_EXTERNAL) return s_external_new(spec);
+    if (!spec || max_batch == 0 || max_batch > INT32_MAX) return RUMOR_EINVAL;
+    if (spec->kind == RUMOR_MODEL_EXTERNAL) return s_external_create(spec, out);
     if (spec->in == 0 || spec->in > INT32_MAX || spec->out < 2 || spec->out > INT32_MAX)
-        return NULL;
-    if (spec->kind == RUMOR_MODEL_CNN) return s_cnn_new(spec, max_batch);
-    if (spec->kind != RUMOR_MODEL_SOFTMAX && spec->kind != RUMOR_MODEL_MLP) return NULL;
+        return RUMOR_EINVAL;
+    if (spec->kind == RUMOR_MODEL_CNN) return s_cnn_create(spec, max_batch, out);
+    if (spec->kind != RUMOR_MODEL_SOFTMAX && spec->kind != RUMOR_MODEL_MLP) return RUMOR_EINVAL;
     const uint32_t nh = spec->kind == RUMOR_MODEL_MLP ? spec->n_hidden : 0;
-    if (spec->kind == RUMOR_MODEL_MLP && (nh == 0 || nh > RUMOR_MODEL_MAX_HIDDEN)) return NULL;
+    if (spec->kind == RUMOR_MODEL_MLP && (nh == 0 || nh > RUMOR_MODEL_MAX_HIDDEN))
+        return RUMOR_EINVAL;
 
     rumor_model_t *m = calloc(1, sizeof *m);
-    if (!m) return NULL;
+    if (!m) return RUMOR_ENOMEM;
+    int rc = RUMOR_EINVAL;
     m->spec = *spec;
     m->block = max_batch;
     if (spec->kind == RUMOR_MODEL_SOFTMAX) {
@@ -359,6 +366,8 @@ rumor_model_t *rumor_model_new(const rumor_model_spec_t *spec, uint32_t max_batc
     }
     m->dims[m->nlayers] = spec->out;
 
+    /* sizes past the address space are as unallocatable as a failed allocation */
+    rc = RUMOR_ENOMEM;
     size_t np = 0, ws = 0, scratch = 0;
     for (uint32_t l = 0; l < m->nlayers; l++) {
         const size_t fan_in = m->dims[l], fan_out = m->dims[l + 1];
@@ -383,10 +392,11 @@ rumor_model_t *rumor_model_new(const rumor_model_spec_t *spec, uint32_t max_batc
         p += s_round16((size_t)max_batch * m->dims[l + 1]);
     }
     m->scratch = scratch ? p : NULL;
-    return m;
+    *out = m;
+    return 0;
 fail:
     free(m);
-    return NULL;
+    return rc;
 }
 
 void rumor_model_destroy(rumor_model_t **m_p)

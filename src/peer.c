@@ -149,6 +149,12 @@ void rumor_peer_initial_model(const rumor_model_t *m, uint64_t seed, float *x0)
     rumor_model_init(m, x0, &r);
 }
 
+/* Names the part of peer self that could not be built, and why (rc from its constructor). */
+static void s_part_failed(rumor_errmsg_t *em, int rc, uint32_t self, const char *part)
+{
+    rumor_errmsg_set(em, rc, "peer %u: %s: %s", self, part, rumor_strerror(rc));
+}
+
 int rumor_peer_create(const rumor_peer_cfg_t *cfg, rumor_peer_t **out, rumor_errmsg_t *em)
 {
     const rumor_scenario_t *sc = cfg->sc;
@@ -191,8 +197,10 @@ int rumor_peer_create(const rumor_peer_cfg_t *cfg, rumor_peer_t **out, rumor_err
     p->schedule.warmup = sc->warmup;
     if ((rc = rumor_schedule_parse(sc->schedule, sc->rounds, &p->schedule, em))) goto fail_cfg;
 
-    p->model = rumor_model_new(&spec, rumor_peer_eval_chunk(sc, cfg->eval_batch));
-    if (!p->model) goto fail;
+    if ((rc = rumor_model_create(&spec, rumor_peer_eval_chunk(sc, cfg->eval_batch), &p->model))) {
+        s_part_failed(em, rc, cfg->self, "model");
+        goto fail_cfg;
+    }
     p->d = rumor_model_nparams(p->model);
     const size_t d = p->d, rows = train ? (size_t)sc->batch * train->dim : 0;
     const size_t nm = sc->momentum.kind != RUMOR_MOMENTUM_NONE ? d : 0;
@@ -245,25 +253,35 @@ int rumor_peer_create(const rumor_peer_cfg_t *cfg, rumor_peer_t **out, rumor_err
         free(w);
         goto fail_cfg;
     }
-    p->gossip = rumor_gossip_new(&gcfg, p->x);
+    rc = rumor_gossip_create(&gcfg, p->x, &p->gossip);
+    free(w);
+    if (rc) {
+        s_part_failed(em, rc, cfg->self, "gossip");
+        goto fail_cfg;
+    }
     /* the compression error is read by the simulator alone, which measures the rounds it
      * evaluates */
-    if (p->gossip) rumor_gossip_set_measure(p->gossip, 0);
-    free(w);
+    rumor_gossip_set_measure(p->gossip, 0);
     /* An external model draws no batches; its sampler over one row only keeps the
      * checkpoint's layout. */
     static const uint32_t no_rows[1] = {0};
-    p->sampler = train ? rumor_sampler_new(cfg->shard, cfg->shard_n, sc->seed, cfg->self)
-                       : rumor_sampler_new(no_rows, 1, sc->seed, cfg->self);
+    rc = train ? rumor_sampler_create(cfg->shard, cfg->shard_n, sc->seed, cfg->self, &p->sampler)
+               : rumor_sampler_create(no_rows, 1, sc->seed, cfg->self, &p->sampler);
+    if (rc) {
+        s_part_failed(em, rc, cfg->self, "sampler");
+        goto fail_cfg;
+    }
     if (train && sc->redundancy > 1 &&
         !(p->coded = rumor_coded_new(cfg->topo, cfg->part, sc->redundancy, sc->batch, sc->seed,
                                      cfg->self, em)))
         goto fail_cfg;
-    p->codec = rumor_codec_new((uint32_t)d);
+    if ((rc = rumor_codec_create((uint32_t)d, &p->codec))) {
+        s_part_failed(em, rc, cfg->self, "codec");
+        goto fail_cfg;
+    }
     p->buf_cap = rumor_peer_msg_bound(sc, (uint32_t)d);
     p->buf = malloc(p->buf_cap);
-    if (!p->gossip || !p->sampler || !p->codec || !p->buf ||
-        rumor_cmsg_init(&p->out, (uint32_t)d) || rumor_cmsg_init(&p->in, (uint32_t)d) ||
+    if (!p->buf || rumor_cmsg_init(&p->out, (uint32_t)d) || rumor_cmsg_init(&p->in, (uint32_t)d) ||
         (sc->algo == RUMOR_ALGO_BEER &&
          (rumor_cmsg_init(&p->out_t, (uint32_t)d) || rumor_cmsg_init(&p->in_t, (uint32_t)d))))
         goto fail;

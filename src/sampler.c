@@ -29,23 +29,25 @@ static void s_sampler_shuffle(rumor_sampler_t *s)
     rumor_rng_shuffle(&r, s->perm, s->n);
 }
 
-rumor_sampler_t *rumor_sampler_new(const uint32_t *shard, uint32_t shard_n, uint64_t seed,
-                                   uint32_t peer)
+int rumor_sampler_create(const uint32_t *shard, uint32_t shard_n, uint64_t seed, uint32_t peer,
+                         rumor_sampler_t **out)
 {
-    if (!shard || shard_n == 0) return NULL;
+    *out = NULL;
+    if (!shard || shard_n == 0) return RUMOR_EINVAL;
     rumor_sampler_t *s = calloc(1, sizeof *s);
-    if (!s) return NULL;
+    if (!s) return RUMOR_ENOMEM;
     s->perm = malloc((size_t)shard_n * sizeof *s->perm);
     if (!s->perm) {
         free(s);
-        return NULL;
+        return RUMOR_ENOMEM;
     }
     s->shard = shard;
     s->n = shard_n;
     s->peer = peer;
     s->seed = seed;
     s_sampler_shuffle(s);
-    return s;
+    *out = s;
+    return 0;
 }
 
 void rumor_sampler_destroy(rumor_sampler_t **s_p)

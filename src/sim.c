@@ -564,17 +564,19 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
         if ((rc = rumor_peer_create(&pc, &sim.saved[k], em))) goto done;
     }
     sim.d = rumor_peer_dim(sim.peers[0]);
+    if ((rc = rumor_model_create(rumor_model_spec(rumor_peer_model(sim.peers[0])),
+                                 RUMOR_PEER_EVAL_ROWS, &sim.avg_model))) {
+        rumor_errmsg_set(em, rc, "simulation: the model of the average: %s", rumor_strerror(rc));
+        goto done;
+    }
     sim.avg = malloc(sim.d * sizeof *sim.avg);
-    sim.avg_model =
-        rumor_model_new(rumor_model_spec(rumor_peer_model(sim.peers[0])), RUMOR_PEER_EVAL_ROWS);
     sim.grad_m = data.train.n < RUMOR_SIM_GRAD_ROWS ? data.train.n : RUMOR_SIM_GRAD_ROWS;
     sim.grad_idx = malloc(sim.grad_m * sizeof *sim.grad_idx);
     sim.grad_x = malloc((size_t)RUMOR_PEER_EVAL_ROWS * data.train.dim * sizeof *sim.grad_x);
     sim.grad_y = malloc(RUMOR_PEER_EVAL_ROWS * sizeof *sim.grad_y);
     sim.grad_chunk = malloc(sim.d * sizeof *sim.grad_chunk);
     sim.grad = malloc(sim.d * sizeof *sim.grad);
-    if (!sim.avg || !sim.avg_model || !sim.grad_idx || !sim.grad_x || !sim.grad_y ||
-        !sim.grad_chunk || !sim.grad) {
+    if (!sim.avg || !sim.grad_idx || !sim.grad_x || !sim.grad_y || !sim.grad_chunk || !sim.grad) {
         rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
         goto done;
     }

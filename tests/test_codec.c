@@ -706,6 +706,20 @@ static void test_decode_into_used_output(void **state)
     for (int i = 0; i < S_MSGS; i++) free(msg[i]);
 }
 
+/* A context for no coordinates is a bad configuration, told apart from a failed allocation. */
+static void test_create_codes(void **state)
+{
+    (void)state;
+    static char sentinel;
+    rumor_codec_t *c = (rumor_codec_t *)(void *)&sentinel;
+    assert_int_equal(rumor_codec_create(0, &c), RUMOR_EINVAL);
+    assert_null(c);
+    assert_null(rumor_codec_new(0));
+    assert_int_equal(rumor_codec_create(1, &c), 0);
+    assert_non_null(c);
+    rumor_codec_destroy(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -728,6 +742,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_listed_messages_encode_alike, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_decode_into_used_output, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_decode_packed_is_decode, s_setup, s_teardown),
+        cmocka_unit_test(test_create_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

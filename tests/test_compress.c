@@ -617,6 +617,24 @@ static void test_zero_vector(void **state)
     }
 }
 
+/* ":layer" tensor sizes that do not sum to d are a bad configuration, not a failed allocation. */
+static void test_create_codes(void **state)
+{
+    (void)state;
+    rumor_compress_cfg_t cfg;
+    assert_int_equal(rumor_compress_parse("dither:4:layer", &cfg, NULL), 0);
+    const uint32_t sizes[2] = {3, 4};
+    cfg.tensors = sizes;
+    cfg.n_tensors = 2;
+    static char sentinel;
+    rumor_compressor_t *c = (rumor_compressor_t *)(void *)&sentinel;
+    assert_int_equal(rumor_compressor_create(&cfg, 10, &c), RUMOR_EINVAL);
+    assert_null(c);
+    assert_int_equal(rumor_compressor_create(&cfg, 7, &c), 0);
+    assert_non_null(c);
+    rumor_compressor_destroy(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -636,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_nan_vector),
         cmocka_unit_test(test_dither_matches_reference),
         cmocka_unit_test(test_apply_delta_is_apply_of_difference),
+        cmocka_unit_test(test_create_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

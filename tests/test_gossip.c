@@ -565,6 +565,42 @@ static void test_algo_names(void **state)
     assert_int_equal(rumor_algo_parse("sgd", &a), RUMOR_EINVAL);
 }
 
+/* Bad configurations give RUMOR_EINVAL, the compressor's own included, and no state. */
+static void test_create_codes(void **state)
+{
+    (void)state;
+    static const float x0[8];
+    const uint32_t up[2] = {1, 2}, down[2] = {2, 1};
+    const double w[2] = {0.25, 0.25};
+    rumor_gossip_cfg_t cfg = {
+        .algo = RUMOR_ALGO_CHOCO, .d = 8, .degree = 2, .nbrs = up, .w_nbrs = w, .gamma = 0.5f};
+    assert_int_equal(rumor_compress_parse("dither:4:layer", &cfg.compress, NULL), 0);
+    const uint32_t sizes[2] = {3, 5}, short_sizes[2] = {3, 4};
+    cfg.compress.tensors = sizes;
+    cfg.compress.n_tensors = 2;
+    static char sentinel;
+    rumor_gossip_t *g = (rumor_gossip_t *)(void *)&sentinel;
+    assert_int_equal(rumor_gossip_create(&cfg, x0, &g), 0);
+    assert_non_null(g);
+    rumor_gossip_destroy(&g);
+
+    rumor_gossip_cfg_t bad = cfg;
+    bad.d = 0;
+    g = (rumor_gossip_t *)(void *)&sentinel;
+    assert_int_equal(rumor_gossip_create(&bad, x0, &g), RUMOR_EINVAL);
+    assert_null(g);
+    bad = cfg;
+    bad.nbrs = down;
+    g = (rumor_gossip_t *)(void *)&sentinel;
+    assert_int_equal(rumor_gossip_create(&bad, x0, &g), RUMOR_EINVAL);
+    assert_null(g);
+    bad = cfg;
+    bad.compress.tensors = short_sizes;
+    g = (rumor_gossip_t *)(void *)&sentinel;
+    assert_int_equal(rumor_gossip_create(&bad, x0, &g), RUMOR_EINVAL);
+    assert_null(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -584,6 +620,7 @@ int main(void)
         cmocka_unit_test(test_set_gamma_takes_effect),
         cmocka_unit_test(test_consensus_watch),
         cmocka_unit_test(test_algo_names),
+        cmocka_unit_test(test_create_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

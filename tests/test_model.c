@@ -296,24 +296,46 @@ static void test_layout(void **state)
     rumor_model_destroy(NULL);
 }
 
+/* rumor_model_create's code for sp and max_batch, checking that a failure leaves no model. */
+static int s_create_rc(const rumor_model_spec_t *sp, uint32_t max_batch)
+{
+    static char sentinel;
+    rumor_model_t *m = (rumor_model_t *)(void *)&sentinel;
+    const int rc = rumor_model_create(sp, max_batch, &m);
+    if (rc) assert_null(m);
+    rumor_model_destroy(&m);
+    return rc;
+}
+
 static void test_new_rejects(void **state)
 {
     (void)state;
     rumor_model_spec_t sp = s_spec("mlp:4", 3, 2);
-    assert_null(rumor_model_new(&sp, 0));
+    assert_int_equal(s_create_rc(&sp, 4), 0);
+    assert_int_equal(s_create_rc(&sp, 0), RUMOR_EINVAL);
+    assert_int_equal(s_create_rc(NULL, 4), RUMOR_EINVAL);
     sp.hidden[0] = 0;
+    assert_int_equal(s_create_rc(&sp, 4), RUMOR_EINVAL);
     assert_null(rumor_model_new(&sp, 4));
     sp = s_spec("mlp:4", 3, 2);
     sp.n_hidden = RUMOR_MODEL_MAX_HIDDEN + 1;
-    assert_null(rumor_model_new(&sp, 4));
+    assert_int_equal(s_create_rc(&sp, 4), RUMOR_EINVAL);
     sp.n_hidden = 0;
-    assert_null(rumor_model_new(&sp, 4));
+    assert_int_equal(s_create_rc(&sp, 4), RUMOR_EINVAL);
     sp = s_spec("softmax", 3, 2);
     sp.out = 1;
-    assert_null(rumor_model_new(&sp, 4));
+    assert_int_equal(s_create_rc(&sp, 4), RUMOR_EINVAL);
     sp = s_spec("softmax", 3, 2);
     sp.kind = (rumor_model_kind_t)7;
-    assert_null(rumor_model_new(&sp, 4));
+    assert_int_equal(s_create_rc(&sp, 4), RUMOR_EINVAL);
+    sp = s_spec("cnn:2,3", 256, 4);
+    assert_int_equal(s_create_rc(&sp, 4), 0);
+    sp.hidden[1] = 0;
+    assert_int_equal(s_create_rc(&sp, 4), RUMOR_EINVAL);
+    sp = s_spec("external:5", 0, 0);
+    assert_int_equal(s_create_rc(&sp, 4), 0);
+    sp.in = 0;
+    assert_int_equal(s_create_rc(&sp, 4), RUMOR_EINVAL);
 }
 
 static void test_zero_softmax_loss(void **state)

@@ -70,6 +70,23 @@ static void test_sampler_epochs(void **state)
     rumor_sampler_destroy(&s); /* NULL is fine */
 }
 
+static void test_sampler_create_codes(void **state)
+{
+    (void)state;
+    uint32_t shard[SHARD_N];
+    for (uint32_t i = 0; i < SHARD_N; i++) shard[i] = i;
+    static char sentinel;
+    rumor_sampler_t *s = (rumor_sampler_t *)(void *)&sentinel;
+    assert_int_equal(rumor_sampler_create(shard, 0, 1, 0, &s), RUMOR_EINVAL);
+    assert_null(s);
+    s = (rumor_sampler_t *)(void *)&sentinel;
+    assert_int_equal(rumor_sampler_create(NULL, SHARD_N, 1, 0, &s), RUMOR_EINVAL);
+    assert_null(s);
+    assert_int_equal(rumor_sampler_create(shard, SHARD_N, 1, 0, &s), 0);
+    assert_non_null(s);
+    rumor_sampler_destroy(&s);
+}
+
 static void test_sampler_determinism(void **state)
 {
     (void)state;
@@ -132,6 +149,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sampler_epochs),
+        cmocka_unit_test(test_sampler_create_codes),
         cmocka_unit_test(test_sampler_determinism),
         cmocka_unit_test(test_sampler_pos),
     };

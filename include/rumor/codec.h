@@ -61,9 +61,16 @@ int rumor_codec_parse_mode(const char *s, rumor_codec_mode_t *mode);
 const char *rumor_codec_mode_name(rumor_codec_mode_t mode);
 
 /* A context with scratch for vectors of length up to d_max (about 5 * 4 * d_max bytes plus
- * rumor_codec_bound(d_max)); NULL when out of memory. One context per thread: encode and
- * decode use its scratch. */
-rumor_codec_t *rumor_codec_new(uint32_t d_max);
+ * rumor_codec_bound(d_max)). One context per thread: encode and decode use its scratch.
+ * Returns 0 with *out set, or with *out NULL RUMOR_EINVAL (d_max of 0) or RUMOR_ENOMEM. */
+int rumor_codec_create(uint32_t d_max, rumor_codec_t **out);
+
+/* The same, NULL on failure: for callers that need no code. */
+static inline rumor_codec_t *rumor_codec_new(uint32_t d_max)
+{
+    rumor_codec_t *c;
+    return rumor_codec_create(d_max, &c) ? NULL : c;
+}
 void rumor_codec_destroy(rumor_codec_t **c_p);
 
 /* Worst-case encoded size of any cmsg of length d in any mode (header + 10 d + 8). */

@@ -111,8 +111,16 @@ int rumor_compress_parse(const char *s, rumor_compress_cfg_t *cfg, rumor_errmsg_
 /* Writes a string rumor_compress_parse accepts. */
 void rumor_compress_describe(const rumor_compress_cfg_t *cfg, char *buf, size_t len);
 
-/* NULL when out of memory, or for ":layer" when cfg's tensor sizes do not sum to d. */
-rumor_compressor_t *rumor_compressor_new(const rumor_compress_cfg_t *cfg, uint32_t d);
+/* Returns 0 with *out set, or with *out NULL RUMOR_EINVAL (for ":layer" when cfg's tensor
+ * sizes do not sum to d) or RUMOR_ENOMEM. */
+int rumor_compressor_create(const rumor_compress_cfg_t *cfg, uint32_t d, rumor_compressor_t **out);
+
+/* The same, NULL on failure: for callers that need no code. */
+static inline rumor_compressor_t *rumor_compressor_new(const rumor_compress_cfg_t *cfg, uint32_t d)
+{
+    rumor_compressor_t *c;
+    return rumor_compressor_create(cfg, d, &c) ? NULL : c;
+}
 void rumor_compressor_destroy(rumor_compressor_t **c_p);
 
 /* Compresses x (d floats) into out (initialised for at least d). */

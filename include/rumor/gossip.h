@@ -87,9 +87,17 @@ typedef struct {
 
 typedef struct rumor_gossip rumor_gossip_t;
 
-/* Creates the state with every public copy set to x0 (d floats). NULL on bad config or
- * out of memory. */
-rumor_gossip_t *rumor_gossip_new(const rumor_gossip_cfg_t *cfg, const float *x0);
+/* Creates the state with every public copy set to x0 (d floats). Returns 0 with *out set, or
+ * with *out NULL RUMOR_EINVAL (d of 0, neighbours not strictly increasing, a compressor its
+ * configuration rejects) or RUMOR_ENOMEM. */
+int rumor_gossip_create(const rumor_gossip_cfg_t *cfg, const float *x0, rumor_gossip_t **out);
+
+/* The same, NULL on failure: for callers that need no code. */
+static inline rumor_gossip_t *rumor_gossip_new(const rumor_gossip_cfg_t *cfg, const float *x0)
+{
+    rumor_gossip_t *g;
+    return rumor_gossip_create(cfg, x0, &g) ? NULL : g;
+}
 void rumor_gossip_destroy(rumor_gossip_t **g_p);
 
 /* Builds this round's outgoing message from v into out (initialised for d) and applies it

@@ -62,7 +62,17 @@ int rumor_model_spec_parse(const char *s, uint32_t in, uint32_t out, rumor_model
 /* Writes "softmax 784-10" / "mlp 784-128-10" / "cnn 28x28-c8-c16-10" into buf. */
 void rumor_model_spec_describe(const rumor_model_spec_t *spec, char *buf, size_t len);
 
-rumor_model_t *rumor_model_new(const rumor_model_spec_t *spec, uint32_t max_batch);
+/* Returns 0 with *out set, or with *out NULL RUMOR_EINVAL (a spec or max_batch the model
+ * cannot take: no rows, sizes past the int dimensions CBLAS takes, a layer of width 0, an
+ * unknown kind) or RUMOR_ENOMEM (including sizes past the address space). */
+int rumor_model_create(const rumor_model_spec_t *spec, uint32_t max_batch, rumor_model_t **out);
+
+/* The same, NULL on failure: for callers that need no code. */
+static inline rumor_model_t *rumor_model_new(const rumor_model_spec_t *spec, uint32_t max_batch)
+{
+    rumor_model_t *m;
+    return rumor_model_create(spec, max_batch, &m) ? NULL : m;
+}
 void rumor_model_destroy(rumor_model_t **m_p);
 
 size_t rumor_model_nparams(const rumor_model_t *m);

@@ -7,14 +7,24 @@
 #ifndef RUMOR_SAMPLER_H
 #define RUMOR_SAMPLER_H
 
+#include "rumor/err.h"
+
 #include <stdint.h>
 
 typedef struct rumor_sampler rumor_sampler_t;
 
-/* shard points into a partition (not copied; must outlive the sampler). NULL when shard is
- * empty or memory runs out. */
-rumor_sampler_t *rumor_sampler_new(const uint32_t *shard, uint32_t shard_n, uint64_t seed,
-                                   uint32_t peer);
+/* shard points into a partition (not copied; must outlive the sampler). Returns 0 with *out
+ * set, or with *out NULL RUMOR_EINVAL (an empty shard) or RUMOR_ENOMEM. */
+int rumor_sampler_create(const uint32_t *shard, uint32_t shard_n, uint64_t seed, uint32_t peer,
+                         rumor_sampler_t **out);
+
+/* The same, NULL on failure: for callers that need no code. */
+static inline rumor_sampler_t *rumor_sampler_new(const uint32_t *shard, uint32_t shard_n,
+                                                 uint64_t seed, uint32_t peer)
+{
+    rumor_sampler_t *s;
+    return rumor_sampler_create(shard, shard_n, seed, peer, &s) ? NULL : s;
+}
 void rumor_sampler_destroy(rumor_sampler_t **s_p);
 
 /* Writes b sample indices to out. Walks a per-epoch shuffle of the shard; an epoch boundary
