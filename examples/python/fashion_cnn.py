@@ -7,7 +7,7 @@
 
 Every peer seeds its model alike (a common initial model), trains on its IID shard of the
 training set (shard ID of the topology's N nodes) with SGD, momentum and a cosine step size,
---local-steps minibatches per round (2), and then gossips (peer.round on the flat buffer that
+--local-steps minibatches per round (3), and then gossips (peer.round on the flat buffer that
 rumor.torch.flatten made). The scenario's model must be external:D with D this CNN's
 parameter count (the script says it when it differs); its rounds are gossip rounds. At the
 end it prints its test accuracy and a JSON line: rounds, bytes sent, accuracy, and the
@@ -74,7 +74,7 @@ def main():
     ap.add_argument("--peers", type=int, default=8, help="with --alone: shards [8]")
     ap.add_argument("--rounds", type=int, default=0, help="stop after this many rounds")
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--local-steps", type=int, default=2, help="SGD steps per round [2]")
+    ap.add_argument("--local-steps", type=int, default=3, help="SGD steps per round [3]")
     ap.add_argument("--lr", type=float, help="SGD step size [the scenario's algorithm.lr]")
     ap.add_argument("--momentum", type=float, default=0.9)
     ap.add_argument("--weight-decay", type=float, default=0.0, help="SGD weight decay [0]")
