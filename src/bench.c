@@ -3,9 +3,6 @@
 #include "rumor/cmd.h"
 #include "rumor/opt.h"
 
-#include <stdio.h>
-#include <string.h>
-
 static const rumor_opt_cmd_t s_cmd = {
     .prog = "rumor bench",
     .usage = "rumor bench train|codec|round [OPTIONS]",
@@ -21,10 +18,7 @@ static const rumor_opt_cmd_t s_cmd = {
 
 int rumor_cmd_bench(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        int (*run)(int argc, char **argv);
-    } benches[] = {
+    static const rumor_opt_sub_t benches[] = {
         {"train", rumor_bench_train_main},
         {"codec", rumor_bench_codec_main},
         {"round", rumor_bench_round_main},
@@ -33,9 +27,6 @@ int rumor_cmd_bench(int argc, char **argv)
     int at = 0;
     const int parsed = rumor_opt_parse(&s_cmd, argc, argv, NULL, &name, &at);
     if (parsed) return rumor_opt_exit(parsed);
-    for (size_t b = 0; name && b < sizeof benches / sizeof benches[0]; b++)
-        if (!strcmp(name, benches[b].name)) return benches[b].run(argc - at, argv + at);
-    if (name) fprintf(stderr, "rumor bench: unknown benchmark '%s'\n\n", name);
-    rumor_opt_help(&s_cmd, stderr);
-    return 2;
+    return rumor_opt_run_sub(&s_cmd, "benchmark", benches, sizeof benches / sizeof benches[0], name,
+                             argc, argv, at);
 }

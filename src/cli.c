@@ -6,14 +6,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-typedef struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-} s_command_t;
-
-static const s_command_t s_commands[] = {
+static const rumor_opt_sub_t s_commands[] = {
     {"peer", rumor_cmd_peer}, {"sim", rumor_cmd_sim},     {"sweep", rumor_cmd_sweep},
     {"topo", rumor_cmd_topo}, {"bench", rumor_cmd_bench}, {"keygen", rumor_cmd_keygen},
     {"eval", rumor_cmd_eval},
@@ -71,14 +65,7 @@ int rumor_cli_main(int argc, char **argv)
         printf("rumor %s\n", RUMOR_VERSION);
         return 0;
     }
-    if (!name) {
-        rumor_opt_help(&s_cmd, stderr);
-        return 2;
-    }
     if (o.has_level) rumor_log_set_level(o.level);
-    for (size_t c = 0; c < sizeof s_commands / sizeof s_commands[0]; c++)
-        if (strcmp(name, s_commands[c].name) == 0) return s_commands[c].run(argc - at, argv + at);
-    fprintf(stderr, "rumor: unknown command '%s'\n\n", name);
-    rumor_opt_help(&s_cmd, stderr);
-    return 2;
+    return rumor_opt_run_sub(&s_cmd, "command", s_commands,
+                             sizeof s_commands / sizeof s_commands[0], name, argc, argv, at);
 }

@@ -257,9 +257,7 @@ int rumor_cmd_topo(int argc, char **argv)
     int at = 0;
     const int parsed = rumor_opt_parse(&s_topo_cmd, argc, argv, NULL, &sub, &at);
     if (parsed) return rumor_opt_exit(parsed);
-    if (sub && !strcmp(sub, "gen")) return s_cmd_gen(argc - at, argv + at);
-    if (sub && !strcmp(sub, "check")) return s_cmd_check(argc - at, argv + at);
-    if (sub) fprintf(stderr, "rumor topo: unknown subcommand '%s'\n\n", sub);
-    rumor_opt_help(&s_topo_cmd, stderr);
-    return 2;
+    static const rumor_opt_sub_t subs[] = {{"gen", s_cmd_gen}, {"check", s_cmd_check}};
+    return rumor_opt_run_sub(&s_topo_cmd, "subcommand", subs, sizeof subs / sizeof subs[0], sub,
+                             argc, argv, at);
 }

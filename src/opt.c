@@ -203,6 +203,16 @@ static void s_line(FILE *f, const char *left, const char *help, int col)
     fputc('\n', f);
 }
 
+int rumor_opt_run_sub(const rumor_opt_cmd_t *cmd, const char *what, const rumor_opt_sub_t *subs,
+                      size_t n, const char *name, int argc, char **argv, int at)
+{
+    for (size_t k = 0; name && k < n; k++)
+        if (strcmp(name, subs[k].name) == 0) return subs[k].run(argc - at, argv + at);
+    if (name) fprintf(stderr, "%s: unknown %s '%s'\n\n", cmd->prog, what, name);
+    rumor_opt_help(cmd, stderr);
+    return 2;
+}
+
 void rumor_opt_help(const rumor_opt_cmd_t *cmd, FILE *f)
 {
     fprintf(f, "usage: %s\n\n", cmd->usage);

@@ -107,6 +107,18 @@ static inline int rumor_opt_exit(int parsed)
 /* Prints the command's help: usage, about, one aligned line per option and -h, after. */
 void rumor_opt_help(const rumor_opt_cmd_t *cmd, FILE *f);
 
+/* One subcommand of a command with cmd->subcommand: its name and its main. */
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} rumor_opt_sub_t;
+
+/* Runs the subcommand `name` of a parse that stopped at it (argv[at] is its argv[0]) from
+ * subs[n]. A missing one prints the command's help to stderr; an unknown one says
+ * "PROG: unknown WHAT 'NAME'" first. Returns the subcommand's status, or 2. */
+int rumor_opt_run_sub(const rumor_opt_cmd_t *cmd, const char *what, const rumor_opt_sub_t *subs,
+                      size_t n, const char *name, int argc, char **argv, int at);
+
 /* The strict number parses behind the U32, U64 and REAL kinds, for values read elsewhere:
  * whole numbers are decimal digits only (no sign, no blanks, no trailing text) within
  * [lo, hi]; reals are finite within (0, max]. Each returns 0, or -1 for NULL or anything
