@@ -30,10 +30,6 @@
 
 static const char *s_bin;
 
-/* 50 loopback ports per run in 20000-31999, below the kernel's ephemeral ports (32768-60999
- * by default): there, an outgoing connection could hold a port just when a peer binds it. */
-#define S_PORT_BASE (20000 + (unsigned)(getpid() % 240) * 50)
-
 static inline void s_path(char *out, size_t cap, const char *name)
 {
     snprintf(out, cap, "%s/%s", s_dir, name);
@@ -104,7 +100,8 @@ static inline void s_prepare(const char *kind, uint32_t n, const char *scenario_
                              size_t cap)
 {
     char plain[256], cmd[1024], keys[256], sc[256];
-    const unsigned port = S_PORT_BASE;
+    const unsigned port = s_port_block();
+    assert_true(port > 0);
     s_path(plain, sizeof plain, "plain.json");
     s_path(keys, sizeof keys, "keys");
     s_path(topo, cap, "topology.json");

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +26,29 @@ static inline int s_scratch_remove(void)
     char cmd[sizeof s_dir + 16];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
     return system(cmd) == 0 ? 0 : -1;
+}
+
+/* The first of 50 loopback ports that this test program holds for its whole run: blocks in
+ * 17000-31999, below the kernel's ephemeral ports (32768-60999 by default, where an outgoing
+ * connection could hold a port just when a peer binds it). A block is claimed with an
+ * exclusive lock on /tmp/rumor-test-ports-<k>.lock, released when the program exits, so test
+ * programs run in parallel never share one. 0 when every block is taken. */
+static inline unsigned s_port_block(void)
+{
+    enum { blocks = 300, size = 50, first = 17000 };
+    static unsigned base;
+    for (unsigned t = 0; !base && t < blocks; t++) {
+        const unsigned k = ((unsigned)getpid() + t) % blocks;
+        char lock[64];
+        snprintf(lock, sizeof lock, "/tmp/rumor-test-ports-%u.lock", k);
+        const int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0) continue;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            base = first + k * size; /* fd stays open: the lock lasts the program's life */
+        else
+            close(fd);
+    }
+    return base;
 }
 
 /* s_dir/name, in one of four rotating buffers (so a call can take a few paths at once). */

@@ -429,8 +429,8 @@ static int s_cli_prepare(s_cli_t *c)
     assert_non_null(f);
     fputs(s_eval_scenario, f);
     fclose(f);
-    /* 18000-19999: below the ephemeral ports, apart from the other suites' ranges. */
-    const unsigned port = 18000 + (unsigned)(getpid() % 500) * 4;
+    const unsigned port = s_port_block();
+    assert_true(port > 0);
     snprintf(args, sizeof args, "topo gen ring --n %d --port-base %u -o topo.json", S_PEERS, port);
     assert_int_equal(s_rumor(c, args, out, sizeof out), 0);
     pid_t pids[S_PEERS];

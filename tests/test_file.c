@@ -362,10 +362,10 @@ static void test_commands_check_paths_at_start(void **state)
              "cd '%s' && printf '%%s' '{\"name\": \"paths\", \"topology\": \"topo.json\", "
              "\"data\": {\"name\": \"synthetic\", \"n\": 400, \"test_n\": 100, \"dim\": 8, "
              "\"classes\": 2}, \"algorithm\": {\"rounds\": 10000000}, \"eval_every\": 10000000}' "
-             "> sc.json && '%s' topo gen ring --n 2 --port-base %d -o topo.json && : > afile && "
+             "> sc.json && '%s' topo gen ring --n 2 --port-base %u -o topo.json && : > afile && "
              "mkdir -p ck ck2/a && : > ck/node7.safetensors.tmp.Ab12Cd && "
              ": > ck/node1.safetensors.tmp.Ab12Cd && : > ck2/a/node0.safetensors.tmp.Ab12Cd",
-             dir, bin, 17000 + (int)(getpid() % 500) * 2);
+             dir, bin, s_port_block());
     assert_int_equal(s_capture(cmd, out, sizeof out), 0);
     const struct {
         const char *args;

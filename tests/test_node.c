@@ -302,7 +302,7 @@ static void test_waiting_peer_sends_heartbeats(void **state)
 {
     (void)state;
     char plain[256], topo_path[256], sc[256], cmd[1024], json[1024], key0[256], key1[256];
-    const unsigned port = S_PORT_BASE + 40;
+    const unsigned port = s_port_block() + 40;
     s_path(plain, sizeof plain, "plain.json");
     s_path(topo_path, sizeof topo_path, "topology.json");
     s_path(sc, sizeof sc, "scenario.json");
