@@ -59,6 +59,7 @@ struct rumor_node_session {
     uint32_t liveness_ms;
     char ckpt_path[RUMOR_PATH_MAX + 64];
     FILE *metrics;
+    int metrics_lost; /* a metrics record could not be written (warned once) */
 };
 
 /* Writes a metrics record of the peer's state (and a progress line); `stop`, when not NULL,

@@ -3,10 +3,13 @@
 #include "node_internal.h"
 
 #include "rumor/clock.h"
+#include "rumor/log.h"
 #include "rumor/vec.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <string.h>
 
 static const char *const s_drop_names[RUMOR_NODE_DROP_COUNT] = {"transport", "impostor"};
 
@@ -106,5 +109,13 @@ void rumor_node_write_metrics(rumor_node_session_t *n, double loss, double test_
         fputc('"', f);
     }
     fprintf(f, "}\n");
-    fflush(f);
+    /* A full disk loses records, never the run: warn once and train on. */
+    if ((fflush(f) != 0 || ferror(f)) && !n->metrics_lost) {
+        n->metrics_lost = 1;
+        rumor_warn("node %u: %s: metrics from round %u on could not be written (%s); training "
+                   "goes on and checkpoints are unaffected",
+                   n->self, n->o->metrics, r,
+                   errno == ENOSPC || errno == EDQUOT ? "no space left on device"
+                                                      : strerror(errno));
+    }
 }

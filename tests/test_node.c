@@ -123,6 +123,31 @@ static void test_peer_refuses_simulated_faults(void **state)
         fail_msg("unexpected output: %s", out);
 }
 
+/* A metrics file that fills up loses records, not the run: the peer warns once, naming the
+ * file and the round, trains to the end and exits 0 (written to /dev/full). */
+static void test_full_metrics_disk_warns_and_trains_on(void **state)
+{
+    (void)state;
+    char topo[256], sc[256], cmd[2048], out[16384];
+    s_prepare("ring", 2,
+              "{\"name\": \"full\", \"topology\": \"plain.json\","
+              " \"data\": {\"name\": \"synthetic\", \"n\": 400, \"test_n\": 100, \"dim\": 8,"
+              " \"classes\": 2}, \"algorithm\": {\"rounds\": 200}, \"eval_every\": 50}",
+              topo, sizeof topo);
+    s_path(sc, sizeof sc, "scenario.json");
+    snprintf(cmd, sizeof cmd,
+             "(%s peer --config %s --topology %s --id 1 --key %s/keys/node1.key --wait 30 "
+             "--quiet & %s peer --config %s --topology %s --id 0 --key %s/keys/node0.key "
+             "--wait 30 --metrics /dev/full; a=$?; wait $!; b=$?; echo \"exit $a $b\")",
+             s_bin, sc, topo, s_dir, s_bin, sc, topo, s_dir);
+    assert_int_equal(s_capture(cmd, out, sizeof out), 0);
+    if (!strstr(out, "/dev/full: metrics from round ") || !strstr(out, "no space left on device") ||
+        !strstr(out, "round    200/200") || !strstr(out, "exit 0 0"))
+        fail_msg("unexpected output: %s", out);
+    const char *w = strstr(out, "could not be written");
+    assert_null(strstr(w + 1, "could not be written")); /* warned once */
+}
+
 /* ---- crash and restart -------------------------------------------------------------------- */
 
 /* Deadline mode, ring of 6: node 2 is stopped by signal sig past round 300, the others go on
@@ -395,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_stall_error_names_the_silent_neighbour),
         cmocka_unit_test(test_deadline_peer_mixes_without_a_neighbour_that_left),
         cmocka_unit_test(test_peer_refuses_simulated_faults),
+        cmocka_unit_test(test_full_metrics_disk_warns_and_trains_on),
         cmocka_unit_test(test_killed_peer_restarts_from_checkpoint),
         cmocka_unit_test(test_interrupted_peer_is_left_out_until_it_returns),
         cmocka_unit_test(test_interrupted_synchronous_peer_resumes),
