@@ -304,9 +304,15 @@ static void test_stopped_neighbours_are_left_out_and_return(void **state)
      * running when its neighbours return (they resync first). */
     const uint32_t before = s_last_round(2);
     for (int i = 0; i < 200 && s_last_round(2) < before + 2000; i++) usleep(50000);
+    /* Node 2 is held while its neighbours come back, for half a second (under the liveness
+     * timeout, so they do not mark it down): alone it would otherwise be able to finish its
+     * run before a continued process is scheduled, on a fast or a loaded machine. */
+    assert_int_equal(kill(pids[2], SIGSTOP), 0);
     const uint32_t during = s_last_round(2) - before;
     assert_int_equal(kill(pids[1], SIGCONT), 0);
     assert_int_equal(kill(pids[3], SIGCONT), 0);
+    usleep(500000);
+    assert_int_equal(kill(pids[2], SIGCONT), 0);
     s_wait_all(4, pids);
     if (during < 2000)
         fail_msg("node 2 advanced only %u rounds while 1 and 3 were stopped", during);
