@@ -53,9 +53,7 @@ static inline int32_t s_level(float r, float inv, float u, int32_t smax)
     return r < 0.0f ? -l : l;
 }
 
-enum { S_BLOCK = 16 }; /* coordinates the plain path levels at a time */
-
-/* The coordinates from k on, one at a time: the SIMD paths' tails, and the plain path's. */
+/* The coordinates from k on, one at a time: the scalar path and the SIMD paths' tails. */
 static uint32_t s_dither_from(const float *a, const float *b, uint32_t k, uint32_t hi, float inv,
                               int32_t smax, rumor_quant_key_t key, int32_t *q, uint32_t *idx,
                               uint32_t n)
@@ -69,29 +67,6 @@ static uint32_t s_dither_from(const float *a, const float *b, uint32_t k, uint32
         }
     }
     return n;
-}
-
-/* The plain path: blocks of S_BLOCK levels computed in a loop without a branch (which the
- * compiler vectorises for whatever the target has), then the nonzero ones stored and listed. */
-static uint32_t s_dither_plain(const float *a, const float *b, uint32_t lo, uint32_t hi, float inv,
-                               int32_t smax, rumor_quant_key_t key, int32_t *q, uint32_t *idx)
-{
-    uint32_t n = 0, k = lo;
-    for (; k + S_BLOCK <= hi; k += S_BLOCK) {
-        int32_t l[S_BLOCK];
-        if (b)
-            for (uint32_t j = 0; j < S_BLOCK; j++)
-                l[j] = s_level(a[k + j] - b[k + j], inv, s_uniform(key, k + j), smax);
-        else
-            for (uint32_t j = 0; j < S_BLOCK; j++)
-                l[j] = s_level(a[k + j], inv, s_uniform(key, k + j), smax);
-        for (uint32_t j = 0; j < S_BLOCK; j++)
-            if (l[j]) {
-                q[k + j] = l[j];
-                idx[n++] = k + j;
-            }
-    }
-    return s_dither_from(a, b, k, hi, inv, smax, key, q, idx, n);
 }
 
 /* Folds the accumulators pairwise and adds the squares of a[k..n) - b[k..n) one by one. */
@@ -351,5 +326,5 @@ uint32_t rumor_quant_dither(rumor_simd_t p, const float *a, const float *b, uint
 #else
     (void)p;
 #endif
-    return s_dither_plain(a, b, lo, hi, inv, smax, key, q, idx);
+    return s_dither_from(a, b, lo, hi, inv, smax, key, q, idx, 0);
 }
