@@ -147,8 +147,10 @@ static void s_support_put(rumor_bitw_t *wp, const uint32_t *pos, uint32_t nnz, u
     *wp = wl;
 }
 
-/* Inverse of s_support_put: fills pos[0..nnz) with ascending positions below d. */
-static int s_support_get(rumor_bitr_t *r, uint32_t *pos, uint32_t nnz, uint32_t d)
+/* Inverse of s_support_put: fills pos[0..nnz) with ascending positions below d. The reader is
+ * a local copy, kept in registers: the stores to pos (unsigned, like the reader's count) could
+ * otherwise alias it and send it through memory on every gap. */
+static int s_support_get(rumor_bitr_t *rp, uint32_t *restrict pos, uint32_t nnz, uint32_t d)
 {
     const int comp = nnz > d - nnz;
     const uint32_t n = comp ? d - nnz : nnz;
@@ -156,21 +158,30 @@ static int s_support_get(rumor_bitr_t *r, uint32_t *pos, uint32_t nnz, uint32_t 
         for (uint32_t k = 0; k < nnz; k++) pos[k] = k;
         return 0;
     }
+    rumor_bitr_t rl = *rp, *r = &rl;
     const s_golomb_t g = rumor_codec_golomb_param(n, d);
     uint32_t z = d - n; /* unmarked positions not yet passed */
     uint32_t next = 0, np = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t gap;
-        const int rc = s_golomb_get(r, &g, z, &gap);
-        if (rc) return rc;
-        z -= gap;
-        if (!comp) {
+    int rc = 0;
+    if (!comp) {
+        for (uint32_t i = 0; i < n && !rc; i++) {
+            uint32_t gap = 0;
+            rc = s_golomb_get(r, &g, z, &gap);
+            z -= gap;
             pos[np++] = next + gap;
-        } else {
-            for (uint32_t k = 0; k < gap; k++) pos[np++] = next + k;
+            next += gap + 1;
         }
-        next += gap + 1;
+    } else {
+        for (uint32_t i = 0; i < n && !rc; i++) {
+            uint32_t gap = 0;
+            rc = s_golomb_get(r, &g, z, &gap);
+            z -= gap;
+            for (uint32_t k = 0; k < gap; k++) pos[np++] = next + k;
+            next += gap + 1;
+        }
     }
+    *rp = rl;
+    if (rc) return rc;
     if (comp)
         for (uint32_t k = next; k < d; k++) pos[np++] = k;
     RUMOR_ASSERT(np == nnz);
@@ -355,13 +366,16 @@ int rumor_codec_vsc_int_decode(rumor_codec_t *c, const s_header_t *h, const uint
         uint8_t *mark = (uint8_t *)c->tmp;
         memset(mark, 0, rem);
         uint32_t z = rem - n, i = 0, kept = 0;
-        for (uint32_t k = 0; k < n; k++) {
-            uint32_t gap;
-            if ((rc = s_golomb_get(&r, &g, z, &gap))) return rc;
+        rumor_bitr_t rl = r; /* in registers: the stores to mark could alias r */
+        for (uint32_t k = 0; k < n && !rc; k++) {
+            uint32_t gap = 0;
+            rc = s_golomb_get(&rl, &g, z, &gap);
             z -= gap;
             i += gap;
-            mark[i++] = 1;
+            mark[i++] = !rc;
         }
+        r = rl;
+        if (rc) return rc;
         /* Every slot left takes mj for now (a later layer overwrites those that stay); the
          * loop has no data-dependent branches. */
         for (uint32_t e = 0; e < rem; e++) {
@@ -391,15 +405,14 @@ int rumor_codec_vsc_int_decode(rumor_codec_t *c, const s_header_t *h, const uint
     for (uint32_t i = 0; i < nnz; i += RUMOR_BITIO_MAX_BITS) {
         const uint32_t n = nnz - i < RUMOR_BITIO_MAX_BITS ? nnz - i : RUMOR_BITIO_MAX_BITS;
         const uint64_t bits = rumor_bitr_get(&r, n);
-        for (uint32_t k = 0; k < n; k++) {
+        unsigned bad = 0;
+        for (uint32_t k = 0; k < n; k++) { /* no branch on the signs, which are random */
             const uint32_t a = mags[i + k], at = out->packed ? i + k : c->pos[i + k];
-            if ((bits >> k) & 1) {
-                out->q[at] = (int32_t)(0u - a); /* a <= 2^31: wraps to INT32_MIN */
-            } else {
-                if (a > INT32_MAX) return RUMOR_EFORMAT;
-                out->q[at] = (int32_t)a;
-            }
+            const unsigned neg = (bits >> k) & 1;
+            bad |= !neg & (a > INT32_MAX);
+            out->q[at] = (int32_t)(neg ? 0u - a : a); /* a <= 2^31: wraps to INT32_MIN */
         }
+        if (bad) return RUMOR_EFORMAT;
     }
     if (out->listed) memcpy(out->idx, c->pos, (size_t)nnz * sizeof *c->pos);
     return rumor_bitr_exact(&r)                          ? 0

@@ -23,6 +23,8 @@ struct rumor_gossip {
     int measure; /* produce measures err (rumor_gossip_set_measure) */
     rumor_compressor_t *exact; /* the identity, for full-sync rounds (CHOCO, Malcom, BEER) */
     int sync;                  /* this round's residuals go exact */
+    const float **mix_c;       /* (degree + 1) the mix's terms: copies, */
+    float *mix_a;              /* (degree + 1) and their coefficients */
 };
 
 int rumor_algo_parse(const char *s, rumor_algo_t *algo)
@@ -79,6 +81,8 @@ int rumor_gossip_create(const rumor_gossip_cfg_t *cfg, const float *x0, rumor_go
     g->w = malloc((deg ? deg : 1) * sizeof *g->w);
     g->up = malloc(deg ? deg : 1);
     g->quiet = calloc(deg ? deg : 1, 1);
+    g->mix_c = malloc((deg + 1) * sizeof *g->mix_c);
+    g->mix_a = malloc((deg + 1) * sizeof *g->mix_a);
     g->copies = calloc((deg + 1) * g->pub, sizeof *g->copies); /* trackers' copies start at 0 */
     const rumor_compress_cfg_t identity = {.kind = RUMOR_COMPRESS_IDENTITY};
     int rc = 0;
@@ -91,8 +95,8 @@ int rumor_gossip_create(const rumor_gossip_cfg_t *cfg, const float *x0, rumor_go
     if (beer) g->track = calloc(g->rows * d, sizeof *g->track);
     int robust_oom;
     g->robust = rumor_robust_new(&cfg->robust, cfg->degree, cfg->d, &robust_oom);
-    if (!rc && (robust_oom || !g->nbrs || !g->w || !g->up || !g->quiet || !g->copies ||
-                (cfg->algo == RUMOR_ALGO_DEEPSQUEEZE && !g->memory) ||
+    if (!rc && (robust_oom || !g->nbrs || !g->w || !g->up || !g->quiet || !g->mix_c || !g->mix_a ||
+                !g->copies || (cfg->algo == RUMOR_ALGO_DEEPSQUEEZE && !g->memory) ||
                 (cfg->algo == RUMOR_ALGO_DCD && !g->pending) || (beer && !g->track)))
         rc = RUMOR_ENOMEM;
     if (rc) {
@@ -120,6 +124,8 @@ void rumor_gossip_destroy(rumor_gossip_t **g_p)
     free(g->w);
     free(g->up);
     free(g->quiet);
+    free(g->mix_c);
+    free(g->mix_a);
     free(g->copies);
     free(g->memory);
     free(g->pending);
@@ -147,29 +153,27 @@ static float *s_copy(const rumor_gossip_t *g, size_t slot)
     return g->copies + slot * g->pub;
 }
 
-enum { S_MIX_BLOCK = 2048 }; /* floats of x mixed at a time, kept in L1 across the terms */
-
 /* x = mix_c(v) = v + gamma sum_j w_ij (c_j - c_i) over the neighbours that are up and take
  * part in the round, as v + gamma sum_j w_ij c_j - gamma (sum_j w_ij) c_i, with w this round's
  * weights and c the d floats at offset `part` of each public vector (BEER: 0 the model's
- * copies, d the tracker's). x may alias v. Block by block, so that each vector is read from
- * memory once; every entry takes the terms in the same order as whole-vector axpys would. */
+ * copies, d the tracker's). x may alias v. One pass over the vectors (rumor_vec_lincomb);
+ * every entry takes the terms in the order of whole-vector axpys, neighbours first. */
 static void s_mix_copies(const rumor_gossip_t *g, const double *w, size_t part, const float *v,
                          float *x)
 {
-    const uint32_t d = g->cfg.d, deg = g->cfg.degree;
+    const uint32_t deg = g->cfg.degree;
     const float gamma = g->cfg.gamma;
-    for (size_t k0 = 0; k0 < d; k0 += S_MIX_BLOCK) {
-        const size_t n = d - k0 < S_MIX_BLOCK ? d - k0 : S_MIX_BLOCK, at = part + k0;
-        if (x != v) rumor_vec_copy(x + k0, v + k0, n);
-        double wsum = 0.0; /* weight of the neighbours mixed with */
-        for (uint32_t s = 0; s < deg; s++) {
-            if (!g->up[s] || g->quiet[s]) continue;
-            wsum += w[s];
-            rumor_vec_axpy(x + k0, gamma * (float)w[s], s_copy(g, s) + at, n);
-        }
-        rumor_vec_axpy(x + k0, -gamma * (float)wsum, s_copy(g, deg) + at, n);
+    double wsum = 0.0; /* weight of the neighbours mixed with */
+    size_t m = 0;
+    for (uint32_t s = 0; s < deg; s++) {
+        if (!g->up[s] || g->quiet[s]) continue;
+        wsum += w[s];
+        g->mix_a[m] = gamma * (float)w[s];
+        g->mix_c[m++] = s_copy(g, s) + part;
     }
+    g->mix_a[m] = -gamma * (float)wsum;
+    g->mix_c[m++] = s_copy(g, deg) + part;
+    rumor_vec_lincomb(x, v, m, g->mix_c, g->mix_a, g->cfg.d);
 }
 
 /* The message is the vector itself, and a neighbour's copy is its last message (D-PSGD,

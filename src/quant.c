@@ -106,6 +106,17 @@ __attribute__((target("avx2"))) static inline __m256i s_mix8(__m256i x)
     return _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
 }
 
+/* s_mix(s_mix(ki ^ k0) ^ k1) lane by lane, k0s = k0 ^ k0 >> 16 (see s_hash16). */
+__attribute__((target("avx2"))) static inline __m256i s_hash8(__m256i ki, __m256i k0s, __m256i k1)
+{
+    __m256i x = _mm256_xor_si256(_mm256_xor_si256(ki, _mm256_srli_epi32(ki, 16)), k0s);
+    x = _mm256_mullo_epi32(x, _mm256_set1_epi32((int32_t)s_m1));
+    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
+    x = _mm256_mullo_epi32(x, _mm256_set1_epi32((int32_t)s_m2));
+    x = _mm256_xor_si256(_mm256_xor_si256(x, _mm256_srli_epi32(x, 16)), k1);
+    return s_mix8(x);
+}
+
 __attribute__((target("avx2"))) static inline __m256 s_load8(const float *a, const float *b,
                                                              uint32_t k)
 {
@@ -137,17 +148,17 @@ __attribute__((target("avx2"))) static uint32_t s_dither_avx2(const float *a, co
                                                               int32_t smax, rumor_quant_key_t key,
                                                               int32_t *q, uint32_t *idx)
 {
-    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i k0 = _mm256_set1_epi32((int32_t)key.k0), k1 = _mm256_set1_epi32((int32_t)key.k1);
+    const __m256i k1 = _mm256_set1_epi32((int32_t)key.k1), step = _mm256_set1_epi32(8);
+    const __m256i k0s = _mm256_set1_epi32((int32_t)(key.k0 ^ key.k0 >> 16));
     const __m256i top = _mm256_set1_epi32(smax), zero = _mm256_setzero_si256();
     const __m256i absmask = _mm256_set1_epi32(INT32_MAX);
     const __m256 vinv = _mm256_set1_ps(inv), unit = _mm256_set1_ps(0x1.0p-24f);
+    __m256i ki =
+        _mm256_add_epi32(_mm256_set1_epi32((int32_t)lo), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     uint32_t n = 0, k = lo;
-    for (; k + 8 <= hi; k += 8) {
+    for (; k + 8 <= hi; k += 8, ki = _mm256_add_epi32(ki, step)) {
         const __m256 r = s_load8(a, b, k);
-        const __m256i h = s_mix8(_mm256_xor_si256(
-            s_mix8(_mm256_xor_si256(_mm256_add_epi32(_mm256_set1_epi32((int32_t)k), iota), k0)),
-            k1));
+        const __m256i h = s_hash8(ki, k0s, k1);
         const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(h, 8)), unit);
         const __m256 ax = _mm256_castsi256_ps(_mm256_and_si256(_mm256_castps_si256(r), absmask));
         const __m256 t = _mm256_add_ps(_mm256_mul_ps(ax, vinv), u);
@@ -171,6 +182,21 @@ __attribute__((target("avx512f"))) static inline __m512i s_mix16(__m512i x)
     x = _mm512_xor_si512(x, _mm512_srli_epi32(x, 15));
     x = _mm512_mullo_epi32(x, _mm512_set1_epi32((int32_t)s_m2));
     return _mm512_xor_si512(x, _mm512_srli_epi32(x, 16));
+}
+
+/* s_mix(s_mix(ki ^ k0) ^ k1) lane by lane, k0s = k0 ^ k0 >> 16: the shifts distribute over
+ * the xors, so the first step is ki ^ ki >> 16 ^ k0s, and each three-way xor is one
+ * instruction (0x96: a ^ b ^ c). */
+__attribute__((target("avx512f"))) static inline __m512i s_hash16(__m512i ki, __m512i k0s,
+                                                                  __m512i k1)
+{
+    const __m512i m1 = _mm512_set1_epi32((int32_t)s_m1), m2 = _mm512_set1_epi32((int32_t)s_m2);
+    __m512i x = _mm512_ternarylogic_epi32(ki, _mm512_srli_epi32(ki, 16), k0s, 0x96);
+    x = _mm512_mullo_epi32(x, m1);
+    x = _mm512_xor_si512(x, _mm512_srli_epi32(x, 15));
+    x = _mm512_mullo_epi32(x, m2);
+    x = _mm512_ternarylogic_epi32(x, _mm512_srli_epi32(x, 16), k1, 0x96); /* s_mix's end, ^ k1 */
+    return s_mix16(x);
 }
 
 __attribute__((target("avx512f"))) static inline __m512 s_load16(const float *a, const float *b,
@@ -216,16 +242,18 @@ __attribute__((target("avx512f"))) static uint32_t
 s_dither_avx512(const float *a, const float *b, uint32_t lo, uint32_t hi, float inv, int32_t smax,
                 rumor_quant_key_t key, int32_t *q, uint32_t *idx)
 {
-    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i k0 = _mm512_set1_epi32((int32_t)key.k0), k1 = _mm512_set1_epi32((int32_t)key.k1);
+    const __m512i k1 = _mm512_set1_epi32((int32_t)key.k1), step = _mm512_set1_epi32(16);
+    const __m512i k0s = _mm512_set1_epi32((int32_t)(key.k0 ^ key.k0 >> 16));
     const __m512i top = _mm512_set1_epi32(smax), zero = _mm512_setzero_si512();
     const __m512i absmask = _mm512_set1_epi32(INT32_MAX);
     const __m512 vinv = _mm512_set1_ps(inv), unit = _mm512_set1_ps(0x1.0p-24f);
+    __m512i ki =
+        _mm512_add_epi32(_mm512_set1_epi32((int32_t)lo),
+                         _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
     uint32_t n = 0, k = lo;
-    for (; k + 16 <= hi; k += 16) {
+    for (; k + 16 <= hi; k += 16, ki = _mm512_add_epi32(ki, step)) {
         const __m512 r = s_load16(a, b, k);
-        const __m512i ki = _mm512_add_epi32(_mm512_set1_epi32((int32_t)k), iota);
-        const __m512i h = s_mix16(_mm512_xor_si512(s_mix16(_mm512_xor_si512(ki, k0)), k1));
+        const __m512i h = s_hash16(ki, k0s, k1);
         const __m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(h, 8)), unit);
         const __m512 ax = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(r), absmask));
         const __m512 t = _mm512_add_ps(_mm512_mul_ps(ax, vinv), u);

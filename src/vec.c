@@ -20,6 +20,63 @@ void rumor_vec_axpy(float *restrict y, float a, const float *restrict x, size_t 
     for (size_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+/* y = v + a0 c0 + ... for m of up to four terms (terms past m are not read); in place (v
+ * not read, y taken for it) when `inplace`, a constant at each call, so that no pointer
+ * aliases another. */
+static inline __attribute__((always_inline)) void
+s_lincomb4(float *restrict y, const float *restrict v, int inplace, size_t m,
+           const float *restrict c0, const float *restrict c1, const float *restrict c2,
+           const float *restrict c3, const float *a, size_t n)
+{
+    const float a0 = a[0], a1 = m > 1 ? a[1] : 0.0f, a2 = m > 2 ? a[2] : 0.0f,
+                a3 = m > 3 ? a[3] : 0.0f;
+    /* one loop per count, so that each is a plain vectorised pass */
+    switch (m) {
+    case 1:
+        for (size_t i = 0; i < n; i++) y[i] = (inplace ? y[i] : v[i]) + a0 * c0[i];
+        return;
+    case 2:
+        for (size_t i = 0; i < n; i++) {
+            const float t = (inplace ? y[i] : v[i]) + a0 * c0[i];
+            y[i] = t + a1 * c1[i];
+        }
+        return;
+    case 3:
+        for (size_t i = 0; i < n; i++) {
+            float t = (inplace ? y[i] : v[i]) + a0 * c0[i];
+            t = t + a1 * c1[i];
+            y[i] = t + a2 * c2[i];
+        }
+        return;
+    default:
+        for (size_t i = 0; i < n; i++) {
+            float t = (inplace ? y[i] : v[i]) + a0 * c0[i];
+            t = t + a1 * c1[i];
+            t = t + a2 * c2[i];
+            y[i] = t + a3 * c3[i];
+        }
+        return;
+    }
+}
+
+void rumor_vec_lincomb(float *y, const float *v, size_t m, const float *const *c, const float *a,
+                       size_t n)
+{
+    if (!m) {
+        if (y != v) memmove(y, v, n * sizeof *y);
+        return;
+    }
+    for (size_t j = 0; j < m; j += 4) { /* four terms a pass; later passes add to y */
+        const size_t r = m - j < 4 ? m - j : 4;
+        const float *c1 = r > 1 ? c[j + 1] : NULL, *c2 = r > 2 ? c[j + 2] : NULL,
+                    *c3 = r > 3 ? c[j + 3] : NULL;
+        if (j || y == v)
+            s_lincomb4(y, NULL, 1, r, c[j], c1, c2, c3, a + j, n);
+        else
+            s_lincomb4(y, v, 0, r, c[j], c1, c2, c3, a + j, n);
+    }
+}
+
 void rumor_vec_sub(float *out, const float *a, const float *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) out[i] = a[i] - b[i];

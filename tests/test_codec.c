@@ -258,6 +258,31 @@ static int s_encode_all(s_fix_t *f, uint8_t *bufs[4], size_t sizes[4])
 /* A packed decoding is the plain one with the levels beside their positions: the same
  * message applied, the same error on a damaged input, whatever the output held before (the
  * same output goes packed, plain and packed again). */
+/* VSC sends a level as a magnitude and a sign: 2^31 is a level only when negative. The
+ * magnitude 2^31 is written, its sign bit (the second to last bit sent, the last being a
+ * nonzero level's sign) flipped to positive, and the decoder refuses it, packed or not. */
+static void test_vsc_positive_two_to_31_is_refused(void **state)
+{
+    s_fix_t *f = *state;
+    f->m.kind = RUMOR_CMSG_INT;
+    f->m.listed = 0;
+    f->m.nb = 0;
+    f->m.d = 8;
+    f->m.scale = 1.0f;
+    memset(f->m.q, 0, 8 * sizeof *f->m.q);
+    f->m.q[1] = INT32_MIN;
+    f->m.q[5] = -1;
+    f->m.nnz = 2;
+    size_t n;
+    assert_int_equal(rumor_codec_encode(f->c, &f->m, RUMOR_CODEC_VSC, f->buf, f->cap, &n), 0);
+    assert_int_equal(rumor_codec_decode(f->c, f->buf, n, DMAX, &f->out), 0);
+    assert_int_equal(f->out.q[1], INT32_MIN);
+    const size_t last = (n - 1) * 8 + (size_t)(31 - __builtin_clz(f->buf[n - 1])); /* q[5]'s */
+    f->buf[(last - 1) / 8] ^= (uint8_t)(1u << (last - 1) % 8);
+    assert_int_equal(rumor_codec_decode(f->c, f->buf, n, DMAX, &f->out), RUMOR_EFORMAT);
+    assert_int_equal(rumor_codec_decode_packed(f->c, f->buf, n, DMAX, &f->out), RUMOR_EFORMAT);
+}
+
 static void test_decode_packed_is_decode(void **state)
 {
     s_fix_t *f = *state;
@@ -728,6 +753,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_raw_int_width_is_narrowest, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_roundtrip_property, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_roundtrip_large, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_vsc_positive_two_to_31_is_refused, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_edge_cases, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_seeded_messages, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_many_large_magnitudes, s_setup, s_teardown),

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { N = 4099 }; /* not a multiple of any path's width */
+enum { N = 70003 }; /* past 2^16 coordinates, and not a multiple of any path's width */
 
 static void s_fill(float *a, float *b, uint32_t n, uint64_t seed)
 {
@@ -91,9 +91,10 @@ static void test_dither_paths_agree(void **state)
     float *a = malloc(N * sizeof *a), *b = malloc(N * sizeof *b);
     int32_t *q0 = malloc(N * sizeof *q0), *q = malloc(N * sizeof *q);
     uint32_t *i0 = malloc(N * sizeof *i0), *idx = malloc(N * sizeof *idx);
-    assert_true(a && b && q0 && q && i0 && idx);
+    float *u = malloc(N * sizeof *u);
+    assert_true(a && b && q0 && q && i0 && idx && u);
     s_fill(a, b, N, 2);
-    const uint32_t ranges[][2] = {{0, N}, {3, N - 5}, {17, 18}, {0, 15}, {40, 40}};
+    const uint32_t ranges[][2] = {{0, N}, {3, N - 5}, {17, 18}, {0, 15}, {40, 40}, {65530, 65601}};
     const int32_t levels[] = {1, 8, 1 << 20};
     for (size_t r = 0; r < sizeof ranges / sizeof *ranges; r++)
         for (size_t s = 0; s < sizeof levels / sizeof *levels; s++)
@@ -102,15 +103,25 @@ static void test_dither_paths_agree(void **state)
                 const float *bb = diff ? b : NULL;
                 const double norm = sqrt(rumor_quant_sumsq(RUMOR_SIMD_SCALAR, a, bb, N));
                 const float inv = (float)(levels[s] / norm);
-                const rumor_quant_key_t key = {(uint32_t)r, (uint32_t)s};
+                /* keys with every bit in play */
+                const rumor_quant_key_t key = {0x9e3779b9u * (uint32_t)(r + 1),
+                                               0x85ebca6bu * (uint32_t)(s + 1)};
                 memset(q0, 0, N * sizeof *q0);
                 const uint32_t n0 = rumor_quant_dither(RUMOR_SIMD_SCALAR, a, bb, lo, hi, inv,
                                                        levels[s], key, q0, i0);
                 uint32_t count = 0;
+                rumor_quant_uniforms(key, 0, N, u);
                 for (uint32_t k = 0; k < N; k++) {
                     if (k < lo || k >= hi) assert_int_equal(q0[k], 0);
                     if (q0[k]) assert_int_equal(i0[count++], k);
                     const float x = diff ? a[k] - b[k] : a[k];
+                    if (k >= lo && k < hi) { /* the level, one coordinate at a time */
+                        float t = (x < 0.0f ? -x : x) * inv;
+                        t = t + u[k];
+                        int32_t l = (int32_t)t;
+                        l = l > levels[s] ? levels[s] : l;
+                        assert_int_equal(q0[k], x < 0.0f ? -l : l);
+                    }
                     assert_true(q0[k] == 0 || (q0[k] < 0) == (x < 0.0f));
                     assert_true(abs(q0[k]) <= levels[s]);
                 }
@@ -129,6 +140,7 @@ static void test_dither_paths_agree(void **state)
     free(b);
     free(q0);
     free(q);
+    free(u);
     free(i0);
     free(idx);
 }

@@ -42,6 +42,32 @@ static void test_elementwise(void **state)
     assert_int_equal(rumor_vec_count_nonzero(out, N), 0);
 }
 
+/* rumor_vec_lincomb is a copy and m axpys, bit for bit, for every count of terms (one pass of
+ * four and the passes after it), in place and not. */
+static void test_lincomb_is_copy_and_axpys(void **state)
+{
+    (void)state;
+    enum { M = 9 };
+    static float c[M][N], v[N], want[N], got[N];
+    const float *cp[M];
+    float a[M];
+    s_fill(v, 40);
+    for (int j = 0; j < M; j++) {
+        s_fill(c[j], 41 + (uint64_t)j);
+        cp[j] = c[j];
+        a[j] = 0.37f / (float)(j + 1) - 0.05f * (float)j;
+    }
+    for (size_t m = 0; m <= M; m++) {
+        memcpy(want, v, sizeof want);
+        for (size_t j = 0; j < m; j++) rumor_vec_axpy(want, a[j], c[j], N);
+        rumor_vec_lincomb(got, v, m, cp, a, N);
+        assert_memory_equal(got, want, sizeof want);
+        memcpy(got, v, sizeof got);
+        rumor_vec_lincomb(got, got, m, cp, a, N);
+        assert_memory_equal(got, want, sizeof want);
+    }
+}
+
 static void test_reductions(void **state)
 {
     (void)state;
@@ -190,6 +216,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_elementwise),
+        cmocka_unit_test(test_lincomb_is_copy_and_axpys),
         cmocka_unit_test(test_reductions),
         cmocka_unit_test(test_soft_threshold),
         cmocka_unit_test(test_nrm2_is_the_sequential_sum),

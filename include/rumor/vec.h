@@ -14,6 +14,11 @@ void rumor_vec_zero(float *x, size_t n);
 void rumor_vec_copy(float *restrict dst, const float *restrict src, size_t n);
 /* y += a * x */
 void rumor_vec_axpy(float *restrict y, float a, const float *restrict x, size_t n);
+/* y = (((v + a[0] c[0]) + a[1] c[1]) + ...) + a[m-1] c[m-1], every product and sum rounded
+ * to float in that order: bit for bit a copy of v into y and m axpys, in one pass over the
+ * vectors. v may be y (in place); the c[j] must not overlap y. */
+void rumor_vec_lincomb(float *y, const float *v, size_t m, const float *const *c, const float *a,
+                       size_t n);
 /* out = a - b */
 void rumor_vec_sub(float *out, const float *a, const float *b, size_t n);
 /* x *= a */
