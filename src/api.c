@@ -3,7 +3,9 @@
  * An endpoint is a node session whose peer gossips an external model: each round copies the
  * caller's parameters into the peer's model, runs the session's round (produce, DIFFs,
  * links, mix, prox) and copies the result back. The process's endpoints share one ZeroMQ
- * context (inproc endpoints need it), made by the first open and ended by the last close.
+ * context (inproc endpoints need it), made by the first open and ended by the last close,
+ * and its secure endpoints one ZAP handler (a context has room for one), made by the first
+ * secure open.
  */
 #include "rumor/rumor.h"
 
@@ -11,6 +13,7 @@
 #include "rumor/link.h"
 #include "rumor/node.h"
 #include "rumor/peer.h"
+#include "rumor/transport.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -29,24 +32,38 @@ struct rumor_endpoint {
 
 static pthread_mutex_t s_ctx_lock = PTHREAD_MUTEX_INITIALIZER;
 static void *s_ctx;
+static rumor_transport_auth_t *s_auth; /* the context's ZAP handler, once a secure open needs it */
 static unsigned s_ctx_users;
 static _Thread_local rumor_errmsg_t s_open_em;
 
-/* The shared context, made on first use; NULL when ZeroMQ cannot make one. */
-static void *s_ctx_acquire(void)
+/* The shared context and (secure) its ZAP handler, made on first use; 0, or RUMOR_EIO with em
+ * filled. */
+static int s_ctx_acquire(int secure, void **ctx, rumor_transport_auth_t **auth, rumor_errmsg_t *em)
 {
     pthread_mutex_lock(&s_ctx_lock);
     if (!s_ctx) s_ctx = zmq_ctx_new();
-    void *ctx = s_ctx;
-    if (ctx) s_ctx_users++;
+    int rc = 0;
+    if (!s_ctx)
+        rc = rumor_errmsg_set(em, RUMOR_EIO, "cannot create a ZeroMQ context");
+    else if (secure && !s_auth && !(s_auth = rumor_transport_auth_new(s_ctx, em)))
+        rc = RUMOR_EIO;
+    if (!rc) {
+        s_ctx_users++;
+        *ctx = s_ctx;
+        *auth = s_auth;
+    } else if (s_ctx && !s_ctx_users) {
+        zmq_ctx_term(s_ctx);
+        s_ctx = NULL;
+    }
     pthread_mutex_unlock(&s_ctx_lock);
-    return ctx;
+    return rc;
 }
 
 static void s_ctx_release(void)
 {
     pthread_mutex_lock(&s_ctx_lock);
     if (--s_ctx_users == 0) {
+        rumor_transport_auth_destroy(&s_auth); /* its transports were closed */
         zmq_ctx_term(s_ctx);
         s_ctx = NULL;
     }
@@ -72,15 +89,17 @@ int rumor_open(rumor_endpoint_t **out, const char *scenario, const char *topolog
     const int json = *lead == '{';
     rumor_endpoint_t *g = calloc(1, sizeof *g);
     if (!g) return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
-    void *ctx = s_ctx_acquire();
-    if (!ctx) {
+    void *ctx = NULL;
+    rumor_transport_auth_t *auth = NULL;
+    if (s_ctx_acquire(!o->insecure, &ctx, &auth, em) != 0) {
         free(g);
-        return rumor_errmsg_set(em, RUMOR_EIO, "cannot create a ZeroMQ context");
+        return RUMOR_EIO;
     }
     const rumor_node_opts_t no = {
         .config = json ? "scenario" : scenario,
         .config_json = json ? scenario : NULL,
         .zctx = ctx,
+        .zauth = auth,
         .topology = topology,
         .id = id,
         .key = key,

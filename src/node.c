@@ -559,6 +559,7 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
         .n_nbrs = n->deg,
         .keys = o->insecure ? NULL : &n->keys,
         .insecure = o->insecure,
+        .auth = o->zctx ? o->zauth : NULL,
         .max_frame = n->frame_cap,
         .sndhwm = S_SNDHWM,
         .rcvhwm = S_RCVHWM,

@@ -637,5 +637,5 @@ void rumor_transport_auth_stats(const rumor_transport_t *t, rumor_transport_auth
 {
     memset(out, 0, sizeof *out);
     out->misrouted = t->misrouted;
-    if (t->domain) rumor_transport_auth_domain_stats(t->domain, out);
+    if (t->domain) rumor_transport_auth_domain_stats(t->auth, t->domain, out);
 }

@@ -23,7 +23,9 @@ int rumor_transport_auth_register(rumor_transport_auth_t *a, uint32_t node,
 void rumor_transport_auth_unregister(rumor_transport_auth_t *a, rumor_transport_domain_t *d);
 
 /* Answers the ZAP requests waiting on a (a bounded number: a flood cannot hold the caller),
- * then logs the bursts of refusals that are due. Never blocks. */
+ * then logs the bursts of refusals that are due. Never waits for the network; it waits for
+ * the handler's mutex while another thread serves it. These functions may be called from
+ * any thread. */
 void rumor_transport_auth_serve(rumor_transport_auth_t *a);
 
 /* Logs the bursts of refusals that are due. */
@@ -35,7 +37,7 @@ int rumor_transport_auth_fd(const rumor_transport_auth_t *a);
 
 /* 1 if the last serve stopped at its bound with requests still waiting (the descriptor will
  * not say so again): serve a without waiting. */
-int rumor_transport_auth_backlog(const rumor_transport_auth_t *a);
+int rumor_transport_auth_backlog(rumor_transport_auth_t *a);
 
 /* The ZeroMQ context a serves. */
 void *rumor_transport_auth_ctx(const rumor_transport_auth_t *a);
@@ -43,8 +45,8 @@ void *rumor_transport_auth_ctx(const rumor_transport_auth_t *a);
 /* d's ZMQ_ZAP_DOMAIN ("rumor.node.<id>"). */
 const char *rumor_transport_auth_domain(const rumor_transport_domain_t *d);
 
-/* Fills out's admitted, refused and last_refused from d. */
-void rumor_transport_auth_domain_stats(const rumor_transport_domain_t *d,
+/* Fills out's admitted, refused and last_refused from d, one of a's domains. */
+void rumor_transport_auth_domain_stats(rumor_transport_auth_t *a, const rumor_transport_domain_t *d,
                                        rumor_transport_auth_stats_t *out);
 
 #endif

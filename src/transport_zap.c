@@ -8,10 +8,12 @@
  *
  * No thread of its own: the handler is a REP socket bound in the context, and the transports
  * that use it serve it from their own waits (one poll over their socket and this one), in the
- * thread that uses them. ZeroMQ's I/O thread holds a CURVE handshake until its request is
+ * threads that use them. ZeroMQ's I/O thread holds a CURVE handshake until its request is
  * answered, so a handshake completes at the handler's next wait; the ZMQ_HANDSHAKE_IVL
- * timeout (5 s) only bites when a transport is not waited on for longer than that, and the
- * client then retries. The table and the counters are touched only by that one thread.
+ * timeout (5 s) only bites when no transport is waited on for longer than that, and the
+ * client then retries. Transports of one context may live in different threads (librumor's
+ * endpoints): the socket, the table and the counters are used under the handler's mutex,
+ * which also makes the socket's passing between threads safe for ZeroMQ.
  *
  * Log volume. Refusals are what an attacker can cause at will (a connection per key), so
  * they are logged as a burst: the first in full, then one line per RUMOR_LOG_BURST_S s with
@@ -26,6 +28,7 @@
 #include "rumor/log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,10 +52,11 @@ struct rumor_transport_domain {
 };
 
 struct rumor_transport_auth {
-    void *ctx;   /* the context it serves */
-    void *zap;   /* REP bound to S_ZAP_ENDPOINT */
-    int fd;      /* its ZMQ_FD: readable when commands for it arrive */
-    int backlog; /* the last serve left requests waiting */
+    pthread_mutex_t lock; /* held for every use of what follows but ctx and fd */
+    void *ctx;            /* the context it serves */
+    void *zap;            /* REP bound to S_ZAP_ENDPOINT */
+    int fd;               /* its ZMQ_FD: readable when commands for it arrive */
+    int backlog;          /* the last serve left requests waiting */
     rumor_transport_domain_t **domains;
     size_t n_domains, cap_domains;
 };
@@ -181,8 +185,15 @@ static int s_zap_serve_one(rumor_transport_auth_t *a)
     return rc;
 }
 
+static void s_flush(rumor_transport_auth_t *a)
+{
+    const double now = rumor_clock_now();
+    for (size_t i = 0; i < a->n_domains; i++) s_domain_flush(a->domains[i], now, 0);
+}
+
 void rumor_transport_auth_serve(rumor_transport_auth_t *a)
 {
+    pthread_mutex_lock(&a->lock);
     a->backlog = 0;
     for (int i = 0;; i++) {
         /* ZMQ_EVENTS takes in the socket's pending commands, which a receive within a
@@ -196,12 +207,16 @@ void rumor_transport_auth_serve(rumor_transport_auth_t *a)
         }
         if (s_zap_serve_one(a) != 1) break;
     }
-    rumor_transport_auth_flush(a);
+    s_flush(a);
+    pthread_mutex_unlock(&a->lock);
 }
 
-int rumor_transport_auth_backlog(const rumor_transport_auth_t *a)
+int rumor_transport_auth_backlog(rumor_transport_auth_t *a)
 {
-    return a->backlog;
+    pthread_mutex_lock(&a->lock);
+    const int b = a->backlog;
+    pthread_mutex_unlock(&a->lock);
+    return b;
 }
 
 int rumor_transport_auth_fd(const rumor_transport_auth_t *a)
@@ -211,8 +226,9 @@ int rumor_transport_auth_fd(const rumor_transport_auth_t *a)
 
 void rumor_transport_auth_flush(rumor_transport_auth_t *a)
 {
-    const double now = rumor_clock_now();
-    for (size_t i = 0; i < a->n_domains; i++) s_domain_flush(a->domains[i], now, 0);
+    pthread_mutex_lock(&a->lock);
+    s_flush(a);
+    pthread_mutex_unlock(&a->lock);
 }
 
 static void s_close_linger0(void *s)
@@ -228,6 +244,11 @@ rumor_transport_auth_t *rumor_transport_auth_new(void *zctx, rumor_errmsg_t *em)
     rumor_transport_auth_t *a = calloc(1, sizeof *a);
     if (!a) {
         rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (pthread_mutex_init(&a->lock, NULL) != 0) {
+        free(a);
+        rumor_errmsg_set(em, RUMOR_ENOMEM, "cannot create the ZAP handler's mutex");
         return NULL;
     }
     a->ctx = zctx;
@@ -252,6 +273,7 @@ rumor_transport_auth_t *rumor_transport_auth_new(void *zctx, rumor_errmsg_t *em)
     if (what) {
         rumor_errmsg_set(em, RUMOR_EIO, "%s: %s", what, zmq_strerror(err));
         s_close_linger0(a->zap);
+        pthread_mutex_destroy(&a->lock);
         free(a);
         return NULL;
     }
@@ -268,6 +290,7 @@ void rumor_transport_auth_destroy(rumor_transport_auth_t **a_p)
      * releases it now, so a new handler can start on this context right away. */
     zmq_unbind(a->zap, S_ZAP_ENDPOINT);
     s_close_linger0(a->zap);
+    pthread_mutex_destroy(&a->lock);
     free(a->domains);
     free(a);
 }
@@ -302,6 +325,7 @@ int rumor_transport_auth_register(rumor_transport_auth_t *a, uint32_t node,
         d->ids[k] = nbrs[k].id;
     }
     int rc = 0;
+    pthread_mutex_lock(&a->lock);
     for (size_t i = 0; i < a->n_domains; i++)
         if (a->domains[i]->node == node)
             rc = rumor_errmsg_set(em, RUMOR_EINVAL,
@@ -318,6 +342,7 @@ int rumor_transport_auth_register(rumor_transport_auth_t *a, uint32_t node,
         }
     }
     if (rc == 0) a->domains[a->n_domains++] = d;
+    pthread_mutex_unlock(&a->lock);
     if (rc != 0) {
         s_domain_free(d);
         return rc;
@@ -328,6 +353,7 @@ int rumor_transport_auth_register(rumor_transport_auth_t *a, uint32_t node,
 
 void rumor_transport_auth_unregister(rumor_transport_auth_t *a, rumor_transport_domain_t *d)
 {
+    pthread_mutex_lock(&a->lock);
     s_domain_flush(d, rumor_clock_now(), 1);
     for (size_t i = 0; i < a->n_domains; i++) {
         if (a->domains[i] == d) {
@@ -335,6 +361,7 @@ void rumor_transport_auth_unregister(rumor_transport_auth_t *a, rumor_transport_
             break;
         }
     }
+    pthread_mutex_unlock(&a->lock);
     s_domain_free(d);
 }
 
@@ -348,10 +375,12 @@ const char *rumor_transport_auth_domain(const rumor_transport_domain_t *d)
     return d->name;
 }
 
-void rumor_transport_auth_domain_stats(const rumor_transport_domain_t *d,
+void rumor_transport_auth_domain_stats(rumor_transport_auth_t *a, const rumor_transport_domain_t *d,
                                        rumor_transport_auth_stats_t *out)
 {
+    pthread_mutex_lock(&a->lock);
     out->admitted = d->admitted;
     out->refused = d->refused;
     memcpy(out->last_refused, d->last_refused, sizeof out->last_refused);
+    pthread_mutex_unlock(&a->lock);
 }

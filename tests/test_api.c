@@ -1,5 +1,6 @@
 /* Tests of librumor's public API (rumor.h): endpoints of a ring over inproc sockets in one
- * process, one thread each, gossiping a caller-owned vector. */
+ * process, one thread each, gossiping a caller-owned vector; and the same ring over tcp
+ * loopback with CurveZMQ (keys from the rumor binary in RUMOR_BIN). */
 #include "rumor/rumor.h"
 
 #include <math.h>
@@ -8,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -19,6 +21,7 @@
 
 static int s_net; /* a fresh set of inproc endpoint names per topology */
 static char s_topo[256];
+static int s_secure; /* s_topo is on tcp loopback with keys in s_dir/keys */
 
 /* Writes a ring of S_N nodes on fresh inproc endpoints into s_topo. */
 static void s_ring(void)
@@ -33,11 +36,29 @@ static void s_ring(void)
     fprintf(f, "], \"edges\": [[0, 1], [1, 2], [2, 3], [3, 0]], \"weights\": \"metropolis\"}\n");
     fclose(f);
     s_net++;
+    s_secure = 0;
+}
+
+/* The same ring on tcp loopback, with a key pair per node, into s_topo. */
+static void s_ring_secure(void)
+{
+    const char *bin = getenv("RUMOR_BIN");
+    assert_non_null(bin);
+    const unsigned port = s_port_block();
+    assert_true(port > 0);
+    char cmd[2048], out[1024];
+    snprintf(s_topo, sizeof s_topo, "%s", s_scratch("secure.json"));
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && rm -rf keys && '%s' topo gen ring --n %d --port-base %u -o plain.json && "
+             "'%s' keygen --topology plain.json --dir keys -o secure.json",
+             s_dir, bin, S_N, port, bin);
+    if (s_capture(cmd, out, sizeof out) != 0) fail_msg("%s", out);
+    s_secure = 1;
 }
 
 static const char *s_scenario(uint32_t rounds)
 {
-    static char json[512];
+    static _Thread_local char json[512]; /* the ring's threads call it at once */
     snprintf(json, sizeof json,
              "{\"name\": \"api\", \"model\": \"external:%d\", \"algorithm\": {\"name\": "
              "\"malcom\", \"gamma\": 0.5, \"lambda\": 0, \"rounds\": %u}, \"compressor\": "
@@ -64,9 +85,11 @@ typedef struct {
 static void *s_run(void *arg)
 {
     s_job_t *j = arg;
-    const rumor_options_t o = {.insecure = 1, .wait_s = 30};
+    const rumor_options_t o = {.insecure = !s_secure, .wait_s = 30};
+    char key[sizeof s_dir + 32];
+    snprintf(key, sizeof key, "%s/keys/node%u.key", s_dir, j->id);
     rumor_endpoint_t *g;
-    j->rc = rumor_open(&g, s_scenario(j->rounds), s_topo, j->id, NULL, &o);
+    j->rc = rumor_open(&g, s_scenario(j->rounds), s_topo, j->id, s_secure ? key : NULL, &o);
     if (j->rc) return NULL;
     if (j->load)
         j->rc = rumor_load(g, j->load);
@@ -149,6 +172,21 @@ static void test_gossip_mixes_and_repeats(void **state)
         assert_true(a[i].extra_rc < 0);
         assert_non_null(strstr(a[i].extra_msg, "30 rounds are done"));
     }
+}
+
+/* Secure endpoints of one process share its context's ZAP handler: over tcp with CurveZMQ,
+ * one thread each, the ring ends bit for bit where the plaintext inproc ring ends. */
+static void test_secure_endpoints_share_one_process(void **state)
+{
+    (void)state;
+    static s_job_t plain[S_N], secure[S_N];
+    s_ring();
+    s_jobs(plain, 20, 1);
+    s_run_ring(plain);
+    s_ring_secure();
+    s_jobs(secure, 20, 1);
+    s_run_ring(secure);
+    for (int i = 0; i < S_N; i++) assert_memory_equal(plain[i].x, secure[i].x, sizeof plain[i].x);
 }
 
 /* rumor's state saved after 10 rounds and loaded into fresh endpoints goes on exactly as an
@@ -243,6 +281,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identical_models_stay_put),
         cmocka_unit_test(test_gossip_mixes_and_repeats),
+        cmocka_unit_test(test_secure_endpoints_share_one_process),
         cmocka_unit_test(test_save_and_load_resume),
         cmocka_unit_test(test_open_errors_name_the_problem),
         cmocka_unit_test(test_nonfinite_params_are_refused),

@@ -38,30 +38,33 @@
 #include "rumor/scenario.h"
 #include "rumor/link.h"
 #include "rumor/peer.h"
+#include "rumor/transport.h"
 
 #include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 
 typedef struct {
-    const char *config;         /* scenario file (with config_json: its name in messages) */
-    const char *config_json;    /* the scenario as JSON text instead of a file, or NULL */
-    void *zctx;                 /* a ZeroMQ context to share (inproc), or NULL: the node's own */
-    const char *topology;       /* topology file; NULL: the scenario's */
-    uint32_t id;                /* this node */
-    const char *key;            /* secret key file; required unless insecure */
-    int insecure;               /* plaintext (loopback, ipc, inproc only) */
-    const char *checkpoint_dir; /* NULL: no checkpoints */
-    uint32_t checkpoint_every;  /* rounds between checkpoints (0: only at exit) */
-    const char *metrics;        /* JSON Lines output, or NULL */
-    const char *model_out;      /* final model as raw float32, or NULL */
-    FILE *progress;             /* progress lines, or NULL */
-    uint32_t rounds;            /* override of algorithm.rounds (0: keep) */
-    uint32_t wait_s;            /* give up on a silent neighbour (sync) after this [300] */
-    uint32_t liveness_ms;       /* deadline mode: mark a silent neighbour down after this
-                                   [3 x deadline, at least 1000] */
-    uint32_t slow_ms;           /* extra milliseconds before each local step (a real
-                                   straggler, rumor peer --slow) [0] */
+    const char *config;            /* scenario file (with config_json: its name in messages) */
+    const char *config_json;       /* the scenario as JSON text instead of a file, or NULL */
+    void *zctx;                    /* a ZeroMQ context to share (inproc), or NULL: the node's own */
+    rumor_transport_auth_t *zauth; /* with zctx: its ZAP handler, shared by the secure nodes
+                                      of the context; NULL: the node starts its own */
+    const char *topology;          /* topology file; NULL: the scenario's */
+    uint32_t id;                   /* this node */
+    const char *key;               /* secret key file; required unless insecure */
+    int insecure;                  /* plaintext (loopback, ipc, inproc only) */
+    const char *checkpoint_dir;    /* NULL: no checkpoints */
+    uint32_t checkpoint_every;     /* rounds between checkpoints (0: only at exit) */
+    const char *metrics;           /* JSON Lines output, or NULL */
+    const char *model_out;         /* final model as raw float32, or NULL */
+    FILE *progress;                /* progress lines, or NULL */
+    uint32_t rounds;               /* override of algorithm.rounds (0: keep) */
+    uint32_t wait_s;               /* give up on a silent neighbour (sync) after this [300] */
+    uint32_t liveness_ms;          /* deadline mode: mark a silent neighbour down after this
+                                      [3 x deadline, at least 1000] */
+    uint32_t slow_ms;              /* extra milliseconds before each local step (a real
+                                      straggler, rumor peer --slow) [0] */
     /* What this peer sends in place of its messages (zeroed: honest; rumor_peer_set_byzantine) */
     rumor_byzantine_t byzantine;
     /* Set nonzero (by the program's SIGINT/SIGTERM handler) to stop: the node ends its wait or
