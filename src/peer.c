@@ -561,12 +561,11 @@ int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
     rumor_gossip_set_sync(p->gossip, rumor_peer_sync_round(sc, p->round));
     double bits = 0.0;
     int dense = 0;
+    rumor_gossip_produce(p->gossip, p->v, &rng, &p->out);
     if (sc->algo == RUMOR_ALGO_BEER) {
-        rumor_gossip_produce(p->gossip, p->x, &rng, &p->out);
         rumor_gossip_produce_tracker(p->gossip, &rng, &p->out_t);
         bits = rumor_codec_entropy_bound_bits(&p->out_t);
     } else {
-        rumor_gossip_produce(p->gossip, p->v, &rng, &p->out);
         dense = p->byz.kind && p->round >= p->byz.from && s_poison(p);
     }
     s_encode(p, dense ? RUMOR_CODEC_RAW : p->codec_mode);

@@ -9,6 +9,7 @@
 #include "rumor/checkpoint.h"
 #include "rumor/peer.h"
 #include "rumor/sampler.h"
+#include "rumor/topology.h"
 #include "rumor/vec.h"
 
 #include <math.h>
@@ -477,6 +478,49 @@ static void test_beer_trackers_sum_to_the_gradients(void **state)
     s_check_tracker_sums(*state, 1);
 }
 
+/* BEER's model copies chase the stepped point v = x - eta y, as CHOCO's do (adapt, then
+ * combine): on the complete graph of 4 with exact copies and gamma 1 a round ends with every
+ * model at the mean of the v_j, the same on every peer. (Copies of x instead give
+ * mean(x) - eta y_i, which differ; that form diverged on Fashion-MNIST's MLP on the complete
+ * graph of 16 at lr 0.2; see docs/scenario.md.) */
+static void test_beer_mixes_the_stepped_models(void **state)
+{
+    s_fixture_t *f = *state;
+    rumor_scenario_t sc = f->sc;
+    sc.algo = RUMOR_ALGO_BEER;
+    sc.gamma = 1.0;
+    sc.lambda = 0.0;
+    snprintf(sc.compressor, sizeof sc.compressor, "identity");
+    rumor_scenario_rehash(&sc);
+    rumor_topology_t *topo = NULL;
+    const rumor_topology_gen_t gen = {.kind = "complete", .n = 4};
+    assert_int_equal(rumor_topology_generate(&gen, &topo, NULL), 0);
+    rumor_peer_t *p[4];
+    for (uint32_t i = 0; i < 4; i++) {
+        const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, topo, i, 64);
+        assert_non_null(p[i] = rumor_peer_new(&cfg, NULL));
+    }
+    const size_t d = rumor_peer_dim(p[0]);
+    const uint8_t *m[4];
+    size_t len[4];
+    for (int t = 0; t < 3; t++) {
+        for (uint32_t i = 0; i < 4; i++) assert_int_equal(rumor_peer_step(p[i], &m[i], &len[i]), 0);
+        for (uint32_t i = 0; i < 4; i++)
+            for (uint32_t j = 0; j < 4; j++)
+                if (j != i) assert_int_equal(rumor_peer_deliver(p[i], j, m[j], len[j]), 0);
+        for (uint32_t i = 0; i < 4; i++) rumor_peer_finish(p[i]);
+        const float *x0 = rumor_peer_params(p[0]);
+        for (uint32_t i = 1; i < 4; i++) {
+            const float *x = rumor_peer_params(p[i]);
+            for (size_t k = 0; k < d; k++)
+                if (fabsf(x[k] - x0[k]) > 1e-5f * (1.0f + fabsf(x0[k])))
+                    fail_msg("round %d: peer %u's [%zu] is %g, peer 0's %g", t, i, k, x[k], x0[k]);
+        }
+    }
+    for (uint32_t i = 0; i < 4; i++) rumor_peer_destroy(&p[i]);
+    rumor_topology_destroy(&topo);
+}
+
 /* s's next batch into xb, yb (of sc->batch rows). */
 static void s_hand_batch(const rumor_peer_cfg_t *cfg, rumor_sampler_t *smp, float *xb, int32_t *yb)
 {
@@ -722,6 +766,7 @@ int main(void)
         cmocka_unit_test(test_beer_pair_lengths_are_checked),
         cmocka_unit_test(test_beer_trackers_sum_to_the_gradients),
         cmocka_unit_test(test_beer_same_batch_estimate),
+        cmocka_unit_test(test_beer_mixes_the_stepped_models),
         cmocka_unit_test(test_coin_and_participation),
         cmocka_unit_test(test_caution_names_a_diverging_compressor),
         cmocka_unit_test(test_caution_names_missing_malcom_parts),
