@@ -596,6 +596,64 @@ static void test_beer_same_batch_estimate(void **state)
     }
 }
 
+/* BEER's local steps by hand: from round 1 on, two SGD steps from x along g_k + (y - est),
+ * then y = y - est + mean(g_k) and est = mean(g_k). */
+static void test_beer_local_steps(void **state)
+{
+    s_fixture_t *f = *state;
+    rumor_scenario_t sc = f->sc;
+    sc.algo = RUMOR_ALGO_BEER;
+    sc.lambda = 0.0;
+    sc.local_steps = 2;
+    snprintf(sc.schedule, sizeof sc.schedule, "constant");
+    rumor_scenario_rehash(&sc);
+    const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, f->topo, 1, 64);
+    rumor_peer_t *p = rumor_peer_new(&cfg, NULL);
+    assert_non_null(p);
+    const size_t d = rumor_peer_dim(p), dim = cfg.train->dim;
+    rumor_sampler_t *smp = rumor_sampler_new(cfg.shard, cfg.shard_n, sc.seed, 1);
+    float *g = malloc(d * sizeof *g), *z = malloc(d * sizeof *z), *c = malloc(d * sizeof *c),
+          *mean = malloc(d * sizeof *mean), *xb = malloc((size_t)sc.batch * dim * sizeof *xb);
+    int32_t *yb = malloc(sc.batch * sizeof *yb);
+    const float *y = rumor_gossip_extra(rumor_peer_gossip(p), NULL), *est = y + d;
+    const uint8_t *msg;
+    size_t len;
+    for (int r = 0; r < 3; r++) {
+        if (r == 0) {
+            s_hand_big_grad(p, &cfg, smp, rumor_peer_params(p), g, xb, yb, mean);
+        } else {
+            memcpy(z, rumor_peer_params(p), d * sizeof *z);
+            memset(mean, 0, d * sizeof *mean);
+            for (size_t i = 0; i < d; i++) c[i] = y[i] - est[i];
+            for (int k = 0; k < 2; k++) {
+                s_hand_batch(&cfg, smp, xb, yb);
+                rumor_model_loss_grad(rumor_peer_model(p), z, xb, yb, sc.batch, g);
+                for (size_t i = 0; i < d; i++) {
+                    mean[i] += 0.5f * g[i];
+                    z[i] -= (float)sc.lr * (g[i] + c[i]);
+                }
+            }
+        }
+        assert_int_equal(rumor_peer_step(p, &msg, &len), 0);
+        for (size_t i = 0; i < d; i++) {
+            const float want_y = r == 0 ? mean[i] : c[i] + mean[i];
+            if (fabsf(est[i] - mean[i]) > 1e-5f * (1.0f + fabsf(mean[i])) ||
+                fabsf(y[i] - want_y) > 1e-5f * (1.0f + fabsf(want_y)))
+                fail_msg("round %d, [%zu]: est %g, y %g; want %g, %g", r, i, est[i], y[i], mean[i],
+                         want_y);
+        }
+        rumor_peer_finish(p);
+    }
+    free(g);
+    free(z);
+    free(c);
+    free(mean);
+    free(xb);
+    free(yb);
+    rumor_sampler_destroy(&smp);
+    rumor_peer_destroy(&p);
+}
+
 /* MARINA's coin and the participation draw are functions of the seed and the round alone
  * (every peer draws the same), heads as often as asked; a peer that sits a round out sends an
  * empty message, which its neighbours take as nothing, and its model only mixes. */
@@ -767,6 +825,7 @@ int main(void)
         cmocka_unit_test(test_beer_trackers_sum_to_the_gradients),
         cmocka_unit_test(test_beer_same_batch_estimate),
         cmocka_unit_test(test_beer_mixes_the_stepped_models),
+        cmocka_unit_test(test_beer_local_steps),
         cmocka_unit_test(test_coin_and_participation),
         cmocka_unit_test(test_caution_names_a_diverging_compressor),
         cmocka_unit_test(test_caution_names_missing_malcom_parts),
