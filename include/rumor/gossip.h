@@ -33,9 +33,9 @@
  *                chase x^t (x^{t+1} = x^t + gamma H(W - I) - eta V^t, stable only for a quarter
  *                of SGD's step). The round's first half, gradient and compression, is at the
  *                start of a round and its mix at the end; round 0's exchange initialises the
- *                trackers' copies, which start at 0 (BEER's G^0 = C(V^0)). The sum of the trackers stays the
- *                sum of the latest gradients (W is doubly stochastic). The message is the pair
- *                (q_i, r_i).
+ *                trackers' copies, which start at 0 (BEER's G^0 = C(V^0)). The sum of the
+ *                trackers stays the sum of the latest gradients (W is doubly stochastic). The
+ *                message is the pair (q_i, r_i).
  * Full-sync rounds (CHOCO, Malcom, BEER; rumor_gossip_set_sync): C is the identity, so every
  * copy becomes exact.
  * CHOCO's public copies are its memory; DeepSqueeze keeps e beside them (d more floats), BEER
