@@ -372,12 +372,37 @@ static void s_big_grad(rumor_peer_t *p, float *out)
     }
 }
 
-/* BEER's tracker update and model step (gossip.h): with est the local gradient estimate the
- * tracker last took in, y += fresh - est and est = fresh, where fresh is the round's minibatch
- * gradient at x; with same-batch differences (VR-MARINA) fresh = est + g_B(x) - g_B(x_prev) on
- * one batch B, and in a full-sync round, as in round 0, the mean gradient of
- * RUMOR_PEER_TRACK_INIT batches, which restarts the estimate. Then v = x - eta y (along the
- * momentum direction built from y, if any). Returns 0 when v is not finite. */
+/* BEER's local steps from round 1 on, with est the local gradient estimate the tracker last
+ * took in and y the tracker as mixed: local_steps SGD steps from x along g_k + (y - est), each
+ * minibatch gradient g_k corrected by the tracker's view of the network's mean less the local
+ * one (as in K-GT), and then y += mean(g_k) - est, est = mean(g_k). One step is BEER's
+ * v = x - eta (y + g - est). Returns 0 when v is not finite. */
+static int s_beer_local_steps(rumor_peer_t *p, float *y, float *est)
+{
+    const size_t d = p->d;
+    const uint32_t steps = p->sc->local_steps;
+    rumor_vec_axpy(y, -1.0f, est, d); /* y holds the correction until the steps end */
+    rumor_vec_zero(est, d);
+    const float *at = p->x;
+    int finite = 1;
+    for (uint32_t h = 0; h < steps && finite; h++) {
+        s_batch_grad(p, at, p->g);
+        rumor_vec_axpy(est, 1.0f / (float)steps, p->g, d);
+        rumor_vec_axpy(p->g, 1.0f, y, d);
+        rumor_momentum_direction(&p->sc->momentum, p->m, p->g, d);
+        finite = rumor_optim_sgd(p->v, at, p->lr, p->g, d);
+        at = p->v;
+    }
+    rumor_vec_axpy(y, 1.0f, est, d);
+    return finite;
+}
+
+/* BEER's tracker update and model step (gossip.h): in round 0 the tracker and the estimate
+ * start from the mean gradient of RUMOR_PEER_TRACK_INIT batches; then fresh gradients take
+ * s_beer_local_steps, and with same-batch differences (VR-MARINA) the estimate moves by
+ * g_B(x) - g_B(x_prev) on one batch B, or, in a full-sync round, restarts from the mean
+ * gradient of RUMOR_PEER_TRACK_INIT batches, with y += est' - est; then v = x - eta y (along
+ * the momentum direction built from y, if any). Returns 0 when v is not finite. */
 static int s_beer_step(rumor_peer_t *p)
 {
     const size_t d = p->d;
@@ -386,17 +411,17 @@ static int s_beer_step(rumor_peer_t *p)
     if (p->round == 0) {
         s_big_grad(p, y);
         rumor_vec_copy(est, y, d);
+    } else if (!same) {
+        return s_beer_local_steps(p, y, est);
     } else {
-        if (same && rumor_peer_sync_round(p->sc, p->round)) {
+        if (rumor_peer_sync_round(p->sc, p->round)) {
             s_big_grad(p, p->v);
             rumor_vec_copy(p->g, p->v, d);
-        } else if (same) {
+        } else {
             s_batch_grad(p, p->x, p->g);
             (void)rumor_model_loss_grad(p->model, xprev, p->xb, p->yb, p->sc->batch, p->v);
             rumor_vec_axpy(p->g, -1.0f, p->v, d);
             rumor_vec_axpy(p->g, 1.0f, est, d);
-        } else {
-            s_batch_grad(p, p->x, p->g);
         }
         rumor_vec_axpy(y, 1.0f, p->g, d);
         rumor_vec_axpy(y, -1.0f, est, d);
@@ -561,12 +586,11 @@ int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
     rumor_gossip_set_sync(p->gossip, rumor_peer_sync_round(sc, p->round));
     double bits = 0.0;
     int dense = 0;
+    rumor_gossip_produce(p->gossip, p->v, &rng, &p->out);
     if (sc->algo == RUMOR_ALGO_BEER) {
-        rumor_gossip_produce(p->gossip, p->x, &rng, &p->out);
         rumor_gossip_produce_tracker(p->gossip, &rng, &p->out_t);
         bits = rumor_codec_entropy_bound_bits(&p->out_t);
     } else {
-        rumor_gossip_produce(p->gossip, p->v, &rng, &p->out);
         dense = p->byz.kind && p->round >= p->byz.from && s_poison(p);
     }
     s_encode(p, dense ? RUMOR_CODEC_RAW : p->codec_mode);

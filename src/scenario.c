@@ -283,8 +283,9 @@ static int s_parse_algorithm(const s_ctx_t *c0, json_t *v, rumor_scenario_t *s)
     if (s->participation < 1.0 && s->algo != RUMOR_ALGO_CHOCO && s->algo != RUMOR_ALGO_MALCOM &&
         s->algo != RUMOR_ALGO_BEER)
         return s_fail(&c, "participation", "applies to choco, malcom and beer only");
-    if (s->algo == RUMOR_ALGO_BEER && s->local_steps != 1)
-        return s_fail(&c, "local_steps", "beer takes one step a round");
+    if (s->same_batch && s->local_steps != 1)
+        return s_fail(&c, "local_steps",
+                      "beer with tracking_grad same-batch takes one step a round");
     if (s->same_batch && s->algo != RUMOR_ALGO_BEER)
         return s_fail(&c, "tracking_grad", "applies to beer only");
     if (s->gamma_follows_lr && !(s->lr > 0.0))

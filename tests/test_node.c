@@ -7,7 +7,8 @@
  *   - in deadline mode a peer killed with SIGKILL and restarted from its checkpoint rejoins,
  *     and the run ends within a point of the fault-free accuracy;
  *   - in synchronous mode a peer interrupted and restarted from its checkpoint rejoins, and
- *     the run ends bit-identical to `rumor sim`;
+ *     the run ends bit-identical to `rumor sim`; so too 8 peers running BEER with full-sync
+ *     rounds and quasi-global momentum;
  *   - in deadline mode a peer whose neighbours are all stopped goes on without them and
  *     hears them again once they continue;
  *   - a peer that has nothing else to send (here: waiting for a neighbour that never comes)
@@ -231,6 +232,27 @@ static void test_killed_peer_restarts_from_checkpoint(void **state)
     s_stop_and_restart(SIGKILL);
 }
 
+/* Synchronous peers started with checkpoints every 50 rounds and --wait 60: node `node`
+ * interrupted (SIGINT) once past round `past` and started again with the same arguments; every
+ * one of the n peers must complete `rounds` rounds, the restarted one resuming from its
+ * checkpoint. */
+static void s_interrupt_and_resume(uint32_t n, pid_t *pids, const char *topo, uint32_t node,
+                                   uint32_t past, uint32_t rounds)
+{
+    char log[256], name[32];
+    for (int i = 0; i < 600 && s_last_round(node) < past; i++) usleep(20000);
+    assert_true(s_last_round(node) >= past);
+    kill(pids[node], SIGINT);
+    assert_true(s_wait(pids[node], 20) > 0); /* exits with an error status, having checkpointed */
+    usleep(500000);
+    snprintf(name, sizeof name, "peer%u-restart.log", node);
+    pids[node] = s_start_peer(node, topo, "50", "60", name);
+    s_wait_all(n, pids);
+    for (uint32_t i = 0; i < n; i++) assert_int_equal(s_last_round(i), rounds);
+    s_path(log, sizeof log, name);
+    assert_true(s_log_has(log, "resuming from"));
+}
+
 /* Synchronous rounds: node 2 interrupted (SIGINT) and started again resumes from its
  * checkpoint; its neighbours wait for it, the STATE exchange tells each side which DIFFs its
  * copy already holds, and every peer completes the run with the simulator's models. (Before,
@@ -243,22 +265,36 @@ static void test_interrupted_synchronous_peer_resumes(void **state)
     char topo[256];
     pid_t pids[4];
     s_start_sync_ring(4, 6000, 2, pids, topo, "50", "60");
-    for (int i = 0; i < 600 && s_last_round(2) < 300; i++) usleep(20000);
-    assert_true(s_last_round(2) >= 300);
-    kill(pids[2], SIGINT);
-    assert_true(s_wait(pids[2], 20) > 0); /* exits with an error status, having checkpointed */
-    usleep(500000);
-    pids[2] = s_start_peer(2, topo, "50", "60", "peer2-restart.log");
-    s_wait_all(4, pids);
-    for (uint32_t i = 0; i < 4; i++) assert_int_equal(s_last_round(i), 6000);
+    s_interrupt_and_resume(4, pids, topo, 2, 300, 6000);
     char log[256];
     s_path(log, sizeof log, "peer1.log");
     assert_true(s_log_has(log, "node 1: node 2 was interrupted in round "));
-    s_path(log, sizeof log, "peer2-restart.log");
-    assert_true(s_log_has(log, "resuming from"));
     /* It checkpointed at a round boundary and its neighbours waited there: nothing was lost,
      * so the run ends as if it had never stopped. */
     s_assert_matches_sim(4);
+}
+
+/* Issue 15: 8 peers running BEER (two-part messages, a tracker and its copies) with full-sync
+ * rounds (sync_p) and quasi-global momentum (a buffer that follows the model's change), node 5
+ * interrupted past round 200 and started again from its checkpoint: every peer completes the
+ * run with the simulator's models, byte for byte. */
+static void test_beer_peers_resume_and_match_simulator(void **state)
+{
+    (void)state;
+    char topo[256];
+    const char *json =
+        "{\"name\": \"beer-test\", \"topology\": \"plain.json\","
+        " \"data\": {\"name\": \"synthetic\", \"n\": 4000, \"test_n\": 500, \"dim\": 20,"
+        " \"classes\": 4, \"sep\": 4.0},"
+        " \"algorithm\": {\"name\": \"beer\", \"lr\": 0.1, \"gamma\": 0.25, \"batch\": 16,"
+        " \"rounds\": 3000, \"sync_p\": 0.2, \"momentum\": \"quasi-global:0.5\"},"
+        " \"compressor\": \"dither:8:biased\", \"codec\": \"auto\", \"seed\": 11,"
+        " \"eval_every\": 50}";
+    s_prepare("ring", 8, json, topo, sizeof topo);
+    pid_t pids[8];
+    s_start(8, pids, topo, "50", "60");
+    s_interrupt_and_resume(8, pids, topo, 5, 200, 3000);
+    s_assert_matches_sim(8);
 }
 
 /* Interrupted (SIGINT), node 2 checkpoints and says so in a BYE: its neighbours leave it out at
@@ -430,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_killed_peer_restarts_from_checkpoint),
         cmocka_unit_test(test_interrupted_peer_is_left_out_until_it_returns),
         cmocka_unit_test(test_interrupted_synchronous_peer_resumes),
+        cmocka_unit_test(test_beer_peers_resume_and_match_simulator),
         cmocka_unit_test(test_stopped_neighbours_are_left_out_and_return),
         cmocka_unit_test(test_waiting_peer_sends_heartbeats),
     };

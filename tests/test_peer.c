@@ -9,6 +9,7 @@
 #include "rumor/checkpoint.h"
 #include "rumor/peer.h"
 #include "rumor/sampler.h"
+#include "rumor/topology.h"
 #include "rumor/vec.h"
 
 #include <math.h>
@@ -477,6 +478,49 @@ static void test_beer_trackers_sum_to_the_gradients(void **state)
     s_check_tracker_sums(*state, 1);
 }
 
+/* BEER's model copies chase the stepped point v = x - eta y, as CHOCO's do (adapt, then
+ * combine): on the complete graph of 4 with exact copies and gamma 1 a round ends with every
+ * model at the mean of the v_j, the same on every peer. (Copies of x instead give
+ * mean(x) - eta y_i, which differ; that form diverged on Fashion-MNIST's MLP on the complete
+ * graph of 16 at lr 0.2; see docs/scenario.md.) */
+static void test_beer_mixes_the_stepped_models(void **state)
+{
+    s_fixture_t *f = *state;
+    rumor_scenario_t sc = f->sc;
+    sc.algo = RUMOR_ALGO_BEER;
+    sc.gamma = 1.0;
+    sc.lambda = 0.0;
+    snprintf(sc.compressor, sizeof sc.compressor, "identity");
+    rumor_scenario_rehash(&sc);
+    rumor_topology_t *topo = NULL;
+    const rumor_topology_gen_t gen = {.kind = "complete", .n = 4};
+    assert_int_equal(rumor_topology_generate(&gen, &topo, NULL), 0);
+    rumor_peer_t *p[4];
+    for (uint32_t i = 0; i < 4; i++) {
+        const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, topo, i, 64);
+        assert_non_null(p[i] = rumor_peer_new(&cfg, NULL));
+    }
+    const size_t d = rumor_peer_dim(p[0]);
+    const uint8_t *m[4];
+    size_t len[4];
+    for (int t = 0; t < 3; t++) {
+        for (uint32_t i = 0; i < 4; i++) assert_int_equal(rumor_peer_step(p[i], &m[i], &len[i]), 0);
+        for (uint32_t i = 0; i < 4; i++)
+            for (uint32_t j = 0; j < 4; j++)
+                if (j != i) assert_int_equal(rumor_peer_deliver(p[i], j, m[j], len[j]), 0);
+        for (uint32_t i = 0; i < 4; i++) rumor_peer_finish(p[i]);
+        const float *x0 = rumor_peer_params(p[0]);
+        for (uint32_t i = 1; i < 4; i++) {
+            const float *x = rumor_peer_params(p[i]);
+            for (size_t k = 0; k < d; k++)
+                if (fabsf(x[k] - x0[k]) > 1e-5f * (1.0f + fabsf(x0[k])))
+                    fail_msg("round %d: peer %u's [%zu] is %g, peer 0's %g", t, i, k, x[k], x0[k]);
+        }
+    }
+    for (uint32_t i = 0; i < 4; i++) rumor_peer_destroy(&p[i]);
+    rumor_topology_destroy(&topo);
+}
+
 /* s's next batch into xb, yb (of sc->batch rows). */
 static void s_hand_batch(const rumor_peer_cfg_t *cfg, rumor_sampler_t *smp, float *xb, int32_t *yb)
 {
@@ -550,6 +594,64 @@ static void test_beer_same_batch_estimate(void **state)
         rumor_sampler_destroy(&smp);
         rumor_peer_destroy(&p);
     }
+}
+
+/* BEER's local steps by hand: from round 1 on, two SGD steps from x along g_k + (y - est),
+ * then y = y - est + mean(g_k) and est = mean(g_k). */
+static void test_beer_local_steps(void **state)
+{
+    s_fixture_t *f = *state;
+    rumor_scenario_t sc = f->sc;
+    sc.algo = RUMOR_ALGO_BEER;
+    sc.lambda = 0.0;
+    sc.local_steps = 2;
+    snprintf(sc.schedule, sizeof sc.schedule, "constant");
+    rumor_scenario_rehash(&sc);
+    const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, f->topo, 1, 64);
+    rumor_peer_t *p = rumor_peer_new(&cfg, NULL);
+    assert_non_null(p);
+    const size_t d = rumor_peer_dim(p), dim = cfg.train->dim;
+    rumor_sampler_t *smp = rumor_sampler_new(cfg.shard, cfg.shard_n, sc.seed, 1);
+    float *g = malloc(d * sizeof *g), *z = malloc(d * sizeof *z), *c = malloc(d * sizeof *c),
+          *mean = malloc(d * sizeof *mean), *xb = malloc((size_t)sc.batch * dim * sizeof *xb);
+    int32_t *yb = malloc(sc.batch * sizeof *yb);
+    const float *y = rumor_gossip_extra(rumor_peer_gossip(p), NULL), *est = y + d;
+    const uint8_t *msg;
+    size_t len;
+    for (int r = 0; r < 3; r++) {
+        if (r == 0) {
+            s_hand_big_grad(p, &cfg, smp, rumor_peer_params(p), g, xb, yb, mean);
+        } else {
+            memcpy(z, rumor_peer_params(p), d * sizeof *z);
+            memset(mean, 0, d * sizeof *mean);
+            for (size_t i = 0; i < d; i++) c[i] = y[i] - est[i];
+            for (int k = 0; k < 2; k++) {
+                s_hand_batch(&cfg, smp, xb, yb);
+                rumor_model_loss_grad(rumor_peer_model(p), z, xb, yb, sc.batch, g);
+                for (size_t i = 0; i < d; i++) {
+                    mean[i] += 0.5f * g[i];
+                    z[i] -= (float)sc.lr * (g[i] + c[i]);
+                }
+            }
+        }
+        assert_int_equal(rumor_peer_step(p, &msg, &len), 0);
+        for (size_t i = 0; i < d; i++) {
+            const float want_y = r == 0 ? mean[i] : c[i] + mean[i];
+            if (fabsf(est[i] - mean[i]) > 1e-5f * (1.0f + fabsf(mean[i])) ||
+                fabsf(y[i] - want_y) > 1e-5f * (1.0f + fabsf(want_y)))
+                fail_msg("round %d, [%zu]: est %g, y %g; want %g, %g", r, i, est[i], y[i], mean[i],
+                         want_y);
+        }
+        rumor_peer_finish(p);
+    }
+    free(g);
+    free(z);
+    free(c);
+    free(mean);
+    free(xb);
+    free(yb);
+    rumor_sampler_destroy(&smp);
+    rumor_peer_destroy(&p);
 }
 
 /* MARINA's coin and the participation draw are functions of the seed and the round alone
@@ -722,6 +824,8 @@ int main(void)
         cmocka_unit_test(test_beer_pair_lengths_are_checked),
         cmocka_unit_test(test_beer_trackers_sum_to_the_gradients),
         cmocka_unit_test(test_beer_same_batch_estimate),
+        cmocka_unit_test(test_beer_mixes_the_stepped_models),
+        cmocka_unit_test(test_beer_local_steps),
         cmocka_unit_test(test_coin_and_participation),
         cmocka_unit_test(test_caution_names_a_diverging_compressor),
         cmocka_unit_test(test_caution_names_missing_malcom_parts),

@@ -23,16 +23,19 @@
  *                beside the model, and a public vector of two parts: the model's copy h and
  *                the tracker's copy u. With g^t the round's stochastic gradient at x^t:
  *                  produce: y^t = y' + g^t - g^{t-1} (the peer's update, g the local gradient
- *                           estimate; round 0: y = g^0 on a batch 4 times the size), q_i = C(x^t -
- * h_i), r_i = C(y^t - u_i); h_i += q_i; u_i += r_i.   absorb: h_j += q_j; u_j += r_j. mix: x^{t+1}
- * = prox(x^t - eta y^t + gamma sum_j w_ij (h_j - h_i)), y' = y^t + gamma sum_j w_ij (u_j - u_i).
- *                This is BEER's round (x^{t+1} = x^t + gamma H(W - I) - eta V^t, H += C(X - H),
- *                V^{t+1} = V^t + gamma G(W - I) + grad^{t+1} - grad^t, G += C(V - G)) with
- *                the round's first half, gradient and compression, at the start of a round and
- *                its mix at the end; round 0's exchange initialises the trackers' copies,
- *                which start at 0 (BEER's G^0 = C(V^0)). The sum of the trackers stays the
- *                sum of the latest gradients (W is doubly stochastic). The message is the pair
- *                (q_i, r_i).
+ *                           estimate; round 0: y = g^0 on a batch 4 times the size), v = x^t -
+ *                           eta y^t, q_i = C(v - h_i), r_i = C(y^t - u_i); h_i += q_i; u_i += r_i.
+ *                  absorb: h_j += q_j; u_j += r_j.
+ *                  mix: x^{t+1} = prox(mix_h(v)), y' = mix_u(y^t).
+ *                This is BEER's round (V^{t+1} = V^t + gamma G(W - I) + grad^{t+1} - grad^t,
+ *                G += C(V - G)) with the model's copies chasing the stepped point v, as CHOCO's
+ *                do (adapt, then combine: exact, x^{t+1} = W (x^t - eta y^t)), where BEER's
+ *                chase x^t (x^{t+1} = x^t + gamma H(W - I) - eta V^t, stable only for a quarter
+ *                of SGD's step). The round's first half, gradient and compression, is at the
+ *                start of a round and its mix at the end; round 0's exchange initialises the
+ *                trackers' copies, which start at 0 (BEER's G^0 = C(V^0)). The sum of the
+ *                trackers stays the sum of the latest gradients (W is doubly stochastic). The
+ *                message is the pair (q_i, r_i).
  * Full-sync rounds (CHOCO, Malcom, BEER; rumor_gossip_set_sync): C is the identity, so every
  * copy becomes exact.
  * CHOCO's public copies are its memory; DeepSqueeze keeps e beside them (d more floats), BEER
@@ -101,8 +104,8 @@ static inline rumor_gossip_t *rumor_gossip_new(const rumor_gossip_cfg_t *cfg, co
 void rumor_gossip_destroy(rumor_gossip_t **g_p);
 
 /* Builds this round's outgoing message from v into out (initialised for d) and applies it
- * to the own public copy. rng is this round's compression stream. For BEER v is the model and
- * this is the message's first part. */
+ * to the own public copy. rng is this round's compression stream. For BEER this is the
+ * message's first part. */
 void rumor_gossip_produce(rumor_gossip_t *g, const float *v, rumor_rng_t *rng, rumor_cmsg_t *out);
 
 /* BEER: the message's second part, C(y - u_i), from the tracker (rumor_gossip_extra's first
