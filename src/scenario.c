@@ -380,6 +380,17 @@ static int s_parse_straggle(const s_ctx_t *c, json_t *e, rumor_fault_t *f)
     return json_object_get(e, "nodes") ? s_parse_nodes(c, e, f) : 0;
 }
 
+/* {"slow": MS, "nodes": [...], "rounds": [A, B]} into f, but for the rounds. */
+static int s_parse_slow(const s_ctx_t *c, json_t *e, rumor_fault_t *f)
+{
+    static const char *const keys[] = {"slow", "nodes", "rounds", NULL};
+    int rc = s_check_keys(c, e, keys);
+    if (rc) return rc;
+    f->kind = RUMOR_FAULT_SLOW;
+    if ((rc = s_num(c, e, "slow", 0.0, 3600000.0, 0, &f->slow_ms))) return rc;
+    return s_parse_nodes(c, e, f);
+}
+
 static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
 {
     if (!json_is_array(v)) return s_fail(c, "faults", "expected an array");
@@ -406,6 +417,9 @@ static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
             continue;
         } else if (json_object_get(e, "straggle")) {
             if ((rc = s_parse_straggle(&cc, e, f))) return rc;
+            span = "rounds";
+        } else if (json_object_get(e, "slow")) {
+            if ((rc = s_parse_slow(&cc, e, f))) return rc;
             span = "rounds";
         } else if (json_object_get(e, "drop")) {
             static const char *const keys[] = {"drop", "rounds", NULL};
@@ -444,7 +458,7 @@ static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
                 return s_fail(&cc, "node",
                               "missing (an entry is {\"node\": N, \"down\": [FROM, TO]}, "
                               "{\"node\": N, \"crash\": [FROM, TO]}, {\"drop\": P}, "
-                              "{\"straggle\": P} or "
+                              "{\"straggle\": P}, {\"slow\": MS, \"nodes\": [N, ...]} or "
                               "{\"byzantine\": KIND, \"nodes\": [N, ...]})");
             if ((rc = s_u32(&cc, e, "node", 0, 99999, &f->node))) return rc;
             if (crash) {
@@ -456,7 +470,7 @@ static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
         }
         json_t *r = json_object_get(e, span);
         if (!r && (f->kind == RUMOR_FAULT_DROP || f->kind == RUMOR_FAULT_DELAY ||
-                   f->kind == RUMOR_FAULT_STRAGGLE))
+                   f->kind == RUMOR_FAULT_STRAGGLE || f->kind == RUMOR_FAULT_SLOW))
             continue;
         json_t *a = json_array_get(r, 0), *b = json_array_get(r, 1);
         if (json_array_size(r) != 2 || !json_is_integer(a) || !json_is_integer(b) ||
@@ -779,6 +793,7 @@ static void s_hfaults(s_htext_t *out, const rumor_scenario_t *s)
         if (f->kind == RUMOR_FAULT_BYZANTINE)
             s_put(out, ":%d:%.17g", (int)f->byz.kind, f->byz.param);
         if (f->kind == RUMOR_FAULT_STRAGGLE) s_put(out, ":late=%d", (int)f->late);
+        if (f->kind == RUMOR_FAULT_SLOW) s_put(out, ":slow=%.17g", f->slow_ms);
         for (uint32_t j = 0; j < f->n_nodes; j++) s_put(out, ":%u", f->nodes[j]);
     }
 }
