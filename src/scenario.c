@@ -188,8 +188,9 @@ static int s_parse_data(const s_ctx_t *c0, json_t *v, const char *base_dir, rumo
 {
     if (!json_is_object(v)) return s_fail(c0, "data", "expected an object");
     const s_ctx_t c = {c0->origin, "data.", c0->em};
-    static const char *const keys[] = {"name", "path",    "test_path", "partition",  "n", "test_n",
-                                       "dim",  "classes", "sep",       "redundancy", NULL};
+    static const char *const keys[] = {"name", "path",       "test_path",   "partition",
+                                       "n",    "test_n",     "dim",         "classes",
+                                       "sep",  "redundancy", "coded_scale", NULL};
     int rc = s_check_keys(&c, v, keys);
     if (rc) return rc;
     char name[32] = "fashion-mnist";
@@ -229,6 +230,11 @@ static int s_parse_data(const s_ctx_t *c0, json_t *v, const char *base_dir, rumo
         (rc = s_u32(&c, v, "redundancy", 1, 64, &s->redundancy)))
         return rc;
     s->synth_sep = sep;
+    char scale[16] = "unbiased";
+    if ((rc = s_str(&c, v, "coded_scale", scale, sizeof scale))) return rc;
+    if (strcmp(scale, "unbiased") && strcmp(scale, "none"))
+        return s_fail(&c, "coded_scale", "expected unbiased or none");
+    s->coded_unscaled = !strcmp(scale, "none");
     return 0;
 }
 
@@ -563,11 +569,18 @@ static int s_check_schedule(const s_ctx_t *c, json_t *root, const rumor_scenario
     return 0;
 }
 
+/* data.coded_scale none scales a coded step: R = 1 takes the plain one, never rescaled. */
+static int s_check_coded_scale(const s_ctx_t *c, json_t *root, const rumor_scenario_t *s)
+{
+    (void)root;
+    if (s->coded_unscaled && s->redundancy == 1)
+        return s_fail(c, "data.coded_scale",
+                      "none needs data.redundancy 2 or more (with 1 the step is never scaled)");
+    return 0;
+}
+
 static const s_check_fn s_checks[] = {
-    s_check_model,
-    s_check_compressor,
-    s_check_codec,
-    s_check_schedule,
+    s_check_model, s_check_compressor, s_check_codec, s_check_schedule, s_check_coded_scale,
 };
 
 int rumor_scenario_parse(const char *json, const char *origin, const char *base_dir,
@@ -712,6 +725,7 @@ static const s_hfield_t s_hash_fields[] = {
     S_H("|robust=", S_H_ROBUST, robust, 4),
     S_H("|momentum=", S_H_MOMENTUM, momentum, 5),
     S_H("|faults=", S_H_FAULTS, n_faults, 6),
+    S_H("|coded_unscaled=", S_H_INT, coded_unscaled, 8),
 };
 
 #define S_HASH_FIELDS (sizeof s_hash_fields / sizeof s_hash_fields[0])

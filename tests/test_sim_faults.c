@@ -331,6 +331,39 @@ static void test_slow_peers_fall_behind(void **state)
     assert_non_null(strstr(em.msg, "faults[0].slow: deadline rounds only"));
 }
 
+/* data.coded_scale none leaves the coded step of a run with stragglers unscaled: its models
+ * differ from the unbiased run's; without stragglers there is nothing to scale, and the two
+ * runs end with the same models, bit for bit. */
+static void test_coded_scale_none(void **state)
+{
+    (void)state;
+    rumor_scenario_t sc;
+    rumor_sim_result_t r;
+    char m[2][32] = {"/tmp/rumor-sim-models-XXXXXX", "/tmp/rumor-sim-models-XXXXXX"};
+    close(mkstemp(m[0]));
+    close(mkstemp(m[1]));
+    for (int straggle = 1; straggle >= 0; straggle--) {
+        for (int none = 0; none < 2; none++) {
+            s_scenario(&sc, "malcom", "dither:8", 0.001, 100);
+            sc.redundancy = 2;
+            sc.coded_unscaled = none;
+            if (straggle)
+                s_add_fault(&sc,
+                            (rumor_fault_t){
+                                .kind = RUMOR_FAULT_STRAGGLE, .drop = 0.3, .late = -1, .to = 100});
+            rumor_scenario_rehash(&sc);
+            free(s_run(&sc, 2, &r, m[none]));
+        }
+        float *a = s_models(m[0]), *b = s_models(m[1]);
+        if (straggle)
+            assert_memory_not_equal(a, b, 8 * 84 * sizeof *a);
+        else
+            assert_memory_equal(a, b, 8 * 84 * sizeof *a);
+        free(a);
+        free(b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -342,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_late_diffs_are_resynced),
         cmocka_unit_test(test_deadline_rounds_with_delays),
         cmocka_unit_test(test_slow_peers_fall_behind),
+        cmocka_unit_test(test_coded_scale_none),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

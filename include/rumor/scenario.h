@@ -159,6 +159,7 @@ typedef struct {
     char test_path[RUMOR_PATH_MAX]; /* libsvm: test file */
     double dirichlet_alpha;         /* 0 = IID partition */
     uint32_t redundancy;            /* peers that hold each shard (coded.h); 1 = its own only */
+    int coded_unscaled; /* data.coded_scale "none": the coded step is not scaled by 1/(1 - P) */
     uint32_t synth_n, synth_test_n, synth_dim, synth_classes;
     double synth_sep;
 
