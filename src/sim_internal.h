@@ -22,9 +22,8 @@
  * Faults act on frames as the receiver takes them off its queue: a DROP loses a DIFF, a DELAY
  * holds a frame until its arrival time, a STRAGGLE does either to its straggler's DIFF, a SLOW
  * holds a slow peer's DIFF until its step is done (ever later when it is slower than the
- * deadline), a peer that
- * is out (DOWN, CRASH) sends nothing and what is sent to it is lost; a CRASH's restart gives the
- * peer new links (rumor_simnet_restart).
+ * deadline), a peer that is out (DOWN, CRASH) sends nothing and what is sent to it is lost; a
+ * CRASH's restart gives the peer new links (rumor_simnet_restart).
  */
 #ifndef RUMOR_SIM_INTERNAL_H
 #define RUMOR_SIM_INTERNAL_H
