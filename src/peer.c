@@ -350,7 +350,9 @@ static int s_sgd_steps(rumor_peer_t *p)
         if (p->coded) {
             p->stats.loss_sum += rumor_coded_grad(
                 p->coded, p->model, p->cfg.train, at, (uint64_t)p->round * p->sc->local_steps + h,
-                rumor_scenario_straggle_rate(p->sc, p->self, p->round), p->g, p->xb, p->yb, p->ib);
+                p->sc->coded_unscaled ? 0.0
+                                      : rumor_scenario_straggle_rate(p->sc, p->self, p->round),
+                p->g, p->xb, p->yb, p->ib);
             p->stats.loss_count++;
         } else {
             s_batch_grad(p, at, p->g);

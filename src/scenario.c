@@ -188,8 +188,9 @@ static int s_parse_data(const s_ctx_t *c0, json_t *v, const char *base_dir, rumo
 {
     if (!json_is_object(v)) return s_fail(c0, "data", "expected an object");
     const s_ctx_t c = {c0->origin, "data.", c0->em};
-    static const char *const keys[] = {"name", "path",    "test_path", "partition",  "n", "test_n",
-                                       "dim",  "classes", "sep",       "redundancy", NULL};
+    static const char *const keys[] = {"name", "path",       "test_path",   "partition",
+                                       "n",    "test_n",     "dim",         "classes",
+                                       "sep",  "redundancy", "coded_scale", NULL};
     int rc = s_check_keys(&c, v, keys);
     if (rc) return rc;
     char name[32] = "fashion-mnist";
@@ -229,6 +230,11 @@ static int s_parse_data(const s_ctx_t *c0, json_t *v, const char *base_dir, rumo
         (rc = s_u32(&c, v, "redundancy", 1, 64, &s->redundancy)))
         return rc;
     s->synth_sep = sep;
+    char scale[16] = "unbiased";
+    if ((rc = s_str(&c, v, "coded_scale", scale, sizeof scale))) return rc;
+    if (strcmp(scale, "unbiased") && strcmp(scale, "none"))
+        return s_fail(&c, "coded_scale", "expected unbiased or none");
+    s->coded_unscaled = !strcmp(scale, "none");
     return 0;
 }
 
@@ -381,6 +387,17 @@ static int s_parse_straggle(const s_ctx_t *c, json_t *e, rumor_fault_t *f)
     return json_object_get(e, "nodes") ? s_parse_nodes(c, e, f) : 0;
 }
 
+/* {"slow": MS, "nodes": [...], "rounds": [A, B]} into f, but for the rounds. */
+static int s_parse_slow(const s_ctx_t *c, json_t *e, rumor_fault_t *f)
+{
+    static const char *const keys[] = {"slow", "nodes", "rounds", NULL};
+    int rc = s_check_keys(c, e, keys);
+    if (rc) return rc;
+    f->kind = RUMOR_FAULT_SLOW;
+    if ((rc = s_num(c, e, "slow", 0.0, 3600000.0, 0, &f->slow_ms))) return rc;
+    return s_parse_nodes(c, e, f);
+}
+
 static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
 {
     if (!json_is_array(v)) return s_fail(c, "faults", "expected an array");
@@ -407,6 +424,9 @@ static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
             continue;
         } else if (json_object_get(e, "straggle")) {
             if ((rc = s_parse_straggle(&cc, e, f))) return rc;
+            span = "rounds";
+        } else if (json_object_get(e, "slow")) {
+            if ((rc = s_parse_slow(&cc, e, f))) return rc;
             span = "rounds";
         } else if (json_object_get(e, "drop")) {
             static const char *const keys[] = {"drop", "rounds", NULL};
@@ -445,7 +465,7 @@ static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
                 return s_fail(&cc, "node",
                               "missing (an entry is {\"node\": N, \"down\": [FROM, TO]}, "
                               "{\"node\": N, \"crash\": [FROM, TO]}, {\"drop\": P}, "
-                              "{\"straggle\": P} or "
+                              "{\"straggle\": P}, {\"slow\": MS, \"nodes\": [N, ...]} or "
                               "{\"byzantine\": KIND, \"nodes\": [N, ...]})");
             if ((rc = s_u32(&cc, e, "node", 0, 99999, &f->node))) return rc;
             if (crash) {
@@ -457,7 +477,7 @@ static int s_parse_faults(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
         }
         json_t *r = json_object_get(e, span);
         if (!r && (f->kind == RUMOR_FAULT_DROP || f->kind == RUMOR_FAULT_DELAY ||
-                   f->kind == RUMOR_FAULT_STRAGGLE))
+                   f->kind == RUMOR_FAULT_STRAGGLE || f->kind == RUMOR_FAULT_SLOW))
             continue;
         json_t *a = json_array_get(r, 0), *b = json_array_get(r, 1);
         if (json_array_size(r) != 2 || !json_is_integer(a) || !json_is_integer(b) ||
@@ -550,11 +570,18 @@ static int s_check_schedule(const s_ctx_t *c, json_t *root, const rumor_scenario
     return 0;
 }
 
+/* data.coded_scale none scales a coded step: R = 1 takes the plain one, never rescaled. */
+static int s_check_coded_scale(const s_ctx_t *c, json_t *root, const rumor_scenario_t *s)
+{
+    (void)root;
+    if (s->coded_unscaled && s->redundancy == 1)
+        return s_fail(c, "data.coded_scale",
+                      "none needs data.redundancy 2 or more (with 1 the step is never scaled)");
+    return 0;
+}
+
 static const s_check_fn s_checks[] = {
-    s_check_model,
-    s_check_compressor,
-    s_check_codec,
-    s_check_schedule,
+    s_check_model, s_check_compressor, s_check_codec, s_check_schedule, s_check_coded_scale,
 };
 
 int rumor_scenario_parse(const char *json, const char *origin, const char *base_dir,
@@ -699,6 +726,7 @@ static const s_hfield_t s_hash_fields[] = {
     S_H("|robust=", S_H_ROBUST, robust, 4),
     S_H("|momentum=", S_H_MOMENTUM, momentum, 5),
     S_H("|faults=", S_H_FAULTS, n_faults, 6),
+    S_H("|coded_unscaled=", S_H_INT, coded_unscaled, 8),
 };
 
 #define S_HASH_FIELDS (sizeof s_hash_fields / sizeof s_hash_fields[0])
@@ -780,6 +808,7 @@ static void s_hfaults(s_htext_t *out, const rumor_scenario_t *s)
         if (f->kind == RUMOR_FAULT_BYZANTINE)
             s_put(out, ":%d:%.17g", (int)f->byz.kind, f->byz.param);
         if (f->kind == RUMOR_FAULT_STRAGGLE) s_put(out, ":late=%d", (int)f->late);
+        if (f->kind == RUMOR_FAULT_SLOW) s_put(out, ":slow=%.17g", f->slow_ms);
         for (uint32_t j = 0; j < f->n_nodes; j++) s_put(out, ":%u", f->nodes[j]);
     }
 }

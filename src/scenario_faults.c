@@ -1,7 +1,7 @@
 /* rumor — the faults of a scenario (see scenario.h): the Byzantine behaviours' names and
  * parameters, and the simulator's queries: which node is out in a round, which messages a
- * round loses, who straggles, which nodes are Byzantine, and whether the faults fit a
- * topology. Called per peer and round; no allocation. */
+ * round loses, who straggles, how late slow nodes are, which nodes are Byzantine, and whether the
+ * faults fit a topology. Called per peer and round; no allocation. */
 #include "rumor/scenario.h"
 
 #include "rumor/rng.h"
@@ -75,12 +75,18 @@ double rumor_scenario_drop_rate(const rumor_scenario_t *s, uint32_t t)
     return 1.0 - kept;
 }
 
-/* 1 when f is a STRAGGLE fault over node (every node, or one of its list) in round t. */
-static int s_straggle_covers(const rumor_fault_t *f, uint32_t node, uint32_t t)
+/* 1 when node is one of f's nodes. */
+static int s_lists(const rumor_fault_t *f, uint32_t node)
 {
     uint32_t j = 0;
     while (j < f->n_nodes && f->nodes[j] != node) j++;
-    return s_fault_covers(f, RUMOR_FAULT_STRAGGLE, t) && (!f->n_nodes || j < f->n_nodes);
+    return j < f->n_nodes;
+}
+
+/* 1 when f is a STRAGGLE fault over node (every node, or one of its list) in round t. */
+static int s_straggle_covers(const rumor_fault_t *f, uint32_t node, uint32_t t)
+{
+    return s_fault_covers(f, RUMOR_FAULT_STRAGGLE, t) && (!f->n_nodes || s_lists(f, node));
 }
 
 const rumor_fault_t *rumor_scenario_straggler(const rumor_scenario_t *s, uint32_t node, uint32_t t)
@@ -101,6 +107,37 @@ double rumor_scenario_straggle_rate(const rumor_scenario_t *s, uint32_t node, ui
     for (uint32_t i = 0; i < s->n_faults; i++)
         if (s_straggle_covers(&s->faults[i], node, t)) on_time *= 1.0 - s->faults[i].drop;
     return 1.0 - on_time;
+}
+
+/* The milliseconds SLOW faults add to node's step of round t; *first lowered to the first
+ * round of any SLOW fault over node. */
+static double s_slow_ms(const rumor_scenario_t *s, uint32_t node, uint32_t t, uint32_t *first)
+{
+    double ms = 0;
+    for (uint32_t i = 0; i < s->n_faults; i++) {
+        const rumor_fault_t *f = &s->faults[i];
+        if (f->kind != RUMOR_FAULT_SLOW || !s_lists(f, node)) continue;
+        if (f->from < *first) *first = f->from;
+        if (t >= f->from && t < f->to) ms += f->slow_ms;
+    }
+    return ms;
+}
+
+double rumor_scenario_slow_lag_ms(const rumor_scenario_t *s, uint32_t node, uint32_t t,
+                                  double round_ms, rumor_slow_memo_t *memo)
+{
+    uint32_t first = UINT32_MAX;
+    (void)s_slow_ms(s, node, 0, &first);
+    if (t < first) return 0;
+    uint32_t r = first;
+    double lag = 0;
+    if (memo->valid && memo->round <= t) {
+        r = memo->round + 1;
+        lag = memo->lag;
+    }
+    for (; r <= t; r++) lag = fmax(lag - round_ms, 0) + s_slow_ms(s, node, r, &first);
+    *memo = (rumor_slow_memo_t){.round = t, .valid = 1, .lag = lag};
+    return lag;
 }
 
 const rumor_byzantine_t *rumor_scenario_byzantine(const rumor_scenario_t *s, uint32_t node)
@@ -124,6 +161,13 @@ int rumor_scenario_check_faults(const rumor_scenario_t *s, uint32_t n, rumor_err
             return rumor_errmsg_set(em, RUMOR_EINVAL,
                                     "%s: faults[%u].straggle: beer has no straggler mode (its "
                                     "tracker needs every round's gradient)",
+                                    s->origin, i);
+    for (uint32_t i = 0; i < s->n_faults; i++)
+        if (s->faults[i].kind == RUMOR_FAULT_SLOW && !s->deadline)
+            return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                    "%s: faults[%u].slow: deadline rounds only (round_mode "
+                                    "{\"deadline_ms\": MS}); in synchronous rounds every peer "
+                                    "waits for a slow one, which changes nothing but the time",
                                     s->origin, i);
     for (uint32_t i = 0; i < s->n_faults; i++)
         for (uint32_t j = 0; j < s->faults[i].n_nodes; j++)

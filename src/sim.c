@@ -257,6 +257,12 @@ static void s_note_faults(const s_sim_t *sim, uint32_t t)
             else if (ft->to == t)
                 fprintf(f, "round %6u: peers no longer straggle with probability %g\n", t,
                         ft->drop);
+        } else if (ft->kind == RUMOR_FAULT_SLOW) {
+            if (ft->from == t)
+                fprintf(f, "round %6u: %u listed peer%s %g ms slower a step until %s (fault)\n", t,
+                        ft->n_nodes, ft->n_nodes > 1 ? "s" : "", ft->slow_ms, until);
+            else if (ft->to == t)
+                fprintf(f, "round %6u: listed peers no longer slower\n", t);
         } else if (ft->kind == RUMOR_FAULT_CRASH) {
             const uint32_t c = rumor_fault_checkpoint_round(ft);
             if (ft->from == t)

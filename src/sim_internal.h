@@ -20,9 +20,10 @@
  * the number of threads.
  *
  * Faults act on frames as the receiver takes them off its queue: a DROP loses a DIFF, a DELAY
- * holds a frame until its arrival time, a STRAGGLE does either to its straggler's DIFF, a peer that
- * is out (DOWN, CRASH) sends nothing and what is sent to it is lost; a CRASH's restart gives the
- * peer new links (rumor_simnet_restart).
+ * holds a frame until its arrival time, a STRAGGLE does either to its straggler's DIFF, a SLOW
+ * holds a slow peer's DIFF until its step is done (ever later when it is slower than the
+ * deadline), a peer that is out (DOWN, CRASH) sends nothing and what is sent to it is lost; a
+ * CRASH's restart gives the peer new links (rumor_simnet_restart).
  */
 #ifndef RUMOR_SIM_INTERNAL_H
 #define RUMOR_SIM_INTERNAL_H
@@ -54,16 +55,17 @@ typedef struct {
     const rumor_scenario_t *sc;
     rumor_peer_t **peers;
     uint32_t n, d;
-    uint32_t pub;          /* floats in a public copy and a STATE: d, or 2 d for BEER's tracker */
-    const uint32_t *edge0; /* (n + 1) peer i's links are edge0[i] .. edge0[i + 1] - 1 */
-    uint32_t *rev;         /* (edges) link e of i to j -> j's link to i */
-    uint32_t *nbr;         /* (edges) link e -> its neighbour's id */
-    rumor_link_t *links;   /* (edges) */
-    rumor_simq_t *q[2];    /* (edges) frames to link e, by phase parity */
-    rumor_simq_t *held;    /* (edges) frames to link e that arrive in a later round */
-    double *last_at;       /* (edges) arrival of link e's last frame with a delay in ms */
-    uint64_t *frames;      /* (edges) frames taken off link e's queue (the delays' draws) */
-    uint64_t *lost;        /* (n) DIFFs to each peer that DROP and STRAGGLE faults lost */
+    uint32_t pub;            /* floats in a public copy and a STATE: d, or 2 d for BEER's tracker */
+    const uint32_t *edge0;   /* (n + 1) peer i's links are edge0[i] .. edge0[i + 1] - 1 */
+    uint32_t *rev;           /* (edges) link e of i to j -> j's link to i */
+    uint32_t *nbr;           /* (edges) link e -> its neighbour's id */
+    rumor_link_t *links;     /* (edges) */
+    rumor_simq_t *q[2];      /* (edges) frames to link e, by phase parity */
+    rumor_simq_t *held;      /* (edges) frames to link e that arrive in a later round */
+    double *last_at;         /* (edges) arrival of link e's last frame with a delay in ms */
+    uint64_t *frames;        /* (edges) frames taken off link e's queue (the delays' draws) */
+    rumor_slow_memo_t *slow; /* (edges) the lag of link e's neighbour's last DIFF (SLOW) */
+    uint64_t *lost;          /* (n) DIFFs to each peer that DROP and STRAGGLE faults lost */
     rumor_wire_hello_t *hello; /* (n) each peer's HELLO */
     size_t max_payload;
     double round_s, liveness_s;

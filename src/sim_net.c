@@ -75,10 +75,12 @@ int rumor_simnet_init(rumor_simnet_t *net, const rumor_scenario_t *sc, const rum
     net->held = calloc(m, sizeof *net->held);
     net->last_at = calloc(m, sizeof *net->last_at);
     net->frames = calloc(m, sizeof *net->frames);
+    net->slow = calloc(m, sizeof *net->slow);
     net->lost = calloc(n, sizeof *net->lost);
     net->hello = calloc(n, sizeof *net->hello);
     if (!net->rev || !net->nbr || !net->links || !net->q[0] || !net->q[1] || !net->held ||
-        !net->last_at || !net->frames || !net->lost || !net->hello || !net->max_payload)
+        !net->last_at || !net->frames || !net->slow || !net->lost || !net->hello ||
+        !net->max_payload)
         return rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
     uint8_t topo_hash[32];
     rumor_topology_hash(topo, topo_hash);
@@ -134,6 +136,7 @@ void rumor_simnet_free(rumor_simnet_t *net)
     free(net->held);
     free(net->last_at);
     free(net->frames);
+    free(net->slow);
     free(net->lost);
     free(net->hello);
     *net = (rumor_simnet_t){0};
@@ -261,9 +264,8 @@ void rumor_simnet_restart(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_
 }
 
 /* A frame's fate as it leaves the queue of link e (to peer i): 1 when a DROP fault, or a
- * STRAGGLE fault with late -1, loses it, else 0 with *at its arrival after any STRAGGLE or DELAY
- * fault. Draws depend only on the edge, the round
- * and the frame's place on the edge. */
+ * STRAGGLE fault with late -1, loses it, else 0 with *at its arrival after any STRAGGLE, SLOW or
+ * DELAY fault. Draws depend only on the edge, the round and the frame's place on the edge. */
 static int s_fate(rumor_simnet_t *net, uint32_t i, uint32_t e, const uint8_t *frame, size_t flen,
                   double *at)
 {
@@ -287,6 +289,9 @@ static int s_fate(rumor_simnet_t *net, uint32_t i, uint32_t e, const uint8_t *fr
             return 1;
         }
         if (st) *at += st->late * net->round_s;
+        const double lag =
+            rumor_scenario_slow_lag_ms(sc, j, h.round, net->round_s * 1000.0, &net->slow[e]);
+        if (lag > 0) *at += lag / 1000.0;
     }
     for (uint32_t f = 0; f < sc->n_faults; f++) {
         const rumor_fault_t *ft = &sc->faults[f];

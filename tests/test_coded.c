@@ -9,6 +9,7 @@
 
 #include "rumor/coded.h"
 #include "rumor/rng.h"
+#include "rumor/scenario.h"
 #include "rumor/vec.h"
 
 #include <math.h>
@@ -247,6 +248,35 @@ static void test_refusals(void **state)
     assert_non_null(strstr(em.msg, want));
 }
 
+/* data.coded_scale: "unbiased" (the default, which leaves the run-config hash as it was) or
+ * "none", which changes the hash; refused with R = 1, whose step is never scaled, and for any
+ * other value. */
+static void test_coded_scale_key(void **state)
+{
+    (void)state;
+    static const char *const fmt = "{\"data\": {\"name\": \"synthetic\", \"redundancy\": %d%s}, "
+                                   "\"faults\": [{\"straggle\": 0.3, \"late\": -1}]}";
+    char json[256];
+    rumor_scenario_t plain, unbiased, none;
+    rumor_errmsg_t em = {""};
+    snprintf(json, sizeof json, fmt, 2, "");
+    assert_int_equal(rumor_scenario_parse(json, "a.json", "", &plain, &em), 0);
+    snprintf(json, sizeof json, fmt, 2, ", \"coded_scale\": \"unbiased\"");
+    assert_int_equal(rumor_scenario_parse(json, "b.json", "", &unbiased, &em), 0);
+    snprintf(json, sizeof json, fmt, 2, ", \"coded_scale\": \"none\"");
+    assert_int_equal(rumor_scenario_parse(json, "c.json", "", &none, &em), 0);
+    assert_false(plain.coded_unscaled);
+    assert_true(none.coded_unscaled);
+    assert_memory_equal(plain.hash, unbiased.hash, sizeof plain.hash);
+    assert_memory_not_equal(plain.hash, none.hash, sizeof plain.hash);
+    snprintf(json, sizeof json, fmt, 1, ", \"coded_scale\": \"none\"");
+    assert_int_equal(rumor_scenario_parse(json, "d.json", "", &none, &em), RUMOR_EINVAL);
+    assert_non_null(strstr(em.msg, "d.json: data.coded_scale: none needs data.redundancy 2"));
+    snprintf(json, sizeof json, fmt, 2, ", \"coded_scale\": \"half\"");
+    assert_int_equal(rumor_scenario_parse(json, "e.json", "", &none, &em), RUMOR_EINVAL);
+    assert_non_null(strstr(em.msg, "e.json: data.coded_scale: expected unbiased or none"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +284,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rows_walk_held_shards, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_coded_gradient_unbiased, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_refusals, s_setup, s_teardown),
+        cmocka_unit_test(test_coded_scale_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

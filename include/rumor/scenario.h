@@ -60,6 +60,13 @@
  *     takes no gradient step that round (it still compresses, sends and mixes) and its DIFF
  *     arrives `late` rounds late: 0 on time (with stale work), -1 never (lost: the receiver
  *     mixes with its stale copy and its link asks for a STATE at the next DIFF, as with DROP).
+ *   SLOW ({"slow": 150, "nodes": [0, 4], "rounds": [0, 1000]}, rounds optional; deadline
+ *     rounds only): every listed node takes `slow` more milliseconds of the virtual clock for
+ *     its step of each round, as `rumor peer --slow MS` does, and sends its DIFF when the step
+ *     is done. The step of round t starts when the round does or when the step of round t - 1
+ *     is done, whichever is later, so a node slower than the deadline falls ever further
+ *     behind: its DIFFs arrive later and later, in order, and are applied late (see
+ *     rumor_scenario_slow_lag_ms). It does every step; what it hears is not delayed.
  * The simulator runs every peer's real links (link.h) over frames in memory: each fault acts on
  * frames, and the links' protocol (gaps, RESYNC and STATE, liveness, restarts) does the rest. */
 typedef enum {
@@ -68,7 +75,8 @@ typedef enum {
     RUMOR_FAULT_CRASH = 2,
     RUMOR_FAULT_DELAY = 3,
     RUMOR_FAULT_BYZANTINE = 4,
-    RUMOR_FAULT_STRAGGLE = 5
+    RUMOR_FAULT_STRAGGLE = 5,
+    RUMOR_FAULT_SLOW = 6
 } rumor_fault_kind_t;
 
 /* What a Byzantine peer sends in place of its honest message m (one parameter each, the
@@ -119,7 +127,8 @@ typedef struct {
     double delay_lo, delay_hi; /* DELAY: milliseconds */
     rumor_byzantine_t byz;     /* BYZANTINE: what its nodes send (byz.from = from) */
     int32_t late;              /* STRAGGLE: rounds its DIFF is late (-1: lost) */
-    uint32_t n_nodes;          /* BYZANTINE, STRAGGLE: nodes[0..n_nodes) (STRAGGLE: 0 = all) */
+    double slow_ms;            /* SLOW: milliseconds more for each round's step */
+    uint32_t n_nodes; /* BYZANTINE, STRAGGLE, SLOW: nodes[0..n_nodes) (STRAGGLE: 0 = all) */
     uint32_t nodes[RUMOR_FAULT_NODES];
 } rumor_fault_t;
 
@@ -150,6 +159,7 @@ typedef struct {
     char test_path[RUMOR_PATH_MAX]; /* libsvm: test file */
     double dirichlet_alpha;         /* 0 = IID partition */
     uint32_t redundancy;            /* peers that hold each shard (coded.h); 1 = its own only */
+    int coded_unscaled; /* data.coded_scale "none": the coded step is not scaled by 1/(1 - P) */
     uint32_t synth_n, synth_test_n, synth_dim, synth_classes;
     double synth_sep;
 
@@ -215,11 +225,24 @@ const rumor_fault_t *rumor_scenario_straggler(const rumor_scenario_t *s, uint32_
 /* The probability that node straggles in round t (0 without STRAGGLE faults on it then). */
 double rumor_scenario_straggle_rate(const rumor_scenario_t *s, uint32_t node, uint32_t t);
 
+/* Where SLOW faults left node's step of round t: the milliseconds after the round's start
+ * (round_ms long) at which it is done, lag(t) = max(lag(t - 1) - round_ms, 0) + slow(t), where
+ * slow(t) is the sum of the SLOW faults over node in round t, and lag is 0 before node's first
+ * one; 0 for a node no SLOW fault lists. memo (zeroed before the first call) keeps the last
+ * answer, so that asking for rounds in increasing order costs one step each. */
+typedef struct {
+    uint32_t round, valid;
+    double lag;
+} rumor_slow_memo_t;
+double rumor_scenario_slow_lag_ms(const rumor_scenario_t *s, uint32_t node, uint32_t t,
+                                  double round_ms, rumor_slow_memo_t *memo);
+
 /* The BYZANTINE fault of node i in s, or NULL when i is honest. */
 const rumor_byzantine_t *rumor_scenario_byzantine(const rumor_scenario_t *s, uint32_t node);
 
-/* Checks that every DOWN, CRASH, BYZANTINE and STRAGGLE fault names a node of a topology of n
- * nodes; RUMOR_EINVAL naming the entry ("faults[1].node: ...") otherwise. */
+/* Checks that every DOWN, CRASH, BYZANTINE, STRAGGLE and SLOW fault names a node of a topology
+ * of n nodes, and that SLOW faults come with deadline rounds; RUMOR_EINVAL naming the entry
+ * ("faults[1].node: ...") otherwise. */
 int rumor_scenario_check_faults(const rumor_scenario_t *s, uint32_t n, rumor_errmsg_t *em);
 
 /* Loads or generates the scenario's topology. */
