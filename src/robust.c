@@ -45,7 +45,7 @@ static int s_auto(const char *s, rumor_robust_cfg_t *cfg)
     if (!colon) return 0;
     char *end;
     cfg->reject = strtod(colon + 1, &end);
-    if (end == colon + 1 || *end || !(cfg->reject >= 1.0)) return RUMOR_EINVAL;
+    if (end == colon + 1 || *end || !(cfg->reject > 1.0)) return RUMOR_EINVAL;
     return 0;
 }
 
@@ -136,8 +136,8 @@ uint32_t rumor_robust_clip_weights(const double *w, const double *dist, const ui
         }
         w_out[s] = w[s] * (tau / dist[s]);
         if (!isinf(reject)) { /* the fade; a NaN distance (a non-finite copy) weighs 0 too */
-            const double far = dist[s] / (reject * tau);
-            if (!(far <= 1.0)) w_out[s] = far < 2.0 ? w_out[s] * (2.0 - far) : 0.0;
+            const double ratio = dist[s] / tau;
+            w_out[s] = ratio < reject ? w_out[s] * ((reject - ratio) / (reject - 1.0)) : 0.0;
         }
         clipped += !up || up[s];
     }

@@ -13,13 +13,16 @@
  *                the B farthest neighbours, the expected number of Byzantine ones, are clipped
  *                to the distance of the farthest of the others, and those are mixed as they
  *                are. (The paper's rule picks TAU so that the clipped weight matches the
- *                Byzantine weight; here the weight is counted in neighbours.) A term far
- *                beyond TAU is then left out: from R TAU (R = 2 unless given, "inf" for
- *                clipping alone) its pull fades linearly, from w_ij TAU to nothing at 2 R TAU.
- *                Honest neighbours, even under label skew, sit within 2 TAU (on the MLP torus
- *                under dirichlet:0.3 in 99.9% of the rounds), while a constant, noisy or
- *                scaled copy runs tens of TAUs away; a clipped one would pull by w_ij TAU the
- *                same way every round.
+ *                Byzantine weight; here the weight is counted in neighbours.) A clipped term
+ *                still pulls by w_ij TAU, the same way every round, and under label skew TAU
+ *                (an honest distance) is long; so a term beyond TAU also fades, linearly in
+ *                its distance, to nothing at R TAU (R = 1.5 unless given, "inf" for clipping
+ *                alone): w_ij (TAU / dist) (R - dist / TAU) / (R - 1). Honest neighbours sit
+ *                at nearly one distance (the farthest mostly within 1.3 TAU; one with unusual
+ *                data up to 1.6 TAU, and faded too), while a sign-flipped, scaled, noisy or
+ *                constant copy runs far beyond it and then pulls not at all. With half of a
+ *                neighbourhood Byzantine and sitting near, TAU is theirs and the honest terms
+ *                are the ones faded: no rule over distances holds there.
  *   trim:F       coordinate-wise trimmed mean: per coordinate the F largest and F smallest
  *                of the y_j - y_i are dropped and the rest averaged; the mix adds that mean
  *                times the weight of the neighbours that are up. Needs degree >= 2F + 1;
@@ -45,17 +48,17 @@ typedef enum {
 } rumor_robust_kind_t;
 
 /* clip:auto's R when the rule does not give it */
-#define RUMOR_ROBUST_REJECT 2.0
+#define RUMOR_ROBUST_REJECT 1.5
 
 typedef struct {
     rumor_robust_kind_t kind;
     double tau;    /* CLIP */
     uint32_t f;    /* CLIP_AUTO: B; TRIM: F */
-    double reject; /* CLIP_AUTO: R, the distance in TAUs from which a term fades (inf: never) */
+    double reject; /* CLIP_AUTO: R, the distance in TAUs from which a term weighs 0 (inf: never) */
 } rumor_robust_cfg_t;
 
 /* Parses "none", "clip:TAU" (TAU > 0, finite), "clip:auto", "clip:auto:B" (B >= 1),
- * "clip:auto:B:R" (R >= 1, or inf) or "trim:F" (F >= 1). Returns 0 or RUMOR_EINVAL. */
+ * "clip:auto:B:R" (R > 1, or inf) or "trim:F" (F >= 1). Returns 0 or RUMOR_EINVAL. */
 int rumor_robust_parse(const char *s, rumor_robust_cfg_t *cfg);
 
 /* The canonical text of cfg ("clip:0.5", "clip:auto:1", "clip:auto:2:inf", "trim:1", "none"),
@@ -74,9 +77,9 @@ double rumor_robust_auto_tau(const double *dist, const uint8_t *up, uint32_t deg
                              double *scratch);
 
 /* w_out[s] = w[s] * min(1, tau / dist[s]) * fade: w[s] itself (bit for bit) when
- * dist[s] <= tau; fade = 1 up to dist[s] = reject * tau, then 2 - dist[s] / (reject * tau),
- * and 0 from 2 * reject * tau on (1 everywhere when reject is infinite: clipping alone).
- * Returns the number of slots clipped (dist[s] > tau) among those with up[s] (up NULL: all). */
+ * dist[s] <= tau; beyond it fade = (reject - dist[s] / tau) / (reject - 1), 0 from
+ * dist[s] >= reject * tau on, and 1 when reject is infinite (clipping alone). Returns the
+ * number of slots clipped (dist[s] > tau) among those with up[s] (up NULL: all). */
 uint32_t rumor_robust_clip_weights(const double *w, const double *dist, const uint8_t *up,
                                    uint32_t deg, double tau, double reject, double *w_out);
 
