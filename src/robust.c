@@ -32,6 +32,23 @@ static int s_count(const char *s, uint32_t *out)
     return 0;
 }
 
+/* Reads clip:auto's "B" or "B:R" into cfg; 0 on success. */
+static int s_auto(const char *s, rumor_robust_cfg_t *cfg)
+{
+    char b[8];
+    const char *colon = strchr(s, ':');
+    const size_t n = colon ? (size_t)(colon - s) : strlen(s);
+    if (n >= sizeof b) return RUMOR_EINVAL;
+    memcpy(b, s, n);
+    b[n] = 0;
+    if (s_count(b, &cfg->f)) return RUMOR_EINVAL;
+    if (!colon) return 0;
+    char *end;
+    cfg->reject = strtod(colon + 1, &end);
+    if (end == colon + 1 || *end || !(cfg->reject > 1.0)) return RUMOR_EINVAL;
+    return 0;
+}
+
 int rumor_robust_parse(const char *s, rumor_robust_cfg_t *cfg)
 {
     rumor_robust_cfg_t c = {.kind = RUMOR_ROBUST_NONE};
@@ -42,7 +59,8 @@ int rumor_robust_parse(const char *s, rumor_robust_cfg_t *cfg)
     if (!strcmp(s, "clip:auto") || !strncmp(s, "clip:auto:", 10)) {
         c.kind = RUMOR_ROBUST_CLIP_AUTO;
         c.f = 1;
-        if (s[9] && s_count(s + 10, &c.f)) return RUMOR_EINVAL;
+        c.reject = RUMOR_ROBUST_REJECT;
+        if (s[9] && s_auto(s + 10, &c)) return RUMOR_EINVAL;
     } else if (!strncmp(s, "clip:", 5)) {
         char *end;
         c.kind = RUMOR_ROBUST_CLIP;
@@ -68,7 +86,10 @@ void rumor_robust_describe(const rumor_robust_cfg_t *cfg, char *buf, size_t cap)
         snprintf(buf, cap, "clip:%.17g", cfg->tau);
         return;
     case RUMOR_ROBUST_CLIP_AUTO:
-        snprintf(buf, cap, "clip:auto:%u", cfg->f);
+        if (cfg->reject == RUMOR_ROBUST_REJECT)
+            snprintf(buf, cap, "clip:auto:%u", cfg->f);
+        else
+            snprintf(buf, cap, "clip:auto:%u:%.17g", cfg->f, cfg->reject);
         return;
     case RUMOR_ROBUST_TRIM:
         snprintf(buf, cap, "trim:%u", cfg->f);
@@ -105,7 +126,7 @@ double rumor_robust_auto_tau(const double *dist, const uint8_t *up, uint32_t deg
 }
 
 uint32_t rumor_robust_clip_weights(const double *w, const double *dist, const uint8_t *up,
-                                   uint32_t deg, double tau, double *w_out)
+                                   uint32_t deg, double tau, double reject, double *w_out)
 {
     uint32_t clipped = 0;
     for (uint32_t s = 0; s < deg; s++) {
@@ -114,6 +135,10 @@ uint32_t rumor_robust_clip_weights(const double *w, const double *dist, const ui
             continue;
         }
         w_out[s] = w[s] * (tau / dist[s]);
+        if (!isinf(reject)) { /* the fade; a NaN distance (a non-finite copy) weighs 0 too */
+            const double ratio = dist[s] / tau;
+            w_out[s] = ratio < reject ? w_out[s] * ((reject - ratio) / (reject - 1.0)) : 0.0;
+        }
         clipped += !up || up[s];
     }
     return clipped;
@@ -198,7 +223,9 @@ const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint
     const double tau = r->cfg.kind == RUMOR_ROBUST_CLIP
                            ? r->cfg.tau
                            : rumor_robust_auto_tau(r->dist, up, r->deg, r->cfg.f, r->sorted);
-    rumor_robust_clip_weights(w, r->dist, up, r->deg, tau, r->w_eff);
+    rumor_robust_clip_weights(w, r->dist, up, r->deg, tau,
+                              r->cfg.kind == RUMOR_ROBUST_CLIP ? INFINITY : r->cfg.reject,
+                              r->w_eff);
     for (uint32_t s = 0; s < r->deg; s++) {
         if (!up[s]) continue;
         r->mixed[s]++;

@@ -1,6 +1,7 @@
 /* Tests of robust: a clip whose radius is never reached mixes exactly as the plain mix; a far
- * outlier moves the result by at most gamma w tau, and clip:auto clips it to the second
- * largest distance; the trimmed mean ignores F arbitrary values;
+ * outlier moves the result by at most gamma w tau, clip:auto without its fade clips it to the
+ * second largest distance, and with it fades it to nothing from R tau on; the trimmed mean
+ * ignores F arbitrary values;
  * the auto radius on a hand example; the clip counts; rule names and Byzantine faults parsed
  * and refused. */
 #include <setjmp.h>
@@ -106,34 +107,77 @@ static void test_outlier_moves_at_most_w_tau(void **state)
     rumor_gossip_destroy(&g);
 }
 
-/* clip:auto: the far neighbour mixes as if its copy sat at the distance of the farthest of the
- * others (the second largest distance), in its own direction. */
+/* The distance of the farthest neighbour but slot's from the own copy: clip:auto's tau when
+ * slot is the farthest. */
+static double s_farthest_other(const rumor_gossip_t *g, int slot)
+{
+    double far = 0;
+    for (int s = 0; s < DEG; s++) {
+        const double dist =
+            rumor_vec_nrm2_diff(rumor_gossip_copy(g, s_nbrs[s]), rumor_gossip_copy(g, SELF), D);
+        if (s != slot && dist > far) far = dist;
+    }
+    return far;
+}
+
+/* Puts neighbour slot's copy at distance dist from the own copy, in direction dir. */
+static void s_put(rumor_gossip_t *g, int slot, double dist, const float *dir)
+{
+    float *c = rumor_gossip_copy_mut(g, s_nbrs[slot]);
+    const float *own = rumor_gossip_copy(g, SELF);
+    const double scale = dist / rumor_vec_nrm2(dir, D);
+    for (int i = 0; i < D; i++) c[i] = own[i] + (float)scale * dir[i];
+}
+
+/* clip:auto without the fade (R inf): the far neighbour mixes as if its copy sat at the
+ * distance of the farthest of the others (the second largest distance), in its own direction. */
 static void test_auto_clips_to_second_distance(void **state)
 {
     (void)state;
     const float gamma = 0.5f;
-    rumor_gossip_t *g = s_peer(RUMOR_ALGO_CHOCO, "clip:auto", gamma);
+    rumor_gossip_t *g = s_peer(RUMOR_ALGO_CHOCO, "clip:auto:1:inf", gamma);
     float v[D], x_far[D], x_at[D], dir[D];
     s_point(v, 13);
-    float *c = rumor_gossip_copy_mut(g, s_nbrs[2]);
-    const float *own = rumor_gossip_copy(g, SELF);
-    double tau = 0;
-    for (int s = 0; s < DEG; s++) {
-        const double dist = rumor_vec_nrm2_diff(rumor_gossip_copy(g, s_nbrs[s]), own, D);
-        if (s != 2 && dist > tau) tau = dist;
-    }
+    const double tau = s_farthest_other(g, 2);
     for (int i = 0; i < D; i++) dir[i] = i % 2 ? 1.0f : -0.3f;
-    const double nd = rumor_vec_nrm2(dir, D);
-    for (int i = 0; i < D; i++) c[i] = own[i] + (float)(tau / nd * 0.999999) * dir[i];
+    s_put(g, 2, tau * 0.999999, dir);
     rumor_gossip_mix(g, v, x_at); /* (the farthest other is clipped to 0.999999 tau) */
     const rumor_robust_stats_t st = rumor_gossip_robust_stats(g);
     uint64_t before[DEG];
     memcpy(before, st.clipped, sizeof before);
     assert_int_equal(before[2], 0);
-    for (int i = 0; i < D; i++) c[i] = own[i] + 1e6f * dir[i];
+    s_put(g, 2, 1e6, dir);
     rumor_gossip_mix(g, v, x_far);
     for (int s = 0; s < DEG; s++) assert_int_equal(st.clipped[s], before[s] + (s == 2));
     assert_true(rumor_vec_nrm2_diff(x_far, x_at, D) < 1e-5);
+    rumor_gossip_destroy(&g);
+}
+
+/* clip:auto fades a term beyond tau: with R = 1.5, a neighbour at 1.25 tau pulls by half of
+ * gamma w tau, and one at 1.5 tau or beyond not at all, wherever it sits (the others, and so
+ * tau, unchanged). */
+static void test_auto_fades_far_terms(void **state)
+{
+    (void)state;
+    const float gamma = 0.5f;
+    rumor_gossip_t *g = s_peer(RUMOR_ALGO_CHOCO, "clip:auto", gamma);
+    float v[D], x_gone[D], x_far[D], x_half[D], dir[D], far[D];
+    s_point(v, 17);
+    const double tau = s_farthest_other(g, 1);
+    for (int i = 0; i < D; i++) dir[i] = i % 3 ? 0.5f : -1.0f;
+    s_put(g, 1, 1.5001 * tau, dir);
+    rumor_gossip_mix(g, v, x_gone);
+    for (int i = 0; i < D; i++) far[i] = i % 2 ? -3e5f : -1e6f;
+    s_put(g, 1, rumor_vec_nrm2(far, D), far);
+    rumor_gossip_mix(g, v, x_far);
+    assert_memory_equal(x_gone, x_far, sizeof x_far);
+    s_put(g, 1, 1.25 * tau, dir);
+    rumor_gossip_mix(g, v, x_half);
+    const double moved = rumor_vec_nrm2_diff(x_half, x_gone, D);
+    assert_float_equal(moved, gamma * s_w[1] * tau * 0.5, 1e-4 * moved);
+    const rumor_robust_stats_t st = rumor_gossip_robust_stats(g);
+    assert_int_equal(st.clipped[1], 3); /* counted as clipped, the fade aside */
+    assert_float_equal(st.cut[1], 1.0 + 1.0 + (1.0 - 0.5 / 1.25), 1e-4);
     rumor_gossip_destroy(&g);
 }
 
@@ -168,7 +212,8 @@ static void test_trim_ignores_f_values(void **state)
 }
 
 /* Distances 3, 1, 5, 2: tau is 3 with B = 1, 2 with B = 2, and 2 with B = 1 when the
- * neighbour at 5 is down; the weights of those beyond tau scale by tau / dist. */
+ * neighbour at 5 is down; the weights of those beyond tau scale by tau / dist, and with the
+ * fade also by (R - dist / tau) / (R - 1). */
 static void test_auto_tau_hand_example(void **state)
 {
     (void)state;
@@ -179,10 +224,18 @@ static void test_auto_tau_hand_example(void **state)
     const uint8_t up[4] = {1, 1, 0, 1};
     assert_true(rumor_robust_auto_tau(dist, up, 4, 1, scratch) == 2.0);
     assert_true(rumor_robust_auto_tau(dist, up, 4, 3, scratch) == 0.0);
-    assert_int_equal(rumor_robust_clip_weights(w, dist, NULL, 4, 3.0, out), 1);
+    assert_int_equal(rumor_robust_clip_weights(w, dist, NULL, 4, 3.0, INFINITY, out), 1);
     assert_true(out[0] == 0.25 && out[1] == 0.25 && out[3] == 0.1);
     assert_float_equal(out[2], 0.2 * 3.0 / 5.0, 1e-15);
-    assert_int_equal(rumor_robust_clip_weights(w, dist, up, 4, 2.0, out), 1); /* 5 is down */
+    assert_int_equal(rumor_robust_clip_weights(w, dist, up, 4, 2.0, INFINITY, out),
+                     1); /* 5 is down */
+    /* faded with R = 1.5: 5 is beyond 1.5 x 3 and weighs 0; at tau = 2.5, 3 sits at 1.2 tau
+     * and keeps (2.5 / 3) (1.5 - 1.2) / 0.5 of its weight, 5 (2 tau) none */
+    assert_int_equal(rumor_robust_clip_weights(w, dist, NULL, 4, 3.0, 1.5, out), 1);
+    assert_true(out[0] == 0.25 && out[1] == 0.25 && out[2] == 0.0 && out[3] == 0.1);
+    assert_int_equal(rumor_robust_clip_weights(w, dist, NULL, 4, 2.5, 1.5, out), 2);
+    assert_float_equal(out[0], 0.25 * (2.5 / 3.0) * 0.6, 1e-15);
+    assert_true(out[1] == 0.25 && out[2] == 0.0 && out[3] == 0.1);
 }
 
 static void test_parse(void **state)
@@ -200,12 +253,26 @@ static void test_parse(void **state)
     assert_int_equal(c.f, 1);
     rumor_robust_describe(&c, buf, sizeof buf);
     assert_string_equal(buf, "clip:auto:1");
+    assert_true(c.reject == RUMOR_ROBUST_REJECT);
     assert_int_equal(rumor_robust_parse("clip:auto:2", &c), 0);
     assert_int_equal(rumor_robust_min_degree(&c), 3);
+    assert_int_equal(rumor_robust_parse("clip:auto:2:1.8", &c), 0);
+    assert_true(c.f == 2 && c.reject == 1.8);
+    rumor_robust_describe(&c, buf, sizeof buf);
+    assert_string_equal(buf, "clip:auto:2:1.8");
+    assert_int_equal(rumor_robust_parse("clip:auto:1:inf", &c), 0);
+    rumor_robust_describe(&c, buf, sizeof buf);
+    assert_string_equal(buf, "clip:auto:1:inf");
+    assert_int_equal(rumor_robust_parse("clip:auto:3:1.5", &c), 0);
+    rumor_robust_describe(&c, buf, sizeof buf);
+    assert_string_equal(buf, "clip:auto:3");
     assert_int_equal(rumor_robust_parse("trim:2", &c), 0);
     assert_int_equal(rumor_robust_min_degree(&c), 5);
-    const char *bad[] = {"clip",        "clip:",      "clip:0", "clip:-1", "clip:inf", "clip:1x",
-                         "clip:auto:0", "clip:autox", "trim:0", "trim:",   "trim:1.5", "median"};
+    const char *bad[] = {"clip",           "clip:",           "clip:0",          "clip:-1",
+                         "clip:inf",       "clip:1x",         "clip:auto:0",     "clip:autox",
+                         "clip:auto:1:1",  "clip:auto:1:0.5", "clip:auto:1:",    "clip:auto::2",
+                         "clip:auto:1:2x", "clip:auto:1:nan", "clip:auto:1:2:3", "trim:0",
+                         "trim:",          "trim:1.5",        "median"};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
         assert_int_equal(rumor_robust_parse(bad[k], &c), RUMOR_EINVAL);
 }
@@ -225,6 +292,19 @@ static void test_scenario_key(void **state)
         0);
     assert_int_equal(b.robust.kind, RUMOR_ROBUST_TRIM);
     assert_memory_not_equal(a.hash, b.hash, sizeof a.hash);
+    /* clip:auto's default R is not in the hash; another R is */
+    rumor_scenario_t c;
+    assert_int_equal(
+        rumor_scenario_parse("{\"algorithm\": {\"robust\": \"clip:auto\"}}", "c.json", "", &b, &em),
+        0);
+    assert_int_equal(rumor_scenario_parse("{\"algorithm\": {\"robust\": \"clip:auto:1:1.5\"}}",
+                                          "c.json", "", &c, &em),
+                     0);
+    assert_memory_equal(b.hash, c.hash, sizeof b.hash);
+    assert_int_equal(rumor_scenario_parse("{\"algorithm\": {\"robust\": \"clip:auto:1:inf\"}}",
+                                          "c.json", "", &c, &em),
+                     0);
+    assert_memory_not_equal(b.hash, c.hash, sizeof b.hash);
     assert_int_equal(
         rumor_scenario_parse("{\"algorithm\": {\"robust\": \"clip:x\"}}", "c.json", "", &b, &em),
         RUMOR_EINVAL);
@@ -283,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_clip_unreached_is_plain_mix),
         cmocka_unit_test(test_outlier_moves_at_most_w_tau),
         cmocka_unit_test(test_auto_clips_to_second_distance),
+        cmocka_unit_test(test_auto_fades_far_terms),
         cmocka_unit_test(test_trim_ignores_f_values),
         cmocka_unit_test(test_auto_tau_hand_example),
         cmocka_unit_test(test_parse),

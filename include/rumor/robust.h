@@ -8,12 +8,21 @@
  *                term y_j - y_i is scaled to norm TAU when it is longer, which is the plain
  *                mix with w_ij replaced by w_ij min(1, TAU / ||y_j - y_i||). One neighbour
  *                then moves the result by at most (gamma) w_ij TAU.
- *   clip:auto[:B] TAU chosen each round from the distances: the (B+1)-th largest of the
+ *   clip:auto[:B[:R]] TAU chosen each round from the distances: the (B+1)-th largest of the
  *                ||y_j - y_i|| over the neighbours that are up (B = 1 unless given), so that
  *                the B farthest neighbours, the expected number of Byzantine ones, are clipped
  *                to the distance of the farthest of the others, and those are mixed as they
  *                are. (The paper's rule picks TAU so that the clipped weight matches the
- *                Byzantine weight; here the weight is counted in neighbours.)
+ *                Byzantine weight; here the weight is counted in neighbours.) A clipped term
+ *                still pulls by w_ij TAU, the same way every round, and under label skew TAU
+ *                (an honest distance) is long; so a term beyond TAU also fades, linearly in
+ *                its distance, to nothing at R TAU (R = 1.5 unless given, "inf" for clipping
+ *                alone): w_ij (TAU / dist) (R - dist / TAU) / (R - 1). Honest neighbours sit
+ *                at nearly one distance (the farthest mostly within 1.3 TAU; one with unusual
+ *                data up to 1.6 TAU, and faded too), while a sign-flipped, scaled, noisy or
+ *                constant copy runs far beyond it and then pulls not at all. With half of a
+ *                neighbourhood Byzantine and sitting near, TAU is theirs and the honest terms
+ *                are the ones faded: no rule over distances holds there.
  *   trim:F       coordinate-wise trimmed mean: per coordinate the F largest and F smallest
  *                of the y_j - y_i are dropped and the rest averaged; the mix adds that mean
  *                times the weight of the neighbours that are up. Needs degree >= 2F + 1;
@@ -38,18 +47,22 @@ typedef enum {
     RUMOR_ROBUST_TRIM = 3,      /* coordinate-wise trimmed mean, F per side */
 } rumor_robust_kind_t;
 
+/* clip:auto's R when the rule does not give it */
+#define RUMOR_ROBUST_REJECT 1.5
+
 typedef struct {
     rumor_robust_kind_t kind;
-    double tau; /* CLIP */
-    uint32_t f; /* CLIP_AUTO: B; TRIM: F */
+    double tau;    /* CLIP */
+    uint32_t f;    /* CLIP_AUTO: B; TRIM: F */
+    double reject; /* CLIP_AUTO: R, the distance in TAUs from which a term weighs 0 (inf: never) */
 } rumor_robust_cfg_t;
 
-/* Parses "none", "clip:TAU" (TAU > 0, finite), "clip:auto", "clip:auto:B" (B >= 1) or
- * "trim:F" (F >= 1). Returns 0 or RUMOR_EINVAL. */
+/* Parses "none", "clip:TAU" (TAU > 0, finite), "clip:auto", "clip:auto:B" (B >= 1),
+ * "clip:auto:B:R" (R > 1, or inf) or "trim:F" (F >= 1). Returns 0 or RUMOR_EINVAL. */
 int rumor_robust_parse(const char *s, rumor_robust_cfg_t *cfg);
 
-/* The canonical text of cfg ("clip:0.5", "clip:auto:1", "trim:1", "none"), which the
- * run-config hash covers. */
+/* The canonical text of cfg ("clip:0.5", "clip:auto:1", "clip:auto:2:inf", "trim:1", "none"),
+ * which the run-config hash covers; R appears only when it is not RUMOR_ROBUST_REJECT. */
 void rumor_robust_describe(const rumor_robust_cfg_t *cfg, char *buf, size_t cap);
 
 /* The least degree a peer needs for the rule: 2F + 1 for trim:F, B + 1 for clip:auto:B, else
@@ -63,10 +76,12 @@ uint32_t rumor_robust_min_degree(const rumor_robust_cfg_t *cfg);
 double rumor_robust_auto_tau(const double *dist, const uint8_t *up, uint32_t deg, uint32_t b,
                              double *scratch);
 
-/* w_out[s] = w[s] * min(1, tau / dist[s]): w[s] itself (bit for bit) when dist[s] <= tau.
- * Returns the number of slots clipped among those with up[s] (up NULL: all). */
+/* w_out[s] = w[s] * min(1, tau / dist[s]) * fade: w[s] itself (bit for bit) when
+ * dist[s] <= tau; beyond it fade = (reject - dist[s] / tau) / (reject - 1), 0 from
+ * dist[s] >= reject * tau on, and 1 when reject is infinite (clipping alone). Returns the
+ * number of slots clipped (dist[s] > tau) among those with up[s] (up NULL: all). */
 uint32_t rumor_robust_clip_weights(const double *w, const double *dist, const uint8_t *up,
-                                   uint32_t deg, double tau, double *w_out);
+                                   uint32_t deg, double tau, double reject, double *w_out);
 
 /* out[k] = the mean of y_s[k] - ref[k] over the slots s with up[s] (up NULL: all), the f
  * largest and f smallest of them dropped (f is lowered to (up - 1) / 2 when fewer are up;
@@ -91,9 +106,9 @@ typedef struct {
 rumor_robust_t *rumor_robust_new(const rumor_robust_cfg_t *cfg, uint32_t deg, uint32_t d, int *oom);
 void rumor_robust_destroy(rumor_robust_t **r_p);
 
-/* This round's mixing weights of the deg slots: w clipped around ref by the rule (CLIP or
- * CLIP_AUTO), the distances ||y_s - ref||; updates the clip counts. Points into r, valid until
- * the next call. y and up as in rumor_robust_trimmed_mean. */
+/* This round's mixing weights of the deg slots: w clipped (and for CLIP_AUTO faded) around
+ * ref by the rule (CLIP or CLIP_AUTO), the distances ||y_s - ref||; updates the clip counts. Points
+ * into r, valid until the next call. y and up as in rumor_robust_trimmed_mean. */
 const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint8_t *up,
                                    const double *w, const float *ref);
 
