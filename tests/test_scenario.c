@@ -115,8 +115,10 @@ static void test_errors_name_the_field(void **state)
         {"{\"algorithm\": {\"participation\": 0}}", "x.json: algorithm.participation: expected"},
         {"{\"algorithm\": {\"name\": \"dpsgd\", \"participation\": 0.5}}",
          "x.json: algorithm.participation: applies to choco, malcom and beer only"},
-        {"{\"algorithm\": {\"name\": \"beer\", \"tracking_grad\": \"same-batch\", \"local_steps\": 2}}",
-         "x.json: algorithm.local_steps: beer with tracking_grad same-batch takes one step a round"},
+        {"{\"algorithm\": {\"name\": \"beer\", \"tracking_grad\": \"same-batch\", \"local_steps\": "
+         "2}}",
+         "x.json: algorithm.local_steps: beer with tracking_grad same-batch takes one step a "
+         "round"},
         {"{\"algorithm\": {\"tracking_grad\": \"same-batch\"}}",
          "x.json: algorithm.tracking_grad: applies to beer only"},
         {"{\"algorithm\": {\"name\": \"beer\", \"tracking_grad\": \"old\"}}",
