@@ -174,8 +174,8 @@ int rumor_cmd_sim(int argc, char **argv)
     if (mf && (ferror(mf) | fclose(mf)) != 0) {
         /* Records are buffered: a full disk shows at the latest here. */
         fprintf(stderr, "rumor sim: %s: %s\n", metrics,
-                errno == ENOSPC || errno == EDQUOT ? "no space left on device"
-                                                   : "the metrics could not be written");
+                rumor_file_disk_full(errno) ? rumor_strerror(RUMOR_EDISKFULL)
+                                            : "the metrics could not be written");
         if (!rc) return 1;
     }
     if (rc && rc != RUMOR_EINTR) {

@@ -136,11 +136,16 @@ static int s_place(const char *tmp, const char *path, int flags, rumor_errmsg_t 
     return 0;
 }
 
+int rumor_file_disk_full(int err)
+{
+    return err == ENOSPC || err == EDQUOT;
+}
+
 /* The failure to write tmp (for path) that errno says: a full disk by its name, since that
  * is what an operator can act on, anything else as an I/O error. */
 static int s_write_failed(const char *path, const char *tmp, rumor_errmsg_t *em)
 {
-    if (errno == ENOSPC || errno == EDQUOT)
+    if (rumor_file_disk_full(errno))
         return rumor_errmsg_set(em, RUMOR_EDISKFULL, "%s: no space left on device (writing %s: %s)",
                                 path, tmp, strerror(errno));
     return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot write %s: %s", path, tmp, strerror(errno));
@@ -155,7 +160,7 @@ int rumor_file_save(const char *path, unsigned mode, int flags, const rumor_file
     if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
         return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: path too long", path);
     const int fd = mkstemp(tmp); /* created 0600, so nothing leaks before the fchmod */
-    if (fd < 0 && (errno == ENOSPC || errno == EDQUOT)) return s_write_failed(path, tmp, em);
+    if (fd < 0 && rumor_file_disk_full(errno)) return s_write_failed(path, tmp, em);
     if (fd < 0)
         return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create a file next to it: %s", path,
                                 strerror(errno));

@@ -3,6 +3,8 @@
 #include "node_internal.h"
 
 #include "rumor/clock.h"
+#include "rumor/err.h"
+#include "rumor/file.h"
 #include "rumor/log.h"
 #include "rumor/vec.h"
 
@@ -115,7 +117,6 @@ void rumor_node_write_metrics(rumor_node_session_t *n, double loss, double test_
         rumor_warn("node %u: %s: metrics from round %u on could not be written (%s); training "
                    "goes on and checkpoints are unaffected",
                    n->self, n->o->metrics, r,
-                   errno == ENOSPC || errno == EDQUOT ? "no space left on device"
-                                                      : strerror(errno));
+                   rumor_file_disk_full(errno) ? rumor_strerror(RUMOR_EDISKFULL) : strerror(errno));
     }
 }

@@ -30,6 +30,9 @@ enum {
 RUMOR_NODISCARD int rumor_file_save(const char *path, unsigned mode, int flags,
                                     const rumor_file_piece_t *pieces, size_t n, rumor_errmsg_t *em);
 
+/* 1 when the errno value err says a write failed for a full disk (or quota), else 0. */
+int rumor_file_disk_full(int err);
+
 /* Reads the whole file at path into *out (malloc'd, with a '\0' after the last byte, which
  * the length *len does not count). A file larger than max bytes is RUMOR_ERANGE and an
  * unreadable one RUMOR_EIO; em names the path. On failure *out is NULL. */
