@@ -312,15 +312,17 @@ static int s_parse_round_mode(const s_ctx_t *c, json_t *v, rumor_scenario_t *s)
     }
     if (json_is_object(v)) {
         const s_ctx_t cc = {c->origin, "round_mode.", c->em};
-        static const char *const keys[] = {"deadline_ms", NULL};
+        static const char *const keys[] = {"deadline_ms", "compute_ms", NULL};
         int rc = s_check_keys(&cc, v, keys);
         if (rc) return rc;
         if (!json_object_get(v, "deadline_ms")) return s_fail(&cc, "deadline_ms", "missing");
         if ((rc = s_u32(&cc, v, "deadline_ms", 1, 3600000, &s->deadline_ms))) return rc;
+        if ((rc = s_num(&cc, v, "compute_ms", 0.0, 3600000.0, 0, &s->compute_ms))) return rc;
         s->deadline = 1;
         return 0;
     }
-    return s_fail(c, "round_mode", "expected \"sync\" or {\"deadline_ms\": N}");
+    return s_fail(c, "round_mode",
+                  "expected \"sync\" or {\"deadline_ms\": N[, \"compute_ms\": C]}");
 }
 
 /* The "nodes" array of a fault entry into f->nodes. */
@@ -727,6 +729,7 @@ static const s_hfield_t s_hash_fields[] = {
     S_H("|momentum=", S_H_MOMENTUM, momentum, 5),
     S_H("|faults=", S_H_FAULTS, n_faults, 6),
     S_H("|coded_unscaled=", S_H_INT, coded_unscaled, 8),
+    S_H("|compute_ms=", S_H_F64, compute_ms, 9),
 };
 
 #define S_HASH_FIELDS (sizeof s_hash_fields / sizeof s_hash_fields[0])

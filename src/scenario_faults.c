@@ -1,6 +1,6 @@
 /* rumor — the faults of a scenario (see scenario.h): the Byzantine behaviours' names and
  * parameters, and the simulator's queries: which node is out in a round, which messages a
- * round loses, who straggles, how late slow nodes are, which nodes are Byzantine, and whether the
+ * round loses, who straggles, how slow a node's step is, which nodes are Byzantine, and whether the
  * faults fit a topology. Called per peer and round; no allocation. */
 #include "rumor/scenario.h"
 
@@ -109,35 +109,23 @@ double rumor_scenario_straggle_rate(const rumor_scenario_t *s, uint32_t node, ui
     return 1.0 - on_time;
 }
 
-/* The milliseconds SLOW faults add to node's step of round t; *first lowered to the first
- * round of any SLOW fault over node. */
-static double s_slow_ms(const rumor_scenario_t *s, uint32_t node, uint32_t t, uint32_t *first)
+double rumor_scenario_slow_ms(const rumor_scenario_t *s, uint32_t node, uint32_t t)
 {
     double ms = 0;
     for (uint32_t i = 0; i < s->n_faults; i++) {
         const rumor_fault_t *f = &s->faults[i];
-        if (f->kind != RUMOR_FAULT_SLOW || !s_lists(f, node)) continue;
-        if (f->from < *first) *first = f->from;
-        if (t >= f->from && t < f->to) ms += f->slow_ms;
+        if (s_fault_covers(f, RUMOR_FAULT_SLOW, t) && s_lists(f, node)) ms += f->slow_ms;
     }
     return ms;
 }
 
-double rumor_scenario_slow_lag_ms(const rumor_scenario_t *s, uint32_t node, uint32_t t,
-                                  double round_ms, rumor_slow_memo_t *memo)
+int rumor_scenario_clocked(const rumor_scenario_t *s)
 {
-    uint32_t first = UINT32_MAX;
-    (void)s_slow_ms(s, node, 0, &first);
-    if (t < first) return 0;
-    uint32_t r = first;
-    double lag = 0;
-    if (memo->valid && memo->round <= t) {
-        r = memo->round + 1;
-        lag = memo->lag;
-    }
-    for (; r <= t; r++) lag = fmax(lag - round_ms, 0) + s_slow_ms(s, node, r, &first);
-    *memo = (rumor_slow_memo_t){.round = t, .valid = 1, .lag = lag};
-    return lag;
+    if (!s->deadline) return 0;
+    if (s->compute_ms > 0) return 1;
+    for (uint32_t i = 0; i < s->n_faults; i++)
+        if (s->faults[i].kind == RUMOR_FAULT_SLOW) return 1;
+    return 0;
 }
 
 const rumor_byzantine_t *rumor_scenario_byzantine(const rumor_scenario_t *s, uint32_t node)
@@ -169,6 +157,21 @@ int rumor_scenario_check_faults(const rumor_scenario_t *s, uint32_t n, rumor_err
                                     "{\"deadline_ms\": MS}); in synchronous rounds every peer "
                                     "waits for a slow one, which changes nothing but the time",
                                     s->origin, i);
+    /* Per-peer clocks have no common round in which a node is out or a DIFF late by rounds. */
+    for (uint32_t i = 0; i < s->n_faults && rumor_scenario_clocked(s); i++) {
+        const rumor_fault_t *f = &s->faults[i];
+        const char *what = f->kind == RUMOR_FAULT_DOWN                ? "down"
+                           : f->kind == RUMOR_FAULT_CRASH             ? "crash"
+                           : f->kind == RUMOR_FAULT_STRAGGLE          ? "straggle"
+                           : f->kind == RUMOR_FAULT_DELAY && f->delay ? "delay"
+                                                                      : NULL;
+        if (what)
+            return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                    "%s: faults[%u].%s: not with per-peer clocks (a SLOW fault or "
+                                    "round_mode.compute_ms), where peers are in different rounds; "
+                                    "those take drop, delay_ms, byzantine and slow faults",
+                                    s->origin, i, what);
+    }
     for (uint32_t i = 0; i < s->n_faults; i++)
         for (uint32_t j = 0; j < s->faults[i].n_nodes; j++)
             if (s->faults[i].nodes[j] >= n)

@@ -57,13 +57,14 @@ static double s_grad_norm2(s_sim_t *sim)
     return nrm * nrm;
 }
 
-static int s_is_eval_round(const s_sim_t *sim, uint32_t done)
+int rumor_sim_eval_round(const s_sim_t *sim, uint32_t done)
 {
     return done % sim->sc->eval_every == 0 || done == sim->sc->rounds;
 }
 
-/* Worker 0: the honest peers' accuracy and the clipped fractions into r. */
-static void s_record_byzantine(const s_sim_t *sim, rumor_sim_result_t *r)
+/* Worker 0: the honest peers' accuracy (in smp) and the clipped fractions into r. */
+static void s_record_byzantine(const s_sim_t *sim, const rumor_sim_sample_t *smp,
+                               rumor_sim_result_t *r)
 {
     const rumor_scenario_t *sc = sim->sc;
     uint32_t honest = 0;
@@ -71,8 +72,8 @@ static void s_record_byzantine(const s_sim_t *sim, rumor_sim_result_t *r)
     for (uint32_t i = 0; i < sim->n; i++) {
         if (rumor_scenario_byzantine(sc, i)) continue;
         honest++;
-        acc += sim->acc[i];
-        if (sim->acc[i] < acc_min) acc_min = sim->acc[i];
+        acc += smp[i].acc;
+        if (smp[i].acc < acc_min) acc_min = smp[i].acc;
     }
     r->byzantine = honest < sim->n;
     r->acc_mean_honest = honest ? acc / honest : 0.0;
@@ -95,8 +96,40 @@ static void s_record_byzantine(const s_sim_t *sim, rumor_sim_result_t *r)
     r->clipped_frac_byz = mixed[1] > 0 ? clipped[1] / mixed[1] : -1.0;
 }
 
-/* Worker 0, between barriers: network-level metrics of the evaluation after `done` rounds. */
-static void s_record(s_sim_t *sim, uint32_t done)
+void rumor_sim_sample(s_sim_t *sim, uint32_t i, rumor_sim_sample_t *out)
+{
+    const size_t d = sim->d;
+    rumor_peer_stats_t *st = rumor_peer_stats(sim->peers[i]);
+    const float *x = rumor_peer_params(sim->peers[i]);
+    const rumor_gossip_t *g = rumor_peer_gossip(sim->peers[i]);
+    const int stepped = st->loss_count != 0; /* before the loss is taken */
+    *out = (rumor_sim_sample_t){.stepped = stepped,
+                                .loss = rumor_peer_take_loss(sim->peers[i]),
+                                .acc = sim->acc[i],
+                                .test_loss = sim->test_loss[i],
+                                .nnz = (double)rumor_vec_count_nonzero(x, d),
+                                .l1 = rumor_vec_nrm1(x, d),
+                                .nnz_copy =
+                                    (double)rumor_vec_count_nonzero(rumor_gossip_copy(g, i), d),
+                                .err = rumor_gossip_compress_err(g),
+                                .bytes = (double)st->bytes_sent,
+                                .ent = st->entropy_bits / 8.0,
+                                .tc = st->t_compute,
+                                .tk = st->t_codec,
+                                .tw = st->t_wait,
+                                .cc = st->cpu_compute,
+                                .ck = st->cpu_codec};
+    if (st->msgs_sent) { /* frames of the mean length: exact when all are framed alike */
+        const uint64_t len = st->bytes_sent / st->msgs_sent;
+        out->wire =
+            (double)st->bytes_sent +
+            (double)st->msgs_sent *
+                (double)(rumor_transport_wire_bytes(RUMOR_WIRE_HEADER_BYTES + len, 1) - len);
+    }
+}
+
+void rumor_sim_record(s_sim_t *sim, uint32_t done, const rumor_sim_sample_t *smp,
+                      const float *const *x)
 {
     const uint32_t n = sim->n;
     const size_t d = sim->d;
@@ -122,38 +155,29 @@ static void s_record(s_sim_t *sim, uint32_t done)
     uint32_t stepped = 0;
     double tc = 0, tk = 0, tw = 0, cc = 0, ck = 0;
     for (uint32_t i = 0; i < n; i++) {
-        rumor_peer_stats_t *st = rumor_peer_stats(sim->peers[i]);
-        const float *x = rumor_peer_params(sim->peers[i]);
-        rumor_vec_axpy(sim->avg, 1.0f / (float)n, x, d);
-        if (st->loss_count) stepped++; /* a peer out for the whole interval has no loss */
-        loss += rumor_peer_take_loss(sim->peers[i]);
-        acc += sim->acc[i];
-        if (sim->acc[i] < acc_min) acc_min = sim->acc[i];
-        tl += sim->test_loss[i];
-        nnz += (double)rumor_vec_count_nonzero(x, d);
-        l1 += rumor_vec_nrm1(x, d);
-        const rumor_gossip_t *g = rumor_peer_gossip(sim->peers[i]);
-        nnz_copy += (double)rumor_vec_count_nonzero(rumor_gossip_copy(g, i), d);
-        err += rumor_gossip_compress_err(g);
-        bytes += (double)st->bytes_sent;
-        if (st->msgs_sent) { /* frames of the mean length: exact when all are framed alike */
-            const uint64_t len = st->bytes_sent / st->msgs_sent;
-            wire +=
-                (double)st->bytes_sent +
-                (double)st->msgs_sent *
-                    (double)(rumor_transport_wire_bytes(RUMOR_WIRE_HEADER_BYTES + len, 1) - len);
-        }
-        ent += st->entropy_bits / 8.0;
-        tc += st->t_compute;
-        tk += st->t_codec;
-        tw += st->t_wait;
-        cc += st->cpu_compute;
-        ck += st->cpu_codec;
+        const rumor_sim_sample_t *p = &smp[i];
+        rumor_vec_axpy(sim->avg, 1.0f / (float)n, x[i], d);
+        stepped += (uint32_t)p->stepped; /* a peer out for the whole interval has no loss */
+        loss += p->loss;
+        acc += p->acc;
+        if (p->acc < acc_min) acc_min = p->acc;
+        tl += p->test_loss;
+        nnz += p->nnz;
+        l1 += p->l1;
+        nnz_copy += p->nnz_copy;
+        err += p->err;
+        bytes += p->bytes;
+        wire += p->wire;
+        ent += p->ent;
+        tc += p->tc;
+        tk += p->tk;
+        tw += p->tw;
+        cc += p->cc;
+        ck += p->ck;
     }
-    s_record_byzantine(sim, r);
+    s_record_byzantine(sim, smp, r);
     double cons = 0;
-    for (uint32_t i = 0; i < n; i++)
-        cons += rumor_vec_dist2(rumor_peer_params(sim->peers[i]), sim->avg, d);
+    for (uint32_t i = 0; i < n; i++) cons += rumor_vec_dist2(x[i], sim->avg, d);
     double avg_loss, avg_acc;
     const rumor_dataset_t *test = &sim->data->test;
     rumor_model_evaluate(sim->avg_model, sim->avg, test->x, test->y, test->n, &avg_loss, &avg_acc);
@@ -291,7 +315,13 @@ static void s_evaluate(s_worker_t *wk, uint32_t done)
                             &sim->test_loss[i], &sim->acc[i]);
     }
     s_wait(wk);
-    if (wk->w == 0) s_record(sim, done);
+    if (wk->w == 0) {
+        for (uint32_t i = 0; i < sim->n; i++) {
+            rumor_sim_sample(sim, i, &sim->smp[i]);
+            sim->x[i] = rumor_peer_params(sim->peers[i]);
+        }
+        rumor_sim_record(sim, done, sim->smp, sim->x);
+    }
     s_wait(wk);
 }
 
@@ -365,8 +395,9 @@ static void *s_worker_main(void *arg)
             /* Back from an outage: it rejoins at the network's round. */
             if (rumor_peer_round(sim->peers[i]) != t) rumor_peer_set_round(sim->peers[i], t);
             /* the compression error is a statistic of evaluations only */
-            rumor_gossip_set_measure(rumor_peer_gossip(sim->peers[i]), s_is_eval_round(sim, t + 1));
-            rumor_simnet_tick(net, &wk->net, i, t, s);
+            rumor_gossip_set_measure(rumor_peer_gossip(sim->peers[i]),
+                                     rumor_sim_eval_round(sim, t + 1));
+            rumor_simnet_tick(net, &wk->net, i, t, s, t * net->round_s);
             const uint8_t *msg;
             size_t len;
             const int rc = rumor_peer_step(sim->peers[i], &msg, &len);
@@ -379,7 +410,7 @@ static void *s_worker_main(void *arg)
                 wk->net.failed = 1;
                 continue;
             }
-            rumor_simnet_send_diff(net, &wk->net, i, t, s, msg, len);
+            rumor_simnet_send_diff(net, &wk->net, i, t, s, msg, len, t * net->round_s);
         }
         s_end_phase(wk, t, s);
         if (atomic_load(&sim->dropped)) break;
@@ -391,13 +422,13 @@ static void *s_worker_main(void *arg)
         }
         for (uint32_t i = wk->w; i < n; i += T) {
             if (rumor_scenario_node_down(sc, i, t)) continue;
-            rumor_simnet_close(net, &wk->net, i, t);
+            rumor_simnet_close(net, &wk->net, i, t, (t + 1) * net->round_s);
             rumor_peer_finish(sim->peers[i]);
         }
         const uint32_t done = t + 1;
         const int failed = s_failed_by(sim, t);
         const int stop = failed || atomic_load(&sim->sig_round) <= t;
-        if (s_is_eval_round(sim, done) || stop) s_evaluate(wk, done);
+        if (rumor_sim_eval_round(sim, done) || stop) s_evaluate(wk, done);
         /* A diverged run is not worth resuming: its last checkpoint stands. */
         if ((rumor_sim_ckpt_due(&sim->ck, done) || (stop && sim->opts->checkpoint_dir)) && !failed)
             s_checkpoint(wk, done);
@@ -536,13 +567,26 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     sim.threads = opts->threads ? opts->threads : (uint32_t)(cores > 0 ? cores : 1);
     if (sim.threads > sim.n) sim.threads = sim.n;
+    const int clocked = rumor_scenario_clocked(sc);
+    if (clocked) sim.threads = 1; /* events in the order of one virtual clock */
+    if (clocked && opts->checkpoint_dir) {
+        rumor_peer_data_free(&data);
+        rumor_topology_destroy(&topo);
+        return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                "%s: --checkpoint: not with per-peer clocks (a SLOW fault or "
+                                "round_mode.compute_ms), where the peers are in different rounds",
+                                sc->origin);
+    }
 
     sim.peers = calloc(sim.n, sizeof *sim.peers);
     sim.acc = calloc(sim.n, sizeof *sim.acc);
     sim.test_loss = calloc(sim.n, sizeof *sim.test_loss);
     sim.workers = calloc(sim.threads, sizeof *sim.workers);
     sim.edge0 = calloc(sim.n + 1, sizeof *sim.edge0);
-    if (!sim.peers || !sim.acc || !sim.test_loss || !sim.workers || !sim.edge0) {
+    sim.smp = calloc(sim.n, sizeof *sim.smp);
+    sim.x = calloc(sim.n, sizeof *sim.x);
+    if (!sim.peers || !sim.acc || !sim.test_loss || !sim.workers || !sim.edge0 || !sim.smp ||
+        !sim.x) {
         rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
         goto done;
     }
@@ -622,7 +666,7 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
                     opts->checkpoint_dir, sim.ck.start);
     }
 
-    if ((rc = s_run_workers(&sim, em))) goto done;
+    if ((rc = clocked ? rumor_sim_clock_run(&sim, em) : s_run_workers(&sim, em))) goto done;
 
     *result = sim.last;
     if (atomic_load(&sim.ck.failed))
@@ -670,6 +714,8 @@ done:
     free(sim.test_loss);
     free(sim.workers);
     free(sim.edge0);
+    free(sim.smp);
+    free(sim.x);
     rumor_peer_data_free(&data);
     rumor_topology_destroy(&topo);
     return rc;

@@ -170,18 +170,17 @@ void rumor_sim_ckpt_commit(rumor_sim_ckpt_t *ck, uint32_t done)
         ck->slot ^= 1;
 }
 
-/* The DELAY or SLOW fault of sc whose frames a resume from round `round` would need (frames in
- * flight at the checkpoint, or frame counts its draws depend on), or -1 when there is none. A
- * frame sent in round r arrives by round r + delay (by rounds), or within ceil(hi / round) + 1
- * rounds (milliseconds); a SLOW fault's lag may last to the end once it began. A checkpoint of
- * round 0, or of the finished run, needs none. */
+/* The DELAY fault of sc whose frames a resume from round `round` would need (frames in flight
+ * at the checkpoint, or frame counts its draws depend on), or -1 when there is none. A frame
+ * sent in round r arrives by round r + delay (by rounds), or within ceil(hi / round) + 1
+ * rounds (milliseconds). A checkpoint of round 0, or of the finished run, needs none. (Runs on
+ * per-peer clocks, SLOW faults' among them, take no checkpoints.) */
 static int s_delay_in_reach(const rumor_scenario_t *sc, uint32_t round)
 {
     if (round == 0 || round >= sc->rounds) return -1;
     const double round_ms = sc->deadline ? sc->deadline_ms : 1000.0;
     for (uint32_t k = 0; k < sc->n_faults; k++) {
         const rumor_fault_t *f = &sc->faults[k];
-        if (f->kind == RUMOR_FAULT_SLOW && f->from < round) return (int)k; /* lags to the end */
         if (f->kind != RUMOR_FAULT_DELAY) continue;
         const double reach = f->delay ? f->delay : ceil(f->delay_hi / round_ms) + 1.0;
         if (f->to + reach > round) return (int)k;
@@ -230,11 +229,10 @@ static int s_read_state(const char *dir, const rumor_scenario_t *sc, json_t **ou
     if (delay >= 0) {
         json_decref(j);
         return rumor_errmsg_set(em, RUMOR_EINVAL,
-                                "%s: cannot resume at round %u: faults[%d] (a %s) has frames "
+                                "%s: cannot resume at round %u: faults[%d] (a DELAY) has frames "
                                 "in flight across it, which checkpoints do not keep, so the run "
                                 "would not be bit-exact; remove the directory to start over",
-                                dir, *round, delay,
-                                sc->faults[delay].kind == RUMOR_FAULT_SLOW ? "SLOW" : "DELAY");
+                                dir, *round, delay);
     }
     *out = j;
     return 1;

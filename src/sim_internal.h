@@ -4,11 +4,12 @@
  * Each peer has one rumor_link_t per neighbour, and the simulator carries their frames, encoded
  * with wire.c, over per-edge queues instead of sockets, executing each link's actions as node.c
  * does (send a frame, deliver a DIFF, check one, install a STATE, mark down or up, stop). Time
- * is a virtual clock: round t starts at t * round_s (round_s = deadline_ms in deadline rounds,
- * one second in synchronous ones) and closes at (t + 1) * round_s.
+ * is a virtual clock, and runs one of two ways.
  *
- * A round runs in phases separated by barriers, phase s writing frames into queue parity
- * (s + 1) & 1 and reading parity s & 1:
+ * Lockstep (synchronous rounds, and deadline rounds without per-peer clocks): round t starts at
+ * t * round_s (round_s = deadline_ms in deadline rounds, one second in synchronous ones) and
+ * closes at (t + 1) * round_s. A round runs in phases separated by barriers, phase s writing
+ * frames into queue parity (s + 1) & 1 and reading parity s & 1:
  *   - step: every peer that is up ticks its links (HELLO, RESYNC, HEARTBEAT), steps and sends
  *     its DIFF on every link (rumor_simnet_tick, rumor_simnet_send_diff);
  *   - receive, repeated while frames were sent in the phase before: every peer takes the frames
@@ -19,11 +20,19 @@
  * peer hears its links (ascending neighbour) and their frames (sent order) does not depend on
  * the number of threads.
  *
- * Faults act on frames as the receiver takes them off its queue: a DROP loses a DIFF, a DELAY
- * holds a frame until its arrival time, a STRAGGLE does either to its straggler's DIFF, a SLOW
- * holds a slow peer's DIFF until its step is done (ever later when it is slower than the
- * deadline), a peer that is out (DOWN, CRASH) sends nothing and what is sent to it is lost; a
- * CRASH's restart gives the peer new links (rumor_simnet_restart).
+ * Per-peer clocks (deadline rounds with round_mode.compute_ms or a SLOW fault; sim_clock.c):
+ * every peer runs its own rounds as `rumor peer` does, on one thread, in the order of events
+ * on the virtual clock. A peer's round starts when its last one closed: its step takes
+ * compute_ms plus its SLOW faults' milliseconds, then it sends its DIFF, hears what came
+ * meanwhile, and waits until each neighbour's DIFF of its round (or a later one) came, or
+ * deadline_ms; then it mixes what it heard, whatever the rounds. Each edge's queue q[0][e] is
+ * then one FIFO in arrival order (head: the next frame not heard), a frame's arrival is fixed
+ * when it is sent (rumor_simnet_t.arrive tells the driver), and a finished peer says BYE.
+ *
+ * Faults act on frames as the receiver takes them off its queue (per-peer clocks: as they are
+ * sent): a DROP loses a DIFF, a DELAY holds a frame until its arrival time, a STRAGGLE does
+ * either to its straggler's DIFF, a peer that is out (DOWN, CRASH) sends nothing and what is
+ * sent to it is lost; a CRASH's restart gives the peer new links (rumor_simnet_restart).
  */
 #ifndef RUMOR_SIM_INTERNAL_H
 #define RUMOR_SIM_INTERNAL_H
@@ -48,27 +57,30 @@
  * was decided) and the frame, each padded to 8 bytes. */
 typedef struct {
     uint8_t *buf;
-    size_t len, cap;
+    size_t head, len, cap; /* head: per-peer clocks' next frame to hear */
 } rumor_simq_t;
 
 typedef struct {
     const rumor_scenario_t *sc;
     rumor_peer_t **peers;
     uint32_t n, d;
-    uint32_t pub;            /* floats in a public copy and a STATE: d, or 2 d for BEER's tracker */
-    const uint32_t *edge0;   /* (n + 1) peer i's links are edge0[i] .. edge0[i + 1] - 1 */
-    uint32_t *rev;           /* (edges) link e of i to j -> j's link to i */
-    uint32_t *nbr;           /* (edges) link e -> its neighbour's id */
-    rumor_link_t *links;     /* (edges) */
-    rumor_simq_t *q[2];      /* (edges) frames to link e, by phase parity */
-    rumor_simq_t *held;      /* (edges) frames to link e that arrive in a later round */
-    double *last_at;         /* (edges) arrival of link e's last frame with a delay in ms */
-    uint64_t *frames;        /* (edges) frames taken off link e's queue (the delays' draws) */
-    rumor_slow_memo_t *slow; /* (edges) the lag of link e's neighbour's last DIFF (SLOW) */
-    uint64_t *lost;          /* (n) DIFFs to each peer that DROP and STRAGGLE faults lost */
+    uint32_t pub;          /* floats in a public copy and a STATE: d, or 2 d for BEER's tracker */
+    const uint32_t *edge0; /* (n + 1) peer i's links are edge0[i] .. edge0[i + 1] - 1 */
+    uint32_t *rev;         /* (edges) link e of i to j -> j's link to i */
+    uint32_t *nbr;         /* (edges) link e -> its neighbour's id */
+    rumor_link_t *links;   /* (edges) */
+    rumor_simq_t *q[2];    /* (edges) frames to link e, by phase parity */
+    rumor_simq_t *held;    /* (edges) frames to link e that arrive in a later round */
+    double *last_at;       /* (edges) arrival of link e's last frame with a delay in ms */
+    uint64_t *frames;      /* (edges) frames taken off link e's queue (the delays' draws) */
+    uint64_t *lost;        /* (n) DIFFs to each peer that DROP and STRAGGLE faults lost */
     rumor_wire_hello_t *hello; /* (n) each peer's HELLO */
     size_t max_payload;
     double round_s, liveness_s;
+    int clocked; /* per-peer clocks: one FIFO per edge, fates decided when a frame is sent */
+    /* per-peer clocks: a frame was queued on link e that arrives at `at` (s) */
+    void (*arrive)(void *ctx, uint32_t e, double at);
+    void *arrive_ctx;
     atomic_uint sent[3]; /* frames sent in phase s, in sent[(s + 1) % 3] */
     atomic_int failed;   /* the first error (0: none) */
 } rumor_simnet_t;
@@ -85,12 +97,12 @@ int rumor_simnet_init(rumor_simnet_t *net, const rumor_scenario_t *sc, const rum
                       rumor_peer_t **peers, const uint32_t *edge0, rumor_errmsg_t *em);
 void rumor_simnet_free(rumor_simnet_t *net);
 
-/* Step phase s of round t, peer i (up): its links' timers, before its step. */
+/* Step phase s of round t, peer i (up), at time now: its links' timers, before its step. */
 void rumor_simnet_tick(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t t,
-                       uint64_t s);
+                       uint64_t s, double now);
 /* ... and its DIFF msg[0..len) to every neighbour, after it. */
 void rumor_simnet_send_diff(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t t,
-                            uint64_t s, const uint8_t *msg, size_t len);
+                            uint64_t s, const uint8_t *msg, size_t len, double now);
 /* Peer i restarts from a checkpoint in round t (a CRASH fault's k-th restart): new session,
  * new links, nothing of its old frames. */
 void rumor_simnet_restart(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t t,
@@ -104,8 +116,20 @@ void rumor_simnet_receive(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_
 void rumor_simnet_end_phase(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint64_t s, int w0);
 /* After the barrier that ends phase s: frames sent in it. */
 unsigned rumor_simnet_pending(rumor_simnet_t *net, uint64_t s);
-/* Round t closes for peer i (up): neighbours silent past the liveness timeout are marked down. */
-void rumor_simnet_close(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t t);
+/* Round t closes for peer i (up) at time now: neighbours silent past the liveness timeout are
+ * marked down. */
+void rumor_simnet_close(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t t,
+                        double now);
+
+/* Per-peer clocks: peer i, in round t, hears the frames of link e that arrived by now, in
+ * order, and answers them. */
+void rumor_simnet_hear(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t e,
+                       uint32_t t, double now);
+/* ... 1 while round t of peer i must wait for a neighbour's DIFF (rumor_link_awaited). */
+int rumor_simnet_awaited(const rumor_simnet_t *net, uint32_t i, uint32_t t);
+/* ... peer i finished its last round t at time now: BYE to every neighbour. */
+void rumor_simnet_say_done(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t t,
+                           double now);
 
 /* The links' state into w (edges * RUMOR_LINK_WORDS words), and back (RUMOR_EFORMAT if
  * malformed). Frames in flight are not kept. */
@@ -152,6 +176,13 @@ int rumor_sim_ckpt_due(const rumor_sim_ckpt_t *ck, uint32_t done);
 
 typedef struct s_sim s_sim_t;
 
+/* One peer's part of an evaluation record. */
+typedef struct {
+    int stepped; /* it took a step since the last record (it has a loss) */
+    double loss, acc, test_loss, nnz, l1, nnz_copy, err, bytes, wire, ent;
+    double tc, tk, tw, cc, ck; /* seconds: compute, codec, wait; CPU: compute, codec */
+} rumor_sim_sample_t;
+
 typedef struct {
     s_sim_t *sim;
     uint32_t w;
@@ -196,7 +227,28 @@ struct s_sim {
     /* steps skipped by stragglers in rounds 0 .. straggle_upto - 1 (worker 0, s_record) */
     uint64_t straggled;
     uint32_t straggle_upto;
+    rumor_sim_sample_t *smp; /* (n) the peers' parts of the record being written */
+    const float **x;         /* (n) ... and their models */
 };
+
+/* Peer i's part of the record now (after its evaluation into sim->acc[i], sim->test_loss[i]);
+ * takes its loss, which starts the next record's average. */
+void rumor_sim_sample(s_sim_t *sim, uint32_t i, rumor_sim_sample_t *out);
+
+/* Worker 0 (or the per-peer clocks' driver): the network-level metrics of the evaluation after
+ * `done` rounds from every peer's part smp[i] and model x[i], written as the record. */
+void rumor_sim_record(s_sim_t *sim, uint32_t done, const rumor_sim_sample_t *smp,
+                      const float *const *x);
+
+/* 1 when an evaluation is due after `done` rounds. */
+int rumor_sim_eval_round(const s_sim_t *sim, uint32_t done);
+
+/* ---- per-peer clocks (sim_clock.c) --------------------------------------------------------- */
+
+/* Runs every round of every peer on per-peer clocks (sim_internal.h, top), on this thread, with
+ * the records of rumor_sim_record. Returns 0, or RUMOR_ENOMEM with em filled (a failure of a
+ * peer is in sim->net.failed, as with the workers). */
+int rumor_sim_clock_run(s_sim_t *sim, rumor_errmsg_t *em);
 
 static inline void s_wait(s_worker_t *wk)
 {

@@ -7,6 +7,7 @@
 #include "rumor/rng.h"
 #include "rumor/wire.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,9 +64,12 @@ int rumor_simnet_init(rumor_simnet_t *net, const rumor_scenario_t *sc, const rum
     net->pub = rumor_gossip_public_dim(rumor_peer_gossip(peers[0]));
     net->max_payload = rumor_wire_payload_bound(net->pub, rumor_peer_msg_bound(sc, net->d));
     net->round_s = sc->deadline ? sc->deadline_ms / 1000.0 : 1.0;
-    /* Synchronous rounds: a neighbour not heard in a whole round is out. Deadline rounds: as
-     * `rumor peer`'s default, three deadlines. */
+    net->clocked = rumor_scenario_clocked(sc);
+    /* Synchronous rounds: a neighbour not heard in a whole round is out. Deadline rounds: three
+     * deadlines; with per-peer clocks, where a slow peer may be silent for longer, at least a
+     * second, as `rumor peer`'s default. */
     net->liveness_s = sc->deadline ? 3 * net->round_s : net->round_s;
+    if (net->clocked && net->liveness_s < 1.0) net->liveness_s = 1.0;
     const size_t m = edges ? edges : 1;
     net->rev = calloc(m, sizeof *net->rev);
     net->nbr = calloc(m, sizeof *net->nbr);
@@ -75,12 +79,10 @@ int rumor_simnet_init(rumor_simnet_t *net, const rumor_scenario_t *sc, const rum
     net->held = calloc(m, sizeof *net->held);
     net->last_at = calloc(m, sizeof *net->last_at);
     net->frames = calloc(m, sizeof *net->frames);
-    net->slow = calloc(m, sizeof *net->slow);
     net->lost = calloc(n, sizeof *net->lost);
     net->hello = calloc(n, sizeof *net->hello);
     if (!net->rev || !net->nbr || !net->links || !net->q[0] || !net->q[1] || !net->held ||
-        !net->last_at || !net->frames || !net->slow || !net->lost || !net->hello ||
-        !net->max_payload)
+        !net->last_at || !net->frames || !net->lost || !net->hello || !net->max_payload)
         return rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
     uint8_t topo_hash[32];
     rumor_topology_hash(topo, topo_hash);
@@ -136,21 +138,25 @@ void rumor_simnet_free(rumor_simnet_t *net)
     free(net->held);
     free(net->last_at);
     free(net->frames);
-    free(net->slow);
     free(net->lost);
     free(net->hello);
     *net = (rumor_simnet_t){0};
 }
 
+static int s_fate(rumor_simnet_t *net, uint32_t i, uint32_t e, const uint8_t *frame, size_t flen,
+                  double *at);
+
 /* Peer i sends a frame of `type` with payload[0..len) on link e at time `now` of round t in
  * phase s. A STATE's payload (payload NULL) is peer i's public copy, valid from round t + 1
- * (it has taken this round's step). */
+ * (it has taken this round's step). Per-peer clocks: the frame's faults are decided here, and
+ * the driver told when it arrives. */
 static void s_send(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t e,
                    uint8_t type, const uint8_t *payload, size_t len, uint32_t t, uint64_t s,
                    double now)
 {
     rumor_link_t *l = &net->links[e];
-    rumor_simq_t *q = &net->q[(s + 1) & 1][net->rev[e]];
+    const uint32_t to = net->rev[e];
+    rumor_simq_t *q = &net->q[net->clocked ? 0 : (s + 1) & 1][to];
     uint8_t hello[RUMOR_WIRE_HELLO_BYTES];
     if (type == RUMOR_WIRE_HELLO) {
         rumor_wire_hello_t h = net->hello[i];
@@ -174,9 +180,16 @@ static void s_send(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, ui
     const rumor_wire_header_t h = rumor_link_header(l, type, t, len);
     size_t flen;
     RUMOR_ASSERT(rumor_wire_encode_frame(&h, payload, len, dst, cap, &flen) == 0);
-    s_commit(q, now, flen, 0);
     rumor_link_sent(l, type, 0, flen, now);
     w->sent++;
+    double at = now;
+    if (!net->clocked) {
+        s_commit(q, at, flen, 0);
+    } else if (!(net->sc->n_faults && s_fate(net, net->nbr[e], to, dst, flen, &at))) {
+        at = (double)llround(at * 1e9) / 1e9; /* the clocks count whole nanoseconds */
+        s_commit(q, at, flen, 1);
+        net->arrive(net->arrive_ctx, to, at);
+    }
 }
 
 /* Where a link's actions happen: peer i, link e, round t, phase s, time now. */
@@ -230,9 +243,8 @@ static void s_act(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uin
 }
 
 void rumor_simnet_tick(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t t,
-                       uint64_t s)
+                       uint64_t s, double now)
 {
-    const double now = t * net->round_s;
     for (uint32_t e = net->edge0[i]; e < net->edge0[i + 1]; e++) {
         rumor_link_actions_t a;
         rumor_link_tick(&net->links[e], t, now, &a);
@@ -241,11 +253,10 @@ void rumor_simnet_tick(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i
 }
 
 void rumor_simnet_send_diff(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t t,
-                            uint64_t s, const uint8_t *msg, size_t len)
+                            uint64_t s, const uint8_t *msg, size_t len, double now)
 {
     for (uint32_t e = net->edge0[i]; e < net->edge0[i + 1]; e++)
-        if (!net->links[e].bye)
-            s_send(net, w, i, e, RUMOR_WIRE_DIFF, msg, len, t, s, t * net->round_s);
+        if (!net->links[e].bye) s_send(net, w, i, e, RUMOR_WIRE_DIFF, msg, len, t, s, now);
 }
 
 void rumor_simnet_restart(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t t,
@@ -264,7 +275,7 @@ void rumor_simnet_restart(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_
 }
 
 /* A frame's fate as it leaves the queue of link e (to peer i): 1 when a DROP fault, or a
- * STRAGGLE fault with late -1, loses it, else 0 with *at its arrival after any STRAGGLE, SLOW or
+ * STRAGGLE fault with late -1, loses it, else 0 with *at its arrival after any STRAGGLE or
  * DELAY fault. Draws depend only on the edge, the round and the frame's place on the edge. */
 static int s_fate(rumor_simnet_t *net, uint32_t i, uint32_t e, const uint8_t *frame, size_t flen,
                   double *at)
@@ -289,9 +300,6 @@ static int s_fate(rumor_simnet_t *net, uint32_t i, uint32_t e, const uint8_t *fr
             return 1;
         }
         if (st) *at += st->late * net->round_s;
-        const double lag =
-            rumor_scenario_slow_lag_ms(sc, j, h.round, net->round_s * 1000.0, &net->slow[e]);
-        if (lag > 0) *at += lag / 1000.0;
     }
     for (uint32_t f = 0; f < sc->n_faults; f++) {
         const rumor_fault_t *ft = &sc->faults[f];
@@ -388,14 +396,49 @@ unsigned rumor_simnet_pending(rumor_simnet_t *net, uint64_t s)
     return atomic_load(&net->sent[(s + 1) % 3]);
 }
 
-void rumor_simnet_close(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t t)
+void rumor_simnet_close(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t t,
+                        double now)
 {
-    const double now = (t + 1) * net->round_s;
     for (uint32_t e = net->edge0[i]; e < net->edge0[i + 1]; e++) {
         rumor_link_actions_t a;
         rumor_link_expire(&net->links[e], now, &a);
         s_act(net, w, i, e, t, 0, now, &a);
     }
+}
+
+void rumor_simnet_hear(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t e,
+                       uint32_t t, double now)
+{
+    rumor_simq_t *q = &net->q[0][e];
+    while (q->head < q->len) {
+        double when;
+        uint32_t flen;
+        memcpy(&when, q->buf + q->head, 8);
+        memcpy(&flen, q->buf + q->head + 8, 4);
+        if (when > now) break;
+        const uint8_t *frame = q->buf + q->head + S_HEAD;
+        q->head += S_HEAD + s_pad8(flen);
+        /* (answers go to other queues: this one's frames stay where they are) */
+        s_hear(net, w, i, e, t, 0, frame, flen, when);
+    }
+    if (q->head == q->len) q->head = q->len = 0;
+}
+
+int rumor_simnet_awaited(const rumor_simnet_t *net, uint32_t i, uint32_t t)
+{
+    for (uint32_t e = net->edge0[i]; e < net->edge0[i + 1]; e++)
+        if (rumor_link_awaited(&net->links[e], t)) return 1;
+    return 0;
+}
+
+void rumor_simnet_say_done(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, uint32_t t,
+                           double now)
+{
+    const rumor_wire_bye_t done = {.origin = i, .round = t};
+    uint8_t p[RUMOR_WIRE_BYE_BYTES];
+    RUMOR_ASSERT(rumor_wire_encode_bye(&done, p, sizeof p) == 0);
+    for (uint32_t e = net->edge0[i]; e < net->edge0[i + 1]; e++)
+        s_send(net, w, i, e, RUMOR_WIRE_BYE, p, sizeof p, t, 0, now);
 }
 
 void rumor_simnet_export(const rumor_simnet_t *net, uint64_t *w)

@@ -261,76 +261,6 @@ static void test_deadline_rounds_with_delays(void **state)
     free(s0);
 }
 
-/* SLOW faults in deadline rounds of 100 ms: a peer 150 ms slower a step falls 50 ms further
- * behind each round, and catches up once the fault ends; the lag is the same asked round by
- * round or at once. A peer 40 ms slower still makes every deadline: the run is the fault-free
- * one, bit for bit. Two peers 150 ms slower, whose DIFFs are applied ever later, give a run
- * that reproduces on any number of threads and still learns as without them. */
-static void test_slow_peers_fall_behind(void **state)
-{
-    (void)state;
-    rumor_scenario_t sc, slow;
-    rumor_sim_result_t r0, r1;
-    s_fault_scenario(&sc);
-    sc.deadline = 1;
-    sc.deadline_ms = 100;
-    rumor_scenario_rehash(&sc);
-    slow = sc;
-    s_add_fault(&slow, (rumor_fault_t){.kind = RUMOR_FAULT_SLOW,
-                                       .slow_ms = 150,
-                                       .from = 10,
-                                       .to = 110,
-                                       .n_nodes = 1,
-                                       .nodes = {5}});
-    rumor_slow_memo_t memo = {0}, once;
-    for (uint32_t t = 0; t < 300; t++) {
-        const double want = t < 10    ? 0
-                            : t < 110 ? 150 + 50.0 * (t - 10)
-                                      : fmax(5100 - 100.0 * (t - 109), 0);
-        once = (rumor_slow_memo_t){0};
-        assert_true(rumor_scenario_slow_lag_ms(&slow, 5, t, 100, &memo) == want);
-        assert_true(rumor_scenario_slow_lag_ms(&slow, 5, t, 100, &once) == want);
-        assert_true(rumor_scenario_slow_lag_ms(&slow, 4, t, 100, &once) == 0);
-    }
-    rumor_errmsg_t em = {""};
-    assert_int_equal(rumor_scenario_check_faults(&slow, 8, &em), 0);
-
-    char m0[] = "/tmp/rumor-sim-models-XXXXXX", m1[] = "/tmp/rumor-sim-models-XXXXXX";
-    close(mkstemp(m0));
-    close(mkstemp(m1));
-    free(s_run(&sc, 2, &r0, m0));
-    slow = sc;
-    s_add_fault(
-        &slow, (rumor_fault_t){
-                   .kind = RUMOR_FAULT_SLOW, .slow_ms = 40, .to = 600, .n_nodes = 1, .nodes = {5}});
-    free(s_run(&slow, 2, &r1, m1));
-    float *x0 = s_models(m0), *x = s_models(m1);
-    assert_memory_equal(x0, x, 8 * 84 * sizeof *x0);
-    free(x);
-
-    slow = sc;
-    s_add_fault(
-        &slow,
-        (rumor_fault_t){
-            .kind = RUMOR_FAULT_SLOW, .slow_ms = 150, .to = 600, .n_nodes = 2, .nodes = {1, 5}});
-    free(s_run_on_1_and_3(&slow, &r1));
-    s_expect_like_fault_free(&r1);
-    free(s_run(&slow, 2, &r1, m1));
-    x = s_models(m1);
-    for (uint32_t i = 0; i < 8; i++) /* every peer mixed with late copies, or is one */
-        assert_memory_not_equal(x0 + i * 84, x + i * 84, 84 * sizeof *x0);
-    free(x);
-    free(x0);
-
-    /* Synchronous rounds wait for a slow peer: the fault is refused there. */
-    s_fault_scenario(&sc);
-    s_add_fault(
-        &sc, (rumor_fault_t){
-                 .kind = RUMOR_FAULT_SLOW, .slow_ms = 150, .to = 600, .n_nodes = 1, .nodes = {5}});
-    assert_int_equal(rumor_scenario_check_faults(&sc, 8, &em), RUMOR_EINVAL);
-    assert_non_null(strstr(em.msg, "faults[0].slow: deadline rounds only"));
-}
-
 /* data.coded_scale none leaves the coded step of a run with stragglers unscaled: its models
  * differ from the unbiased run's; without stragglers there is nothing to scale, and the two
  * runs end with the same models, bit for bit. */
@@ -374,7 +304,6 @@ int main(void)
         cmocka_unit_test(test_stragglers_skip_steps_and_lose_diffs),
         cmocka_unit_test(test_late_diffs_are_resynced),
         cmocka_unit_test(test_deadline_rounds_with_delays),
-        cmocka_unit_test(test_slow_peers_fall_behind),
         cmocka_unit_test(test_coded_scale_none),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

@@ -62,11 +62,12 @@
  *     mixes with its stale copy and its link asks for a STATE at the next DIFF, as with DROP).
  *   SLOW ({"slow": 150, "nodes": [0, 4], "rounds": [0, 1000]}, rounds optional; deadline
  *     rounds only): every listed node takes `slow` more milliseconds of the virtual clock for
- *     its step of each round, as `rumor peer --slow MS` does, and sends its DIFF when the step
- *     is done. The step of round t starts when the round does or when the step of round t - 1
- *     is done, whichever is later, so a node slower than the deadline falls ever further
- *     behind: its DIFFs arrive later and later, in order, and are applied late (see
- *     rumor_scenario_slow_lag_ms). It does every step; what it hears is not delayed.
+ *     its step of each round (of its own), as `rumor peer --slow MS` does. A scenario with a
+ *     SLOW fault (or round_mode.compute_ms) runs on per-peer clocks: each peer steps, sends its
+ *     DIFF when the step is done, waits for its neighbours' DIFFs of its round or the deadline,
+ *     mixes what came by then (of any round) and starts its next round, so a node slower than
+ *     the deadline falls ever further behind in rounds but does every step, and finishes late.
+ *     DOWN, CRASH, STRAGGLE and DELAY in rounds do not combine with it.
  * The simulator runs every peer's real links (link.h) over frames in memory: each fault acts on
  * frames, and the links' protocol (gaps, RESYNC and STATE, liveness, restarts) does the rest. */
 typedef enum {
@@ -191,6 +192,8 @@ typedef struct {
     /* round mode */
     int deadline;         /* 0 = synchronous */
     uint32_t deadline_ms; /* deadline mode: wait this long per round */
+    double compute_ms;    /* deadline mode, rumor sim: every step's time on the virtual clock
+                             (0: none); with it or a SLOW fault each peer keeps its own clock */
 
     uint32_t n_faults;
     rumor_fault_t faults[RUMOR_SCENARIO_FAULTS];
@@ -225,23 +228,20 @@ const rumor_fault_t *rumor_scenario_straggler(const rumor_scenario_t *s, uint32_
 /* The probability that node straggles in round t (0 without STRAGGLE faults on it then). */
 double rumor_scenario_straggle_rate(const rumor_scenario_t *s, uint32_t node, uint32_t t);
 
-/* Where SLOW faults left node's step of round t: the milliseconds after the round's start
- * (round_ms long) at which it is done, lag(t) = max(lag(t - 1) - round_ms, 0) + slow(t), where
- * slow(t) is the sum of the SLOW faults over node in round t, and lag is 0 before node's first
- * one; 0 for a node no SLOW fault lists. memo (zeroed before the first call) keeps the last
- * answer, so that asking for rounds in increasing order costs one step each. */
-typedef struct {
-    uint32_t round, valid;
-    double lag;
-} rumor_slow_memo_t;
-double rumor_scenario_slow_lag_ms(const rumor_scenario_t *s, uint32_t node, uint32_t t,
-                                  double round_ms, rumor_slow_memo_t *memo);
+/* The milliseconds SLOW faults add to node's step of round t (their sum; 0 for a node none
+ * lists). */
+double rumor_scenario_slow_ms(const rumor_scenario_t *s, uint32_t node, uint32_t t);
+
+/* 1 when `rumor sim` runs s on per-peer clocks: deadline rounds with round_mode.compute_ms > 0
+ * or a SLOW fault (sim_internal.h). */
+int rumor_scenario_clocked(const rumor_scenario_t *s);
 
 /* The BYZANTINE fault of node i in s, or NULL when i is honest. */
 const rumor_byzantine_t *rumor_scenario_byzantine(const rumor_scenario_t *s, uint32_t node);
 
 /* Checks that every DOWN, CRASH, BYZANTINE, STRAGGLE and SLOW fault names a node of a topology
- * of n nodes, and that SLOW faults come with deadline rounds; RUMOR_EINVAL naming the entry
+ * of n nodes, that SLOW faults come with deadline rounds, and that per-peer clocks come with no
+ * DOWN, CRASH, STRAGGLE or DELAY-in-rounds fault; RUMOR_EINVAL naming the entry
  * ("faults[1].node: ...") otherwise. */
 int rumor_scenario_check_faults(const rumor_scenario_t *s, uint32_t n, rumor_errmsg_t *em);
 
