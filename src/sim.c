@@ -10,7 +10,9 @@
  *      the next round's phase 1 follows without a barrier (a mix only reads the peer's own
  *      state).
  * Evaluation rounds add a phase in which each worker evaluates its peers, then worker 0 alone
- * averages the models, evaluates the average and writes the record.
+ * averages the models, evaluates the average and writes the record. Deadline rounds on per-peer
+ * clocks (a SLOW fault or round_mode.compute_ms) run in sim_clock.c instead, on one thread,
+ * with the same records.
  */
 #include "sim_internal.h"
 
