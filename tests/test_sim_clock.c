@@ -194,6 +194,35 @@ static void test_slow_peers_finish_last(void **state)
                  r1.consensus_dist, r0.consensus_dist);
 }
 
+/* Per-peer clocks with lost DIFFs (resynced with STATEs) and frames 5 to 50 ms late (in order
+ * per edge) besides the slow peers: the run reproduces, loses DIFFs, and learns as the run with
+ * the same losses and delays and no slow peer does. */
+static void test_slow_peers_with_losses_and_delays(void **state)
+{
+    (void)state;
+    rumor_scenario_t lossy, slow;
+    s_deadline_scenario(&lossy);
+    lossy.compute_ms = 10;
+    s_add_fault(&lossy, (rumor_fault_t){.kind = RUMOR_FAULT_DROP, .drop = 0.05, .to = 600});
+    s_add_fault(&lossy, (rumor_fault_t){
+                            .kind = RUMOR_FAULT_DELAY, .delay_lo = 5, .delay_hi = 50, .to = 600});
+    slow = lossy;
+    s_add_fault(
+        &slow,
+        (rumor_fault_t){
+            .kind = RUMOR_FAULT_SLOW, .slow_ms = 150, .to = 600, .n_nodes = 2, .nodes = {1, 5}});
+    rumor_sim_result_t r0, r1, r2;
+    free(s_run(&lossy, 1, &r0, NULL));
+    char *a = s_run(&slow, 1, &r1, NULL), *b = s_run(&slow, 2, &r2, NULL);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    assert_true(r0.messages_lost > 0 && r1.messages_lost > 0);
+    if (!(r1.acc_min > r0.acc_min - 0.02) || !(r1.consensus_dist < 3 * r0.consensus_dist))
+        fail_msg("acc_min %.4f (no slow peer %.4f), consensus %.3e (%.3e)", r1.acc_min, r0.acc_min,
+                 r1.consensus_dist, r0.consensus_dist);
+}
+
 /* SLOW faults need deadline rounds; per-peer clocks take no fault of a common round (DOWN,
  * CRASH, STRAGGLE, DELAY by rounds) and no checkpoints; a bad compute_ms is named. */
 static void test_clocks_refuse_common_rounds(void **state)
@@ -248,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_equal_clocks_are_lockstep),
         cmocka_unit_test(test_slow_peer_mixes_later_rounds),
         cmocka_unit_test(test_slow_peers_finish_last),
+        cmocka_unit_test(test_slow_peers_with_losses_and_delays),
         cmocka_unit_test(test_clocks_refuse_common_rounds),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
