@@ -21,7 +21,6 @@
 #include "sim_internal.h"
 
 #include "rumor/log.h"
-#include "rumor/vec.h"
 
 #include <math.h>
 #include <stdlib.h>
