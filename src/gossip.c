@@ -176,8 +176,8 @@ static float *s_copy(const rumor_gossip_t *g, size_t slot)
  * part in the round, as v + gamma sum_j w_ij c_j - gamma (sum_j w_ij) c_i, with w this round's
  * weights and c the n floats at offset `part` of each public vector (BEER: 0 the model's
  * copies, d + track_from the tracker's). x may alias v. One pass over the vectors
- * (rumor_vec_lincomb); every entry takes the terms in the order of whole-vector axpys, neighbours
- * first. */
+ * (rumor_vec_lincomb); every entry takes the terms in the order of whole-vector axpys,
+ * neighbours first. */
 static void s_mix_copies(const rumor_gossip_t *g, const double *w, size_t part, size_t n,
                          const float *v, float *x)
 {

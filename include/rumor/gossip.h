@@ -113,8 +113,7 @@ void rumor_gossip_produce(rumor_gossip_t *g, const float *v, rumor_rng_t *rng, r
 
 /* BEER: the message's second part, C(y - u_i) over the coordinates from cfg.track_from on
  * (d - track_from of them), from the tracker (rumor_gossip_extra's first row, updated by the
- * caller), applied to the own tracker copy. Call after produce, on the
- * same rng. */
+ * caller), applied to the own tracker copy. Call after produce, on the same rng. */
 void rumor_gossip_produce_tracker(rumor_gossip_t *g, rumor_rng_t *rng, rumor_cmsg_t *out);
 /* 1 when a holder's copy of a peer is its last message (D-PSGD, DeepSqueeze), 0 when the copy
  * grows by each message. */
