@@ -18,6 +18,9 @@ struct rumor_gossip {
     float *track;  /* (rows, d) BEER: the tracker y, its gradient estimate (and point); else NULL */
     uint32_t rows; /* rows of track */
     rumor_compressor_t *compressor;
+    /* BEER with cfg.track_from > 0: the compressor and the identity over the tracked
+     * coordinates [track_from, d); else NULL (the tracker takes the model's) */
+    rumor_compressor_t *tcompressor, *texact;
     rumor_robust_t *robust; /* the mix's robust rule, or NULL for none */
     double err;  /* ||C(r) - r||^2 / ||r||^2 of the last measured produce (0 before any, r = 0) */
     int measure; /* produce measures err (rumor_gossip_set_measure) */
@@ -64,10 +67,23 @@ static int s_has_exact(rumor_algo_t algo)
     return algo == RUMOR_ALGO_CHOCO || algo == RUMOR_ALGO_MALCOM || algo == RUMOR_ALGO_BEER;
 }
 
+/* BEER's compressors over the tracked coordinates [track_from, d): a ":layer" compressor
+ * takes the tensors from track_from on, which must start a tensor (RUMOR_EINVAL otherwise). */
+static int s_tracker_compressors(rumor_gossip_t *g)
+{
+    const uint32_t from = g->cfg.track_from;
+    rumor_compress_cfg_t cc = g->cfg.compress;
+    for (uint64_t at = 0; cc.n_tensors && at < from; cc.n_tensors--)
+        at += *cc.tensors++; /* the tensors left must sum to d - from, or the compressor refuses */
+    const rumor_compress_cfg_t identity = {.kind = RUMOR_COMPRESS_IDENTITY};
+    const int rc = rumor_compressor_create(&cc, g->cfg.d - from, &g->tcompressor);
+    return rc ? rc : rumor_compressor_create(&identity, g->cfg.d - from, &g->texact);
+}
+
 int rumor_gossip_create(const rumor_gossip_cfg_t *cfg, const float *x0, rumor_gossip_t **out)
 {
     *out = NULL;
-    if (cfg->d == 0) return RUMOR_EINVAL;
+    if (cfg->d == 0 || cfg->track_from >= cfg->d) return RUMOR_EINVAL;
     for (uint32_t s = 1; s < cfg->degree; s++)
         if (cfg->nbrs[s] <= cfg->nbrs[s - 1]) return RUMOR_EINVAL;
     rumor_gossip_t *g = calloc(1, sizeof *g);
@@ -93,6 +109,7 @@ int rumor_gossip_create(const rumor_gossip_cfg_t *cfg, const float *x0, rumor_go
     if (cfg->algo == RUMOR_ALGO_DCD) g->pending = calloc(d, sizeof *g->pending);
     g->rows = beer ? (cfg->tracker_rows ? cfg->tracker_rows : 2) : 0;
     if (beer) g->track = calloc(g->rows * d, sizeof *g->track);
+    if (!rc && beer && cfg->track_from) rc = s_tracker_compressors(g);
     int robust_oom;
     g->robust = rumor_robust_new(&cfg->robust, cfg->degree, cfg->d, &robust_oom);
     if (!rc && (robust_oom || !g->nbrs || !g->w || !g->up || !g->quiet || !g->mix_c || !g->mix_a ||
@@ -119,6 +136,8 @@ void rumor_gossip_destroy(rumor_gossip_t **g_p)
     rumor_gossip_t *g = *g_p;
     rumor_compressor_destroy(&g->compressor);
     rumor_compressor_destroy(&g->exact);
+    rumor_compressor_destroy(&g->tcompressor);
+    rumor_compressor_destroy(&g->texact);
     rumor_robust_destroy(&g->robust);
     free(g->nbrs);
     free(g->w);
@@ -155,11 +174,12 @@ static float *s_copy(const rumor_gossip_t *g, size_t slot)
 
 /* x = mix_c(v) = v + gamma sum_j w_ij (c_j - c_i) over the neighbours that are up and take
  * part in the round, as v + gamma sum_j w_ij c_j - gamma (sum_j w_ij) c_i, with w this round's
- * weights and c the d floats at offset `part` of each public vector (BEER: 0 the model's
- * copies, d the tracker's). x may alias v. One pass over the vectors (rumor_vec_lincomb);
- * every entry takes the terms in the order of whole-vector axpys, neighbours first. */
-static void s_mix_copies(const rumor_gossip_t *g, const double *w, size_t part, const float *v,
-                         float *x)
+ * weights and c the n floats at offset `part` of each public vector (BEER: 0 the model's
+ * copies, d + track_from the tracker's). x may alias v. One pass over the vectors
+ * (rumor_vec_lincomb); every entry takes the terms in the order of whole-vector axpys,
+ * neighbours first. */
+static void s_mix_copies(const rumor_gossip_t *g, const double *w, size_t part, size_t n,
+                         const float *v, float *x)
 {
     const uint32_t deg = g->cfg.degree;
     const float gamma = g->cfg.gamma;
@@ -173,7 +193,7 @@ static void s_mix_copies(const rumor_gossip_t *g, const double *w, size_t part, 
     }
     g->mix_a[m] = -gamma * (float)wsum;
     g->mix_c[m++] = s_copy(g, deg) + part;
-    rumor_vec_lincomb(x, v, m, g->mix_c, g->mix_a, g->cfg.d);
+    rumor_vec_lincomb(x, v, m, g->mix_c, g->mix_a, n);
 }
 
 /* The message is the vector itself, and a neighbour's copy is its last message (D-PSGD,
@@ -247,8 +267,11 @@ double rumor_gossip_compress_err(const rumor_gossip_t *g)
 void rumor_gossip_produce_tracker(rumor_gossip_t *g, rumor_rng_t *rng, rumor_cmsg_t *out)
 {
     RUMOR_ASSERT(g->track);
-    float *own = s_copy(g, g->cfg.degree) + g->cfg.d;
-    rumor_compressor_apply_delta(g->sync ? g->exact : g->compressor, g->track, own, rng, out);
+    const uint32_t from = g->cfg.track_from;
+    float *own = s_copy(g, g->cfg.degree) + g->cfg.d + from;
+    rumor_compressor_t *c =
+        from ? (g->sync ? g->texact : g->tcompressor) : (g->sync ? g->exact : g->compressor);
+    rumor_compressor_apply_delta(c, g->track + from, own, rng, out);
     rumor_cmsg_axpy(out, 1.0f, own);
 }
 
@@ -257,17 +280,18 @@ int rumor_gossip_absorb_pair(rumor_gossip_t *g, uint32_t from, const rumor_cmsg_
 {
     const int slot = rumor_gossip_slot(g, from);
     if (slot < 0 || !mt != !g->track) return RUMOR_EINVAL;
-    if (m->d != g->cfg.d || (mt && mt->d != g->cfg.d)) return RUMOR_EMISMATCH;
+    const uint32_t d = g->cfg.d, tf = g->cfg.track_from; /* mt: the coordinates [tf, d) */
+    if (m->d != d || (mt && mt->d != d - tf)) return RUMOR_EMISMATCH;
     float *c = s_copy(g, (size_t)slot);
     const int replace = s_copy_is_message(g); /* the copy is the message, or grows by it */
     if (!rumor_cmsg_axpy_finite(m, 1.0f, replace ? NULL : c) ||
-        (mt && !rumor_cmsg_axpy_finite(mt, 1.0f, c + g->cfg.d)))
+        (mt && !rumor_cmsg_axpy_finite(mt, 1.0f, c + d + tf)))
         return RUMOR_ENONFINITE; /* the copies stay as they were */
     if (replace)
         rumor_cmsg_to_dense(m, c);
     else
         rumor_cmsg_axpy(m, 1.0f, c);
-    if (mt) rumor_cmsg_axpy(mt, 1.0f, c + g->cfg.d);
+    if (mt) rumor_cmsg_axpy(mt, 1.0f, c + d + tf);
     return 0;
 }
 
@@ -326,17 +350,20 @@ void rumor_gossip_mix(rumor_gossip_t *g, const float *v, float *x)
         /* The model is its public copy, and the next message carries the mix from here. */
         rumor_vec_copy(x, s_copy(g, deg), d);
         rumor_vec_zero(g->pending, d);
-        s_mix_copies(g, w, 0, g->pending, g->pending);
+        s_mix_copies(g, w, 0, d, g->pending, g->pending);
         return;
-    case RUMOR_ALGO_BEER:
-        /* y += gamma sum_j w_ij (yhat_j - yhat_i), after the model step read y */
-        s_mix_copies(g, w, d, g->track, g->track);
-        s_mix_copies(g, w, 0, v, x);
+    case RUMOR_ALGO_BEER: {
+        /* y += gamma sum_j w_ij (yhat_j - yhat_i) over the tracked coordinates, after the
+         * model step read y */
+        const uint32_t from = g->cfg.track_from;
+        s_mix_copies(g, w, d + from, d - from, g->track + from, g->track + from);
+        s_mix_copies(g, w, 0, d, v, x);
         return;
+    }
     case RUMOR_ALGO_CHOCO:
     case RUMOR_ALGO_MALCOM:
     case RUMOR_ALGO_DEEPSQUEEZE:
-        s_mix_copies(g, w, 0, v, x);
+        s_mix_copies(g, w, 0, d, v, x);
         return;
     }
 }

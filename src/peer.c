@@ -19,6 +19,7 @@ struct rumor_peer {
     const rumor_scenario_t *sc;
     uint32_t self, round, degree;
     size_t d;
+    uint32_t track_from; /* BEER: the first coordinate the tracker covers (gossip.h) */
     rumor_model_t *model;
     rumor_sampler_t *sampler;
     rumor_coded_t *coded; /* coded steps over held shards (data.redundancy > 1), else NULL */
@@ -242,6 +243,9 @@ int rumor_peer_create(const rumor_peer_cfg_t *cfg, rumor_peer_t **out, rumor_err
     for (size_t t = 0; t < nt; t++) tsz[t] = (uint32_t)ti[t].count;
     gcfg.compress.tensors = tsz;
     gcfg.compress.n_tensors = (uint32_t)nt;
+    /* algorithm.track "last": the output layer, the model's last weight and bias */
+    if (sc->algo == RUMOR_ALGO_BEER && sc->track_last && nt >= 2)
+        p->track_from = gcfg.track_from = (uint32_t)ti[nt - 2].offset;
     if (p->degree < rumor_robust_min_degree(&sc->robust)) {
         char rule[64];
         rumor_robust_describe(&sc->robust, rule, sizeof rule);
@@ -428,6 +432,7 @@ static int s_beer_step(rumor_peer_t *p)
         rumor_vec_axpy(y, 1.0f, p->g, d);
         rumor_vec_axpy(y, -1.0f, est, d);
         rumor_vec_copy(est, p->g, d);
+        rumor_vec_copy(y, est, p->track_from); /* the untracked part is the estimate itself */
     }
     if (same) rumor_vec_copy(xprev, p->x, d);
     rumor_vec_copy(p->g, y, d);
@@ -627,7 +632,8 @@ static int s_decode(rumor_peer_t *p, const uint8_t *msg, size_t len)
     const size_t b = rumor_load32le(msg + 4 + a);
     if (b != len - 8 - a) return RUMOR_EFORMAT;
     const int rc = rumor_codec_decode_packed(p->codec, msg + 4, a, d, &p->in);
-    return rc ? rc : rumor_codec_decode_packed(p->codec, msg + 8 + a, b, d, &p->in_t);
+    return rc ? rc
+              : rumor_codec_decode_packed(p->codec, msg + 8 + a, b, d - p->track_from, &p->in_t);
 }
 
 int rumor_peer_check(rumor_peer_t *p, const uint8_t *msg, size_t len)

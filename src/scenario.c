@@ -243,13 +243,15 @@ static int s_parse_algorithm(const s_ctx_t *c0, json_t *v, rumor_scenario_t *s)
     if (!json_is_object(v)) return s_fail(c0, "algorithm", "expected an object");
     const s_ctx_t c = {c0->origin, "algorithm.", c0->em};
     static const char *const keys[] = {
-        "name",           "lr",     "gamma",         "lambda",        "prox",     "prox_lr",
-        "batch",          "rounds", "local_steps",   "warmup",        "schedule", "momentum",
-        "gamma_schedule", "sync_p", "tracking_grad", "participation", "robust",   NULL};
+        "name",          "lr",       "gamma",          "lambda",      "prox",
+        "prox_lr",       "batch",    "rounds",         "local_steps", "warmup",
+        "schedule",      "momentum", "gamma_schedule", "sync_p",      "tracking_grad",
+        "participation", "robust",   "track",          NULL};
     static const char *const prox[] = {"after-mix", "before-compress"};
     static const char *const prox_lr[] = {"schedule", "base"};
     static const char *const gamma_schedule[] = {"constant", "lr"};
     static const char *const tracking_grad[] = {"fresh", "same-batch"};
+    static const char *const track[] = {"all", "last"};
     int rc = s_check_keys(&c, v, keys);
     if (rc) return rc;
     char name[16] = "", momentum[32] = "", robust[40] = "";
@@ -266,6 +268,7 @@ static int s_parse_algorithm(const s_ctx_t *c0, json_t *v, rumor_scenario_t *s)
         (rc = s_choice(&c, v, "gamma_schedule", gamma_schedule, 2, &s->gamma_follows_lr)) ||
         (rc = s_num(&c, v, "sync_p", 0.0, 1.0, 0, &s->sync_p)) ||
         (rc = s_choice(&c, v, "tracking_grad", tracking_grad, 2, &s->same_batch)) ||
+        (rc = s_choice(&c, v, "track", track, 2, &s->track_last)) ||
         (rc = s_num(&c, v, "participation", 1e-6, 1.0, 0, &s->participation)) ||
         (rc = s_u32(&c, v, "batch", 1, 65536, &s->batch)) ||
         (rc = s_u32(&c, v, "rounds", 1, 100000000, &s->rounds)) ||
@@ -294,6 +297,8 @@ static int s_parse_algorithm(const s_ctx_t *c0, json_t *v, rumor_scenario_t *s)
                       "beer with tracking_grad same-batch takes one step a round");
     if (s->same_batch && s->algo != RUMOR_ALGO_BEER)
         return s_fail(&c, "tracking_grad", "applies to beer only");
+    if (s->track_last && s->algo != RUMOR_ALGO_BEER)
+        return s_fail(&c, "track", "applies to beer only");
     if (s->gamma_follows_lr && !(s->lr > 0.0))
         return s_fail(&c, "gamma_schedule",
                       "\"lr\" scales gamma by the schedule's lr / lr: lr must be > 0");
@@ -730,6 +735,7 @@ static const s_hfield_t s_hash_fields[] = {
     S_H("|faults=", S_H_FAULTS, n_faults, 6),
     S_H("|coded_unscaled=", S_H_INT, coded_unscaled, 8),
     S_H("|compute_ms=", S_H_F64, compute_ms, 9),
+    S_H("|track_last=", S_H_INT, track_last, 10),
 };
 
 #define S_HASH_FIELDS (sizeof s_hash_fields / sizeof s_hash_fields[0])

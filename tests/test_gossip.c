@@ -25,8 +25,9 @@ typedef struct {
     rumor_cmsg_t *msg;
 } s_net_t;
 
-static void s_net_new(s_net_t *net, const char *kind, uint32_t n, rumor_algo_t algo,
-                      const char *compressor, float gamma)
+/* n peers on a generated graph; BEER's trackers cover the coordinates from track_from on. */
+static void s_net_new_tracking(s_net_t *net, const char *kind, uint32_t n, rumor_algo_t algo,
+                               const char *compressor, float gamma, uint32_t track_from)
 {
     const rumor_topology_gen_t gen = {.kind = kind, .n = n};
     assert_int_equal(rumor_topology_generate(&gen, &net->topo, NULL), 0);
@@ -48,12 +49,19 @@ static void s_net_new(s_net_t *net, const char *kind, uint32_t n, rumor_algo_t a
                                   .degree = deg,
                                   .nbrs = nb,
                                   .w_nbrs = w,
-                                  .gamma = gamma};
+                                  .gamma = gamma,
+                                  .track_from = track_from};
         assert_int_equal(rumor_compress_parse(compressor, &cfg.compress, NULL), 0);
         net->g[i] = rumor_gossip_new(&cfg, zero);
         assert_non_null(net->g[i]);
         assert_int_equal(rumor_cmsg_init(&net->msg[i], D), 0);
     }
+}
+
+static void s_net_new(s_net_t *net, const char *kind, uint32_t n, rumor_algo_t algo,
+                      const char *compressor, float gamma)
+{
+    s_net_new_tracking(net, kind, n, algo, compressor, gamma, 0);
 }
 
 static void s_net_free(s_net_t *net)
@@ -449,6 +457,65 @@ static void test_beer_trackers_keep_their_sum(void **state)
     s_net_free(&net);
 }
 
+/* A BEER tracker over the coordinates from track_from on (algorithm.track "last"): its part
+ * of a message has d - track_from entries, the trackers go to their mean there and keep their
+ * sum; below, the trackers are left as they are and their copies stay 0. A part of the wrong
+ * length is refused, and so is a start past the model or, for a ":layer" compressor, inside a
+ * tensor. */
+static void test_beer_tracks_a_tail(void **state)
+{
+    (void)state;
+    const uint32_t n = 6, from = 40;
+    s_net_t net;
+    s_net_new_tracking(&net, "ring", n, RUMOR_ALGO_BEER, "dither:4:biased", 0.3f, from);
+    rumor_cmsg_t mt[6];
+    float y0[6][D];
+    double ysum[D] = {0};
+    rumor_rng_t r;
+    rumor_rng_seed(&r, 5, 0, 0, RUMOR_RNG_TEST);
+    for (uint32_t i = 0; i < n; i++) {
+        assert_int_equal(rumor_cmsg_init(&mt[i], D), 0);
+        float *y = rumor_gossip_extra(net.g[i], NULL);
+        for (int k = 0; k < D; k++) ysum[k] += y0[i][k] = y[k] = (float)rumor_rng_normal(&r);
+    }
+    for (uint32_t t = 0; t < 400; t++) s_beer_round(&net, t, mt);
+    assert_int_equal(mt[0].d, D - from);
+    double dev = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const float *y = rumor_gossip_extra(net.g[i], NULL);
+        const float *u = rumor_gossip_copy(net.g[i], i) + D;
+        assert_memory_equal(y, y0[i], from * sizeof *y);
+        for (uint32_t k = 0; k < from; k++) assert_true(u[k] == 0.0f);
+        for (uint32_t k = from; k < D; k++) dev = fmax(dev, fabs(y[k] - ysum[k] / n));
+    }
+    if (dev >= 1e-3) fail_msg("trackers %g from their means after 400 rounds", dev);
+    mt[1].d = D;
+    assert_int_equal(rumor_gossip_absorb_pair(net.g[0], 1, &net.msg[1], &mt[1]), RUMOR_EMISMATCH);
+    for (uint32_t i = 0; i < n; i++) rumor_cmsg_free(&mt[i]);
+    s_net_free(&net);
+
+    const uint32_t nb[1] = {1}, tensors[2] = {30, D - 30};
+    const double w[1] = {0.5};
+    rumor_gossip_cfg_t cfg = {.algo = RUMOR_ALGO_BEER,
+                              .d = D,
+                              .degree = 1,
+                              .nbrs = nb,
+                              .w_nbrs = w,
+                              .gamma = 0.5f,
+                              .track_from = D};
+    assert_int_equal(rumor_compress_parse("dither:4:layer", &cfg.compress, NULL), 0);
+    const float zero[D] = {0};
+    cfg.compress.tensors = tensors;
+    cfg.compress.n_tensors = 2;
+    rumor_gossip_t *g;
+    assert_int_equal(rumor_gossip_create(&cfg, zero, &g), RUMOR_EINVAL);
+    cfg.track_from = 20;
+    assert_int_equal(rumor_gossip_create(&cfg, zero, &g), RUMOR_EINVAL);
+    cfg.track_from = 30;
+    assert_int_equal(rumor_gossip_create(&cfg, zero, &g), 0);
+    rumor_gossip_destroy(&g);
+}
+
 /* A BEER message is applied whole or not at all, and comes in two parts. */
 static void test_beer_absorbs_both_parts_or_neither(void **state)
 {
@@ -616,6 +683,7 @@ int main(void)
         cmocka_unit_test(test_quiet_neighbour_is_left_out),
         cmocka_unit_test(test_beer_trackers_keep_their_sum),
         cmocka_unit_test(test_beer_absorbs_both_parts_or_neither),
+        cmocka_unit_test(test_beer_tracks_a_tail),
         cmocka_unit_test(test_sync_round_makes_copies_exact),
         cmocka_unit_test(test_set_gamma_takes_effect),
         cmocka_unit_test(test_consensus_watch),

@@ -8,7 +8,7 @@
  *     and the run ends within a point of the fault-free accuracy;
  *   - in synchronous mode a peer interrupted and restarted from its checkpoint rejoins, and
  *     the run ends bit-identical to `rumor sim`; so too 8 peers running BEER with full-sync
- *     rounds and quasi-global momentum;
+ *     rounds and quasi-global momentum, and with a tracker of the output layer alone;
  *   - in deadline mode a peer whose neighbours are all stopped goes on without them and
  *     hears them again once they continue;
  *   - a peer that has nothing else to send (here: waiting for a neighbour that never comes)
@@ -274,6 +274,19 @@ static void test_interrupted_synchronous_peer_resumes(void **state)
     s_assert_matches_sim(4);
 }
 
+/* 8 peers on a ring running the scenario json (topology plain.json) for `rounds` rounds, node
+ * `node` interrupted past round 200 and started again from its checkpoint: every peer completes
+ * the run with the simulator's models, byte for byte. */
+static void s_eight_resume_and_match_simulator(const char *json, uint32_t node, uint32_t rounds)
+{
+    char topo[256];
+    s_prepare("ring", 8, json, topo, sizeof topo);
+    pid_t pids[8];
+    s_start(8, pids, topo, "50", "60");
+    s_interrupt_and_resume(8, pids, topo, node, 200, rounds);
+    s_assert_matches_sim(8);
+}
+
 /* Issue 15: 8 peers running BEER (two-part messages, a tracker and its copies) with full-sync
  * rounds (sync_p) and quasi-global momentum (a buffer that follows the model's change), node 5
  * interrupted past round 200 and started again from its checkpoint: every peer completes the
@@ -281,7 +294,6 @@ static void test_interrupted_synchronous_peer_resumes(void **state)
 static void test_beer_peers_resume_and_match_simulator(void **state)
 {
     (void)state;
-    char topo[256];
     const char *json =
         "{\"name\": \"beer-test\", \"topology\": \"plain.json\","
         " \"data\": {\"name\": \"synthetic\", \"n\": 4000, \"test_n\": 500, \"dim\": 20,"
@@ -290,11 +302,24 @@ static void test_beer_peers_resume_and_match_simulator(void **state)
         " \"rounds\": 3000, \"sync_p\": 0.2, \"momentum\": \"quasi-global:0.5\"},"
         " \"compressor\": \"dither:8:biased\", \"codec\": \"auto\", \"seed\": 11,"
         " \"eval_every\": 50}";
-    s_prepare("ring", 8, json, topo, sizeof topo);
-    pid_t pids[8];
-    s_start(8, pids, topo, "50", "60");
-    s_interrupt_and_resume(8, pids, topo, 5, 200, 3000);
-    s_assert_matches_sim(8);
+    s_eight_resume_and_match_simulator(json, 5, 3000);
+}
+
+/* BEER tracking the output layer alone (algorithm.track "last": a tracker part of 36 of the
+ * MLP's 204 parameters) with full-sync rounds, node 3 interrupted past round 200 and started
+ * again from its checkpoint: every peer ends with the simulator's models, byte for byte. */
+static void test_beer_tracking_the_last_layer_resumes_and_matches_simulator(void **state)
+{
+    (void)state;
+    const char *json =
+        "{\"name\": \"beer-last-test\", \"topology\": \"plain.json\","
+        " \"data\": {\"name\": \"synthetic\", \"n\": 4000, \"test_n\": 500, \"dim\": 20,"
+        " \"classes\": 4, \"sep\": 4.0, \"partition\": \"dirichlet:0.3\"}, \"model\": \"mlp:8\","
+        " \"algorithm\": {\"name\": \"beer\", \"lr\": 0.1, \"gamma\": 0.25, \"batch\": 16,"
+        " \"rounds\": 800, \"sync_p\": 0.2, \"track\": \"last\"},"
+        " \"compressor\": \"dither:8:biased\", \"codec\": \"auto\", \"seed\": 12,"
+        " \"eval_every\": 50}";
+    s_eight_resume_and_match_simulator(json, 3, 800);
 }
 
 /* Interrupted (SIGINT), node 2 checkpoints and says so in a BYE: its neighbours leave it out at
@@ -467,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_interrupted_peer_is_left_out_until_it_returns),
         cmocka_unit_test(test_interrupted_synchronous_peer_resumes),
         cmocka_unit_test(test_beer_peers_resume_and_match_simulator),
+        cmocka_unit_test(test_beer_tracking_the_last_layer_resumes_and_matches_simulator),
         cmocka_unit_test(test_stopped_neighbours_are_left_out_and_return),
         cmocka_unit_test(test_waiting_peer_sends_heartbeats),
     };

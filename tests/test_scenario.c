@@ -80,6 +80,12 @@ static void test_fields_and_defaults(void **state)
     assert_true(sc.sync_p == 0.25 && sc.same_batch && sc.participation == 0.5);
     assert_int_equal(rumor_scenario_parse("{}", "t.json", "/base", &sc, &em), 0);
     assert_true(sc.sync_p == 0.0 && !sc.same_batch && sc.participation == 1.0); /* defaults */
+    assert_false(sc.track_last);
+    assert_int_equal(
+        rumor_scenario_parse("{\"algorithm\": {\"name\": \"beer\", \"track\": \"last\"}}", "t.json",
+                             "/base", &sc, &em),
+        0);
+    assert_true(sc.track_last);
 
     const char *rel = "{\"topology\": \"../topologies/ring8.json\"}";
     assert_int_equal(rumor_scenario_parse(rel, "x.json", "/base/sims", &sc, &em), 0);
@@ -123,6 +129,9 @@ static void test_errors_name_the_field(void **state)
          "x.json: algorithm.tracking_grad: applies to beer only"},
         {"{\"algorithm\": {\"name\": \"beer\", \"tracking_grad\": \"old\"}}",
          "x.json: algorithm.tracking_grad: expected fresh or same-batch"},
+        {"{\"algorithm\": {\"track\": \"last\"}}", "x.json: algorithm.track: applies to beer only"},
+        {"{\"algorithm\": {\"name\": \"beer\", \"track\": \"first\"}}",
+         "x.json: algorithm.track: expected all or last"},
         {"{\"rounds\": 10}", "x.json: rounds: unknown key"},
         {"{\"data\": {\"partition\": \"dirichlet:-1\"}}", "x.json: data.partition:"},
         {"{\"data\": {\"name\": \"cifar\"}}", "x.json: data.name: expected fashion-mnist"},
@@ -452,6 +461,11 @@ static void test_hash_tracks_agreement(void **state)
     assert_false(s_same_hash(mm[1], mm[2]));
     assert_false(s_same_hash(mm[1], "{\"algorithm\": {\"lr\": 0.1, \"sync_p\": 0.2}}"));
     assert_false(s_same_hash(mm[3], mm[4]));
+    /* The tracked part counts; "all", the default, keeps the hash. */
+    const char *tr[] = {"{\"algorithm\": {\"lr\": 0.1, \"name\": \"beer\", \"track\": \"all\"}}",
+                        "{\"algorithm\": {\"lr\": 0.1, \"name\": \"beer\", \"track\": \"last\"}}"};
+    assert_true(s_same_hash(mm[3], tr[0]));
+    assert_false(s_same_hash(tr[0], tr[1]));
 }
 
 int main(void)

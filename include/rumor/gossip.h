@@ -85,6 +85,9 @@ typedef struct {
     float gamma;                   /* consensus step (all but D-PSGD) */
     rumor_compress_cfg_t compress; /* ignored by D-PSGD, which sends v uncompressed */
     uint32_t tracker_rows;         /* BEER: rows of d floats of tracker state, 2 or 3 (0: 2) */
+    uint32_t track_from;           /* BEER: the tracker's copies and messages cover the coordinates
+                                    * [track_from, d) (below d; 0: all); below it the tracker is the
+                                    * local gradient estimate and its copies stay 0 */
     rumor_robust_cfg_t robust;     /* the mix's robust rule (robust.h); zeroed: none */
 } rumor_gossip_cfg_t;
 
@@ -108,9 +111,9 @@ void rumor_gossip_destroy(rumor_gossip_t **g_p);
  * message's first part. */
 void rumor_gossip_produce(rumor_gossip_t *g, const float *v, rumor_rng_t *rng, rumor_cmsg_t *out);
 
-/* BEER: the message's second part, C(y - u_i), from the tracker (rumor_gossip_extra's first
- * row, updated by the caller), applied to the own tracker copy. Call after produce, on the
- * same rng. */
+/* BEER: the message's second part, C(y - u_i) over the coordinates from cfg.track_from on
+ * (d - track_from of them), from the tracker (rumor_gossip_extra's first row, updated by the
+ * caller), applied to the own tracker copy. Call after produce, on the same rng. */
 void rumor_gossip_produce_tracker(rumor_gossip_t *g, rumor_rng_t *rng, rumor_cmsg_t *out);
 /* 1 when a holder's copy of a peer is its last message (D-PSGD, DeepSqueeze), 0 when the copy
  * grows by each message. */
@@ -122,8 +125,8 @@ int rumor_gossip_message_is_copy(const rumor_gossip_t *g);
 RUMOR_NODISCARD int rumor_gossip_absorb(rumor_gossip_t *g, uint32_t from, const rumor_cmsg_t *m);
 
 /* The same for an algorithm whose message has two parts (BEER: m the model's, mt the
- * tracker's; mt NULL for the others, RUMOR_EINVAL on a mismatch). Both parts or neither are
- * applied. */
+ * tracker's, of d - track_from; mt NULL for the others, RUMOR_EINVAL on a mismatch). Both
+ * parts or neither are applied. */
 RUMOR_NODISCARD int rumor_gossip_absorb_pair(rumor_gossip_t *g, uint32_t from,
                                              const rumor_cmsg_t *m, const rumor_cmsg_t *mt);
 

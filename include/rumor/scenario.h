@@ -178,6 +178,7 @@ typedef struct {
     uint32_t local_steps; /* SGD steps per round, before the peer gossips */
     double sync_p;        /* probability of a full-sync round (MARINA's coin; 0 = never) */
     int same_batch;       /* BEER: the tracker's gradient difference on one batch (VR-MARINA) */
+    int track_last;       /* BEER: the tracker covers the output layer alone (algorithm.track) */
     double participation; /* fraction of peers that step and send in a round (1 = all) */
     char schedule[64];
     rumor_momentum_t momentum;

@@ -2,11 +2,12 @@
  * neighbour, here BEER's two-part message (u32 length, codec message, u32 length, codec
  * message), whose lengths the peer bounds before the codec sees either part.
  *
- * Two small BEER peers are built once (ring of 4, softmax on 6 features), and node 1's message
- * of round 0 is the base. Byte 0 of an input picks the message: bit 0 clear, the rest of the
- * input is the message; bit 0 set, the base edited by the input: bytes 1-2 (little-endian) cut
- * it to that length (0xffff keeps it whole), then each triple (offset low, offset high, value)
- * XORs one byte, which reaches the codec behind valid lengths.
+ * Two small BEER peers are built once (ring of 4, mlp:4 on 6 features, the tracker on the
+ * output layer alone, so the message's second part is shorter than its first), and node 1's
+ * message of round 0 is the base. Byte 0 of an input picks the message: bit 0 clear, the rest
+ * of the input is the message; bit 0 set, the base edited by the input: bytes 1-2
+ * (little-endian) cut it to that length (0xffff keeps it whole), then each triple (offset low,
+ * offset high, value) XORs one byte, which reaches the codec behind valid lengths.
  *
  * Invariants: a refused message leaves node 0's copy of node 1 (model and tracker) as it was;
  * an accepted one is applied, and the copy is put back for the next input. No input reads or
@@ -41,8 +42,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     const char *json = "{\"topology\": {\"generate\": \"ring\", \"n\": 4},"
                        " \"data\": {\"name\": \"synthetic\", \"n\": 400, \"test_n\": 100,"
-                       " \"dim\": 6, \"classes\": 3},"
-                       " \"algorithm\": {\"name\": \"beer\", \"batch\": 8, \"rounds\": 10},"
+                       " \"dim\": 6, \"classes\": 3}, \"model\": \"mlp:4\","
+                       " \"algorithm\": {\"name\": \"beer\", \"batch\": 8, \"rounds\": 10,"
+                       " \"track\": \"last\"},"
                        " \"compressor\": \"dither:4:biased\"}";
     rumor_errmsg_t em;
     if (rumor_scenario_parse(json, "fuzz", ".", &s.sc, &em) ||
