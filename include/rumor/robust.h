@@ -23,6 +23,15 @@
  *                constant copy runs far beyond it and then pulls not at all. With half of a
  *                neighbourhood Byzantine and sitting near, TAU is theirs and the honest terms
  *                are the ones faded: no rule over distances holds there.
+ *   clip:auto...+uphill  the same, and a term that keeps pointing uphill fades out too. A copy
+ *                placed inside the honest spread ("a little is enough": the mean less a
+ *                standard deviation) is never the farthest, but under label skew it lies
+ *                further up the peer's own loss than the honest copies do. Each round, each
+ *                term's cosine with the peer's own step reversed (x - v: to first order, how
+ *                much mixing the term raises the loss of the peer's own minibatch) goes into a
+ *                running mean per neighbour (weight 0.05); a neighbour whose mean exceeds 1.5
+ *                times the median of its neighbourhood's fades linearly to nothing at 2 times
+ *                it. Needs 3 neighbours up; no message, and one pass over the copies.
  *   trim:F       coordinate-wise trimmed mean: per coordinate the F largest and F smallest
  *                of the y_j - y_i are dropped and the rest averaged; the mix adds that mean
  *                times the weight of the neighbours that are up. Needs degree >= 2F + 1;
@@ -31,7 +40,8 @@
  * TAU is never reached mixes exactly as "none".
  *
  * Everything here is a pure function over vectors, plus one state object that holds the
- * scratch (allocated once, by rumor_robust_new) and the per-neighbour clip counts. Called
+ * scratch (allocated once, by rumor_robust_new), the per-neighbour clip counts and +uphill's
+ * running means (not in checkpoints: a resumed run starts them afresh). Called
  * once per round with d up to 1e6 and degree up to a few dozen; nothing allocates per call.
  */
 #ifndef RUMOR_ROBUST_H
@@ -49,19 +59,27 @@ typedef enum {
 
 /* clip:auto's R when the rule does not give it */
 #define RUMOR_ROBUST_REJECT 1.5
+/* "+uphill": the weight of each round's cosine in a neighbour's running mean, and the
+ * multiples of the neighbours' median mean at which its term starts to fade and weighs 0 */
+#define RUMOR_ROBUST_UPHILL_RATE 0.05
+#define RUMOR_ROBUST_UPHILL_FROM 1.5
+#define RUMOR_ROBUST_UPHILL_OUT  2.0
 
 typedef struct {
     rumor_robust_kind_t kind;
     double tau;    /* CLIP */
     uint32_t f;    /* CLIP_AUTO: B; TRIM: F */
     double reject; /* CLIP_AUTO: R, the distance in TAUs from which a term weighs 0 (inf: never) */
+    int uphill;    /* CLIP_AUTO: "+uphill", terms that keep pointing uphill fade out */
 } rumor_robust_cfg_t;
 
 /* Parses "none", "clip:TAU" (TAU > 0, finite), "clip:auto", "clip:auto:B" (B >= 1),
- * "clip:auto:B:R" (R > 1, or inf) or "trim:F" (F >= 1). Returns 0 or RUMOR_EINVAL. */
+ * "clip:auto:B:R" (R > 1, or inf), any clip:auto form followed by "+uphill", or "trim:F"
+ * (F >= 1). Returns 0 or RUMOR_EINVAL. */
 int rumor_robust_parse(const char *s, rumor_robust_cfg_t *cfg);
 
-/* The canonical text of cfg ("clip:0.5", "clip:auto:1", "clip:auto:2:inf", "trim:1", "none"),
+/* The canonical text of cfg ("clip:0.5", "clip:auto:1", "clip:auto:2:inf", "clip:auto:1+uphill",
+ * "trim:1", "none"),
  * which the run-config hash covers; R appears only when it is not RUMOR_ROBUST_REJECT. */
 void rumor_robust_describe(const rumor_robust_cfg_t *cfg, char *buf, size_t cap);
 
@@ -82,6 +100,14 @@ double rumor_robust_auto_tau(const double *dist, const uint8_t *up, uint32_t deg
  * number of slots clipped (dist[s] > tau) among those with up[s] (up NULL: all). */
 uint32_t rumor_robust_clip_weights(const double *w, const double *dist, const uint8_t *up,
                                    uint32_t deg, double tau, double reject, double *w_out);
+
+/* The uphill fade of "+uphill": with m the median of avg[s] over the slots with up[s] (up
+ * NULL: all), a slot whose avg[s] exceeds RUMOR_ROBUST_UPHILL_FROM m has its w_out[s] scaled
+ * linearly down to 0 at RUMOR_ROBUST_UPHILL_OUT m and beyond; nothing when m <= 0 (or NaN)
+ * or when fewer than 3 slots are up. Returns how many slots of weight above 0 were faded. scratch
+ * holds deg doubles. */
+uint32_t rumor_robust_uphill_fade(const double *avg, const uint8_t *up, uint32_t deg,
+                                  double *scratch, double *w_out);
 
 /* out[k] = the mean of y_s[k] - ref[k] over the slots s with up[s] (up NULL: all), the f
  * largest and f smallest of them dropped (f is lowered to (up - 1) / 2 when fewer are up;
@@ -111,6 +137,14 @@ void rumor_robust_destroy(rumor_robust_t **r_p);
  * into r, valid until the next call. y and up as in rumor_robust_trimmed_mean. */
 const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint8_t *up,
                                    const double *w, const float *ref);
+
+/* "+uphill": the own step of this round, from x to v (both d floats), read by the next
+ * rumor_robust_weights only. That call takes each up term's cosine with x - v (the step
+ * reversed: how much mixing the term raises the peer's own minibatch loss, to first order, per
+ * unit of length) into the slot's running mean (rate RUMOR_ROBUST_UPHILL_RATE) and fades the
+ * terms by those means (rumor_robust_uphill_fade). Without a call before it, a round neither
+ * updates nor fades. The means are not in checkpoints: a resumed run starts them afresh. */
+void rumor_robust_set_step(rumor_robust_t *r, const float *x, const float *v);
 
 /* TRIM: the trimmed mean of the y_s - ref (see rumor_robust_trimmed_mean) into r's d-float
  * buffer, which it returns (valid until the next call). */
