@@ -356,11 +356,6 @@ rumor_robust_stats_t rumor_gossip_robust_stats(const rumor_gossip_t *g)
     return g->robust ? rumor_robust_stats(g->robust) : (rumor_robust_stats_t){NULL, NULL, NULL};
 }
 
-rumor_robust_t *rumor_gossip_robust(rumor_gossip_t *g)
-{
-    return g->robust;
-}
-
 void rumor_gossip_set_gamma(rumor_gossip_t *g, float gamma)
 {
     g->cfg.gamma = gamma;

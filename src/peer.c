@@ -664,8 +664,6 @@ void rumor_peer_finish(rumor_peer_t *p)
         return;
     }
     const double t0 = rumor_clock_now(), c0 = rumor_clock_thread_cpu();
-    rumor_robust_t *robust = rumor_gossip_robust(p->gossip);
-    if (robust) rumor_robust_set_step(robust, p->x, p->v);
     rumor_gossip_mix(p->gossip, p->v, p->x);
     if (p->sc->prox == RUMOR_PROX_AFTER_MIX) rumor_optim_prox_l1(p->x, s_threshold(p), p->d);
     if (p->x0 && p->took_part)

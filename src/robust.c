@@ -11,17 +11,15 @@
 struct rumor_robust {
     rumor_robust_cfg_t cfg;
     uint32_t deg, d;
-    double *dist;       /* (deg) ||y_s - ref|| of this round */
-    double *w_eff;      /* (deg) this round's clipped weights */
-    double *sorted;     /* (deg) scratch of the auto radius */
-    float *column;      /* (deg) scratch of the trimmed mean */
-    float *mean;        /* (d) TRIM: the trimmed mean */
-    uint64_t *mixed;    /* (deg) */
-    uint64_t *clipped;  /* (deg) */
-    double *cut;        /* (deg) */
-    double *avg;        /* (deg) UPHILL: each term's running mean cosine with the own step
-                           reversed; NaN before its first */
-    const float *x, *v; /* UPHILL: the own step's ends for the next weights, or NULL */
+    double *dist;      /* (deg) ||y_s - ref|| of this round */
+    double *w_eff;     /* (deg) this round's clipped weights */
+    double *sorted;    /* (deg) scratch of the auto radius */
+    float *column;     /* (deg) scratch of the trimmed mean */
+    float *mean;       /* (d) TRIM: the trimmed mean */
+    uint64_t *mixed;   /* (deg) */
+    uint64_t *clipped; /* (deg) */
+    double *cut;       /* (deg) */
+    double *avg;       /* (deg) SHIFT: each term's running mean shift; NaN before its first */
 };
 
 /* Reads a whole unsigned number >= 1 from s; 0 on success. */
@@ -52,20 +50,20 @@ static int s_auto(const char *s, rumor_robust_cfg_t *cfg)
     return 0;
 }
 
-/* The suffix that adds the uphill fade to a clip:auto rule. */
-static const char s_uphill[] = "+uphill";
+/* The suffix that adds the shift fade to a clip:auto rule. */
+static const char s_shift[] = "+shift";
 
 int rumor_robust_parse(const char *s, rumor_robust_cfg_t *cfg)
 {
     rumor_robust_cfg_t c = {.kind = RUMOR_ROBUST_NONE};
     char base[64];
-    const size_t n = strlen(s), k = sizeof s_uphill - 1;
-    if (n > k && n - k < sizeof base && !strcmp(s + n - k, s_uphill)) {
+    const size_t n = strlen(s), k = sizeof s_shift - 1;
+    if (n > k && n - k < sizeof base && !strcmp(s + n - k, s_shift)) {
         memcpy(base, s, n - k);
         base[n - k] = 0;
-        if (rumor_robust_parse(base, &c) || c.kind != RUMOR_ROBUST_CLIP_AUTO || c.uphill)
+        if (rumor_robust_parse(base, &c) || c.kind != RUMOR_ROBUST_CLIP_AUTO || c.shift)
             return RUMOR_EINVAL;
-        c.uphill = 1;
+        c.shift = 1;
         *cfg = c;
         return 0;
     }
@@ -104,10 +102,10 @@ void rumor_robust_describe(const rumor_robust_cfg_t *cfg, char *buf, size_t cap)
         return;
     case RUMOR_ROBUST_CLIP_AUTO:
         if (cfg->reject == RUMOR_ROBUST_REJECT)
-            snprintf(buf, cap, "clip:auto:%u%s", cfg->f, cfg->uphill ? s_uphill : "");
+            snprintf(buf, cap, "clip:auto:%u%s", cfg->f, cfg->shift ? s_shift : "");
         else
             snprintf(buf, cap, "clip:auto:%u:%.17g%s", cfg->f, cfg->reject,
-                     cfg->uphill ? s_uphill : "");
+                     cfg->shift ? s_shift : "");
         return;
     case RUMOR_ROBUST_TRIM:
         snprintf(buf, cap, "trim:%u", cfg->f);
@@ -129,24 +127,17 @@ uint32_t rumor_robust_min_degree(const rumor_robust_cfg_t *cfg)
     return 0;
 }
 
-/* Sorts v[s] over the slots s with up[s] (up NULL: all) into scratch, descending; returns how
- * many. Insertion: deg is a few dozen at most. */
-static uint32_t s_sort_up(const double *v, const uint8_t *up, uint32_t deg, double *scratch)
+double rumor_robust_auto_tau(const double *dist, const uint8_t *up, uint32_t deg, uint32_t b,
+                             double *scratch)
 {
     uint32_t n = 0;
     for (uint32_t s = 0; s < deg; s++) {
         if (up && !up[s]) continue;
+        /* insertion, descending: deg is a few dozen at most */
         uint32_t k = n++;
-        for (; k > 0 && scratch[k - 1] < v[s]; k--) scratch[k] = scratch[k - 1];
-        scratch[k] = v[s];
+        for (; k > 0 && scratch[k - 1] < dist[s]; k--) scratch[k] = scratch[k - 1];
+        scratch[k] = dist[s];
     }
-    return n;
-}
-
-double rumor_robust_auto_tau(const double *dist, const uint8_t *up, uint32_t deg, uint32_t b,
-                             double *scratch)
-{
-    const uint32_t n = s_sort_up(dist, up, deg, scratch);
     return n > b ? scratch[b] : 0.0;
 }
 
@@ -169,21 +160,27 @@ uint32_t rumor_robust_clip_weights(const double *w, const double *dist, const ui
     return clipped;
 }
 
-uint32_t rumor_robust_uphill_fade(const double *avg, const uint8_t *up, uint32_t deg,
-                                  double *scratch, double *w_out)
+double rumor_robust_shift(const float *y, const float *ref, uint32_t d)
 {
-    const uint32_t n = s_sort_up(avg, up, deg, scratch);
-    if (n < 3) return 0; /* one of two cannot be told from the other */
-    const double med = n % 2 ? scratch[n / 2] : 0.5 * (scratch[n / 2 - 1] + scratch[n / 2]);
-    if (!(med > 0.0)) return 0;
+    double sum = 0.0, sq = 0.0;
+    for (uint32_t k = 0; k < d; k++) {
+        const double t = (double)y[k] - (double)ref[k];
+        sum += t;
+        sq += t * t;
+    }
+    return sq > 0.0 ? sum / sqrt(sq * (double)d) : 0.0;
+}
+
+uint32_t rumor_robust_shift_fade(const double *avg, const uint8_t *up, uint32_t deg, double *w_out)
+{
     uint32_t faded = 0;
     for (uint32_t s = 0; s < deg; s++) {
-        if ((up && !up[s]) || !(avg[s] > RUMOR_ROBUST_UPHILL_FROM * med)) continue;
-        const double r = avg[s] / med;
+        const double a = fabs(avg[s]);
+        if ((up && !up[s]) || !(a > RUMOR_ROBUST_SHIFT_FROM)) continue;
         faded += w_out[s] > 0.0;
-        w_out[s] = r < RUMOR_ROBUST_UPHILL_OUT
-                       ? w_out[s] * ((RUMOR_ROBUST_UPHILL_OUT - r) /
-                                     (RUMOR_ROBUST_UPHILL_OUT - RUMOR_ROBUST_UPHILL_FROM))
+        w_out[s] = a < RUMOR_ROBUST_SHIFT_OUT
+                       ? w_out[s] * ((RUMOR_ROBUST_SHIFT_OUT - a) /
+                                     (RUMOR_ROBUST_SHIFT_OUT - RUMOR_ROBUST_SHIFT_FROM))
                        : 0.0;
     }
     return faded;
@@ -274,22 +271,16 @@ const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint
     rumor_robust_clip_weights(w, r->dist, up, r->deg, tau,
                               r->cfg.kind == RUMOR_ROBUST_CLIP ? INFINITY : r->cfg.reject,
                               r->w_eff);
-    if (r->cfg.uphill && r->x) {
-        const double step = rumor_vec_nrm2_diff(r->x, r->v, r->d);
+    if (r->cfg.shift) {
         for (uint32_t s = 0; s < r->deg; s++) {
             if (!up[s]) continue;
-            const float *y_s = y + (size_t)s * r->d;
-            double dot = 0.0;
-            for (uint32_t k = 0; k < r->d; k++)
-                dot += (double)(y_s[k] - ref[k]) * (double)(r->x[k] - r->v[k]);
-            const double c = r->dist[s] > 0.0 && step > 0.0 ? dot / (r->dist[s] * step) : 0.0;
+            const double c = rumor_robust_shift(y + (size_t)s * r->d, ref, r->d);
             r->avg[s] = isnan(r->avg[s]) ? c
-                                         : (1.0 - RUMOR_ROBUST_UPHILL_RATE) * r->avg[s] +
-                                               RUMOR_ROBUST_UPHILL_RATE * c;
+                                         : (1.0 - RUMOR_ROBUST_SHIFT_RATE) * r->avg[s] +
+                                               RUMOR_ROBUST_SHIFT_RATE * c;
         }
-        rumor_robust_uphill_fade(r->avg, up, r->deg, r->sorted, r->w_eff);
+        rumor_robust_shift_fade(r->avg, up, r->deg, r->w_eff);
     }
-    r->x = r->v = NULL;
     for (uint32_t s = 0; s < r->deg; s++) {
         if (!up[s]) continue;
         r->mixed[s]++;
@@ -298,12 +289,6 @@ const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint
         r->cut[s] += 1.0 - r->w_eff[s] / w[s];
     }
     return r->w_eff;
-}
-
-void rumor_robust_set_step(rumor_robust_t *r, const float *x, const float *v)
-{
-    r->x = x;
-    r->v = v;
 }
 
 const float *rumor_robust_trim(rumor_robust_t *r, const float *y, const uint8_t *up,

@@ -238,100 +238,77 @@ static void test_auto_tau_hand_example(void **state)
     assert_true(out[1] == 0.25 && out[2] == 0.0 && out[3] == 0.1);
 }
 
-/* Running means 0.1, 0.1, 0.1, 0.175: the median is 0.1, the last slot at 1.75 times it
- * keeps half its weight (the fade runs from 1.5 to 2 medians); at 0.3 (median 0.1 still) it
- * weighs 0; 0.17 among 0.1, 0.1, 0.3 (median 0.135, 1.26 times) keeps all; a slot that is down
- * neither fades nor counts in the median (which moves with it); with two up, or a median <= 0,
- * nothing fades. */
-static void test_uphill_fade_hand_example(void **state)
+/* The shift of a few hand vectors: all up 1, balanced 0, one coordinate of four -1/2, none 0;
+ * the fade of running means 0.1, -0.35, 0.45, 0.3: the second keeps half its weight, the third
+ * none, the others all; a slot that is down is left alone. */
+static void test_shift_hand_example(void **state)
 {
     (void)state;
-    const double w[4] = {0.1, 0.2, 0.3, 0.4};
-    double out[4], scratch[4];
-    const double a1[4] = {0.1, 0.1, 0.1, 0.175};
+    const float ref[4] = {1.0f, -2.0f, 0.5f, 0.0f};
+    const float up1[4] = {2.0f, -1.0f, 1.5f, 1.0f}, bal[4] = {2.0f, -3.0f, 1.5f, -1.0f};
+    const float one[4] = {-1.0f, -2.0f, 0.5f, 0.0f};
+    assert_float_equal(rumor_robust_shift(up1, ref, 4), 1.0, 1e-12);
+    assert_true(rumor_robust_shift(bal, ref, 4) == 0.0);
+    assert_float_equal(rumor_robust_shift(one, ref, 4), -0.5, 1e-12);
+    assert_true(rumor_robust_shift(ref, ref, 4) == 0.0);
+    const double avg[4] = {0.1, -0.35, 0.45, 0.3}, w[4] = {0.1, 0.2, 0.3, 0.4};
+    double out[4];
     memcpy(out, w, sizeof out);
-    assert_int_equal(rumor_robust_uphill_fade(a1, NULL, 4, scratch, out), 1);
-    assert_true(out[0] == 0.1 && out[1] == 0.2 && out[2] == 0.3);
-    assert_float_equal(out[3], 0.2, 1e-12);
-    const double a2[4] = {0.1, 0.1, 0.17, 0.3};
+    assert_int_equal(rumor_robust_shift_fade(avg, NULL, 4, out), 2);
+    assert_true(out[0] == 0.1 && out[2] == 0.0 && out[3] == 0.4);
+    assert_float_equal(out[1], 0.1, 1e-12);
+    const uint8_t up[4] = {1, 1, 0, 1};
     memcpy(out, w, sizeof out);
-    assert_int_equal(rumor_robust_uphill_fade(a2, NULL, 4, scratch, out), 1);
-    assert_true(out[0] == 0.1 && out[1] == 0.2 && out[2] == 0.3 && out[3] == 0.0);
-    /* slot 1 down: the median of 0.1, 0.17, 0.3 is 0.17, and 0.3 is 1.76 times it */
-    const uint8_t up[4] = {1, 0, 1, 1};
-    memcpy(out, w, sizeof out);
-    assert_int_equal(rumor_robust_uphill_fade(a2, up, 4, scratch, out), 1);
-    assert_float_equal(out[3], 0.4 * (2.0 - 0.3 / 0.17) / 0.5, 1e-12);
-    const uint8_t up3[4] = {1, 1, 1, 0};
-    memcpy(out, w, sizeof out);
-    assert_int_equal(rumor_robust_uphill_fade(a2, up3, 4, scratch, out), 1);
-    assert_true(out[0] == 0.1 && out[1] == 0.2 && out[3] == 0.4); /* 0.17 is 1.7 medians now */
-    assert_float_equal(out[2], 0.3 * (2.0 - 1.7) / 0.5, 1e-12);
-    /* two up: nothing to compare with */
-    const double a4[4] = {0.05, 0.1, 0.1, 0.3}; /* 0.3 is 1.71 times the mean of 0.05, 0.3 */
-    const uint8_t up2[4] = {1, 0, 0, 1};
-    memcpy(out, w, sizeof out);
-    assert_int_equal(rumor_robust_uphill_fade(a4, up2, 4, scratch, out), 0);
-    assert_memory_equal(out, w, sizeof out);
-    const double a3[4] = {-0.1, -0.1, 0.0, 0.5};
-    memcpy(out, w, sizeof out);
-    assert_int_equal(rumor_robust_uphill_fade(a3, NULL, 4, scratch, out), 0);
-    assert_memory_equal(out, w, sizeof out);
+    assert_int_equal(rumor_robust_shift_fade(avg, up, 4, out), 1);
+    assert_true(out[2] == 0.3);
 }
 
-/* Unit vector k of D floats plus a times unit vector 0. */
-static void s_axis(float *dir, int k, float a)
-{
-    memset(dir, 0, D * sizeof *dir);
-    dir[k] = 1.0f;
-    dir[0] += a;
-}
-
-/* clip:auto+uphill: three neighbours' terms at cosine 0.2 with the own step reversed (x - v
- * along unit vector 0) and one, inside tau, at cosine 0.995: that one is left out, so the mix
- * is clip:auto's less its gamma w term. The running mean keeps it out in a round whose step
- * is zero (every cosine 0). Without a step given (rumor_robust_set_step) the mix is
- * clip:auto's bit for bit. The fade counts as a clip. */
-static void test_uphill_fades_the_uphill_term(void **state)
+/* clip:auto+shift: three neighbours' terms of shift 0 (signs balanced) and one, inside tau,
+ * that moves every coordinate down (shift -1, as ALIE's does): that one is left out, so the
+ * mix is clip:auto's less its gamma w term, and it counts as clipped. Moved to a balanced term
+ * of the same length, it stays out while its running mean (0.95^n) is above 0.4, fades back
+ * between 0.4 and 0.3, and after 24 such rounds (0.95^24 < 0.3) mixes as clip:auto's again. */
+static void test_shift_fades_a_coherent_term(void **state)
 {
     (void)state;
     const float gamma = 0.5f;
-    rumor_gossip_t *up = s_peer(RUMOR_ALGO_CHOCO, "clip:auto+uphill", gamma);
+    rumor_gossip_t *sh = s_peer(RUMOR_ALGO_CHOCO, "clip:auto+shift", gamma);
     rumor_gossip_t *plain = s_peer(RUMOR_ALGO_CHOCO, "clip:auto", gamma);
-    float v[D], x[D], dir[D], x_up[D], x_plain[D];
+    float v[D], dir[D], x_sh[D], x_plain[D];
     s_point(v, 19);
     const double dist[DEG] = {1.0, 2.0, 2.2, 1.5};
     for (int s = 0; s < DEG; s++) {
-        if (s < 3)
-            s_axis(dir, s + 1, 0.2f);
-        else
-            s_axis(dir, 5, 0.0f), dir[0] = 10.0f;
-        s_put(up, s, dist[s], dir);
+        for (int i = 0; i < D; i++) dir[i] = s == 3 ? -1.0f : (i + s) % 2 ? 1.0f : -1.0f;
+        s_put(sh, s, dist[s], dir);
         s_put(plain, s, dist[s], dir);
     }
-    memcpy(x, v, sizeof x);
-    x[0] += 0.01f;
-    rumor_gossip_mix(up, v, x_up); /* no step given: clip:auto's mix */
+    rumor_gossip_mix(sh, v, x_sh);
     rumor_gossip_mix(plain, v, x_plain);
-    assert_memory_equal(x_up, x_plain, sizeof x_up);
-    rumor_robust_set_step(rumor_gossip_robust(up), x, v);
-    rumor_gossip_mix(up, v, x_up);
-    const float *c = rumor_gossip_copy(up, s_nbrs[3]), *own = rumor_gossip_copy(up, SELF);
+    const float *c = rumor_gossip_copy(sh, s_nbrs[3]), *own = rumor_gossip_copy(sh, SELF);
     for (int i = 0; i < D; i++)
-        assert_float_equal(x_up[i], x_plain[i] - gamma * (float)s_w[3] * (c[i] - own[i]), 1e-5);
-    const rumor_robust_stats_t st = rumor_gossip_robust_stats(up);
+        assert_float_equal(x_sh[i], x_plain[i] - gamma * (float)s_w[3] * (c[i] - own[i]), 1e-5);
+    const rumor_robust_stats_t st = rumor_gossip_robust_stats(sh);
     assert_int_equal(st.clipped[3], 1);
     assert_true(st.cut[3] == 1.0);
-    float x_again[D];
-    rumor_robust_set_step(rumor_gossip_robust(up), v, v);
-    rumor_gossip_mix(up, v, x_again);
-    assert_memory_equal(x_again, x_up, sizeof x_up);
-    assert_int_equal(st.clipped[3], 2);
-    rumor_gossip_destroy(&up);
+    for (int i = 0; i < D; i++) dir[i] = i % 2 ? 1.0f : -1.0f;
+    s_put(sh, 3, dist[3], dir);
+    s_put(plain, 3, dist[3], dir);
+    rumor_gossip_mix(plain, v, x_plain);
+    for (int n = 1; n <= 24; n++) {
+        rumor_gossip_mix(sh, v, x_sh);
+        const double mean = pow(0.95, n), left = mean > 0.4 ? 0.0 : (0.4 - mean) / 0.1;
+        if (mean < 0.3) {
+            assert_memory_equal(x_sh, x_plain, sizeof x_sh);
+            continue;
+        }
+        const float *c3 = rumor_gossip_copy(sh, s_nbrs[3]);
+        for (int i = 0; i < D; i++)
+            assert_float_equal(
+                x_sh[i], x_plain[i] - gamma * (float)(s_w[3] * (1.0 - left)) * (c3[i] - own[i]),
+                1e-5);
+    }
+    rumor_gossip_destroy(&sh);
     rumor_gossip_destroy(&plain);
-    rumor_gossip_t *none = s_peer(RUMOR_ALGO_CHOCO, "none", gamma);
-    assert_null(rumor_gossip_robust(none));
-    rumor_gossip_destroy(&none);
 }
 
 static void test_parse(void **state)
@@ -364,15 +341,15 @@ static void test_parse(void **state)
     assert_string_equal(buf, "clip:auto:3");
     assert_int_equal(rumor_robust_parse("trim:2", &c), 0);
     assert_int_equal(rumor_robust_min_degree(&c), 5);
-    assert_false(c.uphill);
-    assert_int_equal(rumor_robust_parse("clip:auto+uphill", &c), 0);
-    assert_true(c.kind == RUMOR_ROBUST_CLIP_AUTO && c.f == 1 && c.uphill);
+    assert_false(c.shift);
+    assert_int_equal(rumor_robust_parse("clip:auto+shift", &c), 0);
+    assert_true(c.kind == RUMOR_ROBUST_CLIP_AUTO && c.f == 1 && c.shift);
     rumor_robust_describe(&c, buf, sizeof buf);
-    assert_string_equal(buf, "clip:auto:1+uphill");
-    assert_int_equal(rumor_robust_parse("clip:auto:2:inf+uphill", &c), 0);
-    assert_true(c.f == 2 && isinf(c.reject) && c.uphill);
+    assert_string_equal(buf, "clip:auto:1+shift");
+    assert_int_equal(rumor_robust_parse("clip:auto:2:inf+shift", &c), 0);
+    assert_true(c.f == 2 && isinf(c.reject) && c.shift);
     rumor_robust_describe(&c, buf, sizeof buf);
-    assert_string_equal(buf, "clip:auto:2:inf+uphill");
+    assert_string_equal(buf, "clip:auto:2:inf+shift");
     const char *bad[] = {"clip",
                          "clip:",
                          "clip:0",
@@ -392,12 +369,12 @@ static void test_parse(void **state)
                          "trim:",
                          "trim:1.5",
                          "median",
-                         "+uphill",
-                         "clip:0.5+uphill",
-                         "trim:1+uphill",
-                         "none+uphill",
-                         "clip:auto+up",
-                         "clip:auto+uphill+uphill"};
+                         "+shift",
+                         "clip:0.5+shift",
+                         "trim:1+shift",
+                         "none+shift",
+                         "clip:auto+sh",
+                         "clip:auto+shift+shift"};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
         assert_int_equal(rumor_robust_parse(bad[k], &c), RUMOR_EINVAL);
 }
@@ -491,8 +468,8 @@ int main(void)
         cmocka_unit_test(test_auto_fades_far_terms),
         cmocka_unit_test(test_trim_ignores_f_values),
         cmocka_unit_test(test_auto_tau_hand_example),
-        cmocka_unit_test(test_uphill_fade_hand_example),
-        cmocka_unit_test(test_uphill_fades_the_uphill_term),
+        cmocka_unit_test(test_shift_hand_example),
+        cmocka_unit_test(test_shift_fades_a_coherent_term),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_scenario_key),
         cmocka_unit_test(test_byzantine_fault_parse),

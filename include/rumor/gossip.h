@@ -208,8 +208,6 @@ int rumor_consensus_watch(rumor_consensus_watch_t *w, uint32_t round, double dis
 
 /* The robust rule's clip counts per neighbour slot; all NULL without a rule. */
 rumor_robust_stats_t rumor_gossip_robust_stats(const rumor_gossip_t *g);
-/* The robust rule's state (rumor_robust_set_step), or NULL without a rule. */
-rumor_robust_t *rumor_gossip_robust(rumor_gossip_t *g);
 
 /* Slot of neighbour id in 0..degree-1, or -1. */
 int rumor_gossip_slot(const rumor_gossip_t *g, uint32_t id);
