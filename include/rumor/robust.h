@@ -26,13 +26,14 @@
  *   clip:auto...+shift  the same, and a neighbour whose terms keep shifting every parameter the
  *                same way fades out too. "A little is enough" (ALIE: per coordinate the mean less
  *                z standard deviations) sits inside the honest spread, so no rule over
- *                distances sees it, but its term moves every coordinate down by its spread: a
- *                cosine of -0.45 to -0.64 with the all-ones vector, over a run, where an honest
- *                neighbour's stays within +-0.3 (mlp:128 under label skew). Each round each
- *                term's shift, its cosine with the all-ones vector, goes into a running mean per
- *                neighbour (weight 0.05); a neighbour whose mean exceeds 0.3 in magnitude fades
- *                linearly to nothing at 0.4. No message, one more pass over the copies. An
- *                attacker that flips the signs of its offset per coordinate is not seen.
+ *                distances sees it, but its term moves every coordinate down by its spread: its
+ *                cosine with the all-ones vector (its shift) averages -0.45 to -0.64 over a run,
+ *                where an honest neighbour's stays within +-0.27 (mlp:128 under label skew).
+ *                Each round each term's shift goes into a running mean per neighbour (weight
+ *                0.1); a neighbour whose mean exceeds 0.2 in magnitude fades linearly to nothing
+ *                at 0.3. No message, one more pass over the copies. A test of ALIE's shape, not
+ *                a bound: an attacker that flips the sign of its offset per coordinate is not
+ *                seen.
  *   trim:F       coordinate-wise trimmed mean: per coordinate the F largest and F smallest
  *                of the y_j - y_i are dropped and the rest averaged; the mix adds that mean
  *                times the weight of the neighbours that are up. Needs degree >= 2F + 1;
@@ -62,9 +63,9 @@ typedef enum {
 #define RUMOR_ROBUST_REJECT 1.5
 /* "+shift": the weight of each round's shift in a neighbour's running mean, and the
  * magnitudes of that mean at which its term starts to fade and weighs 0 */
-#define RUMOR_ROBUST_SHIFT_RATE 0.05
-#define RUMOR_ROBUST_SHIFT_FROM 0.3
-#define RUMOR_ROBUST_SHIFT_OUT  0.4
+#define RUMOR_ROBUST_SHIFT_RATE 0.1
+#define RUMOR_ROBUST_SHIFT_FROM 0.2
+#define RUMOR_ROBUST_SHIFT_OUT  0.3
 
 typedef struct {
     rumor_robust_kind_t kind;
