@@ -13,6 +13,7 @@
 #include "rumor/gossip.h"
 #include "rumor/robust.h"
 #include "rumor/scenario.h"
+#include "rumor/sim.h"
 #include "rumor/vec.h"
 
 #include <math.h>
@@ -311,6 +312,45 @@ static void test_shift_fades_a_coherent_term(void **state)
     rumor_gossip_destroy(&plain);
 }
 
+/* One ALIE peer (z = 1, from round 0) on a torus of 16 with synthetic data: clip:auto never
+ * sees it (it clips under a fifth of its terms), clip:auto+shift fades it in nearly every
+ * round, and the run is the same on 1 and 3 threads. */
+static void s_alie_torus(const char *robust, uint32_t threads, rumor_sim_result_t *res)
+{
+    char json[1024];
+    snprintf(
+        json, sizeof json,
+        "{\"name\": \"t\", \"topology\": {\"generate\": \"torus\", \"n\": 16},"
+        " \"data\": {\"name\": \"synthetic\", \"n\": 4000, \"test_n\": 1000, \"dim\": 20,"
+        " \"classes\": 4, \"sep\": 4.0},"
+        " \"algorithm\": {\"name\": \"malcom\", \"lr\": 0.1, \"gamma\": 0.5, \"lambda\": 0.001,"
+        " \"batch\": 16, \"rounds\": 300, \"robust\": \"%s\"},"
+        " \"compressor\": \"dither:8:biased\", \"seed\": 7, \"eval_every\": 100,"
+        " \"faults\": [{\"byzantine\": \"alie\", \"nodes\": [5]}]}",
+        robust);
+    rumor_scenario_t sc;
+    rumor_errmsg_t em = {""};
+    if (rumor_scenario_parse(json, "test", ".", &sc, &em)) fail_msg("%s", em.msg);
+    const rumor_sim_opts_t opts = {.threads = threads};
+    if (rumor_sim_run(&sc, &opts, res, &em)) fail_msg("%s", em.msg);
+}
+
+static void test_shift_sees_alie_in_a_run(void **state)
+{
+    (void)state;
+    rumor_sim_result_t plain, shift, shift3;
+    s_alie_torus("clip:auto", 1, &plain);
+    s_alie_torus("clip:auto+shift", 1, &shift);
+    s_alie_torus("clip:auto+shift", 3, &shift3);
+    assert_true(plain.clipped_frac_byz < 0.2);
+    assert_true(shift.clipped_frac_byz > 0.95);
+    assert_true(shift.clipped_frac_honest < 0.3);
+    assert_true(shift.acc_min_honest > 0.95);
+    assert_true(shift.acc_min_honest == shift3.acc_min_honest &&
+                shift.acc_mean_honest == shift3.acc_mean_honest &&
+                shift.clipped_frac == shift3.clipped_frac && shift.loss == shift3.loss);
+}
+
 static void test_parse(void **state)
 {
     (void)state;
@@ -470,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_auto_tau_hand_example),
         cmocka_unit_test(test_shift_hand_example),
         cmocka_unit_test(test_shift_fades_a_coherent_term),
+        cmocka_unit_test(test_shift_sees_alie_in_a_run),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_scenario_key),
         cmocka_unit_test(test_byzantine_fault_parse),
