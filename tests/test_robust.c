@@ -240,7 +240,7 @@ static void test_auto_tau_hand_example(void **state)
 }
 
 /* The shift of a few hand vectors: all up 1, balanced 0, one coordinate of four -1/2, none 0;
- * the fade of running means 0.1, -0.25, 0.45, 0.2: the second keeps half its weight, the third
+ * the fade of running means 0.1, -0.35, 0.45, 0.3: the second keeps half its weight, the third
  * none, the others all; a slot that is down is left alone. */
 static void test_shift_hand_example(void **state)
 {
@@ -252,7 +252,7 @@ static void test_shift_hand_example(void **state)
     assert_true(rumor_robust_shift(bal, ref, 4) == 0.0);
     assert_float_equal(rumor_robust_shift(one, ref, 4), -0.5, 1e-12);
     assert_true(rumor_robust_shift(ref, ref, 4) == 0.0);
-    const double avg[4] = {0.1, -0.25, 0.45, 0.2}, w[4] = {0.1, 0.2, 0.3, 0.4};
+    const double avg[4] = {0.1, -0.35, 0.45, 0.3}, w[4] = {0.1, 0.2, 0.3, 0.4};
     double out[4];
     memcpy(out, w, sizeof out);
     assert_int_equal(rumor_robust_shift_fade(avg, NULL, 4, out), 2);
@@ -267,8 +267,8 @@ static void test_shift_hand_example(void **state)
 /* clip:auto+shift: three neighbours' terms of shift 0 (signs balanced) and one, inside tau,
  * that moves every coordinate down (shift -1, as ALIE's does): that one is left out, so the
  * mix is clip:auto's less its gamma w term, and it counts as clipped. Moved to a balanced term
- * of the same length, it stays out while its running mean (0.9^n) is above 0.3, fades back
- * between 0.3 and 0.2, and after 16 such rounds (0.9^16 < 0.2) mixes as clip:auto's again. */
+ * of the same length, it stays out while its running mean (0.9^n) is above 0.4, fades back
+ * between 0.4 and 0.3, and after 12 such rounds (0.9^12 < 0.3) mixes as clip:auto's again. */
 static void test_shift_fades_a_coherent_term(void **state)
 {
     (void)state;
@@ -295,10 +295,10 @@ static void test_shift_fades_a_coherent_term(void **state)
     s_put(sh, 3, dist[3], dir);
     s_put(plain, 3, dist[3], dir);
     rumor_gossip_mix(plain, v, x_plain);
-    for (int n = 1; n <= 16; n++) {
+    for (int n = 1; n <= 12; n++) {
         rumor_gossip_mix(sh, v, x_sh);
-        const double mean = pow(0.9, n), left = mean > 0.3 ? 0.0 : (0.3 - mean) / 0.1;
-        if (mean < 0.2) {
+        const double mean = pow(0.9, n), left = mean > 0.4 ? 0.0 : (0.4 - mean) / 0.1;
+        if (mean < 0.3) {
             assert_memory_equal(x_sh, x_plain, sizeof x_sh);
             continue;
         }

@@ -28,10 +28,10 @@
  *                z standard deviations) sits inside the honest spread, so no rule over
  *                distances sees it, but its term moves every coordinate down by its spread: its
  *                cosine with the all-ones vector (its shift) averages -0.45 to -0.64 over a run,
- *                where an honest neighbour's stays within +-0.27 (mlp:128 under label skew).
+ *                where an honest neighbour's stays within +-0.28 (mlp:128, label skew).
  *                Each round each term's shift goes into a running mean per neighbour (weight
- *                0.1); a neighbour whose mean exceeds 0.2 in magnitude fades linearly to nothing
- *                at 0.3. No message, one more pass over the copies. A test of ALIE's shape, not
+ *                0.1); a neighbour whose mean exceeds 0.3 in magnitude fades linearly to nothing
+ *                at 0.4. No message, one more pass over the copies. A test of ALIE's shape, not
  *                a bound: an attacker that flips the sign of its offset per coordinate is not
  *                seen.
  *   trim:F       coordinate-wise trimmed mean: per coordinate the F largest and F smallest
@@ -64,8 +64,8 @@ typedef enum {
 /* "+shift": the weight of each round's shift in a neighbour's running mean, and the
  * magnitudes of that mean at which its term starts to fade and weighs 0 */
 #define RUMOR_ROBUST_SHIFT_RATE 0.1
-#define RUMOR_ROBUST_SHIFT_FROM 0.2
-#define RUMOR_ROBUST_SHIFT_OUT  0.3
+#define RUMOR_ROBUST_SHIFT_FROM 0.3
+#define RUMOR_ROBUST_SHIFT_OUT  0.4
 
 typedef struct {
     rumor_robust_kind_t kind;
