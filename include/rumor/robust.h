@@ -81,8 +81,8 @@ typedef struct {
 int rumor_robust_parse(const char *s, rumor_robust_cfg_t *cfg);
 
 /* The canonical text of cfg ("clip:0.5", "clip:auto:1", "clip:auto:2:inf", "clip:auto:1+shift",
- * "trim:1", "none"),
- * which the run-config hash covers; R appears only when it is not RUMOR_ROBUST_REJECT. */
+ * "trim:1", "none"), which the run-config hash covers; R appears only when it is not
+ * RUMOR_ROBUST_REJECT. */
 void rumor_robust_describe(const rumor_robust_cfg_t *cfg, char *buf, size_t cap);
 
 /* The least degree a peer needs for the rule: 2F + 1 for trim:F, B + 1 for clip:auto:B, else
