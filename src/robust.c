@@ -19,6 +19,7 @@ struct rumor_robust {
     uint64_t *mixed;   /* (deg) */
     uint64_t *clipped; /* (deg) */
     double *cut;       /* (deg) */
+    double *avg;       /* (deg) SHIFT: each term's running mean shift; NaN before its first */
 };
 
 /* Reads a whole unsigned number >= 1 from s; 0 on success. */
@@ -49,9 +50,23 @@ static int s_auto(const char *s, rumor_robust_cfg_t *cfg)
     return 0;
 }
 
+/* The suffix that adds the shift fade to a clip:auto rule. */
+static const char s_shift[] = "+shift";
+
 int rumor_robust_parse(const char *s, rumor_robust_cfg_t *cfg)
 {
     rumor_robust_cfg_t c = {.kind = RUMOR_ROBUST_NONE};
+    char base[64];
+    const size_t n = strlen(s), k = sizeof s_shift - 1;
+    if (n > k && n - k < sizeof base && !strcmp(s + n - k, s_shift)) {
+        memcpy(base, s, n - k);
+        base[n - k] = 0;
+        if (rumor_robust_parse(base, &c) || c.kind != RUMOR_ROBUST_CLIP_AUTO || c.shift)
+            return RUMOR_EINVAL;
+        c.shift = 1;
+        *cfg = c;
+        return 0;
+    }
     if (!strcmp(s, "none")) {
         *cfg = c;
         return 0;
@@ -87,9 +102,10 @@ void rumor_robust_describe(const rumor_robust_cfg_t *cfg, char *buf, size_t cap)
         return;
     case RUMOR_ROBUST_CLIP_AUTO:
         if (cfg->reject == RUMOR_ROBUST_REJECT)
-            snprintf(buf, cap, "clip:auto:%u", cfg->f);
+            snprintf(buf, cap, "clip:auto:%u%s", cfg->f, cfg->shift ? s_shift : "");
         else
-            snprintf(buf, cap, "clip:auto:%u:%.17g", cfg->f, cfg->reject);
+            snprintf(buf, cap, "clip:auto:%u:%.17g%s", cfg->f, cfg->reject,
+                     cfg->shift ? s_shift : "");
         return;
     case RUMOR_ROBUST_TRIM:
         snprintf(buf, cap, "trim:%u", cfg->f);
@@ -144,6 +160,32 @@ uint32_t rumor_robust_clip_weights(const double *w, const double *dist, const ui
     return clipped;
 }
 
+double rumor_robust_shift(const float *y, const float *ref, uint32_t d)
+{
+    double sum = 0.0, sq = 0.0;
+    for (uint32_t k = 0; k < d; k++) {
+        const double t = (double)y[k] - (double)ref[k];
+        sum += t;
+        sq += t * t;
+    }
+    return sq > 0.0 ? sum / sqrt(sq * (double)d) : 0.0;
+}
+
+uint32_t rumor_robust_shift_fade(const double *avg, const uint8_t *up, uint32_t deg, double *w_out)
+{
+    uint32_t faded = 0;
+    for (uint32_t s = 0; s < deg; s++) {
+        const double a = fabs(avg[s]);
+        if ((up && !up[s]) || !(a > RUMOR_ROBUST_SHIFT_FROM)) continue;
+        faded += w_out[s] > 0.0;
+        w_out[s] = a < RUMOR_ROBUST_SHIFT_OUT
+                       ? w_out[s] * ((RUMOR_ROBUST_SHIFT_OUT - a) /
+                                     (RUMOR_ROBUST_SHIFT_OUT - RUMOR_ROBUST_SHIFT_FROM))
+                       : 0.0;
+    }
+    return faded;
+}
+
 void rumor_robust_trimmed_mean(const float *y, const uint8_t *up, uint32_t deg, const float *ref,
                                uint32_t d, uint32_t f, float *scratch, float *out)
 {
@@ -187,10 +229,12 @@ rumor_robust_t *rumor_robust_new(const rumor_robust_cfg_t *cfg, uint32_t deg, ui
         r->mixed = calloc(n, sizeof *r->mixed);
         r->clipped = calloc(n, sizeof *r->clipped);
         r->cut = calloc(n, sizeof *r->cut);
+        r->avg = malloc(n * sizeof *r->avg);
+        for (size_t s = 0; r->avg && s < n; s++) r->avg[s] = NAN;
         if (cfg->kind == RUMOR_ROBUST_TRIM) r->mean = calloc(d ? d : 1, sizeof *r->mean);
     }
     if (!r || !r->dist || !r->w_eff || !r->sorted || !r->column || !r->mixed || !r->clipped ||
-        !r->cut || (cfg->kind == RUMOR_ROBUST_TRIM && !r->mean)) {
+        !r->cut || !r->avg || (cfg->kind == RUMOR_ROBUST_TRIM && !r->mean)) {
         rumor_robust_destroy(&r);
         if (oom) *oom = 1;
         return NULL;
@@ -210,6 +254,7 @@ void rumor_robust_destroy(rumor_robust_t **r_p)
     free(r->mixed);
     free(r->clipped);
     free(r->cut);
+    free(r->avg);
     free(r);
     *r_p = NULL;
 }
@@ -226,10 +271,20 @@ const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint
     rumor_robust_clip_weights(w, r->dist, up, r->deg, tau,
                               r->cfg.kind == RUMOR_ROBUST_CLIP ? INFINITY : r->cfg.reject,
                               r->w_eff);
+    if (r->cfg.shift) {
+        for (uint32_t s = 0; s < r->deg; s++) {
+            if (!up[s]) continue;
+            const double c = rumor_robust_shift(y + (size_t)s * r->d, ref, r->d);
+            r->avg[s] = isnan(r->avg[s]) ? c
+                                         : (1.0 - RUMOR_ROBUST_SHIFT_RATE) * r->avg[s] +
+                                               RUMOR_ROBUST_SHIFT_RATE * c;
+        }
+        rumor_robust_shift_fade(r->avg, up, r->deg, r->w_eff);
+    }
     for (uint32_t s = 0; s < r->deg; s++) {
         if (!up[s]) continue;
         r->mixed[s]++;
-        if (!(r->dist[s] > tau)) continue;
+        if (!(r->dist[s] > tau) && r->w_eff[s] == w[s]) continue;
         r->clipped[s]++;
         r->cut[s] += 1.0 - r->w_eff[s] / w[s];
     }

@@ -13,6 +13,7 @@
 #include "rumor/gossip.h"
 #include "rumor/robust.h"
 #include "rumor/scenario.h"
+#include "rumor/sim.h"
 #include "rumor/vec.h"
 
 #include <math.h>
@@ -238,6 +239,118 @@ static void test_auto_tau_hand_example(void **state)
     assert_true(out[1] == 0.25 && out[2] == 0.0 && out[3] == 0.1);
 }
 
+/* The shift of a few hand vectors: all up 1, balanced 0, one coordinate of four -1/2, none 0;
+ * the fade of running means 0.1, -0.35, 0.45, 0.3: the second keeps half its weight, the third
+ * none, the others all; a slot that is down is left alone. */
+static void test_shift_hand_example(void **state)
+{
+    (void)state;
+    const float ref[4] = {1.0f, -2.0f, 0.5f, 0.0f};
+    const float up1[4] = {2.0f, -1.0f, 1.5f, 1.0f}, bal[4] = {2.0f, -3.0f, 1.5f, -1.0f};
+    const float one[4] = {-1.0f, -2.0f, 0.5f, 0.0f};
+    assert_float_equal(rumor_robust_shift(up1, ref, 4), 1.0, 1e-12);
+    assert_true(rumor_robust_shift(bal, ref, 4) == 0.0);
+    assert_float_equal(rumor_robust_shift(one, ref, 4), -0.5, 1e-12);
+    assert_true(rumor_robust_shift(ref, ref, 4) == 0.0);
+    const double avg[4] = {0.1, -0.35, 0.45, 0.3}, w[4] = {0.1, 0.2, 0.3, 0.4};
+    double out[4];
+    memcpy(out, w, sizeof out);
+    assert_int_equal(rumor_robust_shift_fade(avg, NULL, 4, out), 2);
+    assert_true(out[0] == 0.1 && out[2] == 0.0 && out[3] == 0.4);
+    assert_float_equal(out[1], 0.1, 1e-12);
+    const uint8_t up[4] = {1, 1, 0, 1};
+    memcpy(out, w, sizeof out);
+    assert_int_equal(rumor_robust_shift_fade(avg, up, 4, out), 1);
+    assert_true(out[2] == 0.3);
+}
+
+/* clip:auto+shift: three neighbours' terms of shift 0 (signs balanced) and one, inside tau,
+ * that moves every coordinate down (shift -1, as ALIE's does): that one is left out, so the
+ * mix is clip:auto's less its gamma w term, and it counts as clipped. Moved to a balanced term
+ * of the same length, it stays out while its running mean (0.9^n) is above 0.4, fades back
+ * between 0.4 and 0.3, and after 12 such rounds (0.9^12 < 0.3) mixes as clip:auto's again. */
+static void test_shift_fades_a_coherent_term(void **state)
+{
+    (void)state;
+    const float gamma = 0.5f;
+    rumor_gossip_t *sh = s_peer(RUMOR_ALGO_CHOCO, "clip:auto+shift", gamma);
+    rumor_gossip_t *plain = s_peer(RUMOR_ALGO_CHOCO, "clip:auto", gamma);
+    float v[D], dir[D], x_sh[D], x_plain[D];
+    s_point(v, 19);
+    const double dist[DEG] = {1.0, 2.0, 2.2, 1.5};
+    for (int s = 0; s < DEG; s++) {
+        for (int i = 0; i < D; i++) dir[i] = s == 3 ? -1.0f : (i + s) % 2 ? 1.0f : -1.0f;
+        s_put(sh, s, dist[s], dir);
+        s_put(plain, s, dist[s], dir);
+    }
+    rumor_gossip_mix(sh, v, x_sh);
+    rumor_gossip_mix(plain, v, x_plain);
+    const float *c = rumor_gossip_copy(sh, s_nbrs[3]), *own = rumor_gossip_copy(sh, SELF);
+    for (int i = 0; i < D; i++)
+        assert_float_equal(x_sh[i], x_plain[i] - gamma * (float)s_w[3] * (c[i] - own[i]), 1e-5);
+    const rumor_robust_stats_t st = rumor_gossip_robust_stats(sh);
+    assert_int_equal(st.clipped[3], 1);
+    assert_true(st.cut[3] == 1.0);
+    for (int i = 0; i < D; i++) dir[i] = i % 2 ? 1.0f : -1.0f;
+    s_put(sh, 3, dist[3], dir);
+    s_put(plain, 3, dist[3], dir);
+    rumor_gossip_mix(plain, v, x_plain);
+    for (int n = 1; n <= 12; n++) {
+        rumor_gossip_mix(sh, v, x_sh);
+        const double mean = pow(0.9, n), left = mean > 0.4 ? 0.0 : (0.4 - mean) / 0.1;
+        if (mean < 0.3) {
+            assert_memory_equal(x_sh, x_plain, sizeof x_sh);
+            continue;
+        }
+        const float *c3 = rumor_gossip_copy(sh, s_nbrs[3]);
+        for (int i = 0; i < D; i++)
+            assert_float_equal(
+                x_sh[i], x_plain[i] - gamma * (float)(s_w[3] * (1.0 - left)) * (c3[i] - own[i]),
+                1e-5);
+    }
+    rumor_gossip_destroy(&sh);
+    rumor_gossip_destroy(&plain);
+}
+
+/* One ALIE peer (z = 1, from round 0) on a torus of 16 with synthetic data: clip:auto never
+ * sees it (it clips under a fifth of its terms), clip:auto+shift fades it in nearly every
+ * round, and the run is the same on 1 and 3 threads. */
+static void s_alie_torus(const char *robust, uint32_t threads, rumor_sim_result_t *res)
+{
+    char json[1024];
+    snprintf(
+        json, sizeof json,
+        "{\"name\": \"t\", \"topology\": {\"generate\": \"torus\", \"n\": 16},"
+        " \"data\": {\"name\": \"synthetic\", \"n\": 4000, \"test_n\": 1000, \"dim\": 20,"
+        " \"classes\": 4, \"sep\": 4.0},"
+        " \"algorithm\": {\"name\": \"malcom\", \"lr\": 0.1, \"gamma\": 0.5, \"lambda\": 0.001,"
+        " \"batch\": 16, \"rounds\": 300, \"robust\": \"%s\"},"
+        " \"compressor\": \"dither:8:biased\", \"seed\": 7, \"eval_every\": 100,"
+        " \"faults\": [{\"byzantine\": \"alie\", \"nodes\": [5]}]}",
+        robust);
+    rumor_scenario_t sc;
+    rumor_errmsg_t em = {""};
+    if (rumor_scenario_parse(json, "test", ".", &sc, &em)) fail_msg("%s", em.msg);
+    const rumor_sim_opts_t opts = {.threads = threads};
+    if (rumor_sim_run(&sc, &opts, res, &em)) fail_msg("%s", em.msg);
+}
+
+static void test_shift_sees_alie_in_a_run(void **state)
+{
+    (void)state;
+    rumor_sim_result_t plain, shift, shift3;
+    s_alie_torus("clip:auto", 1, &plain);
+    s_alie_torus("clip:auto+shift", 1, &shift);
+    s_alie_torus("clip:auto+shift", 3, &shift3);
+    assert_true(plain.clipped_frac_byz < 0.2);
+    assert_true(shift.clipped_frac_byz > 0.95);
+    assert_true(shift.clipped_frac_honest < 0.3);
+    assert_true(shift.acc_min_honest > 0.95);
+    assert_true(shift.acc_min_honest == shift3.acc_min_honest &&
+                shift.acc_mean_honest == shift3.acc_mean_honest &&
+                shift.clipped_frac == shift3.clipped_frac && shift.loss == shift3.loss);
+}
+
 static void test_parse(void **state)
 {
     (void)state;
@@ -268,11 +381,40 @@ static void test_parse(void **state)
     assert_string_equal(buf, "clip:auto:3");
     assert_int_equal(rumor_robust_parse("trim:2", &c), 0);
     assert_int_equal(rumor_robust_min_degree(&c), 5);
-    const char *bad[] = {"clip",           "clip:",           "clip:0",          "clip:-1",
-                         "clip:inf",       "clip:1x",         "clip:auto:0",     "clip:autox",
-                         "clip:auto:1:1",  "clip:auto:1:0.5", "clip:auto:1:",    "clip:auto::2",
-                         "clip:auto:1:2x", "clip:auto:1:nan", "clip:auto:1:2:3", "trim:0",
-                         "trim:",          "trim:1.5",        "median"};
+    assert_false(c.shift);
+    assert_int_equal(rumor_robust_parse("clip:auto+shift", &c), 0);
+    assert_true(c.kind == RUMOR_ROBUST_CLIP_AUTO && c.f == 1 && c.shift);
+    rumor_robust_describe(&c, buf, sizeof buf);
+    assert_string_equal(buf, "clip:auto:1+shift");
+    assert_int_equal(rumor_robust_parse("clip:auto:2:inf+shift", &c), 0);
+    assert_true(c.f == 2 && isinf(c.reject) && c.shift);
+    rumor_robust_describe(&c, buf, sizeof buf);
+    assert_string_equal(buf, "clip:auto:2:inf+shift");
+    const char *bad[] = {"clip",
+                         "clip:",
+                         "clip:0",
+                         "clip:-1",
+                         "clip:inf",
+                         "clip:1x",
+                         "clip:auto:0",
+                         "clip:autox",
+                         "clip:auto:1:1",
+                         "clip:auto:1:0.5",
+                         "clip:auto:1:",
+                         "clip:auto::2",
+                         "clip:auto:1:2x",
+                         "clip:auto:1:nan",
+                         "clip:auto:1:2:3",
+                         "trim:0",
+                         "trim:",
+                         "trim:1.5",
+                         "median",
+                         "+shift",
+                         "clip:0.5+shift",
+                         "trim:1+shift",
+                         "none+shift",
+                         "clip:auto+sh",
+                         "clip:auto+shift+shift"};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
         assert_int_equal(rumor_robust_parse(bad[k], &c), RUMOR_EINVAL);
 }
@@ -366,6 +508,9 @@ int main(void)
         cmocka_unit_test(test_auto_fades_far_terms),
         cmocka_unit_test(test_trim_ignores_f_values),
         cmocka_unit_test(test_auto_tau_hand_example),
+        cmocka_unit_test(test_shift_hand_example),
+        cmocka_unit_test(test_shift_fades_a_coherent_term),
+        cmocka_unit_test(test_shift_sees_alie_in_a_run),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_scenario_key),
         cmocka_unit_test(test_byzantine_fault_parse),

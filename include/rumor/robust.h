@@ -23,6 +23,17 @@
  *                constant copy runs far beyond it and then pulls not at all. With half of a
  *                neighbourhood Byzantine and sitting near, TAU is theirs and the honest terms
  *                are the ones faded: no rule over distances holds there.
+ *   clip:auto...+shift  the same, and a neighbour whose terms keep shifting every parameter the
+ *                same way fades out too. "A little is enough" (ALIE: per coordinate the mean less
+ *                z standard deviations) sits inside the honest spread, so no rule over
+ *                distances sees it, but its term moves every coordinate down by its spread: its
+ *                cosine with the all-ones vector (its shift) averages -0.45 to -0.64 over a run,
+ *                where an honest neighbour's stays within +-0.28 (mlp:128, label skew).
+ *                Each round each term's shift goes into a running mean per neighbour (weight
+ *                0.1); a neighbour whose mean exceeds 0.3 in magnitude fades linearly to nothing
+ *                at 0.4. No message, one more pass over the copies. A test of ALIE's shape, not
+ *                a bound: an attacker that flips the sign of its offset per coordinate is not
+ *                seen.
  *   trim:F       coordinate-wise trimmed mean: per coordinate the F largest and F smallest
  *                of the y_j - y_i are dropped and the rest averaged; the mix adds that mean
  *                times the weight of the neighbours that are up. Needs degree >= 2F + 1;
@@ -31,7 +42,8 @@
  * TAU is never reached mixes exactly as "none".
  *
  * Everything here is a pure function over vectors, plus one state object that holds the
- * scratch (allocated once, by rumor_robust_new) and the per-neighbour clip counts. Called
+ * scratch (allocated once, by rumor_robust_new), the per-neighbour clip counts and +shift's
+ * running means (not in checkpoints: a resumed run starts them afresh). Called
  * once per round with d up to 1e6 and degree up to a few dozen; nothing allocates per call.
  */
 #ifndef RUMOR_ROBUST_H
@@ -49,20 +61,28 @@ typedef enum {
 
 /* clip:auto's R when the rule does not give it */
 #define RUMOR_ROBUST_REJECT 1.5
+/* "+shift": the weight of each round's shift in a neighbour's running mean, and the
+ * magnitudes of that mean at which its term starts to fade and weighs 0 */
+#define RUMOR_ROBUST_SHIFT_RATE 0.1
+#define RUMOR_ROBUST_SHIFT_FROM 0.3
+#define RUMOR_ROBUST_SHIFT_OUT  0.4
 
 typedef struct {
     rumor_robust_kind_t kind;
     double tau;    /* CLIP */
     uint32_t f;    /* CLIP_AUTO: B; TRIM: F */
     double reject; /* CLIP_AUTO: R, the distance in TAUs from which a term weighs 0 (inf: never) */
+    int shift;     /* CLIP_AUTO: "+shift", terms that keep shifting every parameter fade out */
 } rumor_robust_cfg_t;
 
 /* Parses "none", "clip:TAU" (TAU > 0, finite), "clip:auto", "clip:auto:B" (B >= 1),
- * "clip:auto:B:R" (R > 1, or inf) or "trim:F" (F >= 1). Returns 0 or RUMOR_EINVAL. */
+ * "clip:auto:B:R" (R > 1, or inf), any clip:auto form followed by "+shift", or "trim:F"
+ * (F >= 1). Returns 0 or RUMOR_EINVAL. */
 int rumor_robust_parse(const char *s, rumor_robust_cfg_t *cfg);
 
-/* The canonical text of cfg ("clip:0.5", "clip:auto:1", "clip:auto:2:inf", "trim:1", "none"),
- * which the run-config hash covers; R appears only when it is not RUMOR_ROBUST_REJECT. */
+/* The canonical text of cfg ("clip:0.5", "clip:auto:1", "clip:auto:2:inf", "clip:auto:1+shift",
+ * "trim:1", "none"), which the run-config hash covers; R appears only when it is not
+ * RUMOR_ROBUST_REJECT. */
 void rumor_robust_describe(const rumor_robust_cfg_t *cfg, char *buf, size_t cap);
 
 /* The least degree a peer needs for the rule: 2F + 1 for trim:F, B + 1 for clip:auto:B, else
@@ -82,6 +102,15 @@ double rumor_robust_auto_tau(const double *dist, const uint8_t *up, uint32_t deg
  * number of slots clipped (dist[s] > tau) among those with up[s] (up NULL: all). */
 uint32_t rumor_robust_clip_weights(const double *w, const double *dist, const uint8_t *up,
                                    uint32_t deg, double tau, double reject, double *w_out);
+
+/* The shift of y from ref: the cosine of y - ref with the all-ones vector,
+ * sum_k (y_k - ref_k) / (sqrt(d) ||y - ref||), in [-1, 1]; 0 when y = ref. */
+double rumor_robust_shift(const float *y, const float *ref, uint32_t d);
+
+/* The shift fade of "+shift": a slot with up[s] (up NULL: all) whose |avg[s]| exceeds
+ * RUMOR_ROBUST_SHIFT_FROM has its w_out[s] scaled linearly down to 0 at RUMOR_ROBUST_SHIFT_OUT
+ * and beyond. Returns how many slots of weight above 0 were faded. */
+uint32_t rumor_robust_shift_fade(const double *avg, const uint8_t *up, uint32_t deg, double *w_out);
 
 /* out[k] = the mean of y_s[k] - ref[k] over the slots s with up[s] (up NULL: all), the f
  * largest and f smallest of them dropped (f is lowered to (up - 1) / 2 when fewer are up;
@@ -107,8 +136,10 @@ rumor_robust_t *rumor_robust_new(const rumor_robust_cfg_t *cfg, uint32_t deg, ui
 void rumor_robust_destroy(rumor_robust_t **r_p);
 
 /* This round's mixing weights of the deg slots: w clipped (and for CLIP_AUTO faded) around
- * ref by the rule (CLIP or CLIP_AUTO), the distances ||y_s - ref||; updates the clip counts. Points
- * into r, valid until the next call. y and up as in rumor_robust_trimmed_mean. */
+ * ref by the rule (CLIP or CLIP_AUTO), the distances ||y_s - ref||; with "+shift" the slots'
+ * running mean shifts (rumor_robust_shift of y_s from ref) updated and the weights faded by
+ * them (rumor_robust_shift_fade); updates the clip counts. Points into r, valid until the next
+ * call. y and up as in rumor_robust_trimmed_mean. */
 const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint8_t *up,
                                    const double *w, const float *ref);
 
