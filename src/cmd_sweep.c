@@ -46,8 +46,9 @@ static const rumor_opt_cmd_t s_cmd = {
         "                   final summary (target_round, target_bytes, acc_avg_model,\n"
         "                   acc_min, density, bytes_sent per peer, ...) and wall_s\n"
         "  summary.md       per variation, mean ± std over seeds, and bytes to the target\n"
-        "  curves/*.jsonl   acc_avg_model and bytes per peer at each evaluation, mean of seeds\n"
-        "  accuracy-mb.png  ... their plots (scripts/plot, with gnuplot)\n"
+        "  curves/*.jsonl   acc_avg_model, acc_min, grad_norm_avg and bytes per peer at each\n"
+        "                   evaluation, mean of seeds\n"
+        "  accuracy-mb.png, acc-min-mb.png, grad-norm-mb.png ... their plots (scripts/plot)\n"
         "  cells/VARIATION/seed-S/  scenario.json, metrics.jsonl, summary.json, log.txt\n"
         "A stopped sweep (Ctrl-C, a crash) started again runs only the cells without a row.\n"
         "The grid format is in docs/experiments.md.",

@@ -269,8 +269,9 @@ void rumor_sweep_summary(const rumor_sweep_t *s, const json_t *rows, FILE *f)
 
 /* ---- curves ------------------------------------------------------------------------------- */
 
-static const char *const s_curve_keys[] = {"acc_avg_model", "acc_min", "density", "bytes_sent"};
-enum { S_CURVE_KEYS = 4 };
+static const char *const s_curve_keys[] = {"acc_avg_model", "acc_min", "density", "bytes_sent",
+                                           "grad_norm_avg"};
+enum { S_CURVE_KEYS = 5 };
 
 /* The records of a metrics file, as a JSON array (NULL with em filled on failure). */
 static json_t *s_load_records(const char *path, rumor_errmsg_t *em)
@@ -329,18 +330,24 @@ static int s_curve(const rumor_sweep_t *s, const json_t *rows, uint32_t v, const
     for (size_t i = 0; !rc && i < json_array_size(first); i++) {
         const json_int_t r = json_integer_value(json_object_get(json_array_get(first, i), "round"));
         double sum[S_CURVE_KEYS] = {0};
-        int all = 1;
+        int all = 1, have[S_CURVE_KEYS];
+        for (int f = 0; f < S_CURVE_KEYS; f++) have[f] = 1;
         for (size_t k = 0; k < json_array_size(runs) && all; k++) {
             const json_t *rec = s_at_round(json_array_get(runs, k), r);
-            for (int f = 0; f < S_CURVE_KEYS && rec; f++)
-                sum[f] += json_number_value(json_object_get(rec, s_curve_keys[f]));
+            for (int f = 0; f < S_CURVE_KEYS && rec; f++) {
+                const json_t *x = json_object_get(rec, s_curve_keys[f]);
+                have[f] &= json_is_number(x);
+                sum[f] += json_number_value(x);
+            }
             all = rec != NULL;
         }
         if (!all) continue;
+        /* A field some run lacks (grad_norm_avg of an older binary, say) stays out. */
         json_t *point = json_pack("{s:I}", "round", r);
         for (int f = 0; f < S_CURVE_KEYS; f++)
-            json_object_set_new(point, s_curve_keys[f],
-                                json_real(sum[f] / (double)json_array_size(runs)));
+            if (have[f])
+                json_object_set_new(point, s_curve_keys[f],
+                                    json_real(sum[f] / (double)json_array_size(runs)));
         json_object_set_new(point, "seeds", json_integer((json_int_t)json_array_size(runs)));
         json_array_append_new(curve, point);
     }

@@ -340,18 +340,27 @@ static void test_sweep_runs_summarises_and_resumes(void **state)
     json_t *curve = s_rows(path);
     assert_int_equal(json_array_size(curve), 4);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(curve, 3), "round")), 40);
-    double mean = 0;
+    double mean = 0, grad = 0;
     for (size_t i = 0; i < 6; i++)
         if (!strcmp(json_string_value(json_object_get(json_array_get(rows, i), "variation")),
-                    "vsc l0"))
+                    "vsc l0")) {
             mean += json_number_value(json_object_get(json_array_get(rows, i), "bytes_sent")) / 3;
+            grad +=
+                json_number_value(json_object_get(json_array_get(rows, i), "grad_norm_avg")) / 3;
+        }
     assert_true(fabs(json_number_value(json_object_get(json_array_get(curve, 3), "bytes_sent")) -
                      mean) < 0.1);
+    const json_t *g = json_object_get(json_array_get(curve, 3), "grad_norm_avg");
+    assert_true(json_is_number(g) && grad > 0);
+    assert_true(fabs(json_number_value(g) - grad) <= 1e-5 * grad);
     json_decref(curve);
     if (system("command -v gnuplot >/dev/null") == 0) {
         struct stat st;
-        snprintf(path, sizeof path, "%s/accuracy-mb.png", dir);
-        if (stat(path, &st) != 0 || st.st_size < 1000) fail_msg("no plot: %s", path);
+        static const char *const plots[] = {"accuracy-mb", "acc-min-mb", "grad-norm-mb"};
+        for (size_t i = 0; i < sizeof plots / sizeof plots[0]; i++) {
+            snprintf(path, sizeof path, "%s/%s.png", dir, plots[i]);
+            if (stat(path, &st) != 0 || st.st_size < 1000) fail_msg("no plot: %s", path);
+        }
     }
 
     /* Resume: a torn last line, a row of an older scenario and two rows gone. The four cells
