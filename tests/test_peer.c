@@ -749,10 +749,14 @@ static void test_caution_names_quasi_global_gamma(void **state)
         const char *compressor;
         double gamma;
         int warns;
-    } cases[] = {{"dither:8:biased", 0.05, 1},
-                 {"topk:0.1", 0.05, 1},
-                 {"dither:8:biased", 0.005, 0},
-                 {"identity", 0.05, 0}};
+        const char *says;
+    } cases[] = {{"dither:8:biased", 0.05, 1, "gamma 0.05 acts as 0.5"},
+                 {"topk:0.1", 0.05, 1, "gamma 0.05 acts as 0.5"},
+                 {"dither:8:biased", 0.015, 1, "gamma 0.015 acts as 0.15"},
+                 {"dither:8:biased", 0.01, 0, NULL},
+                 {"dither:8:biased", 0.0101, 1, "gamma 0.0101 acts as 0.101"},
+                 {"dither:8:biased", 0.005, 0, NULL},
+                 {"identity", 0.05, 0, NULL}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         rumor_scenario_t sc = f->sc;
         sc.algo = RUMOR_ALGO_CHOCO;
@@ -764,7 +768,7 @@ static void test_caution_names_quasi_global_gamma(void **state)
         assert_non_null(p);
         char why[1024] = "";
         assert_int_equal(rumor_peer_caution(p, why, sizeof why), cases[i].warns);
-        if (cases[i].warns) assert_non_null(strstr(why, "gamma 0.05 acts as 0.5"));
+        if (cases[i].warns) assert_non_null(strstr(why, cases[i].says));
         rumor_peer_destroy(&p);
     }
 }
