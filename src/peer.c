@@ -119,8 +119,8 @@ int rumor_peer_caution(const rumor_peer_t *p, char *buf, size_t cap)
     }
     /* Quasi-global momentum's buffer takes in the consensus step and steps along it again, so
      * with compressed copies gamma acts as gamma / (1 - beta): on the Fashion-MNIST MLP ring
-     * (dither:8:biased) 0.5 diverged and 0.05 to 0.1 trained (docs/scenario.md). A bound met
-     * exactly (gamma 0.02, beta 0.8) passes despite beta's float rounding. */
+     * (dither:8:biased) 0.5 diverged and 0.05 trained (docs/scenario.md). A bound met
+     * exactly (gamma 0.007, beta 0.9) passes despite beta's float rounding. */
     const rumor_momentum_t *mo = &p->sc->momentum;
     const double qg_gamma = p->sc->gamma / (1.0 - mo->beta);
     if (mo->kind == RUMOR_MOMENTUM_QUASI_GLOBAL && s_compresses(p) &&

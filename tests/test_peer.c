@@ -753,8 +753,8 @@ static void test_caution_names_quasi_global_gamma(void **state)
     } cases[] = {{"dither:8:biased", 0.05, 1, "gamma 0.05 acts as 0.5"},
                  {"topk:0.1", 0.05, 1, "gamma 0.05 acts as 0.5"},
                  {"dither:8:biased", 0.015, 1, "gamma 0.015 acts as 0.15"},
-                 {"dither:8:biased", 0.01, 0, NULL},
-                 {"dither:8:biased", 0.0101, 1, "gamma 0.0101 acts as 0.101"},
+                 {"dither:8:biased", 0.007, 0, NULL},
+                 {"dither:8:biased", 0.0071, 1, "gamma 0.0071 acts as 0.071"},
                  {"dither:8:biased", 0.005, 0, NULL},
                  {"identity", 0.05, 0, NULL}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
