@@ -769,6 +769,11 @@ float *rumor_peer_momentum(rumor_peer_t *p)
     return p->m;
 }
 
+float *rumor_peer_byzantine_public(rumor_peer_t *p)
+{
+    return p->byz_pub;
+}
+
 rumor_peer_stats_t *rumor_peer_stats(rumor_peer_t *p)
 {
     return &p->stats;
