@@ -168,6 +168,10 @@ float *rumor_peer_momentum(rumor_peer_t *p);
 /* An ALIE peer's view of the public copy its neighbours hold of it (d floats), which its
  * poison is built against; NULL for any other peer. */
 float *rumor_peer_byzantine_public(rumor_peer_t *p);
+/* The public copy p's neighbours hold of it, which its STATE carries: its own public copy, or
+ * an ALIE peer's view of the one its poison built (so that a neighbour resynchronised by a
+ * STATE holds what the attacker's next poison is built against). */
+const float *rumor_peer_public_copy(rumor_peer_t *p);
 rumor_sampler_t *rumor_peer_sampler(rumor_peer_t *p);
 const rumor_scenario_t *rumor_peer_scenario(const rumor_peer_t *p);
 const rumor_topology_t *rumor_peer_topology(const rumor_peer_t *p);
