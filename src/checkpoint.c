@@ -1,6 +1,6 @@
 /* rumor — peer checkpoints in the safetensors layout (see checkpoint.h).
  *
- * Written every K rounds and at shutdown: (degree + 4) d floats per file at most, a few MB,
+ * Written every K rounds and at shutdown: (degree + 5) d floats per file at most, a few MB,
  * so allocating here is fine.
  */
 #include "rumor/checkpoint.h"
@@ -9,6 +9,7 @@
 #include "rumor/sampler.h"
 #include "rumor/gossip.h"
 #include "rumor/model.h"
+#include "rumor/robust.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -24,16 +25,45 @@
 #error "checkpoints store float32 little-endian; add byte swapping for this target"
 #endif
 
-#define S_FORMAT      "rumor-checkpoint-1"
-#define S_MAX_HEADER  (64u << 20)
-#define S_MAX_TENSORS (2 * RUMOR_MODEL_MAX_HIDDEN + 2 + 3 + 4096) /* model, copies, m, e */
+#define S_FORMAT     "rumor-checkpoint-1"
+#define S_MAX_HEADER (64u << 20)
+/* model, copies, momentum, extra, the robust rule's 4, byzantine.public */
+#define S_MAX_TENSORS (2 * RUMOR_MODEL_MAX_HIDDEN + 2 + 8 + 4096)
+
+/* The element types: float32 for the model and every vector, float64 for the robust rule's
+ * running means and cut fractions (exact, NaN kept), uint64 for its counts. */
+typedef enum { S_F32 = 0, S_F64, S_U64 } s_dtype_t;
+static const char *const s_dtype_name[] = {"F32", "F64", "U64"};
+static const size_t s_dtype_size[] = {4, 8, 8};
 
 typedef struct {
     char name[40];
     uint32_t ndim, shape[4];
-    float *data; /* inside the peer */
+    void *data; /* inside the peer */
     size_t count;
+    s_dtype_t dtype;
+    /* F64: the values accepted on load, lo to hi and finite, or NaN when nan_ok (an F32 tensor
+     * must be finite; U64 takes any value) */
+    double lo, hi;
+    int nan_ok;
+    /* absent from checkpoints written before it was kept: then left as it is, or, when
+     * fallback is not NULL, a copy of fallback's data */
+    int optional;
+    const float *fallback;
+    int absent; /* on load: not in the file */
 } s_tensor_t;
+
+static size_t s_bytes(const s_tensor_t *t)
+{
+    return t->count * s_dtype_size[t->dtype];
+}
+
+/* The room t takes where a load stages it: its bytes rounded up to 8, so that every tensor
+ * starts aligned for its values. */
+static size_t s_staged(const s_tensor_t *t)
+{
+    return (s_bytes(t) + 7) & ~(size_t)7;
+}
 
 /* The tensors of model m whose parameters are x, in file order; returns their count. out
  * has room for 2 * RUMOR_MODEL_MAX_HIDDEN + 2. */
@@ -44,13 +74,12 @@ static size_t s_model_tensors(const rumor_model_t *m, float *x, s_tensor_t *out)
     RUMOR_ASSERT(nt <= sizeof info / sizeof *info);
     rumor_model_tensors(m, info, nt);
     for (size_t i = 0; i < nt; i++) {
+        out[i] = (s_tensor_t){.data = x + info[i].offset, .count = info[i].count}; /* float32 */
         _Static_assert(sizeof out[i].name >= sizeof info[i].name, "tensor name size");
         memcpy(out[i].name, info[i].name, sizeof info[i].name);
         out[i].ndim = info[i].ndim;
         _Static_assert(sizeof out[i].shape == sizeof info[i].shape, "tensor shape size");
         memcpy(out[i].shape, info[i].shape, sizeof out[i].shape);
-        out[i].data = x + info[i].offset;
-        out[i].count = info[i].count;
     }
     return nt;
 }
@@ -64,9 +93,44 @@ static s_tensor_t s_rows(uint32_t rows, size_t d, float *data)
                      .ndim = 2, .shape = {rows, (uint32_t)d}, .count = rows * d, .data = data};
 }
 
-/* The tensors of p in file order: model tensors, own public copy, neighbours' copies (BEER:
- * rows model and tracker), the momentum buffer and the gossip's extra state (DCD, DeepSqueeze,
- * BEER) if any. Returns the count, or 0 if there are more than cap. */
+/* The robust rule's state r as tensors of one value per neighbour slot, into out: its counts
+ * "robust.mixed" and "robust.clipped", "robust.cut" and with "+shift" "robust.shift" (see
+ * rumor_robust_state). Returns their count. */
+static size_t s_robust_tensors(rumor_robust_t *r, s_tensor_t *out)
+{
+    const rumor_robust_state_t st = rumor_robust_state(r);
+    const s_tensor_t row = {.ndim = 1, .shape = {st.deg}, .count = st.deg, .optional = 1};
+    size_t n = 0;
+    out[n] = row;
+    out[n].dtype = S_U64;
+    out[n].data = st.mixed;
+    snprintf(out[n++].name, sizeof out->name, "robust.mixed");
+    out[n] = row;
+    out[n].dtype = S_U64;
+    out[n].data = st.clipped;
+    snprintf(out[n++].name, sizeof out->name, "robust.clipped");
+    out[n] = row;
+    out[n].dtype = S_F64;
+    out[n].data = st.cut;
+    out[n].hi = INFINITY;
+    snprintf(out[n++].name, sizeof out->name, "robust.cut");
+    if (st.shift) {
+        out[n] = row;
+        out[n].dtype = S_F64;
+        out[n].data = st.shift;
+        out[n].lo = -1.0;
+        out[n].hi = 1.0;
+        out[n].nan_ok = 1; /* a slot that has not been mixed yet */
+        snprintf(out[n++].name, sizeof out->name, "robust.shift");
+    }
+    return n;
+}
+
+/* The tensors of p in file order: the robust rule's state if any (first, so that its 8-byte
+ * values sit 8-byte aligned), model tensors, own public copy, neighbours' copies (BEER: rows
+ * model and tracker), the momentum buffer, the gossip's extra state (DCD, DeepSqueeze, BEER)
+ * if any and an ALIE peer's view of its public copy. Returns the count, or 0 if there are
+ * more than cap. */
 static size_t s_tensors(rumor_peer_t *p, s_tensor_t *out, size_t cap)
 {
     rumor_model_t *m = rumor_peer_model(p);
@@ -74,10 +138,12 @@ static size_t s_tensors(rumor_peer_t *p, s_tensor_t *out, size_t cap)
     const uint32_t self = rumor_peer_id(p), deg = rumor_topology_degree(t, self);
     const uint32_t *nb = rumor_topology_neighbors(t, self);
     float *mom = rumor_peer_momentum(p);
-    if (rumor_model_tensors(m, NULL, 0) + 3 + deg > cap) return 0;
-    size_t n = s_model_tensors(m, rumor_peer_params_mut(p), out);
-    const size_t d = rumor_peer_dim(p);
+    if (rumor_model_tensors(m, NULL, 0) + 8 + deg > cap) return 0;
     rumor_gossip_t *g = rumor_peer_gossip(p);
+    rumor_robust_t *r = rumor_gossip_robust(g);
+    size_t n = r ? s_robust_tensors(r, out) : 0;
+    n += s_model_tensors(m, rumor_peer_params_mut(p), out + n);
+    const size_t d = rumor_peer_dim(p);
     for (uint32_t s = 0; s <= deg; s++, n++) {
         const uint32_t id = s == 0 ? self : nb[s - 1];
         out[n] = s_rows(rumor_gossip_public_dim(g) / (uint32_t)d, d, rumor_gossip_copy_mut(g, id));
@@ -98,6 +164,17 @@ static size_t s_tensors(rumor_peer_t *p, s_tensor_t *out, size_t cap)
         snprintf(out[n].name, sizeof out[n].name, "gossip.%s", extra_name);
         n++;
     }
+    float *byz = rumor_peer_byzantine_public(p);
+    if (byz) { /* absent: taken to be its own public copy, as it is until the attack starts */
+        out[n] = (s_tensor_t){.ndim = 1,
+                              .shape = {(uint32_t)d},
+                              .count = d,
+                              .data = byz,
+                              .optional = 1,
+                              .fallback = rumor_gossip_copy(g, self)};
+        snprintf(out[n].name, sizeof out[n].name, "byzantine.public");
+        n++;
+    }
     return n;
 }
 
@@ -110,10 +187,11 @@ static json_t *s_header(rumor_peer_t *p, const s_tensor_t *ts, size_t n,
         json_t *shape = json_array();
         for (uint32_t k = 0; k < ts[i].ndim; k++)
             json_array_append_new(shape, json_integer((json_int_t)ts[i].shape[k]));
-        const size_t bytes = ts[i].count * sizeof(float);
+        const size_t bytes = s_bytes(&ts[i]);
         json_object_set_new(h, ts[i].name,
-                            json_pack("{s:s, s:o, s:[II]}", "dtype", "F32", "shape", shape,
-                                      "data_offsets", (json_int_t)off, (json_int_t)(off + bytes)));
+                            json_pack("{s:s, s:o, s:[II]}", "dtype", s_dtype_name[ts[i].dtype],
+                                      "shape", shape, "data_offsets", (json_int_t)off,
+                                      (json_int_t)(off + bytes)));
         off += bytes;
     }
     const rumor_scenario_t *sc = rumor_peer_scenario(p);
@@ -173,7 +251,7 @@ int rumor_checkpoint_save(const char *path, rumor_peer_t *p, const uint8_t topo_
         pieces[1] = (rumor_file_piece_t){hj, hl};
         pieces[2] = (rumor_file_piece_t){spaces, padded - hl};
         for (size_t i = 0; i < n; i++)
-            pieces[3 + i] = (rumor_file_piece_t){ts[i].data, ts[i].count * 4};
+            pieces[3 + i] = (rumor_file_piece_t){ts[i].data, s_bytes(&ts[i])};
         rc = rumor_file_save(path, 0644, 0, pieces, n + 3, em);
     }
     free(pieces);
@@ -269,29 +347,49 @@ done:
     return 0;
 }
 
-/* Checks tensor t's header entry (dtype F32, t's shape, offsets of t.count floats inside the
- * data section) and reads its floats into dst. */
-static int s_read_tensor(FILE *f, json_t *h, long base, uint64_t data_bytes, const s_tensor_t *t,
-                         float *dst, const char *path, rumor_errmsg_t *em)
+/* RUMOR_EFORMAT naming path and tensor t unless each of the t->count doubles at x is finite
+ * and within [t->lo, t->hi], or NaN where t allows it. */
+static int s_check_f64(const char *path, const s_tensor_t *t, const double *x, rumor_errmsg_t *em)
+{
+    for (size_t i = 0; i < t->count; i++)
+        if (isnan(x[i]) ? !t->nan_ok : !(isfinite(x[i]) && x[i] >= t->lo && x[i] <= t->hi))
+            return rumor_errmsg_set(em, RUMOR_EFORMAT,
+                                    "%s: tensor '%s' element %zu is %g: expected %sa finite "
+                                    "number from %g to %g",
+                                    path, t->name, i, x[i], t->nan_ok ? "NaN or " : "", t->lo,
+                                    t->hi);
+    return 0;
+}
+
+/* Checks tensor t's header entry (t's dtype and shape, offsets of its t.count values inside
+ * the data section) and reads its values into dst (aligned for them), then checks them (see
+ * s_tensor_t). An optional tensor that is not in the file is marked absent. */
+static int s_read_tensor(FILE *f, json_t *h, long base, uint64_t data_bytes, s_tensor_t *t,
+                         void *dst, const char *path, rumor_errmsg_t *em)
 {
     json_t *e = json_object_get(h, t->name);
+    t->absent = !e && t->optional;
+    if (t->absent) return 0;
     const char *dtype = json_string_value(json_object_get(e, "dtype"));
     json_t *shape = json_object_get(e, "shape"), *offs = json_object_get(e, "data_offsets");
-    int ok = dtype && !strcmp(dtype, "F32") && json_is_array(shape) &&
+    int ok = dtype && !strcmp(dtype, s_dtype_name[t->dtype]) && json_is_array(shape) &&
              json_array_size(shape) == t->ndim && json_is_array(offs) && json_array_size(offs) == 2;
     for (uint32_t k = 0; ok && k < t->ndim; k++)
         ok = json_integer_value(json_array_get(shape, k)) == (json_int_t)t->shape[k];
     const json_int_t b = ok ? json_integer_value(json_array_get(offs, 0)) : -1;
     const json_int_t end = ok ? json_integer_value(json_array_get(offs, 1)) : -1;
     ok = ok && b >= 0 && end >= b && (uint64_t)end <= data_bytes &&
-         (uint64_t)(end - b) == t->count * 4;
+         (uint64_t)(end - b) == s_bytes(t);
     if (!ok)
         return rumor_errmsg_set(em, RUMOR_EFORMAT,
                                 "%s: tensor '%s' is missing or has the wrong dtype, shape or "
                                 "offsets",
                                 path, t->name);
-    if (fseek(f, base + (long)b, SEEK_SET) != 0 || fread(dst, 4, t->count, f) != t->count)
+    if (fseek(f, base + (long)b, SEEK_SET) != 0 ||
+        fread(dst, s_dtype_size[t->dtype], t->count, f) != t->count)
         return rumor_errmsg_set(em, RUMOR_ETRUNC, "%s: tensor '%s' is truncated", path, t->name);
+    if (t->dtype == S_F64) return s_check_f64(path, t, dst, em);
+    if (t->dtype == S_U64) return 0;
     char what[64];
     snprintf(what, sizeof what, "tensor '%s' element", t->name);
     return rumor_checkpoint_check_finite(path, what, dst, t->count, em);
@@ -318,7 +416,7 @@ int rumor_checkpoint_load(const char *path, rumor_peer_t *p, const uint8_t topo_
     uint64_t data_bytes;
     int rc = s_open(path, &f, &h, &base, &data_bytes, em);
     if (rc) return rc;
-    float *data = NULL;
+    uint8_t *data = NULL;
     s_tensor_t *ts = calloc(S_MAX_TENSORS, sizeof *ts);
     if (!ts) {
         rc = RUMOR_ENOMEM;
@@ -386,9 +484,9 @@ int rumor_checkpoint_load(const char *path, rumor_peer_t *p, const uint8_t topo_
         goto done;
     }
     const size_t n = s_tensors(p, ts, S_MAX_TENSORS);
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++) total += ts[i].count;
-    data = malloc(total * sizeof *data + 1);
+    size_t total = 0; /* each tensor's values 8-byte aligned in data */
+    for (size_t i = 0; i < n; i++) total += s_staged(&ts[i]);
+    data = malloc(total + 1);
     if (!data) {
         rc = RUMOR_ENOMEM;
         goto done;
@@ -396,13 +494,16 @@ int rumor_checkpoint_load(const char *path, rumor_peer_t *p, const uint8_t topo_
     size_t at = 0;
     for (size_t i = 0; i < n; i++) {
         if ((rc = s_read_tensor(f, h, base, data_bytes, &ts[i], data + at, path, em))) goto done;
-        at += ts[i].count;
+        at += s_staged(&ts[i]);
     }
-    /* Everything checked: install. */
+    /* Everything checked: install, in file order (a fallback is installed before it is used). */
     at = 0;
     for (size_t i = 0; i < n; i++) {
-        memcpy(ts[i].data, data + at, ts[i].count * 4);
-        at += ts[i].count;
+        if (!ts[i].absent)
+            memcpy(ts[i].data, data + at, s_bytes(&ts[i]));
+        else if (ts[i].fallback)
+            memcpy(ts[i].data, ts[i].fallback, s_bytes(&ts[i]));
+        at += s_staged(&ts[i]);
     }
     rumor_peer_set_round(p, (uint32_t)round);
     rumor_sampler_set_pos(rumor_peer_sampler(p), epoch, (uint32_t)offset);

@@ -383,6 +383,11 @@ rumor_robust_stats_t rumor_gossip_robust_stats(const rumor_gossip_t *g)
     return g->robust ? rumor_robust_stats(g->robust) : (rumor_robust_stats_t){NULL, NULL, NULL};
 }
 
+rumor_robust_t *rumor_gossip_robust(rumor_gossip_t *g)
+{
+    return g->robust;
+}
+
 void rumor_gossip_set_gamma(rumor_gossip_t *g, float gamma)
 {
     g->cfg.gamma = gamma;
@@ -433,6 +438,7 @@ void rumor_gossip_copy_copies(rumor_gossip_t *dst, const rumor_gossip_t *src)
     if (src_extra)
         memcpy(dst_extra, src_extra,
                rumor_gossip_extra_rows(src) * (size_t)src->cfg.d * sizeof *src_extra);
+    if (src->robust) rumor_robust_copy_shift(dst->robust, src->robust);
 }
 
 float *rumor_gossip_extra(rumor_gossip_t *g, const char **name)

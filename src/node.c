@@ -115,7 +115,7 @@ static void s_send_type(void *ctx, rumor_link_t *l, uint8_t type)
     } else if (type == RUMOR_WIRE_STATE) {
         size_t len;
         uint8_t *payload = n->out + RUMOR_WIRE_HEADER_BYTES;
-        const float *own = rumor_gossip_copy(rumor_peer_gossip(n->peer), n->self);
+        const float *own = rumor_peer_public_copy(n->peer);
         /* The copy is valid at the start of the next round once this round's step has added
          * its message: the receiver must not wait for that DIFF too. */
         const uint32_t valid = rumor_peer_round(n->peer) + (uint32_t)n->stepped;

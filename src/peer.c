@@ -770,6 +770,16 @@ float *rumor_peer_momentum(rumor_peer_t *p)
     return p->m;
 }
 
+float *rumor_peer_byzantine_public(rumor_peer_t *p)
+{
+    return p->byz_pub;
+}
+
+const float *rumor_peer_public_copy(rumor_peer_t *p)
+{
+    return p->byz_pub ? p->byz_pub : rumor_gossip_copy(p->gossip, p->self);
+}
+
 rumor_peer_stats_t *rumor_peer_stats(rumor_peer_t *p)
 {
     return &p->stats;

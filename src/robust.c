@@ -309,3 +309,15 @@ rumor_robust_stats_t rumor_robust_stats(const rumor_robust_t *r)
 {
     return (rumor_robust_stats_t){r->mixed, r->clipped, r->cut};
 }
+
+rumor_robust_state_t rumor_robust_state(rumor_robust_t *r)
+{
+    return (rumor_robust_state_t){r->deg, r->mixed, r->clipped, r->cut,
+                                  r->cfg.shift ? r->avg : NULL};
+}
+
+void rumor_robust_copy_shift(rumor_robust_t *dst, const rumor_robust_t *src)
+{
+    RUMOR_ASSERT(dst->deg == src->deg && dst->cfg.shift == src->cfg.shift);
+    memcpy(dst->avg, src->avg, src->deg * sizeof *src->avg);
+}

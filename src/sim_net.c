@@ -172,7 +172,7 @@ static void s_send(rumor_simnet_t *net, rumor_simnet_worker_t *w, uint32_t i, ui
         return;
     }
     if (type == RUMOR_WIRE_STATE) {
-        const float *own = rumor_gossip_copy(rumor_peer_gossip(net->peers[i]), i);
+        const float *own = rumor_peer_public_copy(net->peers[i]);
         payload = dst + RUMOR_WIRE_HEADER_BYTES;
         RUMOR_ASSERT(rumor_wire_encode_state(t + 1, own, net->pub, dst + RUMOR_WIRE_HEADER_BYTES,
                                              cap - RUMOR_WIRE_HEADER_BYTES, &len) == 0);

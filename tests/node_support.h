@@ -120,9 +120,10 @@ static inline void s_prepare(const char *kind, uint32_t n, const char *scenario_
 /* Starts every node, with checkpoints every `extra` rounds unless it is NULL, and `wait`
  * seconds for neighbours (NULL: 60). */
 /* Starts node i's peer with its log in s_dir/log_name; extra, when not NULL, is the
- * checkpoint interval (checkpoints in s_dir/ckpt), wait the --wait seconds (NULL: 60). */
+ * checkpoint interval (checkpoints in s_dir/ckpt), wait the --wait seconds (NULL: 60), more
+ * further arguments (NULL-terminated, at most 4; NULL: none). */
 static inline pid_t s_start_peer(uint32_t i, const char *topo, const char *extra, const char *wait,
-                                 const char *log_name)
+                                 const char *log_name, const char *const *more)
 {
     char id[16], key[256], metrics[256], model[256], log[256], sc[256], ckpt[256];
     snprintf(id, sizeof id, "%u", i);
@@ -132,7 +133,7 @@ static inline pid_t s_start_peer(uint32_t i, const char *topo, const char *extra
     snprintf(log, sizeof log, "%s/%s", s_dir, log_name);
     snprintf(ckpt, sizeof ckpt, "%s/ckpt", s_dir);
     s_path(sc, sizeof sc, "scenario.json");
-    char *argv[24] = {(char *)s_bin, "peer",       "--config",  sc,
+    char *argv[28] = {(char *)s_bin, "peer",       "--config",  sc,
                       "--topology",  (char *)topo, "--id",      id,
                       "--key",       key,          "--metrics", metrics,
                       "--model-out", model,        "--wait",    wait ? (char *)wait : "60"};
@@ -143,6 +144,7 @@ static inline pid_t s_start_peer(uint32_t i, const char *topo, const char *extra
         argv[a++] = "--checkpoint-every";
         argv[a++] = (char *)extra;
     }
+    for (int k = 0; more && more[k]; k++) argv[a++] = (char *)more[k];
     argv[a] = NULL;
     return s_spawn(argv, log);
 }
@@ -153,7 +155,7 @@ static inline void s_start(uint32_t n, pid_t *pids, const char *topo, const char
     for (uint32_t i = 0; i < n; i++) {
         char log[32];
         snprintf(log, sizeof log, "peer%u.log", i);
-        pids[i] = s_start_peer(i, topo, extra, wait, log);
+        pids[i] = s_start_peer(i, topo, extra, wait, log, NULL);
     }
 }
 
@@ -170,13 +172,14 @@ static inline void s_wait_all(uint32_t n, pid_t *pids)
     }
 }
 
-/* Concatenates peer models in id order and compares them with `rumor sim --models`. */
-static inline void s_assert_matches_sim(uint32_t n)
+/* Concatenates peer models in id order and compares them with `rumor sim --models` of the
+ * scenario s_dir/scenario. */
+static inline void s_assert_matches_sim_of(uint32_t n, const char *scenario)
 {
     char cmd[2048], all[256], sim[256], sc[256];
     s_path(all, sizeof all, "peers.bin");
     s_path(sim, sizeof sim, "sim.bin");
-    s_path(sc, sizeof sc, "scenario.json");
+    s_path(sc, sizeof sc, scenario);
     int at = snprintf(cmd, sizeof cmd, "cat");
     for (uint32_t i = 0; i < n; i++)
         at += snprintf(cmd + at, sizeof cmd - at, " %s/peer%u.model", s_dir, i);
@@ -185,6 +188,12 @@ static inline void s_assert_matches_sim(uint32_t n)
     snprintf(cmd, sizeof cmd, "%s sim %s --models %s --quiet >/dev/null", s_bin, sc, sim);
     assert_int_equal(s_run(cmd), 0);
     assert_true(s_files_equal(all, sim));
+}
+
+/* The same for the peers' own scenario. */
+static inline void s_assert_matches_sim(uint32_t n)
+{
+    s_assert_matches_sim_of(n, "scenario.json");
 }
 
 static const char *s_sync_scenario =

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "rumor/checkpoint.h"
+#include "rumor/robust.h"
 #include "rumor/vec.h"
 #include "support.h"
 
@@ -264,10 +265,11 @@ static void test_damaged_or_foreign_is_refused(void **state)
     rumor_peer_destroy(&c);
 }
 
-/* Copies checkpoint src to dst with __metadata__.key set to value (NULL: unchanged) and, when
- * tensor is not NULL, that tensor's float number `at` set to v. */
+/* Copies checkpoint src to dst with __metadata__.key set to value (NULL: unchanged), when
+ * tensor is not NULL that tensor's number `at` (a float, or a double for an F64 tensor) set to
+ * v, and when drop is not NULL the header's entries whose names start with drop left out. */
 static void s_edit(const char *src, const char *dst, const char *key, const char *value,
-                   const char *tensor, size_t at, float v)
+                   const char *tensor, size_t at, double v, const char *drop)
 {
     FILE *fp = fopen(src, "rb");
     assert_non_null(fp);
@@ -288,9 +290,18 @@ static void s_edit(const char *src, const char *dst, const char *key, const char
     if (tensor) {
         json_t *offs = json_object_get(json_object_get(h, tensor), "data_offsets");
         assert_non_null(offs);
-        const size_t off = (size_t)json_integer_value(json_array_get(offs, 0)) + 4 * at;
-        assert_true(off + 4 <= dl);
-        memcpy(data + off, &v, 4);
+        const char *dtype = json_string_value(json_object_get(json_object_get(h, tensor), "dtype"));
+        const float vf = (float)v;
+        const size_t size = !strcmp(dtype, "F64") ? 8 : 4;
+        const size_t off = (size_t)json_integer_value(json_array_get(offs, 0)) + size * at;
+        assert_true(off + size <= dl);
+        memcpy(data + off, size == 8 ? (const void *)&v : (const void *)&vf, size);
+    }
+    const char *name;
+    json_t *e, *tmp;
+    json_object_foreach_safe(h, tmp, name, e)
+    {
+        if (drop && !strncmp(name, drop, strlen(drop))) json_object_del(h, name);
     }
     char *out = json_dumps(h, JSON_COMPACT);
     json_decref(h);
@@ -314,6 +325,7 @@ static void test_untrusted_numbers_refused(void **state)
 {
     s_fixture_t *f = *state;
     assert_int_equal(rumor_momentum_parse("heavy-ball:0.5", &f->sc.momentum, NULL), 0);
+    assert_int_equal(rumor_robust_parse("clip:auto+shift", &f->sc.robust), 0);
     rumor_scenario_rehash(&f->sc);
     char path[128], bad[160];
     rumor_peer_t *a = s_saved_after_one_round(f, path, sizeof path);
@@ -325,7 +337,7 @@ static void test_untrusted_numbers_refused(void **state)
     const struct {
         const char *key, *value, *tensor;
         size_t at;
-        float v;
+        double v;
         const char *says;
     } cases[] = {
         {"round", "11", NULL, 0, 0, "round"}, /* the run has 10 */
@@ -336,9 +348,14 @@ static void test_untrusted_numbers_refused(void **state)
         {NULL, NULL, "fc1.bias", 0, INFINITY, "fc1.bias"},
         {NULL, NULL, "gossip.node3", 7, -INFINITY, "gossip.node3"},
         {NULL, NULL, "optim.momentum", 3, NAN, "optim.momentum"},
+        {NULL, NULL, "robust.shift", 1, 1.5, "robust.shift"},
+        {NULL, NULL, "robust.shift", 0, -INFINITY, "robust.shift"},
+        {NULL, NULL, "robust.cut", 1, -0.5, "robust.cut"},
+        {NULL, NULL, "robust.cut", 0, NAN, "robust.cut"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
-        s_edit(path, bad, cases[k].key, cases[k].value, cases[k].tensor, cases[k].at, cases[k].v);
+        s_edit(path, bad, cases[k].key, cases[k].value, cases[k].tensor, cases[k].at, cases[k].v,
+               NULL);
         rumor_errmsg_t em = {""};
         const int rc = rumor_checkpoint_load(bad, b, f->th, &em);
         if (rc != RUMOR_EFORMAT || !strstr(em.msg, bad) || !strstr(em.msg, cases[k].says))
@@ -347,7 +364,7 @@ static void test_untrusted_numbers_refused(void **state)
         assert_int_equal(rumor_peer_round(b), 0);
     }
     /* The model alone (`rumor eval`) goes through the same check. */
-    s_edit(path, bad, NULL, NULL, "fc0.weight", 5, NAN);
+    s_edit(path, bad, NULL, NULL, "fc0.weight", 5, NAN, NULL);
     rumor_errmsg_t em = {""};
     float *x = malloc(d * 4);
     assert_int_equal(rumor_checkpoint_load_model(bad, rumor_peer_model(b), x, NULL, &em),
@@ -361,6 +378,70 @@ static void test_untrusted_numbers_refused(void **state)
     rumor_peer_destroy(&a);
     rumor_peer_destroy(&b);
     assert_int_equal(rumor_momentum_parse("none", &f->sc.momentum, NULL), 0);
+    f->sc.robust = (rumor_robust_cfg_t){.kind = RUMOR_ROBUST_NONE};
+    rumor_scenario_rehash(&f->sc);
+}
+
+/* The state of peer p's robust rule. */
+static rumor_robust_state_t s_robust(rumor_peer_t *p)
+{
+    return rumor_robust_state(rumor_gossip_robust(rumor_peer_gossip(p)));
+}
+
+/* clip:auto+shift's state (clip counts, cut fractions, running mean shifts) and an ALIE peer's
+ * view of the copy its neighbours hold of it are restored byte for byte: from a checkpoint of
+ * round 7, and from one of round 0, whose shifts are NaN (no term mixed yet). A checkpoint
+ * without them, as written before they were kept, loads: the rule's state is left as it was
+ * (a peer starting afresh) and the ALIE view is the peer's own public copy. */
+static void test_robust_and_alie_state_restored_exactly(void **state)
+{
+    s_fixture_t *f = *state;
+    assert_int_equal(rumor_robust_parse("clip:auto+shift", &f->sc.robust), 0);
+    rumor_scenario_rehash(&f->sc);
+    const rumor_byzantine_t alie = {.kind = RUMOR_BYZ_ALIE, .param = 1.0, .from = 2};
+    char fresh[128], path[128], old[128];
+    snprintf(fresh, sizeof fresh, "%s/fresh.safetensors", f->dir);
+    snprintf(path, sizeof path, "%s/robust.safetensors", f->dir);
+    snprintf(old, sizeof old, "%s/old.safetensors", f->dir);
+    rumor_peer_t *a = s_peer(f, 0), *n1 = s_peer(f, 1), *n3 = s_peer(f, 3);
+    rumor_peer_t *b = s_peer(f, 0), *c = s_peer(f, 0);
+    assert_int_equal(rumor_peer_set_byzantine(a, &alie), 0);
+    assert_int_equal(rumor_peer_set_byzantine(b, &alie), 0);
+    assert_int_equal(rumor_peer_set_byzantine(c, &alie), 0);
+    rumor_errmsg_t em = {""};
+    if (rumor_checkpoint_save(fresh, a, f->th, &em)) fail_msg("%s", em.msg);
+    for (int t = 0; t < 7; t++) s_round(a, n1, n3);
+    if (rumor_checkpoint_save(path, a, f->th, &em)) fail_msg("%s", em.msg);
+    if (rumor_checkpoint_load(path, b, f->th, &em)) fail_msg("%s", em.msg);
+    const rumor_robust_state_t sa = s_robust(a), sb = s_robust(b), sc = s_robust(c);
+    assert_int_equal(sa.deg, 2);
+    assert_true(sa.mixed[0] == 7 && sa.mixed[1] == 7 && sa.clipped[0] + sa.clipped[1] >= 7);
+    assert_true(sa.cut[0] + sa.cut[1] > 0.0 && !isnan(sa.shift[0]) && !isnan(sa.shift[1]));
+    assert_memory_equal(sa.mixed, sb.mixed, 2 * sizeof *sa.mixed);
+    assert_memory_equal(sa.clipped, sb.clipped, 2 * sizeof *sa.clipped);
+    assert_memory_equal(sa.cut, sb.cut, 2 * sizeof *sa.cut);
+    assert_memory_equal(sa.shift, sb.shift, 2 * sizeof *sa.shift);
+    const size_t d = rumor_peer_dim(a);
+    const float *own = rumor_gossip_copy(rumor_peer_gossip(a), 0);
+    assert_memory_equal(rumor_peer_byzantine_public(a), rumor_peer_byzantine_public(b), d * 4);
+    assert_memory_not_equal(rumor_peer_byzantine_public(a), own, d * 4); /* attacking since 2 */
+
+    if (rumor_checkpoint_load(fresh, b, f->th, &em)) fail_msg("%s", em.msg);
+    assert_true(isnan(sb.shift[0]) && isnan(sb.shift[1]));
+    assert_true(sb.mixed[0] == 0 && sb.clipped[1] == 0 && sb.cut[0] == 0.0);
+
+    s_edit(path, old, NULL, NULL, NULL, 0, 0.0, "robust.");
+    s_edit(old, old, NULL, NULL, NULL, 0, 0.0, "byzantine.");
+    if (rumor_checkpoint_load(old, c, f->th, &em)) fail_msg("%s", em.msg);
+    assert_int_equal(rumor_peer_round(c), 7);
+    assert_true(isnan(sc.shift[0]) && sc.mixed[0] == 0);
+    assert_memory_equal(rumor_peer_byzantine_public(c), own, d * 4);
+    rumor_peer_destroy(&a);
+    rumor_peer_destroy(&b);
+    rumor_peer_destroy(&c);
+    rumor_peer_destroy(&n1);
+    rumor_peer_destroy(&n3);
+    f->sc.robust = (rumor_robust_cfg_t){.kind = RUMOR_ROBUST_NONE};
     rumor_scenario_rehash(&f->sc);
 }
 
@@ -715,6 +796,7 @@ int main(void)
         cmocka_unit_test(test_cnn_round_trip),
         cmocka_unit_test(test_damaged_or_foreign_is_refused),
         cmocka_unit_test(test_untrusted_numbers_refused),
+        cmocka_unit_test(test_robust_and_alie_state_restored_exactly),
         cmocka_unit_test(test_eval_matches_simulator),
         cmocka_unit_test(test_eval_refuses_bad_files),
     };

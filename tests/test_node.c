@@ -8,7 +8,8 @@
  *     and the run ends within a point of the fault-free accuracy;
  *   - in synchronous mode a peer interrupted and restarted from its checkpoint rejoins, and
  *     the run ends bit-identical to `rumor sim`; so too 8 peers running BEER with full-sync
- *     rounds and quasi-global momentum, and with a tracker of the output layer alone;
+ *     rounds and quasi-global momentum, and with a tracker of the output layer alone, and
+ *     8 peers under clip:auto+shift, one of them an ALIE attacker;
  *   - in deadline mode a peer whose neighbours are all stopped goes on without them and
  *     hears them again once they continue;
  *   - a peer that has nothing else to send (here: waiting for a neighbour that never comes)
@@ -46,7 +47,7 @@ static void test_restart_with_edited_scenario_stops_everyone(void **state)
     memcpy(lr, "\"lr\": 0.2", 9);
     s_path(sc, sizeof sc, "scenario.json");
     s_write(sc, json);
-    pids[1] = s_start_peer(1, topo, NULL, "60", "peer1.log");
+    pids[1] = s_start_peer(1, topo, NULL, "60", "peer1.log", NULL);
     s_expect_all_stop(pids, 40, "mismatch");
     for (uint32_t i = 0; i < 4; i++) {
         snprintf(cmd, sizeof cmd, "tail -n 1 %s/peer%u.jsonl | jq -e '.stop' >/dev/null", s_dir, i);
@@ -198,7 +199,7 @@ static void s_stop_and_restart(int sig)
                  killed_at, others, downs);
     /* Restart with the same arguments; it must resume from its checkpoint. */
     char log[256], sc[256];
-    pids[2] = s_start_peer(2, topo, "20", NULL, "peer2-restart.log");
+    pids[2] = s_start_peer(2, topo, "20", NULL, "peer2-restart.log", NULL);
     s_path(log, sizeof log, "peer2-restart.log");
     s_path(sc, sizeof sc, "scenario.json");
     s_wait_all(6, pids);
@@ -246,7 +247,7 @@ static void s_interrupt_and_resume(uint32_t n, pid_t *pids, const char *topo, ui
     assert_true(s_wait(pids[node], 20) > 0); /* exits with an error status, having checkpointed */
     usleep(500000);
     snprintf(name, sizeof name, "peer%u-restart.log", node);
-    pids[node] = s_start_peer(node, topo, "50", "60", name);
+    pids[node] = s_start_peer(node, topo, "50", "60", name, NULL);
     s_wait_all(n, pids);
     for (uint32_t i = 0; i < n; i++) assert_int_equal(s_last_round(i), rounds);
     s_path(log, sizeof log, name);
@@ -320,6 +321,43 @@ static void test_beer_tracking_the_last_layer_resumes_and_matches_simulator(void
         " \"compressor\": \"dither:8:biased\", \"codec\": \"auto\", \"seed\": 12,"
         " \"eval_every\": 50}";
     s_eight_resume_and_match_simulator(json, 3, 800);
+}
+
+/* clip:auto+shift with an ALIE peer (node 3, `--byzantine alie:0.5` from round 50: near enough
+ * to the honest shifts that a neighbour's running mean of it sits about the fade's
+ * thresholds): node 2, its honest neighbour, interrupted past round 200 and started again from
+ * its checkpoint, resumes with its running means and clip counts and takes the attacker's copy
+ * from its STATE as the attacker's poison built it; every peer ends with the models of `rumor
+ * sim` given the same attack as a fault, byte for byte. (The attacker itself is not restarted
+ * here: a restarted peer takes its copies of its neighbours from their STATEs, which may hold
+ * their DIFFs of its round before it steps, and ALIE's poison is built from those copies.) */
+static void test_shift_peer_next_to_alie_resumes_and_matches_simulator(void **state)
+{
+    (void)state;
+    const char *json =
+        "{\"name\": \"shift-test\", \"topology\": \"plain.json\","
+        " \"data\": {\"name\": \"synthetic\", \"n\": 4000, \"test_n\": 500, \"dim\": 20,"
+        " \"classes\": 4, \"sep\": 4.0},"
+        " \"algorithm\": {\"name\": \"malcom\", \"lr\": 0.1, \"gamma\": 0.5, \"lambda\": 0.001,"
+        " \"batch\": 16, \"rounds\": 800, \"robust\": \"clip:auto+shift\"},"
+        " \"compressor\": \"dither:8\", \"codec\": \"auto\", \"seed\": 5,"
+        " \"eval_every\": 10%s}";
+    char topo[256], text[1024], sim[256];
+    snprintf(text, sizeof text, json, "");
+    s_prepare("ring", 8, text, topo, sizeof topo);
+    snprintf(text, sizeof text, json,
+             ", \"faults\": [{\"byzantine\": \"alie\", \"z\": 0.5, \"from\": 50, \"nodes\": [3]}]");
+    s_path(sim, sizeof sim, "alie-sim.json");
+    s_write(sim, text);
+    const char *const alie[] = {"--byzantine", "alie:0.5", "--byzantine-from", "50", NULL};
+    pid_t pids[8];
+    for (uint32_t i = 0; i < 8; i++) {
+        char log[32];
+        snprintf(log, sizeof log, "peer%u.log", i);
+        pids[i] = s_start_peer(i, topo, "50", "60", log, i == 3 ? alie : NULL);
+    }
+    s_interrupt_and_resume(8, pids, topo, 2, 200, 800);
+    s_assert_matches_sim_of(8, "alie-sim.json");
 }
 
 /* Interrupted (SIGINT), node 2 checkpoints and says so in a BYE: its neighbours leave it out at
@@ -493,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_interrupted_synchronous_peer_resumes),
         cmocka_unit_test(test_beer_peers_resume_and_match_simulator),
         cmocka_unit_test(test_beer_tracking_the_last_layer_resumes_and_matches_simulator),
+        cmocka_unit_test(test_shift_peer_next_to_alie_resumes_and_matches_simulator),
         cmocka_unit_test(test_stopped_neighbours_are_left_out_and_return),
         cmocka_unit_test(test_waiting_peer_sends_heartbeats),
     };

@@ -2,8 +2,8 @@
  * outlier moves the result by at most gamma w tau, clip:auto without its fade clips it to the
  * second largest distance, and with it fades it to nothing from R tau on; the trimmed mean
  * ignores F arbitrary values;
- * the auto radius on a hand example; the clip counts; rule names and Byzantine faults parsed
- * and refused. */
+ * the auto radius on a hand example; the clip counts; +shift's running means, and a copy of
+ * the state that takes them; rule names and Byzantine faults parsed and refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -264,6 +264,18 @@ static void test_shift_hand_example(void **state)
     assert_true(out[2] == 0.3);
 }
 
+/* The distances of the terms of the shift tests. */
+static const double s_shift_dist[DEG] = {1.0, 2.0, 2.2, 1.5};
+
+/* Puts slot s's term at its s_shift_dist, of shift 0 (signs balanced, in a pattern of its
+ * own) or, when coherent, of shift -1 (every coordinate down). */
+static void s_put_shift(rumor_gossip_t *g, int s, int coherent)
+{
+    float dir[D];
+    for (int i = 0; i < D; i++) dir[i] = coherent ? -1.0f : (i + s) % 2 ? 1.0f : -1.0f;
+    s_put(g, s, s_shift_dist[s], dir);
+}
+
 /* clip:auto+shift: three neighbours' terms of shift 0 (signs balanced) and one, inside tau,
  * that moves every coordinate down (shift -1, as ALIE's does): that one is left out, so the
  * mix is clip:auto's less its gamma w term, and it counts as clipped. Moved to a balanced term
@@ -275,13 +287,11 @@ static void test_shift_fades_a_coherent_term(void **state)
     const float gamma = 0.5f;
     rumor_gossip_t *sh = s_peer(RUMOR_ALGO_CHOCO, "clip:auto+shift", gamma);
     rumor_gossip_t *plain = s_peer(RUMOR_ALGO_CHOCO, "clip:auto", gamma);
-    float v[D], dir[D], x_sh[D], x_plain[D];
+    float v[D], x_sh[D], x_plain[D];
     s_point(v, 19);
-    const double dist[DEG] = {1.0, 2.0, 2.2, 1.5};
     for (int s = 0; s < DEG; s++) {
-        for (int i = 0; i < D; i++) dir[i] = s == 3 ? -1.0f : (i + s) % 2 ? 1.0f : -1.0f;
-        s_put(sh, s, dist[s], dir);
-        s_put(plain, s, dist[s], dir);
+        s_put_shift(sh, s, s == 3);
+        s_put_shift(plain, s, s == 3);
     }
     rumor_gossip_mix(sh, v, x_sh);
     rumor_gossip_mix(plain, v, x_plain);
@@ -291,9 +301,8 @@ static void test_shift_fades_a_coherent_term(void **state)
     const rumor_robust_stats_t st = rumor_gossip_robust_stats(sh);
     assert_int_equal(st.clipped[3], 1);
     assert_true(st.cut[3] == 1.0);
-    for (int i = 0; i < D; i++) dir[i] = i % 2 ? 1.0f : -1.0f;
-    s_put(sh, 3, dist[3], dir);
-    s_put(plain, 3, dist[3], dir);
+    s_put_shift(sh, 3, 0);
+    s_put_shift(plain, 3, 0);
     rumor_gossip_mix(plain, v, x_plain);
     for (int n = 1; n <= 12; n++) {
         rumor_gossip_mix(sh, v, x_sh);
@@ -310,6 +319,33 @@ static void test_shift_fades_a_coherent_term(void **state)
     }
     rumor_gossip_destroy(&sh);
     rumor_gossip_destroy(&plain);
+}
+
+/* A copy of a peer's state (what a simulated crash restarts from) takes +shift's running
+ * means, not the clip counts: the coherent neighbour of the test above, moved to a balanced
+ * term, stays out of the copy's mix as it does of the original's (a mean started afresh would
+ * take it in). */
+static void test_copy_takes_the_running_means(void **state)
+{
+    (void)state;
+    rumor_gossip_t *a = s_peer(RUMOR_ALGO_CHOCO, "clip:auto+shift", 0.5f);
+    rumor_gossip_t *b = s_peer(RUMOR_ALGO_CHOCO, "clip:auto+shift", 0.5f);
+    float v[D], xa[D], xb[D];
+    s_point(v, 19);
+    for (int s = 0; s < DEG; s++) s_put_shift(a, s, s == 3);
+    rumor_gossip_mix(a, v, xa);
+    rumor_gossip_copy_copies(b, a);
+    const rumor_robust_state_t sa = rumor_robust_state(rumor_gossip_robust(a));
+    const rumor_robust_state_t sb = rumor_robust_state(rumor_gossip_robust(b));
+    assert_memory_equal(sa.shift, sb.shift, DEG * sizeof *sa.shift);
+    assert_true(sa.shift[3] < -0.99 && sa.mixed[3] == 1 && sb.mixed[3] == 0);
+    s_put_shift(a, 3, 0);
+    s_put_shift(b, 3, 0);
+    rumor_gossip_mix(a, v, xa);
+    rumor_gossip_mix(b, v, xb);
+    assert_memory_equal(xa, xb, sizeof xa);
+    rumor_gossip_destroy(&a);
+    rumor_gossip_destroy(&b);
 }
 
 /* One ALIE peer (z = 1, from round 0) on a torus of 16 with synthetic data: clip:auto never
@@ -510,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_auto_tau_hand_example),
         cmocka_unit_test(test_shift_hand_example),
         cmocka_unit_test(test_shift_fades_a_coherent_term),
+        cmocka_unit_test(test_copy_takes_the_running_means),
         cmocka_unit_test(test_shift_sees_alie_in_a_run),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_scenario_key),

@@ -1,5 +1,6 @@
 /* Tests of sim's checkpoints: a resumed run keeps its target, resumes across message delays,
- * and a killed run started again ends with exactly the models of an uninterrupted one. */
+ * a run under clip:auto+shift with an ALIE attacker resumes bit for bit, and a killed run
+ * started again ends with exactly the models of an uninterrupted one. */
 #include "sim_support.h"
 
 /* A run resumed from a checkpoint keeps the target it had reached before it stopped. */
@@ -28,11 +29,13 @@ static void test_target_survives_a_resume(void **state)
 }
 
 /* Metrics that set *stop at the record of round `at` (one thread: the run ends in the next round
- * and the checkpoint of `at` stands), noting whether SIGINT or SIGTERM had a handler. */
+ * and the checkpoint of `at` stands), noting whether SIGINT or SIGTERM had a handler, and
+ * copied to `copy` unless it is NULL. */
 typedef struct {
     volatile sig_atomic_t *stop;
     uint32_t at;
     int handled;
+    FILE *copy;
 } s_stopper_t;
 
 static ssize_t s_stopper_write(void *cookie, const char *buf, size_t len)
@@ -45,16 +48,18 @@ static ssize_t s_stopper_write(void *cookie, const char *buf, size_t len)
     char key[32];
     snprintf(key, sizeof key, "\"round\": %u,", st->at);
     if (st->at && memmem(buf, len, key, strlen(key))) *st->stop = 1;
+    if (st->copy) assert_int_equal(fwrite(buf, 1, len, st->copy), len);
     return (ssize_t)len;
 }
 
 /* Runs sc on one thread, checkpointed every 10 rounds in dir and stopped after round stop_at
- * (0: never), its models into models (or NULL); rumor_sim_run's code. */
+ * (0: never), its models into models (or NULL) and its metrics into metrics (or nowhere);
+ * rumor_sim_run's code. */
 static int s_run_stopped(const rumor_scenario_t *sc, const char *dir, uint32_t stop_at,
-                         const char *models, rumor_errmsg_t *em)
+                         const char *models, FILE *metrics, rumor_errmsg_t *em)
 {
     volatile sig_atomic_t stop = 0;
-    s_stopper_t st = {.stop = &stop, .at = stop_at};
+    s_stopper_t st = {.stop = &stop, .at = stop_at, .copy = metrics};
     FILE *mf = fopencookie(&st, "w", (cookie_io_functions_t){.write = s_stopper_write});
     assert_non_null(mf);
     setvbuf(mf, NULL, _IONBF, 0);
@@ -81,9 +86,9 @@ static void test_resume_across_delays(void **state)
     s_add_fault(&sc, (rumor_fault_t){.kind = RUMOR_FAULT_DROP, .drop = 0.1, .to = 40});
     s_add_fault(&sc, (rumor_fault_t){.kind = RUMOR_FAULT_DELAY, .delay = 2, .drop = 0.5, .to = 40});
     const char *m1 = s_scratch("m1.bin"), *m2 = s_scratch("m2.bin"), *dir = s_scratch("ck-delay");
-    assert_int_equal(s_run_stopped(&sc, dir, 20, NULL, &em), RUMOR_EINTR);
+    assert_int_equal(s_run_stopped(&sc, dir, 20, NULL, NULL, &em), RUMOR_EINTR);
     assert_non_null(strstr(em.msg, "interrupted inside round 20"));
-    assert_int_equal(s_run_stopped(&sc, dir, 0, NULL, &em), RUMOR_EINVAL);
+    assert_int_equal(s_run_stopped(&sc, dir, 0, NULL, NULL, &em), RUMOR_EINVAL);
     if (!strstr(em.msg, "cannot resume at round 20: faults[1] (a DELAY) has frames in flight"))
         fail_msg("%s", em.msg);
     /* Delays of 2 rounds up to round 10 are over by 12: round 20 resumes bit-exact. */
@@ -92,9 +97,50 @@ static void test_resume_across_delays(void **state)
     rumor_sim_result_t r;
     free(s_run(&sc, 1, &r, m1));
     dir = s_scratch("ck-delay-2");
-    assert_int_equal(s_run_stopped(&sc, dir, 20, NULL, &em), RUMOR_EINTR);
-    if (s_run_stopped(&sc, dir, 0, m2, &em)) fail_msg("%s", em.msg);
+    assert_int_equal(s_run_stopped(&sc, dir, 20, NULL, NULL, &em), RUMOR_EINTR);
+    if (s_run_stopped(&sc, dir, 0, m2, NULL, &em)) fail_msg("%s", em.msg);
     assert_true(s_same_file(m1, m2));
+}
+
+/* clip:auto+shift keeps a running mean of each neighbour's shift, and the clip counts behind
+ * clipped_frac; an ALIE attacker keeps its view of the copy its neighbours hold of it. A run
+ * with one (node 5, z = 2, from round 25) stopped at round 30 and resumed from its checkpoint ends
+ * with the models and the records (clipped_frac_byz among them) of an uninterrupted run, byte for
+ * byte: with the running means started afresh, the attacker is mixed again until they build up. */
+static void test_shift_under_alie_resumes_bit_for_bit(void **state)
+{
+    (void)state;
+    rumor_scenario_t sc;
+    rumor_errmsg_t em = {""};
+    s_scenario(&sc, "malcom", "dither:8:biased", 0.001, 60);
+    sc.eval_every = 10;
+    assert_int_equal(rumor_robust_parse("clip:auto+shift", &sc.robust), 0);
+    s_add_fault(&sc, (rumor_fault_t){.kind = RUMOR_FAULT_BYZANTINE,
+                                     .from = 25,
+                                     .byz = {.kind = RUMOR_BYZ_ALIE, .param = 2.0, .from = 25},
+                                     .n_nodes = 1,
+                                     .nodes = {5}});
+    const char *m1 = s_scratch("shift-m1.bin"), *m2 = s_scratch("shift-m2.bin");
+    const char *dir = s_scratch("ck-shift");
+    rumor_sim_result_t r;
+    char *whole = s_run(&sc, 1, &r, m1);
+    assert_true(r.clipped_frac_byz > 0.5); /* the attacker is faded, so the means matter */
+    assert_int_equal(s_run_stopped(&sc, dir, 30, NULL, NULL, &em), RUMOR_EINTR);
+    FILE *mf = tmpfile();
+    assert_non_null(mf);
+    if (s_run_stopped(&sc, dir, 0, m2, mf, &em)) fail_msg("%s", em.msg);
+    const long len = ftell(mf);
+    rewind(mf);
+    char *resumed = calloc(1, (size_t)len + 1);
+    assert_int_equal(fread(resumed, 1, (size_t)len, mf), (size_t)len);
+    fclose(mf);
+    /* The resumed run's records are those of rounds 40 to 60. */
+    const char *from = strstr(whole, "{\"round\": 40,");
+    assert_non_null(from);
+    assert_string_equal(resumed, from);
+    assert_true(s_same_file(m1, m2));
+    free(resumed);
+    free(whole);
 }
 
 /* `rumor sim --checkpoint` killed with SIGKILL mid-run (inside an outage, with links awaiting
@@ -182,6 +228,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_across_delays),
+        cmocka_unit_test(test_shift_under_alie_resumes_bit_for_bit),
         cmocka_unit_test(test_killed_sim_resumes_bit_for_bit),
         cmocka_unit_test(test_target_survives_a_resume),
     };

@@ -3,18 +3,26 @@
  * A checkpoint is one file, written atomically (temp file in the same directory, fsync,
  * rename, fsync of the directory), so a crash leaves either the previous checkpoint or the
  * new one, never a torn file. Layout (safetensors, loadable with safetensors/PyTorch/NumPy):
- *   u64 LE header length N | N bytes of JSON header | raw little-endian float32 data
- * Tensors: the model's own ("fc0.weight" (out, in), "fc0.bias" (out), ...), then
- * "gossip.self" and "gossip.node<j>" for each neighbour j (public copies, d floats each),
+ *   u64 LE header length N | N bytes of JSON header | raw little-endian data
+ * Tensors, float32 unless said: the model's own ("fc0.weight" (out, in), "fc0.bias" (out), ...),
+ * then "gossip.self" and "gossip.node<j>" for each neighbour j (public copies, d floats each),
  * "optim.momentum" (d floats) when the run has momentum, and "gossip.memory" (DeepSqueeze's
- * error-feedback memory) or "gossip.pending" (DCD's pending mix), d floats, for those two.
+ * error-feedback memory) or "gossip.pending" (DCD's pending mix), d floats, for those two,
+ * or BEER's "gossip.tracker" rows. With a robust rule, first (so that they sit 8-byte
+ * aligned), one value per neighbour slot in the topology's order: "robust.mixed" and
+ * "robust.clipped" (U64, the clip counts), "robust.cut" (F64) and with "+shift"
+ * "robust.shift" (F64, the running mean shifts, NaN before a slot's first term); and last,
+ * for an ALIE peer, "byzantine.public" (d floats, its view of the copy its neighbours hold of
+ * it). Those five may be absent (checkpoints written before they were kept): the robust
+ * state is then left as it is, and the ALIE view is the peer's own public copy.
  * "__metadata__" holds strings: format "rumor-checkpoint-1", node, round, sampler position,
  * run-config and topology hashes (hex), model description, cumulative byte counters and the
  * cumulative entropy bound of the messages sent ("entropy_bits", optional on load).
  *
  * Loading checks every length, offset, dtype and shape against the peer it restores into
  * and refuses a checkpoint of another node, model, topology or run config with a message
- * naming the mismatch. The numbers are checked too: every tensor must be finite, the round
+ * naming the mismatch. The numbers are checked too: every float32 tensor must be finite,
+ * "robust.shift" NaN or within [-1, 1], "robust.cut" finite and >= 0, the round
  * at most the run's last, the sampler offset inside the peer's shard; a refusal names the
  * file and the field. The file is untrusted input: it never aborts the program.
  */

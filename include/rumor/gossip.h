@@ -177,8 +177,8 @@ uint32_t rumor_gossip_public_dim(const rumor_gossip_t *g);
 const float *rumor_gossip_copy(const rumor_gossip_t *g, uint32_t id);
 float *rumor_gossip_copy_mut(rumor_gossip_t *g, uint32_t id);
 
-/* dst's state := src's: the public copies (its own and its neighbours') and the extra state
- * below; both are of the same node. */
+/* dst's state := src's: the public copies (its own and its neighbours'), the extra state
+ * below and the robust rule's running mean shifts; both are of the same node. */
 void rumor_gossip_copy_copies(rumor_gossip_t *dst, const rumor_gossip_t *src);
 
 /* The rows of d floats of state an algorithm keeps beside the copies, for checkpoints:
@@ -211,6 +211,8 @@ int rumor_consensus_watch(rumor_consensus_watch_t *w, uint32_t round, double dis
 
 /* The robust rule's clip counts per neighbour slot; all NULL without a rule. */
 rumor_robust_stats_t rumor_gossip_robust_stats(const rumor_gossip_t *g);
+/* The robust rule's state, or NULL without a rule. */
+rumor_robust_t *rumor_gossip_robust(rumor_gossip_t *g);
 
 /* Slot of neighbour id in 0..degree-1, or -1. */
 int rumor_gossip_slot(const rumor_gossip_t *g, uint32_t id);

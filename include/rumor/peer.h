@@ -142,7 +142,8 @@ size_t rumor_peer_dim(const rumor_peer_t *p);
 const float *rumor_peer_params(const rumor_peer_t *p);
 float *rumor_peer_params_mut(rumor_peer_t *p);
 /* Makes dst, a peer of the same node and scenario, what src was at the start of its current
- * round: model, public copies, momentum, batch position and round (not the statistics).
+ * round: model, public copies, momentum, the robust rule's running mean shifts, batch position
+ * and round (not the statistics).
  * The simulator keeps such copies as the checkpoints of peers that are to crash. */
 void rumor_peer_copy_state(rumor_peer_t *dst, const rumor_peer_t *src);
 /* Makes x0 the common initial model: the model and every public copy (what rumor_peer_new
@@ -165,6 +166,13 @@ void rumor_peer_describe(const rumor_peer_t *p, char *buf, size_t cap);
 int rumor_peer_caution(const rumor_peer_t *p, char *buf, size_t cap);
 /* The momentum buffer (d floats), or NULL when the scenario has no momentum. */
 float *rumor_peer_momentum(rumor_peer_t *p);
+/* An ALIE peer's view of the public copy its neighbours hold of it (d floats), which its
+ * poison is built against; NULL for any other peer. */
+float *rumor_peer_byzantine_public(rumor_peer_t *p);
+/* The public copy p's neighbours hold of it, which its STATE carries: its own public copy, or
+ * an ALIE peer's view of the one its poison built (so that a neighbour resynchronised by a
+ * STATE holds what the attacker's next poison is built against). */
+const float *rumor_peer_public_copy(rumor_peer_t *p);
 rumor_sampler_t *rumor_peer_sampler(rumor_peer_t *p);
 const rumor_scenario_t *rumor_peer_scenario(const rumor_peer_t *p);
 const rumor_topology_t *rumor_peer_topology(const rumor_peer_t *p);

@@ -43,8 +43,8 @@
  *
  * Everything here is a pure function over vectors, plus one state object that holds the
  * scratch (allocated once, by rumor_robust_new), the per-neighbour clip counts and +shift's
- * running means (not in checkpoints: a resumed run starts them afresh). Called
- * once per round with d up to 1e6 and degree up to a few dozen; nothing allocates per call.
+ * running means (both kept in checkpoints, see rumor_robust_state). Called once per round with
+ * d up to 1e6 and degree up to a few dozen; nothing allocates per call.
  */
 #ifndef RUMOR_ROBUST_H
 #define RUMOR_ROBUST_H
@@ -150,5 +150,19 @@ const float *rumor_robust_trim(rumor_robust_t *r, const float *y, const uint8_t 
 
 int rumor_robust_trims(const rumor_robust_t *r);
 rumor_robust_stats_t rumor_robust_stats(const rumor_robust_t *r);
+
+/* What r carries from one round to the next, for checkpoints: per neighbour slot (deg of them)
+ * the clip counts of rumor_robust_stats and, with "+shift", the running mean shifts (NaN
+ * before a slot's first term; shift is NULL without "+shift"). Points into r. */
+typedef struct {
+    uint32_t deg;
+    uint64_t *mixed, *clipped;
+    double *cut, *shift;
+} rumor_robust_state_t;
+rumor_robust_state_t rumor_robust_state(rumor_robust_t *r);
+
+/* dst's running mean shifts := src's, both of one node and rule: what a peer restarted from a
+ * checkpoint resumes with (the clip counts, which count what was mixed, are left). */
+void rumor_robust_copy_shift(rumor_robust_t *dst, const rumor_robust_t *src);
 
 #endif

@@ -1,22 +1,24 @@
 /* rumor — libFuzzer target for the checkpoint loaders: peers resume from these files and
  * `rumor eval` reads any file it is given.
  *
- * One small peer is built once (ring of 4, a CNN on 16x16 images, Nesterov momentum, so that
- * model tensors of 1, 2 and 4 dimensions, public copies and the momentum buffer are all
- * present), and its own checkpoint is the base. Byte 0 of an input picks the file: bit 0
+ * One small peer is built once (ring of 4, a CNN on 16x16 images, Nesterov momentum and
+ * clip:auto+shift, so that model tensors of 1, 2 and 4 dimensions, public copies, the momentum
+ * buffer and the robust rule's float64 and uint64 state are all present), and its own
+ * checkpoint is the base. Byte 0 of an input picks the file: bit 0
  * clear, the rest of the input is the file; bit 0 set, the base checkpoint edited by the
  * input: bytes 1-2 (little-endian) cut it to that length (0xffff keeps it whole), then each
  * triple (offset low, offset high, value) XORs one byte. Edits reach the checks behind a
  * valid header that random bytes would not.
  *
  * Invariants: a failed rumor_checkpoint_load leaves the peer as it was (round, model, public
- * copies, momentum); a failed rumor_checkpoint_load_model leaves the parameters as they
- * were; a successful load of either yields finite or non-finite floats but never reads or
- * writes out of bounds (the sanitizers check that).
+ * copies, momentum, the robust rule's state); a failed rumor_checkpoint_load_model leaves the
+ * parameters as they were; a successful load of either yields finite or non-finite floats but never
+ * reads or writes out of bounds (the sanitizers check that).
  *
  * Run: scripts/fuzz 60 fuzz_checkpoint
  */
 #include "rumor/checkpoint.h"
+#include "rumor/robust.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +40,8 @@ static struct {
     size_t base_len;
     float *before, *params;
     size_t state_len; /* floats of model, copies and momentum */
+    uint8_t *robust_before, *robust_after;
+    size_t robust_len; /* bytes of the robust rule's state */
 } s;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -62,6 +66,18 @@ static void s_state(float *out)
     memcpy(out + at, rumor_peer_momentum(s.peer), d * sizeof *out);
 }
 
+/* The robust rule's state as bytes, into out (s.robust_len of them). */
+static void s_robust_state(uint8_t *out)
+{
+    const rumor_robust_state_t st =
+        rumor_robust_state(rumor_gossip_robust(rumor_peer_gossip(s.peer)));
+    const size_t n = st.deg * sizeof(uint64_t);
+    memcpy(out, st.mixed, n);
+    memcpy(out + n, st.clipped, n);
+    memcpy(out + 2 * n, st.cut, n);
+    memcpy(out + 3 * n, st.shift, n);
+}
+
 static void s_write(const uint8_t *p, size_t n)
 {
     FILE *f = fopen(s.path, "wb");
@@ -82,7 +98,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                        " \"data\": {\"name\": \"synthetic\", \"n\": 400, \"test_n\": 100,"
                        " \"dim\": 256, \"classes\": 3}, \"model\": \"cnn:2,2\","
                        " \"algorithm\": {\"name\": \"malcom\", \"batch\": 8, \"rounds\": 10,"
-                       " \"momentum\": \"nesterov:0.9\"}, \"compressor\": \"dither:8\"}";
+                       " \"momentum\": \"nesterov:0.9\", \"robust\": \"clip:auto+shift\"},"
+                       " \"compressor\": \"dither:8\"}";
     rumor_errmsg_t em;
     if (rumor_scenario_parse(json, "fuzz", ".", &s.sc, &em) ||
         rumor_scenario_topology(&s.sc, &s.topo, &em) ||
@@ -110,7 +127,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     s.state_len = d * (rumor_topology_degree(s.topo, 0) + 3); /* model, copies, momentum */
     s.before = malloc(s.state_len * sizeof *s.before);
     s.params = malloc(d * sizeof *s.params);
-    if (!s.before || !s.params) abort();
+    s.robust_len = 4 * rumor_topology_degree(s.topo, 0) * sizeof(uint64_t);
+    s.robust_before = malloc(s.robust_len);
+    s.robust_after = malloc(s.robust_len);
+    if (!s.before || !s.params || !s.robust_before || !s.robust_after) abort();
     return 0;
 }
 
@@ -142,14 +162,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     const size_t d = rumor_peer_dim(s.peer);
     s_state(s.before);
+    s_robust_state(s.robust_before);
     const uint32_t round = rumor_peer_round(s.peer);
     rumor_errmsg_t em;
     if (rumor_checkpoint_load(s.path, s.peer, s.topo_hash, &em) != 0) {
         float *after = malloc(s.state_len * sizeof *after);
         if (!after) abort();
         s_state(after);
+        s_robust_state(s.robust_after);
         if (rumor_peer_round(s.peer) != round ||
-            memcmp(after, s.before, s.state_len * sizeof *after))
+            memcmp(after, s.before, s.state_len * sizeof *after) ||
+            memcmp(s.robust_after, s.robust_before, s.robust_len))
             abort();
         free(after);
     }
