@@ -506,6 +506,9 @@ int rumor_checkpoint_load(const char *path, rumor_peer_t *p, const uint8_t topo_
         at += s_staged(&ts[i]);
     }
     rumor_peer_set_round(p, (uint32_t)round);
+    /* ALIE's point of this round, from the copies as the round before left them: a resumed
+     * peer may take STATEs holding its neighbours' DIFFs of this round before it steps */
+    rumor_peer_byzantine_refresh(p);
     rumor_sampler_set_pos(rumor_peer_sampler(p), epoch, (uint32_t)offset);
     rumor_peer_stats_t *pst = rumor_peer_stats(p);
     pst->bytes_sent = bsent;

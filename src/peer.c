@@ -43,7 +43,8 @@ struct rumor_peer {
     rumor_cmsg_t out_t, in_t; /* BEER: the tracker's part of a message */
     uint8_t *buf;             /* encoded outgoing message */
     rumor_byzantine_t byz;    /* what this peer sends in place of its messages (NONE: honest) */
-    float *byz_buf;           /* (d) the poisoned vector of NOISE, CONSTANT, ALIE; else NULL */
+    float *byz_buf;           /* (d) the poisoned vector of NOISE, CONSTANT; ALIE: the point
+                               * of this round's poison; else NULL */
     float *byz_pub;           /* (d) ALIE: the public copy its neighbours hold of it; else NULL */
     const float **byz_nb;     /* (degree) ALIE: its copies of its neighbours' public vectors */
     size_t buf_cap, msg_len;
@@ -500,13 +501,18 @@ int rumor_peer_set_byzantine(rumor_peer_t *p, const rumor_byzantine_t *b)
     rumor_vec_copy(p->byz_pub, rumor_gossip_copy(p->gossip, p->self), p->d);
     const uint32_t *nbrs = rumor_topology_neighbors(p->cfg.topo, p->self);
     for (uint32_t s = 0; s < p->degree; s++) p->byz_nb[s] = rumor_gossip_copy(p->gossip, nbrs[s]);
+    rumor_peer_byzantine_refresh(p);
     return 0;
 }
 
-/* byz_buf := the ALIE point: per coordinate, the mean minus z (population) standard
- * deviations of the neighbours' public vectors this peer holds, in ascending id order. */
-static void s_alie_point(rumor_peer_t *p)
+/* byz_buf := the ALIE point of round p->round: per coordinate, the mean minus z (population)
+ * standard deviations of the neighbours' public vectors this peer holds, in ascending id
+ * order. It is taken when the round before has been mixed (or at the start), so that it is
+ * what every run holds then: a networked peer may absorb a neighbour's DIFF of its round
+ * before it steps (during the handshake), or take a STATE that holds it (resumed). */
+void rumor_peer_byzantine_refresh(rumor_peer_t *p)
 {
+    if (!p->byz_nb) return;
     const uint32_t deg = p->degree;
     for (size_t k = 0; k < p->d; k++) {
         double sum = 0.0, sq = 0.0;
@@ -550,11 +556,7 @@ static int s_poison(rumor_peer_t *p)
     case RUMOR_BYZ_CONSTANT:
         for (size_t k = 0; k < d; k++) p->byz_buf[k] = (float)a;
         break;
-    case RUMOR_BYZ_ALIE:
-        s_alie_point(p);
-        /* a copy that grows by the message must grow to the point */
-        if (!rumor_gossip_message_is_copy(p->gossip))
-            rumor_vec_axpy(p->byz_buf, -1.0f, p->byz_pub, d);
+    case RUMOR_BYZ_ALIE: /* the point, taken at the end of the round before */
         break;
     }
     m->kind = RUMOR_CMSG_DENSE;
@@ -562,6 +564,9 @@ static int s_poison(rumor_peer_t *p)
     m->scale = 1.0f;
     m->listed = m->seeded = 0;
     rumor_vec_copy(m->val, p->byz_buf, d);
+    /* ALIE: a copy that grows by the message must grow to the point */
+    if (p->byz_pub && !rumor_gossip_message_is_copy(p->gossip))
+        rumor_vec_axpy(m->val, -1.0f, p->byz_pub, d);
     return 1;
 }
 
@@ -666,16 +671,14 @@ int rumor_peer_deliver(rumor_peer_t *p, uint32_t from, const uint8_t *msg, size_
 
 void rumor_peer_finish(rumor_peer_t *p)
 {
-    if (!p->took_part) { /* it keeps its state whole */
-        p->round++;
-        return;
-    }
     const double t0 = rumor_clock_now(), c0 = rumor_clock_thread_cpu();
-    rumor_gossip_mix(p->gossip, p->v, p->x);
-    if (p->sc->prox == RUMOR_PROX_AFTER_MIX) rumor_optim_prox_l1(p->x, s_threshold(p), p->d);
-    if (p->x0 && p->took_part)
-        rumor_momentum_follow(&p->sc->momentum, p->m, p->x0, p->x, p->lr, p->d);
+    if (p->took_part) { /* one that sat the round out keeps its state whole */
+        rumor_gossip_mix(p->gossip, p->v, p->x);
+        if (p->sc->prox == RUMOR_PROX_AFTER_MIX) rumor_optim_prox_l1(p->x, s_threshold(p), p->d);
+        if (p->x0) rumor_momentum_follow(&p->sc->momentum, p->m, p->x0, p->x, p->lr, p->d);
+    }
     p->round++;
+    rumor_peer_byzantine_refresh(p);
     p->stats.t_compute += rumor_clock_now() - t0;
     p->stats.cpu_compute += rumor_clock_thread_cpu() - c0;
 }
@@ -737,6 +740,7 @@ void rumor_peer_copy_state(rumor_peer_t *dst, const rumor_peer_t *src)
     rumor_sampler_get_pos(src->sampler, &epoch, &offset);
     rumor_sampler_set_pos(dst->sampler, epoch, offset);
     dst->round = src->round;
+    rumor_peer_byzantine_refresh(dst);
 }
 
 void rumor_peer_set_initial(rumor_peer_t *p, const float *x0)
@@ -746,6 +750,7 @@ void rumor_peer_set_initial(rumor_peer_t *p, const float *x0)
     const uint32_t *nbrs = rumor_topology_neighbors(p->cfg.topo, p->self);
     for (uint32_t s = 0; s < p->degree; s++)
         memcpy(rumor_gossip_copy_mut(p->gossip, nbrs[s]), x0, p->d * sizeof *p->x);
+    rumor_peer_byzantine_refresh(p);
 }
 
 void rumor_peer_describe(const rumor_peer_t *p, char *buf, size_t cap)

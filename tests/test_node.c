@@ -9,7 +9,9 @@
  *   - in synchronous mode a peer interrupted and restarted from its checkpoint rejoins, and
  *     the run ends bit-identical to `rumor sim`; so too 8 peers running BEER with full-sync
  *     rounds and quasi-global momentum, and with a tracker of the output layer alone, and
- *     8 peers under clip:auto+shift, one of them an ALIE attacker;
+ *     8 peers under clip:auto+shift, one of them an ALIE attacker (a neighbour of it
+ *     restarted, or the attacker itself); ALIE from round 0, where neighbours may send
+ *     their first DIFFs before the attacker has stepped, is too;
  *   - in deadline mode a peer whose neighbours are all stopped goes on without them and
  *     hears them again once they continue;
  *   - a peer that has nothing else to send (here: waiting for a neighbour that never comes)
@@ -234,11 +236,11 @@ static void test_killed_peer_restarts_from_checkpoint(void **state)
 }
 
 /* Synchronous peers started with checkpoints every 50 rounds and --wait 60: node `node`
- * interrupted (SIGINT) once past round `past` and started again with the same arguments; every
- * one of the n peers must complete `rounds` rounds, the restarted one resuming from its
- * checkpoint. */
+ * interrupted (SIGINT) once past round `past` and started again with the same arguments (more:
+ * its further ones, as s_start_peer); every one of the n peers must complete `rounds` rounds,
+ * the restarted one resuming from its checkpoint. */
 static void s_interrupt_and_resume(uint32_t n, pid_t *pids, const char *topo, uint32_t node,
-                                   uint32_t past, uint32_t rounds)
+                                   uint32_t past, uint32_t rounds, const char *const *more)
 {
     char log[256], name[32];
     for (int i = 0; i < 600 && s_last_round(node) < past; i++) usleep(20000);
@@ -247,7 +249,7 @@ static void s_interrupt_and_resume(uint32_t n, pid_t *pids, const char *topo, ui
     assert_true(s_wait(pids[node], 20) > 0); /* exits with an error status, having checkpointed */
     usleep(500000);
     snprintf(name, sizeof name, "peer%u-restart.log", node);
-    pids[node] = s_start_peer(node, topo, "50", "60", name, NULL);
+    pids[node] = s_start_peer(node, topo, "50", "60", name, more);
     s_wait_all(n, pids);
     for (uint32_t i = 0; i < n; i++) assert_int_equal(s_last_round(i), rounds);
     s_path(log, sizeof log, name);
@@ -266,7 +268,7 @@ static void test_interrupted_synchronous_peer_resumes(void **state)
     char topo[256];
     pid_t pids[4];
     s_start_sync_ring(4, 6000, 2, pids, topo, "50", "60");
-    s_interrupt_and_resume(4, pids, topo, 2, 300, 6000);
+    s_interrupt_and_resume(4, pids, topo, 2, 300, 6000, NULL);
     char log[256];
     s_path(log, sizeof log, "peer1.log");
     assert_true(s_log_has(log, "node 1: node 2 was interrupted in round "));
@@ -284,7 +286,7 @@ static void s_eight_resume_and_match_simulator(const char *json, uint32_t node, 
     s_prepare("ring", 8, json, topo, sizeof topo);
     pid_t pids[8];
     s_start(8, pids, topo, "50", "60");
-    s_interrupt_and_resume(8, pids, topo, node, 200, rounds);
+    s_interrupt_and_resume(8, pids, topo, node, 200, rounds, NULL);
     s_assert_matches_sim(8);
 }
 
@@ -323,41 +325,79 @@ static void test_beer_tracking_the_last_layer_resumes_and_matches_simulator(void
     s_eight_resume_and_match_simulator(json, 3, 800);
 }
 
-/* clip:auto+shift with an ALIE peer (node 3, `--byzantine alie:0.5` from round 50: near enough
- * to the honest shifts that a neighbour's running mean of it sits about the fade's
- * thresholds): node 2, its honest neighbour, interrupted past round 200 and started again from
- * its checkpoint, resumes with its running means and clip counts and takes the attacker's copy
- * from its STATE as the attacker's poison built it; every peer ends with the models of `rumor
- * sim` given the same attack as a fault, byte for byte. (The attacker itself is not restarted
- * here: a restarted peer takes its copies of its neighbours from their STATEs, which may hold
- * their DIFFs of its round before it steps, and ALIE's poison is built from those copies.) */
-static void test_shift_peer_next_to_alie_resumes_and_matches_simulator(void **state)
+/* 8 peers on a ring under robust rule `robust` for `rounds` rounds, checkpoints every 50, node
+ * 3 sending ALIE poison (`--byzantine alie:0.5`: under clip:auto+shift, near enough to the
+ * honest shifts that a neighbour's running mean of it sits about the fade's thresholds) from
+ * round `from`, node 4 started `late_ms` after the others; node `node` (none if 8 or more)
+ * interrupted past round `past` and started again from its checkpoint. Every peer must end
+ * with the models of `rumor sim` given the same attack as a fault, byte for byte. */
+static void s_alie_matches_simulator(const char *robust, uint32_t rounds, uint32_t from,
+                                     unsigned late_ms, uint32_t node, uint32_t past)
 {
-    (void)state;
     const char *json =
         "{\"name\": \"shift-test\", \"topology\": \"plain.json\","
         " \"data\": {\"name\": \"synthetic\", \"n\": 4000, \"test_n\": 500, \"dim\": 20,"
         " \"classes\": 4, \"sep\": 4.0},"
         " \"algorithm\": {\"name\": \"malcom\", \"lr\": 0.1, \"gamma\": 0.5, \"lambda\": 0.001,"
-        " \"batch\": 16, \"rounds\": 800, \"robust\": \"clip:auto+shift\"},"
+        " \"batch\": 16, \"rounds\": %u, \"robust\": \"%s\"},"
         " \"compressor\": \"dither:8\", \"codec\": \"auto\", \"seed\": 5,"
         " \"eval_every\": 10%s}";
-    char topo[256], text[1024], sim[256];
-    snprintf(text, sizeof text, json, "");
+    char topo[256], text[1024], sim[256], fault[128], from_s[16];
+    snprintf(text, sizeof text, json, rounds, robust, "");
     s_prepare("ring", 8, text, topo, sizeof topo);
-    snprintf(text, sizeof text, json,
-             ", \"faults\": [{\"byzantine\": \"alie\", \"z\": 0.5, \"from\": 50, \"nodes\": [3]}]");
+    snprintf(fault, sizeof fault,
+             ", \"faults\": [{\"byzantine\": \"alie\", \"z\": 0.5, \"from\": %u, \"nodes\": [3]}]",
+             from);
+    snprintf(text, sizeof text, json, rounds, robust, fault);
     s_path(sim, sizeof sim, "alie-sim.json");
     s_write(sim, text);
-    const char *const alie[] = {"--byzantine", "alie:0.5", "--byzantine-from", "50", NULL};
+    snprintf(from_s, sizeof from_s, "%u", from);
+    const char *const alie[] = {"--byzantine", "alie:0.5", "--byzantine-from", from_s, NULL};
     pid_t pids[8];
     for (uint32_t i = 0; i < 8; i++) {
         char log[32];
         snprintf(log, sizeof log, "peer%u.log", i);
+        if (i == 4) usleep(late_ms * 1000);
         pids[i] = s_start_peer(i, topo, "50", "60", log, i == 3 ? alie : NULL);
     }
-    s_interrupt_and_resume(8, pids, topo, 2, 200, 800);
+    if (node < 8)
+        s_interrupt_and_resume(8, pids, topo, node, past, rounds, node == 3 ? alie : NULL);
+    else
+        s_wait_all(8, pids);
     s_assert_matches_sim_of(8, "alie-sim.json");
+}
+
+/* clip:auto+shift with an ALIE peer (node 3, from round 50): node 2, its honest neighbour,
+ * interrupted past round 200 and started again from its checkpoint, resumes with its running
+ * means and clip counts and takes the attacker's copy from its STATE as the attacker's poison
+ * built it. */
+static void test_shift_peer_next_to_alie_resumes_and_matches_simulator(void **state)
+{
+    (void)state;
+    s_alie_matches_simulator("clip:auto+shift", 800, 50, 0, 2, 200);
+}
+
+/* ALIE from round 0, node 4 started a second after the others: node 2 shakes hands with both
+ * its neighbours, steps round 0 and sends its DIFF while the attacker still waits for node 4,
+ * so the attacker holds node 2's round-0 DIFF before it steps. Its poison of round 0 must be
+ * built from its copies as created, as in `rumor sim`. (It was built from the copies at the
+ * step, and differed.) */
+static void test_alie_from_round_zero_matches_simulator(void **state)
+{
+    (void)state;
+    s_alie_matches_simulator("clip:auto+shift", 60, 0, 1000, 8, 0);
+}
+
+/* The ALIE attacker itself (node 3, from round 0, under clip:auto: under +shift its neighbours
+ * may have faded it out by then, so that its poison would not matter) interrupted past round
+ * 100 and started again from its checkpoint: its neighbours have stepped the round it resumes
+ * at, so their STATEs hold their DIFFs of that round; its poison of the round must be built
+ * from the copies its checkpoint holds, as the round before left them. (It was built from the
+ * STATEs', and differed.) */
+static void test_restarted_alie_peer_matches_simulator(void **state)
+{
+    (void)state;
+    s_alie_matches_simulator("clip:auto", 1000, 0, 0, 3, 100);
 }
 
 /* Interrupted (SIGINT), node 2 checkpoints and says so in a BYE: its neighbours leave it out at
@@ -532,6 +572,8 @@ int main(void)
         cmocka_unit_test(test_beer_peers_resume_and_match_simulator),
         cmocka_unit_test(test_beer_tracking_the_last_layer_resumes_and_matches_simulator),
         cmocka_unit_test(test_shift_peer_next_to_alie_resumes_and_matches_simulator),
+        cmocka_unit_test(test_alie_from_round_zero_matches_simulator),
+        cmocka_unit_test(test_restarted_alie_peer_matches_simulator),
         cmocka_unit_test(test_stopped_neighbours_are_left_out_and_return),
         cmocka_unit_test(test_waiting_peer_sends_heartbeats),
     };

@@ -169,6 +169,13 @@ float *rumor_peer_momentum(rumor_peer_t *p);
 /* An ALIE peer's view of the public copy its neighbours hold of it (d floats), which its
  * poison is built against; NULL for any other peer. */
 float *rumor_peer_byzantine_public(rumor_peer_t *p);
+/* Takes an ALIE peer's point of its round's poison (per coordinate the mean minus z standard
+ * deviations of its copies of its neighbours' public vectors) anew from those copies, so that
+ * the poison of round t is built from what every run holds when round t - 1 has been mixed:
+ * rumor_peer_set_byzantine, rumor_peer_finish (after the mix), and whatever replaces its
+ * copies (rumor_peer_copy_state, rumor_peer_set_initial, rumor_checkpoint_load) call it.
+ * Nothing for any other peer. */
+void rumor_peer_byzantine_refresh(rumor_peer_t *p);
 /* The public copy p's neighbours hold of it, which its STATE carries: its own public copy, or
  * an ALIE peer's view of the one its poison built (so that a neighbour resynchronised by a
  * STATE holds what the attacker's next poison is built against). */

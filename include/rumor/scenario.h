@@ -87,8 +87,9 @@ typedef enum {
  *   NOISE     Gaussian of norm `norm`, fresh each round ["norm" = 100]
  *   CONSTANT  every coordinate `value`                ["value" = 1]
  *   ALIE      "a little is enough": per coordinate, the mean minus z standard deviations
- *             of the public vectors it holds of its neighbours (what it received), so that
- *             the public copy its neighbours hold of it becomes that point ["z" = 1]
+ *             of the public vectors it holds of its neighbours (what it received) as the
+ *             round before left them, so that the public copy its neighbours hold of it
+ *             becomes that point ["z" = 1]
  *   SCALE     factor m                                ["factor" = 10]
  * The message keeps m's form (SIGNFLIP, SCALE) or is a dense float vector (raw codec). */
 typedef enum {
