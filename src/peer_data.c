@@ -88,11 +88,14 @@ int rumor_peer_data_load(const rumor_scenario_t *sc, uint32_t peers, uint32_t se
     int rc = 0;
     switch (sc->data) {
     case RUMOR_DATA_FASHION: {
-        /* One peer reads its shard straight from the file, never the whole set as floats. */
+        /* One peer reads its shard straight from the file, never the whole set as floats; the
+         * whole set stays pixel bytes, a quarter of the floats' memory and of a batch's
+         * reads. */
         s_shard_choice_t choice = {sc, peers, self, NULL};
         const rumor_data_chooser_t chooser = {s_choose_shard, &choice};
-        rc = rumor_data_load_fashion(sc->data_path, "train",
-                                     self == RUMOR_PEER_ALL ? NULL : &chooser, &data->owned[0], em);
+        rc = self == RUMOR_PEER_ALL
+                 ? rumor_data_load_fashion_compact(sc->data_path, "train", &data->owned[0], em)
+                 : rumor_data_load_fashion(sc->data_path, "train", &chooser, &data->owned[0], em);
         data->part = choice.part;
         if (!rc) rc = rumor_data_load_fashion(sc->data_path, "t10k", NULL, &data->owned[1], em);
         if (rc) break;

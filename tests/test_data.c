@@ -55,6 +55,58 @@ static void test_fashion_t10k(void **state)
     s_check_fashion("t10k", 10000, 1000, first, 33456, 573469082.0 / (7840000.0 * 255.0));
 }
 
+/* A compact load holds the pixel bytes, and gathering or copying its rows gives exactly the
+ * floats of the plain load. */
+static void test_fashion_compact(void **state)
+{
+    (void)state;
+    rumor_dataset_t *ds = NULL, *px = NULL;
+    rumor_errmsg_t em = {{0}};
+    assert_int_equal(rumor_data_load_fashion(NULL, "t10k", NULL, &ds, &em), 0);
+    assert_int_equal(rumor_data_load_fashion_compact(NULL, "t10k", &px, &em), 0);
+    assert_null(px->x);
+    assert_non_null(px->px);
+    assert_null(ds->px);
+    assert_int_equal(px->n, ds->n);
+    assert_int_equal(px->dim, ds->dim);
+    assert_int_equal(px->classes, ds->classes);
+    const size_t dim = ds->dim;
+    enum { B = 64 };
+    uint32_t idx[B];
+    for (uint32_t k = 0; k < B; k++) idx[k] = (k * 7919u + 13u) % ds->n; /* scattered rows */
+    float *x = malloc(B * dim * sizeof *x);
+    int32_t y[B];
+    assert_non_null(x);
+    rumor_data_gather(px, idx, B, x, y);
+    for (uint32_t k = 0; k < B; k++) {
+        assert_memory_equal(x + k * dim, ds->x + idx[k] * dim, dim * sizeof *x);
+        assert_int_equal(y[k], ds->y[idx[k]]);
+    }
+    rumor_dataset_t *all = rumor_data_subset(px, NULL, px->n);
+    assert_non_null(all);
+    assert_null(all->px);
+    assert_memory_equal(all->x, ds->x, (size_t)ds->n * dim * sizeof *x);
+    assert_memory_equal(all->y, ds->y, ds->n * sizeof *ds->y);
+    free(x);
+    rumor_dataset_destroy(&all);
+    rumor_dataset_destroy(&px);
+    rumor_dataset_destroy(&ds);
+}
+
+/* rumor_data_pixels is the division by 255, rounded the same, for every byte. */
+static void test_pixels(void **state)
+{
+    (void)state;
+    uint8_t px[256];
+    float x[256];
+    for (int u = 0; u < 256; u++) px[u] = (uint8_t)u;
+    rumor_data_pixels(px, 256, x);
+    for (int u = 0; u < 256; u++) {
+        const float want = (float)u / 255.0f;
+        assert_memory_equal(&x[u], &want, sizeof want);
+    }
+}
+
 static void test_fashion_errors(void **state)
 {
     s_tmp_t *t = *state;
@@ -288,7 +340,8 @@ int main(void)
         cmocka_unit_test(test_fashion_train),  cmocka_unit_test(test_fashion_t10k),
         cmocka_unit_test(test_fashion_errors), cmocka_unit_test(test_libsvm_parse),
         cmocka_unit_test(test_libsvm_errors),  cmocka_unit_test(test_synthetic),
-        cmocka_unit_test(test_gather),
+        cmocka_unit_test(test_gather),         cmocka_unit_test(test_fashion_compact),
+        cmocka_unit_test(test_pixels),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -1,8 +1,9 @@
 /* rumor — datasets.
  *
  * A dataset is dense float features in [0, 1]-ish scale with integer labels, held in memory
- * (Fashion-MNIST: 60000 x 784 floats = 188 MB). Readers: IDX (optionally gzip), LIBSVM text,
- * and a seeded synthetic generator. Loading allocates; gathering does not. Splitting the
+ * (Fashion-MNIST: 60000 x 784 floats = 188 MB), or, loaded compact, as the IDX file's pixel
+ * bytes (47 MB) that become floats as rows are gathered. Readers: IDX (optionally gzip), LIBSVM
+ * text, and a seeded synthetic generator. Loading allocates; gathering does not. Splitting the
  * samples across peers is partition.h; drawing minibatches from one peer's share is sampler.h.
  */
 #ifndef RUMOR_DATA_H
@@ -19,8 +20,9 @@ typedef struct {
     uint32_t n;       /* samples */
     uint32_t dim;     /* features per sample */
     uint32_t classes; /* labels are in [0, classes) */
-    float *x;         /* (n, dim) row-major */
+    float *x;         /* (n, dim) row-major; NULL in a compact dataset */
     int32_t *y;       /* (n) */
+    uint8_t *px;      /* compact: (n, dim) row-major pixels, feature = px / 255.0f; else NULL */
 } rumor_dataset_t;
 
 /* Picks the samples a load keeps, once the labels are known: `labels` has n, dim, classes
@@ -51,6 +53,14 @@ RUMOR_NODISCARD int rumor_data_load_fashion(const char *dir, const char *split,
                                             const rumor_data_chooser_t *choose,
                                             rumor_dataset_t **out, rumor_errmsg_t *em);
 
+/* The whole of Fashion-MNIST's split, compact: the pixels stay bytes (px, x NULL), and become
+ * the floats rumor_data_load_fashion would give as rumor_data_gather copies rows. */
+RUMOR_NODISCARD int rumor_data_load_fashion_compact(const char *dir, const char *split,
+                                                    rumor_dataset_t **out, rumor_errmsg_t *em);
+
+/* x[0..n) = px[0..n) / 255.0f: IDX pixels as the loaders' floats. */
+void rumor_data_pixels(const uint8_t *px, size_t n, float *x);
+
 /* Reads LIBSVM text ("label idx:val idx:val ...", 1-based ascending indices). Labels are
  * mapped to 0..classes-1 in ascending order of their numeric value (so {-1,+1} -> {0,1}).
  * dim = max(dim_hint, largest index seen). Errors name file:line:column. */
@@ -66,10 +76,12 @@ int rumor_data_synthetic(uint32_t n, uint32_t dim, uint32_t classes, double sep,
 void rumor_dataset_destroy(rumor_dataset_t **ds_p);
 
 /* A new dataset of rows idx[0..n) of ds in that order (idx NULL: rows 0..n-1), with ds's
- * dim and classes. NULL when out of memory. */
+ * dim and classes, holding floats (a compact ds's rows are converted). NULL when out of
+ * memory. */
 rumor_dataset_t *rumor_data_subset(const rumor_dataset_t *ds, const uint32_t *idx, uint32_t n);
 
-/* Copies the rows idx[0..b) into x (b, dim) and y (b). */
+/* Copies the rows idx[0..b) into x (b, dim) and y (b); a compact dataset's pixels become
+ * floats on the way. */
 void rumor_data_gather(const rumor_dataset_t *ds, const uint32_t *idx, uint32_t b, float *x,
                        int32_t *y);
 
