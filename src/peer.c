@@ -48,6 +48,7 @@ struct rumor_peer {
     float *byz_pub;           /* (d) ALIE: the public copy its neighbours hold of it; else NULL */
     const float **byz_nb;     /* (degree) ALIE: its copies of its neighbours' public vectors */
     size_t buf_cap, msg_len;
+    int cpu_clock; /* reads its thread's CPU clock (rumor_peer_set_cpu_clock) */
     rumor_peer_stats_t stats;
 };
 
@@ -167,6 +168,7 @@ int rumor_peer_create(const rumor_peer_cfg_t *cfg, rumor_peer_t **out, rumor_err
     p->cfg = *cfg;
     p->sc = sc;
     p->self = cfg->self;
+    p->cpu_clock = 1;
     p->degree = rumor_topology_degree(cfg->topo, cfg->self);
 
     rumor_model_spec_t spec;
@@ -205,7 +207,7 @@ int rumor_peer_create(const rumor_peer_cfg_t *cfg, rumor_peer_t **out, rumor_err
         goto fail_cfg;
     }
     p->d = rumor_model_nparams(p->model);
-    const size_t d = p->d, rows = train ? (size_t)sc->batch * train->dim : 0;
+    const size_t d = p->d, rows = train && !cfg->rows ? (size_t)sc->batch * train->dim : 0;
     const size_t nm = sc->momentum.kind != RUMOR_MOMENTUM_NONE ? d : 0;
     const size_t nq = sc->momentum.kind == RUMOR_MOMENTUM_QUASI_GLOBAL ? d : 0;
     p->mem = calloc(3 * d + nm + nq + rows, sizeof *p->mem); /* the momentum starts at 0 */
@@ -217,7 +219,7 @@ int rumor_peer_create(const rumor_peer_cfg_t *cfg, rumor_peer_t **out, rumor_err
     p->g = p->v + d;
     p->m = nm ? p->g + d : NULL;
     p->x0 = nq ? p->g + d + nm : NULL;
-    p->xb = p->g + d + nm + nq;
+    p->xb = cfg->rows ? cfg->rows : p->g + d + nm + nq;
 
     rumor_peer_initial_model(p->model, sc->seed, p->x);
     const uint32_t *nbrs = rumor_topology_neighbors(cfg->topo, cfg->self);
@@ -329,6 +331,12 @@ void rumor_peer_destroy(rumor_peer_t **p_p)
 static float s_threshold(const rumor_peer_t *p)
 {
     return (float)(p->sc->prox_lr_base ? p->sc->lr : p->lr) * (float)p->sc->lambda;
+}
+
+/* The thread's CPU time, when the peer reads it (else 0). */
+static double s_cpu(const rumor_peer_t *p)
+{
+    return p->cpu_clock ? rumor_clock_thread_cpu() : 0.0;
 }
 
 /* Draws a batch and writes the minibatch gradient at `at` into grad; counts the loss. */
@@ -573,7 +581,7 @@ static int s_poison(rumor_peer_t *p)
 int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
 {
     const rumor_scenario_t *sc = p->sc;
-    const double t0 = rumor_clock_now(), c0 = rumor_clock_thread_cpu();
+    const double t0 = rumor_clock_now(), c0 = s_cpu(p);
     p->lr = (float)rumor_schedule_lr(&p->schedule, p->round);
     *msg = p->buf;
     p->took_part = rumor_peer_participates(sc, p->self, p->round);
@@ -592,7 +600,7 @@ int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
     if (sc->prox == RUMOR_PROX_BEFORE_COMPRESS) rumor_optim_prox_l1(p->v, s_threshold(p), p->d);
     if (sc->gamma_follows_lr)
         rumor_gossip_set_gamma(p->gossip, (float)(sc->gamma * p->lr / sc->lr));
-    const double t1 = rumor_clock_now(), c1 = rumor_clock_thread_cpu();
+    const double t1 = rumor_clock_now(), c1 = s_cpu(p);
 
     rumor_rng_t rng;
     rumor_rng_seed(&rng, sc->seed, p->self, p->round, RUMOR_RNG_COMPRESS);
@@ -612,7 +620,7 @@ int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
     else if (p->byz_pub)
         rumor_cmsg_axpy(&p->out, 1.0f, p->byz_pub);
     bits += rumor_codec_entropy_bound_bits(&p->out);
-    const double t2 = rumor_clock_now(), c2 = rumor_clock_thread_cpu();
+    const double t2 = rumor_clock_now(), c2 = s_cpu(p);
 
     p->stats.msgs_sent += p->degree;
     p->stats.bytes_sent += (uint64_t)p->msg_len * p->degree;
@@ -653,14 +661,14 @@ int rumor_peer_deliver(rumor_peer_t *p, uint32_t from, const uint8_t *msg, size_
     /* A peer that sits a round out sends an empty message: nothing to apply. (A late one in
      * deadline rounds may be of an earlier round, so the draw is not checked again.) */
     if (len == 0 && p->sc->participation < 1.0) return 0;
-    const double t0 = rumor_clock_now(), c0 = rumor_clock_thread_cpu();
+    const double t0 = rumor_clock_now(), c0 = s_cpu(p);
     int rc = s_decode(p, msg, len);
     if (rc == 0)
         rc = p->sc->algo == RUMOR_ALGO_BEER
                  ? rumor_gossip_absorb_pair(p->gossip, from, &p->in, &p->in_t)
                  : rumor_gossip_absorb(p->gossip, from, &p->in);
     p->stats.t_codec += rumor_clock_now() - t0;
-    p->stats.cpu_codec += rumor_clock_thread_cpu() - c0;
+    p->stats.cpu_codec += s_cpu(p) - c0;
     if (rc != 0) {
         p->stats.decode_errors++;
         return rc;
@@ -671,7 +679,7 @@ int rumor_peer_deliver(rumor_peer_t *p, uint32_t from, const uint8_t *msg, size_
 
 void rumor_peer_finish(rumor_peer_t *p)
 {
-    const double t0 = rumor_clock_now(), c0 = rumor_clock_thread_cpu();
+    const double t0 = rumor_clock_now(), c0 = s_cpu(p);
     if (p->took_part) { /* one that sat the round out keeps its state whole */
         rumor_gossip_mix(p->gossip, p->v, p->x);
         if (p->sc->prox == RUMOR_PROX_AFTER_MIX) rumor_optim_prox_l1(p->x, s_threshold(p), p->d);
@@ -680,7 +688,7 @@ void rumor_peer_finish(rumor_peer_t *p)
     p->round++;
     rumor_peer_byzantine_refresh(p);
     p->stats.t_compute += rumor_clock_now() - t0;
-    p->stats.cpu_compute += rumor_clock_thread_cpu() - c0;
+    p->stats.cpu_compute += s_cpu(p) - c0;
 }
 
 uint32_t rumor_peer_round(const rumor_peer_t *p)
@@ -783,6 +791,11 @@ float *rumor_peer_byzantine_public(rumor_peer_t *p)
 const float *rumor_peer_public_copy(rumor_peer_t *p)
 {
     return p->byz_pub ? p->byz_pub : rumor_gossip_copy(p->gossip, p->self);
+}
+
+void rumor_peer_set_cpu_clock(rumor_peer_t *p, int read)
+{
+    p->cpu_clock = read;
 }
 
 rumor_peer_stats_t *rumor_peer_stats(rumor_peer_t *p)

@@ -366,6 +366,39 @@ static int s_failed_by(const s_sim_t *sim, uint32_t t)
     return 0;
 }
 
+/* A worker's pass over its peers: the peers do not read their thread's CPU clock (a system
+ * call, nine a peer and round at degree 2); the pass reads it at both ends and shares the CPU
+ * time among its peers as the wall time went, in each peer's compute and codec parts. */
+typedef struct {
+    double cpu, wall;
+} s_pass_t;
+
+static s_pass_t s_pass_begin(s_worker_t *wk)
+{
+    s_sim_t *sim = wk->sim;
+    for (uint32_t i = wk->w; i < sim->n; i += sim->threads) {
+        const rumor_peer_stats_t *st = rumor_peer_stats(sim->peers[i]);
+        sim->mark[2 * (size_t)i] = st->t_compute;
+        sim->mark[2 * (size_t)i + 1] = st->t_codec;
+    }
+    const double wall = rumor_clock_now(); /* the CPU clock's readings inside the wall's */
+    return (s_pass_t){rumor_clock_thread_cpu(), wall};
+}
+
+static void s_pass_end(s_worker_t *wk, s_pass_t b)
+{
+    s_sim_t *sim = wk->sim;
+    const double cpu = rumor_clock_thread_cpu() - b.cpu;
+    const double wall = rumor_clock_now() - b.wall;
+    /* CPU seconds per second of the pass; a thread's are at most one */
+    const double share = wall > cpu ? cpu / wall : 1.0;
+    for (uint32_t i = wk->w; i < sim->n; i += sim->threads) {
+        rumor_peer_stats_t *st = rumor_peer_stats(sim->peers[i]);
+        st->cpu_compute += (st->t_compute - sim->mark[2 * (size_t)i]) * share;
+        st->cpu_codec += (st->t_codec - sim->mark[2 * (size_t)i + 1]) * share;
+    }
+}
+
 /* Every worker saves its peers into the next checkpoint slot, then worker 0 commits it. */
 static void s_checkpoint(s_worker_t *wk, uint32_t done)
 {
@@ -385,6 +418,7 @@ static void *s_worker_main(void *arg)
     uint64_t s = 0; /* the phase; every worker counts the same */
     for (uint32_t t = sim->ck.start; t < sc->rounds; t++, s++) {
         if (wk->w == 0 && sc->n_faults) s_note_faults(sim, t);
+        s_pass_t pass = s_pass_begin(wk);
         for (uint32_t i = wk->w; i < n; i += T) {
             /* A round of many large peers can take minutes: a signal ends it between steps.
              * Its state is half-stepped, so the round is dropped, not mixed or saved. */
@@ -414,19 +448,24 @@ static void *s_worker_main(void *arg)
             }
             rumor_simnet_send_diff(net, &wk->net, i, t, s, msg, len, t * net->round_s);
         }
+        s_pass_end(wk, pass);
         s_end_phase(wk, t, s);
         if (atomic_load(&sim->dropped)) break;
         while (rumor_simnet_pending(net, s)) {
             s++;
+            pass = s_pass_begin(wk);
             for (uint32_t i = wk->w; i < n; i += T)
                 rumor_simnet_receive(net, &wk->net, i, t, s, !rumor_scenario_node_down(sc, i, t));
+            s_pass_end(wk, pass);
             s_end_phase(wk, t, s);
         }
+        pass = s_pass_begin(wk);
         for (uint32_t i = wk->w; i < n; i += T) {
             if (rumor_scenario_node_down(sc, i, t)) continue;
             rumor_simnet_close(net, &wk->net, i, t, (t + 1) * net->round_s);
             rumor_peer_finish(sim->peers[i]);
         }
+        s_pass_end(wk, pass);
         const uint32_t done = t + 1;
         const int failed = s_failed_by(sim, t);
         const int stop = failed || atomic_load(&sim->sig_round) <= t;
@@ -587,16 +626,22 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     sim.edge0 = calloc(sim.n + 1, sizeof *sim.edge0);
     sim.smp = calloc(sim.n, sizeof *sim.smp);
     sim.x = calloc(sim.n, sizeof *sim.x);
+    sim.mark = calloc(2 * (size_t)sim.n, sizeof *sim.mark);
+    /* a worker's peers step one at a time: one batch of rows each worker, warm in its cache */
+    const size_t batch_rows = (size_t)sc->batch * data.train.dim;
+    sim.rows = malloc(((size_t)sim.threads * batch_rows + 1) * sizeof *sim.rows);
     if (!sim.peers || !sim.acc || !sim.test_loss || !sim.workers || !sim.edge0 || !sim.smp ||
-        !sim.x) {
+        !sim.x || !sim.mark || !sim.rows) {
         rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
         goto done;
     }
     for (uint32_t i = 0; i < sim.n; i++)
         sim.edge0[i + 1] = sim.edge0[i] + rumor_topology_degree(topo, i);
     for (uint32_t i = 0; i < sim.n; i++) {
-        const rumor_peer_cfg_t pc = rumor_peer_data_cfg(&data, sc, topo, i, RUMOR_PEER_EVAL_ROWS);
+        rumor_peer_cfg_t pc = rumor_peer_data_cfg(&data, sc, topo, i, RUMOR_PEER_EVAL_ROWS);
+        pc.rows = sim.rows + (size_t)(i % sim.threads) * batch_rows;
         if ((rc = rumor_peer_create(&pc, &sim.peers[i], em))) goto done;
+        if (!clocked) rumor_peer_set_cpu_clock(sim.peers[i], 0); /* the workers' passes read it */
     }
     for (uint32_t i = 0; i < sim.n; i++) {
         const rumor_byzantine_t *b = rumor_scenario_byzantine(sc, i);
@@ -718,6 +763,8 @@ done:
     free(sim.edge0);
     free(sim.smp);
     free(sim.x);
+    free(sim.mark);
+    free(sim.rows);
     rumor_peer_data_free(&data);
     rumor_topology_destroy(&topo);
     return rc;

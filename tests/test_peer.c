@@ -162,13 +162,17 @@ static void test_fashion_shard_is_read_from_the_file(void **state)
         assert_int_equal(mine.train.n, n);
         assert_int_equal(mine.train.dim, dim);
         assert_int_equal(mine.train.classes, all.train.classes);
+        float *row = malloc(dim * sizeof *row); /* the whole set is compact: gathered */
+        assert_non_null(row);
         for (uint32_t j = 0; j < n; j++) {
             const uint32_t i = all.part->idx[first + j];
-            assert_int_equal(mine.train.y[j], all.train.y[i]);
-            assert_memory_equal(mine.train.x + (size_t)j * dim, all.train.x + (size_t)i * dim,
-                                dim * sizeof(float));
+            int32_t y;
+            rumor_data_gather(&all.train, &i, 1, row, &y);
+            assert_int_equal(mine.train.y[j], y);
+            assert_memory_equal(mine.train.x + (size_t)j * dim, row, dim * sizeof(float));
             assert_int_equal(mine.part->idx[j], j);
         }
+        free(row);
         assert_int_equal(mine.part->off[5], 0);
         assert_int_equal(mine.part->off[6], n);
         assert_int_equal(mine.test.n, all.test.n);
@@ -267,6 +271,28 @@ static void test_local_steps_chain_sgd_steps(void **state)
     rumor_sampler_destroy(&smp);
     free(v);
     rumor_peer_destroy(&p);
+}
+
+/* A peer reads its thread's CPU clock unless told not to; its wall clock either way. */
+static void test_cpu_clock(void **state)
+{
+    s_fixture_t *f = *state;
+    rumor_peer_t *p[2] = {s_peer(f, 0), s_peer(f, 1)};
+    rumor_peer_set_cpu_clock(p[1], 0);
+    for (int r = 0; r < 3; r++) {
+        for (int k = 0; k < 2; k++) {
+            const uint8_t *msg;
+            size_t len;
+            assert_int_equal(rumor_peer_step(p[k], &msg, &len), 0);
+            rumor_peer_finish(p[k]);
+        }
+    }
+    const rumor_peer_stats_t *on = rumor_peer_stats(p[0]), *off = rumor_peer_stats(p[1]);
+    assert_true(on->cpu_compute > 0 && on->cpu_codec > 0);
+    assert_true(off->t_compute > 0 && off->t_codec > 0);
+    assert_true(off->cpu_compute == 0 && off->cpu_codec == 0);
+    rumor_peer_destroy(&p[0]);
+    rumor_peer_destroy(&p[1]);
 }
 
 /* With the prox before compression, what a peer makes public is its step soft-thresholded by
@@ -831,6 +857,7 @@ int main(void)
         cmocka_unit_test(test_beer_mixes_the_stepped_models),
         cmocka_unit_test(test_beer_local_steps),
         cmocka_unit_test(test_coin_and_participation),
+        cmocka_unit_test(test_cpu_clock),
         cmocka_unit_test(test_caution_names_a_diverging_compressor),
         cmocka_unit_test(test_caution_names_missing_malcom_parts),
         cmocka_unit_test(test_caution_names_quasi_global_gamma),

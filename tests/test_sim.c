@@ -22,6 +22,11 @@ static void test_algorithms_train(void **state)
         assert_int_equal(res.round, 300);
         assert_true(res.bytes_sent > 0);
         assert_true(res.consensus_dist < 0.1);
+        /* the workers' passes share their CPU time out: some to each part, none beyond the
+         * part's wall time */
+        assert_true(res.cpu_compute_s > 0 && res.cpu_codec_s > 0);
+        assert_true(res.cpu_compute_s <= 1.01 * res.time_compute_s);
+        assert_true(res.cpu_codec_s <= 1.01 * res.time_codec_s);
     }
 }
 

@@ -40,6 +40,8 @@ typedef struct {
     uint32_t shard_n;
     const rumor_partition_t *part; /* every shard's indices (coded steps, data.redundancy > 1) */
     uint32_t eval_batch;           /* rows per evaluation chunk (model workspace) */
+    float *rows; /* (batch, dim) a minibatch's rows, lent for the length of each rumor_peer_step
+                  * (peers that step one at a time may share them); NULL: the peer's own */
 } rumor_peer_cfg_t;
 
 /* The evaluation chunk of the simulator's and networked peers: a model's evaluation sums
@@ -184,6 +186,11 @@ rumor_sampler_t *rumor_peer_sampler(rumor_peer_t *p);
 const rumor_scenario_t *rumor_peer_scenario(const rumor_peer_t *p);
 const rumor_topology_t *rumor_peer_topology(const rumor_peer_t *p);
 rumor_peer_stats_t *rumor_peer_stats(rumor_peer_t *p);
+
+/* With read 0 the peer stops reading its thread's CPU clock (a system call; nine a round at
+ * degree 2) and leaves cpu_compute and cpu_codec to its caller, which runs many peers on one
+ * thread and reads the clock once for all of them (rumor sim). On at creation. */
+void rumor_peer_set_cpu_clock(rumor_peer_t *p, int read);
 
 /* Mean minibatch loss of the steps since the previous call (0 if none), then restarts the
  * average: the "loss" of an evaluation record. */

@@ -63,7 +63,9 @@ typedef struct {
     uint32_t target_round; /* the first evaluation with acc_avg_model >= target_acc (0: none) */
     double target_bytes;   /* bytes_sent at that evaluation */
     double time_compute_s, time_codec_s, time_comm_s, wall_s;
-    double cpu_compute_s, cpu_codec_s; /* CPU seconds per peer (thread clock) */
+    double cpu_compute_s, cpu_codec_s; /* CPU seconds per peer (thread clock; synchronous rounds:
+                                        * each pass over a worker's peers read once and shared
+                                        * by wall time) */
     int faults;                        /* the scenario injects faults: the next two are written */
     uint32_t peers_down;               /* peers out (injected faults) in the last round */
     uint64_t messages_lost;            /* messages lost to injected faults so far */
