@@ -283,7 +283,9 @@ int rumor_peer_create(const rumor_peer_cfg_t *cfg, rumor_peer_t **out, rumor_err
         !(p->coded = rumor_coded_new(cfg->topo, cfg->part, sc->redundancy, sc->batch, sc->seed,
                                      cfg->self, em)))
         goto fail_cfg;
-    if ((rc = rumor_codec_create((uint32_t)d, &p->codec))) {
+    if (cfg->codec)
+        p->codec = cfg->codec;
+    else if ((rc = rumor_codec_create((uint32_t)d, &p->codec))) {
         s_part_failed(em, rc, cfg->self, "codec");
         goto fail_cfg;
     }
@@ -310,7 +312,7 @@ void rumor_peer_destroy(rumor_peer_t **p_p)
     rumor_sampler_destroy(&p->sampler);
     rumor_coded_destroy(&p->coded);
     rumor_gossip_destroy(&p->gossip);
-    rumor_codec_destroy(&p->codec);
+    if (!p->cfg.codec) rumor_codec_destroy(&p->codec);
     if (p->out.q) rumor_cmsg_free(&p->out);
     if (p->in.q) rumor_cmsg_free(&p->in);
     if (p->out_t.q) rumor_cmsg_free(&p->out_t);

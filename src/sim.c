@@ -630,16 +630,34 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     /* a worker's peers step one at a time: one batch of rows each worker, warm in its cache */
     const size_t batch_rows = (size_t)sc->batch * data.train.dim;
     sim.rows = malloc(((size_t)sim.threads * batch_rows + 1) * sizeof *sim.rows);
+    sim.codecs = calloc(sim.threads, sizeof *sim.codecs);
     if (!sim.peers || !sim.acc || !sim.test_loss || !sim.workers || !sim.edge0 || !sim.smp ||
-        !sim.x || !sim.mark || !sim.rows) {
+        !sim.x || !sim.mark || !sim.rows || !sim.codecs) {
         rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
         goto done;
     }
     for (uint32_t i = 0; i < sim.n; i++)
         sim.edge0[i + 1] = sim.edge0[i] + rumor_topology_degree(topo, i);
+    /* The model of the average first: its size is the peers', for the codecs they share. */
+    rumor_model_spec_t spec;
+    if ((rc = rumor_model_spec_parse(sc->model, data.train.dim, data.train.classes, &spec, em)))
+        goto done;
+    if ((rc = rumor_model_create(&spec, RUMOR_PEER_EVAL_ROWS, &sim.avg_model))) {
+        rumor_errmsg_set(em, rc, "simulation: the model of the average: %s", rumor_strerror(rc));
+        goto done;
+    }
+    sim.d = rumor_model_nparams(sim.avg_model);
+    /* a codec's buffers are scratch between calls: one codec a worker, warm in its cache */
+    for (uint32_t w = 0; w < sim.threads; w++) {
+        if ((rc = rumor_codec_create((uint32_t)sim.d, &sim.codecs[w]))) {
+            rumor_errmsg_set(em, rc, "simulation: a codec: %s", rumor_strerror(rc));
+            goto done;
+        }
+    }
     for (uint32_t i = 0; i < sim.n; i++) {
         rumor_peer_cfg_t pc = rumor_peer_data_cfg(&data, sc, topo, i, RUMOR_PEER_EVAL_ROWS);
         pc.rows = sim.rows + (size_t)(i % sim.threads) * batch_rows;
+        pc.codec = sim.codecs[i % sim.threads];
         if ((rc = rumor_peer_create(&pc, &sim.peers[i], em))) goto done;
         if (!clocked) rumor_peer_set_cpu_clock(sim.peers[i], 0); /* the workers' passes read it */
     }
@@ -659,12 +677,6 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
         const rumor_peer_cfg_t pc =
             rumor_peer_data_cfg(&data, sc, topo, sc->faults[k].node, RUMOR_PEER_EVAL_ROWS);
         if ((rc = rumor_peer_create(&pc, &sim.saved[k], em))) goto done;
-    }
-    sim.d = rumor_peer_dim(sim.peers[0]);
-    if ((rc = rumor_model_create(rumor_model_spec(rumor_peer_model(sim.peers[0])),
-                                 RUMOR_PEER_EVAL_ROWS, &sim.avg_model))) {
-        rumor_errmsg_set(em, rc, "simulation: the model of the average: %s", rumor_strerror(rc));
-        goto done;
     }
     sim.avg = malloc(sim.d * sizeof *sim.avg);
     sim.grad_m = data.train.n < RUMOR_SIM_GRAD_ROWS ? data.train.n : RUMOR_SIM_GRAD_ROWS;
@@ -765,6 +777,9 @@ done:
     free(sim.x);
     free(sim.mark);
     free(sim.rows);
+    if (sim.codecs) /* after the peers that used them */
+        for (uint32_t w = 0; w < sim.threads; w++) rumor_codec_destroy(&sim.codecs[w]);
+    free(sim.codecs);
     rumor_peer_data_free(&data);
     rumor_topology_destroy(&topo);
     return rc;

@@ -231,6 +231,7 @@ struct s_sim {
     const float **x;         /* (n) ... and their models */
     double *mark; /* (2n) peer i's t_compute and t_codec when its worker's pass began (sim.c) */
     float *rows;  /* (threads, batch x dim) the minibatch rows the peers of each worker share */
+    rumor_codec_t **codecs; /* (threads) the codec the peers of each worker share */
 };
 
 /* Peer i's part of the record now (after its evaluation into sim->acc[i], sim->test_loss[i]);

@@ -19,6 +19,7 @@
 #ifndef RUMOR_PEER_H
 #define RUMOR_PEER_H
 
+#include "rumor/codec.h"
 #include "rumor/data.h"
 #include "rumor/err.h"
 #include "rumor/gossip.h"
@@ -42,6 +43,7 @@ typedef struct {
     uint32_t eval_batch;           /* rows per evaluation chunk (model workspace) */
     float *rows; /* (batch, dim) a minibatch's rows, lent for the length of each rumor_peer_step
                   * (peers that step one at a time may share them); NULL: the peer's own */
+    rumor_codec_t *codec; /* a codec context lent likewise (one per thread); NULL: its own */
 } rumor_peer_cfg_t;
 
 /* The evaluation chunk of the simulator's and networked peers: a model's evaluation sums
