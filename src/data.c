@@ -118,7 +118,6 @@ void rumor_data_gather(const rumor_dataset_t *ds, const uint32_t *idx, uint32_t 
             const char *next = base + (size_t)idx[k + AHEAD] * row;
             for (size_t off = 0; off < row; off += 64) __builtin_prefetch(next + off);
             __builtin_prefetch(ds->y + idx[k + AHEAD]);
-            __builtin_prefetch(ds->y + idx[k + AHEAD]);
         }
         if (ds->px)
             rumor_data_pixels(ds->px + (size_t)i * dim, dim, x + (size_t)k * dim);
