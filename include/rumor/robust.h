@@ -26,9 +26,9 @@
  *   clip:auto:B:R:M  the same with TAU = M times that distance (M >= 1, 1 unless given): terms
  *                within M times the (B+1)-th largest distance mix as they are, and the fade runs
  *                from M to R M of it. Under label skew on G(32, 0.2) an honest hub drifts, as
- *                seen from a peer of degree 3, to 3 or more times the second distance late in
+ *                seen from a peer of degree 3, to 2 to 3.3 times the second distance late in
  *                a run, while a sign flipper sits at 2 of them: M = 1.3 (fade out at 1.95)
- *                touches 3% of the honest terms instead of 14% and still fades the sign flip;
+ *                touches 3.5% of the honest terms instead of 14% and still fades the sign flip;
  *                M = 2 touches 0.4% and lets it through (docs/experiments.md).
  *   clip:auto...+shift  the same, and a neighbour whose terms keep shifting every parameter the
  *                same way fades out too. "A little is enough" (ALIE: per coordinate the mean less
