@@ -33,7 +33,7 @@ static int s_count(const char *s, uint32_t *out)
     return 0;
 }
 
-/* Reads clip:auto's "B" or "B:R" into cfg; 0 on success. */
+/* Reads clip:auto's "B", "B:R" or "B:R:M" into cfg; 0 on success. */
 static int s_auto(const char *s, rumor_robust_cfg_t *cfg)
 {
     char b[8];
@@ -46,7 +46,12 @@ static int s_auto(const char *s, rumor_robust_cfg_t *cfg)
     if (!colon) return 0;
     char *end;
     cfg->reject = strtod(colon + 1, &end);
-    if (end == colon + 1 || *end || !(cfg->reject > 1.0)) return RUMOR_EINVAL;
+    if (end == colon + 1 || !(cfg->reject > 1.0)) return RUMOR_EINVAL;
+    if (!*end) return 0;
+    if (*end != ':') return RUMOR_EINVAL;
+    const char *m = end + 1;
+    cfg->margin = strtod(m, &end);
+    if (end == m || *end || !(cfg->margin >= 1.0) || !isfinite(cfg->margin)) return RUMOR_EINVAL;
     return 0;
 }
 
@@ -75,6 +80,7 @@ int rumor_robust_parse(const char *s, rumor_robust_cfg_t *cfg)
         c.kind = RUMOR_ROBUST_CLIP_AUTO;
         c.f = 1;
         c.reject = RUMOR_ROBUST_REJECT;
+        c.margin = RUMOR_ROBUST_MARGIN;
         if (s[9] && s_auto(s + 10, &c)) return RUMOR_EINVAL;
     } else if (!strncmp(s, "clip:", 5)) {
         char *end;
@@ -101,11 +107,14 @@ void rumor_robust_describe(const rumor_robust_cfg_t *cfg, char *buf, size_t cap)
         snprintf(buf, cap, "clip:%.17g", cfg->tau);
         return;
     case RUMOR_ROBUST_CLIP_AUTO:
-        if (cfg->reject == RUMOR_ROBUST_REJECT)
-            snprintf(buf, cap, "clip:auto:%u%s", cfg->f, cfg->shift ? s_shift : "");
-        else
+        if (cfg->margin != RUMOR_ROBUST_MARGIN)
+            snprintf(buf, cap, "clip:auto:%u:%.17g:%.17g%s", cfg->f, cfg->reject, cfg->margin,
+                     cfg->shift ? s_shift : "");
+        else if (cfg->reject != RUMOR_ROBUST_REJECT)
             snprintf(buf, cap, "clip:auto:%u:%.17g%s", cfg->f, cfg->reject,
                      cfg->shift ? s_shift : "");
+        else
+            snprintf(buf, cap, "clip:auto:%u%s", cfg->f, cfg->shift ? s_shift : "");
         return;
     case RUMOR_ROBUST_TRIM:
         snprintf(buf, cap, "trim:%u", cfg->f);
@@ -265,9 +274,10 @@ const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint
     RUMOR_ASSERT(r->cfg.kind == RUMOR_ROBUST_CLIP || r->cfg.kind == RUMOR_ROBUST_CLIP_AUTO);
     for (uint32_t s = 0; s < r->deg; s++)
         r->dist[s] = up[s] ? rumor_vec_nrm2_diff(y + (size_t)s * r->d, ref, r->d) : 0.0;
-    const double tau = r->cfg.kind == RUMOR_ROBUST_CLIP
-                           ? r->cfg.tau
-                           : rumor_robust_auto_tau(r->dist, up, r->deg, r->cfg.f, r->sorted);
+    const double tau =
+        r->cfg.kind == RUMOR_ROBUST_CLIP
+            ? r->cfg.tau
+            : r->cfg.margin * rumor_robust_auto_tau(r->dist, up, r->deg, r->cfg.f, r->sorted);
     rumor_robust_clip_weights(w, r->dist, up, r->deg, tau,
                               r->cfg.kind == RUMOR_ROBUST_CLIP ? INFINITY : r->cfg.reject,
                               r->w_eff);

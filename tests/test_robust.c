@@ -182,6 +182,38 @@ static void test_auto_fades_far_terms(void **state)
     rumor_gossip_destroy(&g);
 }
 
+/* clip:auto with a margin M leaves a term within M tau alone (tau the second largest distance):
+ * with M = 1.3 a neighbour at 1.25 tau mixes as in the plain mix, bit for bit, unclipped; beyond
+ * M tau the term is clipped to M tau and fades, half of it at 1.25 M tau, none from 1.5 M tau. */
+static void test_auto_margin_leaves_near_terms(void **state)
+{
+    (void)state;
+    const float gamma = 0.5f;
+    const double m = 1.3;
+    rumor_gossip_t *g = s_peer(RUMOR_ALGO_CHOCO, "clip:auto:1:1.5:1.3", gamma);
+    rumor_gossip_t *plain = s_peer(RUMOR_ALGO_CHOCO, "none", gamma);
+    float v[D], x[D], x_plain[D], x_gone[D], x_half[D], dir[D];
+    s_point(v, 19);
+    const double tau = s_farthest_other(g, 3);
+    for (int i = 0; i < D; i++) dir[i] = i % 4 ? -0.25f : 1.0f;
+    s_put(g, 3, 1.25 * tau, dir);
+    s_put(plain, 3, 1.25 * tau, dir);
+    rumor_gossip_mix(g, v, x);
+    rumor_gossip_mix(plain, v, x_plain);
+    assert_memory_equal(x, x_plain, sizeof x);
+    const rumor_robust_stats_t st = rumor_gossip_robust_stats(g);
+    assert_int_equal(st.clipped[3], 0);
+    s_put(g, 3, 1.5001 * m * tau, dir);
+    rumor_gossip_mix(g, v, x_gone);
+    s_put(g, 3, 1.25 * m * tau, dir);
+    rumor_gossip_mix(g, v, x_half);
+    const double moved = rumor_vec_nrm2_diff(x_half, x_gone, D);
+    assert_float_equal(moved, gamma * s_w[3] * m * tau * 0.5, 1e-4 * moved);
+    assert_int_equal(st.clipped[3], 2);
+    rumor_gossip_destroy(&g);
+    rumor_gossip_destroy(&plain);
+}
+
 /* deg = 2F + 1 with F + 1 equal honest values: the trimmed mean is that value exactly,
  * whatever the F others are; with F of 5 arbitrary it stays within the honest range. */
 static void test_trim_ignores_f_values(void **state)
@@ -409,6 +441,10 @@ static void test_parse(void **state)
     assert_true(c.f == 2 && c.reject == 1.8);
     rumor_robust_describe(&c, buf, sizeof buf);
     assert_string_equal(buf, "clip:auto:2:1.8");
+    assert_int_equal(rumor_robust_parse("clip:auto:2:1.8:1.25", &c), 0);
+    assert_true(c.f == 2 && c.reject == 1.8 && c.margin == 1.25);
+    rumor_robust_describe(&c, buf, sizeof buf);
+    assert_string_equal(buf, "clip:auto:2:1.8:1.25");
     assert_int_equal(rumor_robust_parse("clip:auto:1:inf", &c), 0);
     rumor_robust_describe(&c, buf, sizeof buf);
     assert_string_equal(buf, "clip:auto:1:inf");
@@ -435,12 +471,16 @@ static void test_parse(void **state)
                          "clip:auto:0",
                          "clip:autox",
                          "clip:auto:1:1",
+                         "clip:auto:1:1.5:0.9",
+                         "clip:auto:1:1.5:",
+                         "clip:auto:1:1.5:inf",
+                         "clip:auto:1:1.5:1.2x",
                          "clip:auto:1:0.5",
                          "clip:auto:1:",
                          "clip:auto::2",
                          "clip:auto:1:2x",
                          "clip:auto:1:nan",
-                         "clip:auto:1:2:3",
+                         "clip:auto:1:2:1.2:1",
                          "trim:0",
                          "trim:",
                          "trim:1.5",
@@ -542,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_outlier_moves_at_most_w_tau),
         cmocka_unit_test(test_auto_clips_to_second_distance),
         cmocka_unit_test(test_auto_fades_far_terms),
+        cmocka_unit_test(test_auto_margin_leaves_near_terms),
         cmocka_unit_test(test_trim_ignores_f_values),
         cmocka_unit_test(test_auto_tau_hand_example),
         cmocka_unit_test(test_shift_hand_example),
