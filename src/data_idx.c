@@ -317,8 +317,8 @@ static int s_load_idx(const char *ipath, const char *lpath, gzFile gi, gzFile gl
         buf = NULL;
         rc = s_idx_read_payload(gi, ipath, total, compact ? 1 : sizeof(float),
                                 compact ? s_copy_pixels : s_conv_pixels, chunk, &buf, &done, em);
-        if (compact)
-            ds->px = s_huge_pages(buf, total);
+        if (compact) /* the bytes read: a truncated file holds fewer than its header says */
+            ds->px = s_huge_pages(buf, done);
         else
             ds->x = buf;
         if (!rc && done < total) rc = s_idx_truncated(ipath, &hi, done / dim, em);

@@ -272,6 +272,33 @@ static void test_idx_truncated(void **state)
     s_expect_idx_error(ipath, lpath, RUMOR_ETRUNC, ipath, "empty", NULL);
 }
 
+/* A compact load of a split whose image file ends long before its header's count, which is
+ * larger than what the reader allocates before the data proves it: a truncation error, and
+ * only the bytes that were read are moved (AddressSanitizer sees an over-read). */
+static void test_idx_compact_truncated(void **state)
+{
+    const s_tmp_t *t = *state;
+    enum { N = 30000, HELD = 10, DIM = 28 * 28 }; /* 23.5 MB declared, 7.8 KB held */
+    uint8_t *img = malloc(16 + HELD * DIM), *lab = malloc(8 + N);
+    assert_non_null(img);
+    assert_non_null(lab);
+    const size_t ni = s_idx_images(img, 0x803, HELD, 28, 28);
+    s_put_be32(img + 4, N);
+    char ipath[512], lpath[512];
+    s_write(t, "train-images-idx3-ubyte.gz", img, ni, 1, ipath);
+    s_write(t, "train-labels-idx1-ubyte.gz", lab, s_idx_labels(lab, 0x801, N), 1, lpath);
+    free(img);
+    free(lab);
+    assert_int_equal(setenv("RUMOR_CACHE_DIR", t->dir, 1), 0);
+    rumor_dataset_t *ds = (rumor_dataset_t *)1;
+    rumor_errmsg_t em = {{0}};
+    const int rc = rumor_data_load_fashion_compact(t->dir, "train", &ds, &em);
+    if (rc != RUMOR_ETRUNC)
+        fail_msg("expected a truncation, got %s: %s", rumor_strerror(rc), em.msg);
+    assert_null(ds);
+    assert_non_null(strstr(em.msg, "inside image 10"));
+}
+
 static void test_idx_bad_magic(void **state)
 {
     const s_tmp_t *t = *state;
@@ -370,11 +397,11 @@ int main(void)
     /* no cache of decompressed files (test_idx_cache sets one) */
     if (setenv("RUMOR_CACHE_DIR", "", 1) != 0) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_idx_roundtrip),      cmocka_unit_test(test_idx_cache),
-        cmocka_unit_test(test_idx_golden),         cmocka_unit_test(test_idx_chosen_samples),
-        cmocka_unit_test(test_idx_truncated),      cmocka_unit_test(test_idx_bad_magic),
-        cmocka_unit_test(test_idx_count_mismatch), cmocka_unit_test(test_idx_bad_content),
-        cmocka_unit_test(test_idx_missing),
+        cmocka_unit_test(test_idx_roundtrip),   cmocka_unit_test(test_idx_cache),
+        cmocka_unit_test(test_idx_golden),      cmocka_unit_test(test_idx_chosen_samples),
+        cmocka_unit_test(test_idx_truncated),   cmocka_unit_test(test_idx_compact_truncated),
+        cmocka_unit_test(test_idx_bad_magic),   cmocka_unit_test(test_idx_count_mismatch),
+        cmocka_unit_test(test_idx_bad_content), cmocka_unit_test(test_idx_missing),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
