@@ -243,6 +243,47 @@ static void test_edge_cases(void **state)
     }
 }
 
+/* VSC reads its gaps from a 64-bit buffer while 8 bytes are left, and hands a gap longer
+ * than the buffer holds, or past the positions left, and the last bytes to the bit-by-bit
+ * reader: round trips at every Golomb width (m = 1 with the zeros marked, up to m in the
+ * thousands), with gaps far beyond 64 bits between dense runs, at both ends, and with the
+ * magnitude layers' marks read the same way; every shortened body is refused. */
+static void test_vsc_gaps_every_width(void **state)
+{
+    s_fix_t *f = *state;
+    const double dens[] = {0.0003, 0.003, 0.02, 0.1, 0.3, 0.45, 0.55, 0.8, 0.99};
+    unsigned checked = 0;
+    for (size_t i = 0; i < sizeof dens / sizeof *dens; i++)
+        for (int g = 0; g < 4; g++) {
+            const uint32_t d = DMAX - (uint32_t)i;
+            s_gen_int(&f->rng, &f->m, d, dens[i], (s_gen_t)g, g == S_GEN_FLAT ? 40 : 16);
+            int wm = 0;
+            const size_t n = s_roundtrip(f, RUMOR_CODEC_VSC, &wm);
+            if (wm != RUMOR_CODEC_VSC) continue;
+            for (size_t len = n > 24 ? n - 24 : 0; len < n; len++, checked++)
+                assert_true(rumor_codec_decode(f->c, f->buf, len, DMAX, &f->out) < 0);
+        }
+    /* two dense runs at the ends with one gap of ~130000 positions between them, and a run
+     * in the middle: a unary count of thousands of bits in the middle of the support */
+    for (int shape = 0; shape < 3; shape++) {
+        const uint32_t d = DMAX;
+        s_gen_int(&f->rng, &f->m, d, 0.0, S_GEN_DITHER, 16);
+        uint32_t nnz = 0;
+        for (uint32_t k = 0; k < d; k++) {
+            const int on = shape == 0   ? k < 300 || k >= d - 300
+                           : shape == 1 ? (k >= 60000 && k < 60400) || k == d - 1
+                                        : k == 0 || (k % 9000 == 0) || (k >= 500 && k < 900);
+            f->m.q[k] = on ? (k % 3 ? 1 : -2) : 0;
+            nnz += on;
+        }
+        f->m.nnz = nnz;
+        int wm = 0;
+        s_roundtrip(f, RUMOR_CODEC_VSC, &wm);
+        assert_int_equal(wm, RUMOR_CODEC_VSC);
+    }
+    assert_true(checked > 500);
+}
+
 /* Encodes the current message in each mode into bufs; returns how many were written. */
 static int s_encode_all(s_fix_t *f, uint8_t *bufs[4], size_t sizes[4])
 {
@@ -756,6 +797,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vsc_positive_two_to_31_is_refused, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_edge_cases, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_vsc_gaps_every_width, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_seeded_messages, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_many_large_magnitudes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_truncated_and_extended_inputs_fail, s_setup,
