@@ -27,6 +27,12 @@ static inline float s_bits_f32(uint32_t u)
     return f;
 }
 
+/* 1 when f is infinite or NaN (exponent bits all ones); branch-free. */
+static inline unsigned s_f32_nonfinite(float f)
+{
+    return (s_f32_bits(f) & 0x7f800000u) == 0x7f800000u;
+}
+
 /* n float32 values, little-endian. */
 static inline void s_put_f32s(uint8_t *dst, const float *v, uint32_t n)
 {

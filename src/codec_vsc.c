@@ -403,8 +403,45 @@ size_t rumor_codec_vsc_int_encode(rumor_codec_t *c, const rumor_cmsg_t *m, uint3
     return w.full ? SIZE_MAX : size;
 }
 
+/* y[pos[i]] = save[i] (float bits) for i < n: the entries a fused decode changed, as they were. */
+static void s_restore(float *restrict y, const uint32_t *pos, const uint32_t *save, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) y[pos[i]] = s_bits_f32(save[i]);
+}
+
+/* The signs of a fused decode (y != NULL): y[pos[i]] += scale * level i, the sum computed as
+ * rumor_cmsg_axpy computes it, each entry's old value kept in save[i]. 0, or RUMOR_EFORMAT (a
+ * positive 2^31) with y as it was; *nonfinite set when a sum is not finite. */
+static int s_signs_add(rumor_bitr_t *r, const uint32_t *pos, const uint32_t *mags, uint32_t nnz,
+                       float scale, float *restrict y, uint32_t *restrict save, unsigned *nonfinite)
+{
+    enum { AHEAD = 16 }; /* y is usually out of cache: ask for its lines a few entries ahead */
+    unsigned nf = 0;
+    for (uint32_t i = 0; i < nnz; i += RUMOR_BITIO_MAX_BITS) {
+        const uint32_t n = nnz - i < RUMOR_BITIO_MAX_BITS ? nnz - i : RUMOR_BITIO_MAX_BITS;
+        const uint64_t bits = rumor_bitr_get(r, n);
+        unsigned bad = 0;
+        for (uint32_t k = 0; k < n; k++) {
+            const uint32_t a = mags[i + k], at = pos[i + k];
+            if (i + k + AHEAD < nnz) __builtin_prefetch(&y[pos[i + k + AHEAD]], 1);
+            const unsigned neg = (bits >> k) & 1;
+            bad |= !neg & (a > INT32_MAX);
+            const float old = y[at], v = old + scale * (float)(int32_t)(neg ? 0u - a : a);
+            save[i + k] = s_f32_bits(old);
+            y[at] = v;
+            nf |= s_f32_nonfinite(v);
+        }
+        if (bad) {
+            s_restore(y, pos, save, i + n);
+            return RUMOR_EFORMAT;
+        }
+    }
+    *nonfinite = nf;
+    return 0;
+}
+
 int rumor_codec_vsc_int_decode(rumor_codec_t *c, const s_header_t *h, const uint8_t *b, size_t len,
-                               rumor_cmsg_t *out)
+                               rumor_cmsg_t *out, float *y)
 {
     const uint32_t nnz = h->nnz;
     if (!nnz) return len == 0 ? 0 : RUMOR_EFORMAT;
@@ -473,6 +510,15 @@ int rumor_codec_vsc_int_decode(rumor_codec_t *c, const s_header_t *h, const uint
         if (!above) return RUMOR_EFORMAT;
     }
 
+    if (y) {
+        unsigned nonfinite = 0;
+        if ((rc = s_signs_add(&r, c->pos, mags, nnz, h->scale, y, c->left, &nonfinite))) return rc;
+        rc = rumor_bitr_exact(&r)                          ? (nonfinite ? RUMOR_ENONFINITE : 0)
+             : rumor_bitr_consumed(&r) > 8 * (uint64_t)len ? RUMOR_ETRUNC
+                                                           : RUMOR_EFORMAT;
+        if (rc) s_restore(y, c->pos, c->left, nnz);
+        return rc;
+    }
     for (uint32_t i = 0; i < nnz; i += RUMOR_BITIO_MAX_BITS) {
         const uint32_t n = nnz - i < RUMOR_BITIO_MAX_BITS ? nnz - i : RUMOR_BITIO_MAX_BITS;
         const uint64_t bits = rumor_bitr_get(&r, n);
