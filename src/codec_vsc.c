@@ -310,7 +310,7 @@ static int s_table_add(s_table_t *t, uint32_t a, uint32_t n, uint32_t *claimed)
 static void s_table_build(rumor_codec_t *c, uint32_t nnz, s_table_t *t)
 {
     s_hist_t *h = c->hist;
-    for (uint32_t i = 0; i < nnz; i++) s_hist_add(h, c->mag[i]);
+    rumor_codec_hist_add_all(h, c->mag, nnz);
     t->T = 0;
     uint32_t claimed = 0, a = 1;
     for (; a <= h->top; a++)
