@@ -426,7 +426,10 @@ static int s_signs_add(rumor_bitr_t *r, const uint32_t *pos, const uint32_t *mag
             if (i + k + AHEAD < nnz) __builtin_prefetch(&y[pos[i + k + AHEAD]], 1);
             const unsigned neg = (bits >> k) & 1;
             bad |= !neg & (a > INT32_MAX);
-            const float old = y[at], v = old + scale * (float)(int32_t)(neg ? 0u - a : a);
+            /* the product, then the sum, as two statements: as rumor_cmsg_axpy rounds them
+             * (one expression could be contracted into a fused multiply-add) */
+            const float x = scale * (float)(int32_t)(neg ? 0u - a : a);
+            const float old = y[at], v = old + x;
             save[i + k] = s_f32_bits(old);
             y[at] = v;
             nf |= s_f32_nonfinite(v);
