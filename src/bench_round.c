@@ -172,12 +172,16 @@ static void s_one_round(s_round_t *b, rumor_rng_t *rng)
     c = c1;
     for (uint32_t j = 0; j < b->degree; j++) {
         const size_t at = (size_t)slot * b->degree + j;
-        RUMOR_ASSERT(rumor_codec_decode_packed(b->codec, b->enc + at * b->cap, b->enc_len[at], d,
-                                               &b->in) == 0);
+        float *addend = rumor_gossip_addend(b->gossip, j + 1);
+        const int added = addend ? rumor_codec_decode_add(b->codec, b->enc + at * b->cap,
+                                                          b->enc_len[at], d, &b->in, addend)
+                                 : rumor_codec_decode_packed(b->codec, b->enc + at * b->cap,
+                                                             b->enc_len[at], d, &b->in);
+        RUMOR_ASSERT(added == 0 || added == 1);
         c1 = rumor_clock_thread_cpu();
         b->cpu[S_DECODE] += c1 - c;
         c = c1;
-        RUMOR_ASSERT(rumor_gossip_absorb(b->gossip, j + 1, &b->in) == 0);
+        if (!added) RUMOR_ASSERT(rumor_gossip_absorb(b->gossip, j + 1, &b->in) == 0);
         c1 = rumor_clock_thread_cpu();
         b->cpu[S_ABSORB] += c1 - c;
         c = c1;

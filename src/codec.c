@@ -583,9 +583,11 @@ int rumor_codec_encode(rumor_codec_t *c, const rumor_cmsg_t *m, rumor_codec_mode
     return 0;
 }
 
-/* rumor_codec_decode, the message packed (cmsg.h) when `packed` and it is listed. */
+/* rumor_codec_decode, the message packed (cmsg.h) when `packed` and it is listed; with y
+ * (packed), a VSC INT message of length d_max without buckets and with a finite scale is added
+ * into y instead (rumor_codec_decode_add): 1. */
 static int s_decode(rumor_codec_t *c, const uint8_t *src, size_t len, uint32_t d_max,
-                    rumor_cmsg_t *out, int packed)
+                    rumor_cmsg_t *out, int packed, float *y)
 {
     if (!c || !out) return RUMOR_EINVAL;
     s_header_t h;
@@ -609,12 +611,19 @@ static int s_decode(rumor_codec_t *c, const uint8_t *src, size_t len, uint32_t d
         return rc;
     const uint8_t *b = src + h.size + table;
     const size_t blen = len - h.size - table;
+    if (y && h.kind == RUMOR_CMSG_INT && h.mode == RUMOR_CODEC_VSC && !h.buckets && h.d == d_max &&
+        !s_f32_nonfinite(h.scale)) {
+        out->nnz = 0; /* none of its levels are written: out is the empty message */
+        rc = rumor_codec_vsc_int_decode(c, &h, b, blen, out, y);
+        if (rc) out->listed = out->packed = 0;
+        return rc ? rc : 1;
+    }
     switch (h.mode) {
     case RUMOR_CODEC_RAW:
         rc = s_raw_decode(&h, b, blen, out);
         break;
     case RUMOR_CODEC_VSC:
-        rc = h.kind == RUMOR_CMSG_INT ? rumor_codec_vsc_int_decode(c, &h, b, blen, out)
+        rc = h.kind == RUMOR_CMSG_INT ? rumor_codec_vsc_int_decode(c, &h, b, blen, out, NULL)
                                       : rumor_codec_vsc_sparse_decode(&h, b, blen, out);
         break;
     case RUMOR_CODEC_ARITH:
@@ -636,13 +645,19 @@ static int s_decode(rumor_codec_t *c, const uint8_t *src, size_t len, uint32_t d
 int rumor_codec_decode(rumor_codec_t *c, const uint8_t *src, size_t len, uint32_t d_max,
                        rumor_cmsg_t *out)
 {
-    return s_decode(c, src, len, d_max, out, 0);
+    return s_decode(c, src, len, d_max, out, 0, NULL);
 }
 
 int rumor_codec_decode_packed(rumor_codec_t *c, const uint8_t *src, size_t len, uint32_t d_max,
                               rumor_cmsg_t *out)
 {
-    return s_decode(c, src, len, d_max, out, 1);
+    return s_decode(c, src, len, d_max, out, 1, NULL);
+}
+
+int rumor_codec_decode_add(rumor_codec_t *c, const uint8_t *src, size_t len, uint32_t d,
+                           rumor_cmsg_t *out, float *y)
+{
+    return s_decode(c, src, len, d, out, 1, y);
 }
 
 int rumor_codec_record_write(FILE *f, const uint8_t *msg, size_t len)

@@ -13,6 +13,27 @@ void rumor_codec_hist_reset(s_hist_t *t)
     t->nnz = t->used = t->top = t->lost = 0;
 }
 
+void rumor_codec_hist_add_all(s_hist_t *t, const uint32_t *mag, uint32_t n)
+{
+    /* 1, 2 and 3 in registers, in a loop the compiler vectorises: the same counter in memory
+     * incremented again and again would wait on its own store each time */
+    uint32_t c1 = 0, c2 = 0, c3 = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        c1 += mag[i] == 1;
+        c2 += mag[i] == 2;
+        c3 += mag[i] == 3;
+    }
+    if (c1 + c2 + c3 < n)
+        for (uint32_t i = 0; i < n; i++)
+            if (mag[i] - 1 > 2) s_hist_add(t, mag[i]); /* in order: the table's slots alike */
+    const uint32_t c[4] = {0, c1, c2, c3};
+    for (uint32_t a = 1; a <= 3; a++) {
+        t->direct[a] += c[a];
+        t->nnz += c[a];
+        if (c[a] && a > t->top) t->top = a;
+    }
+}
+
 /* ---- Golomb parameter ---------------------------------------------------------------- */
 
 /* Smallest p (in units of 2^-32) for which Golomb parameter m is optimal for a geometric

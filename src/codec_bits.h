@@ -27,6 +27,12 @@ static inline float s_bits_f32(uint32_t u)
     return f;
 }
 
+/* 1 when f is infinite or NaN (exponent bits all ones); branch-free. */
+static inline unsigned s_f32_nonfinite(float f)
+{
+    return (s_f32_bits(f) & 0x7f800000u) == 0x7f800000u;
+}
+
 /* n float32 values, little-endian. */
 static inline void s_put_f32s(uint8_t *dst, const float *v, uint32_t n)
 {
@@ -96,6 +102,9 @@ static inline void s_hist_add(s_hist_t *t, uint32_t a)
         }
     }
 }
+
+/* s_hist_add of mag[0..n) in turn, the same counts and table, faster when most are small. */
+void rumor_codec_hist_add_all(s_hist_t *t, const uint32_t *mag, uint32_t n);
 
 /* Makes t all zero again, in time proportional to what it holds. */
 void rumor_codec_hist_reset(s_hist_t *t);

@@ -51,8 +51,11 @@ struct rumor_codec {
 /* VSC body of an INT message whose nonzeros are c->pos / c->mag [0..nnz). */
 size_t rumor_codec_vsc_int_encode(rumor_codec_t *c, const rumor_cmsg_t *m, uint32_t nnz,
                                   uint8_t *dst, size_t cap);
+/* With y, the message is not written to out but added into y (y[k] += scale * level k at each
+ * nonzero; h has no buckets and a finite scale, out is packed): RUMOR_ENONFINITE when a sum is
+ * not finite, and after any failure y is as it was. */
 int rumor_codec_vsc_int_decode(rumor_codec_t *c, const s_header_t *h, const uint8_t *b, size_t len,
-                               rumor_cmsg_t *out);
+                               rumor_cmsg_t *out, float *y);
 
 /* VSC body of a SPARSE message: the support, padded to a byte, then nnz f32 values. */
 size_t rumor_codec_vsc_sparse_encode(const rumor_cmsg_t *m, uint8_t *dst, size_t cap);

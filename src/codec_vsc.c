@@ -147,10 +147,110 @@ static void s_support_put(rumor_bitw_t *wp, const uint32_t *pos, uint32_t nnz, u
     *wp = wl;
 }
 
-/* Inverse of s_support_put: fills pos[0..nnz) with ascending positions below d. The reader is
- * a local copy, kept in registers: the stores to pos (unsigned, like the reader's count) could
- * otherwise alias it and send it through memory on every gap. */
-static int s_support_get(rumor_bitr_t *rp, uint32_t *restrict pos, uint32_t nnz, uint32_t d)
+/* What s_gaps_get does with the marks it reads. */
+typedef enum {
+    S_GAPS_MARKED,   /* writes each mark's position to out */
+    S_GAPS_UNMARKED, /* writes the positions between the marks to out */
+    S_GAPS_BYTES,    /* sets mark[position] to 1 */
+} s_gaps_t;
+
+/* Records a mark gap positions after next (out[*np..] or mark[]); returns the position after it. */
+static inline __attribute__((always_inline)) uint32_t
+s_gaps_put(s_gaps_t how, uint32_t *restrict out, uint8_t *restrict mark, uint32_t *np,
+           uint32_t next, uint32_t gap)
+{
+    if (how == S_GAPS_MARKED)
+        out[(*np)++] = next + gap;
+    else if (how == S_GAPS_UNMARKED)
+        for (uint32_t k = 0; k < gap; k++) out[(*np)++] = next + k;
+    else
+        mark[next + gap] = 1;
+    return next + gap + 1;
+}
+
+/* Reads n Golomb gaps, summing to at most z, of marks among the positions 0, 1, ...; *next
+ * gets the position after the last mark. While 8 bytes are left to load, the gaps are read
+ * from a local 64-bit buffer refilled once every few gaps, each by one count of trailing zeros
+ * and one truncated-binary read; a gap that does not fit in the buffer, or exceeds what is
+ * left of z, and the last bytes go through s_golomb_get, which decides the errors. Both read
+ * the same bits, so the stream position, and every check made on it, is the same as when
+ * every gap goes through s_golomb_get. */
+static inline __attribute__((always_inline)) int
+s_gaps_get(rumor_bitr_t *rp, const s_golomb_t *g, uint32_t n, uint32_t z, s_gaps_t how,
+           uint32_t *restrict out, uint8_t *restrict mark, uint32_t *next_p)
+{
+    rumor_bitr_t rl = *rp, *r = &rl; /* in registers: the stores could alias it */
+    uint32_t i = 0, next = 0, np = 0;
+    const unsigned b = g->b, hb = b ? b - 1 : 0, has_b = b != 0;
+    const uint32_t m = g->m, t = g->t;
+    const uint64_t low = b ? (UINT64_C(1) << hb) - 1 : 0;
+    if (r->end - r->p >= 8) {
+        const uint8_t *p = r->p, *last = r->end - 8;
+        uint64_t acc = r->acc;
+        unsigned nb = r->n;
+        while (i < n) {
+            if (nb < 32) {
+                if (p > last) break;
+                acc |= rumor_load64le(p) << nb;
+                p += (63 - nb) >> 3;
+                nb |= 56;
+            }
+            /* the top bit stops the count; a unary run through it is too long to read here */
+            const unsigned q = (unsigned)__builtin_ctzll(acc | UINT64_C(1) << 63);
+            if (q + 1 + b > nb) break;
+            const uint64_t rest = acc >> (q + 1), after = rest >> hb;
+            const uint32_t x = (uint32_t)(rest & low);
+            const unsigned lng = has_b & (x >= t);
+            const uint64_t val =
+                (uint64_t)q * m +
+                (lng ? (uint64_t)t + 2 * (uint64_t)(x - t) + (after & 1) : (uint64_t)x);
+            if (val > z) break;
+            acc = lng ? after >> 1 : after;
+            nb -= q + 1 + hb + lng;
+            z -= (uint32_t)val;
+            next = s_gaps_put(how, out, mark, &np, next, (uint32_t)val);
+            i++;
+        }
+        r->p = p;
+        r->acc = acc;
+        r->n = nb;
+    }
+    int rc = 0;
+    for (; i < n; i++) {
+        uint32_t gap = 0;
+        if ((rc = s_golomb_get(r, g, z, &gap))) break;
+        z -= gap;
+        next = s_gaps_put(how, out, mark, &np, next, gap);
+    }
+    *rp = rl;
+    *next_p = next;
+    return rc;
+}
+
+/* s_gaps_get for each use, compiled apart: one loop each, its state in registers. */
+static __attribute__((noinline)) int s_gaps_marked(rumor_bitr_t *r, const s_golomb_t *g, uint32_t n,
+                                                   uint32_t z, uint32_t *restrict out,
+                                                   uint32_t *next)
+{
+    return s_gaps_get(r, g, n, z, S_GAPS_MARKED, out, NULL, next);
+}
+
+static __attribute__((noinline)) int s_gaps_unmarked(rumor_bitr_t *r, const s_golomb_t *g,
+                                                     uint32_t n, uint32_t z, uint32_t *restrict out,
+                                                     uint32_t *next)
+{
+    return s_gaps_get(r, g, n, z, S_GAPS_UNMARKED, out, NULL, next);
+}
+
+static __attribute__((noinline)) int s_gaps_bytes(rumor_bitr_t *r, const s_golomb_t *g, uint32_t n,
+                                                  uint32_t z, uint8_t *restrict mark)
+{
+    uint32_t next;
+    return s_gaps_get(r, g, n, z, S_GAPS_BYTES, NULL, mark, &next);
+}
+
+/* Inverse of s_support_put: fills pos[0..nnz) with ascending positions below d. */
+static int s_support_get(rumor_bitr_t *r, uint32_t *restrict pos, uint32_t nnz, uint32_t d)
 {
     const int comp = nnz > d - nnz;
     const uint32_t n = comp ? d - nnz : nnz;
@@ -158,33 +258,13 @@ static int s_support_get(rumor_bitr_t *rp, uint32_t *restrict pos, uint32_t nnz,
         for (uint32_t k = 0; k < nnz; k++) pos[k] = k;
         return 0;
     }
-    rumor_bitr_t rl = *rp, *r = &rl;
     const s_golomb_t g = rumor_codec_golomb_param(n, d);
-    uint32_t z = d - n; /* unmarked positions not yet passed */
-    uint32_t next = 0, np = 0;
-    int rc = 0;
-    if (!comp) {
-        for (uint32_t i = 0; i < n && !rc; i++) {
-            uint32_t gap = 0;
-            rc = s_golomb_get(r, &g, z, &gap);
-            z -= gap;
-            pos[np++] = next + gap;
-            next += gap + 1;
-        }
-    } else {
-        for (uint32_t i = 0; i < n && !rc; i++) {
-            uint32_t gap = 0;
-            rc = s_golomb_get(r, &g, z, &gap);
-            z -= gap;
-            for (uint32_t k = 0; k < gap; k++) pos[np++] = next + k;
-            next += gap + 1;
-        }
-    }
-    *rp = rl;
+    uint32_t next = 0;
+    const int rc = comp ? s_gaps_unmarked(r, &g, n, d - n, pos, &next)
+                        : s_gaps_marked(r, &g, n, d - n, pos, &next);
     if (rc) return rc;
-    if (comp)
-        for (uint32_t k = next; k < d; k++) pos[np++] = k;
-    RUMOR_ASSERT(np == nnz);
+    if (comp) /* the unmarked positions after the last mark */
+        for (uint32_t k = next, np = next - n; k < d; k++) pos[np++] = k;
     return 0;
 }
 
@@ -230,7 +310,7 @@ static int s_table_add(s_table_t *t, uint32_t a, uint32_t n, uint32_t *claimed)
 static void s_table_build(rumor_codec_t *c, uint32_t nnz, s_table_t *t)
 {
     s_hist_t *h = c->hist;
-    for (uint32_t i = 0; i < nnz; i++) s_hist_add(h, c->mag[i]);
+    rumor_codec_hist_add_all(h, c->mag, nnz);
     t->T = 0;
     uint32_t claimed = 0, a = 1;
     for (; a <= h->top; a++)
@@ -323,8 +403,48 @@ size_t rumor_codec_vsc_int_encode(rumor_codec_t *c, const rumor_cmsg_t *m, uint3
     return w.full ? SIZE_MAX : size;
 }
 
+/* y[pos[i]] = save[i] (float bits) for i < n: the entries a fused decode changed, as they were. */
+static void s_restore(float *restrict y, const uint32_t *pos, const uint32_t *save, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) y[pos[i]] = s_bits_f32(save[i]);
+}
+
+/* The signs of a fused decode (y != NULL): y[pos[i]] += scale * level i, the sum computed as
+ * rumor_cmsg_axpy computes it, each entry's old value kept in save[i]. 0, or RUMOR_EFORMAT (a
+ * positive 2^31) with y as it was; *nonfinite set when a sum is not finite. */
+static int s_signs_add(rumor_bitr_t *r, const uint32_t *pos, const uint32_t *mags, uint32_t nnz,
+                       float scale, float *restrict y, uint32_t *restrict save, unsigned *nonfinite)
+{
+    enum { AHEAD = 16 }; /* y is usually out of cache: ask for its lines a few entries ahead */
+    unsigned nf = 0;
+    for (uint32_t i = 0; i < nnz; i += RUMOR_BITIO_MAX_BITS) {
+        const uint32_t n = nnz - i < RUMOR_BITIO_MAX_BITS ? nnz - i : RUMOR_BITIO_MAX_BITS;
+        const uint64_t bits = rumor_bitr_get(r, n);
+        unsigned bad = 0;
+        for (uint32_t k = 0; k < n; k++) {
+            const uint32_t a = mags[i + k], at = pos[i + k];
+            if (i + k + AHEAD < nnz) __builtin_prefetch(&y[pos[i + k + AHEAD]], 1);
+            const unsigned neg = (bits >> k) & 1;
+            bad |= !neg & (a > INT32_MAX);
+            /* the product, then the sum, as two statements: as rumor_cmsg_axpy rounds them
+             * (one expression could be contracted into a fused multiply-add) */
+            const float x = scale * (float)(int32_t)(neg ? 0u - a : a);
+            const float old = y[at], v = old + x;
+            save[i + k] = s_f32_bits(old);
+            y[at] = v;
+            nf |= s_f32_nonfinite(v);
+        }
+        if (bad) {
+            s_restore(y, pos, save, i + n);
+            return RUMOR_EFORMAT;
+        }
+    }
+    *nonfinite = nf;
+    return 0;
+}
+
 int rumor_codec_vsc_int_decode(rumor_codec_t *c, const s_header_t *h, const uint8_t *b, size_t len,
-                               rumor_cmsg_t *out)
+                               rumor_cmsg_t *out, float *y)
 {
     const uint32_t nnz = h->nnz;
     if (!nnz) return len == 0 ? 0 : RUMOR_EFORMAT;
@@ -365,17 +485,8 @@ int rumor_codec_vsc_int_decode(rumor_codec_t *c, const s_header_t *h, const uint
         const s_golomb_t g = rumor_codec_golomb_param(n, rem);
         uint8_t *mark = (uint8_t *)c->tmp;
         memset(mark, 0, rem);
-        uint32_t z = rem - n, i = 0, kept = 0;
-        rumor_bitr_t rl = r; /* in registers: the stores to mark could alias r */
-        for (uint32_t k = 0; k < n && !rc; k++) {
-            uint32_t gap = 0;
-            rc = s_golomb_get(&rl, &g, z, &gap);
-            z -= gap;
-            i += gap;
-            mark[i++] = !rc;
-        }
-        r = rl;
-        if (rc) return rc;
+        uint32_t kept = 0;
+        if ((rc = s_gaps_bytes(&r, &g, n, rem - n, mark))) return rc;
         /* Every slot left takes mj for now (a later layer overwrites those that stay); the
          * loop has no data-dependent branches. */
         for (uint32_t e = 0; e < rem; e++) {
@@ -402,6 +513,15 @@ int rumor_codec_vsc_int_decode(rumor_codec_t *c, const s_header_t *h, const uint
         if (!above) return RUMOR_EFORMAT;
     }
 
+    if (y) {
+        unsigned nonfinite = 0;
+        if ((rc = s_signs_add(&r, c->pos, mags, nnz, h->scale, y, c->left, &nonfinite))) return rc;
+        rc = rumor_bitr_exact(&r)                          ? (nonfinite ? RUMOR_ENONFINITE : 0)
+             : rumor_bitr_consumed(&r) > 8 * (uint64_t)len ? RUMOR_ETRUNC
+                                                           : RUMOR_EFORMAT;
+        if (rc) s_restore(y, c->pos, c->left, nnz);
+        return rc;
+    }
     for (uint32_t i = 0; i < nnz; i += RUMOR_BITIO_MAX_BITS) {
         const uint32_t n = nnz - i < RUMOR_BITIO_MAX_BITS ? nnz - i : RUMOR_BITIO_MAX_BITS;
         const uint64_t bits = rumor_bitr_get(&r, n);

@@ -295,6 +295,12 @@ int rumor_gossip_absorb_pair(rumor_gossip_t *g, uint32_t from, const rumor_cmsg_
     return 0;
 }
 
+float *rumor_gossip_addend(rumor_gossip_t *g, uint32_t from)
+{
+    const int slot = rumor_gossip_slot(g, from);
+    return slot < 0 || g->track || s_copy_is_message(g) ? NULL : s_copy(g, (size_t)slot);
+}
+
 int rumor_gossip_absorb(rumor_gossip_t *g, uint32_t from, const rumor_cmsg_t *m)
 {
     return rumor_gossip_absorb_pair(g, from, m, NULL);

@@ -664,11 +664,14 @@ int rumor_peer_deliver(rumor_peer_t *p, uint32_t from, const uint8_t *msg, size_
      * deadline rounds may be of an earlier round, so the draw is not checked again.) */
     if (len == 0 && p->sc->participation < 1.0) return 0;
     const double t0 = rumor_clock_now(), c0 = s_cpu(p);
-    int rc = s_decode(p, msg, len);
+    float *addend = rumor_gossip_addend(p->gossip, from);
+    int rc = addend ? rumor_codec_decode_add(p->codec, msg, len, (uint32_t)p->d, &p->in, addend)
+                    : s_decode(p, msg, len);
     if (rc == 0)
         rc = p->sc->algo == RUMOR_ALGO_BEER
                  ? rumor_gossip_absorb_pair(p->gossip, from, &p->in, &p->in_t)
                  : rumor_gossip_absorb(p->gossip, from, &p->in);
+    if (rc == 1) rc = 0; /* added while decoded */
     p->stats.t_codec += rumor_clock_now() - t0;
     p->stats.cpu_codec += s_cpu(p) - c0;
     if (rc != 0) {

@@ -243,6 +243,136 @@ static void test_edge_cases(void **state)
     }
 }
 
+/* VSC reads its gaps from a 64-bit buffer while 8 bytes are left, and hands a gap longer
+ * than the buffer holds, or past the positions left, and the last bytes to the bit-by-bit
+ * reader: round trips at every Golomb width (m = 1 with the zeros marked, up to m in the
+ * thousands), with gaps far beyond 64 bits between dense runs, at both ends, and with the
+ * magnitude layers' marks read the same way; every shortened body is refused. */
+static void test_vsc_gaps_every_width(void **state)
+{
+    s_fix_t *f = *state;
+    const double dens[] = {0.0003, 0.003, 0.02, 0.1, 0.3, 0.45, 0.55, 0.8, 0.99};
+    unsigned checked = 0;
+    for (size_t i = 0; i < sizeof dens / sizeof *dens; i++)
+        for (int g = 0; g < 4; g++) {
+            const uint32_t d = DMAX - (uint32_t)i;
+            s_gen_int(&f->rng, &f->m, d, dens[i], (s_gen_t)g, g == S_GEN_FLAT ? 40 : 16);
+            int wm = 0;
+            const size_t n = s_roundtrip(f, RUMOR_CODEC_VSC, &wm);
+            if (wm != RUMOR_CODEC_VSC) continue;
+            for (size_t len = n > 24 ? n - 24 : 0; len < n; len++, checked++)
+                assert_true(rumor_codec_decode(f->c, f->buf, len, DMAX, &f->out) < 0);
+        }
+    /* two dense runs at the ends with one gap of ~130000 positions between them, and a run
+     * in the middle: a unary count of thousands of bits in the middle of the support */
+    for (int shape = 0; shape < 3; shape++) {
+        const uint32_t d = DMAX;
+        s_gen_int(&f->rng, &f->m, d, 0.0, S_GEN_DITHER, 16);
+        uint32_t nnz = 0;
+        for (uint32_t k = 0; k < d; k++) {
+            const int on = shape == 0   ? k < 300 || k >= d - 300
+                           : shape == 1 ? (k >= 60000 && k < 60400) || k == d - 1
+                                        : k == 0 || (k % 9000 == 0) || (k >= 500 && k < 900);
+            f->m.q[k] = on ? (k % 3 ? 1 : -2) : 0;
+            nnz += on;
+        }
+        f->m.nnz = nnz;
+        int wm = 0;
+        s_roundtrip(f, RUMOR_CODEC_VSC, &wm);
+        assert_int_equal(wm, RUMOR_CODEC_VSC);
+    }
+    assert_true(checked > 500);
+}
+
+/* rumor_codec_decode_add on src[0..n) into y (d entries) against decode_packed and a checked
+ * axpy into a copy of y: the same result code, the same y bit for bit, and fused exactly when
+ * the message is VSC INT of length d without buckets with a finite scale. Returns the code. */
+static int s_check_decode_add(s_fix_t *f, rumor_cmsg_t *plain, const uint8_t *src, size_t n,
+                              uint32_t d, float *y, float *want)
+{
+    memcpy(want, y, (size_t)d * sizeof *y);
+    const int dec = rumor_codec_decode_packed(f->c, src, n, d, plain);
+    rumor_codec_info_t info;
+    const int fusable = dec == 0 && rumor_codec_peek(src, n, &info) == 0 &&
+                        info.mode == RUMOR_CODEC_VSC && info.kind == RUMOR_CMSG_INT &&
+                        !info.buckets && plain->d == d && isfinite(plain->scale);
+    const int rc = rumor_codec_decode_add(f->c, src, n, d, &f->out, y);
+    if (dec < 0) {
+        assert_int_equal(rc, dec);
+    } else if (!fusable) { /* decoded only, for the caller to apply */
+        assert_int_equal(rc, 0);
+        assert_int_equal(f->out.nnz, plain->nnz);
+    } else {
+        const int finite = rumor_cmsg_axpy_finite(plain, 1.0f, want);
+        if (finite) rumor_cmsg_axpy(plain, 1.0f, want);
+        assert_int_equal(rc, finite ? 1 : RUMOR_ENONFINITE);
+        if (rc == 1) assert_int_equal(f->out.nnz, 0);
+    }
+    assert_memory_equal(y, want, (size_t)d * sizeof *y);
+    return rc;
+}
+
+/* A VSC message added into a vector as it is decoded gives the vector the packed decode and
+ * a checked axpy give it, bit for bit; a message that fails to decode (shortened, damaged, a
+ * positive 2^31) or would put an infinity there leaves it as it was, with the same code. */
+static void test_decode_add_is_decode_then_axpy(void **state)
+{
+    s_fix_t *f = *state;
+    float *y = malloc(2 * (size_t)DMAX * sizeof *y); /* then the vector it should become */
+    assert_non_null(y);
+    float *want = y + DMAX;
+    rumor_cmsg_t plain;
+    assert_int_equal(rumor_cmsg_init(&plain, DMAX), 0);
+    const double densities[] = {0.0005, 0.02, 0.3, 0.7};
+    const rumor_codec_mode_t modes[] = {RUMOR_CODEC_VSC, RUMOR_CODEC_AUTO, RUMOR_CODEC_ARITH,
+                                        RUMOR_CODEC_RAW};
+    int fused = 0, refused = 0;
+    for (int t = 0; t < 32; t++) {
+        const uint32_t d = 2000 + 3989 * (uint32_t)t;
+        for (uint32_t k = 0; k < d; k++) y[k] = (float)rumor_rng_uniform_d(&f->rng) - 0.5f;
+        s_gen_int(&f->rng, &f->m, d, densities[t % 4], t % 3 ? S_GEN_DITHER : S_GEN_HUGE, 8);
+        if (t % 8 == 7) { /* y[0] near the largest float: its sum overflows, the others not */
+            f->m.scale = 3e38f;
+            y[0] = 3e38f;
+            for (uint32_t k = 0; k < d; k++) f->m.q[k] = k % 50 ? 0 : 1;
+            f->m.nnz = (d + 49) / 50;
+        }
+        size_t n = 0;
+        const rumor_codec_mode_t mode = t % 8 == 7 ? RUMOR_CODEC_VSC : modes[t / 4 % 4];
+        assert_int_equal(rumor_codec_encode(f->c, &f->m, mode, f->buf, f->cap, &n), 0);
+        const int rc = s_check_decode_add(f, &plain, f->buf, n, d, y, want);
+        fused += rc == 1;
+        refused += rc == RUMOR_ENONFINITE;
+        /* shortened, lengthened, damaged, and of another length than y */
+        for (size_t cut = 1; cut <= 9; cut += 4)
+            assert_true(s_check_decode_add(f, &plain, f->buf, n - cut, d, y, want) < 0);
+        f->buf[n] = 0;
+        assert_true(s_check_decode_add(f, &plain, f->buf, n + 1, d, y, want) < 0);
+        for (int flip = 0; flip < 8; flip++) {
+            const size_t at = n / 2 + (size_t)flip * (n / 20);
+            f->buf[at] ^= (uint8_t)(1u << flip);
+            (void)s_check_decode_add(f, &plain, f->buf, n, d, y, want);
+            f->buf[at] ^= (uint8_t)(1u << flip);
+        }
+        assert_true(s_check_decode_add(f, &plain, f->buf, n, d + 1, y, want) <= 1);
+    }
+    assert_true(fused >= 8);
+    assert_true(refused >= 2);
+    /* a positive 2^31, found by the sign pass after some entries were added */
+    s_gen_int(&f->rng, &f->m, 200, 0.0, S_GEN_DITHER, 1);
+    for (uint32_t k = 0; k < 200; k += 2) f->m.q[k] = -1;
+    f->m.q[199] = INT32_MIN;
+    f->m.nnz = 101;
+    size_t n;
+    assert_int_equal(rumor_codec_encode(f->c, &f->m, RUMOR_CODEC_VSC, f->buf, f->cap, &n), 0);
+    const size_t last = (n - 1) * 8 + (size_t)(31 - __builtin_clz(f->buf[n - 1])); /* q[199]'s */
+    f->buf[last / 8] ^= (uint8_t)(1u << last % 8);
+    for (uint32_t k = 0; k < 200; k++) y[k] = (float)k;
+    assert_int_equal(s_check_decode_add(f, &plain, f->buf, n, 200, y, want), RUMOR_EFORMAT);
+    rumor_cmsg_free(&plain);
+    free(y);
+}
+
 /* Encodes the current message in each mode into bufs; returns how many were written. */
 static int s_encode_all(s_fix_t *f, uint8_t *bufs[4], size_t sizes[4])
 {
@@ -756,6 +886,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vsc_positive_two_to_31_is_refused, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_edge_cases, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_vsc_gaps_every_width, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_seeded_messages, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_many_large_magnitudes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_truncated_and_extended_inputs_fail, s_setup,
@@ -769,6 +900,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_listed_messages_encode_alike, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_decode_into_used_output, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_decode_packed_is_decode, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_decode_add_is_decode_then_axpy, s_setup, s_teardown),
         cmocka_unit_test(test_create_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -235,6 +235,36 @@ static void test_absorb_refuses_bad_input(void **state)
     s_net_free(&net);
 }
 
+/* A neighbour's copy is an addend (a decoder may add its message there in place of absorb)
+ * exactly when absorbing only adds the message to it: not for D-PSGD and DeepSqueeze, whose
+ * copy is the message, nor BEER's pairs; never for a peer that is not a neighbour. Adding a
+ * message into the addend is absorbing it. */
+static void test_addend_is_what_absorb_adds_to(void **state)
+{
+    (void)state;
+    for (int algo = RUMOR_ALGO_DPSGD; algo <= RUMOR_ALGO_BEER; algo++) {
+        s_net_t net, twin;
+        s_net_new(&net, "ring", 6, (rumor_algo_t)algo, "dither:4", 0.5f);
+        s_net_new(&twin, "ring", 6, (rumor_algo_t)algo, "dither:4", 0.5f);
+        const int adds =
+            algo == RUMOR_ALGO_CHOCO || algo == RUMOR_ALGO_MALCOM || algo == RUMOR_ALGO_DCD;
+        float *addend = rumor_gossip_addend(net.g[0], 1);
+        assert_ptr_equal(addend, adds ? rumor_gossip_copy_mut(net.g[0], 1) : NULL);
+        assert_null(rumor_gossip_addend(net.g[0], 3));
+        if (adds) {
+            rumor_rng_t r;
+            rumor_rng_seed(&r, 1, 0, 0, RUMOR_RNG_COMPRESS);
+            rumor_gossip_produce(net.g[1], net.x + D, &r, &net.msg[1]);
+            rumor_cmsg_axpy(&net.msg[1], 1.0f, addend);
+            assert_int_equal(rumor_gossip_absorb(twin.g[0], 1, &net.msg[1]), 0);
+            assert_memory_equal(rumor_gossip_copy(net.g[0], 1), rumor_gossip_copy(twin.g[0], 1),
+                                D * sizeof(float));
+        }
+        s_net_free(&net);
+        s_net_free(&twin);
+    }
+}
+
 /* DCD-PSGD with the identity and gamma 1 is D-PSGD as Lian et al. write it,
  * x <- W x - eta g: each model moves to the mix of last round's models plus its own step. */
 static void test_dcd_with_identity_is_dpsgd(void **state)
@@ -675,6 +705,7 @@ int main(void)
         cmocka_unit_test(test_dpsgd_mix_is_w_times_x),
         cmocka_unit_test(test_down_neighbour_is_left_out),
         cmocka_unit_test(test_absorb_refuses_bad_input),
+        cmocka_unit_test(test_addend_is_what_absorb_adds_to),
         cmocka_unit_test(test_dcd_with_identity_is_dpsgd),
         cmocka_unit_test(test_dcd_model_is_its_copy),
         cmocka_unit_test(test_early_messages_change_nothing),

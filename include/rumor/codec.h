@@ -103,6 +103,17 @@ RUMOR_NODISCARD int rumor_codec_decode(rumor_codec_t *c, const uint8_t *src, siz
 RUMOR_NODISCARD int rumor_codec_decode_packed(rumor_codec_t *c, const uint8_t *src, size_t len,
                                               uint32_t d_max, rumor_cmsg_t *out);
 
+/* rumor_codec_decode_packed for a receiver that adds the message into a vector y of d
+ * entries (a gossip copy: rumor_gossip_addend), fused where the message allows: a VSC INT
+ * message of length d without buckets, with a finite scale, is added as it is decoded (y[k] +=
+ * scale * level k, computed as rumor_cmsg_axpy computes it), its levels never written to out
+ * (left the empty message): 1. Any other message is decoded into out as by
+ * rumor_codec_decode_packed, y untouched, for the caller to apply: 0. A negative code for a
+ * message that fails to decode or, fused, RUMOR_ENONFINITE when an entry of y would not be
+ * finite (rumor_gossip_absorb's refusal); y is then as it was. */
+RUMOR_NODISCARD int rumor_codec_decode_add(rumor_codec_t *c, const uint8_t *src, size_t len,
+                                           uint32_t d, rumor_cmsg_t *out, float *y);
+
 typedef struct {
     rumor_codec_mode_t mode;
     rumor_cmsg_kind_t kind;

@@ -123,6 +123,10 @@ int rumor_gossip_message_is_copy(const rumor_gossip_t *g);
  * RUMOR_EMISMATCH if m->d differs from d, RUMOR_ENONFINITE (nothing applied) if the copy
  * would hold a NaN or infinity: no message, or sum of messages, puts one there. */
 RUMOR_NODISCARD int rumor_gossip_absorb(rumor_gossip_t *g, uint32_t from, const rumor_cmsg_t *m);
+/* The copy of neighbour `from` when absorbing its message only adds the message into it (no
+ * tracker, the copy not the message itself), so a decoder may add it there directly
+ * (rumor_codec_decode_add) in place of rumor_gossip_absorb; else NULL. */
+float *rumor_gossip_addend(rumor_gossip_t *g, uint32_t from);
 
 /* The same for an algorithm whose message has two parts (BEER: m the model's, mt the
  * tracker's, of d - track_from; mt NULL for the others, RUMOR_EINVAL on a mismatch). Both

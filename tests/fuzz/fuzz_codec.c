@@ -4,13 +4,16 @@
  * SEED); each encoding must decode to the same message again (buckets and their steps
  * included), and none may be larger than RAW. The packed decoding of the input must give the
  * same message: the same levels beside the same positions, and, when a receiver would apply
- * it (its step and values finite), the same vector.
+ * it (its step and values finite), the same vector. Decoding the input into a vector
+ * (rumor_codec_decode_add) gives what the packed decoding and a checked axpy give it, bit for
+ * bit, with the same code, whether the input decodes or not.
  *
  * Build with -DRUMOR_FUZZ=ON (clang) and run, for example (scripts/fuzz does both):
  *   build-fuzz/fuzz_codec -max_total_time=60 corpus-run tests/fuzz/corpus/codec
  */
 #include "rumor/codec.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +25,7 @@ static struct {
     rumor_codec_t *c;
     rumor_cmsg_t out, again;
     float *dense, *dense_packed; /* (S_DMAX) the two decodings applied */
+    float *y, *want;             /* (S_DMAX) a vector decode_add adds into, and its due result */
     uint8_t *buf;
     size_t cap;
 } s_h;
@@ -38,7 +42,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     s_h.buf = malloc(s_h.cap);
     s_h.dense = malloc(S_DMAX * sizeof *s_h.dense);
     s_h.dense_packed = malloc(S_DMAX * sizeof *s_h.dense_packed);
-    RUMOR_ASSERT(s_h.c && s_h.buf && s_h.dense && s_h.dense_packed);
+    s_h.y = malloc(S_DMAX * sizeof *s_h.y);
+    s_h.want = malloc(S_DMAX * sizeof *s_h.want);
+    RUMOR_ASSERT(s_h.c && s_h.buf && s_h.dense && s_h.dense_packed && s_h.y && s_h.want);
     RUMOR_ASSERT(rumor_cmsg_init(&s_h.out, S_DMAX) == 0);
     RUMOR_ASSERT(rumor_cmsg_init(&s_h.again, S_DMAX) == 0);
     return 0;
@@ -78,6 +84,31 @@ static void s_assert_packed_same(const rumor_cmsg_t *m, const uint8_t *data, siz
     RUMOR_ASSERT(!memcmp(s_h.dense, s_h.dense_packed, (size_t)m->d * sizeof *s_h.dense));
 }
 
+/* decode_add of the input into a vector of its length, some of whose entries are near the
+ * largest float, against the packed decoding and rumor_gossip_absorb's checked axpy. */
+static void s_assert_add_same(const uint8_t *data, size_t size)
+{
+    rumor_codec_info_t info;
+    if (rumor_codec_peek(data, size, &info) != 0 || info.d > S_DMAX) return;
+    const uint32_t d = info.d;
+    for (uint32_t k = 0; k < d; k++) s_h.y[k] = k % 11 == 3 ? 3e38f : (float)(k % 7) - 3.0f;
+    memcpy(s_h.want, s_h.y, (size_t)d * sizeof *s_h.y);
+    rumor_cmsg_t *p = &s_h.again;
+    const int dec = rumor_codec_decode_packed(s_h.c, data, size, d, p);
+    const int fused = dec == 0 && p->packed && info.mode == RUMOR_CODEC_VSC && !info.buckets &&
+                      p->d == d && isfinite(p->scale);
+    int expect = dec;
+    if (fused) {
+        expect = rumor_cmsg_axpy_finite(p, 1.0f, s_h.want) ? 1 : RUMOR_ENONFINITE;
+        if (expect == 1) rumor_cmsg_axpy(p, 1.0f, s_h.want);
+    }
+    const int rc = rumor_codec_decode_add(s_h.c, data, size, d, &s_h.out, s_h.y);
+    RUMOR_ASSERT(rc == expect);
+    RUMOR_ASSERT(!memcmp(s_h.y, s_h.want, (size_t)d * sizeof *s_h.y));
+    if (rc == 0) /* decoded only, for the caller to apply */
+        RUMOR_ASSERT(s_h.out.kind == p->kind && s_h.out.nnz == p->nnz);
+}
+
 static void s_assert_same(const rumor_cmsg_t *a, const rumor_cmsg_t *b)
 {
     RUMOR_ASSERT(a->kind == b->kind && a->d == b->d && a->nnz == b->nnz);
@@ -100,6 +131,7 @@ static void s_assert_same(const rumor_cmsg_t *a, const rumor_cmsg_t *b)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    s_assert_add_same(data, size);
     const int rc = rumor_codec_decode(s_h.c, data, size, S_DMAX, &s_h.out);
     if (rc != 0) {
         RUMOR_ASSERT(rc < 0);
