@@ -11,15 +11,16 @@
 struct rumor_robust {
     rumor_robust_cfg_t cfg;
     uint32_t deg, d;
-    double *dist;      /* (deg) ||y_s - ref|| of this round */
-    double *w_eff;     /* (deg) this round's clipped weights */
-    double *sorted;    /* (deg) scratch of the auto radius */
-    float *column;     /* (deg) scratch of the trimmed mean */
-    float *mean;       /* (d) TRIM: the trimmed mean */
-    uint64_t *mixed;   /* (deg) */
-    uint64_t *clipped; /* (deg) */
-    double *cut;       /* (deg) */
-    double *avg;       /* (deg) SHIFT: each term's running mean shift; NaN before its first */
+    double *dist;       /* (deg) ||y_s - ref|| of this round */
+    double *w_eff;      /* (deg) this round's clipped weights */
+    double *sorted;     /* (deg) scratch of the auto radius */
+    float *column;      /* (deg) scratch of the trimmed mean */
+    float *mean;        /* (d) TRIM: the trimmed mean */
+    uint64_t *mixed;    /* (deg) */
+    uint64_t *clipped;  /* (deg) */
+    double *cut;        /* (deg) */
+    double *avg;        /* (deg) SHIFT: each term's running mean shift; NaN before its first */
+    uint8_t *unshifted; /* (deg) SHIFT: up and not faded by its shift, this round */
 };
 
 /* Reads a whole unsigned number >= 1 from s; 0 on success. */
@@ -239,11 +240,12 @@ rumor_robust_t *rumor_robust_new(const rumor_robust_cfg_t *cfg, uint32_t deg, ui
         r->clipped = calloc(n, sizeof *r->clipped);
         r->cut = calloc(n, sizeof *r->cut);
         r->avg = malloc(n * sizeof *r->avg);
+        r->unshifted = calloc(n, 1);
         for (size_t s = 0; r->avg && s < n; s++) r->avg[s] = NAN;
         if (cfg->kind == RUMOR_ROBUST_TRIM) r->mean = calloc(d ? d : 1, sizeof *r->mean);
     }
     if (!r || !r->dist || !r->w_eff || !r->sorted || !r->column || !r->mixed || !r->clipped ||
-        !r->cut || !r->avg || (cfg->kind == RUMOR_ROBUST_TRIM && !r->mean)) {
+        !r->cut || !r->avg || !r->unshifted || (cfg->kind == RUMOR_ROBUST_TRIM && !r->mean)) {
         rumor_robust_destroy(&r);
         if (oom) *oom = 1;
         return NULL;
@@ -264,6 +266,7 @@ void rumor_robust_destroy(rumor_robust_t **r_p)
     free(r->clipped);
     free(r->cut);
     free(r->avg);
+    free(r->unshifted);
     free(r);
     *r_p = NULL;
 }
@@ -274,23 +277,31 @@ const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint
     RUMOR_ASSERT(r->cfg.kind == RUMOR_ROBUST_CLIP || r->cfg.kind == RUMOR_ROBUST_CLIP_AUTO);
     for (uint32_t s = 0; s < r->deg; s++)
         r->dist[s] = up[s] ? rumor_vec_nrm2_diff(y + (size_t)s * r->d, ref, r->d) : 0.0;
-    const double tau =
-        r->cfg.kind == RUMOR_ROBUST_CLIP
-            ? r->cfg.tau
-            : r->cfg.margin * rumor_robust_auto_tau(r->dist, up, r->deg, r->cfg.f, r->sorted);
-    rumor_robust_clip_weights(w, r->dist, up, r->deg, tau,
-                              r->cfg.kind == RUMOR_ROBUST_CLIP ? INFINITY : r->cfg.reject,
-                              r->w_eff);
+    /* +shift: the neighbours it fades are B's first, and leave the radius's order */
+    uint32_t b = r->cfg.f;
+    const uint8_t *ranked = up;
     if (r->cfg.shift) {
         for (uint32_t s = 0; s < r->deg; s++) {
+            r->unshifted[s] = up[s];
             if (!up[s]) continue;
             const double c = rumor_robust_shift(y + (size_t)s * r->d, ref, r->d);
             r->avg[s] = isnan(r->avg[s]) ? c
                                          : (1.0 - RUMOR_ROBUST_SHIFT_RATE) * r->avg[s] +
                                                RUMOR_ROBUST_SHIFT_RATE * c;
+            if (!(fabs(r->avg[s]) > RUMOR_ROBUST_SHIFT_FROM)) continue;
+            r->unshifted[s] = 0;
+            b -= b > 0;
         }
-        rumor_robust_shift_fade(r->avg, up, r->deg, r->w_eff);
+        ranked = r->unshifted;
     }
+    const double tau =
+        r->cfg.kind == RUMOR_ROBUST_CLIP
+            ? r->cfg.tau
+            : r->cfg.margin * rumor_robust_auto_tau(r->dist, ranked, r->deg, b, r->sorted);
+    rumor_robust_clip_weights(w, r->dist, up, r->deg, tau,
+                              r->cfg.kind == RUMOR_ROBUST_CLIP ? INFINITY : r->cfg.reject,
+                              r->w_eff);
+    if (r->cfg.shift) rumor_robust_shift_fade(r->avg, up, r->deg, r->w_eff);
     for (uint32_t s = 0; s < r->deg; s++) {
         if (!up[s]) continue;
         r->mixed[s]++;

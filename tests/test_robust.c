@@ -308,34 +308,41 @@ static void s_put_shift(rumor_gossip_t *g, int s, int coherent)
     s_put(g, s, s_shift_dist[s], dir);
 }
 
-/* clip:auto+shift: three neighbours' terms of shift 0 (signs balanced) and one, inside tau,
- * that moves every coordinate down (shift -1, as ALIE's does): that one is left out, so the
- * mix is clip:auto's less its gamma w term, and it counts as clipped. Moved to a balanced term
- * of the same length, it stays out while its running mean (0.9^n) is above 0.4, fades back
- * between 0.4 and 0.3, and after 12 such rounds (0.9^12 < 0.3) mixes as clip:auto's again. */
+/* clip:auto+shift: three neighbours' terms of shift 0 (signs balanced), at 1, 2 and 2.2, and
+ * one, at 1.5, that moves every coordinate down (shift -1, as ALIE's does): that one is left
+ * out and, as one of the B = 1 expected Byzantine neighbours, out of the radius's order, so
+ * the radius is the farthest of the other three (2.2) and they mix as without a rule (clip:auto
+ * alone clips the one at 2.2 to 2); it counts as clipped. Moved to a balanced term of the same
+ * length, it stays out while its running mean (0.9^n) is above 0.4, fades back between 0.4
+ * and 0.3, and after 12 such rounds (0.9^12 < 0.3) mixes as clip:auto's again. */
 static void test_shift_fades_a_coherent_term(void **state)
 {
     (void)state;
     const float gamma = 0.5f;
     rumor_gossip_t *sh = s_peer(RUMOR_ALGO_CHOCO, "clip:auto+shift", gamma);
     rumor_gossip_t *plain = s_peer(RUMOR_ALGO_CHOCO, "clip:auto", gamma);
-    float v[D], x_sh[D], x_plain[D];
+    rumor_gossip_t *none = s_peer(RUMOR_ALGO_CHOCO, "none", gamma);
+    float v[D], x_sh[D], x_plain[D], x_none[D];
     s_point(v, 19);
     for (int s = 0; s < DEG; s++) {
         s_put_shift(sh, s, s == 3);
         s_put_shift(plain, s, s == 3);
+        s_put_shift(none, s, s == 3);
     }
     rumor_gossip_mix(sh, v, x_sh);
-    rumor_gossip_mix(plain, v, x_plain);
+    rumor_gossip_mix(none, v, x_none);
     const float *c = rumor_gossip_copy(sh, s_nbrs[3]), *own = rumor_gossip_copy(sh, SELF);
     for (int i = 0; i < D; i++)
-        assert_float_equal(x_sh[i], x_plain[i] - gamma * (float)s_w[3] * (c[i] - own[i]), 1e-5);
+        assert_float_equal(x_sh[i], x_none[i] - gamma * (float)s_w[3] * (c[i] - own[i]), 1e-5);
     const rumor_robust_stats_t st = rumor_gossip_robust_stats(sh);
+    assert_int_equal(st.clipped[2], 0);
     assert_int_equal(st.clipped[3], 1);
     assert_true(st.cut[3] == 1.0);
     s_put_shift(sh, 3, 0);
     s_put_shift(plain, 3, 0);
+    s_put_shift(none, 3, 0);
     rumor_gossip_mix(plain, v, x_plain);
+    rumor_gossip_mix(none, v, x_none);
     for (int n = 1; n <= 12; n++) {
         rumor_gossip_mix(sh, v, x_sh);
         const double mean = pow(0.9, n), left = mean > 0.4 ? 0.0 : (0.4 - mean) / 0.1;
@@ -346,11 +353,47 @@ static void test_shift_fades_a_coherent_term(void **state)
         const float *c3 = rumor_gossip_copy(sh, s_nbrs[3]);
         for (int i = 0; i < D; i++)
             assert_float_equal(
-                x_sh[i], x_plain[i] - gamma * (float)(s_w[3] * (1.0 - left)) * (c3[i] - own[i]),
+                x_sh[i], x_none[i] - gamma * (float)(s_w[3] * (1.0 - left)) * (c3[i] - own[i]),
                 1e-5);
     }
     rumor_gossip_destroy(&sh);
     rumor_gossip_destroy(&plain);
+    rumor_gossip_destroy(&none);
+}
+
+/* clip:auto:2+shift with the coherent term farthest (2.5) and balanced ones at 1, 2 and 2.2:
+ * it is left out and counts as one of the B = 2, so the radius is the second largest distance
+ * of the other three (2), not of all four (2.2): the term at 2.2 is clipped to 2 and faded to
+ * (1.5 - 1.1) / 0.5 = 0.8 of that, the others mix as they are. */
+static void test_shift_leaves_the_radius(void **state)
+{
+    (void)state;
+    const float gamma = 0.5f;
+    rumor_gossip_t *sh = s_peer(RUMOR_ALGO_CHOCO, "clip:auto:2+shift", gamma);
+    rumor_gossip_t *none = s_peer(RUMOR_ALGO_CHOCO, "none", gamma);
+    const double dist[DEG] = {1.0, 2.0, 2.2, 2.5};
+    float v[D], x_sh[D], x_none[D], dir[D];
+    s_point(v, 23);
+    for (int s = 0; s < DEG; s++) {
+        for (int i = 0; i < D; i++) dir[i] = s == 3 ? -1.0f : (i + s) % 2 ? 1.0f : -1.0f;
+        s_put(sh, s, dist[s], dir);
+        s_put(none, s, dist[s], dir);
+    }
+    rumor_gossip_mix(sh, v, x_sh);
+    rumor_gossip_mix(none, v, x_none);
+    const float *own = rumor_gossip_copy(sh, SELF), *c2 = rumor_gossip_copy(sh, s_nbrs[2]);
+    const float *c3 = rumor_gossip_copy(sh, s_nbrs[3]);
+    const double kept2 = (2.0 / 2.2) * ((1.5 - 2.2 / 2.0) / 0.5);
+    for (int i = 0; i < D; i++)
+        assert_float_equal(x_sh[i],
+                           x_none[i] - gamma * (float)s_w[3] * (c3[i] - own[i]) -
+                               gamma * (float)(s_w[2] * (1.0 - kept2)) * (c2[i] - own[i]),
+                           1e-5);
+    const rumor_robust_stats_t st = rumor_gossip_robust_stats(sh);
+    assert_true(st.clipped[0] == 0 && st.clipped[1] == 0 && st.clipped[2] == 1 &&
+                st.clipped[3] == 1);
+    rumor_gossip_destroy(&sh);
+    rumor_gossip_destroy(&none);
 }
 
 /* A copy of a peer's state (what a simulated crash restarts from) takes +shift's running
@@ -587,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_auto_tau_hand_example),
         cmocka_unit_test(test_shift_hand_example),
         cmocka_unit_test(test_shift_fades_a_coherent_term),
+        cmocka_unit_test(test_shift_leaves_the_radius),
         cmocka_unit_test(test_copy_takes_the_running_means),
         cmocka_unit_test(test_shift_sees_alie_in_a_run),
         cmocka_unit_test(test_parse),

@@ -38,9 +38,13 @@
  *                where an honest neighbour's stays within +-0.28 (mlp:128, label skew).
  *                Each round each term's shift goes into a running mean per neighbour (weight
  *                0.1); a neighbour whose mean exceeds 0.3 in magnitude fades linearly to nothing
- *                at 0.4. No message, one more pass over the copies. A test of ALIE's shape, not
- *                a bound: an attacker that flips the sign of its offset per coordinate is not
- *                seen.
+ *                at 0.4, and counts as one of the B: it leaves the order that gives TAU, and
+ *                TAU is the (B - k + 1)-th largest distance of the others when k are faded
+ *                (the largest with k >= B). Left in, ALIE (near, inside the spread) took a
+ *                place of the order and its neighbours faded their farthest honest
+ *                neighbour instead. No message, one more pass over the copies. A test of
+ *                ALIE's shape, not a bound: an attacker that flips the sign of its offset per
+ *                coordinate is not seen.
  *   trim:F       coordinate-wise trimmed mean: per coordinate the F largest and F smallest
  *                of the y_j - y_i are dropped and the rest averaged; the mix adds that mean
  *                times the weight of the neighbours that are up. Needs degree >= 2F + 1;
@@ -147,8 +151,10 @@ void rumor_robust_destroy(rumor_robust_t **r_p);
 
 /* This round's mixing weights of the deg slots: w clipped (and for CLIP_AUTO faded) around
  * ref by the rule (CLIP or CLIP_AUTO), the distances ||y_s - ref||; with "+shift" the slots'
- * running mean shifts (rumor_robust_shift of y_s from ref) updated and the weights faded by
- * them (rumor_robust_shift_fade); updates the clip counts. Points into r, valid until the next
+ * running mean shifts (rumor_robust_shift of y_s from ref) updated first, the slots whose
+ * mean exceeds RUMOR_ROBUST_SHIFT_FROM in magnitude left out of the auto radius (each one
+ * of the B), and the weights faded by them (rumor_robust_shift_fade); updates the clip
+ * counts. Points into r, valid until the next
  * call. y and up as in rumor_robust_trimmed_mean. */
 const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint8_t *up,
                                    const double *w, const float *ref);
