@@ -271,6 +271,24 @@ static void test_auto_tau_hand_example(void **state)
     assert_true(out[1] == 0.25 && out[2] == 0.0 && out[3] == 0.1);
 }
 
+/* A running-mean fade over the weights 0.1, 0.2, 0.3, 0.4 whose means avg put the second slot
+ * halfway, the third beyond the end and the others before the start: the second keeps half its
+ * weight, the third none, the others all; a slot that is down is left alone. */
+static void s_check_fade(uint32_t (*fade)(const double *, const uint8_t *, uint32_t, double *),
+                         const double *avg)
+{
+    const double w[4] = {0.1, 0.2, 0.3, 0.4};
+    double out[4];
+    memcpy(out, w, sizeof out);
+    assert_int_equal(fade(avg, NULL, 4, out), 2);
+    assert_true(out[0] == 0.1 && out[2] == 0.0 && out[3] == 0.4);
+    assert_float_equal(out[1], 0.1, 1e-12);
+    const uint8_t up[4] = {1, 1, 0, 1};
+    memcpy(out, w, sizeof out);
+    assert_int_equal(fade(avg, up, 4, out), 1);
+    assert_true(out[2] == 0.3);
+}
+
 /* The shift of a few hand vectors: all up 1, balanced 0, one coordinate of four -1/2, none 0;
  * the fade of running means 0.1, -0.35, 0.45, 0.3: the second keeps half its weight, the third
  * none, the others all; a slot that is down is left alone. */
@@ -284,16 +302,8 @@ static void test_shift_hand_example(void **state)
     assert_true(rumor_robust_shift(bal, ref, 4) == 0.0);
     assert_float_equal(rumor_robust_shift(one, ref, 4), -0.5, 1e-12);
     assert_true(rumor_robust_shift(ref, ref, 4) == 0.0);
-    const double avg[4] = {0.1, -0.35, 0.45, 0.3}, w[4] = {0.1, 0.2, 0.3, 0.4};
-    double out[4];
-    memcpy(out, w, sizeof out);
-    assert_int_equal(rumor_robust_shift_fade(avg, NULL, 4, out), 2);
-    assert_true(out[0] == 0.1 && out[2] == 0.0 && out[3] == 0.4);
-    assert_float_equal(out[1], 0.1, 1e-12);
-    const uint8_t up[4] = {1, 1, 0, 1};
-    memcpy(out, w, sizeof out);
-    assert_int_equal(rumor_robust_shift_fade(avg, up, 4, out), 1);
-    assert_true(out[2] == 0.3);
+    const double avg[4] = {0.1, -0.35, 0.45, 0.3};
+    s_check_fade(rumor_robust_shift_fade, avg);
 }
 
 /* The distances of the terms of the shift tests. */
@@ -394,6 +404,76 @@ static void test_shift_leaves_the_radius(void **state)
                 st.clipped[3] == 1);
     rumor_gossip_destroy(&sh);
     rumor_gossip_destroy(&none);
+}
+
+/* The origin cosine of hand vectors from x0: along the peer's way 1, against it -1, square to
+ * it 0, and 0 at x0; the fade of running means 0.2, -0.1, -0.2, -0.05: the second keeps half
+ * its weight, the third none, the others all; a slot that is down is left alone. */
+static void test_origin_hand_example(void **state)
+{
+    (void)state;
+    const float x0[4] = {1.0f, 1.0f, 0.0f, 0.0f}, ref[4] = {2.0f, 1.0f, 0.0f, 0.0f};
+    const float along[4] = {4.0f, 1.0f, 0.0f, 0.0f}, against[4] = {0.0f, 1.0f, 0.0f, 0.0f};
+    const float square[4] = {1.0f, 3.0f, 1.0f, 0.0f};
+    assert_float_equal(rumor_robust_origin(along, ref, x0, 4), 1.0, 1e-12);
+    assert_float_equal(rumor_robust_origin(against, ref, x0, 4), -1.0, 1e-12);
+    assert_true(rumor_robust_origin(square, ref, x0, 4) == 0.0);
+    assert_true(rumor_robust_origin(x0, ref, x0, 4) == 0.0);
+    const double avg[4] = {0.2, -0.1, -0.2, -0.05};
+    s_check_fade(rumor_robust_origin_fade, avg);
+}
+
+/* clip:auto:1:2:2+origin on a peer 0.5 from x0 (= 0) along every coordinate: three neighbours
+ * further along its way (1, 2 and 2.2 from it, square to it) and one at the mirror point, -own
+ * (origin cosine -1, at twice |own| = 6.93, within R M = 4 times the second distance 2.2): it is
+ * left out, so the mix is the plain one less its term, where clip:auto:1:2:2 alone mixes it at
+ * (4.4 / 6.93) (2 - 6.93 / 4.4) of its weight. The copy of the state takes the running means: the
+ * neighbour moved back along the peer's way stays out of the copy's mix too. */
+static void test_origin_fades_a_mirrored_neighbour(void **state)
+{
+    (void)state;
+    const float gamma = 0.5f;
+    rumor_gossip_t *g[3] = {s_peer(RUMOR_ALGO_CHOCO, "clip:auto:1:2:2+origin", gamma),
+                            s_peer(RUMOR_ALGO_CHOCO, "none", gamma),
+                            s_peer(RUMOR_ALGO_CHOCO, "clip:auto:1:2:2", gamma)};
+    const double dist[DEG] = {1.0, 2.0, 2.2, 0.0};
+    float v[D], x[3][D], dir[D];
+    s_point(v, 29);
+    for (int k = 0; k < 3; k++) {
+        float *own = rumor_gossip_copy_mut(g[k], SELF);
+        for (int i = 0; i < D; i++) own[i] = 0.5f;
+        for (int s = 0; s < 3; s++) {
+            for (int i = 0; i < D; i++) dir[i] = (i + s) % 2 ? 1.0f : -1.0f;
+            s_put(g[k], s, dist[s], dir);
+        }
+        float *c3 = rumor_gossip_copy_mut(g[k], s_nbrs[3]);
+        for (int i = 0; i < D; i++) c3[i] = -0.5f;
+        rumor_gossip_mix(g[k], v, x[k]);
+    }
+    const float *own = rumor_gossip_copy(g[0], SELF), *c3 = rumor_gossip_copy(g[0], s_nbrs[3]);
+    const double far = 2.0 * 0.5 * sqrt((double)D), tau = 2.0 * 2.2;
+    const double kept = (tau / far) * (2.0 - far / tau);
+    assert_true(kept > 0.05);
+    for (int i = 0; i < D; i++) {
+        assert_float_equal(x[0][i], x[1][i] - gamma * (float)s_w[3] * (c3[i] - own[i]), 1e-5);
+        assert_float_equal(
+            x[2][i], x[1][i] - gamma * (float)(s_w[3] * (1.0 - kept)) * (c3[i] - own[i]), 1e-5);
+    }
+    assert_int_equal(rumor_gossip_robust_stats(g[0]).clipped[3], 1);
+    rumor_gossip_t *b = s_peer(RUMOR_ALGO_CHOCO, "clip:auto:1:2:2+origin", gamma);
+    rumor_gossip_copy_copies(b, g[0]);
+    const rumor_robust_state_t sa = rumor_robust_state(rumor_gossip_robust(g[0]));
+    const rumor_robust_state_t sb = rumor_robust_state(rumor_gossip_robust(b));
+    assert_true(sa.shift == NULL && sa.origin[3] == -1.0);
+    assert_memory_equal(sa.origin, sb.origin, DEG * sizeof *sa.origin);
+    float *m0 = rumor_gossip_copy_mut(g[0], s_nbrs[3]), *m1 = rumor_gossip_copy_mut(b, s_nbrs[3]);
+    for (int i = 0; i < D; i++) m0[i] = m1[i] = 0.6f;
+    float xb[D];
+    rumor_gossip_mix(g[0], v, x[0]);
+    rumor_gossip_mix(b, v, xb);
+    assert_memory_equal(x[0], xb, sizeof xb);
+    for (int k = 0; k < 3; k++) rumor_gossip_destroy(&g[k]);
+    rumor_gossip_destroy(&b);
 }
 
 /* A copy of a peer's state (what a simulated crash restarts from) takes +shift's running
@@ -505,6 +585,17 @@ static void test_parse(void **state)
     assert_true(c.f == 2 && isinf(c.reject) && c.shift);
     rumor_robust_describe(&c, buf, sizeof buf);
     assert_string_equal(buf, "clip:auto:2:inf+shift");
+    assert_false(c.origin);
+    assert_int_equal(rumor_robust_parse("clip:auto:1:1.5:2+origin", &c), 0);
+    assert_true(c.margin == 2.0 && c.origin && !c.shift);
+    rumor_robust_describe(&c, buf, sizeof buf);
+    assert_string_equal(buf, "clip:auto:1:1.5:2+origin");
+    assert_int_equal(rumor_robust_parse("clip:auto+origin+shift", &c), 0);
+    assert_true(c.origin && c.shift);
+    rumor_robust_describe(&c, buf, sizeof buf);
+    assert_string_equal(buf, "clip:auto:1+shift+origin");
+    assert_int_equal(rumor_robust_parse("clip:auto+shift+origin", &c), 0);
+    assert_true(c.origin && c.shift);
     const char *bad[] = {"clip",
                          "clip:",
                          "clip:0",
@@ -533,7 +624,12 @@ static void test_parse(void **state)
                          "trim:1+shift",
                          "none+shift",
                          "clip:auto+sh",
-                         "clip:auto+shift+shift"};
+                         "clip:auto+shift+shift",
+                         "+origin",
+                         "clip:0.5+origin",
+                         "none+origin",
+                         "clip:auto+origin+origin",
+                         "clip:auto+origin+shift+origin"};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
         assert_int_equal(rumor_robust_parse(bad[k], &c), RUMOR_EINVAL);
 }
@@ -631,6 +727,8 @@ int main(void)
         cmocka_unit_test(test_shift_hand_example),
         cmocka_unit_test(test_shift_fades_a_coherent_term),
         cmocka_unit_test(test_shift_leaves_the_radius),
+        cmocka_unit_test(test_origin_hand_example),
+        cmocka_unit_test(test_origin_fades_a_mirrored_neighbour),
         cmocka_unit_test(test_copy_takes_the_running_means),
         cmocka_unit_test(test_shift_sees_alie_in_a_run),
         cmocka_unit_test(test_parse),
