@@ -50,7 +50,7 @@
  *                copy, built from its negated messages, runs from x0 against its own model and
  *                so against its neighbours': the cosine of y_j - x0 with y_i - x0 (its origin
  *                cosine) runs from -0.09 to -0.55 after round 20 for a sign-flipping hub of
- *                G(32, 0.2), while every honest neighbour's stays above 0.07 (mlp:128, label
+ *                G(32, 0.2), while every honest neighbour's stays above 0.06 (mlp:128, label
  *                skew), although an honest hub seen from a peer of degree 3 sits as far away
  *                in distance. Running mean per neighbour as +shift's (weight 0.1); a neighbour
  *                whose mean falls below -0.05 fades linearly to nothing at -0.15, and counts as
