@@ -27,8 +27,8 @@
 
 #define S_FORMAT     "rumor-checkpoint-1"
 #define S_MAX_HEADER (64u << 20)
-/* model, copies, momentum, extra, the robust rule's 4, byzantine.public */
-#define S_MAX_TENSORS (2 * RUMOR_MODEL_MAX_HIDDEN + 2 + 8 + 4096)
+/* model, copies, momentum, extra, the robust rule's 5, byzantine.public */
+#define S_MAX_TENSORS (2 * RUMOR_MODEL_MAX_HIDDEN + 2 + 9 + 4096)
 
 /* The element types: float32 for the model and every vector, float64 for the robust rule's
  * running means and cut fractions (exact, NaN kept), uint64 for its counts. */
@@ -94,7 +94,8 @@ static s_tensor_t s_rows(uint32_t rows, size_t d, float *data)
 }
 
 /* The robust rule's state r as tensors of one value per neighbour slot, into out: its counts
- * "robust.mixed" and "robust.clipped", "robust.cut" and with "+shift" "robust.shift" (see
+ * "robust.mixed" and "robust.clipped", "robust.cut", with "+shift" "robust.shift" and with
+ * "+origin" "robust.origin" (see
  * rumor_robust_state). Returns their count. */
 static size_t s_robust_tensors(rumor_robust_t *r, s_tensor_t *out)
 {
@@ -114,14 +115,17 @@ static size_t s_robust_tensors(rumor_robust_t *r, s_tensor_t *out)
     out[n].data = st.cut;
     out[n].hi = INFINITY;
     snprintf(out[n++].name, sizeof out->name, "robust.cut");
-    if (st.shift) {
+    const char *names[2] = {"robust.shift", "robust.origin"};
+    double *means[2] = {st.shift, st.origin};
+    for (int k = 0; k < 2; k++) {
+        if (!means[k]) continue;
         out[n] = row;
         out[n].dtype = S_F64;
-        out[n].data = st.shift;
+        out[n].data = means[k];
         out[n].lo = -1.0;
         out[n].hi = 1.0;
         out[n].nan_ok = 1; /* a slot that has not been mixed yet */
-        snprintf(out[n++].name, sizeof out->name, "robust.shift");
+        snprintf(out[n++].name, sizeof out->name, "%s", names[k]);
     }
     return n;
 }
@@ -138,7 +142,7 @@ static size_t s_tensors(rumor_peer_t *p, s_tensor_t *out, size_t cap)
     const uint32_t self = rumor_peer_id(p), deg = rumor_topology_degree(t, self);
     const uint32_t *nb = rumor_topology_neighbors(t, self);
     float *mom = rumor_peer_momentum(p);
-    if (rumor_model_tensors(m, NULL, 0) + 8 + deg > cap) return 0;
+    if (rumor_model_tensors(m, NULL, 0) + 9 + deg > cap) return 0;
     rumor_gossip_t *g = rumor_peer_gossip(p);
     rumor_robust_t *r = rumor_gossip_robust(g);
     size_t n = r ? s_robust_tensors(r, out) : 0;

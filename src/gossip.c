@@ -111,7 +111,7 @@ int rumor_gossip_create(const rumor_gossip_cfg_t *cfg, const float *x0, rumor_go
     if (beer) g->track = calloc(g->rows * d, sizeof *g->track);
     if (!rc && beer && cfg->track_from) rc = s_tracker_compressors(g);
     int robust_oom;
-    g->robust = rumor_robust_new(&cfg->robust, cfg->degree, cfg->d, &robust_oom);
+    g->robust = rumor_robust_new(&cfg->robust, cfg->degree, cfg->d, x0, &robust_oom);
     if (!rc && (robust_oom || !g->nbrs || !g->w || !g->up || !g->quiet || !g->mix_c || !g->mix_a ||
                 !g->copies || (cfg->algo == RUMOR_ALGO_DEEPSQUEEZE && !g->memory) ||
                 (cfg->algo == RUMOR_ALGO_DCD && !g->pending) || (beer && !g->track)))
@@ -444,7 +444,7 @@ void rumor_gossip_copy_copies(rumor_gossip_t *dst, const rumor_gossip_t *src)
     if (src_extra)
         memcpy(dst_extra, src_extra,
                rumor_gossip_extra_rows(src) * (size_t)src->cfg.d * sizeof *src_extra);
-    if (src->robust) rumor_robust_copy_shift(dst->robust, src->robust);
+    if (src->robust) rumor_robust_copy_means(dst->robust, src->robust);
 }
 
 float *rumor_gossip_extra(rumor_gossip_t *g, const char **name)

@@ -11,15 +11,18 @@
 struct rumor_robust {
     rumor_robust_cfg_t cfg;
     uint32_t deg, d;
-    double *dist;      /* (deg) ||y_s - ref|| of this round */
-    double *w_eff;     /* (deg) this round's clipped weights */
-    double *sorted;    /* (deg) scratch of the auto radius */
-    float *column;     /* (deg) scratch of the trimmed mean */
-    float *mean;       /* (d) TRIM: the trimmed mean */
-    uint64_t *mixed;   /* (deg) */
-    uint64_t *clipped; /* (deg) */
-    double *cut;       /* (deg) */
-    double *avg;       /* (deg) SHIFT: each term's running mean shift; NaN before its first */
+    double *dist;       /* (deg) ||y_s - ref|| of this round */
+    double *w_eff;      /* (deg) this round's clipped weights */
+    double *sorted;     /* (deg) scratch of the auto radius */
+    float *column;      /* (deg) scratch of the trimmed mean */
+    float *mean;        /* (d) TRIM: the trimmed mean */
+    uint64_t *mixed;    /* (deg) */
+    uint64_t *clipped;  /* (deg) */
+    double *cut;        /* (deg) */
+    double *avg;        /* (deg) SHIFT: each term's running mean shift; NaN before its first */
+    double *oavg;       /* (deg) ORIGIN: each neighbour's running mean origin cosine; NaN before */
+    float *x0;          /* (d) ORIGIN: the initial model, every peer's */
+    uint8_t *unshifted; /* (deg) SHIFT, ORIGIN: up and not faded by a running mean, this round */
 };
 
 /* Reads a whole unsigned number >= 1 from s; 0 on success. */
@@ -55,20 +58,31 @@ static int s_auto(const char *s, rumor_robust_cfg_t *cfg)
     return 0;
 }
 
-/* The suffix that adds the shift fade to a clip:auto rule. */
-static const char s_shift[] = "+shift";
+/* The suffixes that add the shift and the origin fades to a clip:auto rule. */
+static const char s_shift[] = "+shift", s_origin[] = "+origin";
+
+/* When s ends with suffix, its length without it (> 0); else 0. */
+static size_t s_strip(const char *s, size_t n, const char *suffix)
+{
+    const size_t k = strlen(suffix);
+    return n > k && !strncmp(s + n - k, suffix, k) ? n - k : 0;
+}
 
 int rumor_robust_parse(const char *s, rumor_robust_cfg_t *cfg)
 {
     rumor_robust_cfg_t c = {.kind = RUMOR_ROBUST_NONE};
     char base[64];
-    const size_t n = strlen(s), k = sizeof s_shift - 1;
-    if (n > k && n - k < sizeof base && !strcmp(s + n - k, s_shift)) {
-        memcpy(base, s, n - k);
-        base[n - k] = 0;
-        if (rumor_robust_parse(base, &c) || c.kind != RUMOR_ROBUST_CLIP_AUTO || c.shift)
+    const size_t n = strlen(s);
+    const size_t shift = s_strip(s, n, s_shift), origin = s_strip(s, n, s_origin);
+    const size_t m = shift ? shift : origin;
+    if (m) {
+        if (m >= sizeof base) return RUMOR_EINVAL;
+        memcpy(base, s, m);
+        base[m] = 0;
+        if (rumor_robust_parse(base, &c) || c.kind != RUMOR_ROBUST_CLIP_AUTO ||
+            (shift ? c.shift : c.origin))
             return RUMOR_EINVAL;
-        c.shift = 1;
+        *(shift ? &c.shift : &c.origin) = 1;
         *cfg = c;
         return 0;
     }
@@ -106,16 +120,17 @@ void rumor_robust_describe(const rumor_robust_cfg_t *cfg, char *buf, size_t cap)
     case RUMOR_ROBUST_CLIP:
         snprintf(buf, cap, "clip:%.17g", cfg->tau);
         return;
-    case RUMOR_ROBUST_CLIP_AUTO:
+    case RUMOR_ROBUST_CLIP_AUTO: {
+        const char *sh = cfg->shift ? s_shift : "", *og = cfg->origin ? s_origin : "";
         if (cfg->margin != RUMOR_ROBUST_MARGIN)
-            snprintf(buf, cap, "clip:auto:%u:%.17g:%.17g%s", cfg->f, cfg->reject, cfg->margin,
-                     cfg->shift ? s_shift : "");
+            snprintf(buf, cap, "clip:auto:%u:%.17g:%.17g%s%s", cfg->f, cfg->reject, cfg->margin, sh,
+                     og);
         else if (cfg->reject != RUMOR_ROBUST_REJECT)
-            snprintf(buf, cap, "clip:auto:%u:%.17g%s", cfg->f, cfg->reject,
-                     cfg->shift ? s_shift : "");
+            snprintf(buf, cap, "clip:auto:%u:%.17g%s%s", cfg->f, cfg->reject, sh, og);
         else
-            snprintf(buf, cap, "clip:auto:%u%s", cfg->f, cfg->shift ? s_shift : "");
+            snprintf(buf, cap, "clip:auto:%u%s%s", cfg->f, sh, og);
         return;
+    }
     case RUMOR_ROBUST_TRIM:
         snprintf(buf, cap, "trim:%u", cfg->f);
         return;
@@ -180,19 +195,42 @@ double rumor_robust_shift(const float *y, const float *ref, uint32_t d)
     return sq > 0.0 ? sum / sqrt(sq * (double)d) : 0.0;
 }
 
-uint32_t rumor_robust_shift_fade(const double *avg, const uint8_t *up, uint32_t deg, double *w_out)
+/* The running-mean fades: slot s with up[s] (up NULL: all) whose score (|avg[s]| when
+ * magnitude, else -avg[s]) exceeds from has its w_out[s] scaled linearly down to 0 at out and
+ * beyond. Returns how many slots of weight above 0 were faded. */
+static uint32_t s_mean_fade(const double *avg, const uint8_t *up, uint32_t deg, int magnitude,
+                            double from, double out, double *w_out)
 {
     uint32_t faded = 0;
     for (uint32_t s = 0; s < deg; s++) {
-        const double a = fabs(avg[s]);
-        if ((up && !up[s]) || !(a > RUMOR_ROBUST_SHIFT_FROM)) continue;
+        const double a = magnitude ? fabs(avg[s]) : -avg[s];
+        if ((up && !up[s]) || !(a > from)) continue;
         faded += w_out[s] > 0.0;
-        w_out[s] = a < RUMOR_ROBUST_SHIFT_OUT
-                       ? w_out[s] * ((RUMOR_ROBUST_SHIFT_OUT - a) /
-                                     (RUMOR_ROBUST_SHIFT_OUT - RUMOR_ROBUST_SHIFT_FROM))
-                       : 0.0;
+        w_out[s] = a < out ? w_out[s] * ((out - a) / (out - from)) : 0.0;
     }
     return faded;
+}
+
+uint32_t rumor_robust_shift_fade(const double *avg, const uint8_t *up, uint32_t deg, double *w_out)
+{
+    return s_mean_fade(avg, up, deg, 1, RUMOR_ROBUST_SHIFT_FROM, RUMOR_ROBUST_SHIFT_OUT, w_out);
+}
+
+double rumor_robust_origin(const float *y, const float *ref, const float *x0, uint32_t d)
+{
+    double dot = 0.0, yy = 0.0, rr = 0.0;
+    for (uint32_t k = 0; k < d; k++) {
+        const double a = (double)y[k] - (double)x0[k], b = (double)ref[k] - (double)x0[k];
+        dot += a * b;
+        yy += a * a;
+        rr += b * b;
+    }
+    return yy > 0.0 && rr > 0.0 ? dot / sqrt(yy * rr) : 0.0;
+}
+
+uint32_t rumor_robust_origin_fade(const double *avg, const uint8_t *up, uint32_t deg, double *w_out)
+{
+    return s_mean_fade(avg, up, deg, 0, -RUMOR_ROBUST_ORIGIN_FROM, -RUMOR_ROBUST_ORIGIN_OUT, w_out);
 }
 
 void rumor_robust_trimmed_mean(const float *y, const uint8_t *up, uint32_t deg, const float *ref,
@@ -221,7 +259,8 @@ void rumor_robust_trimmed_mean(const float *y, const uint8_t *up, uint32_t deg, 
     }
 }
 
-rumor_robust_t *rumor_robust_new(const rumor_robust_cfg_t *cfg, uint32_t deg, uint32_t d, int *oom)
+rumor_robust_t *rumor_robust_new(const rumor_robust_cfg_t *cfg, uint32_t deg, uint32_t d,
+                                 const float *x0, int *oom)
 {
     if (oom) *oom = 0;
     if (cfg->kind == RUMOR_ROBUST_NONE) return NULL;
@@ -239,11 +278,16 @@ rumor_robust_t *rumor_robust_new(const rumor_robust_cfg_t *cfg, uint32_t deg, ui
         r->clipped = calloc(n, sizeof *r->clipped);
         r->cut = calloc(n, sizeof *r->cut);
         r->avg = malloc(n * sizeof *r->avg);
-        for (size_t s = 0; r->avg && s < n; s++) r->avg[s] = NAN;
+        r->oavg = malloc(n * sizeof *r->oavg);
+        r->unshifted = calloc(n, 1);
+        for (size_t s = 0; r->avg && r->oavg && s < n; s++) r->avg[s] = r->oavg[s] = NAN;
+        if (cfg->origin) r->x0 = malloc((d ? d : 1) * sizeof *r->x0);
+        if (r->x0) memcpy(r->x0, x0, d * sizeof *r->x0);
         if (cfg->kind == RUMOR_ROBUST_TRIM) r->mean = calloc(d ? d : 1, sizeof *r->mean);
     }
     if (!r || !r->dist || !r->w_eff || !r->sorted || !r->column || !r->mixed || !r->clipped ||
-        !r->cut || !r->avg || (cfg->kind == RUMOR_ROBUST_TRIM && !r->mean)) {
+        !r->cut || !r->avg || !r->oavg || !r->unshifted || (cfg->origin && !r->x0) ||
+        (cfg->kind == RUMOR_ROBUST_TRIM && !r->mean)) {
         rumor_robust_destroy(&r);
         if (oom) *oom = 1;
         return NULL;
@@ -264,8 +308,18 @@ void rumor_robust_destroy(rumor_robust_t **r_p)
     free(r->clipped);
     free(r->cut);
     free(r->avg);
+    free(r->oavg);
+    free(r->x0);
+    free(r->unshifted);
     free(r);
     *r_p = NULL;
+}
+
+/* Takes c into the running mean *avg (c itself when *avg is NaN, the first); returns it. */
+static double s_running(double *avg, double c)
+{
+    *avg = isnan(*avg) ? c : (1.0 - RUMOR_ROBUST_RATE) * *avg + RUMOR_ROBUST_RATE * c;
+    return *avg;
 }
 
 const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint8_t *up,
@@ -274,23 +328,36 @@ const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint
     RUMOR_ASSERT(r->cfg.kind == RUMOR_ROBUST_CLIP || r->cfg.kind == RUMOR_ROBUST_CLIP_AUTO);
     for (uint32_t s = 0; s < r->deg; s++)
         r->dist[s] = up[s] ? rumor_vec_nrm2_diff(y + (size_t)s * r->d, ref, r->d) : 0.0;
+    /* +shift, +origin: the neighbours they fade are B's first, and leave the radius's order */
+    uint32_t b = r->cfg.f;
+    const uint8_t *ranked = up;
+    if (r->cfg.shift || r->cfg.origin) {
+        for (uint32_t s = 0; s < r->deg; s++) {
+            r->unshifted[s] = up[s];
+            if (!up[s]) continue;
+            const float *ys = y + (size_t)s * r->d;
+            int out = 0;
+            if (r->cfg.shift)
+                out |= fabs(s_running(&r->avg[s], rumor_robust_shift(ys, ref, r->d))) >
+                       RUMOR_ROBUST_SHIFT_FROM;
+            if (r->cfg.origin)
+                out |= s_running(&r->oavg[s], rumor_robust_origin(ys, ref, r->x0, r->d)) <
+                       RUMOR_ROBUST_ORIGIN_FROM;
+            if (!out) continue;
+            r->unshifted[s] = 0;
+            b -= b > 0;
+        }
+        ranked = r->unshifted;
+    }
     const double tau =
         r->cfg.kind == RUMOR_ROBUST_CLIP
             ? r->cfg.tau
-            : r->cfg.margin * rumor_robust_auto_tau(r->dist, up, r->deg, r->cfg.f, r->sorted);
+            : r->cfg.margin * rumor_robust_auto_tau(r->dist, ranked, r->deg, b, r->sorted);
     rumor_robust_clip_weights(w, r->dist, up, r->deg, tau,
                               r->cfg.kind == RUMOR_ROBUST_CLIP ? INFINITY : r->cfg.reject,
                               r->w_eff);
-    if (r->cfg.shift) {
-        for (uint32_t s = 0; s < r->deg; s++) {
-            if (!up[s]) continue;
-            const double c = rumor_robust_shift(y + (size_t)s * r->d, ref, r->d);
-            r->avg[s] = isnan(r->avg[s]) ? c
-                                         : (1.0 - RUMOR_ROBUST_SHIFT_RATE) * r->avg[s] +
-                                               RUMOR_ROBUST_SHIFT_RATE * c;
-        }
-        rumor_robust_shift_fade(r->avg, up, r->deg, r->w_eff);
-    }
+    if (r->cfg.shift) rumor_robust_shift_fade(r->avg, up, r->deg, r->w_eff);
+    if (r->cfg.origin) rumor_robust_origin_fade(r->oavg, up, r->deg, r->w_eff);
     for (uint32_t s = 0; s < r->deg; s++) {
         if (!up[s]) continue;
         r->mixed[s]++;
@@ -322,12 +389,18 @@ rumor_robust_stats_t rumor_robust_stats(const rumor_robust_t *r)
 
 rumor_robust_state_t rumor_robust_state(rumor_robust_t *r)
 {
-    return (rumor_robust_state_t){r->deg, r->mixed, r->clipped, r->cut,
-                                  r->cfg.shift ? r->avg : NULL};
+    return (rumor_robust_state_t){r->deg,
+                                  r->mixed,
+                                  r->clipped,
+                                  r->cut,
+                                  r->cfg.shift ? r->avg : NULL,
+                                  r->cfg.origin ? r->oavg : NULL};
 }
 
-void rumor_robust_copy_shift(rumor_robust_t *dst, const rumor_robust_t *src)
+void rumor_robust_copy_means(rumor_robust_t *dst, const rumor_robust_t *src)
 {
-    RUMOR_ASSERT(dst->deg == src->deg && dst->cfg.shift == src->cfg.shift);
+    RUMOR_ASSERT(dst->deg == src->deg && dst->cfg.shift == src->cfg.shift &&
+                 dst->cfg.origin == src->cfg.origin);
     memcpy(dst->avg, src->avg, src->deg * sizeof *src->avg);
+    memcpy(dst->oavg, src->oavg, src->deg * sizeof *src->oavg);
 }

@@ -280,7 +280,7 @@ static int s_parse_algorithm(const s_ctx_t *c0, json_t *v, rumor_scenario_t *s)
         return rc;
     if (robust[0] && rumor_robust_parse(robust, &s->robust))
         return s_fail(&c, "robust",
-                      "expected none, clip:TAU (TAU > 0), clip:auto[:B[:R[:M]]][+shift] "
+                      "expected none, clip:TAU (TAU > 0), clip:auto[:B[:R[:M]]][+shift][+origin] "
                       "(B >= 1, R > 1, M >= 1) or trim:F");
     s->prox = (rumor_prox_at_t)at;
     if (s->robust.kind != RUMOR_ROBUST_NONE &&

@@ -325,7 +325,7 @@ static void test_untrusted_numbers_refused(void **state)
 {
     s_fixture_t *f = *state;
     assert_int_equal(rumor_momentum_parse("heavy-ball:0.5", &f->sc.momentum, NULL), 0);
-    assert_int_equal(rumor_robust_parse("clip:auto+shift", &f->sc.robust), 0);
+    assert_int_equal(rumor_robust_parse("clip:auto+shift+origin", &f->sc.robust), 0);
     rumor_scenario_rehash(&f->sc);
     char path[128], bad[160];
     rumor_peer_t *a = s_saved_after_one_round(f, path, sizeof path);
@@ -350,6 +350,8 @@ static void test_untrusted_numbers_refused(void **state)
         {NULL, NULL, "optim.momentum", 3, NAN, "optim.momentum"},
         {NULL, NULL, "robust.shift", 1, 1.5, "robust.shift"},
         {NULL, NULL, "robust.shift", 0, -INFINITY, "robust.shift"},
+        {NULL, NULL, "robust.origin", 1, -1.5, "robust.origin"},
+        {NULL, NULL, "robust.origin", 0, INFINITY, "robust.origin"},
         {NULL, NULL, "robust.cut", 1, -0.5, "robust.cut"},
         {NULL, NULL, "robust.cut", 0, NAN, "robust.cut"},
     };
@@ -388,7 +390,8 @@ static rumor_robust_state_t s_robust(rumor_peer_t *p)
     return rumor_robust_state(rumor_gossip_robust(rumor_peer_gossip(p)));
 }
 
-/* clip:auto+shift's state (clip counts, cut fractions, running mean shifts) and an ALIE peer's
+/* clip:auto+shift+origin's state (clip counts, cut fractions, running mean shifts and origin
+ * cosines) and an ALIE peer's
  * view of the copy its neighbours hold of it are restored byte for byte: from a checkpoint of
  * round 7, and from one of round 0, whose shifts are NaN (no term mixed yet). A checkpoint
  * without them, as written before they were kept, loads: the rule's state is left as it was
@@ -396,7 +399,7 @@ static rumor_robust_state_t s_robust(rumor_peer_t *p)
 static void test_robust_and_alie_state_restored_exactly(void **state)
 {
     s_fixture_t *f = *state;
-    assert_int_equal(rumor_robust_parse("clip:auto+shift", &f->sc.robust), 0);
+    assert_int_equal(rumor_robust_parse("clip:auto+shift+origin", &f->sc.robust), 0);
     rumor_scenario_rehash(&f->sc);
     const rumor_byzantine_t alie = {.kind = RUMOR_BYZ_ALIE, .param = 1.0, .from = 2};
     char fresh[128], path[128], old[128];
@@ -421,20 +424,22 @@ static void test_robust_and_alie_state_restored_exactly(void **state)
     assert_memory_equal(sa.clipped, sb.clipped, 2 * sizeof *sa.clipped);
     assert_memory_equal(sa.cut, sb.cut, 2 * sizeof *sa.cut);
     assert_memory_equal(sa.shift, sb.shift, 2 * sizeof *sa.shift);
+    assert_true(!isnan(sa.origin[0]) && !isnan(sa.origin[1]));
+    assert_memory_equal(sa.origin, sb.origin, 2 * sizeof *sa.origin);
     const size_t d = rumor_peer_dim(a);
     const float *own = rumor_gossip_copy(rumor_peer_gossip(a), 0);
     assert_memory_equal(rumor_peer_byzantine_public(a), rumor_peer_byzantine_public(b), d * 4);
     assert_memory_not_equal(rumor_peer_byzantine_public(a), own, d * 4); /* attacking since 2 */
 
     if (rumor_checkpoint_load(fresh, b, f->th, &em)) fail_msg("%s", em.msg);
-    assert_true(isnan(sb.shift[0]) && isnan(sb.shift[1]));
+    assert_true(isnan(sb.shift[0]) && isnan(sb.shift[1]) && isnan(sb.origin[0]));
     assert_true(sb.mixed[0] == 0 && sb.clipped[1] == 0 && sb.cut[0] == 0.0);
 
     s_edit(path, old, NULL, NULL, NULL, 0, 0.0, "robust.");
     s_edit(old, old, NULL, NULL, NULL, 0, 0.0, "byzantine.");
     if (rumor_checkpoint_load(old, c, f->th, &em)) fail_msg("%s", em.msg);
     assert_int_equal(rumor_peer_round(c), 7);
-    assert_true(isnan(sc.shift[0]) && sc.mixed[0] == 0);
+    assert_true(isnan(sc.shift[0]) && isnan(sc.origin[1]) && sc.mixed[0] == 0);
     assert_memory_equal(rumor_peer_byzantine_public(c), own, d * 4);
     rumor_peer_destroy(&a);
     rumor_peer_destroy(&b);

@@ -271,6 +271,24 @@ static void test_auto_tau_hand_example(void **state)
     assert_true(out[1] == 0.25 && out[2] == 0.0 && out[3] == 0.1);
 }
 
+/* A running-mean fade over the weights 0.1, 0.2, 0.3, 0.4 whose means avg put the second slot
+ * halfway, the third beyond the end and the others before the start: the second keeps half its
+ * weight, the third none, the others all; a slot that is down is left alone. */
+static void s_check_fade(uint32_t (*fade)(const double *, const uint8_t *, uint32_t, double *),
+                         const double *avg)
+{
+    const double w[4] = {0.1, 0.2, 0.3, 0.4};
+    double out[4];
+    memcpy(out, w, sizeof out);
+    assert_int_equal(fade(avg, NULL, 4, out), 2);
+    assert_true(out[0] == 0.1 && out[2] == 0.0 && out[3] == 0.4);
+    assert_float_equal(out[1], 0.1, 1e-12);
+    const uint8_t up[4] = {1, 1, 0, 1};
+    memcpy(out, w, sizeof out);
+    assert_int_equal(fade(avg, up, 4, out), 1);
+    assert_true(out[2] == 0.3);
+}
+
 /* The shift of a few hand vectors: all up 1, balanced 0, one coordinate of four -1/2, none 0;
  * the fade of running means 0.1, -0.35, 0.45, 0.3: the second keeps half its weight, the third
  * none, the others all; a slot that is down is left alone. */
@@ -284,16 +302,8 @@ static void test_shift_hand_example(void **state)
     assert_true(rumor_robust_shift(bal, ref, 4) == 0.0);
     assert_float_equal(rumor_robust_shift(one, ref, 4), -0.5, 1e-12);
     assert_true(rumor_robust_shift(ref, ref, 4) == 0.0);
-    const double avg[4] = {0.1, -0.35, 0.45, 0.3}, w[4] = {0.1, 0.2, 0.3, 0.4};
-    double out[4];
-    memcpy(out, w, sizeof out);
-    assert_int_equal(rumor_robust_shift_fade(avg, NULL, 4, out), 2);
-    assert_true(out[0] == 0.1 && out[2] == 0.0 && out[3] == 0.4);
-    assert_float_equal(out[1], 0.1, 1e-12);
-    const uint8_t up[4] = {1, 1, 0, 1};
-    memcpy(out, w, sizeof out);
-    assert_int_equal(rumor_robust_shift_fade(avg, up, 4, out), 1);
-    assert_true(out[2] == 0.3);
+    const double avg[4] = {0.1, -0.35, 0.45, 0.3};
+    s_check_fade(rumor_robust_shift_fade, avg);
 }
 
 /* The distances of the terms of the shift tests. */
@@ -308,34 +318,41 @@ static void s_put_shift(rumor_gossip_t *g, int s, int coherent)
     s_put(g, s, s_shift_dist[s], dir);
 }
 
-/* clip:auto+shift: three neighbours' terms of shift 0 (signs balanced) and one, inside tau,
- * that moves every coordinate down (shift -1, as ALIE's does): that one is left out, so the
- * mix is clip:auto's less its gamma w term, and it counts as clipped. Moved to a balanced term
- * of the same length, it stays out while its running mean (0.9^n) is above 0.4, fades back
- * between 0.4 and 0.3, and after 12 such rounds (0.9^12 < 0.3) mixes as clip:auto's again. */
+/* clip:auto+shift: three neighbours' terms of shift 0 (signs balanced), at 1, 2 and 2.2, and
+ * one, at 1.5, that moves every coordinate down (shift -1, as ALIE's does): that one is left
+ * out and, as one of the B = 1 expected Byzantine neighbours, out of the radius's order, so
+ * the radius is the farthest of the other three (2.2) and they mix as without a rule (clip:auto
+ * alone clips the one at 2.2 to 2); it counts as clipped. Moved to a balanced term of the same
+ * length, it stays out while its running mean (0.9^n) is above 0.4, fades back between 0.4
+ * and 0.3, and after 12 such rounds (0.9^12 < 0.3) mixes as clip:auto's again. */
 static void test_shift_fades_a_coherent_term(void **state)
 {
     (void)state;
     const float gamma = 0.5f;
     rumor_gossip_t *sh = s_peer(RUMOR_ALGO_CHOCO, "clip:auto+shift", gamma);
     rumor_gossip_t *plain = s_peer(RUMOR_ALGO_CHOCO, "clip:auto", gamma);
-    float v[D], x_sh[D], x_plain[D];
+    rumor_gossip_t *none = s_peer(RUMOR_ALGO_CHOCO, "none", gamma);
+    float v[D], x_sh[D], x_plain[D], x_none[D];
     s_point(v, 19);
     for (int s = 0; s < DEG; s++) {
         s_put_shift(sh, s, s == 3);
         s_put_shift(plain, s, s == 3);
+        s_put_shift(none, s, s == 3);
     }
     rumor_gossip_mix(sh, v, x_sh);
-    rumor_gossip_mix(plain, v, x_plain);
+    rumor_gossip_mix(none, v, x_none);
     const float *c = rumor_gossip_copy(sh, s_nbrs[3]), *own = rumor_gossip_copy(sh, SELF);
     for (int i = 0; i < D; i++)
-        assert_float_equal(x_sh[i], x_plain[i] - gamma * (float)s_w[3] * (c[i] - own[i]), 1e-5);
+        assert_float_equal(x_sh[i], x_none[i] - gamma * (float)s_w[3] * (c[i] - own[i]), 1e-5);
     const rumor_robust_stats_t st = rumor_gossip_robust_stats(sh);
+    assert_int_equal(st.clipped[2], 0);
     assert_int_equal(st.clipped[3], 1);
     assert_true(st.cut[3] == 1.0);
     s_put_shift(sh, 3, 0);
     s_put_shift(plain, 3, 0);
+    s_put_shift(none, 3, 0);
     rumor_gossip_mix(plain, v, x_plain);
+    rumor_gossip_mix(none, v, x_none);
     for (int n = 1; n <= 12; n++) {
         rumor_gossip_mix(sh, v, x_sh);
         const double mean = pow(0.9, n), left = mean > 0.4 ? 0.0 : (0.4 - mean) / 0.1;
@@ -346,11 +363,117 @@ static void test_shift_fades_a_coherent_term(void **state)
         const float *c3 = rumor_gossip_copy(sh, s_nbrs[3]);
         for (int i = 0; i < D; i++)
             assert_float_equal(
-                x_sh[i], x_plain[i] - gamma * (float)(s_w[3] * (1.0 - left)) * (c3[i] - own[i]),
+                x_sh[i], x_none[i] - gamma * (float)(s_w[3] * (1.0 - left)) * (c3[i] - own[i]),
                 1e-5);
     }
     rumor_gossip_destroy(&sh);
     rumor_gossip_destroy(&plain);
+    rumor_gossip_destroy(&none);
+}
+
+/* clip:auto:2+shift with the coherent term farthest (2.5) and balanced ones at 1, 2 and 2.2:
+ * it is left out and counts as one of the B = 2, so the radius is the second largest distance
+ * of the other three (2), not of all four (2.2): the term at 2.2 is clipped to 2 and faded to
+ * (1.5 - 1.1) / 0.5 = 0.8 of that, the others mix as they are. */
+static void test_shift_leaves_the_radius(void **state)
+{
+    (void)state;
+    const float gamma = 0.5f;
+    rumor_gossip_t *sh = s_peer(RUMOR_ALGO_CHOCO, "clip:auto:2+shift", gamma);
+    rumor_gossip_t *none = s_peer(RUMOR_ALGO_CHOCO, "none", gamma);
+    const double dist[DEG] = {1.0, 2.0, 2.2, 2.5};
+    float v[D], x_sh[D], x_none[D], dir[D];
+    s_point(v, 23);
+    for (int s = 0; s < DEG; s++) {
+        for (int i = 0; i < D; i++) dir[i] = s == 3 ? -1.0f : (i + s) % 2 ? 1.0f : -1.0f;
+        s_put(sh, s, dist[s], dir);
+        s_put(none, s, dist[s], dir);
+    }
+    rumor_gossip_mix(sh, v, x_sh);
+    rumor_gossip_mix(none, v, x_none);
+    const float *own = rumor_gossip_copy(sh, SELF), *c2 = rumor_gossip_copy(sh, s_nbrs[2]);
+    const float *c3 = rumor_gossip_copy(sh, s_nbrs[3]);
+    const double kept2 = (2.0 / 2.2) * ((1.5 - 2.2 / 2.0) / 0.5);
+    for (int i = 0; i < D; i++)
+        assert_float_equal(x_sh[i],
+                           x_none[i] - gamma * (float)s_w[3] * (c3[i] - own[i]) -
+                               gamma * (float)(s_w[2] * (1.0 - kept2)) * (c2[i] - own[i]),
+                           1e-5);
+    const rumor_robust_stats_t st = rumor_gossip_robust_stats(sh);
+    assert_true(st.clipped[0] == 0 && st.clipped[1] == 0 && st.clipped[2] == 1 &&
+                st.clipped[3] == 1);
+    rumor_gossip_destroy(&sh);
+    rumor_gossip_destroy(&none);
+}
+
+/* The origin cosine of hand vectors from x0: along the peer's way 1, against it -1, square to
+ * it 0, and 0 at x0; the fade of running means 0.2, -0.1, -0.2, -0.05: the second keeps half
+ * its weight, the third none, the others all; a slot that is down is left alone. */
+static void test_origin_hand_example(void **state)
+{
+    (void)state;
+    const float x0[4] = {1.0f, 1.0f, 0.0f, 0.0f}, ref[4] = {2.0f, 1.0f, 0.0f, 0.0f};
+    const float along[4] = {4.0f, 1.0f, 0.0f, 0.0f}, against[4] = {0.0f, 1.0f, 0.0f, 0.0f};
+    const float square[4] = {1.0f, 3.0f, 1.0f, 0.0f};
+    assert_float_equal(rumor_robust_origin(along, ref, x0, 4), 1.0, 1e-12);
+    assert_float_equal(rumor_robust_origin(against, ref, x0, 4), -1.0, 1e-12);
+    assert_true(rumor_robust_origin(square, ref, x0, 4) == 0.0);
+    assert_true(rumor_robust_origin(x0, ref, x0, 4) == 0.0);
+    const double avg[4] = {0.2, -0.1, -0.2, -0.05};
+    s_check_fade(rumor_robust_origin_fade, avg);
+}
+
+/* clip:auto:1:2:2+origin on a peer 0.5 from x0 (= 0) along every coordinate: three neighbours
+ * further along its way (1, 2 and 2.2 from it, square to it) and one at the mirror point, -own
+ * (origin cosine -1, at twice |own| = 6.93, within R M = 4 times the second distance 2.2): it is
+ * left out, so the mix is the plain one less its term, where clip:auto:1:2:2 alone mixes it at
+ * (4.4 / 6.93) (2 - 6.93 / 4.4) of its weight. The copy of the state takes the running means: the
+ * neighbour moved back along the peer's way stays out of the copy's mix too. */
+static void test_origin_fades_a_mirrored_neighbour(void **state)
+{
+    (void)state;
+    const float gamma = 0.5f;
+    rumor_gossip_t *g[3] = {s_peer(RUMOR_ALGO_CHOCO, "clip:auto:1:2:2+origin", gamma),
+                            s_peer(RUMOR_ALGO_CHOCO, "none", gamma),
+                            s_peer(RUMOR_ALGO_CHOCO, "clip:auto:1:2:2", gamma)};
+    const double dist[DEG] = {1.0, 2.0, 2.2, 0.0};
+    float v[D], x[3][D], dir[D];
+    s_point(v, 29);
+    for (int k = 0; k < 3; k++) {
+        float *own = rumor_gossip_copy_mut(g[k], SELF);
+        for (int i = 0; i < D; i++) own[i] = 0.5f;
+        for (int s = 0; s < 3; s++) {
+            for (int i = 0; i < D; i++) dir[i] = (i + s) % 2 ? 1.0f : -1.0f;
+            s_put(g[k], s, dist[s], dir);
+        }
+        float *c3 = rumor_gossip_copy_mut(g[k], s_nbrs[3]);
+        for (int i = 0; i < D; i++) c3[i] = -0.5f;
+        rumor_gossip_mix(g[k], v, x[k]);
+    }
+    const float *own = rumor_gossip_copy(g[0], SELF), *c3 = rumor_gossip_copy(g[0], s_nbrs[3]);
+    const double far = 2.0 * 0.5 * sqrt((double)D), tau = 2.0 * 2.2;
+    const double kept = (tau / far) * (2.0 - far / tau);
+    assert_true(kept > 0.05);
+    for (int i = 0; i < D; i++) {
+        assert_float_equal(x[0][i], x[1][i] - gamma * (float)s_w[3] * (c3[i] - own[i]), 1e-5);
+        assert_float_equal(
+            x[2][i], x[1][i] - gamma * (float)(s_w[3] * (1.0 - kept)) * (c3[i] - own[i]), 1e-5);
+    }
+    assert_int_equal(rumor_gossip_robust_stats(g[0]).clipped[3], 1);
+    rumor_gossip_t *b = s_peer(RUMOR_ALGO_CHOCO, "clip:auto:1:2:2+origin", gamma);
+    rumor_gossip_copy_copies(b, g[0]);
+    const rumor_robust_state_t sa = rumor_robust_state(rumor_gossip_robust(g[0]));
+    const rumor_robust_state_t sb = rumor_robust_state(rumor_gossip_robust(b));
+    assert_true(sa.shift == NULL && sa.origin[3] == -1.0);
+    assert_memory_equal(sa.origin, sb.origin, DEG * sizeof *sa.origin);
+    float *m0 = rumor_gossip_copy_mut(g[0], s_nbrs[3]), *m1 = rumor_gossip_copy_mut(b, s_nbrs[3]);
+    for (int i = 0; i < D; i++) m0[i] = m1[i] = 0.6f;
+    float xb[D];
+    rumor_gossip_mix(g[0], v, x[0]);
+    rumor_gossip_mix(b, v, xb);
+    assert_memory_equal(x[0], xb, sizeof xb);
+    for (int k = 0; k < 3; k++) rumor_gossip_destroy(&g[k]);
+    rumor_gossip_destroy(&b);
 }
 
 /* A copy of a peer's state (what a simulated crash restarts from) takes +shift's running
@@ -462,6 +585,17 @@ static void test_parse(void **state)
     assert_true(c.f == 2 && isinf(c.reject) && c.shift);
     rumor_robust_describe(&c, buf, sizeof buf);
     assert_string_equal(buf, "clip:auto:2:inf+shift");
+    assert_false(c.origin);
+    assert_int_equal(rumor_robust_parse("clip:auto:1:1.5:2+origin", &c), 0);
+    assert_true(c.margin == 2.0 && c.origin && !c.shift);
+    rumor_robust_describe(&c, buf, sizeof buf);
+    assert_string_equal(buf, "clip:auto:1:1.5:2+origin");
+    assert_int_equal(rumor_robust_parse("clip:auto+origin+shift", &c), 0);
+    assert_true(c.origin && c.shift);
+    rumor_robust_describe(&c, buf, sizeof buf);
+    assert_string_equal(buf, "clip:auto:1+shift+origin");
+    assert_int_equal(rumor_robust_parse("clip:auto+shift+origin", &c), 0);
+    assert_true(c.origin && c.shift);
     const char *bad[] = {"clip",
                          "clip:",
                          "clip:0",
@@ -490,7 +624,12 @@ static void test_parse(void **state)
                          "trim:1+shift",
                          "none+shift",
                          "clip:auto+sh",
-                         "clip:auto+shift+shift"};
+                         "clip:auto+shift+shift",
+                         "+origin",
+                         "clip:0.5+origin",
+                         "none+origin",
+                         "clip:auto+origin+origin",
+                         "clip:auto+origin+shift+origin"};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
         assert_int_equal(rumor_robust_parse(bad[k], &c), RUMOR_EINVAL);
 }
@@ -587,6 +726,9 @@ int main(void)
         cmocka_unit_test(test_auto_tau_hand_example),
         cmocka_unit_test(test_shift_hand_example),
         cmocka_unit_test(test_shift_fades_a_coherent_term),
+        cmocka_unit_test(test_shift_leaves_the_radius),
+        cmocka_unit_test(test_origin_hand_example),
+        cmocka_unit_test(test_origin_fades_a_mirrored_neighbour),
         cmocka_unit_test(test_copy_takes_the_running_means),
         cmocka_unit_test(test_shift_sees_alie_in_a_run),
         cmocka_unit_test(test_parse),

@@ -1,5 +1,6 @@
 /* Tests of sim's checkpoints: a resumed run keeps its target, resumes across message delays,
- * a run under clip:auto+shift with an ALIE attacker resumes bit for bit, and a killed run
+ * runs under clip:auto+shift with an ALIE attacker and under +origin with a sign flipper
+ * resume bit for bit, and a killed run
  * started again ends with exactly the models of an uninterrupted one. */
 #include "sim_support.h"
 
@@ -102,45 +103,72 @@ static void test_resume_across_delays(void **state)
     assert_true(s_same_file(m1, m2));
 }
 
-/* clip:auto+shift keeps a running mean of each neighbour's shift, and the clip counts behind
- * clipped_frac; an ALIE attacker keeps its view of the copy its neighbours hold of it. A run
- * with one (node 5, z = 2, from round 25) stopped at round 30 and resumed from its checkpoint ends
- * with the models and the records (clipped_frac_byz among them) of an uninterrupted run, byte for
- * byte: with the running means started afresh, the attacker is mixed again until they build up. */
-static void test_shift_under_alie_resumes_bit_for_bit(void **state)
+/* A run of 60 rounds under the robust rule `rule` with one Byzantine peer (node 5, `byz`)
+ * stopped at round `stop` and resumed from its checkpoint ends with the models and the records
+ * (clipped_frac_byz among them) of an uninterrupted run, byte for byte. */
+static void s_robust_resumes(const char *rule, rumor_byzantine_t byz, uint32_t stop,
+                             const char *tag)
 {
-    (void)state;
     rumor_scenario_t sc;
     rumor_errmsg_t em = {""};
+    char m1[64], m2[64], ck[64];
+    snprintf(m1, sizeof m1, "%s-m1.bin", tag);
+    snprintf(m2, sizeof m2, "%s-m2.bin", tag);
+    snprintf(ck, sizeof ck, "ck-%s", tag);
     s_scenario(&sc, "malcom", "dither:8:biased", 0.001, 60);
     sc.eval_every = 10;
-    assert_int_equal(rumor_robust_parse("clip:auto+shift", &sc.robust), 0);
+    assert_int_equal(rumor_robust_parse(rule, &sc.robust), 0);
     s_add_fault(&sc, (rumor_fault_t){.kind = RUMOR_FAULT_BYZANTINE,
-                                     .from = 25,
-                                     .byz = {.kind = RUMOR_BYZ_ALIE, .param = 2.0, .from = 25},
+                                     .from = byz.from,
+                                     .byz = byz,
                                      .n_nodes = 1,
                                      .nodes = {5}});
-    const char *m1 = s_scratch("shift-m1.bin"), *m2 = s_scratch("shift-m2.bin");
-    const char *dir = s_scratch("ck-shift");
+    const char *p1 = s_scratch(m1), *p2 = s_scratch(m2), *dir = s_scratch(ck);
     rumor_sim_result_t r;
-    char *whole = s_run(&sc, 1, &r, m1);
+    char *whole = s_run(&sc, 1, &r, p1);
     assert_true(r.clipped_frac_byz > 0.5); /* the attacker is faded, so the means matter */
-    assert_int_equal(s_run_stopped(&sc, dir, 30, NULL, NULL, &em), RUMOR_EINTR);
+    assert_int_equal(s_run_stopped(&sc, dir, stop, NULL, NULL, &em), RUMOR_EINTR);
     FILE *mf = tmpfile();
     assert_non_null(mf);
-    if (s_run_stopped(&sc, dir, 0, m2, mf, &em)) fail_msg("%s", em.msg);
+    if (s_run_stopped(&sc, dir, 0, p2, mf, &em)) fail_msg("%s", em.msg);
     const long len = ftell(mf);
     rewind(mf);
     char *resumed = calloc(1, (size_t)len + 1);
     assert_int_equal(fread(resumed, 1, (size_t)len, mf), (size_t)len);
     fclose(mf);
-    /* The resumed run's records are those of rounds 40 to 60. */
-    const char *from = strstr(whole, "{\"round\": 40,");
+    /* The resumed run's records are those from the evaluation after the stop to round 60. */
+    char first[32];
+    snprintf(first, sizeof first, "{\"round\": %u,", stop / 10 * 10 + 10);
+    const char *from = strstr(whole, first);
     assert_non_null(from);
     assert_string_equal(resumed, from);
-    assert_true(s_same_file(m1, m2));
+    assert_true(s_same_file(p1, p2));
     free(resumed);
     free(whole);
+}
+
+/* clip:auto+shift keeps a running mean of each neighbour's shift, and the clip counts behind
+ * clipped_frac; an ALIE attacker keeps its view of the copy its neighbours hold of it. With
+ * one (z = 2, from round 25) the run resumes bit for bit: with the running means started
+ * afresh, the attacker is mixed again until they build up. */
+static void test_shift_under_alie_resumes_bit_for_bit(void **state)
+{
+    (void)state;
+    s_robust_resumes("clip:auto+shift",
+                     (rumor_byzantine_t){.kind = RUMOR_BYZ_ALIE, .param = 2.0, .from = 25}, 30,
+                     "shift");
+}
+
+/* +origin keeps a running mean of each neighbour's origin cosine: with a sign flipper from
+ * round 3, faded by it alone (a margin of 1000 keeps the distances from fading it) from round
+ * 14 or so, a run stopped at round 10 resumes bit for bit; with the means started afresh from
+ * the instantaneous cosine it fades the attacker earlier. */
+static void test_origin_under_signflip_resumes_bit_for_bit(void **state)
+{
+    (void)state;
+    s_robust_resumes("clip:auto:1:1.5:1000+origin",
+                     (rumor_byzantine_t){.kind = RUMOR_BYZ_SIGNFLIP, .param = 1.0, .from = 3}, 10,
+                     "origin");
 }
 
 /* `rumor sim --checkpoint` killed with SIGKILL mid-run (inside an outage, with links awaiting
@@ -229,6 +257,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_across_delays),
         cmocka_unit_test(test_shift_under_alie_resumes_bit_for_bit),
+        cmocka_unit_test(test_origin_under_signflip_resumes_bit_for_bit),
         cmocka_unit_test(test_killed_sim_resumes_bit_for_bit),
         cmocka_unit_test(test_target_survives_a_resume),
     };

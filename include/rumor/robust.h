@@ -38,9 +38,24 @@
  *                where an honest neighbour's stays within +-0.28 (mlp:128, label skew).
  *                Each round each term's shift goes into a running mean per neighbour (weight
  *                0.1); a neighbour whose mean exceeds 0.3 in magnitude fades linearly to nothing
- *                at 0.4. No message, one more pass over the copies. A test of ALIE's shape, not
- *                a bound: an attacker that flips the sign of its offset per coordinate is not
- *                seen.
+ *                at 0.4, and counts as one of the B: it leaves the order that gives TAU, and
+ *                TAU is the (B - k + 1)-th largest distance of the others when k are faded
+ *                (the largest with k >= B). Left in, ALIE (near, inside the spread) took a
+ *                place of the order and its neighbours faded their farthest honest
+ *                neighbour instead. No message, one more pass over the copies. A test of
+ *                ALIE's shape, not a bound: an attacker that flips the sign of its offset per
+ *                coordinate is not seen.
+ *   clip:auto...+origin  the same, and a neighbour that moves away from where the peer goes
+ *                fades out too. Every peer starts from one initial model x0; a sign flipper's
+ *                copy, built from its negated messages, runs from x0 against its own model and
+ *                so against its neighbours': the cosine of y_j - x0 with y_i - x0 (its origin
+ *                cosine) runs from -0.09 to -0.55 after round 20 for a sign-flipping hub of
+ *                G(32, 0.2), while every honest neighbour's stays above 0.06 (mlp:128, label
+ *                skew), although an honest hub seen from a peer of degree 3 sits as far away
+ *                in distance. Running mean per neighbour as +shift's (weight 0.1); a neighbour
+ *                whose mean falls below -0.05 fades linearly to nothing at -0.15, and counts as
+ *                one of the B (it leaves the order that gives TAU). Both suffixes may be given
+ *                ("+shift+origin"). A test of the sign flip's shape, not a bound.
  *   trim:F       coordinate-wise trimmed mean: per coordinate the F largest and F smallest
  *                of the y_j - y_i are dropped and the rest averaged; the mix adds that mean
  *                times the weight of the neighbours that are up. Needs degree >= 2F + 1;
@@ -49,9 +64,10 @@
  * TAU is never reached mixes exactly as "none".
  *
  * Everything here is a pure function over vectors, plus one state object that holds the
- * scratch (allocated once, by rumor_robust_new), the per-neighbour clip counts and +shift's
- * running means (both kept in checkpoints, see rumor_robust_state). Called once per round with
- * d up to 1e6 and degree up to a few dozen; nothing allocates per call.
+ * scratch (allocated once, by rumor_robust_new), the per-neighbour clip counts and the running
+ * means of +shift and +origin (kept in checkpoints, see rumor_robust_state), and +origin's
+ * copy of the initial model. Called once per round with d up to 1e6 and degree up to a few
+ * dozen; nothing allocates per call.
  */
 #ifndef RUMOR_ROBUST_H
 #define RUMOR_ROBUST_H
@@ -70,11 +86,16 @@ typedef enum {
 #define RUMOR_ROBUST_REJECT 1.5
 /* clip:auto's M when the rule does not give it */
 #define RUMOR_ROBUST_MARGIN 1.0
-/* "+shift": the weight of each round's shift in a neighbour's running mean, and the
- * magnitudes of that mean at which its term starts to fade and weighs 0 */
-#define RUMOR_ROBUST_SHIFT_RATE 0.1
+/* "+shift" and "+origin": the weight of each round's value in a neighbour's running mean */
+#define RUMOR_ROBUST_RATE 0.1
+/* "+shift": the magnitudes of the running mean shift at which a term starts to fade and
+ * weighs 0 */
 #define RUMOR_ROBUST_SHIFT_FROM 0.3
 #define RUMOR_ROBUST_SHIFT_OUT  0.4
+/* "+origin": the running mean origin cosines below which a term starts to fade, and at and
+ * below which it weighs 0 */
+#define RUMOR_ROBUST_ORIGIN_FROM -0.05
+#define RUMOR_ROBUST_ORIGIN_OUT  -0.15
 
 typedef struct {
     rumor_robust_kind_t kind;
@@ -83,16 +104,19 @@ typedef struct {
     double reject; /* CLIP_AUTO: R, the distance in TAUs from which a term weighs 0 (inf: never) */
     double margin; /* CLIP_AUTO: M, TAU in units of the (B+1)-th largest distance */
     int shift;     /* CLIP_AUTO: "+shift", terms that keep shifting every parameter fade out */
+    int origin;    /* CLIP_AUTO: "+origin", neighbours that move away from the peer's way fade */
 } rumor_robust_cfg_t;
 
 /* Parses "none", "clip:TAU" (TAU > 0, finite), "clip:auto", "clip:auto:B" (B >= 1),
  * "clip:auto:B:R" (R > 1, or inf), "clip:auto:B:R:M" (M >= 1, finite), any clip:auto form
- * followed by "+shift", or "trim:F" (F >= 1). Returns 0 or RUMOR_EINVAL. */
+ * followed by "+shift", "+origin" or both (in either order), or "trim:F" (F >= 1). Returns 0
+ * or RUMOR_EINVAL. */
 int rumor_robust_parse(const char *s, rumor_robust_cfg_t *cfg);
 
 /* The canonical text of cfg ("clip:0.5", "clip:auto:1", "clip:auto:2:inf", "clip:auto:1:1.5:1.3",
- * "clip:auto:1+shift", "trim:1", "none"), which the run-config hash covers; R appears only when
- * it or M is not its default (RUMOR_ROBUST_REJECT), M only when it is not RUMOR_ROBUST_MARGIN. */
+ * "clip:auto:1+shift", "clip:auto:1+shift+origin", "trim:1", "none"), which the run-config hash
+ * covers; R appears only when it or M is not its default (RUMOR_ROBUST_REJECT), M only when it is
+ * not RUMOR_ROBUST_MARGIN. */
 void rumor_robust_describe(const rumor_robust_cfg_t *cfg, char *buf, size_t cap);
 
 /* The least degree a peer needs for the rule: 2F + 1 for trim:F, B + 1 for clip:auto:B, else
@@ -122,6 +146,16 @@ double rumor_robust_shift(const float *y, const float *ref, uint32_t d);
  * and beyond. Returns how many slots of weight above 0 were faded. */
 uint32_t rumor_robust_shift_fade(const double *avg, const uint8_t *up, uint32_t deg, double *w_out);
 
+/* The origin cosine of y as seen from ref: the cosine of y - x0 with ref - x0, x0 the initial
+ * model, in [-1, 1]; 0 when y = x0 or ref = x0. */
+double rumor_robust_origin(const float *y, const float *ref, const float *x0, uint32_t d);
+
+/* The origin fade of "+origin": a slot with up[s] (up NULL: all) whose avg[s] is below
+ * RUMOR_ROBUST_ORIGIN_FROM has its w_out[s] scaled linearly down to 0 at
+ * RUMOR_ROBUST_ORIGIN_OUT and below. Returns how many slots of weight above 0 were faded. */
+uint32_t rumor_robust_origin_fade(const double *avg, const uint8_t *up, uint32_t deg,
+                                  double *w_out);
+
 /* out[k] = the mean of y_s[k] - ref[k] over the slots s with up[s] (up NULL: all), the f
  * largest and f smallest of them dropped (f is lowered to (up - 1) / 2 when fewer are up;
  * out = 0 when none is). y holds deg vectors of d floats, row s at y + s * d. scratch holds
@@ -141,15 +175,21 @@ typedef struct {
     const double *cut;
 } rumor_robust_stats_t;
 
-/* NULL when cfg's kind is NONE, or out of memory (*oom set to 1 then, when oom not NULL). */
-rumor_robust_t *rumor_robust_new(const rumor_robust_cfg_t *cfg, uint32_t deg, uint32_t d, int *oom);
+/* NULL when cfg's kind is NONE, or out of memory (*oom set to 1 then, when oom not NULL). x0
+ * (d floats) is the initial model, which every peer starts from; "+origin" keeps a copy (x0
+ * may be NULL without it). */
+rumor_robust_t *rumor_robust_new(const rumor_robust_cfg_t *cfg, uint32_t deg, uint32_t d,
+                                 const float *x0, int *oom);
 void rumor_robust_destroy(rumor_robust_t **r_p);
 
 /* This round's mixing weights of the deg slots: w clipped (and for CLIP_AUTO faded) around
  * ref by the rule (CLIP or CLIP_AUTO), the distances ||y_s - ref||; with "+shift" the slots'
- * running mean shifts (rumor_robust_shift of y_s from ref) updated and the weights faded by
- * them (rumor_robust_shift_fade); updates the clip counts. Points into r, valid until the next
- * call. y and up as in rumor_robust_trimmed_mean. */
+ * running mean shifts (rumor_robust_shift of y_s from ref) and with "+origin" their running
+ * mean origin cosines (rumor_robust_origin) updated first, the slots whose mean shift exceeds
+ * RUMOR_ROBUST_SHIFT_FROM in magnitude or whose mean origin cosine is below
+ * RUMOR_ROBUST_ORIGIN_FROM left out of the auto radius (each one of the B), and the weights
+ * faded by them (rumor_robust_shift_fade, rumor_robust_origin_fade); updates the clip counts.
+ * Points into r, valid until the next call. y and up as in rumor_robust_trimmed_mean. */
 const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint8_t *up,
                                    const double *w, const float *ref);
 
@@ -162,17 +202,20 @@ int rumor_robust_trims(const rumor_robust_t *r);
 rumor_robust_stats_t rumor_robust_stats(const rumor_robust_t *r);
 
 /* What r carries from one round to the next, for checkpoints: per neighbour slot (deg of them)
- * the clip counts of rumor_robust_stats and, with "+shift", the running mean shifts (NaN
- * before a slot's first term; shift is NULL without "+shift"). Points into r. */
+ * the clip counts of rumor_robust_stats, with "+shift" the running mean shifts and with
+ * "+origin" the running mean origin cosines (NaN before a slot's first term; shift and origin
+ * are NULL without their suffix). Points into r. The initial model "+origin" holds is not
+ * state: every run builds it from its seed. */
 typedef struct {
     uint32_t deg;
     uint64_t *mixed, *clipped;
-    double *cut, *shift;
+    double *cut, *shift, *origin;
 } rumor_robust_state_t;
 rumor_robust_state_t rumor_robust_state(rumor_robust_t *r);
 
-/* dst's running mean shifts := src's, both of one node and rule: what a peer restarted from a
- * checkpoint resumes with (the clip counts, which count what was mixed, are left). */
-void rumor_robust_copy_shift(rumor_robust_t *dst, const rumor_robust_t *src);
+/* dst's running means (shifts and origin cosines) := src's, both of one node and rule: what a
+ * peer restarted from a checkpoint resumes with (the clip counts, which count what was mixed,
+ * are left). */
+void rumor_robust_copy_means(rumor_robust_t *dst, const rumor_robust_t *src);
 
 #endif
