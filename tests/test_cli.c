@@ -1,6 +1,7 @@
 /* Tests of the command line: the option parser (opt.h) on a table of every kind, and every
  * command of `rumor` (cli.h) through it: `--k=v` and `--k v` alike, unknown options, missing
- * and bad values named with the option and the value, and --help made from the table. */
+ * and bad values named with the option and the value, and --help made from the table; and a
+ * short run of `rumor bench codec`, which prints its figures. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -281,6 +282,46 @@ static void test_every_command(void **state)
     assert_non_null(strstr(p.err, "rumor bench: unknown benchmark 'frobnicate'"));
 }
 
+/* The value of "key": in one JSON line, or -1 when it is missing. */
+static double s_field(const char *line, const char *key)
+{
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\": ", key);
+    const char *at = strstr(line, k);
+    return at ? strtod(at + strlen(k), NULL) : -1;
+}
+
+/* A short `rumor bench codec` prints one row per input (six synthetic ones and the recorded
+ * messages), each with its size and its three speeds, and every input decodes exactly. */
+static void test_bench_codec_prints_its_figures(void **state)
+{
+    (void)state;
+    s_printed_t p;
+    const int rc =
+        S_RUMOR(&p, "bench", "codec", "--d=1000", "--seconds=0.01", "--no-external", "--json");
+    if (rc != 0) fail_msg("rumor bench codec: exit %d, stderr \"%s\"", rc, p.err);
+    static const char *const inputs[] = {"dither 0.1%",        "dither 1%",   "dither 10%",
+                                         "dither 50%",         "malcom s=16", "natural",
+                                         "codec_residuals.bin"};
+    const char *line = p.out;
+    for (size_t k = 0; k < sizeof inputs / sizeof inputs[0]; k++) {
+        const char *end = strchr(line, '\n');
+        if (!end) fail_msg("rumor bench codec: no row for %s in \"%s\"", inputs[k], p.out);
+        char row[1024];
+        snprintf(row, sizeof row, "%.*s", (int)(end - line), line);
+        char name[64];
+        snprintf(name, sizeof name, "{\"input\": \"%s\"", inputs[k]);
+        if (strncmp(row, name, strlen(name)) || !strstr(row, "\"exact\": true"))
+            fail_msg("rumor bench codec: row %zu is not an exact %s: %s", k, inputs[k], row);
+        if (!(s_field(row, "bytes") > 0 && s_field(row, "bits_per_nnz") > 0 &&
+              s_field(row, "code_MBps") > 0 && s_field(row, "decode_MBps") > 0 &&
+              (k == 6 || s_field(row, "encode_MBps") > 0)))
+            fail_msg("rumor bench codec: a figure is missing or not positive: %s", row);
+        line = end + 1;
+    }
+    assert_string_equal(line, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_help_from_the_table),
         cmocka_unit_test(test_subcommand),
         cmocka_unit_test(test_every_command),
+        cmocka_unit_test(test_bench_codec_prints_its_figures),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
