@@ -282,6 +282,34 @@ static void test_every_command(void **state)
     assert_non_null(strstr(p.err, "rumor bench: unknown benchmark 'frobnicate'"));
 }
 
+/* The number parses behind the U32, U64 and REAL kinds take exactly the values in range and
+ * refuse the rest (and NULL) with RUMOR_EINVAL. */
+static void test_number_parses(void **state)
+{
+    (void)state;
+    uint32_t u = 7;
+    uint64_t big = 7;
+    double x = 7;
+    assert_int_equal(rumor_opt_parse_u32("10", 1, 10, &u), 0);
+    assert_int_equal(u, 10);
+    assert_int_equal(rumor_opt_parse_u64("18446744073709551615", 0, UINT64_MAX, &big), 0);
+    assert_true(big == UINT64_MAX);
+    assert_int_equal(rumor_opt_parse_real("0.5", 2.0, &x), 0);
+    assert_true(x == 0.5);
+    static const char *const bad_whole[] = {NULL, "", "11", "0", "-1", "+1", " 1", "1x", "1e1"};
+    for (size_t k = 0; k < sizeof bad_whole / sizeof bad_whole[0]; k++) {
+        assert_int_equal(rumor_opt_parse_u32(bad_whole[k], 1, 10, &u), RUMOR_EINVAL);
+        assert_int_equal(rumor_opt_parse_u64(bad_whole[k], 1, 10, &big), RUMOR_EINVAL);
+    }
+    assert_int_equal(rumor_opt_parse_u64("18446744073709551616", 0, UINT64_MAX, &big),
+                     RUMOR_EINVAL);
+    static const char *const bad_real[] = {NULL, "", "0", "-1", "2.5", "nan", "inf", "1x"};
+    for (size_t k = 0; k < sizeof bad_real / sizeof bad_real[0]; k++)
+        assert_int_equal(rumor_opt_parse_real(bad_real[k], 2.0, &x), RUMOR_EINVAL);
+    assert_int_equal(u, 10); /* a refused value leaves the destination alone */
+    assert_true(big == UINT64_MAX && x == 0.5);
+}
+
 /* The value of "key": in one JSON line, or -1 when it is missing. */
 static double s_field(const char *line, const char *key)
 {
@@ -330,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_help_from_the_table),
         cmocka_unit_test(test_subcommand),
         cmocka_unit_test(test_every_command),
+        cmocka_unit_test(test_number_parses),
         cmocka_unit_test(test_bench_codec_prints_its_figures),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
