@@ -441,6 +441,17 @@ static int s_run_synthetic(const s_opts_t *o, s_ctx_t *x, const s_synth_t *sy, s
 
 /* ---- recorded residuals -------------------------------------------------------------- */
 
+/* Frees msgs[0..n) (NULL entries allowed) and msgs. */
+static void s_free_msgs(rumor_cmsg_t **msgs, size_t n)
+{
+    for (size_t k = 0; msgs && k < n; k++)
+        if (msgs[k]) {
+            rumor_cmsg_free(msgs[k]);
+            free(msgs[k]);
+        }
+    free(msgs);
+}
+
 /* Reads a file of records (u32 little-endian length, then one codec message) and decodes
  * every message. On success *msgs holds n decoded messages, each allocated for its d. */
 static int s_load_residuals(const char *path, rumor_cmsg_t ***msgs_p, size_t *n_p)
@@ -493,15 +504,11 @@ static int s_load_residuals(const char *path, rumor_cmsg_t ***msgs_p, size_t *n_
         rc = rumor_codec_decode(c, h, len, d, msgs[i]);
         at += 4 + (size_t)len;
     }
+    RUMOR_ASSERT(rc || i == n); /* both passes walk the same records */
     rumor_codec_destroy(&c);
     free(raw);
     if (rc) {
-        for (size_t k = 0; msgs && k < n; k++)
-            if (msgs[k]) {
-                rumor_cmsg_free(msgs[k]);
-                free(msgs[k]);
-            }
-        free(msgs);
+        s_free_msgs(msgs, n);
         return rc;
     }
     *msgs_p = msgs;
@@ -550,15 +557,18 @@ int rumor_bench_codec_main(int argc, char **argv)
         if (rec[i]->d > dmax) dmax = rec[i]->d;
 
     s_ctx_t x = {NULL, {0}, NULL, rumor_codec_bound(dmax)};
+    int status = 0;
     const int crc = rumor_codec_create(dmax, &x.codec);
     if (crc) {
         fprintf(stderr, S_PROG ": the codec for %u coordinates: %s\n", dmax, rumor_strerror(crc));
-        return 1;
+        status = 1;
+        goto done;
     }
     x.buf = malloc(x.cap);
     if (!x.buf || rumor_cmsg_init(&x.out, dmax)) {
         fprintf(stderr, S_PROG ": out of memory\n");
-        return 1;
+        status = 1;
+        goto done;
     }
     if (!o.json) {
         printf("codec %s; sizes in bytes (header included); speeds in MB/s of float32 input, "
@@ -571,7 +581,6 @@ int rumor_bench_codec_main(int argc, char **argv)
         {"dither 50%", 0.50, NULL},   {"malcom s=16", 0.0, NULL}, {"natural", 0.0, "natural"},
     };
     const s_synth_t extra = {o.compressor, 0.0, o.compressor};
-    int status = 0;
     for (size_t i = 0; i <= sizeof synth / sizeof synth[0]; i++) {
         const s_synth_t *sy = i < sizeof synth / sizeof synth[0] ? &synth[i] : &extra;
         if (!sy->name) continue; /* no --compressor */
@@ -591,11 +600,8 @@ int rumor_bench_codec_main(int argc, char **argv)
         s_print_row(&r, o.json);
         if (!r.exact) status = 1;
     }
-    for (size_t i = 0; i < nrec; i++) {
-        rumor_cmsg_free(rec[i]);
-        free(rec[i]);
-    }
-    free(rec);
+done:
+    s_free_msgs(rec, nrec);
     rumor_cmsg_free(&x.out);
     free(x.buf);
     rumor_codec_destroy(&x.codec);

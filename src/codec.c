@@ -22,10 +22,16 @@ enum {
     S_MAGIC1 = 'c',
     S_OFF_VERSION = 2,
     S_OFF_MODE = 3,
-    S_OFF_D = 4,         /* then d and nnz as LEB128, then the scale */
-    S_VERSION_PLAIN = 2, /* every message without buckets, byte for byte as in version 2 */
-    S_KIND_BUCKETS = 3,  /* the kind on the wire of an INT message with buckets (version 3) */
+    S_OFF_D = 4,              /* then d and nnz as LEB128, then the scale */
+    S_VERSION_PLAIN = 2,      /* every message without buckets, byte for byte as in version 2 */
+    S_KIND_BUCKETS = 3,       /* the kind on the wire of an INT message with buckets (version 3) */
+    S_LEB_MAX = (32 + 6) / 7, /* bytes of the longest LEB128 u32 */
 };
+
+/* The longest header s_header_write writes (d and nnz of 2^32 - 1, then the f32 scale; a bucket
+ * table counts as body) fits the bound callers size their buffers by. */
+_Static_assert(S_OFF_D + 2 * S_LEB_MAX + 4 <= RUMOR_CODEC_HEADER_MAX,
+               "RUMOR_CODEC_HEADER_MAX below the longest header");
 
 /* LEB128: 7 bits per byte, least significant first, the top bit set on every byte but the
  * last; 1 to 5 bytes for a u32. */
@@ -47,7 +53,7 @@ static size_t s_leb_put(uint8_t *dst, uint32_t v)
 static int s_leb_get(const uint8_t *src, size_t len, size_t *at, uint32_t *v)
 {
     uint64_t x = 0;
-    for (unsigned i = 0; i < 5; i++) {
+    for (unsigned i = 0; i < S_LEB_MAX; i++) {
         if (*at >= len) return RUMOR_ETRUNC;
         const uint8_t b = src[(*at)++];
         x |= (uint64_t)(b & 127) << (7 * i);

@@ -80,6 +80,7 @@ static inline int s_golomb_get(rumor_bitr_t *r, const s_golomb_t *g, uint32_t li
  * stored LSB first (the top bit is the terminating one). */
 static void s_gamma_put(rumor_bitw_t *w, uint64_t v)
 {
+    RUMOR_ASSERT(v - 1 < (UINT64_C(1) << 33) - 1);
     const unsigned nb = rumor_bit_width(v) - 1;
     rumor_bitw_put(w, UINT64_C(1) << nb, nb + 1);
     rumor_bitw_put(w, v & ((UINT64_C(1) << nb) - 1), nb);
@@ -127,7 +128,8 @@ static void s_support_put(rumor_bitw_t *wp, const uint32_t *pos, uint32_t nnz, u
     if (!n) return;
     rumor_bitw_t wl = *wp, *w = &wl; /* a local copy the compiler can keep in registers */
     const s_golomb_t g = rumor_codec_golomb_param(n, d);
-    uint32_t next = 0; /* first position after the previous mark */
+    RUMOR_ASSERT(g.b <= 32); /* s_golomb_put shifts by b - 1 */
+    uint32_t next = 0;       /* first position after the previous mark */
     if (!comp) {
         for (uint32_t i = 0; i < nnz; i++) {
             s_golomb_put(w, &g, pos[i] - next);
@@ -370,6 +372,7 @@ size_t rumor_codec_vsc_int_encode(rumor_codec_t *c, const rumor_cmsg_t *m, uint3
         const uint32_t mj = t.mag[j], nj = t.cnt[j], span = s_layer_span(&t, j);
         const int comp = nj > r - nj;
         const s_golomb_t g = rumor_codec_golomb_param(comp ? r - nj : nj, r);
+        RUMOR_ASSERT(g.b <= 32);
         uint32_t *marks = c->tmp, nm = 0, kept = 0;
         for (uint32_t i = 0; i < r; i++) { /* no data-dependent branches */
             const uint32_t s = left[i];

@@ -100,7 +100,7 @@ static int s_write_all(int fd, const void *buf, size_t len)
     while (len > 0) {
         const ssize_t w = write(fd, p, len);
         if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
+        if (w <= 0) return RUMOR_EIO;
         p += w;
         len -= (size_t)w;
     }

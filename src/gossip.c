@@ -1,5 +1,6 @@
 /* rumor — the per-peer gossip state machine (see gossip.h). */
 #include "rumor/gossip.h"
+#include "rumor/topology.h"
 #include "rumor/vec.h"
 
 #include <stdlib.h>
@@ -155,16 +156,7 @@ void rumor_gossip_destroy(rumor_gossip_t **g_p)
 
 int rumor_gossip_slot(const rumor_gossip_t *g, uint32_t id)
 {
-    uint32_t lo = 0, hi = g->cfg.degree;
-    while (lo < hi) {
-        const uint32_t mid = lo + (hi - lo) / 2;
-        if (g->nbrs[mid] == id) return (int)mid;
-        if (g->nbrs[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
+    return rumor_topology_slot(g->nbrs, g->cfg.degree, id);
 }
 
 static float *s_copy(const rumor_gossip_t *g, size_t slot)

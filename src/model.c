@@ -84,9 +84,9 @@ static int s_parse_width(const char **s_p, uint32_t *out)
     const char *p = s;
     for (; *p >= '0' && *p <= '9'; p++) {
         v = v * 10 + (uint64_t)(*p - '0');
-        if (v > S_MAX_WIDTH) return -1;
+        if (v > S_MAX_WIDTH) return RUMOR_EINVAL;
     }
-    if (p == s || (*p != ',' && *p != '\0') || v == 0) return -1;
+    if (p == s || (*p != ',' && *p != '\0') || v == 0) return RUMOR_EINVAL;
     *out = (uint32_t)v;
     *s_p = p;
     return 0;

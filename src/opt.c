@@ -8,11 +8,11 @@
 
 int rumor_opt_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
-    if (!s || *s < '0' || *s > '9') return -1;
+    if (!s || *s < '0' || *s > '9') return RUMOR_EINVAL;
     errno = 0;
     char *end;
     const unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) return -1;
+    if (errno || *end || v < lo || v > hi) return RUMOR_EINVAL;
     *out = v;
     return 0;
 }
@@ -20,18 +20,18 @@ int rumor_opt_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 int rumor_opt_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
 {
     uint64_t v;
-    if (rumor_opt_parse_u64(s, lo, hi, &v)) return -1;
+    if (rumor_opt_parse_u64(s, lo, hi, &v)) return RUMOR_EINVAL;
     *out = (uint32_t)v;
     return 0;
 }
 
 int rumor_opt_parse_real(const char *s, double max, double *out)
 {
-    if (!s) return -1;
+    if (!s) return RUMOR_EINVAL;
     errno = 0;
     char *end;
     const double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || !(v > 0.0 && v <= max)) return -1;
+    if (errno || end == s || *end || !isfinite(v) || !(v > 0.0 && v <= max)) return RUMOR_EINVAL;
     *out = v;
     return 0;
 }

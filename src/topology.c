@@ -162,6 +162,19 @@ uint32_t rumor_topology_first_unreachable(const rumor_topology_t *t)
     return first;
 }
 
+int rumor_topology_slot(const uint32_t *nbrs, uint32_t deg, uint32_t id)
+{
+    uint32_t lo = 0, hi = deg;
+    while (lo < hi) {
+        const uint32_t mid = lo + (hi - lo) / 2;
+        if (nbrs[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < deg && nbrs[lo] == id ? (int)lo : -1;
+}
+
 /* Index of edge (a, b), a < b, in the sorted edge list, or -1. */
 int64_t rumor_topology_edge_index(const rumor_topology_t *t, uint32_t a, uint32_t b)
 {

@@ -21,6 +21,7 @@
 #include "rumor/bytes.h"
 #include "rumor/clock.h"
 #include "rumor/log.h"
+#include "rumor/topology.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -129,15 +130,7 @@ struct rumor_transport {
 
 static int s_slot(const rumor_transport_t *t, uint32_t id)
 {
-    uint32_t lo = 0, hi = t->n_nbrs;
-    while (lo < hi) {
-        const uint32_t mid = lo + (hi - lo) / 2;
-        if (t->ids[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < t->n_nbrs && t->ids[lo] == id ? (int)lo : -1;
+    return rumor_topology_slot(t->ids, t->n_nbrs, id);
 }
 
 /* Waits up to wait_ms (-1: forever) until socket s has `events` (ZMQ_POLLIN or ZMQ_POLLOUT),

@@ -1,6 +1,7 @@
 /* Tests of the command line: the option parser (opt.h) on a table of every kind, and every
  * command of `rumor` (cli.h) through it: `--k=v` and `--k v` alike, unknown options, missing
- * and bad values named with the option and the value, and --help made from the table. */
+ * and bad values named with the option and the value, and --help made from the table; and a
+ * short run of `rumor bench codec`, which prints its figures. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -281,6 +282,74 @@ static void test_every_command(void **state)
     assert_non_null(strstr(p.err, "rumor bench: unknown benchmark 'frobnicate'"));
 }
 
+/* The number parses behind the U32, U64 and REAL kinds take exactly the values in range and
+ * refuse the rest (and NULL) with RUMOR_EINVAL. */
+static void test_number_parses(void **state)
+{
+    (void)state;
+    uint32_t u = 7;
+    uint64_t big = 7;
+    double x = 7;
+    assert_int_equal(rumor_opt_parse_u32("10", 1, 10, &u), 0);
+    assert_int_equal(u, 10);
+    assert_int_equal(rumor_opt_parse_u64("18446744073709551615", 0, UINT64_MAX, &big), 0);
+    assert_true(big == UINT64_MAX);
+    assert_int_equal(rumor_opt_parse_real("0.5", 2.0, &x), 0);
+    assert_true(x == 0.5);
+    static const char *const bad_whole[] = {NULL, "", "11", "0", "-1", "+1", " 1", "1x", "1e1"};
+    for (size_t k = 0; k < sizeof bad_whole / sizeof bad_whole[0]; k++) {
+        assert_int_equal(rumor_opt_parse_u32(bad_whole[k], 1, 10, &u), RUMOR_EINVAL);
+        assert_int_equal(rumor_opt_parse_u64(bad_whole[k], 1, 10, &big), RUMOR_EINVAL);
+    }
+    assert_int_equal(rumor_opt_parse_u64("18446744073709551616", 0, UINT64_MAX, &big),
+                     RUMOR_EINVAL);
+    static const char *const bad_real[] = {NULL, "", "0", "-1", "2.5", "nan", "inf", "1x"};
+    for (size_t k = 0; k < sizeof bad_real / sizeof bad_real[0]; k++)
+        assert_int_equal(rumor_opt_parse_real(bad_real[k], 2.0, &x), RUMOR_EINVAL);
+    assert_int_equal(u, 10); /* a refused value leaves the destination alone */
+    assert_true(big == UINT64_MAX && x == 0.5);
+}
+
+/* The value of "key": in one JSON line, or -1 when it is missing. */
+static double s_field(const char *line, const char *key)
+{
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\": ", key);
+    const char *at = strstr(line, k);
+    return at ? strtod(at + strlen(k), NULL) : -1;
+}
+
+/* A short `rumor bench codec` prints one row per input (six synthetic ones and the recorded
+ * messages), each with its size and its three speeds, and every input decodes exactly. */
+static void test_bench_codec_prints_its_figures(void **state)
+{
+    (void)state;
+    s_printed_t p;
+    const int rc =
+        S_RUMOR(&p, "bench", "codec", "--d=1000", "--seconds=0.01", "--no-external", "--json");
+    if (rc != 0) fail_msg("rumor bench codec: exit %d, stderr \"%s\"", rc, p.err);
+    static const char *const inputs[] = {"dither 0.1%",        "dither 1%",   "dither 10%",
+                                         "dither 50%",         "malcom s=16", "natural",
+                                         "codec_residuals.bin"};
+    const char *line = p.out;
+    for (size_t k = 0; k < sizeof inputs / sizeof inputs[0]; k++) {
+        const char *end = strchr(line, '\n');
+        if (!end) fail_msg("rumor bench codec: no row for %s in \"%s\"", inputs[k], p.out);
+        char row[1024];
+        snprintf(row, sizeof row, "%.*s", (int)(end - line), line);
+        char name[64];
+        snprintf(name, sizeof name, "{\"input\": \"%s\"", inputs[k]);
+        if (strncmp(row, name, strlen(name)) || !strstr(row, "\"exact\": true"))
+            fail_msg("rumor bench codec: row %zu is not an exact %s: %s", k, inputs[k], row);
+        if (!(s_field(row, "bytes") > 0 && s_field(row, "bits_per_nnz") > 0 &&
+              s_field(row, "code_MBps") > 0 && s_field(row, "decode_MBps") > 0 &&
+              (k == 6 || s_field(row, "encode_MBps") > 0)))
+            fail_msg("rumor bench codec: a figure is missing or not positive: %s", row);
+        line = end + 1;
+    }
+    assert_string_equal(line, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +358,8 @@ int main(void)
         cmocka_unit_test(test_help_from_the_table),
         cmocka_unit_test(test_subcommand),
         cmocka_unit_test(test_every_command),
+        cmocka_unit_test(test_number_parses),
+        cmocka_unit_test(test_bench_codec_prints_its_figures),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

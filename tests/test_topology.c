@@ -226,6 +226,27 @@ static void test_degree_and_neighbors(void **state)
     rumor_topology_destroy(&t);
 }
 
+/* rumor_topology_slot finds every neighbour of every node of a hypercube (degree 4), and no
+ * other id: below, between and above the neighbours, and in an empty list. */
+static void test_slot_finds_each_neighbour(void **state)
+{
+    (void)state;
+    rumor_topology_t *t = gen("hypercube", 16, 0, 0, 0, 0, 7400);
+    for (uint32_t i = 0; i < 16; i++) {
+        const uint32_t deg = rumor_topology_degree(t, i);
+        const uint32_t *nb = rumor_topology_neighbors(t, i);
+        assert_int_equal(deg, 4);
+        for (uint32_t id = 0; id < 20; id++) {
+            int want = -1;
+            for (uint32_t k = 0; k < deg; k++)
+                if (nb[k] == id) want = (int)k;
+            assert_int_equal(rumor_topology_slot(nb, deg, id), want);
+        }
+    }
+    assert_int_equal(rumor_topology_slot(NULL, 0, 0), -1);
+    rumor_topology_destroy(&t);
+}
+
 /* Each entry: a small file and what its error message must say. */
 typedef struct {
     const char *json;
@@ -801,6 +822,7 @@ int main(void)
         cmocka_unit_test(test_torus_thin_dimensions),
         cmocka_unit_test(test_metropolis_symmetric_doubly_stochastic),
         cmocka_unit_test(test_degree_and_neighbors),
+        cmocka_unit_test(test_slot_finds_each_neighbour),
         cmocka_unit_test(test_validation_errors_name_the_field),
         cmocka_unit_test(test_validate_in_memory),
         cmocka_unit_test(test_explicit_weights),

@@ -446,7 +446,8 @@ static void test_payload_bound(void **state)
     assert_int_equal(rumor_wire_payload_bound(1000, 100), rumor_wire_state_bytes(1000));
     assert_int_equal(rumor_wire_payload_bound(1000, 50000), 50000);
     assert_int_equal(rumor_wire_payload_bound(10, (size_t)UINT32_MAX + 1), 0);
-    /* Every model a scenario may describe fits; beyond ~4.3e8 parameters a DIFF (up to 10 d bytes) would not. */
+    /* Every model a scenario may describe fits; beyond ~4.3e8 parameters a DIFF (up to 10 d bytes)
+     * would not. */
     const uint32_t dmax = RUMOR_MODEL_MAX_PARAMS;
     assert_true(rumor_wire_payload_bound(dmax, rumor_codec_bound(dmax)) > 0);
     assert_int_equal(rumor_wire_payload_bound(dmax + 40000000, rumor_codec_bound(dmax + 40000000)),

@@ -13,6 +13,8 @@
 #ifndef RUMOR_OPT_H
 #define RUMOR_OPT_H
 
+#include "rumor/err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -121,8 +123,8 @@ int rumor_opt_run_sub(const rumor_opt_cmd_t *cmd, const char *what, const rumor_
 
 /* The strict number parses behind the U32, U64 and REAL kinds, for values read elsewhere:
  * whole numbers are decimal digits only (no sign, no blanks, no trailing text) within
- * [lo, hi]; reals are finite within (0, max]. Each returns 0, or -1 for NULL or anything
- * else. */
+ * [lo, hi]; reals are finite within (0, max]. Each returns 0, or RUMOR_EINVAL for NULL or
+ * anything else. */
 int rumor_opt_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 int rumor_opt_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out);
 int rumor_opt_parse_real(const char *s, double max, double *out);

@@ -83,6 +83,10 @@ double rumor_topology_spectral_gap(const rumor_topology_t *t);
 uint32_t rumor_topology_degree(const rumor_topology_t *t, uint32_t i);
 const uint32_t *rumor_topology_neighbors(const rumor_topology_t *t, uint32_t i);
 
+/* Index of id in nbrs[0..deg), distinct ids in ascending order (a node's neighbours as
+ * rumor_topology_neighbors gives them), or -1 when id is not among them. O(log deg). */
+int rumor_topology_slot(const uint32_t *nbrs, uint32_t deg, uint32_t id);
+
 /* 32-byte BLAKE2b hash of the canonical content (n, edges, W bits, endpoints, keys), for the
  * HELLO handshake. */
 void rumor_topology_hash(const rumor_topology_t *t, uint8_t out[32]);
