@@ -56,22 +56,23 @@
  *                whose mean falls below -0.05 fades linearly to nothing at -0.15, and counts as
  *                one of the B (it leaves the order that gives TAU). Both suffixes may be given
  *                ("+shift+origin"). A test of the sign flip's shape, not a bound.
- *   clip:auto...+jump  the same, and a neighbour whose distance jumps from where it has stood
- *                fades out too. A sign flipper that starts late in a run stands, for `+origin`,
- *                on the peer's side of x0, and under label skew an honest hub seen from a
- *                peer of low degree drifts as far (2 to 3.3 TAU) as it does; but the hub drifts
- *                there over hundreds of rounds, while the flipper's copy runs away from the
- *                round it starts. Each round each neighbour's distance over the radius (the
- *                (B+1)-th largest distance, without the margin) goes into a fast running mean
- *                (weight 0.1) and a slow one (0.005, about 200 rounds); a neighbour whose fast
- *                mean exceeds 1.35 times its slow one, once the means have taken 100 rounds,
- *                has jumped: it weighs 0 and counts as one of the B while it stays there, and
- *                its slow mean holds still meanwhile (so that it does not follow the
- *                attacker out). Over one seed of G(32, 0.2) and of the torus of 16 (mlp:128,
- *                label skew, sampled every 10 rounds) the honest terms' ratio stays below
- *                1.31 after round 100, a sign flipper's from round 300 reaches 1.40 to 1.92
- *                within 50 rounds. A test of a
- *                sudden move, not a bound: an attacker that drifts away slowly is not seen.
+ *   clip:auto...+jump  the same, and a neighbour whose distance jumps from where it has stood,
+ *                while its copy lags the peer's way, fades out too. A sign flipper that starts
+ *                late in a run stands, for `+origin`, on the peer's side of x0, and under label
+ *                skew an honest hub seen from a peer of low degree drifts as far (2 to 3.3 TAU)
+ *                as it does; but the hub drifts there over hundreds of rounds, while the
+ *                flipper's copy runs away from the round it starts. Each round each
+ *                neighbour's distance over the radius (the (B+1)-th largest distance, without
+ *                the margin) goes into a fast running mean (weight 0.1) and a slow one (the
+ *                average of its first 200 values, then weight 0.005); from its 200th round on,
+ *                a neighbour has jumped when its fast mean is beyond the radius and 1.35 times
+ *                its slow one (1.1 times once it has jumped), and its running mean origin
+ *                cosine (as +origin keeps it) lies 0.08 or more below the largest of the
+ *                neighbourhood's: it weighs 0 and counts as one of the B, and its slow mean
+ *                holds still while it stays there (so that it does not follow the attacker
+ *                out). The cosine keeps in honest neighbours whose distance jumps while they
+ *                move the peer's way. A test of a sudden move away, not a bound: an attacker
+ *                that drifts away slowly is not seen.
  *   trim:F       coordinate-wise trimmed mean: per coordinate the F largest and F smallest
  *                of the y_j - y_i are dropped and the rest averaged; the mix adds that mean
  *                times the weight of the neighbours that are up. Needs degree >= 2F + 1;
@@ -117,7 +118,7 @@ typedef enum {
  * jumped and the one beyond which, once it has, it stays so, and the rounds a neighbour is
  * mixed before its jumps count */
 #define RUMOR_ROBUST_JUMP_SLOW  0.005
-#define RUMOR_ROBUST_JUMP_RATIO 1.3
+#define RUMOR_ROBUST_JUMP_RATIO 1.35
 #define RUMOR_ROBUST_JUMP_HOLD  1.1
 #define RUMOR_ROBUST_JUMP_ARM   200
 /* "+jump": how far below the neighbourhood's largest running mean origin cosine a neighbour's
