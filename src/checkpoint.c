@@ -27,8 +27,8 @@
 
 #define S_FORMAT     "rumor-checkpoint-1"
 #define S_MAX_HEADER (64u << 20)
-/* model, copies, momentum, extra, the robust rule's 5, byzantine.public */
-#define S_MAX_TENSORS (2 * RUMOR_MODEL_MAX_HIDDEN + 2 + 9 + 4096)
+/* model, copies, momentum, extra, the robust rule's 9, byzantine.public */
+#define S_MAX_TENSORS (2 * RUMOR_MODEL_MAX_HIDDEN + 2 + 13 + 4096)
 
 /* The element types: float32 for the model and every vector, float64 for the robust rule's
  * running means and cut fractions (exact, NaN kept), uint64 for its counts. */
@@ -94,8 +94,9 @@ static s_tensor_t s_rows(uint32_t rows, size_t d, float *data)
 }
 
 /* The robust rule's state r as tensors of one value per neighbour slot, into out: its counts
- * "robust.mixed" and "robust.clipped", "robust.cut", with "+shift" "robust.shift" and with
- * "+origin" "robust.origin" (see
+ * "robust.mixed" and "robust.clipped", "robust.cut", with "+shift" "robust.shift", with
+ * "+origin" "robust.origin" and with "+jump" "robust.seen", "robust.jumped", "robust.fast" and
+ * "robust.slow" (see
  * rumor_robust_state). Returns their count. */
 static size_t s_robust_tensors(rumor_robust_t *r, s_tensor_t *out)
 {
@@ -115,15 +116,25 @@ static size_t s_robust_tensors(rumor_robust_t *r, s_tensor_t *out)
     out[n].data = st.cut;
     out[n].hi = INFINITY;
     snprintf(out[n++].name, sizeof out->name, "robust.cut");
-    const char *names[2] = {"robust.shift", "robust.origin"};
-    double *means[2] = {st.shift, st.origin};
-    for (int k = 0; k < 2; k++) {
+    if (st.seen) {
+        const char *counts[2] = {"robust.seen", "robust.jumped"};
+        uint64_t *data[2] = {st.seen, st.jumped};
+        for (int k = 0; k < 2; k++) {
+            out[n] = row;
+            out[n].dtype = S_U64;
+            out[n].data = data[k];
+            snprintf(out[n++].name, sizeof out->name, "%s", counts[k]);
+        }
+    }
+    const char *names[4] = {"robust.shift", "robust.origin", "robust.fast", "robust.slow"};
+    double *means[4] = {st.shift, st.origin, st.fast, st.slow};
+    for (int k = 0; k < 4; k++) {
         if (!means[k]) continue;
         out[n] = row;
         out[n].dtype = S_F64;
         out[n].data = means[k];
-        out[n].lo = -1.0;
-        out[n].hi = 1.0;
+        out[n].lo = k < 2 ? -1.0 : 0.0; /* cosines; distances over the radius */
+        out[n].hi = k < 2 ? 1.0 : INFINITY;
         out[n].nan_ok = 1; /* a slot that has not been mixed yet */
         snprintf(out[n++].name, sizeof out->name, "%s", names[k]);
     }

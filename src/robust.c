@@ -23,6 +23,10 @@ struct rumor_robust {
     double *oavg;       /* (deg) ORIGIN: each neighbour's running mean origin cosine; NaN before */
     float *x0;          /* (d) ORIGIN: the initial model, every peer's */
     uint8_t *unshifted; /* (deg) SHIFT, ORIGIN: up and not faded by a running mean, this round */
+    double *fast;       /* (deg) JUMP: running mean distance over the radius; NaN before */
+    double *slow;       /* (deg) JUMP: the same, slow, held while the neighbour has jumped */
+    uint64_t *seen;     /* (deg) JUMP: the rounds the running means took */
+    uint64_t *jumped;   /* (deg) JUMP: 1 when the slot has jumped (as of its last round up) */
 };
 
 /* Reads a whole unsigned number >= 1 from s; 0 on success. */
@@ -58,31 +62,39 @@ static int s_auto(const char *s, rumor_robust_cfg_t *cfg)
     return 0;
 }
 
-/* The suffixes that add the shift and the origin fades to a clip:auto rule. */
-static const char s_shift[] = "+shift", s_origin[] = "+origin";
+/* The suffixes of a clip:auto rule, in the order rumor_robust_describe writes them */
+static const char *const s_suffix[3] = {"shift", "origin", "jump"};
 
-/* When s ends with suffix, its length without it (> 0); else 0. */
-static size_t s_strip(const char *s, size_t n, const char *suffix)
+/* Reads the suffixes of a clip:auto rule ("+shift", "+origin", "+jump", each at most once, in
+ * any order) from s, just past the first '+', into cfg; 0 on success. */
+static int s_suffixes(const char *s, rumor_robust_cfg_t *cfg)
 {
-    const size_t k = strlen(suffix);
-    return n > k && !strncmp(s + n - k, suffix, k) ? n - k : 0;
+    int *flag[3] = {&cfg->shift, &cfg->origin, &cfg->jump};
+    for (;;) {
+        const char *plus = strchr(s, '+');
+        const size_t n = plus ? (size_t)(plus - s) : strlen(s);
+        int k = 0;
+        while (k < 3 && (strlen(s_suffix[k]) != n || strncmp(s, s_suffix[k], n))) k++;
+        if (k == 3 || *flag[k]) return RUMOR_EINVAL;
+        *flag[k] = 1;
+        if (!plus) return 0;
+        s = plus + 1;
+    }
 }
 
 int rumor_robust_parse(const char *s, rumor_robust_cfg_t *cfg)
 {
     rumor_robust_cfg_t c = {.kind = RUMOR_ROBUST_NONE};
-    char base[64];
-    const size_t n = strlen(s);
-    const size_t shift = s_strip(s, n, s_shift), origin = s_strip(s, n, s_origin);
-    const size_t m = shift ? shift : origin;
-    if (m) {
+    const char *plus = strchr(s, '+');
+    if (plus) {
+        char base[64];
+        const size_t m = (size_t)(plus - s);
         if (m >= sizeof base) return RUMOR_EINVAL;
         memcpy(base, s, m);
         base[m] = 0;
         if (rumor_robust_parse(base, &c) || c.kind != RUMOR_ROBUST_CLIP_AUTO ||
-            (shift ? c.shift : c.origin))
+            s_suffixes(plus + 1, &c))
             return RUMOR_EINVAL;
-        *(shift ? &c.shift : &c.origin) = 1;
         *cfg = c;
         return 0;
     }
@@ -121,14 +133,19 @@ void rumor_robust_describe(const rumor_robust_cfg_t *cfg, char *buf, size_t cap)
         snprintf(buf, cap, "clip:%.17g", cfg->tau);
         return;
     case RUMOR_ROBUST_CLIP_AUTO: {
-        const char *sh = cfg->shift ? s_shift : "", *og = cfg->origin ? s_origin : "";
+        char sfx[24] = "";
+        const int flag[3] = {cfg->shift, cfg->origin, cfg->jump};
+        for (int k = 0; k < 3; k++)
+            if (flag[k]) {
+                strcat(sfx, "+");
+                strcat(sfx, s_suffix[k]);
+            }
         if (cfg->margin != RUMOR_ROBUST_MARGIN)
-            snprintf(buf, cap, "clip:auto:%u:%.17g:%.17g%s%s", cfg->f, cfg->reject, cfg->margin, sh,
-                     og);
+            snprintf(buf, cap, "clip:auto:%u:%.17g:%.17g%s", cfg->f, cfg->reject, cfg->margin, sfx);
         else if (cfg->reject != RUMOR_ROBUST_REJECT)
-            snprintf(buf, cap, "clip:auto:%u:%.17g%s%s", cfg->f, cfg->reject, sh, og);
+            snprintf(buf, cap, "clip:auto:%u:%.17g%s", cfg->f, cfg->reject, sfx);
         else
-            snprintf(buf, cap, "clip:auto:%u%s%s", cfg->f, sh, og);
+            snprintf(buf, cap, "clip:auto:%u%s", cfg->f, sfx);
         return;
     }
     case RUMOR_ROBUST_TRIM:
@@ -280,13 +297,19 @@ rumor_robust_t *rumor_robust_new(const rumor_robust_cfg_t *cfg, uint32_t deg, ui
         r->avg = malloc(n * sizeof *r->avg);
         r->oavg = malloc(n * sizeof *r->oavg);
         r->unshifted = calloc(n, 1);
-        for (size_t s = 0; r->avg && r->oavg && s < n; s++) r->avg[s] = r->oavg[s] = NAN;
-        if (cfg->origin) r->x0 = malloc((d ? d : 1) * sizeof *r->x0);
+        r->fast = malloc(n * sizeof *r->fast);
+        r->slow = malloc(n * sizeof *r->slow);
+        r->seen = calloc(n, sizeof *r->seen);
+        r->jumped = calloc(n, sizeof *r->jumped);
+        for (size_t s = 0; r->avg && r->oavg && r->fast && r->slow && s < n; s++)
+            r->avg[s] = r->oavg[s] = r->fast[s] = r->slow[s] = NAN;
+        if (cfg->origin || cfg->jump) r->x0 = malloc((d ? d : 1) * sizeof *r->x0);
         if (r->x0) memcpy(r->x0, x0, d * sizeof *r->x0);
         if (cfg->kind == RUMOR_ROBUST_TRIM) r->mean = calloc(d ? d : 1, sizeof *r->mean);
     }
     if (!r || !r->dist || !r->w_eff || !r->sorted || !r->column || !r->mixed || !r->clipped ||
-        !r->cut || !r->avg || !r->oavg || !r->unshifted || (cfg->origin && !r->x0) ||
+        !r->cut || !r->avg || !r->oavg || !r->unshifted || !r->fast || !r->slow || !r->seen ||
+        !r->jumped || ((cfg->origin || cfg->jump) && !r->x0) ||
         (cfg->kind == RUMOR_ROBUST_TRIM && !r->mean)) {
         rumor_robust_destroy(&r);
         if (oom) *oom = 1;
@@ -311,6 +334,10 @@ void rumor_robust_destroy(rumor_robust_t **r_p)
     free(r->oavg);
     free(r->x0);
     free(r->unshifted);
+    free(r->fast);
+    free(r->slow);
+    free(r->seen);
+    free(r->jumped);
     free(r);
     *r_p = NULL;
 }
@@ -322,16 +349,44 @@ static double s_running(double *avg, double c)
     return *avg;
 }
 
+/* +jump's fast running mean of slot s takes q, this round's distance over the radius (NaN:
+ * none this round); returns whether the slot stands where a jump puts it: its means armed
+ * (they took RUMOR_ROBUST_JUMP_ARM rounds before this one), beyond the radius, and its fast
+ * mean beyond RUMOR_ROBUST_JUMP_RATIO times its slow one, or, when it had jumped the round
+ * before, RUMOR_ROBUST_JUMP_HOLD times. */
+static int s_jump_far(rumor_robust_t *r, uint32_t s, double q)
+{
+    if (!isnan(q)) s_running(&r->fast[s], q);
+    const double ratio = r->jumped[s] ? RUMOR_ROBUST_JUMP_HOLD : RUMOR_ROBUST_JUMP_RATIO;
+    return r->seen[s] >= RUMOR_ROBUST_JUMP_ARM && r->fast[s] > 1.0 &&
+           r->fast[s] > ratio * r->slow[s];
+}
+
+/* +jump's slow running mean of slot s takes q (NaN: none this round) unless the slot has
+ * jumped, when it holds still; an average of all its values over its first 1 /
+ * RUMOR_ROBUST_JUMP_SLOW rounds. */
+static void s_jump_slow(rumor_robust_t *r, uint32_t s, double q, int jumped)
+{
+    if (isnan(q)) return;
+    const double a = fmax(RUMOR_ROBUST_JUMP_SLOW, 1.0 / (double)(r->seen[s] + 1));
+    if (!jumped) r->slow[s] = isnan(r->slow[s]) ? q : (1.0 - a) * r->slow[s] + a * q;
+    r->seen[s]++;
+}
+
 const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint8_t *up,
                                    const double *w, const float *ref)
 {
     RUMOR_ASSERT(r->cfg.kind == RUMOR_ROBUST_CLIP || r->cfg.kind == RUMOR_ROBUST_CLIP_AUTO);
     for (uint32_t s = 0; s < r->deg; s++)
         r->dist[s] = up[s] ? rumor_vec_nrm2_diff(y + (size_t)s * r->d, ref, r->d) : 0.0;
-    /* +shift, +origin: the neighbours they fade are B's first, and leave the radius's order */
+    /* +shift, +origin, +jump: the neighbours they fade are B's first, and leave the radius's
+     * order */
     uint32_t b = r->cfg.f;
     const uint8_t *ranked = up;
-    if (r->cfg.shift || r->cfg.origin) {
+    if (r->cfg.shift || r->cfg.origin || r->cfg.jump) {
+        const double base =
+            r->cfg.jump ? rumor_robust_auto_tau(r->dist, up, r->deg, r->cfg.f, r->sorted) : 0.0;
+        double best = -INFINITY; /* the largest running mean origin cosine */
         for (uint32_t s = 0; s < r->deg; s++) {
             r->unshifted[s] = up[s];
             if (!up[s]) continue;
@@ -340,12 +395,22 @@ const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint
             if (r->cfg.shift)
                 out |= fabs(s_running(&r->avg[s], rumor_robust_shift(ys, ref, r->d))) >
                        RUMOR_ROBUST_SHIFT_FROM;
-            if (r->cfg.origin)
-                out |= s_running(&r->oavg[s], rumor_robust_origin(ys, ref, r->x0, r->d)) <
-                       RUMOR_ROBUST_ORIGIN_FROM;
-            if (!out) continue;
-            r->unshifted[s] = 0;
-            b -= b > 0;
+            if (r->cfg.origin || r->cfg.jump) {
+                const double c = s_running(&r->oavg[s], rumor_robust_origin(ys, ref, r->x0, r->d));
+                out |= r->cfg.origin && c < RUMOR_ROBUST_ORIGIN_FROM;
+                best = fmax(best, c);
+            }
+            if (r->cfg.jump) r->jumped[s] = s_jump_far(r, s, base > 0.0 ? r->dist[s] / base : NAN);
+            r->unshifted[s] = !out;
+        }
+        for (uint32_t s = 0; s < r->deg; s++) {
+            if (!up[s]) continue;
+            if (r->cfg.jump) {
+                r->jumped[s] = r->jumped[s] && r->oavg[s] < best - RUMOR_ROBUST_JUMP_GAP;
+                s_jump_slow(r, s, base > 0.0 ? r->dist[s] / base : NAN, r->jumped[s]);
+                r->unshifted[s] &= !r->jumped[s];
+            }
+            b -= !r->unshifted[s] && b > 0;
         }
         ranked = r->unshifted;
     }
@@ -358,6 +423,8 @@ const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint
                               r->w_eff);
     if (r->cfg.shift) rumor_robust_shift_fade(r->avg, up, r->deg, r->w_eff);
     if (r->cfg.origin) rumor_robust_origin_fade(r->oavg, up, r->deg, r->w_eff);
+    for (uint32_t s = 0; r->cfg.jump && s < r->deg; s++)
+        if (up[s] && r->jumped[s]) r->w_eff[s] = 0.0;
     for (uint32_t s = 0; s < r->deg; s++) {
         if (!up[s]) continue;
         r->mixed[s]++;
@@ -394,13 +461,21 @@ rumor_robust_state_t rumor_robust_state(rumor_robust_t *r)
                                   r->clipped,
                                   r->cut,
                                   r->cfg.shift ? r->avg : NULL,
-                                  r->cfg.origin ? r->oavg : NULL};
+                                  r->cfg.origin || r->cfg.jump ? r->oavg : NULL,
+                                  r->cfg.jump ? r->fast : NULL,
+                                  r->cfg.jump ? r->slow : NULL,
+                                  r->cfg.jump ? r->seen : NULL,
+                                  r->cfg.jump ? r->jumped : NULL};
 }
 
 void rumor_robust_copy_means(rumor_robust_t *dst, const rumor_robust_t *src)
 {
     RUMOR_ASSERT(dst->deg == src->deg && dst->cfg.shift == src->cfg.shift &&
-                 dst->cfg.origin == src->cfg.origin);
+                 dst->cfg.origin == src->cfg.origin && dst->cfg.jump == src->cfg.jump);
     memcpy(dst->avg, src->avg, src->deg * sizeof *src->avg);
     memcpy(dst->oavg, src->oavg, src->deg * sizeof *src->oavg);
+    memcpy(dst->fast, src->fast, src->deg * sizeof *src->fast);
+    memcpy(dst->slow, src->slow, src->deg * sizeof *src->slow);
+    memcpy(dst->seen, src->seen, src->deg * sizeof *src->seen);
+    memcpy(dst->jumped, src->jumped, src->deg * sizeof *src->jumped);
 }

@@ -325,7 +325,7 @@ static void test_untrusted_numbers_refused(void **state)
 {
     s_fixture_t *f = *state;
     assert_int_equal(rumor_momentum_parse("heavy-ball:0.5", &f->sc.momentum, NULL), 0);
-    assert_int_equal(rumor_robust_parse("clip:auto+shift+origin", &f->sc.robust), 0);
+    assert_int_equal(rumor_robust_parse("clip:auto+shift+origin+jump", &f->sc.robust), 0);
     rumor_scenario_rehash(&f->sc);
     char path[128], bad[160];
     rumor_peer_t *a = s_saved_after_one_round(f, path, sizeof path);
@@ -354,6 +354,8 @@ static void test_untrusted_numbers_refused(void **state)
         {NULL, NULL, "robust.origin", 0, INFINITY, "robust.origin"},
         {NULL, NULL, "robust.cut", 1, -0.5, "robust.cut"},
         {NULL, NULL, "robust.cut", 0, NAN, "robust.cut"},
+        {NULL, NULL, "robust.fast", 1, -0.5, "robust.fast"},
+        {NULL, NULL, "robust.slow", 0, INFINITY, "robust.slow"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         s_edit(path, bad, cases[k].key, cases[k].value, cases[k].tensor, cases[k].at, cases[k].v,

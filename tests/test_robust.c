@@ -130,6 +130,19 @@ static void s_put(rumor_gossip_t *g, int slot, double dist, const float *dir)
     for (int i = 0; i < D; i++) c[i] = own[i] + (float)scale * dir[i];
 }
 
+/* Puts the neighbours of a and of b alike at the distances dist from their own copies: slot 3
+ * straight down every coordinate, slot s along +1 with -1 at every `period`-th coordinate from
+ * the (period - s)-th. */
+static void s_put_both(rumor_gossip_t *a, rumor_gossip_t *b, const double *dist, int period)
+{
+    float dir[D];
+    for (int s = 0; s < DEG; s++) {
+        for (int i = 0; i < D; i++) dir[i] = s == 3 ? -1.0f : (i + s) % period ? 1.0f : -1.0f;
+        s_put(a, s, dist[s], dir);
+        s_put(b, s, dist[s], dir);
+    }
+}
+
 /* clip:auto without the fade (R inf): the far neighbour mixes as if its copy sat at the
  * distance of the farthest of the others (the second largest distance), in its own direction. */
 static void test_auto_clips_to_second_distance(void **state)
@@ -382,13 +395,9 @@ static void test_shift_leaves_the_radius(void **state)
     rumor_gossip_t *sh = s_peer(RUMOR_ALGO_CHOCO, "clip:auto:2+shift", gamma);
     rumor_gossip_t *none = s_peer(RUMOR_ALGO_CHOCO, "none", gamma);
     const double dist[DEG] = {1.0, 2.0, 2.2, 2.5};
-    float v[D], x_sh[D], x_none[D], dir[D];
+    float v[D], x_sh[D], x_none[D];
     s_point(v, 23);
-    for (int s = 0; s < DEG; s++) {
-        for (int i = 0; i < D; i++) dir[i] = s == 3 ? -1.0f : (i + s) % 2 ? 1.0f : -1.0f;
-        s_put(sh, s, dist[s], dir);
-        s_put(none, s, dist[s], dir);
-    }
+    s_put_both(sh, none, dist, 2);
     rumor_gossip_mix(sh, v, x_sh);
     rumor_gossip_mix(none, v, x_none);
     const float *own = rumor_gossip_copy(sh, SELF), *c2 = rumor_gossip_copy(sh, s_nbrs[2]);
@@ -474,6 +483,135 @@ static void test_origin_fades_a_mirrored_neighbour(void **state)
     assert_memory_equal(x[0], xb, sizeof xb);
     for (int k = 0; k < 3; k++) rumor_gossip_destroy(&g[k]);
     rumor_gossip_destroy(&b);
+}
+
+/* Puts g's own copy at `at` on every coordinate (x0 is 0) and its neighbours at the distances
+ * dist from it (slots 0 to 2 in mixed directions, slot 3 straight back towards x0, and past it
+ * beyond at sqrt(D)), mixes, and returns how far the mix is from "none"'s with every neighbour's
+ * term but slot 3's (*without: 0 when slot 3 was left out) and from "none"'s (*with: 0 when it
+ * was mixed in full). */
+static void s_jump_round(rumor_gossip_t *g, rumor_gossip_t *none, const double *dist, float at,
+                         double *without, double *with)
+{
+    const float gamma = 0.5f;
+    float v[D], x[D], x_none[D];
+    s_point(v, 31);
+    for (int k = 0; k < 2; k++) {
+        float *own = rumor_gossip_copy_mut(k ? none : g, SELF);
+        for (int i = 0; i < D; i++) own[i] = at;
+    }
+    s_put_both(g, none, dist, 3);
+    rumor_gossip_mix(g, v, x);
+    rumor_gossip_mix(none, v, x_none);
+    const float *own = rumor_gossip_copy(g, SELF), *c3 = rumor_gossip_copy(g, s_nbrs[3]);
+    *without = *with = 0.0;
+    for (int i = 0; i < D; i++) {
+        const double out = x_none[i] - gamma * s_w[3] * (c3[i] - own[i]);
+        *without = fmax(*without, fabs(x[i] - out));
+        *with = fmax(*with, fabs((double)x[i] - x_none[i]));
+    }
+}
+
+/* clip:auto:1:1.5:1000+jump (the margin keeps the distances from fading anyone): slot 3 stands
+ * at 0.75 of the radius (the second distance, 2) for 220 rounds, then jumps to 4 (1.82 of the
+ * new radius 2.2), past x0, so that its origin cosine falls from 1 to -1: it is mixed in full
+ * in the first 2 rounds of the jump (its fast mean not yet 1.35 times its slow one), left out
+ * from the 10th (its running mean origin cosine by then 0.08 below the best) and stays out for
+ * 200 rounds (its slow mean holds still). A copy of the state (a restart) keeps it out as the
+ * original does. The same jump after 50 rounds (the means armed at 200, by when the slow one
+ * has taken it in), a drift of 0.1% a round from 0.75 to 2 of the radius, a jump to 3 (short
+ * of x0: its origin cosine stays 1) and a jump within the radius mix it in full throughout. */
+static void test_jump_fades_a_neighbour_that_jumps(void **state)
+{
+    (void)state;
+    const char *rule = "clip:auto:1:1.5:1000+jump";
+    double dist[DEG] = {1.0, 2.0, 2.2, 1.5}, without, with;
+    rumor_gossip_t *g = s_peer(RUMOR_ALGO_CHOCO, rule, 0.5f);
+    rumor_gossip_t *none = s_peer(RUMOR_ALGO_CHOCO, "none", 0.5f);
+    for (int t = 0; t < 220; t++) {
+        s_jump_round(g, none, dist, 0.5f, &without, &with);
+        assert_true(with < 1e-6);
+    }
+    dist[3] = 4.0;
+    for (int t = 0; t < 210; t++) {
+        s_jump_round(g, none, dist, 0.5f, &without, &with);
+        if (t < 2) assert_true(with < 1e-6);
+        if (t >= 9) assert_true(without < 1e-5);
+    }
+    rumor_gossip_t *b = s_peer(RUMOR_ALGO_CHOCO, rule, 0.5f);
+    rumor_gossip_copy_copies(b, g);
+    const rumor_robust_state_t sa = rumor_robust_state(rumor_gossip_robust(g));
+    assert_true(sa.seen[3] == 430 && sa.fast[3] > 1.35 * sa.slow[3] && sa.origin[3] < -0.9);
+    s_jump_round(b, none, dist, 0.5f, &without, &with);
+    assert_true(without < 1e-5);
+    rumor_gossip_destroy(&b);
+    rumor_gossip_destroy(&g);
+    /* not armed */
+    dist[3] = 1.5;
+    g = s_peer(RUMOR_ALGO_CHOCO, rule, 0.5f);
+    for (int t = 0; t < 400; t++) {
+        if (t == 50) dist[3] = 4.0;
+        s_jump_round(g, none, dist, 0.5f, &without, &with);
+        assert_true(with < 1e-6);
+    }
+    rumor_gossip_destroy(&g);
+    /* a slow drift */
+    dist[3] = 1.5;
+    g = s_peer(RUMOR_ALGO_CHOCO, rule, 0.5f);
+    for (int t = 0; t < 1300; t++) {
+        if (t >= 100) dist[3] = fmin(4.4, dist[3] * 1.001);
+        s_jump_round(g, none, dist, 0.5f, &without, &with);
+        assert_true(with < 1e-6);
+    }
+    rumor_gossip_destroy(&g);
+    /* a jump that keeps the origin cosine (to 3, short of x0), and one within the radius (the
+     * others at 4 and 4.4, slot 3 from 1 to 3.6, past x0) */
+    for (int k = 0; k < 2; k++) {
+        double far[DEG] = {1.0, k ? 4.0 : 2.0, k ? 4.4 : 2.2, k ? 1.0 : 1.5};
+        g = s_peer(RUMOR_ALGO_CHOCO, rule, 0.5f);
+        for (int t = 0; t < 500; t++) {
+            if (t == 220) far[3] = k ? 3.6 : 3.0;
+            s_jump_round(g, none, far, 0.5f, &without, &with);
+            assert_true(with < 1e-6);
+        }
+        rumor_gossip_destroy(&g);
+    }
+    rumor_gossip_destroy(&none);
+}
+
+/* +jump holds: the own copy at 0.25 a coordinate, so that slot 3 stands past x0 (its origin
+ * cosine -1) throughout. It stands at 0.9 of the radius (1.8 against 2) for 220 rounds, jumps
+ * to 4 (1.82 of the radius 2.2) and is left out; moved back to 2.4 (1.09 of the radius, 1.21
+ * times its slow mean: short of the 1.3 that starts a jump, beyond the 1.1 that ends one) it
+ * stays out, in a copy of the state too; at 1.9 (within the radius) it is mixed in full
+ * again. */
+static void test_jump_holds_until_it_comes_back(void **state)
+{
+    (void)state;
+    double dist[DEG] = {1.0, 2.0, 2.2, 1.8}, without, with;
+    rumor_gossip_t *g = s_peer(RUMOR_ALGO_CHOCO, "clip:auto:1:1.5:1000+jump", 0.5f);
+    rumor_gossip_t *none = s_peer(RUMOR_ALGO_CHOCO, "none", 0.5f);
+    const struct {
+        double at;
+        int rounds, out;
+    } steps[] = {{1.8, 220, 0}, {4.0, 30, 1}, {2.4, 100, 1}, {1.9, 30, 0}};
+    for (size_t k = 0; k < sizeof steps / sizeof *steps; k++) {
+        dist[3] = steps[k].at;
+        for (int t = 0; t < steps[k].rounds; t++) {
+            s_jump_round(g, none, dist, 0.25f, &without, &with);
+            if (t < 10) continue; /* the fast mean on its way */
+            assert_true(steps[k].out ? without < 1e-5 : with < 1e-6);
+        }
+        if (k != 2) continue;
+        /* a copy of the state (a restart) holds it out too */
+        rumor_gossip_t *b = s_peer(RUMOR_ALGO_CHOCO, "clip:auto:1:1.5:1000+jump", 0.5f);
+        rumor_gossip_copy_copies(b, g);
+        s_jump_round(b, none, dist, 0.25f, &without, &with);
+        assert_true(without < 1e-5);
+        rumor_gossip_destroy(&b);
+    }
+    rumor_gossip_destroy(&g);
+    rumor_gossip_destroy(&none);
 }
 
 /* A copy of a peer's state (what a simulated crash restarts from) takes +shift's running
@@ -595,7 +733,15 @@ static void test_parse(void **state)
     rumor_robust_describe(&c, buf, sizeof buf);
     assert_string_equal(buf, "clip:auto:1+shift+origin");
     assert_int_equal(rumor_robust_parse("clip:auto+shift+origin", &c), 0);
-    assert_true(c.origin && c.shift);
+    assert_true(c.origin && c.shift && !c.jump);
+    assert_int_equal(rumor_robust_parse("clip:auto:1:1.5:2+jump+shift+origin", &c), 0);
+    assert_true(c.origin && c.shift && c.jump && c.margin == 2.0);
+    rumor_robust_describe(&c, buf, sizeof buf);
+    assert_string_equal(buf, "clip:auto:1:1.5:2+shift+origin+jump");
+    assert_int_equal(rumor_robust_parse("clip:auto+jump", &c), 0);
+    assert_true(c.jump && !c.origin && !c.shift);
+    rumor_robust_describe(&c, buf, sizeof buf);
+    assert_string_equal(buf, "clip:auto:1+jump");
     const char *bad[] = {"clip",
                          "clip:",
                          "clip:0",
@@ -629,6 +775,10 @@ static void test_parse(void **state)
                          "clip:0.5+origin",
                          "none+origin",
                          "clip:auto+origin+origin",
+                         "clip:auto+jump+jump",
+                         "clip:auto+jum",
+                         "clip:auto+jump+",
+                         "trim:1+jump",
                          "clip:auto+origin+shift+origin"};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
         assert_int_equal(rumor_robust_parse(bad[k], &c), RUMOR_EINVAL);
@@ -728,6 +878,8 @@ int main(void)
         cmocka_unit_test(test_shift_fades_a_coherent_term),
         cmocka_unit_test(test_shift_leaves_the_radius),
         cmocka_unit_test(test_origin_hand_example),
+        cmocka_unit_test(test_jump_fades_a_neighbour_that_jumps),
+        cmocka_unit_test(test_jump_holds_until_it_comes_back),
         cmocka_unit_test(test_origin_fades_a_mirrored_neighbour),
         cmocka_unit_test(test_copy_takes_the_running_means),
         cmocka_unit_test(test_shift_sees_alie_in_a_run),

@@ -12,10 +12,12 @@
  * aligned), one value per neighbour slot in the topology's order: "robust.mixed" and
  * "robust.clipped" (U64, the clip counts), "robust.cut" (F64), with "+shift"
  * "robust.shift" (F64, the running mean shifts, NaN before a slot's first term) and with
- * "+origin" "robust.origin" (F64, the running mean origin cosines, likewise); and last, for
- * an ALIE peer, "byzantine.public" (d floats, its view of the copy its neighbours hold of
- * it). Those six may be absent (checkpoints written before they were kept): the robust
- * state is then left as it is, and the ALIE view is the peer's own public copy.
+ * "+origin" or "+jump" "robust.origin" (F64, the running mean origin cosines, likewise), with
+ * "+jump" "robust.seen" (U64, the rounds its running means took), "robust.fast" and
+ * "robust.slow" (F64, the running means of the distance over the radius, NaN before a slot's
+ * first); and last, for an ALIE peer, "byzantine.public" (d floats, its view of the copy its
+ * neighbours hold of it). Those nine may be absent (checkpoints written before they were kept): the
+ * robust state is then left as it is, and the ALIE view is the peer's own public copy.
  * "__metadata__" holds strings: format "rumor-checkpoint-1", node, round, sampler position,
  * run-config and topology hashes (hex), model description, cumulative byte counters and the
  * cumulative entropy bound of the messages sent ("entropy_bits", optional on load).
@@ -23,9 +25,10 @@
  * Loading checks every length, offset, dtype and shape against the peer it restores into
  * and refuses a checkpoint of another node, model, topology or run config with a message
  * naming the mismatch. The numbers are checked too: every float32 tensor must be finite,
- * "robust.shift" and "robust.origin" NaN or within [-1, 1], "robust.cut" finite and >= 0, the round
- * at most the run's last, the sampler offset inside the peer's shard; a refusal names the
- * file and the field. The file is untrusted input: it never aborts the program.
+ * "robust.shift" and "robust.origin" NaN or within [-1, 1], "robust.fast" and "robust.slow" NaN
+ * or finite and >= 0, "robust.cut" finite and >= 0, the round at most the run's last, the sampler
+ * offset inside the peer's shard; a refusal names the file and the field. The file is untrusted
+ * input: it never aborts the program.
  */
 #ifndef RUMOR_CHECKPOINT_H
 #define RUMOR_CHECKPOINT_H

@@ -56,6 +56,23 @@
  *                whose mean falls below -0.05 fades linearly to nothing at -0.15, and counts as
  *                one of the B (it leaves the order that gives TAU). Both suffixes may be given
  *                ("+shift+origin"). A test of the sign flip's shape, not a bound.
+ *   clip:auto...+jump  the same, and a neighbour whose distance jumps from where it has stood,
+ *                while its copy lags the peer's way, fades out too. A sign flipper that starts
+ *                late in a run stands, for `+origin`, on the peer's side of x0, and under label
+ *                skew an honest hub seen from a peer of low degree drifts as far (2 to 3.3 TAU)
+ *                as it does; but the hub drifts there over hundreds of rounds, while the
+ *                flipper's copy runs away from the round it starts. Each round each
+ *                neighbour's distance over the radius (the (B+1)-th largest distance, without
+ *                the margin) goes into a fast running mean (weight 0.1) and a slow one (the
+ *                average of its first 200 values, then weight 0.005); from its 200th round on,
+ *                a neighbour has jumped when its fast mean is beyond the radius and 1.35 times
+ *                its slow one (1.1 times once it has jumped), and its running mean origin
+ *                cosine (as +origin keeps it) lies 0.08 or more below the largest of the
+ *                neighbourhood's: it weighs 0 and counts as one of the B, and its slow mean
+ *                holds still while it stays there (so that it does not follow the attacker
+ *                out). The cosine keeps in honest neighbours whose distance jumps while they
+ *                move the peer's way. A test of a sudden move away, not a bound: an attacker
+ *                that drifts away slowly is not seen.
  *   trim:F       coordinate-wise trimmed mean: per coordinate the F largest and F smallest
  *                of the y_j - y_i are dropped and the rest averaged; the mix adds that mean
  *                times the weight of the neighbours that are up. Needs degree >= 2F + 1;
@@ -96,6 +113,17 @@ typedef enum {
  * below which it weighs 0 */
 #define RUMOR_ROBUST_ORIGIN_FROM -0.05
 #define RUMOR_ROBUST_ORIGIN_OUT  -0.15
+/* "+jump": the weight of each round's distance over the radius in a neighbour's slow running
+ * mean (its fast one takes RUMOR_ROBUST_RATE), the ratio of fast to slow beyond which it has
+ * jumped and the one beyond which, once it has, it stays so, and the rounds a neighbour is
+ * mixed before its jumps count */
+#define RUMOR_ROBUST_JUMP_SLOW  0.005
+#define RUMOR_ROBUST_JUMP_RATIO 1.35
+#define RUMOR_ROBUST_JUMP_HOLD  1.1
+#define RUMOR_ROBUST_JUMP_ARM   200
+/* "+jump": how far below the neighbourhood's largest running mean origin cosine a neighbour's
+ * must be for its jump to count */
+#define RUMOR_ROBUST_JUMP_GAP 0.08
 
 typedef struct {
     rumor_robust_kind_t kind;
@@ -105,18 +133,19 @@ typedef struct {
     double margin; /* CLIP_AUTO: M, TAU in units of the (B+1)-th largest distance */
     int shift;     /* CLIP_AUTO: "+shift", terms that keep shifting every parameter fade out */
     int origin;    /* CLIP_AUTO: "+origin", neighbours that move away from the peer's way fade */
+    int jump;      /* CLIP_AUTO: "+jump", neighbours whose distance jumps from its long-run place */
 } rumor_robust_cfg_t;
 
 /* Parses "none", "clip:TAU" (TAU > 0, finite), "clip:auto", "clip:auto:B" (B >= 1),
  * "clip:auto:B:R" (R > 1, or inf), "clip:auto:B:R:M" (M >= 1, finite), any clip:auto form
- * followed by "+shift", "+origin" or both (in either order), or "trim:F" (F >= 1). Returns 0
- * or RUMOR_EINVAL. */
+ * followed by any of "+shift", "+origin" and "+jump" (each at most once, in any order), or
+ * "trim:F" (F >= 1). Returns 0 or RUMOR_EINVAL. */
 int rumor_robust_parse(const char *s, rumor_robust_cfg_t *cfg);
 
 /* The canonical text of cfg ("clip:0.5", "clip:auto:1", "clip:auto:2:inf", "clip:auto:1:1.5:1.3",
- * "clip:auto:1+shift", "clip:auto:1+shift+origin", "trim:1", "none"), which the run-config hash
- * covers; R appears only when it or M is not its default (RUMOR_ROBUST_REJECT), M only when it is
- * not RUMOR_ROBUST_MARGIN. */
+ * "clip:auto:1+shift", "clip:auto:1+shift+origin+jump", "trim:1", "none"; suffixes in that
+ * order), which the run-config hash covers; R appears only when it or M is not its default
+ * (RUMOR_ROBUST_REJECT), M only when it is not RUMOR_ROBUST_MARGIN. */
 void rumor_robust_describe(const rumor_robust_cfg_t *cfg, char *buf, size_t cap);
 
 /* The least degree a peer needs for the rule: 2F + 1 for trim:F, B + 1 for clip:auto:B, else
@@ -176,8 +205,8 @@ typedef struct {
 } rumor_robust_stats_t;
 
 /* NULL when cfg's kind is NONE, or out of memory (*oom set to 1 then, when oom not NULL). x0
- * (d floats) is the initial model, which every peer starts from; "+origin" keeps a copy (x0
- * may be NULL without it). */
+ * (d floats) is the initial model, which every peer starts from; "+origin" and "+jump" keep a
+ * copy (x0 may be NULL without them). */
 rumor_robust_t *rumor_robust_new(const rumor_robust_cfg_t *cfg, uint32_t deg, uint32_t d,
                                  const float *x0, int *oom);
 void rumor_robust_destroy(rumor_robust_t **r_p);
@@ -188,7 +217,9 @@ void rumor_robust_destroy(rumor_robust_t **r_p);
  * mean origin cosines (rumor_robust_origin) updated first, the slots whose mean shift exceeds
  * RUMOR_ROBUST_SHIFT_FROM in magnitude or whose mean origin cosine is below
  * RUMOR_ROBUST_ORIGIN_FROM left out of the auto radius (each one of the B), and the weights
- * faded by them (rumor_robust_shift_fade, rumor_robust_origin_fade); updates the clip counts.
+ * faded by them (rumor_robust_shift_fade, rumor_robust_origin_fade); with "+jump" the origin
+ * cosines and the running means of the distances over the radius updated, and the slots that
+ * have jumped left out of the radius and weighed 0; updates the clip counts.
  * Points into r, valid until the next call. y and up as in rumor_robust_trimmed_mean. */
 const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint8_t *up,
                                    const double *w, const float *ref);
@@ -204,18 +235,22 @@ rumor_robust_stats_t rumor_robust_stats(const rumor_robust_t *r);
 /* What r carries from one round to the next, for checkpoints: per neighbour slot (deg of them)
  * the clip counts of rumor_robust_stats, with "+shift" the running mean shifts and with
  * "+origin" the running mean origin cosines (NaN before a slot's first term; shift and origin
- * are NULL without their suffix). Points into r. The initial model "+origin" holds is not
+ * are NULL without their suffix), with "+jump" its running means and their count (NULL
+ * without). Points into r. The initial model "+origin" holds is not
  * state: every run builds it from its seed. */
 typedef struct {
     uint32_t deg;
     uint64_t *mixed, *clipped;
     double *cut, *shift, *origin;
+    double *fast, *slow; /* "+jump": the running means of the distance over the radius */
+    uint64_t *seen;      /* "+jump": the rounds they took */
+    uint64_t *jumped;    /* "+jump": 1 for a slot that has jumped, else 0 */
 } rumor_robust_state_t;
 rumor_robust_state_t rumor_robust_state(rumor_robust_t *r);
 
-/* dst's running means (shifts and origin cosines) := src's, both of one node and rule: what a
- * peer restarted from a checkpoint resumes with (the clip counts, which count what was mixed,
- * are left). */
+/* dst's running means (shifts, origin cosines, +jump's means and count) := src's, both of one node
+ * and rule: what a peer restarted from a checkpoint resumes with (the clip counts, which count what
+ * was mixed, are left). */
 void rumor_robust_copy_means(rumor_robust_t *dst, const rumor_robust_t *src);
 
 #endif
