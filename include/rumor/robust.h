@@ -65,7 +65,7 @@
  *                neighbour's distance over the radius (the (B+1)-th largest distance, without
  *                the margin) goes into a fast running mean (weight 0.1) and a slow one (the
  *                average of its first 200 values, then weight 0.005); from its 200th round on,
- *                a neighbour has jumped when its fast mean is beyond the radius and 1.35 times
+ *                a neighbour has jumped when its fast mean is beyond the radius and 1.3 times
  *                its slow one (1.1 times once it has jumped), and its running mean origin
  *                cosine (as +origin keeps it) lies 0.08 or more below the largest of the
  *                neighbourhood's: it weighs 0 and counts as one of the B, and its slow mean
@@ -118,7 +118,7 @@ typedef enum {
  * jumped and the one beyond which, once it has, it stays so, and the rounds a neighbour is
  * mixed before its jumps count */
 #define RUMOR_ROBUST_JUMP_SLOW  0.005
-#define RUMOR_ROBUST_JUMP_RATIO 1.35
+#define RUMOR_ROBUST_JUMP_RATIO 1.3
 #define RUMOR_ROBUST_JUMP_HOLD  1.1
 #define RUMOR_ROBUST_JUMP_ARM   200
 /* "+jump": how far below the neighbourhood's largest running mean origin cosine a neighbour's
