@@ -96,47 +96,39 @@ static s_tensor_t s_rows(uint32_t rows, size_t d, float *data)
 /* The robust rule's state r as tensors of one value per neighbour slot, into out: its counts
  * "robust.mixed" and "robust.clipped", "robust.cut", with "+shift" "robust.shift", with
  * "+origin" "robust.origin" and with "+jump" "robust.seen", "robust.jumped", "robust.fast" and
- * "robust.slow" (see
- * rumor_robust_state). Returns their count. */
+ * "robust.slow" (see rumor_robust_state). Returns their count. */
 static size_t s_robust_tensors(rumor_robust_t *r, s_tensor_t *out)
 {
     const rumor_robust_state_t st = rumor_robust_state(r);
     const s_tensor_t row = {.ndim = 1, .shape = {st.deg}, .count = st.deg, .optional = 1};
+    /* the running means are NaN for a slot that has not been mixed yet */
+    const struct {
+        const char *name;
+        void *data; /* NULL: not kept by this rule */
+        s_dtype_t dtype;
+        double lo, hi;
+        int nan_ok;
+    } t[] = {
+        {"robust.mixed", st.mixed, S_U64, 0.0, 0.0, 0},
+        {"robust.clipped", st.clipped, S_U64, 0.0, 0.0, 0},
+        {"robust.cut", st.cut, S_F64, 0.0, INFINITY, 0},
+        {"robust.seen", st.seen, S_U64, 0.0, 0.0, 0},
+        {"robust.jumped", st.jumped, S_U64, 0.0, 0.0, 0},
+        {"robust.shift", st.shift, S_F64, -1.0, 1.0, 1}, /* cosines */
+        {"robust.origin", st.origin, S_F64, -1.0, 1.0, 1},
+        {"robust.fast", st.fast, S_F64, 0.0, INFINITY, 1}, /* distances over the radius */
+        {"robust.slow", st.slow, S_F64, 0.0, INFINITY, 1},
+    };
     size_t n = 0;
-    out[n] = row;
-    out[n].dtype = S_U64;
-    out[n].data = st.mixed;
-    snprintf(out[n++].name, sizeof out->name, "robust.mixed");
-    out[n] = row;
-    out[n].dtype = S_U64;
-    out[n].data = st.clipped;
-    snprintf(out[n++].name, sizeof out->name, "robust.clipped");
-    out[n] = row;
-    out[n].dtype = S_F64;
-    out[n].data = st.cut;
-    out[n].hi = INFINITY;
-    snprintf(out[n++].name, sizeof out->name, "robust.cut");
-    if (st.seen) {
-        const char *counts[2] = {"robust.seen", "robust.jumped"};
-        uint64_t *data[2] = {st.seen, st.jumped};
-        for (int k = 0; k < 2; k++) {
-            out[n] = row;
-            out[n].dtype = S_U64;
-            out[n].data = data[k];
-            snprintf(out[n++].name, sizeof out->name, "%s", counts[k]);
-        }
-    }
-    const char *names[4] = {"robust.shift", "robust.origin", "robust.fast", "robust.slow"};
-    double *means[4] = {st.shift, st.origin, st.fast, st.slow};
-    for (int k = 0; k < 4; k++) {
-        if (!means[k]) continue;
+    for (size_t k = 0; k < sizeof t / sizeof *t; k++) {
+        if (!t[k].data) continue;
         out[n] = row;
-        out[n].dtype = S_F64;
-        out[n].data = means[k];
-        out[n].lo = k < 2 ? -1.0 : 0.0; /* cosines; distances over the radius */
-        out[n].hi = k < 2 ? 1.0 : INFINITY;
-        out[n].nan_ok = 1; /* a slot that has not been mixed yet */
-        snprintf(out[n++].name, sizeof out->name, "%s", names[k]);
+        out[n].dtype = t[k].dtype;
+        out[n].data = t[k].data;
+        out[n].lo = t[k].lo;
+        out[n].hi = t[k].hi;
+        out[n].nan_ok = t[k].nan_ok;
+        snprintf(out[n++].name, sizeof out->name, "%s", t[k].name);
     }
     return n;
 }

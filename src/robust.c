@@ -22,7 +22,7 @@ struct rumor_robust {
     double *avg;        /* (deg) SHIFT: each term's running mean shift; NaN before its first */
     double *oavg;       /* (deg) ORIGIN: each neighbour's running mean origin cosine; NaN before */
     float *x0;          /* (d) ORIGIN: the initial model, every peer's */
-    uint8_t *unshifted; /* (deg) SHIFT, ORIGIN: up and not faded by a running mean, this round */
+    uint8_t *unshifted; /* (deg) SHIFT, ORIGIN, JUMP: up and not faded by them, this round */
     double *fast;       /* (deg) JUMP: running mean distance over the radius; NaN before */
     double *slow;       /* (deg) JUMP: the same, slow, held while the neighbour has jumped */
     uint64_t *seen;     /* (deg) JUMP: the rounds the running means took */
@@ -349,28 +349,24 @@ static double s_running(double *avg, double c)
     return *avg;
 }
 
-/* +jump's fast running mean of slot s takes q, this round's distance over the radius (NaN:
- * none this round); returns whether the slot stands where a jump puts it: its means armed
- * (they took RUMOR_ROBUST_JUMP_ARM rounds before this one), beyond the radius, and its fast
- * mean beyond RUMOR_ROBUST_JUMP_RATIO times its slow one, or, when it had jumped the round
- * before, RUMOR_ROBUST_JUMP_HOLD times. */
-static int s_jump_far(rumor_robust_t *r, uint32_t s, double q)
+/* +jump for slot s this round: its running means take q, its distance over the radius (NaN:
+ * none this round, the means stay). Returns whether it has jumped: its means armed (they took
+ * RUMOR_ROBUST_JUMP_ARM rounds before this one), `lags` (its origin cosine far enough below the
+ * neighbourhood's best), its fast mean beyond the radius and beyond RUMOR_ROBUST_JUMP_RATIO
+ * times its slow one (RUMOR_ROBUST_JUMP_HOLD times when it had jumped the round before). The
+ * slow mean, an average of its values over its first 1 / RUMOR_ROBUST_JUMP_SLOW rounds, holds
+ * still while the slot has jumped. */
+static int s_jump(rumor_robust_t *r, uint32_t s, double q, int lags)
 {
     if (!isnan(q)) s_running(&r->fast[s], q);
     const double ratio = r->jumped[s] ? RUMOR_ROBUST_JUMP_HOLD : RUMOR_ROBUST_JUMP_RATIO;
-    return r->seen[s] >= RUMOR_ROBUST_JUMP_ARM && r->fast[s] > 1.0 &&
-           r->fast[s] > ratio * r->slow[s];
-}
-
-/* +jump's slow running mean of slot s takes q (NaN: none this round) unless the slot has
- * jumped, when it holds still; an average of all its values over its first 1 /
- * RUMOR_ROBUST_JUMP_SLOW rounds. */
-static void s_jump_slow(rumor_robust_t *r, uint32_t s, double q, int jumped)
-{
-    if (isnan(q)) return;
+    const int jumped = lags && r->seen[s] >= RUMOR_ROBUST_JUMP_ARM && r->fast[s] > 1.0 &&
+                       r->fast[s] > ratio * r->slow[s];
+    if (isnan(q)) return jumped;
     const double a = fmax(RUMOR_ROBUST_JUMP_SLOW, 1.0 / (double)(r->seen[s] + 1));
     if (!jumped) r->slow[s] = isnan(r->slow[s]) ? q : (1.0 - a) * r->slow[s] + a * q;
     r->seen[s]++;
+    return jumped;
 }
 
 const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint8_t *up,
@@ -400,14 +396,13 @@ const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint
                 out |= r->cfg.origin && c < RUMOR_ROBUST_ORIGIN_FROM;
                 best = fmax(best, c);
             }
-            if (r->cfg.jump) r->jumped[s] = s_jump_far(r, s, base > 0.0 ? r->dist[s] / base : NAN);
             r->unshifted[s] = !out;
         }
         for (uint32_t s = 0; s < r->deg; s++) {
             if (!up[s]) continue;
             if (r->cfg.jump) {
-                r->jumped[s] = r->jumped[s] && r->oavg[s] < best - RUMOR_ROBUST_JUMP_GAP;
-                s_jump_slow(r, s, base > 0.0 ? r->dist[s] / base : NAN, r->jumped[s]);
+                r->jumped[s] = s_jump(r, s, base > 0.0 ? r->dist[s] / base : NAN,
+                                      r->oavg[s] < best - RUMOR_ROBUST_JUMP_GAP);
                 r->unshifted[s] &= !r->jumped[s];
             }
             b -= !r->unshifted[s] && b > 0;
