@@ -13,6 +13,14 @@
  * compressor keeps the requested density of nonzero levels on one step; the neighbours'
  * messages are the same compressor on their own such steps, encoded once before timing (a pool
  * of rounds, used in turn). The density each round really had is measured and printed.
+ *
+ * Beside it, for CHOCO and Malcom, the floor: the memory traffic a round of the same shape (a
+ * produce, then the neighbours' updates, then the mix) must do, timed the same way on vectors
+ * of the same sizes after the same move of v, with no arithmetic but a sum. The produce reads v and
+ * the own copy once and writes the lines of the own copy that hold the own message's nonzeros; each
+ * neighbour's update reads and writes the lines of its copy that hold its message's nonzeros
+ * (counted from the real messages); the mix reads v, the own copy and each neighbour's and writes
+ * x. The messages' bytes (about 2 kB each, against 400 kB a vector) are left out.
  */
 #include "rumor/bench.h"
 #include "rumor/clock.h"
@@ -34,14 +42,16 @@
 
 #define S_PROG "rumor bench round"
 
-enum { S_POOL = 8 }; /* rounds of steps and neighbour messages prepared before timing */
+enum { S_POOL = 8 };     /* rounds of steps and neighbour messages prepared before timing */
+enum { S_LINE = 16 };    /* floats in a 64-byte cache line */
+enum { S_BLOCK = 2048 }; /* floats in a block of the floor's passes, which stays in L1 */
 
 typedef struct {
     const char *spec, *compressor, *algo;
     rumor_codec_mode_t mode;
     uint32_t batch, degree;
     double density, seconds;
-    int json;
+    int json, step_between;
 } s_opts_t;
 
 /* A codec mode that a peer sends (not the seed mode). */
@@ -66,8 +76,11 @@ static const rumor_opt_t s_opts[] = {
     {RUMOR_OPT_STR("--algorithm", s_opts_t, algo, "A",
                    "choco, malcom, dcd or deepsqueeze (default malcom)")},
     {RUMOR_OPT_REAL("--seconds", s_opts_t, seconds, "S", 86400.0,
-                    "time spent on each of the two figures (default 2)"),
+                    "time spent on each of the three figures (default 2)"),
      .want = "a positive number of seconds"},
+    {RUMOR_OPT_FLAG("--step-between", s_opts_t, step_between,
+                    "run the SGD step, untimed, before each round of the round and of\n"
+                    "its floor, as a peer that gossips every step does")},
     {RUMOR_OPT_FLAG("--json", s_opts_t, json, "print one JSON object instead of the table")},
 };
 
@@ -77,7 +90,8 @@ static const rumor_opt_cmd_t s_cmd = {
     .about = "Measures one peer's per-round communication path on one thread: produce\n"
              "(residual, norm, quantize, own copy), encode, decode and absorb each\n"
              "neighbour's message, mix; in ns per parameter (thread CPU time) and as a\n"
-             "fraction of the same model's SGD step (loss, gradient and update).",
+             "fraction of the same model's SGD step (loss, gradient and update); beside\n"
+             "it the floor, the same round's reads and writes of the vectors alone.",
     .opts = s_opts,
     .n_opts = sizeof s_opts / sizeof s_opts[0],
 };
@@ -112,31 +126,49 @@ static double s_calibrate(rumor_compressor_t *comp, float *step, uint32_t d, dou
     return exp(0.5 * (lo + hi));
 }
 
-/* Thread CPU seconds of one SGD step (loss, gradient, update) of the model on batch rows of
- * synthetic data of Fashion-MNIST's shape, the mean over `seconds`. */
-static double s_sgd_step(rumor_model_t *m, float *params, float *grad, const rumor_dataset_t *ds,
-                         uint32_t batch, double seconds)
+/* The SGD step's model, parameters and gradient, its synthetic data of Fashion-MNIST's shape
+ * and the first row of the next batch. */
+typedef struct {
+    rumor_model_t *m;
+    float *params, *grad;
+    const rumor_dataset_t *ds;
+    uint32_t batch, pos;
+} s_sgd_t;
+
+/* One SGD step (loss, gradient, update) on the next batch. */
+static void s_sgd_once(s_sgd_t *s)
 {
-    const size_t np = rumor_model_nparams(m);
+    if (s->pos + s->batch > s->ds->n) s->pos = 0;
+    (void)rumor_model_loss_grad(s->m, s->params, s->ds->x + (size_t)s->pos * s->ds->dim,
+                                s->ds->y + s->pos, s->batch, s->grad);
+    rumor_vec_axpy(s->params, -0.01f, s->grad, rumor_model_nparams(s->m));
+    s->pos += s->batch;
+}
+
+/* Thread CPU seconds of one SGD step, the mean over `seconds`. */
+static double s_sgd_step(s_sgd_t *s, double seconds)
+{
     uint64_t steps = 0;
     double c0 = rumor_clock_thread_cpu(), t = c0;
     for (int pass = 0; pass < 2; pass++) { /* the first pass is the warm-up */
         const double budget = pass ? seconds : 0.1 * seconds;
         steps = 0;
-        c0 = rumor_clock_thread_cpu();
-        for (uint32_t pos = 0; (t = rumor_clock_thread_cpu()) - c0 < budget; steps++) {
-            if (pos + batch > ds->n) pos = 0;
-            (void)rumor_model_loss_grad(m, params, ds->x + (size_t)pos * ds->dim, ds->y + pos,
-                                        batch, grad);
-            rumor_vec_axpy(params, -0.01f, grad, np);
-            pos += batch;
-        }
+        s->pos = 0;
+        for (c0 = rumor_clock_thread_cpu(); (t = rumor_clock_thread_cpu()) - c0 < budget; steps++)
+            s_sgd_once(s);
     }
     return (t - c0) / (double)steps;
 }
 
 enum { S_PRODUCE, S_ENCODE, S_DECODE, S_ABSORB, S_MIX, S_PHASES };
 static const char *const s_phase[S_PHASES] = {"produce", "encode", "decode", "absorb", "mix"};
+
+/* What a timed loop counted: CPU seconds per phase, rounds, and two sums per round (the
+ * round: nonzeros sent and bytes encoded; the floor: lines touched and bytes moved). */
+typedef struct {
+    double cpu[S_PHASES];
+    uint64_t rounds, nnz, bytes;
+} s_tally_t;
 
 typedef struct {
     uint32_t d, degree;
@@ -150,25 +182,66 @@ typedef struct {
     size_t *enc_len; /* (S_POOL, degree) */
     uint8_t *buf;    /* the own message */
     size_t cap;      /* rumor_codec_bound(d) */
-    double cpu[S_PHASES];
-    uint64_t rounds, nnz, bytes;
+    /* The floor's copies, 64-byte aligned so that entry k lies in line k / S_LINE: the own,
+     * then each neighbour's, nl lines apart */
+    float *copies;
+    uint32_t nl;            /* lines of a vector of d floats */
+    uint32_t *lines;        /* (S_POOL, 1 + degree, nl) the lines a message's nonzeros lie in: the
+                               own message of the last round on that slot, then each neighbour's */
+    uint32_t *nlines;       /* (S_POOL, 1 + degree) their counts */
+    volatile uint32_t sink; /* what the floor's reads sum to, kept so that they are done */
+    s_sgd_t *between;       /* when set, an SGD step before each round, untimed */
+    s_tally_t round, floor;
 } s_round_t;
 
-/* One round: v = x + a step; produce, encode; decode and absorb each neighbour's; mix. */
+/* The lines of a vector of d floats that hold m's entries, ascending, into lines (room for
+ * all of them); returns their count. A DENSE message holds all of them. */
+static uint32_t s_lines(rumor_cmsg_t *m, uint32_t *lines)
+{
+    const uint32_t nl = (m->d + S_LINE - 1) / S_LINE;
+    if (m->kind == RUMOR_CMSG_DENSE) {
+        for (uint32_t l = 0; l < nl; l++) lines[l] = l;
+        return nl;
+    }
+    if (m->kind == RUMOR_CMSG_INT && !m->listed) (void)rumor_cmsg_list(m);
+    uint32_t n = 0;
+    for (uint32_t j = 0; j < m->nnz; j++) {
+        const uint32_t l = m->idx[j] / S_LINE;
+        if (!n || lines[n - 1] != l) lines[n++] = l;
+    }
+    return n;
+}
+
+static uint32_t *s_lines_of(const s_round_t *b, uint32_t slot, uint32_t msg)
+{
+    return b->lines + ((size_t)slot * (b->degree + 1) + msg) * b->nl;
+}
+
+/* The model's move since the last round, untimed: the SGD step when it runs between rounds,
+ * and v = x + the slot's step. */
+static void s_move(s_round_t *b, uint32_t slot)
+{
+    if (b->between) s_sgd_once(b->between);
+    rumor_vec_copy(b->v, b->x, b->d);
+    rumor_vec_axpy(b->v, 1.0f, b->steps + (size_t)slot * b->d, b->d);
+}
+
+/* One round: v = x + a step; produce, encode; decode and absorb each neighbour's; mix. The
+ * lines the own message touched are kept for the floor. */
 static void s_one_round(s_round_t *b, rumor_rng_t *rng)
 {
-    const uint32_t d = b->d, slot = (uint32_t)(b->rounds % S_POOL);
-    rumor_vec_copy(b->v, b->x, d);
-    rumor_vec_axpy(b->v, 1.0f, b->steps + (size_t)slot * d, d);
+    const uint32_t d = b->d, slot = (uint32_t)(b->round.rounds % S_POOL);
+    double *cpu = b->round.cpu;
+    s_move(b, slot);
     double c = rumor_clock_thread_cpu(), c1;
     rumor_gossip_produce(b->gossip, b->v, rng, &b->out);
     c1 = rumor_clock_thread_cpu();
-    b->cpu[S_PRODUCE] += c1 - c;
+    cpu[S_PRODUCE] += c1 - c;
     c = c1;
     size_t w;
     RUMOR_ASSERT(rumor_codec_encode(b->codec, &b->out, b->mode, b->buf, b->cap, &w) == 0);
     c1 = rumor_clock_thread_cpu();
-    b->cpu[S_ENCODE] += c1 - c;
+    cpu[S_ENCODE] += c1 - c;
     c = c1;
     for (uint32_t j = 0; j < b->degree; j++) {
         const size_t at = (size_t)slot * b->degree + j;
@@ -179,22 +252,126 @@ static void s_one_round(s_round_t *b, rumor_rng_t *rng)
                                                              b->enc_len[at], d, &b->in);
         RUMOR_ASSERT(added == 0 || added == 1);
         c1 = rumor_clock_thread_cpu();
-        b->cpu[S_DECODE] += c1 - c;
+        cpu[S_DECODE] += c1 - c;
         c = c1;
         if (!added) RUMOR_ASSERT(rumor_gossip_absorb(b->gossip, j + 1, &b->in) == 0);
         c1 = rumor_clock_thread_cpu();
-        b->cpu[S_ABSORB] += c1 - c;
+        cpu[S_ABSORB] += c1 - c;
         c = c1;
     }
     rumor_gossip_mix(b->gossip, b->v, b->x);
-    b->cpu[S_MIX] += rumor_clock_thread_cpu() - c;
-    b->rounds++;
-    b->nnz += b->out.nnz;
-    b->bytes += w;
+    cpu[S_MIX] += rumor_clock_thread_cpu() - c;
+    b->round.rounds++;
+    b->round.nnz += b->out.nnz;
+    b->round.bytes += w;
+    b->nlines[slot * (b->degree + 1)] = s_lines(&b->out, s_lines_of(b, slot, 0));
+}
+
+/* The XOR of the bits of a[0..n) and b[0..n): a read of both, vectorised, and no more. */
+static uint32_t s_read2(const float *a, const float *b, uint32_t n)
+{
+    uint32_t acc = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t u, w;
+        memcpy(&u, a + k, sizeof u);
+        memcpy(&w, b + k, sizeof w);
+        acc ^= u ^ w;
+    }
+    return acc;
+}
+
+/* x = v + the m vectors c[0..m), stride floats apart, in one pass, 8 floats of each at a
+ * time. */
+static void s_sum(float *restrict x, const float *restrict v, const float *restrict c, uint32_t m,
+                  size_t stride, uint32_t n)
+{
+    typedef float line_t __attribute__((vector_size(32)));
+    uint32_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        line_t s, t;
+        memcpy(&s, v + k, sizeof s);
+        for (uint32_t j = 0; j < m; j++) {
+            memcpy(&t, c + j * stride + k, sizeof t);
+            s += t;
+        }
+        memcpy(x + k, &s, sizeof s);
+    }
+    for (; k < n; k++) {
+        x[k] = v[k];
+        for (uint32_t j = 0; j < m; j++) x[k] += c[j * stride + k];
+    }
+}
+
+/* Reads and writes back the first entry of each listed line of c: the line moves in and is
+ * dirtied, as an update of the nonzeros it holds would. */
+static void s_touch(float *c, const uint32_t *lines, uint32_t n)
+{
+    for (uint32_t j = 0; j < n; j++) {
+        volatile float *e = c + (size_t)lines[j] * S_LINE;
+        *e = *e;
+    }
+}
+
+/* One round of the floor, after the same move of v: the produce's reads of v and the own
+ * copy, with the own message's lines written back block by block as they are read; each
+ * neighbour's message's lines of its copy; the mix's reads and its write of x. */
+static void s_floor_round(s_round_t *b, rumor_rng_t *rng)
+{
+    (void)rng;
+    const uint32_t d = b->d, deg = b->degree, slot = (uint32_t)(b->floor.rounds % S_POOL);
+    const size_t stride = (size_t)b->nl * S_LINE;
+    const uint32_t *count = b->nlines + (size_t)slot * (deg + 1);
+    double *cpu = b->floor.cpu;
+    s_move(b, slot);
+    double c = rumor_clock_thread_cpu(), c1;
+    const uint32_t *own = s_lines_of(b, slot, 0);
+    uint32_t acc = 0, j = 0;
+    for (uint32_t k0 = 0; k0 < d; k0 += S_BLOCK) {
+        const uint32_t k1 = d - k0 < S_BLOCK ? d : k0 + S_BLOCK, j0 = j;
+        acc ^= s_read2(b->v + k0, b->copies + k0, k1 - k0);
+        while (j < count[0] && own[j] * S_LINE < k1) j++;
+        s_touch(b->copies, own + j0, j - j0);
+    }
+    b->sink ^= acc;
+    c1 = rumor_clock_thread_cpu();
+    cpu[S_PRODUCE] += c1 - c;
+    c = c1;
+    uint64_t lines = count[0];
+    for (uint32_t n = 1; n <= deg; n++) {
+        s_touch(b->copies + n * stride, s_lines_of(b, slot, n), count[n]);
+        lines += count[n];
+    }
+    c1 = rumor_clock_thread_cpu();
+    cpu[S_ABSORB] += c1 - c;
+    c = c1;
+    s_sum(b->x, b->v, b->copies, deg + 1, stride, d);
+    cpu[S_MIX] += rumor_clock_thread_cpu() - c;
+    b->floor.rounds++;
+    b->floor.nnz += lines;
+    /* v and the own copy twice, each neighbour's copy and x once; each line of a neighbour's
+     * copy in and out, each of the own copy's out */
+    b->floor.bytes += (uint64_t)(deg + 5) * d * sizeof(float) +
+                      (lines + lines - count[0]) * S_LINE * sizeof(float);
+}
+
+/* Runs one(b, rng) into t for `seconds` of thread CPU time after a tenth of that as a
+ * warm-up. */
+static void s_time(s_round_t *b, void (*one)(s_round_t *, rumor_rng_t *), s_tally_t *t,
+                   double seconds)
+{
+    rumor_rng_t rng;
+    for (int pass = 0; pass < 2; pass++) { /* the first pass is the warm-up */
+        memset(t, 0, sizeof *t);
+        const double c0 = rumor_clock_thread_cpu(), budget = pass ? seconds : 0.1 * seconds;
+        rumor_rng_seed(&rng, 1, 0, 0, RUMOR_RNG_COMPRESS);
+        do one(b, &rng);
+        while (rumor_clock_thread_cpu() - c0 < budget);
+    }
 }
 
 /* Prepares b for d parameters from x0: the steps, the neighbours' encoded messages and the
- * gossip state. 0, or -1 with a message printed. */
+ * lines they touch, the floor's copies and the gossip state. 0, or -1 with a message
+ * printed. */
 static int s_setup(s_round_t *b, const s_opts_t *o, const float *x0, rumor_algo_t algo,
                    const rumor_compress_cfg_t *ccfg)
 {
@@ -206,13 +383,19 @@ static int s_setup(s_round_t *b, const s_opts_t *o, const float *x0, rumor_algo_
     b->enc = malloc((size_t)S_POOL * deg * b->cap);
     b->enc_len = malloc((size_t)S_POOL * deg * sizeof *b->enc_len);
     b->buf = malloc(b->cap);
+    b->nl = (d + S_LINE - 1) / S_LINE;
+    const size_t nvec = (size_t)(deg + 1) * b->nl; /* the floor's copies and line lists */
+    b->copies = aligned_alloc(64, nvec * S_LINE * sizeof *b->copies);
+    b->lines = malloc(S_POOL * nvec * sizeof *b->lines);
+    b->nlines = calloc(S_POOL * (deg + 1), sizeof *b->nlines);
     rumor_compressor_t *comp = NULL;
     int rc = rumor_codec_create(d, &b->codec);
     if (!rc) rc = rumor_compressor_create(ccfg, d, &comp);
     uint32_t *nbrs = malloc(deg * sizeof *nbrs);
     double *w = malloc(deg * sizeof *w);
-    if (!rc && (!b->x || !b->v || !b->steps || !b->enc || !b->enc_len || !b->buf || !nbrs || !w ||
-                rumor_cmsg_init(&b->out, d) || rumor_cmsg_init(&b->in, d)))
+    if (!rc && (!b->x || !b->v || !b->steps || !b->enc || !b->enc_len || !b->buf || !b->copies ||
+                !b->lines || !b->nlines || !nbrs || !w || rumor_cmsg_init(&b->out, d) ||
+                rumor_cmsg_init(&b->in, d)))
         rc = RUMOR_ENOMEM;
     if (rc) {
         fprintf(stderr, S_PROG ": cannot set up the codec and compressor: %s\n",
@@ -233,6 +416,7 @@ static int s_setup(s_round_t *b, const s_opts_t *o, const float *x0, rumor_algo_
             rumor_compressor_apply(comp, b->v, &r, &b->out);
             RUMOR_ASSERT(rumor_codec_encode(b->codec, &b->out, o->mode, b->enc + at * b->cap,
                                             b->cap, &b->enc_len[at]) == 0);
+            b->nlines[t * (deg + 1) + j + 1] = s_lines(&b->out, s_lines_of(b, t, j + 1));
         }
     }
     for (uint32_t j = 0; j < deg; j++) {
@@ -249,6 +433,8 @@ static int s_setup(s_round_t *b, const s_opts_t *o, const float *x0, rumor_algo_
                                      .compress = *ccfg};
     rc = rumor_gossip_create(&gcfg, x0, &b->gossip);
     rumor_vec_copy(b->x, x0, d);
+    for (uint32_t j = 0; j <= deg; j++)
+        rumor_vec_copy(b->copies + (size_t)j * b->nl * S_LINE, x0, d);
     rumor_compressor_destroy(&comp);
     free(nbrs);
     free(w);
@@ -272,42 +458,89 @@ static void s_teardown(s_round_t *b)
     free(b->enc);
     free(b->enc_len);
     free(b->buf);
+    free(b->copies);
+    free(b->lines);
+    free(b->nlines);
 }
 
-static void s_report(const s_opts_t *o, const s_round_t *b, double sgd)
+/* A tally's total CPU seconds. */
+static double s_total(const s_tally_t *t)
 {
-    const double per = 1e9 / ((double)b->rounds * b->d); /* seconds in all -> ns per param */
     double total = 0.0;
-    for (int p = 0; p < S_PHASES; p++) total += b->cpu[p];
-    const double round_s = total / (double)b->rounds;
-    const double density = (double)b->nnz / ((double)b->rounds * b->d);
-    const double bytes = (double)b->bytes / (double)b->rounds;
+    for (int p = 0; p < S_PHASES; p++) total += t->cpu[p];
+    return total;
+}
+
+/* The floor's phases, which share the round's names. */
+static const int s_floor_phase[] = {S_PRODUCE, S_ABSORB, S_MIX};
+enum { S_FLOOR_PHASES = sizeof s_floor_phase / sizeof s_floor_phase[0] };
+
+/* The figures; the floor's when `floored` (CHOCO and Malcom). */
+static void s_report(const s_opts_t *o, const s_round_t *b, double sgd, int floored)
+{
+    const s_tally_t *r = &b->round, *f = &b->floor;
+    const double per = 1e9 / ((double)r->rounds * b->d); /* seconds in all -> ns per param */
+    const double total = s_total(r), round_s = total / (double)r->rounds;
+    const double density = (double)r->nnz / ((double)r->rounds * b->d);
+    const double bytes = (double)r->bytes / (double)r->rounds;
+    const double fper = floored ? 1e9 / ((double)f->rounds * b->d) : 0.0;
+    const double floor_s = floored ? s_total(f) / (double)f->rounds : 0.0;
     if (o->json) {
         printf("{\"bench\":\"round\",\"model\":\"%s\",\"d\":%u,\"batch\":%u,\"degree\":%u,"
                "\"compressor\":\"%s\",\"codec\":\"%s\",\"algorithm\":\"%s\",\"density\":%.6f,"
                "\"bytes_per_msg\":%.1f,\"rounds\":%llu",
                o->spec, b->d, o->batch, o->degree, o->compressor, rumor_codec_mode_name(o->mode),
-               o->algo, density, bytes, (unsigned long long)b->rounds);
-        for (int p = 0; p < S_PHASES; p++) printf(",\"%s_ns\":%.4f", s_phase[p], b->cpu[p] * per);
+               o->algo, density, bytes, (unsigned long long)r->rounds);
+        for (int p = 0; p < S_PHASES; p++) printf(",\"%s_ns\":%.4f", s_phase[p], r->cpu[p] * per);
         printf(",\"round_ns_per_param\":%.4f,\"round_us\":%.2f,\"sgd_step_us\":%.2f,"
-               "\"fraction_of_step\":%.4f}\n",
+               "\"fraction_of_step\":%.4f",
                total * per, round_s * 1e6, sgd * 1e6, round_s / sgd);
+        printf(",\"step_between\":%s", o->step_between ? "true" : "false");
+        if (!floored) {
+            printf(",\"floor_ns_per_param\":null}\n");
+            return;
+        }
+        for (int p = 0; p < S_FLOOR_PHASES; p++)
+            printf(",\"floor_%s_ns\":%.4f", s_phase[s_floor_phase[p]],
+                   f->cpu[s_floor_phase[p]] * fper);
+        printf(",\"floor_ns_per_param\":%.4f,\"floor_us\":%.2f,\"floor_fraction_of_step\":%.4f,"
+               "\"round_over_floor\":%.3f,\"floor_rounds\":%llu,\"floor_lines\":%.1f,"
+               "\"floor_bytes\":%.0f}\n",
+               floor_s * 1e9 / b->d, floor_s * 1e6, floor_s / sgd, round_s / floor_s,
+               (unsigned long long)f->rounds, (double)f->nnz / (double)f->rounds,
+               (double)f->bytes / (double)f->rounds);
         return;
     }
     printf("model        %s (d = %u), batch %u\n", o->spec, b->d, o->batch);
     printf("gossip       %s, degree %u, %s, codec %s\n", o->algo, o->degree, o->compressor,
            rumor_codec_mode_name(o->mode));
     printf("message      density %.4f (measured), %.0f bytes\n", density, bytes);
-    printf("rounds       %llu\n", (unsigned long long)b->rounds);
+    printf("rounds       %llu\n", (unsigned long long)r->rounds);
     for (int p = 0; p < S_PHASES; p++)
-        printf("  %-10s %8.3f ns/param\n", s_phase[p], b->cpu[p] * per);
+        printf("  %-10s %8.3f ns/param\n", s_phase[p], r->cpu[p] * per);
     printf("round        %8.3f ns/param, %.1f us (thread CPU)\n", total * per, round_s * 1e6);
     printf("SGD step     %.1f us; the round is %.1f%% of it\n", sgd * 1e6, 100.0 * round_s / sgd);
+    if (o->step_between) printf("             (one ran before each round)\n");
+    if (!floored) {
+        printf("floor        counted for choco and malcom only\n");
+        return;
+    }
+    printf("floor        %8.3f ns/param, %.1f us, %.1f%% of the SGD step: the same round's\n"
+           "             reads and writes of the vectors alone (%.0f kB, %.0f lines updated),\n"
+           "             %llu rounds\n",
+           floor_s * 1e9 / b->d, floor_s * 1e6, 100.0 * floor_s / sgd,
+           (double)f->bytes / (double)f->rounds / 1e3, (double)f->nnz / (double)f->rounds,
+           (unsigned long long)f->rounds);
+    for (int p = 0; p < S_FLOOR_PHASES; p++)
+        printf("  %-10s %8.3f ns/param\n", s_phase[s_floor_phase[p]],
+               f->cpu[s_floor_phase[p]] * fper);
+    printf("round/floor  %.2f\n", round_s / floor_s);
 }
 
 int rumor_bench_round_main(int argc, char **argv)
 {
-    s_opts_t o = {"mlp:128", "dither:8:biased", "malcom", RUMOR_CODEC_AUTO, 64, 2, 0.015, 2.0, 0};
+    s_opts_t o = {"mlp:128", "dither:8:biased", "malcom", RUMOR_CODEC_AUTO, 64, 2, 0.015, 2.0, 0,
+                  0};
     int n_pos;
     const int parsed = rumor_opt_parse(&s_cmd, argc, argv, &o, NULL, &n_pos);
     if (parsed) return rumor_opt_exit(parsed);
@@ -352,16 +585,13 @@ int rumor_bench_round_main(int argc, char **argv)
     rumor_rng_seed(&rng, 1, 0, 0, RUMOR_RNG_INIT);
     rumor_model_init(m, params, &rng);
     if (s_setup(&b, &o, params, algo, &ccfg) != 0) goto done;
-    const double sgd = s_sgd_step(m, params, grad, ds, o.batch, o.seconds);
-    for (int pass = 0; pass < 2; pass++) { /* the first pass is the warm-up */
-        memset(b.cpu, 0, sizeof b.cpu);
-        b.rounds = b.nnz = b.bytes = 0;
-        const double c0 = rumor_clock_thread_cpu(), budget = pass ? o.seconds : 0.1 * o.seconds;
-        rumor_rng_seed(&rng, 1, 0, 0, RUMOR_RNG_COMPRESS);
-        do s_one_round(&b, &rng);
-        while (rumor_clock_thread_cpu() - c0 < budget);
-    }
-    s_report(&o, &b, sgd);
+    s_sgd_t sgd_state = {m, params, grad, ds, o.batch, 0};
+    const double sgd = s_sgd_step(&sgd_state, o.seconds);
+    if (o.step_between) b.between = &sgd_state;
+    s_time(&b, s_one_round, &b.round, o.seconds);
+    const int floored = algo == RUMOR_ALGO_CHOCO || algo == RUMOR_ALGO_MALCOM;
+    if (floored) s_time(&b, s_floor_round, &b.floor, o.seconds);
+    s_report(&o, &b, sgd, floored);
     fflush(stdout);
     status = 0;
 done:

@@ -1,7 +1,7 @@
 /* Tests of the command line: the option parser (opt.h) on a table of every kind, and every
  * command of `rumor` (cli.h) through it: `--k=v` and `--k v` alike, unknown options, missing
- * and bad values named with the option and the value, and --help made from the table; and a
- * short run of `rumor bench codec`, which prints its figures. */
+ * and bad values named with the option and the value, and --help made from the table; and
+ * short runs of `rumor bench codec` and `rumor bench round`, which print their figures. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +13,7 @@
 #include "support.h"
 
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,6 +351,94 @@ static void test_bench_codec_prints_its_figures(void **state)
     assert_string_equal(line, "");
 }
 
+/* The number under key in o, which must be there. */
+static double s_number(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    if (!json_is_number(v)) fail_msg("rumor bench round: no number \"%s\"", key);
+    return json_number_value(v);
+}
+
+/* Runs `rumor bench round` for a moment on softmax (d = 7850) with the given algorithm and
+ * one more option (or NULL); its stdout in p. */
+static void s_bench_round(s_printed_t *p, const char *algo, const char *extra)
+{
+    const int rc = S_RUMOR(p, "bench", "round", "--model=softmax", "--seconds=0.02", algo, extra);
+    if (rc != 0) fail_msg("rumor bench round %s: exit %d, stderr \"%s\"", algo, rc, p->err);
+}
+
+/* A short `rumor bench round --json` prints one object: each phase of the round and of its
+ * floor in ns per parameter, adding up to their totals, which the other figures restate in
+ * microseconds, as a share of the SGD step and as their ratio; the floor's bytes are the
+ * vectors' (v and the own copy twice, two neighbours' copies and x once, 7 d floats) and the
+ * lines it updated. The table says the same, and whether an SGD step ran between rounds;
+ * DeepSqueeze's round has no floor. */
+static void test_bench_round_prints_its_figures(void **state)
+{
+    (void)state;
+    s_printed_t p;
+    s_bench_round(&p, "--algorithm=malcom", "--json");
+    json_error_t je;
+    json_t *o = json_loads(p.out, 0, &je);
+    if (!o) fail_msg("rumor bench round: not one JSON object (%s): %s", je.text, p.out);
+    const double d = 7850.0;
+    assert_int_equal((int)s_number(o, "d"), 7850);
+    assert_true(json_is_false(json_object_get(o, "step_between")));
+    assert_true(s_number(o, "rounds") > 0 && s_number(o, "floor_rounds") > 0);
+    assert_true(s_number(o, "density") > 0 && s_number(o, "bytes_per_msg") > 0);
+    static const char *const phase[] = {"produce_ns", "encode_ns", "decode_ns", "absorb_ns",
+                                        "mix_ns"};
+    static const char *const floor_phase[] = {"floor_produce_ns", "floor_absorb_ns",
+                                              "floor_mix_ns"};
+    double sum = 0.0, floor_sum = 0.0;
+    for (size_t k = 0; k < sizeof phase / sizeof phase[0]; k++) {
+        assert_true(s_number(o, phase[k]) >= 0);
+        sum += s_number(o, phase[k]);
+    }
+    for (size_t k = 0; k < sizeof floor_phase / sizeof floor_phase[0]; k++) {
+        if (!(s_number(o, floor_phase[k]) > 0))
+            fail_msg("%s not positive: %s", floor_phase[k], p.out);
+        floor_sum += s_number(o, floor_phase[k]);
+    }
+    const double round = s_number(o, "round_ns_per_param"),
+                 floor = s_number(o, "floor_ns_per_param");
+    const double round_us = s_number(o, "round_us"), floor_us = s_number(o, "floor_us");
+    const double sgd_us = s_number(o, "sgd_step_us");
+    assert_true(round > 0 && floor > 0 && sgd_us > 0);
+    assert_float_equal(sum, round, 1e-3);
+    assert_float_equal(floor_sum, floor, 1e-3);
+    assert_float_equal(round * d / 1e3, round_us, 1e-2 + 1e-4 * round_us);
+    assert_float_equal(floor * d / 1e3, floor_us, 1e-2 + 1e-4 * floor_us);
+    assert_float_equal(s_number(o, "fraction_of_step"), round_us / sgd_us, 1e-3);
+    assert_float_equal(s_number(o, "floor_fraction_of_step"), floor_us / sgd_us, 1e-3);
+    assert_float_equal(s_number(o, "round_over_floor"), round_us / floor_us,
+                       1e-3 * round_us / floor_us + 1e-3);
+    /* beyond 7 d floats, each line of a neighbour's copy updated moves in and out, each of
+     * the own copy's out only (the produce has read it): at least one line per neighbour,
+     * and one of the own copy */
+    const double lines = s_number(o, "floor_lines"), bytes = s_number(o, "floor_bytes");
+    const double nbr_lines = (bytes - 7 * d * sizeof(float)) / 64 - lines;
+    assert_true(lines > 0 && lines <= 3 * 491);
+    if (!(nbr_lines >= 1.9 && nbr_lines <= lines - 0.9))
+        fail_msg("floor_bytes %.0f is not 7 d floats and %.1f lines moved", bytes, lines);
+    json_decref(o);
+
+    s_bench_round(&p, "--algorithm=malcom", "--step-between"); /* the table */
+    static const char *const rows[] = {
+        "\n  produce ", "\nround ", "\nSGD step ",   "\n             (one ran before each round)\n",
+        "\nfloor ",     "\n  mix ", "\nround/floor "};
+    for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++)
+        if (!strstr(p.out, rows[k])) fail_msg("rumor bench round: no row%s in %s", rows[k], p.out);
+
+    s_bench_round(&p, "--algorithm=deepsqueeze", "--json");
+    o = json_loads(p.out, 0, &je);
+    if (!o) fail_msg("rumor bench round: not one JSON object (%s): %s", je.text, p.out);
+    assert_true(s_number(o, "round_ns_per_param") > 0);
+    assert_true(json_is_null(json_object_get(o, "floor_ns_per_param")));
+    assert_null(json_object_get(o, "floor_us"));
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +449,7 @@ int main(void)
         cmocka_unit_test(test_every_command),
         cmocka_unit_test(test_number_parses),
         cmocka_unit_test(test_bench_codec_prints_its_figures),
+        cmocka_unit_test(test_bench_round_prints_its_figures),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
