@@ -280,25 +280,27 @@ static uint32_t s_read2(const float *a, const float *b, uint32_t n)
     return acc;
 }
 
-/* x = v + the m vectors c[0..m), stride floats apart, in one pass, 8 floats of each at a
- * time. */
-static void s_sum(float *restrict x, const float *restrict v, const float *restrict c, uint32_t m,
-                  size_t stride, uint32_t n)
+/* x = in + the r (1 to 3) vectors from c, stride floats apart, in one pass (x may be in). */
+static void s_add(float *x, const float *in, const float *c, uint32_t r, size_t stride, uint32_t n)
 {
-    typedef float line_t __attribute__((vector_size(32)));
-    uint32_t k = 0;
-    for (; k + 8 <= n; k += 8) {
-        line_t s, t;
-        memcpy(&s, v + k, sizeof s);
-        for (uint32_t j = 0; j < m; j++) {
-            memcpy(&t, c + j * stride + k, sizeof t);
-            s += t;
-        }
-        memcpy(x + k, &s, sizeof s);
-    }
-    for (; k < n; k++) {
-        x[k] = v[k];
-        for (uint32_t j = 0; j < m; j++) x[k] += c[j * stride + k];
+    const float *c1 = c + stride, *c2 = c + 2 * stride;
+    if (r == 3)
+        for (uint32_t k = 0; k < n; k++) x[k] = in[k] + c[k] + c1[k] + c2[k];
+    else if (r == 2)
+        for (uint32_t k = 0; k < n; k++) x[k] = in[k] + c[k] + c1[k];
+    else
+        for (uint32_t k = 0; k < n; k++) x[k] = in[k] + c[k];
+}
+
+/* x = v + the m vectors c[0..m), stride floats apart: block by block, three vectors a pass,
+ * so that x stays in L1 between passes and each vector is read once (one pass for degree 2). */
+static void s_sum(float *x, const float *v, const float *c, uint32_t m, size_t stride, uint32_t n)
+{
+    for (uint32_t k0 = 0; k0 < n; k0 += S_BLOCK) {
+        const uint32_t len = n - k0 < S_BLOCK ? n - k0 : S_BLOCK;
+        for (uint32_t j = 0; j < m; j += 3)
+            s_add(x + k0, j ? x + k0 : v + k0, c + j * stride + k0, m - j < 3 ? m - j : 3, stride,
+                  len);
     }
 }
 
