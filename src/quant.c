@@ -164,11 +164,17 @@ __attribute__((target("avx2"))) static uint32_t s_dither_avx2(const float *a, co
         const __m256 t = _mm256_add_ps(_mm256_mul_ps(ax, vinv), u);
         const __m256i l = _mm256_min_epi32(_mm256_cvttps_epi32(t), top);
         const __m256i nz = _mm256_cmpgt_epi32(l, zero);
-        /* the sign of r (-0.0 and +0.0 have level 0 already); stored under the mask, without a
-         * branch: a block holds a nonzero level at random */
-        _mm256_maskstore_epi32(q + k, nz, _mm256_sign_epi32(l, _mm256_castps_si256(r)));
         unsigned bits = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(nz));
-        for (; bits; bits &= bits - 1) idx[n++] = k + (uint32_t)__builtin_ctz(bits);
+        if (!bits) continue;
+        /* the sign of r (-0.0 and +0.0 have level 0 already), stored lane by lane: a masked
+         * store (vpmaskmovd) is microcoded on some x86 cores and costs more than the block */
+        int32_t lv[8];
+        _mm256_storeu_si256((__m256i *)lv, _mm256_sign_epi32(l, _mm256_castps_si256(r)));
+        for (; bits; bits &= bits - 1) {
+            const uint32_t j = (uint32_t)__builtin_ctz(bits);
+            q[k + j] = lv[j];
+            idx[n++] = k + j;
+        }
     }
     return s_dither_from(a, b, k, hi, inv, smax, key, q, idx, n);
 }
