@@ -143,6 +143,13 @@ __attribute__((target("avx2"))) static double s_sumsq_avx2(const float *a, const
     return s_fold_tail(s, a, b, k, n);
 }
 
+/* For each 4-bit mask, the positions of its set bits, one byte each, ascending; and their
+ * count. */
+static const uint32_t s_pack4[16] = {
+    0,          0x00000000, 0x00000001, 0x00000100, 0x00000002, 0x00000200, 0x00000201, 0x00020100,
+    0x00000003, 0x00000300, 0x00000301, 0x00030100, 0x00000302, 0x00030200, 0x00030201, 0x03020100};
+static const uint8_t s_count4[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
+
 __attribute__((target("avx2"))) static uint32_t s_dither_avx2(const float *a, const float *b,
                                                               uint32_t lo, uint32_t hi, float inv,
                                                               int32_t smax, rumor_quant_key_t key,
@@ -164,17 +171,21 @@ __attribute__((target("avx2"))) static uint32_t s_dither_avx2(const float *a, co
         const __m256 t = _mm256_add_ps(_mm256_mul_ps(ax, vinv), u);
         const __m256i l = _mm256_min_epi32(_mm256_cvttps_epi32(t), top);
         const __m256i nz = _mm256_cmpgt_epi32(l, zero);
-        unsigned bits = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(nz));
-        if (!bits) continue;
-        /* the sign of r (-0.0 and +0.0 have level 0 already), stored lane by lane: a masked
-         * store (vpmaskmovd) is microcoded on some x86 cores and costs more than the block */
-        int32_t lv[8];
-        _mm256_storeu_si256((__m256i *)lv, _mm256_sign_epi32(l, _mm256_castps_si256(r)));
-        for (; bits; bits &= bits - 1) {
-            const uint32_t j = (uint32_t)__builtin_ctz(bits);
-            q[k + j] = lv[j];
-            idx[n++] = k + j;
-        }
+        const unsigned bits = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(nz));
+        /* the signed levels, zeros included (q holds zeros there), and the positions of the
+         * nonzero ones packed by a table per half, with no branch on the data: a block holds
+         * a nonzero level at random, and a masked store (vpmaskmovd) is microcoded on AMD */
+        _mm256_storeu_si256((__m256i *)(q + k), _mm256_sign_epi32(l, _mm256_castps_si256(r)));
+        const __m128i at = _mm_set1_epi32((int32_t)k);
+        const unsigned lo4 = bits & 15u, hi4 = bits >> 4;
+        _mm_storeu_si128(
+            (__m128i *)(idx + n),
+            _mm_add_epi32(at, _mm_cvtepu8_epi32(_mm_cvtsi32_si128((int)s_pack4[lo4]))));
+        n += s_count4[lo4];
+        _mm_storeu_si128((__m128i *)(idx + n),
+                         _mm_add_epi32(at, _mm_cvtepu8_epi32(
+                                               _mm_cvtsi32_si128((int)s_pack4[hi4] + 0x04040404))));
+        n += s_count4[hi4];
     }
     return s_dither_from(a, b, k, hi, inv, smax, key, q, idx, n);
 }
