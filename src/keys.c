@@ -33,8 +33,17 @@ const char *rumor_keys_z85_problem(const char *s, char *why, size_t cap)
         for (size_t k = g; k < g + 5; k++) {
             const char *pos = strchr(s_z85_alphabet, s[k]);
             if (!pos) {
-                snprintf(why, cap, "expected %d Z85 characters (character %zu, '%c', is not Z85)",
-                         RUMOR_KEY_Z85_LEN, k + 1, s[k]);
+                /* printable ASCII quoted, anything else (a control byte, a byte of UTF-8) as
+                 * its value, so that the message stays readable text */
+                const unsigned char c = (unsigned char)s[k];
+                char shown[16];
+                if (c >= ' ' && c <= '~')
+                    snprintf(shown, sizeof shown, "'%c'", c);
+                else
+                    snprintf(shown, sizeof shown, "byte 0x%02x", c);
+                snprintf(why, cap, "expected %d Z85 characters (character %zu, %s, is not Z85)",
+                         RUMOR_KEY_Z85_LEN, k + 1, shown);
+                sodium_memzero(shown, sizeof shown);
                 return why;
             }
             v = v * 85 + (uint64_t)(pos - s_z85_alphabet);

@@ -480,12 +480,34 @@ static void test_one_spelling_per_mode(void **state)
         RUMOR_EFORMAT);
 }
 
-/* The fast coders produce the reference coders' bytes exactly, whenever they write that mode. */
+/* Changes one value of m: the sign of its last nonzero level (INT), or the low bit of its last
+ * value (SPARSE). Doing it twice restores m. 0 when m has no such value. */
+static int s_perturb(rumor_cmsg_t *m)
+{
+    if (m->kind == RUMOR_CMSG_SPARSE) {
+        if (!m->nnz) return 0;
+        uint32_t bits;
+        memcpy(&bits, &m->val[m->nnz - 1], 4);
+        bits ^= 1;
+        memcpy(&m->val[m->nnz - 1], &bits, 4);
+        return 1;
+    }
+    for (uint32_t k = m->d; k-- > 0;)
+        if (m->q[k] && m->q[k] != INT32_MIN) {
+            m->q[k] = -m->q[k];
+            return 1;
+        }
+    return 0;
+}
+
+/* The fast coders produce the reference coders' bytes exactly, whenever they write that mode;
+ * and the comparison sees one value changed: every 50th message, the reference coding of the
+ * message with one value changed (s_perturb) differs from the fast coding of the message. */
 static void test_fast_matches_reference(void **state)
 {
     s_fix_t *f = *state;
     uint8_t *ref = malloc(f->cap);
-    unsigned compared[4] = {0};
+    unsigned compared[4] = {0}, perturbed = 0;
     for (int rep = 0; rep < 4000; rep++) {
         const uint32_t d = 1 + (uint32_t)rumor_rng_below(&f->rng, rep % 200 == 0 ? DMAX : 3000);
         const double density = rumor_rng_uniform_d(&f->rng) * (rep % 3 ? 0.15 : 1.0);
@@ -508,9 +530,16 @@ static void test_fast_matches_reference(void **state)
             assert_int_equal(n - s_header(&f->m), want);
             assert_memory_equal(f->buf + s_header(&f->m), ref, want);
             compared[mode]++;
+            if (rep % 50 || !s_perturb(&f->m)) continue;
+            const size_t other =
+                mode == RUMOR_CODEC_VSC ? s_ref_vsc(&f->m, ref) : s_ref_arith(&f->m, ref);
+            assert_true(other != want || memcmp(f->buf + s_header(&f->m), ref, want) != 0);
+            assert_int_equal(s_perturb(&f->m), 1);
+            perturbed++;
         }
     }
     assert_true(compared[RUMOR_CODEC_VSC] > 2500 && compared[RUMOR_CODEC_ARITH] > 2500);
+    assert_true(perturbed > 100);
     free(ref);
 }
 

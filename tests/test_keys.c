@@ -60,6 +60,14 @@ static void test_z85_problem_names_the_fault(void **state)
     key[6] = '"';
     assert_non_null(rumor_keys_z85_problem(key, why, sizeof why));
     assert_string_equal(why, "expected 40 Z85 characters (character 7, '\"', is not Z85)");
+    /* A byte that is not printable ASCII (a pasted non-breaking space, a control byte) is named
+     * by its value, not written into the message as it is. */
+    key[6] = '\xc2';
+    assert_non_null(rumor_keys_z85_problem(key, why, sizeof why));
+    assert_string_equal(why, "expected 40 Z85 characters (character 7, byte 0xc2, is not Z85)");
+    key[6] = '\x1b';
+    assert_non_null(rumor_keys_z85_problem(key, why, sizeof why));
+    assert_string_equal(why, "expected 40 Z85 characters (character 7, byte 0x1b, is not Z85)");
     memcpy(key + 5, "#####", 5); /* 85^5 - 1 > 2^32 - 1 */
     assert_non_null(rumor_keys_z85_problem(key, why, sizeof why));
     assert_string_equal(why, "characters 6-10 do not encode 4 bytes (not a Z85 key)");

@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *s_src(void)
@@ -422,15 +424,86 @@ static void test_sweep_runs_summarises_and_resumes(void **state)
     if (!strstr(out, "6 done already, 0 to run")) fail_msg("%s", out);
 }
 
+/* The grid of the interrupted sweep: raw's cells run 40 rounds, vsc l0's `rounds`. */
+static const char *s_uneven(uint32_t rounds)
+{
+    char rest[1024];
+    snprintf(rest, sizeof rest,
+             "\"name\": \"uneven\", \"seeds\": [1, 2, 3],"
+             " \"set\": {\"eval_every\": 10, \"algorithm.rounds\": 40},"
+             " \"variations\": [{\"name\": \"raw\", \"set\": {\"codec\": \"raw\"}},"
+             "  {\"name\": \"vsc l0\", \"set\": {\"codec\": \"vsc\", \"algorithm.rounds\": %u}}]",
+             rounds);
+    return s_grid("uneven.json", rest);
+}
+
+/* Seconds on the monotonic clock. */
+static double s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* 1 when process pid is blocked in wait4 (/proc/PID/syscall); where that file cannot be read,
+ * when it is in an interruptible sleep (/proc/PID/stat). */
+static int s_in_wait(pid_t pid)
+{
+    char path[64], text[512] = "";
+    snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
+#ifdef SYS_wait4
+    if (s_slurp(path, text, sizeof text) == 0 && text[0])
+        return strtol(text, NULL, 10) == SYS_wait4; /* "running" reads as 0 */
+#endif
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (s_slurp(path, text, sizeof text) != 0) return 0;
+    const char *paren = strrchr(text, ')'); /* the state follows "(comm)" */
+    return paren && paren[1] == ' ' && paren[2] == 'S';
+}
+
+/* 1 when vsc l0's cell of seed `seed` in the sweep's output dir has its metrics file. */
+static int s_started(const char *dir, int seed)
+{
+    char path[1200];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/cells/vsc_l0/seed-%d/metrics.jsonl", dir, seed);
+    return stat(path, &st) == 0;
+}
+
+/* Waits up to `seconds` for pid to exit; its wait status, or -1 (pid killed) when it did not. */
+static int s_wait_exit(pid_t pid, double seconds)
+{
+    int status;
+    const double t0 = s_now();
+    do {
+        if (waitpid(pid, &status, WNOHANG) == pid) return status;
+        usleep(10000);
+    } while (s_now() - t0 < seconds);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
 /* SIGINT to the sweep alone stops its running cells, which leave no row and run again next
- * time; the cells that finished keep theirs. */
+ * time; the cells that finished keep theirs.
+ *
+ * With -j 2 the cells start in order: raw seed 1 and vsc l0 seed 1; raw seed 1 ends (40 rounds)
+ * and raw seed 2 takes its place, ends, and vsc l0 seed 2 takes its place. vsc l0's cells run
+ * 10^8 rounds (hours), so from then on the sweep waits for them, and only the signal can end
+ * that wait: what the signal meets does not depend on how fast anything runs.
+ *
+ * The signal goes to a sweep in that wait whose two cells run rumor sim: rumor sweep (at
+ * a44be36) passes on a signal that arrives while it handles a finished cell only when another
+ * cell ends, and a cell that has not started rumor sim yet (between fork and exec) catches the
+ * SIGTERM passed on to it with the sweep's handler and runs on. Those are windows of the
+ * sweep, not what this test is about. */
 static void test_interrupted_sweep_resumes(void **state)
 {
     (void)state;
     const char *bin = getenv("RUMOR_BIN");
     if (!bin) skip();
     char grid[1024], dir[1024], results[1100], out[16384], log[1200];
-    snprintf(grid, sizeof grid, "%s", s_tiny(3000));
+    snprintf(grid, sizeof grid, "%s", s_uneven(100000000));
     snprintf(dir, sizeof dir, "%s", s_scratch("stopped"));
     snprintf(results, sizeof results, "%s/results.jsonl", dir);
     snprintf(log, sizeof log, "%s/sweep.log", dir);
@@ -442,34 +515,43 @@ static void test_interrupted_sweep_resumes(void **state)
         execl(bin, bin, "sweep", grid, "-j", "2", "--out", dir, (char *)NULL);
         _exit(127);
     }
-    /* The third cell (raw, seed 2) starts after one of the first two has its row: stop the
-     * sweep while it runs. */
-    char third[1200];
-    snprintf(third, sizeof third, "%s/cells/raw/seed-2/metrics.jsonl", dir);
-    struct stat st;
-    for (int i = 0; i < 20000 && !(stat(third, &st) == 0 && st.st_size > 0); i++) usleep(1000);
+    /* Both vsc l0 cells are rumor sim (which makes the metrics file), and the sweep waits. */
+    const double t0 = s_now();
+    while (!s_started(dir, 1) || !s_started(dir, 2) || !s_in_wait(pid)) {
+        if (s_now() - t0 > 300) {
+            const int status = s_wait_exit(pid, 0);
+            fail_msg("vsc l0's cells did not start within 300 s (sweep status %d):\n%s", status,
+                     s_read(log));
+        }
+        usleep(1000);
+    }
     kill(pid, SIGINT);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    const int status = s_wait_exit(pid, 120);
     char *text = s_read(log);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 1 ||
         !strstr(text, "interrupted; the same command runs the cells left") ||
-        !strstr(text, "stopped; it runs again next time"))
-        fail_msg("status %d:\n%s", status, text);
+        !strstr(text, "vsc l0, seed 1: stopped; it runs again next time") ||
+        !strstr(text, "vsc l0, seed 2: stopped; it runs again next time"))
+        fail_msg("status %d (-1: still running 120 s after SIGINT):\n%s", status, text);
     free(text);
     json_t *rows = s_rows(results);
-    const size_t done = json_array_size(rows);
-    json_decref(rows);
-    assert_true(done >= 1 && done <= 4);
+    assert_int_equal(json_array_size(rows), 2);
+    for (size_t i = 0; i < 2; i++)
+        assert_string_equal(
+            json_string_value(json_object_get(json_array_get(rows, i), "variation")), "raw");
     text = s_read(s_scratch("stopped/summary.md"));
     assert_non_null(strstr(text, "**Incomplete"));
     free(text);
+    /* Again, with vsc l0's cells as short as raw's (they changed, but had no rows to lose):
+     * raw's two rows stay as they were, and the four other cells run. */
+    snprintf(grid, sizeof grid, "%s", s_uneven(40));
     if (s_sweep(grid, dir, out, sizeof out) != 0) fail_msg("%s", out);
-    char want[64];
-    snprintf(want, sizeof want, "%zu done already, %zu to run", done, 6 - done);
-    if (!strstr(out, want)) fail_msg("%s", out);
-    rows = s_rows(results);
-    assert_int_equal(json_array_size(rows), 6);
+    if (!strstr(out, "2 done already, 4 to run")) fail_msg("%s", out);
+    json_t *again = s_rows(results);
+    assert_int_equal(json_array_size(again), 6);
+    for (size_t i = 0; i < 2; i++)
+        assert_true(json_equal(json_array_get(again, i), json_array_get(rows, i)));
+    json_decref(again);
     json_decref(rows);
 }
 
