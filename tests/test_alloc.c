@@ -22,6 +22,7 @@
 
 #include "rumor/checkpoint.h"
 #include "rumor/codec.h"
+#include "rumor/coded.h"
 #include "rumor/compress.h"
 #include "rumor/data.h"
 #include "rumor/gossip.h"
@@ -172,10 +173,10 @@ static void s_walk_json(const char *what, s_case_t c, const void *arg)
 /* ---- fixtures, built before any walk ---- */
 
 static const char *const s_scenario_json[] = {
-    /* malcom, dither, on a ring */
+    /* malcom, dither, coded gradients, on a ring */
     "{\"topology\": {\"generate\": \"ring\", \"n\": 4},"
-    " \"data\": {\"name\": \"synthetic\", \"n\": 400, \"test_n\": 100, \"dim\": 10,"
-    " \"classes\": 3},"
+    " \"data\": {\"name\": \"synthetic\", \"n\": 400, \"test_n\": 100, \"dim\": 10, \"classes\": 3,"
+    " \"redundancy\": 2},"
     " \"algorithm\": {\"name\": \"malcom\", \"lambda\": 0.001, \"batch\": 8, \"rounds\": 4},"
     " \"compressor\": \"dither:8\", \"seed\": 3}",
     /* BEER with momentum, an mlp, a robust rule and an ALIE peer, on a torus */
@@ -885,6 +886,23 @@ static int s_case_peer_data(const void *arg)
     return 0;
 }
 
+static int s_case_coded(const void *arg)
+{
+    const s_run_t *r = arg;
+    rumor_errmsg_t em = {""};
+    rumor_coded_t *c = (rumor_coded_t *)&c;
+    int rc;
+    S_ARMED(rc = rumor_coded_create(r->topo, r->data.part, 2, r->sc.batch, r->sc.seed, 1, &c, &em));
+    if (rc) {
+        assert_null(c);
+        assert_true(em.msg[0]);
+        return rc;
+    }
+    assert_int_equal(rumor_coded_batch(c), r->sc.batch);
+    rumor_coded_destroy(&c);
+    return 0;
+}
+
 static void test_data(void **state)
 {
     (void)state;
@@ -903,6 +921,7 @@ static void test_data(void **state)
     s_walk_some("synthetic", s_case_synthetic, NULL);
     s_walk_some("subset", s_case_subset, &s_runs[0].data.train);
     s_walk_some("partition", s_case_partition, &s_runs[0].data.train);
+    s_walk_some("coded", s_case_coded, &s_runs[0]);
     for (size_t i = 0; i < S_SCENARIOS; i++) {
         const uint32_t selves[] = {RUMOR_PEER_ALL, 1, RUMOR_PEER_NONE};
         for (size_t j = 0; j < 3; j++) {
