@@ -1031,7 +1031,7 @@ static void test_checkpoint(void **state)
         if (rumor_checkpoint_save(a.path, a.p, a.th, &em)) fail_msg("%s", em.msg);
         if (rumor_checkpoint_save(s_fast("save-ckpt.safetensors"), a.p, a.th, &em))
             fail_msg("%s", em.msg);
-        s_walk_some("checkpoint save", s_case_ckpt_save, &a);
+        s_walk_json("checkpoint save", s_case_ckpt_save, &a);
         rumor_peer_destroy(&a.p);
     }
 }
