@@ -333,8 +333,11 @@ static int s_open(const char *path, FILE **f_out, json_t **h_out, long *base, ui
                               path, hl, (uint64_t)st.st_size);
         goto done;
     }
-    hbuf = malloc(hl);
-    if (!hbuf || fread(hbuf, 1, hl, f) != hl) {
+    if (!(hbuf = malloc(hl))) {
+        rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    if (fread(hbuf, 1, hl, f) != hl) {
         rc = rumor_errmsg_set(em, RUMOR_ETRUNC, "%s: truncated header", path);
         goto done;
     }
@@ -438,7 +441,7 @@ int rumor_checkpoint_load(const char *path, rumor_peer_t *p, const uint8_t topo_
     uint8_t *data = NULL;
     s_tensor_t *ts = calloc(S_MAX_TENSORS, sizeof *ts);
     if (!ts) {
-        rc = RUMOR_ENOMEM;
+        rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
         goto done;
     }
     json_t *meta = json_object_get(h, "__metadata__");
@@ -507,7 +510,7 @@ int rumor_checkpoint_load(const char *path, rumor_peer_t *p, const uint8_t topo_
     for (size_t i = 0; i < n; i++) total += s_staged(&ts[i]);
     data = malloc(total + 1);
     if (!data) {
-        rc = RUMOR_ENOMEM;
+        rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
         goto done;
     }
     size_t at = 0;
@@ -584,7 +587,7 @@ int rumor_checkpoint_load_model(const char *path, const rumor_model_t *m, float 
     const size_t d = rumor_model_nparams(m);
     data = malloc(d * sizeof *data + 1);
     if (!data) {
-        rc = RUMOR_ENOMEM;
+        rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
         goto done;
     }
     s_tensor_t ts[2 * RUMOR_MODEL_MAX_HIDDEN + 2];

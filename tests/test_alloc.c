@@ -1015,6 +1015,53 @@ static int s_case_ckpt_save(const void *arg)
     return 0;
 }
 
+static int s_case_ckpt_load(const void *arg)
+{
+    const s_ckpt_arg_t *a = arg;
+    rumor_peer_t *b = s_peer(a->run, a->self);
+    const size_t d = rumor_peer_dim(b);
+    float *before = malloc(d * sizeof *before);
+    assert_non_null(before);
+    memcpy(before, rumor_peer_params(b), d * sizeof *before);
+    rumor_errmsg_t em = {""};
+    int rc;
+    S_ARMED(rc = rumor_checkpoint_load(a->path, b, a->th, &em));
+    if (rc) {
+        if (!em.msg[0]) fail_msg("k = %ld: %s without a message", s_fail_at, rumor_strerror(rc));
+        assert_memory_equal(rumor_peer_params(b), before, d * sizeof *before); /* unchanged */
+        assert_int_equal(rumor_peer_round(b), 0);
+    } else {
+        assert_memory_equal(rumor_peer_params(b), rumor_peer_params(a->p), d * sizeof *before);
+        assert_int_equal(rumor_peer_round(b), 1);
+    }
+    free(before);
+    rumor_peer_destroy(&b);
+    return rc;
+}
+
+static int s_case_ckpt_model(const void *arg)
+{
+    const s_ckpt_arg_t *a = arg;
+    const rumor_model_t *m = rumor_peer_model(a->p);
+    const size_t d = rumor_model_nparams(m);
+    float *x = calloc(d, sizeof *x);
+    assert_non_null(x);
+    rumor_checkpoint_info_t info = {0};
+    rumor_errmsg_t em = {""};
+    int rc;
+    S_ARMED(rc = rumor_checkpoint_load_model(a->path, m, x, &info, &em));
+    if (rc) {
+        assert_true(em.msg[0]);
+        for (size_t k = 0; k < d; k++) assert_true(x[k] == 0.0f);
+    } else {
+        assert_memory_equal(x, rumor_peer_params(a->p), d * sizeof *x);
+        assert_int_equal(info.round, 1);
+        assert_int_equal(info.node, a->self);
+    }
+    free(x);
+    return rc;
+}
+
 static void test_checkpoint(void **state)
 {
     (void)state;
@@ -1032,6 +1079,8 @@ static void test_checkpoint(void **state)
         if (rumor_checkpoint_save(s_fast("save-ckpt.safetensors"), a.p, a.th, &em))
             fail_msg("%s", em.msg);
         s_walk_json("checkpoint save", s_case_ckpt_save, &a);
+        s_walk_some("checkpoint load", s_case_ckpt_load, &a);
+        s_walk_some("checkpoint load model", s_case_ckpt_model, &a);
         rumor_peer_destroy(&a.p);
     }
 }
