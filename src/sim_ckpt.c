@@ -60,10 +60,10 @@ static int s_saved_pending(const rumor_fault_t *f, uint32_t done)
     return f->kind == RUMOR_FAULT_CRASH && rumor_fault_checkpoint_round(f) < done && done <= f->to;
 }
 
-static void s_ckpt_fail(rumor_sim_ckpt_t *ck, const rumor_errmsg_t *em)
+static void s_ckpt_fail(rumor_sim_ckpt_t *ck, int rc, const rumor_errmsg_t *em)
 {
     int none = 0;
-    if (atomic_compare_exchange_strong(&ck->failed, &none, 1)) ck->em = *em;
+    if (atomic_compare_exchange_strong(&ck->failed, &none, rc)) ck->em = *em;
 }
 
 /* Worker 0, with every peer's file of the slot written: DIR/sim.json for round done. */
@@ -146,7 +146,7 @@ static void s_save(rumor_sim_ckpt_t *ck, int path_rc, const char *path, rumor_pe
     rumor_errmsg_t em = {""};
     int rc = path_rc;
     if (rc) rumor_errmsg_set(&em, rc, "%s: path too long", ck->opts->checkpoint_dir);
-    if (rc || (rc = rumor_checkpoint_save(path, p, ck->topo_hash, &em))) s_ckpt_fail(ck, &em);
+    if (rc || (rc = rumor_checkpoint_save(path, p, ck->topo_hash, &em))) s_ckpt_fail(ck, rc, &em);
 }
 
 void rumor_sim_ckpt_save_peers(rumor_sim_ckpt_t *ck, uint32_t w, uint32_t done)
@@ -164,8 +164,9 @@ void rumor_sim_ckpt_commit(rumor_sim_ckpt_t *ck, uint32_t done)
 {
     if (atomic_load(&ck->failed)) return;
     rumor_errmsg_t em = {""};
-    if (s_write_links(ck, &em) || s_write_state(ck, done, &em))
-        s_ckpt_fail(ck, &em);
+    int rc;
+    if ((rc = s_write_links(ck, &em)) || (rc = s_write_state(ck, done, &em)))
+        s_ckpt_fail(ck, rc, &em);
     else
         ck->slot ^= 1;
 }

@@ -1104,10 +1104,42 @@ static int s_case_sim(const void *arg)
     return 0;
 }
 
+/* A run with checkpoints and a crashed peer, in a fresh directory each time. */
+static int s_case_sim_ckpt(const void *arg)
+{
+    const rumor_scenario_t *sc = arg;
+    const char *dir = s_fast("sim-ckpt");
+    char cmd[sizeof s_dir + 96];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    const rumor_sim_opts_t opts = {.threads = 1, .checkpoint_dir = dir, .checkpoint_every = 2};
+    rumor_sim_result_t res;
+    rumor_errmsg_t em = {""};
+    int rc;
+    S_ARMED(rc = rumor_sim_run(sc, &opts, &res, &em));
+    if (rc) {
+        assert_true(em.msg[0]);
+        return rc;
+    }
+    assert_int_equal(res.round, sc->rounds);
+    if (s_failed_dump) return 0; /* see s_walk */
+    /* the finished run's checkpoint is read whole: its models evaluated again */
+    rumor_sim_result_t again;
+    if (rumor_sim_run(sc, &opts, &again, &em)) fail_msg("%s", em.msg);
+    assert_int_equal(again.round, sc->rounds);
+    assert_true(again.acc_avg_model == res.acc_avg_model);
+    return 0;
+}
+
 static void test_sim(void **state)
 {
     (void)state;
     for (size_t i = 0; i < S_SCENARIOS; i++) s_walk_some("sim", s_case_sim, &s_runs[i]);
+    rumor_scenario_t sc = s_runs[0].sc;
+    sc.faults[sc.n_faults++] =
+        (rumor_fault_t){.kind = RUMOR_FAULT_CRASH, .node = 2, .from = 1, .to = 3, .every = 2};
+    rumor_scenario_rehash(&sc);
+    s_walk_some("sim with checkpoints", s_case_sim_ckpt, &sc);
 }
 
 int main(void)
