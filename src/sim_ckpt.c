@@ -76,16 +76,22 @@ static int s_write_state(const rumor_sim_ckpt_t *ck, uint32_t done, rumor_errmsg
     sodium_bin2hex(cfg, sizeof cfg, ck->sc->hash, sizeof ck->sc->hash);
     json_t *lost = json_array();
     if (!lost) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
-    for (uint32_t i = 0; i < ck->n; i++)
-        json_array_append_new(lost, json_integer((json_int_t)ck->net->lost[i]));
-    json_t *j = json_pack("{s:s, s:I, s:s, s:I, s:s, s:o}", "format", S_STATE_FORMAT, "round",
-                          (json_int_t)done, "slot", ck->slot ? "b" : "a", "peers",
-                          (json_int_t)ck->n, "config_hash", cfg, "messages_lost", lost);
+    int bad = 0;
+    for (uint32_t i = 0; !bad && i < ck->n; i++)
+        bad = json_array_append_new(lost, json_integer((json_int_t)ck->net->lost[i]));
+    if (bad) json_decref(lost);
+    json_t *j = bad ? NULL
+                    : json_pack("{s:s, s:I, s:s, s:I, s:s, s:o}", "format", S_STATE_FORMAT, "round",
+                                (json_int_t)done, "slot", ck->slot ? "b" : "a", "peers",
+                                (json_int_t)ck->n, "config_hash", cfg, "messages_lost", lost);
     /* The target reached so far, which a resumed run cannot see again; kept with its target. */
-    if (j && ck->target_round)
+    if (j && ck->target_round &&
         json_object_set_new(j, "target",
                             json_pack("{s:f, s:I, s:f}", "acc", ck->sc->target_acc, "round",
-                                      (json_int_t)ck->target_round, "bytes", ck->target_bytes));
+                                      (json_int_t)ck->target_round, "bytes", ck->target_bytes))) {
+        json_decref(j);
+        j = NULL;
+    }
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!text) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
