@@ -30,6 +30,7 @@
 #include "rumor/partition.h"
 #include "rumor/peer.h"
 #include "rumor/robust.h"
+#include "rumor/rumor.h"
 #include "rumor/sampler.h"
 #include "rumor/scenario.h"
 #include "rumor/sim.h"
@@ -1085,6 +1086,48 @@ static void test_checkpoint(void **state)
     }
 }
 
+/* ---- librumor's endpoint ---- */
+
+/* Node 0 of a ring of 3 on inproc endpoints of their own (a closed endpoint's name is not free
+ * at once): open, one look, close. */
+static int s_case_endpoint(const void *arg)
+{
+    (void)arg;
+    static unsigned net;
+    const char *topo = s_fast("endpoint.json");
+    FILE *f = fopen(topo, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"nodes\": [");
+    for (int i = 0; i < 3; i++)
+        fprintf(f, "%s{\"id\": %d, \"endpoint\": \"inproc://alloc-%u-%d\"}", i ? ", " : "", i, net,
+                i);
+    fprintf(f, "], \"edges\": [[0, 1], [1, 2], [0, 2]]}\n");
+    assert_int_equal(fclose(f), 0);
+    net++;
+    const rumor_options_t o = {.insecure = 1, .wait_s = 1};
+    rumor_endpoint_t *g = (rumor_endpoint_t *)&g;
+    int rc;
+    S_ARMED(rc = rumor_open(&g,
+                            "{\"model\": \"external:20\", \"algorithm\": {\"name\": \"choco\","
+                            " \"gamma\": 0.5, \"rounds\": 3}, \"compressor\": \"dither:8\"}",
+                            topo, 0, NULL, &o));
+    if (rc) {
+        assert_null(g);
+        assert_true(rumor_last_error(NULL)[0]);
+        return rc;
+    }
+    assert_int_equal(rumor_dim(g), 20);
+    assert_int_equal(rumor_degree(g), 2);
+    assert_int_equal(rumor_close(g), 0);
+    return 0;
+}
+
+static void test_endpoint(void **state)
+{
+    (void)state;
+    s_walk_some("endpoint", s_case_endpoint, NULL);
+}
+
 /* ---- the simulator ---- */
 
 static int s_case_sim(const void *arg)
@@ -1152,7 +1195,7 @@ int main(void)
         cmocka_unit_test(test_link),        cmocka_unit_test(test_topology),
         cmocka_unit_test(test_scenario),    cmocka_unit_test(test_data),
         cmocka_unit_test(test_peer),        cmocka_unit_test(test_checkpoint),
-        cmocka_unit_test(test_sim),
+        cmocka_unit_test(test_endpoint),    cmocka_unit_test(test_sim),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

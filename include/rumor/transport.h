@@ -150,12 +150,21 @@ typedef struct rumor_transport rumor_transport_t;
 
 /* Validates cfg (keys well-formed and matching, ids distinct, insecure only on local
  * endpoints), registers the neighbours' keys with the ZAP handler, binds the ROUTER and
- * connects the DEALERs. Connecting does not wait for neighbours to be up. Returns NULL with
- * em filled on any failure ("node 3: cannot bind tcp://127.0.0.1:7403: Address already in
- * use", "--insecure refused: node 4's endpoint tcp://10.0.0.5:7404 is not loopback, ipc or
- * inproc"). zctx must outlive the transport. */
-rumor_transport_t *rumor_transport_new(void *zctx, const rumor_transport_cfg_t *cfg,
-                                       rumor_errmsg_t *em);
+ * connects the DEALERs. Connecting does not wait for neighbours to be up. Returns 0 with *out
+ * set, or with *out NULL and em filled the failure's code: RUMOR_EINVAL or RUMOR_EAUTH for a
+ * configuration ("--insecure refused: node 4's endpoint tcp://10.0.0.5:7404 is not loopback,
+ * ipc or inproc"), RUMOR_ENOMEM, or RUMOR_EIO ("node 3: cannot bind tcp://127.0.0.1:7403:
+ * Address already in use"). zctx must outlive the transport. */
+int rumor_transport_create(void *zctx, const rumor_transport_cfg_t *cfg, rumor_transport_t **out,
+                           rumor_errmsg_t *em);
+
+/* The same, NULL on failure: for callers that need no code. */
+static inline rumor_transport_t *rumor_transport_new(void *zctx, const rumor_transport_cfg_t *cfg,
+                                                     rumor_errmsg_t *em)
+{
+    rumor_transport_t *t;
+    return rumor_transport_create(zctx, cfg, &t, em) ? NULL : t;
+}
 
 /* Closes the sockets (pending frames get linger_ms to leave), unregisters from the ZAP
  * handler and stops it if the transport started it. Accepts NULL and *t_p == NULL. */
