@@ -374,8 +374,7 @@ int rumor_transport_create(void *zctx, const rumor_transport_cfg_t *cfg, rumor_t
                                            self));
         }
         if (!t->auth) {
-            t->auth = rumor_transport_auth_new(zctx, em);
-            if (!t->auth) return s_fail(t, order, RUMOR_EIO);
+            if ((rc = rumor_transport_auth_create(zctx, &t->auth, em))) return s_fail(t, order, rc);
             t->owns_auth = 1;
         }
         if ((rc = rumor_transport_auth_register(t->auth, cfg->self, cfg->nbrs, cfg->n_nbrs,

@@ -1088,11 +1088,14 @@ static void test_checkpoint(void **state)
 
 /* ---- librumor's endpoint ---- */
 
-/* Node 0 of a ring of 3 on inproc endpoints of their own (a closed endpoint's name is not free
- * at once): open, one look, close. */
-static int s_case_endpoint(const void *arg)
+static const char s_endpoint_json[] =
+    "{\"model\": \"external:20\", \"algorithm\": {\"name\": \"choco\", \"gamma\": 0.5,"
+    " \"rounds\": 3}, \"compressor\": \"dither:8\"}";
+
+/* A triangle on inproc endpoints of their own (a closed endpoint's name is not free at once),
+ * written to the fast directory; its path. */
+static const char *s_inproc_triangle(void)
 {
-    (void)arg;
     static unsigned net;
     const char *topo = s_fast("endpoint.json");
     FILE *f = fopen(topo, "w");
@@ -1104,13 +1107,23 @@ static int s_case_endpoint(const void *arg)
     fprintf(f, "], \"edges\": [[0, 1], [1, 2], [0, 2]]}\n");
     assert_int_equal(fclose(f), 0);
     net++;
-    const rumor_options_t o = {.insecure = 1, .wait_s = 1};
+    return topo;
+}
+
+typedef struct {
+    const char *topo; /* NULL: a fresh s_inproc_triangle, plaintext */
+    const char *key;  /* node 0's secret key file (topo's keys), or NULL */
+} s_endpoint_arg_t;
+
+/* Node 0 of a triangle: open, one look, close. */
+static int s_case_endpoint(const void *arg)
+{
+    const s_endpoint_arg_t *a = arg;
+    const char *topo = a->topo ? a->topo : s_inproc_triangle();
+    const rumor_options_t o = {.insecure = !a->key, .wait_s = 1};
     rumor_endpoint_t *g = (rumor_endpoint_t *)&g;
     int rc;
-    S_ARMED(rc = rumor_open(&g,
-                            "{\"model\": \"external:20\", \"algorithm\": {\"name\": \"choco\","
-                            " \"gamma\": 0.5, \"rounds\": 3}, \"compressor\": \"dither:8\"}",
-                            topo, 0, NULL, &o));
+    S_ARMED(rc = rumor_open(&g, s_endpoint_json, topo, 0, a->key, &o));
     if (rc) {
         assert_null(g);
         assert_true(rumor_last_error(NULL)[0]);
@@ -1125,7 +1138,22 @@ static int s_case_endpoint(const void *arg)
 static void test_endpoint(void **state)
 {
     (void)state;
-    s_walk_some("endpoint", s_case_endpoint, NULL);
+    const s_endpoint_arg_t plain = {NULL, NULL};
+    s_walk_some("endpoint", s_case_endpoint, &plain);
+    /* the same over tcp loopback with CurveZMQ keys made by `rumor keygen` */
+    const char *bin = getenv("RUMOR_BIN");
+    if (!bin) fail_msg("RUMOR_BIN: the rumor program, to make keys (ctest sets it)");
+    const unsigned port = s_port_block();
+    assert_true(port > 0);
+    char cmd[1024], out[1024], key[sizeof s_dir + 32];
+    snprintf(cmd, sizeof cmd,
+             "(cd '%s' && '%s' topo gen ring --n 3 --port-base %u -o plain.json && "
+             "'%s' keygen --topology plain.json --dir keys -o secure.json)",
+             s_dir, bin, port, bin);
+    if (s_capture(cmd, out, sizeof out) != 0) fail_msg("%s", out);
+    snprintf(key, sizeof key, "%s/keys/node0.key", s_dir);
+    const s_endpoint_arg_t secure = {s_scratch("secure.json"), key};
+    s_walk_some("secure endpoint", s_case_endpoint, &secure);
 }
 
 /* ---- the simulator ---- */

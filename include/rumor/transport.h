@@ -83,9 +83,17 @@ typedef struct rumor_transport_auth rumor_transport_auth_t;
 
 /* Binds the ZAP handler of ZeroMQ context zctx (inproc://zeromq.zap.01); the transports given
  * it serve it while they wait, all from one thread. Needed only when several secure
- * transports share a context; a transport created with cfg.auth == NULL binds its own. NULL
- * on failure with em filled, e.g. when the context already has a ZAP handler. */
-rumor_transport_auth_t *rumor_transport_auth_new(void *zctx, rumor_errmsg_t *em);
+ * transports share a context; a transport created with cfg.auth == NULL binds its own.
+ * Returns 0 with *out set, or with *out NULL and em filled RUMOR_ENOMEM or RUMOR_EIO (e.g. the
+ * context already has a ZAP handler). */
+int rumor_transport_auth_create(void *zctx, rumor_transport_auth_t **out, rumor_errmsg_t *em);
+
+/* The same, NULL on failure: for callers that need no code. */
+static inline rumor_transport_auth_t *rumor_transport_auth_new(void *zctx, rumor_errmsg_t *em)
+{
+    rumor_transport_auth_t *a;
+    return rumor_transport_auth_create(zctx, &a, em) ? NULL : a;
+}
 
 /* Unbinds and frees the handler. Every transport using it must be destroyed first. */
 void rumor_transport_auth_destroy(rumor_transport_auth_t **a_p);
