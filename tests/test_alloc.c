@@ -43,6 +43,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -102,6 +103,17 @@ void *__wrap_aligned_alloc(size_t align, size_t n)
 static void *s_json_malloc(size_t n)
 {
     return s_json && s_fail(1) ? NULL : __real_malloc(n);
+}
+
+/* Threads, likewise: pthread_create (the simulator's workers) fails with EAGAIN at the
+ * s_thread_fail_at-th call made while armed (0: never). */
+int __real_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
+static long s_thread_fail_at, s_threads;
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+    if (s_armed && ++s_threads == s_thread_fail_at) return EAGAIN;
+    return __real_pthread_create(t, attr, fn, arg);
 }
 
 char *__real_json_dumps(const json_t *json, size_t flags);
@@ -1202,6 +1214,32 @@ static int s_case_sim_ckpt(const void *arg)
     return 0;
 }
 
+/* rumor_sim_run on 4 worker threads with the k-th start failing: RUMOR_ENOMEM and a message,
+ * the workers that did start stopped (the run returns), nothing leaked. */
+static void test_sim_threads(void **state)
+{
+    (void)state;
+    const rumor_sim_opts_t opts = {.threads = 4};
+    for (long k = 1; k <= 4; k++) {
+        s_fail_at = 0; /* no allocation fails */
+        s_thread_fail_at = k;
+        s_threads = 0;
+        rumor_sim_result_t res;
+        rumor_errmsg_t em = {""};
+        int rc;
+        S_ARMED(rc = rumor_sim_run(&s_runs[0].sc, &opts, &res, &em));
+        if (k < 4) {
+            assert_int_equal(rc, RUMOR_ENOMEM);
+            if (!strstr(em.msg, "cannot start worker thread")) fail_msg("%s", em.msg);
+        } else { /* three threads to start: none failed */
+            assert_int_equal(s_threads, 3);
+            assert_int_equal(rc, 0);
+            assert_int_equal(res.round, s_runs[0].sc.rounds);
+        }
+    }
+    s_thread_fail_at = 0;
+}
+
 static void test_sim(void **state)
 {
     (void)state;
@@ -1224,6 +1262,7 @@ int main(void)
         cmocka_unit_test(test_scenario),    cmocka_unit_test(test_data),
         cmocka_unit_test(test_peer),        cmocka_unit_test(test_checkpoint),
         cmocka_unit_test(test_endpoint),    cmocka_unit_test(test_sim),
+        cmocka_unit_test(test_sim_threads),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
