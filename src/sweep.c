@@ -374,7 +374,10 @@ int rumor_sweep_load(const char *path, uint32_t rounds, rumor_sweep_t **out, rum
     json_t **scs = NULL;
     rumor_sweep_t *s = calloc(1, sizeof *s);
     int rc = 0;
-    if (!s) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+    if (!s) {
+        json_decref(root);
+        return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+    }
     snprintf(s->path, sizeof s->path, "%s", path);
     if (!root) {
         rc = jerr.line < 1 ? rumor_errmsg_set(em, RUMOR_EIO, "%s: %s", path, jerr.text)

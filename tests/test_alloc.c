@@ -34,6 +34,7 @@
 #include "rumor/sampler.h"
 #include "rumor/scenario.h"
 #include "rumor/sim.h"
+#include "rumor/sweep.h"
 #include "rumor/topology.h"
 
 #include "support.h"
@@ -1098,6 +1099,43 @@ static void test_checkpoint(void **state)
     }
 }
 
+/* ---- experiment grids ---- */
+
+static int s_case_sweep(const void *arg)
+{
+    rumor_sweep_t *s = (rumor_sweep_t *)&s;
+    rumor_errmsg_t em = {""};
+    int rc;
+    S_ARMED(rc = rumor_sweep_load(arg, 0, &s, &em));
+    if (rc) {
+        assert_null(s);
+        assert_true(em.msg[0]);
+        return rc;
+    }
+    assert_int_equal(s->n_cells, 2 * 2 * 3);
+    assert_non_null(strstr(s->cells[s->n_cells - 1].scenario, "\"lambda\": 0.01"));
+    rumor_sweep_destroy(&s);
+    return 0;
+}
+
+static void test_sweep(void **state)
+{
+    (void)state;
+    const char *path = s_scratch("grid.json");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "{\"name\": \"alloc\", \"description\": \"a grid\", \"base\": "
+            "\"%s/sims/synthetic-ring8-malcom.json\", \"set\": {\"algorithm.rounds\": 4},"
+            " \"variations\": [{\"name\": \"raw\", \"set\": {\"codec\": \"raw\"}},"
+            " {\"name\": \"vsc\", \"set\": {\"codec\": \"vsc\"}}],"
+            " \"axes\": [{\"key\": \"algorithm.lambda\", \"values\": [0, 0.01]}],"
+            " \"seeds\": [1, 2, 3]}\n",
+            RUMOR_SOURCE_DIR);
+    assert_int_equal(fclose(f), 0);
+    s_walk_some("sweep", s_case_sweep, path);
+}
+
 /* ---- librumor's endpoint ---- */
 
 static const char s_endpoint_json[] =
@@ -1262,7 +1300,7 @@ int main(void)
         cmocka_unit_test(test_scenario),    cmocka_unit_test(test_data),
         cmocka_unit_test(test_peer),        cmocka_unit_test(test_checkpoint),
         cmocka_unit_test(test_endpoint),    cmocka_unit_test(test_sim),
-        cmocka_unit_test(test_sim_threads),
+        cmocka_unit_test(test_sim_threads), cmocka_unit_test(test_sweep),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
