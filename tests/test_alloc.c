@@ -200,7 +200,7 @@ static const char *const s_scenario_json[] = {
     " \"redundancy\": 2},"
     " \"algorithm\": {\"name\": \"malcom\", \"lambda\": 0.001, \"batch\": 8, \"rounds\": 4},"
     " \"compressor\": \"dither:8\", \"seed\": 3}",
-    /* BEER with momentum, an mlp, a robust rule and an ALIE peer, on a torus */
+    /* CHOCO with momentum, an mlp, a robust rule and an ALIE peer, on a torus */
     "{\"topology\": {\"generate\": \"torus\", \"n\": 9},"
     " \"data\": {\"name\": \"synthetic\", \"n\": 450, \"test_n\": 90, \"dim\": 6, \"classes\": 3},"
     " \"model\": \"mlp:8\","
@@ -210,8 +210,8 @@ static const char *const s_scenario_json[] = {
     " \"faults\": [{\"byzantine\": \"alie\", \"z\": 0.5, \"from\": 1, \"nodes\": [4]}]}",
     /* BEER on a ring */
     "{\"topology\": {\"generate\": \"ring\", \"n\": 4},"
-    " \"data\": {\"name\": \"synthetic\", \"n\": 400, \"test_n\": 100, \"dim\": 10, \"classes\": "
-    "3},"
+    " \"data\": {\"name\": \"synthetic\", \"n\": 400, \"test_n\": 100, \"dim\": 10,"
+    " \"classes\": 3},"
     " \"algorithm\": {\"name\": \"beer\", \"batch\": 8, \"rounds\": 4, \"gamma\": 0.4},"
     " \"compressor\": \"dither:8:biased:bucket=16\", \"seed\": 9}",
 };
@@ -811,10 +811,10 @@ static void s_gzip(const char *from, const char *path)
 static int s_choose_two(const rumor_dataset_t *labels, void *arg, const uint32_t **rows,
                         uint32_t *n_rows, rumor_errmsg_t *em)
 {
+    (void)arg;
     (void)em;
     static const uint32_t two[] = {2, 0};
     assert_true(labels->n >= 3);
-    (void)arg;
     *rows = two;
     *n_rows = 2;
     return 0;
@@ -828,8 +828,7 @@ static int s_case_libsvm(const void *arg)
     int rc;
     S_ARMED(rc = rumor_data_load_libsvm(GOLDEN("data_tiny.svm"), 0, &ds, &em));
     if (rc) assert_true(em.msg[0]);
-    if (rc) return s_data_done(rc, ds, 0);
-    return s_data_done(rc, ds, ds->n);
+    return s_data_done(rc, ds, 4); /* the sample's four rows */
 }
 
 static int s_case_synthetic(const void *arg)
