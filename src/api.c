@@ -36,8 +36,8 @@ static rumor_transport_auth_t *s_auth; /* the context's ZAP handler, once a secu
 static unsigned s_ctx_users;
 static _Thread_local rumor_errmsg_t s_open_em;
 
-/* The shared context and (secure) its ZAP handler, made on first use; 0, or RUMOR_EIO with em
- * filled. */
+/* The shared context and (secure) its ZAP handler, made on first use; 0, or RUMOR_EIO or
+ * RUMOR_ENOMEM with em filled. */
 static int s_ctx_acquire(int secure, void **ctx, rumor_transport_auth_t **auth, rumor_errmsg_t *em)
 {
     pthread_mutex_lock(&s_ctx_lock);
@@ -45,8 +45,8 @@ static int s_ctx_acquire(int secure, void **ctx, rumor_transport_auth_t **auth, 
     int rc = 0;
     if (!s_ctx)
         rc = rumor_errmsg_set(em, RUMOR_EIO, "cannot create a ZeroMQ context");
-    else if (secure && !s_auth && !(s_auth = rumor_transport_auth_new(s_ctx, em)))
-        rc = RUMOR_EIO;
+    else if (secure && !s_auth)
+        rc = rumor_transport_auth_create(s_ctx, &s_auth, em);
     if (!rc) {
         s_ctx_users++;
         *ctx = s_ctx;
@@ -91,9 +91,10 @@ int rumor_open(rumor_endpoint_t **out, const char *scenario, const char *topolog
     if (!g) return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
     void *ctx = NULL;
     rumor_transport_auth_t *auth = NULL;
-    if (s_ctx_acquire(!o->insecure, &ctx, &auth, em) != 0) {
+    int rc = s_ctx_acquire(!o->insecure, &ctx, &auth, em);
+    if (rc) {
         free(g);
-        return RUMOR_EIO;
+        return rc;
     }
     const rumor_node_opts_t no = {
         .config = json ? "scenario" : scenario,
@@ -109,7 +110,7 @@ int rumor_open(rumor_endpoint_t **out, const char *scenario, const char *topolog
         .metrics = o->metrics,
         .wait_s = o->wait_s,
     };
-    int rc = rumor_node_open(&no, &g->node, em);
+    rc = rumor_node_open(&no, &g->node, em);
     if (!rc) {
         g->peer = rumor_node_peer(g->node);
         if (rumor_model_spec(rumor_peer_model(g->peer))->kind != RUMOR_MODEL_EXTERNAL) {

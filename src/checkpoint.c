@@ -185,20 +185,28 @@ static size_t s_tensors(rumor_peer_t *p, s_tensor_t *out, size_t cap)
     return n;
 }
 
+/* The safetensors header of the n tensors ts of p, or NULL when out of memory. */
 static json_t *s_header(rumor_peer_t *p, const s_tensor_t *ts, size_t n,
                         const uint8_t topo_hash[32])
 {
     json_t *h = json_object();
+    if (!h) return NULL;
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
         json_t *shape = json_array();
-        for (uint32_t k = 0; k < ts[i].ndim; k++)
-            json_array_append_new(shape, json_integer((json_int_t)ts[i].shape[k]));
+        int bad = !shape;
+        for (uint32_t k = 0; !bad && k < ts[i].ndim; k++)
+            bad = json_array_append_new(shape, json_integer((json_int_t)ts[i].shape[k]));
+        if (bad) json_decref(shape);
         const size_t bytes = s_bytes(&ts[i]);
-        json_object_set_new(h, ts[i].name,
-                            json_pack("{s:s, s:o, s:[II]}", "dtype", s_dtype_name[ts[i].dtype],
-                                      "shape", shape, "data_offsets", (json_int_t)off,
-                                      (json_int_t)(off + bytes)));
+        if (bad ||
+            json_object_set_new(h, ts[i].name,
+                                json_pack("{s:s, s:o, s:[II]}", "dtype", s_dtype_name[ts[i].dtype],
+                                          "shape", shape, "data_offsets", (json_int_t)off,
+                                          (json_int_t)(off + bytes)))) {
+            json_decref(h);
+            return NULL;
+        }
         off += bytes;
     }
     const rumor_scenario_t *sc = rumor_peer_scenario(p);
@@ -218,12 +226,16 @@ static json_t *s_header(rumor_peer_t *p, const s_tensor_t *ts, size_t n,
     snprintf(v[5], 32, "%" PRIu64, st->bytes_recv);
     snprintf(v[6], 32, "%" PRIu64, st->msgs_sent);
     snprintf(v[7], 32, "%.17g", st->entropy_bits);
-    json_object_set_new(h, "__metadata__",
-                        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-                                  "format", S_FORMAT, "node", v[0], "round", v[1], "sampler_epoch",
-                                  v[2], "sampler_offset", v[3], "config_hash", cfg, "topology_hash",
-                                  topo, "model", model, "bytes_sent", v[4], "bytes_recv", v[5],
-                                  "msgs_sent", v[6], "entropy_bits", v[7]));
+    if (json_object_set_new(
+            h, "__metadata__",
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "format",
+                      S_FORMAT, "node", v[0], "round", v[1], "sampler_epoch", v[2],
+                      "sampler_offset", v[3], "config_hash", cfg, "topology_hash", topo, "model",
+                      model, "bytes_sent", v[4], "bytes_recv", v[5], "msgs_sent", v[6],
+                      "entropy_bits", v[7]))) {
+        json_decref(h);
+        return NULL;
+    }
     return h;
 }
 
@@ -321,8 +333,11 @@ static int s_open(const char *path, FILE **f_out, json_t **h_out, long *base, ui
                               path, hl, (uint64_t)st.st_size);
         goto done;
     }
-    hbuf = malloc(hl);
-    if (!hbuf || fread(hbuf, 1, hl, f) != hl) {
+    if (!(hbuf = malloc(hl))) {
+        rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    if (fread(hbuf, 1, hl, f) != hl) {
         rc = rumor_errmsg_set(em, RUMOR_ETRUNC, "%s: truncated header", path);
         goto done;
     }
@@ -426,7 +441,7 @@ int rumor_checkpoint_load(const char *path, rumor_peer_t *p, const uint8_t topo_
     uint8_t *data = NULL;
     s_tensor_t *ts = calloc(S_MAX_TENSORS, sizeof *ts);
     if (!ts) {
-        rc = RUMOR_ENOMEM;
+        rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
         goto done;
     }
     json_t *meta = json_object_get(h, "__metadata__");
@@ -495,7 +510,7 @@ int rumor_checkpoint_load(const char *path, rumor_peer_t *p, const uint8_t topo_
     for (size_t i = 0; i < n; i++) total += s_staged(&ts[i]);
     data = malloc(total + 1);
     if (!data) {
-        rc = RUMOR_ENOMEM;
+        rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
         goto done;
     }
     size_t at = 0;
@@ -572,7 +587,7 @@ int rumor_checkpoint_load_model(const char *path, const rumor_model_t *m, float 
     const size_t d = rumor_model_nparams(m);
     data = malloc(d * sizeof *data + 1);
     if (!data) {
-        rc = RUMOR_ENOMEM;
+        rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
         goto done;
     }
     s_tensor_t ts[2 * RUMOR_MODEL_MAX_HIDDEN + 2];

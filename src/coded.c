@@ -78,22 +78,20 @@ int rumor_coded_holds(const rumor_topology_t *topo, uint64_t seed, uint32_t r, u
     return rc;
 }
 
-rumor_coded_t *rumor_coded_new(const rumor_topology_t *topo, const rumor_partition_t *part,
-                               uint32_t r, uint32_t batch, uint64_t seed, uint32_t self,
-                               rumor_errmsg_t *em)
+int rumor_coded_create(const rumor_topology_t *topo, const rumor_partition_t *part, uint32_t r,
+                       uint32_t batch, uint64_t seed, uint32_t self, rumor_coded_t **out,
+                       rumor_errmsg_t *em)
 {
-    if (!part) {
-        rumor_errmsg_set(em, RUMOR_EINVAL,
-                         "data.redundancy %u: peer %u has no partition of the training set", r,
-                         self);
-        return NULL;
-    }
-    if (r == 0 || r > topo->n || r > batch) {
-        rumor_errmsg_set(em, RUMOR_EINVAL,
-                         "data.redundancy %u: expected 1 to the %u nodes and at most the batch %u",
-                         r, topo->n, batch);
-        return NULL;
-    }
+    *out = NULL;
+    if (!part)
+        return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                "data.redundancy %u: peer %u has no partition of the training set",
+                                r, self);
+    if (r == 0 || r > topo->n || r > batch)
+        return rumor_errmsg_set(
+            em, RUMOR_EINVAL,
+            "data.redundancy %u: expected 1 to the %u nodes and at most the batch %u", r, topo->n,
+            batch);
     rumor_coded_t *c = calloc(1, sizeof *c);
     uint32_t *held = malloc(r * sizeof *held);
     if (!c || !held || !(c->samplers = calloc(r, sizeof *c->samplers))) goto oom;
@@ -104,13 +102,12 @@ rumor_coded_t *rumor_coded_new(const rumor_topology_t *topo, const rumor_partiti
     for (uint32_t k = 0; k < r; k++) {
         const uint32_t j = held[k], *off = part->off;
         if (off[j + 1] == off[j]) {
-            rumor_errmsg_set(em, RUMOR_EINVAL,
-                             "data.redundancy %u: peer %u holds shard %u, whose rows it does not "
-                             "have",
-                             r, self, j);
             free(held);
             rumor_coded_destroy(&c);
-            return NULL;
+            return rumor_errmsg_set(em, RUMOR_EINVAL,
+                                    "data.redundancy %u: peer %u holds shard %u, whose rows it "
+                                    "does not have",
+                                    r, self, j);
         }
         /* a stream per (holder, shard): the holders of a shard draw apart */
         c->samplers[k] = rumor_sampler_new(part->idx + off[j], off[j + 1] - off[j], seed,
@@ -118,12 +115,12 @@ rumor_coded_t *rumor_coded_new(const rumor_topology_t *topo, const rumor_partiti
         if (!c->samplers[k]) goto oom;
     }
     free(held);
-    return c;
+    *out = c;
+    return 0;
 oom:
-    rumor_errmsg_set(em, RUMOR_ENOMEM, "peer %u: out of memory", self);
     free(held);
     rumor_coded_destroy(&c);
-    return NULL;
+    return rumor_errmsg_set(em, RUMOR_ENOMEM, "peer %u: out of memory", self);
 }
 
 void rumor_coded_destroy(rumor_coded_t **c_p)

@@ -570,9 +570,9 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
         free(tn);
         return rumor_errmsg_set(em, RUMOR_EIO, "cannot create a ZeroMQ context");
     }
-    n->tr = rumor_transport_new(n->zctx, &tc, em);
+    rc = rumor_transport_create(n->zctx, &tc, &n->tr, em);
     free(tn);
-    if (!n->tr) return RUMOR_EIO;
+    if (rc) return rc;
     if (o->metrics && !(n->metrics = fopen(o->metrics, rumor_peer_round(n->peer) ? "a" : "w")))
         return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create the metrics file: %s", o->metrics,
                                 strerror(errno));

@@ -280,8 +280,8 @@ int rumor_peer_create(const rumor_peer_cfg_t *cfg, rumor_peer_t **out, rumor_err
         goto fail_cfg;
     }
     if (train && sc->redundancy > 1 &&
-        !(p->coded = rumor_coded_new(cfg->topo, cfg->part, sc->redundancy, sc->batch, sc->seed,
-                                     cfg->self, em)))
+        (rc = rumor_coded_create(cfg->topo, cfg->part, sc->redundancy, sc->batch, sc->seed,
+                                 cfg->self, &p->coded, em)))
         goto fail_cfg;
     if (cfg->codec)
         p->codec = cfg->codec;

@@ -729,8 +729,8 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
 
     *result = sim.last;
     if (atomic_load(&sim.ck.failed))
-        rc = rumor_errmsg_set(em, RUMOR_EIO, "checkpoint after round %u: %s", sim.last.round,
-                              sim.ck.em.msg);
+        rc = rumor_errmsg_set(em, atomic_load(&sim.ck.failed), "checkpoint after round %u: %s",
+                              sim.last.round, sim.ck.em.msg);
     else if (sim.net.failed)
         rc = rumor_errmsg_set(em, sim.net.failed,
                               sim.net.failed == RUMOR_ENONFINITE

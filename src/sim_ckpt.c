@@ -60,10 +60,10 @@ static int s_saved_pending(const rumor_fault_t *f, uint32_t done)
     return f->kind == RUMOR_FAULT_CRASH && rumor_fault_checkpoint_round(f) < done && done <= f->to;
 }
 
-static void s_ckpt_fail(rumor_sim_ckpt_t *ck, const rumor_errmsg_t *em)
+static void s_ckpt_fail(rumor_sim_ckpt_t *ck, int rc, const rumor_errmsg_t *em)
 {
     int none = 0;
-    if (atomic_compare_exchange_strong(&ck->failed, &none, 1)) ck->em = *em;
+    if (atomic_compare_exchange_strong(&ck->failed, &none, rc)) ck->em = *em;
 }
 
 /* Worker 0, with every peer's file of the slot written: DIR/sim.json for round done. */
@@ -76,16 +76,22 @@ static int s_write_state(const rumor_sim_ckpt_t *ck, uint32_t done, rumor_errmsg
     sodium_bin2hex(cfg, sizeof cfg, ck->sc->hash, sizeof ck->sc->hash);
     json_t *lost = json_array();
     if (!lost) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
-    for (uint32_t i = 0; i < ck->n; i++)
-        json_array_append_new(lost, json_integer((json_int_t)ck->net->lost[i]));
-    json_t *j = json_pack("{s:s, s:I, s:s, s:I, s:s, s:o}", "format", S_STATE_FORMAT, "round",
-                          (json_int_t)done, "slot", ck->slot ? "b" : "a", "peers",
-                          (json_int_t)ck->n, "config_hash", cfg, "messages_lost", lost);
+    int bad = 0;
+    for (uint32_t i = 0; !bad && i < ck->n; i++)
+        bad = json_array_append_new(lost, json_integer((json_int_t)ck->net->lost[i]));
+    if (bad) json_decref(lost);
+    json_t *j = bad ? NULL
+                    : json_pack("{s:s, s:I, s:s, s:I, s:s, s:o}", "format", S_STATE_FORMAT, "round",
+                                (json_int_t)done, "slot", ck->slot ? "b" : "a", "peers",
+                                (json_int_t)ck->n, "config_hash", cfg, "messages_lost", lost);
     /* The target reached so far, which a resumed run cannot see again; kept with its target. */
-    if (j && ck->target_round)
+    if (j && ck->target_round &&
         json_object_set_new(j, "target",
                             json_pack("{s:f, s:I, s:f}", "acc", ck->sc->target_acc, "round",
-                                      (json_int_t)ck->target_round, "bytes", ck->target_bytes));
+                                      (json_int_t)ck->target_round, "bytes", ck->target_bytes))) {
+        json_decref(j);
+        j = NULL;
+    }
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!text) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
@@ -146,7 +152,7 @@ static void s_save(rumor_sim_ckpt_t *ck, int path_rc, const char *path, rumor_pe
     rumor_errmsg_t em = {""};
     int rc = path_rc;
     if (rc) rumor_errmsg_set(&em, rc, "%s: path too long", ck->opts->checkpoint_dir);
-    if (rc || (rc = rumor_checkpoint_save(path, p, ck->topo_hash, &em))) s_ckpt_fail(ck, &em);
+    if (rc || (rc = rumor_checkpoint_save(path, p, ck->topo_hash, &em))) s_ckpt_fail(ck, rc, &em);
 }
 
 void rumor_sim_ckpt_save_peers(rumor_sim_ckpt_t *ck, uint32_t w, uint32_t done)
@@ -164,8 +170,9 @@ void rumor_sim_ckpt_commit(rumor_sim_ckpt_t *ck, uint32_t done)
 {
     if (atomic_load(&ck->failed)) return;
     rumor_errmsg_t em = {""};
-    if (s_write_links(ck, &em) || s_write_state(ck, done, &em))
-        s_ckpt_fail(ck, &em);
+    int rc;
+    if ((rc = s_write_links(ck, &em)) || (rc = s_write_state(ck, done, &em)))
+        s_ckpt_fail(ck, rc, &em);
     else
         ck->slot ^= 1;
 }

@@ -149,7 +149,7 @@ typedef struct {
     rumor_simnet_t *net;
     uint8_t topo_hash[32];
     int slot;              /* checkpoint slot to write next: 0 = DIR/a, 1 = DIR/b */
-    atomic_int failed;     /* a checkpoint could not be written: the run stops */
+    atomic_int failed;     /* a checkpoint failed: its code (0: none); the run stops */
     rumor_errmsg_t em;     /* why (written by the worker that failed first) */
     uint32_t start;        /* the first round run (a resumed run's checkpoint round) */
     uint32_t target_round; /* the first evaluation that reached sc->target_acc (0: none yet) */

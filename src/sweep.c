@@ -38,8 +38,9 @@ static int s_resolve(const char *dir, const char *rel, char *out, size_t cap)
 }
 
 /* The scenario keys that hold paths (scenario.h): relative ones become absolute against dir,
- * so that a cell's scenario means the same wherever it is written. */
-static int s_absolutize(json_t *sc, const char *dir)
+ * so that a cell's scenario means the same wherever it is written. 0, or RUMOR_ENOSPC (a path
+ * too long) or RUMOR_ENOMEM with em naming where. */
+static int s_absolutize(json_t *sc, const char *dir, const char *where, rumor_errmsg_t *em)
 {
     json_t *data = json_object_get(sc, "data");
     json_t *slots[3][2] = {{sc, json_object_get(sc, "topology")},
@@ -50,8 +51,10 @@ static int s_absolutize(json_t *sc, const char *dir)
         const char *v = json_string_value(slots[k][1]);
         if (!v || !v[0] || v[0] == '/') continue;
         char abs[RUMOR_PATH_MAX];
-        if (s_resolve(dir, v, abs, sizeof abs)) return RUMOR_ENOSPC;
-        json_object_set_new(slots[k][0], keys[k], json_string(abs));
+        if (s_resolve(dir, v, abs, sizeof abs))
+            return rumor_errmsg_set(em, RUMOR_ENOSPC, "%s: path too long", where);
+        if (json_object_set_new(slots[k][0], keys[k], json_string(abs)))
+            return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", where);
     }
     return 0;
 }
@@ -74,7 +77,8 @@ static int s_set(json_t *obj, const char *prefix, const char *key, json_t *val, 
     head[len] = '\0';
     json_t *old = json_object_get(obj, head);
     if (dot) {
-        if (!old) json_object_set_new(obj, head, old = json_object());
+        if (!old && json_object_set_new(obj, head, old = json_object()))
+            return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", where);
         if (!json_is_object(old))
             return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: %s%s: %.*s is not an object", where,
                                     prefix, key, pn - 1, path);
@@ -90,7 +94,8 @@ static int s_set(json_t *obj, const char *prefix, const char *key, json_t *val, 
         }
         return 0;
     }
-    json_object_set_new(obj, head, json_deep_copy(val));
+    if (json_object_set_new(obj, head, json_deep_copy(val)))
+        return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", where);
     return 0;
 }
 
@@ -109,8 +114,7 @@ static int s_merge(json_t *sc, const json_t *set, const char *dir, const char *w
         const int rc = s_set(sc, "", k, v, where, em);
         if (rc) return rc;
     }
-    return s_absolutize(sc, dir) ? rumor_errmsg_set(em, RUMOR_ENOSPC, "%s: path too long", where)
-                                 : 0;
+    return s_absolutize(sc, dir, where, em);
 }
 
 /* ---- the grid ----------------------------------------------------------------------------- */
@@ -218,7 +222,7 @@ static int s_apply_combo(const s_ctx_t *c, const json_t *axes, size_t combo, jso
         char where[1100];
         snprintf(where, sizeof where, "%s: axes[%zu]", c->path, a);
         int rc = s_set(sc, "", key, json_array_get(values, i), where, c->em);
-        if (!rc && s_absolutize(sc, c->dir)) rc = s_fail(c, "axes", "path too long");
+        if (!rc) rc = s_absolutize(sc, c->dir, where, c->em);
         if (rc) return rc;
         /* name=label, the name defaulting to the key's last part */
         const char *an = json_string_value(json_object_get(ax, "name"));
@@ -344,7 +348,8 @@ static int s_cells(const s_ctx_t *c, rumor_sweep_t *s, json_t *const *scs)
         cell->variation = (uint32_t)(i % s->n_variations);
         cell->seed = s->seeds[i / s->n_variations];
         json_t *sc = scs[cell->variation];
-        json_object_set_new(sc, "seed", json_integer((json_int_t)cell->seed));
+        if (json_object_set_new(sc, "seed", json_integer((json_int_t)cell->seed)))
+            return rumor_errmsg_set(c->em, RUMOR_ENOMEM, "%s: out of memory", c->path);
         cell->scenario = json_dumps(sc, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
         if (!cell->scenario)
             return rumor_errmsg_set(c->em, RUMOR_ENOMEM, "%s: out of memory", c->path);
@@ -374,7 +379,10 @@ int rumor_sweep_load(const char *path, uint32_t rounds, rumor_sweep_t **out, rum
     json_t **scs = NULL;
     rumor_sweep_t *s = calloc(1, sizeof *s);
     int rc = 0;
-    if (!s) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+    if (!s) {
+        json_decref(root);
+        return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+    }
     snprintf(s->path, sizeof s->path, "%s", path);
     if (!root) {
         rc = jerr.line < 1 ? rumor_errmsg_set(em, RUMOR_EIO, "%s: %s", path, jerr.text)
@@ -440,11 +448,13 @@ int rumor_sweep_load(const char *path, uint32_t rounds, rumor_sweep_t **out, rum
         rumor_errmsg_set(em, rc, "%s: base: %s", path, inner.msg);
         goto done;
     }
-    if (!(base = json_load_file(bpath, JSON_REJECT_DUPLICATES, &jerr)) ||
-        s_absolutize(base, bdir)) {
+    if (!(base = json_load_file(bpath, JSON_REJECT_DUPLICATES, &jerr))) {
         rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: base: %s: cannot read it back", path, bpath);
         goto done;
     }
+    char where[RUMOR_PATH_MAX + 16];
+    snprintf(where, sizeof where, "%s: base", path);
+    if ((rc = s_absolutize(base, bdir, where, em))) goto done;
     if ((rc = s_variations(&c, root, base, s, rounds, &scs))) goto done;
     rc = s_cells(&c, s, scs);
 done:

@@ -314,26 +314,27 @@ static int s_bound_rid(const rumor_transport_cfg_t *cfg, const rumor_transport_n
     return 0;
 }
 
-static rumor_transport_t *s_fail(rumor_transport_t *t)
+/* Frees order and the half-built t; returns rc. */
+static int s_fail(rumor_transport_t *t, uint32_t *order, int rc)
 {
+    free(order);
     /* Half-built sockets must not linger on a context that may be terminated next. */
     if (t->router) s_opt_int(t->router, ZMQ_LINGER, 0);
     for (uint32_t k = 0; k < t->n_nbrs; k++)
         if (t->dealer && t->dealer[k]) s_opt_int(t->dealer[k], ZMQ_LINGER, 0);
     rumor_transport_destroy(&t);
-    return NULL;
+    return rc;
 }
 
-rumor_transport_t *rumor_transport_new(void *zctx, const rumor_transport_cfg_t *cfg,
-                                       rumor_errmsg_t *em)
+int rumor_transport_create(void *zctx, const rumor_transport_cfg_t *cfg, rumor_transport_t **out,
+                           rumor_errmsg_t *em)
 {
-    if (s_validate(cfg, em) != 0) return NULL;
+    *out = NULL;
+    int rc = s_validate(cfg, em);
+    if (rc) return rc;
     const unsigned self = cfg->self;
     rumor_transport_t *t = calloc(1, sizeof *t);
-    if (!t) {
-        rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
-        return NULL;
-    }
+    if (!t) return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
     t->self = cfg->self;
     t->insecure = cfg->insecure;
     t->inproc = !strncmp(cfg->endpoint, "inproc://", 9);
@@ -343,11 +344,8 @@ rumor_transport_t *rumor_transport_new(void *zctx, const rumor_transport_cfg_t *
     t->rid = malloc((cfg->n_nbrs ? cfg->n_nbrs : 1) * sizeof *t->rid);
     t->dealer = calloc(cfg->n_nbrs ? cfg->n_nbrs : 1, sizeof *t->dealer);
     uint32_t *order = malloc((cfg->n_nbrs ? cfg->n_nbrs : 1) * sizeof *order);
-    if (!t->ids || !t->rid || !t->dealer || !order) {
-        free(order);
-        rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
-        return s_fail(t);
-    }
+    if (!t->ids || !t->rid || !t->dealer || !order)
+        return s_fail(t, order, rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory"));
     /* Neighbours sorted by id (insertion sort: degrees are small), for binary search. */
     for (uint32_t k = 0; k < cfg->n_nbrs; k++) {
         uint32_t j = k;
@@ -360,41 +358,33 @@ rumor_transport_t *rumor_transport_new(void *zctx, const rumor_transport_cfg_t *
     for (uint32_t k = 0; k < cfg->n_nbrs; k++) t->ids[k] = cfg->nbrs[order[k]].id;
     t->bound_rids = !cfg->insecure && !t->inproc;
     for (uint32_t k = 0; k < cfg->n_nbrs && t->bound_rids; k++) {
-        if (s_bound_rid(cfg, &cfg->nbrs[order[k]], 1, t->rid[k], em)) {
-            free(order);
-            return s_fail(t);
-        }
+        if ((rc = s_bound_rid(cfg, &cfg->nbrs[order[k]], 1, t->rid[k], em)))
+            return s_fail(t, order, rc);
     }
 
     if (!cfg->insecure) {
         t->auth = cfg->auth;
         if (t->auth && rumor_transport_auth_ctx(t->auth) != zctx) {
             /* ZeroMQ would find no handler on zctx and admit every CURVE client. */
-            rumor_errmsg_set(em, RUMOR_EINVAL,
-                             "node %u: the ZAP handler given belongs to another ZeroMQ context",
-                             self);
             t->auth = NULL;
-            free(order);
-            return s_fail(t);
+            return s_fail(t, order,
+                          rumor_errmsg_set(em, RUMOR_EINVAL,
+                                           "node %u: the ZAP handler given belongs to another "
+                                           "ZeroMQ context",
+                                           self));
         }
         if (!t->auth) {
-            t->auth = rumor_transport_auth_new(zctx, em);
-            if (!t->auth) {
-                free(order);
-                return s_fail(t);
-            }
+            if ((rc = rumor_transport_auth_create(zctx, &t->auth, em))) return s_fail(t, order, rc);
             t->owns_auth = 1;
         }
-        if (rumor_transport_auth_register(t->auth, cfg->self, cfg->nbrs, cfg->n_nbrs, &t->domain,
-                                          em) != 0) {
-            free(order);
-            return s_fail(t);
-        }
+        if ((rc = rumor_transport_auth_register(t->auth, cfg->self, cfg->nbrs, cfg->n_nbrs,
+                                                &t->domain, em)))
+            return s_fail(t, order, rc);
     }
 
     /* The ROUTER: receive-only. */
     t->router = zmq_socket(zctx, ZMQ_ROUTER);
-    int rc = t->router ? 0 : -1;
+    rc = t->router ? 0 : -1;
     if (rc == 0) {
         const size_t part = cfg->max_frame < RUMOR_TRANSPORT_PART_BYTES
                                 ? cfg->max_frame
@@ -412,18 +402,15 @@ rumor_transport_t *rumor_transport_new(void *zctx, const rumor_transport_cfg_t *
                                  strlen(rumor_transport_auth_domain(t->domain)));
         }
     }
-    if (rc != 0) {
-        rumor_errmsg_set(em, RUMOR_EIO, "node %u: cannot set up the receiving socket: %s", self,
-                         zmq_strerror(errno));
-        free(order);
-        return s_fail(t);
-    }
-    if (zmq_bind(t->router, cfg->endpoint) != 0) {
-        rumor_errmsg_set(em, RUMOR_EIO, "node %u: cannot bind %s: %s", self, cfg->endpoint,
-                         zmq_strerror(errno));
-        free(order);
-        return s_fail(t);
-    }
+    if (rc != 0)
+        return s_fail(t, order,
+                      rumor_errmsg_set(em, RUMOR_EIO,
+                                       "node %u: cannot set up the receiving socket: %s", self,
+                                       zmq_strerror(errno)));
+    if (zmq_bind(t->router, cfg->endpoint) != 0)
+        return s_fail(t, order,
+                      rumor_errmsg_set(em, RUMOR_EIO, "node %u: cannot bind %s: %s", self,
+                                       cfg->endpoint, zmq_strerror(errno)));
     size_t eplen = sizeof t->endpoint;
     if (zmq_getsockopt(t->router, ZMQ_LAST_ENDPOINT, t->endpoint, &eplen) != 0)
         snprintf(t->endpoint, sizeof t->endpoint, "%s", cfg->endpoint);
@@ -436,10 +423,7 @@ rumor_transport_t *rumor_transport_new(void *zctx, const rumor_transport_cfg_t *
         rumor_store32le(rid, cfg->self);
         size_t rid_len = 4;
         if (!cfg->insecure && strncmp(nb->endpoint, "inproc://", 9) != 0) {
-            if (s_bound_rid(cfg, nb, 0, rid, em)) {
-                free(order);
-                return s_fail(t);
-            }
+            if ((rc = s_bound_rid(cfg, nb, 0, rid, em))) return s_fail(t, order, rc);
             rid_len = RUMOR_TRANSPORT_RID_BYTES;
         }
         void *s = zmq_socket(zctx, ZMQ_DEALER);
@@ -463,21 +447,20 @@ rumor_transport_t *rumor_transport_new(void *zctx, const rumor_transport_cfg_t *
                                      RUMOR_KEY_Z85_LEN + 1);
             }
         }
-        if (rc != 0) {
-            rumor_errmsg_set(em, RUMOR_EIO, "node %u: cannot set up the socket to node %u: %s",
-                             self, (unsigned)nb->id, zmq_strerror(errno));
-            free(order);
-            return s_fail(t);
-        }
-        if (zmq_connect(s, nb->endpoint) != 0) {
-            rumor_errmsg_set(em, RUMOR_EIO, "node %u: cannot connect to node %u at %s: %s", self,
-                             (unsigned)nb->id, nb->endpoint, zmq_strerror(errno));
-            free(order);
-            return s_fail(t);
-        }
+        if (rc != 0)
+            return s_fail(t, order,
+                          rumor_errmsg_set(em, RUMOR_EIO,
+                                           "node %u: cannot set up the socket to node %u: %s", self,
+                                           (unsigned)nb->id, zmq_strerror(errno)));
+        if (zmq_connect(s, nb->endpoint) != 0)
+            return s_fail(t, order,
+                          rumor_errmsg_set(em, RUMOR_EIO,
+                                           "node %u: cannot connect to node %u at %s: %s", self,
+                                           (unsigned)nb->id, nb->endpoint, zmq_strerror(errno)));
     }
     free(order);
-    return t;
+    *out = t;
+    return 0;
 }
 
 int rumor_transport_send(rumor_transport_t *t, uint32_t to, const uint8_t *buf, size_t len,

@@ -239,17 +239,14 @@ static void s_close_linger0(void *s)
     zmq_close(s);
 }
 
-rumor_transport_auth_t *rumor_transport_auth_new(void *zctx, rumor_errmsg_t *em)
+int rumor_transport_auth_create(void *zctx, rumor_transport_auth_t **out, rumor_errmsg_t *em)
 {
+    *out = NULL;
     rumor_transport_auth_t *a = calloc(1, sizeof *a);
-    if (!a) {
-        rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
-        return NULL;
-    }
+    if (!a) return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
     if (pthread_mutex_init(&a->lock, NULL) != 0) {
         free(a);
-        rumor_errmsg_set(em, RUMOR_ENOMEM, "cannot create the ZAP handler's mutex");
-        return NULL;
+        return rumor_errmsg_set(em, RUMOR_ENOMEM, "cannot create the ZAP handler's mutex");
     }
     a->ctx = zctx;
     a->zap = zmq_socket(zctx, ZMQ_REP);
@@ -271,13 +268,13 @@ rumor_transport_auth_t *rumor_transport_auth_new(void *zctx, rumor_errmsg_t *em)
         }
     }
     if (what) {
-        rumor_errmsg_set(em, RUMOR_EIO, "%s: %s", what, zmq_strerror(err));
         s_close_linger0(a->zap);
         pthread_mutex_destroy(&a->lock);
         free(a);
-        return NULL;
+        return rumor_errmsg_set(em, RUMOR_EIO, "%s: %s", what, zmq_strerror(err));
     }
-    return a;
+    *out = a;
+    return 0;
 }
 
 void rumor_transport_auth_destroy(rumor_transport_auth_t **a_p)

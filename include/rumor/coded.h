@@ -39,11 +39,21 @@ int rumor_coded_holds(const rumor_topology_t *topo, uint64_t seed, uint32_t r, u
 
 /* The coded steps of node self: floor(batch / r) rows of each held shard of part (its rows must
  * be there: a peer that loaded its own shard only has none of the others). part must outlive
- * it. NULL with em filled when part is NULL, r is out of range or more than batch, a held
- * shard is empty, or memory runs out. */
-rumor_coded_t *rumor_coded_new(const rumor_topology_t *topo, const rumor_partition_t *part,
-                               uint32_t r, uint32_t batch, uint64_t seed, uint32_t self,
-                               rumor_errmsg_t *em);
+ * it. Returns 0 with *out set, or with *out NULL and em filled RUMOR_EINVAL (part is NULL, r is
+ * out of range or more than batch, a held shard is empty) or RUMOR_ENOMEM. */
+int rumor_coded_create(const rumor_topology_t *topo, const rumor_partition_t *part, uint32_t r,
+                       uint32_t batch, uint64_t seed, uint32_t self, rumor_coded_t **out,
+                       rumor_errmsg_t *em);
+
+/* The same, NULL on failure: for callers that need no code. */
+static inline rumor_coded_t *rumor_coded_new(const rumor_topology_t *topo,
+                                             const rumor_partition_t *part, uint32_t r,
+                                             uint32_t batch, uint64_t seed, uint32_t self,
+                                             rumor_errmsg_t *em)
+{
+    rumor_coded_t *c;
+    return rumor_coded_create(topo, part, r, batch, seed, self, &c, em) ? NULL : c;
+}
 void rumor_coded_destroy(rumor_coded_t **c_p);
 
 /* Rows per coded step: r floor(batch / r). */

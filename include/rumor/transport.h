@@ -83,9 +83,17 @@ typedef struct rumor_transport_auth rumor_transport_auth_t;
 
 /* Binds the ZAP handler of ZeroMQ context zctx (inproc://zeromq.zap.01); the transports given
  * it serve it while they wait, all from one thread. Needed only when several secure
- * transports share a context; a transport created with cfg.auth == NULL binds its own. NULL
- * on failure with em filled, e.g. when the context already has a ZAP handler. */
-rumor_transport_auth_t *rumor_transport_auth_new(void *zctx, rumor_errmsg_t *em);
+ * transports share a context; a transport created with cfg.auth == NULL binds its own.
+ * Returns 0 with *out set, or with *out NULL and em filled RUMOR_ENOMEM or RUMOR_EIO (e.g. the
+ * context already has a ZAP handler). */
+int rumor_transport_auth_create(void *zctx, rumor_transport_auth_t **out, rumor_errmsg_t *em);
+
+/* The same, NULL on failure: for callers that need no code. */
+static inline rumor_transport_auth_t *rumor_transport_auth_new(void *zctx, rumor_errmsg_t *em)
+{
+    rumor_transport_auth_t *a;
+    return rumor_transport_auth_create(zctx, &a, em) ? NULL : a;
+}
 
 /* Unbinds and frees the handler. Every transport using it must be destroyed first. */
 void rumor_transport_auth_destroy(rumor_transport_auth_t **a_p);
@@ -150,12 +158,21 @@ typedef struct rumor_transport rumor_transport_t;
 
 /* Validates cfg (keys well-formed and matching, ids distinct, insecure only on local
  * endpoints), registers the neighbours' keys with the ZAP handler, binds the ROUTER and
- * connects the DEALERs. Connecting does not wait for neighbours to be up. Returns NULL with
- * em filled on any failure ("node 3: cannot bind tcp://127.0.0.1:7403: Address already in
- * use", "--insecure refused: node 4's endpoint tcp://10.0.0.5:7404 is not loopback, ipc or
- * inproc"). zctx must outlive the transport. */
-rumor_transport_t *rumor_transport_new(void *zctx, const rumor_transport_cfg_t *cfg,
-                                       rumor_errmsg_t *em);
+ * connects the DEALERs. Connecting does not wait for neighbours to be up. Returns 0 with *out
+ * set, or with *out NULL and em filled the failure's code: RUMOR_EINVAL or RUMOR_EAUTH for a
+ * configuration ("--insecure refused: node 4's endpoint tcp://10.0.0.5:7404 is not loopback,
+ * ipc or inproc"), RUMOR_ENOMEM, or RUMOR_EIO ("node 3: cannot bind tcp://127.0.0.1:7403:
+ * Address already in use"). zctx must outlive the transport. */
+int rumor_transport_create(void *zctx, const rumor_transport_cfg_t *cfg, rumor_transport_t **out,
+                           rumor_errmsg_t *em);
+
+/* The same, NULL on failure: for callers that need no code. */
+static inline rumor_transport_t *rumor_transport_new(void *zctx, const rumor_transport_cfg_t *cfg,
+                                                     rumor_errmsg_t *em)
+{
+    rumor_transport_t *t;
+    return rumor_transport_create(zctx, cfg, &t, em) ? NULL : t;
+}
 
 /* Closes the sockets (pending frames get linger_ms to leave), unregisters from the ZAP
  * handler and stops it if the transport started it. Accepts NULL and *t_p == NULL. */
