@@ -86,8 +86,18 @@ static pid_t s_spawn(const rumor_sweep_t *s, const char *out, size_t c, rumor_er
         if (fo >= 0) close(fo);
         return -1;
     }
+    /* The stop signals wait until the child has its own dispositions: one that came between
+     * fork and exec would otherwise run the sweep's handler in the child and be lost. */
+    sigset_t stops, old;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGINT);
+    sigaddset(&stops, SIGTERM);
+    sigprocmask(SIG_BLOCK, &stops, &old);
     const pid_t pid = fork();
     if (pid == 0) {
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &old, NULL);
         prctl(PR_SET_PDEATHSIG, SIGTERM); /* a sweep killed outright takes its cells along */
         if (dup2(fo, 1) < 0 || dup2(fe, 2) < 0) _exit(127);
         setenv("OPENBLAS_NUM_THREADS", "1", 1);
@@ -96,6 +106,7 @@ static pid_t s_spawn(const rumor_sweep_t *s, const char *out, size_t c, rumor_er
         fprintf(stderr, "rumor sweep: cannot run /proc/self/exe: %s\n", strerror(errno));
         _exit(127);
     }
+    sigprocmask(SIG_SETMASK, &old, NULL);
     close(fo);
     close(fe);
     if (pid < 0) rumor_errmsg_set(em, RUMOR_EIO, "fork: %s", strerror(errno));
@@ -216,13 +227,16 @@ static int s_run_cells(const rumor_sweep_t *s, const char *out, const char *resu
             running++;
         }
         if (!running) break;
-        int st;
-        const pid_t pid = waitpid(-1, &st, 0);
+        /* Checked before every wait: a signal that came while a finished cell was handled
+         * interrupts no wait; one that comes during the wait ends it (EINTR) and is seen here
+         * on the next turn. */
         if ((*stop || rc) && !forwarded) { /* stop every cell; each ends its round and exits */
             for (uint32_t k = 0; k < jobs; k++)
                 if (kids[k].pid) kill(kids[k].pid, SIGTERM);
             forwarded = 1;
         }
+        int st;
+        const pid_t pid = waitpid(-1, &st, 0);
         if (pid < 0) continue; /* EINTR */
         uint32_t k = 0;
         while (k < jobs && kids[k].pid != pid) k++;
