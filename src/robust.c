@@ -212,25 +212,45 @@ double rumor_robust_shift(const float *y, const float *ref, uint32_t d)
     return sq > 0.0 ? sum / sqrt(sq * (double)d) : 0.0;
 }
 
-/* The running-mean fades: slot s with up[s] (up NULL: all) whose score (|avg[s]| when
- * magnitude, else -avg[s]) exceeds from has its w_out[s] scaled linearly down to 0 at out and
- * beyond. Returns how many slots of weight above 0 were faded. */
-static uint32_t s_mean_fade(const double *avg, const uint8_t *up, uint32_t deg, int magnitude,
-                            double from, double out, double *w_out)
+/* A running-mean fade: a slot whose score (|avg| when magnitude, else -avg) exceeds from is
+ * faded, linearly down to nothing at out and beyond. */
+typedef struct {
+    int magnitude;
+    double from, out;
+} s_fade_t;
+
+static const s_fade_t s_shift_fade = {1, RUMOR_ROBUST_SHIFT_FROM, RUMOR_ROBUST_SHIFT_OUT},
+                      s_origin_fade = {0, -RUMOR_ROBUST_ORIGIN_FROM, -RUMOR_ROBUST_ORIGIN_OUT};
+
+static double s_score(const s_fade_t *f, double avg)
+{
+    return f->magnitude ? fabs(avg) : -avg;
+}
+
+/* Whether f fades a slot of running mean avg (not when avg is NaN). */
+static int s_fades(const s_fade_t *f, double avg)
+{
+    return s_score(f, avg) > f->from;
+}
+
+/* Fades each slot s with up[s] (up NULL: all) that f fades: w_out[s] scaled by where its score
+ * lies between from and out. Returns how many slots of weight above 0 were faded. */
+static uint32_t s_mean_fade(const s_fade_t *f, const double *avg, const uint8_t *up, uint32_t deg,
+                            double *w_out)
 {
     uint32_t faded = 0;
     for (uint32_t s = 0; s < deg; s++) {
-        const double a = magnitude ? fabs(avg[s]) : -avg[s];
-        if ((up && !up[s]) || !(a > from)) continue;
+        if ((up && !up[s]) || !s_fades(f, avg[s])) continue;
+        const double a = s_score(f, avg[s]);
         faded += w_out[s] > 0.0;
-        w_out[s] = a < out ? w_out[s] * ((out - a) / (out - from)) : 0.0;
+        w_out[s] = a < f->out ? w_out[s] * ((f->out - a) / (f->out - f->from)) : 0.0;
     }
     return faded;
 }
 
 uint32_t rumor_robust_shift_fade(const double *avg, const uint8_t *up, uint32_t deg, double *w_out)
 {
-    return s_mean_fade(avg, up, deg, 1, RUMOR_ROBUST_SHIFT_FROM, RUMOR_ROBUST_SHIFT_OUT, w_out);
+    return s_mean_fade(&s_shift_fade, avg, up, deg, w_out);
 }
 
 double rumor_robust_origin(const float *y, const float *ref, const float *x0, uint32_t d)
@@ -247,7 +267,7 @@ double rumor_robust_origin(const float *y, const float *ref, const float *x0, ui
 
 uint32_t rumor_robust_origin_fade(const double *avg, const uint8_t *up, uint32_t deg, double *w_out)
 {
-    return s_mean_fade(avg, up, deg, 0, -RUMOR_ROBUST_ORIGIN_FROM, -RUMOR_ROBUST_ORIGIN_OUT, w_out);
+    return s_mean_fade(&s_origin_fade, avg, up, deg, w_out);
 }
 
 void rumor_robust_trimmed_mean(const float *y, const uint8_t *up, uint32_t deg, const float *ref,
@@ -389,11 +409,11 @@ const double *rumor_robust_weights(rumor_robust_t *r, const float *y, const uint
             const float *ys = y + (size_t)s * r->d;
             int out = 0;
             if (r->cfg.shift)
-                out |= fabs(s_running(&r->avg[s], rumor_robust_shift(ys, ref, r->d))) >
-                       RUMOR_ROBUST_SHIFT_FROM;
+                out |= s_fades(&s_shift_fade,
+                               s_running(&r->avg[s], rumor_robust_shift(ys, ref, r->d)));
             if (r->cfg.origin || r->cfg.jump) {
                 const double c = s_running(&r->oavg[s], rumor_robust_origin(ys, ref, r->x0, r->d));
-                out |= r->cfg.origin && c < RUMOR_ROBUST_ORIGIN_FROM;
+                out |= r->cfg.origin && s_fades(&s_origin_fade, c);
                 best = fmax(best, c);
             }
             r->unshifted[s] = !out;
