@@ -252,19 +252,22 @@ int rumor_checkpoint_save(const char *path, rumor_peer_t *p, const uint8_t topo_
     if (!ts) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
     const size_t n = s_tensors(p, ts, S_MAX_TENSORS);
     json_t *h = s_header(p, ts, n, topo_hash);
-    char *hj = h ? json_dumps(h, JSON_COMPACT) : NULL;
+    char *hj = NULL;
+    size_t hl = 0;
+    int rc = h ? rumor_file_json(h, JSON_COMPACT, path, &hj, &hl, em)
+               : rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
     json_decref(h);
-    if (!hj) {
+    if (rc) {
         free(ts);
-        return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+        return rc;
     }
     /* Pad the header with spaces so the data starts 8-byte aligned. */
-    const size_t hl = strlen(hj), padded = (hl + 7) & ~(size_t)7;
+    const size_t padded = (hl + 7) & ~(size_t)7;
     uint8_t len8[8];
     rumor_store64le(len8, (uint64_t)padded);
     static const char spaces[8] = "        ";
     rumor_file_piece_t *pieces = malloc((n + 3) * sizeof *pieces);
-    int rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+    rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
     if (pieces) {
         pieces[0] = (rumor_file_piece_t){len8, 8};
         pieces[1] = (rumor_file_piece_t){hj, hl};

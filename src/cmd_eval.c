@@ -12,6 +12,7 @@
  */
 #include "rumor/checkpoint.h"
 #include "rumor/cmd.h"
+#include "rumor/file.h"
 #include "rumor/model.h"
 #include "rumor/opt.h"
 #include "rumor/peer.h"
@@ -205,35 +206,45 @@ static json_t *s_real(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
-static void s_print_json(const char *path, const char *model, const s_loaded_t *ld, int has_peer,
-                         uint32_t peer, const s_report_t *r)
+/* Prints the report as one JSON line; 0, or 1 with a message when it could not be made whole. */
+static int s_print_json(const char *path, const char *model, const s_loaded_t *ld, int has_peer,
+                        uint32_t peer, const s_report_t *r)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "file", json_string(path));
-    json_object_set_new(o, "format", json_string(s_source_names[ld->source]));
+    int bad = !o;
+    bad |= json_object_set_new(o, "file", json_string(path));
+    bad |= json_object_set_new(o, "format", json_string(s_source_names[ld->source]));
     if (ld->source == S_CHECKPOINT) {
-        json_object_set_new(o, "node", json_integer(ld->ckpt.node));
-        json_object_set_new(o, "round", json_integer(ld->ckpt.round));
+        bad |= json_object_set_new(o, "node", json_integer(ld->ckpt.node));
+        bad |= json_object_set_new(o, "round", json_integer(ld->ckpt.round));
     } else if (has_peer) {
-        json_object_set_new(o, "peer", json_integer(peer));
+        bad |= json_object_set_new(o, "peer", json_integer(peer));
     }
-    json_object_set_new(o, "model", json_string(model));
-    json_object_set_new(o, "params", json_integer((json_int_t)r->d));
-    json_object_set_new(o, "samples", json_integer(r->samples));
-    json_object_set_new(o, "test_loss", s_real(r->loss));
-    json_object_set_new(o, "accuracy", s_real(r->acc));
-    json_object_set_new(o, "density", s_real(r->density));
-    json_object_set_new(o, "nonzero", json_integer((json_int_t)r->nonzero));
+    bad |= json_object_set_new(o, "model", json_string(model));
+    bad |= json_object_set_new(o, "params", json_integer((json_int_t)r->d));
+    bad |= json_object_set_new(o, "samples", json_integer(r->samples));
+    bad |= json_object_set_new(o, "test_loss", s_real(r->loss));
+    bad |= json_object_set_new(o, "accuracy", s_real(r->acc));
+    bad |= json_object_set_new(o, "density", s_real(r->density));
+    bad |= json_object_set_new(o, "nonzero", json_integer((json_int_t)r->nonzero));
     json_t *pc = json_array();
-    for (uint32_t c = 0; c < r->classes; c++)
-        json_array_append_new(pc, json_pack("{s:i, s:i, s:o}", "class", (int)c, "samples",
-                                            (int)r->class_n[c], "accuracy",
-                                            r->class_n[c] ? s_real(r->class_acc[c]) : json_null()));
-    json_object_set_new(o, "per_class", pc);
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-    if (s) printf("%s\n", s);
-    free(s);
+    for (uint32_t c = 0; c < r->classes && pc; c++)
+        bad |= json_array_append_new(
+            pc, json_pack("{s:i, s:i, s:o}", "class", (int)c, "samples", (int)r->class_n[c],
+                          "accuracy", r->class_n[c] ? s_real(r->class_acc[c]) : json_null()));
+    bad |= json_object_set_new(o, "per_class", pc);
+    char *s = NULL;
+    size_t len = 0;
+    if (!bad)
+        bad = rumor_file_json(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10),
+                              "stdout", &s, &len, NULL);
     json_decref(o);
+    if (bad)
+        fprintf(stderr, "rumor eval: out of memory\n");
+    else
+        printf("%s\n", s);
+    free(s);
+    return bad ? 1 : 0;
 }
 
 static void s_print_text(const char *path, const char *model, const s_loaded_t *ld, uint32_t peer,
@@ -349,10 +360,8 @@ int rumor_cmd_eval(int argc, char **argv)
     }
     char model[128];
     rumor_model_spec_describe(&spec, model, sizeof model);
-    if (as_json)
-        s_print_json(path, model, &ld, has_peer, peer, &r);
-    else
-        s_print_text(path, model, &ld, peer, &sc, &r);
+    if (as_json && s_print_json(path, model, &ld, has_peer, peer, &r)) goto done;
+    if (!as_json) s_print_text(path, model, &ld, peer, &sc, &r);
     status = fflush(stdout) == 0 ? 0 : 1;
 done:
     free(r.class_n);

@@ -185,10 +185,13 @@ int rumor_cmd_sim(int argc, char **argv)
     if (rc == RUMOR_EINTR)
         fprintf(stderr, "rumor sim: %s; summary of the last round follows\n", em.msg);
     json_t *name = json_string(sc.name);
-    char *quoted = name ? json_dumps(name, JSON_ENCODE_ANY) : NULL;
+    char *quoted = NULL;
+    size_t ql;
+    const int dumped =
+        name ? rumor_file_json(name, JSON_ENCODE_ANY, "stdout", &quoted, &ql, NULL) : RUMOR_ENOMEM;
     char extra[512];
     snprintf(extra, sizeof extra, "\"scenario\": %s, \"algorithm\": \"%s\", ",
-             quoted ? quoted : "\"\"", rumor_algo_name(sc.algo));
+             dumped ? "\"\"" : quoted, rumor_algo_name(sc.algo));
     free(quoted);
     json_decref(name);
     rumor_sim_result_write(stdout, &res, timing, extra);

@@ -131,11 +131,11 @@ static void s_last_line(const rumor_sweep_t *s, const char *out, size_t c, char 
 /* Appends one row to the results file, whole, and flushes it to disk. */
 static int s_append(const char *path, const json_t *row, rumor_errmsg_t *em)
 {
-    char *t = json_dumps(row, RUMOR_SWEEP_ROW_JSON);
-    if (!t) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
-    const size_t n = strlen(t);
+    char *t;
+    size_t n;
+    int rc = rumor_file_json(row, RUMOR_SWEEP_ROW_JSON, path, &t, &n, em);
+    if (rc) return rc;
     const int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    int rc = 0;
     if (fd < 0 || write(fd, t, n) != (ssize_t)n || write(fd, "\n", 1) != 1 || fsync(fd) != 0)
         rc = rumor_errmsg_set(em, RUMOR_EIO, "%s: %s", path, strerror(errno));
     if (fd >= 0) close(fd);

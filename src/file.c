@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +134,50 @@ static int s_place(const char *tmp, const char *path, int flags, rumor_errmsg_t 
     if (rename(tmp, path) != 0)
         return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot rename %s to it: %s", path, tmp,
                                 strerror(errno));
+    return 0;
+}
+
+/* A growing buffer for json_dump_callback. A failed write sets `failed` for good: jansson does
+ * not always look at what its callback returns (an object key), so the flag, not the dumper's
+ * result, says whether the text is whole. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int failed;
+} s_json_buf_t;
+
+static int s_json_append(const char *bytes, size_t n, void *data)
+{
+    s_json_buf_t *b = data;
+    if (!b->failed && n >= b->cap - b->len) {
+        const size_t want = b->len + n + 1, cap = want > SIZE_MAX / 2 ? 0 : 2 * want;
+        char *grown = cap ? realloc(b->p, cap) : NULL;
+        if (grown) {
+            b->p = grown;
+            b->cap = cap;
+        } else {
+            b->failed = 1;
+        }
+    }
+    if (b->failed) return -1;
+    memcpy(b->p + b->len, bytes, n);
+    b->len += n;
+    return 0;
+}
+
+int rumor_file_json(const json_t *j, size_t flags, const char *path, char **out, size_t *len,
+                    rumor_errmsg_t *em)
+{
+    *out = NULL;
+    *len = 0;
+    s_json_buf_t b = {0};
+    if (json_dump_callback(j, s_json_append, &b, flags) != 0 || b.failed ||
+        s_json_append("", 1, &b) != 0) {
+        free(b.p);
+        return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+    }
+    *out = b.p;
+    *len = b.len - 1; /* the '\0' */
     return 0;
 }
 

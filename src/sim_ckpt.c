@@ -92,11 +92,14 @@ static int s_write_state(const rumor_sim_ckpt_t *ck, uint32_t done, rumor_errmsg
         json_decref(j);
         j = NULL;
     }
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = j ? rumor_file_json(j, JSON_COMPACT, path, &text, &len, em)
+               : rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
     json_decref(j);
-    if (!text) return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
-    const rumor_file_piece_t piece = {text, strlen(text)};
-    const int rc = rumor_file_save(path, 0644, 0, &piece, 1, em);
+    if (rc) return rc;
+    const rumor_file_piece_t piece = {text, len};
+    rc = rumor_file_save(path, 0644, 0, &piece, 1, em);
     free(text);
     return rc;
 }

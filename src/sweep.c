@@ -158,8 +158,10 @@ static void s_label(const json_t *v, char *buf, size_t cap)
     } else if (json_is_number(v)) {
         snprintf(buf, cap, "%g", json_number_value(v));
     } else {
-        char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        snprintf(buf, cap, "%s", t ? t : "?");
+        char *t;
+        size_t len;
+        const int rc = rumor_file_json(v, JSON_COMPACT | JSON_ENCODE_ANY, "label", &t, &len, NULL);
+        snprintf(buf, cap, "%s", rc ? "?" : t);
         free(t);
     }
 }
@@ -350,12 +352,13 @@ static int s_cells(const s_ctx_t *c, rumor_sweep_t *s, json_t *const *scs)
         json_t *sc = scs[cell->variation];
         if (json_object_set_new(sc, "seed", json_integer((json_int_t)cell->seed)))
             return rumor_errmsg_set(c->em, RUMOR_ENOMEM, "%s: out of memory", c->path);
-        cell->scenario = json_dumps(sc, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
-        if (!cell->scenario)
-            return rumor_errmsg_set(c->em, RUMOR_ENOMEM, "%s: out of memory", c->path);
+        size_t len;
+        const int dumped =
+            rumor_file_json(sc, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17), c->path,
+                            &cell->scenario, &len, c->em);
+        if (dumped) return dumped;
         uint8_t h[32];
-        crypto_generichash(h, sizeof h, (const uint8_t *)cell->scenario, strlen(cell->scenario),
-                           NULL, 0);
+        crypto_generichash(h, sizeof h, (const uint8_t *)cell->scenario, len, NULL, 0);
         sodium_bin2hex(cell->config, sizeof cell->config, h, sizeof h);
         char origin[RUMOR_PATH_MAX];
         snprintf(origin, sizeof origin, "%s: variation \"%s\"", c->path,

@@ -11,6 +11,36 @@
 
 /* ---- results ------------------------------------------------------------------------------ */
 
+/* The elements of array a as JSON Lines (RUMOR_SWEEP_ROW_JSON), for the file at path: *text
+ * (malloc'd; NULL when a is empty) and its length *len. Returns 0 or RUMOR_ENOMEM. */
+static int s_jsonl(const json_t *a, const char *path, char **text, size_t *len, rumor_errmsg_t *em)
+{
+    *text = NULL;
+    *len = 0;
+    char *buf = NULL;
+    size_t used = 0;
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        char *t;
+        size_t tl;
+        const int rc =
+            rumor_file_json(json_array_get(a, i), RUMOR_SWEEP_ROW_JSON, path, &t, &tl, em);
+        char *grown = rc ? NULL : realloc(buf, used + tl + 1);
+        if (!grown) {
+            free(t);
+            free(buf);
+            return rc ? rc : rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+        }
+        buf = grown;
+        memcpy(buf + used, t, tl);
+        buf[used + tl] = '\n';
+        used += tl + 1;
+        free(t);
+    }
+    *text = buf;
+    *len = used;
+    return 0;
+}
+
 long rumor_sweep_row_cell(const rumor_sweep_t *s, const json_t *row)
 {
     const char *var = json_string_value(json_object_get(row, "variation"));
@@ -53,31 +83,16 @@ int rumor_sweep_read_results(const rumor_sweep_t *s, const char *path, json_t **
         line += n + 1;
     }
     json_t *all = json_array();
-    for (size_t c = 0; c < s->n_cells; c++)
-        if (slot[c]) json_array_append(all, slot[c]);
-    if (*dropped) { /* rewrite with the rows kept */
-        size_t cap = 1, used = 0;
-        char *buf = malloc(cap);
-        for (size_t i = 0; buf && i < json_array_size(all); i++) {
-            char *t = json_dumps(json_array_get(all, i), RUMOR_SWEEP_ROW_JSON);
-            const size_t tl = t ? strlen(t) : 0;
-            char *grown = t ? realloc(buf, cap + tl + 1) : NULL;
-            if (!grown) {
-                free(t);
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = grown;
-            cap += tl + 1;
-            memcpy(buf + used, t, tl);
-            buf[used + tl] = '\n';
-            used += tl + 1;
-            free(t);
-        }
+    int bad = !all;
+    for (size_t c = 0; c < s->n_cells && !bad; c++)
+        if (slot[c]) bad = json_array_append(all, slot[c]);
+    if (bad) rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+    if (!rc && *dropped) { /* rewrite with the rows kept */
+        char *buf;
+        size_t used;
+        rc = s_jsonl(all, path, &buf, &used, em);
         const rumor_file_piece_t piece = {buf, used};
-        rc = buf ? rumor_file_save(path, 0644, 0, &piece, 1, em)
-                 : rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+        if (!rc) rc = rumor_file_save(path, 0644, 0, &piece, 1, em);
         free(buf);
     }
     if (rc)
@@ -344,12 +359,14 @@ static int s_curve(const rumor_sweep_t *s, const json_t *rows, uint32_t v, const
         if (!all) continue;
         /* A field some run lacks (grad_norm_avg of an older binary, say) stays out. */
         json_t *point = json_pack("{s:I}", "round", r);
+        int bad = !point;
         for (int f = 0; f < S_CURVE_KEYS; f++)
             if (have[f])
-                json_object_set_new(point, s_curve_keys[f],
-                                    json_real(sum[f] / (double)json_array_size(runs)));
-        json_object_set_new(point, "seeds", json_integer((json_int_t)json_array_size(runs)));
-        json_array_append_new(curve, point);
+                bad |= json_object_set_new(point, s_curve_keys[f],
+                                           json_real(sum[f] / (double)json_array_size(runs)));
+        bad |= json_object_set_new(point, "seeds", json_integer((json_int_t)json_array_size(runs)));
+        bad |= json_array_append_new(curve, point);
+        if (bad) rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", out);
     }
     json_decref(runs);
     return rc;
@@ -368,14 +385,9 @@ int rumor_sweep_curves(const rumor_sweep_t *s, const json_t *rows, const char *o
         rc = s_curve(s, rows, v, out, curve, em);
         char *text = NULL;
         size_t len = 0;
-        FILE *mem = rc ? NULL : open_memstream(&text, &len);
-        for (size_t i = 0; mem && i < json_array_size(curve); i++) {
-            json_dumpf(json_array_get(curve, i), mem, RUMOR_SWEEP_ROW_JSON);
-            fputc('\n', mem);
-        }
-        if (mem) fclose(mem);
         char path[RUMOR_PATH_MAX + RUMOR_SWEEP_NAME_MAX];
         snprintf(path, sizeof path, "%s/%s.jsonl", dir, s->slug[v]);
+        if (!rc) rc = s_jsonl(curve, path, &text, &len, em);
         if (!rc && len) {
             const rumor_file_piece_t piece = {text, len};
             if (!(rc = rumor_file_save(path, 0644, 0, &piece, 1, em))) (*written)++;

@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -172,6 +173,45 @@ static void test_a_killed_writer_never_leaves_a_torn_file(void **state)
         free(got);
     }
     assert_true(seen[0] + seen[1] > 0);
+}
+
+/* rumor_file_json writes what json_dumps writes, with the flags rumor's files use, for text
+ * long enough to grow its buffer several times; what jansson cannot write fails. */
+static void test_json_text_is_json_dumps_text(void **state)
+{
+    (void)state;
+    json_t *j = json_pack("{s:s, s:f, s:[i, b, n], s:{s:s}}", "name", "a \"quoted\"\tname/é", "lr",
+                          0.1, "list", 3, 1, "nested", "key", "value");
+    assert_non_null(j);
+    for (int i = 0; i < 300; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%03d", i);
+        assert_int_equal(json_object_set_new(j, key, json_real(1.0 / (i + 3))), 0);
+    }
+    const size_t flags[] = {JSON_COMPACT, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17),
+                            JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)};
+    for (size_t f = 0; f < sizeof flags / sizeof *flags; f++) {
+        char *want = json_dumps(j, flags[f]), *got;
+        size_t len;
+        assert_int_equal(rumor_file_json(j, flags[f], "x.json", &got, &len, NULL), 0);
+        assert_string_equal(got, want);
+        assert_int_equal(len, strlen(want));
+        free(want);
+        free(got);
+    }
+    json_t *s = json_string("plain");
+    char *got = (char *)&got;
+    size_t len = 1;
+    rumor_errmsg_t em = {""};
+    assert_int_equal(rumor_file_json(s, JSON_COMPACT, "x.json", &got, &len, &em), RUMOR_ENOMEM);
+    assert_null(got);
+    assert_int_equal(len, 0);
+    assert_string_equal(em.msg, "x.json: out of memory");
+    assert_int_equal(rumor_file_json(s, JSON_ENCODE_ANY, "x.json", &got, &len, NULL), 0);
+    assert_string_equal(got, "\"plain\"");
+    free(got);
+    json_decref(s);
+    json_decref(j);
 }
 
 static void test_read_limits_and_errors(void **state)
@@ -426,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_keep_refuses_an_existing_file_and_leaves_it),
         cmocka_unit_test(test_failures_leave_the_old_file_and_no_temporary),
         cmocka_unit_test(test_a_killed_writer_never_leaves_a_torn_file),
+        cmocka_unit_test(test_json_text_is_json_dumps_text),
         cmocka_unit_test(test_read_limits_and_errors),
         cmocka_unit_test(test_mkdir),
         cmocka_unit_test(test_directory_of_a_path),

@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+struct json_t; /* jansson's */
+
 /* One piece of a file's contents; a file is written as the concatenation of its pieces. */
 typedef struct {
     const void *data;
@@ -29,6 +31,15 @@ enum {
  * device", any other failure RUMOR_EIO. */
 RUMOR_NODISCARD int rumor_file_save(const char *path, unsigned mode, int flags,
                                     const rumor_file_piece_t *pieces, size_t n, rumor_errmsg_t *em);
+
+/* The JSON text of j, as json_dumps(j, flags) writes it, for a file at path (or the output
+ * that path names): into *out, malloc'd and '\0'-terminated, *len bytes without the '\0'.
+ * Unlike json_dumps it never gives malformed text: jansson 2.14's dumper goes on when it
+ * cannot write an object's key (out of memory), leaving the key out. Returns 0, or
+ * RUMOR_ENOMEM "PATH: out of memory" (also for what is the caller's bug: a cycle in j, or a
+ * j that is neither an array nor an object without JSON_ENCODE_ANY); *out is then NULL. */
+RUMOR_NODISCARD int rumor_file_json(const struct json_t *j, size_t flags, const char *path,
+                                    char **out, size_t *len, rumor_errmsg_t *em);
 
 /* 1 when the errno value err says a write failed for a full disk (or quota), else 0. */
 int rumor_file_disk_full(int err);
