@@ -146,7 +146,8 @@ int rumor_peer_caution(const rumor_peer_t *p, char *buf, size_t cap)
     return buf[0] != '\0';
 }
 
-void rumor_peer_initial_model(const rumor_model_t *m, uint64_t seed, float *x0)
+/* The common initial model every peer starts from (seeded by the run seed alone). */
+static void s_initial_model(const rumor_model_t *m, uint64_t seed, float *x0)
 {
     rumor_rng_t r;
     rumor_rng_seed(&r, seed, 0, 0, RUMOR_RNG_INIT);
@@ -221,7 +222,7 @@ int rumor_peer_create(const rumor_peer_cfg_t *cfg, rumor_peer_t **out, rumor_err
     p->x0 = nq ? p->g + d + nm : NULL;
     p->xb = cfg->rows ? cfg->rows : p->g + d + nm + nq;
 
-    rumor_peer_initial_model(p->model, sc->seed, p->x);
+    s_initial_model(p->model, sc->seed, p->x);
     const uint32_t *nbrs = rumor_topology_neighbors(cfg->topo, cfg->self);
     double *w = malloc((p->degree ? p->degree : 1) * sizeof *w);
     if (!w) goto fail;

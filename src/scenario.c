@@ -14,7 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
-void rumor_scenario_defaults(rumor_scenario_t *s)
+/* Fills s with the defaults (Fashion-MNIST, ring of 16, softmax, Malcom-PSGD). */
+static void s_defaults(rumor_scenario_t *s)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->name, sizeof s->name, "unnamed");
@@ -595,7 +596,7 @@ static const s_check_fn s_checks[] = {
 int rumor_scenario_parse(const char *json, const char *origin, const char *base_dir,
                          rumor_scenario_t *s, rumor_errmsg_t *em)
 {
-    rumor_scenario_defaults(s);
+    s_defaults(s);
     snprintf(s->origin, sizeof s->origin, "%s", origin);
     json_error_t jerr;
     json_t *root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
@@ -872,7 +873,7 @@ static void s_hvalue(s_htext_t *out, const s_hfield_t *f, const rumor_scenario_t
 void rumor_scenario_rehash(rumor_scenario_t *s)
 {
     rumor_scenario_t d;
-    rumor_scenario_defaults(&d);
+    s_defaults(&d);
     s_htext_t text = {.n = 0};
     s_htext_t *out = &text;
     int written = -1; /* the group whose rows are being written, -1 none */

@@ -213,7 +213,9 @@ rumor_wire_hello_diff_t rumor_wire_hello_compare(const rumor_wire_hello_t *their
     return RUMOR_WIRE_HELLO_SAME;
 }
 
-const char *rumor_wire_hello_diff_name(rumor_wire_hello_diff_t diff)
+/* "protocol version", "topology hash", "run-config hash", "model dimension"; "nothing" for
+ * SAME. Never NULL. */
+static const char *s_hello_diff_name(rumor_wire_hello_diff_t diff)
 {
     switch (diff) {
     case RUMOR_WIRE_HELLO_SAME:
@@ -240,7 +242,7 @@ char *rumor_wire_hello_explain(rumor_wire_hello_diff_t diff, const rumor_wire_he
                                const rumor_wire_hello_t *ours, char *buf, size_t cap)
 {
     if (cap == 0) return buf;
-    const char *what = rumor_wire_hello_diff_name(diff);
+    const char *what = s_hello_diff_name(diff);
     char a[9], b[9];
     switch (diff) {
     case RUMOR_WIRE_HELLO_SAME:

@@ -237,7 +237,4 @@ rumor_peer_cfg_t rumor_peer_data_cfg(const rumor_peer_data_t *data, const rumor_
                                      const rumor_topology_t *topo, uint32_t self,
                                      uint32_t eval_batch);
 
-/* The common initial model every peer starts from (seeded by the run seed alone). */
-void rumor_peer_initial_model(const rumor_model_t *m, uint64_t seed, float *x0);
-
 #endif

@@ -203,9 +203,6 @@ typedef struct {
     uint8_t hash[32]; /* run-config hash (see above) */
 } rumor_scenario_t;
 
-/* Fills s with the defaults (Fashion-MNIST, ring of 16, softmax, Malcom-PSGD). */
-void rumor_scenario_defaults(rumor_scenario_t *s);
-
 /* Loads a scenario file over the defaults and computes its hash. */
 RUMOR_NODISCARD int rumor_scenario_load(const char *path, rumor_scenario_t *s, rumor_errmsg_t *em);
 

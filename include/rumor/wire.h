@@ -172,10 +172,6 @@ typedef enum {
 rumor_wire_hello_diff_t rumor_wire_hello_compare(const rumor_wire_hello_t *theirs,
                                                  const rumor_wire_hello_t *ours);
 
-/* "protocol version", "topology hash", "run-config hash", "model dimension"; "nothing" for
- * SAME. Never NULL. */
-const char *rumor_wire_hello_diff_name(rumor_wire_hello_diff_t diff);
-
 /* Formats what differs, with both values, into buf (always NUL-terminated when cap > 0):
  * "topology hash differs (theirs 9f2c01ab..., ours 41aa7730...)",
  * "model dimension differs (theirs 7850, ours 79510)". Returns buf. */
