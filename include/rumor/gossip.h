@@ -54,6 +54,7 @@
 #ifndef RUMOR_GOSSIP_H
 #define RUMOR_GOSSIP_H
 
+#include "rumor/algo.h"
 #include "rumor/cmsg.h"
 #include "rumor/compress.h"
 #include "rumor/err.h"
@@ -61,19 +62,6 @@
 #include "rumor/robust.h"
 
 #include <stdint.h>
-
-typedef enum {
-    RUMOR_ALGO_DPSGD = 0,
-    RUMOR_ALGO_CHOCO = 1,
-    RUMOR_ALGO_MALCOM = 2,
-    RUMOR_ALGO_DCD = 3,
-    RUMOR_ALGO_DEEPSQUEEZE = 4,
-    RUMOR_ALGO_BEER = 5,
-} rumor_algo_t;
-
-/* Parses "dpsgd", "choco", "malcom", "dcd", "deepsqueeze" or "beer". */
-int rumor_algo_parse(const char *s, rumor_algo_t *algo);
-const char *rumor_algo_name(rumor_algo_t algo);
 
 typedef struct {
     rumor_algo_t algo;

@@ -14,9 +14,10 @@
 #ifndef RUMOR_SCENARIO_H
 #define RUMOR_SCENARIO_H
 
+#include "rumor/algo.h"
 #include "rumor/err.h"
-#include "rumor/gossip.h"
 #include "rumor/optim.h"
+#include "rumor/robust.h"
 #include "rumor/topology.h"
 
 #include <limits.h>
