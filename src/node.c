@@ -466,7 +466,7 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
         return rumor_errmsg_set(em, RUMOR_EINVAL, "--id %u: the topology has nodes 0..%u", o->id,
                                 n->topo->n - 1);
     n->self = o->id;
-    const rumor_node_t *me = &n->topo->nodes[n->self];
+    const rumor_topology_node_t *me = &n->topo->nodes[n->self];
     if (!me->endpoint[0])
         return rumor_errmsg_set(em, RUMOR_EINVAL, "topology: nodes[%u] has no endpoint", n->self);
     if (!o->insecure) {
@@ -541,7 +541,7 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
     rumor_transport_nbr_t *tn = calloc(n->deg ? n->deg : 1, sizeof *tn);
     if (!tn) return rumor_errmsg_set(em, RUMOR_ENOMEM, "out of memory");
     for (uint32_t k = 0; k < n->deg; k++) {
-        const rumor_node_t *nd = &n->topo->nodes[ids[k]];
+        const rumor_topology_node_t *nd = &n->topo->nodes[ids[k]];
         tn[k] = (rumor_transport_nbr_t){
             .id = ids[k], .endpoint = nd->endpoint, .public_key = nd->public_key};
         if (!o->insecure && !nd->public_key[0]) {

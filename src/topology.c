@@ -253,8 +253,8 @@ const char *rumor_topology_endpoint_problem(const char *ep, char *why, size_t ca
 /* qsort comparator over pointers into one node array: by endpoint, then by position. */
 static int s_node_ep_cmp(const void *pa, const void *pb)
 {
-    const rumor_node_t *a = *(const rumor_node_t *const *)pa;
-    const rumor_node_t *b = *(const rumor_node_t *const *)pb;
+    const rumor_topology_node_t *a = *(const rumor_topology_node_t *const *)pa;
+    const rumor_topology_node_t *b = *(const rumor_topology_node_t *const *)pb;
     const int c = strcmp(a->endpoint, b->endpoint);
     if (c) return c;
     return a < b ? -1 : a > b;
@@ -263,10 +263,10 @@ static int s_node_ep_cmp(const void *pa, const void *pb)
 /* Finds two nodes with the same non-empty endpoint (which could not both bind it): sets
  * *first < *second for the pair with the smallest `second`. Sorting is O(n log n) where a
  * pairwise scan would be O(n^2) string compares. Returns 1 if found, 0 if not, RUMOR_ENOMEM. */
-static int s_duplicate_endpoint(const rumor_node_t *nodes, uint32_t n, uint32_t *first,
+static int s_duplicate_endpoint(const rumor_topology_node_t *nodes, uint32_t n, uint32_t *first,
                                 uint32_t *second)
 {
-    const rumor_node_t **p = malloc((size_t)n * sizeof *p);
+    const rumor_topology_node_t **p = malloc((size_t)n * sizeof *p);
     if (!p) return RUMOR_ENOMEM;
     uint32_t m = 0;
     for (uint32_t i = 0; i < n; i++)
@@ -296,7 +296,7 @@ static int s_validate_nodes(const rumor_topology_t *t, const char *origin, rumor
 {
     char why[320];
     for (uint32_t i = 0; i < t->n; i++) {
-        const rumor_node_t *nd = &t->nodes[i];
+        const rumor_topology_node_t *nd = &t->nodes[i];
         if (nd->id != i)
             return rumor_errmsg_set(em, RUMOR_EFORMAT,
                                     "%s: nodes[%u].id: expected %u (ids must be 0..n-1 in order)",

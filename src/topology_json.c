@@ -36,7 +36,7 @@ static void s_default_name(const char *origin, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)(len < cap - 1 ? len : cap - 1), base);
 }
 
-static int s_parse_node(json_t *jv, size_t i, rumor_node_t *nd, const char *origin,
+static int s_parse_node(json_t *jv, size_t i, rumor_topology_node_t *nd, const char *origin,
                         rumor_errmsg_t *em)
 {
     char why[320];
@@ -497,7 +497,7 @@ char *rumor_topology_to_json(const rumor_topology_t *t)
     s_buf_json_str(&b, t->name);
     s_buf_printf(&b, ",\n  \"nodes\": [\n");
     for (uint32_t i = 0; i < t->n; i++) {
-        const rumor_node_t *nd = &t->nodes[i];
+        const rumor_topology_node_t *nd = &t->nodes[i];
         s_buf_printf(&b, "    {\"id\": %u", nd->id);
         if (nd->endpoint[0]) {
             s_buf_printf(&b, ", \"endpoint\": ");

@@ -24,12 +24,12 @@ typedef struct {
     uint32_t id;
     char endpoint[RUMOR_ENDPOINT_MAX];      /* "tcp://127.0.0.1:7400", "ipc://...", "" if unset */
     char public_key[RUMOR_KEY_Z85_LEN + 1]; /* Z85, "" if unset */
-} rumor_node_t;
+} rumor_topology_node_t;
 
 typedef struct {
     char name[64];
     uint32_t n;
-    rumor_node_t *nodes; /* (n), nodes[i].id == i */
+    rumor_topology_node_t *nodes; /* (n), nodes[i].id == i */
     uint32_t n_edges;
     uint32_t (*edges)[2]; /* (n_edges) with edges[e][0] < edges[e][1], sorted, unique */
     uint32_t *adj_off;    /* (n + 1) CSR offsets */
