@@ -73,7 +73,7 @@ struct rumor_model {
     float *mem;               /* the one allocation behind act and scratch */
 };
 
-/* ---------------------------------------------------------------- spec */
+/* ---- spec ---------------------------------------------------------------------------- */
 
 /* Parses one decimal width in [1, S_MAX_WIDTH] from s; stops at ',' or the end. Digits only:
  * no sign, no spaces, so "mlp:-5" and "mlp: 5" are rejected rather than silently read. */
@@ -229,7 +229,7 @@ void rumor_model_spec_describe(const rumor_model_spec_t *spec, char *buf, size_t
     }
 }
 
-/* ---------------------------------------------------------------- object */
+/* ---- object -------------------------------------------------------------------------- */
 
 /* a * b + c with overflow detection; returns 0 on overflow. */
 static int s_muladd(size_t a, size_t b, size_t c, size_t *out)
@@ -484,7 +484,7 @@ void rumor_model_init(const rumor_model_t *m, float *params, rumor_rng_t *rng)
     }
 }
 
-/* ---------------------------------------------------------------- forward / backward */
+/* ---- forward / backward -------------------------------------------------------------- */
 
 /* Element-wise passes. GCC at -O2 vectorises only loops with a known trip count, so each pass
  * walks fixed blocks of S_BLOCK floats (pointer-stepped, which its dependence analysis
@@ -595,7 +595,7 @@ static double s_xent_row(const float *z, int32_t y, uint32_t out, float *g, floa
     return (double)mx + log(sum) - (double)zy;
 }
 
-/* ---------------------------------------------------------------- cnn */
+/* ---- cnn ----------------------------------------------------------------------------- */
 
 /* im2col of the first convolution: one row of 25 pixels per output position of each of the
  * nb images x (nb, s * s). */

@@ -27,8 +27,7 @@
 
 #define S_IPC_PATH_MAX 107 /* sun_path minus the terminating NUL on Linux */
 
-/* ---------------------------------------------------------------------------------------- */
-/* Construction */
+/* ---- construction -------------------------------------------------------------------- */
 
 rumor_topology_t *rumor_topology_alloc(const char *name, uint32_t n, uint32_t n_edges)
 {
@@ -192,8 +191,7 @@ int64_t rumor_topology_edge_index(const rumor_topology_t *t, uint32_t a, uint32_
     return -1;
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* Field checks shared by the parser and the validator */
+/* ---- field checks shared by the parser and the validator ----------------------------- */
 
 /* Returns NULL if `ep` is an acceptable endpoint, else why not (into `why`). */
 const char *rumor_topology_endpoint_problem(const char *ep, char *why, size_t cap)
@@ -289,8 +287,7 @@ static int s_duplicate_endpoint(const rumor_topology_node_t *nodes, uint32_t n, 
     return found;
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* Validation */
+/* ---- validation ---------------------------------------------------------------------- */
 
 static int s_validate_nodes(const rumor_topology_t *t, const char *origin, rumor_errmsg_t *em)
 {
@@ -432,8 +429,7 @@ int rumor_topology_validate(const rumor_topology_t *t, const char *origin, rumor
     return rc;
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* Queries */
+/* ---- queries ------------------------------------------------------------------------- */
 
 uint32_t rumor_topology_degree(const rumor_topology_t *t, uint32_t i)
 {

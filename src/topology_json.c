@@ -19,8 +19,7 @@
 
 #define S_MAX_FILE (64u << 20)
 
-/* ---------------------------------------------------------------------------------------- */
-/* JSON parsing */
+/* ---- JSON parsing -------------------------------------------------------------------- */
 
 /* A file that names no topology is named after itself: "dir/ring8.json" -> "ring8". */
 static void s_default_name(const char *origin, char *out, size_t cap)
@@ -434,8 +433,7 @@ int rumor_topology_load(const char *path, rumor_topology_t **out, rumor_errmsg_t
     return rc;
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* Writing */
+/* ---- writing ------------------------------------------------------------------------- */
 
 typedef struct {
     char *p;
