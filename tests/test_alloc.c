@@ -1155,6 +1155,78 @@ static int s_case_sweep(const void *arg)
     return 0;
 }
 
+typedef struct {
+    const rumor_sweep_t *s;
+    const char *path; /* the results file, written anew before each run */
+    const char *text; /* its contents: the good rows, a row of another config, a torn line */
+    const char *rows; /* the good rows alone, as the rewrite must leave them */
+} s_results_arg_t;
+
+/* The whole of the file at path (malloc'd). */
+static char *s_contents(const char *path)
+{
+    char *text;
+    size_t len;
+    rumor_errmsg_t em = {""};
+    if (rumor_file_read(path, (size_t)1 << 20, &text, &len, &em)) fail_msg("%s", em.msg);
+    return text;
+}
+
+/* Reading a results file that holds rows to drop rewrites it: with every failing allocation the
+ * file stays as it was, else it holds the good rows, whole. */
+static int s_case_sweep_results(const void *arg)
+{
+    const s_results_arg_t *a = arg;
+    const rumor_file_piece_t piece = {a->text, strlen(a->text)};
+    assert_int_equal(rumor_file_save(a->path, 0644, 0, &piece, 1, NULL), 0);
+    json_t *rows = (json_t *)&rows;
+    size_t dropped = 0;
+    rumor_errmsg_t em = {""};
+    int rc;
+    S_ARMED(rc = rumor_sweep_read_results(a->s, a->path, &rows, &dropped, &em));
+    char *now = s_contents(a->path);
+    if (rc) {
+        assert_null(rows);
+        assert_true(em.msg[0]);
+        assert_string_equal(now, a->text);
+    } else {
+        assert_int_equal(dropped, 2);
+        assert_int_equal(json_array_size(rows), a->s->n_cells);
+        assert_string_equal(now, a->rows);
+        json_decref(rows);
+    }
+    free(now);
+    return rc;
+}
+
+/* The results walk's file: a row of every cell, a row of another config, a torn line. */
+static void s_results_walk(const char *grid)
+{
+    rumor_sweep_t *s;
+    rumor_errmsg_t em = {""};
+    if (rumor_sweep_load(grid, 0, &s, &em)) fail_msg("%s", em.msg);
+    char rows[8192] = "", text[9000];
+    json_t *summary = json_pack("{s:f, s:f, s:i, s:s}", "acc_avg_model", 0.8125, "loss", 0.5,
+                                "round", 4, "scenario", "alloc");
+    assert_non_null(summary);
+    for (size_t c = 0; c < s->n_cells; c++) { /* 12: the table of rows grows */
+        json_t *row = rumor_sweep_row(s, c, summary, NULL, 1.5 + (double)c);
+        char *t;
+        size_t len;
+        assert_int_equal(rumor_file_json(row, RUMOR_SWEEP_ROW_JSON, "row", &t, &len, NULL), 0);
+        assert_true(strlen(rows) + len + 2 <= sizeof rows);
+        strcat(strcat(rows, t), "\n");
+        free(t);
+        json_decref(row);
+    }
+    json_decref(summary);
+    snprintf(text, sizeof text,
+             "%s{\"variation\": \"raw\", \"seed\": 1, \"config\": \"another\"}\n{\"torn", rows);
+    const s_results_arg_t a = {s, s_fast("results.jsonl"), text, rows};
+    s_walk_some("sweep results", s_case_sweep_results, &a);
+    rumor_sweep_destroy(&s);
+}
+
 static void test_sweep(void **state)
 {
     (void)state;
@@ -1171,6 +1243,7 @@ static void test_sweep(void **state)
             RUMOR_SOURCE_DIR);
     assert_int_equal(fclose(f), 0);
     s_walk_some("sweep", s_case_sweep, path);
+    s_results_walk(path);
 }
 
 /* ---- librumor's endpoint ---- */
