@@ -113,18 +113,22 @@ static int s_cmd_gen(int argc, char **argv)
         return 2;
     }
     rumor_topology_gen_t g = o.g;
-    g.kind = kind;
+    rumor_errmsg_t em = {{0}};
+    if (rumor_topology_kind_parse(kind, &g.kind, &em)) {
+        fprintf(stderr, "rumor topo gen: %s\n", em.msg);
+        return 1;
+    }
     const char *out_path = o.out, *ipc_dir = o.ipc, *name = o.name;
     const int have_rows = o.have_rows, have_p = o.have_p, have_k = o.have_k,
               have_seed = o.have_seed;
     const char *misplaced = NULL;
-    if (have_rows && strcmp(g.kind, "torus")) misplaced = "--rows applies only to torus";
-    if (have_p && strcmp(g.kind, "er")) misplaced = "--p applies only to er";
-    if (have_k && strcmp(g.kind, "regular")) misplaced = "--k applies only to regular";
-    if (have_seed && strcmp(g.kind, "er") && strcmp(g.kind, "regular"))
-        misplaced = "--seed applies only to er and regular";
-    if (!have_p && !strcmp(g.kind, "er")) misplaced = "er needs --p P";
-    if (!have_k && !strcmp(g.kind, "regular")) misplaced = "regular needs --k K";
+    const int er = g.kind == RUMOR_TOPOLOGY_ER, regular = g.kind == RUMOR_TOPOLOGY_REGULAR;
+    if (have_rows && g.kind != RUMOR_TOPOLOGY_TORUS) misplaced = "--rows applies only to torus";
+    if (have_p && !er) misplaced = "--p applies only to er";
+    if (have_k && !regular) misplaced = "--k applies only to regular";
+    if (have_seed && !er && !regular) misplaced = "--seed applies only to er and regular";
+    if (!have_p && er) misplaced = "er needs --p P";
+    if (!have_k && regular) misplaced = "regular needs --k K";
     if (ipc_dir && g.port_base) misplaced = "--ipc and --port-base exclude each other";
     if (name && (name[0] == '\0' || strlen(name) >= sizeof(((rumor_topology_t *)0)->name)))
         misplaced = "--name: expected 1 to 63 characters";
@@ -133,7 +137,6 @@ static int s_cmd_gen(int argc, char **argv)
         return 2;
     }
 
-    rumor_errmsg_t em = {{0}};
     rumor_topology_t *t = NULL;
     if (rumor_topology_generate(&g, &t, &em) != 0) {
         fprintf(stderr, "rumor topo gen: %s\n", em.msg);

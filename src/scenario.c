@@ -19,8 +19,7 @@ static void s_defaults(rumor_scenario_t *s)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->name, sizeof s->name, "unnamed");
-    snprintf(s->topo_kind, sizeof s->topo_kind, "ring");
-    s->topo_gen.kind = s->topo_kind;
+    s->topo_gen.kind = RUMOR_TOPOLOGY_RING;
     s->topo_gen.n = 16;
     s->topo_gen.seed = 1;
     s->data = RUMOR_DATA_FASHION;
@@ -169,7 +168,11 @@ static int s_parse_topology(const s_ctx_t *c0, json_t *v, const char *base_dir, 
     int rc = s_check_keys(&c, v, keys);
     if (rc) return rc;
     if (!json_object_get(v, "generate")) return s_fail(&c, "generate", "missing");
-    if ((rc = s_str(&c, v, "generate", s->topo_kind, sizeof s->topo_kind))) return rc;
+    char kind[16];
+    rumor_errmsg_t why = {""};
+    if ((rc = s_str(&c, v, "generate", kind, sizeof kind))) return rc;
+    if (rumor_topology_kind_parse(kind, &s->topo_gen.kind, &why))
+        return s_fail(&c, "generate", why.msg);
     double x = s->topo_gen.p;
     if ((rc = s_u32(&c, v, "n", 2, RUMOR_TOPOLOGY_MAX_NODES, &s->topo_gen.n)) ||
         (rc = s_u32(&c, v, "rows", 0, RUMOR_TOPOLOGY_MAX_NODES, &s->topo_gen.rows)) ||
@@ -900,7 +903,5 @@ void rumor_scenario_rehash(rumor_scenario_t *s)
 int rumor_scenario_topology(const rumor_scenario_t *s, rumor_topology_t **out, rumor_errmsg_t *em)
 {
     if (s->topology_file[0]) return rumor_topology_load(s->topology_file, out, em);
-    rumor_topology_gen_t g = s->topo_gen;
-    g.kind = s->topo_kind;
-    return rumor_topology_generate(&g, out, em);
+    return rumor_topology_generate(&s->topo_gen, out, em);
 }

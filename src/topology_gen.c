@@ -163,23 +163,41 @@ static unsigned s_max_tries(double work_per_try)
     return budget >= S_GEN_MAX_TRIES ? S_GEN_MAX_TRIES : (budget < 10 ? 10 : (unsigned)budget);
 }
 
+static const char *const s_kind_names[] = {"ring",     "torus",     "er", "regular",
+                                           "complete", "hypercube", "exp"};
+
+int rumor_topology_kind_parse(const char *s, rumor_topology_kind_t *out, rumor_errmsg_t *em)
+{
+    for (size_t i = 0; i < sizeof s_kind_names / sizeof *s_kind_names; i++) {
+        if (!strcmp(s, s_kind_names[i])) {
+            *out = (rumor_topology_kind_t)i;
+            return 0;
+        }
+    }
+    return rumor_errmsg_set(em, RUMOR_EINVAL,
+                            "unknown kind '%s' (expected ring, torus, er, regular, complete, "
+                            "hypercube or exp)",
+                            s);
+}
+
+const char *rumor_topology_kind_name(rumor_topology_kind_t kind)
+{
+    return (size_t)kind < sizeof s_kind_names / sizeof *s_kind_names ? s_kind_names[kind] : NULL;
+}
+
 int rumor_topology_generate(const rumor_topology_gen_t *g, rumor_topology_t **out,
                             rumor_errmsg_t *em)
 {
     if (!out) return rumor_errmsg_set(em, RUMOR_EINVAL, "topology: no output given");
     *out = NULL;
-    if (!g || !g->kind) return rumor_errmsg_set(em, RUMOR_EINVAL, "topology: no kind given");
-    const char *kind = g->kind;
+    if (!g) return rumor_errmsg_set(em, RUMOR_EINVAL, "topology: no generator given");
+    const char *kind = rumor_topology_kind_name(g->kind);
+    if (!kind) return rumor_errmsg_set(em, RUMOR_EINVAL, "topology: unknown kind %d", (int)g->kind);
     const uint32_t n = g->n;
-    const bool ring = !strcmp(kind, "ring"), torus = !strcmp(kind, "torus"),
-               er = !strcmp(kind, "er"), regular = !strcmp(kind, "regular"),
-               complete = !strcmp(kind, "complete"), hypercube = !strcmp(kind, "hypercube"),
-               expo = !strcmp(kind, "exp");
-    if (!ring && !torus && !er && !regular && !complete && !hypercube && !expo)
-        return rumor_errmsg_set(em, RUMOR_EINVAL,
-                                "topology: unknown kind '%s' (expected ring, torus, er, regular, "
-                                "complete, hypercube or exp)",
-                                kind);
+    const bool ring = g->kind == RUMOR_TOPOLOGY_RING, torus = g->kind == RUMOR_TOPOLOGY_TORUS,
+               er = g->kind == RUMOR_TOPOLOGY_ER, complete = g->kind == RUMOR_TOPOLOGY_COMPLETE,
+               hypercube = g->kind == RUMOR_TOPOLOGY_HYPERCUBE,
+               expo = g->kind == RUMOR_TOPOLOGY_EXP;
     if (n < 2 || n > RUMOR_TOPOLOGY_MAX_NODES)
         return rumor_errmsg_set(em, RUMOR_EINVAL, "%s: n = %u (must be 2 to %d)", kind, n,
                                 RUMOR_TOPOLOGY_MAX_NODES);

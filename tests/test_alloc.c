@@ -633,13 +633,13 @@ static int s_case_topology_generate(const void *arg)
 }
 
 static const rumor_topology_gen_t s_gens[] = {
-    {.kind = "ring", .n = 8, .port_base = 7000},
-    {.kind = "torus", .n = 12, .rows = 3},
-    {.kind = "er", .n = 10, .p = 0.3, .seed = 4},
-    {.kind = "regular", .n = 10, .k = 3, .seed = 4},
-    {.kind = "complete", .n = 5},
-    {.kind = "hypercube", .n = 8},
-    {.kind = "exp", .n = 10},
+    {.kind = RUMOR_TOPOLOGY_RING, .n = 8, .port_base = 7000},
+    {.kind = RUMOR_TOPOLOGY_TORUS, .n = 12, .rows = 3},
+    {.kind = RUMOR_TOPOLOGY_ER, .n = 10, .p = 0.3, .seed = 4},
+    {.kind = RUMOR_TOPOLOGY_REGULAR, .n = 10, .k = 3, .seed = 4},
+    {.kind = RUMOR_TOPOLOGY_COMPLETE, .n = 5},
+    {.kind = RUMOR_TOPOLOGY_HYPERCUBE, .n = 8},
+    {.kind = RUMOR_TOPOLOGY_EXP, .n = 10},
 };
 
 static int s_case_topology_json(const void *arg)
@@ -720,7 +720,7 @@ static void test_topology(void **state)
     s_walk_some("topology load", s_case_topology_load, NULL);
     s_walk_some("topology parse", s_case_topology_parse, NULL);
     for (size_t i = 0; i < sizeof s_gens / sizeof *s_gens; i++)
-        s_walk_some(s_gens[i].kind, s_case_topology_generate, &s_gens[i]);
+        s_walk_some(rumor_topology_kind_name(s_gens[i].kind), s_case_topology_generate, &s_gens[i]);
     rumor_topology_t *t;
     assert_int_equal(rumor_topology_load(GOLDEN("topo_explicit.json"), &t, NULL), 0);
     s_walk_some("topology to json", s_case_topology_json, t);

@@ -21,7 +21,8 @@ enum { N = 6, DIM = 5, CLASSES = 3, ROWS = 600, BATCH = 12 };
 static rumor_topology_t *s_graph(const char *kind, uint32_t n)
 {
     rumor_topology_t *t = NULL;
-    const rumor_topology_gen_t g = {.kind = kind, .n = n, .seed = 1};
+    rumor_topology_gen_t g = {.n = n, .seed = 1};
+    assert_int_equal(rumor_topology_kind_parse(kind, &g.kind, NULL), 0);
     assert_int_equal(rumor_topology_generate(&g, &t, NULL), 0);
     return t;
 }

@@ -29,7 +29,8 @@ typedef struct {
 static void s_net_new_tracking(s_net_t *net, const char *kind, uint32_t n, rumor_algo_t algo,
                                const char *compressor, float gamma, uint32_t track_from)
 {
-    const rumor_topology_gen_t gen = {.kind = kind, .n = n};
+    rumor_topology_gen_t gen = {.n = n};
+    assert_int_equal(rumor_topology_kind_parse(kind, &gen.kind, NULL), 0);
     assert_int_equal(rumor_topology_generate(&gen, &net->topo, NULL), 0);
     net->g = calloc(n, sizeof *net->g);
     net->x = calloc((size_t)n * D, sizeof *net->x);

@@ -519,7 +519,7 @@ static void test_beer_mixes_the_stepped_models(void **state)
     snprintf(sc.compressor, sizeof sc.compressor, "identity");
     rumor_scenario_rehash(&sc);
     rumor_topology_t *topo = NULL;
-    const rumor_topology_gen_t gen = {.kind = "complete", .n = 4};
+    const rumor_topology_gen_t gen = {.kind = RUMOR_TOPOLOGY_COMPLETE, .n = 4};
     assert_int_equal(rumor_topology_generate(&gen, &topo, NULL), 0);
     rumor_peer_t *p[4];
     for (uint32_t i = 0; i < 4; i++) {

@@ -53,7 +53,7 @@ static void test_fields_and_defaults(void **state)
                        " \"round_mode\": {\"deadline_ms\": 250}}";
     assert_int_equal(rumor_scenario_parse(json, "t.json", "/base", &sc, &em), 0);
     assert_string_equal(sc.name, "t");
-    assert_string_equal(sc.topo_kind, "torus");
+    assert_int_equal(sc.topo_gen.kind, RUMOR_TOPOLOGY_TORUS);
     assert_int_equal(sc.topo_gen.n, 16);
     assert_int_equal(sc.data, RUMOR_DATA_SYNTHETIC);
     assert_true(sc.dirichlet_alpha == 0.5);
@@ -137,6 +137,10 @@ static void test_errors_name_the_field(void **state)
         {"{\"data\": {\"name\": \"cifar\"}}", "x.json: data.name: expected fashion-mnist"},
         {"{\"data\": {\"name\": \"libsvm\", \"path\": \"a\"}}", "x.json: data.path: libsvm"},
         {"{\"topology\": {\"n\": 8}}", "x.json: topology.generate: missing"},
+        /* an unknown generator, said when the scenario is read, not when the graph is made */
+        {"{\"topology\": {\"generate\": \"star\", \"n\": 8}}",
+         "x.json: topology.generate: unknown kind 'star' (expected ring, torus, er, regular, "
+         "complete, hypercube or exp)"},
         {"{\"topology\": 5}", "x.json: topology: expected a file name or an object"},
         /* The generators' cap, said where the scenario is read. */
         {"{\"topology\": {\"generate\": \"ring\", \"n\": 4097}}",

@@ -26,9 +26,10 @@
 static rumor_topology_t *gen(const char *kind, uint32_t n, uint32_t rows, double p, uint32_t k,
                              uint64_t seed, uint32_t port_base)
 {
-    const rumor_topology_gen_t g = {
-        .kind = kind, .n = n, .rows = rows, .p = p, .k = k, .seed = seed, .port_base = port_base};
+    rumor_topology_gen_t g = {
+        .n = n, .rows = rows, .p = p, .k = k, .seed = seed, .port_base = port_base};
     rumor_errmsg_t em = {{0}};
+    if (rumor_topology_kind_parse(kind, &g.kind, &em)) fail_msg("%s", em.msg);
     rumor_topology_t *t = NULL;
     const int rc = rumor_topology_generate(&g, &t, &em);
     if (rc != 0) fail_msg("generate %s n=%u: %s", kind, n, em.msg);
@@ -610,7 +611,7 @@ static void test_er_connected_and_reproducible(void **state)
     assert_true(density > 0.28 && density < 0.32);
     rumor_topology_destroy(&t);
 
-    rumor_topology_gen_t g = {.kind = "er", .n = 64, .p = 0.01, .seed = 1};
+    rumor_topology_gen_t g = {.kind = RUMOR_TOPOLOGY_ER, .n = 64, .p = 0.01, .seed = 1};
     rumor_errmsg_t em = {{0}};
     assert_int_equal(rumor_topology_generate(&g, &t, &em), RUMOR_EINVAL);
     assert_null(t);
@@ -655,22 +656,40 @@ static void expect_gen_error(rumor_topology_gen_t g, const char *want)
 static void test_generator_errors(void **state)
 {
     (void)state;
-    expect_gen_error((rumor_topology_gen_t){.kind = "star", .n = 8}, "unknown kind 'star'");
-    expect_gen_error((rumor_topology_gen_t){.kind = "ring", .n = 1}, "ring: n = 1 (must be 2");
-    expect_gen_error((rumor_topology_gen_t){.kind = "torus", .n = 12},
+    rumor_topology_kind_t k = RUMOR_TOPOLOGY_TORUS;
+    rumor_errmsg_t em = {{0}};
+    assert_int_equal(rumor_topology_kind_parse("star", &k, &em), RUMOR_EINVAL);
+    assert_string_equal(em.msg, "unknown kind 'star' (expected ring, torus, er, regular, complete, "
+                                "hypercube or exp)");
+    assert_int_equal(k, RUMOR_TOPOLOGY_TORUS);
+    for (int i = RUMOR_TOPOLOGY_RING; i <= RUMOR_TOPOLOGY_EXP; i++) {
+        assert_int_equal(rumor_topology_kind_parse(rumor_topology_kind_name(i), &k, NULL), 0);
+        assert_int_equal(k, i);
+    }
+    assert_null(rumor_topology_kind_name((rumor_topology_kind_t)(RUMOR_TOPOLOGY_EXP + 1)));
+    expect_gen_error((rumor_topology_gen_t){.kind = (rumor_topology_kind_t)7, .n = 8},
+                     "unknown kind 7");
+    expect_gen_error((rumor_topology_gen_t){.kind = RUMOR_TOPOLOGY_RING, .n = 1},
+                     "ring: n = 1 (must be 2");
+    expect_gen_error((rumor_topology_gen_t){.kind = RUMOR_TOPOLOGY_TORUS, .n = 12},
                      "torus: n = 12 is not a square");
-    expect_gen_error((rumor_topology_gen_t){.kind = "torus", .n = 12, .rows = 5},
+    expect_gen_error((rumor_topology_gen_t){.kind = RUMOR_TOPOLOGY_TORUS, .n = 12, .rows = 5},
                      "not a multiple of rows = 5");
-    expect_gen_error((rumor_topology_gen_t){.kind = "regular", .n = 5, .k = 3}, "k*n = 3*5 is odd");
-    expect_gen_error((rumor_topology_gen_t){.kind = "regular", .n = 8, .k = 8}, "k = 8 (must be 1");
-    expect_gen_error((rumor_topology_gen_t){.kind = "regular", .n = 8, .k = 1}, "never connected");
-    expect_gen_error((rumor_topology_gen_t){.kind = "er", .n = 8, .p = 0}, "er: p = 0");
-    expect_gen_error((rumor_topology_gen_t){.kind = "ring", .n = 100, .port_base = 65500},
-                     "run past 65535");
-    expect_gen_error((rumor_topology_gen_t){.kind = NULL, .n = 8}, "no kind");
-    expect_gen_error((rumor_topology_gen_t){.kind = "hypercube", .n = 12},
+    expect_gen_error((rumor_topology_gen_t){.kind = RUMOR_TOPOLOGY_REGULAR, .n = 5, .k = 3},
+                     "k*n = 3*5 is odd");
+    expect_gen_error((rumor_topology_gen_t){.kind = RUMOR_TOPOLOGY_REGULAR, .n = 8, .k = 8},
+                     "k = 8 (must be 1");
+    expect_gen_error((rumor_topology_gen_t){.kind = RUMOR_TOPOLOGY_REGULAR, .n = 8, .k = 1},
+                     "never connected");
+    expect_gen_error((rumor_topology_gen_t){.kind = RUMOR_TOPOLOGY_ER, .n = 8, .p = 0},
+                     "er: p = 0");
+    expect_gen_error(
+        (rumor_topology_gen_t){.kind = RUMOR_TOPOLOGY_RING, .n = 100, .port_base = 65500},
+        "run past 65535");
+    expect_gen_error((rumor_topology_gen_t){.kind = RUMOR_TOPOLOGY_HYPERCUBE, .n = 12},
                      "hypercube: n = 12 is not a power of two");
-    expect_gen_error((rumor_topology_gen_t){.kind = "exp", .n = 1}, "exp: n = 1 (must be 2");
+    expect_gen_error((rumor_topology_gen_t){.kind = RUMOR_TOPOLOGY_EXP, .n = 1},
+                     "exp: n = 1 (must be 2");
 }
 
 static void test_shipped_topologies(void **state)

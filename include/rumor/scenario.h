@@ -153,8 +153,7 @@ typedef struct {
 
     /* topology: a file, or a generator when topology_file is empty */
     char topology_file[RUMOR_PATH_MAX];
-    char topo_kind[16];
-    rumor_topology_gen_t topo_gen; /* topo_gen.kind points into topo_kind */
+    rumor_topology_gen_t topo_gen;
 
     /* data */
     rumor_data_kind_t data;

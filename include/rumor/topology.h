@@ -52,15 +52,31 @@ int rumor_topology_save(const rumor_topology_t *t, const char *path, rumor_errms
 /* Serialises to a malloc'd JSON string (caller frees). */
 char *rumor_topology_to_json(const rumor_topology_t *t);
 
-/* Generators. `kind` is "ring", "torus", "er" (Erdos-Renyi with edge probability p,
- * resampled until connected), "regular" (random k-regular, k*n even), "complete",
- * "hypercube" (n a power of two; i and i XOR 2^j) or "exp" (exponential graph: i and
- * i + 2^j mod n, degree about 2 log2 n).
+/* Generators: ring, torus, er (Erdos-Renyi with edge probability p, resampled until
+ * connected), regular (random k-regular, k*n even), complete, hypercube (n a power of two;
+ * i and i XOR 2^j) or exp (exponential graph: i and i + 2^j mod n, degree about 2 log2 n).
  * torus takes n = rows*cols with rows = cols = sqrt(n) unless `rows` > 0.
  * Endpoints are set to tcp://127.0.0.1:<port_base + id> when port_base > 0, otherwise left
  * empty. Weights are Metropolis-Hastings. */
+typedef enum {
+    RUMOR_TOPOLOGY_RING = 0,
+    RUMOR_TOPOLOGY_TORUS,
+    RUMOR_TOPOLOGY_ER,
+    RUMOR_TOPOLOGY_REGULAR,
+    RUMOR_TOPOLOGY_COMPLETE,
+    RUMOR_TOPOLOGY_HYPERCUBE,
+    RUMOR_TOPOLOGY_EXP,
+} rumor_topology_kind_t;
+
+/* Parses a generator's name ("ring", "torus", "er", "regular", "complete", "hypercube",
+ * "exp") into *out: 0, or RUMOR_EINVAL with em saying "unknown kind 'S' (expected ...)". */
+int rumor_topology_kind_parse(const char *s, rumor_topology_kind_t *out, rumor_errmsg_t *em);
+
+/* The name rumor_topology_kind_parse takes for kind; NULL for a value outside the enum. */
+const char *rumor_topology_kind_name(rumor_topology_kind_t kind);
+
 typedef struct {
-    const char *kind;
+    rumor_topology_kind_t kind;
     uint32_t n;
     uint32_t rows;      /* torus only; 0 = square */
     double p;           /* er only */
