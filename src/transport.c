@@ -125,7 +125,7 @@ struct rumor_transport {
     int owns_auth;
     int unpolled; /* frames received since the last wait, which serves the ZAP handler */
     rumor_transport_domain_t *domain; /* our entry in auth's table, NULL when insecure */
-    char endpoint[512];
+    char endpoint[512]; /* the ROUTER's endpoint as bound (ZMQ_LAST_ENDPOINT), for the unbind */
 };
 
 static int s_slot(const rumor_transport_t *t, uint32_t id)
@@ -602,11 +602,6 @@ int rumor_transport_recv(rumor_transport_t *t, int timeout_ms, uint32_t *from, u
     zmq_msg_close(&body);
     zmq_msg_close(&rid);
     return rc;
-}
-
-const char *rumor_transport_endpoint(const rumor_transport_t *t)
-{
-    return t->endpoint;
 }
 
 void rumor_transport_auth_stats(const rumor_transport_t *t, rumor_transport_auth_stats_t *out)

@@ -207,9 +207,6 @@ RUMOR_NODISCARD int rumor_transport_recv(rumor_transport_t *t, int timeout_ms, u
  * out. */
 int rumor_transport_ready(rumor_transport_t *t, uint32_t to);
 
-/* The endpoint the ROUTER is bound to, resolved (tcp://127.0.0.1:* becomes the chosen port). */
-const char *rumor_transport_endpoint(const rumor_transport_t *t);
-
 /* Bytes of the routing id a secure connection announces over tcp:// and ipc://. */
 #define RUMOR_TRANSPORT_RID_BYTES 17
 
