@@ -41,6 +41,8 @@ static uint32_t s_k_of(const rumor_compress_cfg_t *cfg, uint32_t d)
     return (uint32_t)k;
 }
 
+/* ---- names: parsing and describing --------------------------------------------------- */
+
 /* The options after a quantizer's levels, from *end (at a ':' or the end): inf, biased,
  * bucket=B or layer. 0, or -1 on anything else. */
 static int s_parse_options(const char *end, rumor_compress_cfg_t *cfg)
@@ -219,6 +221,8 @@ void rumor_compress_describe(const rumor_compress_cfg_t *cfg, char *buf, size_t 
     }
 }
 
+/* ---- the object ---------------------------------------------------------------------- */
+
 /* Whether the compressor rounds to levels (with uniforms, but for eround's deterministic
  * form), writing a listed INT message. */
 static int s_draws_levels(const rumor_compress_cfg_t *cfg)
@@ -305,6 +309,8 @@ void rumor_compressor_destroy(rumor_compressor_t **c_p)
     free(*c_p);
     *c_p = NULL;
 }
+
+/* ---- quantizers: dithering, natural compression, exponential rounding ---------------- */
 
 /* The norm levels are relative to: L-inf or L2 as configured, of x (n floats). */
 static double s_norm(const rumor_compressor_t *c, const float *x, uint32_t n)
@@ -564,6 +570,8 @@ static void s_eround(rumor_compressor_t *c, const float *x, rumor_rng_t *rng, ru
     out->listed = 1;
 }
 
+/* ---- sparsifiers: top-k, rand-k, block ----------------------------------------------- */
+
 /* Value of the k-th largest entry (1 <= k <= n) of a, by quickselect with a three-way
  * partition (many equal magnitudes are common: zeros of a sparse residual). Reorders a. */
 static float s_kth_largest(float *a, uint32_t n, uint32_t k)
@@ -706,6 +714,8 @@ static void s_block(rumor_compressor_t *c, const float *x, rumor_rng_t *rng, rum
     out->scale = 1.0f;
 }
 
+/* ---- sign ---------------------------------------------------------------------------- */
+
 static void s_sign(rumor_compressor_t *c, const float *x, rumor_cmsg_t *out)
 {
     const uint32_t d = c->d;
@@ -748,6 +758,8 @@ static void s_sign_stochastic(rumor_compressor_t *c, const float *x, rumor_rng_t
         out->scale = (float)B;
     }
 }
+
+/* ---- applying ------------------------------------------------------------------------ */
 
 void rumor_compressor_apply(rumor_compressor_t *c, const float *x, rumor_rng_t *rng,
                             rumor_cmsg_t *out)
@@ -810,6 +822,8 @@ void rumor_compressor_apply_delta(rumor_compressor_t *c, const float *a, const f
     rumor_vec_sub(c->delta, a, b, c->d);
     rumor_compressor_apply(c, c->delta, rng, out);
 }
+
+/* ---- contraction and bias ------------------------------------------------------------ */
 
 /* Exponential rounding to powers of B: (B+1)^2 / (4B) rounding to the nearest (the relative
  * error is at most (B-1)/(B+1), at the midpoint of two powers); 1 + (B-1)^2 / (4B) for the

@@ -52,6 +52,8 @@ struct rumor_peer {
     rumor_peer_stats_t stats;
 };
 
+/* ---- cautions ------------------------------------------------------------------------ */
+
 /* Appends one caution to buf (cap bytes) after those already there. */
 static void s_add_caution(char *buf, size_t cap, const char *what)
 {
@@ -145,6 +147,8 @@ int rumor_peer_caution(const rumor_peer_t *p, char *buf, size_t cap)
     }
     return buf[0] != '\0';
 }
+
+/* ---- the object ---------------------------------------------------------------------- */
 
 /* The common initial model every peer starts from (seeded by the run seed alone). */
 static void s_initial_model(const rumor_model_t *m, uint64_t seed, float *x0)
@@ -329,6 +333,8 @@ void rumor_peer_destroy(rumor_peer_t **p_p)
     *p_p = NULL;
 }
 
+/* ---- local steps --------------------------------------------------------------------- */
+
 /* The soft threshold of the current round: eta_t lambda, or lr lambda with prox_lr "base",
  * which keeps thresholding at the end of a decaying schedule. */
 static float s_threshold(const rumor_peer_t *p)
@@ -452,6 +458,8 @@ static int s_beer_step(rumor_peer_t *p)
     rumor_momentum_direction(&p->sc->momentum, p->m, p->g, d);
     return rumor_optim_sgd(p->v, p->x, p->lr, p->g, d);
 }
+
+/* ---- the round ----------------------------------------------------------------------- */
 
 int rumor_peer_sync_round(const rumor_scenario_t *sc, uint32_t t)
 {
@@ -697,6 +705,8 @@ void rumor_peer_finish(rumor_peer_t *p)
     p->stats.cpu_compute += s_cpu(p) - c0;
 }
 
+/* ---- accessors ----------------------------------------------------------------------- */
+
 uint32_t rumor_peer_round(const rumor_peer_t *p)
 {
     return p->round;
@@ -826,6 +836,8 @@ rumor_model_t *rumor_peer_model(rumor_peer_t *p)
 {
     return p->model;
 }
+
+/* ---- evaluation ---------------------------------------------------------------------- */
 
 void rumor_peer_evaluate(rumor_peer_t *p, const rumor_dataset_t *test, uint32_t n, double *loss,
                          double *acc)
