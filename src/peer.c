@@ -32,7 +32,7 @@ struct rumor_peer {
     float *mem;
     float *x;      /* (d) model */
     float *v;      /* (d) after the local step */
-    float *g;      /* (d) gradient, then the step direction */
+    float *g;      /* (d) gradient, then the step direction: scratch of a step */
     float *m;      /* (d) momentum buffer, or NULL without momentum */
     float *x0;     /* (d) quasi-global momentum: the model when the round began; else NULL */
     int took_part; /* this round's step ran (rumor_peer_participates) */
@@ -211,16 +211,18 @@ int rumor_peer_create(const rumor_peer_cfg_t *cfg, rumor_peer_t **out, rumor_err
     const size_t d = p->d, rows = train && !cfg->rows ? (size_t)sc->batch * train->dim : 0;
     const size_t nm = sc->momentum.kind != RUMOR_MOMENTUM_NONE ? d : 0;
     const size_t nq = sc->momentum.kind == RUMOR_MOMENTUM_QUASI_GLOBAL ? d : 0;
-    p->mem = calloc(3 * d + nm + nq + rows, sizeof *p->mem); /* the momentum starts at 0 */
+    const size_t ng = cfg->grad ? 0 : d;
+    p->mem = calloc(2 * d + ng + nm + nq + rows, sizeof *p->mem); /* the momentum starts at 0 */
     p->yb = malloc(sc->batch * sizeof *p->yb);
     p->ib = malloc(sc->batch * sizeof *p->ib);
     if (!p->mem || !p->yb || !p->ib) goto fail;
     p->x = p->mem;
     p->v = p->x + d;
-    p->g = p->v + d;
-    p->m = nm ? p->g + d : NULL;
-    p->x0 = nq ? p->g + d + nm : NULL;
-    p->xb = cfg->rows ? cfg->rows : p->g + d + nm + nq;
+    float *rest = p->v + d; /* what is not lent: g, then m, x0 and xb */
+    p->g = cfg->grad ? cfg->grad : rest;
+    p->m = nm ? rest + ng : NULL;
+    p->x0 = nq ? rest + ng + nm : NULL;
+    p->xb = cfg->rows ? cfg->rows : rest + ng + nm + nq;
 
     rumor_peer_initial_model(p->model, sc->seed, p->x);
     const uint32_t *nbrs = rumor_topology_neighbors(cfg->topo, cfg->self);

@@ -648,8 +648,12 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
         goto done;
     }
     sim.d = rumor_model_nparams(sim.avg_model);
-    /* a codec's buffers are scratch between calls, and so is the message a step produces once
-     * it is encoded: one of each a worker, warm in its cache */
+    if (!(sim.grads = malloc(((size_t)sim.threads * sim.d + 1) * sizeof *sim.grads))) {
+        rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
+        goto done;
+    }
+    /* a codec's buffers are scratch between calls, and so are a step's gradient and the message
+     * it produces once encoded: one of each a worker, warm in its cache */
     for (uint32_t w = 0; w < sim.threads; w++) {
         if ((rc = rumor_codec_create((uint32_t)sim.d, &sim.codecs[w]))) {
             rumor_errmsg_set(em, rc, "simulation: a codec: %s", rumor_strerror(rc));
@@ -665,6 +669,7 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
         pc.rows = sim.rows + (size_t)(i % sim.threads) * batch_rows;
         pc.codec = sim.codecs[i % sim.threads];
         pc.out = &sim.outs[i % sim.threads];
+        pc.grad = sim.grads + (size_t)(i % sim.threads) * sim.d;
         if ((rc = rumor_peer_create(&pc, &sim.peers[i], em))) goto done;
         if (!clocked) rumor_peer_set_cpu_clock(sim.peers[i], 0); /* the workers' passes read it */
     }
@@ -790,6 +795,7 @@ done:
     if (sim.outs)
         for (uint32_t w = 0; w < sim.threads; w++) rumor_cmsg_free(&sim.outs[w]);
     free(sim.outs);
+    free(sim.grads);
     rumor_peer_data_free(&data);
     rumor_topology_destroy(&topo);
     return rc;
