@@ -383,16 +383,16 @@ static rumor_quant_key_t s_dither_key(rumor_rng_t *rng)
 }
 
 /* Dithers x = a, or (b not NULL) the float differences a - b, whose norm is given. The
- * uniforms come from the coordinates under a key of one draw of rng (quant.h), and only the
- * nonzero levels are written: q is cleared first, which costs O(nnz) when it held a sparse
- * listed message. */
+ * uniforms come from the coordinates under a key of one draw of rng (quant.h), which writes
+ * every level: q is not cleared first. */
 static void s_dither(rumor_compressor_t *c, const float *a, const float *b, double norm,
                      rumor_rng_t *rng, rumor_cmsg_t *out)
 {
     const uint32_t d = c->d, s = c->cfg.levels;
     const float inv = (float)(s / norm);
-    rumor_cmsg_int_clear(out, d);
     if (s_zero_message(norm, inv, d, out)) return;
+    out->nb = 0;
+    out->packed = 0;
     out->nnz = rumor_quant_dither(c->simd, a, b, 0, d, inv, (int32_t)s, s_dither_key(rng), out->q,
                                   out->idx);
     out->scale = s_dither_scale(c, norm, d);

@@ -32,14 +32,15 @@ struct rumor_peer {
     float *mem;
     float *x;      /* (d) model */
     float *v;      /* (d) after the local step */
-    float *g;      /* (d) gradient, then the step direction */
+    float *g;      /* (d) gradient, then the step direction: scratch of a step */
     float *m;      /* (d) momentum buffer, or NULL without momentum */
     float *x0;     /* (d) quasi-global momentum: the model when the round began; else NULL */
     int took_part; /* this round's step ran (rumor_peer_participates) */
     float *xb;     /* (batch, dim) minibatch rows */
     int32_t *yb;
     uint32_t *ib;
-    rumor_cmsg_t out, in;
+    rumor_cmsg_t *out; /* the message a step produces: own_out, or the lent one */
+    rumor_cmsg_t own_out, in;
     rumor_cmsg_t out_t, in_t; /* BEER: the tracker's part of a message */
     uint8_t *buf;             /* encoded outgoing message */
     rumor_byzantine_t byz;    /* what this peer sends in place of its messages (NONE: honest) */
@@ -215,16 +216,18 @@ int rumor_peer_create(const rumor_peer_cfg_t *cfg, rumor_peer_t **out, rumor_err
     const size_t d = p->d, rows = train && !cfg->rows ? (size_t)sc->batch * train->dim : 0;
     const size_t nm = sc->momentum.kind != RUMOR_MOMENTUM_NONE ? d : 0;
     const size_t nq = sc->momentum.kind == RUMOR_MOMENTUM_QUASI_GLOBAL ? d : 0;
-    p->mem = calloc(3 * d + nm + nq + rows, sizeof *p->mem); /* the momentum starts at 0 */
+    const size_t ng = cfg->grad ? 0 : d;
+    p->mem = calloc(2 * d + ng + nm + nq + rows, sizeof *p->mem); /* the momentum starts at 0 */
     p->yb = malloc(sc->batch * sizeof *p->yb);
     p->ib = malloc(sc->batch * sizeof *p->ib);
     if (!p->mem || !p->yb || !p->ib) goto fail;
     p->x = p->mem;
     p->v = p->x + d;
-    p->g = p->v + d;
-    p->m = nm ? p->g + d : NULL;
-    p->x0 = nq ? p->g + d + nm : NULL;
-    p->xb = cfg->rows ? cfg->rows : p->g + d + nm + nq;
+    float *rest = p->v + d; /* what is not lent: g, then m, x0 and xb */
+    p->g = cfg->grad ? cfg->grad : rest;
+    p->m = nm ? rest + ng : NULL;
+    p->x0 = nq ? rest + ng + nm : NULL;
+    p->xb = cfg->rows ? cfg->rows : rest + ng + nm + nq;
 
     s_initial_model(p->model, sc->seed, p->x);
     const uint32_t *nbrs = rumor_topology_neighbors(cfg->topo, cfg->self);
@@ -296,7 +299,10 @@ int rumor_peer_create(const rumor_peer_cfg_t *cfg, rumor_peer_t **out, rumor_err
     }
     p->buf_cap = rumor_peer_msg_bound(sc, (uint32_t)d);
     p->buf = malloc(p->buf_cap);
-    if (!p->buf || rumor_cmsg_init(&p->out, (uint32_t)d) || rumor_cmsg_init(&p->in, (uint32_t)d) ||
+    p->out = cfg->out ? cfg->out : &p->own_out;
+    RUMOR_ASSERT(!cfg->out || cfg->out->cap_d >= d);
+    if (!p->buf || (!cfg->out && rumor_cmsg_init(&p->own_out, (uint32_t)d)) ||
+        rumor_cmsg_init(&p->in, (uint32_t)d) ||
         (sc->algo == RUMOR_ALGO_BEER &&
          (rumor_cmsg_init(&p->out_t, (uint32_t)d) || rumor_cmsg_init(&p->in_t, (uint32_t)d))))
         goto fail;
@@ -318,7 +324,7 @@ void rumor_peer_destroy(rumor_peer_t **p_p)
     rumor_coded_destroy(&p->coded);
     rumor_gossip_destroy(&p->gossip);
     if (!p->cfg.codec) rumor_codec_destroy(&p->codec);
-    if (p->out.q) rumor_cmsg_free(&p->out);
+    if (p->own_out.q) rumor_cmsg_free(&p->own_out);
     if (p->in.q) rumor_cmsg_free(&p->in);
     if (p->out_t.q) rumor_cmsg_free(&p->out_t);
     if (p->in_t.q) rumor_cmsg_free(&p->in_t);
@@ -487,12 +493,12 @@ size_t rumor_peer_msg_bound(const rumor_scenario_t *sc, uint32_t d)
 static void s_encode(rumor_peer_t *p, rumor_codec_mode_t mode)
 {
     if (p->sc->algo != RUMOR_ALGO_BEER) {
-        const int rc = rumor_codec_encode(p->codec, &p->out, mode, p->buf, p->buf_cap, &p->msg_len);
+        const int rc = rumor_codec_encode(p->codec, p->out, mode, p->buf, p->buf_cap, &p->msg_len);
         RUMOR_ASSERT(rc == 0);
         return;
     }
     size_t at = 0;
-    const rumor_cmsg_t *parts[2] = {&p->out, &p->out_t};
+    const rumor_cmsg_t *parts[2] = {p->out, &p->out_t};
     for (int k = 0; k < 2; k++) {
         size_t n;
         const int rc = rumor_codec_encode(p->codec, parts[k], p->codec_mode, p->buf + at + 4,
@@ -548,7 +554,7 @@ void rumor_peer_byzantine_refresh(rumor_peer_t *p)
  * Returns 1 when the message became dense. */
 static int s_poison(rumor_peer_t *p)
 {
-    rumor_cmsg_t *m = &p->out;
+    rumor_cmsg_t *m = p->out;
     const size_t d = p->d;
     const double a = p->byz.param;
     switch (p->byz.kind) {
@@ -618,7 +624,7 @@ int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
     rumor_gossip_set_sync(p->gossip, rumor_peer_sync_round(sc, p->round));
     double bits = 0.0;
     int dense = 0;
-    rumor_gossip_produce(p->gossip, p->v, &rng, &p->out);
+    rumor_gossip_produce(p->gossip, p->v, &rng, p->out);
     if (sc->algo == RUMOR_ALGO_BEER) {
         rumor_gossip_produce_tracker(p->gossip, &rng, &p->out_t);
         bits = rumor_codec_entropy_bound_bits(&p->out_t);
@@ -627,10 +633,10 @@ int rumor_peer_step(rumor_peer_t *p, const uint8_t **msg, size_t *len)
     }
     s_encode(p, dense ? RUMOR_CODEC_RAW : p->codec_mode);
     if (p->byz_pub && rumor_gossip_message_is_copy(p->gossip))
-        rumor_cmsg_to_dense(&p->out, p->byz_pub);
+        rumor_cmsg_to_dense(p->out, p->byz_pub);
     else if (p->byz_pub)
-        rumor_cmsg_axpy(&p->out, 1.0f, p->byz_pub);
-    bits += rumor_codec_entropy_bound_bits(&p->out);
+        rumor_cmsg_axpy(p->out, 1.0f, p->byz_pub);
+    bits += rumor_codec_entropy_bound_bits(p->out);
     const double t2 = rumor_clock_now(), c2 = s_cpu(p);
 
     p->stats.msgs_sent += p->degree;

@@ -53,7 +53,9 @@ static inline int32_t s_level(float r, float inv, float u, int32_t smax)
     return r < 0.0f ? -l : l;
 }
 
-/* The coordinates from k on, one at a time: the scalar path and the SIMD paths' tails. */
+/* The coordinates from k on, one at a time: the scalar path and the SIMD paths' tails. Every
+ * level is stored, zeros too, and every position to idx[n], kept when the level is not 0: no
+ * branch on the data. */
 static uint32_t s_dither_from(const float *a, const float *b, uint32_t k, uint32_t hi, float inv,
                               int32_t smax, rumor_quant_key_t key, int32_t *q, uint32_t *idx,
                               uint32_t n)
@@ -61,10 +63,9 @@ static uint32_t s_dither_from(const float *a, const float *b, uint32_t k, uint32
     for (; k < hi; k++) {
         const float r = b ? a[k] - b[k] : a[k];
         const int32_t l = s_level(r, inv, s_uniform(key, k), smax);
-        if (l) {
-            q[k] = l;
-            idx[n++] = k;
-        }
+        q[k] = l;
+        idx[n] = k;
+        n += l != 0;
     }
     return n;
 }
@@ -338,7 +339,10 @@ uint32_t rumor_quant_dither(rumor_simd_t p, const float *a, const float *b, uint
                             uint32_t *idx)
 {
 #if S_X86
-    if (p == RUMOR_SIMD_AVX512) return s_dither_avx512(a, b, lo, hi, inv, smax, key, q, idx);
+    if (p == RUMOR_SIMD_AVX512) { /* it stores the nonzero levels only */
+        memset(q + lo, 0, (size_t)(hi - lo) * sizeof *q);
+        return s_dither_avx512(a, b, lo, hi, inv, smax, key, q, idx);
+    }
     if (p == RUMOR_SIMD_AVX2) return s_dither_avx2(a, b, lo, hi, inv, smax, key, q, idx);
 #else
     (void)p;

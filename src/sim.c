@@ -631,8 +631,9 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     const size_t batch_rows = (size_t)sc->batch * data.train.dim;
     sim.rows = malloc(((size_t)sim.threads * batch_rows + 1) * sizeof *sim.rows);
     sim.codecs = calloc(sim.threads, sizeof *sim.codecs);
+    sim.outs = calloc(sim.threads, sizeof *sim.outs);
     if (!sim.peers || !sim.acc || !sim.test_loss || !sim.workers || !sim.edge0 || !sim.smp ||
-        !sim.x || !sim.mark || !sim.rows || !sim.codecs) {
+        !sim.x || !sim.mark || !sim.rows || !sim.codecs || !sim.outs) {
         rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
         goto done;
     }
@@ -647,10 +648,19 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
         goto done;
     }
     sim.d = rumor_model_nparams(sim.avg_model);
-    /* a codec's buffers are scratch between calls: one codec a worker, warm in its cache */
+    if (!(sim.grads = malloc(((size_t)sim.threads * sim.d + 1) * sizeof *sim.grads))) {
+        rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
+        goto done;
+    }
+    /* a codec's buffers are scratch between calls, and so are a step's gradient and the message
+     * it produces once encoded: one of each a worker, warm in its cache */
     for (uint32_t w = 0; w < sim.threads; w++) {
         if ((rc = rumor_codec_create((uint32_t)sim.d, &sim.codecs[w]))) {
             rumor_errmsg_set(em, rc, "simulation: a codec: %s", rumor_strerror(rc));
+            goto done;
+        }
+        if (rumor_cmsg_init(&sim.outs[w], (uint32_t)sim.d)) {
+            rc = rumor_errmsg_set(em, RUMOR_ENOMEM, "simulation: out of memory");
             goto done;
         }
     }
@@ -658,6 +668,8 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
         rumor_peer_cfg_t pc = rumor_peer_data_cfg(&data, sc, topo, i, RUMOR_PEER_EVAL_ROWS);
         pc.rows = sim.rows + (size_t)(i % sim.threads) * batch_rows;
         pc.codec = sim.codecs[i % sim.threads];
+        pc.out = &sim.outs[i % sim.threads];
+        pc.grad = sim.grads + (size_t)(i % sim.threads) * sim.d;
         if ((rc = rumor_peer_create(&pc, &sim.peers[i], em))) goto done;
         if (!clocked) rumor_peer_set_cpu_clock(sim.peers[i], 0); /* the workers' passes read it */
     }
@@ -780,6 +792,10 @@ done:
     if (sim.codecs) /* after the peers that used them */
         for (uint32_t w = 0; w < sim.threads; w++) rumor_codec_destroy(&sim.codecs[w]);
     free(sim.codecs);
+    if (sim.outs)
+        for (uint32_t w = 0; w < sim.threads; w++) rumor_cmsg_free(&sim.outs[w]);
+    free(sim.outs);
+    free(sim.grads);
     rumor_peer_data_free(&data);
     rumor_topology_destroy(&topo);
     return rc;

@@ -232,6 +232,8 @@ struct s_sim {
     double *mark; /* (2n) peer i's t_compute and t_codec when its worker's pass began (sim.c) */
     float *rows;  /* (threads, batch x dim) the minibatch rows the peers of each worker share */
     rumor_codec_t **codecs; /* (threads) the codec the peers of each worker share */
+    rumor_cmsg_t *outs;     /* (threads) the message buffer the peers of each worker share */
+    float *grads;           /* (threads, d) the gradient the peers of each worker share */
 };
 
 /* Peer i's part of the record now (after its evaluation into sim->acc[i], sim->test_loss[i]);

@@ -220,6 +220,64 @@ static void test_kept_shard_trains_the_same(void **state)
     rumor_peer_data_free(&narrow);
 }
 
+/* Peers that share a lent message buffer and gradient (the simulator's workers) send what
+ * peers with their own send and end with the same models; the buffer holds each step's message
+ * once it returns, and the gradient, NaN before each step, is written before it is read. */
+static void test_lent_buffers_change_nothing(void **state)
+{
+    s_fixture_t *f = *state;
+    enum { N = 4 };
+    rumor_peer_t *own[N], *lent[N];
+    rumor_cmsg_t shared, got;
+    rumor_codec_t *codec;
+    rumor_errmsg_t em = {""};
+    for (uint32_t i = 0; i < N; i++) own[i] = s_peer(f, i);
+    const uint32_t d = (uint32_t)rumor_peer_dim(own[0]);
+    assert_int_equal(rumor_cmsg_init(&shared, d), 0);
+    assert_int_equal(rumor_cmsg_init(&got, d), 0);
+    assert_int_equal(rumor_codec_create(d, &codec), 0);
+    float *grad = malloc(d * sizeof *grad);
+    assert_non_null(grad);
+    for (uint32_t i = 0; i < N; i++) {
+        rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &f->sc, f->topo, i, 64);
+        cfg.out = &shared;
+        cfg.grad = grad;
+        assert_non_null(lent[i] = rumor_peer_new(&cfg, &em));
+    }
+    for (int t = 0; t < 12; t++) {
+        for (uint32_t i = 0; i < N; i++) {
+            const uint8_t *ma, *mb;
+            size_t la, lb;
+            for (uint32_t k = 0; k < d; k++) grad[k] = NAN;
+            assert_int_equal(rumor_peer_step(own[i], &ma, &la), 0);
+            assert_int_equal(rumor_peer_step(lent[i], &mb, &lb), 0);
+            for (uint32_t k = 0; k < d; k++) assert_false(isnan(grad[k]));
+            assert_int_equal(la, lb);
+            assert_memory_equal(ma, mb, la);
+            assert_int_equal(rumor_codec_decode(codec, mb, lb, d, &got), 0);
+            assert_int_equal(shared.kind, RUMOR_CMSG_INT);
+            assert_int_equal(shared.d, d);
+            assert_int_equal(shared.nnz, got.nnz);
+            assert_true(shared.scale == got.scale);
+            assert_memory_equal(shared.q, got.q, d * sizeof *got.q);
+        }
+        for (uint32_t i = 0; i < N; i++) {
+            rumor_peer_finish(own[i]);
+            rumor_peer_finish(lent[i]);
+        }
+    }
+    for (uint32_t i = 0; i < N; i++) {
+        assert_memory_equal(rumor_peer_params(own[i]), rumor_peer_params(lent[i]),
+                            d * sizeof(float));
+        rumor_peer_destroy(&own[i]);
+        rumor_peer_destroy(&lent[i]);
+    }
+    rumor_codec_destroy(&codec);
+    free(grad);
+    rumor_cmsg_free(&shared);
+    rumor_cmsg_free(&got);
+}
+
 /* A peer's round by hand: H SGD steps of size eta from its model, each on the next batch of
  * smp (a copy of the peer's sampler) and from the last, into v (d floats). */
 static void s_hand_steps(rumor_peer_t *p, const rumor_peer_cfg_t *cfg, rumor_sampler_t *smp,
@@ -847,6 +905,7 @@ int main(void)
         cmocka_unit_test(test_bad_messages_leave_state_untouched),
         cmocka_unit_test(test_bad_config_is_reported),
         cmocka_unit_test(test_kept_shard_trains_the_same),
+        cmocka_unit_test(test_lent_buffers_change_nothing),
         cmocka_unit_test(test_fashion_shard_is_read_from_the_file),
         cmocka_unit_test(test_local_steps_chain_sgd_steps),
         cmocka_unit_test(test_prox_before_compress_thresholds_the_message),

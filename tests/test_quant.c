@@ -83,8 +83,16 @@ static void test_sumsq_paths_agree(void **state)
     free(b);
 }
 
+enum { S_STALE = 0x5eed1e55 }; /* what q holds before a level pass: not a level */
+
+static void s_stale(int32_t *q, uint32_t n)
+{
+    for (uint32_t k = 0; k < n; k++) q[k] = S_STALE;
+}
+
 /* The level pass: every path writes the same levels and the same list, over ranges that start
- * and end off the vector width, and leaves the zeros alone. */
+ * and end off the vector width, every level of the range (zeros too) over what q held, and
+ * nothing outside it. */
 static void test_dither_paths_agree(void **state)
 {
     (void)state;
@@ -106,29 +114,32 @@ static void test_dither_paths_agree(void **state)
                 /* keys with every bit in play */
                 const rumor_quant_key_t key = {0x9e3779b9u * (uint32_t)(r + 1),
                                                0x85ebca6bu * (uint32_t)(s + 1)};
-                memset(q0, 0, N * sizeof *q0);
+                /* q holds anything: every level of [lo, hi) is written, nothing outside */
+                s_stale(q0, N);
                 const uint32_t n0 = rumor_quant_dither(RUMOR_SIMD_SCALAR, a, bb, lo, hi, inv,
                                                        levels[s], key, q0, i0);
                 uint32_t count = 0;
                 rumor_quant_uniforms(key, 0, N, u);
                 for (uint32_t k = 0; k < N; k++) {
-                    if (k < lo || k >= hi) assert_int_equal(q0[k], 0);
+                    if (k < lo || k >= hi) {
+                        assert_int_equal(q0[k], S_STALE);
+                        continue;
+                    }
                     if (q0[k]) assert_int_equal(i0[count++], k);
                     const float x = diff ? a[k] - b[k] : a[k];
-                    if (k >= lo && k < hi) { /* the level, one coordinate at a time */
-                        float t = (x < 0.0f ? -x : x) * inv;
-                        t = t + u[k];
-                        int32_t l = (int32_t)t;
-                        l = l > levels[s] ? levels[s] : l;
-                        assert_int_equal(q0[k], x < 0.0f ? -l : l);
-                    }
+                    /* the level, one coordinate at a time */
+                    float t = (x < 0.0f ? -x : x) * inv;
+                    t = t + u[k];
+                    int32_t l = (int32_t)t;
+                    l = l > levels[s] ? levels[s] : l;
+                    assert_int_equal(q0[k], x < 0.0f ? -l : l);
                     assert_true(q0[k] == 0 || (q0[k] < 0) == (x < 0.0f));
                     assert_true(abs(q0[k]) <= levels[s]);
                 }
                 assert_int_equal(count, n0);
                 if (r == 0 && s == 0) assert_true(n0 > 0);
                 for (int p = RUMOR_SIMD_AVX2; p <= (int)rumor_simd_best(); p++) {
-                    memset(q, 0, N * sizeof *q);
+                    s_stale(q, N);
                     const uint32_t n = rumor_quant_dither((rumor_simd_t)p, a, bb, lo, hi, inv,
                                                           levels[s], key, q, idx);
                     assert_int_equal(n, n0);

@@ -44,6 +44,9 @@ typedef struct {
     float *rows; /* (batch, dim) a minibatch's rows, lent for the length of each rumor_peer_step
                   * (peers that step one at a time may share them); NULL: the peer's own */
     rumor_codec_t *codec; /* a codec context lent likewise (one per thread); NULL: its own */
+    float *grad;          /* (model size) the gradient, scratch of a step, lent likewise */
+    rumor_cmsg_t *out;    /* the message a step produces, lent likewise (capacity >= the model's
+                           * size; BEER's tracker part stays the peer's own); NULL: its own */
 } rumor_peer_cfg_t;
 
 /* The evaluation chunk of the simulator's and networked peers: a model's evaluation sums

@@ -55,10 +55,10 @@ double rumor_quant_sumsq(rumor_simd_t p, const float *a, const float *b, uint32_
 
 /* The level pass over coordinates [lo, hi): with r = a[k] - b[k] (b NULL: a[k]) in float,
  * l = min((int)(|r| inv + u_k), smax) with the sign of r, where |r| inv and the sum are float
- * operations rounded one at a time. Writes the nonzero levels to q[k] (q must hold zeros at
- * the others, which a path may write as 0: the AVX2 path stores whole blocks) and their
- * positions, ascending, to idx[0..]; returns their count. idx needs room for hi - lo entries,
- * and those past the count may be written too. a - b must be finite and smax >= 1. */
+ * operations rounded one at a time. Writes every level of [lo, hi) to q[k], zeros included
+ * (whatever q held there; nothing outside the range), and the positions of the nonzero ones,
+ * ascending, to idx[0..]; returns their count. idx needs room for hi - lo entries, and those past
+ * the count may be written too. a - b must be finite and smax >= 1. */
 uint32_t rumor_quant_dither(rumor_simd_t p, const float *a, const float *b, uint32_t lo,
                             uint32_t hi, float inv, int32_t smax, rumor_quant_key_t key, int32_t *q,
                             uint32_t *idx);
