@@ -1,8 +1,14 @@
 /* Test support shared by the test programs: one scratch directory per program, made by the
- * group setup and removed, with everything in it, by the group teardown; and running a
- * command with its output captured. */
+ * group setup and removed, with everything in it, by the group teardown; running a command
+ * with its output captured; and running one shard of a program's tests. */
 #ifndef RUMOR_TEST_SUPPORT_H
 #define RUMOR_TEST_SUPPORT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +122,34 @@ static inline int s_call_captured(int (*main_fn)(int, char **), int argc, char *
     if (fe >= 0) close(fe);
     if (s_slurp(outp, out, out_cap) || s_slurp(errp, err, err_cap)) return -1;
     return rc;
+}
+
+/* Runs a group of tests like cmocka_run_group_tests, or, with RUMOR_TEST_SHARD=k/n in the
+ * environment, only the tests at indices i with i % n == k - 1 (group setup and teardown
+ * around them): CMakeLists.txt registers each program in RUMOR_TEST_SPLIT as n ctest entries,
+ * so that ctest -j runs its tests side by side. No allocation (test_alloc wraps malloc). */
+#define s_run_tests(tests, setup, teardown)                                                        \
+    s_run_shard(#tests, tests, sizeof(tests) / sizeof((tests)[0]), setup, teardown)
+static inline int s_run_shard(const char *name, const struct CMUnitTest *tests, size_t n,
+                              CMFixtureFunction setup, CMFixtureFunction teardown)
+{
+    const char *shard = getenv("RUMOR_TEST_SHARD");
+    if (!shard) return _cmocka_run_group_tests(name, tests, n, setup, teardown);
+    static struct CMUnitTest sub[64];
+    unsigned k = 0, of = 0;
+    char end;
+    if (sscanf(shard, "%u/%u%c", &k, &of, &end) != 2 || k < 1 || k > of) {
+        fprintf(stderr, "RUMOR_TEST_SHARD=%s: expected k/n with 1 <= k <= n\n", shard);
+        return 1;
+    }
+    if (n > sizeof sub / sizeof sub[0]) {
+        fprintf(stderr, "RUMOR_TEST_SHARD: %zu tests in %s, more than the %zu it can split\n", n,
+                name, sizeof sub / sizeof sub[0]);
+        return 1;
+    }
+    size_t m = 0;
+    for (size_t i = k - 1; i < n; i += of) sub[m++] = tests[i];
+    return _cmocka_run_group_tests(name, sub, m, setup, teardown);
 }
 
 #endif

@@ -598,5 +598,5 @@ int main(void)
         cmocka_unit_test(test_stopped_neighbours_are_left_out_and_return),
         cmocka_unit_test(test_waiting_peer_sends_heartbeats),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return s_run_tests(tests, s_setup, s_teardown);
 }

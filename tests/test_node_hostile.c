@@ -199,5 +199,5 @@ int main(void)
         cmocka_unit_test(test_diverged_models_stop_synchronous_peers),
         cmocka_unit_test(test_insider_frames_change_nothing),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return s_run_tests(tests, s_setup, s_teardown);
 }

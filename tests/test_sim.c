@@ -451,5 +451,5 @@ int main(void)
         cmocka_unit_test(test_byzantine_signflip_and_clip_auto),
         cmocka_unit_test(test_byzantine_attacks_are_well_formed),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return s_run_tests(tests, s_setup, s_teardown);
 }

@@ -306,5 +306,5 @@ int main(void)
         cmocka_unit_test(test_deadline_rounds_with_delays),
         cmocka_unit_test(test_coded_scale_none),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return s_run_tests(tests, s_setup, s_teardown);
 }

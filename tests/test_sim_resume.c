@@ -277,5 +277,5 @@ int main(void)
         cmocka_unit_test(test_killed_sim_resumes_bit_for_bit),
         cmocka_unit_test(test_target_survives_a_resume),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return s_run_tests(tests, s_setup, s_teardown);
 }
