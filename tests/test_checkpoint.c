@@ -523,7 +523,7 @@ static int s_cli_prepare(s_cli_t *c)
     assert_int_equal(s_rumor(c, args, out, sizeof out), 0);
     pid_t pids[S_PEERS];
     for (int i = 0; i < S_PEERS; i++) {
-        char id[8], model[32], log[32];
+        char id[12], model[32], log[32];
         snprintf(id, sizeof id, "%d", i);
         snprintf(model, sizeof model, "peer%d.model", i);
         snprintf(log, sizeof log, "peer%d.log", i);
