@@ -67,8 +67,8 @@ void rumor_node_write_metrics(rumor_node_session_t *n, double loss, double test_
             ", \"heartbeats_sent\": %" PRIu64 ", \"neighbours_down\": %" PRIu64 ", \"dropped\": {",
             n->self, r, s_json_num(loss, nums[0]), s_json_num(test_loss, nums[1]),
             s_json_num(acc, nums[2]), density, st->bytes_sent, n->wire_bytes, recv,
-            st->entropy_bits / 8.0, r ? 8.0 * st->bytes_sent / ((double)r * n->d) : 0.0, resyncs,
-            n->stale_rounds, late, beats, downs);
+            st->entropy_bits / 8.0, rumor_peer_bits_per_param((double)st->bytes_sent, r, n->d),
+            resyncs, n->stale_rounds, late, beats, downs);
     int first = 1;
     for (int k = 1; k < RUMOR_WIRE_DROP_COUNT; k++) {
         fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ",
@@ -98,11 +98,10 @@ void rumor_node_write_metrics(rumor_node_session_t *n, double loss, double test_
      * threads. */
     const double cpu_other =
         rumor_clock_process_cpu() - n->cpu_start - st->cpu_compute - st->cpu_codec - n->cpu_eval;
-    fprintf(f,
-            "}, \"time_compute_s\": %.3f, \"time_codec_s\": %.3f, \"time_comm_s\": %.3f, "
-            "\"cpu_compute_s\": %.3f, \"cpu_codec_s\": %.3f, \"cpu_other_s\": %.3f, "
-            "\"cpu_eval_s\": %.3f, \"wall_s\": %.3f",
-            st->t_compute, st->t_codec, st->t_wait, st->cpu_compute, st->cpu_codec, cpu_other,
+    fputc('}', f);
+    rumor_peer_write_times(f, st->t_compute, st->t_codec, st->t_wait, st->cpu_compute,
+                           st->cpu_codec);
+    fprintf(f, ", \"cpu_other_s\": %.3f, \"cpu_eval_s\": %.3f, \"wall_s\": %.3f", cpu_other,
             n->cpu_eval, wall);
     if (stop) {
         fprintf(f, ", \"stop\": \"");
