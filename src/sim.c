@@ -226,15 +226,14 @@ void rumor_sim_record(s_sim_t *sim, uint32_t done, const rumor_sim_sample_t *smp
     }
     if (sim->opts->progress) {
         /* rounds run by this process (a resumed run started at sim->ck.start) */
-        const double rate = r->wall_s > 0 ? (done - sim->ck.start) / r->wall_s : 0.0;
-        char eta[32];
-        rumor_clock_eta(rate, sim->sc->rounds - done, eta, sizeof eta);
+        char pace[64];
+        rumor_clock_pace(done - sim->ck.start, r->wall_s, sim->sc->rounds - done, pace,
+                         sizeof pace);
         fprintf(sim->opts->progress,
                 "round %6u/%u  loss %.4f  acc %.4f (min %.4f, avg-model %.4f)  consensus %.2e  "
-                "density %.3f  sent %.2f MB/peer (%.3f bits/param)  %.1f rounds/s%s%s\n",
+                "density %.3f  sent %.2f MB/peer (%.3f bits/param)  %s\n",
                 done, sim->sc->rounds, r->loss, r->acc_mean, r->acc_min, r->acc_avg_model,
-                r->consensus_dist, r->density, r->bytes_sent / 1e6, r->bits_per_param, rate,
-                eta[0] ? "  " : "", eta);
+                r->consensus_dist, r->density, r->bytes_sent / 1e6, r->bits_per_param, pace);
         fflush(sim->opts->progress);
     }
 }
