@@ -49,3 +49,12 @@ const char *rumor_clock_eta(double rate, uint32_t left, char *buf, size_t cap)
         snprintf(buf, cap, "eta >3 years");
     return buf;
 }
+
+const char *rumor_clock_pace(uint32_t rounds, double secs, uint32_t left, char *buf, size_t cap)
+{
+    const double rate = secs > 0 ? rounds / secs : 0.0;
+    char eta[32];
+    rumor_clock_eta(rate, left, eta, sizeof eta);
+    snprintf(buf, cap, "%.1f rounds/s%s%s", rate, eta[0] ? "  " : "", eta);
+    return buf;
+}

@@ -25,7 +25,6 @@
 #include "rumor/transport.h"
 #include "rumor/wire.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -576,15 +575,13 @@ static int s_setup(s_node_t *n, rumor_errmsg_t *em)
     if (o->metrics && !(n->metrics = fopen(o->metrics, rumor_peer_round(n->peer) ? "a" : "w")))
         return rumor_errmsg_set(em, RUMOR_EIO, "%s: cannot create the metrics file: %s", o->metrics,
                                 strerror(errno));
-    char why[512];
-    if (rumor_peer_caution(n->peer, why, sizeof why)) rumor_warn("node %u: %s", n->self, why);
-    if (o->progress) {
-        char desc[384];
-        rumor_peer_describe(n->peer, desc, sizeof desc);
+    char who[32], desc[384];
+    snprintf(who, sizeof who, "node %u: ", n->self);
+    rumor_peer_announce(n->peer, who, desc, sizeof desc);
+    if (o->progress)
         fprintf(o->progress, "node %u of %s (%s, %u neighbours): %s; %u training samples; %s%s\n",
                 n->self, n->sc.name, n->topo->name, n->deg, desc, n->data.train.n, me->endpoint,
                 o->insecure ? ", plaintext" : ", CurveZMQ");
-    }
     return 0;
 }
 
@@ -791,7 +788,7 @@ const rumor_link_t *rumor_node_link(const rumor_node_session_t *n, uint32_t k)
 
 int rumor_node_run(const rumor_node_opts_t *o, rumor_errmsg_t *em)
 {
-    openblas_set_num_threads(1);
+    rumor_peer_blas_one_thread();
     rumor_node_session_t *n;
     int rc = rumor_node_open(o, &n, em);
     if (n && !n->data_loaded) {

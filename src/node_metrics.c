@@ -30,10 +30,7 @@ void rumor_node_write_metrics(rumor_node_session_t *n, double loss, double test_
     const rumor_peer_stats_t *st = rumor_peer_stats(p);
     const uint32_t r = rumor_peer_round(p);
     const double density = (double)rumor_vec_count_nonzero(rumor_peer_params(p), n->d) / n->d;
-    const double wall = rumor_clock_now() - n->t_start, train = rumor_clock_now() - n->t_train;
-    const double rate = train > 0 ? (r - n->round0) / train : 0.0; /* since training began */
-    char eta[32];
-    rumor_clock_eta(rate, n->sc.rounds - r, eta, sizeof eta);
+    const double wall = rumor_clock_now() - n->t_start;
     uint64_t ldrops[RUMOR_LINK_DROP_COUNT] = {0};
     uint64_t recv = 0, resyncs = 0, late = 0, beats = 0, downs = 0;
     for (uint32_t k = 0; k < n->deg; k++) {
@@ -49,12 +46,15 @@ void rumor_node_write_metrics(rumor_node_session_t *n, double loss, double test_
     for (int k = 0; k < RUMOR_WIRE_DROP_COUNT; k++) dropped += n->wire_drops[k];
     for (int k = 0; k < RUMOR_NODE_DROP_COUNT; k++) dropped += n->drops[k];
     for (int k = 0; k < RUMOR_LINK_DROP_COUNT; k++) dropped += ldrops[k];
-    if (n->o->progress)
+    if (n->o->progress) {
+        char pace[64]; /* since training began */
+        rumor_clock_pace(r - n->round0, rumor_clock_now() - n->t_train, n->sc.rounds - r, pace,
+                         sizeof pace);
         fprintf(n->o->progress,
                 "node %u: round %6u/%u  loss %.4f  acc %.4f  density %.3f  sent %.2f MB  "
-                "drops %" PRIu64 "  %.1f rounds/s%s%s\n",
-                n->self, r, n->sc.rounds, loss, acc, density, st->bytes_sent / 1e6, dropped, rate,
-                eta[0] ? "  " : "", eta);
+                "drops %" PRIu64 "  %s\n",
+                n->self, r, n->sc.rounds, loss, acc, density, st->bytes_sent / 1e6, dropped, pace);
+    }
     if (!n->metrics) return;
     FILE *f = n->metrics;
     char nums[3][32];
@@ -67,8 +67,8 @@ void rumor_node_write_metrics(rumor_node_session_t *n, double loss, double test_
             ", \"heartbeats_sent\": %" PRIu64 ", \"neighbours_down\": %" PRIu64 ", \"dropped\": {",
             n->self, r, s_json_num(loss, nums[0]), s_json_num(test_loss, nums[1]),
             s_json_num(acc, nums[2]), density, st->bytes_sent, n->wire_bytes, recv,
-            st->entropy_bits / 8.0, r ? 8.0 * st->bytes_sent / ((double)r * n->d) : 0.0, resyncs,
-            n->stale_rounds, late, beats, downs);
+            st->entropy_bits / 8.0, rumor_peer_bits_per_param((double)st->bytes_sent, r, n->d),
+            resyncs, n->stale_rounds, late, beats, downs);
     int first = 1;
     for (int k = 1; k < RUMOR_WIRE_DROP_COUNT; k++) {
         fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ",
@@ -98,11 +98,10 @@ void rumor_node_write_metrics(rumor_node_session_t *n, double loss, double test_
      * threads. */
     const double cpu_other =
         rumor_clock_process_cpu() - n->cpu_start - st->cpu_compute - st->cpu_codec - n->cpu_eval;
-    fprintf(f,
-            "}, \"time_compute_s\": %.3f, \"time_codec_s\": %.3f, \"time_comm_s\": %.3f, "
-            "\"cpu_compute_s\": %.3f, \"cpu_codec_s\": %.3f, \"cpu_other_s\": %.3f, "
-            "\"cpu_eval_s\": %.3f, \"wall_s\": %.3f",
-            st->t_compute, st->t_codec, st->t_wait, st->cpu_compute, st->cpu_codec, cpu_other,
+    fputc('}', f);
+    rumor_peer_write_times(f, st->t_compute, st->t_codec, st->t_wait, st->cpu_compute,
+                           st->cpu_codec);
+    fprintf(f, ", \"cpu_other_s\": %.3f, \"cpu_eval_s\": %.3f, \"wall_s\": %.3f", cpu_other,
             n->cpu_eval, wall);
     if (stop) {
         fprintf(f, ", \"stop\": \"");

@@ -25,7 +25,6 @@
 #include "rumor/vec.h"
 #include "rumor/wire.h"
 
-#include <cblas.h>
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
@@ -197,7 +196,7 @@ void rumor_sim_record(s_sim_t *sim, uint32_t done, const rumor_sim_sample_t *smp
     r->bytes_sent = bytes / n;
     r->wire_bytes = wire / n;
     r->entropy_bound_bytes = ent / n;
-    r->bits_per_param = done ? 8.0 * r->bytes_sent / ((double)done * (double)d) : 0.0;
+    r->bits_per_param = rumor_peer_bits_per_param(r->bytes_sent, done, d);
     r->target_acc = sim->sc->target_acc;
     if (r->target_acc > 0 && !sim->ck.target_round && avg_acc >= r->target_acc) {
         sim->ck.target_round = done;
@@ -227,15 +226,14 @@ void rumor_sim_record(s_sim_t *sim, uint32_t done, const rumor_sim_sample_t *smp
     }
     if (sim->opts->progress) {
         /* rounds run by this process (a resumed run started at sim->ck.start) */
-        const double rate = r->wall_s > 0 ? (done - sim->ck.start) / r->wall_s : 0.0;
-        char eta[32];
-        rumor_clock_eta(rate, sim->sc->rounds - done, eta, sizeof eta);
+        char pace[64];
+        rumor_clock_pace(done - sim->ck.start, r->wall_s, sim->sc->rounds - done, pace,
+                         sizeof pace);
         fprintf(sim->opts->progress,
                 "round %6u/%u  loss %.4f  acc %.4f (min %.4f, avg-model %.4f)  consensus %.2e  "
-                "density %.3f  sent %.2f MB/peer (%.3f bits/param)  %.1f rounds/s%s%s\n",
+                "density %.3f  sent %.2f MB/peer (%.3f bits/param)  %s\n",
                 done, sim->sc->rounds, r->loss, r->acc_mean, r->acc_min, r->acc_avg_model,
-                r->consensus_dist, r->density, r->bytes_sent / 1e6, r->bits_per_param, rate,
-                eta[0] ? "  " : "", eta);
+                r->consensus_dist, r->density, r->bytes_sent / 1e6, r->bits_per_param, pace);
         fflush(sim->opts->progress);
     }
 }
@@ -518,12 +516,11 @@ void rumor_sim_result_write(FILE *f, const rumor_sim_result_t *r, int timing, co
         else
             fprintf(f, ", \"clipped_frac_byz\": null");
     }
-    if (timing)
-        fprintf(f,
-                ", \"time_compute_s\": %.3f, \"time_codec_s\": %.3f, \"time_comm_s\": %.3f, "
-                "\"cpu_compute_s\": %.3f, \"cpu_codec_s\": %.3f, \"wall_s\": %.3f",
-                r->time_compute_s, r->time_codec_s, r->time_comm_s, r->cpu_compute_s,
-                r->cpu_codec_s, r->wall_s);
+    if (timing) {
+        rumor_peer_write_times(f, r->time_compute_s, r->time_codec_s, r->time_comm_s,
+                               r->cpu_compute_s, r->cpu_codec_s);
+        fprintf(f, ", \"wall_s\": %.3f", r->wall_s);
+    }
     fprintf(f, "}\n");
 }
 
@@ -602,9 +599,7 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
         return rc;
     }
     sim.data = &data;
-    /* Peers run in parallel; BLAS inside each must stay on one thread (and results do not
-     * depend on how many threads a GEMM would use). */
-    openblas_set_num_threads(1);
+    rumor_peer_blas_one_thread();
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     sim.threads = opts->threads ? opts->threads : (uint32_t)(cores > 0 ? cores : 1);
     if (sim.threads > sim.n) sim.threads = sim.n;
@@ -707,15 +702,12 @@ int rumor_sim_run(const rumor_scenario_t *sc, const rumor_sim_opts_t *opts,
     for (uint32_t w = 0; w < sim.threads; w++)
         sim.workers[w] = (s_worker_t){.sim = &sim, .w = w, .fail_round = UINT32_MAX};
     atomic_store(&sim.sig_round, UINT32_MAX);
-    char why[512];
-    if (rumor_peer_caution(sim.peers[0], why, sizeof why)) rumor_warn("%s", why);
-    if (opts->progress) {
-        char desc[384];
-        rumor_peer_describe(sim.peers[0], desc, sizeof desc);
+    char desc[384];
+    rumor_peer_announce(sim.peers[0], "", desc, sizeof desc);
+    if (opts->progress)
         fprintf(opts->progress,
                 "rumor sim: %s: %u peers (%s), %s; %u train / %u test samples, %u threads\n",
                 sc->name, sim.n, topo->name, desc, data.train.n, data.test.n, sim.threads);
-    }
     sim.ck.sc = sc;
     sim.ck.opts = opts;
     sim.ck.n = sim.n;

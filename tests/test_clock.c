@@ -63,11 +63,27 @@ static void test_eta(void **state)
     assert_string_equal(tiny, "eta 3");
 }
 
+/* The end of both drivers' progress lines: the rate, and the eta when there is one. */
+static void test_pace(void **state)
+{
+    (void)state;
+    char buf[64];
+    assert_ptr_equal(rumor_clock_pace(50, 2.0, 300, buf, sizeof buf), buf);
+    assert_string_equal(buf, "25.0 rounds/s  eta 12s");
+    assert_string_equal(rumor_clock_pace(3, 2.0, 555, buf, sizeof buf), "1.5 rounds/s  eta 6m10s");
+    assert_string_equal(rumor_clock_pace(50, 2.0, 0, buf, sizeof buf), "25.0 rounds/s");
+    assert_string_equal(rumor_clock_pace(7, 0.0, 300, buf, sizeof buf), "0.0 rounds/s");
+    char tiny[8];
+    rumor_clock_pace(50, 2.0, 300, tiny, sizeof tiny); /* truncated, still terminated */
+    assert_string_equal(tiny, "25.0 ro");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clocks_advance),
         cmocka_unit_test(test_eta),
+        cmocka_unit_test(test_pace),
         cmocka_unit_test(test_sleep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

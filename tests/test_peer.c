@@ -12,7 +12,9 @@
 #include "rumor/topology.h"
 #include "rumor/vec.h"
 
+#include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -899,6 +901,55 @@ static void test_caution_names_missing_malcom_parts(void **state)
     }
 }
 
+/* What both drivers report of a peer: the BLAS policy, the start-up caution and description,
+ * and the record fields their metrics share, byte for byte. */
+static void test_driver_reports(void **state)
+{
+    s_fixture_t *f = *state;
+    openblas_set_num_threads(2);
+    if (openblas_get_num_threads() == 2) { /* a single-threaded OpenBLAS is always at one */
+        rumor_peer_blas_one_thread();
+        assert_int_equal(openblas_get_num_threads(), 1);
+    }
+
+    rumor_scenario_t sc = f->sc;
+    snprintf(sc.compressor, sizeof sc.compressor, "%s", "dither:2"); /* cautioned (above) */
+    const rumor_peer_cfg_t cfg = rumor_peer_data_cfg(&f->data, &sc, f->topo, 0, 64);
+    rumor_peer_t *p = rumor_peer_new(&cfg, NULL);
+    assert_non_null(p);
+    char log[] = "/tmp/rumor_test_peer_XXXXXX";
+    const int fd = mkstemp(log), saved = dup(2);
+    assert_true(fd >= 0 && saved >= 0);
+    dup2(fd, 2);
+    char desc[384], want[384], text[1024] = "";
+    rumor_peer_announce(p, "node 3: ", desc, sizeof desc);
+    dup2(saved, 2);
+    close(saved);
+    const ssize_t len = pread(fd, text, sizeof text - 1, 0);
+    close(fd);
+    unlink(log);
+    assert_true(len > 0);
+    assert_non_null(strstr(text, "node 3: compressor dither:2 is unbiased"));
+    rumor_peer_describe(p, want, sizeof want);
+    assert_string_equal(desc, want);
+    rumor_peer_destroy(&p);
+
+    assert_true(rumor_peer_bits_per_param(1000.0, 10, 100) == 8.0);
+    assert_true(rumor_peer_bits_per_param(250.0, 4, 25) == 20.0);
+    assert_true(rumor_peer_bits_per_param(1000.0, 0, 100) == 0.0);
+
+    char *buf = NULL;
+    size_t cap = 0;
+    FILE *m = open_memstream(&buf, &cap);
+    assert_non_null(m);
+    rumor_peer_write_times(m, 1.25, 0.5, 2.0, 1.125, 0.0004);
+    fclose(m);
+    assert_string_equal(buf, ", \"time_compute_s\": 1.250, \"time_codec_s\": 0.500, "
+                             "\"time_comm_s\": 2.000, \"cpu_compute_s\": 1.125, "
+                             "\"cpu_codec_s\": 0.000");
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -920,6 +971,7 @@ int main(void)
         cmocka_unit_test(test_caution_names_a_diverging_compressor),
         cmocka_unit_test(test_caution_names_missing_malcom_parts),
         cmocka_unit_test(test_caution_names_quasi_global_gamma),
+        cmocka_unit_test(test_driver_reports),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -27,4 +27,10 @@ void rumor_clock_sleep_ms(uint32_t ms);
  * Writes into buf (always NUL-terminated when cap > 0) and returns it. */
 const char *rumor_clock_eta(double rate, uint32_t left, char *buf, size_t cap);
 
+/* The end of a driver's progress line: "12.5 rounds/s  eta 3m05s" after `rounds` rounds in
+ * `secs` seconds with `left` to go ("0.0 rounds/s" when secs is not positive; no eta when
+ * rumor_clock_eta has none). Writes into buf (always NUL-terminated when cap > 0) and
+ * returns it. */
+const char *rumor_clock_pace(uint32_t rounds, double secs, uint32_t left, char *buf, size_t cap);
+
 #endif

@@ -31,6 +31,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct {
     const rumor_scenario_t *sc;
@@ -191,6 +192,26 @@ rumor_sampler_t *rumor_peer_sampler(rumor_peer_t *p);
 const rumor_scenario_t *rumor_peer_scenario(const rumor_peer_t *p);
 const rumor_topology_t *rumor_peer_topology(const rumor_peer_t *p);
 rumor_peer_stats_t *rumor_peer_stats(rumor_peer_t *p);
+
+/* ---- what the drivers report of their peers (peer_report.c) ----------------------------- */
+
+/* The drivers' BLAS policy (rumor peer, rumor sim): a peer's BLAS runs on one thread, as peers
+ * run in parallel (and results do not depend on how many threads a GEMM would use). A librumor
+ * session leaves its caller's BLAS as it is. */
+void rumor_peer_blas_one_thread(void);
+/* A driver's start-up (rumor peer, rumor sim, a librumor session): the peer's cautions, if any,
+ * as one warning led by `who` ("node 3: ", or ""), and its description into desc (cap bytes)
+ * for the driver's first progress line. */
+void rumor_peer_announce(const rumor_peer_t *p, const char *who, char *desc, size_t cap);
+/* Bits sent per parameter and round, 8 bytes / (rounds d); 0 before the first round: of one
+ * peer (rumor peer's records) or of the peers' mean bytes (rumor sim's). */
+double rumor_peer_bits_per_param(double bytes, uint32_t rounds, size_t d);
+/* The time split of a metrics record, one peer's (rumor peer) or the peers' mean (rumor sim),
+ * from rumor_peer_stats_t's t_compute, t_codec, t_wait, cpu_compute and cpu_codec: the members
+ * time_compute_s, time_codec_s, time_comm_s, cpu_compute_s and cpu_codec_s, each written as
+ * `, "NAME": %.3f`. */
+void rumor_peer_write_times(FILE *f, double t_compute, double t_codec, double t_wait,
+                            double cpu_compute, double cpu_codec);
 
 /* With read 0 the peer stops reading its thread's CPU clock (a system call; nine a round at
  * degree 2) and leaves cpu_compute and cpu_codec to its caller, which runs many peers on one
