@@ -355,6 +355,7 @@ static int s_zero_message(double norm, float inv, uint32_t d, rumor_cmsg_t *out)
     out->kind = RUMOR_CMSG_INT;
     out->d = d;
     out->listed = 1;
+    out->packed = 0;
     return 0;
 }
 
@@ -391,8 +392,6 @@ static void s_dither(rumor_compressor_t *c, const float *a, const float *b, doub
     const uint32_t d = c->d, s = c->cfg.levels;
     const float inv = (float)(s / norm);
     if (s_zero_message(norm, inv, d, out)) return;
-    out->nb = 0;
-    out->packed = 0;
     out->nnz = rumor_quant_dither(c->simd, a, b, 0, d, inv, (int32_t)s, s_dither_key(rng), out->q,
                                   out->idx);
     out->scale = s_dither_scale(c, norm, d);

@@ -617,6 +617,47 @@ static void test_zero_vector(void **state)
     }
 }
 
+/* A compressor writing into a message that last held a decoded packed one (levels in q[0..nnz)
+ * in their order) writes an unpacked message, the same as into a fresh buffer. */
+static void test_writes_over_a_packed_message(void **state)
+{
+    (void)state;
+    float x[D], y[D], got[D], want[D];
+    s_fill(x, D, 5);
+    s_fill(y, D, 6);
+    rumor_codec_t *codec = NULL;
+    assert_int_equal(rumor_codec_create(D, &codec), 0);
+    uint8_t *buf = malloc(rumor_codec_bound(D));
+    assert_non_null(buf);
+    const char *specs[] = {"dither:8", "dither:8:biased", "natural", "natural:4", "eround:2"};
+    for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
+        rumor_cmsg_t fresh, reused;
+        s_apply_once(specs[s], x, 1, &fresh);
+        s_apply_once("dither:4", y, 2, &reused);
+        size_t n;
+        assert_int_equal(
+            rumor_codec_encode(codec, &reused, RUMOR_CODEC_VSC, buf, rumor_codec_bound(D), &n), 0);
+        assert_int_equal(rumor_codec_decode_packed(codec, buf, n, D, &reused), 0);
+        assert_true(reused.packed);
+        rumor_compressor_t *c = s_new(specs[s], D);
+        rumor_rng_t r;
+        rumor_rng_seed(&r, 1, 0, 0, RUMOR_RNG_COMPRESS);
+        rumor_compressor_apply(c, x, &r, &reused);
+        rumor_compressor_destroy(&c);
+        assert_int_equal(rumor_cmsg_check(&reused), 0);
+        assert_false(reused.packed);
+        assert_int_equal(reused.nnz, fresh.nnz);
+        rumor_cmsg_to_dense(&fresh, want);
+        rumor_cmsg_to_dense(&reused, got);
+        if (memcmp(got, want, sizeof got))
+            fail_msg("%s: the message over a packed one differs from a fresh one", specs[s]);
+        rumor_cmsg_free(&fresh);
+        rumor_cmsg_free(&reused);
+    }
+    free(buf);
+    rumor_codec_destroy(&codec);
+}
+
 /* ":layer" tensor sizes that do not sum to d are a bad configuration, not a failed allocation. */
 static void test_create_codes(void **state)
 {
@@ -654,6 +695,7 @@ int main(void)
         cmocka_unit_test(test_nan_vector),
         cmocka_unit_test(test_dither_matches_reference),
         cmocka_unit_test(test_apply_delta_is_apply_of_difference),
+        cmocka_unit_test(test_writes_over_a_packed_message),
         cmocka_unit_test(test_create_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
