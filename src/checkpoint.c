@@ -254,8 +254,7 @@ int rumor_checkpoint_save(const char *path, rumor_peer_t *p, const uint8_t topo_
     json_t *h = s_header(p, ts, n, topo_hash);
     char *hj = NULL;
     size_t hl = 0;
-    int rc = h ? rumor_file_json(h, JSON_COMPACT, path, &hj, &hl, em)
-               : rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+    int rc = rumor_file_json(h, JSON_COMPACT, path, &hj, &hl, em);
     json_decref(h);
     if (rc) {
         free(ts);

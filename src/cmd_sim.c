@@ -187,8 +187,7 @@ int rumor_cmd_sim(int argc, char **argv)
     json_t *name = json_string(sc.name);
     char *quoted = NULL;
     size_t ql;
-    const int dumped =
-        name ? rumor_file_json(name, JSON_ENCODE_ANY, "stdout", &quoted, &ql, NULL) : RUMOR_ENOMEM;
+    const int dumped = rumor_file_json(name, JSON_ENCODE_ANY, "stdout", &quoted, &ql, NULL);
     char extra[512];
     snprintf(extra, sizeof extra, "\"scenario\": %s, \"algorithm\": \"%s\", ",
              dumped ? "\"\"" : quoted, rumor_algo_name(sc.algo));

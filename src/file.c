@@ -171,7 +171,7 @@ int rumor_file_json(const json_t *j, size_t flags, const char *path, char **out,
     *out = NULL;
     *len = 0;
     s_json_buf_t b = {0};
-    if (json_dump_callback(j, s_json_append, &b, flags) != 0 || b.failed ||
+    if (!j || json_dump_callback(j, s_json_append, &b, flags) != 0 || b.failed ||
         s_json_append("", 1, &b) != 0) {
         free(b.p);
         return rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);

@@ -94,8 +94,7 @@ static int s_write_state(const rumor_sim_ckpt_t *ck, uint32_t done, rumor_errmsg
     }
     char *text = NULL;
     size_t len = 0;
-    int rc = j ? rumor_file_json(j, JSON_COMPACT, path, &text, &len, em)
-               : rumor_errmsg_set(em, RUMOR_ENOMEM, "%s: out of memory", path);
+    int rc = rumor_file_json(j, JSON_COMPACT, path, &text, &len, em);
     json_decref(j);
     if (rc) return rc;
     const rumor_file_piece_t piece = {text, len};

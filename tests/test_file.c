@@ -176,7 +176,8 @@ static void test_a_killed_writer_never_leaves_a_torn_file(void **state)
 }
 
 /* rumor_file_json writes what json_dumps writes, with the flags rumor's files use, for text
- * long enough to grow its buffer several times; what jansson cannot write fails. */
+ * long enough to grow its buffer several times; what jansson cannot write, or a NULL value, fails.
+ */
 static void test_json_text_is_json_dumps_text(void **state)
 {
     (void)state;
@@ -210,6 +211,12 @@ static void test_json_text_is_json_dumps_text(void **state)
     assert_int_equal(rumor_file_json(s, JSON_ENCODE_ANY, "x.json", &got, &len, NULL), 0);
     assert_string_equal(got, "\"plain\"");
     free(got);
+    /* a value jansson could not build, with any flags */
+    em.msg[0] = '\0';
+    assert_int_equal(rumor_file_json(NULL, JSON_ENCODE_ANY, "y.json", &got, &len, &em),
+                     RUMOR_ENOMEM);
+    assert_null(got);
+    assert_string_equal(em.msg, "y.json: out of memory");
     json_decref(s);
     json_decref(j);
 }

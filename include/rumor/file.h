@@ -36,8 +36,9 @@ RUMOR_NODISCARD int rumor_file_save(const char *path, unsigned mode, int flags,
  * that path names): into *out, malloc'd and '\0'-terminated, *len bytes without the '\0'.
  * Unlike json_dumps it never gives malformed text: jansson 2.14's dumper goes on when it
  * cannot write an object's key (out of memory), leaving the key out. Returns 0, or
- * RUMOR_ENOMEM "PATH: out of memory" (also for what is the caller's bug: a cycle in j, or a
- * j that is neither an array nor an object without JSON_ENCODE_ANY); *out is then NULL. */
+ * RUMOR_ENOMEM "PATH: out of memory", also for a NULL j (a value jansson could not build) and
+ * for what is the caller's bug (a cycle in j, or a j that is neither an array nor an object
+ * without JSON_ENCODE_ANY); *out is then NULL. */
 RUMOR_NODISCARD int rumor_file_json(const struct json_t *j, size_t flags, const char *path,
                                     char **out, size_t *len, rumor_errmsg_t *em);
 
