@@ -4,11 +4,14 @@
 
 #include <string.h>
 
+/* Indexed by rumor_algo_t. */
+static const char *const s_names[] = {"dpsgd", "choco", "malcom", "dcd", "deepsqueeze", "beer"};
+enum { S_ALGOS = sizeof s_names / sizeof s_names[0] };
+
 int rumor_algo_parse(const char *s, rumor_algo_t *algo)
 {
-    static const char *const names[] = {"dpsgd", "choco", "malcom", "dcd", "deepsqueeze", "beer"};
-    for (int i = 0; i < 6; i++) {
-        if (!strcmp(s, names[i])) {
+    for (int i = 0; i < S_ALGOS; i++) {
+        if (!strcmp(s, s_names[i])) {
             *algo = (rumor_algo_t)i;
             return 0;
         }
@@ -18,19 +21,5 @@ int rumor_algo_parse(const char *s, rumor_algo_t *algo)
 
 const char *rumor_algo_name(rumor_algo_t algo)
 {
-    switch (algo) {
-    case RUMOR_ALGO_DPSGD:
-        return "dpsgd";
-    case RUMOR_ALGO_CHOCO:
-        return "choco";
-    case RUMOR_ALGO_MALCOM:
-        return "malcom";
-    case RUMOR_ALGO_DCD:
-        return "dcd";
-    case RUMOR_ALGO_DEEPSQUEEZE:
-        return "deepsqueeze";
-    case RUMOR_ALGO_BEER:
-        return "beer";
-    }
-    return "?";
+    return (unsigned)algo < S_ALGOS ? s_names[algo] : "?";
 }

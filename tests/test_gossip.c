@@ -655,12 +655,23 @@ static void test_algo_names(void **state)
 {
     (void)state;
     rumor_algo_t a;
-    const char *names[] = {"dpsgd", "choco", "malcom", "dcd", "deepsqueeze"};
-    for (int i = 0; i < 5; i++) {
-        assert_int_equal(rumor_algo_parse(names[i], &a), 0);
-        assert_string_equal(rumor_algo_name(a), names[i]);
+    const struct {
+        const char *name;
+        rumor_algo_t algo;
+    } cases[] = {{"dpsgd", RUMOR_ALGO_DPSGD},
+                 {"choco", RUMOR_ALGO_CHOCO},
+                 {"malcom", RUMOR_ALGO_MALCOM},
+                 {"dcd", RUMOR_ALGO_DCD},
+                 {"deepsqueeze", RUMOR_ALGO_DEEPSQUEEZE},
+                 {"beer", RUMOR_ALGO_BEER}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(rumor_algo_parse(cases[i].name, &a), 0);
+        assert_int_equal(a, cases[i].algo);
+        assert_string_equal(rumor_algo_name(a), cases[i].name);
     }
     assert_int_equal(rumor_algo_parse("sgd", &a), RUMOR_EINVAL);
+    assert_int_equal(a, RUMOR_ALGO_BEER); /* unchanged */
+    assert_string_equal(rumor_algo_name((rumor_algo_t)(RUMOR_ALGO_BEER + 1)), "?");
 }
 
 /* Bad configurations give RUMOR_EINVAL, the compressor's own included, and no state. */
