@@ -21,9 +21,9 @@
 #include "rumor/compress.h"
 #include "rumor/file.h"
 #include "rumor/opt.h"
+#include "rumor/peer.h"
 #include "rumor/rng.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -541,7 +541,7 @@ int rumor_bench_codec_main(int argc, char **argv)
     int n_pos;
     const int parsed = rumor_opt_parse(&s_cmd, argc, argv, &o, NULL, &n_pos);
     if (parsed) return rumor_opt_exit(parsed);
-    openblas_set_num_threads(1); /* the quantizer's norm: one thread, like a peer */
+    rumor_peer_blas_one_thread(); /* the quantizer's norm: one thread, like a peer */
 
     rumor_cmsg_t **rec = NULL;
     size_t nrec = 0;

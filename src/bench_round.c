@@ -30,10 +30,10 @@
 #include "rumor/gossip.h"
 #include "rumor/model.h"
 #include "rumor/opt.h"
+#include "rumor/peer.h"
 #include "rumor/rng.h"
 #include "rumor/vec.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -565,7 +565,7 @@ int rumor_bench_round_main(int argc, char **argv)
                 o.algo);
         return 2;
     }
-    openblas_set_num_threads(1);
+    rumor_peer_blas_one_thread(); /* one thread, like a peer */
     rumor_dataset_t *ds = NULL;
     rumor_model_t *m = NULL;
     const int mrc = rumor_model_create(&spec, o.batch, &m);

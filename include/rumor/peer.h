@@ -195,7 +195,8 @@ rumor_peer_stats_t *rumor_peer_stats(rumor_peer_t *p);
 
 /* ---- what the drivers report of their peers (peer_report.c) ----------------------------- */
 
-/* The drivers' BLAS policy (rumor peer, rumor sim): a peer's BLAS runs on one thread, as peers
+/* The drivers' BLAS policy (rumor peer, rumor sim, and the benchmarks that time a peer's work):
+ * a peer's BLAS runs on one thread, as peers
  * run in parallel (and results do not depend on how many threads a GEMM would use). A librumor
  * session leaves its caller's BLAS as it is. */
 void rumor_peer_blas_one_thread(void);
